@@ -1,0 +1,171 @@
+# Berth: one GNU Makefile for the whole suite.
+#
+# Layout: common/ is a static library (libcommon.a) that every process links; each other
+# top-level directory is one process whose sources are the *.c files in it (main.c holds
+# main(), the rest is logic that unit tests link too). berth-shim lives in taskd/shim/ and is
+# linked statically so that one copy per container costs as little memory as possible.
+#
+# Targets: all test run install install-systemd uninstall clean format check-format
+#          asan (sanitizer build in build-asan/) fuzz (libFuzzer binaries, clang)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+CLANG_FORMAT ?= clang-format
+BUILD ?= build
+
+VERSION := 0.1.0
+PKGS := libuv libcurl libcrypto libarchive yajl sqlite3 msgpack
+
+BR_CPPFLAGS := -I. -D_GNU_SOURCE -DBR_VERSION='"$(VERSION)"' \
+	-DBR_LIBEXECDIR='"$(LIBEXECDIR)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
+BR_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-fno-strict-aliasing $(WERROR)
+BR_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnng -lpthread
+
+ALL_CPPFLAGS = $(BR_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS = $(BR_CFLAGS) $(SAN_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_CFLAGS) $(LDFLAGS)
+
+DAEMONS := contentd snapshotd imaged taskd netd gatewayd
+
+COMMON_SRCS := $(wildcard common/*.c common/proto/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
+LIBCOMMON := $(BUILD)/libcommon.a
+
+# objs_of(dir): every object of a process directory; lib_objs_of(dir): the same minus main.o,
+# which is what unit tests and fuzz targets of that directory link.
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
+lib_objs_of = $(filter-out $(BUILD)/$(1)/main.o,$(call objs_of,$(1)))
+
+BINS := $(DAEMONS:%=$(BUILD)/berth-%) $(BUILD)/berth $(BUILD)/berth-shim
+
+UNIT_SRCS := $(wildcard test/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
+FUZZ_REPLAY_BINS := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/test/fuzz/replay_%)
+HELPER_SRCS := $(wildcard test/helpers/*.c)
+HELPER_BINS := $(HELPER_SRCS:test/helpers/%.c=$(BUILD)/test/helpers/%)
+
+.PHONY: all test run deps install install-systemd uninstall clean format check-format asan fuzz \
+	check-units
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(HELPER_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+define daemon_rule
+$(BUILD)/berth-$(1): $(call objs_of,$(1)) $(LIBCOMMON)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $(call objs_of,$(1)) $(LIBCOMMON) $$(BR_LDLIBS) $$(LDLIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
+
+$(BUILD)/berth: $(call objs_of,ctl) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(call objs_of,ctl) $(LIBCOMMON) $(BR_LDLIBS) $(LDLIBS)
+
+# The shim is linked statically against glibc and msgpack-c only: it must not pull nng, libuv
+# or SQLite, and the objects it takes from libcommon.a must not either.
+SHIM_STATIC ?= -static
+$(BUILD)/berth-shim: $(call objs_of,taskd/shim) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) $(if $(SAN_CFLAGS),,$(SHIM_STATIC)) -o $@ $(call objs_of,taskd/shim) \
+		$(LIBCOMMON) -l:libmsgpackc.a $(LDLIBS)
+
+# A unit test named test_<dir>_<topic>.c links that process directory's objects (minus main.o).
+test_dir_of = $(firstword $(filter $(DAEMONS) ctl shim,$(word 2,$(subst _, ,$(notdir $(1))))))
+test_objs_of = $(if $(filter shim,$(call test_dir_of,$(1))),$(call lib_objs_of,taskd/shim),$(if $(call test_dir_of,$(1)),$(call lib_objs_of,$(call test_dir_of,$(1)))))
+
+define unit_rule
+$(BUILD)/test/unit/$(1): $(BUILD)/test/unit/$(1).o $(call test_objs_of,$(1)) $(LIBCOMMON)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(BR_LDLIBS) $$(LDLIBS)
+endef
+$(foreach t,$(UNIT_SRCS:test/unit/%.c=%),$(eval $(call unit_rule,$(t))))
+
+define fuzz_rule
+$(BUILD)/test/fuzz/replay_$(1): $(BUILD)/test/fuzz/$(1).o $(BUILD)/test/fuzz/replay.o $(call test_objs_of,$(1)) $(LIBCOMMON)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(BR_LDLIBS) $$(LDLIBS)
+endef
+$(foreach t,$(FUZZ_SRCS:test/fuzz/%.c=%),$(eval $(call fuzz_rule,$(t))))
+
+$(BUILD)/test/helpers/%: $(BUILD)/test/helpers/%.o $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BR_LDLIBS) $(LDLIBS)
+
+# libFuzzer builds (clang): make fuzz, then build-fuzz/fuzz_<target> test/fuzz/corpus/<target>
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang SAN_CFLAGS="-fsanitize=address,undefined,fuzzer-no-link" \
+		build-fuzz/libcommon.a
+	@for f in $(FUZZ_SRCS:test/fuzz/%.c=%); do \
+		$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+			SAN_CFLAGS="-fsanitize=address,undefined,fuzzer-no-link" build-fuzz/test/fuzz/$$f.o \
+			$$($(MAKE) -s --no-print-directory print-objs T=$$f BUILD=build-fuzz) || exit 1; \
+		clang -fsanitize=address,undefined,fuzzer -o build-fuzz/$$f build-fuzz/test/fuzz/$$f.o \
+			$$($(MAKE) -s --no-print-directory print-objs T=$$f BUILD=build-fuzz) \
+			build-fuzz/libcommon.a $(BR_LDLIBS) || exit 1; \
+	done
+
+print-objs:
+	@echo $(call test_objs_of,$(T))
+
+# Sanitizer build: everything in build-asan/, then the same test run against it.
+asan:
+	$(MAKE) BUILD=build-asan SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+
+deps:
+	@bash .ci/deps.sh
+
+test: deps
+	$(MAKE) WERROR=-Werror all
+	@bash test/run.sh $(BUILD)
+
+run: deps all
+	@bash test/demo.sh $(BUILD)
+
+check-units: all
+	@bash test/integration/check_units.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/berth $(DESTDIR)$(SYSCONFDIR)/berth
+	install -m 0755 $(BUILD)/berth $(DAEMONS:%=$(BUILD)/berth-%) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/berth-shim $(DESTDIR)$(LIBEXECDIR)/berth/
+	test -e $(DESTDIR)$(SYSCONFDIR)/berth/berth.json || \
+		install -m 0644 systemd/berth.json $(DESTDIR)$(SYSCONFDIR)/berth/berth.json
+	$(MAKE) install-systemd
+
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in systemd/*.service systemd/*.target; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+			> $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/berth $(DAEMONS:%=$(DESTDIR)$(BINDIR)/berth-%)
+	rm -f $(DESTDIR)$(LIBEXECDIR)/berth/berth-shim
+	for u in systemd/*.service systemd/*.target; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+check-format:
+	@out=$$($(CLANG_FORMAT) --dry-run $(FORMAT_FILES) 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out" | head -40; echo "check-format: run 'make format'"; exit 1; fi
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Configuration: one JSON file (default /etc/berth/berth.json) with a top-level section per
+ * daemon. Every value has a built-in default, so no file is needed; a missing default file is
+ * not an error, a missing explicitly named file is. Unknown keys and wrong types are errors
+ * that name the key's path ("imaged.registries[0].insecure: expected a boolean"). The whole
+ * schema is in docs/config.md.
+ *
+ *   {
+ *     "root": "/var/lib/berth",           persistent data, one subdirectory per daemon
+ *     "state": "/run/berth",              sockets and runtime state (tmpfs)
+ *     "log": {"level": "info", "format": "text"},
+ *     "contentd": {},
+ *     "snapshotd": {"snapshotter": "overlayfs"},
+ *     "imaged": {"registries": [{"host": "127.0.0.1:5000", "insecure": true,
+ *                                "ca_file": "...", "mirrors": ["..."]}],
+ *                "max_concurrent_downloads": 3, "platform": "linux/amd64"},
+ *     "taskd": {"runtime": "runc", "runtimes": {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"},
+ *               "shim": "/usr/local/libexec/berth/berth-shim"},
+ *     "netd": {"network": "none", "cni_bin_dir": "/usr/lib/cni", "cni_conf_dir": "/etc/berth/cni"},
+ *     "gatewayd": {"socket": "/run/berth/berth.sock", "group": "berth", "users": [1000],
+ *                  "timeout_ms": 30000}
+ *   }
+ *
+ * Command-line flags (--root, --state, --config, --log-level) override the file.
+ */
+#ifndef BR_COMMON_CONFIG_H
+#define BR_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+#define BR_CONFIG_DEFAULT_PATH "/etc/berth/berth.json"
+#define BR_CONFIG_MAX_SIZE (1u << 20)
+
+struct br_registry_config {
+	char *host;      /* "127.0.0.1:5000", "docker.io" */
+	bool insecure;   /* plain HTTP allowed */
+	char *ca_file;   /* NULL: system CAs */
+	char **mirrors;  /* NULL-terminated, may be NULL */
+};
+
+struct br_runtime_config {
+	char *name; /* "runc" */
+	char *path; /* "/usr/sbin/runc" */
+};
+
+struct br_config {
+	char *root;
+	char *state;
+	enum br_log_level log_level;
+	enum br_log_format log_format;
+
+	struct {
+		char *snapshotter;
+	} snapshotd;
+
+	struct {
+		struct br_registry_config *registries;
+		size_t n_registries;
+		int max_concurrent_downloads;
+		char *platform; /* "linux/amd64" */
+	} imaged;
+
+	struct {
+		char *runtime; /* default runtime name */
+		struct br_runtime_config *runtimes;
+		size_t n_runtimes;
+		char *shim;
+	} taskd;
+
+	struct {
+		char *network; /* default network mode: "none" | "host" */
+		char *cni_bin_dir;
+		char *cni_conf_dir;
+	} netd;
+
+	struct {
+		char *socket;
+		char *group;
+		uint32_t *users; /* uids allowed besides root */
+		size_t n_users;
+		int timeout_ms;
+	} gatewayd;
+};
+
+/* A config holding only the built-in defaults. Never fails. */
+struct br_config *br_config_new_default(void);
+
+/* Parse a JSON document over the defaults. `origin` names the source in errors. */
+int br_config_parse(const char *buf, size_t len, const char *origin, struct br_config **ret,
+		    br_err *err);
+
+/* Load `path`; NULL loads BR_CONFIG_DEFAULT_PATH if it exists and the defaults otherwise. */
+int br_config_load(const char *path, struct br_config **ret, br_err *err);
+
+void br_config_free(struct br_config *cfg);
+
+/* Path helpers; the caller frees the result.
+ *   br_config_data_dir(cfg, "contentd")   -> "<root>/contentd"
+ *   br_config_state_dir(cfg, "taskd")     -> "<state>/taskd"
+ *   br_config_socket_url(cfg, "contentd") -> "ipc://<state>/contentd.sock"
+ *   br_config_socket_url(cfg, "gatewayd") -> "ipc://<gatewayd.socket>"                    */
+char *br_config_data_dir(const struct br_config *cfg, const char *daemon);
+char *br_config_state_dir(const struct br_config *cfg, const char *daemon);
+char *br_config_socket_url(const struct br_config *cfg, const char *daemon);
+
+/* Find a registry section by host ("127.0.0.1:5000"); NULL if none. */
+const struct br_registry_config *br_config_registry(const struct br_config *cfg, const char *host);
+/* Runtime path by name; NULL if unknown. */
+const char *br_config_runtime_path(const struct br_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Filesystem helpers for code that works under a storage root. Paths below a root are always
+ * resolved relative to the root's directory fd with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS), never by joining strings, so a name from an image or a request
+ * cannot lead outside the root. Every fd returned is O_CLOEXEC. Any thread.
+ */
+#ifndef BR_COMMON_FSUTIL_H
+#define BR_COMMON_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+/* mkdir -p with `mode` for the directories it creates. */
+int br_mkdir_p(const char *path, mode_t mode, br_err *err);
+
+/* Open `path` below `root_fd` with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) and
+ * O_CLOEXEC added to `flags`. Returns the fd or -1. */
+int br_openat_in_root(int root_fd, const char *path, int flags, mode_t mode, br_err *err);
+
+/* Write `len` bytes to dirfd/name atomically: a temporary file in the same directory,
+ * fsync, rename over `name`, fsync of the directory. */
+int br_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
+			 mode_t mode, br_err *err);
+
+/* Read a whole file of at most `max` bytes (RESOURCE_EXHAUSTED if larger). The buffer is
+ * NUL-terminated (not counted in *ret_len); the caller frees it. */
+int br_read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len,
+		    br_err *err);
+
+/* Remove dirfd/name recursively without following symlinks and without crossing into other
+ * mounts (a mount point found inside is an error: FAILED_PRECONDITION). Missing is success. */
+int br_rm_rf_at(int dirfd, const char *name, br_err *err);
+
+/* True if `path` is a mount point (compares st_dev/mnt id with the parent). */
+bool br_is_mountpoint(const char *path);
+
+/* Write all of buf to fd, retrying on EINTR and short writes. */
+int br_write_all(int fd, const void *buf, size_t len, br_err *err);
+
+#endif

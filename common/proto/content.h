@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * content.* (berth-contentd): the content-addressed blob store.
+ *
+ *   content.info    {digest}                      -> br_content_info
+ *   content.list    {}                            -> {items: [br_content_info]}
+ *   content.delete  {digest}                      -> {}
+ *   content.write   br_content_write_req          -> br_content_write_resp
+ *   content.status  {ref}                         -> br_content_status
+ *   content.abort   {ref}                         -> {}
+ *   content.read    {digest, offset, size}        -> {data, offset, total}
+ *
+ * Writing: an ingest is named by a caller-chosen `ref` (e.g. "pull-<digest>"). Each
+ * content.write appends `data` at `offset`, which must equal the bytes already written (a
+ * mismatch answers FAILED_PRECONDITION with the current offset in the message, so a caller
+ * can resume with content.status). With `commit`, the ingest is closed: its size must equal
+ * `total` (if given) and its digest `expected` (if given), otherwise nothing is stored and the
+ * ingest is discarded (FAILED_PRECONDITION "digest mismatch: expected ..., got ...").
+ * Committing content that already exists answers ALREADY_EXISTS and discards the ingest.
+ */
+#ifndef BR_COMMON_PROTO_CONTENT_H
+#define BR_COMMON_PROTO_CONTENT_H
+
+#include "common/proto/types.h"
+
+struct br_content_digest_req {
+	const char *digest;
+};
+extern const struct br_schema br_content_digest_req_schema;
+
+struct br_content_info {
+	const char *digest;
+	int64_t size;
+	int64_t created_at; /* ms since the epoch */
+	int64_t updated_at;
+	struct br_strmap labels;
+};
+extern const struct br_schema br_content_info_schema;
+
+struct br_content_list_resp {
+	struct br_objlist items; /* struct br_content_info */
+};
+extern const struct br_schema br_content_list_resp_schema;
+
+struct br_content_write_req {
+	const char *ref;
+	int64_t offset;
+	struct br_bytes data;   /* at most BR_CHUNK_MAX */
+	int64_t total;          /* expected final size, 0 = unknown */
+	const char *expected;   /* expected digest, NULL = unknown */
+	bool commit;
+	struct br_strmap labels; /* applied on commit */
+};
+extern const struct br_schema br_content_write_req_schema;
+
+struct br_content_write_resp {
+	const char *ref;
+	int64_t offset;      /* bytes written so far */
+	const char *digest;  /* set once committed */
+};
+extern const struct br_schema br_content_write_resp_schema;
+
+struct br_content_ref_req {
+	const char *ref;
+};
+extern const struct br_schema br_content_ref_req_schema;
+
+struct br_content_status {
+	const char *ref;
+	int64_t offset;
+	int64_t total;
+	const char *expected;
+	int64_t started_at;
+	int64_t updated_at;
+};
+extern const struct br_schema br_content_status_schema;
+
+struct br_content_read_req {
+	const char *digest;
+	int64_t offset;
+	int64_t size; /* at most BR_CHUNK_MAX; 0 = BR_CHUNK_MAX */
+};
+extern const struct br_schema br_content_read_req_schema;
+
+struct br_content_read_resp {
+	struct br_bytes data; /* empty at the end of the blob */
+	int64_t offset;
+	int64_t total;        /* size of the whole blob */
+};
+extern const struct br_schema br_content_read_resp_schema;
+
+#endif

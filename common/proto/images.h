@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * images.* and jobs.* (berth-imaged).
+ *
+ *   images.pull    {ref, platform}           -> {id}     a job; follow it with jobs.*
+ *   images.import  {digest, name}            -> {id}     a job; the archive is a blob that the
+ *                                                        caller wrote to contentd first
+ *   images.list    {}                        -> {items: [br_image]}
+ *   images.get     {name}                    -> br_image
+ *   images.remove  {name}                    -> {}
+ *   images.resolve {name}                    -> br_image_runtime   what taskd needs to run it
+ *   jobs.get       {id}                      -> br_job
+ *   jobs.wait      {id, timeout_ms}          -> br_job   returns when the job ends or time is up
+ *   jobs.cancel    {id}                      -> br_job
+ *
+ * An image is visible (images.list/get) only once every blob is in contentd, every layer is
+ * unpacked into a committed snapshot and its diffID checked; a failed or canceled job leaves
+ * no image record behind.
+ */
+#ifndef BR_COMMON_PROTO_IMAGES_H
+#define BR_COMMON_PROTO_IMAGES_H
+
+#include "common/proto/types.h"
+
+struct br_image_pull_req {
+	const char *ref;
+	const char *platform; /* "linux/amd64"; NULL: the configured default */
+};
+extern const struct br_schema br_image_pull_req_schema;
+
+struct br_image_import_req {
+	const char *digest; /* the archive, an OCI image layout as tar, stored in contentd */
+	const char *name;   /* NULL: the names in the archive's index.json annotations */
+	const char *platform;
+};
+extern const struct br_schema br_image_import_req_schema;
+
+struct br_image_name_req {
+	const char *name;
+};
+extern const struct br_schema br_image_name_req_schema;
+
+struct br_image {
+	const char *name;            /* normalized reference "127.0.0.1:5000/test/sh:latest" */
+	struct br_descriptor target; /* what the name points to (index or manifest) */
+	const char *manifest_digest; /* the platform manifest chosen */
+	const char *config_digest;
+	const char *chain_id;        /* committed snapshot of the top layer */
+	const char *platform;
+	int64_t size;                /* compressed bytes of config + layers */
+	int64_t created_at;
+	int64_t updated_at;
+	struct br_strmap labels;
+};
+extern const struct br_schema br_image_schema;
+
+struct br_image_list_resp {
+	struct br_objlist items; /* struct br_image */
+};
+extern const struct br_schema br_image_list_resp_schema;
+
+struct br_image_runtime {
+	const char *name;
+	const char *chain_id;    /* parent for the container's snapshot */
+	const char *snapshotter;
+	const char *user;
+	struct br_strlist env;
+	struct br_strlist entrypoint;
+	struct br_strlist cmd;
+	const char *working_dir;
+	const char *stop_signal;
+};
+extern const struct br_schema br_image_runtime_schema;
+
+#endif

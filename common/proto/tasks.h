@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * containers.* and tasks.* (berth-taskd).
+ *
+ *   containers.create {id, image, args, env, net, labels, runtime} -> br_container
+ *   containers.get    {id}                -> br_container
+ *   containers.list   {}                  -> {items: [br_container]}
+ *   containers.delete {id, force}         -> {}   kills a running task first when force
+ *   tasks.start       {id}                -> br_task      creates and starts the task (runc
+ *                                                         create + start under a berth-shim)
+ *   tasks.get         {id}                -> br_task
+ *   tasks.kill        {id, signal, all}   -> {}
+ *   tasks.wait        {id, timeout_ms}    -> br_task      returns at exit or when time is up
+ *   tasks.logs        br_task_logs_req    -> br_task_logs_resp
+ *   tasks.delete      {id}                -> br_task      the exited task's final state
+ *
+ * A container is the record (image, spec, snapshot, network); a task is its running process.
+ * Container ids are [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; taskd generates one when `id` is empty.
+ * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted).
+ *
+ * Output: the shim writes the container's stdout and stderr to two log files. tasks.logs
+ * returns what follows the given offsets (at most BR_CHUNK_MAX in all), waiting up to
+ * `wait_ms` for new output or the exit, so `berth run` can follow a container with one
+ * outstanding call. `exited` is true once the task has exited and the returned data reaches
+ * the end of both logs.
+ */
+#ifndef BR_COMMON_PROTO_TASKS_H
+#define BR_COMMON_PROTO_TASKS_H
+
+#include "common/proto/types.h"
+
+#define BR_CONTAINER_ID_MAX 64
+
+struct br_container_create_req {
+	const char *id;            /* "" or NULL: generated */
+	const char *image;         /* name as in images.list */
+	struct br_strlist args;    /* replaces the image's Cmd (Entrypoint kept) when n > 0 */
+	struct br_strlist entrypoint; /* replaces the image's Entrypoint when n > 0 */
+	struct br_strlist env;     /* "K=V", added to (and overriding) the image's Env */
+	const char *net;           /* "none" | "host"; NULL: netd's default */
+	const char *runtime;       /* "runc" | "crun"; NULL: taskd's default */
+	const char *hostname;
+	const char *user;
+	const char *working_dir;
+	struct br_strmap labels;
+};
+extern const struct br_schema br_container_create_req_schema;
+
+struct br_container {
+	const char *id;
+	const char *image;
+	const char *runtime;
+	const char *net;
+	const char *snapshot_key;
+	const char *status; /* "created" | "running" | "paused" | "stopped" */
+	uint32_t pid;       /* while running */
+	int64_t exit_status; /* when stopped */
+	int64_t created_at;
+	struct br_strlist command; /* the process args as run */
+	struct br_strmap labels;
+};
+extern const struct br_schema br_container_schema;
+
+struct br_container_list_resp {
+	struct br_objlist items; /* struct br_container */
+};
+extern const struct br_schema br_container_list_resp_schema;
+
+struct br_container_id_req {
+	const char *id;
+	bool force;
+};
+extern const struct br_schema br_container_id_req_schema;
+
+struct br_task {
+	const char *id;
+	const char *status;
+	uint32_t pid;
+	int64_t exit_status;
+	int64_t exited_at; /* ms since the epoch, 0 while running */
+};
+extern const struct br_schema br_task_schema;
+
+struct br_task_kill_req {
+	const char *id;
+	uint32_t signal; /* 0: SIGTERM */
+	bool all;
+};
+extern const struct br_schema br_task_kill_req_schema;
+
+struct br_task_wait_req {
+	const char *id;
+	int64_t timeout_ms;
+};
+extern const struct br_schema br_task_wait_req_schema;
+
+struct br_task_logs_req {
+	const char *id;
+	int64_t stdout_offset;
+	int64_t stderr_offset;
+	int64_t wait_ms; /* 0: return at once */
+};
+extern const struct br_schema br_task_logs_req_schema;
+
+struct br_task_logs_resp {
+	struct br_bytes stdout_data;
+	struct br_bytes stderr_data;
+	int64_t stdout_offset; /* offsets after the returned data */
+	int64_t stderr_offset;
+	bool exited;
+	int64_t exit_status;
+};
+extern const struct br_schema br_task_logs_resp_schema;
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Wire types shared by several services: mounts, descriptors, the health reply and jobs.
+ * See docs/api.md for the catalogue of methods.
+ */
+#ifndef BR_COMMON_PROTO_TYPES_H
+#define BR_COMMON_PROTO_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/msg.h"
+
+#define BR_KEY_MAX 255   /* snapshot keys, container ids, refs of ingests */
+#define BR_PATH_MAX 4096
+#define BR_NAME_MAX 512  /* image names */
+
+/* A mount as containerd's Mount: what snapshotd returns and imaged/taskd perform. */
+struct br_mount {
+	const char *type;    /* "overlay" | "bind" */
+	const char *source;
+	struct br_strlist options; /* "lowerdir=...", "upperdir=...", "ro", "rbind", ... */
+};
+extern const struct br_schema br_mount_schema;
+
+struct br_descriptor {
+	const char *media_type;
+	const char *digest;
+	int64_t size;
+};
+extern const struct br_schema br_descriptor_schema;
+
+/* An empty message: methods without params or without a result. */
+struct br_empty {
+	int unused_;
+};
+extern const struct br_schema br_empty_schema;
+
+/* daemon.health, answered by every daemon's RPC server itself. */
+struct br_health {
+	const char *name;     /* "berth-contentd" */
+	const char *version;
+	uint32_t pid;
+	int64_t uptime_ms;
+	const char *status;   /* "ok" */
+};
+extern const struct br_schema br_health_schema;
+
+/* Long operations (pull, import) run as jobs: the starting call returns a job id, and
+ * jobs.get / jobs.wait / jobs.cancel follow it. */
+struct br_job_ref {
+	const char *id;
+};
+extern const struct br_schema br_job_ref_schema;
+
+struct br_job_wait_req {
+	const char *id;
+	int64_t timeout_ms; /* wait at most this long for the job to end; 0 = return at once */
+};
+extern const struct br_schema br_job_wait_req_schema;
+
+struct br_job {
+	const char *id;
+	const char *kind;      /* "pull" | "import" */
+	const char *state;     /* "running" | "done" | "failed" | "canceled" */
+	const char *message;   /* current step, e.g. "fetch layer sha256:..." */
+	int64_t done_bytes;
+	int64_t total_bytes;
+	const char *error_code; /* when failed */
+	const char *error_msg;
+	const char *result;    /* when done: the image name */
+	int64_t started_at;
+	int64_t ended_at;
+};
+extern const struct br_schema br_job_schema;
+
+#endif
