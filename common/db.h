@@ -34,13 +34,15 @@ void br_db_close(sqlite3 *db);
 /* Run SQL without results. */
 int br_db_exec(sqlite3 *db, const char *sql, br_err *err);
 int br_db_begin(sqlite3 *db, br_err *err); /* BEGIN IMMEDIATE */
-int br_db_commit(sqlite3 *db, br_err *err);
+int br_db_commit(sqlite3 *db, br_err *err); /* on failure the transaction is rolled back */
 void br_db_rollback(sqlite3 *db);          /* never fails visibly; safe without a transaction */
 int br_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, br_err *err);
 
 /* Translate an SQLite result code into `err` ("<context>: <sqlite message>"): constraint
- * violations become ALREADY_EXISTS, SQLITE_FULL RESOURCE_EXHAUSTED, BUSY UNAVAILABLE, the rest
- * INTERNAL. Returns -1. */
+ * violations become ALREADY_EXISTS (except a FOREIGN KEY violation: FAILED_PRECONDITION, the
+ * referenced row is missing or still referenced), SQLITE_FULL and NOMEM RESOURCE_EXHAUSTED,
+ * BUSY and LOCKED UNAVAILABLE, READONLY and PERM PERMISSION_DENIED, the rest INTERNAL.
+ * Returns -1. */
 int br_db_error(sqlite3 *db, int rc, br_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

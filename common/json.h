@@ -30,7 +30,8 @@ int br_json_parse(const char *buf, size_t len, size_t max_len, const char *what,
 
 /* Getters: look up `key` in object `obj`. They return -1 with INVALID_ARGUMENT naming
  * "<path>.<key>" when the member has the wrong type, or when it is missing and `required`. A
- * missing optional member returns 0 and leaves the out-parameter untouched. */
+ * missing optional member returns 0 and leaves the out-parameter untouched. For every getter a
+ * member whose value is JSON null counts as missing. */
 int br_json_get_str(yajl_val obj, const char *path, const char *key, bool required,
 		    const char **ret, br_err *err);
 int br_json_get_int(yajl_val obj, const char *path, const char *key, bool required,

@@ -65,6 +65,9 @@ struct br_oci_descriptor {
 	char digest[BR_DIGEST_BUF];
 	int64_t size; /* >= 0, checked */
 	struct br_oci_platform *platform; /* NULL when absent */
+	/* A layer that registries need not serve (OCI "nondistributable" and Docker "foreign"
+	 * layer types): the parser accepts it and sets this so that a puller can decide. */
+	bool nondistributable;
 };
 
 struct br_oci_manifest {

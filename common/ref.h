@@ -13,6 +13,8 @@
 #ifndef BR_COMMON_REF_H
 #define BR_COMMON_REF_H
 
+#include <stdbool.h>
+
 #include "common/digest.h"
 #include "common/err.h"
 
@@ -33,5 +35,9 @@ void br_ref_free(struct br_ref *ref);
 char *br_ref_string(const struct br_ref *ref);
 /* "domain/path" without tag or digest. Heap string. */
 char *br_ref_name(const struct br_ref *ref);
+
+/* True if `s` is a registry domain as references and the config name them: "host[:port]",
+ * host being a DNS name, an IPv4 address or a bracketed IPv6 address ("[::1]:5000"). */
+bool br_ref_domain_valid(const char *s);
 
 #endif

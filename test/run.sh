@@ -11,6 +11,7 @@ build=${1:-build}
 filter=${2:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+export BERTH_BUILD=$build
 
 total_pass=0 total_fail=0 total_skip=0
 failed_names=()

@@ -1,0 +1,827 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The configuration file: built-in defaults, overlaid by /etc/berth/berth.json (or the file
+ * named by --config). Parsing is strict because a typo in a config file should stop a daemon
+ * at start rather than be ignored: every object is walked key by key against a table of the
+ * keys it may hold, so an unknown key, a wrong type or an invalid value is an error that names
+ * the key's full path ("imaged.registries[0].insecre: unknown key"). JSON null for a key means
+ * its default. docs/config.md describes every key.
+ */
+#include "common/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "common/oci.h"
+#include "common/ref.h"
+#include "common/xalloc.h"
+
+#define MAX_REGISTRIES 64
+#define MAX_MIRRORS 16
+#define MAX_RUNTIMES 32
+#define MAX_USERS 1024
+#define MAX_NAME 64
+#define MAX_DOWNLOADS 64
+#define MAX_TIMEOUT_MS 86400000
+/* sun_path holds 107 characters; the longest daemon socket name is "/snapshotd.sock". */
+#define MAX_SOCKET_PATH 107
+#define MAX_STATE_PATH (MAX_SOCKET_PATH - 15)
+
+#if defined(__x86_64__)
+#define HOST_PLATFORM "linux/amd64"
+#elif defined(__aarch64__)
+#define HOST_PLATFORM "linux/arm64"
+#elif defined(__arm__)
+#define HOST_PLATFORM "linux/arm/v7"
+#elif defined(__i386__)
+#define HOST_PLATFORM "linux/386"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_PLATFORM "linux/ppc64le"
+#elif defined(__s390x__)
+#define HOST_PLATFORM "linux/s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define HOST_PLATFORM "linux/riscv64"
+#else
+#define HOST_PLATFORM "linux/amd64"
+#endif
+
+/* A setter for one key: `v` is the key's value (never JSON null), `path` its full path. */
+typedef int (*setter_fn)(struct br_config *cfg, yajl_val v, const char *path, br_err *err);
+
+struct field {
+	const char *key;
+	setter_fn set;
+};
+
+/* Walk the members of object `v` at `path` against `fields`. */
+static int
+walk_object(struct br_config *cfg, yajl_val v, const char *path, const struct field *fields,
+            br_err *err)
+{
+	if (!YAJL_IS_OBJECT(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an object",
+		                  path[0] ? path : "document");
+	for (size_t i = 0; i < v->u.object.len; i++) {
+		const char *key = v->u.object.keys[i];
+		_cleanup_free_ char *sub = xasprintf("%s%s%s", path, path[0] ? "." : "", key);
+		const struct field *f = fields;
+		while (f->key != NULL && strcmp(f->key, key) != 0)
+			f++;
+		if (f->key == NULL)
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: unknown key", sub);
+		if (YAJL_IS_NULL(v->u.object.values[i]))
+			continue;
+		if (f->set(cfg, v->u.object.values[i], sub, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+want_string(yajl_val v, const char *path, const char **ret, br_err *err)
+{
+	if (!YAJL_IS_STRING(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected a string", path);
+	*ret = YAJL_GET_STRING(v);
+	return 0;
+}
+
+/* An integer in [min, max]. */
+static int
+want_int(yajl_val v, const char *path, int64_t min, int64_t max, int64_t *ret, br_err *err)
+{
+	if (!YAJL_IS_INTEGER(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an integer", path);
+	int64_t n = YAJL_GET_INTEGER(v);
+	if (n < min || n > max)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: %lld is out of range (%lld to %lld)", path, (long long)n,
+		                  (long long)min, (long long)max);
+	*ret = n;
+	return 0;
+}
+
+static void
+replace(char **dst, char *value)
+{
+	free(*dst);
+	*dst = value;
+}
+
+/* An absolute path, stored without trailing slashes ("/" stays "/"). */
+static int
+want_abs_path(yajl_val v, const char *path, size_t max, char **ret, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (s[0] != '/')
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: \"%s\" is not an absolute path",
+		                  path, s);
+	size_t len = strlen(s);
+	while (len > 1 && s[len - 1] == '/')
+		len--;
+	if (len > max)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: path is longer than %zu characters", path, max);
+	*ret = xstrndup(s, len);
+	return 0;
+}
+
+/* Names of runtimes, snapshotters, networks and groups: [A-Za-z0-9][A-Za-z0-9_.-]*. */
+static bool
+name_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+static int
+want_name(yajl_val v, const char *path, char **ret, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (!name_valid(s))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: \"%s\" is not a valid name (letters, digits, '_', '.', '-'; "
+		                  "at most %d)",
+		                  path, s, MAX_NAME);
+	*ret = xstrdup(s);
+	return 0;
+}
+
+/* --- top level and log --- */
+
+static int
+set_root(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, PATH_MAX - 256, &s, err) < 0)
+		return -1;
+	replace(&cfg->root, s);
+	return 0;
+}
+
+static int
+set_state(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, MAX_STATE_PATH, &s, err) < 0)
+		return -1;
+	replace(&cfg->state, s);
+	return 0;
+}
+
+static int
+set_log_level(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (br_log_level_parse(s, &cfg->log_level) < 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: \"%s\" is not one of error, warn, notice, info, debug", path,
+		                  s);
+	return 0;
+}
+
+static int
+set_log_format(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (strcmp(s, "text") == 0)
+		cfg->log_format = BR_LOG_TEXT;
+	else if (strcmp(s, "json") == 0)
+		cfg->log_format = BR_LOG_JSON;
+	else
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: \"%s\" is not one of text, json",
+		                  path, s);
+	return 0;
+}
+
+static const struct field log_fields[] = {
+        {"level", set_log_level},
+        {"format", set_log_format},
+        {NULL, NULL},
+};
+
+static int
+set_log(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, log_fields, err);
+}
+
+static const struct field no_fields[] = {{NULL, NULL}};
+
+static int
+set_contentd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, no_fields, err);
+}
+
+/* --- snapshotd --- */
+
+static int
+set_snapshotter(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_name(v, path, &s, err) < 0)
+		return -1;
+	replace(&cfg->snapshotd.snapshotter, s);
+	return 0;
+}
+
+static const struct field snapshotd_fields[] = {
+        {"snapshotter", set_snapshotter},
+        {NULL, NULL},
+};
+
+static int
+set_snapshotd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, snapshotd_fields, err);
+}
+
+/* --- imaged --- */
+
+/* A mirror is "host[:port]" or "http[s]://host[:port][/path]". */
+static bool
+mirror_valid(const char *s)
+{
+	const char *host = s;
+
+	if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	const char *slash = strchr(host, '/');
+	if (slash != NULL && host == s)
+		return false;
+	_cleanup_free_ char *domain = xstrndup(host, slash ? (size_t)(slash - host) : strlen(host));
+	if (!br_ref_domain_valid(domain))
+		return false;
+	for (const char *p = slash; p != NULL && *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static void
+registry_fini(struct br_registry_config *r)
+{
+	free(r->host);
+	free(r->ca_file);
+	br_strv_free(r->mirrors);
+}
+
+/* The registry being filled while its object is walked (walk_object passes only cfg). */
+static struct br_registry_config *
+current_registry(struct br_config *cfg)
+{
+	return &cfg->imaged.registries[cfg->imaged.n_registries - 1];
+}
+
+static int
+set_registry_host(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (!br_ref_domain_valid(s))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: \"%s\" is not a registry host (host or host:port)", path, s);
+	replace(&current_registry(cfg)->host, xstrdup(s));
+	return 0;
+}
+
+static int
+set_registry_insecure(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected a boolean", path);
+	current_registry(cfg)->insecure = YAJL_IS_TRUE(v);
+	return 0;
+}
+
+static int
+set_registry_ca_file(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, PATH_MAX - 1, &s, err) < 0)
+		return -1;
+	replace(&current_registry(cfg)->ca_file, s);
+	return 0;
+}
+
+static int
+set_registry_mirrors(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (!YAJL_IS_ARRAY(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an array", path);
+	size_t n = v->u.array.len;
+	if (n > MAX_MIRRORS)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: more than %d mirrors", path,
+		                  MAX_MIRRORS);
+	_cleanup_strv_ char **mirrors = xcalloc(n + 1, sizeof(*mirrors));
+	for (size_t i = 0; i < n; i++) {
+		yajl_val m = v->u.array.values[i];
+		if (!YAJL_IS_STRING(m))
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s[%zu]: expected a string",
+			                  path, i);
+		if (!mirror_valid(YAJL_GET_STRING(m)))
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "%s[%zu]: \"%s\" is not a mirror "
+			                  "(host[:port] or http[s]://host[:port][/path])",
+			                  path, i, YAJL_GET_STRING(m));
+		mirrors[i] = xstrdup(YAJL_GET_STRING(m));
+	}
+	struct br_registry_config *r = current_registry(cfg);
+	br_strv_free(r->mirrors);
+	r->mirrors = br_steal_ptr(&mirrors);
+	return 0;
+}
+
+static const struct field registry_fields[] = {
+        {"host", set_registry_host},
+        {"insecure", set_registry_insecure},
+        {"ca_file", set_registry_ca_file},
+        {"mirrors", set_registry_mirrors},
+        {NULL, NULL},
+};
+
+static int
+set_registries(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (!YAJL_IS_ARRAY(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an array", path);
+	if (v->u.array.len > MAX_REGISTRIES)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: more than %d registries", path,
+		                  MAX_REGISTRIES);
+	for (size_t i = 0; i < cfg->imaged.n_registries; i++)
+		registry_fini(&cfg->imaged.registries[i]);
+	free(cfg->imaged.registries);
+	cfg->imaged.registries = xcalloc(v->u.array.len + 1, sizeof(*cfg->imaged.registries));
+	cfg->imaged.n_registries = 0;
+	for (size_t i = 0; i < v->u.array.len; i++) {
+		_cleanup_free_ char *sub = xasprintf("%s[%zu]", path, i);
+		cfg->imaged.n_registries++;
+		if (walk_object(cfg, v->u.array.values[i], sub, registry_fields, err) < 0)
+			return -1;
+		const struct br_registry_config *r = current_registry(cfg);
+		if (r->host == NULL)
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s.host: missing", sub);
+		for (size_t j = 0; j + 1 < cfg->imaged.n_registries; j++)
+			if (strcmp(cfg->imaged.registries[j].host, r->host) == 0)
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "%s.host: \"%s\" is already configured in "
+				                  "%s[%zu]",
+				                  sub, r->host, path, j);
+	}
+	return 0;
+}
+
+static int
+set_max_downloads(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t n = 0;
+
+	if (want_int(v, path, 1, MAX_DOWNLOADS, &n, err) < 0)
+		return -1;
+	cfg->imaged.max_concurrent_downloads = (int)n;
+	return 0;
+}
+
+static int
+set_platform(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	struct br_oci_platform p;
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (br_oci_platform_parse(s, &p, err) < 0)
+		return br_err_wrap(err, "%s", path);
+	char *canon = p.variant ? xasprintf("%s/%s/%s", p.os, p.architecture, p.variant)
+	                        : xasprintf("%s/%s", p.os, p.architecture);
+	br_oci_platform_fini(&p);
+	replace(&cfg->imaged.platform, canon);
+	return 0;
+}
+
+static const struct field imaged_fields[] = {
+        {"registries", set_registries},
+        {"max_concurrent_downloads", set_max_downloads},
+        {"platform", set_platform},
+        {NULL, NULL},
+};
+
+static int
+set_imaged(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, imaged_fields, err);
+}
+
+/* --- taskd --- */
+
+static int
+set_runtime(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_name(v, path, &s, err) < 0)
+		return -1;
+	replace(&cfg->taskd.runtime, s);
+	return 0;
+}
+
+static void
+add_runtime(struct br_config *cfg, const char *name, char *path)
+{
+	for (size_t i = 0; i < cfg->taskd.n_runtimes; i++) {
+		if (strcmp(cfg->taskd.runtimes[i].name, name) == 0) {
+			replace(&cfg->taskd.runtimes[i].path, path);
+			return;
+		}
+	}
+	size_t n = cfg->taskd.n_runtimes;
+	cfg->taskd.runtimes = xrealloc(cfg->taskd.runtimes, (n + 1) * sizeof(*cfg->taskd.runtimes));
+	cfg->taskd.runtimes[n].name = xstrdup(name);
+	cfg->taskd.runtimes[n].path = path;
+	cfg->taskd.n_runtimes = n + 1;
+}
+
+/* Entries are merged over the built-in ones: a file names only what it adds or changes. */
+static int
+set_runtimes(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (!YAJL_IS_OBJECT(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an object", path);
+	for (size_t i = 0; i < v->u.object.len; i++) {
+		const char *name = v->u.object.keys[i];
+		_cleanup_free_ char *sub = xasprintf("%s.%s", path, name);
+		char *bin = NULL;
+		if (!name_valid(name))
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "%s: \"%s\" is not a valid runtime name", sub, name);
+		if (want_abs_path(v->u.object.values[i], sub, PATH_MAX - 1, &bin, err) < 0)
+			return -1;
+		add_runtime(cfg, name, bin);
+		if (cfg->taskd.n_runtimes > MAX_RUNTIMES)
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: more than %d runtimes",
+			                  path, MAX_RUNTIMES);
+	}
+	return 0;
+}
+
+static int
+set_shim(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, PATH_MAX - 1, &s, err) < 0)
+		return -1;
+	replace(&cfg->taskd.shim, s);
+	return 0;
+}
+
+static const struct field taskd_fields[] = {
+        {"runtime", set_runtime},
+        {"runtimes", set_runtimes},
+        {"shim", set_shim},
+        {NULL, NULL},
+};
+
+static int
+set_taskd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (walk_object(cfg, v, path, taskd_fields, err) < 0)
+		return -1;
+	if (br_config_runtime_path(cfg, cfg->taskd.runtime) == NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s.runtime: \"%s\" is not a key of %s.runtimes", path,
+		                  cfg->taskd.runtime, path);
+	return 0;
+}
+
+/* --- netd --- */
+
+static int
+set_network(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_name(v, path, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.network, s);
+	return 0;
+}
+
+static int
+set_cni_bin_dir(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, PATH_MAX - 256, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.cni_bin_dir, s);
+	return 0;
+}
+
+static int
+set_cni_conf_dir(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, PATH_MAX - 256, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.cni_conf_dir, s);
+	return 0;
+}
+
+static const struct field netd_fields[] = {
+        {"network", set_network},
+        {"cni_bin_dir", set_cni_bin_dir},
+        {"cni_conf_dir", set_cni_conf_dir},
+        {NULL, NULL},
+};
+
+static int
+set_netd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, netd_fields, err);
+}
+
+/* --- gatewayd --- */
+
+static int
+set_socket(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_abs_path(v, path, MAX_SOCKET_PATH, &s, err) < 0)
+		return -1;
+	if (strcmp(s, "/") == 0) {
+		free(s);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: \"/\" is not a socket path", path);
+	}
+	replace(&cfg->gatewayd.socket, s);
+	return 0;
+}
+
+/* "" means: leave the socket's group alone. */
+static int
+set_group(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (YAJL_IS_STRING(v) && YAJL_GET_STRING(v)[0] == '\0') {
+		replace(&cfg->gatewayd.group, xstrdup(""));
+		return 0;
+	}
+	if (want_name(v, path, &s, err) < 0)
+		return -1;
+	replace(&cfg->gatewayd.group, s);
+	return 0;
+}
+
+static int
+set_users(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (!YAJL_IS_ARRAY(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an array", path);
+	size_t n = v->u.array.len;
+	if (n > MAX_USERS)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: more than %d users", path,
+		                  MAX_USERS);
+	_cleanup_free_ uint32_t *users = xcalloc(n ? n : 1, sizeof(*users));
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *sub = xasprintf("%s[%zu]", path, i);
+		int64_t uid = 0;
+		/* (uid_t)-1 is "no user" to the kernel's own interfaces. */
+		if (want_int(v->u.array.values[i], sub, 0, UINT32_MAX - 1, &uid, err) < 0)
+			return -1;
+		users[i] = (uint32_t)uid;
+	}
+	free(cfg->gatewayd.users);
+	cfg->gatewayd.users = br_steal_ptr(&users);
+	cfg->gatewayd.n_users = n;
+	return 0;
+}
+
+static int
+set_timeout(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t n = 0;
+
+	if (want_int(v, path, 1, MAX_TIMEOUT_MS, &n, err) < 0)
+		return -1;
+	cfg->gatewayd.timeout_ms = (int)n;
+	return 0;
+}
+
+static const struct field gatewayd_fields[] = {
+        {"socket", set_socket},      {"group", set_group}, {"users", set_users},
+        {"timeout_ms", set_timeout}, {NULL, NULL},
+};
+
+static int
+set_gatewayd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, gatewayd_fields, err);
+}
+
+static const struct field top_fields[] = {
+        {"root", set_root},
+        {"state", set_state},
+        {"log", set_log},
+        {"contentd", set_contentd},
+        {"snapshotd", set_snapshotd},
+        {"imaged", set_imaged},
+        {"taskd", set_taskd},
+        {"netd", set_netd},
+        {"gatewayd", set_gatewayd},
+        {NULL, NULL},
+};
+
+/* The built-in defaults (docs/config.md). The caller frees with br_config_free. Any thread. */
+struct br_config *
+br_config_new_default(void)
+{
+	struct br_config *cfg = xnew(struct br_config);
+
+	cfg->root = xstrdup("/var/lib/berth");
+	cfg->state = xstrdup("/run/berth");
+	cfg->log_level = BR_LOG_INFO;
+	cfg->log_format = BR_LOG_TEXT;
+	cfg->snapshotd.snapshotter = xstrdup("overlayfs");
+	cfg->imaged.max_concurrent_downloads = 3;
+	cfg->imaged.platform = xstrdup(HOST_PLATFORM);
+	cfg->taskd.runtime = xstrdup("runc");
+	add_runtime(cfg, "runc", xstrdup("/usr/sbin/runc"));
+	add_runtime(cfg, "crun", xstrdup("/usr/bin/crun"));
+	cfg->netd.network = xstrdup("none");
+	cfg->netd.cni_bin_dir = xstrdup("/usr/lib/cni");
+	cfg->netd.cni_conf_dir = xstrdup("/etc/berth/cni");
+	cfg->gatewayd.group = xstrdup("berth");
+	cfg->gatewayd.timeout_ms = 30000;
+	return cfg;
+}
+
+/* Parse a JSON document over the defaults. INVALID_ARGUMENT (naming `origin` and the key's
+ * path) for malformed JSON, unknown keys, wrong types and invalid values; RESOURCE_EXHAUSTED
+ * past BR_CONFIG_MAX_SIZE. *ret is the caller's (br_config_free). Any thread. */
+int
+br_config_parse(const char *buf, size_t len, const char *origin, struct br_config **ret,
+                br_err *err)
+{
+	yajl_val tree = NULL;
+
+	if (br_json_parse(buf, len, BR_CONFIG_MAX_SIZE, origin, &tree, err) < 0)
+		return -1;
+	struct br_config *cfg = br_config_new_default();
+	int rc = walk_object(cfg, tree, "", top_fields, err);
+	yajl_tree_free(tree);
+	if (rc < 0) {
+		br_config_free(cfg);
+		return br_err_wrap(err, "%s", origin);
+	}
+	*ret = cfg;
+	return 0;
+}
+
+/* Load a file (see config.h). NOT_FOUND when an explicitly named file is missing, the errors
+ * of br_config_parse otherwise. Any thread. */
+int
+br_config_load(const char *path, struct br_config **ret, br_err *err)
+{
+	const char *file = path ? path : BR_CONFIG_DEFAULT_PATH;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	br_err read_err = BR_ERR_INIT;
+
+	if (br_read_file_at(AT_FDCWD, file, BR_CONFIG_MAX_SIZE, &buf, &len, &read_err) < 0) {
+		if (path == NULL && read_err.code == BR_NOT_FOUND) {
+			*ret = br_config_new_default();
+			return 0;
+		}
+		br_err_copy(err, &read_err);
+		return br_err_wrap(err, "config");
+	}
+	return br_config_parse(buf, len, file, ret, err);
+}
+
+/* Free a config and everything it holds; accepts NULL. */
+void
+br_config_free(struct br_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->root);
+	free(cfg->state);
+	free(cfg->snapshotd.snapshotter);
+	for (size_t i = 0; i < cfg->imaged.n_registries; i++)
+		registry_fini(&cfg->imaged.registries[i]);
+	free(cfg->imaged.registries);
+	free(cfg->imaged.platform);
+	free(cfg->taskd.runtime);
+	for (size_t i = 0; i < cfg->taskd.n_runtimes; i++) {
+		free(cfg->taskd.runtimes[i].name);
+		free(cfg->taskd.runtimes[i].path);
+	}
+	free(cfg->taskd.runtimes);
+	free(cfg->taskd.shim);
+	free(cfg->netd.network);
+	free(cfg->netd.cni_bin_dir);
+	free(cfg->netd.cni_conf_dir);
+	free(cfg->gatewayd.socket);
+	free(cfg->gatewayd.group);
+	free(cfg->gatewayd.users);
+	free(cfg);
+}
+
+static char *
+join(const char *dir, const char *name)
+{
+	size_t len = strlen(dir);
+
+	return xasprintf("%s%s%s", dir, len > 0 && dir[len - 1] == '/' ? "" : "/", name);
+}
+
+/* Path helpers (config.h); heap strings for the caller. Any thread. */
+char *
+br_config_data_dir(const struct br_config *cfg, const char *daemon)
+{
+	return join(cfg->root, daemon);
+}
+
+char *
+br_config_state_dir(const struct br_config *cfg, const char *daemon)
+{
+	return join(cfg->state, daemon);
+}
+
+char *
+br_config_socket_url(const struct br_config *cfg, const char *daemon)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (strcmp(daemon, "gatewayd") == 0) {
+		path = cfg->gatewayd.socket ? xstrdup(cfg->gatewayd.socket)
+		                            : join(cfg->state, "berth.sock");
+	} else {
+		_cleanup_free_ char *file = xasprintf("%s.sock", daemon);
+		path = join(cfg->state, file);
+	}
+	return xasprintf("ipc://%s", path);
+}
+
+/* The registry section for `host`, or NULL. Borrowed from cfg. */
+const struct br_registry_config *
+br_config_registry(const struct br_config *cfg, const char *host)
+{
+	for (size_t i = 0; i < cfg->imaged.n_registries; i++)
+		if (strcmp(cfg->imaged.registries[i].host, host) == 0)
+			return &cfg->imaged.registries[i];
+	return NULL;
+}
+
+/* The binary of runtime `name`, or NULL. Borrowed from cfg. */
+const char *
+br_config_runtime_path(const struct br_config *cfg, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->taskd.n_runtimes; i++)
+		if (strcmp(cfg->taskd.runtimes[i].name, name) == 0)
+			return cfg->taskd.runtimes[i].path;
+	return NULL;
+}

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The RPC server: a REP socket served by a pool of nng contexts, each with its own aio.
+ *
+ * A context cycles receive -> call -> send -> receive. nng completes its aio on one of its own
+ * threads; the callback only records the outcome (message, peer credentials, time) and posts
+ * the context to the loop, where everything else happens: envelope and params decoding,
+ * dispatch to the handler, encoding of the reply and starting the send. So handlers and all
+ * server state live on the loop thread alone.
+ *
+ * A context stays with its call until the handler replies, so the pool grows (up to
+ * BR_RPC_MAX_CONTEXTS) whenever fewer than SPARE_RECEIVERS contexts are left receiving;
+ * beyond that bound new requests wait in nng's pipes (back-pressure).
+ *
+ * Lifetime: every aio operation started holds a reference on the server, released by the
+ * loop-side completion, so that the server's memory outlives completions still queued on the
+ * loop after br_rpc_server_free(). A call still held by a handler when the server is freed
+ * becomes an orphan: its client has been answered UNAVAILABLE, and replying to it later only
+ * frees it.
+ */
+#include "common/rpc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#define INITIAL_CONTEXTS 8
+#define SPARE_RECEIVERS 2
+#define REPLY_SEND_TIMEOUT_MS 30000
+#define SHUTDOWN_REPLY_TIMEOUT_MS 200
+#define RECV_MAX_SIZE (BR_MSG_MAX_SIZE + 64 * 1024)
+#define ID_UNKNOWN UINT32_MAX
+
+enum ctx_state { CTX_RECV, CTX_CALL, CTX_SEND };
+
+struct srv_ctx {
+	br_rpc_server *server;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum ctx_state state;
+	/* Written by the aio callback, read on the loop after the post. */
+	int result;
+	nng_msg *msg;
+	int64_t recv_ms;
+	uint32_t uid, pid;
+	br_call *call; /* while CTX_CALL */
+};
+
+struct br_rpc_server {
+	struct br_loop *loop;
+	nng_socket sock;
+	char *url;
+	char *name;
+	char *version;
+	const struct br_method *methods;
+	size_t nmethods;
+	void *data;
+	br_handler_fn fallback;
+	void (*health)(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
+	int64_t started_ms;
+	struct srv_ctx *ctxs[BR_RPC_MAX_CONTEXTS];
+	size_t nctx;
+	size_t receiving;
+	int refs;
+	bool closing;
+};
+
+struct br_call {
+	br_rpc_server *server; /* NULL once orphaned */
+	struct srv_ctx *sc;    /* NULL once orphaned */
+	br_arena *arena;
+	nng_msg *msg; /* the request */
+	struct br_request req;
+	const void *params;
+	const char *ns;
+	int64_t deadline;
+	uint32_t uid, pid;
+};
+
+static void
+server_unref(br_rpc_server *server)
+{
+	if (--server->refs > 0)
+		return;
+	for (size_t i = 0; i < server->nctx; i++)
+		free(server->ctxs[i]);
+	free(server->url);
+	free(server->name);
+	free(server->version);
+	free(server);
+}
+
+/* ---- aio completion: nng thread, then loop thread ---- */
+
+static void ctx_done_on_loop(void *arg);
+
+static void
+ctx_aio_cb(void *arg)
+{
+	struct srv_ctx *sc = arg;
+
+	sc->result = nng_aio_result(sc->aio);
+	if (sc->state == CTX_RECV && sc->result == 0) {
+		nng_msg *msg = nng_aio_get_msg(sc->aio);
+		nng_pipe pipe = nng_msg_get_pipe(msg);
+		uint64_t v;
+		nng_aio_set_msg(sc->aio, NULL);
+		sc->msg = msg;
+		sc->recv_ms = br_now_ms();
+		sc->uid = sc->pid = ID_UNKNOWN;
+		if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &v) == 0)
+			sc->uid = (uint32_t)v;
+		if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &v) == 0)
+			sc->pid = (uint32_t)v;
+	} else if (sc->state == CTX_SEND && sc->result != 0) {
+		/* A failed send hands the message back. */
+		nng_msg_free(nng_aio_get_msg(sc->aio));
+		nng_aio_set_msg(sc->aio, NULL);
+	}
+	br_loop_post(sc->server->loop, ctx_done_on_loop, sc);
+}
+
+static void
+ctx_start_recv(struct srv_ctx *sc)
+{
+	br_rpc_server *server = sc->server;
+
+	sc->state = CTX_RECV;
+	server->receiving++;
+	server->refs++;
+	nng_aio_set_timeout(sc->aio, NNG_DURATION_INFINITE);
+	nng_ctx_recv(sc->ctx, sc->aio);
+}
+
+static int
+ctx_add(br_rpc_server *server, br_err *err)
+{
+	struct srv_ctx *sc = xnew(struct srv_ctx);
+	int rc;
+
+	sc->server = server;
+	if ((rc = nng_aio_alloc(&sc->aio, ctx_aio_cb, sc)) != 0) {
+		free(sc);
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED, "allocate an aio: %s",
+		                  nng_strerror(rc));
+	}
+	if ((rc = nng_ctx_open(&sc->ctx, server->sock)) != 0) {
+		nng_aio_free(sc->aio);
+		free(sc);
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED, "open a context: %s",
+		                  nng_strerror(rc));
+	}
+	server->ctxs[server->nctx++] = sc;
+	ctx_start_recv(sc);
+	return 0;
+}
+
+static void
+maybe_grow(br_rpc_server *server)
+{
+	br_err err = BR_ERR_INIT;
+
+	while (!server->closing && server->receiving < SPARE_RECEIVERS &&
+	       server->nctx < BR_RPC_MAX_CONTEXTS) {
+		if (ctx_add(server, &err) < 0) {
+			br_log_warn("RPC-CTX-FAIL", "%s: %s", server->url, err.msg);
+			return;
+		}
+	}
+}
+
+static void dispatch(struct srv_ctx *sc);
+
+static void
+ctx_done_on_loop(void *arg)
+{
+	struct srv_ctx *sc = arg;
+	br_rpc_server *server = sc->server;
+
+	if (sc->state == CTX_RECV) {
+		server->receiving--;
+		if (server->closing || sc->result != 0) {
+			if (sc->msg != NULL)
+				nng_msg_free(sc->msg);
+			sc->msg = NULL;
+			if (!server->closing && sc->result != NNG_ECLOSED) {
+				br_log_warn("RPC-RECV-FAIL", "%s: receive: %s", server->url,
+				            nng_strerror(sc->result));
+				ctx_start_recv(sc);
+			}
+		} else {
+			dispatch(sc);
+			maybe_grow(server);
+		}
+	} else if (sc->state == CTX_SEND) {
+		if (sc->result != 0 && sc->result != NNG_ECLOSED)
+			br_log_warn("RPC-SEND-FAIL", "%s: send a reply: %s", server->url,
+			            nng_strerror(sc->result));
+		if (!server->closing)
+			ctx_start_recv(sc);
+	}
+	server_unref(server);
+}
+
+/* ---- replying ---- */
+
+static void
+call_free(br_call *call)
+{
+	if (call->msg != NULL)
+		nng_msg_free(call->msg);
+	br_arena_free(call->arena);
+	free(call);
+}
+
+/* Hand a reply message to the context's aio; the context must not be busy. */
+static void
+ctx_send(struct srv_ctx *sc, const void *buf, size_t len, nng_duration timeout)
+{
+	nng_msg *msg;
+
+	if (nng_msg_alloc(&msg, len) != 0)
+		abort();
+	memcpy(nng_msg_body(msg), buf, len);
+	sc->call = NULL;
+	sc->state = CTX_SEND;
+	sc->server->refs++;
+	nng_aio_set_msg(sc->aio, msg);
+	nng_aio_set_timeout(sc->aio, timeout);
+	nng_ctx_send(sc->ctx, sc->aio);
+}
+
+/* Send `buf` (a whole reply envelope) on the call's context and free the call. */
+static void
+send_reply(br_call *call, const void *buf, size_t len)
+{
+	msgpack_sbuffer sb = {0};
+
+	if (call->sc == NULL) {
+		call_free(call); /* an orphan: its client was answered at shutdown */
+		return;
+	}
+	if (len > BR_MSG_MAX_SIZE) {
+		br_err err = BR_ERR_INIT;
+		br_err_set(&err, BR_RESOURCE_EXHAUSTED,
+		           "reply to %s is too large (%zu bytes, limit %u)",
+		           call->req.method ? call->req.method : "request", len, BR_MSG_MAX_SIZE);
+		br_log_error("RPC-REPLY-TOO-LARGE", "%s", err.msg);
+		msgpack_sbuffer_init(&sb);
+		br_reply_encode_error(&sb, &err);
+		buf = sb.data;
+		len = sb.size;
+	}
+	ctx_send(call->sc, buf, len, REPLY_SEND_TIMEOUT_MS);
+	msgpack_sbuffer_destroy(&sb);
+	call_free(call);
+}
+
+void
+br_call_reply(br_call *call, const struct br_schema *schema, const void *result)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	br_reply_encode_result(&sb, schema, result);
+	send_reply(call, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+void
+br_call_fail(br_call *call, const br_err *err)
+{
+	msgpack_sbuffer sb;
+	const char *method = call->req.method ? call->req.method : "(bad request)";
+
+	/* The dispatcher is where errors get logged: loudly when they are ours. */
+	if (err->code == BR_INTERNAL || err->code == BR_OK)
+		br_log_error("RPC-INTERNAL", "%s: %s", method, err->msg);
+	else
+		br_log_debug("RPC-FAIL", "%s: %s: %s", method, br_code_name(err->code), err->msg);
+	msgpack_sbuffer_init(&sb);
+	br_reply_encode_error(&sb, err);
+	send_reply(call, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+void
+br_call_failf(br_call *call, br_code code, const char *fmt, ...)
+{
+	br_err err = {.code = code};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	br_call_fail(call, &err);
+}
+
+void
+br_call_reply_raw(br_call *call, const void *buf, size_t len)
+{
+	send_reply(call, buf, len);
+}
+
+/* ---- dispatch (loop thread) ---- */
+
+/* daemon.health: the br_health fields, then whatever pairs the daemon's hook packs. */
+static void
+reply_health(br_call *call)
+{
+	br_rpc_server *server = call->server;
+	msgpack_sbuffer sb, extra;
+	msgpack_packer pk, pk_extra;
+	uint32_t nextra = 0;
+
+	msgpack_sbuffer_init(&extra);
+	msgpack_packer_init(&pk_extra, &extra, msgpack_sbuffer_write);
+	if (server->health != NULL)
+		server->health(server->data, &pk_extra, &nextra);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	br_msg_pack_str(&pk, "v");
+	msgpack_pack_int(&pk, BR_RPC_VERSION);
+	br_msg_pack_str(&pk, "r");
+	msgpack_pack_map(&pk, 5 + nextra);
+	br_msg_pack_str(&pk, "name");
+	br_msg_pack_str(&pk, server->name);
+	br_msg_pack_str(&pk, "version");
+	br_msg_pack_str(&pk, server->version);
+	br_msg_pack_str(&pk, "pid");
+	msgpack_pack_uint32(&pk, (uint32_t)getpid());
+	br_msg_pack_str(&pk, "uptime_ms");
+	msgpack_pack_int64(&pk, br_now_ms() - server->started_ms);
+	br_msg_pack_str(&pk, "status");
+	br_msg_pack_str(&pk, "ok");
+	if (nextra > 0 && extra.size > 0)
+		msgpack_sbuffer_write(&sb, extra.data, extra.size);
+	send_reply(call, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&extra);
+}
+
+static const struct br_method *
+find_method(const br_rpc_server *server, const char *name)
+{
+	for (size_t i = 0; i < server->nmethods; i++) {
+		if (strcmp(server->methods[i].name, name) == 0)
+			return &server->methods[i];
+	}
+	return NULL;
+}
+
+static void
+dispatch(struct srv_ctx *sc)
+{
+	br_rpc_server *server = sc->server;
+	br_call *call = xnew(br_call);
+	br_err err = BR_ERR_INIT;
+
+	call->server = server;
+	call->sc = sc;
+	call->arena = br_arena_new();
+	call->msg = sc->msg;
+	call->uid = sc->uid;
+	call->pid = sc->pid;
+	call->ns = "default";
+	sc->msg = NULL;
+	sc->call = call;
+	sc->state = CTX_CALL;
+
+	if (br_request_decode(nng_msg_body(call->msg), nng_msg_len(call->msg), call->arena,
+	                      &call->req, &err) < 0) {
+		br_log_info("RPC-BAD-REQUEST", "%s: from pid %u: %s", server->url, call->pid,
+		            err.msg);
+		br_call_fail(call, &err);
+		return;
+	}
+	const struct br_request *req = &call->req;
+	if (req->ns[0] != '\0')
+		call->ns = req->ns;
+	if (req->deadline_ms != 0)
+		call->deadline = sc->recv_ms + req->deadline_ms;
+	if (req->deadline_ms < 0 || (call->deadline != 0 && br_now_ms() >= call->deadline)) {
+		br_call_failf(call, BR_DEADLINE_EXCEEDED,
+		              "%s: deadline exceeded before the request was handled", req->method);
+		return;
+	}
+	if (strcmp(req->method, "daemon.health") == 0) {
+		reply_health(call);
+		return;
+	}
+	const struct br_method *m = find_method(server, req->method);
+	if (m == NULL) {
+		if (server->fallback != NULL)
+			server->fallback(call, server->data);
+		else
+			br_call_failf(call, BR_NOT_IMPLEMENTED, "unknown method \"%s\"",
+			              req->method);
+		return;
+	}
+	if (m->params != NULL) {
+		void *params = br_arena_alloc(call->arena, m->params->size);
+		if (br_msg_decode(&req->params, m->params, "p", call->arena, params, &err) < 0) {
+			br_err_wrap(&err, "%s", req->method);
+			br_call_fail(call, &err);
+			return;
+		}
+		call->params = params;
+	} else if (req->params.type != MSGPACK_OBJECT_NIL &&
+	           req->params.type != MSGPACK_OBJECT_MAP) {
+		br_call_failf(call, BR_INVALID_ARGUMENT, "%s: p: expected a map", req->method);
+		return;
+	}
+	m->fn(call, server->data);
+}
+
+/* ---- accessors ---- */
+
+const void *
+br_call_params(const br_call *call)
+{
+	return call->params;
+}
+
+const struct br_request *
+br_call_request(const br_call *call)
+{
+	return &call->req;
+}
+
+const char *
+br_call_ns(const br_call *call)
+{
+	return call->ns;
+}
+
+br_arena *
+br_call_arena(br_call *call)
+{
+	return call->arena;
+}
+
+int64_t
+br_call_deadline(const br_call *call)
+{
+	return call->deadline;
+}
+
+uint32_t
+br_call_peer_uid(const br_call *call)
+{
+	return call->uid;
+}
+
+uint32_t
+br_call_peer_pid(const br_call *call)
+{
+	return call->pid;
+}
+
+void
+br_call_raw(const br_call *call, const void **ret_buf, size_t *ret_len)
+{
+	*ret_buf = nng_msg_body(call->msg);
+	*ret_len = nng_msg_len(call->msg);
+}
+
+/* ---- setup and teardown ---- */
+
+/* Remove a socket file left behind by a dead process: only a socket, and only if nobody
+ * accepts connections on it. A live one is an error (another instance is running). */
+static int
+remove_stale_socket(const char *url, br_err *err)
+{
+	const char *path;
+	struct stat st;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (strncmp(url, "ipc://", 6) != 0)
+		return 0;
+	path = url + 6;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return br_err_set(err, BR_FAILED_PRECONDITION, "%s exists and is not a socket",
+		                  path);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return br_err_set(err, BR_ALREADY_EXISTS,
+		                  "%s is in use: another process is listening on it", path);
+	if (errno != ECONNREFUSED)
+		return br_err_errno(err, BR_FAILED_PRECONDITION, errno, "probe %s", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return br_err_errno(err, BR_FAILED_PRECONDITION, errno, "remove stale socket %s",
+		                    path);
+	return 0;
+}
+
+int
+br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method *methods,
+                  size_t nmethods, void *data, const struct br_server_opts *opts,
+                  br_rpc_server **ret, br_err *err)
+{
+	nng_listener listener;
+	int rc;
+
+	if (remove_stale_socket(url, err) < 0)
+		return br_err_wrap(err, "listen on %s", url);
+
+	br_rpc_server *server = xnew(br_rpc_server);
+	server->loop = loop;
+	server->url = xstrdup(url);
+	server->name = xstrdup(opts && opts->name ? opts->name : "berth");
+	server->version = xstrdup(opts && opts->version ? opts->version : BR_VERSION);
+	server->methods = methods;
+	server->nmethods = nmethods;
+	server->data = data;
+	server->fallback = opts ? opts->fallback : NULL;
+	server->health = opts ? opts->health : NULL;
+	server->started_ms = br_now_ms();
+	server->refs = 1;
+
+	if ((rc = nng_rep0_open(&server->sock)) != 0) {
+		server_unref(server);
+		return br_err_set(err, BR_INTERNAL, "listen on %s: open socket: %s", url,
+		                  nng_strerror(rc));
+	}
+	nng_socket_set_size(server->sock, NNG_OPT_RECVMAXSZ, RECV_MAX_SIZE);
+	if ((rc = nng_listener_create(&listener, server->sock, url)) != 0) {
+		nng_close(server->sock);
+		server_unref(server);
+		return br_err_set(err, rc == NNG_EADDRINVAL ? BR_INVALID_ARGUMENT : BR_INTERNAL,
+		                  "listen on %s: %s", url, nng_strerror(rc));
+	}
+	if (strncmp(url, "ipc://", 6) == 0) {
+		int mode = opts && opts->socket_mode ? opts->socket_mode : 0600;
+		nng_listener_set_int(listener, NNG_OPT_IPC_PERMISSIONS, mode);
+	}
+	for (int i = 0; i < INITIAL_CONTEXTS; i++) {
+		if (ctx_add(server, err) < 0) {
+			br_rpc_server_free(server);
+			return br_err_wrap(err, "listen on %s", url);
+		}
+	}
+	if ((rc = nng_listener_start(listener, 0)) != 0) {
+		br_rpc_server_free(server);
+		return br_err_set(err, BR_UNAVAILABLE, "listen on %s: %s", url, nng_strerror(rc));
+	}
+	*ret = server;
+	return 0;
+}
+
+void
+br_rpc_server_free(br_rpc_server *server)
+{
+	struct srv_ctx *answering[BR_RPC_MAX_CONTEXTS];
+	size_t nanswering = 0;
+	br_err err = BR_ERR_INIT;
+	msgpack_sbuffer sb;
+
+	if (server == NULL)
+		return;
+	server->closing = true;
+
+	/* Answer the calls still waiting for their handler. The handler keeps its call (the
+	 * params stay readable); replying to it later only frees it. */
+	br_err_set(&err, BR_UNAVAILABLE, "%s is shutting down", server->name);
+	msgpack_sbuffer_init(&sb);
+	br_reply_encode_error(&sb, &err);
+	for (size_t i = 0; i < server->nctx; i++) {
+		struct srv_ctx *sc = server->ctxs[i];
+		if (sc->state != CTX_CALL || sc->call == NULL)
+			continue;
+		sc->call->sc = NULL;
+		sc->call->server = NULL;
+		ctx_send(sc, sb.data, sb.size, SHUTDOWN_REPLY_TIMEOUT_MS);
+		answering[nanswering++] = sc;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	for (size_t i = 0; i < nanswering; i++)
+		nng_aio_wait(answering[i]->aio);
+
+	nng_close(server->sock);
+	for (size_t i = 0; i < server->nctx; i++) {
+		/* Waits for a callback in progress; none runs afterwards. Completions already
+		 * posted to the loop find `closing` and only drop their reference. */
+		nng_aio_free(server->ctxs[i]->aio);
+		server->ctxs[i]->aio = NULL;
+	}
+	server_unref(server);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The content.* RPC methods of berth-contentd, on top of the store (store.h). Handlers run on
+ * the loop thread; the blocking part of content.write (re-hashing, appending a chunk,
+ * fsync and rename on commit) runs on libuv's worker pool.
+ */
+#ifndef BR_CONTENTD_SERVICE_H
+#define BR_CONTENTD_SERVICE_H
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "common/rpc.h"
+#include "contentd/store.h"
+
+struct contentd_service {
+	struct contentd_store *store;
+	uv_loop_t *uv;
+	unsigned inflight; /* writes queued on workers */
+};
+
+extern const struct br_method contentd_methods[];
+extern const size_t contentd_n_methods;
+
+/* daemon.health detail: "ingests", the number of ingests in progress. Loop thread. */
+void contentd_health(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
+
+/* Run the loop until every write handed to a worker has finished (their calls, orphaned by
+ * the server's shutdown, are freed). Call after the server is gone, before freeing the
+ * store. Loop thread. */
+void contentd_service_drain(struct contentd_service *svc);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berth-snapshotd: layered filesystems as mount specs. main() opens the store under
+ * <root>/snapshotd with the configured default snapshotter (snapshotd.snapshotter), repairs
+ * what an unclean stop left (orphan directories, records whose directory vanished), serves
+ * snapshots.* on <state>/snapshotd.sock until SIGTERM, then lets worker jobs finish before
+ * closing the database. It mounts nothing itself.
+ */
+#include "common/daemon.h"
+#include "common/log.h"
+#include "snapshotd/service.h"
+
+static void
+log_reconcile(const struct snapshotd_reconcile_stats *st)
+{
+	if (st->rows_removed + st->dirs_removed > 0)
+		br_log_notice("SNAP-RECONCILE",
+		              "repaired after an unclean stop: %u records without a complete "
+		              "directory removed, %u orphan directories removed",
+		              st->rows_removed, st->dirs_removed);
+	if (st->dirs_failed > 0)
+		br_log_warn("SNAP-ORPHAN-KEPT", "%u orphan directories could not be removed: %s",
+		            st->dirs_failed, st->first_failure.msg);
+	if (st->committed_missing > 0)
+		br_log_warn("SNAP-COMMITTED-MISSING",
+		            "%u committed snapshots have no directory; snapshots built on them "
+		            "cannot be mounted until they are removed and recreated",
+		            st->committed_missing);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct snapshotd_reconcile_stats stats;
+	struct snapshotd_service svc = {0};
+	struct br_daemon d;
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	rc = br_daemon_init(&d, "snapshotd", argc, argv, &err);
+	if (rc < 0) {
+		br_log_error("SNAP-INIT", "%s", err.msg);
+		return 1;
+	}
+	if (rc == 1)
+		return 0;
+	if (snapshotd_store_open(d.data_dir, d.cfg->snapshotd.snapshotter, &stats, &svc.store,
+	                         &err) < 0) {
+		br_log_error("SNAP-OPEN", "%s", err.msg);
+		br_daemon_fini(&d);
+		return 1;
+	}
+	log_reconcile(&stats);
+	svc.uv = &d.uv;
+	d.data = &svc;
+
+	rc = br_daemon_serve(&d, snapshotd_methods, snapshotd_n_methods, &svc, &err);
+	if (rc < 0)
+		br_log_error("SNAP-SERVE", "%s", err.msg);
+	snapshotd_service_drain(&svc);
+	snapshotd_store_free(svc.store);
+	br_daemon_fini(&d);
+	return rc < 0 ? 1 : 0;
+}
