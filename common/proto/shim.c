@@ -24,26 +24,26 @@
 #define S(st, f, t, max, fl) BR_FIELD(struct st, f, t, max, fl)
 
 static const struct br_field req_fields[] = {
-	S(br_shim_req, v, BR_F_U32, 0, 0),
-	S(br_shim_req, m, BR_F_STR, 32, BR_F_REQUIRED | BR_F_NONEMPTY),
-	S(br_shim_req, signal, BR_F_U32, 0, 0),
-	S(br_shim_req, all, BR_F_BOOL, 0, 0),
-	S(br_shim_req, force, BR_F_BOOL, 0, 0),
-	S(br_shim_req, timeout_ms, BR_F_I64, 0, 0),
+        S(br_shim_req, v, BR_F_U32, 0, 0),
+        S(br_shim_req, m, BR_F_STR, 32, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_shim_req, signal, BR_F_U32, 0, 0),
+        S(br_shim_req, all, BR_F_BOOL, 0, 0),
+        S(br_shim_req, force, BR_F_BOOL, 0, 0),
+        S(br_shim_req, timeout_ms, BR_F_I64, 0, 0),
 };
 const struct br_schema br_shim_req_schema = BR_SCHEMA(struct br_shim_req, req_fields);
 
 static const struct br_field reply_fields[] = {
-	S(br_shim_reply, v, BR_F_U32, 0, 0),
-	S(br_shim_reply, code, BR_F_STR, 32, 0),
-	S(br_shim_reply, msg, BR_F_STR, BR_ERR_MSG_MAX, 0),
-	S(br_shim_reply, id, BR_F_STR, 255, 0),
-	S(br_shim_reply, status, BR_F_STR, 16, 0),
-	S(br_shim_reply, pid, BR_F_U32, 0, 0),
-	S(br_shim_reply, shim_pid, BR_F_U32, 0, 0),
-	S(br_shim_reply, exited, BR_F_BOOL, 0, 0),
-	S(br_shim_reply, exit_status, BR_F_I64, 0, 0),
-	S(br_shim_reply, exited_at, BR_F_I64, 0, 0),
+        S(br_shim_reply, v, BR_F_U32, 0, 0),
+        S(br_shim_reply, code, BR_F_STR, 32, 0),
+        S(br_shim_reply, msg, BR_F_STR, BR_ERR_MSG_MAX, 0),
+        S(br_shim_reply, id, BR_F_STR, 255, 0),
+        S(br_shim_reply, status, BR_F_STR, 16, 0),
+        S(br_shim_reply, pid, BR_F_U32, 0, 0),
+        S(br_shim_reply, shim_pid, BR_F_U32, 0, 0),
+        S(br_shim_reply, exited, BR_F_BOOL, 0, 0),
+        S(br_shim_reply, exit_status, BR_F_I64, 0, 0),
+        S(br_shim_reply, exited_at, BR_F_I64, 0, 0),
 };
 const struct br_schema br_shim_reply_schema = BR_SCHEMA(struct br_shim_reply, reply_fields);
 
@@ -81,9 +81,9 @@ br_shim_connect(const char *state_dir, br_err *err)
 		dirfd = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dirfd < 0)
 			return br_err_errno(err, br_code_from_errno(errno), errno,
-					    "shim state directory %s", state_dir);
+			                    "shim state directory %s", state_dir);
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd,
-			 BR_SHIM_SOCKET);
+		         BR_SHIM_SOCKET);
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -91,11 +91,11 @@ br_shim_connect(const char *state_dir, br_err *err)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == ENOENT)
 			return br_err_set(err, BR_NOT_FOUND, "shim socket %s/%s: not found",
-					  state_dir, BR_SHIM_SOCKET);
+			                  state_dir, BR_SHIM_SOCKET);
 		if (errno == ECONNREFUSED)
 			return br_err_set(err, BR_UNAVAILABLE,
-					  "shim socket %s/%s: nobody listens (the shim is gone)",
-					  state_dir, BR_SHIM_SOCKET);
+			                  "shim socket %s/%s: nobody listens (the shim is gone)",
+			                  state_dir, BR_SHIM_SOCKET);
 		return br_err_errno(err, BR_UNAVAILABLE, errno, "connect to shim at %s", state_dir);
 	}
 	return br_steal_fd(&fd);
@@ -124,7 +124,7 @@ decode_reply(const void *buf, size_t len, br_arena *arena, struct br_shim_reply 
 
 int
 br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *arena,
-	     struct br_shim_reply *ret, br_err *err)
+             struct br_shim_reply *ret, br_err *err)
 {
 	struct br_shim_req r = *req;
 	msgpack_sbuffer sb;
@@ -157,7 +157,7 @@ br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *ar
 			return br_err_errno(err, BR_INTERNAL, errno, "shim %s: poll", req->m);
 		if (rc == 0)
 			return br_err_set(err, BR_DEADLINE_EXCEEDED,
-					  "shim %s: no reply within %d ms", req->m, timeout_ms);
+			                  "shim %s: no reply within %d ms", req->m, timeout_ms);
 		n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -165,10 +165,10 @@ br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *ar
 			return br_err_errno(err, BR_UNAVAILABLE, errno, "shim %s: receive", req->m);
 		if (n == 0)
 			return br_err_set(err, BR_UNAVAILABLE,
-					  "shim %s: the shim closed the connection", req->m);
+			                  "shim %s: the shim closed the connection", req->m);
 		if ((size_t)n > sizeof(buf))
 			return br_err_set(err, BR_INVALID_ARGUMENT,
-					  "shim %s: reply of %zd bytes is too large", req->m, n);
+			                  "shim %s: reply of %zd bytes is too large", req->m, n);
 		break;
 	}
 	if (decode_reply(buf, (size_t)n, arena, ret, err) < 0) {
@@ -181,7 +181,7 @@ br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *ar
 
 int
 br_shim_call_at(const char *state_dir, const struct br_shim_req *req, int timeout_ms,
-		br_arena *arena, struct br_shim_reply *ret, br_err *err)
+                br_arena *arena, struct br_shim_reply *ret, br_err *err)
 {
 	_cleanup_close_ int fd = br_shim_connect(state_dir, err);
 
@@ -191,8 +191,7 @@ br_shim_call_at(const char *state_dir, const struct br_shim_req *req, int timeou
 }
 
 int
-br_shim_read_report(int fd, int timeout_ms, br_arena *arena, struct br_shim_reply *ret,
-		    br_err *err)
+br_shim_read_report(int fd, int timeout_ms, br_arena *arena, struct br_shim_reply *ret, br_err *err)
 {
 	char buf[BR_SHIM_MSG_MAX];
 	size_t len = 0;
@@ -207,7 +206,7 @@ br_shim_read_report(int fd, int timeout_ms, br_arena *arena, struct br_shim_repl
 			return br_err_errno(err, BR_INTERNAL, errno, "shim report: poll");
 		if (rc == 0)
 			return br_err_set(err, BR_DEADLINE_EXCEEDED,
-					  "the shim did not report within %d ms", timeout_ms);
+			                  "the shim did not report within %d ms", timeout_ms);
 		if (len == sizeof(buf))
 			return br_err_set(err, BR_INVALID_ARGUMENT, "shim report too large");
 		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
@@ -220,8 +219,9 @@ br_shim_read_report(int fd, int timeout_ms, br_arena *arena, struct br_shim_repl
 		len += (size_t)n;
 	}
 	if (len == 0)
-		return br_err_set(err, BR_INTERNAL, "the shim exited without a report (see its "
-						    "shim.log)");
+		return br_err_set(err, BR_INTERNAL,
+		                  "the shim exited without a report (see its "
+		                  "shim.log)");
 	return decode_reply(buf, len, arena, ret, err);
 }
 
@@ -288,10 +288,10 @@ br_shim_read_exit(int dirfd, int64_t *ret_status, int64_t *ret_exited_at, br_err
 
 	if (read_small(dirfd, BR_SHIM_EXIT_FILE, buf, sizeof(buf), err) < 0)
 		return -1;
-	if (sscanf(buf, "%lld %lld%c", &status, &at, &extra) != 3 || extra != '\n' ||
-	    status < 0 || status > 255 || at < 0)
+	if (sscanf(buf, "%lld %lld%c", &status, &at, &extra) != 3 || extra != '\n' || status < 0 ||
+	    status > 255 || at < 0)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: malformed: \"%.40s\"",
-				  BR_SHIM_EXIT_FILE, buf);
+		                  BR_SHIM_EXIT_FILE, buf);
 	*ret_status = status;
 	*ret_exited_at = at;
 	return 0;
@@ -311,7 +311,7 @@ br_shim_read_pid(int dirfd, const char *name, pid_t *ret_pid, br_err *err)
 	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') || pid <= 0 ||
 	    pid > INT32_MAX)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: malformed pid \"%.20s\"", name,
-				  buf);
+		                  buf);
 	*ret_pid = (pid_t)pid;
 	return 0;
 }

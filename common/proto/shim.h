@@ -69,15 +69,15 @@ extern const struct br_schema br_shim_req_schema;
 
 struct br_shim_reply {
 	uint32_t v;
-	const char *code;   /* absent on success; a br_code name otherwise */
-	const char *msg;    /* the error message */
+	const char *code; /* absent on success; a br_code name otherwise */
+	const char *msg;  /* the error message */
 	const char *id;
 	const char *status; /* "created" | "running" | "stopped" */
 	uint32_t pid;       /* the container init */
 	uint32_t shim_pid;
-	bool exited;        /* the exit is recorded and announced */
+	bool exited;         /* the exit is recorded and announced */
 	int64_t exit_status; /* code, or 128 + signal */
-	int64_t exited_at;  /* ms since the epoch */
+	int64_t exited_at;   /* ms since the epoch */
 };
 extern const struct br_schema br_shim_reply_schema;
 
@@ -95,11 +95,11 @@ int br_shim_connect(const char *state_dir, br_err *err);
  * connection closes (the shim exited).
  */
 int br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *arena,
-		 struct br_shim_reply *ret, br_err *err);
+                 struct br_shim_reply *ret, br_err *err);
 
 /* One call on a fresh connection: br_shim_connect() + br_shim_call() + close. */
 int br_shim_call_at(const char *state_dir, const struct br_shim_req *req, int timeout_ms,
-		    br_arena *arena, struct br_shim_reply *ret, br_err *err);
+                    br_arena *arena, struct br_shim_reply *ret, br_err *err);
 
 /*
  * Read the shim's start report from `fd` (the read end of its stdout pipe) until EOF, for at
@@ -107,7 +107,7 @@ int br_shim_call_at(const char *state_dir, const struct br_shim_req *req, int ti
  * runtime's message), DEADLINE_EXCEEDED, or INTERNAL when the shim exited without a report.
  */
 int br_shim_read_report(int fd, int timeout_ms, br_arena *arena, struct br_shim_reply *ret,
-			br_err *err);
+                        br_err *err);
 
 /* Encode a reply (the shim's side); `out` is initialised by the caller. */
 void br_shim_reply_pack(msgpack_sbuffer *out, const struct br_shim_reply *reply);

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * containers.create and containers.delete. Create reserves the id with a "creating" record,
+ * then a worker asks imaged for the image's runtime config, snapshotd for an active snapshot
+ * on the image's chain, netd for a network namespace, mounts the snapshot as the bundle's
+ * rootfs and writes config.json; any failure undoes the steps already done, in reverse.
+ * Delete tears down the task (killing it first with force), removes the bundle and releases
+ * the snapshot and the network; it fails, and can be retried, if a peer cannot be reached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/db.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proto/images.h"
+#include "common/proto/networks.h"
+#include "common/proto/snapshots.h"
+#include "common/xalloc.h"
+#include "taskd/spec.h"
+#include "taskd/taskd.h"
+
+struct create_job {
+	uv_work_t work;
+	struct taskd *t;
+	br_call *call;
+	struct container *c;
+	const struct br_container_create_req *req;
+	br_arena *arena;
+	/* results */
+	int rc;
+	br_err err;
+	char *spec;
+	char **command;
+	const char *image_name;
+	const char *net_mode;
+	const char *snapshotter;
+};
+
+struct destroy_job {
+	uv_work_t work;
+	struct taskd *t;
+	br_call *call; /* NULL when undoing a failed create */
+	struct container *c;
+	bool kill_first;
+	bool had_task;
+	char *runtime_path;
+	char *runtime_root;
+	int rc;
+	br_err err;
+};
+
+static struct br_call_opts
+peer_opts(const char *ns)
+{
+	return (struct br_call_opts){.ns = ns, .timeout_ms = TASKD_PEER_TIMEOUT_MS};
+}
+
+void
+taskd_release_peers(struct taskd *t, const char *ns, const char *id, const char *snapshotter,
+                    const char *snapshot_key)
+{
+	br_err err = BR_ERR_INIT;
+	struct br_call_opts o = peer_opts(ns);
+	struct br_net_id_req net = {.id = id};
+	struct br_snap_key_req snap = {.snapshotter = snapshotter, .key = snapshot_key};
+
+	if (br_rpc_call(t->netd, &o, "networks.detach", &br_net_id_req_schema, &net, NULL, NULL,
+	                NULL, &err) < 0 &&
+	    err.code != BR_NOT_FOUND)
+		br_log_warn("TASK-NET-LEAK", "container %s/%s: networks.detach: %s", ns, id,
+		            err.msg);
+	br_err_clear(&err);
+	if (br_rpc_call(t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &snap, NULL,
+	                NULL, NULL, &err) < 0 &&
+	    err.code != BR_NOT_FOUND)
+		br_log_warn("TASK-SNAP-LEAK", "container %s/%s: snapshots.remove %s: %s", ns, id,
+		            snapshot_key, err.msg);
+}
+
+/* ------------------------------------------------------------------ create */
+
+/* The worker: every step that talks to a peer or touches the disk. */
+static int
+create_bundle(struct create_job *j, br_err *err)
+{
+	struct taskd *t = j->t;
+	struct container *c = j->c;
+	const struct br_container_create_req *req = j->req;
+	struct br_call_opts o = peer_opts(c->ns);
+	struct br_image_name_req name = {.name = req->image};
+	struct br_image_runtime img;
+	struct br_snap_mounts_resp mounts;
+	struct br_net_attachment att;
+	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", c->bundle_dir);
+	_cleanup_close_ int rootfs_fd = -1;
+	br_err undo_err = BR_ERR_INIT;
+
+	if (br_rpc_call(t->imaged, &o, "images.resolve", &br_image_name_req_schema, &name,
+	                &br_image_runtime_schema, &img, j->arena, err) < 0)
+		return br_err_wrap(err, "resolve image \"%s\"", req->image);
+	j->image_name = img.name && img.name[0] ? img.name : req->image;
+	j->snapshotter = img.snapshotter;
+
+	struct br_snap_prepare_req prep = {
+	        .snapshotter = img.snapshotter, .key = c->snapshot_key, .parent = img.chain_id};
+	if (br_rpc_call(t->snapshotd, &o, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
+	                &br_snap_mounts_resp_schema, &mounts, j->arena, err) < 0)
+		return br_err_wrap(err, "prepare snapshot %s", c->snapshot_key);
+
+	struct br_net_attach_req net = {.id = c->id, .mode = req->net, .hostname = req->hostname};
+	if (br_rpc_call(t->netd, &o, "networks.attach", &br_net_attach_req_schema, &net,
+	                &br_net_attachment_schema, &att, j->arena, err) < 0) {
+		br_err_wrap(err, "attach network");
+		goto undo_snapshot;
+	}
+	j->net_mode = att.mode;
+
+	if (br_mkdir_p(c->bundle_dir, 0700, err) < 0 ||
+	    taskd_mount_rootfs(mounts.mounts.v, mounts.mounts.n, rootfs, err) < 0)
+		goto undo_bundle;
+	rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0) {
+		br_err_errno(err, BR_INTERNAL, errno, "open %s", rootfs);
+		goto undo_bundle;
+	}
+	struct taskd_spec_opts so = {
+	        .ns = c->ns,
+	        .id = c->id,
+	        .image = &img,
+	        .args = req->args,
+	        .entrypoint = req->entrypoint,
+	        .env = req->env,
+	        .hostname = req->hostname,
+	        .user = req->user,
+	        .working_dir = req->working_dir,
+	        .net_mode = att.mode,
+	        .netns_path = att.netns_path,
+	        .hosts_path = att.hosts_path,
+	        .resolv_path = att.resolv_path,
+	        .rootfs_fd = rootfs_fd,
+	};
+	if (taskd_spec_build(&so, &j->spec, &j->command, err) < 0 ||
+	    taskd_write_file(c->bundle_dir, "config.json", j->spec, err) < 0)
+		goto undo_bundle;
+	return 0;
+
+undo_bundle:
+	if (taskd_bundle_remove(c->bundle_dir, &undo_err) < 0)
+		br_log_warn("TASK-BUNDLE-LEAK", "container %s/%s: %s", c->ns, c->id, undo_err.msg);
+	{
+		struct br_net_id_req det = {.id = c->id};
+		br_err_clear(&undo_err);
+		if (br_rpc_call(t->netd, &o, "networks.detach", &br_net_id_req_schema, &det, NULL,
+		                NULL, NULL, &undo_err) < 0 &&
+		    undo_err.code != BR_NOT_FOUND)
+			br_log_warn("TASK-NET-LEAK", "container %s/%s: networks.detach: %s", c->ns,
+			            c->id, undo_err.msg);
+	}
+undo_snapshot : {
+	struct br_snap_key_req rm = {.snapshotter = img.snapshotter, .key = c->snapshot_key};
+	br_err_clear(&undo_err);
+	if (br_rpc_call(t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &rm, NULL,
+	                NULL, NULL, &undo_err) < 0 &&
+	    undo_err.code != BR_NOT_FOUND)
+		br_log_warn("TASK-SNAP-LEAK", "container %s/%s: snapshots.remove: %s", c->ns, c->id,
+		            undo_err.msg);
+}
+	return -1;
+}
+
+static void
+create_work(uv_work_t *w)
+{
+	struct create_job *j = w->data;
+	j->rc = create_bundle(j, &j->err);
+}
+
+static void destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_first);
+
+static void
+create_done(uv_work_t *w, int status)
+{
+	struct create_job *j = w->data;
+	struct taskd *t = j->t;
+	struct container *c = j->c;
+	br_err err = BR_ERR_INIT;
+
+	taskd_work_done(t);
+	if (j->rc < 0) {
+		if (taskd_store_delete(t->db, c->ns, c->id, &err) < 0)
+			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+		taskd_remove(t, c);
+		br_call_fail(j->call, &j->err);
+		goto out;
+	}
+	free(c->image);
+	c->image = xstrdup(j->image_name);
+	c->net = xstrdup(j->net_mode ? j->net_mode : "");
+	free(c->snapshotter);
+	c->snapshotter = xstrdup(j->snapshotter ? j->snapshotter : "");
+	c->command = br_steal_ptr(&j->command);
+	if (taskd_store_ready(t->db, c, j->spec, &err) < 0) {
+		/* The record cannot say what was made: undo it all. */
+		br_call_fail(j->call, &err);
+		destroy_start(t, NULL, c, false);
+		goto out;
+	}
+	c->creating = false;
+	br_log_info("TASK-CREATE", "container %s/%s created from %s", c->ns, c->id, c->image);
+	struct br_container out;
+	container_to_wire(c, &out);
+	br_call_reply(j->call, &br_container_schema, &out);
+out:
+	container_unref(c);
+	free(j->spec);
+	br_strv_free(j->command);
+	br_arena_free(j->arena);
+	free(j);
+}
+
+static void
+random_id(char out[33])
+{
+	unsigned char raw[16];
+	static const char hex[] = "0123456789abcdef";
+
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
+		for (size_t i = 0; i < sizeof(raw); i++)
+			raw[i] = (unsigned char)(br_now_ms() >> (i % 8));
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+void
+taskd_containers_create(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_create_req *req = br_call_params(call);
+	const char *ns = br_call_ns(call);
+	const char *runtime =
+	        req->runtime && req->runtime[0] ? req->runtime : t->cfg->taskd.runtime;
+	char generated[33];
+	const char *id = req->id;
+	br_err err = BR_ERR_INIT;
+
+	if (id == NULL || id[0] == '\0') {
+		random_id(generated);
+		id = generated;
+	}
+	if (!br_msg_is_id(id, BR_CONTAINER_ID_MAX)) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "container id \"%.80s\": expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+		              id);
+		return;
+	}
+	if (taskd_find(t, ns, id) != NULL) {
+		br_call_failf(call, BR_ALREADY_EXISTS, "container \"%s\": already exists", id);
+		return;
+	}
+	if (runtime == NULL || br_config_runtime_path(t->cfg, runtime) == NULL) {
+		br_call_failf(call, BR_INVALID_ARGUMENT, "runtime \"%s\": not configured",
+		              runtime ? runtime : "");
+		return;
+	}
+
+	struct container *c = container_new(t, ns, id);
+	c->creating = true;
+	c->image = xstrdup(req->image);
+	c->runtime = xstrdup(runtime);
+	c->snapshot_key = xasprintf("%s-%s", ns, id);
+	c->created_at = br_db_now();
+	c->label_keys = xcalloc(req->labels.n + 1, sizeof(char *));
+	c->label_values = xcalloc(req->labels.n + 1, sizeof(char *));
+	for (size_t i = 0; i < req->labels.n; i++) {
+		c->label_keys[i] = xstrdup(req->labels.keys[i]);
+		c->label_values[i] = xstrdup(req->labels.values[i]);
+	}
+	c->n_labels = req->labels.n;
+	if (taskd_store_insert(t->db, c, &err) < 0) {
+		taskd_remove(t, c);
+		br_call_fail(call, &err);
+		return;
+	}
+
+	struct create_job *j = xnew(struct create_job);
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->req = req;
+	j->arena = br_arena_new();
+	j->work.data = j;
+	container_ref(c);
+	taskd_queue(t, &j->work, create_work, create_done);
+}
+
+/* ------------------------------------------------------------------ delete */
+
+static void
+destroy_work(uv_work_t *w)
+{
+	struct destroy_job *j = w->data;
+	struct container *c = j->c;
+	struct br_call_opts o = peer_opts(c->ns);
+	br_err *err = &j->err;
+
+	j->rc = -1;
+	if (j->had_task && taskd_task_teardown(c->task_dir, j->runtime_path, j->runtime_root, c->id,
+	                                       j->kill_first, err) < 0)
+		return;
+	if (taskd_bundle_remove(c->bundle_dir, err) < 0)
+		return;
+	if (j->call == NULL) {
+		/* Undoing a create: best effort, the caller already has its error. */
+		taskd_release_peers(j->t, c->ns, c->id, c->snapshotter, c->snapshot_key);
+		j->rc = 0;
+		return;
+	}
+	struct br_net_id_req net = {.id = c->id};
+	if (br_rpc_call(j->t->netd, &o, "networks.detach", &br_net_id_req_schema, &net, NULL, NULL,
+	                NULL, err) < 0 &&
+	    err->code != BR_NOT_FOUND) {
+		br_err_wrap(err, "detach network");
+		return;
+	}
+	br_err_clear(err);
+	struct br_snap_key_req snap = {.snapshotter = c->snapshotter, .key = c->snapshot_key};
+	if (br_rpc_call(j->t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &snap,
+	                NULL, NULL, NULL, err) < 0 &&
+	    err->code != BR_NOT_FOUND) {
+		br_err_wrap(err, "remove snapshot %s", c->snapshot_key);
+		return;
+	}
+	br_err_clear(err);
+	j->rc = 0;
+}
+
+static void
+destroy_done(uv_work_t *w, int status)
+{
+	struct destroy_job *j = w->data;
+	struct taskd *t = j->t;
+	struct container *c = j->c;
+	br_err err = BR_ERR_INIT;
+
+	taskd_work_done(t);
+	c->busy = false;
+	if (j->rc < 0) {
+		if (j->call != NULL) {
+			br_err_wrap(&j->err, "delete container \"%s\"", c->id);
+			br_call_fail(j->call, &j->err);
+		} else {
+			br_log_warn("TASK-UNDO", "container %s/%s: %s", c->ns, c->id, j->err.msg);
+		}
+		goto out;
+	}
+	taskd_unwatch(c);
+	taskd_flush_waiters(t, c);
+	if (taskd_store_delete(t->db, c->ns, c->id, &err) < 0) {
+		if (j->call != NULL)
+			br_call_fail(j->call, &err);
+		goto out;
+	}
+	if (j->call != NULL) {
+		br_log_info("TASK-DELETE", "container %s/%s deleted", c->ns, c->id);
+		br_call_reply(j->call, NULL, NULL);
+	}
+	taskd_remove(t, c);
+out:
+	container_unref(c);
+	free(j->runtime_path);
+	free(j->runtime_root);
+	free(j);
+}
+
+static void
+destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_first)
+{
+	struct destroy_job *j = xnew(struct destroy_job);
+	br_err err = BR_ERR_INIT;
+
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->kill_first = kill_first;
+	j->had_task = c->task != TASK_NONE;
+	/* Without a configured runtime the shim alone can still tear the task down. */
+	if (j->had_task)
+		taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err);
+	j->work.data = j;
+	c->busy = true;
+	container_ref(c);
+	taskd_queue(t, &j->work, destroy_work, destroy_done);
+}
+
+void
+taskd_containers_delete(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	br_err err = BR_ERR_INIT;
+	struct container *c = taskd_get(t, br_call_ns(call), req->id, &err);
+
+	if (c == NULL) {
+		br_call_fail(call, &err);
+		return;
+	}
+	if (c->busy) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" is busy with another operation; try again", c->id);
+		return;
+	}
+	if (c->task == TASK_RUNNING && !req->force) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" has a running task; kill it first, or force",
+		              c->id);
+		return;
+	}
+	destroy_start(t, call, c, c->task == TASK_RUNNING);
+}

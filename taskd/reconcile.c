@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Start-up repair: taskd may have been killed at any moment, and /run may have been emptied
+ * by a reboot. Before serving, every record is matched with what is on disk:
+ *
+ *   - a record still "creating": its bundle is removed and its snapshot and network released
+ *     (on a worker, once peers may answer); the record goes;
+ *   - a running task whose shim is alive and answers: reattached (its exit is watched again);
+ *     a shim that already announced the exit: stopped with that status;
+ *   - a running task whose shim is dead: stopped with the status of its exit file, or 255 and
+ *     a warning when there is none; whatever the runtime still holds is force-deleted;
+ *   - a running task whose rootfs mount is missing: left alone (the container has its own
+ *     mount namespace);
+ *   - a bundle directory without a record: its shim (if any) deletes the task, then the
+ *     rootfs is unmounted and the directory removed.
+ *
+ * Runs on the main thread before the loop starts, so it may block; live shims answer within
+ * milliseconds and dead ones are detected by their pid file without waiting.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/db.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proto/shim.h"
+#include "common/xalloc.h"
+#include "taskd/shim_client.h"
+#include "taskd/taskd.h"
+
+struct undo_job {
+	uv_work_t work;
+	struct taskd *t;
+	struct container *c;
+};
+
+static void
+undo_work(uv_work_t *w)
+{
+	struct undo_job *j = w->data;
+	struct container *c = j->c;
+
+	taskd_release_peers(j->t, c->ns, c->id, c->snapshotter, c->snapshot_key);
+}
+
+static void
+undo_done(uv_work_t *w, int status)
+{
+	struct undo_job *j = w->data;
+	br_err err = BR_ERR_INIT;
+
+	taskd_work_done(j->t);
+	if (taskd_store_delete(j->t->db, j->c->ns, j->c->id, &err) < 0)
+		br_log_warn("TASK-DB", "container %s/%s: %s", j->c->ns, j->c->id, err.msg);
+	taskd_remove(j->t, j->c);
+	container_unref(j->c);
+	free(j);
+}
+
+static void
+undo_create(struct taskd *t, struct container *c)
+{
+	br_err err = BR_ERR_INIT;
+
+	br_log_notice("TASK-RECONCILE", "container %s/%s: undoing a create that was interrupted",
+	              c->ns, c->id);
+	if (taskd_bundle_remove(c->bundle_dir, &err) < 0)
+		br_log_warn("TASK-BUNDLE-LEAK", "container %s/%s: %s", c->ns, c->id, err.msg);
+	struct undo_job *j = xnew(struct undo_job);
+	j->t = t;
+	j->c = c;
+	j->work.data = j;
+	container_ref(c);
+	taskd_queue(t, &j->work, undo_work, undo_done);
+}
+
+static void
+reattach(struct taskd *t, struct container *c)
+{
+	br_arena *a = br_arena_new();
+	struct br_shim_reply r;
+	br_err err = BR_ERR_INIT;
+
+	if (taskd_shim_alive(c->task_dir, a, &r)) {
+		c->pid = r.pid;
+		if (r.status != NULL && strcmp(r.status, "created") == 0) {
+			/* taskd died between the runtime's create and start: the start was never
+			 * acknowledged, so the task goes and the container is "created" again. */
+			br_log_notice("TASK-RECONCILE",
+			              "container %s/%s: removing a task that was never started",
+			              c->ns, c->id);
+			if (taskd_task_teardown(c->task_dir, NULL, NULL, c->id, false, &err) < 0)
+				br_log_warn("TASK-RECONCILE", "container %s/%s: %s", c->ns, c->id,
+				            err.msg);
+			c->task = TASK_NONE;
+			c->pid = 0;
+			br_err_clear(&err);
+			if (taskd_store_set_task(t->db, c, &err) < 0)
+				br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id,
+				            err.msg);
+		} else if (r.exited) {
+			taskd_task_exited(t, c, r.exit_status, r.exited_at);
+		} else {
+			taskd_watch_exit(t, c);
+			br_log_info("TASK-RECONCILE", "container %s/%s: reattached to task %u",
+			            c->ns, c->id, c->pid);
+		}
+		br_arena_free(a);
+		return;
+	}
+	br_arena_free(a);
+
+	/* The shim is gone. Its exit file, if any, has the truth. */
+	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int64_t status, at;
+	if (dirfd >= 0 && br_shim_read_exit(dirfd, &status, &at, &err) == 0) {
+		br_log_notice("TASK-RECONCILE",
+		              "container %s/%s: the task exited with status %lld while taskd was "
+		              "down",
+		              c->ns, c->id, (long long)status);
+		taskd_task_exited(t, c, status, at);
+	} else {
+		br_log_warn("TASK-RECONCILE",
+		            "container %s/%s: the shim is gone and recorded no exit; reporting "
+		            "exit status 255",
+		            c->ns, c->id);
+		taskd_task_exited(t, c, 255, br_db_now());
+	}
+	/* Nothing supervises what the runtime may still run: end it. */
+	_cleanup_free_ char *runtime = NULL;
+	_cleanup_free_ char *root = NULL;
+	br_err_clear(&err);
+	if (taskd_runtime_paths(t, c, &runtime, &root, &err) == 0 &&
+	    taskd_runtime_force_delete(runtime, root, c->id, &err) == 0)
+		br_log_info("TASK-RECONCILE", "container %s/%s: removed from %s", c->ns, c->id,
+		            runtime);
+}
+
+/* Bundle directories of <state>/taskd/bundles/<ns>/ that no record owns. */
+static void
+remove_orphans(struct taskd *t, const char *ns)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/bundles/%s", t->state_dir, ns);
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || taskd_find(t, ns, e->d_name) != NULL)
+			continue;
+		_cleanup_free_ char *bundle = xasprintf("%s/%s", dir, e->d_name);
+		_cleanup_free_ char *task = xasprintf("%s/task", bundle);
+		br_err err = BR_ERR_INIT;
+		br_log_notice("TASK-RECONCILE", "removing bundle %s: no container record", bundle);
+		if (taskd_task_teardown(task, NULL, NULL, e->d_name, true, &err) < 0)
+			br_log_warn("TASK-RECONCILE", "bundle %s: %s", bundle, err.msg);
+		br_err_clear(&err);
+		if (taskd_bundle_remove(bundle, &err) < 0)
+			br_log_warn("TASK-BUNDLE-LEAK", "%s", err.msg);
+	}
+}
+
+int
+taskd_reconcile(struct taskd *t, br_err *err)
+{
+	_cleanup_free_ char *bundles = xasprintf("%s/bundles", t->state_dir);
+	struct container *next;
+
+	if (br_mkdir_p(bundles, 0700, err) < 0)
+		return -1;
+	for (struct container *c = t->containers; c != NULL; c = next) {
+		next = c->next;
+		if (c->creating)
+			undo_create(t, c);
+		else if (c->task == TASK_RUNNING)
+			reattach(t, c);
+	}
+	_cleanup_closedir_ DIR *d = opendir(bundles);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.')
+			remove_orphans(t, e->d_name);
+	}
+	return 0;
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The method table of berth-taskd and what the handlers share: the in-memory container table
+ * (one entry per record, reference-counted because workers hold entries while the loop may
+ * drop them), the wire forms of containers and tasks, worker accounting, and containers.get
+ * and containers.list, which answer from the table on the loop.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "taskd/taskd.h"
+
+struct container *
+container_new(struct taskd *t, const char *ns, const char *id)
+{
+	struct container *c = xnew(struct container);
+	struct container **tail = &t->containers;
+
+	c->refs = 1;
+	c->ns = xstrdup(ns);
+	c->id = xstrdup(id);
+	c->bundle_dir = xasprintf("%s/bundles/%s/%s", t->state_dir, ns, id);
+	c->task_dir = xasprintf("%s/task", c->bundle_dir);
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = c;
+	return c;
+}
+
+void
+container_ref(struct container *c)
+{
+	c->refs++;
+}
+
+void
+container_unref(struct container *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	free(c->ns);
+	free(c->id);
+	free(c->image);
+	free(c->runtime);
+	free(c->net);
+	free(c->snapshot_key);
+	free(c->snapshotter);
+	br_strv_free(c->command);
+	for (size_t i = 0; i < c->n_labels; i++) {
+		free(c->label_keys[i]);
+		free(c->label_values[i]);
+	}
+	free(c->label_keys);
+	free(c->label_values);
+	free(c->bundle_dir);
+	free(c->task_dir);
+	free(c);
+}
+
+struct container *
+taskd_find(struct taskd *t, const char *ns, const char *id)
+{
+	for (struct container *c = t->containers; c != NULL; c = c->next) {
+		if (strcmp(c->id, id) == 0 && strcmp(c->ns, ns) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+struct container *
+taskd_get(struct taskd *t, const char *ns, const char *id, br_err *err)
+{
+	struct container *c = taskd_find(t, ns, id);
+
+	if (c == NULL || c->creating) {
+		br_err_set(err, BR_NOT_FOUND, "container \"%s\": not found", id);
+		return NULL;
+	}
+	return c;
+}
+
+void
+taskd_remove(struct taskd *t, struct container *c)
+{
+	for (struct container **p = &t->containers; *p != NULL; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			c->next = NULL;
+			container_unref(c);
+			return;
+		}
+	}
+}
+
+const char *
+container_status(const struct container *c)
+{
+	switch (c->task) {
+	case TASK_RUNNING:
+		return "running";
+	case TASK_STOPPED:
+		return "stopped";
+	default:
+		return "created";
+	}
+}
+
+void
+container_to_wire(const struct container *c, struct br_container *ret)
+{
+	size_t n = 0;
+
+	while (c->command != NULL && c->command[n] != NULL)
+		n++;
+	*ret = (struct br_container){
+	        .id = c->id,
+	        .image = c->image,
+	        .runtime = c->runtime,
+	        .net = c->net,
+	        .snapshot_key = c->snapshot_key,
+	        .status = container_status(c),
+	        .pid = c->task == TASK_RUNNING ? c->pid : 0,
+	        .exit_status = c->task == TASK_STOPPED ? c->exit_status : 0,
+	        .created_at = c->created_at,
+	        .command = {(const char **)c->command, n},
+	        .labels = {(const char **)c->label_keys, (const char **)c->label_values,
+	                   c->n_labels},
+	};
+}
+
+void
+task_to_wire(const struct container *c, struct br_task *ret)
+{
+	*ret = (struct br_task){
+	        .id = c->id,
+	        .status = container_status(c),
+	        .pid = c->pid,
+	        .exit_status = c->task == TASK_STOPPED ? c->exit_status : 0,
+	        .exited_at = c->task == TASK_STOPPED ? c->exited_at : 0,
+	};
+}
+
+void
+taskd_queue(struct taskd *t, uv_work_t *req, uv_work_cb work, uv_after_work_cb done)
+{
+	t->inflight++;
+	uv_queue_work(t->uv, req, work, done);
+}
+
+void
+taskd_work_done(struct taskd *t)
+{
+	t->inflight--;
+}
+
+int
+taskd_runtime_paths(struct taskd *t, const struct container *c, char **ret_path, char **ret_root,
+                    br_err *err)
+{
+	const char *path = br_config_runtime_path(t->cfg, c->runtime);
+
+	if (path == NULL)
+		return br_err_set(err, BR_FAILED_PRECONDITION, "runtime \"%s\": not configured",
+		                  c->runtime);
+	*ret_path = xstrdup(path);
+	*ret_root = xasprintf("%s/runtime/%s/%s", t->state_dir, c->runtime, c->ns);
+	return 0;
+}
+
+static void
+handle_get(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	struct br_container out;
+	br_err err = BR_ERR_INIT;
+	struct container *c = taskd_get(t, br_call_ns(call), req->id, &err);
+
+	if (c == NULL) {
+		br_call_fail(call, &err);
+		return;
+	}
+	container_to_wire(c, &out);
+	br_call_reply(call, &br_container_schema, &out);
+}
+
+static void
+handle_list(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const char *ns = br_call_ns(call);
+	struct br_container_list_resp resp = {0};
+	size_t n = 0;
+
+	for (struct container *c = t->containers; c != NULL; c = c->next)
+		n += !c->creating && strcmp(c->ns, ns) == 0;
+	struct br_container *items =
+	        br_arena_alloc(br_call_arena(call), (n ? n : 1) * sizeof(*items));
+	n = 0;
+	for (struct container *c = t->containers; c != NULL; c = c->next) {
+		if (!c->creating && strcmp(c->ns, ns) == 0)
+			container_to_wire(c, &items[n++]);
+	}
+	resp.items = (struct br_objlist){items, n};
+	br_call_reply(call, &br_container_list_resp_schema, &resp);
+}
+
+const struct br_method taskd_methods[] = {
+        {"containers.create", &br_container_create_req_schema, taskd_containers_create},
+        {"containers.get", &br_container_id_req_schema, handle_get},
+        {"containers.list", NULL, handle_list},
+        {"containers.delete", &br_container_id_req_schema, taskd_containers_delete},
+        {"tasks.start", &br_container_id_req_schema, taskd_tasks_start},
+        {"tasks.get", &br_container_id_req_schema, taskd_tasks_get},
+        {"tasks.kill", &br_task_kill_req_schema, taskd_tasks_kill},
+        {"tasks.wait", &br_task_wait_req_schema, taskd_tasks_wait},
+        {"tasks.logs", &br_task_logs_req_schema, taskd_tasks_logs},
+        {"tasks.delete", &br_container_id_req_schema, taskd_tasks_delete},
+};
+const size_t taskd_n_methods = sizeof(taskd_methods) / sizeof(taskd_methods[0]);
+
+static void
+close_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+void
+taskd_service_drain(struct taskd *t)
+{
+	t->stopping = true;
+	for (struct container *c = t->containers; c != NULL; c = c->next) {
+		taskd_flush_waiters(t, c);
+		taskd_unwatch(c);
+		if (c->fs_event != NULL) {
+			uv_close((uv_handle_t *)c->fs_event, close_free);
+			c->fs_event = NULL;
+		}
+	}
+	while (t->inflight > 0)
+		uv_run(t->uv, UV_RUN_ONCE);
+	/* Let the close callbacks run. */
+	uv_run(t->uv, UV_RUN_NOWAIT);
+	while (t->containers != NULL)
+		taskd_remove(t, t->containers);
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The container's output. The shim creates one pipe for stdout and one for stderr; the runtime
+ * hands their write ends to the container's init at create, and the shim copies whatever
+ * arrives to stdout.log and stderr.log in its state directory (append-only, so a reader can
+ * follow them by offset). The copy never blocks the loop: pipes are non-blocking and each
+ * wake-up moves at most one buffer per pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "taskd/shim/shim.h"
+
+#define PUMP_BUF 16384
+
+static int
+open_log(struct shim *s, const char *name, br_err *err)
+{
+	int fd = openat(s->state_dirfd, name,
+	                O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "open %s/%s", s->state_dir, name);
+	return fd;
+}
+
+int
+shim_output_open(struct shim *s, br_err *err)
+{
+	static const char *const names[2] = {BR_SHIM_STDOUT_LOG, BR_SHIM_STDERR_LOG};
+	int *write_ends[2] = {&s->stdout_w, &s->stderr_w};
+
+	for (int i = 0; i < 2; i++) {
+		int p[2];
+		s->out[i].name = names[i];
+		s->out[i].log_fd = open_log(s, names[i], err);
+		if (s->out[i].log_fd < 0)
+			return -1;
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return br_err_errno(err, BR_INTERNAL, errno, "pipe for %s", names[i]);
+		/* Only the read end is ours to poll; the write end goes to the container and
+		 * must stay blocking for it. */
+		fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+		s->out[i].pipe_fd = p[0];
+		*write_ends[i] = p[1];
+	}
+	return 0;
+}
+
+void
+shim_output_pump(struct shim *s, int i)
+{
+	static char buf[PUMP_BUF];
+	struct shim_output *o = &s->out[i];
+	ssize_t n;
+
+	if (o->pipe_fd < 0)
+		return;
+	n = read(o->pipe_fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(o->pipe_fd);
+		o->pipe_fd = -1;
+		return;
+	}
+	for (ssize_t done = 0; done < n;) {
+		ssize_t w = write(o->log_fd, buf + done, (size_t)(n - done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			/* A full disk loses output, never the container: drop and say so once. */
+			br_log_warn("SHIM-LOG-WRITE", "write %s: %s; output dropped", o->name,
+			            strerror(errno));
+			break;
+		}
+		done += w;
+	}
+}
+
+void
+shim_output_take_stderr(struct shim *s, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int fd = s->out[1].pipe_fd;
+
+	buf[0] = '\0';
+	while (fd >= 0 && len + 1 < cap) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+}
+
+void
+shim_output_drain(struct shim *s)
+{
+	for (int i = 0; i < 2; i++) {
+		while (s->out[i].pipe_fd >= 0) {
+			struct pollfd p = {.fd = s->out[i].pipe_fd, .events = POLLIN};
+			if (poll(&p, 1, 0) <= 0)
+				break;
+			shim_output_pump(s, i);
+		}
+	}
+}
+
+bool
+shim_output_open_pipes(const struct shim *s)
+{
+	return s->out[0].pipe_fd >= 0 || s->out[1].pipe_fd >= 0;
+}
+
+void
+shim_output_close(struct shim *s)
+{
+	for (int i = 0; i < 2; i++) {
+		if (s->out[i].pipe_fd >= 0)
+			close(s->out[i].pipe_fd);
+		s->out[i].pipe_fd = -1;
+	}
+}

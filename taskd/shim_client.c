@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Starting berth-shim from taskd. posix_spawn (vfork-like, safe in a threaded process) runs
+ * the shim with its stdout on a pipe, an empty signal mask and default dispositions (taskd
+ * ignores SIGPIPE; neither the shim nor the container should inherit that). The spawned
+ * process exits as soon as the shim has detached; the detached shim writes its report to the
+ * pipe once the runtime's create is done.
+ */
+#include "taskd/shim_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+extern char **environ;
+
+int
+taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct br_shim_reply *ret,
+                 br_err *err)
+{
+	const char *argv[16];
+	size_t argc = 0;
+	int pipefd[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	int rc;
+
+	argv[argc++] = o->shim_path;
+	if (o->runtime_root != NULL) {
+		argv[argc++] = "--runtime-root";
+		argv[argc++] = o->runtime_root;
+	}
+	argv[argc++] = "--log-level";
+	argv[argc++] = o->log_level ? o->log_level : "info";
+	argv[argc++] = o->id;
+	argv[argc++] = o->bundle;
+	argv[argc++] = o->runtime;
+	argv[argc++] = o->state_dir;
+	argv[argc] = NULL;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "start shim: pipe");
+	_cleanup_close_ int report_fd = pipefd[0];
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&pid, o->shim_path, &fa, &attr, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pipefd[1]);
+	if (rc != 0)
+		return br_err_errno(err, rc == ENOENT ? BR_FAILED_PRECONDITION : BR_INTERNAL, rc,
+		                    "start shim %s", o->shim_path);
+
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return br_err_set(err, BR_INTERNAL,
+		                  "shim %s exited with status %d before detaching", o->shim_path,
+		                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return br_shim_read_report(report_fd, TASKD_SHIM_REPORT_TIMEOUT_MS, arena, ret, err);
+}
+
+bool
+taskd_shim_alive(const char *state_dir, br_arena *arena, struct br_shim_reply *ret)
+{
+	_cleanup_close_ int dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct br_shim_req req = {.m = "state"};
+	br_err err = BR_ERR_INIT;
+	pid_t pid;
+
+	if (dirfd < 0 || br_shim_read_pid(dirfd, BR_SHIM_PID_FILE, &pid, &err) < 0)
+		return false;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	return br_shim_call_at(state_dir, &req, 5000, arena, ret, &err) == 0;
+}

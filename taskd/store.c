@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Container records in <root>/taskd/meta.db. A row is written "creating" before
+ * containers.create touches any peer, so a crash in the middle leaves a row that names what
+ * to undo; it becomes "ready" when the bundle is complete. The task columns keep the last
+ * known task state (the shim and its exit file are the truth; reconcile.c compares). The
+ * command and the labels are stored as JSON. Loop thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/db.h"
+#include "common/json.h"
+#include "common/xalloc.h"
+#include "taskd/taskd.h"
+
+#define JSON_FIELD_MAX (4u << 20)
+
+static const struct br_db_migration migrations[] = {
+        {1, "CREATE TABLE containers ("
+            "  ns TEXT NOT NULL,"
+            "  id TEXT NOT NULL,"
+            "  state TEXT NOT NULL," /* creating | ready */
+            "  image TEXT NOT NULL,"
+            "  runtime TEXT NOT NULL,"
+            "  net TEXT NOT NULL DEFAULT '',"
+            "  snapshotter TEXT NOT NULL DEFAULT '',"
+            "  snapshot_key TEXT NOT NULL,"
+            "  spec TEXT NOT NULL DEFAULT '',"
+            "  command TEXT NOT NULL DEFAULT '[]',"
+            "  labels TEXT NOT NULL DEFAULT '{}',"
+            "  created_at INTEGER NOT NULL,"
+            "  task TEXT NOT NULL DEFAULT 'none'," /* none | running | stopped */
+            "  pid INTEGER NOT NULL DEFAULT 0,"
+            "  exit_status INTEGER NOT NULL DEFAULT 0,"
+            "  exited_at INTEGER NOT NULL DEFAULT 0,"
+            "  PRIMARY KEY (ns, id));"},
+};
+
+static const char *const task_names[] = {"none", "running", "stopped"};
+
+int
+taskd_store_open(const char *path, sqlite3 **ret, br_err *err)
+{
+	return br_db_open(path, migrations, sizeof(migrations) / sizeof(migrations[0]), ret, err);
+}
+
+static char *
+command_json(char *const *command)
+{
+	yajl_gen g = br_json_gen_new();
+	yajl_gen_array_open(g);
+	for (size_t i = 0; command != NULL && command[i] != NULL; i++)
+		br_json_gen_str(g, command[i]);
+	yajl_gen_array_close(g);
+	char *s = br_json_gen_take(g, NULL);
+	yajl_gen_free(g);
+	return s;
+}
+
+static char *
+labels_json(const struct container *c)
+{
+	yajl_gen g = br_json_gen_new();
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < c->n_labels; i++)
+		br_json_gen_kv_str(g, c->label_keys[i], c->label_values[i]);
+	yajl_gen_map_close(g);
+	char *s = br_json_gen_take(g, NULL);
+	yajl_gen_free(g);
+	return s;
+}
+
+/* Run one prepared statement to completion inside its own write transaction. */
+static int
+exec_write(sqlite3 *db, sqlite3_stmt *st, const char *what, br_err *err)
+{
+	int rc;
+
+	if (br_db_begin(db, err) < 0) {
+		sqlite3_finalize(st);
+		return br_err_wrap(err, "%s", what);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		br_db_rollback(db);
+		return br_db_error(db, rc, err, "%s", what);
+	}
+	if (br_db_commit(db, err) < 0) {
+		br_db_rollback(db);
+		return br_err_wrap(err, "%s", what);
+	}
+	return 0;
+}
+
+int
+taskd_store_insert(sqlite3 *db, const struct container *c, br_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *labels = labels_json(c);
+
+	if (br_db_prepare(db,
+	                  "INSERT INTO containers (ns, id, state, image, runtime, snapshotter, "
+	                  "snapshot_key, labels, created_at) VALUES (?, ?, 'creating', ?, ?, ?, ?, "
+	                  "?, ?)",
+	                  &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, c->runtime, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->snapshotter ? c->snapshotter : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->snapshot_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, labels, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, c->created_at);
+	if (exec_write(db, st, "record container", err) < 0) {
+		if (err != NULL && err->code == BR_ALREADY_EXISTS)
+			return br_err_set(err, BR_ALREADY_EXISTS,
+			                  "container \"%s\": already exists", c->id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+taskd_store_ready(sqlite3 *db, const struct container *c, const char *spec, br_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *command = command_json(c->command);
+
+	if (br_db_prepare(db,
+	                  "UPDATE containers SET state = 'ready', image = ?, net = ?, "
+	                  "snapshotter = ?, spec = ?, command = ? WHERE ns = ? AND id = ?",
+	                  &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, c->image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->net ? c->net : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->snapshotter ? c->snapshotter : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, spec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, command, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, c->id, -1, SQLITE_STATIC);
+	return exec_write(db, st, "record container", err);
+}
+
+int
+taskd_store_set_task(sqlite3 *db, const struct container *c, br_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db,
+	                  "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ? "
+	                  "WHERE ns = ? AND id = ?",
+	                  &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, task_names[c->task], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->pid);
+	sqlite3_bind_int64(st, 3, c->exit_status);
+	sqlite3_bind_int64(st, 4, c->exited_at);
+	sqlite3_bind_text(st, 5, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->id, -1, SQLITE_STATIC);
+	return exec_write(db, st, "record task state", err);
+}
+
+int
+taskd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db, "DELETE FROM containers WHERE ns = ? AND id = ?", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	return exec_write(db, st, "delete container record", err);
+}
+
+int
+taskd_store_spec(sqlite3 *db, const char *ns, const char *id, char **ret, br_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db, "SELECT spec FROM containers WHERE ns = ? AND id = ?", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = xstrdup(br_db_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return br_err_set(err, BR_NOT_FOUND, "container \"%s\": not found", id);
+	return br_db_error(db, rc, err, "read container \"%s\"", id);
+}
+
+/* Decode the stored command and labels of one row into `c`. */
+static int
+decode_json_fields(struct container *c, const char *command, const char *labels, br_err *err)
+{
+	yajl_val v = NULL;
+
+	if (br_json_parse(command, strlen(command), JSON_FIELD_MAX, "stored command", &v, err) < 0)
+		return -1;
+	if (!YAJL_IS_ARRAY(v)) {
+		yajl_tree_free(v);
+		return br_err_set(err, BR_INTERNAL, "stored command is not an array");
+	}
+	c->command = xcalloc(v->u.array.len + 1, sizeof(char *));
+	for (size_t i = 0; i < v->u.array.len; i++) {
+		const char *s = YAJL_GET_STRING(v->u.array.values[i]);
+		c->command[i] = xstrdup(s ? s : "");
+	}
+	yajl_tree_free(v);
+
+	if (br_json_parse(labels, strlen(labels), JSON_FIELD_MAX, "stored labels", &v, err) < 0)
+		return -1;
+	if (!YAJL_IS_OBJECT(v)) {
+		yajl_tree_free(v);
+		return br_err_set(err, BR_INTERNAL, "stored labels are not an object");
+	}
+	size_t n = v->u.object.len;
+	c->label_keys = xcalloc(n + 1, sizeof(char *));
+	c->label_values = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const char *s = YAJL_GET_STRING(v->u.object.values[i]);
+		c->label_keys[c->n_labels] = xstrdup(v->u.object.keys[i]);
+		c->label_values[c->n_labels++] = xstrdup(s ? s : "");
+	}
+	yajl_tree_free(v);
+	return 0;
+}
+
+int
+taskd_store_load(struct taskd *t, br_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (br_db_prepare(t->db,
+	                  "SELECT ns, id, state, image, runtime, net, snapshotter, snapshot_key, "
+	                  "command, labels, created_at, task, pid, exit_status, exited_at "
+	                  "FROM containers ORDER BY created_at",
+	                  &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct container *c = container_new(t, br_db_text(st, 0), br_db_text(st, 1));
+		c->creating = strcmp(br_db_text(st, 2), "creating") == 0;
+		c->image = xstrdup(br_db_text(st, 3));
+		c->runtime = xstrdup(br_db_text(st, 4));
+		c->net = xstrdup(br_db_text(st, 5));
+		c->snapshotter = xstrdup(br_db_text(st, 6));
+		c->snapshot_key = xstrdup(br_db_text(st, 7));
+		if (decode_json_fields(c, br_db_text(st, 8), br_db_text(st, 9), err) < 0) {
+			br_err_wrap(err, "container \"%s\"", c->id);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		c->created_at = sqlite3_column_int64(st, 10);
+		const char *task = br_db_text(st, 11);
+		c->task = strcmp(task, "running") == 0   ? TASK_RUNNING
+		          : strcmp(task, "stopped") == 0 ? TASK_STOPPED
+		                                         : TASK_NONE;
+		c->pid = (uint32_t)sqlite3_column_int64(st, 12);
+		c->exit_status = sqlite3_column_int64(st, 13);
+		c->exited_at = sqlite3_column_int64(st, 14);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return br_db_error(t->db, rc, err, "load containers");
+	return 0;
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berth-taskd internals: the service state owned by the loop thread, the in-memory container
+ * table (loaded from meta.db, kept current by the shims' exit notifications), and the
+ * functions the files of taskd share: store.c (SQLite records), bundle.c (bundle directories,
+ * rootfs mounts), create.c (containers.create/delete), tasks.c (tasks.*, exit watching),
+ * logs.c (tasks.logs long-poll), reconcile.c (start-up repair), service.c (method table).
+ *
+ * Threads: everything here runs on the loop thread unless a comment says "worker". Workers
+ * (uv_queue_work) get copies of what they need, never touch the table or the database, and
+ * hold a reference on their container so it outlives them.
+ */
+#ifndef BR_TASKD_TASKD_H
+#define BR_TASKD_TASKD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/loop.h"
+#include "common/proto/tasks.h"
+#include "common/rpc.h"
+
+#define TASKD_LOGS_MAX_WAIT_MS 30000 /* tasks.logs never parks a call longer */
+#define TASKD_FORCE_WAIT_MS 10000    /* containers.delete force: wait for the kill */
+#define TASKD_PEER_TIMEOUT_MS 30000
+
+enum task_state {
+	TASK_NONE,    /* no task: the container is "created" */
+	TASK_RUNNING, /* a shim runs it */
+	TASK_STOPPED, /* exited, not deleted */
+};
+
+struct waiter;
+struct exit_watch;
+
+struct container {
+	struct container *next;
+	int refs;
+	char *ns;
+	char *id;
+	char *image;
+	char *runtime; /* name, "runc" */
+	char *net;
+	char *snapshot_key;
+	char *snapshotter;
+	char **command;
+	char **label_keys;
+	char **label_values;
+	size_t n_labels;
+	int64_t created_at;
+	char *bundle_dir; /* <state>/taskd/bundles/<ns>/<id> */
+	char *task_dir;   /* <bundle_dir>/task: the shim's state directory */
+
+	bool creating; /* containers.create has not finished */
+	bool busy;     /* a start or delete is in flight */
+	enum task_state task;
+	uint32_t pid;
+	int64_t exit_status;
+	int64_t exited_at;
+
+	struct exit_watch *watch; /* while TASK_RUNNING and the shim answers */
+	struct waiter *waiters;   /* parked tasks.wait and tasks.logs calls */
+	uv_fs_event_t *fs_event;  /* on task_dir once a logs call waited */
+	uint64_t log_events;      /* changes seen in task_dir, to catch wake-ups between reads */
+};
+
+struct taskd {
+	uv_loop_t *uv;
+	struct br_loop *loop;
+	const struct br_config *cfg;
+	sqlite3 *db;
+	char *state_dir; /* <state>/taskd */
+	char *shim_path;
+	char *log_level;
+	br_rpc_client *imaged;
+	br_rpc_client *snapshotd;
+	br_rpc_client *netd;
+	struct container *containers;
+	unsigned inflight; /* workers queued or running */
+	bool stopping;
+};
+
+/* ---- service.c ---- */
+
+extern const struct br_method taskd_methods[];
+extern const size_t taskd_n_methods;
+
+struct container *taskd_find(struct taskd *t, const char *ns, const char *id);
+/* Like taskd_find, or NOT_FOUND "container \"x\": not found"; creating ones are not found. */
+struct container *taskd_get(struct taskd *t, const char *ns, const char *id, br_err *err);
+struct container *container_new(struct taskd *t, const char *ns, const char *id);
+void container_ref(struct container *c);
+void container_unref(struct container *c);
+/* Take `c` out of the table (drops the table's reference). */
+void taskd_remove(struct taskd *t, struct container *c);
+const char *container_status(const struct container *c);
+/* Fill a wire struct pointing into `c` (valid until `c` changes). */
+void container_to_wire(const struct container *c, struct br_container *ret);
+void task_to_wire(const struct container *c, struct br_task *ret);
+/* Run `work` on the thread pool and `done` on the loop; counts in t->inflight. */
+void taskd_queue(struct taskd *t, uv_work_t *req, uv_work_cb work, uv_after_work_cb done);
+void taskd_work_done(struct taskd *t);
+/* The runtime's path and its root for this container's namespace (heap strings). */
+int taskd_runtime_paths(struct taskd *t, const struct container *c, char **ret_path,
+                        char **ret_root, br_err *err);
+/* Close every handle and wait for workers (shutdown). */
+void taskd_service_drain(struct taskd *t);
+
+/* ---- store.c ---- */
+
+int taskd_store_open(const char *path, sqlite3 **ret, br_err *err);
+/* A row in state "creating": reserved, side effects may exist. */
+int taskd_store_insert(sqlite3 *db, const struct container *c, br_err *err);
+/* Make the row "ready" with everything create produced. */
+int taskd_store_ready(sqlite3 *db, const struct container *c, const char *spec, br_err *err);
+int taskd_store_set_task(sqlite3 *db, const struct container *c, br_err *err);
+int taskd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err);
+/* The stored spec (heap), NOT_FOUND if the row is gone. */
+int taskd_store_spec(sqlite3 *db, const char *ns, const char *id, char **ret, br_err *err);
+/* Load every row into the table; rows still "creating" come back with c->creating set. */
+int taskd_store_load(struct taskd *t, br_err *err);
+
+/* ---- bundle.c (workers) ---- */
+
+/* Mount the snapshot's mounts at `target` (created if missing). */
+int taskd_mount_rootfs(const struct br_mount *mounts, size_t n, const char *target, br_err *err);
+/* Unmount everything mounted at `target`; not mounted is success. */
+int taskd_unmount_rootfs(const char *target, br_err *err);
+/* Unmount the rootfs and remove the bundle directory, whatever is left in it. */
+int taskd_bundle_remove(const char *bundle_dir, br_err *err);
+/* `<runtime> --root ROOT delete --force ID`: for a task whose shim is gone. */
+int taskd_runtime_force_delete(const char *runtime, const char *root, const char *id, br_err *err);
+/* Write `data` to dir/name atomically. */
+int taskd_write_file(const char *dir, const char *name, const char *data, br_err *err);
+
+/* ---- create.c ---- */
+
+/* RPC handlers (here and in tasks.c, logs.c): loop thread; each replies exactly once, now or
+ * from a worker's completion. */
+void taskd_containers_create(br_call *call, void *data);
+void taskd_containers_delete(br_call *call, void *data);
+/* Best-effort removal of what a container holds at its peers (snapshot, network); worker. */
+void taskd_release_peers(struct taskd *t, const char *ns, const char *id, const char *snapshotter,
+                         const char *snapshot_key);
+
+/* ---- tasks.c ---- */
+
+void taskd_tasks_start(br_call *call, void *data);
+void taskd_tasks_get(br_call *call, void *data);
+void taskd_tasks_kill(br_call *call, void *data);
+void taskd_tasks_wait(br_call *call, void *data);
+void taskd_tasks_delete(br_call *call, void *data);
+/* Worker: end a task through its shim (kill -9 of every process and a bounded wait first when
+ * kill_first; then the shim's delete, after which it exits), or, when the shim is gone, with
+ * `<runtime> delete --force` (runtime may be NULL: skipped). */
+int taskd_task_teardown(const char *task_dir, const char *runtime, const char *root, const char *id,
+                        bool kill_first, br_err *err);
+/* Watch a running task's shim for its exit (connects and sends "wait"). */
+void taskd_watch_exit(struct taskd *t, struct container *c);
+/* Record an exit: state, database, waiters. */
+void taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at);
+/* Close the exit watch (shutdown, delete). */
+void taskd_unwatch(struct container *c);
+
+/* ---- logs.c ---- */
+
+void taskd_tasks_logs(br_call *call, void *data);
+/* Wake parked calls of `c`: waits when the task exited, logs on new output or exit. */
+void taskd_wake_waiters(struct taskd *t, struct container *c, bool exited);
+/* Park a tasks.wait call until the exit or `timeout_ms` (<= 0: the call's deadline). */
+void taskd_park_wait(struct taskd *t, struct container *c, br_call *call, int64_t timeout_ms);
+/* Answer every parked call now (shutdown, container removal). */
+void taskd_flush_waiters(struct taskd *t, struct container *c);
+
+/* ---- reconcile.c ---- */
+
+/* Before serving: match records with shims, exit files and bundle directories. */
+int taskd_reconcile(struct taskd *t, br_err *err);
+
+#endif

@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tasks.*: a container's process, run by one berth-shim. tasks.start rebuilds the bundle if
+ * it is gone (after a reboot the state directory is empty: the rootfs is mounted again from
+ * snapshotd and config.json rewritten from the record), starts a shim, which runs the
+ * runtime's create, and asks it to start the task. Each running task has an exit watch: a
+ * connection to its shim with a "wait" outstanding, polled by the loop, so an exit is known
+ * the moment the shim announces it, without a thread per task. Kill and delete go to the
+ * shim from workers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/db.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proto/shim.h"
+#include "common/proto/snapshots.h"
+#include "common/xalloc.h"
+#include "taskd/shim_client.h"
+#include "taskd/taskd.h"
+
+struct exit_watch {
+	uv_poll_t poll;
+	int fd;
+	struct taskd *t;
+	struct container *c;
+};
+
+struct start_job {
+	uv_work_t work;
+	struct taskd *t;
+	br_call *call;
+	struct container *c;
+	char *runtime_path;
+	char *runtime_root;
+	char *spec; /* for a bundle that must be rebuilt */
+	const char *shim_path;
+	const char *log_level;
+	int rc;
+	br_err err;
+	uint32_t pid;
+	int watch_fd;
+};
+
+struct shim_job {
+	uv_work_t work;
+	struct taskd *t;
+	br_call *call;
+	struct container *c;
+	struct br_task_kill_req kill;
+	char *runtime_path;
+	char *runtime_root;
+	int rc;
+	br_err err;
+};
+
+/* ------------------------------------------------------------------ exit watch */
+
+static void
+watch_closed(uv_handle_t *h)
+{
+	struct exit_watch *w = h->data;
+	close(w->fd);
+	container_unref(w->c);
+	free(w);
+}
+
+void
+taskd_unwatch(struct container *c)
+{
+	struct exit_watch *w = c->watch;
+
+	if (w == NULL)
+		return;
+	c->watch = NULL;
+	uv_poll_stop(&w->poll);
+	uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+/* The shim closed the connection without an exit: it is gone. Its exit file, written before
+ * any announcement, may still tell. */
+static void
+shim_lost(struct taskd *t, struct container *c)
+{
+	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int64_t status, at;
+	br_err err = BR_ERR_INIT;
+
+	if (dirfd >= 0 && br_shim_read_exit(dirfd, &status, &at, &err) == 0) {
+		taskd_task_exited(t, c, status, at);
+		return;
+	}
+	br_log_warn("TASK-SHIM-LOST",
+	            "container %s/%s: the shim went away without recording an exit; "
+	            "reporting exit status 255",
+	            c->ns, c->id);
+	taskd_task_exited(t, c, 255, br_db_now());
+}
+
+static void
+watch_event(uv_poll_t *p, int status, int events)
+{
+	struct exit_watch *w = p->data;
+	struct container *c = w->c;
+	char buf[BR_SHIM_MSG_MAX];
+	ssize_t n = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR) && status == 0)
+		return;
+	container_ref(c);
+	if (n > 0) {
+		br_arena *a = br_arena_new();
+		msgpack_object obj;
+		struct br_shim_reply r;
+		br_err err = BR_ERR_INIT;
+		if (br_msg_unpack(buf, (size_t)n, a, &obj, &err) == 0 &&
+		    br_msg_decode(&obj, &br_shim_reply_schema, "", a, &r, &err) == 0 && r.exited)
+			taskd_task_exited(w->t, c, r.exit_status, r.exited_at);
+		else
+			shim_lost(w->t, c);
+		br_arena_free(a);
+	} else {
+		shim_lost(w->t, c);
+	}
+	taskd_unwatch(c);
+	container_unref(c);
+}
+
+/* Start polling `fd` (a shim connection with "wait" sent) for the exit. */
+static void
+watch_fd(struct taskd *t, struct container *c, int fd)
+{
+	struct exit_watch *w = xnew(struct exit_watch);
+
+	w->fd = fd;
+	w->t = t;
+	w->c = c;
+	container_ref(c);
+	uv_poll_init(t->uv, &w->poll, fd);
+	w->poll.data = w;
+	c->watch = w;
+	uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, watch_event);
+}
+
+/* Connect to the shim and send an unbounded "wait"; the fd, or -1. Any thread. */
+static int
+open_wait(const char *task_dir, br_err *err)
+{
+	_cleanup_close_ int fd = br_shim_connect(task_dir, err);
+	struct br_shim_req req = {.v = BR_SHIM_VERSION, .m = "wait"};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (fd < 0)
+		return -1;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	br_msg_encode(&pk, &br_shim_req_schema, &req);
+	ssize_t n = send(fd, sb.data, sb.size, MSG_NOSIGNAL);
+	msgpack_sbuffer_destroy(&sb);
+	if (n < 0)
+		return br_err_errno(err, BR_UNAVAILABLE, errno, "shim wait: send");
+	return br_steal_fd(&fd);
+}
+
+void
+taskd_watch_exit(struct taskd *t, struct container *c)
+{
+	br_err err = BR_ERR_INIT;
+	int fd = open_wait(c->task_dir, &err);
+
+	if (fd < 0) {
+		shim_lost(t, c);
+		return;
+	}
+	watch_fd(t, c, fd);
+}
+
+void
+taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at)
+{
+	br_err err = BR_ERR_INIT;
+
+	if (c->task != TASK_RUNNING)
+		return;
+	c->task = TASK_STOPPED;
+	c->exit_status = status;
+	c->exited_at = exited_at;
+	if (taskd_store_set_task(t->db, c, &err) < 0)
+		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld", c->ns, c->id,
+	            c->pid, (long long)status);
+	taskd_wake_waiters(t, c, true);
+}
+
+/* ------------------------------------------------------------------ start */
+
+/* Worker: the bundle as tasks.start needs it; rebuilt from the record when the state
+ * directory lost it. */
+static int
+ensure_bundle(struct start_job *j, br_err *err)
+{
+	struct container *c = j->c;
+	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", c->bundle_dir);
+	_cleanup_free_ char *config = xasprintf("%s/config.json", c->bundle_dir);
+
+	if (br_mkdir_p(c->bundle_dir, 0700, err) < 0)
+		return -1;
+	if (!br_is_mountpoint(rootfs)) {
+		struct br_call_opts o = {.ns = c->ns, .timeout_ms = TASKD_PEER_TIMEOUT_MS};
+		struct br_snap_key_req req = {.snapshotter = c->snapshotter,
+		                              .key = c->snapshot_key};
+		struct br_snap_mounts_resp mounts;
+		br_arena *a = br_arena_new();
+		int rc = br_rpc_call(j->t->snapshotd, &o, "snapshots.mounts",
+		                     &br_snap_key_req_schema, &req, &br_snap_mounts_resp_schema,
+		                     &mounts, a, err);
+		if (rc == 0)
+			rc = taskd_mount_rootfs(mounts.mounts.v, mounts.mounts.n, rootfs, err);
+		br_arena_free(a);
+		if (rc < 0)
+			return br_err_wrap(err, "mount the rootfs of container \"%s\"", c->id);
+	}
+	if (access(config, F_OK) < 0 &&
+	    taskd_write_file(c->bundle_dir, "config.json", j->spec, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+start_task(struct start_job *j, br_err *err)
+{
+	struct container *c = j->c;
+	struct br_shim_reply r;
+	br_arena *a = br_arena_new();
+	_cleanup_close_ int bundle_fd = -1;
+	int rc = -1;
+
+	if (ensure_bundle(j, err) < 0)
+		goto out;
+	bundle_fd = open(c->bundle_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bundle_fd < 0 || br_rm_rf_at(bundle_fd, "task", err) < 0 ||
+	    br_mkdir_p(c->task_dir, 0700, err) < 0 || br_mkdir_p(j->runtime_root, 0700, err) < 0) {
+		if (bundle_fd < 0)
+			br_err_errno(err, BR_INTERNAL, errno, "open %s", c->bundle_dir);
+		goto out;
+	}
+	struct taskd_shim_spawn_opts so = {
+	        .shim_path = j->shim_path,
+	        .id = c->id,
+	        .bundle = c->bundle_dir,
+	        .runtime = j->runtime_path,
+	        .runtime_root = j->runtime_root,
+	        .state_dir = c->task_dir,
+	        .log_level = j->log_level,
+	};
+	if (taskd_shim_spawn(&so, a, &r, err) < 0)
+		goto out;
+	j->pid = r.pid;
+	struct br_shim_req start = {.m = "start"};
+	if (br_shim_call_at(c->task_dir, &start, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, err) < 0) {
+		struct br_shim_req del = {.m = "delete", .force = true};
+		br_err ignored = BR_ERR_INIT;
+		br_shim_call_at(c->task_dir, &del, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &ignored);
+		goto out;
+	}
+	j->watch_fd = open_wait(c->task_dir, err);
+	if (j->watch_fd < 0)
+		goto out;
+	rc = 0;
+out:
+	br_arena_free(a);
+	return rc;
+}
+
+static void
+start_work(uv_work_t *w)
+{
+	struct start_job *j = w->data;
+	j->rc = start_task(j, &j->err);
+}
+
+static void
+start_done(uv_work_t *w, int status)
+{
+	struct start_job *j = w->data;
+	struct taskd *t = j->t;
+	struct container *c = j->c;
+	br_err err = BR_ERR_INIT;
+
+	taskd_work_done(t);
+	c->busy = false;
+	if (j->rc < 0) {
+		c->task = TASK_NONE;
+		c->pid = 0;
+		taskd_store_set_task(t->db, c, &err);
+		br_err_wrap(&j->err, "start container \"%s\"", c->id);
+		br_call_fail(j->call, &j->err);
+		goto out;
+	}
+	c->task = TASK_RUNNING;
+	c->pid = j->pid;
+	c->exit_status = 0;
+	c->exited_at = 0;
+	if (taskd_store_set_task(t->db, c, &err) < 0)
+		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+	watch_fd(t, c, j->watch_fd);
+	br_log_info("TASK-START", "container %s/%s: task %u started", c->ns, c->id, c->pid);
+	struct br_task out;
+	task_to_wire(c, &out);
+	br_call_reply(j->call, &br_task_schema, &out);
+out:
+	container_unref(c);
+	free(j->runtime_path);
+	free(j->runtime_root);
+	free(j->spec);
+	free(j);
+}
+
+/* The container for a task call, or NULL after failing the call. */
+static struct container *
+task_container(struct taskd *t, br_call *call, const char *id, bool need_idle)
+{
+	br_err err = BR_ERR_INIT;
+	struct container *c = taskd_get(t, br_call_ns(call), id, &err);
+
+	if (c == NULL) {
+		br_call_fail(call, &err);
+		return NULL;
+	}
+	if (need_idle && c->busy) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" is busy with another operation; try again", id);
+		return NULL;
+	}
+	return c;
+}
+
+void
+taskd_tasks_start(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, true);
+	br_err err = BR_ERR_INIT;
+
+	if (c == NULL)
+		return;
+	if (c->task == TASK_RUNNING) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "the task of container \"%s\" is already running", c->id);
+		return;
+	}
+	if (c->task == TASK_STOPPED) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" has a stopped task; delete it first", c->id);
+		return;
+	}
+	struct start_job *j = xnew(struct start_job);
+	if (taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err) < 0 ||
+	    taskd_store_spec(t->db, c->ns, c->id, &j->spec, &err) < 0) {
+		free(j->runtime_path);
+		free(j->runtime_root);
+		free(j);
+		br_call_fail(call, &err);
+		return;
+	}
+	/* Recorded before the shim exists: after a crash in between, reconcile finds either
+	 * the shim or nothing, and reports accordingly. */
+	c->task = TASK_RUNNING;
+	c->pid = 0;
+	if (taskd_store_set_task(t->db, c, &err) < 0) {
+		c->task = TASK_NONE;
+		free(j->runtime_path);
+		free(j->runtime_root);
+		free(j->spec);
+		free(j);
+		br_call_fail(call, &err);
+		return;
+	}
+	c->task = TASK_NONE;
+	c->busy = true;
+	if (c->fs_event != NULL)
+		taskd_flush_waiters(t, c); /* the task directory is about to be replaced */
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->shim_path = t->shim_path;
+	j->log_level = t->log_level;
+	j->watch_fd = -1;
+	j->work.data = j;
+	container_ref(c);
+	taskd_queue(t, &j->work, start_work, start_done);
+}
+
+/* ------------------------------------------------------------------ get, wait */
+
+void
+taskd_tasks_get(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, false);
+	struct br_task out;
+
+	if (c == NULL)
+		return;
+	if (c->task == TASK_NONE) {
+		br_call_failf(call, BR_NOT_FOUND, "container \"%s\" has no task", c->id);
+		return;
+	}
+	task_to_wire(c, &out);
+	br_call_reply(call, &br_task_schema, &out);
+}
+
+void
+taskd_tasks_wait(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_task_wait_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, false);
+	struct br_task out;
+
+	if (c == NULL)
+		return;
+	if (c->task == TASK_NONE && !c->busy) {
+		br_call_failf(call, BR_NOT_FOUND, "container \"%s\" has no task", c->id);
+		return;
+	}
+	if (c->task == TASK_STOPPED) {
+		task_to_wire(c, &out);
+		br_call_reply(call, &br_task_schema, &out);
+		return;
+	}
+	taskd_park_wait(t, c, call, req->timeout_ms);
+}
+
+/* ------------------------------------------------------------------ kill, delete */
+
+int
+taskd_task_teardown(const char *task_dir, const char *runtime, const char *root, const char *id,
+                    bool kill_first, br_err *err)
+{
+	br_arena *a = br_arena_new();
+	struct br_shim_reply r;
+	br_err probe = BR_ERR_INIT;
+	int rc = 0;
+	int fd = br_shim_connect(task_dir, &probe);
+
+	if (fd < 0) {
+		/* No shim: what the runtime still knows goes (killing what may run). */
+		br_err ignored = BR_ERR_INIT;
+		if (runtime != NULL)
+			taskd_runtime_force_delete(runtime, root, id, &ignored);
+		br_arena_free(a);
+		return 0;
+	}
+	if (kill_first) {
+		struct br_shim_req kill = {.m = "kill", .signal = 9, .all = true};
+		struct br_shim_req wait = {.m = "wait", .timeout_ms = TASKD_FORCE_WAIT_MS};
+		br_err ignored = BR_ERR_INIT;
+		br_shim_call(fd, &kill, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &ignored);
+		br_shim_call(fd, &wait, TASKD_FORCE_WAIT_MS + 5000, a, &r, &ignored);
+	}
+	struct br_shim_req del = {.m = "delete", .force = kill_first};
+	if (br_shim_call(fd, &del, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, err) < 0)
+		rc = br_err_wrap(err, "delete task");
+	close(fd);
+	br_arena_free(a);
+	return rc;
+}
+
+static void
+kill_work(uv_work_t *w)
+{
+	struct shim_job *j = w->data;
+	br_arena *a = br_arena_new();
+	struct br_shim_reply r;
+	struct br_shim_req req = {.m = "kill", .signal = j->kill.signal, .all = j->kill.all};
+
+	j->rc = br_shim_call_at(j->c->task_dir, &req, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &j->err);
+	br_arena_free(a);
+}
+
+static void
+kill_done(uv_work_t *w, int status)
+{
+	struct shim_job *j = w->data;
+
+	taskd_work_done(j->t);
+	if (j->rc < 0) {
+		br_err_wrap(&j->err, "kill the task of container \"%s\"", j->c->id);
+		br_call_fail(j->call, &j->err);
+	} else {
+		br_call_reply(j->call, NULL, NULL);
+	}
+	container_unref(j->c);
+	free(j);
+}
+
+void
+taskd_tasks_kill(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_task_kill_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, false);
+
+	if (c == NULL)
+		return;
+	if (c->task != TASK_RUNNING) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"%s\" has no running task",
+		              c->id);
+		return;
+	}
+	if (req->signal > 64) {
+		br_call_failf(call, BR_INVALID_ARGUMENT, "signal %u is out of range (1-64)",
+		              req->signal);
+		return;
+	}
+	struct shim_job *j = xnew(struct shim_job);
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->kill = *req;
+	j->work.data = j;
+	container_ref(c);
+	taskd_queue(t, &j->work, kill_work, kill_done);
+}
+
+static void
+delete_work(uv_work_t *w)
+{
+	struct shim_job *j = w->data;
+	j->rc = taskd_task_teardown(j->c->task_dir, j->runtime_path, j->runtime_root, j->c->id,
+	                            false, &j->err);
+}
+
+static void
+delete_done(uv_work_t *w, int status)
+{
+	struct shim_job *j = w->data;
+	struct taskd *t = j->t;
+	struct container *c = j->c;
+	br_err err = BR_ERR_INIT;
+
+	taskd_work_done(t);
+	c->busy = false;
+	if (j->rc < 0) {
+		br_err_wrap(&j->err, "container \"%s\"", c->id);
+		br_call_fail(j->call, &j->err);
+	} else {
+		struct br_task out;
+		task_to_wire(c, &out);
+		br_call_reply(j->call, &br_task_schema, &out);
+		c->task = TASK_NONE;
+		c->pid = 0;
+		if (taskd_store_set_task(t->db, c, &err) < 0)
+			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+		taskd_flush_waiters(t, c);
+	}
+	container_unref(c);
+	free(j->runtime_path);
+	free(j->runtime_root);
+	free(j);
+}
+
+void
+taskd_tasks_delete(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, true);
+	br_err err = BR_ERR_INIT;
+
+	if (c == NULL)
+		return;
+	if (c->task == TASK_NONE) {
+		br_call_failf(call, BR_NOT_FOUND, "container \"%s\" has no task", c->id);
+		return;
+	}
+	if (c->task == TASK_RUNNING) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "the task of container \"%s\" is running; kill it first", c->id);
+		return;
+	}
+	struct shim_job *j = xnew(struct shim_job);
+	taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err);
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->work.data = j;
+	c->busy = true;
+	container_ref(c);
+	taskd_queue(t, &j->work, delete_work, delete_done);
+}

@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The real berth-taskd binary (from $BERTH_BUILD, default build/) with real shims and runc,
+ * against fake peers served by this test: images.resolve answers a busybox runtime config,
+ * snapshots.prepare copies a busybox rootfs into a directory and answers a bind mount,
+ * networks.attach writes hosts/resolv.conf and answers mode "none" (the runtime makes a fresh
+ * network namespace). Cases cover the container and task lifecycle, logs long-polling, kill,
+ * force delete, failures that must leave nothing behind, and restarts of taskd by SIGKILL with
+ * running, exited and orphaned tasks.
+ *
+ * Needs root, runc and busybox-static; skips otherwise. main() removes whatever the cases
+ * left: taskd processes, shims, runc containers, mounts, cgroups, the temp dir.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "common/loop.h"
+#include "common/proto/images.h"
+#include "common/proto/networks.h"
+#include "common/proto/snapshots.h"
+#include "common/proto/tasks.h"
+#include "common/rpc.h"
+#include "test/unit/t.h"
+
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+extern char **environ;
+
+#define CHAIN "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+static char base[256]; /* private root of everything */
+static char top[300];  /* this case's directory under base */
+static char ns[32];    /* a namespace of our own, so our cgroups are ours: "t<pid>" */
+static char url[512];  /* taskd's socket */
+static pid_t taskd_pid = -1;
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Where the binaries under test are: $BERTH_BUILD, else the build directory this test binary
+ * was built in (<build>/test/unit/<test>), else "build". */
+static const char *
+build_dir(void)
+{
+	static char dir[512];
+	const char *b = getenv("BERTH_BUILD");
+	ssize_t n;
+
+	if (b != NULL && *b != '\0')
+		return b;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n > 0) {
+		dir[n] = '\0';
+		for (int i = 0; i < 3; i++) {
+			char *slash = strrchr(dir, '/');
+			if (slash == NULL)
+				break;
+			*slash = '\0';
+		}
+		return dir;
+	}
+	return "build";
+}
+
+static void
+skip_unless_ready(void)
+{
+	char path[512];
+	if (geteuid() != 0)
+		T_SKIP("needs root");
+	if (access("/usr/sbin/runc", X_OK) != 0 || access("/bin/busybox", X_OK) != 0)
+		T_SKIP("needs runc and busybox-static");
+	snprintf(path, sizeof(path), "%s/berth-taskd", build_dir());
+	if (access(path, X_OK) != 0)
+		T_SKIP("%s not built", path);
+}
+
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# command failed: %s\n", cmd);
+}
+
+static bool
+exists(const char *fmt, ...)
+{
+	char path[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return access(path, F_OK) == 0;
+}
+
+static bool
+pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	bool ok = fgets(buf, sizeof(buf), f) != NULL && strstr(buf, ") Z ") == NULL;
+	fclose(f);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ fake peers */
+
+struct peers {
+	pthread_t thread;
+	uv_loop_t uv;
+	struct br_loop loop;
+	br_rpc_server *servers[3];
+	sem_t ready;
+	int rc;
+	br_err err;
+};
+
+static struct peers *peers;
+
+static void
+on_resolve(br_call *call, void *data)
+{
+	static const char *env[] = {"PATH=/bin", "IMG=1"};
+	static const char *cmd[] = {"sh", "-c", "echo default"};
+	const struct br_image_name_req *req = br_call_params(call);
+	if (strcmp(req->name, "missing") == 0) {
+		br_call_failf(call, BR_NOT_FOUND, "image \"missing\": not found");
+		return;
+	}
+	struct br_image_runtime r = {
+	        .name = br_arena_printf(br_call_arena(call), "docker.io/library/%s:latest",
+	                                req->name),
+	        .chain_id = CHAIN,
+	        .env = {env, 2},
+	        .cmd = {cmd, 3},
+	        .working_dir = "/",
+	};
+	br_call_reply(call, &br_image_runtime_schema, &r);
+}
+
+static void
+reply_mount(br_call *call, const char *key)
+{
+	br_arena *a = br_call_arena(call);
+	struct br_mount *m = br_arena_alloc(a, sizeof(*m));
+	const char **opts = br_arena_alloc(a, 2 * sizeof(char *));
+	opts[0] = "rbind";
+	opts[1] = "rw";
+	m->type = "bind";
+	m->source = br_arena_printf(a, "%s/snaps/%s/fs", top, key);
+	m->options = (struct br_strlist){opts, 2};
+	struct br_snap_mounts_resp resp = {.mounts = {m, 1}};
+	br_call_reply(call, &br_snap_mounts_resp_schema, &resp);
+}
+
+static void
+on_prepare(br_call *call, void *data)
+{
+	const struct br_snap_prepare_req *req = br_call_params(call);
+	if (req->parent == NULL || strcmp(req->parent, CHAIN) != 0) {
+		br_call_failf(call, BR_NOT_FOUND, "parent snapshot \"%s\": not found",
+		              req->parent ? req->parent : "");
+		return;
+	}
+	if (exists("%s/snaps/%s", top, req->key)) {
+		br_call_failf(call, BR_ALREADY_EXISTS, "snapshot \"%s\": already exists", req->key);
+		return;
+	}
+	sh("mkdir -p %s/snaps/%s && cp -a %s/template %s/snaps/%s/fs", top, req->key, top, top,
+	   req->key);
+	reply_mount(call, req->key);
+}
+
+static void
+on_mounts(br_call *call, void *data)
+{
+	const struct br_snap_key_req *req = br_call_params(call);
+	if (!exists("%s/snaps/%s", top, req->key)) {
+		br_call_failf(call, BR_NOT_FOUND, "snapshot \"%s\": not found", req->key);
+		return;
+	}
+	reply_mount(call, req->key);
+}
+
+static void
+on_remove(br_call *call, void *data)
+{
+	const struct br_snap_key_req *req = br_call_params(call);
+	if (!exists("%s/snaps/%s", top, req->key)) {
+		br_call_failf(call, BR_NOT_FOUND, "snapshot \"%s\": not found", req->key);
+		return;
+	}
+	sh("rm -rf %s/snaps/%s", top, req->key);
+	br_call_reply(call, NULL, NULL);
+}
+
+static void
+on_attach(br_call *call, void *data)
+{
+	const struct br_net_attach_req *req = br_call_params(call);
+	br_arena *a = br_call_arena(call);
+	sh("mkdir -p %s/net/%s && echo '127.0.0.1 localhost fake-net-hosts' > %s/net/%s/hosts && "
+	   "echo 'nameserver 127.0.0.53' > %s/net/%s/resolv.conf",
+	   top, req->id, top, req->id, top, req->id);
+	struct br_net_attachment att = {
+	        .id = req->id,
+	        .mode = req->mode ? req->mode : "none",
+	        .netns_path = "",
+	        .hosts_path = br_arena_printf(a, "%s/net/%s/hosts", top, req->id),
+	        .resolv_path = br_arena_printf(a, "%s/net/%s/resolv.conf", top, req->id),
+	};
+	br_call_reply(call, &br_net_attachment_schema, &att);
+}
+
+static void
+on_detach(br_call *call, void *data)
+{
+	const struct br_net_id_req *req = br_call_params(call);
+	if (!exists("%s/net/%s", top, req->id)) {
+		br_call_failf(call, BR_NOT_FOUND, "network of \"%s\": not found", req->id);
+		return;
+	}
+	sh("rm -rf %s/net/%s", top, req->id);
+	br_call_reply(call, NULL, NULL);
+}
+
+static const struct br_method imaged_methods[] = {
+        {"images.resolve", &br_image_name_req_schema, on_resolve},
+};
+static const struct br_method snapshotd_methods[] = {
+        {"snapshots.prepare", &br_snap_prepare_req_schema, on_prepare},
+        {"snapshots.mounts", &br_snap_key_req_schema, on_mounts},
+        {"snapshots.remove", &br_snap_key_req_schema, on_remove},
+};
+static const struct br_method netd_methods[] = {
+        {"networks.attach", &br_net_attach_req_schema, on_attach},
+        {"networks.detach", &br_net_id_req_schema, on_detach},
+};
+
+static void *
+peers_thread(void *arg)
+{
+	struct peers *p = arg;
+	static const char *const names[] = {"imaged", "snapshotd", "netd"};
+	const struct br_method *tables[] = {imaged_methods, snapshotd_methods, netd_methods};
+	size_t counts[] = {1, 3, 2};
+
+	uv_loop_init(&p->uv);
+	p->rc = br_loop_init(&p->loop, &p->uv, &p->err);
+	for (int i = 0; i < 3 && p->rc == 0; i++) {
+		char u[600], name[64];
+		snprintf(u, sizeof(u), "ipc://%s/state/%s.sock", top, names[i]);
+		snprintf(name, sizeof(name), "berth-%s", names[i]);
+		struct br_server_opts o = {.name = name, .version = "test", .socket_mode = 0600};
+		p->rc = br_rpc_server_new(&p->loop, u, tables[i], counts[i], p, &o, &p->servers[i],
+		                          &p->err);
+	}
+	sem_post(&p->ready);
+	if (p->rc < 0)
+		return NULL;
+	uv_run(&p->uv, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static void
+peers_start(void)
+{
+	peers = calloc(1, sizeof(*peers));
+	sem_init(&peers->ready, 0, 0);
+	pthread_create(&peers->thread, NULL, peers_thread, peers);
+	sem_wait(&peers->ready);
+	if (peers->rc < 0)
+		T_FAIL_("fake peers: %s", peers->err.msg);
+}
+
+/* ------------------------------------------------------------------ taskd */
+
+static void
+taskd_start(void)
+{
+	char bin[512], root[512], state[512], log[512];
+	posix_spawn_file_actions_t fa;
+
+	snprintf(bin, sizeof(bin), "%s/berth-taskd", build_dir());
+	snprintf(root, sizeof(root), "%s/root", top);
+	snprintf(state, sizeof(state), "%s/state", top);
+	snprintf(log, sizeof(log), "%s/taskd.log", top);
+	/* No config file: the built-in defaults (runc at /usr/sbin/runc, the shim next to
+	 * berth-taskd). */
+	char *argv[] = {bin, "--root", root, "--state", state, "--log-level", "debug", NULL};
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_APPEND | O_CREAT,
+	                                 0600);
+	T_EQ_INT(posix_spawn(&taskd_pid, bin, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	sh("echo %d >> %s/taskd.pids", (int)taskd_pid, base);
+}
+
+static void
+taskd_kill9(void)
+{
+	T_OK(kill(taskd_pid, SIGKILL) == 0);
+	T_EQ_INT(waitpid(taskd_pid, NULL, 0), taskd_pid);
+	taskd_pid = -1;
+}
+
+static void
+taskd_stop(void)
+{
+	int st;
+	T_OK(kill(taskd_pid, SIGTERM) == 0);
+	T_EQ_INT(waitpid(taskd_pid, &st, 0), taskd_pid);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	taskd_pid = -1;
+}
+
+static br_rpc_client *client;
+
+static int
+call(const char *method, const struct br_schema *ps, const void *p, const struct br_schema *rs,
+     void *r, br_arena *a, br_err *err)
+{
+	struct br_call_opts o = {.ns = ns, .timeout_ms = 60000};
+	br_err_clear(err);
+	return br_rpc_call(client, &o, method, ps, p, rs, r, a, err);
+}
+
+/* Wait until taskd answers. */
+static void
+taskd_ready(void)
+{
+	br_arena *a = br_arena_new();
+	struct br_container_list_resp l;
+	br_err err = BR_ERR_INIT;
+	for (int i = 0; i < 200; i++) {
+		if (call("containers.list", NULL, NULL, &br_container_list_resp_schema, &l, a,
+		         &err) == 0)
+			break;
+		usleep(50000);
+	}
+	T_NOERR(call("containers.list", NULL, NULL, &br_container_list_resp_schema, &l, a, &err),
+	        err);
+	br_arena_free(a);
+}
+
+static void
+setup(void)
+{
+	skip_unless_ready();
+	snprintf(top, sizeof(top), "%s/case.XXXXXX", base);
+	T_NOT_NULL(mkdtemp(top));
+	sh("mkdir -p %s/template/bin %s/template/etc %s/template/proc %s/template/dev "
+	   "%s/template/sys %s/state %s/root && cp /bin/busybox %s/template/bin/ && "
+	   "for a in sh echo cat sleep hostname true; do ln -sf busybox %s/template/bin/$a; done",
+	   top, top, top, top, top, top, top, top, top);
+	snprintf(url, sizeof(url), "ipc://%s/state/taskd.sock", top);
+	peers_start();
+	taskd_start();
+	br_err err = BR_ERR_INIT;
+	T_NOERR(br_rpc_client_new(url, "berth-taskd", &client, &err), err);
+	taskd_ready();
+}
+
+static void
+create(const char *id, const char *const *args, size_t n, struct br_container *ret, br_arena *a)
+{
+	struct br_container_create_req req = {
+	        .id = id, .image = "busybox", .args = {(const char **)args, n}};
+	br_err err = BR_ERR_INIT;
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, ret, a, &err),
+	        err);
+}
+
+static int
+start(const char *id, struct br_task *ret, br_arena *a, br_err *err)
+{
+	struct br_container_id_req req = {.id = id};
+	return call("tasks.start", &br_container_id_req_schema, &req, &br_task_schema, ret, a, err);
+}
+
+static struct br_task
+wait_task(const char *id, int64_t timeout_ms, br_arena *a)
+{
+	struct br_task_wait_req req = {.id = id, .timeout_ms = timeout_ms};
+	struct br_task t;
+	br_err err = BR_ERR_INIT;
+	T_NOERR(call("tasks.wait", &br_task_wait_req_schema, &req, &br_task_schema, &t, a, &err),
+	        err);
+	return t;
+}
+
+static int
+get(const char *id, struct br_container *ret, br_arena *a, br_err *err)
+{
+	struct br_container_id_req req = {.id = id};
+	return call("containers.get", &br_container_id_req_schema, &req, &br_container_schema, ret,
+	            a, err);
+}
+
+static int
+simple(const char *method, const char *id, bool force, br_arena *a, br_err *err)
+{
+	struct br_container_id_req req = {.id = id, .force = force};
+	struct br_task t;
+	const struct br_schema *rs = strncmp(method, "tasks.", 6) == 0 ? &br_task_schema : NULL;
+	return call(method, &br_container_id_req_schema, &req, rs, rs ? (void *)&t : NULL, a, err);
+}
+
+static int
+kill_task(const char *id, uint32_t sig, br_arena *a, br_err *err)
+{
+	struct br_task_kill_req req = {.id = id, .signal = sig};
+	return call("tasks.kill", &br_task_kill_req_schema, &req, NULL, NULL, a, err);
+}
+
+/* Collect all output by following tasks.logs, as `berth run` does. */
+static void
+follow_logs(const char *id, char *out, size_t cap, char *errout, size_t ecap, int64_t *ret_exit,
+            int *ret_calls)
+{
+	struct br_task_logs_req req = {.id = id, .wait_ms = 20000};
+	size_t o = 0, e = 0;
+	int calls = 0;
+	for (;;) {
+		br_arena *a = br_arena_new();
+		struct br_task_logs_resp r;
+		br_err err = BR_ERR_INIT;
+		T_NOERR(call("tasks.logs", &br_task_logs_req_schema, &req,
+		             &br_task_logs_resp_schema, &r, a, &err),
+		        err);
+		calls++;
+		T_OK(o + r.stdout_data.len < cap && e + r.stderr_data.len < ecap);
+		if (r.stdout_data.len > 0)
+			memcpy(out + o, r.stdout_data.data, r.stdout_data.len);
+		o += r.stdout_data.len;
+		if (r.stderr_data.len > 0)
+			memcpy(errout + e, r.stderr_data.data, r.stderr_data.len);
+		e += r.stderr_data.len;
+		req.stdout_offset = r.stdout_offset;
+		req.stderr_offset = r.stderr_offset;
+		bool done = r.exited;
+		*ret_exit = r.exit_status;
+		br_arena_free(a);
+		if (done || calls > 50)
+			break;
+	}
+	out[o] = '\0';
+	errout[e] = '\0';
+	*ret_calls = calls;
+}
+
+/* ------------------------------------------------------------------ cases */
+
+static void
+test_lifecycle(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *args[] = {"sh", "-c",
+	                      "echo out; hostname; cat /etc/hosts; echo err >&2; exit 3"};
+
+	create("c1", args, 3, &c, a);
+	T_EQ_STR(c.id, "c1");
+	T_EQ_STR(c.status, "created");
+	T_EQ_STR(c.image, "docker.io/library/busybox:latest");
+	T_EQ_STR(c.runtime, "runc");
+	T_EQ_STR(c.net, "none");
+	T_EQ_INT(c.command.n, 3);
+	T_EQ_STR(c.command.v[0], "sh");
+	char key[64];
+	snprintf(key, sizeof(key), "%s-c1", ns);
+	T_EQ_STR(c.snapshot_key, key);
+	T_OK(exists("%s/state/taskd/bundles/%s/c1/config.json", top, ns));
+
+	T_NOERR(start("c1", &t, a, &err), err);
+	T_EQ_STR(t.status, "running");
+	T_OK(t.pid > 0);
+	t = wait_task("c1", 0, a);
+	T_EQ_STR(t.status, "stopped");
+	T_EQ_INT(t.exit_status, 3);
+	T_OK(t.exited_at > 0);
+
+	char out[4096], errout[4096];
+	int64_t code;
+	int calls;
+	follow_logs("c1", out, sizeof(out), errout, sizeof(errout), &code, &calls);
+	T_OK(strncmp(out, "out\nc1\n", 7) == 0);
+	T_OK(strstr(out, "fake-net-hosts") != NULL);
+	T_EQ_STR(errout, "err\n");
+	T_EQ_INT(code, 3);
+
+	T_NOERR(get("c1", &c, a, &err), err);
+	T_EQ_STR(c.status, "stopped");
+	T_EQ_INT(c.exit_status, 3);
+	struct br_container_list_resp l;
+	T_NOERR(call("containers.list", NULL, NULL, &br_container_list_resp_schema, &l, a, &err),
+	        err);
+	T_EQ_INT(l.items.n, 1);
+	/* Other namespaces see nothing. */
+	struct br_call_opts other = {.ns = "elsewhere", .timeout_ms = 10000};
+	T_NOERR(br_rpc_call(client, &other, "containers.list", NULL, NULL,
+	                    &br_container_list_resp_schema, &l, a, &err),
+	        err);
+	T_EQ_INT(l.items.n, 0);
+
+	/* A stopped task is not started again before it is deleted. */
+	T_ERR(start("c1", &t, a, &err), err, BR_FAILED_PRECONDITION);
+	T_NOERR(simple("tasks.delete", "c1", false, a, &err), err);
+	T_NOERR(get("c1", &c, a, &err), err);
+	T_EQ_STR(c.status, "created");
+	T_ERR(simple("tasks.get", "c1", false, a, &err), err, BR_NOT_FOUND);
+
+	/* ...and then it can run again, with fresh logs. */
+	T_NOERR(start("c1", &t, a, &err), err);
+	t = wait_task("c1", 0, a);
+	T_EQ_INT(t.exit_status, 3);
+	T_NOERR(simple("tasks.delete", "c1", false, a, &err), err);
+
+	T_NOERR(simple("containers.delete", "c1", false, a, &err), err);
+	T_ERR(get("c1", &c, a, &err), err, BR_NOT_FOUND);
+	T_OK(!exists("%s/state/taskd/bundles/%s/c1", top, ns));
+	T_OK(!exists("%s/snaps/%s", top, key));
+	T_OK(!exists("%s/net/c1", top));
+	taskd_stop();
+	br_arena_free(a);
+}
+
+static void
+test_create_failures_leave_nothing(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	struct br_container_create_req req = {.id = "bad", .image = "missing"};
+
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_NOT_FOUND);
+	T_OK(strstr(err.msg, "image \"missing\": not found") != NULL);
+	T_ERR(get("bad", &c, a, &err), err, BR_NOT_FOUND);
+
+	/* A spec error after the snapshot and network exist undoes both. */
+	static const char *bad_env[] = {"NOEQUALS"};
+	req = (struct br_container_create_req){
+	        .id = "bad", .image = "busybox", .env = {bad_env, 1}};
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	T_OK(strstr(err.msg, "container env \"NOEQUALS\": expected KEY=VALUE") != NULL);
+	T_OK(!exists("%s/snaps/%s-bad", top, ns));
+	T_OK(!exists("%s/net/bad", top));
+	T_OK(!exists("%s/state/taskd/bundles/%s/bad", top, ns));
+
+	req = (struct br_container_create_req){.id = "-x", .image = "busybox"};
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	req = (struct br_container_create_req){.id = "r", .image = "busybox", .runtime = "kata"};
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "runtime \"kata\": not configured");
+
+	/* A generated id; a duplicate id. */
+	req = (struct br_container_create_req){.image = "busybox"};
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_EQ_INT(strlen(c.id), 32);
+	req.id = c.id;
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_ALREADY_EXISTS);
+
+	/* The runtime's error reaches the caller; the container stays, without a task. */
+	const char *nope[] = {"nope"};
+	create("nocmd", nope, 1, &c, a);
+	T_ERR(start("nocmd", &t, a, &err), err, BR_NOT_FOUND);
+	printf("# start error: %s\n", err.msg);
+	T_OK(strstr(err.msg, "exec: \"nope\": executable file not found in $PATH") != NULL);
+	T_NOERR(get("nocmd", &c, a, &err), err);
+	T_EQ_STR(c.status, "created");
+	T_NOERR(simple("containers.delete", "nocmd", false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+static void
+test_logs_long_poll(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *args[] = {"sh", "-c", "echo first; sleep 1; echo second; sleep 1; exit 0"};
+
+	create("l1", args, 3, &c, a);
+	T_NOERR(start("l1", &t, a, &err), err);
+	char out[4096], errout[256];
+	int64_t code;
+	int calls;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	follow_logs("l1", out, sizeof(out), errout, sizeof(errout), &code, &calls);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# followed in %.2f s with %d calls\n", secs, calls);
+	T_EQ_STR(out, "first\nsecond\n");
+	T_EQ_INT(code, 0);
+	/* woken by output and by the exit, not by the 20 s bound */
+	T_OK(secs < 8);
+	T_OK(calls >= 2 && calls < 10);
+
+	/* wait_ms 0 answers at once; a bounded wait on a running task times out */
+	const char *sleeper[] = {"sleep", "1000"};
+	create("l2", sleeper, 2, &c, a);
+	T_NOERR(start("l2", &t, a, &err), err);
+	struct br_task_logs_req req = {.id = "l2", .wait_ms = 300};
+	struct br_task_logs_resp r;
+	T_NOERR(call("tasks.logs", &br_task_logs_req_schema, &req, &br_task_logs_resp_schema, &r, a,
+	             &err),
+	        err);
+	T_OK(!r.exited);
+	T_EQ_INT(r.stdout_data.len, 0);
+	t = wait_task("l2", 200, a);
+	T_EQ_STR(t.status, "running");
+	T_NOERR(simple("containers.delete", "l2", true, a, &err), err);
+	T_NOERR(simple("tasks.delete", "l1", false, a, &err), err);
+	T_NOERR(simple("containers.delete", "l1", false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+static void
+test_kill_and_force_delete(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *sleeper[] = {"sleep", "1000"};
+
+	create("k1", sleeper, 2, &c, a);
+	T_NOERR(start("k1", &t, a, &err), err);
+	T_ERR(simple("containers.delete", "k1", false, a, &err), err, BR_FAILED_PRECONDITION);
+	T_ERR(simple("tasks.delete", "k1", false, a, &err), err, BR_FAILED_PRECONDITION);
+	T_NOERR(kill_task("k1", 9, a, &err), err);
+	t = wait_task("k1", 0, a);
+	T_EQ_INT(t.exit_status, 137);
+	T_ERR(kill_task("k1", 9, a, &err), err, BR_FAILED_PRECONDITION);
+
+	create("k2", sleeper, 2, &c, a);
+	T_NOERR(start("k2", &t, a, &err), err);
+	pid_t pid = (pid_t)t.pid;
+	T_OK(pid_alive(pid));
+	T_NOERR(simple("containers.delete", "k2", true, a, &err), err);
+	T_OK(!pid_alive(pid));
+	T_OK(!exists("%s/state/taskd/bundles/%s/k2", top, ns));
+	T_NOERR(simple("containers.delete", "k1", false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+static void
+test_restart_reconciles(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *sleeper[] = {"sleep", "1000"};
+
+	create("r1", sleeper, 2, &c, a); /* keeps running across restarts */
+	create("r2", sleeper, 2, &c, a); /* exits while taskd is down */
+	create("r3", sleeper, 2, &c, a); /* loses its shim while taskd is down */
+	create("r4", sleeper, 2, &c, a); /* created by a shim, never started */
+	T_NOERR(start("r1", &t, a, &err), err);
+	pid_t p1 = (pid_t)t.pid;
+	T_NOERR(start("r2", &t, a, &err), err);
+	pid_t p2 = (pid_t)t.pid;
+	T_NOERR(start("r3", &t, a, &err), err);
+	pid_t p3 = (pid_t)t.pid;
+
+	taskd_kill9();
+	T_OK(pid_alive(p1));
+	/* While taskd is down: r2's init is killed (its shim records the exit); r3's shim is
+	 * killed, then its init; a stray bundle appears. */
+	T_OK(kill(p2, SIGKILL) == 0);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/state/taskd/bundles/%s/r3/task/shim.pid", top, ns);
+	FILE *f = fopen(path, "r");
+	T_NOT_NULL(f);
+	int shim3 = 0;
+	T_EQ_INT(fscanf(f, "%d", &shim3), 1);
+	fclose(f);
+	T_OK(kill(shim3, SIGKILL) == 0);
+	usleep(100000);
+	kill(p3, SIGKILL);
+	sh("mkdir -p %s/state/taskd/bundles/%s/stray/rootfs", top, ns);
+	/* r4: as if taskd died between the runtime's create and start. */
+	if (access("/usr/bin/sqlite3", X_OK) == 0) {
+		sh("sqlite3 %s/root/taskd/meta.db \"UPDATE containers SET task = 'running' WHERE "
+		   "id = 'r4'\"",
+		   top);
+		sh("b=%s/state/taskd/bundles/%s/r4; mkdir -p %s/state/taskd/runtime/runc/%s "
+		   "$b/task && "
+		   "%s/berth-shim --runtime-root %s/state/taskd/runtime/runc/%s r4 $b "
+		   "/usr/sbin/runc "
+		   "$b/task > %s/r4.report && sleep 0.5 && test -S $b/task/shim.sock",
+		   top, ns, top, ns, build_dir(), top, ns, top);
+	}
+	usleep(300000);
+
+	taskd_start();
+	taskd_ready();
+	T_NOERR(simple("tasks.get", "r1", false, a, &err), err);
+	struct br_task_wait_req wr = {.id = "r1", .timeout_ms = 1};
+	T_NOERR(call("tasks.wait", &br_task_wait_req_schema, &wr, &br_task_schema, &t, a, &err),
+	        err);
+	T_EQ_STR(t.status, "running");
+	T_EQ_INT(t.pid, p1);
+	t = wait_task("r2", 0, a);
+	T_EQ_STR(t.status, "stopped");
+	T_EQ_INT(t.exit_status, 137);
+	t = wait_task("r3", 0, a);
+	T_EQ_STR(t.status, "stopped");
+	T_EQ_INT(t.exit_status, 255);
+	T_OK(!exists("%s/state/taskd/bundles/%s/stray", top, ns));
+	if (access("/usr/bin/sqlite3", X_OK) == 0) {
+		T_NOERR(get("r4", &c, a, &err), err);
+		T_EQ_STR(c.status, "created");
+		T_OK(!exists("%s/state/taskd/bundles/%s/r4/task/shim.sock", top, ns));
+		T_NOERR(start("r4", &t, a, &err), err);
+		T_NOERR(kill_task("r4", 9, a, &err), err);
+		T_EQ_INT(wait_task("r4", 0, a).exit_status, 137);
+	}
+
+	/* The reattached watch sees r1's exit. */
+	T_NOERR(kill_task("r1", 9, a, &err), err);
+	t = wait_task("r1", 0, a);
+	T_EQ_INT(t.exit_status, 137);
+
+	/* A clean stop and start keeps everything. */
+	taskd_stop();
+	taskd_start();
+	taskd_ready();
+	T_NOERR(get("r1", &c, a, &err), err);
+	T_EQ_STR(c.status, "stopped");
+	static const char *const ids[] = {"r1", "r2", "r3", "r4"};
+	for (size_t i = 0; i < 4; i++)
+		T_NOERR(simple("containers.delete", ids[i], false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+/* ------------------------------------------------------------------ cleanup */
+
+static int
+rm_cgroup(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	char needle[64];
+	snprintf(needle, sizeof(needle), "/berth/%s", ns);
+	size_t n = strlen(path);
+	if (flag == FTW_DP &&
+	    (strstr(path, needle) != NULL || (n > 6 && strcmp(path + n - 6, "/berth") == 0)))
+		rmdir(path); /* "berth" itself only when empty */
+	return 0;
+}
+
+static void
+cleanup_all(void)
+{
+	char path[600];
+	FILE *f;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/taskd.pids", base);
+	if ((f = fopen(path, "r")) != NULL) {
+		while (fscanf(f, "%d", &pid) == 1)
+			kill(pid, SIGKILL);
+		fclose(f);
+	}
+	sh("for p in $(find %s -name shim.pid 2>/dev/null); do kill -9 $(cat $p) "
+	   "2>/dev/null; done; for r in %s/*/state/taskd/runtime/runc/*; do [ -d $r ] && for c in "
+	   "$(ls $r); do runc --root $r delete -f $c >/dev/null 2>&1; done; done; true",
+	   base, base);
+	sh("grep -o ' %s/[^ ]*' /proc/self/mounts | sort -r | while read m; do umount -l $m; done; "
+	   "true",
+	   base);
+	DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", e->d_name);
+		nftw(path, rm_cgroup, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (getenv("BERTH_KEEP") == NULL)
+		sh("rm -rf %s", base);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct t_case cases[] = {
+	        T_CASE(test_lifecycle),          T_CASE(test_create_failures_leave_nothing),
+	        T_CASE(test_logs_long_poll),     T_CASE(test_kill_and_force_delete),
+	        T_CASE(test_restart_reconciles),
+	};
+	snprintf(base, sizeof(base), "/tmp/berth-taskd-test.XXXXXX");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(ns, sizeof(ns), "t%d", (int)getpid());
+	int rc = t_run(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
+	cleanup_all();
+	return rc;
+}

@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * taskd/spec.c: the generated config.json is parsed back with yajl and checked field by
+ * field: the process from the image config and the create options (args, entrypoint, env
+ * merge, working dir, users by number and by name), the default namespaces, capabilities,
+ * mounts, masked paths and rlimits, host versus namespaced networking, and the errors a user
+ * sees. The last case runs a generated spec with runc through berth-shim on a busybox rootfs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <yajl_tree.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/proto/shim.h"
+#include "taskd/shim_client.h"
+#include "taskd/spec.h"
+#include "test/unit/t.h"
+
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#define NS_PATH "/run/berth/netd/netns/c1"
+
+static const char *img_env[] = {"PATH=/bin:/usr/bin", "FOO=1", "BAR=image"};
+static const char *img_ep[] = {"/bin/sh", "-c"};
+static const char *img_cmd[] = {"echo hi"};
+
+static struct br_image_runtime
+sample_image(void)
+{
+	struct br_image_runtime img = {
+	        .name = "docker.io/library/busybox:latest",
+	        .env = {img_env, 3},
+	        .entrypoint = {img_ep, 2},
+	        .cmd = {img_cmd, 1},
+	        .working_dir = "/work",
+	};
+	return img;
+}
+
+static struct taskd_spec_opts
+base_opts(const struct br_image_runtime *img)
+{
+	struct taskd_spec_opts o = {
+	        .ns = "default",
+	        .id = "c1",
+	        .image = img,
+	        .net_mode = "none",
+	        .netns_path = NS_PATH,
+	        .hosts_path = "/run/berth/netd/c1/hosts",
+	        .resolv_path = "/run/berth/netd/c1/resolv.conf",
+	        .rootfs_fd = -1,
+	};
+	return o;
+}
+
+static yajl_val
+build(const struct taskd_spec_opts *o, char ***ret_cmd)
+{
+	char *json = NULL, **cmd = NULL;
+	char errbuf[256];
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(taskd_spec_build(o, &json, &cmd, &err), err);
+	yajl_val root = yajl_tree_parse(json, errbuf, sizeof(errbuf));
+	if (root == NULL)
+		T_FAIL_("generated spec is not JSON: %s\n%s", errbuf, json);
+	free(json);
+	if (ret_cmd != NULL)
+		*ret_cmd = cmd;
+	else
+		br_strv_free(cmd);
+	return root;
+}
+
+static yajl_val
+get(yajl_val v, const char *a, const char *b, const char *c)
+{
+	const char *path[] = {a, b, c, NULL};
+	return yajl_tree_get(v, path, yajl_t_any);
+}
+
+static const char *
+str_at(yajl_val v, const char *a, const char *b, const char *c)
+{
+	yajl_val s = get(v, a, b, c);
+	return YAJL_IS_STRING(s) ? YAJL_GET_STRING(s) : NULL;
+}
+
+static long long
+int_at(yajl_val v, const char *a, const char *b, const char *c)
+{
+	yajl_val s = get(v, a, b, c);
+	T_OK(YAJL_IS_INTEGER(s));
+	return YAJL_GET_INTEGER(s);
+}
+
+/* The array as one string "a|b|c" for easy comparison. */
+static const char *
+joined(yajl_val arr)
+{
+	static char buf[4096];
+	size_t n = 0;
+	buf[0] = '\0';
+	T_OK(YAJL_IS_ARRAY(arr));
+	for (size_t i = 0; i < arr->u.array.len; i++) {
+		yajl_val s = arr->u.array.values[i];
+		T_OK(YAJL_IS_STRING(s));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? "|" : "",
+		                      YAJL_GET_STRING(s));
+	}
+	return buf;
+}
+
+/* The mount whose destination is `dest`, or NULL. */
+static yajl_val
+find_mount(yajl_val root, const char *dest)
+{
+	yajl_val mounts = get(root, "mounts", NULL, NULL);
+	T_OK(YAJL_IS_ARRAY(mounts));
+	for (size_t i = 0; i < mounts->u.array.len; i++) {
+		const char *d = str_at(mounts->u.array.values[i], "destination", NULL, NULL);
+		if (d != NULL && strcmp(d, dest) == 0)
+			return mounts->u.array.values[i];
+	}
+	return NULL;
+}
+
+static const char *
+namespaces(yajl_val root)
+{
+	static char buf[512];
+	size_t n = 0;
+	yajl_val ns = get(root, "linux", "namespaces", NULL);
+	T_OK(YAJL_IS_ARRAY(ns));
+	buf[0] = '\0';
+	for (size_t i = 0; i < ns->u.array.len; i++) {
+		const char *type = str_at(ns->u.array.values[i], "type", NULL, NULL);
+		const char *path = str_at(ns->u.array.values[i], "path", NULL, NULL);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s%s%s", i ? "|" : "", type,
+		                      path ? "=" : "", path ? path : "");
+	}
+	return buf;
+}
+
+static void
+test_defaults(void)
+{
+	struct br_image_runtime img = sample_image();
+	struct taskd_spec_opts o = base_opts(&img);
+	char **cmd;
+	yajl_val root = build(&o, &cmd);
+
+	T_EQ_STR(str_at(root, "ociVersion", NULL, NULL), "1.0.2");
+	T_EQ_STR(joined(get(root, "process", "args", NULL)), "/bin/sh|-c|echo hi");
+	T_EQ_STR(cmd[0], "/bin/sh");
+	T_EQ_STR(cmd[2], "echo hi");
+	T_NULL(cmd[3]);
+	T_EQ_STR(joined(get(root, "process", "env", NULL)), "PATH=/bin:/usr/bin|FOO=1|BAR=image");
+	T_EQ_STR(str_at(root, "process", "cwd", NULL), "/work");
+	T_OK(YAJL_IS_FALSE(get(root, "process", "terminal", NULL)));
+	T_OK(YAJL_IS_TRUE(get(root, "process", "noNewPrivileges", NULL)));
+	T_EQ_INT(int_at(root, "process", "user", "uid"), 0);
+	T_EQ_INT(int_at(root, "process", "user", "gid"), 0);
+	const char *caps = "CAP_CHOWN|CAP_DAC_OVERRIDE|CAP_FSETID|CAP_FOWNER|CAP_MKNOD|CAP_NET_RAW|"
+	                   "CAP_SETGID|CAP_SETUID|CAP_SETFCAP|CAP_SETPCAP|CAP_NET_BIND_SERVICE|"
+	                   "CAP_SYS_CHROOT|CAP_KILL|CAP_AUDIT_WRITE";
+	T_EQ_STR(joined(get(root, "process", "capabilities", "bounding")), caps);
+	T_EQ_STR(joined(get(root, "process", "capabilities", "effective")), caps);
+	T_EQ_STR(joined(get(root, "process", "capabilities", "permitted")), caps);
+	T_NULL(get(root, "process", "capabilities", "ambient"));
+
+	yajl_val rl = get(root, "process", "rlimits", NULL);
+	T_OK(YAJL_IS_ARRAY(rl) && rl->u.array.len == 1);
+	T_EQ_STR(str_at(rl->u.array.values[0], "type", NULL, NULL), "RLIMIT_NOFILE");
+	T_EQ_INT(int_at(rl->u.array.values[0], "soft", NULL, NULL), 1024);
+	T_EQ_INT(int_at(rl->u.array.values[0], "hard", NULL, NULL), 1024);
+
+	T_EQ_STR(str_at(root, "root", "path", NULL), "rootfs");
+	T_OK(YAJL_IS_FALSE(get(root, "root", "readonly", NULL)));
+	T_EQ_STR(str_at(root, "hostname", NULL, NULL), "c1");
+	T_EQ_STR(namespaces(root), "pid|ipc|uts|mount|network=" NS_PATH);
+	T_EQ_STR(str_at(root, "linux", "cgroupsPath", NULL), "berth/default/c1");
+	T_OK(strstr(joined(get(root, "linux", "maskedPaths", NULL)), "/proc/kcore") != NULL);
+	T_OK(strstr(joined(get(root, "linux", "maskedPaths", NULL)), "/sys/firmware") != NULL);
+	T_EQ_STR(joined(get(root, "linux", "readonlyPaths", NULL)),
+	         "/proc/bus|/proc/fs|/proc/irq|/proc/sys|/proc/sysrq-trigger");
+
+	static const char *const dests[] = {"/proc",    "/dev",        "/dev/pts",
+	                                    "/dev/shm", "/dev/mqueue", "/sys"};
+	for (size_t i = 0; i < sizeof(dests) / sizeof(dests[0]); i++)
+		T_NOT_NULL(find_mount(root, dests[i]));
+	T_EQ_STR(str_at(find_mount(root, "/dev"), "type", NULL, NULL), "tmpfs");
+	T_OK(strstr(joined(get(find_mount(root, "/sys"), "options", NULL, NULL)), "ro") != NULL);
+	yajl_val hosts = find_mount(root, "/etc/hosts");
+	T_NOT_NULL(hosts);
+	T_EQ_STR(str_at(hosts, "type", NULL, NULL), "bind");
+	T_EQ_STR(str_at(hosts, "source", NULL, NULL), "/run/berth/netd/c1/hosts");
+	T_OK(strstr(joined(get(hosts, "options", NULL, NULL)), "rbind|ro") != NULL);
+	T_EQ_STR(str_at(find_mount(root, "/etc/resolv.conf"), "source", NULL, NULL),
+	         "/run/berth/netd/c1/resolv.conf");
+	yajl_tree_free(root);
+	br_strv_free(cmd);
+}
+
+static void
+test_overrides(void)
+{
+	struct br_image_runtime img = sample_image();
+	struct taskd_spec_opts o = base_opts(&img);
+	static const char *args[] = {"echo bye"};
+	static const char *env[] = {"FOO=2", "NEW=x", "BAR=req"};
+	static const char *ep[] = {"/bin/echo"};
+
+	/* args replace Cmd and keep Entrypoint; env overrides in place, later wins */
+	o.args = (struct br_strlist){args, 1};
+	o.env = (struct br_strlist){env, 3};
+	o.working_dir = "/tmp";
+	o.hostname = "web";
+	o.user = "1000:2000";
+	yajl_val root = build(&o, NULL);
+	T_EQ_STR(joined(get(root, "process", "args", NULL)), "/bin/sh|-c|echo bye");
+	T_EQ_STR(joined(get(root, "process", "env", NULL)),
+	         "PATH=/bin:/usr/bin|FOO=2|BAR=req|NEW=x");
+	T_EQ_STR(str_at(root, "process", "cwd", NULL), "/tmp");
+	T_EQ_STR(str_at(root, "hostname", NULL, NULL), "web");
+	T_EQ_INT(int_at(root, "process", "user", "uid"), 1000);
+	T_EQ_INT(int_at(root, "process", "user", "gid"), 2000);
+	yajl_tree_free(root);
+
+	/* an entrypoint override drops the image's Cmd, as docker does */
+	o.args = (struct br_strlist){0};
+	o.entrypoint = (struct br_strlist){ep, 1};
+	root = build(&o, NULL);
+	T_EQ_STR(joined(get(root, "process", "args", NULL)), "/bin/echo");
+	yajl_tree_free(root);
+
+	/* ...and args given with it follow it */
+	o.args = (struct br_strlist){args, 1};
+	root = build(&o, NULL);
+	T_EQ_STR(joined(get(root, "process", "args", NULL)), "/bin/echo|echo bye");
+	yajl_tree_free(root);
+}
+
+static void
+test_path_default_and_no_image(void)
+{
+	static const char *args[] = {"/bin/true"};
+	struct taskd_spec_opts o = base_opts(NULL);
+	o.args = (struct br_strlist){args, 1};
+	o.cgroups_path = "custom/path";
+	yajl_val root = build(&o, NULL);
+	T_EQ_STR(joined(get(root, "process", "env", NULL)), TASKD_DEFAULT_PATH);
+	T_EQ_STR(str_at(root, "process", "cwd", NULL), "/");
+	T_EQ_STR(str_at(root, "linux", "cgroupsPath", NULL), "custom/path");
+	yajl_tree_free(root);
+}
+
+static void
+test_network_modes(void)
+{
+	struct br_image_runtime img = sample_image();
+	struct taskd_spec_opts o = base_opts(&img);
+
+	o.net_mode = "host";
+	o.netns_path = "";
+	yajl_val root = build(&o, NULL);
+	T_EQ_STR(namespaces(root), "pid|ipc|uts|mount");
+	yajl_tree_free(root);
+
+	/* no path from netd: the runtime makes a fresh namespace */
+	o.net_mode = "none";
+	o.netns_path = NULL;
+	o.hosts_path = o.resolv_path = NULL;
+	root = build(&o, NULL);
+	T_EQ_STR(namespaces(root), "pid|ipc|uts|mount|network");
+	T_NULL(find_mount(root, "/etc/hosts"));
+	T_NULL(find_mount(root, "/etc/resolv.conf"));
+	yajl_tree_free(root);
+}
+
+static void
+test_errors(void)
+{
+	struct br_image_runtime img = sample_image();
+	struct taskd_spec_opts o;
+	char *json = NULL, **cmd = NULL;
+	br_err err = BR_ERR_INIT;
+
+	/* no command anywhere */
+	o = base_opts(NULL);
+	T_ERR(taskd_spec_build(&o, &json, &cmd, &err), err, BR_INVALID_ARGUMENT);
+	T_OK(strstr(err.msg, "no command") != NULL);
+
+	o = base_opts(&img);
+	o.working_dir = "relative/dir";
+	T_ERR(taskd_spec_build(&o, &json, &cmd, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "working directory \"relative/dir\": must be an absolute path");
+
+	static const char *bad_env[] = {"NOEQUALS"};
+	o = base_opts(&img);
+	o.env = (struct br_strlist){bad_env, 1};
+	T_ERR(taskd_spec_build(&o, &json, &cmd, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "container env \"NOEQUALS\": expected KEY=VALUE");
+
+	o = base_opts(&img);
+	o.user = "nobody";
+	T_ERR(taskd_spec_build(&o, &json, &cmd, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "user \"nobody\": no such user in the image's /etc/passwd");
+	o.user = "1000:";
+	T_ERR(taskd_spec_build(&o, &json, &cmd, &err), err, BR_INVALID_ARGUMENT);
+	o.user = "4294967295";
+	T_ERR(taskd_spec_build(&o, &json, &cmd, &err), err, BR_INVALID_ARGUMENT);
+	T_NULL(json);
+	T_NULL(cmd);
+}
+
+static char tmpdir[] = "/tmp/berth-spec-test.XXXXXX";
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+write_at(const char *dir, const char *name, const char *content)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	T_NOT_NULL(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static void
+test_user_names(void)
+{
+	T_NOT_NULL(mkdtemp(tmpdir));
+	char etc[256];
+	snprintf(etc, sizeof(etc), "%s/etc", tmpdir);
+	T_OK(mkdir(etc, 0755) == 0);
+	write_at(etc, "passwd",
+	         "root:x:0:0:root:/root:/bin/sh\nbroken line\nwww:x:33:34:www:/var/www:/bin/sh\n"
+	         "app:x:1000:1001::/home/app:/bin/sh\n");
+	write_at(etc, "group", "root:x:0:\nwww-data:x:34:\nstaff:x:50:app\n");
+	int fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint32_t uid, gid;
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	rc = taskd_spec_resolve_user("www", fd, &uid, &gid, &err);
+	T_NOERR(rc, err);
+	T_EQ_INT(uid, 33);
+	T_EQ_INT(gid, 34);
+	rc = taskd_spec_resolve_user("app:staff", fd, &uid, &gid, &err);
+	T_NOERR(rc, err);
+	T_EQ_INT(uid, 1000);
+	T_EQ_INT(gid, 50);
+	/* a numeric uid listed in passwd gets its primary group */
+	rc = taskd_spec_resolve_user("1000", fd, &uid, &gid, &err);
+	T_NOERR(rc, err);
+	T_EQ_INT(gid, 1001);
+	rc = taskd_spec_resolve_user("4242", fd, &uid, &gid, &err);
+	T_NOERR(rc, err);
+	T_EQ_INT(uid, 4242);
+	T_EQ_INT(gid, 0);
+	rc = taskd_spec_resolve_user("app:nogroup", fd, &uid, &gid, &err);
+	T_ERR(rc, err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "group \"nogroup\": no such group in the image's /etc/group");
+	rc = taskd_spec_resolve_user("ghost", fd, &uid, &gid, &err);
+	T_ERR(rc, err, BR_INVALID_ARGUMENT);
+
+	/* the image's user is used when none is given */
+	struct br_image_runtime img = sample_image();
+	img.user = "www";
+	struct taskd_spec_opts o = base_opts(&img);
+	o.rootfs_fd = fd;
+	yajl_val root = build(&o, NULL);
+	T_EQ_INT(int_at(root, "process", "user", "uid"), 33);
+	T_EQ_INT(int_at(root, "process", "user", "gid"), 34);
+	yajl_tree_free(root);
+
+	/* a symlinked passwd cannot lead out of the rootfs */
+	unlink(strcat(etc, "/passwd"));
+	T_OK(symlink("/etc/passwd", etc) == 0);
+	rc = taskd_spec_resolve_user("root", fd, &uid, &gid, &err);
+	T_ERR(rc, err, BR_INVALID_ARGUMENT);
+	close(fd);
+	nftw(tmpdir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+test_hostname_and_rlimit_bounds(void)
+{
+	struct br_image_runtime img = sample_image();
+	struct taskd_spec_opts o = base_opts(&img);
+	o.id = "a123456789b123456789c123456789d123456789e123456789f123456789g1234";
+	struct rlimit rl = {.rlim_cur = 256, .rlim_max = 512};
+	T_OK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	yajl_val root = build(&o, NULL);
+	T_EQ_INT(strlen(str_at(root, "hostname", NULL, NULL)), 63);
+	yajl_val r = get(root, "process", "rlimits", NULL)->u.array.values[0];
+	T_EQ_INT(int_at(r, "hard", NULL, NULL), 512);
+	T_EQ_INT(int_at(r, "soft", NULL, NULL), 512);
+	yajl_tree_free(root);
+}
+
+/* ---- the generated spec, run for real ---- */
+
+static char run_top[] = "/tmp/berth-spec-run.XXXXXX";
+static char cgparent[64];
+
+static int
+rmdir_cg(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_DP && strstr(path, cgparent) != NULL)
+		rmdir(path);
+	return 0;
+}
+
+/* Where the binaries under test are: $BERTH_BUILD, else the build directory this test binary
+ * was built in (<build>/test/unit/<test>), else "build". */
+static const char *
+build_dir(void)
+{
+	static char dir[512];
+	const char *b = getenv("BERTH_BUILD");
+	ssize_t n;
+
+	if (b != NULL && *b != '\0')
+		return b;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n > 0) {
+		dir[n] = '\0';
+		for (int i = 0; i < 3; i++) {
+			char *slash = strrchr(dir, '/');
+			if (slash == NULL)
+				break;
+			*slash = '\0';
+		}
+		return dir;
+	}
+	return "build";
+}
+
+static void
+test_spec_runs_with_runc(void)
+{
+	if (geteuid() != 0 || access("/usr/sbin/runc", X_OK) != 0 ||
+	    access("/bin/busybox", X_OK) != 0)
+		T_SKIP("needs root, runc and busybox-static");
+	char shim[512], bundle[512], rootfs[600], state[512], path[700], cmdline[1024];
+	snprintf(shim, sizeof(shim), "%s/berth-shim", build_dir());
+	if (access(shim, X_OK) != 0)
+		T_SKIP("%s not built", shim);
+	T_NOT_NULL(mkdtemp(run_top));
+	snprintf(cgparent, sizeof(cgparent), "berth-spec-test-%d", (int)getpid());
+
+	/* a busybox rootfs with a user */
+	snprintf(bundle, sizeof(bundle), "%s/bundle", run_top);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", bundle);
+	snprintf(cmdline, sizeof(cmdline),
+	         "mkdir -p %s/bin %s/etc %s/proc %s/dev %s/sys && cp /bin/busybox %s/bin/ && "
+	         "for a in sh id hostname cat grep ls; do ln -s busybox %s/bin/$a; done",
+	         rootfs, rootfs, rootfs, rootfs, rootfs, rootfs, rootfs);
+	T_EQ_INT(system(cmdline), 0);
+	snprintf(path, sizeof(path), "%s/etc", rootfs);
+	write_at(path, "passwd", "root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n");
+	write_at(run_top, "hosts", "127.0.0.1 localhost\n10.9.8.7 spec-test-marker\n");
+
+	static const char *args[] = {"sh", "-c",
+	                             "id; hostname; grep NoNewPrivs /proc/self/status; "
+	                             "grep spec-test-marker /etc/hosts; echo $FOO; exit 7"};
+	static const char *env[] = {"FOO=from-request"};
+	char hosts[600], cgroups[128];
+	snprintf(hosts, sizeof(hosts), "%s/hosts", run_top);
+	snprintf(cgroups, sizeof(cgroups), "%s/s1", cgparent);
+	int rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct taskd_spec_opts o = {
+	        .ns = "default",
+	        .id = "s1",
+	        .args = {args, 3},
+	        .env = {env, 1},
+	        .user = "app",
+	        .hostname = "spec-host",
+	        .net_mode = "none",
+	        .hosts_path = hosts,
+	        .cgroups_path = cgroups,
+	        .rootfs_fd = rootfs_fd,
+	};
+	char *json, **cmd;
+	br_err err = BR_ERR_INIT;
+	T_NOERR(taskd_spec_build(&o, &json, &cmd, &err), err);
+	write_at(bundle, "config.json", json);
+	free(json);
+	br_strv_free(cmd);
+	close(rootfs_fd);
+
+	snprintf(state, sizeof(state), "%s/state", run_top);
+	char runc_root[600];
+	snprintf(runc_root, sizeof(runc_root), "%s/runc", run_top);
+	struct taskd_shim_spawn_opts so = {
+	        .shim_path = shim,
+	        .id = "s1",
+	        .bundle = bundle,
+	        .runtime = "/usr/sbin/runc",
+	        .runtime_root = runc_root,
+	        .state_dir = state,
+	};
+	br_arena *a = br_arena_new();
+	struct br_shim_reply r = {0};
+	int rc = taskd_shim_spawn(&so, a, &r, &err);
+	if (rc == 0) {
+		struct br_shim_req start = {.m = "start"}, wait = {.m = "wait"},
+		                   del = {.m = "delete", .force = true};
+		rc = br_shim_call_at(state, &start, 30000, a, &r, &err);
+		if (rc == 0)
+			rc = br_shim_call_at(state, &wait, 30000, a, &r, &err);
+		struct br_shim_reply final = r;
+		br_err ignored = BR_ERR_INIT;
+		br_shim_call_at(state, &del, 30000, a, &r, &ignored);
+		r = final;
+	}
+	/* Collect what is needed, then clean up before any check can end the case. */
+	int sfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *out = NULL;
+	size_t len;
+	br_err read_err = BR_ERR_INIT;
+	int read_rc = br_read_file_at(sfd, "stdout.log", 65536, &out, &len, &read_err);
+	close(sfd);
+	br_arena_free(a);
+	nftw("/sys/fs/cgroup", rmdir_cg, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(run_top, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+
+	T_NOERR(rc, err);
+	T_EQ_INT(r.exit_status, 7);
+	T_NOERR(read_rc, read_err);
+	char *lines = strdup(out);
+	for (char *line = strtok(lines, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		printf("# container: %s\n", line);
+	free(lines);
+	T_OK(strstr(out, "uid=1000(app) gid=1000") != NULL);
+	T_OK(strstr(out, "spec-host\n") != NULL);
+	T_OK(strstr(out, "NoNewPrivs:\t1") != NULL);
+	T_OK(strstr(out, "10.9.8.7 spec-test-marker") != NULL);
+	T_OK(strstr(out, "from-request\n") != NULL);
+	free(out);
+}
+
+T_MAIN(T_CASE(test_defaults), T_CASE(test_overrides), T_CASE(test_path_default_and_no_image),
+       T_CASE(test_network_modes), T_CASE(test_errors), T_CASE(test_user_names),
+       T_CASE(test_hostname_and_rlimit_bounds), T_CASE(test_spec_runs_with_runc))
