@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The import job: an OCI image layout as a tar archive (oci-layout, index.json,
+ * blobs/sha256/<hex>), already stored in contentd as one blob by the caller. The archive is
+ * read from contentd once, chunk by chunk; every blob in it is copied into contentd under the
+ * digest its path names (contentd checks the digest on commit, so a blob whose content does
+ * not match its name is refused), then the image is resolved from index.json and unpacked
+ * exactly as a pull does, with contentd as the only source.
+ *
+ * The name comes from the request, else from index.json's annotations:
+ * "io.containerd.image.name", or "org.opencontainers.image.ref.name" when it is a full
+ * reference. A bare tag ("v1", as skopeo writes for oci:dir:v1) cannot name an image alone,
+ * and the request must give the name.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/json.h"
+#include "common/ref.h"
+#include "common/xalloc.h"
+#include "imaged/apply.h"
+#include "imaged/imaged.h"
+
+#define ARCHIVE_MAX_ENTRIES 100000
+#define LAYOUT_FILE_MAX 4096
+#define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+#define ANNOTATION_IMAGE_NAME "io.containerd.image.name"
+
+BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
+BR_DEFINE_CLEANUP(struct br_oci_index, br_oci_index_free)
+BR_DEFINE_CLEANUP(struct br_oci_manifest, br_oci_manifest_free)
+BR_DEFINE_CLEANUP(struct br_oci_image_config, br_oci_config_free)
+
+void
+imaged_import_arg_free(void *arg)
+{
+	struct imaged_import_arg *a = arg;
+
+	if (a == NULL)
+		return;
+	free(a->digest);
+	free(a->name);
+	free(a->platform);
+	free(a);
+}
+
+struct layout {
+	bool have_layout;
+	char *index;
+	size_t index_len;
+	bool docker_manifest; /* a docker-archive's manifest.json was seen */
+	size_t blobs;
+};
+
+struct archive_src {
+	struct imaged_blob_reader reader;
+	br_err err;
+	bool failed;
+};
+
+static la_ssize_t
+archive_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct archive_src *src = data;
+	ssize_t n = imaged_blob_read(&src->reader, buf, &src->err);
+
+	if (n < 0) {
+		src->failed = true;
+		archive_set_error(a, EIO, "%s", src->err.msg);
+	}
+	return n;
+}
+
+static int
+archive_fail(struct archive *a, struct archive_src *src, const char *what, br_err *err)
+{
+	if (src->failed) {
+		br_err_copy(err, &src->err);
+		return -1;
+	}
+	const char *msg = archive_error_string(a);
+	return br_err_set(err, BR_INVALID_ARGUMENT, "%s: %s", what,
+	                  msg != NULL ? msg : "malformed archive");
+}
+
+/* Read a small member whole. */
+static int
+read_member(struct archive *a, struct archive_src *src, const char *name, size_t max, char **ret,
+            size_t *ret_len, br_err *err)
+{
+	_cleanup_free_ char *out = xmalloc(max + 1);
+	size_t len = 0;
+	la_ssize_t n;
+
+	while ((n = archive_read_data(a, out + len, max + 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len > max)
+			return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+			                  "%s: larger than the limit of %zu bytes", name, max);
+	}
+	if (n < 0)
+		return archive_fail(a, src, name, err);
+	out[len] = '\0';
+	*ret = br_steal_ptr(&out);
+	*ret_len = len;
+	return 0;
+}
+
+/* Copy blobs/sha256/<hex> into contentd unless it is there already. */
+static int
+copy_blob(struct imaged_job *job, struct archive *a, struct archive_src *src,
+          struct archive_entry *e, const char *digest, br_err *err)
+{
+	struct imaged_ingest *w = NULL;
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int64_t size = archive_entry_size(e), written = 0;
+	bool have = false;
+	int r;
+
+	if (imaged_blob_exists(job->svc->content, digest, &have, err) < 0)
+		return -1;
+	if (have)
+		return 0;
+	if (size < 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "blob %s: no size", digest);
+	if (imaged_ingest_new(job, digest, size, &w, err) < 0)
+		return -1;
+	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK ||
+	       r == ARCHIVE_WARN) {
+		if (imaged_job_canceled(job)) {
+			imaged_ingest_free(w);
+			return br_err_set(err, BR_CANCELED, "canceled");
+		}
+		if (off != written) {
+			imaged_ingest_free(w);
+			return br_err_set(err, BR_INVALID_ARGUMENT, "blob %s: sparse member",
+			                  digest);
+		}
+		if (imaged_ingest_write(w, buf, len, err) < 0) {
+			imaged_ingest_free(w);
+			return -1;
+		}
+		written += (int64_t)len;
+		imaged_job_progress(job, (int64_t)len, 0);
+	}
+	if (r != ARCHIVE_EOF) {
+		imaged_ingest_free(w);
+		return archive_fail(a, src, digest, err);
+	}
+	r = imaged_ingest_commit(w, err);
+	imaged_ingest_free(w);
+	return r;
+}
+
+/* One pass over the archive: keep index.json, copy the blobs. */
+static int
+read_archive(struct imaged_job *job, const char *digest, struct layout *lay, br_err *err)
+{
+	struct archive_src src = {
+	        .reader = {.content = job->svc->content, .digest = digest},
+	};
+	struct imaged_cancel cancel = {{&job->cancel, NULL}};
+	struct archive_entry *e;
+	size_t entries = 0;
+	int r, rc = 0;
+
+	src.reader.cancel = &cancel;
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	if (archive_read_open(a, &src, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
+		rc = archive_fail(a, &src, "read", err);
+		goto out;
+	}
+	while (rc == 0 && (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			rc = archive_fail(a, &src, "read", err);
+			break;
+		}
+		if (++entries > ARCHIVE_MAX_ENTRIES) {
+			rc = br_err_set(err, BR_RESOURCE_EXHAUSTED, "more than %d members",
+			                ARCHIVE_MAX_ENTRIES);
+			break;
+		}
+		const char *raw = archive_entry_pathname(e);
+		_cleanup_free_ char *path = raw ? imaged_layer_path_normalize(raw) : NULL;
+		if (path == NULL || archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		if (strcmp(path, "oci-layout") == 0) {
+			_cleanup_free_ char *doc = NULL;
+			size_t len;
+			yajl_val root = NULL;
+			const char *version = NULL;
+			rc = read_member(a, &src, "oci-layout", LAYOUT_FILE_MAX, &doc, &len, err);
+			if (rc == 0)
+				rc = br_json_parse(doc, len, LAYOUT_FILE_MAX, "oci-layout", &root,
+				                   err);
+			if (rc == 0)
+				rc = br_json_get_str(root, "oci-layout", "imageLayoutVersion", true,
+				                     &version, err);
+			if (root != NULL)
+				yajl_tree_free(root);
+			lay->have_layout = rc == 0;
+		} else if (strcmp(path, "index.json") == 0) {
+			free(lay->index);
+			lay->index = NULL;
+			rc = read_member(a, &src, "index.json", BR_OCI_MAX_DOC, &lay->index,
+			                 &lay->index_len, err);
+		} else if (strcmp(path, "manifest.json") == 0) {
+			lay->docker_manifest = true;
+		} else if (strncmp(path, "blobs/sha256/", 13) == 0) {
+			_cleanup_free_ char *d = xasprintf("sha256:%s", path + 13);
+			if (!br_digest_valid(d)) {
+				rc = br_err_set(err, BR_INVALID_ARGUMENT,
+				                "member \"%.200s\" is not named by a sha256 digest",
+				                path);
+				break;
+			}
+			imaged_job_step(job, "copy blob %s", d);
+			rc = copy_blob(job, a, &src, e, d, err);
+			lay->blobs++;
+		}
+	}
+out:
+	archive_read_free(a);
+	imaged_blob_reader_fini(&src.reader);
+	return rc;
+}
+
+/* The annotations of index.json's manifests[i] that name an image. */
+static void
+entry_names(yajl_val root, size_t i, const char **ret_ref_name, const char **ret_image_name)
+{
+	yajl_val manifests = NULL, ann = NULL;
+
+	*ret_ref_name = *ret_image_name = NULL;
+	if (br_json_get_array(root, "", "manifests", false, &manifests, NULL) < 0 ||
+	    manifests == NULL || i >= manifests->u.array.len ||
+	    !YAJL_IS_OBJECT(manifests->u.array.values[i]))
+		return;
+	if (br_json_get_obj(manifests->u.array.values[i], "", "annotations", false, &ann, NULL) <
+	            0 ||
+	    ann == NULL)
+		return;
+	br_json_get_str(ann, "", ANNOTATION_REF_NAME, false, ret_ref_name, NULL);
+	br_json_get_str(ann, "", ANNOTATION_IMAGE_NAME, false, ret_image_name, NULL);
+}
+
+/* A reference as the user wrote it, normalized; NULL if it does not parse. */
+static char *
+normalize_name(const char *s)
+{
+	struct br_ref *ref = NULL;
+
+	if (s == NULL || br_ref_parse(s, &ref, NULL) < 0)
+		return NULL;
+	char *out = br_ref_string(ref);
+	br_ref_free(ref);
+	return out;
+}
+
+/* A ref.name annotation that is a whole reference rather than a bare tag. */
+static bool
+is_full_reference(const char *s)
+{
+	return strpbrk(s, "/:@") != NULL;
+}
+
+/* Choose the index.json entry to import and the name to import it under. */
+static int
+choose_entry(const struct layout *lay, const struct br_oci_index *idx, const char *want_name,
+             size_t *ret_entry, char **ret_name, br_err *err)
+{
+	yajl_val root = NULL;
+	_cleanup_free_ char *name = NULL;
+	size_t chosen = idx->n_manifests;
+
+	if (idx->n_manifests == 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "index.json lists no manifests");
+	if (br_json_parse(lay->index, lay->index_len, BR_OCI_MAX_DOC, "index.json", &root, err) < 0)
+		return -1;
+	if (want_name != NULL) {
+		name = xstrdup(want_name);
+		struct br_ref *ref = NULL;
+		br_ref_parse(want_name, &ref, NULL);
+		for (size_t i = 0; i < idx->n_manifests && chosen == idx->n_manifests; i++) {
+			const char *ref_name, *image_name;
+			entry_names(root, i, &ref_name, &image_name);
+			_cleanup_free_ char *a = normalize_name(image_name);
+			_cleanup_free_ char *b = ref_name && is_full_reference(ref_name)
+			                                 ? normalize_name(ref_name)
+			                                 : NULL;
+			if ((a && strcmp(a, want_name) == 0) || (b && strcmp(b, want_name) == 0) ||
+			    (ref_name && ref && ref->tag && strcmp(ref_name, ref->tag) == 0))
+				chosen = i;
+		}
+		br_ref_free(ref);
+		if (chosen == idx->n_manifests && idx->n_manifests == 1)
+			chosen = 0;
+		if (chosen == idx->n_manifests) {
+			yajl_tree_free(root);
+			return br_err_set(err, BR_NOT_FOUND,
+			                  "index.json lists %zu images and none is named \"%s\"",
+			                  idx->n_manifests, want_name);
+		}
+	} else {
+		if (idx->n_manifests > 1) {
+			yajl_tree_free(root);
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "index.json lists %zu images: name the one to import",
+			                  idx->n_manifests);
+		}
+		chosen = 0;
+		const char *ref_name, *image_name;
+		entry_names(root, 0, &ref_name, &image_name);
+		if (image_name != NULL) {
+			name = normalize_name(image_name);
+		} else if (ref_name != NULL && is_full_reference(ref_name)) {
+			name = normalize_name(ref_name);
+		} else if (ref_name != NULL) {
+			br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "index.json names the image only by the tag \"%.128s\": give the "
+			        "name to import it under",
+			        ref_name);
+			yajl_tree_free(root);
+			return -1;
+		}
+		if (name == NULL) {
+			yajl_tree_free(root);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "index.json gives the image no usable name: give the name "
+			        "to import it under");
+		}
+	}
+	yajl_tree_free(root);
+	*ret_entry = chosen;
+	*ret_name = br_steal_ptr(&name);
+	return 0;
+}
+
+/* Read a document blob from contentd and check its size against its descriptor. */
+static int
+get_document(struct imaged_job *job, const struct br_oci_descriptor *d, const char *what,
+             char **ret, size_t *ret_len, br_err *err)
+{
+	if (imaged_blob_get(job->svc->content, d->digest, BR_OCI_MAX_DOC, ret, ret_len, err) < 0) {
+		if (err != NULL && err->code == BR_NOT_FOUND)
+			return br_err_set(err, BR_NOT_FOUND, "%s %s is not in the archive", what,
+			                  d->digest);
+		return -1;
+	}
+	if ((int64_t)*ret_len != d->size) {
+		free(*ret);
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "%s %s: %zu bytes, but %lld expected", what, d->digest, *ret_len,
+		                  (long long)d->size);
+	}
+	return 0;
+}
+
+static void
+platform_finip(struct br_oci_platform *p)
+{
+	br_oci_platform_fini(p);
+}
+
+static int
+import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_name, br_err *err)
+{
+	const struct br_config *cfg = job->svc->cfg;
+	struct layout lay = {0};
+	_cleanup_(br_oci_index_freep) struct br_oci_index *idx = NULL;
+	_cleanup_(br_oci_index_freep) struct br_oci_index *sub = NULL;
+	_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
+	_cleanup_(br_oci_config_freep) struct br_oci_image_config *config = NULL;
+	_cleanup_(platform_finip) struct br_oci_platform want = {0};
+	_cleanup_free_ char *name = NULL, *doc = NULL, *cdoc = NULL, *platform_s = NULL;
+	char chain_id[BR_DIGEST_BUF];
+	size_t entry = 0, len, clen;
+
+	if (br_oci_platform_parse(a->platform ? a->platform : cfg->imaged.platform, &want, err) < 0)
+		return -1;
+	imaged_job_step(job, "read archive %s", a->digest);
+	int rc = read_archive(job, a->digest, &lay, err);
+	_cleanup_free_ char *index = lay.index;
+	if (rc < 0)
+		return -1;
+	if (lay.index == NULL && lay.docker_manifest)
+		return br_err_set(err, BR_NOT_IMPLEMENTED,
+		                  "a docker-archive (manifest.json) is not supported: export the "
+		                  "image as an OCI layout");
+	if (lay.index == NULL || !lay.have_layout)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "not an OCI image layout: %s is missing",
+		                  lay.index == NULL ? "index.json" : "oci-layout");
+	if (br_oci_index_parse(lay.index, lay.index_len, NULL, &idx, err) < 0)
+		return br_err_wrap(err, "index.json");
+	if (choose_entry(&lay, idx, a->name, &entry, &name, err) < 0)
+		return -1;
+
+	const struct br_oci_descriptor *d = &idx->manifests[entry];
+	struct br_descriptor target = {
+	        .media_type = d->media_type,
+	        .digest = d->digest,
+	        .size = d->size,
+	};
+	if (br_oci_kind_of(d->media_type) == BR_OCI_INDEX) {
+		const struct br_oci_descriptor *sel;
+		if (get_document(job, d, "index", &doc, &len, err) < 0)
+			return -1;
+		if (br_oci_index_parse(doc, len, d->media_type, &sub, err) < 0)
+			return br_err_wrap(err, "index %s", d->digest);
+		sel = br_oci_index_select(sub, want.os, want.architecture, want.variant);
+		if (sel == NULL) {
+			_cleanup_free_ char *w =
+			        imaged_platform_string(want.os, want.architecture, want.variant);
+			return br_err_set(err, BR_NOT_FOUND, "index %s has no manifest for %s",
+			                  d->digest, w);
+		}
+		d = sel;
+		free(doc);
+		doc = NULL;
+	} else if (br_oci_kind_of(d->media_type) != BR_OCI_MANIFEST) {
+		return br_err_set(err, BR_NOT_IMPLEMENTED,
+		                  "index.json entry %s: media type \"%s\" is not an image",
+		                  d->digest, d->media_type ? d->media_type : "");
+	}
+	if (get_document(job, d, "manifest", &doc, &len, err) < 0)
+		return -1;
+	if (br_oci_manifest_parse(doc, len, d->media_type, &m, err) < 0)
+		return br_err_wrap(err, "manifest %s", d->digest);
+	if (get_document(job, &m->config, "config", &cdoc, &clen, err) < 0)
+		return -1;
+	if (br_oci_config_parse(cdoc, clen, &config, err) < 0)
+		return br_err_wrap(err, "config %s", m->config.digest);
+	if (imaged_unpack(job, NULL, m, config, chain_id, err) < 0)
+		return -1;
+
+	imaged_job_step(job, "store image %s", name);
+	int64_t size = m->config.size;
+	for (size_t i = 0; i < m->n_layers; i++)
+		size += m->layers[i].size;
+	platform_s = imaged_platform_string(config->os, config->architecture, config->variant);
+	struct br_image img = {
+	        .name = name,
+	        .target = target,
+	        .manifest_digest = d->digest,
+	        .config_digest = m->config.digest,
+	        .chain_id = chain_id,
+	        .platform = platform_s,
+	        .size = size,
+	};
+	if (imaged_job_canceled(job))
+		return br_err_set(err, BR_CANCELED, "canceled");
+	if (imaged_store_image(job, &img, err) < 0)
+		return -1;
+	*ret_name = br_steal_ptr(&name);
+	return 0;
+}
+
+int
+imaged_import_run(struct imaged_job *job, char **ret_result, br_err *err)
+{
+	const struct imaged_import_arg *a = job->arg;
+
+	if (import(job, a, ret_result, err) < 0)
+		return br_err_wrap(err, "import %s", a->digest);
+	return 0;
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Jobs: long operations (pull, import) that run on their own threads and are followed with
+ * jobs.get / jobs.wait / jobs.cancel.
+ *
+ * A job's record lives on the loop thread. Its thread reports steps by posting them to the
+ * loop (br_loop_post) and byte counts through two atomic counters; cancellation is an atomic
+ * flag the thread checks between chunks and while it waits on the network. When the work
+ * returns, the thread posts its outcome and ends; the loop joins it, records the outcome and
+ * answers the jobs.wait calls waiting for it. Finished jobs are remembered for an hour (at
+ * most IMAGED_JOBS_KEPT of them); jobs do not survive a restart of the daemon.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/cleanup.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "imaged/imaged.h"
+
+#define WAIT_MARGIN_MS 250 /* a wait answers this long before the caller's deadline */
+
+struct imaged_waiter {
+	struct imaged_waiter *next;
+	struct imaged_job *job;
+	br_call *call;
+	uv_timer_t timer;
+};
+
+struct step {
+	struct imaged_job *job;
+	char *message;
+};
+
+struct outcome {
+	struct imaged_job *job;
+	int rc;
+	br_err err;
+	char *result;
+};
+
+void
+imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1])
+{
+	unsigned char b[IMAGED_JOB_ID_LEN / 2];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* ------------------------------------------------------------------ job threads' side */
+
+static void
+step_on_loop(void *arg)
+{
+	struct step *s = arg;
+
+	if (strcmp(s->job->state, "running") == 0) {
+		free(s->job->message);
+		s->job->message = s->message;
+	} else {
+		free(s->message);
+	}
+	free(s);
+}
+
+void
+imaged_job_step(struct imaged_job *job, const char *fmt, ...)
+{
+	struct step *s = xnew(struct step);
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	s->job = job;
+	s->message = xstrdup(buf);
+	br_log_debug("IMAGE-JOB-STEP", "job %s: %s", job->id, buf);
+	br_loop_post(job->svc->loop, step_on_loop, s);
+}
+
+void
+imaged_job_progress(struct imaged_job *job, int64_t done, int64_t total)
+{
+	if (done != 0)
+		atomic_fetch_add(&job->done_bytes, done);
+	if (total != 0)
+		atomic_fetch_add(&job->total_bytes, total);
+}
+
+bool
+imaged_job_canceled(const struct imaged_job *job)
+{
+	return atomic_load(&job->cancel);
+}
+
+int
+imaged_job_journal_add(struct imaged_job *job, const char *kind, const char *name, br_err *err)
+{
+	struct imaged_service *svc = job->svc;
+
+	pthread_mutex_lock(&svc->journal_lock);
+	int rc = imaged_store_pending_add(svc->journal_db, kind, job->ns, name, err);
+	pthread_mutex_unlock(&svc->journal_lock);
+	return rc;
+}
+
+void
+imaged_job_journal_remove(struct imaged_job *job, const char *kind, const char *name)
+{
+	struct imaged_service *svc = job->svc;
+	br_err err = BR_ERR_INIT;
+
+	pthread_mutex_lock(&svc->journal_lock);
+	int rc = imaged_store_pending_remove(svc->journal_db, kind, job->ns, name, &err);
+	pthread_mutex_unlock(&svc->journal_lock);
+	/* A row left behind only makes the next start try a cleanup that finds nothing. */
+	if (rc < 0)
+		br_log_warn("IMAGE-JOURNAL", "job %s: %s", job->id, err.msg);
+}
+
+static void outcome_on_loop(void *arg);
+
+static void *
+job_main(void *arg)
+{
+	struct imaged_job *job = arg;
+	struct outcome *o = xnew(struct outcome);
+
+	o->job = job;
+	o->rc = job->fn(job, &o->result, &o->err);
+	br_loop_post(job->svc->loop, outcome_on_loop, o);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ loop side */
+
+static void
+fill_job(struct imaged_job *job, struct br_job *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = job->id;
+	out->kind = job->kind;
+	out->state = job->state;
+	out->message = job->message;
+	out->done_bytes = atomic_load(&job->done_bytes);
+	out->total_bytes = atomic_load(&job->total_bytes);
+	if (job->error.code != BR_OK) {
+		out->error_code = br_code_name(job->error.code);
+		out->error_msg = job->error.msg;
+	}
+	out->result = job->result;
+	out->started_at = job->started_at;
+	out->ended_at = job->ended_at;
+}
+
+static void
+waiter_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Answer a waiter with the job as it is and drop it. */
+static void
+waiter_finish(struct imaged_waiter *w, const br_err *err)
+{
+	struct imaged_job *job = w->job;
+	struct br_job out;
+
+	for (struct imaged_waiter **p = &job->waiters; *p != NULL; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	if (err != NULL) {
+		br_call_fail(w->call, err);
+	} else {
+		fill_job(job, &out);
+		br_call_reply(w->call, &br_job_schema, &out);
+	}
+	uv_timer_stop(&w->timer);
+	uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+static void
+waiter_timeout(uv_timer_t *t)
+{
+	waiter_finish(t->data, NULL);
+}
+
+static void
+job_free(struct imaged_job *job)
+{
+	if (job->free_arg != NULL)
+		job->free_arg(job->arg);
+	free(job->ns);
+	free(job->message);
+	free(job->result);
+	free(job);
+}
+
+/* Forget finished jobs past their time, and the oldest beyond IMAGED_JOBS_KEPT. */
+static void
+prune(struct imaged_service *svc)
+{
+	int64_t now = br_db_now();
+	size_t finished = 0;
+
+	for (struct imaged_job **p = &svc->jobs; *p != NULL;) {
+		struct imaged_job *job = *p;
+		bool ended = strcmp(job->state, "running") != 0;
+		if (ended && !job->thread_running && job->waiters == NULL &&
+		    (finished >= IMAGED_JOBS_KEPT || now - job->ended_at > IMAGED_JOB_KEEP_MS)) {
+			*p = job->next;
+			job_free(job);
+			continue;
+		}
+		finished += ended;
+		p = &job->next;
+	}
+}
+
+static void
+outcome_on_loop(void *arg)
+{
+	struct outcome *o = arg;
+	struct imaged_job *job = o->job;
+	struct imaged_service *svc = job->svc;
+
+	if (job->thread_running) {
+		pthread_join(job->thread, NULL);
+		job->thread_running = false;
+	}
+	svc->n_running--;
+	job->ended_at = br_db_now();
+	if (o->rc == 0) {
+		job->state = "done";
+		job->result = o->result;
+		o->result = NULL;
+		free(job->message);
+		job->message = xasprintf("%s done", job->kind);
+		br_log_info("IMAGE-JOB-DONE", "job %s: %s %s", job->id, job->kind,
+		            job->result ? job->result : "");
+	} else {
+		job->state = o->err.code == BR_CANCELED ? "canceled" : "failed";
+		job->error = o->err;
+		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, o->err.msg);
+	}
+	while (job->waiters != NULL)
+		waiter_finish(job->waiters, NULL);
+	free(o->result);
+	free(o);
+	prune(svc);
+}
+
+int
+imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, imaged_job_fn fn,
+                 void *arg, void (*free_arg)(void *arg), struct imaged_job **ret, br_err *err)
+{
+	if (svc->stopping) {
+		free_arg(arg);
+		return br_err_set(err, BR_UNAVAILABLE, "berth-imaged is stopping");
+	}
+	if (svc->n_running >= IMAGED_MAX_RUNNING_JOBS) {
+		free_arg(arg);
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+		                  "%d jobs are running already; wait for one to end",
+		                  IMAGED_MAX_RUNNING_JOBS);
+	}
+	struct imaged_job *job = xnew(struct imaged_job);
+	job->svc = svc;
+	imaged_random_id(job->id);
+	job->ns = xstrdup(ns);
+	job->kind = kind;
+	job->fn = fn;
+	job->arg = arg;
+	job->free_arg = free_arg;
+	job->state = "running";
+	job->message = xasprintf("%s queued", kind);
+	job->started_at = br_db_now();
+	atomic_init(&job->cancel, false);
+	atomic_init(&job->done_bytes, 0);
+	atomic_init(&job->total_bytes, 0);
+	int rc = pthread_create(&job->thread, NULL, job_main, job);
+	if (rc != 0) {
+		job_free(job);
+		return br_err_errno(err, BR_RESOURCE_EXHAUSTED, rc, "start a %s job", kind);
+	}
+	job->thread_running = true;
+	job->next = svc->jobs;
+	svc->jobs = job;
+	svc->n_running++;
+	br_log_info("IMAGE-JOB-START", "job %s: %s started", job->id, kind);
+	*ret = job;
+	return 0;
+}
+
+static struct imaged_job *
+find_job(struct imaged_service *svc, br_call *call, const char *id)
+{
+	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
+		if (strcmp(job->id, id) == 0 && strcmp(job->ns, br_call_ns(call)) == 0)
+			return job;
+	}
+	br_call_failf(call, BR_NOT_FOUND, "job \"%s\": not found", id);
+	return NULL;
+}
+
+void
+imaged_handle_jobs_get(br_call *call, void *data)
+{
+	const struct br_job_ref *req = br_call_params(call);
+	struct imaged_job *job = find_job(data, call, req->id);
+	struct br_job out;
+
+	if (job == NULL)
+		return;
+	fill_job(job, &out);
+	br_call_reply(call, &br_job_schema, &out);
+}
+
+void
+imaged_handle_jobs_wait(br_call *call, void *data)
+{
+	struct imaged_service *svc = data;
+	const struct br_job_wait_req *req = br_call_params(call);
+	struct imaged_job *job = find_job(svc, call, req->id);
+	struct br_job out;
+
+	if (job == NULL)
+		return;
+	int64_t wait = req->timeout_ms > 0 ? req->timeout_ms : 0;
+	int64_t deadline = br_call_deadline(call);
+	if (deadline != 0) {
+		int64_t left = deadline - br_now_ms() - WAIT_MARGIN_MS;
+		if (wait > left)
+			wait = left > 0 ? left : 0;
+	}
+	if (strcmp(job->state, "running") != 0 || wait == 0 || svc->stopping) {
+		fill_job(job, &out);
+		br_call_reply(call, &br_job_schema, &out);
+		return;
+	}
+	struct imaged_waiter *w = xnew(struct imaged_waiter);
+	w->job = job;
+	w->call = call;
+	uv_timer_init(svc->uv, &w->timer);
+	w->timer.data = w;
+	uv_timer_start(&w->timer, waiter_timeout, (uint64_t)wait, 0);
+	w->next = job->waiters;
+	job->waiters = w;
+}
+
+void
+imaged_handle_jobs_cancel(br_call *call, void *data)
+{
+	const struct br_job_ref *req = br_call_params(call);
+	struct imaged_job *job = find_job(data, call, req->id);
+	struct br_job out;
+
+	if (job == NULL)
+		return;
+	if (strcmp(job->state, "running") == 0) {
+		atomic_store(&job->cancel, true);
+		free(job->message);
+		job->message = xstrdup("canceling");
+	}
+	fill_job(job, &out);
+	br_call_reply(call, &br_job_schema, &out);
+}
+
+void
+imaged_jobs_stop(struct imaged_service *svc)
+{
+	br_err err = BR_ERR_INIT;
+
+	br_err_set(&err, BR_UNAVAILABLE, "berth-imaged is stopping");
+	svc->stopping = true;
+	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
+		atomic_store(&job->cancel, true);
+		while (job->waiters != NULL)
+			waiter_finish(job->waiters, &err);
+	}
+}
+
+void
+imaged_jobs_join(struct imaged_service *svc)
+{
+	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
+		if (job->thread_running) {
+			pthread_join(job->thread, NULL);
+			job->thread_running = false;
+		}
+	}
+}
+
+void
+imaged_jobs_free(struct imaged_service *svc)
+{
+	while (svc->jobs != NULL) {
+		struct imaged_job *job = svc->jobs;
+		svc->jobs = job->next;
+		job_free(job);
+	}
+}

@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * OCI distribution client (registry.h) over libcurl's multi interface, one transfer at a time
+ * per `struct imaged_http`. A fetch is driven by its reader: imaged_fetch_read() runs
+ * curl_multi_perform/poll until the write callback has delivered a chunk, and the callback
+ * pauses the transfer (CURL_WRITEFUNC_PAUSE) while the previous chunk has not been taken, so
+ * at most one buffer per download is held in memory.
+ *
+ * Plain-http registries speak HTTP/1.1 (curl 7.88 breaks h2c on reused connections); https
+ * ones negotiate with ALPN. Redirects (blob storage) are followed; from an https registry only
+ * to https. curl does not send the Authorization header to another host after a redirect.
+ * Content encodings are never requested, so the bytes hashed are the bytes stored.
+ */
+#include "imaged/registry.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "common/cleanup.h"
+#include "common/json.h"
+#include "common/oci.h"
+#include "common/xalloc.h"
+
+#define FETCH_BUFFER (1u << 20)    /* bytes held per download before curl is paused */
+#define ERROR_BODY_MAX (16u << 10) /* bytes of an error response kept for its message */
+#define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
+#define TOKEN_MAX (1u << 20)       /* token responses */
+#define POLL_MS 100                /* how often a waiting read checks for cancellation */
+
+struct imaged_registry {
+	char *host; /* where requests go: "registry-1.docker.io", "127.0.0.1:5000" */
+	char *repo; /* "library/busybox" */
+	char *url;  /* "https://registry-1.docker.io/v2/library/busybox" */
+	bool insecure;
+	char *ca_file;
+	pthread_mutex_t lock;
+	char *token; /* bearer token (lock) */
+};
+
+struct imaged_http {
+	CURLM *multi;
+	CURL *easy;
+};
+
+struct imaged_fetch {
+	struct imaged_registry *reg;
+	struct imaged_http *http;
+	char *url;
+	struct curl_slist *headers;
+	const struct imaged_cancel *cancel;
+	int64_t max_size, received;
+	unsigned char *buf;
+	size_t len, cap;
+	bool handed_out; /* buf was returned by the last read */
+	bool paused, done, too_large, status_known, is_error, attached;
+	CURLcode result;
+	long status;
+	char reason[96];
+	char *content_type, *docker_digest, *www_authenticate;
+	char *error_body;
+	size_t error_len;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ------------------------------------------------------------------ setup */
+
+int
+imaged_http_global_init(br_err *err)
+{
+	CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	if (c != CURLE_OK)
+		return br_err_set(err, BR_INTERNAL, "initialize libcurl: %s",
+		                  curl_easy_strerror(c));
+	return 0;
+}
+
+void
+imaged_http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct imaged_registry *
+imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref)
+{
+	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, ref->domain) : NULL;
+	struct imaged_registry *reg = xnew(struct imaged_registry);
+
+	reg->host = xstrdup(strcmp(ref->domain, "docker.io") == 0 ? "registry-1.docker.io"
+	                                                          : ref->domain);
+	reg->repo = xstrdup(ref->path);
+	reg->insecure = rc != NULL && rc->insecure;
+	reg->ca_file = rc != NULL && rc->ca_file != NULL ? xstrdup(rc->ca_file) : NULL;
+	reg->url =
+	        xasprintf("%s://%s/v2/%s", reg->insecure ? "http" : "https", reg->host, reg->repo);
+	pthread_mutex_init(&reg->lock, NULL);
+	return reg;
+}
+
+void
+imaged_registry_free(struct imaged_registry *reg)
+{
+	if (reg == NULL)
+		return;
+	free(reg->host);
+	free(reg->repo);
+	free(reg->url);
+	free(reg->ca_file);
+	free(reg->token);
+	pthread_mutex_destroy(&reg->lock);
+	free(reg);
+}
+
+const char *
+imaged_registry_url(const struct imaged_registry *reg)
+{
+	return reg->url;
+}
+
+struct imaged_http *
+imaged_http_new(void)
+{
+	struct imaged_http *http = xnew(struct imaged_http);
+
+	http->multi = curl_multi_init();
+	http->easy = curl_easy_init();
+	if (http->multi == NULL || http->easy == NULL)
+		abort(); /* out of memory */
+	return http;
+}
+
+void
+imaged_http_free(struct imaged_http *http)
+{
+	if (http == NULL)
+		return;
+	curl_easy_cleanup(http->easy);
+	curl_multi_cleanup(http->multi);
+	free(http);
+}
+
+/* ------------------------------------------------------------------ callbacks */
+
+static char *
+header_value(const char *p, size_t len, size_t name_len)
+{
+	const char *v = p + name_len, *end = p + len;
+
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	if ((size_t)(end - v) > HEADER_VALUE_MAX)
+		return NULL;
+	return xstrndup(v, (size_t)(end - v));
+}
+
+static bool
+header_is(const char *p, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len > n && strncasecmp(p, name, n) == 0;
+}
+
+static void
+reset_headers(struct imaged_fetch *f)
+{
+	free(f->content_type);
+	free(f->docker_digest);
+	free(f->www_authenticate);
+	f->content_type = f->docker_digest = f->www_authenticate = NULL;
+	f->reason[0] = '\0';
+}
+
+/* Header lines of every response in a redirect chain; a status line starts a new one. */
+static size_t
+header_cb(char *p, size_t size, size_t n, void *data)
+{
+	struct imaged_fetch *f = data;
+	size_t len = size * n;
+
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		reset_headers(f);
+		/* "HTTP/1.1 404 Not Found\r\n": keep the reason phrase. */
+		const char *sp = memchr(p, ' ', len);
+		const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
+		if (sp2 != NULL) {
+			char *r = header_value(sp2, len - (size_t)(sp2 - p), 1);
+			if (r != NULL)
+				snprintf(f->reason, sizeof(f->reason), "%s", r);
+			free(r);
+		}
+	} else if (header_is(p, len, "content-type:")) {
+		free(f->content_type);
+		f->content_type = header_value(p, len, strlen("content-type:"));
+	} else if (header_is(p, len, "docker-content-digest:")) {
+		free(f->docker_digest);
+		f->docker_digest = header_value(p, len, strlen("docker-content-digest:"));
+	} else if (header_is(p, len, "www-authenticate:")) {
+		free(f->www_authenticate);
+		f->www_authenticate = header_value(p, len, strlen("www-authenticate:"));
+	}
+	return len;
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t n, void *data)
+{
+	struct imaged_fetch *f = data;
+	size_t len = size * n;
+
+	if (!f->status_known) {
+		curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
+		f->status_known = true;
+		f->is_error = f->status < 200 || f->status >= 300;
+	}
+	if (f->is_error) {
+		size_t keep = ERROR_BODY_MAX - f->error_len;
+		if (keep > len)
+			keep = len;
+		if (keep > 0) {
+			f->error_body = xrealloc(f->error_body, f->error_len + keep + 1);
+			memcpy(f->error_body + f->error_len, p, keep);
+			f->error_len += keep;
+			f->error_body[f->error_len] = '\0';
+		}
+		return len;
+	}
+	if (f->max_size >= 0 && f->received + (int64_t)len > f->max_size) {
+		f->too_large = true;
+		return 0; /* CURLE_WRITE_ERROR */
+	}
+	if (f->len + len > f->cap) {
+		if (f->len > 0) {
+			f->paused = true;
+			return CURL_WRITEFUNC_PAUSE; /* curl delivers this data again later */
+		}
+		f->cap = len;
+		f->buf = xrealloc(f->buf, f->cap);
+	}
+	memcpy(f->buf + f->len, p, len);
+	f->len += len;
+	f->received += (int64_t)len;
+	return len;
+}
+
+/* ------------------------------------------------------------------ transfers */
+
+static void
+fetch_free(struct imaged_fetch *f)
+{
+	if (f == NULL)
+		return;
+	if (f->attached)
+		curl_multi_remove_handle(f->http->multi, f->http->easy);
+	curl_slist_free_all(f->headers);
+	reset_headers(f);
+	free(f->url);
+	free(f->buf);
+	free(f->error_body);
+	free(f);
+}
+
+static int
+curl_setup_error(struct imaged_fetch *f, CURLcode c, br_err *err)
+{
+	return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_easy_strerror(c));
+}
+
+/* Start GET `url`; with `auth`, the registry's bearer token (if it has one) is sent. */
+static int
+fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *url,
+            const char *accept, bool auth, int64_t max_size, const struct imaged_cancel *cancel,
+            struct imaged_fetch **ret, br_err *err)
+{
+	struct imaged_fetch *f = xnew(struct imaged_fetch);
+	CURL *e = http->easy;
+	bool plain = strncmp(url, "http://", 7) == 0;
+	CURLcode c = CURLE_OK;
+
+	f->reg = reg;
+	f->http = http;
+	f->url = xstrdup(url);
+	f->max_size = max_size;
+	f->cancel = cancel;
+	f->cap = FETCH_BUFFER;
+	f->buf = xmalloc(f->cap);
+	if (accept != NULL) {
+		_cleanup_free_ char *h = xasprintf("Accept: %s", accept);
+		f->headers = curl_slist_append(f->headers, h);
+	}
+	if (auth) {
+		pthread_mutex_lock(&reg->lock);
+		if (reg->token != NULL) {
+			_cleanup_free_ char *h = xasprintf("Authorization: Bearer %s", reg->token);
+			f->headers = curl_slist_append(f->headers, h);
+		}
+		pthread_mutex_unlock(&reg->lock);
+	}
+
+	curl_easy_reset(e);
+#define SET(opt, val)                                      \
+	do {                                               \
+		if (c == CURLE_OK)                         \
+			c = curl_easy_setopt(e, opt, val); \
+	} while (0)
+	SET(CURLOPT_URL, f->url);
+	SET(CURLOPT_HTTPGET, 1L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, 10L);
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, reg->insecure ? "http,https" : "https");
+	SET(CURLOPT_HTTP_VERSION,
+	    plain ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+	SET(CURLOPT_CONNECTTIMEOUT, 30L);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, 300L);
+	SET(CURLOPT_USERAGENT, "berth/" BR_VERSION);
+	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
+	SET(CURLOPT_HTTPHEADER, f->headers);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, f);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, f);
+	SET(CURLOPT_ERRORBUFFER, f->errbuf);
+	if (reg->ca_file != NULL) {
+		/* The file's CAs in addition to the system's. */
+		SET(CURLOPT_CAINFO, reg->ca_file);
+		SET(CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+#undef SET
+	if (c != CURLE_OK) {
+		curl_setup_error(f, c, err);
+		fetch_free(f);
+		return -1;
+	}
+	CURLMcode mc = curl_multi_add_handle(http->multi, e);
+	if (mc != CURLM_OK) {
+		br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_multi_strerror(mc));
+		fetch_free(f);
+		return -1;
+	}
+	f->attached = true;
+	*ret = f;
+	return 0;
+}
+
+/* One round of transfer work: resume a paused transfer, or perform and wait a little. */
+static int
+pump(struct imaged_fetch *f, br_err *err)
+{
+	CURLM *m = f->http->multi;
+	CURLMcode mc;
+	CURLMsg *msg;
+	int running, left;
+
+	if (f->paused) {
+		f->paused = false;
+		CURLcode c = curl_easy_pause(f->http->easy, CURLPAUSE_CONT);
+		if (c != CURLE_OK)
+			return br_err_set(err, BR_INTERNAL, "GET %s: resume: %s", f->url,
+			                  curl_easy_strerror(c));
+		return 0;
+	}
+	mc = curl_multi_perform(m, &running);
+	if (mc != CURLM_OK)
+		return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_multi_strerror(mc));
+	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == f->http->easy) {
+			f->done = true;
+			f->result = msg->data.result;
+		}
+	}
+	if (!f->done && f->len == 0 && !f->paused) {
+		mc = curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
+		if (mc != CURLM_OK)
+			return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url,
+			                  curl_multi_strerror(mc));
+	}
+	return 0;
+}
+
+static br_code
+code_of_status(long status)
+{
+	if (status == 400)
+		return BR_INVALID_ARGUMENT;
+	if (status == 401 || status == 403)
+		return BR_PERMISSION_DENIED;
+	if (status == 404)
+		return BR_NOT_FOUND;
+	if (status == 408 || status == 429 || status >= 500)
+		return BR_UNAVAILABLE;
+	return BR_INTERNAL;
+}
+
+/* "GET <url>: 404 manifest unknown", from the registry's error document when it sent one. */
+static int
+http_error(struct imaged_fetch *f, br_err *err)
+{
+	yajl_val root = NULL, errors = NULL;
+	const char *message = NULL;
+
+	if (f->error_body != NULL &&
+	    br_json_parse(f->error_body, f->error_len, ERROR_BODY_MAX, "error", &root, NULL) == 0) {
+		if (br_json_get_array(root, "", "errors", false, &errors, NULL) == 0 &&
+		    errors != NULL && errors->u.array.len > 0 &&
+		    YAJL_IS_OBJECT(errors->u.array.values[0]))
+			br_json_get_str(errors->u.array.values[0], "errors[0]", "message", false,
+			                &message, NULL);
+	}
+	if (message == NULL || message[0] == '\0')
+		message = f->reason[0] != '\0' ? f->reason : "error";
+	br_err_set(err, code_of_status(f->status), "GET %s: %ld %s", f->url, f->status, message);
+	if (root != NULL)
+		yajl_tree_free(root);
+	return -1;
+}
+
+/* How a finished transfer ended: 0, or -1 with the transport or HTTP error. */
+static int
+transfer_result(struct imaged_fetch *f, br_err *err)
+{
+	if (f->result != CURLE_OK) {
+		if (f->too_large)
+			return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+			                  "GET %s: response larger than %lld bytes", f->url,
+			                  (long long)f->max_size);
+		return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url,
+		                  f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
+	}
+	if (!f->status_known) {
+		curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
+		f->status_known = true;
+		f->is_error = f->status < 200 || f->status >= 300;
+	}
+	if (f->is_error)
+		return http_error(f, err);
+	return 0;
+}
+
+/* Drive the transfer until the final response's status is known (or it ended). */
+static int
+await_status(struct imaged_fetch *f, br_err *err)
+{
+	while (!f->status_known && !f->done) {
+		if (imaged_canceled(f->cancel))
+			return br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
+		if (pump(f, err) < 0)
+			return -1;
+	}
+	if (f->done)
+		return transfer_result(f, err);
+	if (!f->is_error)
+		return 0;
+	/* Collect the error document for its message. */
+	while (!f->done) {
+		if (imaged_canceled(f->cancel))
+			return br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
+		if (pump(f, err) < 0)
+			return -1;
+	}
+	return transfer_result(f, err);
+}
+
+/* Read a whole small body into a heap buffer (NUL-terminated). */
+static int
+read_all(struct imaged_fetch *f, char **ret, size_t *ret_len, br_err *err)
+{
+	_cleanup_free_ char *out = NULL;
+	size_t len = 0;
+	const void *chunk;
+	ssize_t n;
+
+	while ((n = imaged_fetch_read(f, &chunk, err)) > 0) {
+		out = xrealloc(out, len + (size_t)n + 1);
+		memcpy(out + len, chunk, (size_t)n);
+		len += (size_t)n;
+	}
+	if (n < 0)
+		return -1;
+	if (out == NULL)
+		out = xmalloc(1);
+	out[len] = '\0';
+	*ret = br_steal_ptr(&out);
+	*ret_len = len;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ bearer tokens */
+
+/* The value of `key` in a challenge: Bearer realm="...",service="...",scope="..." */
+static char *
+challenge_param(const char *challenge, const char *key)
+{
+	const char *p = challenge;
+	size_t klen = strlen(key);
+
+	if (strncasecmp(p, "Bearer ", 7) != 0)
+		return NULL;
+	p += 7;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *eq = strchr(p, '=');
+		if (eq == NULL)
+			return NULL;
+		bool match = (size_t)(eq - p) == klen && strncasecmp(p, key, klen) == 0;
+		p = eq + 1;
+		_cleanup_free_ char *val = xmalloc(strlen(p) + 1);
+		size_t n = 0;
+		if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				val[n++] = *p;
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			while (*p != '\0' && *p != ',')
+				val[n++] = *p++;
+		}
+		val[n] = '\0';
+		if (match)
+			return br_steal_ptr(&val);
+	}
+	return NULL;
+}
+
+/* Anonymous token flow: GET realm?service=...&scope=... and keep the token it answers. */
+static int
+fetch_token(struct imaged_registry *reg, struct imaged_http *http, const char *challenge,
+            const struct imaged_cancel *cancel, br_err *err)
+{
+	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
+	_cleanup_free_ char *service = challenge_param(challenge, "service");
+	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
+	_cleanup_free_ char *body = NULL;
+	struct imaged_fetch *f = NULL;
+	yajl_val root = NULL;
+	const char *token = NULL;
+	size_t len;
+
+	if (realm == NULL || (strncmp(realm, "https://", 8) != 0 &&
+	                      !(reg->insecure && strncmp(realm, "http://", 7) == 0)))
+		return br_err_set(err, BR_PERMISSION_DENIED,
+		                  "%s: authentication required, and the challenge names no usable "
+		                  "token realm (%s)",
+		                  reg->url, challenge);
+	if (scope == NULL)
+		scope = xasprintf("repository:%s:pull", reg->repo);
+	char *esc_service = curl_easy_escape(http->easy, service ? service : "", 0);
+	char *esc_scope = curl_easy_escape(http->easy, scope, 0);
+	_cleanup_free_ char *url =
+	        xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
+	                  esc_service ? esc_service : "", esc_scope ? esc_scope : "");
+	curl_free(esc_service);
+	curl_free(esc_scope);
+
+	if (fetch_start(reg, http, url, "application/json", false, TOKEN_MAX, cancel, &f, err) < 0)
+		return -1;
+	int rc = await_status(f, err);
+	if (rc == 0)
+		rc = read_all(f, &body, &len, err);
+	fetch_free(f);
+	if (rc < 0)
+		return br_err_wrap(err, "get a token");
+	if (br_json_parse(body, len, TOKEN_MAX, "token response", &root, err) < 0)
+		return br_err_wrap(err, "GET %s", url);
+	br_json_get_str(root, "", "token", false, &token, NULL);
+	if (token == NULL || token[0] == '\0')
+		br_json_get_str(root, "", "access_token", false, &token, NULL);
+	if (token == NULL || token[0] == '\0' || strpbrk(token, "\r\n") != NULL) {
+		yajl_tree_free(root);
+		return br_err_set(err, BR_PERMISSION_DENIED, "GET %s: the answer holds no token",
+		                  url);
+	}
+	pthread_mutex_lock(&reg->lock);
+	free(reg->token);
+	reg->token = xstrdup(token);
+	pthread_mutex_unlock(&reg->lock);
+	yajl_tree_free(root);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ API */
+
+int
+imaged_fetch_open(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                  const char *accept, int64_t max_size, const struct imaged_cancel *cancel,
+                  struct imaged_fetch **ret, br_err *err)
+{
+	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
+
+	for (int attempt = 0;; attempt++) {
+		struct imaged_fetch *f = NULL;
+		if (fetch_start(reg, http, url, accept, true, max_size, cancel, &f, err) < 0)
+			return -1;
+		int rc = await_status(f, err);
+		if (rc < 0 && f->status == 401 && attempt == 0 && f->www_authenticate != NULL &&
+		    strncasecmp(f->www_authenticate, "Bearer ", 7) == 0) {
+			_cleanup_free_ char *challenge = xstrdup(f->www_authenticate);
+			fetch_free(f);
+			if (fetch_token(reg, http, challenge, cancel, err) < 0)
+				return br_err_wrap(err, "GET %s", url);
+			continue;
+		}
+		if (rc < 0) {
+			fetch_free(f);
+			return -1;
+		}
+		*ret = f;
+		return 0;
+	}
+}
+
+ssize_t
+imaged_fetch_read(struct imaged_fetch *f, const void **ret_buf, br_err *err)
+{
+	if (f->handed_out) {
+		f->len = 0;
+		f->handed_out = false;
+	}
+	for (;;) {
+		if (f->len > 0) {
+			*ret_buf = f->buf;
+			f->handed_out = true;
+			return (ssize_t)f->len;
+		}
+		if (f->done)
+			return transfer_result(f, err) < 0 ? -1 : 0;
+		if (imaged_canceled(f->cancel))
+			return br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
+		if (pump(f, err) < 0)
+			return -1;
+	}
+}
+
+const char *
+imaged_fetch_content_type(const struct imaged_fetch *f)
+{
+	return f->content_type;
+}
+
+const char *
+imaged_fetch_docker_digest(const struct imaged_fetch *f)
+{
+	return f->docker_digest;
+}
+
+const char *
+imaged_fetch_url(const struct imaged_fetch *f)
+{
+	return f->url;
+}
+
+void
+imaged_fetch_close(struct imaged_fetch *f)
+{
+	fetch_free(f);
+}
+
+int
+imaged_registry_get(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                    const char *accept, size_t max_size, const char *digest,
+                    const struct imaged_cancel *cancel, char **ret, size_t *ret_len,
+                    char **ret_content_type, br_err *err)
+{
+	struct imaged_fetch *f = NULL;
+	_cleanup_free_ char *body = NULL;
+	size_t len;
+	char got[BR_DIGEST_BUF];
+
+	if (imaged_fetch_open(reg, http, path, accept, (int64_t)max_size, cancel, &f, err) < 0)
+		return -1;
+	if (read_all(f, &body, &len, err) < 0) {
+		fetch_free(f);
+		return -1;
+	}
+	if (digest != NULL) {
+		br_digest_buf(body, len, got);
+		if (strcmp(got, digest) != 0) {
+			br_err_set(err, BR_FAILED_PRECONDITION,
+			           "GET %s: digest mismatch: expected %s, got %s", f->url, digest,
+			           got);
+			fetch_free(f);
+			return -1;
+		}
+	}
+	if (ret_content_type != NULL)
+		*ret_content_type = f->content_type ? xstrdup(f->content_type) : NULL;
+	fetch_free(f);
+	*ret = br_steal_ptr(&body);
+	*ret_len = len;
+	return 0;
+}
+
+int
+imaged_registry_get_manifest(struct imaged_registry *reg, struct imaged_http *http,
+                             const char *reference, const struct imaged_cancel *cancel, char **ret,
+                             size_t *ret_len, char **ret_media_type, char ret_digest[BR_DIGEST_BUF],
+                             br_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("manifests/%s", reference);
+	_cleanup_free_ char *body = NULL;
+	struct imaged_fetch *f = NULL;
+	char got[BR_DIGEST_BUF];
+	size_t len;
+
+	if (imaged_fetch_open(reg, http, path, IMAGED_MANIFEST_ACCEPT, BR_OCI_MAX_DOC, cancel, &f,
+	                      err) < 0)
+		return -1;
+	if (read_all(f, &body, &len, err) < 0) {
+		fetch_free(f);
+		return -1;
+	}
+	br_digest_buf(body, len, got);
+	const char *header = f->docker_digest;
+	if (br_digest_valid(reference) && strcmp(reference, got) != 0) {
+		br_err_set(err, BR_FAILED_PRECONDITION,
+		           "GET %s: digest mismatch: expected %s, got %s", f->url, reference, got);
+		fetch_free(f);
+		return -1;
+	}
+	if (header != NULL && br_digest_valid(header) && strcmp(header, got) != 0) {
+		br_err_set(err, BR_FAILED_PRECONDITION,
+		           "GET %s: digest mismatch: the registry says %s, the manifest is %s",
+		           f->url, header, got);
+		fetch_free(f);
+		return -1;
+	}
+	*ret_media_type = f->content_type ? xstrdup(f->content_type) : NULL;
+	fetch_free(f);
+	memcpy(ret_digest, got, BR_DIGEST_BUF);
+	*ret = br_steal_ptr(&body);
+	*ret_len = len;
+	return 0;
+}

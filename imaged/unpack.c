@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unpacking an image's layers into snapshots, shared by pull and import.
+ *
+ * Each layer becomes a committed snapshot named by its chain ID, whose parent is the previous
+ * layer's, so layers are applied strictly in order, each into a scratch snapshot
+ * ("extract-<random>-<chain ID>") that is committed only once its diffID (and blob digest)
+ * proved right. Layers whose snapshot already exists are skipped.
+ *
+ * Downloads run ahead of application: the job's own thread applies layer after layer, and up
+ * to max_concurrent_downloads - 1 download threads fetch later layers into contentd
+ * meanwhile. When the applier reaches a layer that no download thread has started, it fetches
+ * it itself and unpacks it as it arrives (the bytes go to contentd and into the snapshot in
+ * one pass); a layer fetched ahead is unpacked from contentd. Either way nothing is applied
+ * from a registry stream without being hashed on the way, and an extract snapshot whose
+ * digests turn out wrong is removed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/proto/snapshots.h"
+#include "common/xalloc.h"
+#include "imaged/apply.h"
+#include "imaged/imaged.h"
+
+enum layer_state {
+	LAYER_PENDING = 0, /* not in contentd, nobody fetching it */
+	LAYER_FETCHING,    /* a thread fetches it */
+	LAYER_STORED,      /* in contentd */
+	LAYER_FAILED,      /* a download thread failed; `error` says why */
+};
+
+struct layer {
+	const struct br_oci_descriptor *desc;
+	const char *diff_id;
+	char chain_id[BR_DIGEST_BUF];
+	const char *parent; /* the previous layer's chain ID, NULL for the first */
+	bool have_snapshot;
+	enum layer_state state;
+	br_err error;
+};
+
+struct unpack {
+	struct imaged_job *job;
+	struct imaged_registry *reg;
+	struct layer *layers;
+	size_t n;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t cursor; /* the layer the applier is at (lock) */
+	atomic_bool stop;
+	struct imaged_cancel cancel;
+};
+
+/* ------------------------------------------------------------------ downloads */
+
+/* A registry download written to contentd and passed on: the layer source of a streamed
+ * unpack, or the loop of a plain download. */
+struct tee {
+	struct unpack *u;
+	const struct layer *l;
+	struct imaged_fetch *fetch;
+	struct imaged_ingest *ingest;
+	int64_t received;
+	bool ended;
+};
+
+static ssize_t
+tee_read(void *data, const void **ret_buf, br_err *err)
+{
+	struct tee *t = data;
+
+	if (t->ended)
+		return 0;
+	ssize_t n = imaged_fetch_read(t->fetch, ret_buf, err);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		t->ended = true;
+		if (t->received != t->l->desc->size)
+			return br_err_set(err, BR_FAILED_PRECONDITION,
+			                  "GET %s: %lld bytes, but the manifest says %lld",
+			                  imaged_fetch_url(t->fetch), (long long)t->received,
+			                  (long long)t->l->desc->size);
+		return imaged_ingest_commit(t->ingest, err) < 0 ? -1 : 0;
+	}
+	t->received += n;
+	if (t->received > t->l->desc->size)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "GET %s: more than the %lld bytes the manifest says",
+		                  imaged_fetch_url(t->fetch), (long long)t->l->desc->size);
+	if (imaged_ingest_write(t->ingest, *ret_buf, (size_t)n, err) < 0)
+		return -1;
+	imaged_job_progress(t->u->job, n, 0);
+	return n;
+}
+
+static int
+tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, struct tee *t,
+         br_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("blobs/%s", l->desc->digest);
+
+	memset(t, 0, sizeof(*t));
+	t->u = u;
+	t->l = l;
+	if (imaged_ingest_new(u->job, l->desc->digest, l->desc->size, &t->ingest, err) < 0)
+		return -1;
+	if (imaged_fetch_open(u->reg, http, path, NULL, l->desc->size, &u->cancel, &t->fetch, err) <
+	    0) {
+		imaged_ingest_free(t->ingest);
+		t->ingest = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tee_close(struct tee *t)
+{
+	imaged_fetch_close(t->fetch);
+	imaged_ingest_free(t->ingest);
+	t->fetch = NULL;
+	t->ingest = NULL;
+}
+
+/* Fetch layer `l` into contentd without unpacking it. */
+static int
+download(struct unpack *u, struct imaged_http *http, const struct layer *l, br_err *err)
+{
+	struct tee t;
+	const void *buf;
+	ssize_t n;
+
+	if (tee_open(u, http, l, &t, err) < 0)
+		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
+	while ((n = tee_read(&t, &buf, err)) > 0)
+		;
+	tee_close(&t);
+	if (n < 0)
+		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
+	return 0;
+}
+
+/* A download thread: fetch the first pending layer past the applier, until none is left. */
+static void *
+downloader_main(void *arg)
+{
+	struct unpack *u = arg;
+	struct imaged_http *http = imaged_http_new();
+
+	for (;;) {
+		struct layer *l = NULL;
+		pthread_mutex_lock(&u->lock);
+		for (size_t i = u->cursor + 1; i < u->n && !atomic_load(&u->stop); i++) {
+			if (u->layers[i].state == LAYER_PENDING) {
+				l = &u->layers[i];
+				l->state = LAYER_FETCHING;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&u->lock);
+		if (l == NULL)
+			break;
+		br_err err = BR_ERR_INIT;
+		int rc = download(u, http, l, &err);
+		pthread_mutex_lock(&u->lock);
+		l->state = rc == 0 ? LAYER_STORED : LAYER_FAILED;
+		if (rc < 0)
+			l->error = err;
+		pthread_cond_broadcast(&u->cond);
+		pthread_mutex_unlock(&u->lock);
+		if (rc < 0)
+			break;
+	}
+	imaged_http_free(http);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ snapshots */
+
+static int
+snapshot_call(struct unpack *u, const char *method, const struct br_schema *ps, const void *params,
+              const struct br_schema *rs, void *ret, br_arena *arena, br_err *err)
+{
+	struct br_call_opts opts = imaged_snapshot_opts(u->job);
+
+	return br_rpc_call(u->job->svc->snapshots, &opts, method, ps, params, rs, ret, arena, err);
+}
+
+/* Whether the committed snapshot `name` exists. */
+static int
+snapshot_committed(struct unpack *u, const char *name, bool *ret, br_err *err)
+{
+	struct br_snap_key_req req = {.key = name};
+	struct br_snapshot_info info;
+	br_arena *arena = br_arena_new();
+	br_err cerr = BR_ERR_INIT;
+
+	int rc = snapshot_call(u, "snapshots.stat", &br_snap_key_req_schema, &req,
+	                       &br_snapshot_info_schema, &info, arena, &cerr);
+	if (rc == 0)
+		*ret = info.kind != NULL && strcmp(info.kind, "committed") == 0;
+	br_arena_free(arena);
+	if (rc < 0 && cerr.code != BR_NOT_FOUND) {
+		br_err_copy(err, &cerr);
+		return br_err_wrap(err, "snapshot %s", name);
+	}
+	if (rc < 0)
+		*ret = false;
+	return 0;
+}
+
+static void
+snapshot_remove(struct unpack *u, const char *key)
+{
+	struct br_snap_key_req req = {.key = key};
+	br_arena *arena = br_arena_new();
+	br_err err = BR_ERR_INIT;
+
+	if (snapshot_call(u, "snapshots.remove", &br_snap_key_req_schema, &req, NULL, NULL, arena,
+	                  &err) == 0 ||
+	    err.code == BR_NOT_FOUND)
+		imaged_job_journal_remove(u->job, IMAGED_PENDING_SNAPSHOT, key);
+	/* else the journal keeps it for the next start */
+	br_arena_free(arena);
+}
+
+/* The directory a layer is written into, from the mounts of an active snapshot: the bind
+ * source (a full tree: whiteouts delete) or the overlay upperdir (whiteouts as overlayfs
+ * reads them). */
+static int
+writable_dir(const struct br_snap_mounts_resp *resp, const char *key, const char **ret_dir,
+             enum imaged_whiteouts *ret_whiteouts, br_err *err)
+{
+	const struct br_mount *m = resp->mounts.v;
+
+	if (resp->mounts.n != 1)
+		return br_err_set(err, BR_INTERNAL, "snapshot %s: %zu mounts, expected one", key,
+		                  resp->mounts.n);
+	if (strcmp(m->type, "bind") == 0) {
+		*ret_dir = m->source;
+		*ret_whiteouts = IMAGED_WHITEOUT_DELETE;
+		return 0;
+	}
+	if (strcmp(m->type, "overlay") == 0) {
+		for (size_t i = 0; i < m->options.n; i++) {
+			if (strncmp(m->options.v[i], "upperdir=", 9) == 0) {
+				*ret_dir = m->options.v[i] + 9;
+				*ret_whiteouts = IMAGED_WHITEOUT_OVERLAY;
+				return 0;
+			}
+		}
+		return br_err_set(err, BR_INTERNAL, "snapshot %s: overlay mount without upperdir",
+		                  key);
+	}
+	return br_err_set(err, BR_NOT_IMPLEMENTED,
+	                  "snapshot %s: unpacking into a \"%s\" mount is not supported", key,
+	                  m->type);
+}
+
+/* ------------------------------------------------------------------ applying */
+
+/* Unpack layer `l` into a new extract snapshot and commit it as its chain ID. With `tee`,
+ * the layer streams from the registry (and into contentd); else it is read from contentd. */
+static int
+apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
+{
+	char rnd[IMAGED_JOB_ID_LEN + 1];
+	struct br_snap_mounts_resp mounts;
+	enum imaged_whiteouts whiteouts = IMAGED_WHITEOUT_OVERLAY;
+	struct imaged_apply_result res;
+	const char *dir = NULL;
+	int rc;
+
+	imaged_random_id(rnd);
+	_cleanup_free_ char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
+	if (imaged_job_journal_add(u->job, IMAGED_PENDING_SNAPSHOT, key, err) < 0)
+		return -1;
+	struct br_snap_prepare_req prep = {.key = key, .parent = l->parent};
+	br_arena *arena = br_arena_new();
+	if (snapshot_call(u, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
+	                  &br_snap_mounts_resp_schema, &mounts, arena, err) < 0) {
+		br_arena_free(arena);
+		imaged_job_journal_remove(u->job, IMAGED_PENDING_SNAPSHOT, key);
+		return br_err_wrap(err, "prepare snapshot for layer %s", l->desc->digest);
+	}
+	rc = writable_dir(&mounts, key, &dir, &whiteouts, err);
+	int root_fd = rc < 0 ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rc == 0 && root_fd < 0)
+		rc = br_err_errno(err, br_code_from_errno(errno), errno, "open snapshot %s at %s",
+		                  key, dir);
+	br_arena_free(arena);
+
+	if (rc == 0) {
+		struct imaged_apply_opts opts = {
+		        .layer = l->desc->digest,
+		        .compression = br_oci_layer_compression(l->desc->media_type),
+		        .whiteouts = whiteouts,
+		};
+		struct imaged_blob_reader reader = {
+		        .content = u->job->svc->content,
+		        .digest = l->desc->digest,
+		        .cancel = &u->cancel,
+		};
+		if (tee != NULL)
+			rc = imaged_apply_layer(root_fd, tee_read, tee, &opts, &res, err);
+		else
+			rc = imaged_apply_layer(root_fd, imaged_blob_read, &reader, &opts, &res,
+			                        err);
+		imaged_blob_reader_fini(&reader);
+		close(root_fd);
+	}
+	if (rc == 0)
+		rc = imaged_apply_verify(&res, l->desc->digest, l->desc->digest, l->diff_id, err);
+	if (rc == 0 && res.size != l->desc->size)
+		rc = br_err_set(err, BR_FAILED_PRECONDITION,
+		                "layer %s: %lld bytes, but the manifest says %lld", l->desc->digest,
+		                (long long)res.size, (long long)l->desc->size);
+	if (rc == 0) {
+		struct br_snap_commit_req commit = {.name = l->chain_id, .key = key};
+		br_err cerr = BR_ERR_INIT;
+		arena = br_arena_new();
+		rc = snapshot_call(u, "snapshots.commit", &br_snap_commit_req_schema, &commit, NULL,
+		                   NULL, arena, &cerr);
+		br_arena_free(arena);
+		if (rc == 0) {
+			imaged_job_journal_remove(u->job, IMAGED_PENDING_SNAPSHOT, key);
+			return 0;
+		}
+		if (cerr.code == BR_ALREADY_EXISTS) {
+			rc = 0; /* another job committed the same layer first */
+		} else {
+			br_err_copy(err, &cerr);
+			br_err_wrap(err, "commit snapshot %s", l->chain_id);
+		}
+	}
+	snapshot_remove(u, key);
+	return rc;
+}
+
+/* Bring layer i to a committed snapshot (and its blob into contentd). Applier thread. */
+static int
+process_layer(struct unpack *u, struct imaged_http *http, size_t i, br_err *err)
+{
+	struct layer *l = &u->layers[i];
+	bool fetch_here = false;
+	struct tee tee;
+
+	pthread_mutex_lock(&u->lock);
+	u->cursor = i;
+	while (l->state == LAYER_FETCHING)
+		pthread_cond_wait(&u->cond, &u->lock);
+	if (l->state == LAYER_PENDING) {
+		l->state = LAYER_FETCHING;
+		fetch_here = true;
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (l->state == LAYER_FAILED) {
+		br_err_copy(err, &l->error);
+		return -1;
+	}
+	if (l->have_snapshot) {
+		if (!fetch_here)
+			return 0;
+		imaged_job_step(u->job, "fetch layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
+		return download(u, http, l, err);
+	}
+	imaged_job_step(u->job, "unpack layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
+	if (!fetch_here)
+		return apply_one(u, l, NULL, err);
+	if (tee_open(u, http, l, &tee, err) < 0)
+		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
+	int rc = apply_one(u, l, &tee, err);
+	tee_close(&tee);
+	return rc;
+}
+
+static int
+check_layers(const struct br_oci_manifest *m, const struct br_oci_image_config *config, br_err *err)
+{
+	if (config->n_diff_ids != m->n_layers)
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "the image config lists %zu diffIDs for the manifest's %zu layers",
+		        config->n_diff_ids, m->n_layers);
+	for (size_t i = 0; i < m->n_layers; i++) {
+		const struct br_oci_descriptor *d = &m->layers[i];
+		if (d->nondistributable)
+			return br_err_set(err, BR_NOT_IMPLEMENTED,
+			                  "layer %s: nondistributable (foreign) layers are not "
+			                  "supported",
+			                  d->digest);
+		if (br_oci_layer_compression(d->media_type) < 0)
+			return br_err_set(
+			        err, BR_NOT_IMPLEMENTED,
+			        "layer %s: media type \"%s\" is not a supported layer type",
+			        d->digest, d->media_type ? d->media_type : "");
+	}
+	return 0;
+}
+
+/* What is already there: committed snapshots and blobs in contentd. */
+static int
+survey(struct unpack *u, br_err *err)
+{
+	int64_t to_fetch = 0;
+
+	for (size_t i = 0; i < u->n; i++) {
+		struct layer *l = &u->layers[i];
+		bool have_blob = false;
+		if (snapshot_committed(u, l->chain_id, &l->have_snapshot, err) < 0 ||
+		    imaged_blob_exists(u->job->svc->content, l->desc->digest, &have_blob, err) < 0)
+			return -1;
+		if (have_blob) {
+			l->state = LAYER_STORED;
+		} else if (u->reg == NULL) {
+			return br_err_set(err, BR_NOT_FOUND, "layer %s: blob not found",
+			                  l->desc->digest);
+		} else {
+			to_fetch += l->desc->size;
+		}
+	}
+	imaged_job_progress(u->job, 0, to_fetch);
+	return 0;
+}
+
+int
+imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct br_oci_manifest *m,
+              const struct br_oci_image_config *config, char ret_chain_id[BR_DIGEST_BUF],
+              br_err *err)
+{
+	struct unpack u = {.job = job, .reg = reg, .n = m->n_layers};
+	pthread_t threads[64];
+	size_t n_threads = 0;
+	int rc = 0;
+
+	if (check_layers(m, config, err) < 0)
+		return -1;
+	if (m->n_layers == 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "the image has no layers");
+	u.layers = xcalloc(u.n, sizeof(*u.layers));
+	for (size_t i = 0; i < u.n; i++) {
+		struct layer *l = &u.layers[i];
+		l->desc = &m->layers[i];
+		l->diff_id = config->diff_ids[i];
+		br_oci_chain_id(config->diff_ids, i + 1, l->chain_id);
+		l->parent = i > 0 ? u.layers[i - 1].chain_id : NULL;
+	}
+	pthread_mutex_init(&u.lock, NULL);
+	pthread_cond_init(&u.cond, NULL);
+	u.cancel.flags[0] = &job->cancel;
+	u.cancel.flags[1] = &u.stop;
+
+	rc = survey(&u, err);
+	if (rc == 0 && reg != NULL) {
+		int max = job->svc->cfg->imaged.max_concurrent_downloads;
+		size_t pending = 0;
+		for (size_t i = 1; i < u.n; i++)
+			pending += u.layers[i].state == LAYER_PENDING;
+		for (size_t t = 0; t + 1 < (size_t)max && t < pending && t < 64; t++)
+			if (pthread_create(&threads[n_threads], NULL, downloader_main, &u) == 0)
+				n_threads++;
+	}
+	struct imaged_http *http = reg != NULL ? imaged_http_new() : NULL;
+	for (size_t i = 0; rc == 0 && i < u.n; i++) {
+		if (imaged_job_canceled(job)) {
+			rc = br_err_set(err, BR_CANCELED, "canceled");
+			break;
+		}
+		rc = process_layer(&u, http, i, err);
+	}
+	atomic_store(&u.stop, true);
+	pthread_mutex_lock(&u.lock);
+	pthread_cond_broadcast(&u.cond);
+	pthread_mutex_unlock(&u.lock);
+	for (size_t t = 0; t < n_threads; t++)
+		pthread_join(threads[t], NULL);
+	imaged_http_free(http);
+	if (rc == 0)
+		memcpy(ret_chain_id, u.layers[u.n - 1].chain_id, BR_DIGEST_BUF);
+	pthread_cond_destroy(&u.cond);
+	pthread_mutex_destroy(&u.lock);
+	free(u.layers);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ records */
+
+int
+imaged_store_image(struct imaged_job *job, const struct br_image *img, br_err *err)
+{
+	struct imaged_service *svc = job->svc;
+
+	pthread_mutex_lock(&svc->journal_lock);
+	int rc = imaged_store_put_image(svc->journal_db, job->ns, img, err);
+	pthread_mutex_unlock(&svc->journal_lock);
+	return rc;
+}
+
+char *
+imaged_platform_string(const char *os, const char *arch, const char *variant)
+{
+	if (variant != NULL && variant[0] != '\0')
+		return xasprintf("%s/%s/%s", os ? os : "", arch ? arch : "", variant);
+	return xasprintf("%s/%s", os ? os : "", arch ? arch : "");
+}
