@@ -62,7 +62,7 @@ check_nothing_escaped(void)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, "root") == 0)
 			continue;
-		fprintf(stderr, "fuzz_layer: \"%s\" appeared outside the layer root\n", de->d_name);
+		fprintf(stderr, "fuzz_imaged_layer: \"%s\" appeared outside the layer root\n", de->d_name);
 		abort();
 	}
 	closedir(d);
@@ -102,7 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	check_nothing_escaped();
 	if (br_rm_rf_at(AT_FDCWD, root, &err) < 0) {
-		fprintf(stderr, "fuzz_layer: remove %s: %s\n", root, err.msg);
+		fprintf(stderr, "fuzz_imaged_layer: remove %s: %s\n", root, err.msg);
 		abort();
 	}
 	return 0;
