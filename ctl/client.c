@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The CLI's side of the wire: reaching the gateway (a plain connect(2) first, so that a
+ * daemon that is not running fails at once with a clear message instead of after the RPC
+ * client's grace period), one wrapper for synchronous calls in the chosen namespace, the
+ * mapping from error codes to exit codes, and a thread that turns SIGINT/SIGTERM into
+ * actions (jobs.cancel, tasks.kill) while the main thread is blocked in a call.
+ */
+#include "ctl/ctl.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+
+int
+ctl_exit_code(br_code code)
+{
+	switch (code) {
+	case BR_OK:
+		return 0;
+	case BR_INVALID_ARGUMENT:
+		return 2;
+	case BR_NOT_FOUND:
+		return 3;
+	case BR_ALREADY_EXISTS:
+		return 4;
+	case BR_FAILED_PRECONDITION:
+		return 5;
+	case BR_UNAVAILABLE:
+		return 6;
+	case BR_DEADLINE_EXCEEDED:
+		return 7;
+	case BR_PERMISSION_DENIED:
+		return 8;
+	case BR_CANCELED:
+		return 9;
+	case BR_RESOURCE_EXHAUSTED:
+		return 10;
+	case BR_NOT_IMPLEMENTED:
+		return 11;
+	default:
+		return 1;
+	}
+}
+
+int
+ctl_report(const br_err *err)
+{
+	fprintf(stderr, "berth: %s\n", err->msg[0] ? err->msg : br_code_name(err->code));
+	return ctl_exit_code(err->code);
+}
+
+int
+ctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("berth: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nRun 'berth --help' for usage.\n", stderr);
+	return CTL_EXIT_USAGE;
+}
+
+/* connect(2) to the gateway's socket and close again: tells "not running" apart from the rest
+ * long before an RPC would. */
+static int
+probe_socket(const char *path, br_err *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "cannot reach berth-gatewayd at %s: socket path too long", path);
+	strcpy(sa.sun_path, path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "socket");
+	int rc;
+	do
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return br_err_errno(err, BR_UNAVAILABLE, errno, "cannot reach berth-gatewayd at %s",
+		                    path);
+	/* Complete the SP handshake (a REQ peer's header) before closing: nng 1.5.2's ipc
+	 * listener stops accepting after a connection that closes without one. */
+	static const unsigned char header[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	unsigned char reply[8];
+	if (ctl_write_all(fd, header, sizeof(header)) < 0)
+		return br_err_errno(err, BR_UNAVAILABLE, errno, "cannot reach berth-gatewayd at %s",
+		                    path);
+	struct timeval tv = {.tv_sec = 1};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n;
+	do
+		n = recv(fd, reply, sizeof(reply), MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	return 0;
+}
+
+int
+ctl_connect(struct ctl *ctl, br_err *err)
+{
+	if (ctl->client != NULL)
+		return 0;
+	if (probe_socket(ctl->address, err) < 0)
+		return -1;
+	_cleanup_free_ char *url = xasprintf("ipc://%s", ctl->address);
+	br_rpc_client *client = NULL;
+	if (br_rpc_client_new(url, "berth-gatewayd", &client, err) < 0)
+		return -1;
+	ctl->client = client;
+	return 0;
+}
+
+int
+ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
+         const struct br_schema *rs, void *ret, br_arena *arena, int64_t min_timeout_ms,
+         br_err *err)
+{
+	if (ctl_connect(ctl, err) < 0)
+		return -1;
+	struct br_call_opts opts = {.ns = ctl->ns, .timeout_ms = ctl->timeout_ms};
+	if (min_timeout_ms > 0) {
+		int64_t current = opts.timeout_ms > 0 ? opts.timeout_ms : BR_RPC_DEFAULT_TIMEOUT_MS;
+		if (current < min_timeout_ms)
+			opts.timeout_ms = min_timeout_ms;
+	}
+	return br_rpc_call(ctl->client, &opts, method, ps, params, rs, ret, arena, err);
+}
+
+void
+ctl_fini(struct ctl *ctl)
+{
+	ctl_signals_stop();
+	br_rpc_client_free(ctl->client);
+	ctl->client = NULL;
+}
+
+/* ---- signals ---- */
+
+static atomic_int last_signal;
+static pthread_mutex_t signal_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*signal_fn)(int sig, void *data);
+static void *signal_data;
+static bool signals_active;
+static bool thread_running;
+static pthread_t thread;
+
+static void
+signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+void
+ctl_signals_block(void)
+{
+	sigset_t set;
+
+	signal_set(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void *
+signal_thread(void *arg)
+{
+	sigset_t set;
+
+	signal_set(&set);
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		atomic_store(&last_signal, sig);
+		pthread_mutex_lock(&signal_lock);
+		if (signals_active && signal_fn != NULL)
+			signal_fn(sig, signal_data);
+		pthread_mutex_unlock(&signal_lock);
+	}
+	return NULL;
+}
+
+int
+ctl_signals_start(void (*fn)(int sig, void *data), void *data, br_err *err)
+{
+	ctl_signals_block();
+	pthread_mutex_lock(&signal_lock);
+	signal_fn = fn;
+	signal_data = data;
+	signals_active = true;
+	pthread_mutex_unlock(&signal_lock);
+	if (thread_running)
+		return 0;
+	int rc = pthread_create(&thread, NULL, signal_thread, NULL);
+	if (rc != 0)
+		return br_err_errno(err, BR_INTERNAL, rc, "start signal thread");
+	thread_running = true;
+	return 0;
+}
+
+void
+ctl_signals_stop(void)
+{
+	pthread_mutex_lock(&signal_lock);
+	signals_active = false;
+	signal_fn = NULL;
+	signal_data = NULL;
+	pthread_mutex_unlock(&signal_lock);
+	/* No callback can run any more (it would need the lock and find signals_active false);
+	 * the thread is in sigwait(), a cancellation point, or on its way there. */
+	if (thread_running) {
+		pthread_cancel(thread);
+		pthread_join(thread, NULL);
+		thread_running = false;
+	}
+}
+
+int
+ctl_signal_last(void)
+{
+	return atomic_load(&last_signal);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The berth command-line client: shared state of one invocation, the call wrapper around the
+ * gateway connection, exit-code mapping, signal forwarding and output helpers (aligned
+ * tables, human sizes and times). Each command lives in its own file (images.c, run.c,
+ * containers.c) and is a `ctl_cmd_fn`: it returns the process exit code and prints its own
+ * errors through ctl_report(). Everything here runs on the main thread unless noted.
+ */
+#ifndef BR_CTL_CTL_H
+#define BR_CTL_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/err.h"
+#include "common/msg.h"
+#include "common/rpc.h"
+
+#define CTL_DEFAULT_ADDRESS "/run/berth/berth.sock"
+#define CTL_EXIT_USAGE 2
+#define CTL_EXIT_RUN_FAILED 125 /* berth run: its own failure, before the container ran */
+#define CTL_EXIT_CANNOT_INVOKE 126
+#define CTL_EXIT_NOT_FOUND 127
+#define CTL_EXIT_INTERRUPTED 130
+
+/* One invocation: the global flags and the (lazily created) gateway client. */
+struct ctl {
+	const char *address; /* path of the gateway's socket */
+	const char *ns;
+	int64_t timeout_ms; /* per call; 0: the RPC default */
+	bool json;          /* --format json */
+	br_rpc_client *client;
+};
+
+typedef int (*ctl_cmd_fn)(struct ctl *ctl, int argc, char **argv);
+
+/* ---- client.c ---- */
+
+/* The exit code for an error code (0 for BR_OK, 1 for INTERNAL and unknown codes). Pure. */
+int ctl_exit_code(br_code code);
+
+/* Print "berth: <message chain>" to stderr and return ctl_exit_code(err->code). */
+int ctl_report(const br_err *err);
+
+/* Print a usage error "berth: <msg>" plus a hint to stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Make sure the gateway is reachable (a plain connect(2) to the socket path, so a missing
+ * daemon fails fast with UNAVAILABLE "cannot reach berth-gatewayd at PATH: ...") and create
+ * the RPC client once. Idempotent.
+ */
+int ctl_connect(struct ctl *ctl, br_err *err);
+
+/*
+ * One synchronous call through the gateway in ctl->ns. Connects first if needed. `min_timeout_ms`
+ * raises the call's deadline for methods that wait on the server (jobs.wait, tasks.logs); 0
+ * uses ctl->timeout_ms. Result decoded into `ret` with `rs` (may be NULL) in `arena`.
+ * Errors: as br_rpc_call. Thread: main, or the signal thread (see ctl_signals_start).
+ */
+int ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
+             const struct br_schema *rs, void *ret, br_arena *arena, int64_t min_timeout_ms,
+             br_err *err);
+
+/* Close the client. */
+void ctl_fini(struct ctl *ctl);
+
+/*
+ * Signal forwarding for commands that follow something long-running (pull, run). Call
+ * ctl_signals_block() before the first RPC (so nng's threads inherit the blocked mask), then
+ * ctl_signals_start(): a thread waits for SIGINT/SIGTERM, records the signal (see
+ * ctl_signal_last) and calls `fn` (may be NULL) on that thread. ctl_signals_stop() makes sure
+ * no callback runs any more and ends the thread; call it before freeing what `fn`
+ * uses.
+ */
+void ctl_signals_block(void);
+int ctl_signals_start(void (*fn)(int sig, void *data), void *data, br_err *err);
+void ctl_signals_stop(void);
+/* The last signal received since ctl_signals_start, or 0. Any thread. */
+int ctl_signal_last(void);
+
+/* ---- output.c (pure, any thread) ---- */
+
+/* "0B", "512B", "1.5kB", "12.3MB", "2.05GB" (decimal units, 3 significant digits). */
+void ctl_human_size(int64_t bytes, char *buf, size_t cap);
+/* A duration: "850ms", "3s", "4m12s", "2h5m", "3d4h". */
+void ctl_human_duration(int64_t ms, char *buf, size_t cap);
+/* How long ago `then_ms` was at `now_ms`: "Less than a second ago", "3 seconds ago",
+ * "About a minute ago", "2 minutes ago", "About an hour ago", "5 hours ago", "3 days ago",
+ * "2 weeks ago", "4 months ago", "2 years ago". "N/A" when then_ms <= 0. */
+void ctl_human_since(int64_t then_ms, int64_t now_ms, char *buf, size_t cap);
+/* "sha256:" and the first 12 hex digits of a digest; other strings are copied as they are. */
+void ctl_short_digest(const char *digest, char *buf, size_t cap);
+/* `s` cut to at most `max` bytes, ending in "..." when cut (max >= 4). */
+void ctl_truncate(const char *s, size_t max, char *buf, size_t cap);
+/* Words joined by single spaces into a heap string. */
+char *ctl_join(const char *const *words, size_t n);
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+int64_t ctl_now_ms(void);
+
+/* An aligned text table: columns padded to their widest cell, separated by 3 spaces, the last
+ * column not padded. Cells are copied. */
+struct ctl_table;
+struct ctl_table *ctl_table_new(size_t ncols, const char *const *headers);
+void ctl_table_add(struct ctl_table *t, const char *const *cells);
+void ctl_table_print(const struct ctl_table *t, FILE *out);
+void ctl_table_free(struct ctl_table *t);
+
+/* Write all of buf to fd, retrying on EINTR and short writes. Returns 0 or -1 (errno set). */
+int ctl_write_all(int fd, const void *buf, size_t len);
+
+/* ---- parsing helpers (output.c) ---- */
+
+/* Parse --timeout SECONDS: a positive decimal number of seconds (fractions allowed, at most
+ * 86400). Returns 0 and the milliseconds, or -1 with INVALID_ARGUMENT. */
+int ctl_parse_timeout(const char *s, int64_t *ret_ms, br_err *err);
+/* Check one -e K=V: non-empty key without '=' before the first '='. */
+int ctl_check_env(const char *kv, br_err *err);
+
+/* ---- commands ----
+ * Each takes the command's own argv (argv[0] is the command name), prints its results to
+ * stdout and its errors to stderr, and returns the process exit code. Main thread. */
+
+int ctl_cmd_info(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_images(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_run(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_ps(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_rm(struct ctl *ctl, int argc, char **argv);
+
+/* The exit code of `berth run` for a failed tasks.start: 127 when the executable was not
+ * found, 126 when it could not be invoked, 125 otherwise. Pure. */
+int ctl_run_start_exit_code(const br_err *err);
+
+#endif

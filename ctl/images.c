@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berth images: pull, import, ls and rm. Pull and import start a job in berth-imaged and
+ * follow it with jobs.wait until it ends; progress goes to stderr only when stderr is a
+ * terminal, and an interrupt cancels the job. Import first uploads the archive to contentd
+ * in chunks (content.write), verified against the sha256 computed here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/digest.h"
+#include "common/json.h"
+#include "common/proto/content.h"
+#include "common/proto/images.h"
+#include "common/xalloc.h"
+#include "ctl/ctl.h"
+
+BR_DEFINE_CLEANUP(br_arena, br_arena_free)
+
+#define JOB_WAIT_MS 1000
+
+static void
+progress(const struct br_job *job)
+{
+	char done[32], total[32];
+
+	if (job->total_bytes > 0) {
+		ctl_human_size(job->done_bytes, done, sizeof(done));
+		ctl_human_size(job->total_bytes, total, sizeof(total));
+		fprintf(stderr, "\r\033[K%s (%s/%s)", job->message ? job->message : "", done,
+		        total);
+	} else {
+		fprintf(stderr, "\r\033[K%s", job->message ? job->message : "");
+	}
+	fflush(stderr);
+}
+
+/* Follow job `id` until it ends. `what` prefixes errors ("pull REF"), `verb` the success line
+ * ("pulled"). Returns the exit code. */
+static int
+follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb)
+{
+	bool tty = isatty(STDERR_FILENO);
+	br_err err = BR_ERR_INIT;
+
+	for (;;) {
+		_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+		struct br_job_wait_req req = {.id = id, .timeout_ms = JOB_WAIT_MS};
+		struct br_job job;
+
+		if (ctl_signal_last() != 0) {
+			struct br_job_ref ref = {.id = id};
+			if (tty)
+				fputs("\r\033[K", stderr);
+			if (ctl_call(ctl, "jobs.cancel", &br_job_ref_schema, &ref, NULL, NULL, NULL,
+			             0, &err) < 0)
+				br_err_wrap(&err, "%s: cancel job %s", what, id), ctl_report(&err);
+			else
+				fprintf(stderr, "berth: %s: canceled\n", what);
+			return CTL_EXIT_INTERRUPTED;
+		}
+		if (ctl_call(ctl, "jobs.wait", &br_job_wait_req_schema, &req, &br_job_schema, &job,
+		             arena, JOB_WAIT_MS + 10000, &err) < 0) {
+			if (tty)
+				fputs("\r\033[K", stderr);
+			br_err_wrap(&err, "%s", what);
+			return ctl_report(&err);
+		}
+		const char *state = job.state ? job.state : "";
+		if (strcmp(state, "running") == 0) {
+			if (tty)
+				progress(&job);
+			continue;
+		}
+		if (tty)
+			fputs("\r\033[K", stderr);
+		fflush(stderr);
+		if (strcmp(state, "done") == 0) {
+			printf("%s %s\n", verb, job.result ? job.result : "");
+			return 0;
+		}
+		if (strcmp(state, "canceled") == 0) {
+			fprintf(stderr, "berth: %s: canceled\n", what);
+			return ctl_exit_code(BR_CANCELED);
+		}
+		const char *code = job.error_code ? job.error_code : "INTERNAL";
+		const char *msg = job.error_msg && job.error_msg[0] ? job.error_msg : code;
+		size_t wl = strlen(what);
+		/* imaged may already name the operation: do not say it twice */
+		if (strncmp(msg, what, wl) == 0 && msg[wl] == ':')
+			fprintf(stderr, "berth: %s\n", msg);
+		else
+			fprintf(stderr, "berth: %s: %s\n", what, msg);
+		return ctl_exit_code(br_code_from_name(code, strlen(code)));
+	}
+}
+
+static int
+cmd_pull(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"platform", required_argument, NULL, 'p'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *platform = NULL;
+	br_err err = BR_ERR_INIT;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			platform = optarg;
+			break;
+		case 'h':
+			printf("Usage: berth images pull REF [--platform OS/ARCH]\n");
+			return 0;
+		case ':':
+			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("images pull: unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error("images pull needs exactly one image reference");
+	const char *ref = argv[optind];
+	_cleanup_free_ char *what = xasprintf("pull %s", ref);
+
+	if (ctl_signals_start(NULL, NULL, &err) < 0)
+		return ctl_report(&err);
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_image_pull_req req = {.ref = ref, .platform = platform};
+	struct br_job_ref job;
+	if (ctl_call(ctl, "images.pull", &br_image_pull_req_schema, &req, &br_job_ref_schema, &job,
+	             arena, 0, &err) < 0) {
+		br_err_wrap(&err, "%s", what);
+		return ctl_report(&err);
+	}
+	return follow_job(ctl, job.id, what, "pulled");
+}
+
+/* Upload the open file `fd` of `size` bytes with digest `digest` to contentd. A blob that is
+ * already stored is fine. */
+static int
+upload(struct ctl *ctl, int fd, int64_t size, const char *digest, br_err *err)
+{
+	uint8_t rnd[8];
+	char ref[32];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return br_err_errno(err, BR_INTERNAL, errno, "getrandom");
+	int n = snprintf(ref, sizeof(ref), "import-");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		n += snprintf(ref + n, sizeof(ref) - (size_t)n, "%02x", rnd[i]);
+
+	_cleanup_free_ uint8_t *buf = xmalloc(BR_CHUNK_MAX);
+	int64_t offset = 0;
+	while (offset < size) {
+		if (ctl_signal_last() != 0) {
+			struct br_content_ref_req abort_req = {.ref = ref};
+			br_err ignored = BR_ERR_INIT;
+			ctl_call(ctl, "content.abort", &br_content_ref_req_schema, &abort_req, NULL,
+			         NULL, NULL, 0, &ignored);
+			return br_err_set(err, BR_CANCELED, "upload interrupted");
+		}
+		size_t want = (size_t)(size - offset) < BR_CHUNK_MAX ? (size_t)(size - offset)
+		                                                     : BR_CHUNK_MAX;
+		ssize_t got = pread(fd, buf, want, offset);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return br_err_errno(err, BR_INTERNAL, errno, "read at offset %lld",
+			                    (long long)offset);
+		if (got == 0)
+			return br_err_set(err, BR_FAILED_PRECONDITION,
+			                  "file shrank while uploading (at offset %lld)",
+			                  (long long)offset);
+		bool last = offset + got >= size;
+		struct br_content_write_req req = {
+		        .ref = ref,
+		        .offset = offset,
+		        .data = {buf, (size_t)got},
+		        .total = size,
+		        .expected = digest,
+		        .commit = last,
+		};
+		_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+		struct br_content_write_resp resp;
+		if (ctl_call(ctl, "content.write", &br_content_write_req_schema, &req,
+		             &br_content_write_resp_schema, &resp, arena, 0, err) < 0) {
+			if (err->code == BR_ALREADY_EXISTS && (last || offset == 0)) {
+				if (!last) {
+					struct br_content_ref_req abort_req = {.ref = ref};
+					br_err ignored = BR_ERR_INIT;
+					ctl_call(ctl, "content.abort", &br_content_ref_req_schema,
+					         &abort_req, NULL, NULL, NULL, 0, &ignored);
+				}
+				br_err_clear(err);
+				return 0;
+			}
+			return br_err_wrap(err, "upload %s", digest);
+		}
+		offset += got;
+	}
+	return 0;
+}
+
+static int
+cmd_import(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"name", required_argument, NULL, 'N'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *name = NULL;
+	br_err err = BR_ERR_INIT;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'N':
+			name = optarg;
+			break;
+		case 'h':
+			printf("Usage: berth images import FILE [--name NAME]\n\nImport an OCI "
+			       "image layout archive (tar).\n");
+			return 0;
+		case ':':
+			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("images import: unknown option %s",
+			                       argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error("images import needs exactly one FILE");
+	const char *path = argv[optind];
+	_cleanup_free_ char *what = xasprintf("import %s", path);
+
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
+		br_err_errno(&err, br_code_from_errno(errno), errno, "%s", what);
+		return ctl_report(&err);
+	}
+	if (fstat(fd, &st) < 0) {
+		br_err_errno(&err, BR_INTERNAL, errno, "%s: stat", what);
+		return ctl_report(&err);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		br_err_set(&err, BR_INVALID_ARGUMENT, "%s: not a regular file", what);
+		return ctl_report(&err);
+	}
+	if (st.st_size == 0) {
+		br_err_set(&err, BR_INVALID_ARGUMENT, "%s: file is empty", what);
+		return ctl_report(&err);
+	}
+	char digest[BR_DIGEST_BUF];
+	if (br_digest_fd(fd, digest, &err) < 0) {
+		br_err_wrap(&err, "%s", what);
+		return ctl_report(&err);
+	}
+	if (ctl_signals_start(NULL, NULL, &err) < 0)
+		return ctl_report(&err);
+	if (upload(ctl, fd, st.st_size, digest, &err) < 0) {
+		br_err_wrap(&err, "%s", what);
+		int rc = ctl_report(&err);
+		return err.code == BR_CANCELED ? CTL_EXIT_INTERRUPTED : rc;
+	}
+
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_image_import_req req = {.digest = digest, .name = name};
+	struct br_job_ref job;
+	if (ctl_call(ctl, "images.import", &br_image_import_req_schema, &req, &br_job_ref_schema,
+	             &job, arena, 0, &err) < 0) {
+		br_err_wrap(&err, "%s", what);
+		return ctl_report(&err);
+	}
+	return follow_job(ctl, job.id, what, "imported");
+}
+
+static int
+cmd_ls(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	bool quiet = false;
+	br_err err = BR_ERR_INIT;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			printf("Usage: berth images ls [-q|--quiet]\n");
+			return 0;
+		default:
+			return ctl_usage_error("images ls: unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error("images ls takes no arguments");
+
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_image_list_resp resp;
+	if (ctl_call(ctl, "images.list", &br_empty_schema, NULL, &br_image_list_resp_schema, &resp,
+	             arena, 0, &err) < 0)
+		return ctl_report(&err);
+	const struct br_image *im = resp.items.v;
+
+	if (ctl->json) {
+		yajl_gen g = br_json_gen_new();
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < resp.items.n; i++) {
+			yajl_gen_map_open(g);
+			br_json_gen_kv_str(g, "name", im[i].name);
+			br_json_gen_kv_str(g, "digest", im[i].target.digest);
+			br_json_gen_kv_str(g, "media_type", im[i].target.media_type);
+			br_json_gen_kv_str(g, "manifest_digest", im[i].manifest_digest);
+			br_json_gen_kv_str(g, "config_digest", im[i].config_digest);
+			br_json_gen_kv_str(g, "platform", im[i].platform);
+			br_json_gen_kv_int(g, "size", im[i].size);
+			br_json_gen_kv_int(g, "created_at", im[i].created_at);
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+		_cleanup_free_ char *s = br_json_gen_take(g, NULL);
+		yajl_gen_free(g);
+		printf("%s\n", s);
+		return 0;
+	}
+	if (quiet) {
+		for (size_t i = 0; i < resp.items.n; i++)
+			printf("%s\n", im[i].name);
+		return 0;
+	}
+	static const char *const headers[] = {"NAME", "DIGEST", "SIZE", "CREATED"};
+	struct ctl_table *t = ctl_table_new(4, headers);
+	int64_t now = ctl_now_ms();
+	for (size_t i = 0; i < resp.items.n; i++) {
+		char digest[32], size[32], created[64];
+		ctl_short_digest(im[i].target.digest, digest, sizeof(digest));
+		ctl_human_size(im[i].size, size, sizeof(size));
+		ctl_human_since(im[i].created_at, now, created, sizeof(created));
+		const char *cells[] = {im[i].name, digest, size, created};
+		ctl_table_add(t, cells);
+	}
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	return 0;
+}
+
+static int
+cmd_rm(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("Usage: berth images rm NAME...\n");
+		return 0;
+	}
+	if (argc < 2)
+		return ctl_usage_error("images rm needs at least one image NAME");
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		struct br_image_name_req req = {.name = argv[i]};
+		br_err err = BR_ERR_INIT;
+		if (ctl_call(ctl, "images.remove", &br_image_name_req_schema, &req, NULL, NULL,
+		             NULL, 0, &err) < 0) {
+			rc = ctl_report(&err);
+			if (err.code == BR_UNAVAILABLE)
+				break;
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	return rc;
+}
+
+int
+ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		ctl_cmd_fn fn;
+	} subs[] = {
+	        {"pull", cmd_pull}, {"import", cmd_import}, {"ls", cmd_ls},
+	        {"list", cmd_ls},   {"rm", cmd_rm},         {"remove", cmd_rm},
+	};
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		FILE *out = argc < 2 ? stderr : stdout;
+		fputs("Usage: berth images pull REF [--platform P]\n"
+		      "       berth images import FILE [--name NAME]\n"
+		      "       berth images ls|list [-q]\n"
+		      "       berth images rm|remove NAME...\n",
+		      out);
+		return argc < 2 ? CTL_EXIT_USAGE : 0;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(subs[i].name, argv[1]) == 0)
+			return subs[i].fn(ctl, argc - 1, argv + 1);
+	return ctl_usage_error("unknown command \"images %s\"", argv[1]);
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berth: the command-line client of the Berth suite. It parses the global flags (which come
+ * before the command), picks the command from a table and runs it; each command talks to
+ * berth-gatewayd only. Exit codes follow docs/cli.md: 0 on success, a distinct code per
+ * error code, and for `berth run` the container's own status.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+
+static const char usage_text[] =
+        "Usage: berth [OPTIONS] COMMAND [ARGS...]\n"
+        "\n"
+        "Options:\n"
+        "  --address PATH       gateway socket (env BERTH_ADDRESS, default " CTL_DEFAULT_ADDRESS
+        ")\n"
+        "  -n, --namespace NS   namespace (env BERTH_NAMESPACE, default \"default\")\n"
+        "  --timeout SECONDS    deadline of each call (default 30)\n"
+        "  --format table|json  output format of listings (default table)\n"
+        "  -h, --help           show this help\n"
+        "  -v, --version        show the version\n"
+        "\n"
+        "Commands:\n"
+        "  info                         gateway and component health\n"
+        "  images pull REF [--platform P]\n"
+        "  images import FILE [--name NAME]\n"
+        "  images ls|list [-q]\n"
+        "  images rm|remove NAME...\n"
+        "  run [OPTIONS] IMAGE [CMD ARG...]\n"
+        "  ps [-a] [-q]\n"
+        "  rm [-f] ID...\n"
+        "\n"
+        "Run 'berth COMMAND --help' for the options of a command.\n";
+
+static const struct {
+	const char *name;
+	ctl_cmd_fn fn;
+} commands[] = {
+        {"info", ctl_cmd_info}, {"images", ctl_cmd_images}, {"image", ctl_cmd_images},
+        {"run", ctl_cmd_run},   {"ps", ctl_cmd_ps},         {"rm", ctl_cmd_rm},
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"address", required_argument, NULL, 'a'},
+	        {"namespace", required_argument, NULL, 'n'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"format", required_argument, NULL, 'f'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'v'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct ctl ctl = {.address = CTL_DEFAULT_ADDRESS, .ns = "default"};
+	br_err err = BR_ERR_INIT;
+	const char *env;
+	int c;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((env = getenv("BERTH_ADDRESS")) != NULL && env[0] != '\0')
+		ctl.address = env;
+	if ((env = getenv("BERTH_NAMESPACE")) != NULL && env[0] != '\0')
+		ctl.ns = env;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:n:hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			ctl.address = optarg;
+			break;
+		case 'n':
+			ctl.ns = optarg;
+			break;
+		case 't':
+			if (ctl_parse_timeout(optarg, &ctl.timeout_ms, &err) < 0)
+				return ctl_usage_error("%s", err.msg);
+			break;
+		case 'f':
+			if (strcmp(optarg, "json") == 0)
+				ctl.json = true;
+			else if (strcmp(optarg, "table") == 0)
+				ctl.json = false;
+			else
+				return ctl_usage_error(
+				        "invalid --format \"%s\": expected table or json", optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'v':
+			printf("berth version %s\n", BR_VERSION);
+			return 0;
+		case ':':
+			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (!br_ns_valid(ctl.ns))
+		return ctl_usage_error("invalid namespace \"%s\"", ctl.ns);
+	if (ctl.address[0] == '\0')
+		return ctl_usage_error("empty --address");
+	if (strncmp(ctl.address, "ipc://", 6) == 0)
+		ctl.address += 6;
+
+	const char *name = argv[optind];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			int rc = commands[i].fn(&ctl, argc - optind, argv + optind);
+			ctl_fini(&ctl);
+			br_rpc_shutdown();
+			fflush(stdout);
+			return rc;
+		}
+	}
+	return ctl_usage_error("unknown command \"%s\"", name);
+}

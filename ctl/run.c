@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berth run: create a container, start its task and, unless detached, follow its output with
+ * tasks.logs (stdout to fd 1, stderr to fd 2, as they come) until it exits; the exit status
+ * becomes berth's own. SIGINT and SIGTERM received while attached are forwarded with
+ * tasks.kill (the third one sends SIGKILL, since a container's init ignores signals it has no
+ * handler for). Failures of berth itself exit 125, a command that cannot be invoked 126 and
+ * one that is not found 127, as docker and podman do.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/proto/tasks.h"
+#include "common/xalloc.h"
+#include "ctl/ctl.h"
+#include "ctl/run.h"
+
+BR_DEFINE_CLEANUP(br_arena, br_arena_free)
+
+#define LOGS_WAIT_MS 5000
+#define RETRY_UNAVAILABLE_MS 30000
+#define KILL_ESCALATE_AFTER 3
+
+static const char run_usage[] =
+        "Usage: berth run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+        "\n"
+        "Options (they end at IMAGE; what follows is the command):\n"
+        "      --rm               remove the container when it exits\n"
+        "  -d, --detach           print the container ID and return at once\n"
+        "      --name NAME        container ID (default: generated)\n"
+        "  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
+        "      --net none|host    network mode (default: the daemon's)\n"
+        "      --runtime NAME     OCI runtime: runc or crun (default: the daemon's)\n"
+        "      --entrypoint CMD   replace the image's entrypoint\n";
+
+void
+ctl_run_opts_free(struct ctl_run_opts *o)
+{
+	free(o->env);
+	memset(o, 0, sizeof(*o));
+}
+
+int
+ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
+{
+	static const struct option opts[] = {
+	        {"rm", no_argument, NULL, 'r'},
+	        {"detach", no_argument, NULL, 'd'},
+	        {"name", required_argument, NULL, 'N'},
+	        {"env", required_argument, NULL, 'e'},
+	        {"net", required_argument, NULL, 'n'},
+	        {"network", required_argument, NULL, 'n'},
+	        {"runtime", required_argument, NULL, 'R'},
+	        {"entrypoint", required_argument, NULL, 'E'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct ctl_run_opts o = {0};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:de:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.rm = true;
+			break;
+		case 'd':
+			o.detach = true;
+			break;
+		case 'N':
+			if (!br_msg_is_id(optarg, BR_CONTAINER_ID_MAX)) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid --name \"%s\": expected "
+				                  "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+				                  optarg);
+			}
+			o.name = optarg;
+			break;
+		case 'e':
+			if (ctl_check_env(optarg, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			o.env = xrealloc(o.env, (o.nenv + 1) * sizeof(*o.env));
+			o.env[o.nenv++] = optarg;
+			break;
+		case 'n':
+			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid --net \"%s\": expected none or host",
+				                  optarg);
+			}
+			o.net = optarg;
+			break;
+		case 'R':
+			o.runtime = optarg;
+			break;
+		case 'E':
+			o.entrypoint = optarg;
+			break;
+		case 'h':
+			o.help = true;
+			*ret = o;
+			return 0;
+		case ':':
+			ctl_run_opts_free(&o);
+			return br_err_set(err, BR_INVALID_ARGUMENT, "option %s needs a value",
+			                  argv[optind - 1]);
+		default:
+			ctl_run_opts_free(&o);
+			return br_err_set(err, BR_INVALID_ARGUMENT, "run: unknown option %s",
+			                  argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		ctl_run_opts_free(&o);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "run needs an IMAGE");
+	}
+	if (o.rm && o.detach) {
+		ctl_run_opts_free(&o);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "--rm cannot be combined with -d");
+	}
+	o.image = argv[optind];
+	o.args = (const char **)argv + optind + 1;
+	o.nargs = (size_t)(argc - optind - 1);
+	*ret = o;
+	return 0;
+}
+
+int
+ctl_run_start_exit_code(const br_err *err)
+{
+	if (err->code == BR_PERMISSION_DENIED)
+		return CTL_EXIT_CANNOT_INVOKE;
+	if (err->code == BR_NOT_FOUND &&
+	    (strstr(err->msg, "not found") != NULL || strstr(err->msg, "executable") != NULL ||
+	     strstr(err->msg, "no such file") != NULL))
+		return CTL_EXIT_NOT_FOUND;
+	return CTL_EXIT_RUN_FAILED;
+}
+
+/* Shared with the signal thread. */
+struct attach {
+	struct ctl *ctl;
+	const char *id;
+	atomic_bool started;
+	atomic_int nsignals;
+};
+
+static void
+send_kill(struct attach *a, int sig)
+{
+	int n = atomic_fetch_add(&a->nsignals, 1) + 1;
+	struct br_task_kill_req req = {
+	        .id = a->id,
+	        .signal = (uint32_t)(n >= KILL_ESCALATE_AFTER ? SIGKILL : sig),
+	};
+	br_err err = BR_ERR_INIT;
+
+	if (ctl_call(a->ctl, "tasks.kill", &br_task_kill_req_schema, &req, NULL, NULL, NULL, 0,
+	             &err) < 0 &&
+	    err.code != BR_FAILED_PRECONDITION)
+		fprintf(stderr, "berth: forward signal %d to %s: %s\n", (int)req.signal, a->id,
+		        err.msg);
+}
+
+static void
+on_signal(int sig, void *data)
+{
+	struct attach *a = data;
+
+	if (atomic_load(&a->started))
+		send_kill(a, sig);
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Copy the task's output to our fds until it exits; its exit status, or -1 with err. */
+static int
+follow(struct ctl *ctl, const char *id, br_err *err)
+{
+	struct br_task_logs_req req = {.id = id, .wait_ms = LOGS_WAIT_MS};
+	bool out_ok = true, err_ok = true;
+	int64_t unavailable_since = 0;
+
+	for (;;) {
+		_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+		struct br_task_logs_resp resp;
+
+		if (ctl_call(ctl, "tasks.logs", &br_task_logs_req_schema, &req,
+		             &br_task_logs_resp_schema, &resp, arena, LOGS_WAIT_MS + 10000,
+		             err) < 0) {
+			/* taskd restarting: the container keeps running, so keep trying. */
+			if (err->code == BR_UNAVAILABLE || err->code == BR_DEADLINE_EXCEEDED) {
+				int64_t now = ctl_now_ms();
+				if (unavailable_since == 0)
+					unavailable_since = now;
+				if (now - unavailable_since < RETRY_UNAVAILABLE_MS) {
+					sleep_ms(250);
+					continue;
+				}
+			}
+			return br_err_wrap(err, "follow container %s", id);
+		}
+		unavailable_since = 0;
+		if (resp.stdout_data.len > 0 && out_ok &&
+		    ctl_write_all(STDOUT_FILENO, resp.stdout_data.data, resp.stdout_data.len) < 0)
+			out_ok = false;
+		if (resp.stderr_data.len > 0 && err_ok &&
+		    ctl_write_all(STDERR_FILENO, resp.stderr_data.data, resp.stderr_data.len) < 0)
+			err_ok = false;
+		req.stdout_offset = resp.stdout_offset;
+		req.stderr_offset = resp.stderr_offset;
+		if (resp.exited && resp.stdout_data.len == 0 && resp.stderr_data.len == 0)
+			return (int)(resp.exit_status & 0xff);
+	}
+}
+
+/* --rm: remove the task and the container; failures are reported, not fatal. */
+static void
+remove_container(struct ctl *ctl, const char *id)
+{
+	struct br_container_id_req req = {.id = id, .force = true};
+	br_err err = BR_ERR_INIT;
+
+	if (ctl_call(ctl, "tasks.delete", &br_container_id_req_schema, &req, NULL, NULL, NULL, 0,
+	             &err) < 0 &&
+	    err.code != BR_NOT_FOUND && err.code != BR_FAILED_PRECONDITION) {
+		br_err_wrap(&err, "remove container %s", id);
+		ctl_report(&err);
+	}
+	br_err_clear(&err);
+	if (ctl_call(ctl, "containers.delete", &br_container_id_req_schema, &req, NULL, NULL, NULL,
+	             0, &err) < 0 &&
+	    err.code != BR_NOT_FOUND) {
+		br_err_wrap(&err, "remove container %s", id);
+		ctl_report(&err);
+	}
+}
+
+int
+ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_run_opts o;
+	br_err err = BR_ERR_INIT;
+
+	if (ctl_run_parse(argc, argv, &o, &err) < 0) {
+		fprintf(stderr, "berth: %s\nRun 'berth run --help' for usage.\n", err.msg);
+		return CTL_EXIT_RUN_FAILED;
+	}
+	if (o.help) {
+		fputs(run_usage, stdout);
+		ctl_run_opts_free(&o);
+		return 0;
+	}
+
+	struct attach *a = xnew(struct attach);
+	a->ctl = ctl;
+	if (!o.detach && ctl_signals_start(on_signal, a, &err) < 0) {
+		free(a);
+		ctl_run_opts_free(&o);
+		ctl_report(&err);
+		return CTL_EXIT_RUN_FAILED;
+	}
+
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_container_create_req req = {
+	        .id = o.name,
+	        .image = o.image,
+	        .args = {o.args, o.nargs},
+	        .entrypoint = {o.entrypoint ? &o.entrypoint : NULL, o.entrypoint ? 1 : 0},
+	        .env = {o.env, o.nenv},
+	        .net = o.net,
+	        .runtime = o.runtime,
+	};
+	struct br_container container;
+	int rc;
+	if (ctl_call(ctl, "containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &container, arena, 0, &err) < 0) {
+		ctl_report(&err);
+		rc = CTL_EXIT_RUN_FAILED;
+		goto out;
+	}
+	a->id = container.id;
+
+	struct br_container_id_req start = {.id = container.id};
+	if (ctl_call(ctl, "tasks.start", &br_container_id_req_schema, &start, NULL, NULL, NULL, 0,
+	             &err) < 0) {
+		ctl_report(&err);
+		rc = ctl_run_start_exit_code(&err);
+		if (o.rm)
+			remove_container(ctl, container.id);
+		goto out;
+	}
+	if (o.detach) {
+		printf("%s\n", container.id);
+		rc = 0;
+		goto out;
+	}
+	atomic_store(&a->started, true);
+	/* A signal that came before the task existed is forwarded now. */
+	if (ctl_signal_last() != 0 && atomic_load(&a->nsignals) == 0)
+		send_kill(a, ctl_signal_last());
+
+	rc = follow(ctl, container.id, &err);
+	if (rc < 0) {
+		ctl_report(&err);
+		rc = CTL_EXIT_RUN_FAILED;
+	}
+	if (o.rm)
+		remove_container(ctl, container.id);
+out:
+	ctl_signals_stop();
+	free(a);
+	ctl_run_opts_free(&o);
+	return rc;
+}

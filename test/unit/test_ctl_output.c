@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of the CLI's pure pieces: exit codes per error code, `berth run` start-failure
+ * codes, human sizes, durations and ages, short digests, truncation, table alignment, and
+ * the parsing of --timeout, -e and `berth run` options.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "ctl/ctl.h"
+#include "ctl/run.h"
+#include "t.h"
+
+static void
+test_exit_codes(void)
+{
+	T_EQ_INT(ctl_exit_code(BR_OK), 0);
+	T_EQ_INT(ctl_exit_code(BR_INVALID_ARGUMENT), 2);
+	T_EQ_INT(ctl_exit_code(BR_NOT_FOUND), 3);
+	T_EQ_INT(ctl_exit_code(BR_ALREADY_EXISTS), 4);
+	T_EQ_INT(ctl_exit_code(BR_FAILED_PRECONDITION), 5);
+	T_EQ_INT(ctl_exit_code(BR_UNAVAILABLE), 6);
+	T_EQ_INT(ctl_exit_code(BR_DEADLINE_EXCEEDED), 7);
+	T_EQ_INT(ctl_exit_code(BR_PERMISSION_DENIED), 8);
+	T_EQ_INT(ctl_exit_code(BR_CANCELED), 9);
+	T_EQ_INT(ctl_exit_code(BR_RESOURCE_EXHAUSTED), 10);
+	T_EQ_INT(ctl_exit_code(BR_NOT_IMPLEMENTED), 11);
+	T_EQ_INT(ctl_exit_code(BR_INTERNAL), 1);
+	T_EQ_INT(ctl_exit_code(br_code_from_name("SOMETHING_NEW", 13)), 1);
+	T_EQ_INT(ctl_exit_code(br_code_from_name("CANCELED", 8)), 9);
+}
+
+static void
+test_start_exit_codes(void)
+{
+	br_err err = BR_ERR_INIT;
+
+	br_err_set(&err, BR_NOT_FOUND,
+	           "start container \"c1\": runc create failed: exec: \"nope\": executable file "
+	           "not found in $PATH");
+	T_EQ_INT(ctl_run_start_exit_code(&err), 127);
+	br_err_set(&err, BR_PERMISSION_DENIED, "start container \"c1\": permission denied");
+	T_EQ_INT(ctl_run_start_exit_code(&err), 126);
+	br_err_set(&err, BR_FAILED_PRECONDITION, "start container \"c1\": busy");
+	T_EQ_INT(ctl_run_start_exit_code(&err), 125);
+	br_err_set(&err, BR_UNAVAILABLE, "berth-taskd is unavailable");
+	T_EQ_INT(ctl_run_start_exit_code(&err), 125);
+	br_err_set(&err, BR_NOT_FOUND, "container \"c1\": no such container");
+	T_EQ_INT(ctl_run_start_exit_code(&err), 125);
+}
+
+static void
+test_human_size(void)
+{
+	char b[32];
+
+	ctl_human_size(0, b, sizeof(b));
+	T_EQ_STR(b, "0B");
+	ctl_human_size(512, b, sizeof(b));
+	T_EQ_STR(b, "512B");
+	ctl_human_size(1500, b, sizeof(b));
+	T_EQ_STR(b, "1.5kB");
+	ctl_human_size(12345678, b, sizeof(b));
+	T_EQ_STR(b, "12.3MB");
+	ctl_human_size(2050000000LL, b, sizeof(b));
+	T_EQ_STR(b, "2.05GB");
+	ctl_human_size(-5, b, sizeof(b));
+	T_EQ_STR(b, "0B");
+}
+
+static void
+test_human_duration(void)
+{
+	char b[32];
+
+	ctl_human_duration(850, b, sizeof(b));
+	T_EQ_STR(b, "850ms");
+	ctl_human_duration(3000, b, sizeof(b));
+	T_EQ_STR(b, "3s");
+	ctl_human_duration(252000, b, sizeof(b));
+	T_EQ_STR(b, "4m12s");
+	ctl_human_duration((2 * 3600 + 5 * 60 + 7) * 1000LL, b, sizeof(b));
+	T_EQ_STR(b, "2h5m");
+	ctl_human_duration((3 * 86400 + 4 * 3600) * 1000LL, b, sizeof(b));
+	T_EQ_STR(b, "3d4h");
+}
+
+static void
+test_human_since(void)
+{
+	char b[64];
+	int64_t now = 1700000000000LL;
+
+	ctl_human_since(now - 200, now, b, sizeof(b));
+	T_EQ_STR(b, "Less than a second ago");
+	ctl_human_since(now - 1000, now, b, sizeof(b));
+	T_EQ_STR(b, "1 second ago");
+	ctl_human_since(now - 42000, now, b, sizeof(b));
+	T_EQ_STR(b, "42 seconds ago");
+	ctl_human_since(now - 90000, now, b, sizeof(b));
+	T_EQ_STR(b, "About a minute ago");
+	ctl_human_since(now - 120000, now, b, sizeof(b));
+	T_EQ_STR(b, "2 minutes ago");
+	ctl_human_since(now - 3700000LL, now, b, sizeof(b));
+	T_EQ_STR(b, "About an hour ago");
+	ctl_human_since(now - 5 * 3600000LL, now, b, sizeof(b));
+	T_EQ_STR(b, "5 hours ago");
+	ctl_human_since(now - 3 * 86400000LL, now, b, sizeof(b));
+	T_EQ_STR(b, "3 days ago");
+	ctl_human_since(now - 21 * 86400000LL, now, b, sizeof(b));
+	T_EQ_STR(b, "3 weeks ago");
+	ctl_human_since(now - 400 * 86400000LL, now, b, sizeof(b));
+	T_EQ_STR(b, "13 months ago");
+	ctl_human_since(now - 800 * 86400000LL, now, b, sizeof(b));
+	T_EQ_STR(b, "2 years ago");
+	ctl_human_since(now + 5000, now, b, sizeof(b)); /* clock skew */
+	T_EQ_STR(b, "Less than a second ago");
+	ctl_human_since(0, now, b, sizeof(b));
+	T_EQ_STR(b, "N/A");
+}
+
+static void
+test_short_digest_and_truncate(void)
+{
+	char b[80];
+
+	ctl_short_digest("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	                 b, sizeof(b));
+	T_EQ_STR(b, "sha256:0123456789ab");
+	ctl_short_digest(NULL, b, sizeof(b));
+	T_EQ_STR(b, "<none>");
+	ctl_truncate("sh -c echo hello", 30, b, sizeof(b));
+	T_EQ_STR(b, "sh -c echo hello");
+	ctl_truncate("sh -c while true; do echo hello world; sleep 1; done", 30, b, sizeof(b));
+	T_EQ_STR(b, "sh -c while true; do echo h...");
+	T_EQ_INT(strlen(b), 30);
+
+	const char *words[] = {"sh", "-c", "echo hi"};
+	char *j = ctl_join(words, 3);
+	T_EQ_STR(j, "sh -c echo hi");
+	free(j);
+	j = ctl_join(NULL, 0);
+	T_EQ_STR(j, "");
+	free(j);
+}
+
+static void
+test_table_alignment(void)
+{
+	static const char *const headers[] = {"NAME", "SIZE", "CREATED"};
+	const char *r1[] = {"busybox:latest", "1.2MB", "2 minutes ago"};
+	const char *r2[] = {"a", NULL, "x"};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	struct ctl_table *t = ctl_table_new(3, headers);
+	ctl_table_add(t, r1);
+	ctl_table_add(t, r2);
+	ctl_table_print(t, f);
+	ctl_table_free(t);
+	fclose(f);
+	T_EQ_STR(buf, "NAME             SIZE    CREATED\n"
+	              "busybox:latest   1.2MB   2 minutes ago\n"
+	              "a                        x\n");
+	free(buf);
+}
+
+static void
+test_parse_timeout(void)
+{
+	br_err err = BR_ERR_INIT;
+	int64_t ms = 0;
+
+	T_NOERR(ctl_parse_timeout("5", &ms, &err), err);
+	T_EQ_INT(ms, 5000);
+	T_NOERR(ctl_parse_timeout("0.25", &ms, &err), err);
+	T_EQ_INT(ms, 250);
+	T_ERR(ctl_parse_timeout("0", &ms, &err), err, BR_INVALID_ARGUMENT);
+	T_ERR(ctl_parse_timeout("-1", &ms, &err), err, BR_INVALID_ARGUMENT);
+	T_ERR(ctl_parse_timeout("5s", &ms, &err), err, BR_INVALID_ARGUMENT);
+	T_ERR(ctl_parse_timeout("nan", &ms, &err), err, BR_INVALID_ARGUMENT);
+	T_OK(strstr(err.msg, "--timeout \"nan\"") != NULL);
+}
+
+static void
+test_check_env(void)
+{
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(ctl_check_env("A=1", &err), err);
+	T_NOERR(ctl_check_env("A=", &err), err);
+	T_NOERR(ctl_check_env("A=b=c", &err), err);
+	T_ERR(ctl_check_env("A", &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid environment \"A\": expected KEY=VALUE");
+	T_ERR(ctl_check_env("=1", &err), err, BR_INVALID_ARGUMENT);
+}
+
+static void
+test_run_parse(void)
+{
+	char *argv[] = {"run",       "--rm",    "-e",           "A=1",     "--env",
+	                "B=2",       "--name",  "c1",           "--net",   "none",
+	                "--runtime", "runc",    "--entrypoint", "/bin/sh", "busybox",
+	                "-c",        "echo hi", "--rm",         NULL};
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+	struct ctl_run_opts o;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(ctl_run_parse(argc, argv, &o, &err), err);
+	T_OK(o.rm);
+	T_OK(!o.detach);
+	T_EQ_STR(o.name, "c1");
+	T_EQ_STR(o.net, "none");
+	T_EQ_STR(o.runtime, "runc");
+	T_EQ_STR(o.entrypoint, "/bin/sh");
+	T_EQ_STR(o.image, "busybox");
+	T_EQ_INT(o.nenv, 2);
+	T_EQ_STR(o.env[0], "A=1");
+	T_EQ_STR(o.env[1], "B=2");
+	/* everything after IMAGE is the command, options included */
+	T_EQ_INT(o.nargs, 3);
+	T_EQ_STR(o.args[0], "-c");
+	T_EQ_STR(o.args[1], "echo hi");
+	T_EQ_STR(o.args[2], "--rm");
+	ctl_run_opts_free(&o);
+
+	char *argv2[] = {"run", "-d", "alpine", NULL};
+	T_NOERR(ctl_run_parse(3, argv2, &o, &err), err);
+	T_OK(o.detach);
+	T_EQ_INT(o.nargs, 0);
+	T_NULL(o.name);
+	ctl_run_opts_free(&o);
+}
+
+static void
+test_run_parse_errors(void)
+{
+	struct ctl_run_opts o;
+	br_err err = BR_ERR_INIT;
+
+	char *a1[] = {"run", "--net", "bridge", "x", NULL};
+	T_ERR(ctl_run_parse(4, a1, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid --net \"bridge\": expected none or host");
+	char *a2[] = {"run", "--rm", NULL};
+	T_ERR(ctl_run_parse(2, a2, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "run needs an IMAGE");
+	char *a3[] = {"run", "-e", "NOEQ", "x", NULL};
+	T_ERR(ctl_run_parse(4, a3, &o, &err), err, BR_INVALID_ARGUMENT);
+	char *a4[] = {"run", "--bogus", "x", NULL};
+	T_ERR(ctl_run_parse(3, a4, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "run: unknown option --bogus");
+	char *a5[] = {"run", "--name", "../x", "img", NULL};
+	T_ERR(ctl_run_parse(4, a5, &o, &err), err, BR_INVALID_ARGUMENT);
+	char *a6[] = {"run", "--rm", "-d", "img", NULL};
+	T_ERR(ctl_run_parse(4, a6, &o, &err), err, BR_INVALID_ARGUMENT);
+	char *a7[] = {"run", "--name", NULL};
+	T_ERR(ctl_run_parse(2, a7, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "option --name needs a value");
+}
+
+T_MAIN(T_CASE(test_exit_codes), T_CASE(test_start_exit_codes), T_CASE(test_human_size),
+       T_CASE(test_human_duration), T_CASE(test_human_since),
+       T_CASE(test_short_digest_and_truncate), T_CASE(test_table_alignment),
+       T_CASE(test_parse_timeout), T_CASE(test_check_env), T_CASE(test_run_parse),
+       T_CASE(test_run_parse_errors))
