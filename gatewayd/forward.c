@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Forwarding: every method the gateway does not answer itself is routed by its service
+ * prefix (br_gateway_route) to the daemon that owns it. The request is re-encoded with the
+ * deadline the gateway grants (the smaller of the caller's and gatewayd.timeout_ms) and its
+ * params passed through untouched; the backend's reply envelope is passed back as is. A
+ * backend that is down answers, through its client, UNAVAILABLE naming it; the gateway never
+ * waits longer than the deadline.
+ */
+#include <string.h>
+
+#include "common/log.h"
+#include "common/proto/gateway.h"
+#include "gatewayd/gatewayd.h"
+
+int
+gw_authorize(struct gateway *gw, br_call *call)
+{
+	uint32_t uid = br_call_peer_uid(call);
+
+	if (uid == 0)
+		return 0;
+	for (size_t i = 0; i < gw->cfg->gatewayd.n_users; i++) {
+		if (gw->cfg->gatewayd.users[i] == uid)
+			return 0;
+	}
+	br_call_failf(call, BR_PERMISSION_DENIED, "uid %u is not allowed to use berth", uid);
+	return -1;
+}
+
+static void
+forward_done(void *data, const br_err *err, const void *reply, size_t len)
+{
+	br_call *call = data;
+
+	if (err != NULL)
+		br_call_fail(call, err);
+	else
+		br_call_reply_raw(call, reply, len);
+}
+
+void
+gw_forward(br_call *call, void *data)
+{
+	struct gateway *gw = data;
+	const struct br_request *req = br_call_request(call);
+	const char *daemon;
+	struct gw_backend *backend;
+	int64_t timeout = gw->cfg->gatewayd.timeout_ms;
+	msgpack_sbuffer sb;
+
+	if (gw_authorize(gw, call) < 0)
+		return;
+	daemon = br_gateway_route(req->method);
+	backend = daemon != NULL ? gw_backend_find(gw, daemon) : NULL;
+	if (backend == NULL) {
+		size_t n = strcspn(req->method, ".");
+		br_call_failf(call, BR_NOT_IMPLEMENTED, "unknown service \"%.*s\"", (int)n,
+		              req->method);
+		return;
+	}
+	if (br_call_deadline(call) != 0) {
+		int64_t left = br_call_deadline(call) - br_now_ms();
+		if (left < timeout)
+			timeout = left;
+	}
+	if (timeout <= 0) {
+		br_call_failf(call, BR_DEADLINE_EXCEEDED, "%s: deadline exceeded at the gateway",
+		              req->method);
+		return;
+	}
+	msgpack_sbuffer_init(&sb);
+	br_request_encode_object(&sb, req->method, br_call_ns(call), req->lease, timeout,
+	                         &req->params);
+	br_rpc_call_raw_async(backend->client, gw->loop, sb.data, sb.size, timeout, forward_done,
+	                      call);
+	msgpack_sbuffer_destroy(&sb);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berth-gatewayd: the one front door. It listens on the front-door socket
+ * (gatewayd.socket, default <state>/berth.sock; mode 0660, group "berth" if that group
+ * exists), checks the caller's uid, answers gateway.info and forwards every other
+ * "<service>.<verb>" to the daemon that owns the service. It holds no other logic and no
+ * state beyond its backend connections, so it can be restarted at any time.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "gatewayd/gatewayd.h"
+
+const char *const gw_backend_names[GW_N_BACKENDS] = {
+        "contentd", "snapshotd", "imaged", "taskd", "netd",
+};
+
+static const struct br_method methods[] = {
+        {"gateway.info", NULL, gw_info},
+};
+
+int
+gw_backends_open(struct gateway *gw, br_err *err)
+{
+	for (int i = 0; i < GW_N_BACKENDS; i++) {
+		struct gw_backend *b = &gw->backends[i];
+		char *url = br_config_socket_url(gw->cfg, gw_backend_names[i]);
+		b->name = gw_backend_names[i];
+		b->proc_name = xasprintf("berth-%s", b->name);
+		int rc = br_rpc_client_new(url, b->proc_name, &b->client, err);
+		free(url);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+gw_backends_close(struct gateway *gw)
+{
+	for (int i = 0; i < GW_N_BACKENDS; i++) {
+		br_rpc_client_free(gw->backends[i].client);
+		gw->backends[i].client = NULL;
+	}
+}
+
+struct gw_backend *
+gw_backend_find(struct gateway *gw, const char *name)
+{
+	for (int i = 0; i < GW_N_BACKENDS; i++) {
+		if (strcmp(gw->backends[i].name, name) == 0)
+			return &gw->backends[i];
+	}
+	return NULL;
+}
+
+static void
+on_stop(void *data)
+{
+	gw_backends_close(data);
+}
+
+/* Give the front door to the configured group, if it exists; a host without the group keeps
+ * the socket root-only (0660 root:root). */
+static void
+chown_socket(const struct br_daemon *d)
+{
+	const char *path = d->socket_url + strlen("ipc://");
+	struct group *g = getgrnam(d->cfg->gatewayd.group);
+
+	if (g == NULL)
+		return;
+	if (chown(path, 0, g->gr_gid) < 0)
+		br_log_warn("GW-CHOWN", "chown \"%s\" to group \"%s\": %s, ignoring", path,
+		            d->cfg->gatewayd.group, strerror(errno));
+}
+
+static void
+after_listen(uv_idle_t *idle)
+{
+	chown_socket(idle->data);
+	uv_idle_stop(idle);
+	uv_close((uv_handle_t *)idle, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct gateway gw = {0};
+	struct br_daemon d;
+	uv_idle_t idle;
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	rc = br_daemon_init(&d, "gatewayd", argc, argv, &err);
+	if (rc < 0) {
+		br_log_error("GW-INIT", "%s", err.msg);
+		return 1;
+	}
+	if (rc == 1)
+		return 0;
+	gw.cfg = d.cfg;
+	gw.loop = &d.loop;
+	gw.started_ms = br_now_ms();
+	if (gw_backends_open(&gw, &err) < 0) {
+		br_log_error("GW-INIT", "%s", err.msg);
+		gw_backends_close(&gw);
+		br_daemon_fini(&d);
+		return 1;
+	}
+	d.socket_mode = 0660;
+	d.fallback = gw_forward;
+	d.on_stop = on_stop;
+	/* The socket exists once serve has started the loop; chown it on the first iteration. */
+	uv_idle_init(&d.uv, &idle);
+	idle.data = &d;
+	uv_idle_start(&idle, after_listen);
+
+	rc = br_daemon_serve(&d, methods, sizeof(methods) / sizeof(methods[0]), &gw, &err);
+	if (rc < 0)
+		br_log_error("GW-SERVE", "%s", err.msg);
+	gw_backends_close(&gw);
+	for (int i = 0; i < GW_N_BACKENDS; i++)
+		free(gw.backends[i].proc_name);
+	br_daemon_fini(&d);
+	return rc < 0 ? 1 : 0;
+}
