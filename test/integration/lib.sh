@@ -1,0 +1,251 @@
+# Shared by the integration suites (sourced, not run). Each suite runs real daemons on a
+# private temp root T, a real docker-registry on 127.0.0.1, and talks to the suite only
+# through the real `berth` CLI. Every wait is bounded; it_cleanup (an EXIT trap) stops every
+# process the suite started by PID, unmounts what is left under T and removes T.
+#
+#   BUILD=${1:-build}; source test/integration/lib.sh
+#   it_setup                # T, images, trap
+#   registry_start; push_image sh v1
+#   suite_start             # all six daemons, waits until every component is healthy
+#   check "name" cmd...     # ok/not ok line; expect_* helpers below
+#   it_summary              # "N passed, N failed"; exit status
+
+IT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$(cd "$IT_TOP" && cd "${BUILD:-build}" && pwd)
+IT_PASS=0
+IT_FAIL=0
+IT_N=0
+declare -A IT_PIDS=()
+IT_REGISTRY_PID=""
+IT_DAEMONS=(contentd snapshotd netd imaged taskd gatewayd)
+
+it_log() { printf '# %s\n' "$*"; }
+
+it_setup() {
+	T=$(mktemp -d /tmp/berth-it.XXXXXX)
+	mkdir -p "$T/logs"
+	trap it_cleanup EXIT
+	IMAGES=$T/images
+	bash "$IT_TOP/test/images/build.sh" "$IMAGES" >/dev/null
+}
+
+# b ARGS...: the CLI against the suite's front door.
+b() { timeout 60 "$BUILD/berth" --address "$T/state/berth.sock" "$@"; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+registry_start() {
+	PORT=$(free_port)
+	REGISTRY=127.0.0.1:$PORT
+	mkdir -p "$T/registry"
+	cat >"$T/registry.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: error
+	  accesslog:
+	    disabled: true
+	storage:
+	  filesystem:
+	    rootdirectory: $T/registry
+	http:
+	  addr: $REGISTRY
+	EOF
+	docker-registry serve "$T/registry.yml" >"$T/logs/registry.log" 2>&1 &
+	IT_REGISTRY_PID=$!
+	for _ in $(seq 100); do
+		curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	it_log "registry did not start"; cat "$T/logs/registry.log"
+	return 1
+}
+
+# push_image IMAGE REPO:TAG [skopeo flags]: push a built image to the test registry.
+push_image() {
+	local img=$1 dest=$2 tag
+	shift 2
+	tag=$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' \
+		"$IMAGES/$img/index.json")
+	timeout 120 skopeo copy --quiet --dest-tls-verify=false "$@" "oci:$IMAGES/$img:$tag" \
+		"docker://$REGISTRY/$dest"
+}
+
+write_config() {
+	cat >"$T/berth.json" <<-EOF
+	{
+	  "root": "$T/root",
+	  "state": "$T/state",
+	  "log": {"level": "info"},
+	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}]}
+	}
+	EOF
+}
+
+# daemon_start NAME: start berth-NAME in the background.
+daemon_start() {
+	"$BUILD/berth-$1" --config "$T/berth.json" >>"$T/logs/$1.log" 2>&1 &
+	IT_PIDS[$1]=$!
+}
+
+# daemon_kill9 NAME
+daemon_kill9() {
+	kill -9 "${IT_PIDS[$1]}" 2>/dev/null
+	wait "${IT_PIDS[$1]}" 2>/dev/null
+	unset "IT_PIDS[$1]"
+}
+
+# wait_healthy [SECONDS]: until `berth info` shows every component healthy.
+wait_healthy() {
+	local limit=$((${1:-20} * 10))
+	for _ in $(seq "$limit"); do
+		if [ "$(b --format json info 2>/dev/null | jq '[.components[] | select(.healthy)] | length')" = 5 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	it_log "the suite did not become healthy:"
+	b info
+	return 1
+}
+
+suite_start() {
+	write_config
+	for d in "${IT_DAEMONS[@]}"; do
+		daemon_start "$d"
+	done
+	wait_healthy 20
+}
+
+suite_stop() {
+	local d pid
+	for d in gatewayd taskd imaged netd snapshotd contentd; do
+		pid=${IT_PIDS[$d]:-}
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	done
+	for d in "${!IT_PIDS[@]}"; do
+		pid=${IT_PIDS[$d]}
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		unset "IT_PIDS[$d]"
+	done
+}
+
+# Processes whose command line or cwd mentions $T (shims, containers' runtimes).
+procs_under_t() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$$" ] && continue
+		if { tr "\0" " " <"$p/cmdline"; } 2>/dev/null | grep -q "$T/"; then
+			echo "${p#/proc/}"
+		fi
+	done
+}
+
+mounts_under_t() {
+	awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+it_cleanup() {
+	local rc=$? p m r
+	[ -n "${T:-}" ] || return $rc
+	suite_stop
+	if [ -n "$IT_REGISTRY_PID" ]; then
+		kill "$IT_REGISTRY_PID" 2>/dev/null
+		wait "$IT_REGISTRY_PID" 2>/dev/null
+		IT_REGISTRY_PID=""
+	fi
+	# Containers left by a failed test: their runc state lives under $T.
+	for r in "$T"/state/taskd/runtime/*/*; do
+		[ -d "$r" ] || continue
+		for id in $(runc --root "$r" list -q 2>/dev/null); do
+			runc --root "$r" delete -f "$id" >/dev/null 2>&1
+		done
+	done
+	for p in $(procs_under_t); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for m in $(mounts_under_t); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	rm -rf "$T"
+	return $rc
+}
+
+# --- checks --------------------------------------------------------------------------------
+
+it_ok() {
+	IT_N=$((IT_N + 1))
+	IT_PASS=$((IT_PASS + 1))
+	echo "ok $IT_N - $1"
+}
+
+it_not_ok() {
+	IT_N=$((IT_N + 1))
+	IT_FAIL=$((IT_FAIL + 1))
+	echo "not ok $IT_N - $1"
+	shift
+	[ $# -gt 0 ] && printf '#   %s\n' "$@"
+	local d
+	for d in "${IT_DAEMONS[@]}"; do
+		[ -f "$T/logs/$d.log" ] && tail -n 3 "$T/logs/$d.log" | sed 's/^/#   /'
+	done
+}
+
+# check NAME CMD...: passes when CMD exits 0.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		it_ok "$name"
+	else
+		it_not_ok "$name" "exit $?: $(echo "$out" | tail -n 5)"
+	fi
+}
+
+# expect_out NAME EXPECTED CMD...: CMD's stdout must equal EXPECTED and CMD must exit 0.
+expect_out() {
+	local name=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>"$T/stderr")
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$out" = "$want" ]; then
+		it_ok "$name"
+	else
+		it_not_ok "$name" "exit $rc, stdout: $(printf %q "$out"), wanted: $(printf %q "$want")" \
+			"stderr: $(tail -n 3 "$T/stderr")"
+	fi
+}
+
+# expect_exit NAME CODE CMD...: CMD must exit with CODE; its stderr is kept in $T/stderr.
+expect_exit() {
+	local name=$1 want=$2 rc
+	shift 2
+	"$@" >"$T/stdout" 2>"$T/stderr"
+	rc=$?
+	if [ $rc -eq "$want" ]; then
+		it_ok "$name"
+	else
+		it_not_ok "$name" "exit $rc, wanted $want" "stdout: $(tail -n 3 "$T/stdout")" \
+			"stderr: $(tail -n 3 "$T/stderr")"
+	fi
+}
+
+# expect_contains NAME FILE TEXT: FILE (e.g. $T/stderr) contains TEXT.
+expect_contains() {
+	if grep -qF -- "$3" "$2"; then
+		it_ok "$1"
+	else
+		it_not_ok "$1" "$(basename "$2") lacks \"$3\": $(tail -n 3 "$2")"
+	fi
+}
+
+it_summary() {
+	echo "$IT_PASS passed, $IT_FAIL failed"
+	[ "$IT_FAIL" -eq 0 ]
+}
