@@ -352,6 +352,13 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 	return 0;
 }
 
+static int
+too_large_error(const struct imaged_fetch *f, br_err *err)
+{
+	return br_err_set(err, BR_RESOURCE_EXHAUSTED, "GET %s: response larger than %lld bytes",
+	                  f->url, (long long)f->max_size);
+}
+
 /* One round of transfer work: resume a paused transfer, or perform and wait a little. */
 static int
 pump(struct imaged_fetch *f, br_err *err)
@@ -364,6 +371,9 @@ pump(struct imaged_fetch *f, br_err *err)
 	if (f->paused) {
 		f->paused = false;
 		CURLcode c = curl_easy_pause(f->http->easy, CURLPAUSE_CONT);
+		/* Resuming delivers the held data at once, so the size limit can trip here. */
+		if (c != CURLE_OK && f->too_large)
+			return too_large_error(f, err);
 		if (c != CURLE_OK)
 			return br_err_set(err, BR_INTERNAL, "GET %s: resume: %s", f->url,
 			                  curl_easy_strerror(c));
@@ -430,9 +440,7 @@ transfer_result(struct imaged_fetch *f, br_err *err)
 {
 	if (f->result != CURLE_OK) {
 		if (f->too_large)
-			return br_err_set(err, BR_RESOURCE_EXHAUSTED,
-			                  "GET %s: response larger than %lld bytes", f->url,
-			                  (long long)f->max_size);
+			return too_large_error(f, err);
 		return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url,
 		                  f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
 	}
