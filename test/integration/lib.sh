@@ -23,6 +23,7 @@ it_log() { printf '# %s\n' "$*"; }
 
 it_setup() {
 	T=$(mktemp -d /tmp/berth-it.XXXXXX)
+	chmod 0711 "$T" # the front door must be reachable by the unprivileged uid some tests use
 	mkdir -p "$T/logs"
 	trap it_cleanup EXIT
 	IMAGES=$T/images
@@ -78,7 +79,8 @@ write_config() {
 	  "root": "$T/root",
 	  "state": "$T/state",
 	  "log": {"level": "info"},
-	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}]}
+	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}]},
+	  "gatewayd": {"group": "nogroup"}
 	}
 	EOF
 }

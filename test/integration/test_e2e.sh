@@ -25,6 +25,15 @@ push_image extra test/corrupt:v1 --format v2s2
 suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
 it_ok "all six daemons start and report healthy"
 
+# --- the front door checks the caller's uid, not what the message says ---------------------
+check "the front door is 0660 and belongs to the configured group" \
+	test "$(stat -c '%a %G' "$T/state/berth.sock")" = "660 nogroup"
+install -m 0755 "$BUILD/berth" "$T/berth-cli"
+expect_exit "a uid that is not allowed gets PERMISSION_DENIED" 8 \
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$T/berth-cli" --address "$T/state/berth.sock" images ls
+expect_contains "the error names the uid" "$T/stderr" "uid 65534 is not allowed"
+
 # --- images -------------------------------------------------------------------------------
 expect_exit "pull an OCI image" 0 b images pull "$REGISTRY/test/sh:v1"
 expect_exit "pull a Docker schema2 image" 0 b images pull "$REGISTRY/test/sh:v2s2"
