@@ -6,7 +6,8 @@
 # linked statically so that one copy per container costs as little memory as possible.
 #
 # Targets: all test run install install-systemd uninstall clean format check-format
-#          asan (sanitizer build in build-asan/) fuzz (libFuzzer binaries, clang)
+#          asan / check-asan (sanitizer build in build-asan/ and its test run)
+#          fuzz (libFuzzer binaries in build-fuzz/, clang)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -53,8 +54,8 @@ FUZZ_REPLAY_BINS := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/test/fuzz/replay_%)
 HELPER_SRCS := $(wildcard test/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:test/helpers/%.c=$(BUILD)/test/helpers/%)
 
-.PHONY: all test run deps install install-systemd uninstall clean format check-format asan fuzz \
-	check-units
+.PHONY: all test run deps install install-systemd uninstall clean format check-format asan \
+	check-asan fuzz
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(HELPER_BINS)
@@ -119,9 +120,13 @@ fuzz:
 print-objs:
 	@echo $(call test_objs_of,$(T))
 
-# Sanitizer build: everything in build-asan/, then the same test run against it.
+# Sanitizer build: everything in build-asan/; check-asan runs every test against it.
 asan:
-	$(MAKE) BUILD=build-asan SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	$(MAKE) BUILD=build-asan WERROR=-Werror \
+		SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+
+check-asan: deps asan
+	@bash test/run.sh build-asan
 
 deps:
 	@bash .ci/deps.sh
@@ -132,9 +137,6 @@ test: deps
 
 run: deps all
 	@bash test/demo.sh $(BUILD)
-
-check-units: all
-	@bash test/integration/check_units.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/berth $(DESTDIR)$(SYSCONFDIR)/berth

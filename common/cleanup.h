@@ -69,10 +69,10 @@ br_strv_freep(char ***v)
 #define _cleanup_strv_ _cleanup_(br_strv_freep)
 
 /* Define a cleanup function `name##p` for a type freed by `fn(T *)` (which must accept NULL). */
-#define BR_DEFINE_CLEANUP(type, fn)                                                                \
-	static inline void fn##p(type **p)                                                         \
-	{                                                                                          \
-		fn(*p);                                                                            \
+#define BR_DEFINE_CLEANUP(type, fn)        \
+	static inline void fn##p(type **p) \
+	{                                  \
+		fn(*p);                    \
 	}
 
 static inline void *

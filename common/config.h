@@ -38,10 +38,10 @@
 #define BR_CONFIG_MAX_SIZE (1u << 20)
 
 struct br_registry_config {
-	char *host;      /* "127.0.0.1:5000", "docker.io" */
-	bool insecure;   /* plain HTTP allowed */
-	char *ca_file;   /* NULL: system CAs */
-	char **mirrors;  /* NULL-terminated, may be NULL */
+	char *host;     /* "127.0.0.1:5000", "docker.io" */
+	bool insecure;  /* plain HTTP allowed */
+	char *ca_file;  /* NULL: system CAs */
+	char **mirrors; /* NULL-terminated, may be NULL */
 };
 
 struct br_runtime_config {
@@ -93,7 +93,7 @@ struct br_config *br_config_new_default(void);
 
 /* Parse a JSON document over the defaults. `origin` names the source in errors. */
 int br_config_parse(const char *buf, size_t len, const char *origin, struct br_config **ret,
-		    br_err *err);
+                    br_err *err);
 
 /* Load `path`; NULL loads BR_CONFIG_DEFAULT_PATH if it exists and the defaults otherwise. */
 int br_config_load(const char *path, struct br_config **ret, br_err *err);

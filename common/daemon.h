@@ -27,12 +27,12 @@
 #include "common/rpc.h"
 
 struct br_daemon {
-	const char *name;     /* "contentd" */
-	char *proc_name;      /* "berth-contentd" */
+	const char *name; /* "contentd" */
+	char *proc_name;  /* "berth-contentd" */
 	struct br_config *cfg;
-	char *data_dir;       /* <root>/<name>, created 0700 */
-	char *state_dir;      /* <state>/<name>, created 0700 */
-	char *socket_url;     /* ipc://<state>/<name>.sock */
+	char *data_dir;   /* <root>/<name>, created 0700 */
+	char *state_dir;  /* <state>/<name>, created 0700 */
+	char *socket_url; /* ipc://<state>/<name>.sock */
 	uv_loop_t uv;
 	struct br_loop loop;
 	br_rpc_server *server;
@@ -52,7 +52,7 @@ int br_daemon_init(struct br_daemon *d, const char *name, int argc, char **argv,
 
 /* Listen, notify readiness and run the loop until a stop signal or br_daemon_stop(). */
 int br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nmethods,
-		    void *data, br_err *err);
+                    void *data, br_err *err);
 
 /* Ask the loop to stop (loop thread). */
 void br_daemon_stop(struct br_daemon *d);

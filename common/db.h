@@ -26,16 +26,16 @@ struct br_db_migration {
 	const char *sql; /* one or more statements */
 };
 
-int br_db_open(const char *path, const struct br_db_migration *migrations, size_t n,
-	       sqlite3 **ret, br_err *err);
+int br_db_open(const char *path, const struct br_db_migration *migrations, size_t n, sqlite3 **ret,
+               br_err *err);
 /* Accepts NULL. Finalizes nothing: the caller finalizes its statements first. */
 void br_db_close(sqlite3 *db);
 
 /* Run SQL without results. */
 int br_db_exec(sqlite3 *db, const char *sql, br_err *err);
-int br_db_begin(sqlite3 *db, br_err *err); /* BEGIN IMMEDIATE */
+int br_db_begin(sqlite3 *db, br_err *err);  /* BEGIN IMMEDIATE */
 int br_db_commit(sqlite3 *db, br_err *err); /* on failure the transaction is rolled back */
-void br_db_rollback(sqlite3 *db);          /* never fails visibly; safe without a transaction */
+void br_db_rollback(sqlite3 *db);           /* never fails visibly; safe without a transaction */
 int br_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, br_err *err);
 
 /* Translate an SQLite result code into `err` ("<context>: <sqlite message>"): constraint
@@ -44,7 +44,7 @@ int br_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, br_err *err)
  * BUSY and LOCKED UNAVAILABLE, READONLY and PERM PERMISSION_DENIED, the rest INTERNAL.
  * Returns -1. */
 int br_db_error(sqlite3 *db, int rc, br_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Column text as a NUL-terminated string, "" for NULL (valid until the next step). */
 const char *br_db_text(sqlite3_stmt *st, int col);

@@ -36,15 +36,22 @@ typedef struct br_err {
 	char msg[BR_ERR_MSG_MAX];
 } br_err;
 
-#define BR_ERR_INIT {BR_OK, {0}}
+#define BR_ERR_INIT       \
+	{                 \
+		BR_OK,    \
+		{         \
+			0 \
+		}         \
+	}
 
 /* Fill `err` (if not NULL) with `code` and a printf-style message. Returns -1 so that a caller
  * can write `return br_err_set(err, BR_NOT_FOUND, "image %s: not found", name);`. */
-int br_err_set(br_err *err, br_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int br_err_set(br_err *err, br_code code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* As br_err_set, then append ": <strerror(errnum)>". */
 int br_err_errno(br_err *err, br_code code, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Prepend context to an error already set: "<context>: <old message>". Keeps the code.
  * Returns -1. The message is truncated (with "...") if the chain outgrows BR_ERR_MSG_MAX. */

@@ -23,13 +23,13 @@ int br_openat_in_root(int root_fd, const char *path, int flags, mode_t mode, br_
 
 /* Write `len` bytes to dirfd/name atomically: a temporary file in the same directory,
  * fsync, rename over `name`, fsync of the directory. */
-int br_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
-			 mode_t mode, br_err *err);
+int br_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                         br_err *err);
 
 /* Read a whole file of at most `max` bytes (RESOURCE_EXHAUSTED if larger). The buffer is
  * NUL-terminated (not counted in *ret_len); the caller frees it. */
 int br_read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len,
-		    br_err *err);
+                    br_err *err);
 
 /* Remove dirfd/name recursively without following symlinks and without crossing into other
  * mounts (a mount point found inside is an error: FAILED_PRECONDITION). Missing is success. */

@@ -25,27 +25,27 @@
 
 /* Parse `buf` (not NUL-terminated) of at most `max_len` bytes. `what` names the document in
  * errors ("manifest sha256:..."). The tree is freed with yajl_tree_free(). */
-int br_json_parse(const char *buf, size_t len, size_t max_len, const char *what,
-		  yajl_val *ret, br_err *err);
+int br_json_parse(const char *buf, size_t len, size_t max_len, const char *what, yajl_val *ret,
+                  br_err *err);
 
 /* Getters: look up `key` in object `obj`. They return -1 with INVALID_ARGUMENT naming
  * "<path>.<key>" when the member has the wrong type, or when it is missing and `required`. A
  * missing optional member returns 0 and leaves the out-parameter untouched. For every getter a
  * member whose value is JSON null counts as missing. */
 int br_json_get_str(yajl_val obj, const char *path, const char *key, bool required,
-		    const char **ret, br_err *err);
-int br_json_get_int(yajl_val obj, const char *path, const char *key, bool required,
-		    int64_t *ret, br_err *err);
-int br_json_get_bool(yajl_val obj, const char *path, const char *key, bool required,
-		     bool *ret, br_err *err);
-int br_json_get_obj(yajl_val obj, const char *path, const char *key, bool required,
-		    yajl_val *ret, br_err *err);
-int br_json_get_array(yajl_val obj, const char *path, const char *key, bool required,
-		      yajl_val *ret, br_err *err);
+                    const char **ret, br_err *err);
+int br_json_get_int(yajl_val obj, const char *path, const char *key, bool required, int64_t *ret,
+                    br_err *err);
+int br_json_get_bool(yajl_val obj, const char *path, const char *key, bool required, bool *ret,
+                     br_err *err);
+int br_json_get_obj(yajl_val obj, const char *path, const char *key, bool required, yajl_val *ret,
+                    br_err *err);
+int br_json_get_array(yajl_val obj, const char *path, const char *key, bool required, yajl_val *ret,
+                      br_err *err);
 /* An array of strings as a NULL-terminated, heap-allocated vector (free with br_strv_free);
  * JSON null is treated as missing. At most `max` elements. */
-int br_json_get_strv(yajl_val obj, const char *path, const char *key, bool required,
-		     size_t max, char ***ret, br_err *err);
+int br_json_get_strv(yajl_val obj, const char *path, const char *key, bool required, size_t max,
+                     char ***ret, br_err *err);
 
 /* A generator with UTF-8 validation and 2-space-free compact output. Free with yajl_gen_free. */
 yajl_gen br_json_gen_new(void);

@@ -16,7 +16,7 @@ static enum br_log_format log_format = BR_LOG_TEXT;
 static char log_name[64] = "berth";
 
 static const char *const level_names[BR_LOG_LEVEL_MAX] = {
-	"error", "warn", "notice", "info", "debug",
+        "error", "warn", "notice", "info", "debug",
 };
 
 void
@@ -79,13 +79,14 @@ br_log_write(enum br_log_level level, const char *id, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		json_escape(esc, sizeof(esc), msg);
 		n = snprintf(line, sizeof(line),
-			     "{\"ts\":%lld.%03ld,\"proc\":\"%s\",\"pid\":%d,\"level\":\"%s\",\"id\":\"%s\","
-			     "\"msg\":\"%s\"}\n",
-			     (long long)ts.tv_sec, ts.tv_nsec / 1000000, log_name, (int)getpid(),
-			     level_names[level], id, esc);
+		             "{\"ts\":%lld.%03ld,\"proc\":\"%s\",\"pid\":%d,\"level\":\"%s\","
+		             "\"id\":\"%s\","
+		             "\"msg\":\"%s\"}\n",
+		             (long long)ts.tv_sec, ts.tv_nsec / 1000000, log_name, (int)getpid(),
+		             level_names[level], id, esc);
 	} else {
 		n = snprintf(line, sizeof(line), "%s[%d]: %s %s: %s\n", log_name, (int)getpid(),
-			     level_names[level], id, msg);
+		             level_names[level], id, msg);
 	}
 	if (n < 0)
 		return;

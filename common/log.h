@@ -38,12 +38,12 @@ void br_log_init(const char *name, enum br_log_level level, enum br_log_format f
 int br_log_level_parse(const char *s, enum br_log_level *ret_level);
 
 void br_log_write(enum br_log_level level, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-#define BR_LOG(level, id, ...)                                                                     \
-	do {                                                                                       \
-		if ((level) <= br_log_level_current)                                               \
-			br_log_write((level), (id), __VA_ARGS__);                                  \
+#define BR_LOG(level, id, ...)                                    \
+	do {                                                      \
+		if ((level) <= br_log_level_current)              \
+			br_log_write((level), (id), __VA_ARGS__); \
 	} while (0)
 
 #define br_log_error(id, ...) BR_LOG(BR_LOG_ERROR, id, __VA_ARGS__)

@@ -26,14 +26,14 @@
 #include "common/err.h"
 
 /* Hard limits of the wire protocol. */
-#define BR_MSG_MAX_SIZE (8u << 20)  /* one request or reply, envelope included */
-#define BR_MSG_MAX_DEPTH 16         /* nesting of maps and arrays */
-#define BR_MSG_MAX_ITEMS 65536      /* total objects in one message */
-#define BR_CHUNK_MAX (1u << 20)     /* one chunk of blob data in content.write / content.read */
-#define BR_STR_DEFAULT_MAX 4096     /* a string field without an explicit max */
-#define BR_LIST_DEFAULT_MAX 1024    /* a list or map field without an explicit max */
-#define BR_LABEL_MAX 4096           /* key + value of one label, as containerd */
-#define BR_LABELS_MAX 256           /* labels on one object */
+#define BR_MSG_MAX_SIZE (8u << 20) /* one request or reply, envelope included */
+#define BR_MSG_MAX_DEPTH 16        /* nesting of maps and arrays */
+#define BR_MSG_MAX_ITEMS 65536     /* total objects in one message */
+#define BR_CHUNK_MAX (1u << 20)    /* one chunk of blob data in content.write / content.read */
+#define BR_STR_DEFAULT_MAX 4096    /* a string field without an explicit max */
+#define BR_LIST_DEFAULT_MAX 1024   /* a list or map field without an explicit max */
+#define BR_LABEL_MAX 4096          /* key + value of one label, as containerd */
+#define BR_LABELS_MAX 256          /* labels on one object */
 
 /* ---- arena: many small allocations freed at once ---- */
 
@@ -117,9 +117,18 @@ struct br_schema {
  *   };
  *   const struct br_schema br_content_info_schema = BR_SCHEMA(struct br_content_info, info_fields);
  */
-#define BR_FIELD(st, fld, type, max, flags) {#fld, type, offsetof(st, fld), max, flags, NULL}
-#define BR_FIELD_SUB(st, fld, type, max, flags, sub) {#fld, type, offsetof(st, fld), max, flags, sub}
-#define BR_SCHEMA(st, fields) {#st, sizeof(st), fields, sizeof(fields) / sizeof(fields[0])}
+#define BR_FIELD(st, fld, type, max, flags)                     \
+	{                                                       \
+#fld, type, offsetof(st, fld), max, flags, NULL \
+	}
+#define BR_FIELD_SUB(st, fld, type, max, flags, sub)           \
+	{                                                      \
+#fld, type, offsetof(st, fld), max, flags, sub \
+	}
+#define BR_SCHEMA(st, fields)                                               \
+	{                                                                   \
+#st, sizeof(st), fields, sizeof(fields) / sizeof(fields[0]) \
+	}
 
 /* ---- bounded parsing ---- */
 
@@ -135,7 +144,7 @@ int br_msg_check(const void *buf, size_t len, br_err *err);
  * and binaries in the object point into `buf`, which must outlive the object.
  */
 int br_msg_unpack(const void *buf, size_t len, br_arena *arena, msgpack_object *ret_obj,
-		  br_err *err);
+                  br_err *err);
 
 /*
  * Decode `obj` (a map, or nil for an all-default struct) into `ret` (schema->size bytes, zeroed
@@ -143,7 +152,7 @@ int br_msg_unpack(const void *buf, size_t len, br_arena *arena, msgpack_object *
  * into `arena` and NUL-terminated. Returns 0, or -1 with INVALID_ARGUMENT naming the field.
  */
 int br_msg_decode(const msgpack_object *obj, const struct br_schema *schema, const char *path,
-		  br_arena *arena, void *ret, br_err *err);
+                  br_arena *arena, void *ret, br_err *err);
 
 /* Pack `st` as a map following `schema`. NULL strings, empty lists/maps and empty byte
  * strings are omitted; numbers and bools are always written. st == NULL packs an empty map. */

@@ -30,7 +30,7 @@
 #define BR_MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define BR_MT_DOCKER_LAYER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
-#define BR_OCI_MAX_DOC (4u << 20)  /* manifests, indexes and configs larger are refused */
+#define BR_OCI_MAX_DOC (4u << 20) /* manifests, indexes and configs larger are refused */
 #define BR_OCI_MAX_LAYERS 256
 #define BR_OCI_MAX_MANIFESTS 1024
 #define BR_OCI_MAX_ENV 4096
@@ -63,7 +63,7 @@ struct br_oci_platform {
 struct br_oci_descriptor {
 	char *media_type;
 	char digest[BR_DIGEST_BUF];
-	int64_t size; /* >= 0, checked */
+	int64_t size;                     /* >= 0, checked */
 	struct br_oci_platform *platform; /* NULL when absent */
 	/* A layer that registries need not serve (OCI "nondistributable" and Docker "foreign"
 	 * layer types): the parser accepts it and sets this so that a puller can decide. */
@@ -89,9 +89,9 @@ struct br_oci_image_config {
 	char *variant;
 	/* "config" section */
 	char *user;
-	char **env;         /* NULL-terminated; may be NULL */
-	char **entrypoint;  /* NULL-terminated; may be NULL */
-	char **cmd;         /* NULL-terminated; may be NULL */
+	char **env;        /* NULL-terminated; may be NULL */
+	char **entrypoint; /* NULL-terminated; may be NULL */
+	char **cmd;        /* NULL-terminated; may be NULL */
 	char *working_dir;
 	char *stop_signal;
 	/* rootfs.diff_ids, in layer order */
@@ -103,17 +103,16 @@ struct br_oci_image_config {
  * descriptor's media type (may be NULL); a document whose own mediaType contradicts it is
  * refused. */
 int br_oci_manifest_parse(const char *buf, size_t len, const char *media_type_hint,
-			  struct br_oci_manifest **ret, br_err *err);
+                          struct br_oci_manifest **ret, br_err *err);
 void br_oci_manifest_free(struct br_oci_manifest *m);
 
 /* Parse an index (OCI index or Docker manifest list), e.g. a registry's or an OCI layout's
  * index.json. */
 int br_oci_index_parse(const char *buf, size_t len, const char *media_type_hint,
-		       struct br_oci_index **ret, br_err *err);
+                       struct br_oci_index **ret, br_err *err);
 void br_oci_index_free(struct br_oci_index *idx);
 
-int br_oci_config_parse(const char *buf, size_t len, struct br_oci_image_config **ret,
-			br_err *err);
+int br_oci_config_parse(const char *buf, size_t len, struct br_oci_image_config **ret, br_err *err);
 void br_oci_config_free(struct br_oci_image_config *c);
 
 /* Detect a document's kind from its own "mediaType" member, or from its shape
@@ -122,9 +121,8 @@ enum br_oci_kind br_oci_detect(const char *buf, size_t len, const char **ret_med
 
 /* Pick the manifest for `os`/`arch`/`variant` (variant may be NULL: any, preferring none or
  * "v8" rules as containerd's platform matcher). NULL if no entry matches. */
-const struct br_oci_descriptor *br_oci_index_select(const struct br_oci_index *idx,
-						    const char *os, const char *arch,
-						    const char *variant);
+const struct br_oci_descriptor *br_oci_index_select(const struct br_oci_index *idx, const char *os,
+                                                    const char *arch, const char *variant);
 
 /* Parse "linux/amd64" or "linux/arm64/v8" into its parts (heap strings in ret). */
 int br_oci_platform_parse(const char *s, struct br_oci_platform *ret, br_err *err);

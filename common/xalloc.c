@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void __attribute__((noreturn))
-oom(size_t size)
+static void __attribute__((noreturn)) oom(size_t size)
 {
 	fprintf(stderr, "berth: out of memory allocating %zu bytes\n", size);
 	abort();

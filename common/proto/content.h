@@ -45,9 +45,9 @@ extern const struct br_schema br_content_list_resp_schema;
 struct br_content_write_req {
 	const char *ref;
 	int64_t offset;
-	struct br_bytes data;   /* at most BR_CHUNK_MAX */
-	int64_t total;          /* expected final size, 0 = unknown */
-	const char *expected;   /* expected digest, NULL = unknown */
+	struct br_bytes data; /* at most BR_CHUNK_MAX */
+	int64_t total;        /* expected final size, 0 = unknown */
+	const char *expected; /* expected digest, NULL = unknown */
 	bool commit;
 	struct br_strmap labels; /* applied on commit */
 };
@@ -55,8 +55,8 @@ extern const struct br_schema br_content_write_req_schema;
 
 struct br_content_write_resp {
 	const char *ref;
-	int64_t offset;      /* bytes written so far */
-	const char *digest;  /* set once committed */
+	int64_t offset;     /* bytes written so far */
+	const char *digest; /* set once committed */
 };
 extern const struct br_schema br_content_write_resp_schema;
 
@@ -85,7 +85,7 @@ extern const struct br_schema br_content_read_req_schema;
 struct br_content_read_resp {
 	struct br_bytes data; /* empty at the end of the blob */
 	int64_t offset;
-	int64_t total;        /* size of the whole blob */
+	int64_t total; /* size of the whole blob */
 };
 extern const struct br_schema br_content_read_resp_schema;
 

@@ -15,12 +15,12 @@
 #include "common/proto/types.h"
 
 struct br_component {
-	const char *name;    /* "berth-contentd" */
+	const char *name; /* "berth-contentd" */
 	bool healthy;
 	const char *version;
 	uint32_t pid;
 	int64_t uptime_ms;
-	const char *error;   /* why it is not healthy: "UNAVAILABLE: berth-imaged is unavailable" */
+	const char *error; /* why it is not healthy: "UNAVAILABLE: berth-imaged is unavailable" */
 };
 extern const struct br_schema br_component_schema;
 

@@ -7,52 +7,53 @@
 #define S(st, f, t, max, fl) BR_FIELD(struct st, f, t, max, fl)
 
 static const struct br_field pull_fields[] = {
-	S(br_image_pull_req, ref, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
-	S(br_image_pull_req, platform, BR_F_STR, 64, 0),
+        S(br_image_pull_req, ref, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_image_pull_req, platform, BR_F_STR, 64, 0),
 };
 const struct br_schema br_image_pull_req_schema = BR_SCHEMA(struct br_image_pull_req, pull_fields);
 
 static const struct br_field import_fields[] = {
-	S(br_image_import_req, digest, BR_F_STR, 0, BR_F_REQUIRED | BR_F_DIGEST),
-	S(br_image_import_req, name, BR_F_STR, BR_NAME_MAX, 0),
-	S(br_image_import_req, platform, BR_F_STR, 64, 0),
+        S(br_image_import_req, digest, BR_F_STR, 0, BR_F_REQUIRED | BR_F_DIGEST),
+        S(br_image_import_req, name, BR_F_STR, BR_NAME_MAX, 0),
+        S(br_image_import_req, platform, BR_F_STR, 64, 0),
 };
 const struct br_schema br_image_import_req_schema =
-	BR_SCHEMA(struct br_image_import_req, import_fields);
+        BR_SCHEMA(struct br_image_import_req, import_fields);
 
 static const struct br_field name_fields[] = {
-	S(br_image_name_req, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_image_name_req, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
 };
 const struct br_schema br_image_name_req_schema = BR_SCHEMA(struct br_image_name_req, name_fields);
 
 static const struct br_field image_fields[] = {
-	S(br_image, name, BR_F_STR, BR_NAME_MAX, 0),
-	BR_FIELD_SUB(struct br_image, target, BR_F_OBJ, 0, 0, &br_descriptor_schema),
-	S(br_image, manifest_digest, BR_F_STR, 0, BR_F_DIGEST),
-	S(br_image, config_digest, BR_F_STR, 0, BR_F_DIGEST),
-	S(br_image, chain_id, BR_F_STR, 0, BR_F_DIGEST),
-	S(br_image, platform, BR_F_STR, 64, 0),
-	S(br_image, size, BR_F_I64, 0, 0),
-	S(br_image, created_at, BR_F_I64, 0, 0),
-	S(br_image, updated_at, BR_F_I64, 0, 0),
-	S(br_image, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+        S(br_image, name, BR_F_STR, BR_NAME_MAX, 0),
+        BR_FIELD_SUB(struct br_image, target, BR_F_OBJ, 0, 0, &br_descriptor_schema),
+        S(br_image, manifest_digest, BR_F_STR, 0, BR_F_DIGEST),
+        S(br_image, config_digest, BR_F_STR, 0, BR_F_DIGEST),
+        S(br_image, chain_id, BR_F_STR, 0, BR_F_DIGEST),
+        S(br_image, platform, BR_F_STR, 64, 0),
+        S(br_image, size, BR_F_I64, 0, 0),
+        S(br_image, created_at, BR_F_I64, 0, 0),
+        S(br_image, updated_at, BR_F_I64, 0, 0),
+        S(br_image, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
 };
 const struct br_schema br_image_schema = BR_SCHEMA(struct br_image, image_fields);
 
 static const struct br_field list_fields[] = {
-	BR_FIELD_SUB(struct br_image_list_resp, items, BR_F_OBJLIST, 100000, 0, &br_image_schema),
+        BR_FIELD_SUB(struct br_image_list_resp, items, BR_F_OBJLIST, 100000, 0, &br_image_schema),
 };
-const struct br_schema br_image_list_resp_schema = BR_SCHEMA(struct br_image_list_resp, list_fields);
+const struct br_schema br_image_list_resp_schema =
+        BR_SCHEMA(struct br_image_list_resp, list_fields);
 
 static const struct br_field runtime_fields[] = {
-	S(br_image_runtime, name, BR_F_STR, BR_NAME_MAX, 0),
-	S(br_image_runtime, chain_id, BR_F_STR, 0, BR_F_DIGEST),
-	S(br_image_runtime, snapshotter, BR_F_STR, 64, 0),
-	S(br_image_runtime, user, BR_F_STR, 256, 0),
-	S(br_image_runtime, env, BR_F_STRLIST, 4096, 0),
-	S(br_image_runtime, entrypoint, BR_F_STRLIST, 1024, 0),
-	S(br_image_runtime, cmd, BR_F_STRLIST, 1024, 0),
-	S(br_image_runtime, working_dir, BR_F_STR, BR_PATH_MAX, 0),
-	S(br_image_runtime, stop_signal, BR_F_STR, 32, 0),
+        S(br_image_runtime, name, BR_F_STR, BR_NAME_MAX, 0),
+        S(br_image_runtime, chain_id, BR_F_STR, 0, BR_F_DIGEST),
+        S(br_image_runtime, snapshotter, BR_F_STR, 64, 0),
+        S(br_image_runtime, user, BR_F_STR, 256, 0),
+        S(br_image_runtime, env, BR_F_STRLIST, 4096, 0),
+        S(br_image_runtime, entrypoint, BR_F_STRLIST, 1024, 0),
+        S(br_image_runtime, cmd, BR_F_STRLIST, 1024, 0),
+        S(br_image_runtime, working_dir, BR_F_STR, BR_PATH_MAX, 0),
+        S(br_image_runtime, stop_signal, BR_F_STR, 32, 0),
 };
 const struct br_schema br_image_runtime_schema = BR_SCHEMA(struct br_image_runtime, runtime_fields);

@@ -45,9 +45,9 @@ struct br_image {
 	struct br_descriptor target; /* what the name points to (index or manifest) */
 	const char *manifest_digest; /* the platform manifest chosen */
 	const char *config_digest;
-	const char *chain_id;        /* committed snapshot of the top layer */
+	const char *chain_id; /* committed snapshot of the top layer */
 	const char *platform;
-	int64_t size;                /* compressed bytes of config + layers */
+	int64_t size; /* compressed bytes of config + layers */
 	int64_t created_at;
 	int64_t updated_at;
 	struct br_strmap labels;
@@ -61,7 +61,7 @@ extern const struct br_schema br_image_list_resp_schema;
 
 struct br_image_runtime {
 	const char *name;
-	const char *chain_id;    /* parent for the container's snapshot */
+	const char *chain_id; /* parent for the container's snapshot */
 	const char *snapshotter;
 	const char *user;
 	struct br_strlist env;

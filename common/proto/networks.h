@@ -31,7 +31,7 @@ extern const struct br_schema br_net_id_req_schema;
 struct br_net_attachment {
 	const char *id;
 	const char *mode;
-	const char *netns_path;  /* "" for host */
+	const char *netns_path; /* "" for host */
 	const char *hosts_path;
 	const char *resolv_path;
 	int64_t created_at;

@@ -17,8 +17,8 @@
  * Mount forms returned by the overlayfs backend:
  *   active, no parent:  {type:"bind", source:<dir>/fs, options:["rbind","rw"]}
  *   active with parents:{type:"overlay", source:"overlay",
- *                        options:["lowerdir=<p1>/fs:<p2>/fs", "upperdir=<dir>/fs", "workdir=<dir>/work"]}
- *   view, one parent:   {type:"bind", source:<p>/fs, options:["rbind","ro"]}
+ *                        options:["lowerdir=<p1>/fs:<p2>/fs", "upperdir=<dir>/fs",
+ * "workdir=<dir>/work"]} view, one parent:   {type:"bind", source:<p>/fs, options:["rbind","ro"]}
  *   view, more parents: {type:"overlay", source:"overlay", options:["lowerdir=..."]}
  * A caller that applies a layer writes straight into the active snapshot's own directory:
  * the bind source or the upperdir, which holds only this snapshot's changes.
@@ -56,9 +56,9 @@ struct br_snap_commit_req {
 extern const struct br_schema br_snap_commit_req_schema;
 
 struct br_snapshot_info {
-	const char *name;   /* key for active/view, name for committed */
+	const char *name; /* key for active/view, name for committed */
 	const char *parent;
-	const char *kind;   /* "active" | "view" | "committed" */
+	const char *kind; /* "active" | "view" | "committed" */
 	int64_t created_at;
 	int64_t updated_at;
 	struct br_strmap labels;

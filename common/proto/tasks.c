@@ -7,86 +7,88 @@
 #define S(st, f, t, max, fl) BR_FIELD(struct st, f, t, max, fl)
 
 static const struct br_field create_fields[] = {
-	S(br_container_create_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
-	S(br_container_create_req, image, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
-	S(br_container_create_req, args, BR_F_STRLIST, 1024, 0),
-	S(br_container_create_req, entrypoint, BR_F_STRLIST, 1024, 0),
-	S(br_container_create_req, env, BR_F_STRLIST, 4096, 0),
-	S(br_container_create_req, net, BR_F_STR, 64, 0),
-	S(br_container_create_req, runtime, BR_F_STR, 64, 0),
-	S(br_container_create_req, hostname, BR_F_STR, 253, 0),
-	S(br_container_create_req, user, BR_F_STR, 256, 0),
-	S(br_container_create_req, working_dir, BR_F_STR, BR_PATH_MAX, 0),
-	S(br_container_create_req, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+        S(br_container_create_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_container_create_req, image, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_container_create_req, args, BR_F_STRLIST, 1024, 0),
+        S(br_container_create_req, entrypoint, BR_F_STRLIST, 1024, 0),
+        S(br_container_create_req, env, BR_F_STRLIST, 4096, 0),
+        S(br_container_create_req, net, BR_F_STR, 64, 0),
+        S(br_container_create_req, runtime, BR_F_STR, 64, 0),
+        S(br_container_create_req, hostname, BR_F_STR, 253, 0),
+        S(br_container_create_req, user, BR_F_STR, 256, 0),
+        S(br_container_create_req, working_dir, BR_F_STR, BR_PATH_MAX, 0),
+        S(br_container_create_req, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
 };
 const struct br_schema br_container_create_req_schema =
-	BR_SCHEMA(struct br_container_create_req, create_fields);
+        BR_SCHEMA(struct br_container_create_req, create_fields);
 
 static const struct br_field container_fields[] = {
-	S(br_container, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
-	S(br_container, image, BR_F_STR, BR_NAME_MAX, 0),
-	S(br_container, runtime, BR_F_STR, 64, 0),
-	S(br_container, net, BR_F_STR, 64, 0),
-	S(br_container, snapshot_key, BR_F_STR, BR_KEY_MAX, 0),
-	S(br_container, status, BR_F_STR, 16, 0),
-	S(br_container, pid, BR_F_U32, 0, 0),
-	S(br_container, exit_status, BR_F_I64, 0, 0),
-	S(br_container, created_at, BR_F_I64, 0, 0),
-	S(br_container, command, BR_F_STRLIST, 1024, 0),
-	S(br_container, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+        S(br_container, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_container, image, BR_F_STR, BR_NAME_MAX, 0),
+        S(br_container, runtime, BR_F_STR, 64, 0),
+        S(br_container, net, BR_F_STR, 64, 0),
+        S(br_container, snapshot_key, BR_F_STR, BR_KEY_MAX, 0),
+        S(br_container, status, BR_F_STR, 16, 0),
+        S(br_container, pid, BR_F_U32, 0, 0),
+        S(br_container, exit_status, BR_F_I64, 0, 0),
+        S(br_container, created_at, BR_F_I64, 0, 0),
+        S(br_container, command, BR_F_STRLIST, 1024, 0),
+        S(br_container, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
 };
 const struct br_schema br_container_schema = BR_SCHEMA(struct br_container, container_fields);
 
 static const struct br_field list_fields[] = {
-	BR_FIELD_SUB(struct br_container_list_resp, items, BR_F_OBJLIST, 100000, 0,
-		     &br_container_schema),
+        BR_FIELD_SUB(struct br_container_list_resp, items, BR_F_OBJLIST, 100000, 0,
+                     &br_container_schema),
 };
 const struct br_schema br_container_list_resp_schema =
-	BR_SCHEMA(struct br_container_list_resp, list_fields);
+        BR_SCHEMA(struct br_container_list_resp, list_fields);
 
 static const struct br_field id_fields[] = {
-	S(br_container_id_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
-	S(br_container_id_req, force, BR_F_BOOL, 0, 0),
+        S(br_container_id_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_container_id_req, force, BR_F_BOOL, 0, 0),
 };
-const struct br_schema br_container_id_req_schema = BR_SCHEMA(struct br_container_id_req, id_fields);
+const struct br_schema br_container_id_req_schema =
+        BR_SCHEMA(struct br_container_id_req, id_fields);
 
 static const struct br_field task_fields[] = {
-	S(br_task, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
-	S(br_task, status, BR_F_STR, 16, 0),
-	S(br_task, pid, BR_F_U32, 0, 0),
-	S(br_task, exit_status, BR_F_I64, 0, 0),
-	S(br_task, exited_at, BR_F_I64, 0, 0),
+        S(br_task, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_task, status, BR_F_STR, 16, 0),
+        S(br_task, pid, BR_F_U32, 0, 0),
+        S(br_task, exit_status, BR_F_I64, 0, 0),
+        S(br_task, exited_at, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_schema = BR_SCHEMA(struct br_task, task_fields);
 
 static const struct br_field kill_fields[] = {
-	S(br_task_kill_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
-	S(br_task_kill_req, signal, BR_F_U32, 0, 0),
-	S(br_task_kill_req, all, BR_F_BOOL, 0, 0),
+        S(br_task_kill_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_kill_req, signal, BR_F_U32, 0, 0),
+        S(br_task_kill_req, all, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_task_kill_req_schema = BR_SCHEMA(struct br_task_kill_req, kill_fields);
 
 static const struct br_field wait_fields[] = {
-	S(br_task_wait_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
-	S(br_task_wait_req, timeout_ms, BR_F_I64, 0, 0),
+        S(br_task_wait_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_wait_req, timeout_ms, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_wait_req_schema = BR_SCHEMA(struct br_task_wait_req, wait_fields);
 
 static const struct br_field logs_req_fields[] = {
-	S(br_task_logs_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
-	S(br_task_logs_req, stdout_offset, BR_F_I64, 0, 0),
-	S(br_task_logs_req, stderr_offset, BR_F_I64, 0, 0),
-	S(br_task_logs_req, wait_ms, BR_F_I64, 0, 0),
+        S(br_task_logs_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_logs_req, stdout_offset, BR_F_I64, 0, 0),
+        S(br_task_logs_req, stderr_offset, BR_F_I64, 0, 0),
+        S(br_task_logs_req, wait_ms, BR_F_I64, 0, 0),
 };
-const struct br_schema br_task_logs_req_schema = BR_SCHEMA(struct br_task_logs_req, logs_req_fields);
+const struct br_schema br_task_logs_req_schema =
+        BR_SCHEMA(struct br_task_logs_req, logs_req_fields);
 
 static const struct br_field logs_resp_fields[] = {
-	S(br_task_logs_resp, stdout_data, BR_F_BIN, BR_CHUNK_MAX, 0),
-	S(br_task_logs_resp, stderr_data, BR_F_BIN, BR_CHUNK_MAX, 0),
-	S(br_task_logs_resp, stdout_offset, BR_F_I64, 0, 0),
-	S(br_task_logs_resp, stderr_offset, BR_F_I64, 0, 0),
-	S(br_task_logs_resp, exited, BR_F_BOOL, 0, 0),
-	S(br_task_logs_resp, exit_status, BR_F_I64, 0, 0),
+        S(br_task_logs_resp, stdout_data, BR_F_BIN, BR_CHUNK_MAX, 0),
+        S(br_task_logs_resp, stderr_data, BR_F_BIN, BR_CHUNK_MAX, 0),
+        S(br_task_logs_resp, stdout_offset, BR_F_I64, 0, 0),
+        S(br_task_logs_resp, stderr_offset, BR_F_I64, 0, 0),
+        S(br_task_logs_resp, exited, BR_F_BOOL, 0, 0),
+        S(br_task_logs_resp, exit_status, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_logs_resp_schema =
-	BR_SCHEMA(struct br_task_logs_resp, logs_resp_fields);
+        BR_SCHEMA(struct br_task_logs_resp, logs_resp_fields);

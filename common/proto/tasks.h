@@ -32,13 +32,13 @@
 #define BR_CONTAINER_ID_MAX 64
 
 struct br_container_create_req {
-	const char *id;            /* "" or NULL: generated */
-	const char *image;         /* name as in images.list */
-	struct br_strlist args;    /* replaces the image's Cmd (Entrypoint kept) when n > 0 */
+	const char *id;               /* "" or NULL: generated */
+	const char *image;            /* name as in images.list */
+	struct br_strlist args;       /* replaces the image's Cmd (Entrypoint kept) when n > 0 */
 	struct br_strlist entrypoint; /* replaces the image's Entrypoint when n > 0 */
-	struct br_strlist env;     /* "K=V", added to (and overriding) the image's Env */
-	const char *net;           /* "none" | "host"; NULL: netd's default */
-	const char *runtime;       /* "runc" | "crun"; NULL: taskd's default */
+	struct br_strlist env;        /* "K=V", added to (and overriding) the image's Env */
+	const char *net;              /* "none" | "host"; NULL: netd's default */
+	const char *runtime;          /* "runc" | "crun"; NULL: taskd's default */
 	const char *hostname;
 	const char *user;
 	const char *working_dir;
@@ -52,8 +52,8 @@ struct br_container {
 	const char *runtime;
 	const char *net;
 	const char *snapshot_key;
-	const char *status; /* "created" | "running" | "paused" | "stopped" */
-	uint32_t pid;       /* while running */
+	const char *status;  /* "created" | "running" | "paused" | "stopped" */
+	uint32_t pid;        /* while running */
 	int64_t exit_status; /* when stopped */
 	int64_t created_at;
 	struct br_strlist command; /* the process args as run */

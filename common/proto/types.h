@@ -11,13 +11,13 @@
 
 #include "common/msg.h"
 
-#define BR_KEY_MAX 255   /* snapshot keys, container ids, refs of ingests */
+#define BR_KEY_MAX 255 /* snapshot keys, container ids, refs of ingests */
 #define BR_PATH_MAX 4096
-#define BR_NAME_MAX 512  /* image names */
+#define BR_NAME_MAX 512 /* image names */
 
 /* A mount as containerd's Mount: what snapshotd returns and imaged/taskd perform. */
 struct br_mount {
-	const char *type;    /* "overlay" | "bind" */
+	const char *type; /* "overlay" | "bind" */
 	const char *source;
 	struct br_strlist options; /* "lowerdir=...", "upperdir=...", "ro", "rbind", ... */
 };
@@ -38,11 +38,11 @@ extern const struct br_schema br_empty_schema;
 
 /* daemon.health, answered by every daemon's RPC server itself. */
 struct br_health {
-	const char *name;     /* "berth-contentd" */
+	const char *name; /* "berth-contentd" */
 	const char *version;
 	uint32_t pid;
 	int64_t uptime_ms;
-	const char *status;   /* "ok" */
+	const char *status; /* "ok" */
 };
 extern const struct br_schema br_health_schema;
 
@@ -61,14 +61,14 @@ extern const struct br_schema br_job_wait_req_schema;
 
 struct br_job {
 	const char *id;
-	const char *kind;      /* "pull" | "import" */
-	const char *state;     /* "running" | "done" | "failed" | "canceled" */
-	const char *message;   /* current step, e.g. "fetch layer sha256:..." */
+	const char *kind;    /* "pull" | "import" */
+	const char *state;   /* "running" | "done" | "failed" | "canceled" */
+	const char *message; /* current step, e.g. "fetch layer sha256:..." */
 	int64_t done_bytes;
 	int64_t total_bytes;
 	const char *error_code; /* when failed */
 	const char *error_msg;
-	const char *result;    /* when done: the image name */
+	const char *result; /* when done: the image name */
 	int64_t started_at;
 	int64_t ended_at;
 };

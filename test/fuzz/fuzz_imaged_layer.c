@@ -62,7 +62,8 @@ check_nothing_escaped(void)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, "root") == 0)
 			continue;
-		fprintf(stderr, "fuzz_imaged_layer: \"%s\" appeared outside the layer root\n", de->d_name);
+		fprintf(stderr, "fuzz_imaged_layer: \"%s\" appeared outside the layer root\n",
+		        de->d_name);
 		abort();
 	}
 	closedir(d);

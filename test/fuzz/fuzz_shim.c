@@ -34,7 +34,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct br_schema *const schemas[] = {&br_shim_req_schema,
-							  &br_shim_reply_schema};
+	                                                  &br_shim_reply_schema};
 	br_err err = BR_ERR_INIT;
 
 	if (size > BR_SHIM_MSG_MAX)

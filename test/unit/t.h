@@ -33,63 +33,66 @@ struct t_case {
 	void (*fn)(void);
 };
 
-#define T_CASE(f) {#f, f}
+#define T_CASE(f)     \
+	{             \
+#f, f \
+	}
 
-#define T_FAIL_(...)                                                                               \
-	do {                                                                                       \
-		fprintf(stderr, "# %s:%d: ", __FILE__, __LINE__);                                  \
-		fprintf(stderr, __VA_ARGS__);                                                      \
-		fprintf(stderr, "\n");                                                             \
-		fflush(NULL);                                                                      \
-		_exit(1);                                                                          \
+#define T_FAIL_(...)                                              \
+	do {                                                      \
+		fprintf(stderr, "# %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                     \
+		fprintf(stderr, "\n");                            \
+		fflush(NULL);                                     \
+		_exit(1);                                         \
 	} while (0)
 
-#define T_OK(c)                                                                                    \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			T_FAIL_("check failed: %s", #c);                                           \
+#define T_OK(c)                                          \
+	do {                                             \
+		if (!(c))                                \
+			T_FAIL_("check failed: %s", #c); \
 	} while (0)
 
-#define T_EQ_INT(a, b)                                                                             \
-	do {                                                                                       \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);                            \
-		if (t_a_ != t_b_)                                                                  \
-			T_FAIL_("%s == %s: %lld != %lld", #a, #b, t_a_, t_b_);                     \
+#define T_EQ_INT(a, b)                                                         \
+	do {                                                                   \
+		long long t_a_ = (long long)(a), t_b_ = (long long)(b);        \
+		if (t_a_ != t_b_)                                              \
+			T_FAIL_("%s == %s: %lld != %lld", #a, #b, t_a_, t_b_); \
 	} while (0)
 
-#define T_EQ_STR(a, b)                                                                             \
-	do {                                                                                       \
-		const char *t_a_ = (a), *t_b_ = (b);                                               \
-		if (t_a_ == NULL || t_b_ == NULL || strcmp(t_a_, t_b_) != 0)                       \
-			T_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, t_a_ ? t_a_ : "(null)",      \
-				t_b_ ? t_b_ : "(null)");                                           \
+#define T_EQ_STR(a, b)                                                                        \
+	do {                                                                                  \
+		const char *t_a_ = (a), *t_b_ = (b);                                          \
+		if (t_a_ == NULL || t_b_ == NULL || strcmp(t_a_, t_b_) != 0)                  \
+			T_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, t_a_ ? t_a_ : "(null)", \
+			        t_b_ ? t_b_ : "(null)");                                      \
 	} while (0)
 
 #define T_NULL(p) T_OK((p) == NULL)
 #define T_NOT_NULL(p) T_OK((p) != NULL)
 
-#define T_NOERR(rc, err)                                                                           \
-	do {                                                                                       \
-		if ((rc) < 0)                                                                      \
-			T_FAIL_("%s failed: %s: %s", #rc, br_code_name((err).code), (err).msg);    \
+#define T_NOERR(rc, err)                                                                        \
+	do {                                                                                    \
+		if ((rc) < 0)                                                                   \
+			T_FAIL_("%s failed: %s: %s", #rc, br_code_name((err).code), (err).msg); \
 	} while (0)
 
-#define T_ERR(rc, err, c)                                                                          \
-	do {                                                                                       \
-		if ((rc) >= 0)                                                                     \
-			T_FAIL_("%s succeeded, expected %s", #rc, br_code_name(c));                \
-		if ((err).code != (c))                                                             \
-			T_FAIL_("%s: got %s (%s), expected %s", #rc, br_code_name((err).code),     \
-				(err).msg, br_code_name(c));                                       \
+#define T_ERR(rc, err, c)                                                                      \
+	do {                                                                                   \
+		if ((rc) >= 0)                                                                 \
+			T_FAIL_("%s succeeded, expected %s", #rc, br_code_name(c));            \
+		if ((err).code != (c))                                                         \
+			T_FAIL_("%s: got %s (%s), expected %s", #rc, br_code_name((err).code), \
+			        (err).msg, br_code_name(c));                                   \
 	} while (0)
 
-#define T_SKIP(...)                                                                                \
-	do {                                                                                       \
-		fprintf(stdout, "# skip: ");                                                       \
-		fprintf(stdout, __VA_ARGS__);                                                      \
-		fprintf(stdout, "\n");                                                             \
-		fflush(NULL);                                                                      \
-		_exit(77);                                                                         \
+#define T_SKIP(...)                           \
+	do {                                  \
+		fprintf(stdout, "# skip: ");  \
+		fprintf(stdout, __VA_ARGS__); \
+		fprintf(stdout, "\n");        \
+		fflush(NULL);                 \
+		_exit(77);                    \
 	} while (0)
 
 static inline int
@@ -145,11 +148,11 @@ t_run(const struct t_case *cases, size_t n, int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
-#define T_MAIN(...)                                                                                \
-	int main(int argc, char **argv)                                                            \
-	{                                                                                          \
-		static const struct t_case t_cases_[] = {__VA_ARGS__};                             \
-		return t_run(t_cases_, sizeof(t_cases_) / sizeof(t_cases_[0]), argc, argv);        \
+#define T_MAIN(...)                                                                         \
+	int main(int argc, char **argv)                                                     \
+	{                                                                                   \
+		static const struct t_case t_cases_[] = {__VA_ARGS__};                      \
+		return t_run(t_cases_, sizeof(t_cases_) / sizeof(t_cases_[0]), argc, argv); \
 	}
 
 #endif
