@@ -138,7 +138,7 @@ test: deps
 run: deps all
 	@bash test/demo.sh $(BUILD)
 
-install: all
+install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/berth $(DESTDIR)$(SYSCONFDIR)/berth
 	install -m 0755 $(BUILD)/berth $(DAEMONS:%=$(BUILD)/berth-%) $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/berth-shim $(DESTDIR)$(LIBEXECDIR)/berth/
