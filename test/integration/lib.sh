@@ -33,8 +33,13 @@ it_setup() {
 # b ARGS...: the CLI against the suite's front door.
 b() { timeout 60 "$BUILD/berth" --address "$T/state/berth.sock" "$@"; }
 
+# A TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
 }
 
 registry_start() {
