@@ -115,6 +115,22 @@ check "taskd finds the running container again" \
 	"$T/ps.json"
 expect_exit "the found container can be removed" 0 b rm -f survivor
 
+expect_exit "run -d a container with its own network namespace" 0 \
+	b run -d --name netkeep --net none "$SH" sleep 1000
+daemon_kill9 netd
+daemon_start netd
+wait_healthy 10
+expect_out "after netd is killed and restarted the container still has only loopback" "lo" \
+	b run --rm --net none "$SH" ls /sys/class/net
+expect_exit "a container whose netd was restarted can be removed" 0 b rm -f netkeep
+daemon_kill9 snapshotd
+daemon_kill9 contentd
+daemon_start contentd
+daemon_start snapshotd
+wait_healthy 10
+expect_out "after contentd and snapshotd are killed and restarted, images still run" "again" \
+	b run --rm "$SH" echo again
+
 # --- bad registries and blobs ------------------------------------------------------------
 expect_exit "pulling a missing image exits 3" 3 b images pull "$REGISTRY/test/nope:latest"
 expect_contains "the error says what was not found" "$T/stderr" "nope"
