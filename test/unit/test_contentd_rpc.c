@@ -26,143 +26,10 @@
 #include "common/proto/types.h"
 #include "common/rpc.h"
 #include "test/unit/t.h"
+#include "test/unit/t_daemon.h"
 
 #define BLOB_SIZE (24u << 20)
 #define CHUNK (1u << 20)
-
-struct daemon {
-	char dir[64];
-	char bin[512];
-	char url[256];
-	pid_t pid;
-	br_rpc_client *client;
-	br_arena *arena;
-};
-
-static void
-guard_dir(const char *dir)
-{
-	int status = 0;
-	char cmd[128];
-
-	fflush(NULL);
-	pid_t pid = fork();
-	T_OK(pid >= 0);
-	if (pid == 0) {
-		alarm(T_TIMEOUT_S - 5);
-		return;
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		status = 1 << 8;
-	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-}
-
-static void
-start(struct daemon *d)
-{
-	char root[128], state[128], log[128];
-
-	snprintf(root, sizeof(root), "%s/root", d->dir);
-	snprintf(state, sizeof(state), "%s/state", d->dir);
-	snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
-	fflush(NULL);
-	d->pid = fork();
-	T_OK(d->pid >= 0);
-	if (d->pid == 0) {
-		/* If the test dies on a failed check, its daemon goes with it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(d->bin, d->bin, "--root", root, "--state", state, "--log-level", "debug",
-		      (char *)NULL);
-		_exit(127);
-	}
-	/* Ready when it answers daemon.health. */
-	for (int i = 0; i < 200; i++) {
-		struct br_health h;
-		br_err err = BR_ERR_INIT;
-		struct br_call_opts opts = {.timeout_ms = 1000};
-		if (br_rpc_call(d->client, &opts, "daemon.health", NULL, NULL, &br_health_schema,
-		                &h, d->arena, &err) == 0) {
-			T_EQ_STR(h.name, "berth-contentd");
-			T_EQ_INT(h.pid, d->pid);
-			return;
-		}
-		int status;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
-			T_FAIL_("berth-contentd exited before it was ready (status %d); see %s",
-			        status, log);
-		usleep(50 * 1000);
-	}
-	T_FAIL_("berth-contentd did not answer daemon.health within 10 s; see %s", log);
-}
-
-static void
-setup(struct daemon *d)
-{
-	const char *build = getenv("BERTH_BUILD");
-	br_err err = BR_ERR_INIT;
-	struct stat sb;
-
-	snprintf(d->bin, sizeof(d->bin), "%s/berth-contentd", build && build[0] ? build : "build");
-	if (stat(d->bin, &sb) < 0 || !(sb.st_mode & S_IXUSR))
-		T_FAIL_("daemon binary %s not found: build it, or point BERTH_BUILD at the build "
-		        "directory",
-		        d->bin);
-	snprintf(d->dir, sizeof(d->dir), "/tmp/berth-test-contentd-rpc-XXXXXX");
-	T_NOT_NULL(mkdtemp(d->dir));
-	guard_dir(d->dir);
-	snprintf(d->url, sizeof(d->url), "ipc://%s/state/contentd.sock", d->dir);
-	T_NOERR(br_rpc_client_new(d->url, "berth-contentd", &d->client, &err), err);
-	d->arena = br_arena_new();
-	start(d);
-}
-
-/* SIGTERM and wait: a clean stop exits 0. */
-static void
-stop(struct daemon *d)
-{
-	int status = 0;
-
-	T_EQ_INT(kill(d->pid, SIGTERM), 0);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			T_OK(WIFEXITED(status));
-			T_EQ_INT(WEXITSTATUS(status), 0);
-			return;
-		}
-		usleep(50 * 1000);
-	}
-	kill(d->pid, SIGKILL);
-	T_FAIL_("berth-contentd did not stop within 10 s of SIGTERM");
-}
-
-static void
-kill9(struct daemon *d)
-{
-	int status;
-
-	T_EQ_INT(kill(d->pid, SIGKILL), 0);
-	T_EQ_INT(waitpid(d->pid, &status, 0), d->pid);
-	d->pid = 0;
-}
-
-static void
-teardown(struct daemon *d)
-{
-	if (d->pid > 0)
-		stop(d);
-	br_rpc_client_free(d->client);
-	br_arena_free(d->arena);
-	br_rpc_shutdown();
-}
 
 static uint8_t *
 pattern(size_t len, unsigned seed)
@@ -186,7 +53,7 @@ write_rpc(br_rpc_client *c, br_arena *arena, const struct br_content_write_req *
 
 /* Read a whole blob back over the wire. */
 static uint8_t *
-read_all(struct daemon *d, const char *digest, size_t len)
+read_all(struct t_daemon *d, const char *digest, size_t len)
 {
 	uint8_t *back = malloc(len ? len : 1);
 	size_t off = 0;
@@ -209,7 +76,7 @@ read_all(struct daemon *d, const char *digest, size_t len)
 static void
 test_write_read_stop(void)
 {
-	struct daemon d = {0};
+	struct t_daemon d = {0};
 	br_err err = BR_ERR_INIT;
 	size_t len = 3 * CHUNK + 123;
 	uint8_t *data = pattern(len, 1);
@@ -217,7 +84,7 @@ test_write_read_stop(void)
 	struct br_content_write_resp resp;
 
 	br_digest_buf(data, len, digest);
-	setup(&d);
+	t_daemon_setup(&d, "contentd");
 	for (size_t off = 0; off < len; off += CHUNK) {
 		size_t n = len - off < CHUNK ? len - off : CHUNK;
 		struct br_content_write_req req = {
@@ -249,8 +116,8 @@ test_write_read_stop(void)
 	T_EQ_INT(list.items.n, 1);
 
 	/* A clean stop, and the blob is there after a restart. */
-	stop(&d);
-	start(&d);
+	t_daemon_stop(&d);
+	t_daemon_start(&d);
 	T_NOERR(br_rpc_call(d.client, NULL, "content.info", &br_content_digest_req_schema, &dr,
 	                    &br_content_info_schema, &info, d.arena, &err),
 	        err);
@@ -262,18 +129,18 @@ test_write_read_stop(void)
 	      err, BR_NOT_FOUND);
 	free(back);
 	free(data);
-	teardown(&d);
+	t_daemon_teardown(&d);
 }
 
 static void
 test_errors_over_the_wire(void)
 {
-	struct daemon d = {0};
+	struct t_daemon d = {0};
 	br_err err = BR_ERR_INIT;
 	char wrong[BR_DIGEST_BUF], right[BR_DIGEST_BUF], want[512];
 	struct br_content_write_resp resp;
 
-	setup(&d);
+	t_daemon_setup(&d, "contentd");
 	br_digest_buf("nope", 4, wrong);
 	br_digest_buf("payload", 7, right);
 	struct br_content_write_req req = {.ref = "bad",
@@ -306,7 +173,7 @@ test_errors_over_the_wire(void)
 	T_ERR(br_rpc_call(d.client, NULL, "content.abort", &br_content_ref_req_schema, &rr, NULL,
 	                  NULL, d.arena, &err),
 	      err, BR_NOT_FOUND);
-	teardown(&d);
+	t_daemon_teardown(&d);
 }
 
 struct writer {
@@ -352,7 +219,7 @@ out:
 static void
 test_kill9_mid_ingest_and_resume(void)
 {
-	struct daemon d = {0};
+	struct t_daemon d = {0};
 	br_err err = BR_ERR_INIT;
 	uint8_t *data = pattern(BLOB_SIZE, 5);
 	char digest[BR_DIGEST_BUF];
@@ -360,7 +227,7 @@ test_kill9_mid_ingest_and_resume(void)
 	pthread_t th;
 
 	br_digest_buf(data, BLOB_SIZE, digest);
-	setup(&d);
+	t_daemon_setup(&d, "contentd");
 	w.url = d.url;
 	w.data = data;
 	w.digest = digest;
@@ -369,11 +236,11 @@ test_kill9_mid_ingest_and_resume(void)
 	for (int i = 0; i < 1000 && w.acked < 3 * (int64_t)CHUNK; i++)
 		usleep(5 * 1000);
 	T_OK(w.acked >= 3 * (int64_t)CHUNK);
-	kill9(&d);
+	t_daemon_kill9(&d);
 	pthread_join(th, NULL);
 	T_OK(w.acked < BLOB_SIZE);
 
-	start(&d);
+	t_daemon_start(&d);
 	struct br_content_ref_req rr = {"big"};
 	struct br_content_status st;
 	T_NOERR(br_rpc_call(d.client, NULL, "content.status", &br_content_ref_req_schema, &rr,
@@ -405,8 +272,8 @@ test_kill9_mid_ingest_and_resume(void)
 	T_OK(memcmp(back, data, BLOB_SIZE) == 0);
 
 	/* Killed again with the blob committed: it is still there. */
-	kill9(&d);
-	start(&d);
+	t_daemon_kill9(&d);
+	t_daemon_start(&d);
 	struct br_content_digest_req dr = {digest};
 	struct br_content_info info;
 	T_NOERR(br_rpc_call(d.client, NULL, "content.info", &br_content_digest_req_schema, &dr,
@@ -418,7 +285,7 @@ test_kill9_mid_ingest_and_resume(void)
 	      err, BR_NOT_FOUND);
 	free(back);
 	free(data);
-	teardown(&d);
+	t_daemon_teardown(&d);
 }
 
 T_MAIN(T_CASE(test_write_read_stop), T_CASE(test_errors_over_the_wire),

@@ -22,140 +22,10 @@
 #include "common/proto/types.h"
 #include "common/rpc.h"
 #include "test/unit/t.h"
-
-struct daemon {
-	char dir[64];
-	char bin[512];
-	char url[256];
-	pid_t pid;
-	br_rpc_client *client;
-	br_arena *arena;
-};
-
-static void
-guard_dir(const char *dir)
-{
-	int status = 0;
-	char cmd[128];
-
-	fflush(NULL);
-	pid_t pid = fork();
-	T_OK(pid >= 0);
-	if (pid == 0) {
-		alarm(T_TIMEOUT_S - 5);
-		return;
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		status = 1 << 8;
-	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-}
-
-static void
-start(struct daemon *d)
-{
-	char root[128], state[128], log[128];
-
-	snprintf(root, sizeof(root), "%s/root", d->dir);
-	snprintf(state, sizeof(state), "%s/state", d->dir);
-	snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
-	fflush(NULL);
-	d->pid = fork();
-	T_OK(d->pid >= 0);
-	if (d->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(d->bin, d->bin, "--root", root, "--state", state, "--log-level", "debug",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		struct br_health h;
-		br_err err = BR_ERR_INIT;
-		struct br_call_opts opts = {.timeout_ms = 1000};
-		if (br_rpc_call(d->client, &opts, "daemon.health", NULL, NULL, &br_health_schema,
-		                &h, d->arena, &err) == 0) {
-			T_EQ_STR(h.name, "berth-snapshotd");
-			T_EQ_INT(h.pid, d->pid);
-			return;
-		}
-		int status;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
-			T_FAIL_("berth-snapshotd exited before it was ready (status %d); see %s",
-			        status, log);
-		usleep(50 * 1000);
-	}
-	T_FAIL_("berth-snapshotd did not answer daemon.health within 10 s; see %s", log);
-}
-
-static void
-setup(struct daemon *d)
-{
-	const char *build = getenv("BERTH_BUILD");
-	br_err err = BR_ERR_INIT;
-	struct stat sb;
-
-	snprintf(d->bin, sizeof(d->bin), "%s/berth-snapshotd", build && build[0] ? build : "build");
-	if (stat(d->bin, &sb) < 0 || !(sb.st_mode & S_IXUSR))
-		T_FAIL_("daemon binary %s not found: build it, or point BERTH_BUILD at the build "
-		        "directory",
-		        d->bin);
-	snprintf(d->dir, sizeof(d->dir), "/tmp/berth-test-snapd-rpc-XXXXXX");
-	T_NOT_NULL(mkdtemp(d->dir));
-	guard_dir(d->dir);
-	snprintf(d->url, sizeof(d->url), "ipc://%s/state/snapshotd.sock", d->dir);
-	T_NOERR(br_rpc_client_new(d->url, "berth-snapshotd", &d->client, &err), err);
-	d->arena = br_arena_new();
-	start(d);
-}
-
-static void
-stop(struct daemon *d)
-{
-	int status = 0;
-
-	T_EQ_INT(kill(d->pid, SIGTERM), 0);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			T_OK(WIFEXITED(status));
-			T_EQ_INT(WEXITSTATUS(status), 0);
-			return;
-		}
-		usleep(50 * 1000);
-	}
-	kill(d->pid, SIGKILL);
-	T_FAIL_("berth-snapshotd did not stop within 10 s of SIGTERM");
-}
-
-static void
-kill9(struct daemon *d)
-{
-	int status;
-
-	T_EQ_INT(kill(d->pid, SIGKILL), 0);
-	T_EQ_INT(waitpid(d->pid, &status, 0), d->pid);
-	d->pid = 0;
-}
-
-static void
-teardown(struct daemon *d)
-{
-	if (d->pid > 0)
-		stop(d);
-	br_rpc_client_free(d->client);
-	br_arena_free(d->arena);
-	br_rpc_shutdown();
-}
+#include "test/unit/t_daemon.h"
 
 static int
-create(struct daemon *d, const char *method, const char *ns, const char *snapshotter,
+create(struct t_daemon *d, const char *method, const char *ns, const char *snapshotter,
        const char *key, const char *parent, struct br_snap_mounts_resp *ret, br_err *err)
 {
 	struct br_snap_prepare_req req = {.snapshotter = snapshotter, .key = key, .parent = parent};
@@ -165,7 +35,7 @@ create(struct daemon *d, const char *method, const char *ns, const char *snapsho
 }
 
 static int
-commit(struct daemon *d, const char *snapshotter, const char *name, const char *key, br_err *err)
+commit(struct t_daemon *d, const char *snapshotter, const char *name, const char *key, br_err *err)
 {
 	struct br_snap_commit_req req = {.snapshotter = snapshotter, .name = name, .key = key};
 	return br_rpc_call(d->client, NULL, "snapshots.commit", &br_snap_commit_req_schema, &req,
@@ -173,7 +43,7 @@ commit(struct daemon *d, const char *snapshotter, const char *name, const char *
 }
 
 static int
-key_call(struct daemon *d, const char *method, const char *ns, const char *key,
+key_call(struct t_daemon *d, const char *method, const char *ns, const char *key,
          const struct br_schema *rs, void *ret, br_err *err)
 {
 	struct br_snap_key_req req = {.key = key};
@@ -210,13 +80,13 @@ exists(const char *path)
 static void
 test_chain_restart_remove(void)
 {
-	struct daemon d = {0};
+	struct t_daemon d = {0};
 	br_err err = BR_ERR_INIT;
 	struct br_snap_mounts_resp m;
 	struct br_snapshot_info info;
 	char want[1024], base_fs[512], orphan[256];
 
-	setup(&d);
+	t_daemon_setup(&d, "snapshotd");
 	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "x1", NULL, &m, &err), err);
 	const struct br_mount *mt = only_mount(&m);
 	T_EQ_STR(mt->type, "bind");
@@ -245,10 +115,10 @@ test_chain_restart_remove(void)
 	      BR_NOT_IMPLEMENTED);
 
 	/* kill -9, plus an orphan directory as a crash between a row delete and the rm leaves. */
-	kill9(&d);
+	t_daemon_kill9(&d);
 	snprintf(orphan, sizeof(orphan), "%s/root/snapshotd/overlayfs/77", d.dir);
 	T_EQ_INT(mkdir(orphan, 0700), 0);
-	start(&d);
+	t_daemon_start(&d);
 	T_OK(!exists(orphan));
 	T_NOERR(key_call(&d, "snapshots.stat", NULL, "ctr", &br_snapshot_info_schema, &info, &err),
 	        err);
@@ -274,18 +144,18 @@ test_chain_restart_remove(void)
 	T_OK(!exists(base_fs));
 	T_ERR(key_call(&d, "snapshots.stat", NULL, "l1", &br_snapshot_info_schema, &info, &err),
 	      err, BR_NOT_FOUND);
-	teardown(&d);
+	t_daemon_teardown(&d);
 }
 
 static void
 test_native_over_rpc(void)
 {
-	struct daemon d = {0};
+	struct t_daemon d = {0};
 	br_err err = BR_ERR_INIT;
 	struct br_snap_mounts_resp m;
 	char p[1024];
 
-	setup(&d);
+	t_daemon_setup(&d, "snapshotd");
 	T_NOERR(create(&d, "snapshots.prepare", NULL, "native", "n1", NULL, &m, &err), err);
 	write_at(only_mount(&m)->source, "file", "copied\n");
 	T_NOERR(commit(&d, "native", "base", "n1", &err), err);
@@ -295,8 +165,8 @@ test_native_over_rpc(void)
 	T_EQ_STR(mt->options.v[1], "rw");
 	snprintf(p, sizeof(p), "%s/file", mt->source);
 	T_OK(exists(p));
-	stop(&d);
-	teardown(&d);
+	t_daemon_stop(&d);
+	t_daemon_teardown(&d);
 }
 
 T_MAIN(T_CASE(test_chain_restart_remove), T_CASE(test_native_over_rpc))
