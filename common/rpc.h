@@ -4,9 +4,9 @@
  *
  * Envelope (docs/api.md):
  *   request  {"v":1, "m":"images.pull", "ns":"default", "p":{...}, "lease":"...", "deadline_ms":N}
- *   reply    {"v":1, "r":{...}}  or  {"v":1, "e":{"code":"NOT_FOUND", "msg":"image \"x\": not found"}}
- * "deadline_ms" is the time the caller still grants, in milliseconds, when the request is sent;
- * each hop subtracts what it spent. A request whose deadline passed is answered
+ *   reply    {"v":1, "r":{...}}  or  {"v":1, "e":{"code":"NOT_FOUND", "msg":"image \"x\": not
+ * found"}} "deadline_ms" is the time the caller still grants, in milliseconds, when the request is
+ * sent; each hop subtracts what it spent. A request whose deadline passed is answered
  * DEADLINE_EXCEEDED without running the handler.
  *
  * Server side: a daemon registers a table of methods, each with the schema of its params.
@@ -44,27 +44,26 @@
 struct br_request {
 	uint32_t v;
 	const char *method;
-	const char *ns;    /* "" when absent; servers default it to "default" */
-	const char *lease; /* NULL when absent */
-	int64_t deadline_ms; /* remaining ms at send time; 0 = none */
+	const char *ns;        /* "" when absent; servers default it to "default" */
+	const char *lease;     /* NULL when absent */
+	int64_t deadline_ms;   /* remaining ms at send time; 0 = none */
 	msgpack_object params; /* nil when absent */
 };
 
 /* Decode and validate an envelope (version, method name syntax, namespace syntax, limits). */
 int br_request_decode(const void *buf, size_t len, br_arena *arena, struct br_request *ret,
-		      br_err *err);
+                      br_err *err);
 /* Encode a request whose params are packed from `schema`/`params`. */
-void br_request_encode(msgpack_sbuffer *out, const char *method, const char *ns,
-		       const char *lease, int64_t deadline_ms, const struct br_schema *schema,
-		       const void *params);
+void br_request_encode(msgpack_sbuffer *out, const char *method, const char *ns, const char *lease,
+                       int64_t deadline_ms, const struct br_schema *schema, const void *params);
 /* Encode a request carrying already-packed params (`params` may be NULL for nil). */
 void br_request_encode_object(msgpack_sbuffer *out, const char *method, const char *ns,
-			      const char *lease, int64_t deadline_ms, const msgpack_object *params);
+                              const char *lease, int64_t deadline_ms, const msgpack_object *params);
 
 /* Decode a reply. On success returns 0 and sets *ret_result (nil when absent); an "e" reply
  * returns -1 with err set to the remote code and message. */
 int br_reply_decode(const void *buf, size_t len, br_arena *arena, msgpack_object *ret_result,
-		    br_err *err);
+                    br_err *err);
 void br_reply_encode_result(msgpack_sbuffer *out, const struct br_schema *schema, const void *r);
 void br_reply_encode_error(msgpack_sbuffer *out, const br_err *err);
 
@@ -80,16 +79,17 @@ typedef struct br_call br_call;
 typedef void (*br_handler_fn)(br_call *call, void *data);
 
 struct br_method {
-	const char *name;              /* "content.info" */
+	const char *name;               /* "content.info" */
 	const struct br_schema *params; /* decoded before the handler runs; NULL: none expected */
 	br_handler_fn fn;
 };
 
 struct br_server_opts {
-	const char *name;     /* process name reported by daemon.health: "berth-contentd" */
-	const char *version;  /* BR_VERSION */
-	int socket_mode;      /* permissions of the socket file, e.g. 0600 */
-	/* Called for methods not in the table (the gateway forwards them); NULL: NOT_IMPLEMENTED. */
+	const char *name;    /* process name reported by daemon.health: "berth-contentd" */
+	const char *version; /* BR_VERSION */
+	int socket_mode;     /* permissions of the socket file, e.g. 0600 */
+	/* Called for methods not in the table (the gateway forwards them); NULL: NOT_IMPLEMENTED.
+	 */
 	br_handler_fn fallback;
 	/* Extra health detail: called on the loop thread for daemon.health; may be NULL. */
 	void (*health)(void *data, msgpack_packer *pk_map_body, uint32_t *ret_extra_pairs);
@@ -100,20 +100,20 @@ struct br_server_opts {
  * process is removed first. `methods` and `data` must outlive the server. Loop thread only.
  */
 int br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method *methods,
-		      size_t nmethods, void *data, const struct br_server_opts *opts,
-		      br_rpc_server **ret, br_err *err);
+                      size_t nmethods, void *data, const struct br_server_opts *opts,
+                      br_rpc_server **ret, br_err *err);
 
 /* Stop receiving, fail calls still waiting for their handler's reply with UNAVAILABLE,
  * close the socket and free the server. Loop thread only. Accepts NULL. */
 void br_rpc_server_free(br_rpc_server *server);
 
 /* Accessors; loop thread, until the call is replied to. */
-const void *br_call_params(const br_call *call);      /* the decoded params struct */
+const void *br_call_params(const br_call *call); /* the decoded params struct */
 const struct br_request *br_call_request(const br_call *call);
-const char *br_call_ns(const br_call *call);          /* never NULL, "default" if absent */
-br_arena *br_call_arena(br_call *call);               /* freed after the reply */
-int64_t br_call_deadline(const br_call *call);        /* absolute br_now_ms(), 0 = none */
-uint32_t br_call_peer_uid(const br_call *call);       /* from the socket, not the message */
+const char *br_call_ns(const br_call *call);    /* never NULL, "default" if absent */
+br_arena *br_call_arena(br_call *call);         /* freed after the reply */
+int64_t br_call_deadline(const br_call *call);  /* absolute br_now_ms(), 0 = none */
+uint32_t br_call_peer_uid(const br_call *call); /* from the socket, not the message */
 uint32_t br_call_peer_pid(const br_call *call);
 /* The raw request bytes, for forwarding. */
 void br_call_raw(const br_call *call, const void **ret_buf, size_t *ret_len);
@@ -123,7 +123,7 @@ void br_call_reply(br_call *call, const struct br_schema *schema, const void *re
 /* Reply with an error. Frees the call. */
 void br_call_fail(br_call *call, const br_err *err);
 void br_call_failf(br_call *call, br_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /* Reply with pre-encoded reply bytes (a whole envelope). Frees the call. */
 void br_call_reply_raw(br_call *call, const void *buf, size_t len);
 
@@ -132,9 +132,9 @@ void br_call_reply_raw(br_call *call, const void *buf, size_t len);
 typedef struct br_rpc_client br_rpc_client;
 
 struct br_call_opts {
-	const char *ns;      /* NULL: "default" */
-	const char *lease;   /* NULL: none */
-	int64_t timeout_ms;  /* 0: BR_RPC_DEFAULT_TIMEOUT_MS; <0: no deadline */
+	const char *ns;     /* NULL: "default" */
+	const char *lease;  /* NULL: none */
+	int64_t timeout_ms; /* 0: BR_RPC_DEFAULT_TIMEOUT_MS; <0: no deadline */
 };
 
 /*
@@ -155,26 +155,25 @@ bool br_rpc_client_connected(br_rpc_client *client);
  * DEADLINE_EXCEEDED; INVALID_ARGUMENT (a malformed reply).
  */
 int br_rpc_call(br_rpc_client *client, const struct br_call_opts *opts, const char *method,
-		const struct br_schema *ps, const void *params, const struct br_schema *rs,
-		void *ret_result, br_arena *arena, br_err *err);
+                const struct br_schema *ps, const void *params, const struct br_schema *rs,
+                void *ret_result, br_arena *arena, br_err *err);
 
 /* Completion of an async call, on the loop thread. err == NULL on success; `result` is the
  * decoded struct (in the arena given to the call). */
 typedef void (*br_rpc_done_fn)(void *data, const br_err *err, void *result);
 
 /* Asynchronous call; `done` runs exactly once on `loop`'s thread (never inline). */
-void br_rpc_call_async(br_rpc_client *client, struct br_loop *loop,
-		       const struct br_call_opts *opts, const char *method,
-		       const struct br_schema *ps, const void *params, const struct br_schema *rs,
-		       br_arena *arena, br_rpc_done_fn done, void *data);
+void br_rpc_call_async(br_rpc_client *client, struct br_loop *loop, const struct br_call_opts *opts,
+                       const char *method, const struct br_schema *ps, const void *params,
+                       const struct br_schema *rs, br_arena *arena, br_rpc_done_fn done,
+                       void *data);
 
 /* Completion of a raw call: `reply` is the whole reply envelope (valid during the callback). */
-typedef void (*br_rpc_raw_done_fn)(void *data, const br_err *err, const void *reply,
-				   size_t len);
+typedef void (*br_rpc_raw_done_fn)(void *data, const br_err *err, const void *reply, size_t len);
 
 /* Forward an already-encoded request envelope; `done` runs once on the loop thread. */
-void br_rpc_call_raw_async(br_rpc_client *client, struct br_loop *loop, const void *req,
-			   size_t len, int64_t timeout_ms, br_rpc_raw_done_fn done, void *data);
+void br_rpc_call_raw_async(br_rpc_client *client, struct br_loop *loop, const void *req, size_t len,
+                           int64_t timeout_ms, br_rpc_raw_done_fn done, void *data);
 
 /* Release nng's global state; tests call it last so leak checkers stay quiet. */
 void br_rpc_shutdown(void);
