@@ -264,6 +264,8 @@ br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nme
 	        .version = BR_VERSION,
 	        .socket_mode = d->socket_mode ? d->socket_mode : 0600,
 	        .fallback = d->fallback,
+	        .socket_group = d->socket_group,
+	        .watchdog = d->watchdog,
 	        .health = d->health,
 	};
 

@@ -42,8 +42,10 @@ struct br_daemon {
 	void *data;
 	/* Extra health detail for daemon.health (see struct br_server_opts); may be NULL. */
 	void (*health)(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
-	br_handler_fn fallback; /* see struct br_server_opts; NULL for most daemons */
-	int socket_mode;        /* 0600 unless the daemon sets it before serve */
+	br_handler_fn fallback;   /* see struct br_server_opts; NULL for most daemons */
+	int socket_mode;          /* 0600 unless the daemon sets it before serve */
+	const char *socket_group; /* see struct br_server_opts; NULL for most daemons */
+	bool watchdog;            /* see struct br_server_opts; the front door sets it */
 };
 
 /* Parse flags and config, set up logging, create the directories and the loop.

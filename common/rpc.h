@@ -93,6 +93,13 @@ struct br_server_opts {
 	br_handler_fn fallback;
 	/* Extra health detail: called on the loop thread for daemon.health; may be NULL. */
 	void (*health)(void *data, msgpack_packer *pk_map_body, uint32_t *ret_extra_pairs);
+	/* Group to give the socket file (it must exist); NULL: leave it to root. */
+	const char *socket_group;
+	/* Probe the socket every second and replace the listener if it stopped accepting.
+	 * nng 1.5.2's ipc listener stops for good when a connection fails its handshake with
+	 * NNG_ECLOSED (a peer that connects and closes at once), so a socket that untrusted
+	 * local users can reach (the front door) must set this. */
+	bool watchdog;
 };
 
 /*

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,6 +45,8 @@
 #define SHUTDOWN_REPLY_TIMEOUT_MS 200
 #define RECV_MAX_SIZE (BR_MSG_MAX_SIZE + 64 * 1024)
 #define ID_UNKNOWN UINT32_MAX
+#define WATCHDOG_MS 1000
+#define PROBE_TIMEOUT_MS 2000
 
 enum ctx_state { CTX_RECV, CTX_CALL, CTX_SEND };
 
@@ -76,6 +80,13 @@ struct br_rpc_server {
 	size_t receiving;
 	int refs;
 	bool closing;
+	/* The listener and what recreating it needs (see the watchdog below). */
+	nng_listener listener;
+	int socket_mode;
+	char *socket_group;
+	bool watchdog;
+	uv_timer_t watchdog_timer;
+	bool probing;
 };
 
 struct br_call {
@@ -98,6 +109,7 @@ server_unref(br_rpc_server *server)
 	for (size_t i = 0; i < server->nctx; i++)
 		free(server->ctxs[i]);
 	free(server->url);
+	free(server->socket_group);
 	free(server->name);
 	free(server->version);
 	free(server);
@@ -516,16 +528,123 @@ remove_stale_socket(const char *url, br_err *err)
 	return 0;
 }
 
+/* Create and start the listener on server->url, with the socket's mode and group. */
+static int
+listen_on(br_rpc_server *server, br_err *err)
+{
+	const char *url = server->url;
+	int rc;
+
+	if (remove_stale_socket(url, err) < 0)
+		return br_err_wrap(err, "listen on %s", url);
+	if ((rc = nng_listener_create(&server->listener, server->sock, url)) != 0)
+		return br_err_set(err, rc == NNG_EADDRINVAL ? BR_INVALID_ARGUMENT : BR_INTERNAL,
+		                  "listen on %s: %s", url, nng_strerror(rc));
+	if (strncmp(url, "ipc://", 6) == 0)
+		nng_listener_set_int(server->listener, NNG_OPT_IPC_PERMISSIONS,
+		                     server->socket_mode);
+	if ((rc = nng_listener_start(server->listener, 0)) != 0) {
+		nng_listener_close(server->listener);
+		return br_err_set(err, BR_UNAVAILABLE, "listen on %s: %s", url, nng_strerror(rc));
+	}
+	if (server->socket_group != NULL && strncmp(url, "ipc://", 6) == 0) {
+		struct group *g = getgrnam(server->socket_group);
+		if (g != NULL && chown(url + 6, 0, g->gr_gid) < 0)
+			br_log_warn("RPC-CHOWN", "chown %s to group \"%s\": %s, ignoring", url + 6,
+			            server->socket_group, strerror(errno));
+	}
+	return 0;
+}
+
+/*
+ * The watchdog. nng 1.5.2 hands a failed handshake's error to the listener's pending accept,
+ * and for NNG_ECLOSED (our header send gets EPIPE when the peer connected and closed at
+ * once) the listener never accepts again: the transport still answers handshakes, but no
+ * new pipe ever reaches the socket. Every WATCHDOG_MS a worker makes one daemon.health call
+ * on a fresh connection; when it cannot get through (UNAVAILABLE or DEADLINE_EXCEEDED), the
+ * loop replaces the listener. Calls in flight are not affected: they live on pipes and
+ * contexts, not on the listener.
+ */
+struct probe {
+	uv_work_t work;
+	br_rpc_server *server;
+	char *url;
+	bool alive;
+};
+
+static bool
+probe_socket(const char *url)
+{
+	struct br_call_opts opts = {.timeout_ms = PROBE_TIMEOUT_MS};
+	br_rpc_client *client = NULL;
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	if (br_rpc_client_new(url, "self", &client, &err) < 0)
+		return true; /* cannot tell; leave a listener that may be fine alone */
+	rc = br_rpc_call(client, &opts, "daemon.health", NULL, NULL, NULL, NULL, NULL, &err);
+	br_rpc_client_free(client);
+	return rc == 0 || (err.code != BR_UNAVAILABLE && err.code != BR_DEADLINE_EXCEEDED);
+}
+
+static void
+probe_work(uv_work_t *work)
+{
+	struct probe *p = work->data;
+	p->alive = probe_socket(p->url);
+}
+
+static void
+probe_done(uv_work_t *work, int status)
+{
+	struct probe *p = work->data;
+	br_rpc_server *server = p->server;
+	br_err err = BR_ERR_INIT;
+
+	server->probing = false;
+	if (!server->closing && !p->alive) {
+		nng_listener_close(server->listener);
+		if (listen_on(server, &err) < 0)
+			br_log_error("RPC-RELISTEN", "%s", err.msg);
+		else
+			br_log_warn("RPC-RELISTEN",
+			            "%s stopped accepting connections; listening anew",
+			            server->url);
+	}
+	free(p->url);
+	free(p);
+	server_unref(server);
+}
+
+static void
+watchdog_tick(uv_timer_t *timer)
+{
+	br_rpc_server *server = timer->data;
+	struct probe *p;
+
+	if (server->closing || server->probing)
+		return;
+	p = xnew(struct probe);
+	p->work.data = p;
+	p->server = server;
+	p->url = xstrdup(server->url);
+	server->probing = true;
+	server->refs++;
+	uv_queue_work(server->loop->uv, &p->work, probe_work, probe_done);
+}
+
+static void
+watchdog_closed(uv_handle_t *handle)
+{
+	server_unref(handle->data);
+}
+
 int
 br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method *methods,
                   size_t nmethods, void *data, const struct br_server_opts *opts,
                   br_rpc_server **ret, br_err *err)
 {
-	nng_listener listener;
 	int rc;
-
-	if (remove_stale_socket(url, err) < 0)
-		return br_err_wrap(err, "listen on %s", url);
 
 	br_rpc_server *server = xnew(br_rpc_server);
 	server->loop = loop;
@@ -539,6 +658,9 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 	server->health = opts ? opts->health : NULL;
 	server->started_ms = br_now_ms();
 	server->refs = 1;
+	server->socket_mode = opts && opts->socket_mode ? opts->socket_mode : 0600;
+	server->socket_group = opts && opts->socket_group ? xstrdup(opts->socket_group) : NULL;
+	server->watchdog = opts && opts->watchdog;
 
 	if ((rc = nng_rep0_open(&server->sock)) != 0) {
 		server_unref(server);
@@ -546,25 +668,23 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 		                  nng_strerror(rc));
 	}
 	nng_socket_set_size(server->sock, NNG_OPT_RECVMAXSZ, RECV_MAX_SIZE);
-	if ((rc = nng_listener_create(&listener, server->sock, url)) != 0) {
-		nng_close(server->sock);
-		server_unref(server);
-		return br_err_set(err, rc == NNG_EADDRINVAL ? BR_INVALID_ARGUMENT : BR_INTERNAL,
-		                  "listen on %s: %s", url, nng_strerror(rc));
-	}
-	if (strncmp(url, "ipc://", 6) == 0) {
-		int mode = opts && opts->socket_mode ? opts->socket_mode : 0600;
-		nng_listener_set_int(listener, NNG_OPT_IPC_PERMISSIONS, mode);
-	}
 	for (int i = 0; i < INITIAL_CONTEXTS; i++) {
 		if (ctx_add(server, err) < 0) {
 			br_rpc_server_free(server);
 			return br_err_wrap(err, "listen on %s", url);
 		}
 	}
-	if ((rc = nng_listener_start(listener, 0)) != 0) {
+	if (listen_on(server, err) < 0) {
 		br_rpc_server_free(server);
-		return br_err_set(err, BR_UNAVAILABLE, "listen on %s: %s", url, nng_strerror(rc));
+		return -1;
+	}
+	if (server->watchdog && strncmp(url, "ipc://", 6) == 0) {
+		uv_timer_init(loop->uv, &server->watchdog_timer);
+		server->watchdog_timer.data = server;
+		server->refs++; /* released by the timer's close callback */
+		uv_timer_start(&server->watchdog_timer, watchdog_tick, WATCHDOG_MS, WATCHDOG_MS);
+	} else {
+		server->watchdog = false;
 	}
 	*ret = server;
 	return 0;
@@ -600,6 +720,10 @@ br_rpc_server_free(br_rpc_server *server)
 	for (size_t i = 0; i < nanswering; i++)
 		nng_aio_wait(answering[i]->aio);
 
+	if (server->watchdog) {
+		uv_timer_stop(&server->watchdog_timer);
+		uv_close((uv_handle_t *)&server->watchdog_timer, watchdog_closed);
+	}
 	nng_close(server->sock);
 	for (size_t i = 0; i < server->nctx; i++) {
 		/* Waits for a callback in progress; none runs afterwards. Completions already

@@ -6,10 +6,7 @@
  * "<service>.<verb>" to the daemon that owns the service. It holds no other logic and no
  * state beyond its backend connections, so it can be restarted at any time.
  */
-#include <errno.h>
-#include <grp.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/daemon.h"
 #include "common/log.h"
@@ -65,35 +62,11 @@ on_stop(void *data)
 	gw_backends_close(data);
 }
 
-/* Give the front door to the configured group, if it exists; a host without the group keeps
- * the socket root-only (0660 root:root). */
-static void
-chown_socket(const struct br_daemon *d)
-{
-	const char *path = d->socket_url + strlen("ipc://");
-	struct group *g = getgrnam(d->cfg->gatewayd.group);
-
-	if (g == NULL)
-		return;
-	if (chown(path, 0, g->gr_gid) < 0)
-		br_log_warn("GW-CHOWN", "chown \"%s\" to group \"%s\": %s, ignoring", path,
-		            d->cfg->gatewayd.group, strerror(errno));
-}
-
-static void
-after_listen(uv_idle_t *idle)
-{
-	chown_socket(idle->data);
-	uv_idle_stop(idle);
-	uv_close((uv_handle_t *)idle, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
 	struct gateway gw = {0};
 	struct br_daemon d;
-	uv_idle_t idle;
 	br_err err = BR_ERR_INIT;
 	int rc;
 
@@ -116,10 +89,8 @@ main(int argc, char **argv)
 	d.socket_mode = 0660;
 	d.fallback = gw_forward;
 	d.on_stop = on_stop;
-	/* The socket exists once serve has started the loop; chown it on the first iteration. */
-	uv_idle_init(&d.uv, &idle);
-	idle.data = &d;
-	uv_idle_start(&idle, after_listen);
+	d.socket_group = d.cfg->gatewayd.group;
+	d.watchdog = true;
 
 	rc = br_daemon_serve(&d, methods, sizeof(methods) / sizeof(methods[0]), &gw, &err);
 	if (rc < 0)

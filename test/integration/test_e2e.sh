@@ -34,6 +34,19 @@ expect_exit "a uid that is not allowed gets PERMISSION_DENIED" 8 \
 	"$T/berth-cli" --address "$T/state/berth.sock" images ls
 expect_contains "the error names the uid" "$T/stderr" "uid 65534 is not allowed"
 
+# A peer that connects and hangs up without a word must not silence the front door (nng
+# 1.5.2's listener stops accepting after it; the gateway's watchdog replaces the listener).
+"$BUILD/test/helpers/bare_connect" "$T/state/berth.sock" 3
+ok=0
+for _ in $(seq 10); do
+	timeout 5 "$BUILD/berth" --address "$T/state/berth.sock" info >/dev/null 2>&1 && { ok=1; break; }
+done
+if [ $ok = 1 ]; then
+	it_ok "the front door answers again after bare connects"
+else
+	it_not_ok "the front door answers again after bare connects"
+fi
+
 # --- images -------------------------------------------------------------------------------
 expect_exit "pull an OCI image" 0 b images pull "$REGISTRY/test/sh:v1"
 expect_exit "pull a Docker schema2 image" 0 b images pull "$REGISTRY/test/sh:v2s2"
