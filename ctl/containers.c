@@ -244,9 +244,8 @@ ctl_cmd_rm(struct ctl *ctl, int argc, char **argv)
 			force = true;
 			break;
 		case 'h':
-			printf("Usage: berth rm [-f|--force] ID...\n\nRemove containers; -f kills "
-			       "a "
-			       "running one first.\n");
+			printf("Usage: berth rm [-f|--force] ID...\n\n"
+			       "Remove containers; -f kills a running one first.\n");
 			return 0;
 		default:
 			return ctl_usage_error("rm: unknown option %s", argv[optind - 1]);
