@@ -9,9 +9,15 @@
  * Entries are written by hand with *at() calls relative to the root's fd; archive_write_disk
  * is not used because its path checks are not race-free and it follows or replaces symlinks
  * in ways that do not suit untrusted layers. Each parent directory is reached by opening one
- * component at a time with O_NOFOLLOW (missing ones are created 0755), files are created with
- * O_EXCL after whatever was there is removed, and link, owner and time calls never follow a
- * symlink. Directory times are set at the end, once their contents stopped changing.
+ * component at a time with O_NOFOLLOW, files are created with O_EXCL after whatever was there
+ * is removed, and link, owner and time calls never follow a symlink. Directory times are set
+ * at the end, once their contents stopped changing.
+ *
+ * A parent that the layer uses without listing it is created 0755 root:root, except in an
+ * overlay upper directory: overlayfs shows the upper directory's attributes for a merged one,
+ * so there it copies the directory the lower layers show at that path (a layer holding only
+ * "tmp/.wh.x" must not turn a 1777 /tmp into 0755). In a full tree an opaque directory keeps
+ * exactly the paths this layer wrote below it, at every depth, and loses everything else.
  */
 #include "imaged/apply.h"
 
@@ -81,9 +87,15 @@ struct apply {
 	char *cached_parent;
 	int cached_fd;
 
+	/* The lower layers' trees (overlay mode only), nearest first, each open O_PATH. */
+	const char *const *lower_dirs;
+	int *lower_fds;
+	size_t n_lower;
+
 	struct dir_time *dirs;
 	size_t n_dirs, cap_dirs;
 	struct path_set written;
+	struct path_set pruned; /* opaque directories already pruned (DELETE mode) */
 
 	struct imaged_apply_result res;
 };
@@ -449,10 +461,161 @@ drop_cache(struct apply *ap)
 	ap->cached_fd = -1;
 }
 
+/* Times for the directory at `path`, set by finish_dirs. */
+static void
+remember_dir_times(struct apply *ap, const char *path, const struct timespec times[2])
+{
+	if (ap->n_dirs == ap->cap_dirs) {
+		ap->cap_dirs = ap->cap_dirs ? ap->cap_dirs * 2 : 64;
+		ap->dirs = xrealloc(ap->dirs, ap->cap_dirs * sizeof(*ap->dirs));
+	}
+	ap->dirs[ap->n_dirs].path = xstrdup(path);
+	ap->dirs[ap->n_dirs].times[0] = times[0];
+	ap->dirs[ap->n_dirs].times[1] = times[1];
+	ap->n_dirs++;
+}
+
+/* ------------------------------------------------------------------ lower layers */
+
+/* What one lower layer shows at a path. */
+enum lower_view {
+	LOWER_ABSENT, /* nothing there: the layers below it decide */
+	LOWER_HIDDEN, /* a non-directory (file, symlink, whiteout) on the way, or nothing below
+	               * an opaque directory: the layers below it are hidden there */
+	LOWER_DIR,    /* a directory */
+};
+
+static int
+open_lowers(struct apply *ap, br_err *err)
+{
+	if (ap->n_lower == 0)
+		return 0;
+	ap->lower_fds = xmalloc(ap->n_lower * sizeof(*ap->lower_fds));
+	for (size_t i = 0; i < ap->n_lower; i++) {
+		ap->lower_fds[i] = open(ap->lower_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (ap->lower_fds[i] < 0) {
+			int e = errno;
+			ap->n_lower = i; /* what close_lowers closes */
+			return br_err_errno(err, br_code_from_errno(e), e,
+			                    "layer %s: open lower directory %s", ap->layer,
+			                    ap->lower_dirs[i]);
+		}
+	}
+	return 0;
+}
+
+static void
+close_lowers(struct apply *ap)
+{
+	for (size_t i = 0; i < ap->n_lower; i++)
+		close(ap->lower_fds[i]);
+	free(ap->lower_fds);
+}
+
+/*
+ * Look `path` (not empty) up in the lower tree `lower_fd`, one component at a time with
+ * O_NOFOLLOW, as overlayfs would merge it: a directory is LOWER_DIR (*ret_st filled in).
+ * Returns -1 with errno set when a component cannot be opened for another reason.
+ */
+static int
+lower_probe(int lower_fd, const char *path, struct stat *ret_st)
+{
+	_cleanup_close_ int fd = -1;
+	bool below_opaque = false;
+	const char *p = path;
+
+	while (*p != '\0') {
+		const char *end = strchrnul(p, '/');
+		_cleanup_free_ char *comp = xstrndup(p, (size_t)(end - p));
+		int next = openat(fd >= 0 ? fd : lower_fd, comp,
+		                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			if (errno == ENOENT)
+				return below_opaque ? LOWER_HIDDEN : LOWER_ABSENT;
+			if (errno == ENOTDIR || errno == ELOOP)
+				return LOWER_HIDDEN;
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		fd = next;
+		char v;
+		if (fgetxattr(fd, OVERLAY_OPAQUE_XATTR, &v, 1) == 1 && v == 'y')
+			below_opaque = true;
+		p = *end == '/' ? end + 1 : end;
+	}
+	if (fd < 0) {
+		errno = EINVAL; /* the root itself is never looked up */
+		return -1;
+	}
+	if (fstat(fd, ret_st) < 0)
+		return -1;
+	return LOWER_DIR;
+}
+
+/*
+ * The directory the lower layers show at `path` (nearest first; the first one that has
+ * anything there decides). Returns 1 with *ret_st filled in, 0 if they show none, -1 on error.
+ */
+static int
+lower_lookup(struct apply *ap, const char *name, const char *path, struct stat *ret_st, br_err *err)
+{
+	for (size_t i = 0; i < ap->n_lower; i++) {
+		int view = lower_probe(ap->lower_fds[i], path, ret_st);
+		if (view < 0)
+			return entry_errno(err, errno, ap, name,
+			                   "look up \"%s\" in lower directory %s", path,
+			                   ap->lower_dirs[i]);
+		if (view == LOWER_DIR)
+			return 1;
+		if (view == LOWER_HIDDEN)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Create the directory `comp` in `fd`, at `path` below the root: a parent the layer writes
+ * into without listing it. In an overlay upper directory it takes the mode (set-id and
+ * sticky bits included), owner and times of the directory the lower layers show there;
+ * otherwise, or if they show none, it stays 0755 root:root.
+ */
+static int
+make_implicit_dir(struct apply *ap, const char *name, int fd, const char *comp, const char *path,
+                  br_err *err)
+{
+	struct stat lower;
+	int found = 0;
+
+	if (mkdirat(fd, comp, 0755) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		return entry_errno(err, errno, ap, name, "create directory \"%s\"", path);
+	}
+	if (ap->whiteouts == IMAGED_WHITEOUT_OVERLAY)
+		found = lower_lookup(ap, name, path, &lower, err);
+	if (found <= 0)
+		return found;
+	_cleanup_close_ int dfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return entry_errno(err, errno, ap, name, "open directory \"%s\"", path);
+	if (ap->is_root && fchown(dfd, lower.st_uid, lower.st_gid) < 0)
+		return entry_errno(err, errno, ap, name, "chown \"%s\" %u:%u", path, lower.st_uid,
+		                   lower.st_gid);
+	if (fchmod(dfd, lower.st_mode & 07777) < 0)
+		return entry_errno(err, errno, ap, name, "chmod \"%s\"", path);
+	const struct timespec times[2] = {lower.st_atim, lower.st_mtim};
+	remember_dir_times(ap, path, times);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ walking */
+
 /*
  * Open the directory `dir` ("" for the root) below the root as an O_PATH fd, one component at
- * a time without following symlinks. Missing directories are created (0755) when `create`,
- * else they are NOT_FOUND. Returns an fd the caller closes. `name` is the entry, for errors.
+ * a time without following symlinks. Missing directories are created (make_implicit_dir) when
+ * `create`, else they are NOT_FOUND. Returns an fd the caller closes. `name` is the entry,
+ * for errors.
  */
 static int
 walk(struct apply *ap, const char *name, const char *dir, bool create, br_err *err)
@@ -468,9 +631,9 @@ walk(struct apply *ap, const char *name, const char *dir, bool create, br_err *e
 		_cleanup_free_ char *comp = xstrndup(p, (size_t)(end - p));
 		int next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
-				return entry_errno(err, errno, ap, name,
-				                   "create directory \"%.*s\"", (int)prefix, dir);
+			_cleanup_free_ char *path = xstrndup(dir, prefix);
+			if (make_implicit_dir(ap, name, fd, comp, path, err) < 0)
+				return -1;
 			next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0) {
@@ -723,13 +886,9 @@ write_dir(struct apply *ap, const char *name, const char *path, int pfd, const c
 		return entry_errno(err, errno, ap, name, "open directory");
 	if (set_attrs_fd(ap, name, fd, e, false, err) < 0)
 		return -1;
-	if (ap->n_dirs == ap->cap_dirs) {
-		ap->cap_dirs = ap->cap_dirs ? ap->cap_dirs * 2 : 64;
-		ap->dirs = xrealloc(ap->dirs, ap->cap_dirs * sizeof(*ap->dirs));
-	}
-	ap->dirs[ap->n_dirs].path = xstrdup(path);
-	entry_times(e, ap->dirs[ap->n_dirs].times);
-	ap->n_dirs++;
+	struct timespec times[2];
+	entry_times(e, times);
+	remember_dir_times(ap, path, times);
 	return 0;
 }
 
@@ -823,6 +982,109 @@ write_special(struct apply *ap, const char *name, int pfd, const char *base,
 	return 0;
 }
 
+/*
+ * Prune the directory at `path` (a full tree): remove each child this layer did not write and
+ * push onto `todo` each child directory it did write, whose own children are pruned in turn.
+ */
+static int
+prune_one(struct apply *ap, const char *name, const char *path, char ***todo, size_t *n_todo,
+          size_t *cap_todo, br_err *err)
+{
+	char q[QUOTE_MAX + 8];
+	struct stat st;
+
+	_cleanup_close_ int pathfd = walk(ap, name, path, false, err);
+	if (pathfd < 0)
+		return -1;
+	_cleanup_close_ int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return entry_errno(err, errno, ap, name, "open directory \"%s\"", path);
+	int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dupfd < 0)
+		return entry_errno(err, errno, ap, name, "dup");
+	_cleanup_closedir_ DIR *d = fdopendir(dupfd);
+	if (d == NULL) {
+		close(dupfd);
+		return entry_errno(err, errno, ap, name, "read directory \"%s\"", path);
+	}
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0)
+				return entry_errno(err, errno, ap, name, "read directory \"%s\"",
+				                   path);
+			return 0;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char *child = path[0] != '\0' ? xasprintf("%s/%s", path, de->d_name)
+		                              : xstrdup(de->d_name);
+		if (!path_set_has(&ap->written, child)) {
+			free(child);
+			if (br_rm_rf_at(fd, de->d_name, err) < 0)
+				return br_err_wrap(err, "layer %s: entry \"%s\"", ap->layer,
+				                   quote(q, name));
+			continue;
+		}
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			free(child);
+			return entry_errno(err, errno, ap, name, "stat \"%s/%s\"", path,
+			                   de->d_name);
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			free(child);
+			continue;
+		}
+		if (*n_todo == *cap_todo) {
+			*cap_todo *= 2;
+			*todo = xrealloc(*todo, *cap_todo * sizeof(**todo));
+		}
+		(*todo)[(*n_todo)++] = child;
+	}
+}
+
+/*
+ * ".wh..wh..opq" in a full tree: below `dir`, keep exactly the paths this layer wrote (and
+ * so their ancestors) and remove everything else, at every depth. Whatever the order in the
+ * tar, the result is the same: entries before the marker are kept here, entries after it are
+ * written into what is left. The directories are visited from a list rather than by
+ * recursion, so that a deep tree does not hold one fd per level.
+ */
+static int
+prune_opaque(struct apply *ap, const char *name, const char *dir, br_err *err)
+{
+	size_t n_todo = 0, cap_todo = 16;
+	char **todo = xmalloc(cap_todo * sizeof(*todo));
+	int rc = 0;
+
+	drop_cache(ap);
+	todo[n_todo++] = xstrdup(dir);
+	while (rc == 0 && n_todo > 0) {
+		_cleanup_free_ char *path = todo[--n_todo];
+		rc = prune_one(ap, name, path, &todo, &n_todo, &cap_todo, err);
+	}
+	while (n_todo > 0)
+		free(todo[--n_todo]);
+	free(todo);
+	return rc;
+}
+
+/* True if `dir` or one of its ancestors was pruned already: everything below it since was
+ * written by this layer, so pruning again would remove nothing. */
+static bool
+pruned_already(struct apply *ap, const char *dir)
+{
+	if (path_set_has(&ap->pruned, "") || path_set_has(&ap->pruned, dir))
+		return true;
+	for (const char *s = strchr(dir, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		_cleanup_free_ char *ancestor = xstrndup(dir, (size_t)(s - dir));
+		if (path_set_has(&ap->pruned, ancestor))
+			return true;
+	}
+	return false;
+}
+
 /* ".wh..wh..opq" in directory `dir`: hide everything below it from lower layers. */
 static int
 apply_opaque(struct apply *ap, const char *name, const char *dir, br_err *err)
@@ -830,44 +1092,22 @@ apply_opaque(struct apply *ap, const char *name, const char *dir, br_err *err)
 	_cleanup_close_ int pathfd = walk(ap, name, dir, true, err);
 	if (pathfd < 0)
 		return -1;
-	_cleanup_close_ int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return entry_errno(err, errno, ap, name, "open directory");
 	if (ap->whiteouts == IMAGED_WHITEOUT_OVERLAY) {
+		_cleanup_close_ int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return entry_errno(err, errno, ap, name, "open directory");
 		if (fsetxattr(fd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
 			return entry_errno(err, errno, ap, name, "mark directory opaque");
 		return 0;
 	}
-	/* A full tree: remove what lower layers put there, keep what this layer wrote. */
-	int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (dupfd < 0)
-		return entry_errno(err, errno, ap, name, "dup");
-	_cleanup_closedir_ DIR *d = fdopendir(dupfd);
-	if (d == NULL) {
-		close(dupfd);
-		return entry_errno(err, errno, ap, name, "read directory");
-	}
-	drop_cache(ap);
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (de == NULL) {
-			if (errno != 0)
-				return entry_errno(err, errno, ap, name, "read directory");
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		_cleanup_free_ char *child =
-		        dir[0] != '\0' ? xasprintf("%s/%s", dir, de->d_name) : xstrdup(de->d_name);
-		if (path_set_has(&ap->written, child))
-			continue;
-		if (br_rm_rf_at(fd, de->d_name, err) < 0) {
-			char q[QUOTE_MAX + 8];
-			return br_err_wrap(err, "layer %s: entry \"%s\"", ap->layer,
-			                   quote(q, name));
-		}
-	}
+	/* The marker says this layer has the directory: a marker further up keeps it. */
+	if (dir[0] != '\0')
+		mark_written(ap, dir);
+	if (pruned_already(ap, dir))
+		return 0;
+	if (prune_opaque(ap, name, dir, err) < 0)
+		return -1;
+	path_set_add(&ap->pruned, dir, strlen(dir));
 	return 0;
 }
 
@@ -973,12 +1213,14 @@ apply_entry(struct apply *ap, struct archive_entry *e, br_err *err)
 	return 0;
 }
 
-/* Directory times, set once nothing more is written into them. A directory that a later
- * entry removed or replaced is skipped. */
+/* Directory times, set once nothing more is written into them, in the order they were
+ * recorded: a directory listed twice, or created as an implicit parent and listed later,
+ * takes the times of its last listing, as it takes its mode and owner. A directory that a
+ * later entry removed or replaced is skipped. */
 static int
 finish_dirs(struct apply *ap, br_err *err)
 {
-	for (size_t i = ap->n_dirs; i-- > 0;) {
+	for (size_t i = 0; i < ap->n_dirs; i++) {
 		struct dir_time *d = &ap->dirs[i];
 		br_err ignored = BR_ERR_INIT;
 		_cleanup_close_ int pathfd = walk(ap, d->path, d->path, false, &ignored);
@@ -999,7 +1241,7 @@ apply_run(struct apply *ap, int compression, br_err *err)
 	struct archive_entry *entry;
 	int r;
 
-	if (open_streams(ap, compression, err) < 0)
+	if (open_lowers(ap, err) < 0 || open_streams(ap, compression, err) < 0)
 		return -1;
 	for (;;) {
 		r = archive_read_next_header(ap->tar, &entry);
@@ -1041,6 +1283,10 @@ imaged_apply_layer(int root_fd, imaged_source_fn source, void *source_data,
 	        .diff_hash = br_sha256_new(),
 	        .cached_fd = -1,
 	};
+	if (opts->whiteouts == IMAGED_WHITEOUT_OVERLAY) {
+		ap.lower_dirs = opts->lower_dirs;
+		ap.n_lower = opts->n_lower_dirs;
+	}
 	int rc = apply_run(&ap, opts->compression, err);
 
 	if (rc == 0)
@@ -1057,6 +1303,8 @@ imaged_apply_layer(int root_fd, imaged_source_fn source, void *source_data,
 		free(ap.dirs[i].path);
 	free(ap.dirs);
 	path_set_fini(&ap.written);
+	path_set_fini(&ap.pruned);
+	close_lowers(&ap);
 	return rc;
 }
 

@@ -52,6 +52,21 @@ struct imaged_apply_opts {
 	enum imaged_whiteouts whiteouts;
 	uint64_t max_entries; /* 0: IMAGED_LAYER_MAX_ENTRIES */
 	uint64_t max_bytes;   /* 0: IMAGED_LAYER_MAX_BYTES */
+	/*
+	 * The lower layers' trees of the overlay snapshot whose upper directory is the root,
+	 * nearest first: absolute paths, exactly the entries of the mount's lowerdir= option
+	 * split on ':'. Owned by the caller, read only during the call; each is opened once per
+	 * layer (an error if one cannot be). Used only with IMAGED_WHITEOUT_OVERLAY: a parent
+	 * directory that the layer writes into without listing it (only "tmp/.wh.x", say) is
+	 * created with the mode, owner and times of the directory the lower layers show at that
+	 * path, since overlayfs shows the upper directory's attributes for the merged one. The
+	 * nearest lower that has anything at the path decides, as in overlayfs: a directory is
+	 * copied; a file, symlink or whiteout there (or on the way, or nothing below an opaque
+	 * directory) means no directory. Without one, or with no lower_dirs, it is 0755
+	 * root:root. Symlinks in the lower trees are never followed.
+	 */
+	const char *const *lower_dirs;
+	size_t n_lower_dirs;
 };
 
 struct imaged_apply_result {

@@ -10,6 +10,11 @@
 #   berth-demo  sh with a Cmd that prints a greeting
 #   extra       sh + a layer no other image has
 #   multi       an index: the sh manifest for linux/amd64 and one for linux/arm64
+#   defects     sh + a plain layer adding /deep/{keep-no,a/old2,a/b/old} + a gzip layer that
+#               writes /deep/a/b/new, then makes /deep opaque (the marker after its own
+#               entries), and whites out a /tmp/nothing that never existed without listing
+#               /tmp (so /tmp is only an implied parent); it must unpack to /deep/a/b/new
+#               alone below /deep and keep /tmp 1777
 #
 # Usage: test/images/build.sh OUTDIR
 set -euo pipefail
@@ -43,11 +48,18 @@ add_blob() {
 	echo "sha256:$d $(size "$2")"
 }
 
-# make_layer DIR NAME gzip|plain: tar DIR into $work/NAME.tar[.gz]; sets layer_file,
-# layer_diffid, layer_mt
+# make_layer DIR NAME gzip|plain [MEMBER...]: tar DIR into $work/NAME.tar[.gz], or only the
+# MEMBERs of DIR, in the order given and without recursing into directories; sets
+# layer_file, layer_diffid, layer_mt
 make_layer() {
 	local dir=$1 name=$2 comp=$3
-	(cd "$dir" && "${TAR[@]}" -cf "$work/$name.tar" .)
+	shift 3
+	if [ $# -eq 0 ]; then
+		set -- .
+	else
+		set -- --no-recursion "$@"
+	fi
+	(cd "$dir" && "${TAR[@]}" -cf "$work/$name.tar" "$@")
 	layer_diffid="sha256:$(sha "$work/$name.tar")"
 	if [ "$comp" = gzip ]; then
 		gzip -n -9 -c "$work/$name.tar" >"$work/$name.tar.gz"
@@ -149,6 +161,25 @@ new_layout extra
 write_image extra amd64 '["sh"]' "$base_layer" "$layer_file|$layer_mt|$layer_diffid"
 write_index extra v1 "$manifest_desc"
 
+# --- defects: an opaque directory over nested lower content, and an implied /tmp --------
+l5=$work/l5
+mkdir -p "$l5/deep/a/b"
+echo old >"$l5/deep/a/b/old"
+echo old2 >"$l5/deep/a/old2"
+echo no >"$l5/deep/keep-no"
+make_layer "$l5" l5 plain
+layer5="$layer_file|$layer_mt|$layer_diffid"
+l6=$work/l6
+mkdir -p "$l6/deep/a/b" "$l6/tmp"
+echo new >"$l6/deep/a/b/new"
+: >"$l6/deep/.wh..wh..opq"
+: >"$l6/tmp/.wh.nothing"
+make_layer "$l6" l6 gzip ./deep ./deep/a ./deep/a/b ./deep/a/b/new ./deep/.wh..wh..opq \
+	./tmp/.wh.nothing
+new_layout defects
+write_image defects amd64 '["sh"]' "$base_layer" "$layer5" "$layer_file|$layer_mt|$layer_diffid"
+write_index defects v1 "$manifest_desc"
+
 # --- multi: an index with two platforms -------------------------------------------------
 new_layout multi
 write_image multi amd64 '["sh"]' "$base_layer"
@@ -161,4 +192,4 @@ printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"
 read -r d s <<<"$(add_blob multi "$work/index.json")"
 write_index multi v1 "{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"$d\",\"size\":$s"
 
-echo "built images in $out: sh layers berth-demo extra multi"
+echo "built images in $out: sh layers berth-demo extra multi defects"

@@ -8,6 +8,7 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -860,9 +861,294 @@ test_source_errors(void)
 	T_EQ_INT(res.entries, 0);
 }
 
+/* Every path below `dir`, depth first in name order, one per line: "a\na/b\n". */
+static void
+list_tree(const char *dir, const char *prefix, char *out, size_t cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	T_OK(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *d = names[i]->d_name;
+		char rel[256], sub[512];
+		struct stat st;
+		if (strcmp(d, ".") != 0 && strcmp(d, "..") != 0) {
+			snprintf(rel, sizeof(rel), "%s%s", prefix, d);
+			size_t len = strlen(out);
+			snprintf(out + len, cap - len, "%s\n", rel);
+			snprintf(sub, sizeof(sub), "%s/%s", dir, d);
+			T_OK(lstat(sub, &st) == 0);
+			if (S_ISDIR(st.st_mode)) {
+				strcat(rel, "/");
+				list_tree(sub, rel, out, cap);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* A full tree with content below opaque/ at depths 1 to 4, then a layer that makes opaque/
+ * opaque and writes opaque/sub/ and opaque/sub/deeper/file, its marker first or last. */
+static void
+check_opaque_nested(bool marker_first)
+{
+	struct env env;
+	struct tarb t;
+	struct imaged_apply_result res;
+	br_err err = BR_ERR_INIT;
+	char tree[512] = {0};
+	struct stat st;
+
+	env_setup(&env);
+	tb_open(&t);
+	tb_file(&t, "opaque/old1", "1", 0644);
+	tb_file(&t, "opaque/sub/old", "2", 0644);
+	tb_file(&t, "opaque/sub/deeper/old2", "3", 0644);
+	tb_file(&t, "opaque/gone/a/b/old3", "4", 0644);
+	tb_file(&t, "other/keep", "k", 0644);
+	tb_close(&t);
+	T_NOERR(apply_mode(&env, &t, BR_OCI_COMP_NONE, IMAGED_WHITEOUT_DELETE, &res, &err), err);
+
+	tb_open(&t);
+	if (marker_first)
+		tb_file(&t, "opaque/.wh..wh..opq", "", 0644);
+	tb_dir(&t, "opaque/sub/", 0700); /* listed; opaque/sub/deeper/ is only implied */
+	tb_file(&t, "opaque/sub/deeper/file", "new", 0644);
+	if (!marker_first)
+		tb_file(&t, "opaque/.wh..wh..opq", "", 0644);
+	tb_close(&t);
+	T_NOERR(apply_mode(&env, &t, BR_OCI_COMP_NONE, IMAGED_WHITEOUT_DELETE, &res, &err), err);
+
+	list_tree(path_in(env.root, "opaque"), "", tree, sizeof(tree));
+	T_EQ_STR(tree, "sub\nsub/deeper\nsub/deeper/file\n");
+	check_content(path_in(env.root, "opaque/sub/deeper/file"), "new");
+	T_OK(stat(path_in(env.root, "opaque/sub"), &st) == 0);
+	T_EQ_INT(st.st_mode & 07777, 0700);
+	check_content(path_in(env.root, "other/keep"), "k");
+}
+
+static void
+test_opaque_delete_nested_marker_first(void)
+{
+	check_opaque_nested(true);
+}
+
+static void
+test_opaque_delete_nested_marker_last(void)
+{
+	check_opaque_nested(false);
+}
+
+/* Markers repeated, nested and interleaved with entries: each keeps what the layer wrote. */
+static void
+test_opaque_delete_repeated(void)
+{
+	struct env env;
+	struct tarb t;
+	struct imaged_apply_result res;
+	br_err err = BR_ERR_INIT;
+	char tree[512] = {0};
+
+	env_setup(&env);
+	tb_open(&t);
+	tb_file(&t, "o/old", "o", 0644);
+	tb_file(&t, "o/sub/old", "o", 0644);
+	tb_file(&t, "o/sub/deeper/old", "o", 0644);
+	tb_file(&t, "o/x/old", "o", 0644);
+	tb_close(&t);
+	T_NOERR(apply_mode(&env, &t, BR_OCI_COMP_NONE, IMAGED_WHITEOUT_DELETE, &res, &err), err);
+
+	tb_open(&t);
+	tb_file(&t, "o/sub/deeper/file", "f", 0644);
+	tb_file(&t, "o/sub/.wh..wh..opq", "", 0644);
+	tb_file(&t, "o/x/y/.wh..wh..opq", "", 0644); /* the marker alone keeps o/x/y */
+	tb_file(&t, "o/.wh..wh..opq", "", 0644);
+	tb_file(&t, "o/new", "n", 0644);
+	tb_file(&t, "o/.wh..wh..opq", "", 0644);
+	tb_file(&t, "o/sub/.wh..wh..opq", "", 0644);
+	tb_close(&t);
+	T_NOERR(apply_mode(&env, &t, BR_OCI_COMP_NONE, IMAGED_WHITEOUT_DELETE, &res, &err), err);
+	list_tree(path_in(env.root, "o"), "", tree, sizeof(tree));
+	T_EQ_STR(tree, "new\nsub\nsub/deeper\nsub/deeper/file\nx\nx/y\n");
+}
+
+/* A lower directory as an overlay lower layer would hold it. */
+static void
+make_lower_dir(const char *lower, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	const char *path = path_in(lower, rel);
+	T_OK(mkdir(path, 0700) == 0);
+	T_OK(chown(path, uid, gid) == 0);
+	T_OK(chmod(path, mode) == 0);
+}
+
+static int
+apply_overlay_lowers(int root_fd, const struct tarb *t, const char *const *lowers, size_t n_lowers,
+                     br_err *err)
+{
+	struct imaged_apply_result res;
+	struct mem_source m = {.p = t->buf, .len = t->len, .chunk = 777};
+	struct imaged_apply_opts opts = {
+	        .layer = "sha256:test",
+	        .compression = BR_OCI_COMP_NONE,
+	        .whiteouts = IMAGED_WHITEOUT_OVERLAY,
+	        .lower_dirs = lowers,
+	        .n_lower_dirs = n_lowers,
+	};
+	return imaged_apply_layer(root_fd, mem_read, &m, &opts, &res, err);
+}
+
+static void
+check_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		T_FAIL_("lstat %s: %s", path, strerror(errno));
+	T_OK(S_ISDIR(st.st_mode));
+	if ((st.st_mode & 07777) != mode || st.st_uid != uid || st.st_gid != gid)
+		T_FAIL_("%s: %04o %u:%u, expected %04o %u:%u", path, st.st_mode & 07777, st.st_uid,
+		        st.st_gid, mode, uid, gid);
+}
+
+static void
+test_implicit_parent_from_lower(void)
+{
+	struct env env;
+	struct tarb t;
+	br_err err = BR_ERR_INIT;
+	struct stat st;
+	char lower[128];
+
+	if (geteuid() != 0)
+		T_SKIP("needs root to chown");
+	env_setup(&env);
+	snprintf(lower, sizeof(lower), "%s/lower", env.dir);
+	T_OK(mkdir(lower, 0755) == 0);
+	make_lower_dir(lower, "tmp", 01777, 0, 0);
+	const struct timespec tmp_times[2] = {{1400000000, 0}, {1400000000, 5}};
+	T_OK(utimensat(AT_FDCWD, path_in(lower, "tmp"), tmp_times, 0) == 0);
+	make_lower_dir(lower, "home", 0755, 0, 0);
+	make_lower_dir(lower, "home/user", 0750, 1000, 1000);
+	make_lower_dir(lower, "srv", 02770, 0, 50);
+
+	tb_open(&t);
+	tb_file(&t, "tmp/.wh.x", "", 0644);
+	tb_file(&t, "home/user/file", "f", 0644);
+	tb_file(&t, "srv/f", "f", 0644);
+	tb_dir(&t, "srv/", 0711); /* listed after it was implied: the listing wins */
+	tb_close(&t);
+
+	/* without lower directories: as before */
+	T_OK(mkdir(path_in(env.dir, "upper0"), 0755) == 0);
+	int upper0_fd = open(path_in(env.dir, "upper0"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	T_OK(upper0_fd >= 0);
+	T_NOERR(apply_overlay_lowers(upper0_fd, &t, NULL, 0, &err), err);
+	close(upper0_fd);
+	check_dir(path_in(env.dir, "upper0/tmp"), 0755, 0, 0);
+	check_dir(path_in(env.dir, "upper0/home/user"), 0755, 0, 0);
+
+	const char *lowers[] = {lower};
+	T_NOERR(apply_overlay_lowers(env.root_fd, &t, lowers, 1, &err), err);
+	check_dir(path_in(env.root, "tmp"), 01777, 0, 0);
+	T_OK(lstat(path_in(env.root, "tmp/x"), &st) == 0 && S_ISCHR(st.st_mode));
+	T_OK(stat(path_in(env.root, "tmp"), &st) == 0);
+	T_EQ_INT(st.st_mtim.tv_sec, 1400000000); /* set after tmp/x was written */
+	T_EQ_INT(st.st_mtim.tv_nsec, 5);
+	check_dir(path_in(env.root, "home"), 0755, 0, 0);
+	check_dir(path_in(env.root, "home/user"), 0750, 1000, 1000);
+	check_content(path_in(env.root, "home/user/file"), "f");
+	check_dir(path_in(env.root, "srv"), 0711, 0, 0);
+	T_OK(stat(path_in(env.root, "srv"), &st) == 0);
+	T_EQ_INT(st.st_mtim.tv_sec, 1500000000);
+
+	/* a lower directory that cannot be opened fails the layer */
+	const char *missing[] = {path_in(env.dir, "no-such-lower")};
+	T_ERR(apply_overlay_lowers(env.root_fd, &t, missing, 1, &err), err, BR_NOT_FOUND);
+	check_msg(&err, "open lower directory");
+}
+
+static void
+test_implicit_parent_lower_symlink(void)
+{
+	struct env env;
+	struct tarb t;
+	br_err err = BR_ERR_INIT;
+	char lower[128];
+
+	if (geteuid() != 0)
+		T_SKIP("needs root to chown");
+	env_setup(&env);
+	snprintf(lower, sizeof(lower), "%s/lower", env.dir);
+	T_OK(mkdir(lower, 0755) == 0);
+	make_lower_dir(lower, "tmp", 01777, 0, 0);
+	make_lower_dir(lower, "home", 0755, 0, 0);
+	make_lower_dir(lower, "home/user", 0750, 1000, 1000);
+	T_OK(symlink("tmp", path_in(lower, "lnk")) == 0);
+	T_OK(symlink("/tmp", path_in(lower, "abs")) == 0);
+	T_OK(symlink("home", path_in(lower, "mid")) == 0);
+
+	tb_open(&t);
+	tb_file(&t, "lnk/.wh.x", "", 0644);
+	tb_file(&t, "abs/f", "f", 0644);
+	tb_file(&t, "mid/user/f", "f", 0644);
+	tb_close(&t);
+	const char *lowers[] = {lower};
+	T_NOERR(apply_overlay_lowers(env.root_fd, &t, lowers, 1, &err), err);
+	check_dir(path_in(env.root, "lnk"), 0755, 0, 0);
+	check_dir(path_in(env.root, "abs"), 0755, 0, 0);
+	check_dir(path_in(env.root, "mid"), 0755, 0, 0);
+	check_dir(path_in(env.root, "mid/user"), 0755, 0, 0);
+}
+
+/* Several lower layers: the nearest that has anything at the path decides, as in overlayfs. */
+static void
+test_implicit_parent_lower_stack(void)
+{
+	struct env env;
+	struct tarb t;
+	br_err err = BR_ERR_INIT;
+	char near[128], far[128];
+
+	if (geteuid() != 0)
+		T_SKIP("needs root to chown and to write whiteouts");
+	env_setup(&env);
+	snprintf(near, sizeof(near), "%s/near", env.dir);
+	snprintf(far, sizeof(far), "%s/far", env.dir);
+	T_OK(mkdir(near, 0755) == 0);
+	T_OK(mkdir(far, 0755) == 0);
+	make_lower_dir(near, "opt", 0711, 7, 7);
+	make_lower_dir(far, "opt", 0700, 8, 8);
+	make_lower_dir(far, "etc", 0750, 9, 9); /* only in the far layer */
+	T_OK(mknod(path_in(near, "srv"), S_IFCHR | 0000, makedev(0, 0)) == 0); /* a whiteout */
+	make_lower_dir(far, "srv", 0700, 9, 9);
+	make_lower_dir(near, "var", 0751, 0, 0);
+	T_OK(setxattr(path_in(near, "var"), "trusted.overlay.opaque", "y", 1, 0) == 0);
+	make_lower_dir(far, "var", 0755, 0, 0);
+	make_lower_dir(far, "var/lib", 0700, 9, 9); /* hidden by the opaque var */
+
+	tb_open(&t);
+	tb_file(&t, "opt/f", "f", 0644);
+	tb_file(&t, "etc/f", "f", 0644);
+	tb_file(&t, "srv/f", "f", 0644);
+	tb_file(&t, "var/lib/f", "f", 0644);
+	tb_close(&t);
+	const char *lowers[] = {near, far};
+	T_NOERR(apply_overlay_lowers(env.root_fd, &t, lowers, 2, &err), err);
+	check_dir(path_in(env.root, "opt"), 0711, 7, 7);
+	check_dir(path_in(env.root, "etc"), 0750, 9, 9);
+	check_dir(path_in(env.root, "srv"), 0755, 0, 0);
+	check_dir(path_in(env.root, "var"), 0751, 0, 0);
+	check_dir(path_in(env.root, "var/lib"), 0755, 0, 0);
+}
+
 T_MAIN(T_CASE(test_normalize), T_CASE(test_regular_entries), T_CASE(test_compressed),
        T_CASE(test_trailing_bytes_hashed), T_CASE(test_diffid_mismatch),
        T_CASE(test_whiteouts_overlay), T_CASE(test_whiteouts_delete), T_CASE(test_dotdot_refused),
        T_CASE(test_absolute_inside), T_CASE(test_symlink_not_followed),
        T_CASE(test_hardlinks_stay_inside), T_CASE(test_devices_skipped), T_CASE(test_replacements),
-       T_CASE(test_limits), T_CASE(test_source_errors))
+       T_CASE(test_limits), T_CASE(test_source_errors),
+       T_CASE(test_opaque_delete_nested_marker_first),
+       T_CASE(test_opaque_delete_nested_marker_last), T_CASE(test_opaque_delete_repeated),
+       T_CASE(test_implicit_parent_from_lower), T_CASE(test_implicit_parent_lower_symlink),
+       T_CASE(test_implicit_parent_lower_stack))
