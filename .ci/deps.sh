@@ -8,7 +8,7 @@ pkgs=(
 	libnng-dev libmsgpack-dev libuv1-dev libcurl4-openssl-dev libssl-dev libarchive-dev
 	libyajl-dev libsqlite3-dev sqlite3
 	runc crun containernetworking-plugins iproute2 util-linux procps
-	busybox-static docker-registry skopeo attr zstd jq curl systemd
+	busybox-static docker-registry skopeo attr zstd jq curl systemd openssl
 )
 missing=()
 for p in "${pkgs[@]}"; do

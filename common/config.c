@@ -237,12 +237,35 @@ set_log(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 	return walk_object(cfg, v, path, log_fields, err);
 }
 
-static const struct field no_fields[] = {{NULL, NULL}};
+/* A setter for an integer key of milliseconds stored in cfg->member, within [min, max]. */
+#define MS_SETTER(fn, member, min, max)                                                 \
+	static int fn(struct br_config *cfg, yajl_val v, const char *path, br_err *err) \
+	{                                                                               \
+		int64_t n = 0;                                                          \
+		if (want_int(v, path, min, max, &n, err) < 0)                           \
+			return -1;                                                      \
+		cfg->member = n;                                                        \
+		return 0;                                                               \
+	}
+
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS (24 * HOUR_MS)
+
+MS_SETTER(set_content_gc_delay, contentd.gc_delay_ms, 0, HOUR_MS)
+MS_SETTER(set_content_gc_interval, contentd.gc_interval_ms, 0, 7 * DAY_MS)
+MS_SETTER(set_ingest_expiry, contentd.ingest_expiry_ms, 1000, 30 * DAY_MS)
+
+static const struct field contentd_fields[] = {
+        {"gc_delay_ms", set_content_gc_delay},
+        {"gc_interval_ms", set_content_gc_interval},
+        {"ingest_expiry_ms", set_ingest_expiry},
+        {NULL, NULL},
+};
 
 static int
 set_contentd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 {
-	return walk_object(cfg, v, path, no_fields, err);
+	return walk_object(cfg, v, path, contentd_fields, err);
 }
 
 /* --- snapshotd --- */
@@ -258,8 +281,13 @@ set_snapshotter(struct br_config *cfg, yajl_val v, const char *path, br_err *err
 	return 0;
 }
 
+MS_SETTER(set_snap_gc_delay, snapshotd.gc_delay_ms, 0, HOUR_MS)
+MS_SETTER(set_snap_gc_interval, snapshotd.gc_interval_ms, 0, 7 * DAY_MS)
+
 static const struct field snapshotd_fields[] = {
         {"snapshotter", set_snapshotter},
+        {"gc_delay_ms", set_snap_gc_delay},
+        {"gc_interval_ms", set_snap_gc_interval},
         {NULL, NULL},
 };
 
@@ -437,10 +465,13 @@ set_platform(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 	return 0;
 }
 
+MS_SETTER(set_job_lease_ttl, imaged.job_lease_ttl_ms, 3000, 7 * DAY_MS)
+
 static const struct field imaged_fields[] = {
         {"registries", set_registries},
         {"max_concurrent_downloads", set_max_downloads},
         {"platform", set_platform},
+        {"job_lease_ttl_ms", set_job_lease_ttl},
         {NULL, NULL},
 };
 
@@ -682,8 +713,14 @@ br_config_new_default(void)
 	cfg->state = xstrdup("/run/berth");
 	cfg->log_level = BR_LOG_INFO;
 	cfg->log_format = BR_LOG_TEXT;
+	cfg->contentd.gc_delay_ms = 1000;
+	cfg->contentd.gc_interval_ms = HOUR_MS;
+	cfg->contentd.ingest_expiry_ms = DAY_MS;
 	cfg->snapshotd.snapshotter = xstrdup("overlayfs");
+	cfg->snapshotd.gc_delay_ms = 1000;
+	cfg->snapshotd.gc_interval_ms = HOUR_MS;
 	cfg->imaged.max_concurrent_downloads = 3;
+	cfg->imaged.job_lease_ttl_ms = 15 * 60 * 1000;
 	cfg->imaged.platform = xstrdup(HOST_PLATFORM);
 	cfg->taskd.runtime = xstrdup("runc");
 	add_runtime(cfg, "runc", xstrdup("/usr/sbin/runc"));

@@ -10,11 +10,14 @@
  *     "root": "/var/lib/berth",           persistent data, one subdirectory per daemon
  *     "state": "/run/berth",              sockets and runtime state (tmpfs)
  *     "log": {"level": "info", "format": "text"},
- *     "contentd": {},
- *     "snapshotd": {"snapshotter": "overlayfs"},
+ *     "contentd": {"gc_delay_ms": 1000, "gc_interval_ms": 3600000,
+ *                  "ingest_expiry_ms": 86400000},
+ *     "snapshotd": {"snapshotter": "overlayfs", "gc_delay_ms": 1000,
+ *                   "gc_interval_ms": 3600000},
  *     "imaged": {"registries": [{"host": "127.0.0.1:5000", "insecure": true,
  *                                "ca_file": "...", "mirrors": ["..."]}],
- *                "max_concurrent_downloads": 3, "platform": "linux/amd64"},
+ *                "max_concurrent_downloads": 3, "platform": "linux/amd64",
+ *                "job_lease_ttl_ms": 900000},
  *     "taskd": {"runtime": "runc", "runtimes": {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"},
  *               "shim": "/usr/local/libexec/berth/berth-shim"},
  *     "netd": {"network": "none", "cni_bin_dir": "/usr/lib/cni", "cni_conf_dir": "/etc/berth/cni"},
@@ -56,7 +59,16 @@ struct br_config {
 	enum br_log_format log_format;
 
 	struct {
+		int64_t gc_delay_ms;      /* collect this long after the first release */
+		int64_t gc_interval_ms;   /* and this often anyway; 0: never */
+		int64_t ingest_expiry_ms; /* an ingest no lease holds goes this long after its
+		                           * last write */
+	} contentd;
+
+	struct {
 		char *snapshotter;
+		int64_t gc_delay_ms;
+		int64_t gc_interval_ms;
 	} snapshotd;
 
 	struct {
@@ -64,6 +76,9 @@ struct br_config {
 		size_t n_registries;
 		int max_concurrent_downloads;
 		char *platform; /* "linux/amd64" */
+		/* expiry of a job's lease: renewed while the job runs, so what a job that failed
+		 * or died wrote stays this long for the next pull to resume from */
+		int64_t job_lease_ttl_ms;
 	} imaged;
 
 	struct {

@@ -255,6 +255,17 @@ on_signal(uv_signal_t *handle, int signum)
 	br_daemon_stop(d);
 }
 
+void
+br_daemon_add_methods(struct br_daemon *d, const struct br_method *methods, size_t n, void *data)
+{
+	if (d->n_extra_methods >= BR_RPC_MAX_METHOD_SETS)
+		abort(); /* a programming error: raise BR_RPC_MAX_METHOD_SETS */
+	d->extra_methods[d->n_extra_methods].methods = methods;
+	d->extra_methods[d->n_extra_methods].n = n;
+	d->extra_methods[d->n_extra_methods].data = data;
+	d->n_extra_methods++;
+}
+
 int
 br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nmethods, void *data,
                 br_err *err)
@@ -267,12 +278,16 @@ br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nme
 	        .socket_group = d->socket_group,
 	        .watchdog = d->watchdog,
 	        .health = d->health,
+	        .ns_usage = d->ns_usage,
 	};
 
 	d->data = data;
 	if (br_rpc_server_new(&d->loop, d->socket_url, methods, nmethods, data, &opts, &d->server,
 	                      err) < 0)
 		return -1;
+	for (size_t i = 0; i < d->n_extra_methods; i++)
+		br_rpc_server_add_methods(d->server, d->extra_methods[i].methods,
+		                          d->extra_methods[i].n, d->extra_methods[i].data);
 	uv_signal_init(&d->uv, &d->sigterm);
 	uv_signal_init(&d->uv, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;

@@ -42,6 +42,16 @@ struct br_daemon {
 	void *data;
 	/* Extra health detail for daemon.health (see struct br_server_opts); may be NULL. */
 	void (*health)(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
+	/* What a namespace holds here, for daemon.namespace (struct br_server_opts). */
+	int (*ns_usage)(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+	                br_err *err);
+	/* Further method tables (br_rpc_server_add_methods), added with br_daemon_add_methods. */
+	struct {
+		const struct br_method *methods;
+		size_t n;
+		void *data;
+	} extra_methods[BR_RPC_MAX_METHOD_SETS];
+	size_t n_extra_methods;
 	br_handler_fn fallback;   /* see struct br_server_opts; NULL for most daemons */
 	int socket_mode;          /* 0600 unless the daemon sets it before serve */
 	const char *socket_group; /* see struct br_server_opts; NULL for most daemons */
@@ -55,6 +65,10 @@ int br_daemon_init(struct br_daemon *d, const char *name, int argc, char **argv,
 /* Listen, notify readiness and run the loop until a stop signal or br_daemon_stop(). */
 int br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nmethods,
                     void *data, br_err *err);
+
+/* Serve `methods` too, their handlers getting `data` (before br_daemon_serve). */
+void br_daemon_add_methods(struct br_daemon *d, const struct br_method *methods, size_t n,
+                           void *data);
 
 /* Ask the loop to stop (loop thread). */
 void br_daemon_stop(struct br_daemon *d);

@@ -119,6 +119,52 @@ br_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, br_err *err)
 	return 0;
 }
 
+int
+br_db_step_done(sqlite3 *db, sqlite3_stmt *st, br_err *err, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return br_db_error(db, rc, err, "%s", what);
+}
+
+int
+br_db_read_labels(sqlite3 *db, sqlite3_stmt *st, br_arena *arena, struct br_strmap *ret,
+                  br_err *err)
+{
+	struct br_strmap m = {0};
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (m.n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			const char **k = br_arena_alloc(arena, ncap * sizeof(*k));
+			const char **v = br_arena_alloc(arena, ncap * sizeof(*v));
+			if (m.n > 0) {
+				memcpy(k, m.keys, m.n * sizeof(*k));
+				memcpy(v, m.values, m.n * sizeof(*v));
+			}
+			m.keys = k;
+			m.values = v;
+			cap = ncap;
+		}
+		m.keys[m.n] = br_arena_strdup(arena, br_db_text(st, 0));
+		m.values[m.n] = br_arena_strdup(arena, br_db_text(st, 1));
+		m.n++;
+	}
+	if (rc != SQLITE_DONE)
+		return br_db_error(db, rc, err, "read labels");
+	*ret = m;
+	return 0;
+}
+
 const char *
 br_db_text(sqlite3_stmt *st, int col)
 {

@@ -19,7 +19,9 @@
 
 #include <sqlite3.h>
 
+#include "common/cleanup.h"
 #include "common/err.h"
+#include "common/msg.h"
 
 struct br_db_migration {
 	int version;     /* 1, 2, 3, ... in order */
@@ -45,6 +47,23 @@ int br_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, br_err *err)
  * Returns -1. */
 int br_db_error(sqlite3 *db, int rc, br_err *err, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+
+/* Finalize a statement when it goes out of scope: `_cleanup_stmt_ sqlite3_stmt *st = NULL;`. */
+static inline void
+br_db_stmt_freep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(br_db_stmt_freep)
+
+/* Step a statement that returns no rows; on failure the error reads "<fmt>: <sqlite message>". */
+int br_db_step_done(sqlite3 *db, sqlite3_stmt *st, br_err *err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Read every (key, value) row of the bound statement `st` into a label map whose strings and
+ * arrays live in `arena`. At most BR_LABELS_MAX rows are stored by any table of labels. */
+int br_db_read_labels(sqlite3 *db, sqlite3_stmt *st, br_arena *arena, struct br_strmap *ret,
+                      br_err *err);
 
 /* Column text as a NUL-terminated string, "" for NULL (valid until the next step). */
 const char *br_db_text(sqlite3_stmt *st, int col);

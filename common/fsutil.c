@@ -4,10 +4,12 @@
  * root with openat2(2), writing files atomically (temporary file, fsync, rename, fsync of the
  * directory), bounded whole-file reads, and a recursive removal that never follows a symlink
  * and stops at mount points, so that removing a container's or a snapshot's directory can
- * never reach into the host or into a still-mounted filesystem.
+ * never reach into the host or into a still-mounted filesystem, and a disk usage walk held to
+ * the same rules.
  */
 #include "common/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +20,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -385,6 +388,304 @@ br_rm_rf_at(int dirfd, const char *name, br_err *err)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return br_err_errno(err, br_code_from_errno(errno), errno, "remove \"%s\"", name);
+	return 0;
+}
+
+/* ---- disk usage ---- */
+
+#define DU_STATX_MASK (STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BLOCKS)
+
+/* One directory on the walk's path. Only the deepest RM_MAX_OPEN_DEPTH are open; the walk
+ * reopens the others when it comes back to them and skips what it had read. */
+struct du_frame {
+	DIR *d;             /* NULL while closed */
+	char *name;         /* its name in its parent; NULL for the top */
+	uint64_t ino;       /* to recognise it when reopened */
+	unsigned long read; /* entries read so far */
+};
+
+/* State of one br_disk_usage_at call. */
+struct du {
+	int top_fd; /* the top directory, to reopen closed frames from */
+	uint32_t dev_major, dev_minor;
+	int64_t bytes, inodes;
+	uint64_t *links; /* open-addressing set of hard-linked inodes seen (0: empty slot) */
+	size_t n_links, cap_links;
+	bool zero_ino_seen;
+	struct du_frame *frames;
+	size_t depth, cap, first_open; /* frames[first_open..depth) are open */
+	const char *top_name;          /* for errors */
+};
+
+static size_t
+ino_slot(uint64_t ino, size_t mask)
+{
+	ino *= 0x9e3779b97f4a7c15ULL;
+	return (size_t)(ino ^ (ino >> 32)) & mask;
+}
+
+/* Record `ino`; true if it was recorded before. */
+static bool
+du_link_seen(struct du *du, uint64_t ino)
+{
+	if (ino == 0) {
+		bool seen = du->zero_ino_seen;
+		du->zero_ino_seen = true;
+		return seen;
+	}
+	if ((du->n_links + 1) * 2 > du->cap_links) {
+		size_t cap = du->cap_links ? du->cap_links * 2 : 256;
+		uint64_t *links = xcalloc(cap, sizeof(*links));
+		for (size_t i = 0; i < du->cap_links; i++) {
+			if (du->links[i] == 0)
+				continue;
+			size_t j = ino_slot(du->links[i], cap - 1);
+			while (links[j] != 0)
+				j = (j + 1) & (cap - 1);
+			links[j] = du->links[i];
+		}
+		free(du->links);
+		du->links = links;
+		du->cap_links = cap;
+	}
+	size_t i = ino_slot(ino, du->cap_links - 1);
+	for (; du->links[i] != 0; i = (i + 1) & (du->cap_links - 1))
+		if (du->links[i] == ino)
+			return true;
+	du->links[i] = ino;
+	du->n_links++;
+	return false;
+}
+
+static void
+du_count(struct du *du, const struct statx *stx)
+{
+	if (!S_ISDIR(stx->stx_mode) && stx->stx_nlink > 1 && du_link_seen(du, stx->stx_ino))
+		return;
+	du->bytes += (int64_t)stx->stx_blocks * 512;
+	du->inodes++;
+}
+
+/* True if fd is the directory `ino` on the walk's filesystem. */
+static bool
+du_same_dir(const struct du *du, int fd, uint64_t ino)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode) && (uint64_t)sb.st_ino == ino &&
+	       major(sb.st_dev) == du->dev_major && minor(sb.st_dev) == du->dev_minor;
+}
+
+static bool
+gone_errno(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP;
+}
+
+/* Open frame k again: from `hint_fd` (an fd that may be it, consumed; -1: none), else down
+ * from the top by name. 1: open, 0: it is gone (renamed or removed), -1: error. */
+static int
+du_reopen(struct du *du, size_t k, int hint_fd, br_err *err)
+{
+	struct du_frame *f = &du->frames[k];
+	int fd = hint_fd;
+
+	if (fd >= 0 && !du_same_dir(du, fd, f->ino)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		/* A new open file description (not a dup): a directory's read offset is shared
+		 * by its dups. */
+		fd = openat(du->top_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		for (size_t i = 1; fd >= 0 && i <= k; i++) {
+			int next = openat(fd, du->frames[i].name,
+			                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int e = errno;
+			close(fd);
+			fd = next;
+			errno = e;
+			if (fd >= 0 && !du_same_dir(du, fd, du->frames[i].ino)) {
+				close(fd);
+				fd = -1;
+				errno = ENOENT;
+			}
+		}
+		if (fd < 0)
+			return gone_errno(errno)
+			               ? 0
+			               : br_err_errno(err, br_code_from_errno(errno), errno,
+			                              "disk usage of \"%s\": reopen", du->top_name);
+	}
+	f->d = fdopendir(fd);
+	if (f->d == NULL) {
+		int e = errno;
+		close(fd);
+		return br_err_errno(err, br_code_from_errno(e), e, "disk usage of \"%s\"",
+		                    du->top_name);
+	}
+	for (unsigned long i = 0; i < f->read && readdir(f->d) != NULL; i++)
+		;
+	du->first_open = k;
+	return 1;
+}
+
+/* Push directory `fd` (consumed) named `name` onto the walk; close the shallowest open frame
+ * when more than RM_MAX_OPEN_DEPTH are open. */
+static int
+du_push(struct du *du, int fd, const char *name, uint64_t ino, br_err *err)
+{
+	DIR *d = fdopendir(fd);
+
+	if (d == NULL) {
+		int e = errno;
+		close(fd);
+		return br_err_errno(err, br_code_from_errno(e), e, "disk usage of \"%s\": open %s",
+		                    du->top_name, name ? name : ".");
+	}
+	if (du->depth == du->cap) {
+		du->cap = du->cap ? du->cap * 2 : 16;
+		du->frames = xrealloc(du->frames, du->cap * sizeof(*du->frames));
+	}
+	du->frames[du->depth++] = (struct du_frame){d, name ? xstrdup(name) : NULL, ino, 0};
+	if (du->depth - du->first_open > RM_MAX_OPEN_DEPTH) {
+		closedir(du->frames[du->first_open].d);
+		du->frames[du->first_open++].d = NULL;
+	}
+	return 0;
+}
+
+/* Pop the deepest frame; if its parent was closed, reopen it (through "..", checked). */
+static int
+du_pop(struct du *du, br_err *err)
+{
+	struct du_frame *f = &du->frames[--du->depth];
+	int up = -1;
+
+	if (du->depth > 0 && du->frames[du->depth - 1].d == NULL && f->d != NULL)
+		up = openat(dirfd(f->d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->d != NULL)
+		closedir(f->d);
+	free(f->name);
+	if (du->first_open > du->depth)
+		du->first_open = du->depth;
+	while (du->depth > 0 && du->frames[du->depth - 1].d == NULL) {
+		int rc = du_reopen(du, du->depth - 1, up, err);
+		up = -1;
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+		/* It is gone: so is the rest of it. */
+		free(du->frames[--du->depth].name);
+		du->first_open = du->depth;
+	}
+	return 0;
+}
+
+/* Count one entry of the deepest frame; push it if it is a directory to enter. */
+static int
+du_entry(struct du *du, const char *name, br_err *err)
+{
+	DIR *d = du->frames[du->depth - 1].d;
+	struct statx stx;
+
+	if (statx(dirfd(d), name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, DU_STATX_MASK, &stx) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return br_err_errno(err, br_code_from_errno(errno), errno,
+		                    "disk usage of \"%s\": stat %s", du->top_name, name);
+	}
+	if (is_mount_root(&stx) || stx.stx_dev_major != du->dev_major ||
+	    stx.stx_dev_minor != du->dev_minor)
+		return 0; /* another filesystem: not ours to count */
+	du_count(du, &stx);
+	if (!S_ISDIR(stx.stx_mode))
+		return 0;
+	int fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return gone_errno(errno)
+		               ? 0
+		               : br_err_errno(err, br_code_from_errno(errno), errno,
+		                              "disk usage of \"%s\": open %s", du->top_name, name);
+	if (!du_same_dir(du, fd, stx.stx_ino)) {
+		close(fd); /* replaced or mounted over since the stat */
+		return 0;
+	}
+	return du_push(du, fd, name, stx.stx_ino, err);
+}
+
+static int
+du_walk(struct du *du, uint64_t top_ino, br_err *err)
+{
+	int fd = openat(du->top_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return br_err_errno(err, br_code_from_errno(errno), errno, "disk usage of \"%s\"",
+		                    du->top_name);
+	if (du_push(du, fd, NULL, top_ino, err) < 0)
+		return -1;
+	while (du->depth > 0) {
+		struct du_frame *f = &du->frames[du->depth - 1];
+		errno = 0;
+		struct dirent *de = readdir(f->d);
+		if (de == NULL) {
+			if (errno != 0)
+				return br_err_errno(err, br_code_from_errno(errno), errno,
+				                    "disk usage of \"%s\": read a directory",
+				                    du->top_name);
+			if (du_pop(du, err) < 0)
+				return -1;
+			continue;
+		}
+		f->read++;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (du_entry(du, de->d_name, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+du_fini(struct du *du)
+{
+	for (size_t i = 0; i < du->depth; i++) {
+		if (du->frames[i].d != NULL)
+			closedir(du->frames[i].d);
+		free(du->frames[i].name);
+	}
+	free(du->frames);
+	free(du->links);
+	if (du->top_fd >= 0)
+		close(du->top_fd);
+}
+
+/* Disk usage (see fsutil.h). Any thread. */
+int
+br_disk_usage_at(int dirfd, const char *name, int64_t *ret_bytes, int64_t *ret_inodes, br_err *err)
+{
+	struct statx stx;
+	struct du du = {.top_fd = -1, .top_name = name};
+	int rc = 0;
+
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, DU_STATX_MASK, &stx) < 0)
+		return br_err_errno(err, br_code_from_errno(errno), errno, "disk usage of \"%s\"",
+		                    name);
+	du.dev_major = stx.stx_dev_major;
+	du.dev_minor = stx.stx_dev_minor;
+	du_count(&du, &stx);
+	if (S_ISDIR(stx.stx_mode)) {
+		du.top_fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (du.top_fd < 0)
+			rc = br_err_errno(err, br_code_from_errno(errno), errno,
+			                  "disk usage of \"%s\"", name);
+		else
+			rc = du_walk(&du, stx.stx_ino, err);
+	}
+	du_fini(&du);
+	if (rc < 0)
+		return -1;
+	*ret_bytes = du.bytes;
+	*ret_inodes = du.inodes;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -34,6 +35,19 @@ int br_read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t 
 /* Remove dirfd/name recursively without following symlinks and without crossing into other
  * mounts (a mount point found inside is an error: FAILED_PRECONDITION). Missing is success. */
 int br_rm_rf_at(int dirfd, const char *name, br_err *err);
+
+/*
+ * Disk usage of dirfd/name and everything below it, as `du -s -x --block-size=1` counts it:
+ * *ret_bytes is the sum of st_blocks * 512 and *ret_inodes the number of entries, the top
+ * included, each hard-linked inode counted once. Symlinks are counted, never followed; a
+ * mount found inside is skipped (neither counted nor entered), not an error. Entries that
+ * vanish during the walk are skipped, so a tree that changes meanwhile gets an approximate
+ * answer. At most a bounded number of directories is open at a time, however deep the tree.
+ * Errors: NOT_FOUND when name is missing, errno-mapped codes otherwise; the out-parameters
+ * are written only on success. Any thread.
+ */
+int br_disk_usage_at(int dirfd, const char *name, int64_t *ret_bytes, int64_t *ret_inodes,
+                     br_err *err);
 
 /* True if `path` is a mount point (compares st_dev/mnt id with the parent). */
 bool br_is_mountpoint(const char *path);

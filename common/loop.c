@@ -114,6 +114,42 @@ br_loop_post(struct br_loop *loop, br_loop_fn fn, void *arg)
 	pthread_mutex_unlock(&loop->lock);
 }
 
+struct sync_call {
+	br_loop_fn fn;
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void
+run_sync(void *arg)
+{
+	struct sync_call *c = arg;
+
+	c->fn(c->arg);
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+br_loop_call(struct br_loop *loop, br_loop_fn fn, void *arg)
+{
+	struct sync_call c = {.fn = fn, .arg = arg};
+
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	br_loop_post(loop, run_sync, &c);
+	pthread_mutex_lock(&c.lock);
+	while (!c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	pthread_cond_destroy(&c.cond);
+	pthread_mutex_destroy(&c.lock);
+}
+
 bool
 br_loop_on_thread(const struct br_loop *loop)
 {

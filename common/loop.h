@@ -43,6 +43,11 @@ void br_loop_fini(struct br_loop *loop);
  * Never fails; after br_loop_fini() has started, fn runs during fini. */
 void br_loop_post(struct br_loop *loop, br_loop_fn fn, void *arg);
 
+/* Run fn(arg) on the loop thread and wait until it returned. For threads that are not the
+ * loop's (never call it on the loop thread: it would wait for itself). Whoever stops the loop
+ * must keep running it (uv_run) until such callers are done, or they wait forever. */
+void br_loop_call(struct br_loop *loop, br_loop_fn fn, void *arg);
+
 /* True when called on the loop thread. For asserts. */
 bool br_loop_on_thread(const struct br_loop *loop);
 

@@ -99,7 +99,7 @@ envelope_str(const msgpack_object *v, const char *name, size_t max, br_arena *ar
 int
 br_request_decode(const void *buf, size_t len, br_arena *arena, struct br_request *ret, br_err *err)
 {
-	struct br_request r = {.ns = "", .params = {.type = MSGPACK_OBJECT_NIL}};
+	struct br_request r = {.ns = "", .uid = -1, .params = {.type = MSGPACK_OBJECT_NIL}};
 	msgpack_object obj;
 	unsigned seen = 0;
 
@@ -110,7 +110,8 @@ br_request_decode(const void *buf, size_t len, br_arena *arena, struct br_reques
 	for (uint32_t i = 0; i < obj.via.map.size; i++) {
 		const msgpack_object *k = &obj.via.map.ptr[i].key;
 		const msgpack_object *v = &obj.via.map.ptr[i].val;
-		static const char *const keys[] = {"v", "m", "ns", "p", "lease", "deadline_ms"};
+		static const char *const keys[] = {"v",     "m",           "ns", "p",
+		                                   "lease", "deadline_ms", "uid"};
 		unsigned which = 0;
 		for (; which < sizeof(keys) / sizeof(keys[0]); which++) {
 			if (key_is(k, keys[which]))
@@ -168,6 +169,11 @@ br_request_decode(const void *buf, size_t len, br_arena *arena, struct br_reques
 				return bad_request(err, "\"deadline_ms\" must be an integer");
 			}
 			break;
+		case 6:
+			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > UINT32_MAX)
+				return bad_request(err, "\"uid\" must be an integer uid");
+			r.uid = (int64_t)v->via.u64;
+			break;
 		}
 	}
 	if (!(seen & 1u))
@@ -180,9 +186,9 @@ br_request_decode(const void *buf, size_t len, br_arena *arena, struct br_reques
 
 static void
 pack_request_head(msgpack_packer *pk, const char *method, const char *ns, const char *lease,
-                  int64_t deadline_ms)
+                  int64_t deadline_ms, int64_t uid)
 {
-	uint32_t n = 3 + (ns != NULL) + (lease != NULL) + (deadline_ms != 0);
+	uint32_t n = 3 + (ns != NULL) + (lease != NULL) + (deadline_ms != 0) + (uid >= 0);
 
 	msgpack_pack_map(pk, n);
 	br_msg_pack_str(pk, "v");
@@ -201,6 +207,10 @@ pack_request_head(msgpack_packer *pk, const char *method, const char *ns, const 
 		br_msg_pack_str(pk, "deadline_ms");
 		msgpack_pack_int64(pk, deadline_ms);
 	}
+	if (uid >= 0) {
+		br_msg_pack_str(pk, "uid");
+		msgpack_pack_uint32(pk, (uint32_t)uid);
+	}
 	br_msg_pack_str(pk, "p");
 }
 
@@ -211,7 +221,7 @@ br_request_encode(msgpack_sbuffer *out, const char *method, const char *ns, cons
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-	pack_request_head(&pk, method, ns, lease, deadline_ms);
+	pack_request_head(&pk, method, ns, lease, deadline_ms, -1);
 	br_msg_encode(&pk, schema, params);
 }
 
@@ -222,11 +232,36 @@ br_request_encode_object(msgpack_sbuffer *out, const char *method, const char *n
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-	pack_request_head(&pk, method, ns, lease, deadline_ms);
+	pack_request_head(&pk, method, ns, lease, deadline_ms, -1);
 	if (params == NULL)
 		msgpack_pack_nil(&pk);
 	else
 		msgpack_pack_object(&pk, *params);
+}
+
+void
+br_request_encode_raw(msgpack_sbuffer *out, const char *method, const char *ns, const char *lease,
+                      int64_t deadline_ms, const void *params, size_t len)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	pack_request_head(&pk, method, ns, lease, deadline_ms, -1);
+	if (len == 0)
+		msgpack_pack_nil(&pk);
+	else
+		msgpack_sbuffer_write(out, params, len);
+}
+
+void
+br_request_encode_forward(msgpack_sbuffer *out, const struct br_request *req, const char *ns,
+                          int64_t deadline_ms, uint32_t uid)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	pack_request_head(&pk, req->method, ns, req->lease, deadline_ms, uid);
+	msgpack_pack_object(&pk, req->params);
 }
 
 int

@@ -47,6 +47,7 @@ struct br_request {
 	const char *ns;        /* "" when absent; servers default it to "default" */
 	const char *lease;     /* NULL when absent */
 	int64_t deadline_ms;   /* remaining ms at send time; 0 = none */
+	int64_t uid;           /* "uid": the caller's uid, set by the front door; -1 when absent */
 	msgpack_object params; /* nil when absent */
 };
 
@@ -59,6 +60,14 @@ void br_request_encode(msgpack_sbuffer *out, const char *method, const char *ns,
 /* Encode a request carrying already-packed params (`params` may be NULL for nil). */
 void br_request_encode_object(msgpack_sbuffer *out, const char *method, const char *ns,
                               const char *lease, int64_t deadline_ms, const msgpack_object *params);
+/* Encode a request whose params are the msgpack bytes params[0..len) (one map). */
+void br_request_encode_raw(msgpack_sbuffer *out, const char *method, const char *ns,
+                           const char *lease, int64_t deadline_ms, const void *params, size_t len);
+/* The front door's re-encoding of `req` for a backend: namespace `ns`, deadline `deadline_ms`,
+ * and "uid": the uid of the peer the front door saw, which backends trust (their sockets are
+ * root-only) to tell front-door callers from the daemons that call them directly. */
+void br_request_encode_forward(msgpack_sbuffer *out, const struct br_request *req, const char *ns,
+                               int64_t deadline_ms, uint32_t uid);
 
 /* Decode a reply. On success returns 0 and sets *ret_result (nil when absent); an "e" reply
  * returns -1 with err set to the remote code and message. */
@@ -93,6 +102,11 @@ struct br_server_opts {
 	br_handler_fn fallback;
 	/* Extra health detail: called on the loop thread for daemon.health; may be NULL. */
 	void (*health)(void *data, msgpack_packer *pk_map_body, uint32_t *ret_extra_pairs);
+	/* What a namespace holds, for daemon.namespace (the front door asks before it deletes a
+	 * namespace): add one human-readable line per kind of thing to `ret` ("2 images"), in
+	 * `arena`; nothing when the namespace holds nothing here. Loop thread; may be NULL. */
+	int (*ns_usage)(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+	                br_err *err);
 	/* Group to give the socket file (it must exist); NULL: leave it to root. */
 	const char *socket_group;
 	/* Probe the socket every second and replace the listener if it stopped accepting.
@@ -110,6 +124,14 @@ int br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_met
                       size_t nmethods, void *data, const struct br_server_opts *opts,
                       br_rpc_server **ret, br_err *err);
 
+/* Serve a further table of methods, whose handlers get `data` instead of the server's (a
+ * module such as the stores' leases brings its own table). Looked up after the main table.
+ * `methods` and `data` must outlive the server. Loop thread, before the loop runs. At most
+ * BR_RPC_MAX_METHOD_SETS tables. */
+#define BR_RPC_MAX_METHOD_SETS 4
+void br_rpc_server_add_methods(br_rpc_server *server, const struct br_method *methods,
+                               size_t nmethods, void *data);
+
 /* Stop receiving, fail calls still waiting for their handler's reply with UNAVAILABLE,
  * close the socket and free the server. Loop thread only. Accepts NULL. */
 void br_rpc_server_free(br_rpc_server *server);
@@ -122,6 +144,9 @@ br_arena *br_call_arena(br_call *call);         /* freed after the reply */
 int64_t br_call_deadline(const br_call *call);  /* absolute br_now_ms(), 0 = none */
 uint32_t br_call_peer_uid(const br_call *call); /* from the socket, not the message */
 uint32_t br_call_peer_pid(const br_call *call);
+/* True when the request came through the front door (its envelope carries the caller's uid);
+ * false for a daemon calling directly on the backend socket. */
+bool br_call_via_front_door(const br_call *call);
 /* The raw request bytes, for forwarding. */
 void br_call_raw(const br_call *call, const void **ret_buf, size_t *ret_len);
 

@@ -37,6 +37,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/proto/types.h"
 #include "common/xalloc.h"
 
 #define INITIAL_CONTEXTS 8
@@ -69,11 +70,17 @@ struct br_rpc_server {
 	char *url;
 	char *name;
 	char *version;
-	const struct br_method *methods;
-	size_t nmethods;
+	struct {
+		const struct br_method *methods;
+		size_t n;
+		void *data;
+	} sets[1 + BR_RPC_MAX_METHOD_SETS];
+	size_t nsets;
 	void *data;
 	br_handler_fn fallback;
 	void (*health)(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
+	int (*ns_usage)(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+	                br_err *err);
 	int64_t started_ms;
 	struct srv_ctx *ctxs[BR_RPC_MAX_CONTEXTS];
 	size_t nctx;
@@ -367,14 +374,46 @@ reply_health(br_call *call)
 	msgpack_sbuffer_destroy(&extra);
 }
 
-static const struct br_method *
-find_method(const br_rpc_server *server, const char *name)
+/* daemon.namespace: what the request's namespace holds here, from the daemon's hook. */
+static void
+reply_ns_usage(br_call *call)
 {
-	for (size_t i = 0; i < server->nmethods; i++) {
-		if (strcmp(server->methods[i].name, name) == 0)
-			return &server->methods[i];
+	br_rpc_server *server = call->server;
+	struct br_ns_usage usage = {0};
+	br_err err = BR_ERR_INIT;
+
+	if (server->ns_usage != NULL &&
+	    server->ns_usage(server->data, call->ns, call->arena, &usage.items, &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	br_call_reply(call, &br_ns_usage_schema, &usage);
+}
+
+static const struct br_method *
+find_method(const br_rpc_server *server, const char *name, void **ret_data)
+{
+	for (size_t s = 0; s < server->nsets; s++) {
+		for (size_t i = 0; i < server->sets[s].n; i++) {
+			if (strcmp(server->sets[s].methods[i].name, name) == 0) {
+				*ret_data = server->sets[s].data;
+				return &server->sets[s].methods[i];
+			}
+		}
 	}
 	return NULL;
+}
+
+void
+br_rpc_server_add_methods(br_rpc_server *server, const struct br_method *methods, size_t nmethods,
+                          void *data)
+{
+	if (server->nsets >= sizeof(server->sets) / sizeof(server->sets[0]))
+		abort(); /* a programming error: raise BR_RPC_MAX_METHOD_SETS */
+	server->sets[server->nsets].methods = methods;
+	server->sets[server->nsets].n = nmethods;
+	server->sets[server->nsets].data = data;
+	server->nsets++;
 }
 
 static void
@@ -416,7 +455,12 @@ dispatch(struct srv_ctx *sc)
 		reply_health(call);
 		return;
 	}
-	const struct br_method *m = find_method(server, req->method);
+	if (strcmp(req->method, "daemon.namespace") == 0) {
+		reply_ns_usage(call);
+		return;
+	}
+	void *data = server->data;
+	const struct br_method *m = find_method(server, req->method, &data);
 	if (m == NULL) {
 		if (server->fallback != NULL)
 			server->fallback(call, server->data);
@@ -438,7 +482,7 @@ dispatch(struct srv_ctx *sc)
 		br_call_failf(call, BR_INVALID_ARGUMENT, "%s: p: expected a map", req->method);
 		return;
 	}
-	m->fn(call, server->data);
+	m->fn(call, data);
 }
 
 /* ---- accessors ---- */
@@ -483,6 +527,12 @@ uint32_t
 br_call_peer_pid(const br_call *call)
 {
 	return call->pid;
+}
+
+bool
+br_call_via_front_door(const br_call *call)
+{
+	return call->req.uid >= 0;
 }
 
 void
@@ -651,11 +701,14 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 	server->url = xstrdup(url);
 	server->name = xstrdup(opts && opts->name ? opts->name : "berth");
 	server->version = xstrdup(opts && opts->version ? opts->version : BR_VERSION);
-	server->methods = methods;
-	server->nmethods = nmethods;
+	server->sets[0].methods = methods;
+	server->sets[0].n = nmethods;
+	server->sets[0].data = data;
+	server->nsets = 1;
 	server->data = data;
 	server->fallback = opts ? opts->fallback : NULL;
 	server->health = opts ? opts->health : NULL;
+	server->ns_usage = opts ? opts->ns_usage : NULL;
 	server->started_ms = br_now_ms();
 	server->refs = 1;
 	server->socket_mode = opts && opts->socket_mode ? opts->socket_mode : 0600;

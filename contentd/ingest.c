@@ -7,8 +7,14 @@
  * the data file, whose size is the ingest's offset. A commit checks size and digest, fsyncs
  * the data, renames it into blobs/sha256/<hex> (RENAME_NOREPLACE, so existing content is
  * never replaced) and only then registers the blob row, in the same transaction that drops
- * the ingest row. A crash between the rename and the row leaves a blob file without a row,
- * which contentd_store_open() verifies and registers.
+ * the ingest row (and in which the write's lease takes the blob and lets go of the ingest).
+ * A crash between the rename and the row leaves a blob file without a row, which
+ * contentd_store_open() verifies and registers if a lease holds it.
+ *
+ * A file already at the blob's name is judged back on the owning thread, where no step of a
+ * collection can interleave: with a row it is the blob (ALREADY_EXISTS); without one it is a
+ * leftover (a collection removed the row and its unlink is pending, or a crash left an
+ * orphan) and the ingest's data replaces it.
  */
 #include "contentd/store.h"
 
@@ -41,16 +47,18 @@ struct contentd_ingest {
 struct contentd_write {
 	struct contentd_ingest *ingest;
 	const struct br_content_write_req *req;
-	int ingest_fd, blobs_fd; /* borrowed from the store */
-	const char *ref;         /* the ingest's, immutable while it is busy */
+	const struct contentd_lease_ref *lease; /* NULL: none */
+	int ingest_fd, blobs_fd;                /* borrowed from the store */
+	const char *ref;                        /* the ingest's, immutable while it is busy */
 	int64_t offset, total;
 	char expected[BR_DIGEST_BUF];
 	br_sha256 *hash; /* taken from the ingest for the work, given back by end */
 	/* The outcome of the work. */
 	int rc;
 	br_err err;
-	bool discard;   /* the ingest must go (mismatch, existing content, lost data) */
+	bool discard;   /* the ingest must go (mismatch, lost data) */
 	bool committed; /* the data is now blobs/sha256/<hex of digest> */
+	bool exists;    /* the rename found a file at that name; the data is still ingest/<ref> */
 	char digest[BR_DIGEST_BUF];
 };
 
@@ -92,6 +100,12 @@ drop_ingest(struct contentd_store *s, struct contentd_ingest *i)
 	free(i);
 }
 
+bool
+contentd_ingest_exists(struct contentd_store *s, const char *ref)
+{
+	return find_ingest(s, ref) != NULL;
+}
+
 void
 contentd_ingests_free(struct contentd_store *s)
 {
@@ -107,10 +121,7 @@ row_delete(struct contentd_store *s, const char *ref, br_err *err)
 	if (br_db_prepare(s->db, "DELETE FROM ingests WHERE ref = ?", &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		return br_db_error(s->db, rc, err, "ingest \"%s\": remove row", ref);
-	return 0;
+	return br_db_step_done(s->db, st, err, "ingest \"%s\": remove row", ref);
 }
 
 static int
@@ -132,9 +143,8 @@ row_update(struct contentd_store *s, struct contentd_ingest *i, br_err *err)
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_int64(st, 4, i->updated_at);
 	sqlite3_bind_text(st, 5, i->ref, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		return br_db_error(s->db, rc, err, "ingest \"%s\": update row", i->ref);
+	if (br_db_step_done(s->db, st, err, "ingest \"%s\": update row", i->ref) < 0)
+		return -1;
 	i->persisted_at = br_db_now();
 	return 0;
 }
@@ -306,11 +316,8 @@ create_ingest(struct contentd_store *s, const char *ref, int64_t total, const ch
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_int64(st, 4, now);
 	sqlite3_bind_int64(st, 5, now);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		br_db_error(s->db, rc, err, "ingest \"%s\": add row", ref);
+	if (br_db_step_done(s->db, st, err, "ingest \"%s\": add row", ref) < 0)
 		goto out_remove_dir;
-	}
 
 	struct contentd_ingest *i = add_ingest(s, ref);
 	i->total = total;
@@ -388,12 +395,15 @@ check_write(struct contentd_store *s, const struct br_content_write_req *req,
 
 int
 contentd_write_begin(struct contentd_store *s, const struct br_content_write_req *req,
-                     struct contentd_write **ret, br_err *err)
+                     const struct contentd_lease_ref *lease, struct contentd_write **ret,
+                     br_err *err)
 {
 	struct contentd_ingest *i = find_ingest(s, req->ref);
 	const char *expected = NULL;
 	int64_t total = 0;
 
+	if (lease != NULL && br_lease_check(s->leases, lease->ns, lease->id, err) < 0)
+		return -1;
 	if (!br_msg_is_id(req->ref, BR_KEY_MAX))
 		return br_err_set(err, BR_INVALID_ARGUMENT, "ingest \"%s\": invalid ref", req->ref);
 	if (check_write(s, req, i, &total, &expected, err) < 0)
@@ -403,13 +413,27 @@ contentd_write_begin(struct contentd_store *s, const struct br_content_write_req
 		bool exists = false;
 		if (expected != NULL && contentd_blob_exists(s, expected, &exists, err) < 0)
 			return -1;
-		if (exists)
+		if (exists) {
+			/* "Already exists" is success to the caller, who relies on the blob: the
+			 * lease holds it before the answer leaves. */
+			if (lease != NULL &&
+			    br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_CONTENT,
+			                  expected, err) < 0)
+				return -1;
 			return br_err_set(err, BR_ALREADY_EXISTS, "content %s: already exists",
 			                  expected);
+		}
 		if (s->n_ingests >= s->max_ingests)
 			return br_err_set(err, BR_RESOURCE_EXHAUSTED,
 			                  "ingest \"%s\": too many ingests in progress (limit %zu)",
 			                  req->ref, s->max_ingests);
+	}
+	/* Held before it is created: a reference to an ingest that does not exist is harmless,
+	 * an ingest that a collection could take between two steps is not. */
+	if (lease != NULL && br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_INGEST,
+	                                   req->ref, err) < 0)
+		return -1;
+	if (i == NULL) {
 		i = create_ingest(s, req->ref, total, expected, err);
 		if (i == NULL)
 			return -1;
@@ -424,6 +448,7 @@ contentd_write_begin(struct contentd_store *s, const struct br_content_write_req
 	struct contentd_write *w = xnew(struct contentd_write);
 	w->ingest = i;
 	w->req = req;
+	w->lease = lease;
 	w->ingest_fd = s->ingest_fd;
 	w->blobs_fd = s->blobs_fd;
 	w->ref = i->ref;
@@ -432,6 +457,8 @@ contentd_write_begin(struct contentd_store *s, const struct br_content_write_req
 	memcpy(w->expected, i->expected, sizeof(w->expected));
 	w->hash = br_steal_ptr(&i->hash);
 	i->busy = true;
+	if (req->commit)
+		s->commits_in_flight++;
 	*ret = w;
 	return 0;
 }
@@ -525,10 +552,10 @@ commit(struct contentd_write *w, int dfd, int fd)
 	snprintf(hex_name, sizeof(hex_name), "%s", br_digest_hex(w->digest));
 	if (renameat2(dfd, "data", w->blobs_fd, hex_name, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST) {
-			w->discard = true;
-			return br_err_set(&w->err, BR_ALREADY_EXISTS,
-			                  "commit %s: content %s already exists", w->ref,
-			                  w->digest);
+			/* Whether that file is the blob or a leftover is decided on the owning
+			 * thread (contentd_write_end), which sees the rows; the data stays. */
+			w->exists = true;
+			return -1;
 		}
 		return br_err_errno(&w->err, br_code_from_errno(errno), errno,
 		                    "commit %s: move into blobs", w->ref);
@@ -568,6 +595,96 @@ contentd_write_work(struct contentd_write *w)
 	w->rc = 0;
 }
 
+/* In one transaction: lease `lease` holds the blob `digest` and lets go of the ingest `ref`. */
+static int
+lease_swap(struct contentd_store *s, const struct contentd_lease_ref *lease, const char *digest,
+           const char *ref, br_err *err)
+{
+	if (br_db_begin(s->db, err) < 0)
+		return -1;
+	if (br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_CONTENT, digest, err) <
+	            0 ||
+	    contentd_lease_drop_ingest(s, lease, ref, err) < 0) {
+		br_db_rollback(s->db);
+		return -1;
+	}
+	return br_db_commit(s->db, err);
+}
+
+/* The content is stored already: the lease holds it (and lets go of the ingest), the ingest
+ * goes, and the answer is ALREADY_EXISTS, which callers take for success. */
+static int
+already_stored(struct contentd_store *s, struct contentd_write *w, const char *ref, br_err *err)
+{
+	br_err ignored = BR_ERR_INIT;
+	int rc = w->lease != NULL ? lease_swap(s, w->lease, w->digest, ref, err) : 0;
+
+	discard_ingest(s, w->ingest, &ignored);
+	if (rc < 0)
+		return br_err_wrap(err, "commit %s", ref);
+	return br_err_set(err, BR_ALREADY_EXISTS, "commit %s: content %s already exists", ref,
+	                  w->digest);
+}
+
+/* Replace a file at the blob's name that has no row with the ingest's data: one unlink and
+ * one rename, on the owning thread so that no collection step and no row insert comes in
+ * between. 1 if another commit of the same content put its file there in the meantime. */
+static int
+replace_leftover(struct contentd_store *s, struct contentd_write *w, br_err *err)
+{
+	_cleanup_close_ int dfd =
+	        openat(s->ingest_fd, w->ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *hex = br_digest_hex(w->digest);
+
+	if (dfd < 0)
+		return br_err_errno(err, br_code_from_errno(errno), errno, "commit %s: open ingest",
+		                    w->ref);
+	if (unlinkat(s->blobs_fd, hex, 0) < 0 && errno != ENOENT)
+		return br_err_errno(err, br_code_from_errno(errno), errno,
+		                    "commit %s: remove leftover blob file", w->ref);
+	if (renameat2(dfd, "data", s->blobs_fd, hex, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			return 1;
+		return br_err_errno(err, br_code_from_errno(errno), errno,
+		                    "commit %s: move into blobs", w->ref);
+	}
+	fsync(s->blobs_fd);
+	return 0;
+}
+
+/* Register a committed blob; the ingest goes whatever happens. */
+static int
+register_commit(struct contentd_store *s, struct contentd_write *w, const char *ref, br_err *err)
+{
+	struct contentd_ingest *i = w->ingest;
+	br_err ignored = BR_ERR_INIT;
+	bool exists = false;
+	int rc;
+
+	/* Two commits of the same content: the other one registered it first. */
+	if (contentd_blob_exists(s, w->digest, &exists, &ignored) < 0)
+		exists = false;
+	if (exists)
+		return already_stored(s, w, ref, err);
+	rc = contentd_blob_insert(s, w->digest, w->offset, &w->req->labels, ref, w->lease, err);
+	if (rc < 0 && err->code == BR_NOT_FOUND && w->lease != NULL) {
+		/* The lease went away during the write: the row must still describe the file. */
+		br_err lease_err = BR_ERR_INIT;
+		br_err_copy(&lease_err, err);
+		if (contentd_blob_insert(s, w->digest, w->offset, &w->req->labels, ref, NULL,
+		                         err) == 0)
+			br_err_copy(err, &lease_err);
+	}
+	if (rc < 0) {
+		/* The file is in place; the next start registers it if a lease holds it. */
+		br_err_wrap(err, "commit %s", ref);
+		row_delete(s, ref, &ignored);
+	}
+	br_rm_rf_at(s->ingest_fd, ref, &ignored);
+	drop_ingest(s, i);
+	return rc;
+}
+
 int
 contentd_write_end(struct contentd_store *s, struct contentd_write *w, br_arena *arena,
                    struct br_content_write_resp *ret, br_err *err)
@@ -578,23 +695,31 @@ contentd_write_end(struct contentd_store *s, struct contentd_write *w, br_arena 
 	int rc = 0;
 
 	i->busy = false;
+	if (w->req->commit)
+		s->commits_in_flight--;
+	/* The ingest may be freed below: its ref is taken first. */
 	resp.ref = br_arena_strdup(arena, i->ref);
 	resp.offset = w->offset;
-	if (w->committed) {
-		resp.digest = br_arena_strdup(arena, w->digest);
-		rc = contentd_blob_insert(s, w->digest, w->offset, &w->req->labels, i->ref, err);
-		if (rc < 0) {
-			/* The file is in place; the next start registers it. */
-			br_err_wrap(err, "commit %s", i->ref);
-			row_delete(s, i->ref, &ignored);
+	if (w->exists) {
+		bool row = false;
+		rc = contentd_blob_exists(s, w->digest, &row, err);
+		if (rc == 0 && !row) {
+			rc = replace_leftover(s, w, err);
+			w->committed = rc == 0;
 		}
-		br_rm_rf_at(s->ingest_fd, i->ref, &ignored);
-		drop_ingest(s, i);
+		if (rc == 1 || (rc == 0 && row)) {
+			rc = already_stored(s, w, resp.ref, err); /* the ingest is gone */
+		} else if (rc < 0) {
+			/* The data is still the ingest's (its digest is rebuilt by the next
+			 * write); a later commit can try again. */
+			i->offset = w->offset;
+			i->updated_at = br_db_now();
+		}
 	} else if (w->discard) {
 		br_err_copy(err, &w->err);
 		discard_ingest(s, i, &ignored);
 		rc = -1;
-	} else {
+	} else if (!w->committed) {
 		i->hash = br_steal_ptr(&w->hash);
 		i->offset = w->offset;
 		i->updated_at = br_db_now();
@@ -605,6 +730,10 @@ contentd_write_end(struct contentd_store *s, struct contentd_write *w, br_arena 
 			rc = -1;
 		}
 	}
+	if (w->committed) {
+		resp.digest = br_arena_strdup(arena, w->digest);
+		rc = register_commit(s, w, resp.ref, err);
+	}
 	br_sha256_free(w->hash);
 	free(w);
 	if (rc < 0)
@@ -614,12 +743,13 @@ contentd_write_end(struct contentd_store *s, struct contentd_write *w, br_arena 
 }
 
 int
-contentd_write(struct contentd_store *s, const struct br_content_write_req *req, br_arena *arena,
+contentd_write(struct contentd_store *s, const struct br_content_write_req *req,
+               const struct contentd_lease_ref *lease, br_arena *arena,
                struct br_content_write_resp *ret, br_err *err)
 {
 	struct contentd_write *w = NULL;
 
-	if (contentd_write_begin(s, req, &w, err) < 0)
+	if (contentd_write_begin(s, req, lease, &w, err) < 0)
 		return -1;
 	contentd_write_work(w);
 	return contentd_write_end(s, w, arena, ret, err);
@@ -654,5 +784,53 @@ contentd_abort(struct contentd_store *s, const char *ref, br_err *err)
 		                  "ingest \"%s\": locked by a write in progress", ref);
 	if (discard_ingest(s, i, err) < 0)
 		return br_err_wrap(err, "abort ingest \"%s\"", ref);
+	return 0;
+}
+
+int
+contentd_ingests_expire(struct contentd_store *s, int64_t now, size_t max, size_t *ret_n,
+                        br_err *err)
+{
+	struct contentd_ingest *next;
+	size_t n = 0;
+
+	for (struct contentd_ingest *i = s->ingests; i != NULL && n < max; i = next) {
+		bool held = false;
+		next = i->next;
+		/* A write in progress is never idle, whatever its time stamp says. */
+		if (i->busy || now - i->updated_at < s->ingest_expiry_ms)
+			continue;
+		if (contentd_lease_refers(s, CONTENTD_LEASE_INGEST, i->ref, &held, err) < 0)
+			return -1;
+		if (held)
+			continue;
+		if (discard_ingest(s, i, err) < 0)
+			return -1;
+		n++;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+int
+contentd_ingests_usage(struct contentd_store *s, int64_t now, int64_t *ret_n, int64_t *ret_bytes,
+                       int64_t *ret_reclaimable, br_err *err)
+{
+	int64_t bytes = 0, reclaimable = 0;
+
+	/* The list in memory is the truth (the rows' offsets lag behind by up to a second). */
+	for (struct contentd_ingest *i = s->ingests; i != NULL; i = i->next) {
+		bool held = false;
+		bytes += i->offset;
+		if (i->busy || now - i->updated_at < s->ingest_expiry_ms)
+			continue;
+		if (contentd_lease_refers(s, CONTENTD_LEASE_INGEST, i->ref, &held, err) < 0)
+			return -1;
+		if (!held)
+			reclaimable += i->offset;
+	}
+	*ret_n = (int64_t)s->n_ingests;
+	*ret_bytes = bytes;
+	*ret_reclaimable = reclaimable;
 	return 0;
 }

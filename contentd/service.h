@@ -22,12 +22,20 @@ struct contentd_service {
 extern const struct br_method contentd_methods[];
 extern const size_t contentd_n_methods;
 
-/* daemon.health detail: "ingests", the number of ingests in progress. Loop thread. */
+/* daemon.health detail: "ingests", the number of ingests in progress, and "gc_runs", the
+ * collections finished since start. `data` is the service. Loop thread. */
 void contentd_health(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
 
-/* Run the loop until every write handed to a worker has finished (their calls, orphaned by
- * the server's shutdown, are freed). Call after the server is gone, before freeing the
- * store. Loop thread. */
+/* daemon.namespace: "N leases" when namespace `ns` has any (expired ones not yet collected
+ * count too), in `arena`; nothing otherwise. `data` is the service. Errors: the database's.
+ * Loop thread. */
+int contentd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+                      br_err *err);
+
+/* Stop the collection scheduler, let a running collection finish its current step and end,
+ * and run the loop until every write handed to a worker has finished (their calls, orphaned
+ * by the server's shutdown, are freed). Call after the server is gone, before freeing the
+ * store. Loop thread, outside loop callbacks. */
 void contentd_service_drain(struct contentd_service *svc);
 
 #endif

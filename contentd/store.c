@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The blob half of the content store: opening the store directory and its database, the
- * reconciliation of blob files with blob rows after a crash, and the blob queries (info,
- * list, read, delete). Ingests, which turn into blobs, are in ingest.c. Blob files are named
- * by the hex part of a digest that the schema codec has already validated, so a name taken
- * from a request can never leave blobs/sha256/.
+ * The blob half of the content store: opening the store directory and its database, what
+ * contentd's leases mean (the resource types and whether one exists), the reconciliation of
+ * blob files with blob rows after a crash, and the blob queries (info, list, read, delete).
+ * Ingests, which turn into blobs, are in ingest.c; collection and usage in gc.c. Blob files
+ * are named by the hex part of a digest that the schema codec has already validated, so a
+ * name taken from a request can never leave blobs/sha256/.
  */
 #include "contentd/store.h"
 
@@ -41,6 +42,7 @@ static const struct br_db_migration migrations[] = {
             "  started_at INTEGER NOT NULL,"
             "  updated_at INTEGER NOT NULL"
             ") WITHOUT ROWID;"},
+        {2, BR_LEASE_SCHEMA_SQL},
 };
 
 static void
@@ -77,6 +79,29 @@ contentd_blob_exists(struct contentd_store *s, const char *digest, bool *ret, br
 	return 0;
 }
 
+int
+contentd_lease_refers(struct contentd_store *s, const char *type, const char *key, bool *ret,
+                      br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(s->db,
+	                  "SELECT 1 FROM lease_resources r JOIN leases l"
+	                  " ON l.namespace = r.namespace AND l.id = r.lease"
+	                  " WHERE r.type = ? AND r.key = ? AND (l.expire_at = 0 OR l.expire_at > ?)"
+	                  " LIMIT 1",
+	                  &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, br_db_now());
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return br_db_error(s->db, rc, err, "leases of %s %s", type, key);
+	*ret = rc == SQLITE_ROW;
+	return 0;
+}
+
 static int
 insert_labels(struct contentd_store *s, const char *digest, const struct br_strmap *labels,
               br_err *err)
@@ -94,56 +119,72 @@ insert_labels(struct contentd_store *s, const char *digest, const struct br_strm
 		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, labels->keys[i], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, labels->values[i], -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		if (rc != SQLITE_DONE)
-			return br_db_error(s->db, rc, err, "label %s", labels->keys[i]);
+		if (br_db_step_done(s->db, st, err, "label %s", labels->keys[i]) < 0)
+			return -1;
 	}
 	return 0;
 }
 
-int
-contentd_blob_insert(struct contentd_store *s, const char *digest, int64_t size,
-                     const struct br_strmap *labels, const char *remove_ingest_ref, br_err *err)
+/* The statements of contentd_blob_insert(), inside its transaction. */
+static int
+blob_insert_tx(struct contentd_store *s, const char *digest, int64_t size,
+               const struct br_strmap *labels, const char *remove_ingest_ref,
+               const struct contentd_lease_ref *lease, br_err *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *ins = NULL;
+	_cleanup_stmt_ sqlite3_stmt *del = NULL;
 	int64_t now = br_db_now();
-	int rc;
 
-	if (br_db_begin(s->db, err) < 0)
-		return -1;
 	if (br_db_prepare(
 	            s->db,
 	            "INSERT INTO blobs (digest, size, created_at, updated_at) VALUES (?, ?, ?, ?)",
-	            &st, err) < 0)
-		goto out_rollback;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, size);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		br_db_error(s->db, rc, err, "register %s", digest);
-		goto out_rollback;
-	}
-	if (insert_labels(s, digest, labels, err) < 0)
-		goto out_rollback;
+	            &ins, err) < 0)
+		return -1;
+	sqlite3_bind_text(ins, 1, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 2, size);
+	sqlite3_bind_int64(ins, 3, now);
+	sqlite3_bind_int64(ins, 4, now);
+	if (br_db_step_done(s->db, ins, err, "register %s", digest) < 0 ||
+	    insert_labels(s, digest, labels, err) < 0)
+		return -1;
 	if (remove_ingest_ref != NULL) {
-		sqlite3_finalize(br_steal_ptr(&st));
-		if (br_db_prepare(s->db, "DELETE FROM ingests WHERE ref = ?", &st, err) < 0)
-			goto out_rollback;
-		sqlite3_bind_text(st, 1, remove_ingest_ref, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_DONE) {
-			br_db_error(s->db, rc, err, "remove ingest %s", remove_ingest_ref);
-			goto out_rollback;
-		}
+		if (br_db_prepare(s->db, "DELETE FROM ingests WHERE ref = ?", &del, err) < 0)
+			return -1;
+		sqlite3_bind_text(del, 1, remove_ingest_ref, -1, SQLITE_STATIC);
+		if (br_db_step_done(s->db, del, err, "remove ingest %s", remove_ingest_ref) < 0)
+			return -1;
 	}
-	sqlite3_finalize(br_steal_ptr(&st));
-	return br_db_commit(s->db, err);
+	if (lease == NULL)
+		return 0;
+	if (br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_CONTENT, digest, err) < 0)
+		return -1;
+	return remove_ingest_ref != NULL
+	               ? contentd_lease_drop_ingest(s, lease, remove_ingest_ref, err)
+	               : 0;
+}
 
-out_rollback:
-	br_db_rollback(s->db);
-	return -1;
+int
+contentd_lease_drop_ingest(struct contentd_store *s, const struct contentd_lease_ref *lease,
+                           const char *ref, br_err *err)
+{
+	s->ignore_release = true;
+	int rc = br_lease_drop(s->leases, lease->ns, lease->id, CONTENTD_LEASE_INGEST, ref, err);
+	s->ignore_release = false;
+	return rc;
+}
+
+int
+contentd_blob_insert(struct contentd_store *s, const char *digest, int64_t size,
+                     const struct br_strmap *labels, const char *remove_ingest_ref,
+                     const struct contentd_lease_ref *lease, br_err *err)
+{
+	if (br_db_begin(s->db, err) < 0)
+		return -1;
+	if (blob_insert_tx(s, digest, size, labels, remove_ingest_ref, lease, err) < 0) {
+		br_db_rollback(s->db);
+		return -1;
+	}
+	return br_db_commit(s->db, err);
 }
 
 static int
@@ -154,11 +195,65 @@ delete_blob_row(struct contentd_store *s, const char *digest, br_err *err)
 	if (br_db_prepare(s->db, "DELETE FROM blobs WHERE digest = ?", &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		return br_db_error(s->db, rc, err, "remove %s", digest);
-	return 0;
+	return br_db_step_done(s->db, st, err, "remove %s", digest);
 }
+
+/* ---- leases: what contentd's resources are ---- */
+
+static const char *
+lease_canonical_type(void *data, const struct br_lease_resource *r, br_arena *arena, br_err *err)
+{
+	(void)data;
+	(void)arena;
+	if (strcmp(r->type, CONTENTD_LEASE_CONTENT) == 0) {
+		if (!br_digest_valid(r->key)) {
+			br_err_set(err, BR_INVALID_ARGUMENT,
+			           "type \"content\": key \"%s\" is not a sha256 digest", r->key);
+			return NULL;
+		}
+		return CONTENTD_LEASE_CONTENT;
+	}
+	if (strcmp(r->type, CONTENTD_LEASE_INGEST) == 0) {
+		if (!br_msg_is_id(r->key, BR_KEY_MAX)) {
+			br_err_set(err, BR_INVALID_ARGUMENT,
+			           "type \"ingest\": key \"%s\" is not an ingest ref", r->key);
+			return NULL;
+		}
+		return CONTENTD_LEASE_INGEST;
+	}
+	br_err_set(err, BR_INVALID_ARGUMENT,
+	           "type \"%s\": unknown to berth-contentd (\"content\" or \"ingest\")", r->type);
+	return NULL;
+}
+
+/* Blobs and ingests belong to no namespace: `ns` does not matter. */
+static int
+lease_exists(void *data, const char *ns, const char *type, const char *key, bool *ret, br_err *err)
+{
+	struct contentd_store *s = data;
+
+	(void)ns;
+	if (strcmp(type, CONTENTD_LEASE_INGEST) == 0) {
+		*ret = contentd_ingest_exists(s, key);
+		return 0;
+	}
+	return contentd_blob_exists(s, key, ret, err);
+}
+
+static void
+lease_released(void *data)
+{
+	struct contentd_store *s = data;
+
+	if (!s->ignore_release)
+		br_gc_released(s->gc);
+}
+
+static const struct br_lease_store_ops lease_ops = {
+        .canonical_type = lease_canonical_type,
+        .exists = lease_exists,
+        .released = lease_released,
+};
 
 /* Rows whose file is missing, is not a regular file or has another size than recorded go
  * (with the file, if any: a blob of the wrong size cannot be trusted). */
@@ -198,8 +293,8 @@ reconcile_blob_rows(struct contentd_store *s, struct contentd_reconcile_stats *s
 	return 0;
 }
 
-static bool
-is_hex64(const char *name)
+bool
+contentd_is_blob_name(const char *name)
 {
 	size_t n = 0;
 	for (; name[n] != '\0'; n++) {
@@ -210,8 +305,10 @@ is_hex64(const char *name)
 	return n == 64;
 }
 
-/* A blob file without a row: a crash came between its rename and its row. Register it if
- * its content matches its name, remove it otherwise. */
+/* A blob file without a row: a crash came between its rename and its row, or between a
+ * collection's row removal and its unlink. A blob no lease holds would be collected at once,
+ * so it is removed without being read; a held one is registered if its content matches its
+ * name, removed otherwise. */
 static int
 adopt_blob_file(struct contentd_store *s, const char *name, struct contentd_reconcile_stats *stats,
                 br_err *err)
@@ -220,25 +317,31 @@ adopt_blob_file(struct contentd_store *s, const char *name, struct contentd_reco
 	char digest[BR_DIGEST_BUF], actual[BR_DIGEST_BUF];
 	br_err ignored = BR_ERR_INIT;
 	struct stat sb;
-	bool exists = false;
+	bool exists = false, held = false;
 
 	snprintf(digest, sizeof(digest), "sha256:%s", name);
 	if (contentd_blob_exists(s, digest, &exists, err) < 0)
 		return -1;
 	if (exists)
 		return 0;
-	fd = openat(s->blobs_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	if (contentd_lease_refers(s, CONTENTD_LEASE_CONTENT, digest, &held, err) < 0)
+		return -1;
+	if (held)
+		fd = openat(s->blobs_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (!held || fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 	    br_digest_fd(fd, actual, &ignored) < 0 || strcmp(actual, digest) != 0) {
 		if (unlinkat(s->blobs_fd, name, 0) < 0 && errno != ENOENT)
 			return br_err_errno(err, br_code_from_errno(errno), errno,
-			                    "remove invalid blob %s", name);
-		stats->blobs_removed++;
+			                    "remove blob file %s", name);
+		if (held)
+			stats->blobs_removed++;
+		else
+			stats->blobs_unheld++;
 		return 0;
 	}
 	if (fchmod(fd, 0444) < 0)
 		return br_err_errno(err, BR_INTERNAL, errno, "chmod blob %s", name);
-	if (contentd_blob_insert(s, digest, sb.st_size, NULL, NULL, err) < 0)
+	if (contentd_blob_insert(s, digest, sb.st_size, NULL, NULL, NULL, err) < 0)
 		return -1;
 	stats->blobs_registered++;
 	return 0;
@@ -260,7 +363,7 @@ reconcile_blob_files(struct contentd_store *s, struct contentd_reconcile_stats *
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (!is_hex64(de->d_name)) {
+		if (!contentd_is_blob_name(de->d_name)) {
 			if (br_rm_rf_at(s->blobs_fd, de->d_name, err) < 0)
 				return br_err_wrap(err, "remove stray blobs/sha256/%s", de->d_name);
 			stats->blobs_removed++;
@@ -275,8 +378,9 @@ reconcile_blob_files(struct contentd_store *s, struct contentd_reconcile_stats *
 }
 
 int
-contentd_store_open(const char *dir, struct contentd_reconcile_stats *ret_stats,
-                    struct contentd_store **ret, br_err *err)
+contentd_store_open(const char *dir, const struct contentd_store_opts *opts,
+                    struct contentd_reconcile_stats *ret_stats, struct contentd_store **ret,
+                    br_err *err)
 {
 	_cleanup_(contentd_store_freep) struct contentd_store *s = xnew(struct contentd_store);
 	_cleanup_free_ char *db_path = NULL;
@@ -287,6 +391,8 @@ contentd_store_open(const char *dir, struct contentd_reconcile_stats *ret_stats,
 	s->dir = xstrdup(dir);
 	s->max_blob_size = CONTENTD_MAX_BLOB_SIZE;
 	s->max_ingests = CONTENTD_MAX_INGESTS;
+	s->uv = opts->uv;
+	s->ingest_expiry_ms = opts->ingest_expiry_ms;
 
 	if (br_mkdir_p(dir, 0700, err) < 0)
 		return br_err_wrap(err, "content store %s", dir);
@@ -308,6 +414,10 @@ contentd_store_open(const char *dir, struct contentd_reconcile_stats *ret_stats,
 	if (reconcile_blob_rows(s, &stats, err) < 0 || reconcile_blob_files(s, &stats, err) < 0 ||
 	    contentd_ingests_reconcile(s, &stats, err) < 0)
 		return br_err_wrap(err, "content store %s: reconcile", dir);
+	/* The scheduler first: the lease store reports expiries to it. */
+	if (contentd_gc_init(s, opts, err) < 0 ||
+	    br_lease_store_new(s->uv, s->db, "content", &lease_ops, s, &s->leases, err) < 0)
+		return br_err_wrap(err, "content store %s", dir);
 
 	if (ret_stats != NULL)
 		*ret_stats = stats;
@@ -316,10 +426,23 @@ contentd_store_open(const char *dir, struct contentd_reconcile_stats *ret_stats,
 }
 
 void
+contentd_store_drain(struct contentd_store *s)
+{
+	if (s->gc == NULL)
+		return;
+	br_gc_stop(s->gc);
+	while (br_gc_running(s->gc))
+		uv_run(s->uv, UV_RUN_ONCE);
+}
+
+void
 contentd_store_free(struct contentd_store *s)
 {
 	if (s == NULL)
 		return;
+	contentd_store_drain(s);
+	br_lease_store_free(s->leases);
+	contentd_gc_fini(s);
 	contentd_ingests_free(s);
 	br_db_close(s->db);
 	if (s->ingest_fd >= 0)
@@ -332,49 +455,14 @@ contentd_store_free(struct contentd_store *s)
 	free(s);
 }
 
-/* Labels of a blob as a strmap in `arena`, grown by doubling (at most BR_LABELS_MAX are
- * ever stored, as the write schema bounds them). */
-static int
-load_labels(struct contentd_store *s, const char *digest, br_arena *arena, struct br_strmap *ret,
-            br_err *err)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct br_strmap m = {0};
-	size_t cap = 0;
-	int rc;
-
-	if (br_db_prepare(s->db, "SELECT key, value FROM labels WHERE digest = ? ORDER BY key", &st,
-	                  err) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (m.n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			const char **k = br_arena_alloc(arena, ncap * sizeof(*k));
-			const char **v = br_arena_alloc(arena, ncap * sizeof(*v));
-			if (m.n > 0) {
-				memcpy(k, m.keys, m.n * sizeof(*k));
-				memcpy(v, m.values, m.n * sizeof(*v));
-			}
-			m.keys = k;
-			m.values = v;
-			cap = ncap;
-		}
-		m.keys[m.n] = br_arena_strdup(arena, br_db_text(st, 0));
-		m.values[m.n] = br_arena_strdup(arena, br_db_text(st, 1));
-		m.n++;
-	}
-	if (rc != SQLITE_DONE)
-		return br_db_error(s->db, rc, err, "labels of %s", digest);
-	*ret = m;
-	return 0;
-}
+#define LABELS_SQL "SELECT key, value FROM labels WHERE digest = ? ORDER BY key"
 
 int
 contentd_info(struct contentd_store *s, const char *digest, br_arena *arena,
               struct br_content_info *ret, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *labels = NULL;
 	struct br_content_info info = {0};
 
 	if (br_db_prepare(s->db, "SELECT size, created_at, updated_at FROM blobs WHERE digest = ?",
@@ -390,46 +478,64 @@ contentd_info(struct contentd_store *s, const char *digest, br_arena *arena,
 	info.size = sqlite3_column_int64(st, 0);
 	info.created_at = sqlite3_column_int64(st, 1);
 	info.updated_at = sqlite3_column_int64(st, 2);
-	if (load_labels(s, digest, arena, &info.labels, err) < 0)
+	if (br_db_prepare(s->db, LABELS_SQL, &labels, err) < 0)
 		return -1;
+	sqlite3_bind_text(labels, 1, digest, -1, SQLITE_STATIC);
+	if (br_db_read_labels(s->db, labels, arena, &info.labels, err) < 0)
+		return br_err_wrap(err, "content %s", digest);
 	*ret = info;
 	return 0;
 }
 
 int
-contentd_list(struct contentd_store *s, br_arena *arena, struct br_content_list_resp *ret,
-              br_err *err)
+contentd_list(struct contentd_store *s, const struct br_page_req *req, br_arena *arena,
+              struct br_content_list_resp *ret, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct br_content_info *items = NULL;
-	size_t n = 0, cap = 0;
+	_cleanup_stmt_ sqlite3_stmt *labels = NULL;
+	uint32_t size = br_page_size(req);
+	struct br_content_list_resp out = {0};
+	const char *after = "";
+	size_t n = 0, n_labels = 0;
 	int rc;
 
+	if (req != NULL && req->token != NULL && req->token[0] != '\0') {
+		if (!br_digest_valid(req->token))
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "p.page_token: not a token of this list");
+		after = req->token;
+	}
 	if (br_db_prepare(s->db,
-	                  "SELECT digest, size, created_at, updated_at FROM blobs ORDER BY digest",
-	                  &st, err) < 0)
+	                  "SELECT digest, size, created_at, updated_at FROM blobs"
+	                  " WHERE digest > ? ORDER BY digest LIMIT ?",
+	                  &st, err) < 0 ||
+	    br_db_prepare(s->db, LABELS_SQL, &labels, err) < 0)
 		return -1;
+	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)size + 1);
+	struct br_content_info *items = br_arena_alloc(arena, (size + 1) * sizeof(*items));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct br_content_info *v = br_arena_alloc(arena, ncap * sizeof(*v));
-			if (n > 0)
-				memcpy(v, items, n * sizeof(*v));
-			items = v;
-			cap = ncap;
+		/* One row more than the page tells whether another page follows. */
+		if (n == size || n_labels >= BR_PAGE_LABELS_MAX) {
+			out.next_page_token = items[n - 1].digest;
+			break;
 		}
 		struct br_content_info *info = &items[n++];
 		info->digest = br_arena_strdup(arena, br_db_text(st, 0));
 		info->size = sqlite3_column_int64(st, 1);
 		info->created_at = sqlite3_column_int64(st, 2);
 		info->updated_at = sqlite3_column_int64(st, 3);
-		if (load_labels(s, info->digest, arena, &info->labels, err) < 0)
-			return -1;
+		sqlite3_reset(labels);
+		sqlite3_bind_text(labels, 1, info->digest, -1, SQLITE_STATIC);
+		if (br_db_read_labels(s->db, labels, arena, &info->labels, err) < 0)
+			return br_err_wrap(err, "list content: %s", info->digest);
+		n_labels += info->labels.n;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return br_db_error(s->db, rc, err, "list content");
-	ret->items.v = items;
-	ret->items.n = n;
+	out.items.v = items;
+	out.items.n = n;
+	*ret = out;
 	return 0;
 }
 

@@ -131,13 +131,62 @@ ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const 
 {
 	if (ctl_connect(ctl, err) < 0)
 		return -1;
-	struct br_call_opts opts = {.ns = ctl->ns, .timeout_ms = ctl->timeout_ms};
+	struct br_call_opts opts = {
+	        .ns = ctl->ns, .lease = ctl->lease, .timeout_ms = ctl->timeout_ms};
 	if (min_timeout_ms > 0) {
 		int64_t current = opts.timeout_ms > 0 ? opts.timeout_ms : BR_RPC_DEFAULT_TIMEOUT_MS;
 		if (current < min_timeout_ms)
 			opts.timeout_ms = min_timeout_ms;
 	}
 	return br_rpc_call(ctl->client, &opts, method, ps, params, rs, ret, arena, err);
+}
+
+int
+ctl_list_all(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *req,
+             struct br_page_req *page, const struct br_schema *rs, void *resp,
+             const struct br_objlist *items, const char *const *next_token, size_t item_size,
+             br_arena *arena, struct br_objlist *ret, br_err *err)
+{
+	char *all = NULL;
+	size_t n = 0, cap = 0;
+
+	page->size = BR_PAGE_MAX;
+	page->token = NULL;
+	for (;;) {
+		if (ctl_call(ctl, method, ps, req, rs, resp, arena, 0, err) < 0)
+			return -1;
+		if (n + items->n > cap) {
+			size_t ncap = cap * 2 > n + items->n ? cap * 2 : n + items->n + 64;
+			char *grown = br_arena_alloc(arena, ncap * item_size);
+			if (n > 0)
+				memcpy(grown, all, n * item_size);
+			all = grown;
+			cap = ncap;
+		}
+		if (items->n > 0)
+			memcpy(all + n * item_size, items->v, items->n * item_size);
+		n += items->n;
+		if (*next_token == NULL || (*next_token)[0] == '\0' || items->n == 0)
+			break;
+		page->token = *next_token;
+	}
+	ret->v = all;
+	ret->n = n;
+	return 0;
+}
+
+int
+ctl_run_sub(struct ctl *ctl, int argc, char **argv, const char *group, const struct ctl_sub *subs,
+            size_t n, const char *usage)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(subs[i].name, argv[1]) == 0)
+			return subs[i].fn(ctl, argc - 1, argv + 1);
+	return ctl_usage_error("unknown command \"%s %s\"", group, argv[1]);
 }
 
 void

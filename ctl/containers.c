@@ -17,8 +17,8 @@
 
 BR_DEFINE_CLEANUP(br_arena, br_arena_free)
 
-static void
-print_json(yajl_gen g)
+void
+ctl_print_json(yajl_gen g)
 {
 	_cleanup_free_ char *s = br_json_gen_take(g, NULL);
 	printf("%s\n", s);
@@ -68,7 +68,7 @@ ctl_cmd_info(struct ctl *ctl, int argc, char **argv)
 		}
 		yajl_gen_array_close(g);
 		yajl_gen_map_close(g);
-		print_json(g);
+		ctl_print_json(g);
 		return 0;
 	}
 
@@ -145,7 +145,7 @@ ps_json(const struct br_container *cs, size_t n, const bool *show)
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
-	print_json(g);
+	ctl_print_json(g);
 }
 
 int
@@ -182,23 +182,26 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("ps takes no arguments");
 
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_container_list_resp resp;
+	struct br_container_list_req req = {0};
+	struct br_container_list_resp page;
+	struct br_objlist list;
 	br_err err = BR_ERR_INIT;
-	if (ctl_call(ctl, "containers.list", &br_empty_schema, NULL, &br_container_list_resp_schema,
-	             &resp, arena, 0, &err) < 0)
+	if (ctl_list_all(ctl, "containers.list", &br_container_list_req_schema, &req, &req.page,
+	                 &br_container_list_resp_schema, &page, &page.items, &page.next_page_token,
+	                 sizeof(struct br_container), arena, &list, &err) < 0)
 		return ctl_report(&err);
 
-	const struct br_container *cs = resp.items.v;
-	_cleanup_free_ bool *show = xcalloc(resp.items.n + 1, sizeof(bool));
-	for (size_t i = 0; i < resp.items.n; i++)
+	const struct br_container *cs = list.v;
+	_cleanup_free_ bool *show = xcalloc(list.n + 1, sizeof(bool));
+	for (size_t i = 0; i < list.n; i++)
 		show[i] = all || (cs[i].status && strcmp(cs[i].status, "running") == 0);
 
 	if (ctl->json) {
-		ps_json(cs, resp.items.n, show);
+		ps_json(cs, list.n, show);
 		return 0;
 	}
 	if (quiet) {
-		for (size_t i = 0; i < resp.items.n; i++)
+		for (size_t i = 0; i < list.n; i++)
 			if (show[i])
 				printf("%s\n", cs[i].id);
 		return 0;
@@ -207,7 +210,7 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 	                                      "CREATED"};
 	struct ctl_table *t = ctl_table_new(5, headers);
 	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < resp.items.n; i++) {
+	for (size_t i = 0; i < list.n; i++) {
 		if (!show[i])
 			continue;
 		char command[64], status[32], created[64];

@@ -13,8 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <yajl/yajl_gen.h>
+
 #include "common/err.h"
 #include "common/msg.h"
+#include "common/proto/types.h"
 #include "common/rpc.h"
 
 #define CTL_DEFAULT_ADDRESS "/run/berth/berth.sock"
@@ -30,10 +33,22 @@ struct ctl {
 	const char *ns;
 	int64_t timeout_ms; /* per call; 0: the RPC default */
 	bool json;          /* --format json */
+	const char *lease;  /* the lease calls run under (an upload's); NULL: none */
 	br_rpc_client *client;
 };
 
 typedef int (*ctl_cmd_fn)(struct ctl *ctl, int argc, char **argv);
+
+/* A subcommand of a command group ("images pull"). */
+struct ctl_sub {
+	const char *name;
+	ctl_cmd_fn fn;
+};
+
+/* Run the subcommand argv[1] of `group` ("images") from `subs`; without one, or with -h,
+ * print `usage`. Returns the exit code. */
+int ctl_run_sub(struct ctl *ctl, int argc, char **argv, const char *group,
+                const struct ctl_sub *subs, size_t n, const char *usage);
 
 /* ---- client.c ---- */
 
@@ -62,6 +77,17 @@ int ctl_connect(struct ctl *ctl, br_err *err);
 int ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
              const struct br_schema *rs, void *ret, br_arena *arena, int64_t min_timeout_ms,
              br_err *err);
+
+/*
+ * Call the paged list `method` until its last page and gather every item (each `item_size`
+ * bytes) into one array in `arena`: `req` is the request (packed with `ps`) whose paging
+ * member is `*page`, `resp` a scratch reply struct (decoded with `rs`) whose members `*items`
+ * and `*next_token` are read after each page. Errors: as ctl_call.
+ */
+int ctl_list_all(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *req,
+                 struct br_page_req *page, const struct br_schema *rs, void *resp,
+                 const struct br_objlist *items, const char *const *next_token, size_t item_size,
+                 br_arena *arena, struct br_objlist *ret, br_err *err);
 
 /* Close the client. */
 void ctl_fini(struct ctl *ctl);
@@ -127,6 +153,13 @@ int ctl_cmd_images(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_run(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_ps(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_rm(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_system(struct ctl *ctl, int argc, char **argv);
+
+/* Print a yajl document on stdout and free the generator. */
+void ctl_print_json(yajl_gen g);
 
 /* The exit code of `berth run` for a failed tasks.start: 127 when the executable was not
  * found, 126 when it could not be invoked, 125 otherwise. Pure. */

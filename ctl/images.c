@@ -3,7 +3,9 @@
  * berth images: pull, import, ls and rm. Pull and import start a job in berth-imaged and
  * follow it with jobs.wait until it ends; progress goes to stderr only when stderr is a
  * terminal, and an interrupt cancels the job. Import first uploads the archive to contentd
- * in chunks (content.write), verified against the sha256 computed here.
+ * in chunks (content.write), verified against the sha256 computed here, under a lease of its
+ * own that keeps the archive until the import job holds what it needs (and that expires by
+ * itself should this command die).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +21,14 @@
 #include "common/json.h"
 #include "common/proto/content.h"
 #include "common/proto/images.h"
+#include "common/proto/leases.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 
 BR_DEFINE_CLEANUP(br_arena, br_arena_free)
 
 #define JOB_WAIT_MS 1000
+#define UPLOAD_LEASE_TTL_MS (60 * 60 * 1000)
 
 static void
 progress(const struct br_job *job)
@@ -148,8 +152,39 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 	return follow_job(ctl, job.id, what, "pulled");
 }
 
-/* Upload the open file `fd` of `size` bytes with digest `digest` to contentd. A blob that is
- * already stored is fine. */
+/* A lease "import-<random>" for an upload, expiring in an hour. */
+static int
+upload_lease(struct ctl *ctl, char out[32], br_err *err)
+{
+	uint8_t rnd[8];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return br_err_errno(err, BR_INTERNAL, errno, "getrandom");
+	int n = snprintf(out, 32, "import-");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		n += snprintf(out + n, 32 - (size_t)n, "%02x", rnd[i]);
+	struct br_lease_create_req req = {.id = out, .ttl_ms = UPLOAD_LEASE_TTL_MS};
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	if (ctl_call(ctl, "content.leases.create", &br_lease_create_req_schema, &req, NULL, NULL,
+	             arena, 0, err) < 0)
+		return br_err_wrap(err, "upload lease");
+	return 0;
+}
+
+/* The import job holds what it needs by now: the upload's lease can go (best effort; it
+ * expires anyway). */
+static void
+drop_lease(struct ctl *ctl, const char *lease)
+{
+	struct br_lease_id_req req = {.id = lease};
+	br_err ignored = BR_ERR_INIT;
+
+	ctl_call(ctl, "content.leases.delete", &br_lease_id_req_schema, &req, NULL, NULL, NULL, 0,
+	         &ignored);
+}
+
+/* Upload the open file `fd` of `size` bytes with digest `digest` to contentd (under
+ * ctl->lease). A blob that is already stored is fine: the lease holds it all the same. */
 static int
 upload(struct ctl *ctl, int fd, int64_t size, const char *digest, br_err *err)
 {
@@ -274,9 +309,18 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl_signals_start(NULL, NULL, &err) < 0)
 		return ctl_report(&err);
-	if (upload(ctl, fd, st.st_size, digest, &err) < 0) {
+	char lease[32];
+	if (upload_lease(ctl, lease, &err) < 0) {
 		br_err_wrap(&err, "%s", what);
-		int rc = ctl_report(&err);
+		return ctl_report(&err);
+	}
+	ctl->lease = lease;
+	int rc = upload(ctl, fd, st.st_size, digest, &err);
+	ctl->lease = NULL;
+	if (rc < 0) {
+		drop_lease(ctl, lease);
+		br_err_wrap(&err, "%s", what);
+		rc = ctl_report(&err);
 		return err.code == BR_CANCELED ? CTL_EXIT_INTERRUPTED : rc;
 	}
 
@@ -285,10 +329,13 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	struct br_job_ref job;
 	if (ctl_call(ctl, "images.import", &br_image_import_req_schema, &req, &br_job_ref_schema,
 	             &job, arena, 0, &err) < 0) {
+		drop_lease(ctl, lease);
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	return follow_job(ctl, job.id, what, "imported");
+	rc = follow_job(ctl, job.id, what, "imported");
+	drop_lease(ctl, lease);
+	return rc;
 }
 
 static int
@@ -321,16 +368,19 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("images ls takes no arguments");
 
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_list_resp resp;
-	if (ctl_call(ctl, "images.list", &br_empty_schema, NULL, &br_image_list_resp_schema, &resp,
-	             arena, 0, &err) < 0)
+	struct br_image_list_req req = {0};
+	struct br_image_list_resp page;
+	struct br_objlist resp;
+	if (ctl_list_all(ctl, "images.list", &br_image_list_req_schema, &req, &req.page,
+	                 &br_image_list_resp_schema, &page, &page.items, &page.next_page_token,
+	                 sizeof(struct br_image), arena, &resp, &err) < 0)
 		return ctl_report(&err);
-	const struct br_image *im = resp.items.v;
+	const struct br_image *im = resp.v;
 
 	if (ctl->json) {
 		yajl_gen g = br_json_gen_new();
 		yajl_gen_array_open(g);
-		for (size_t i = 0; i < resp.items.n; i++) {
+		for (size_t i = 0; i < resp.n; i++) {
 			yajl_gen_map_open(g);
 			br_json_gen_kv_str(g, "name", im[i].name);
 			br_json_gen_kv_str(g, "digest", im[i].target.digest);
@@ -349,14 +399,14 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		return 0;
 	}
 	if (quiet) {
-		for (size_t i = 0; i < resp.items.n; i++)
+		for (size_t i = 0; i < resp.n; i++)
 			printf("%s\n", im[i].name);
 		return 0;
 	}
 	static const char *const headers[] = {"NAME", "DIGEST", "SIZE", "CREATED"};
 	struct ctl_table *t = ctl_table_new(4, headers);
 	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < resp.items.n; i++) {
+	for (size_t i = 0; i < resp.n; i++) {
 		char digest[32], size[32], created[64];
 		ctl_short_digest(im[i].target.digest, digest, sizeof(digest));
 		ctl_human_size(im[i].size, size, sizeof(size));
@@ -397,25 +447,14 @@ cmd_rm(struct ctl *ctl, int argc, char **argv)
 int
 ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		ctl_cmd_fn fn;
-	} subs[] = {
+	static const struct ctl_sub subs[] = {
 	        {"pull", cmd_pull}, {"import", cmd_import}, {"ls", cmd_ls},
 	        {"list", cmd_ls},   {"rm", cmd_rm},         {"remove", cmd_rm},
 	};
 
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		FILE *out = argc < 2 ? stderr : stdout;
-		fputs("Usage: berth images pull REF [--platform P]\n"
-		      "       berth images import FILE [--name NAME]\n"
-		      "       berth images ls|list [-q]\n"
-		      "       berth images rm|remove NAME...\n",
-		      out);
-		return argc < 2 ? CTL_EXIT_USAGE : 0;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(subs[i].name, argv[1]) == 0)
-			return subs[i].fn(ctl, argc - 1, argv + 1);
-	return ctl_usage_error("unknown command \"images %s\"", argv[1]);
+	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),
+	                   "Usage: berth images pull REF [--platform P]\n"
+	                   "       berth images import FILE [--name NAME]\n"
+	                   "       berth images ls|list [-q]\n"
+	                   "       berth images rm|remove NAME...\n");
 }

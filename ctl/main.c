@@ -33,6 +33,11 @@ static const char usage_text[] =
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
         "  ps [-a] [-q]\n"
         "  rm [-f] ID...\n"
+        "  namespaces ls|create|rm      namespaces (rm only when empty)\n"
+        "  content ls|rm                blobs in the content store (root)\n"
+        "  snapshots ls|usage|rm        snapshots (root)\n"
+        "  system df                    disk used, reclaimable, per namespace\n"
+        "  system prune [--all] [-f]    collect garbage now (--all: unused images too)\n"
         "\n"
         "Run 'berth COMMAND --help' for the options of a command.\n";
 
@@ -40,8 +45,19 @@ static const struct {
 	const char *name;
 	ctl_cmd_fn fn;
 } commands[] = {
-        {"info", ctl_cmd_info}, {"images", ctl_cmd_images}, {"image", ctl_cmd_images},
-        {"run", ctl_cmd_run},   {"ps", ctl_cmd_ps},         {"rm", ctl_cmd_rm},
+        {"info", ctl_cmd_info},
+        {"images", ctl_cmd_images},
+        {"image", ctl_cmd_images},
+        {"run", ctl_cmd_run},
+        {"ps", ctl_cmd_ps},
+        {"rm", ctl_cmd_rm},
+        {"namespaces", ctl_cmd_namespaces},
+        {"namespace", ctl_cmd_namespaces},
+        {"ns", ctl_cmd_namespaces},
+        {"content", ctl_cmd_content},
+        {"snapshots", ctl_cmd_snapshots},
+        {"snapshot", ctl_cmd_snapshots},
+        {"system", ctl_cmd_system},
 };
 
 int

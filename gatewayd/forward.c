@@ -2,10 +2,12 @@
 /*
  * Forwarding: every method the gateway does not answer itself is routed by its service
  * prefix (br_gateway_route) to the daemon that owns it. The request is re-encoded with the
- * deadline the gateway grants (the smaller of the caller's and gatewayd.timeout_ms) and its
- * params passed through untouched; the backend's reply envelope is passed back as is. A
- * backend that is down answers, through its client, UNAVAILABLE naming it; the gateway never
- * waits longer than the deadline.
+ * deadline the gateway grants (the smaller of the caller's and gatewayd.timeout_ms) and the
+ * caller's uid (so a backend can tell front-door callers from daemons), its params passed
+ * through untouched; the backend's reply envelope is passed back as is. A backend that is down
+ * answers, through its client, UNAVAILABLE naming it; the gateway never waits longer than the
+ * deadline. Before forwarding: the caller must be allowed at all, writes to the raw stores
+ * (content.*, snapshots.*) need root, and a write records its namespace.
  */
 #include <string.h>
 
@@ -51,6 +53,14 @@ gw_forward(br_call *call, void *data)
 
 	if (gw_authorize(gw, call) < 0)
 		return;
+	bool read = br_gateway_is_read(req->method);
+	if (!read && br_gateway_is_store(req->method) && br_call_peer_uid(call) != 0) {
+		br_call_failf(call, BR_PERMISSION_DENIED,
+		              "%s: writing to the content and snapshot stores directly is for root "
+		              "only (uid %u)",
+		              req->method, br_call_peer_uid(call));
+		return;
+	}
 	daemon = br_gateway_route(req->method);
 	backend = daemon != NULL ? gw_backend_find(gw, daemon) : NULL;
 	if (backend == NULL) {
@@ -69,9 +79,10 @@ gw_forward(br_call *call, void *data)
 		              req->method);
 		return;
 	}
+	if (!read)
+		gw_namespace_touch(gw, br_call_ns(call));
 	msgpack_sbuffer_init(&sb);
-	br_request_encode_object(&sb, req->method, br_call_ns(call), req->lease, timeout,
-	                         &req->params);
+	br_request_encode_forward(&sb, req, br_call_ns(call), timeout, br_call_peer_uid(call));
 	br_rpc_call_raw_async(backend->client, gw->loop, sb.data, sb.size, timeout, forward_done,
 	                      call);
 	msgpack_sbuffer_destroy(&sb);

@@ -6,6 +6,8 @@
 #ifndef BR_GATEWAYD_GATEWAYD_H
 #define BR_GATEWAYD_GATEWAYD_H
 
+#include <sqlite3.h>
+
 #include "common/config.h"
 #include "common/loop.h"
 #include "common/rpc.h"
@@ -25,6 +27,8 @@ struct gateway {
 	struct br_loop *loop;
 	int64_t started_ms;
 	struct gw_backend backends[GW_N_BACKENDS];
+	sqlite3 *db;   /* namespaces (namespaces.c) */
+	char *last_ns; /* the namespace last known to exist: skips the insert on most writes */
 };
 
 /* Create the backend clients (they dial in the background and never fail because a backend
@@ -44,5 +48,15 @@ void gw_forward(br_call *call, void *data);
 
 /* gateway.info. */
 void gw_info(br_call *call, void *data);
+
+/* ---- namespaces.c ---- */
+
+/* Open <data_dir>/meta.db, the namespaces table ("default" in it from the start). */
+int gw_namespaces_open(struct gateway *gw, const char *data_dir, br_err *err);
+/* Record that namespace `ns` exists (a write names it); errors are logged. */
+void gw_namespace_touch(struct gateway *gw, const char *ns);
+/* namespaces.list|get|create|delete, handled by the gateway itself. */
+extern const struct br_method gw_namespace_methods[];
+extern const size_t gw_n_namespace_methods;
 
 #endif

@@ -2,13 +2,14 @@
 /*
  * berth-gatewayd: the one front door. It listens on the front-door socket
  * (gatewayd.socket, default <state>/berth.sock; mode 0660, group "berth" if that group
- * exists), checks the caller's uid, answers gateway.info and forwards every other
- * "<service>.<verb>" to the daemon that owns the service. It holds no other logic and no
- * state beyond its backend connections, so it can be restarted at any time.
+ * exists), checks the caller's uid, answers gateway.info and namespaces.*, and forwards every
+ * other "<service>.<verb>" to the daemon that owns the service. Its only state is the list of
+ * namespaces (<root>/gatewayd/meta.db), so it can be restarted at any time.
  */
 #include <string.h>
 
 #include "common/daemon.h"
+#include "common/db.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "gatewayd/gatewayd.h"
@@ -80,12 +81,14 @@ main(int argc, char **argv)
 	gw.cfg = d.cfg;
 	gw.loop = &d.loop;
 	gw.started_ms = br_now_ms();
-	if (gw_backends_open(&gw, &err) < 0) {
+	if (gw_namespaces_open(&gw, d.data_dir, &err) < 0 || gw_backends_open(&gw, &err) < 0) {
 		br_log_error("GW-INIT", "%s", err.msg);
 		gw_backends_close(&gw);
+		br_db_close(gw.db);
 		br_daemon_fini(&d);
 		return 1;
 	}
+	br_daemon_add_methods(&d, gw_namespace_methods, gw_n_namespace_methods, &gw);
 	d.socket_mode = 0660;
 	d.fallback = gw_forward;
 	d.on_stop = on_stop;
@@ -98,6 +101,8 @@ main(int argc, char **argv)
 	gw_backends_close(&gw);
 	for (int i = 0; i < GW_N_BACKENDS; i++)
 		free(gw.backends[i].proc_name);
+	br_db_close(gw.db);
+	free(gw.last_ns);
 	br_daemon_fini(&d);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,56 +1,66 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Blobs in berth-contentd, as a job sees them: existence checks, whole small documents read
- * and written in one go, a streamed ingest for layers, and a chunked reader that serves as a
- * layer source. Every call is a synchronous br_rpc_call, so all of this runs on job threads
- * or libuv workers, never on the loop.
+ * Blobs in berth-contentd, as a job sees them: holding them in the job's lease, whole small
+ * documents read and written in one go, a streamed ingest for layers, claims that keep two
+ * jobs from writing one blob at once, and a chunked reader that serves as a layer source.
+ * Every call is a synchronous br_rpc_call, so all of this runs on job threads or libuv
+ * workers, never on the loop.
  *
- * Ingests are named "imaged-<job id>-<hex of the digest>", unique per job, and journaled
- * (store.h) from before the first write until they are committed or aborted, so that a
- * restart can abort what a killed job left behind. Content already in the store is not
- * written again: contentd refuses an ingest whose expected digest it holds with
- * ALREADY_EXISTS before anything is written, which counts as success here.
+ * A job writes under its lease (the request envelope names it), so contentd holds the ingest
+ * while it is written and the blob once committed, also when the blob was there already.
+ * Ingests are named after their blob ("blob-<hex>"): a write that an interrupted job left
+ * half done is found by the next job that needs the blob, which continues it from where it
+ * stopped (contentd re-hashes the part it has).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/lease_owner.h"
 #include "common/proto/content.h"
+#include "common/proto/leases.h"
 #include "common/xalloc.h"
 #include "imaged/imaged.h"
 
+#define CLAIM_POLL_MS 100
+
+struct imaged_claim {
+	struct imaged_claim *next;
+	char digest[BR_DIGEST_BUF];
+};
+
 struct imaged_ingest {
 	struct imaged_job *job;
-	char ref[96];
+	char ref[80];
 	char digest[BR_DIGEST_BUF];
 	int64_t size;
 	unsigned char *buf;
 	size_t len;
-	int64_t offset; /* bytes sent to contentd */
-	bool started;   /* the first write went out: the ingest exists in contentd */
+	int64_t offset; /* bytes contentd has */
+	bool started;   /* the ingest exists in contentd */
 	bool exists;    /* contentd already holds the blob: writes are dropped */
 	bool committed;
-	bool journaled;
 };
 
 struct br_call_opts
-imaged_content_opts(void)
+imaged_content_opts(const struct imaged_job *job)
 {
-	return (struct br_call_opts){.ns = NULL, .timeout_ms = 0};
+	return (struct br_call_opts){.ns = job->ns, .lease = job->lease, .timeout_ms = 0};
 }
 
 struct br_call_opts
 imaged_snapshot_opts(const struct imaged_job *job)
 {
 	/* Native snapshots copy their parent's tree while preparing: allow for it. */
-	return (struct br_call_opts){.ns = job->ns, .timeout_ms = 10 * 60 * 1000};
+	return (struct br_call_opts){
+	        .ns = job->ns, .lease = job->lease, .timeout_ms = 10 * 60 * 1000};
 }
 
 int
 imaged_blob_exists(br_rpc_client *content, const char *digest, bool *ret, br_err *err)
 {
 	struct br_content_digest_req req = {.digest = digest};
-	struct br_call_opts opts = imaged_content_opts();
+	struct br_call_opts opts = {0};
 	br_err cerr = BR_ERR_INIT;
 	br_arena *arena = br_arena_new();
 
@@ -65,11 +75,114 @@ imaged_blob_exists(br_rpc_client *content, const char *digest, bool *ret, br_err
 	return 0;
 }
 
+/* leases.add of `n` resources of one type to the job's lease on `client`. */
+static int
+hold(struct imaged_job *job, br_rpc_client *client, const char *service, const char *type,
+     const char *const *keys, size_t n, bool *ret_missing, br_err *err)
+{
+	struct br_call_opts opts = {.ns = job->ns};
+	br_arena *arena = br_arena_new();
+	int rc = 0;
+
+	for (size_t start = 0; rc == 0 && start < n; start += BR_LEASE_RESOURCES_MAX) {
+		size_t count =
+		        n - start < BR_LEASE_RESOURCES_MAX ? n - start : BR_LEASE_RESOURCES_MAX;
+		struct br_lease_resource *res = br_arena_alloc(arena, count * sizeof(*res));
+		struct br_lease_resources_req req = {.id = job->lease, .resources = {res, count}};
+		struct br_lease_missing_resp resp = {0};
+		for (size_t i = 0; i < count; i++) {
+			res[i].type = type;
+			res[i].key = keys[start + i];
+			ret_missing[start + i] = false;
+		}
+		rc = br_rpc_call(client, &opts, br_lease_method(arena, service, "add"),
+		                 &br_lease_resources_req_schema, &req,
+		                 &br_lease_missing_resp_schema, &resp, arena, err);
+		const struct br_lease_resource *missing = resp.missing.v;
+		for (size_t m = 0; rc == 0 && m < resp.missing.n; m++)
+			for (size_t i = 0; i < count; i++)
+				if (strcmp(missing[m].key, keys[start + i]) == 0)
+					ret_missing[start + i] = true;
+	}
+	br_arena_free(arena);
+	return rc < 0 ? br_err_wrap(err, "hold %s in lease %s", type, job->lease) : 0;
+}
+
+int
+imaged_hold_blobs(struct imaged_job *job, const char *const *digests, size_t n, bool *ret_missing,
+                  br_err *err)
+{
+	return hold(job, job->svc->content, "content", "content", digests, n, ret_missing, err);
+}
+
+int
+imaged_hold_snapshots(struct imaged_job *job, const char *const *keys, size_t n, bool *ret_missing,
+                      br_err *err)
+{
+	return hold(job, job->svc->snapshots, "snapshots", "snapshots", keys, n, ret_missing, err);
+}
+
+/* ------------------------------------------------------------------ claims */
+
+static bool
+claimed(struct imaged_service *svc, const char *digest)
+{
+	for (struct imaged_claim *c = svc->claims; c != NULL; c = c->next)
+		if (strcmp(c->digest, digest) == 0)
+			return true;
+	return false;
+}
+
+int
+imaged_blob_claim(struct imaged_service *svc, const char *digest,
+                  const struct imaged_cancel *cancel, br_err *err)
+{
+	pthread_mutex_lock(&svc->blob_lock);
+	while (claimed(svc, digest)) {
+		if (imaged_canceled(cancel)) {
+			pthread_mutex_unlock(&svc->blob_lock);
+			return br_err_set(err, BR_CANCELED, "blob %s: canceled", digest);
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += CLAIM_POLL_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&svc->blob_cond, &svc->blob_lock, &until);
+	}
+	struct imaged_claim *c = xnew(struct imaged_claim);
+	snprintf(c->digest, sizeof(c->digest), "%s", digest);
+	c->next = svc->claims;
+	svc->claims = c;
+	pthread_mutex_unlock(&svc->blob_lock);
+	return 0;
+}
+
+void
+imaged_blob_release(struct imaged_service *svc, const char *digest)
+{
+	pthread_mutex_lock(&svc->blob_lock);
+	for (struct imaged_claim **p = &svc->claims; *p != NULL; p = &(*p)->next) {
+		if (strcmp((*p)->digest, digest) == 0) {
+			struct imaged_claim *c = *p;
+			*p = c->next;
+			free(c);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&svc->blob_cond);
+	pthread_mutex_unlock(&svc->blob_lock);
+}
+
+/* ------------------------------------------------------------------ reading */
+
 int
 imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **ret, size_t *ret_len,
                 br_err *err)
 {
-	struct br_call_opts opts = imaged_content_opts();
+	struct br_call_opts opts = {0};
 	_cleanup_free_ char *out = NULL;
 	size_t len = 0;
 
@@ -112,23 +225,108 @@ imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **r
 	return 0;
 }
 
+ssize_t
+imaged_blob_read(void *data, const void **ret_buf, br_err *err)
+{
+	struct imaged_blob_reader *r = data;
+	struct br_content_read_req req = {.digest = r->digest, .offset = r->offset};
+	struct br_content_read_resp resp;
+	struct br_call_opts opts = {.ns = r->ns};
+
+	if (imaged_canceled(r->cancel))
+		return br_err_set(err, BR_CANCELED, "read blob %s: canceled", r->digest);
+	br_arena_free(r->arena);
+	r->arena = br_arena_new();
+	if (br_rpc_call(r->content, &opts, "content.read", &br_content_read_req_schema, &req,
+	                &br_content_read_resp_schema, &resp, r->arena, err) < 0)
+		return br_err_wrap(err, "read blob %s", r->digest);
+	if (resp.data.len == 0)
+		return 0;
+	r->offset += (int64_t)resp.data.len;
+	*ret_buf = resp.data.data;
+	return (ssize_t)resp.data.len;
+}
+
+void
+imaged_blob_reader_fini(struct imaged_blob_reader *r)
+{
+	br_arena_free(r->arena);
+	r->arena = NULL;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+/* content.abort of the ingest; NOT_FOUND means it is gone already. */
+static int
+ingest_abort(struct imaged_ingest *w, br_err *err)
+{
+	struct br_content_ref_req req = {.ref = w->ref};
+	struct br_call_opts opts = imaged_content_opts(w->job);
+	br_arena *arena = br_arena_new();
+	br_err cerr = BR_ERR_INIT;
+
+	int rc = br_rpc_call(w->job->svc->content, &opts, "content.abort",
+	                     &br_content_ref_req_schema, &req, NULL, NULL, arena, &cerr);
+	br_arena_free(arena);
+	if (rc < 0 && cerr.code != BR_NOT_FOUND) {
+		br_err_copy(err, &cerr);
+		return br_err_wrap(err, "abort ingest %s", w->ref);
+	}
+	w->started = false;
+	w->offset = 0;
+	return 0;
+}
+
 int
 imaged_ingest_new(struct imaged_job *job, const char *digest, int64_t size,
                   struct imaged_ingest **ret, br_err *err)
 {
-	struct imaged_ingest *w = xnew(struct imaged_ingest);
+	_cleanup_free_ struct imaged_ingest *w = xnew(struct imaged_ingest);
+	struct br_call_opts opts = imaged_content_opts(job);
+	struct br_content_status st;
+	br_err cerr = BR_ERR_INIT;
 
 	w->job = job;
-	snprintf(w->ref, sizeof(w->ref), "imaged-%s-%s", job->id, br_digest_hex(digest));
+	snprintf(w->ref, sizeof(w->ref), "blob-%s", br_digest_hex(digest));
 	snprintf(w->digest, sizeof(w->digest), "%s", digest);
 	w->size = size;
-	if (imaged_job_journal_add(job, IMAGED_PENDING_INGEST, w->ref, err) < 0) {
-		free(w);
-		return -1;
+	struct br_content_ref_req req = {.ref = w->ref};
+	br_arena *arena = br_arena_new();
+	int rc = br_rpc_call(job->svc->content, &opts, "content.status", &br_content_ref_req_schema,
+	                     &req, &br_content_status_schema, &st, arena, &cerr);
+	if (rc == 0) {
+		/* What an earlier writer left: continue it if it is this blob's. */
+		bool same = st.expected != NULL && strcmp(st.expected, digest) == 0 &&
+		            (st.total == 0 || st.total == size) && st.offset <= size;
+		w->started = true;
+		w->offset = st.offset;
+		br_arena_free(arena);
+		if (!same && ingest_abort(w, err) < 0)
+			return -1;
+	} else {
+		br_arena_free(arena);
+		if (cerr.code != BR_NOT_FOUND) {
+			br_err_copy(err, &cerr);
+			return br_err_wrap(err, "blob %s: ingest status", digest);
+		}
 	}
-	w->journaled = true;
-	*ret = w;
+	*ret = br_steal_ptr(&w);
 	return 0;
+}
+
+int64_t
+imaged_ingest_offset(const struct imaged_ingest *w)
+{
+	return w->offset;
+}
+
+int
+imaged_ingest_restart(struct imaged_ingest *w, br_err *err)
+{
+	w->len = 0;
+	if (!w->started)
+		return 0;
+	return ingest_abort(w, err);
 }
 
 /* Send what is buffered (with `commit`, the final write). */
@@ -143,7 +341,7 @@ ingest_flush(struct imaged_ingest *w, bool commit, br_err *err)
 	        .expected = w->digest,
 	        .commit = commit,
 	};
-	struct br_call_opts opts = imaged_content_opts();
+	struct br_call_opts opts = imaged_content_opts(w->job);
 	br_arena *arena = br_arena_new();
 	br_err cerr = BR_ERR_INIT;
 
@@ -156,7 +354,8 @@ ingest_flush(struct imaged_ingest *w, bool commit, br_err *err)
 	                     &br_content_write_req_schema, &req, NULL, NULL, arena, &cerr);
 	br_arena_free(arena);
 	if (rc < 0 && cerr.code == BR_ALREADY_EXISTS) {
-		/* Refused before the first byte, or discarded at commit: the blob is there. */
+		/* Refused before the first byte, or discarded at commit: the blob is there, and
+		 * the job's lease holds it. */
 		w->exists = true;
 		w->started = false;
 		w->len = 0;
@@ -203,32 +402,19 @@ imaged_ingest_commit(struct imaged_ingest *w, br_err *err)
 	if (ingest_flush(w, true, err) < 0)
 		return -1;
 	w->committed = true;
-	if (w->journaled)
-		imaged_job_journal_remove(w->job, IMAGED_PENDING_INGEST, w->ref);
-	w->journaled = false;
 	return 0;
 }
 
 void
 imaged_ingest_free(struct imaged_ingest *w)
 {
+	br_err ignored = BR_ERR_INIT;
+
 	if (w == NULL)
 		return;
-	if (!w->committed && w->started) {
-		struct br_content_ref_req req = {.ref = w->ref};
-		struct br_call_opts opts = imaged_content_opts();
-		br_arena *arena = br_arena_new();
-		br_err ignored = BR_ERR_INIT;
-		/* Best effort: what fails here is aborted by the next start (journal). */
-		if (br_rpc_call(w->job->svc->content, &opts, "content.abort",
-		                &br_content_ref_req_schema, &req, NULL, NULL, arena,
-		                &ignored) < 0 &&
-		    ignored.code != BR_NOT_FOUND)
-			w->journaled = false; /* keep the journal row */
-		br_arena_free(arena);
-	}
-	if (w->journaled)
-		imaged_job_journal_remove(w->job, IMAGED_PENDING_INGEST, w->ref);
+	/* A canceled job leaves nothing; any other unfinished write stays for the next pull. */
+	if (!w->committed && w->started && imaged_job_canceled(w->job))
+		ingest_abort(w, &ignored);
 	free(w->buf);
 	free(w);
 }
@@ -237,47 +423,27 @@ int
 imaged_blob_put(struct imaged_job *job, const void *buf, size_t len, const char *digest,
                 br_err *err)
 {
+	struct imaged_cancel cancel = {{&job->cancel, NULL}};
 	struct imaged_ingest *w = NULL;
-	bool have = false;
+	bool missing = false, have = false;
 
-	if (imaged_blob_exists(job->svc->content, digest, &have, err) < 0)
+	if (imaged_hold_blobs(job, &digest, 1, &missing, err) < 0)
 		return -1;
-	if (have)
+	if (!missing)
 		return 0;
-	if (imaged_ingest_new(job, digest, (int64_t)len, &w, err) < 0)
+	if (imaged_blob_claim(job->svc, digest, &cancel, err) < 0)
 		return -1;
-	int rc = imaged_ingest_write(w, buf, len, err);
-	if (rc == 0)
-		rc = imaged_ingest_commit(w, err);
-	imaged_ingest_free(w);
+	int rc = imaged_blob_exists(job->svc->content, digest, &have, err);
+	if (rc == 0 && !have) {
+		rc = imaged_ingest_new(job, digest, (int64_t)len, &w, err);
+		if (rc == 0 && imaged_ingest_offset(w) > 0)
+			rc = imaged_ingest_restart(w, err);
+		if (rc == 0)
+			rc = imaged_ingest_write(w, buf, len, err);
+		if (rc == 0)
+			rc = imaged_ingest_commit(w, err);
+		imaged_ingest_free(w);
+	}
+	imaged_blob_release(job->svc, digest);
 	return rc;
-}
-
-ssize_t
-imaged_blob_read(void *data, const void **ret_buf, br_err *err)
-{
-	struct imaged_blob_reader *r = data;
-	struct br_content_read_req req = {.digest = r->digest, .offset = r->offset};
-	struct br_content_read_resp resp;
-	struct br_call_opts opts = imaged_content_opts();
-
-	if (imaged_canceled(r->cancel))
-		return br_err_set(err, BR_CANCELED, "read blob %s: canceled", r->digest);
-	br_arena_free(r->arena);
-	r->arena = br_arena_new();
-	if (br_rpc_call(r->content, &opts, "content.read", &br_content_read_req_schema, &req,
-	                &br_content_read_resp_schema, &resp, r->arena, err) < 0)
-		return br_err_wrap(err, "read blob %s", r->digest);
-	if (resp.data.len == 0)
-		return 0;
-	r->offset += (int64_t)resp.data.len;
-	*ret_buf = resp.data.data;
-	return (ssize_t)resp.data.len;
-}
-
-void
-imaged_blob_reader_fini(struct imaged_blob_reader *r)
-{
-	br_arena_free(r->arena);
-	r->arena = NULL;
 }

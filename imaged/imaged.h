@@ -2,13 +2,18 @@
 /*
  * berth-imaged's internals shared by its files: the service state, jobs (jobs.c), the
  * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull and import
- * jobs (pull.c, import.c) and the RPC methods (service.c).
+ * jobs (pull.c, import.c), image records and their leases (records.c) and the RPC methods
+ * (service.c).
  *
- * Threading: the service and every job record belong to the loop thread. A job's work runs on
- * its own thread (plus download threads of its own), which talks to contentd and snapshotd
- * with synchronous RPC, reads its inputs from the job (set before the thread starts, never
- * changed), reports through imaged_job_step()/imaged_job_progress() and writes the database
- * only through the journal connection (journal_db under journal_lock).
+ * Threading: the service, its database and every job record belong to the loop thread. A
+ * job's work runs on its own thread (plus download threads of its own), which talks to
+ * contentd and snapshotd with synchronous RPC, reads its inputs from the job (set before the
+ * thread starts, never changed), reports through imaged_job_step()/imaged_job_progress() and
+ * reaches the database only by running a function on the loop (br_loop_call).
+ *
+ * Leases (docs/leases.md): every job holds an expiring lease "job-<id>" in contentd and
+ * snapshotd under which it writes and finds everything; every image record holds a lease
+ * "image-<sha256 of its name>" in both, kept by the outbox (common/lease_owner.h).
  */
 #ifndef BR_IMAGED_IMAGED_H
 #define BR_IMAGED_IMAGED_H
@@ -22,7 +27,9 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/lease_owner.h"
 #include "common/loop.h"
+#include "common/outbox.h"
 #include "common/oci.h"
 #include "common/proto/images.h"
 #include "common/proto/types.h"
@@ -35,7 +42,13 @@
 #define IMAGED_JOBS_KEPT 256       /* finished jobs remembered for jobs.get */
 #define IMAGED_JOB_KEEP_MS (60 * 60 * 1000)
 #define IMAGED_CONFIG_CACHE 64 /* parsed image configs kept for images.resolve */
-#define IMAGED_EXTRACT_PREFIX "extract-"
+/* Snapshot keys in the reserved space (BR_SNAP_RESERVED_PREFIX) that only daemons can use:
+ * a layer is committed as "berth.layer.<chain ID>", unpacked first into
+ * "berth.extract.<random>-<chain ID>". */
+#define IMAGED_LAYER_PREFIX "berth.layer."
+#define IMAGED_EXTRACT_PREFIX "berth.extract."
+#define IMAGED_KEY_BUF 128
+#define IMAGED_LEASE_BUF 80 /* "job-<id>", "image-<64 hex>" */
 
 struct imaged_job;
 struct imaged_waiter;
@@ -50,26 +63,25 @@ struct imaged_service {
 	uv_loop_t *uv;
 	const struct br_config *cfg;
 	sqlite3 *db; /* loop thread */
-	/* job threads' connection to the same database */
-	sqlite3 *journal_db;
-	pthread_mutex_t journal_lock;
 	br_rpc_client *content;
 	br_rpc_client *snapshots;
+	struct br_outbox *outbox;
+	struct br_lease_owner owner;
 
 	struct imaged_job *jobs; /* newest first */
 	size_t n_running;
 	unsigned inflight; /* images.resolve work on libuv's pool */
 	bool stopping;
+	uv_timer_t renew_timer; /* renews the leases of running jobs */
 
 	struct imaged_config_entry configs[IMAGED_CONFIG_CACHE];
 	size_t next_config;
 
-	/* What jobs of an earlier run left in the peers, cleaned up in the background. */
-	struct imaged_pending *leftovers;
-	size_t n_leftovers;
-	pthread_t reconcile_thread;
-	bool reconcile_running;
-	atomic_bool reconcile_stop;
+	/* Blobs some job of this daemon is writing (imaged_blob_claim): one writer per blob,
+	 * so that two pulls sharing a layer download it once. Any thread, under blob_lock. */
+	pthread_mutex_t blob_lock;
+	pthread_cond_t blob_cond;
+	struct imaged_claim *claims;
 };
 
 /* ------------------------------------------------------------------ jobs (jobs.c) */
@@ -82,6 +94,7 @@ struct imaged_job {
 	struct imaged_service *svc;
 	struct imaged_job *next;
 	char id[IMAGED_JOB_ID_LEN + 1];
+	char lease[IMAGED_LEASE_BUF]; /* "job-<id>", in the job's namespace */
 	char *ns;
 	const char *kind; /* "pull" | "import" */
 	imaged_job_fn fn;
@@ -99,6 +112,7 @@ struct imaged_job {
 	struct imaged_waiter *waiters;
 	pthread_t thread;
 	bool thread_running; /* started and not joined yet */
+	bool lease_ended;    /* its lease was handed over or dropped: no more renewals */
 };
 
 /*
@@ -117,11 +131,6 @@ void imaged_job_progress(struct imaged_job *job, int64_t done, int64_t total);
 /* True once jobs.cancel (or a stop) asked the job to end. Any thread. */
 bool imaged_job_canceled(const struct imaged_job *job);
 
-/* Journal a scratch resource before creating it / forget it once it is gone or committed
- * (store.h). Job threads. */
-int imaged_job_journal_add(struct imaged_job *job, const char *kind, const char *name, br_err *err);
-void imaged_job_journal_remove(struct imaged_job *job, const char *kind, const char *name);
-
 /* A random id of IMAGED_JOB_ID_LEN hex characters. Any thread. */
 void imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1]);
 
@@ -131,19 +140,38 @@ void imaged_handle_jobs_wait(br_call *call, void *data);
 void imaged_handle_jobs_cancel(br_call *call, void *data);
 
 /* Stop: cancel every job and answer waiters UNAVAILABLE (loop thread, from on_stop); then,
- * once the loop stopped, join the job threads; finally free the records. */
+ * once the loop stopped, run it until every job thread has ended (they may be waiting for
+ * the loop) and join them; finally free the records. */
 void imaged_jobs_stop(struct imaged_service *svc);
 void imaged_jobs_join(struct imaged_service *svc);
 void imaged_jobs_free(struct imaged_service *svc);
+/* Start renewing the leases of running jobs (every third of imaged.job_lease_ttl_ms). */
+void imaged_jobs_renew_start(struct imaged_service *svc);
 
 /* ------------------------------------------------------------------ blobs (blobs.c) */
 
-/* Call options for contentd (blobs are global) and snapshotd (the job's namespace). */
-struct br_call_opts imaged_content_opts(void);
+/* Call options for contentd and snapshotd on behalf of a job: its namespace and its lease. */
+struct br_call_opts imaged_content_opts(const struct imaged_job *job);
 struct br_call_opts imaged_snapshot_opts(const struct imaged_job *job);
 
 /* Whether contentd holds `digest`. Job threads (any non-loop thread). */
 int imaged_blob_exists(br_rpc_client *content, const char *digest, bool *ret, br_err *err);
+
+/*
+ * Add blobs `digests[0..n)` (or snapshots `keys[0..n)` of the default snapshotter) to the
+ * job's lease, and set ret_missing[i] for those that do not exist. From then on whatever
+ * exists under those names stays until the job's lease goes. Job threads.
+ */
+int imaged_hold_blobs(struct imaged_job *job, const char *const *digests, size_t n,
+                      bool *ret_missing, br_err *err);
+int imaged_hold_snapshots(struct imaged_job *job, const char *const *keys, size_t n,
+                          bool *ret_missing, br_err *err);
+
+/* Become the one job of this daemon that writes blob `digest` (waiting for another that
+ * does); CANCELED when `cancel` fires while waiting. Release it when done. Job threads. */
+int imaged_blob_claim(struct imaged_service *svc, const char *digest,
+                      const struct imaged_cancel *cancel, br_err *err);
+void imaged_blob_release(struct imaged_service *svc, const char *digest);
 
 /* Read a whole blob of at most `max` bytes into a heap buffer (NUL-terminated). */
 int imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **ret,
@@ -153,19 +181,31 @@ int imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char
 int imaged_blob_put(struct imaged_job *job, const void *buf, size_t len, const char *digest,
                     br_err *err);
 
-/* A streamed write of one blob into contentd, committed with its expected digest and size. */
+/*
+ * A streamed write of one blob into contentd under the job's lease, committed with its
+ * expected digest and size. The ingest is named after the blob ("blob-<hex>"), so a write that
+ * an earlier job (or an earlier life of this daemon) left half done is continued:
+ * imaged_ingest_offset() says how many bytes contentd has already, and writing goes on from
+ * there. Hold the blob's claim (imaged_blob_claim) while writing. Job threads.
+ */
 struct imaged_ingest;
 int imaged_ingest_new(struct imaged_job *job, const char *digest, int64_t size,
                       struct imaged_ingest **ret, br_err *err);
+int64_t imaged_ingest_offset(const struct imaged_ingest *w);
+/* Throw away what contentd has and start again at offset 0. */
+int imaged_ingest_restart(struct imaged_ingest *w, br_err *err);
 int imaged_ingest_write(struct imaged_ingest *w, const void *data, size_t len, br_err *err);
 /* Write what is buffered and commit; ALREADY_EXISTS counts as success. */
 int imaged_ingest_commit(struct imaged_ingest *w, br_err *err);
-/* Abort the ingest unless committed, and free it. Accepts NULL. */
+/* Free the writer. An uncommitted ingest is aborted if the job was canceled and otherwise
+ * left for a later pull to continue (the job's lease keeps it until it expires). Accepts
+ * NULL. */
 void imaged_ingest_free(struct imaged_ingest *w);
 
 /* A blob in contentd read as a layer source (imaged_source_fn, apply.h). */
 struct imaged_blob_reader {
 	br_rpc_client *content;
+	const char *ns;
 	const char *digest;
 	const struct imaged_cancel *cancel;
 	int64_t offset;
@@ -178,17 +218,39 @@ void imaged_blob_reader_fini(struct imaged_blob_reader *r);
 
 /*
  * Make sure every layer of `m` is in contentd and unpacked, in order, into committed
- * snapshots named by their chain IDs in the job's namespace; `config` gives the diffIDs.
- * With a registry, missing blobs are downloaded (up to imaged.max_concurrent_downloads at
- * once); without one (import) they must already be in contentd. Writes the top chain ID.
- * On failure the extract snapshots and ingests of this call are gone. Job thread.
+ * snapshots "berth.layer.<chain ID>" in the job's namespace, all held by the job's lease;
+ * `config` gives the diffIDs. With a registry, missing blobs are downloaded (up to
+ * imaged.max_concurrent_downloads at once, a half-written one continued with a Range
+ * request); without one (import) they must already be in contentd. Writes the top chain ID.
+ * On failure the extract snapshots of this call are gone. Job thread.
  */
 int imaged_unpack(struct imaged_job *job, struct imaged_registry *reg,
                   const struct br_oci_manifest *m, const struct br_oci_image_config *config,
                   char ret_chain_id[BR_DIGEST_BUF], br_err *err);
 
-/* The image record for a finished pull or import, stored in one transaction. Job thread. */
-int imaged_store_image(struct imaged_job *job, const struct br_image *img, br_err *err);
+/* "berth.layer.<chain ID>": the snapshot key of a layer. Pure. */
+void imaged_layer_key(const char *chain_id, char out[IMAGED_KEY_BUF]);
+
+/* ------------------------------------------------------------------ records (records.c) */
+
+/* "image-<sha256 hex of name>": the lease of image record `name`. Pure. */
+void imaged_image_lease(const char *name, char out[IMAGED_LEASE_BUF]);
+
+/*
+ * The image record of a finished pull or import, written in one transaction with its leases
+ * (the blobs of the target, manifest, config and layers; the snapshots of the layers of
+ * `config`'s chain) and the end of the job's lease, all queued in the outbox in that order.
+ * Job thread (runs on the loop and waits).
+ */
+int imaged_store_image(struct imaged_job *job, const struct br_image *img,
+                       const struct br_oci_manifest *m, const struct br_oci_image_config *config,
+                       br_err *err);
+
+/* Remove image record `name` of `ns` and, in the same transaction, its leases. Loop. */
+int imaged_remove_image(struct imaged_service *svc, const char *ns, const char *name, br_err *err);
+
+/* Queue the deletion of a job's lease (a job that was canceled). Loop thread. */
+void imaged_drop_job_lease(struct imaged_service *svc, const struct imaged_job *job);
 
 /* "linux/amd64[/v8]" of a platform (heap string). */
 char *imaged_platform_string(const char *os, const char *arch, const char *variant);
@@ -217,11 +279,15 @@ int imaged_import_run(struct imaged_job *job, char **ret_result, br_err *err);
 extern const struct br_method imaged_methods[];
 extern const size_t imaged_n_methods;
 
-/* Open the databases, read the journal of an earlier run. `cfg` must outlive the service. */
+/* Open the database, the peers' clients and the outbox. `cfg` must outlive the service. */
 int imaged_service_init(struct imaged_service *svc, struct br_loop *loop, uv_loop_t *uv,
                         const struct br_config *cfg, const char *data_dir, br_err *err);
-/* Clean up what the journal names, in the background, once the peers answer. Loop thread. */
+/* Reconcile the image leases in the stores with the records, in the background, and start
+ * renewing job leases. Loop thread. */
 void imaged_reconcile_start(struct imaged_service *svc);
+/* daemon.namespace: images and running jobs of `ns`. */
+int imaged_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+                    br_err *err);
 /* on_stop hook: cancel jobs and waiters. Loop thread. */
 void imaged_service_on_stop(void *data);
 /* After the loop stopped: join threads, let workers finish, close the peers. */

@@ -109,16 +109,43 @@ read_member(struct archive *a, struct archive_src *src, const char *name, size_t
 	return 0;
 }
 
-/* Copy blobs/sha256/<hex> into contentd unless it is there already. */
+static int copy_claimed(struct imaged_job *job, struct archive *a, struct archive_src *src,
+                        const char *digest, int64_t size, br_err *err);
+
+/* Copy blobs/sha256/<hex> into contentd unless it is there already; either way the job's
+ * lease holds it. */
 static int
 copy_blob(struct imaged_job *job, struct archive *a, struct archive_src *src,
           struct archive_entry *e, const char *digest, br_err *err)
+{
+	int64_t size = archive_entry_size(e);
+	struct imaged_cancel cancel = {{&job->cancel, NULL}};
+	bool missing = false;
+	int r;
+
+	if (imaged_hold_blobs(job, &digest, 1, &missing, err) < 0)
+		return -1;
+	if (!missing)
+		return 0;
+	if (size < 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "blob %s: no size", digest);
+	if (imaged_blob_claim(job->svc, digest, &cancel, err) < 0)
+		return -1;
+	r = copy_claimed(job, a, src, digest, size, err);
+	imaged_blob_release(job->svc, digest);
+	return r;
+}
+
+/* copy_blob's part under the blob's claim. */
+static int
+copy_claimed(struct imaged_job *job, struct archive *a, struct archive_src *src, const char *digest,
+             int64_t size, br_err *err)
 {
 	struct imaged_ingest *w = NULL;
 	const void *buf;
 	size_t len;
 	la_int64_t off;
-	int64_t size = archive_entry_size(e), written = 0;
+	int64_t written = 0;
 	bool have = false;
 	int r;
 
@@ -126,10 +153,13 @@ copy_blob(struct imaged_job *job, struct archive *a, struct archive_src *src,
 		return -1;
 	if (have)
 		return 0;
-	if (size < 0)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "blob %s: no size", digest);
 	if (imaged_ingest_new(job, digest, size, &w, err) < 0)
 		return -1;
+	/* The archive is read from its start: what an earlier import left is of no use. */
+	if (imaged_ingest_offset(w) > 0 && imaged_ingest_restart(w, err) < 0) {
+		imaged_ingest_free(w);
+		return -1;
+	}
 	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK ||
 	       r == ARCHIVE_WARN) {
 		if (imaged_job_canceled(job)) {
@@ -162,7 +192,7 @@ static int
 read_archive(struct imaged_job *job, const char *digest, struct layout *lay, br_err *err)
 {
 	struct archive_src src = {
-	        .reader = {.content = job->svc->content, .digest = digest},
+	        .reader = {.content = job->svc->content, .ns = job->ns, .digest = digest},
 	};
 	struct imaged_cancel cancel = {{&job->cancel, NULL}};
 	struct archive_entry *e;
@@ -388,6 +418,13 @@ import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_nam
 
 	if (br_oci_platform_parse(a->platform ? a->platform : cfg->imaged.platform, &want, err) < 0)
 		return -1;
+	bool missing = false;
+	const char *archive = a->digest;
+	if (imaged_hold_blobs(job, &archive, 1, &missing, err) < 0)
+		return -1;
+	if (missing)
+		return br_err_set(err, BR_NOT_FOUND, "archive %s: not found in the content store",
+		                  a->digest);
 	imaged_job_step(job, "read archive %s", a->digest);
 	int rc = read_archive(job, a->digest, &lay, err);
 	_cleanup_free_ char *index = lay.index;
@@ -460,7 +497,7 @@ import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_nam
 	};
 	if (imaged_job_canceled(job))
 		return br_err_set(err, BR_CANCELED, "canceled");
-	if (imaged_store_image(job, &img, err) < 0)
+	if (imaged_store_image(job, &img, m, config, err) < 0)
 		return -1;
 	*ret_name = br_steal_ptr(&name);
 	return 0;

@@ -9,6 +9,12 @@
  * returns, the thread posts its outcome and ends; the loop joins it, records the outcome and
  * answers the jobs.wait calls waiting for it. Finished jobs are remembered for an hour (at
  * most IMAGED_JOBS_KEPT of them); jobs do not survive a restart of the daemon.
+ *
+ * Each job first puts its lease "job-<id>" in contentd and snapshotd, expiring after
+ * imaged.job_lease_ttl_ms; a timer on the loop renews the leases of running jobs every third
+ * of that. A job that stores its image hands over to the image's lease (records.c); a
+ * canceled job's lease is deleted; a failed job's lease is left to expire, keeping what the
+ * job wrote for a retry to continue from.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,29 +111,37 @@ imaged_job_canceled(const struct imaged_job *job)
 	return atomic_load(&job->cancel);
 }
 
-int
-imaged_job_journal_add(struct imaged_job *job, const char *kind, const char *name, br_err *err)
+/* The put that creates or renews a job's lease: its ttl and labels, resources kept. */
+static void
+job_lease_put(const struct imaged_job *job, const char *keys[2], const char *values[2],
+              struct br_lease_put_req *ret)
 {
-	struct imaged_service *svc = job->svc;
-
-	pthread_mutex_lock(&svc->journal_lock);
-	int rc = imaged_store_pending_add(svc->journal_db, kind, job->ns, name, err);
-	pthread_mutex_unlock(&svc->journal_lock);
-	return rc;
+	keys[0] = BR_LEASE_LABEL_OWNER;
+	values[0] = "imaged";
+	keys[1] = "berth.job";
+	values[1] = job->id;
+	*ret = (struct br_lease_put_req){
+	        .id = job->lease,
+	        .ttl_ms = job->svc->cfg->imaged.job_lease_ttl_ms,
+	        .labels = {keys, values, 2},
+	};
 }
 
-void
-imaged_job_journal_remove(struct imaged_job *job, const char *kind, const char *name)
+/* Create the job's lease in both stores before it writes or relies on anything. */
+static int
+create_lease(struct imaged_job *job, br_err *err)
 {
-	struct imaged_service *svc = job->svc;
-	br_err err = BR_ERR_INIT;
+	const char *keys[2], *values[2];
+	struct br_lease_put_req put;
+	br_arena *arena = br_arena_new();
 
-	pthread_mutex_lock(&svc->journal_lock);
-	int rc = imaged_store_pending_remove(svc->journal_db, kind, job->ns, name, &err);
-	pthread_mutex_unlock(&svc->journal_lock);
-	/* A row left behind only makes the next start try a cleanup that finds nothing. */
-	if (rc < 0)
-		br_log_warn("IMAGE-JOURNAL", "job %s: %s", job->id, err.msg);
+	job_lease_put(job, keys, values, &put);
+	int rc = br_lease_put_sync(job->svc->content, "content", job->ns, &put, arena, NULL, err);
+	if (rc == 0)
+		rc = br_lease_put_sync(job->svc->snapshots, "snapshots", job->ns, &put, arena, NULL,
+		                       err);
+	br_arena_free(arena);
+	return rc;
 }
 
 static void outcome_on_loop(void *arg);
@@ -139,9 +153,70 @@ job_main(void *arg)
 	struct outcome *o = xnew(struct outcome);
 
 	o->job = job;
-	o->rc = job->fn(job, &o->result, &o->err);
+	o->rc = create_lease(job, &o->err);
+	if (o->rc == 0)
+		o->rc = job->fn(job, &o->result, &o->err);
+	else
+		br_err_wrap(&o->err, "%s", job->kind);
 	br_loop_post(job->svc->loop, outcome_on_loop, o);
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ lease renewal */
+
+struct renewal {
+	br_arena *arena;
+	int pending;
+};
+
+static void
+renewed(void *data, const br_err *err, void *result)
+{
+	struct renewal *r = data;
+
+	/* A store that is down now fails the job soon; nothing to do here. */
+	if (err != NULL)
+		br_log_debug("IMAGE-JOB-LEASE", "renew: %s", err->msg);
+	if (--r->pending == 0) {
+		br_arena_free(r->arena);
+		free(r);
+	}
+}
+
+static void
+renew_fired(uv_timer_t *t)
+{
+	struct imaged_service *svc = t->data;
+
+	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
+		if (strcmp(job->state, "running") != 0 || job->lease_ended)
+			continue;
+		struct renewal *r = xnew(struct renewal);
+		const char **keys = NULL, **values = NULL;
+		struct br_lease_put_req put;
+		struct br_call_opts opts = {.ns = job->ns};
+		r->arena = br_arena_new();
+		keys = br_arena_alloc(r->arena, 2 * sizeof(*keys));
+		values = br_arena_alloc(r->arena, 2 * sizeof(*values));
+		job_lease_put(job, keys, values, &put);
+		put.id = br_arena_strdup(r->arena, job->lease);
+		values[1] = br_arena_strdup(r->arena, job->id);
+		r->pending = 2;
+		br_rpc_call_async(svc->content, svc->loop, &opts, "content.leases.put",
+		                  &br_lease_put_req_schema, &put, NULL, r->arena, renewed, r);
+		br_rpc_call_async(svc->snapshots, svc->loop, &opts, "snapshots.leases.put",
+		                  &br_lease_put_req_schema, &put, NULL, r->arena, renewed, r);
+	}
+}
+
+void
+imaged_jobs_renew_start(struct imaged_service *svc)
+{
+	uint64_t every = (uint64_t)svc->cfg->imaged.job_lease_ttl_ms / 3;
+
+	uv_timer_init(svc->uv, &svc->renew_timer);
+	svc->renew_timer.data = svc;
+	uv_timer_start(&svc->renew_timer, renew_fired, every, every);
 }
 
 /* ------------------------------------------------------------------ loop side */
@@ -257,7 +332,12 @@ outcome_on_loop(void *arg)
 		job->state = o->err.code == BR_CANCELED ? "canceled" : "failed";
 		job->error = o->err;
 		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, o->err.msg);
+		/* A canceled job leaves nothing; a failed one leaves its work for a retry until
+		 * its lease expires. */
+		if (o->err.code == BR_CANCELED && !job->lease_ended)
+			imaged_drop_job_lease(svc, job);
 	}
+	job->lease_ended = true;
 	while (job->waiters != NULL)
 		waiter_finish(job->waiters, NULL);
 	free(o->result);
@@ -290,6 +370,7 @@ imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, i
 	job->state = "running";
 	job->message = xasprintf("%s queued", kind);
 	job->started_at = br_db_now();
+	snprintf(job->lease, sizeof(job->lease), "job-%s", job->id);
 	atomic_init(&job->cancel, false);
 	atomic_init(&job->done_bytes, 0);
 	atomic_init(&job->total_bytes, 0);
@@ -398,6 +479,9 @@ imaged_jobs_stop(struct imaged_service *svc)
 void
 imaged_jobs_join(struct imaged_service *svc)
 {
+	/* Job threads may be waiting for the loop (br_loop_call); their outcomes arrive on it. */
+	while (svc->n_running > 0)
+		uv_run(svc->uv, UV_RUN_ONCE);
 	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
 		if (job->thread_running) {
 			pthread_join(job->thread, NULL);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth-imaged: image records, pull and import. main() opens <root>/imaged/meta.db, connects
- * (in the background) to berth-contentd and berth-snapshotd, starts the cleanup of what jobs
- * of an earlier run left behind, and serves images.* and jobs.* until SIGTERM. On a stop,
- * running jobs are canceled and their threads joined before the peers' clients close; a
- * canceled job leaves no image record, and what it had created is removed by the job itself
- * or, if it could not be, by the next start.
+ * (in the background) to berth-contentd and berth-snapshotd, starts reconciling the image
+ * leases in those stores with its records, and serves images.* and jobs.* until SIGTERM. On a
+ * stop, running jobs are canceled and their threads joined before the peers' clients close; a
+ * canceled job leaves no image record, and what it had written is held only by its lease,
+ * which the stores drop (at once, or at its expiry if the message could not go out).
  */
 #include "common/daemon.h"
 #include "common/log.h"
@@ -34,13 +34,10 @@ main(int argc, char **argv)
 		br_daemon_fini(&d);
 		return 1;
 	}
-	if (svc.n_leftovers > 0)
-		br_log_notice("IMAGE-RECONCILE",
-		              "%zu extract snapshots or ingests of interrupted jobs to clean up",
-		              svc.n_leftovers);
 	imaged_reconcile_start(&svc);
 	d.on_stop = imaged_service_on_stop;
 	d.health = imaged_health;
+	d.ns_usage = imaged_ns_usage;
 
 	rc = br_daemon_serve(&d, imaged_methods, imaged_n_methods, &svc, &err);
 	if (rc < 0)

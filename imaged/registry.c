@@ -14,6 +14,7 @@
 #include "imaged/registry.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,6 +62,8 @@ struct imaged_fetch {
 	long status;
 	char reason[96];
 	char *content_type, *docker_digest, *www_authenticate;
+	int64_t range_start;   /* asked for the body from this byte on (0: the whole body) */
+	int64_t content_range; /* start of a 206 response's Content-Range, -1 when absent */
 	char *error_body;
 	size_t error_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -175,7 +178,23 @@ reset_headers(struct imaged_fetch *f)
 	free(f->docker_digest);
 	free(f->www_authenticate);
 	f->content_type = f->docker_digest = f->www_authenticate = NULL;
+	f->content_range = -1;
 	f->reason[0] = '\0';
+}
+
+/* "bytes 100-199/1000" -> 100; -1 when it is not of that form. */
+static int64_t
+content_range_start(const char *v)
+{
+	char *end = NULL;
+
+	if (v == NULL || strncasecmp(v, "bytes ", 6) != 0)
+		return -1;
+	errno = 0;
+	long long n = strtoll(v + 6, &end, 10);
+	if (errno != 0 || end == v + 6 || *end != '-' || n < 0)
+		return -1;
+	return n;
 }
 
 /* Header lines of every response in a redirect chain; a status line starts a new one. */
@@ -205,6 +224,10 @@ header_cb(char *p, size_t size, size_t n, void *data)
 	} else if (header_is(p, len, "www-authenticate:")) {
 		free(f->www_authenticate);
 		f->www_authenticate = header_value(p, len, strlen("www-authenticate:"));
+	} else if (header_is(p, len, "content-range:")) {
+		char *v = header_value(p, len, strlen("content-range:"));
+		f->content_range = content_range_start(v);
+		free(v);
 	}
 	return len;
 }
@@ -276,14 +299,18 @@ curl_setup_error(struct imaged_fetch *f, CURLcode c, br_err *err)
 /* Start GET `url`; with `auth`, the registry's bearer token (if it has one) is sent. */
 static int
 fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *url,
-            const char *accept, bool auth, int64_t max_size, const struct imaged_cancel *cancel,
-            struct imaged_fetch **ret, br_err *err)
+            const char *accept, bool auth, int64_t max_size, int64_t range_start,
+            const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
 {
 	struct imaged_fetch *f = xnew(struct imaged_fetch);
 	CURL *e = http->easy;
 	bool plain = strncmp(url, "http://", 7) == 0;
 	CURLcode c = CURLE_OK;
+	char range[32];
 
+	snprintf(range, sizeof(range), "%lld-", (long long)range_start);
+	f->range_start = range_start;
+	f->content_range = -1;
 	f->reg = reg;
 	f->http = http;
 	f->url = xstrdup(url);
@@ -330,6 +357,8 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, f);
 	SET(CURLOPT_ERRORBUFFER, f->errbuf);
+	if (range_start > 0)
+		SET(CURLOPT_RANGE, range);
 	if (reg->ca_file != NULL) {
 		/* The file's CAs in addition to the system's. */
 		SET(CURLOPT_CAINFO, reg->ca_file);
@@ -573,7 +602,8 @@ fetch_token(struct imaged_registry *reg, struct imaged_http *http, const char *c
 	curl_free(esc_service);
 	curl_free(esc_scope);
 
-	if (fetch_start(reg, http, url, "application/json", false, TOKEN_MAX, cancel, &f, err) < 0)
+	if (fetch_start(reg, http, url, "application/json", false, TOKEN_MAX, 0, cancel, &f, err) <
+	    0)
 		return -1;
 	int rc = await_status(f, err);
 	if (rc == 0)
@@ -606,11 +636,21 @@ imaged_fetch_open(struct imaged_registry *reg, struct imaged_http *http, const c
                   const char *accept, int64_t max_size, const struct imaged_cancel *cancel,
                   struct imaged_fetch **ret, br_err *err)
 {
+	return imaged_fetch_open_at(reg, http, path, accept, max_size, 0, cancel, ret, err);
+}
+
+int
+imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                     const char *accept, int64_t max_size, int64_t offset,
+                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+{
 	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
 
 	for (int attempt = 0;; attempt++) {
 		struct imaged_fetch *f = NULL;
-		if (fetch_start(reg, http, url, accept, true, max_size, cancel, &f, err) < 0)
+		int64_t body_max = max_size < 0 ? -1 : max_size - offset;
+		if (fetch_start(reg, http, url, accept, true, body_max, offset, cancel, &f, err) <
+		    0)
 			return -1;
 		int rc = await_status(f, err);
 		if (rc < 0 && f->status == 401 && attempt == 0 && f->www_authenticate != NULL &&
@@ -668,6 +708,14 @@ const char *
 imaged_fetch_url(const struct imaged_fetch *f)
 {
 	return f->url;
+}
+
+int64_t
+imaged_fetch_offset(const struct imaged_fetch *f)
+{
+	if (f->range_start > 0 && f->status == 206 && f->content_range == f->range_start)
+		return f->range_start;
+	return 0;
 }
 
 void

@@ -79,6 +79,17 @@ void imaged_http_free(struct imaged_http *http);
 int imaged_fetch_open(struct imaged_registry *reg, struct imaged_http *http, const char *path,
                       const char *accept, int64_t max_size, const struct imaged_cancel *cancel,
                       struct imaged_fetch **ret, br_err *err);
+/*
+ * The same from byte `offset` of the body on (an HTTP Range request), to resume a download:
+ * imaged_fetch_offset() tells where the body really starts, `offset` when the registry
+ * answered 206 with that range, 0 when it sent the whole body (a registry may ignore Range).
+ * `max_size` bounds the whole body, not what is left of it.
+ */
+int imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                         const char *accept, int64_t max_size, int64_t offset,
+                         const struct imaged_cancel *cancel, struct imaged_fetch **ret,
+                         br_err *err);
+int64_t imaged_fetch_offset(const struct imaged_fetch *f);
 /* The next chunk of the body (valid until the next call), 0 at its end, -1 on error. */
 ssize_t imaged_fetch_read(struct imaged_fetch *f, const void **ret_buf, br_err *err);
 /* Response headers (NULL when absent) and the URL, for messages. */

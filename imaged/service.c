@@ -3,10 +3,11 @@
  * The RPC methods of berth-imaged and the service's life cycle.
  *
  * images.pull and images.import check their parameters and start a job; images.list, get
- * and remove answer from the database on the loop thread; images.resolve reads the image's
- * config from contentd on a libuv worker (it is cached afterwards). At start the journal of
- * an earlier run (store.h) is read, and a background thread removes the extract snapshots
- * and aborts the ingests it names as soon as the peers answer, without holding up the start.
+ * and remove answer from the database on the loop thread (remove queues the deletion of the
+ * image's leases with the record's, so the stores free its bytes); images.resolve reads the
+ * image's config from contentd on a libuv worker (it is cached afterwards). At start the image
+ * leases in the stores are reconciled with the records in the background, without holding up
+ * the start; what jobs of an earlier run wrote is held by their leases until they expire.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,6 @@
 #include "common/ref.h"
 #include "common/xalloc.h"
 #include "imaged/imaged.h"
-
-#define RECONCILE_RETRY_MS 1000
 
 BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
 
@@ -119,11 +118,12 @@ static void
 handle_list(br_call *call, void *data)
 {
 	struct imaged_service *svc = data;
+	const struct br_image_list_req *req = br_call_params(call);
 	struct br_image_list_resp resp = {0};
 	br_err err = BR_ERR_INIT;
 
-	if (imaged_store_list_images(svc->db, br_call_ns(call), br_call_arena(call), &resp, &err) <
-	    0) {
+	if (imaged_store_list_images(svc->db, br_call_ns(call), &req->page, br_call_arena(call),
+	                             &resp, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
@@ -149,6 +149,17 @@ handle_get(br_call *call, void *data)
 	br_call_reply(call, &br_image_schema, &img);
 }
 
+/* images.remove answers once the stores have dropped the image's leases (so that a
+ * collection right after sees it), or after a few seconds when a store is down: the record is
+ * gone either way, and the outbox keeps trying. */
+#define REMOVE_WAIT_MS 5000
+
+static void
+removed(void *arg, bool delivered)
+{
+	br_call_reply(arg, NULL, NULL);
+}
+
 static void
 handle_remove(br_call *call, void *data)
 {
@@ -159,12 +170,12 @@ handle_remove(br_call *call, void *data)
 	_cleanup_free_ char *name = normalize(call, req->name);
 	if (name == NULL)
 		return;
-	if (imaged_store_remove_image(svc->db, br_call_ns(call), name, &err) < 0) {
+	if (imaged_remove_image(svc, br_call_ns(call), name, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
 	br_log_info("IMAGE-REMOVE", "image %s removed from namespace %s", name, br_call_ns(call));
-	br_call_reply(call, NULL, NULL);
+	br_outbox_wait(svc->outbox, REMOVE_WAIT_MS, removed, call);
 }
 
 /* ------------------------------------------------------------------ images.resolve */
@@ -221,6 +232,7 @@ reply_runtime(br_call *call, const struct br_image *img, const struct br_oci_ima
 	struct br_image_runtime out = {
 	        .name = img->name,
 	        .chain_id = img->chain_id,
+	        .snapshot = img->snapshot,
 	        .snapshotter = NULL, /* images are unpacked with snapshotd's default */
 	        .user = c->user,
 	        .env = strlist(arena, c->env),
@@ -305,7 +317,7 @@ handle_resolve(br_call *call, void *data)
 const struct br_method imaged_methods[] = {
         {"images.pull", &br_image_pull_req_schema, handle_pull},
         {"images.import", &br_image_import_req_schema, handle_import},
-        {"images.list", NULL, handle_list},
+        {"images.list", &br_image_list_req_schema, handle_list},
         {"images.get", &br_image_name_req_schema, handle_get},
         {"images.remove", &br_image_name_req_schema, handle_remove},
         {"images.resolve", &br_image_name_req_schema, handle_resolve},
@@ -322,7 +334,31 @@ imaged_health(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs)
 
 	br_msg_pack_str(pk, "jobs");
 	msgpack_pack_uint64(pk, svc->n_running);
-	*ret_extra_pairs = 1;
+	br_msg_pack_str(pk, "outbox");
+	msgpack_pack_int64(pk, br_outbox_pending(svc->outbox));
+	*ret_extra_pairs = 2;
+}
+
+int
+imaged_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret, br_err *err)
+{
+	struct imaged_service *svc = data;
+	const char **v = br_arena_alloc(arena, 2 * sizeof(*v));
+	int64_t images = 0, jobs = 0;
+
+	if (imaged_store_count_images(svc->db, ns, &images, err) < 0)
+		return -1;
+	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next)
+		jobs += strcmp(job->ns, ns) == 0 && strcmp(job->state, "running") == 0;
+	ret->n = 0;
+	if (images > 0)
+		v[ret->n++] = br_arena_printf(arena, "%lld image%s", (long long)images,
+		                              images == 1 ? "" : "s");
+	if (jobs > 0)
+		v[ret->n++] = br_arena_printf(arena, "%lld running job%s", (long long)jobs,
+		                              jobs == 1 ? "" : "s");
+	ret->v = v;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ life cycle */
@@ -337,89 +373,42 @@ imaged_service_init(struct imaged_service *svc, struct br_loop *loop, uv_loop_t 
 	svc->loop = loop;
 	svc->uv = uv;
 	svc->cfg = cfg;
-	pthread_mutex_init(&svc->journal_lock, NULL);
-	atomic_init(&svc->reconcile_stop, false);
-	if (imaged_store_open(path, &svc->db, err) < 0 ||
-	    imaged_store_open(path, &svc->journal_db, err) < 0 ||
-	    imaged_store_pending_list(svc->db, &svc->leftovers, &svc->n_leftovers, err) < 0)
+	pthread_mutex_init(&svc->blob_lock, NULL);
+	pthread_cond_init(&svc->blob_cond, NULL);
+	if (imaged_store_open(path, &svc->db, err) < 0)
 		return -1;
 	_cleanup_free_ char *content_url = br_config_socket_url(cfg, "contentd");
 	_cleanup_free_ char *snapshots_url = br_config_socket_url(cfg, "snapshotd");
 	if (br_rpc_client_new(content_url, "berth-contentd", &svc->content, err) < 0 ||
 	    br_rpc_client_new(snapshots_url, "berth-snapshotd", &svc->snapshots, err) < 0)
 		return -1;
+	const struct br_outbox_peer peers[] = {
+	        {"contentd", svc->content},
+	        {"snapshotd", svc->snapshots},
+	};
+	svc->outbox = br_outbox_new(loop, svc->db, peers, 2);
+	svc->owner = (struct br_lease_owner){
+	        .owner = "imaged",
+	        .loop = loop,
+	        .db = svc->db,
+	        .outbox = svc->outbox,
+	        .stores = {{"contentd", "content", svc->content},
+	                   {"snapshotd", "snapshots", svc->snapshots}},
+	        .n_stores = 2,
+	};
 	return 0;
-}
-
-/* Clean up one journal row: NOT_FOUND means it is gone already. */
-static int
-clean_leftover(struct imaged_service *svc, const struct imaged_pending *p, br_err *err)
-{
-	struct br_call_opts opts = {.ns = p->ns};
-	br_arena *arena = br_arena_new();
-	int rc;
-
-	if (strcmp(p->kind, IMAGED_PENDING_SNAPSHOT) == 0) {
-		struct br_snap_key_req req = {.key = p->name};
-		rc = br_rpc_call(svc->snapshots, &opts, "snapshots.remove", &br_snap_key_req_schema,
-		                 &req, NULL, NULL, arena, err);
-	} else {
-		struct br_content_ref_req req = {.ref = p->name};
-		rc = br_rpc_call(svc->content, &opts, "content.abort", &br_content_ref_req_schema,
-		                 &req, NULL, NULL, arena, err);
-	}
-	br_arena_free(arena);
-	if (rc < 0 && err->code != BR_NOT_FOUND)
-		return -1;
-	pthread_mutex_lock(&svc->journal_lock);
-	rc = imaged_store_pending_remove(svc->journal_db, p->kind, p->ns, p->name, err);
-	pthread_mutex_unlock(&svc->journal_lock);
-	return rc;
-}
-
-static void *
-reconcile_main(void *arg)
-{
-	struct imaged_service *svc = arg;
-	size_t done = 0, removed = 0;
-
-	while (done < svc->n_leftovers && !atomic_load(&svc->reconcile_stop)) {
-		br_err err = BR_ERR_INIT;
-		const struct imaged_pending *p = &svc->leftovers[done];
-		if (clean_leftover(svc, p, &err) == 0) {
-			done++;
-			removed++;
-			continue;
-		}
-		if (err.code != BR_UNAVAILABLE && err.code != BR_DEADLINE_EXCEEDED) {
-			/* e.g. a snapshot someone else now uses: leave it, forget nothing */
-			br_log_warn("IMAGE-RECONCILE", "clean up %s \"%s\" (namespace %s): %s",
-			            p->kind, p->name, p->ns, err.msg);
-			done++;
-			continue;
-		}
-		/* a peer is not up yet: try again soon */
-		for (int i = 0; i < RECONCILE_RETRY_MS / 50 && !atomic_load(&svc->reconcile_stop);
-		     i++)
-			usleep(50 * 1000);
-	}
-	if (removed > 0)
-		br_log_notice(
-		        "IMAGE-RECONCILE",
-		        "cleaned up %zu extract snapshots and ingests left by interrupted jobs",
-		        removed);
-	return NULL;
 }
 
 void
 imaged_reconcile_start(struct imaged_service *svc)
 {
-	if (svc->n_leftovers == 0)
-		return;
-	if (pthread_create(&svc->reconcile_thread, NULL, reconcile_main, svc) == 0)
-		svc->reconcile_running = true;
-	else
-		br_log_warn("IMAGE-RECONCILE", "cannot start the cleanup of interrupted jobs");
+	br_lease_owner_reconcile(&svc->owner);
+	imaged_jobs_renew_start(svc);
+}
+
+static void
+renew_timer_closed(uv_handle_t *h)
+{
 }
 
 void
@@ -427,22 +416,22 @@ imaged_service_on_stop(void *data)
 {
 	struct imaged_service *svc = data;
 
-	atomic_store(&svc->reconcile_stop, true);
+	uv_timer_stop(&svc->renew_timer);
+	uv_close((uv_handle_t *)&svc->renew_timer, renew_timer_closed);
+	br_lease_owner_fini(&svc->owner);
 	imaged_jobs_stop(svc);
 }
 
 void
 imaged_service_shutdown(struct imaged_service *svc)
 {
-	atomic_store(&svc->reconcile_stop, true);
 	svc->stopping = true;
 	imaged_jobs_join(svc);
-	if (svc->reconcile_running) {
-		pthread_join(svc->reconcile_thread, NULL);
-		svc->reconcile_running = false;
-	}
 	while (svc->inflight > 0)
 		uv_run(svc->uv, UV_RUN_ONCE);
+	br_lease_owner_fini(&svc->owner);
+	br_outbox_free(svc->outbox);
+	svc->outbox = NULL;
 	br_rpc_client_free(svc->content);
 	br_rpc_client_free(svc->snapshots);
 	svc->content = svc->snapshots = NULL;
@@ -454,8 +443,7 @@ imaged_service_fini(struct imaged_service *svc)
 	imaged_jobs_free(svc);
 	for (size_t i = 0; i < IMAGED_CONFIG_CACHE; i++)
 		br_oci_config_free(svc->configs[i].config);
-	imaged_pending_free(svc->leftovers, svc->n_leftovers);
 	br_db_close(svc->db);
-	br_db_close(svc->journal_db);
-	pthread_mutex_destroy(&svc->journal_lock);
+	pthread_cond_destroy(&svc->blob_cond);
+	pthread_mutex_destroy(&svc->blob_lock);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * SQLite tables of berth-imaged (store.h): images(namespace, name, target, manifest, config,
- * chain, platform, size, times), image_labels, and the pending journal of scratch resources
- * jobs create in the peers. Writes are single short BEGIN IMMEDIATE transactions.
+ * chain, snapshot, platform, size, times), image_labels, and the tables of the outbox and of
+ * owned leases (common/outbox.h, common/lease_owner.h).
  */
 #include "imaged/store.h"
 
@@ -10,6 +10,8 @@
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/lease_owner.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 
 static const struct br_db_migration migrations[] = {
@@ -41,10 +43,11 @@ static const struct br_db_migration migrations[] = {
             "  name TEXT NOT NULL,"
             "  created_at INTEGER NOT NULL,"
             "  PRIMARY KEY (kind, namespace, name));"},
+        /* Leases replace the journal of scratch resources: a job's lease holds them. */
+        {2, "DROP TABLE pending;"
+            "ALTER TABLE images ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';" BR_OUTBOX_SCHEMA_SQL
+                    BR_LEASE_OWNER_SCHEMA_SQL},
 };
-
-BR_DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize)
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 
 int
 imaged_store_open(const char *path, sqlite3 **ret, br_err *err)
@@ -73,11 +76,11 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 	            db,
 	            "INSERT INTO images (namespace, name, target_media_type, target_digest,"
 	            " target_size, manifest_digest, config_digest, chain_id, platform, size,"
-	            " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-	            " ?11, ?11) ON CONFLICT (namespace, name) DO UPDATE SET"
+	            " created_at, updated_at, snapshot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	            " ?9, ?10, ?11, ?11, ?12) ON CONFLICT (namespace, name) DO UPDATE SET"
 	            " target_media_type = ?3, target_digest = ?4, target_size = ?5,"
 	            " manifest_digest = ?6, config_digest = ?7, chain_id = ?8, platform = ?9,"
-	            " size = ?10, updated_at = ?11",
+	            " size = ?10, updated_at = ?11, snapshot = ?12",
 	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -93,6 +96,7 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 	sqlite3_bind_text(st, 9, img->platform ? img->platform : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, img->size);
 	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_text(st, 12, img->snapshot ? img->snapshot : "", -1, SQLITE_STATIC);
 	if (step_done(db, st, "insert image", err) < 0)
 		return -1;
 
@@ -125,20 +129,14 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 int
 imaged_store_put_image(sqlite3 *db, const char *ns, const struct br_image *img, br_err *err)
 {
-	if (br_db_begin(db, err) < 0)
-		return br_err_wrap(err, "store image \"%s\"", img->name);
-	if (put_image_tx(db, ns, img, br_db_now(), err) < 0) {
-		br_db_rollback(db);
-		return br_err_wrap(err, "store image \"%s\"", img->name);
-	}
-	if (br_db_commit(db, err) < 0)
+	if (put_image_tx(db, ns, img, br_db_now(), err) < 0)
 		return br_err_wrap(err, "store image \"%s\"", img->name);
 	return 0;
 }
 
 #define IMAGE_COLUMNS                                                                          \
 	"name, target_media_type, target_digest, target_size, manifest_digest, config_digest," \
-	" chain_id, platform, size, created_at, updated_at"
+	" chain_id, platform, size, created_at, updated_at, snapshot"
 
 static char *
 opt_str(br_arena *arena, sqlite3_stmt *st, int col)
@@ -163,14 +161,16 @@ read_image_row(sqlite3_stmt *st, br_arena *arena, struct br_image *img)
 	img->size = sqlite3_column_int64(st, 8);
 	img->created_at = sqlite3_column_int64(st, 9);
 	img->updated_at = sqlite3_column_int64(st, 10);
+	/* Records from before layers had their own key space name the chain ID. */
+	img->snapshot = opt_str(arena, st, 11);
+	if (img->snapshot == NULL)
+		img->snapshot = img->chain_id;
 }
 
 static int
 read_labels(sqlite3 *db, const char *ns, br_arena *arena, struct br_image *img, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	size_t cap = 0;
-	int rc;
 
 	if (br_db_prepare(db,
 	                  "SELECT key, value FROM image_labels WHERE namespace = ?1 AND name = ?2"
@@ -179,24 +179,8 @@ read_labels(sqlite3 *db, const char *ns, br_arena *arena, struct br_image *img, 
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, img->name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (img->labels.n == cap) {
-			cap = cap ? cap * 2 : 8;
-			const char **k = br_arena_alloc(arena, cap * sizeof(char *));
-			const char **v = br_arena_alloc(arena, cap * sizeof(char *));
-			if (img->labels.n > 0) {
-				memcpy(k, img->labels.keys, img->labels.n * sizeof(char *));
-				memcpy(v, img->labels.values, img->labels.n * sizeof(char *));
-			}
-			img->labels.keys = k;
-			img->labels.values = v;
-		}
-		img->labels.keys[img->labels.n] = br_arena_strdup(arena, br_db_text(st, 0));
-		img->labels.values[img->labels.n] = br_arena_strdup(arena, br_db_text(st, 1));
-		img->labels.n++;
-	}
-	if (rc != SQLITE_DONE)
-		return br_db_error(db, rc, err, "read labels of image \"%s\"", img->name);
+	if (br_db_read_labels(db, st, arena, &img->labels, err) < 0)
+		return br_err_wrap(err, "image \"%s\"", img->name);
 	return 0;
 }
 
@@ -226,36 +210,55 @@ imaged_store_get_image(sqlite3 *db, const char *ns, const char *name, br_arena *
 }
 
 int
-imaged_store_list_images(sqlite3 *db, const char *ns, br_arena *arena,
-                         struct br_image_list_resp *ret, br_err *err)
+imaged_store_list_images(sqlite3 *db, const char *ns, const struct br_page_req *page,
+                         br_arena *arena, struct br_image_list_resp *ret, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct br_image *items = NULL;
-	size_t n = 0, cap = 0;
+	uint32_t size = br_page_size(page);
+	struct br_image *items = br_arena_alloc(arena, (size + 1) * sizeof(*items));
+	size_t n = 0, labels = 0;
 	int rc;
 
 	if (br_db_prepare(db,
-	                  "SELECT " IMAGE_COLUMNS " FROM images WHERE namespace = ?1 ORDER BY name",
+	                  "SELECT " IMAGE_COLUMNS " FROM images WHERE namespace = ?1 AND name > ?2"
+	                  " ORDER BY name LIMIT ?3",
 	                  &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, page != NULL && page->token != NULL ? page->token : "", -1,
+	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)size + 1);
+	memset(ret, 0, sizeof(*ret));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct br_image *grown = br_arena_alloc(arena, cap * sizeof(*grown));
-			if (n > 0)
-				memcpy(grown, items, n * sizeof(*grown));
-			items = grown;
+		if (n == size || labels >= BR_PAGE_LABELS_MAX) {
+			ret->next_page_token = items[n - 1].name;
+			break;
 		}
 		read_image_row(st, arena, &items[n]);
 		if (read_labels(db, ns, arena, &items[n], err) < 0)
 			return -1;
+		labels += items[n].labels.n;
 		n++;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return br_db_error(db, rc, err, "list images");
 	ret->items.v = items;
 	ret->items.n = n;
+	return 0;
+}
+
+int
+imaged_store_count_images(sqlite3 *db, const char *ns, int64_t *ret, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db, "SELECT COUNT(*) FROM images WHERE namespace = ?", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return br_db_error(db, rc, err, "count images");
+	*ret = sqlite3_column_int64(st, 0);
 	return 0;
 }
 
@@ -274,83 +277,4 @@ imaged_store_remove_image(sqlite3 *db, const char *ns, const char *name, br_err 
 	if (sqlite3_changes(db) == 0)
 		return br_err_set(err, BR_NOT_FOUND, "image \"%s\": not found", name);
 	return 0;
-}
-
-int
-imaged_store_pending_add(sqlite3 *db, const char *kind, const char *ns, const char *name,
-                         br_err *err)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-	if (br_db_prepare(db,
-	                  "INSERT OR IGNORE INTO pending (kind, namespace, name, created_at)"
-	                  " VALUES (?1, ?2, ?3, ?4)",
-	                  &st, err) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, br_db_now());
-	if (step_done(db, st, "journal", err) < 0)
-		return br_err_wrap(err, "record %s \"%s\"", kind, name);
-	return 0;
-}
-
-int
-imaged_store_pending_remove(sqlite3 *db, const char *kind, const char *ns, const char *name,
-                            br_err *err)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-	if (br_db_prepare(db,
-	                  "DELETE FROM pending WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-	                  &st, err) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	if (step_done(db, st, "journal", err) < 0)
-		return br_err_wrap(err, "forget %s \"%s\"", kind, name);
-	return 0;
-}
-
-int
-imaged_store_pending_list(sqlite3 *db, struct imaged_pending **ret, size_t *ret_n, br_err *err)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct imaged_pending *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if (br_db_prepare(db, "SELECT kind, namespace, name FROM pending ORDER BY created_at", &st,
-	                  err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[n].kind = xstrdup(br_db_text(st, 0));
-		v[n].ns = xstrdup(br_db_text(st, 1));
-		v[n].name = xstrdup(br_db_text(st, 2));
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		imaged_pending_free(v, n);
-		return br_db_error(db, rc, err, "read the journal");
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-void
-imaged_pending_free(struct imaged_pending *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].kind);
-		free(v[i].ns);
-		free(v[i].name);
-	}
-	free(v);
 }

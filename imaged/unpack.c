@@ -2,18 +2,24 @@
 /*
  * Unpacking an image's layers into snapshots, shared by pull and import.
  *
- * Each layer becomes a committed snapshot named by its chain ID, whose parent is the previous
- * layer's, so layers are applied strictly in order, each into a scratch snapshot
- * ("extract-<random>-<chain ID>") that is committed only once its diffID (and blob digest)
- * proved right. Layers whose snapshot already exists are skipped.
+ * Each layer becomes a committed snapshot "berth.layer.<chain ID>", whose parent is the
+ * previous layer's, so layers are applied strictly in order, each into a scratch snapshot
+ * ("berth.extract.<random>-<chain ID>") that is committed only once its diffID (and blob
+ * digest) proved right. Keys in that space are made by daemons only (the front door refuses
+ * them), so a layer snapshot that exists was made by an imaged and is reused.
+ *
+ * First every layer's blob and snapshot is added to the job's lease, which answers which of
+ * them are missing: from then on no collection can take what the job found, and what it
+ * writes is held as it appears.
  *
  * Downloads run ahead of application: the job's own thread applies layer after layer, and up
  * to max_concurrent_downloads - 1 download threads fetch later layers into contentd
  * meanwhile. When the applier reaches a layer that no download thread has started, it fetches
  * it itself and unpacks it as it arrives (the bytes go to contentd and into the snapshot in
- * one pass); a layer fetched ahead is unpacked from contentd. Either way nothing is applied
- * from a registry stream without being hashed on the way, and an extract snapshot whose
- * digests turn out wrong is removed.
+ * one pass); a layer fetched ahead is unpacked from contentd. A blob that an interrupted job
+ * left half written in contentd is continued with an HTTP Range request and then unpacked
+ * from contentd. Either way nothing is applied from a registry stream without being hashed on
+ * the way, and an extract snapshot whose digests turn out wrong is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +44,8 @@ struct layer {
 	const struct br_oci_descriptor *desc;
 	const char *diff_id;
 	char chain_id[BR_DIGEST_BUF];
-	const char *parent; /* the previous layer's chain ID, NULL for the first */
+	char key[IMAGED_KEY_BUF]; /* its snapshot */
+	const char *parent;       /* the previous layer's snapshot key, NULL for the first */
 	bool have_snapshot;
 	enum layer_state state;
 	br_err error;
@@ -59,14 +66,16 @@ struct unpack {
 /* ------------------------------------------------------------------ downloads */
 
 /* A registry download written to contentd and passed on: the layer source of a streamed
- * unpack, or the loop of a plain download. */
+ * unpack, or the loop of a plain download. The job holds the blob's claim meanwhile. */
 struct tee {
 	struct unpack *u;
 	const struct layer *l;
 	struct imaged_fetch *fetch;
 	struct imaged_ingest *ingest;
-	int64_t received;
+	int64_t received; /* bytes of the blob contentd has or was sent */
 	bool ended;
+	bool claimed;
+	bool exists; /* the blob appeared meanwhile (another job wrote it): nothing to fetch */
 };
 
 static ssize_t
@@ -99,33 +108,58 @@ tee_read(void *data, const void **ret_buf, br_err *err)
 	return n;
 }
 
-static int
-tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, struct tee *t,
-         br_err *err)
-{
-	_cleanup_free_ char *path = xasprintf("blobs/%s", l->desc->digest);
-
-	memset(t, 0, sizeof(*t));
-	t->u = u;
-	t->l = l;
-	if (imaged_ingest_new(u->job, l->desc->digest, l->desc->size, &t->ingest, err) < 0)
-		return -1;
-	if (imaged_fetch_open(u->reg, http, path, NULL, l->desc->size, &u->cancel, &t->fetch, err) <
-	    0) {
-		imaged_ingest_free(t->ingest);
-		t->ingest = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static void
 tee_close(struct tee *t)
 {
 	imaged_fetch_close(t->fetch);
 	imaged_ingest_free(t->ingest);
+	if (t->claimed)
+		imaged_blob_release(t->u->job->svc, t->l->desc->digest);
 	t->fetch = NULL;
 	t->ingest = NULL;
+	t->claimed = false;
+}
+
+/*
+ * Claim layer `l`'s blob, and unless it appeared meanwhile (t->exists) open its ingest,
+ * continuing what contentd has of it, and the registry download of the rest. t->received > 0
+ * says contentd had part of it: then the layer is better unpacked from contentd once whole.
+ */
+static int
+tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, struct tee *t,
+         br_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("blobs/%s", l->desc->digest);
+	struct imaged_service *svc = u->job->svc;
+	bool have = false;
+
+	memset(t, 0, sizeof(*t));
+	t->u = u;
+	t->l = l;
+	if (imaged_blob_claim(svc, l->desc->digest, &u->cancel, err) < 0)
+		return -1;
+	t->claimed = true;
+	if (imaged_blob_exists(svc->content, l->desc->digest, &have, err) < 0)
+		goto fail;
+	if (have) {
+		t->exists = true;
+		return 0;
+	}
+	if (imaged_ingest_new(u->job, l->desc->digest, l->desc->size, &t->ingest, err) < 0)
+		goto fail;
+	int64_t offset = imaged_ingest_offset(t->ingest);
+	if (imaged_fetch_open_at(u->reg, http, path, NULL, l->desc->size, offset, &u->cancel,
+	                         &t->fetch, err) < 0)
+		goto fail;
+	if (imaged_fetch_offset(t->fetch) != offset &&
+	    imaged_ingest_restart(t->ingest, err) < 0) /* the registry sent it all */
+		goto fail;
+	t->received = imaged_fetch_offset(t->fetch);
+	imaged_job_progress(u->job, t->received, 0);
+	return 0;
+fail:
+	tee_close(t);
+	return -1;
 }
 
 /* Fetch layer `l` into contentd without unpacking it. */
@@ -134,12 +168,13 @@ download(struct unpack *u, struct imaged_http *http, const struct layer *l, br_e
 {
 	struct tee t;
 	const void *buf;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (tee_open(u, http, l, &t, err) < 0)
 		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-	while ((n = tee_read(&t, &buf, err)) > 0)
-		;
+	if (!t.exists)
+		while ((n = tee_read(&t, &buf, err)) > 0)
+			;
 	tee_close(&t);
 	if (n < 0)
 		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
@@ -192,52 +227,53 @@ snapshot_call(struct unpack *u, const char *method, const struct br_schema *ps, 
 	return br_rpc_call(u->job->svc->snapshots, &opts, method, ps, params, rs, ret, arena, err);
 }
 
-/* Whether the committed snapshot `name` exists. */
-static int
-snapshot_committed(struct unpack *u, const char *name, bool *ret, br_err *err)
-{
-	struct br_snap_key_req req = {.key = name};
-	struct br_snapshot_info info;
-	br_arena *arena = br_arena_new();
-	br_err cerr = BR_ERR_INIT;
-
-	int rc = snapshot_call(u, "snapshots.stat", &br_snap_key_req_schema, &req,
-	                       &br_snapshot_info_schema, &info, arena, &cerr);
-	if (rc == 0)
-		*ret = info.kind != NULL && strcmp(info.kind, "committed") == 0;
-	br_arena_free(arena);
-	if (rc < 0 && cerr.code != BR_NOT_FOUND) {
-		br_err_copy(err, &cerr);
-		return br_err_wrap(err, "snapshot %s", name);
-	}
-	if (rc < 0)
-		*ret = false;
-	return 0;
-}
-
+/* Remove a scratch snapshot now; if that fails, the job's lease is all that holds it and
+ * the store collects it once the lease goes. */
 static void
 snapshot_remove(struct unpack *u, const char *key)
 {
 	struct br_snap_key_req req = {.key = key};
 	br_arena *arena = br_arena_new();
-	br_err err = BR_ERR_INIT;
+	br_err ignored = BR_ERR_INIT;
 
-	if (snapshot_call(u, "snapshots.remove", &br_snap_key_req_schema, &req, NULL, NULL, arena,
-	                  &err) == 0 ||
-	    err.code == BR_NOT_FOUND)
-		imaged_job_journal_remove(u->job, IMAGED_PENDING_SNAPSHOT, key);
-	/* else the journal keeps it for the next start */
+	snapshot_call(u, "snapshots.remove", &br_snap_key_req_schema, &req, NULL, NULL, arena,
+	              &ignored);
 	br_arena_free(arena);
+}
+
+/* The lowerdir= entries of an overlay mount's options, nearest first, in `arena`. */
+static void
+lower_dirs(const struct br_mount *m, br_arena *arena, const char *const **ret, size_t *ret_n)
+{
+	for (size_t i = 0; i < m->options.n; i++) {
+		const char *o = m->options.v[i];
+		if (strncmp(o, "lowerdir=", 9) != 0)
+			continue;
+		char *list = br_arena_strdup(arena, o + 9);
+		size_t n = 1;
+		for (const char *p = list; *p != '\0'; p++)
+			n += *p == ':';
+		const char **v = br_arena_alloc(arena, n * sizeof(*v));
+		char *save = NULL;
+		n = 0;
+		for (char *tok = strtok_r(list, ":", &save); tok != NULL;
+		     tok = strtok_r(NULL, ":", &save))
+			v[n++] = tok;
+		*ret = v;
+		*ret_n = n;
+		return;
+	}
 }
 
 /* The directory a layer is written into, from the mounts of an active snapshot: the bind
  * source (a full tree: whiteouts delete) or the overlay upperdir (whiteouts as overlayfs
- * reads them). */
+ * reads them; its lower directories give implied parents their attributes). */
 static int
-writable_dir(const struct br_snap_mounts_resp *resp, const char *key, const char **ret_dir,
-             enum imaged_whiteouts *ret_whiteouts, br_err *err)
+writable_dir(const struct br_snap_mounts_resp *resp, const char *key, br_arena *arena,
+             const char **ret_dir, struct imaged_apply_opts *opts, br_err *err)
 {
 	const struct br_mount *m = resp->mounts.v;
+	enum imaged_whiteouts *ret_whiteouts = &opts->whiteouts;
 
 	if (resp->mounts.n != 1)
 		return br_err_set(err, BR_INTERNAL, "snapshot %s: %zu mounts, expected one", key,
@@ -252,6 +288,7 @@ writable_dir(const struct br_snap_mounts_resp *resp, const char *key, const char
 			if (strncmp(m->options.v[i], "upperdir=", 9) == 0) {
 				*ret_dir = m->options.v[i] + 9;
 				*ret_whiteouts = IMAGED_WHITEOUT_OVERLAY;
+				lower_dirs(m, arena, &opts->lower_dirs, &opts->n_lower_dirs);
 				return 0;
 			}
 		}
@@ -265,45 +302,41 @@ writable_dir(const struct br_snap_mounts_resp *resp, const char *key, const char
 
 /* ------------------------------------------------------------------ applying */
 
-/* Unpack layer `l` into a new extract snapshot and commit it as its chain ID. With `tee`,
- * the layer streams from the registry (and into contentd); else it is read from contentd. */
+/* Unpack layer `l` into a new extract snapshot and commit it as the layer's key. With
+ * `tee`, the layer streams from the registry (and into contentd); else it is read from
+ * contentd. */
 static int
 apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 {
 	char rnd[IMAGED_JOB_ID_LEN + 1];
 	struct br_snap_mounts_resp mounts;
-	enum imaged_whiteouts whiteouts = IMAGED_WHITEOUT_OVERLAY;
 	struct imaged_apply_result res;
 	const char *dir = NULL;
 	int rc;
 
 	imaged_random_id(rnd);
 	_cleanup_free_ char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
-	if (imaged_job_journal_add(u->job, IMAGED_PENDING_SNAPSHOT, key, err) < 0)
-		return -1;
 	struct br_snap_prepare_req prep = {.key = key, .parent = l->parent};
 	br_arena *arena = br_arena_new();
 	if (snapshot_call(u, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
 	                  &br_snap_mounts_resp_schema, &mounts, arena, err) < 0) {
 		br_arena_free(arena);
-		imaged_job_journal_remove(u->job, IMAGED_PENDING_SNAPSHOT, key);
 		return br_err_wrap(err, "prepare snapshot for layer %s", l->desc->digest);
 	}
-	rc = writable_dir(&mounts, key, &dir, &whiteouts, err);
+	struct imaged_apply_opts opts = {
+	        .layer = l->desc->digest,
+	        .compression = br_oci_layer_compression(l->desc->media_type),
+	        .whiteouts = IMAGED_WHITEOUT_OVERLAY,
+	};
+	rc = writable_dir(&mounts, key, arena, &dir, &opts, err);
 	int root_fd = rc < 0 ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rc == 0 && root_fd < 0)
 		rc = br_err_errno(err, br_code_from_errno(errno), errno, "open snapshot %s at %s",
 		                  key, dir);
-	br_arena_free(arena);
-
 	if (rc == 0) {
-		struct imaged_apply_opts opts = {
-		        .layer = l->desc->digest,
-		        .compression = br_oci_layer_compression(l->desc->media_type),
-		        .whiteouts = whiteouts,
-		};
 		struct imaged_blob_reader reader = {
 		        .content = u->job->svc->content,
+		        .ns = u->job->ns,
 		        .digest = l->desc->digest,
 		        .cancel = &u->cancel,
 		};
@@ -315,6 +348,7 @@ apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 		imaged_blob_reader_fini(&reader);
 		close(root_fd);
 	}
+	br_arena_free(arena); /* the mounts and lower dirs: apply is done with them */
 	if (rc == 0)
 		rc = imaged_apply_verify(&res, l->desc->digest, l->desc->digest, l->diff_id, err);
 	if (rc == 0 && res.size != l->desc->size)
@@ -322,21 +356,19 @@ apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 		                "layer %s: %lld bytes, but the manifest says %lld", l->desc->digest,
 		                (long long)res.size, (long long)l->desc->size);
 	if (rc == 0) {
-		struct br_snap_commit_req commit = {.name = l->chain_id, .key = key};
+		struct br_snap_commit_req commit = {.name = l->key, .key = key};
 		br_err cerr = BR_ERR_INIT;
 		arena = br_arena_new();
 		rc = snapshot_call(u, "snapshots.commit", &br_snap_commit_req_schema, &commit, NULL,
 		                   NULL, arena, &cerr);
 		br_arena_free(arena);
-		if (rc == 0) {
-			imaged_job_journal_remove(u->job, IMAGED_PENDING_SNAPSHOT, key);
+		if (rc == 0)
 			return 0;
-		}
 		if (cerr.code == BR_ALREADY_EXISTS) {
-			rc = 0; /* another job committed the same layer first */
+			rc = 0; /* another job committed the same layer first; the lease holds it */
 		} else {
 			br_err_copy(err, &cerr);
-			br_err_wrap(err, "commit snapshot %s", l->chain_id);
+			br_err_wrap(err, "commit snapshot %s", l->key);
 		}
 	}
 	snapshot_remove(u, key);
@@ -375,6 +407,19 @@ process_layer(struct unpack *u, struct imaged_http *http, size_t i, br_err *err)
 		return apply_one(u, l, NULL, err);
 	if (tee_open(u, http, l, &tee, err) < 0)
 		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
+	if (tee.exists || tee.received > 0) {
+		/* Stored meanwhile, or a write continued from contentd's part: complete it, then
+		 * unpack it from contentd, which has the whole of it. */
+		const void *buf;
+		ssize_t n = 0;
+		if (!tee.exists)
+			while ((n = tee_read(&tee, &buf, err)) > 0)
+				;
+		tee_close(&tee);
+		if (n < 0)
+			return br_err_wrap(err, "fetch layer %s", l->desc->digest);
+		return apply_one(u, l, NULL, err);
+	}
 	int rc = apply_one(u, l, &tee, err);
 	tee_close(&tee);
 	return rc;
@@ -404,29 +449,43 @@ check_layers(const struct br_oci_manifest *m, const struct br_oci_image_config *
 	return 0;
 }
 
-/* What is already there: committed snapshots and blobs in contentd. */
+/* Hold every layer's blob and snapshot in the job's lease and learn which exist. */
 static int
 survey(struct unpack *u, br_err *err)
 {
+	const char **digests = xcalloc(u->n, sizeof(*digests));
+	const char **keys = xcalloc(u->n, sizeof(*keys));
+	bool *blob_missing = xcalloc(u->n, sizeof(bool));
+	bool *snap_missing = xcalloc(u->n, sizeof(bool));
 	int64_t to_fetch = 0;
+	int rc;
 
 	for (size_t i = 0; i < u->n; i++) {
+		digests[i] = u->layers[i].desc->digest;
+		keys[i] = u->layers[i].key;
+	}
+	rc = imaged_hold_blobs(u->job, digests, u->n, blob_missing, err);
+	if (rc == 0)
+		rc = imaged_hold_snapshots(u->job, keys, u->n, snap_missing, err);
+	for (size_t i = 0; rc == 0 && i < u->n; i++) {
 		struct layer *l = &u->layers[i];
-		bool have_blob = false;
-		if (snapshot_committed(u, l->chain_id, &l->have_snapshot, err) < 0 ||
-		    imaged_blob_exists(u->job->svc->content, l->desc->digest, &have_blob, err) < 0)
-			return -1;
-		if (have_blob) {
+		l->have_snapshot = !snap_missing[i];
+		if (!blob_missing[i]) {
 			l->state = LAYER_STORED;
 		} else if (u->reg == NULL) {
-			return br_err_set(err, BR_NOT_FOUND, "layer %s: blob not found",
-			                  l->desc->digest);
+			rc = br_err_set(err, BR_NOT_FOUND, "layer %s: blob not found",
+			                l->desc->digest);
 		} else {
 			to_fetch += l->desc->size;
 		}
 	}
-	imaged_job_progress(u->job, 0, to_fetch);
-	return 0;
+	free(digests);
+	free(keys);
+	free(blob_missing);
+	free(snap_missing);
+	if (rc == 0)
+		imaged_job_progress(u->job, 0, to_fetch);
+	return rc;
 }
 
 int
@@ -449,7 +508,8 @@ imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct 
 		l->desc = &m->layers[i];
 		l->diff_id = config->diff_ids[i];
 		br_oci_chain_id(config->diff_ids, i + 1, l->chain_id);
-		l->parent = i > 0 ? u.layers[i - 1].chain_id : NULL;
+		imaged_layer_key(l->chain_id, l->key);
+		l->parent = i > 0 ? u.layers[i - 1].key : NULL;
 	}
 	pthread_mutex_init(&u.lock, NULL);
 	pthread_cond_init(&u.cond, NULL);
@@ -489,17 +549,12 @@ imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct 
 	return rc;
 }
 
-/* ------------------------------------------------------------------ records */
+/* ------------------------------------------------------------------ names */
 
-int
-imaged_store_image(struct imaged_job *job, const struct br_image *img, br_err *err)
+void
+imaged_layer_key(const char *chain_id, char out[IMAGED_KEY_BUF])
 {
-	struct imaged_service *svc = job->svc;
-
-	pthread_mutex_lock(&svc->journal_lock);
-	int rc = imaged_store_put_image(svc->journal_db, job->ns, img, err);
-	pthread_mutex_unlock(&svc->journal_lock);
-	return rc;
+	snprintf(out, IMAGED_KEY_BUF, IMAGED_LAYER_PREFIX "%s", chain_id);
 }
 
 char *

@@ -2,11 +2,14 @@
 /*
  * berth-snapshotd: layered filesystems as mount specs. main() opens the store under
  * <root>/snapshotd with the configured default snapshotter (snapshotd.snapshotter), repairs
- * what an unclean stop left (orphan directories, records whose directory vanished), serves
- * snapshots.* on <state>/snapshotd.sock until SIGTERM, then lets worker jobs finish before
- * closing the database. It mounts nothing itself.
+ * what an unclean stop left (orphan directories, records whose directory vanished), opens
+ * the leases and the collector (snapshotd.gc_delay_ms, snapshotd.gc_interval_ms), serves
+ * snapshots.* and snapshots.leases.* on <state>/snapshotd.sock until SIGTERM, then stops
+ * the collector and lets the running collection and worker jobs finish before closing the
+ * database. It mounts nothing itself.
  */
 #include "common/daemon.h"
+#include "common/lease.h"
 #include "common/log.h"
 #include "snapshotd/service.h"
 
@@ -52,12 +55,29 @@ main(int argc, char **argv)
 	}
 	log_reconcile(&stats);
 	svc.uv = &d.uv;
+	svc.gc = snapshotd_gc_new(svc.store, &d.uv, d.cfg->snapshotd.gc_delay_ms,
+	                          d.cfg->snapshotd.gc_interval_ms);
+	if (snapshotd_store_open_leases(svc.store, &d.uv, snapshotd_gc_released, svc.gc, &err) <
+	    0) {
+		br_log_error("SNAP-OPEN", "%s", err.msg);
+		snapshotd_gc_free(svc.gc);
+		snapshotd_store_free(svc.store);
+		br_daemon_fini(&d);
+		return 1;
+	}
+	const struct br_method *lease_methods;
+	size_t n_lease_methods;
+	br_lease_store_methods(svc.store->leases, &lease_methods, &n_lease_methods);
+	br_daemon_add_methods(&d, lease_methods, n_lease_methods, svc.store->leases);
 	d.data = &svc;
+	d.on_stop = snapshotd_service_stop;
+	d.ns_usage = snapshotd_ns_usage;
 
 	rc = br_daemon_serve(&d, snapshotd_methods, snapshotd_n_methods, &svc, &err);
 	if (rc < 0)
 		br_log_error("SNAP-SERVE", "%s", err.msg);
 	snapshotd_service_drain(&svc);
+	snapshotd_gc_free(svc.gc);
 	snapshotd_store_free(svc.store);
 	br_daemon_fini(&d);
 	return rc < 0 ? 1 : 0;

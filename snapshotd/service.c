@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RPC handlers of snapshots.*. Quick operations (stat, list, mounts, commit, and creating an
- * overlayfs snapshot, which is three mkdirs) run on the loop. A native snapshot's copy and
- * every directory removal run on a libuv worker between the store's begin and end steps.
+ * overlayfs snapshot, which is three mkdirs) run on the loop. A native snapshot's copy, every
+ * directory removal and every disk usage walk run on a libuv worker between the store's begin
+ * and end steps.
+ *
+ * The envelope's lease ("lease": id) is passed to the store, which holds what prepare, view
+ * and commit create in the same transaction as the record. Keys under BR_SNAP_RESERVED_PREFIX
+ * are Berth's own: a request that came through the front door may not create one.
  *
  * snapshots.remove answers once the directory is gone. If it cannot be deleted (something
  * is still mounted inside), the record is already removed, so the call still succeeds and a
- * warning names the directory; the next start removes it.
+ * warning names the directory; the next collection (or start) removes it.
  */
 #include "snapshotd/service.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "snapshotd/usage.h"
 
 struct create_job {
 	uv_work_t work;
@@ -66,6 +73,20 @@ create_done(uv_work_t *work, int status)
 	free(job);
 }
 
+/* Only Berth's daemons, calling directly, may create keys under BR_SNAP_RESERVED_PREFIX. */
+static int
+check_reserved(br_call *call, const char *key, br_err *err)
+{
+	if (br_call_via_front_door(call) &&
+	    strncmp(key, BR_SNAP_RESERVED_PREFIX, strlen(BR_SNAP_RESERVED_PREFIX)) == 0)
+		return br_err_set(
+		        err, BR_PERMISSION_DENIED,
+		        "snapshot key \"%s\": keys starting with \"" BR_SNAP_RESERVED_PREFIX
+		        "\" are reserved for Berth's own snapshots",
+		        key);
+	return 0;
+}
+
 static void
 handle_create(br_call *call, struct snapshotd_service *svc, enum snapshotd_kind kind)
 {
@@ -73,7 +94,9 @@ handle_create(br_call *call, struct snapshotd_service *svc, enum snapshotd_kind 
 	struct snapshotd_create *c = NULL;
 	br_err err = BR_ERR_INIT;
 
-	if (snapshotd_create_begin(svc->store, br_call_ns(call), req, kind, br_call_arena(call), &c,
+	if (check_reserved(call, req->key, &err) < 0 ||
+	    snapshotd_create_begin(svc->store, br_call_ns(call), req, kind,
+	                           br_call_request(call)->lease, br_call_arena(call), &c,
 	                           &err) < 0) {
 		br_call_fail(call, &err);
 		return;
@@ -127,7 +150,9 @@ handle_commit(br_call *call, void *data)
 	const struct br_snap_commit_req *req = br_call_params(call);
 	br_err err = BR_ERR_INIT;
 
-	if (snapshotd_commit(svc->store, br_call_ns(call), req, &err) < 0) {
+	if (check_reserved(call, req->name, &err) < 0 ||
+	    snapshotd_commit(svc->store, br_call_ns(call), req, br_call_request(call)->lease,
+	                     &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
@@ -151,8 +176,10 @@ remove_done(uv_work_t *work, int status)
 		remove_work(work);
 	if (job->rc < 0)
 		br_log_warn("SNAP-REMOVE-DIR",
-		            "snapshot \"%s\" removed, its directory is left for the next start: %s",
+		            "snapshot \"%s\" removed, its directory is left for the next "
+		            "collection: %s",
 		            job->key, job->err.msg);
+	snapshotd_remove_end(job->svc->store, &job->r);
 	br_call_reply(job->call, NULL, NULL);
 	job->svc->inflight--;
 	free(job);
@@ -211,6 +238,83 @@ handle_list(br_call *call, void *data)
 	br_call_reply(call, &br_snap_list_resp_schema, &resp);
 }
 
+struct usage_job {
+	uv_work_t work;
+	struct snapshotd_service *svc;
+	br_call *call;
+	struct snapshotd_usage *u;
+};
+
+static void
+usage_finish(struct snapshotd_service *svc, br_call *call, struct snapshotd_usage *u)
+{
+	struct br_snap_usage_resp resp;
+	br_err err = BR_ERR_INIT;
+
+	if (snapshotd_usage_end(svc->store, u, br_call_arena(call), &resp, &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	br_call_reply(call, &br_snap_usage_resp_schema, &resp);
+}
+
+static void
+usage_work(uv_work_t *work)
+{
+	struct usage_job *job = work->data;
+
+	snapshotd_usage_work(job->u);
+}
+
+static void
+usage_done(uv_work_t *work, int status)
+{
+	struct usage_job *job = work->data;
+
+	if (status == UV_ECANCELED)
+		usage_work(work);
+	usage_finish(job->svc, job->call, job->u);
+	job->svc->inflight--;
+	free(job);
+}
+
+static void
+handle_usage(br_call *call, void *data)
+{
+	struct snapshotd_service *svc = data;
+	const struct br_snap_usage_req *req = br_call_params(call);
+	struct snapshotd_usage *u = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (snapshotd_usage_begin(svc->store, br_call_ns(call), req, &u, &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	if (!snapshotd_usage_blocks(u)) {
+		usage_finish(svc, call, u);
+		return;
+	}
+	struct usage_job *job = xnew(struct usage_job);
+	job->work.data = job;
+	job->svc = svc;
+	job->call = call;
+	job->u = u;
+	svc->inflight++;
+	uv_queue_work(svc->uv, &job->work, usage_work, usage_done);
+}
+
+static void
+handle_gc(br_call *call, void *data)
+{
+	struct snapshotd_service *svc = data;
+
+	if (svc->gc == NULL) {
+		br_call_failf(call, BR_UNAVAILABLE, "snapshots.gc: no collector");
+		return;
+	}
+	br_gc_handle(call, snapshotd_gc_scheduler(svc->gc));
+}
+
 const struct br_method snapshotd_methods[] = {
         {"snapshots.prepare", &br_snap_prepare_req_schema, handle_prepare},
         {"snapshots.view", &br_snap_prepare_req_schema, handle_view},
@@ -219,12 +323,54 @@ const struct br_method snapshotd_methods[] = {
         {"snapshots.remove", &br_snap_key_req_schema, handle_remove},
         {"snapshots.stat", &br_snap_key_req_schema, handle_stat},
         {"snapshots.list", &br_snap_list_req_schema, handle_list},
+        {"snapshots.usage", &br_snap_usage_req_schema, handle_usage},
+        {"snapshots.gc", NULL, handle_gc},
 };
 const size_t snapshotd_n_methods = sizeof(snapshotd_methods) / sizeof(snapshotd_methods[0]);
+
+static void
+add_count(br_arena *arena, struct br_strlist *list, int64_t n, const char *one, const char *many)
+{
+	const char **v = br_arena_alloc(arena, (list->n + 1) * sizeof(*v));
+
+	if (n == 0)
+		return;
+	if (list->n > 0)
+		memcpy(v, list->v, list->n * sizeof(*v));
+	v[list->n++] = br_arena_printf(arena, "%" PRId64 " %s", n, n == 1 ? one : many);
+	list->v = v;
+}
+
+int
+snapshotd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret, br_err *err)
+{
+	struct snapshotd_service *svc = data;
+	struct br_strlist out = {0};
+	int64_t snapshots = 0, leases = 0;
+
+	if (snapshotd_count(svc->store, ns, &snapshots, err) < 0 ||
+	    (svc->store->leases != NULL &&
+	     br_lease_count(svc->store->leases, ns, &leases, err) < 0))
+		return -1;
+	add_count(arena, &out, snapshots, "snapshot", "snapshots");
+	add_count(arena, &out, leases, "lease", "leases");
+	*ret = out;
+	return 0;
+}
+
+void
+snapshotd_service_stop(void *data)
+{
+	struct snapshotd_service *svc = data;
+
+	if (svc->gc != NULL)
+		snapshotd_gc_stop(svc->gc);
+}
 
 void
 snapshotd_service_drain(struct snapshotd_service *svc)
 {
-	while (svc->inflight > 0)
+	snapshotd_service_stop(svc);
+	while (svc->inflight > 0 || (svc->gc != NULL && snapshotd_gc_running(svc->gc)))
 		uv_run(svc->uv, UV_RUN_ONCE);
 }

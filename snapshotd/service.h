@@ -10,19 +10,31 @@
 #include <uv.h>
 
 #include "common/rpc.h"
+#include "snapshotd/gc.h"
 #include "snapshotd/store.h"
 
 struct snapshotd_service {
 	struct snapshotd_store *store;
+	struct snapshotd_gc *gc; /* NULL: snapshots.gc answers UNAVAILABLE */
 	uv_loop_t *uv;
-	unsigned inflight; /* creates and removals queued on workers */
+	unsigned inflight; /* creates, removals and usage walks queued on workers */
 };
 
 extern const struct br_method snapshotd_methods[];
 extern const size_t snapshotd_n_methods;
 
-/* Run the loop until every job handed to a worker has finished. Call after the server is
- * gone, before freeing the store. Loop thread. */
+/* The daemon.namespace hook (struct br_daemon.ns_usage; data: the service): "N snapshots"
+ * and "N leases" for what `ns` holds here, in `arena`; nothing when it holds nothing.
+ * Database errors. Loop thread. */
+int snapshotd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+                       br_err *err);
+
+/* The daemon's on_stop hook (data: the service): no new collection starts. Loop thread. */
+void snapshotd_service_stop(void *data);
+
+/* Stop the collection and run the loop until it and every job handed to a worker have
+ * finished. Call after the server is gone, before freeing the collector and the store.
+ * Loop thread. */
 void snapshotd_service_drain(struct snapshotd_service *svc);
 
 #endif

@@ -4,8 +4,11 @@
  * snapshot: a numeric id (never reused, so a directory left behind can never be mistaken
  * for a newer snapshot's), its namespace, snapshotter and key, its parent's id and its kind.
  * The row is written before the directory is created and deleted before the directory is
- * removed; reconciliation at start (snapshotd_store_open) removes directories
- * without rows and active/view rows whose directory is missing or incomplete.
+ * removed; reconciliation at start (snapshotd_store_open) removes directories without rows
+ * and active/view rows whose directory is missing or incomplete, and so does the collection
+ * (gc.c) for directories while the daemon runs. Migration 2 adds the lease tables and the
+ * remembered disk usage of committed snapshots (usage.c). A prepare, view or commit that
+ * names a lease holds its result in the same transaction as the row.
  */
 #include "snapshotd/store.h"
 
@@ -43,14 +46,11 @@ static const struct br_db_migration migrations[] = {
             "  value TEXT NOT NULL,"
             "  PRIMARY KEY (snapshot_id, key)"
             ") WITHOUT ROWID;"},
+        /* Leases; and the disk usage of a committed snapshot, measured once (it never
+         * changes), NULL until then. */
+        {2, BR_LEASE_SCHEMA_SQL "ALTER TABLE snapshots ADD COLUMN size INTEGER;"
+                                "ALTER TABLE snapshots ADD COLUMN inodes INTEGER;"},
 };
-
-static inline void
-stmt_freep(sqlite3_stmt **st)
-{
-	sqlite3_finalize(*st);
-}
-#define _cleanup_stmt_ _cleanup_(stmt_freep)
 
 struct snapshotd_create {
 	struct snapshotd_backend *backend;
@@ -60,13 +60,6 @@ struct snapshotd_create {
 	struct br_snap_mounts_resp mounts;
 	int rc;
 	br_err err;
-};
-
-/* One row, as looked up by (namespace, snapshotter, key). */
-struct row {
-	int64_t id;
-	int64_t parent_id; /* 0: none */
-	enum snapshotd_kind kind;
 };
 
 static void
@@ -87,31 +80,76 @@ kind_parse(const char *s, enum snapshotd_kind *ret)
 	return -1;
 }
 
+/* ---- sets of ids (small: what is in flight at one time) ---- */
+
 static bool
-is_busy(const struct snapshotd_store *s, int64_t id)
+ids_has(const int64_t *ids, size_t n, int64_t id)
 {
-	for (size_t i = 0; i < s->n_busy; i++)
-		if (s->busy[i] == id)
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
 			return true;
 	return false;
 }
 
 static void
-busy_add(struct snapshotd_store *s, int64_t id)
+ids_add(int64_t **ids, size_t *n, int64_t id)
 {
-	s->busy = xrealloc(s->busy, (s->n_busy + 1) * sizeof(*s->busy));
-	s->busy[s->n_busy++] = id;
+	*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+	(*ids)[(*n)++] = id;
 }
 
 static void
-busy_del(struct snapshotd_store *s, int64_t id)
+ids_del(int64_t *ids, size_t *n, int64_t id)
 {
-	for (size_t i = 0; i < s->n_busy; i++) {
-		if (s->busy[i] == id) {
-			s->busy[i] = s->busy[--s->n_busy];
+	for (size_t i = 0; i < *n; i++) {
+		if (ids[i] == id) {
+			ids[i] = ids[--*n];
 			return;
 		}
 	}
+}
+
+/* Whether snapshot `id` is being created. Owning thread. */
+bool
+snapshotd_busy(const struct snapshotd_store *s, int64_t id)
+{
+	return ids_has(s->busy, s->n_busy, id);
+}
+
+/* "[id,id,...]" (malloc'ed) for json_each(). Owning thread. */
+char *
+snapshotd_busy_json(const struct snapshotd_store *s)
+{
+	size_t cap = 3 + s->n_busy * 21, len = 0;
+	char *out = xmalloc(cap);
+
+	out[len++] = '[';
+	for (size_t i = 0; i < s->n_busy; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%" PRId64, i ? "," : "",
+		                        s->busy[i]);
+	snprintf(out + len, cap - len, "]");
+	return out;
+}
+
+/* Mark snapshot `id`'s directory as being removed (its row is gone). Owning thread. */
+void
+snapshotd_removing_add(struct snapshotd_store *s, int64_t id)
+{
+	ids_add(&s->removing, &s->n_removing, id);
+}
+
+/* The removal of `id`'s directory is over, whatever its outcome. Owning thread. */
+void
+snapshotd_removing_del(struct snapshotd_store *s, int64_t id)
+{
+	ids_del(s->removing, &s->n_removing, id);
+}
+
+/* Whether `id`'s directory is being removed. Owning thread. */
+bool
+snapshotd_removing(const struct snapshotd_store *s, int64_t id)
+{
+	return ids_has(s->removing, s->n_removing, id);
 }
 
 /* Keys and names: 1 to BR_KEY_MAX bytes (the schema checks), without '/'. */
@@ -142,7 +180,7 @@ snapshotd_backend_get(struct snapshotd_store *s, const char *name, br_err *err)
 /* Look a snapshot up: 1 found (ret filled), 0 not found, -1 error. */
 static int
 lookup(struct snapshotd_store *s, const char *ns, const struct snapshotd_backend *b,
-       const char *key, struct row *ret, br_err *err)
+       const char *key, struct snapshotd_row *ret, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
@@ -167,10 +205,11 @@ lookup(struct snapshotd_store *s, const char *ns, const struct snapshotd_backend
 	return 1;
 }
 
-/* Look up a snapshot that must exist and must not be busy. */
-static int
-lookup_existing(struct snapshotd_store *s, const char *ns, const struct snapshotd_backend *b,
-                const char *key, struct row *ret, br_err *err)
+/* Look up a snapshot that must exist and must not be busy (store.h). */
+int
+snapshotd_lookup_existing(struct snapshotd_store *s, const char *ns,
+                          const struct snapshotd_backend *b, const char *key,
+                          struct snapshotd_row *ret, br_err *err)
 {
 	int found = lookup(s, ns, b, key, ret, err);
 
@@ -178,7 +217,7 @@ lookup_existing(struct snapshotd_store *s, const char *ns, const struct snapshot
 		return -1;
 	if (found == 0)
 		return br_err_set(err, BR_NOT_FOUND, "snapshot \"%s\": not found", key);
-	if (is_busy(s, ret->id))
+	if (snapshotd_busy(s, ret->id))
 		return br_err_set(err, BR_UNAVAILABLE, "snapshot \"%s\": being created", key);
 	return 0;
 }
@@ -219,16 +258,6 @@ load_chain(struct snapshotd_store *s, int64_t parent_id, br_arena *arena, int64_
 }
 
 static int
-step_done(struct snapshotd_store *s, sqlite3_stmt *st, br_err *err, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE)
-		return br_db_error(s->db, rc, err, "%s", what);
-	return 0;
-}
-
-static int
 replace_labels(struct snapshotd_store *s, int64_t id, const struct br_strmap *labels, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *del = NULL;
@@ -237,7 +266,7 @@ replace_labels(struct snapshotd_store *s, int64_t id, const struct br_strmap *la
 	if (br_db_prepare(s->db, "DELETE FROM labels WHERE snapshot_id = ?", &del, err) < 0)
 		return -1;
 	sqlite3_bind_int64(del, 1, id);
-	if (step_done(s, del, err, "labels") < 0)
+	if (br_db_step_done(s->db, del, err, "labels") < 0)
 		return -1;
 	if (labels->n == 0)
 		return 0;
@@ -249,7 +278,7 @@ replace_labels(struct snapshotd_store *s, int64_t id, const struct br_strmap *la
 		sqlite3_bind_int64(ins, 1, id);
 		sqlite3_bind_text(ins, 2, labels->keys[i], -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 3, labels->values[i], -1, SQLITE_STATIC);
-		if (step_done(s, ins, err, "label") < 0)
+		if (br_db_step_done(s->db, ins, err, "label") < 0)
 			return -1;
 	}
 	return 0;
@@ -263,13 +292,14 @@ delete_row(struct snapshotd_store *s, int64_t id, br_err *err)
 	if (br_db_prepare(s->db, "DELETE FROM snapshots WHERE id = ?", &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	return step_done(s, st, err, "delete snapshot");
+	return br_db_step_done(s->db, st, err, "delete snapshot");
 }
 
 /* ---- reconciliation ---- */
 
-static struct snapshotd_backend *
-backend_by_name(struct snapshotd_store *s, const char *name)
+/* The backend named exactly `name`, or NULL (store.h). */
+struct snapshotd_backend *
+snapshotd_backend_by_name(struct snapshotd_store *s, const char *name)
 {
 	for (size_t i = 0; i < s->n_backends; i++)
 		if (strcmp(s->backends[i].ops->name, name) == 0)
@@ -292,7 +322,7 @@ reconcile_rows(struct snapshotd_store *s, struct snapshotd_reconcile_stats *stat
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		struct snapshotd_backend *b = backend_by_name(s, br_db_text(st, 1));
+		struct snapshotd_backend *b = snapshotd_backend_by_name(s, br_db_text(st, 1));
 		enum snapshotd_kind kind = SNAPSHOTD_COMMITTED;
 
 		if (b == NULL || b->ops->complete(b, id))
@@ -315,8 +345,9 @@ reconcile_rows(struct snapshotd_store *s, struct snapshotd_reconcile_stats *stat
 	return 0;
 }
 
-static bool
-parse_id(const char *name, int64_t *ret)
+/* A directory name that is a snapshot id ("1", "42"; never "0", "01", "-1"). Pure. */
+bool
+snapshotd_parse_id(const char *name, int64_t *ret)
 {
 	char *end = NULL;
 
@@ -368,7 +399,7 @@ reconcile_dirs(struct snapshotd_store *s, struct snapshotd_backend *b,
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (parse_id(de->d_name, &id) && row_exists(s, b, id, &exists, err) < 0)
+		if (snapshotd_parse_id(de->d_name, &id) && row_exists(s, b, id, &exists, err) < 0)
 			return -1;
 		if (exists)
 			continue;
@@ -428,9 +459,9 @@ snapshotd_store_open(const char *dir, const char *default_snapshotter,
 		if (open_backend(s, snapshotd_backends[i], err) < 0)
 			return br_err_wrap(err, "snapshot store %s", s->dir);
 	}
-	s->default_backend = backend_by_name(s, default_snapshotter && default_snapshotter[0]
-	                                                ? default_snapshotter
-	                                                : "overlayfs");
+	s->default_backend = snapshotd_backend_by_name(
+	        s,
+	        default_snapshotter && default_snapshotter[0] ? default_snapshotter : "overlayfs");
 	if (s->default_backend == NULL)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "snapshotd.snapshotter: unknown snapshotter \"%s\" (known: "
@@ -459,6 +490,7 @@ snapshotd_store_free(struct snapshotd_store *s)
 {
 	if (s == NULL)
 		return;
+	br_lease_store_free(s->leases);
 	br_db_close(s->db);
 	for (size_t i = 0; i < s->n_backends; i++) {
 		if (s->backends[i].root_fd >= 0)
@@ -466,6 +498,7 @@ snapshotd_store_free(struct snapshotd_store *s)
 		free(s->backends[i].root);
 	}
 	free(s->busy);
+	free(s->removing);
 	free(s->dir);
 	free(s);
 }
@@ -494,7 +527,7 @@ insert_row(struct snapshotd_store *s, const char *ns, const struct snapshotd_bac
 	sqlite3_bind_text(st, 5, snapshotd_kind_name(kind), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int64(st, 7, now);
-	if (step_done(s, st, err, "add snapshot") < 0)
+	if (br_db_step_done(s->db, st, err, "add snapshot") < 0)
 		return -1;
 	return sqlite3_last_insert_rowid(s->db);
 }
@@ -505,7 +538,7 @@ record_snapshot(struct snapshotd_store *s, const char *ns, struct snapshotd_crea
                 const struct br_snap_prepare_req *req, br_arena *arena, br_err *err)
 {
 	const char *parent = req->parent != NULL && req->parent[0] ? req->parent : NULL;
-	struct row row;
+	struct snapshotd_row row;
 	int64_t *chain = NULL;
 	size_t n = 0;
 	int found;
@@ -542,10 +575,36 @@ record_snapshot(struct snapshotd_store *s, const char *ns, struct snapshotd_crea
 	return 0;
 }
 
+/* Inside a write transaction: NOT_FOUND unless `lease` (if any) exists in `ns`. */
+static int
+check_lease(struct snapshotd_store *s, const char *ns, const char *lease, br_err *err)
+{
+	if (lease == NULL)
+		return 0;
+	if (s->leases == NULL)
+		return br_err_set(err, BR_FAILED_PRECONDITION, "lease \"%s\": leases are not open",
+		                  lease);
+	return br_lease_check(s->leases, ns, lease, err);
+}
+
+/* Inside a write transaction: hold (backend b, key) in `lease` (if any). */
+static int
+hold(struct snapshotd_store *s, const char *ns, const char *lease,
+     const struct snapshotd_backend *b, const char *key, br_err *err)
+{
+	char type[BR_LEASE_TYPE_MAX + 1];
+
+	if (lease == NULL)
+		return 0;
+	snprintf(type, sizeof(type), "snapshots/%s", b->ops->name);
+	return br_lease_hold(s->leases, ns, lease, type, key, err);
+}
+
 int
 snapshotd_create_begin(struct snapshotd_store *s, const char *ns,
                        const struct br_snap_prepare_req *req, enum snapshotd_kind kind,
-                       br_arena *arena, struct snapshotd_create **ret, br_err *err)
+                       const char *lease, br_arena *arena, struct snapshotd_create **ret,
+                       br_err *err)
 {
 	struct snapshotd_backend *b = snapshotd_backend_get(s, req->snapshotter, err);
 	_cleanup_free_ struct snapshotd_create *c = NULL;
@@ -560,13 +619,14 @@ snapshotd_create_begin(struct snapshotd_store *s, const char *ns,
 	c->key = req->key;
 	if (br_db_begin(s->db, err) < 0)
 		return -1;
-	if (record_snapshot(s, ns, c, req, arena, err) < 0) {
+	if (check_lease(s, ns, lease, err) < 0 || record_snapshot(s, ns, c, req, arena, err) < 0 ||
+	    hold(s, ns, lease, b, req->key, err) < 0) {
 		br_db_rollback(s->db);
 		return -1;
 	}
 	if (br_db_commit(s->db, err) < 0)
 		return -1;
-	busy_add(s, c->id);
+	ids_add(&s->busy, &s->n_busy, c->id);
 	*ret = br_steal_ptr(&c);
 	return 0;
 }
@@ -590,7 +650,7 @@ snapshotd_create_end(struct snapshotd_store *s, struct snapshotd_create *c,
 	_cleanup_free_ struct snapshotd_create *owned = c;
 	br_err ignored = BR_ERR_INIT;
 
-	busy_del(s, c->id);
+	ids_del(s->busy, &s->n_busy, c->id);
 	if (c->rc < 0) {
 		/* Nothing depends on a snapshot that never existed: drop its row. */
 		delete_row(s, c->id, &ignored);
@@ -603,12 +663,12 @@ snapshotd_create_end(struct snapshotd_store *s, struct snapshotd_create *c,
 
 int
 snapshotd_create(struct snapshotd_store *s, const char *ns, const struct br_snap_prepare_req *req,
-                 enum snapshotd_kind kind, br_arena *arena, struct br_snap_mounts_resp *ret,
-                 br_err *err)
+                 enum snapshotd_kind kind, const char *lease, br_arena *arena,
+                 struct br_snap_mounts_resp *ret, br_err *err)
 {
 	struct snapshotd_create *c = NULL;
 
-	if (snapshotd_create_begin(s, ns, req, kind, arena, &c, err) < 0)
+	if (snapshotd_create_begin(s, ns, req, kind, lease, arena, &c, err) < 0)
 		return -1;
 	snapshotd_create_work(c);
 	return snapshotd_create_end(s, c, ret, err);
@@ -624,9 +684,9 @@ snapshotd_mounts(struct snapshotd_store *s, const char *ns, const struct br_snap
 	struct br_snap_mounts_resp mounts = {0};
 	int64_t *chain = NULL;
 	size_t n = 0;
-	struct row row;
+	struct snapshotd_row row;
 
-	if (b == NULL || lookup_existing(s, ns, b, req->key, &row, err) < 0)
+	if (b == NULL || snapshotd_lookup_existing(s, ns, b, req->key, &row, err) < 0)
 		return -1;
 	if (load_chain(s, row.parent_id, arena, &chain, &n, err) < 0 ||
 	    b->ops->mounts(b, row.id, row.kind, chain, n, arena, &mounts, err) < 0)
@@ -637,13 +697,13 @@ snapshotd_mounts(struct snapshotd_store *s, const char *ns, const struct br_snap
 
 static int
 commit_locked(struct snapshotd_store *s, const char *ns, const struct snapshotd_backend *b,
-              const struct br_snap_commit_req *req, br_err *err)
+              const struct br_snap_commit_req *req, const char *lease, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct row row, other;
+	struct snapshotd_row row, other;
 	int found;
 
-	if (lookup_existing(s, ns, b, req->key, &row, err) < 0)
+	if (snapshotd_lookup_existing(s, ns, b, req->key, &row, err) < 0)
 		return -1;
 	if (row.kind != SNAPSHOTD_ACTIVE)
 		return br_err_set(err, BR_FAILED_PRECONDITION,
@@ -665,16 +725,16 @@ commit_locked(struct snapshotd_store *s, const char *ns, const struct snapshotd_
 	sqlite3_bind_text(st, 1, req->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, br_db_now());
 	sqlite3_bind_int64(st, 3, row.id);
-	if (step_done(s, st, err, "commit") < 0)
+	if (br_db_step_done(s->db, st, err, "commit") < 0)
 		return -1;
 	if (req->labels.n > 0 && replace_labels(s, row.id, &req->labels, err) < 0)
 		return -1;
-	return 0;
+	return hold(s, ns, lease, b, req->name, err);
 }
 
 int
 snapshotd_commit(struct snapshotd_store *s, const char *ns, const struct br_snap_commit_req *req,
-                 br_err *err)
+                 const char *lease, br_err *err)
 {
 	struct snapshotd_backend *b = snapshotd_backend_get(s, req->snapshotter, err);
 
@@ -683,7 +743,7 @@ snapshotd_commit(struct snapshotd_store *s, const char *ns, const struct br_snap
 		return -1;
 	if (br_db_begin(s->db, err) < 0)
 		return -1;
-	if (commit_locked(s, ns, b, req, err) < 0) {
+	if (check_lease(s, ns, lease, err) < 0 || commit_locked(s, ns, b, req, lease, err) < 0) {
 		br_db_rollback(s->db);
 		return -1;
 	}
@@ -712,9 +772,9 @@ snapshotd_remove_begin(struct snapshotd_store *s, const char *ns, const struct b
 {
 	struct snapshotd_backend *b = snapshotd_backend_get(s, req->snapshotter, err);
 	int64_t children = 0;
-	struct row row;
+	struct snapshotd_row row;
 
-	if (b == NULL || lookup_existing(s, ns, b, req->key, &row, err) < 0)
+	if (b == NULL || snapshotd_lookup_existing(s, ns, b, req->key, &row, err) < 0)
 		return -1;
 	if (count_children(s, row.id, &children, err) < 0)
 		return -1;
@@ -723,6 +783,7 @@ snapshotd_remove_begin(struct snapshotd_store *s, const char *ns, const struct b
 		                  req->key, children, children == 1 ? "child" : "children");
 	if (delete_row(s, row.id, err) < 0)
 		return br_err_wrap(err, "remove snapshot \"%s\"", req->key);
+	snapshotd_removing_add(s, row.id);
 	ret->backend = b;
 	ret->id = row.id;
 	return 0;
@@ -734,15 +795,24 @@ snapshotd_remove_work(const struct snapshotd_removal *r, br_err *err)
 	return r->backend->ops->remove(r->backend, r->id, err);
 }
 
+void
+snapshotd_remove_end(struct snapshotd_store *s, const struct snapshotd_removal *r)
+{
+	snapshotd_removing_del(s, r->id);
+}
+
 int
 snapshotd_remove(struct snapshotd_store *s, const char *ns, const struct br_snap_key_req *req,
                  br_err *err)
 {
 	struct snapshotd_removal r;
+	int rc;
 
 	if (snapshotd_remove_begin(s, ns, req, &r, err) < 0)
 		return -1;
-	if (snapshotd_remove_work(&r, err) < 0)
+	rc = snapshotd_remove_work(&r, err);
+	snapshotd_remove_end(s, &r);
+	if (rc < 0)
 		return br_err_wrap(err, "remove snapshot \"%s\"", req->key);
 	return 0;
 }
@@ -754,35 +824,12 @@ load_labels(struct snapshotd_store *s, int64_t id, br_arena *arena, struct br_st
             br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct br_strmap m = {0};
-	size_t cap = 0;
-	int rc;
 
 	if (br_db_prepare(s->db, "SELECT key, value FROM labels WHERE snapshot_id = ? ORDER BY key",
 	                  &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (m.n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			const char **k = br_arena_alloc(arena, ncap * sizeof(*k));
-			const char **v = br_arena_alloc(arena, ncap * sizeof(*v));
-			if (m.n > 0) {
-				memcpy(k, m.keys, m.n * sizeof(*k));
-				memcpy(v, m.values, m.n * sizeof(*v));
-			}
-			m.keys = k;
-			m.values = v;
-			cap = ncap;
-		}
-		m.keys[m.n] = br_arena_strdup(arena, br_db_text(st, 0));
-		m.values[m.n] = br_arena_strdup(arena, br_db_text(st, 1));
-		m.n++;
-	}
-	if (rc != SQLITE_DONE)
-		return br_db_error(s->db, rc, err, "labels");
-	*ret = m;
-	return 0;
+	return br_db_read_labels(s->db, st, arena, ret, err);
 }
 
 #define INFO_SELECT                                                                      \
@@ -834,30 +881,57 @@ snapshotd_list(struct snapshotd_store *s, const char *ns, const struct br_snap_l
                br_arena *arena, struct br_snap_list_resp *ret, br_err *err)
 {
 	struct snapshotd_backend *b = snapshotd_backend_get(s, req->snapshotter, err);
+	uint32_t size = br_page_size(&req->page);
+	const char *after = req->page.token != NULL ? req->page.token : "";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct br_snapshot_info *items = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, labels = 0, label_bytes = 0;
+	const char *next = NULL;
 	int rc;
 
-	if (b == NULL || br_db_prepare(s->db, INFO_SELECT " ORDER BY s.key", &st, err) < 0)
+	if (b == NULL ||
+	    br_db_prepare(s->db, INFO_SELECT " AND s.key > ? ORDER BY s.key LIMIT ?", &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, b->ops->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)size + 1);
+	items = br_arena_alloc(arena, (size + 1) * sizeof(*items));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			struct br_snapshot_info *v = br_arena_alloc(arena, ncap * sizeof(*v));
-			if (n > 0)
-				memcpy(v, items, n * sizeof(*v));
-			items = v;
-			cap = ncap;
+		/* A full page, or labels enough for one reply: the rest on the next page. */
+		if (n == size || labels >= BR_PAGE_LABELS_MAX ||
+		    label_bytes >= SNAPSHOTD_LIST_LABEL_BYTES_MAX) {
+			next = items[n - 1].name;
+			break;
 		}
-		if (info_from_row(s, st, arena, &items[n++], err) < 0)
+		struct br_snapshot_info *info = &items[n++];
+		if (info_from_row(s, st, arena, info, err) < 0)
 			return -1;
+		labels += info->labels.n;
+		for (size_t i = 0; i < info->labels.n; i++)
+			label_bytes +=
+			        strlen(info->labels.keys[i]) + strlen(info->labels.values[i]);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return br_db_error(s->db, rc, err, "list snapshots");
 	ret->items.v = items;
 	ret->items.n = n;
+	ret->next_page_token = next;
+	return 0;
+}
+
+int
+snapshotd_count(struct snapshotd_store *s, const char *ns, int64_t *ret, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(s->db, "SELECT COUNT(*) FROM snapshots WHERE namespace = ?", &st, err) <
+	    0)
+		return -1;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return br_db_error(s->db, rc, err, "count snapshots");
+	*ret = sqlite3_column_int64(st, 0);
 	return 0;
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containers.create and containers.delete. Create reserves the id with a "creating" record,
- * then a worker asks imaged for the image's runtime config, snapshotd for an active snapshot
- * on the image's chain, netd for a network namespace, mounts the snapshot as the bundle's
- * rootfs and writes config.json; any failure undoes the steps already done, in reverse.
- * Delete tears down the task (killing it first with force), removes the bundle and releases
- * the snapshot and the network; it fails, and can be retried, if a peer cannot be reached.
+ * containers.create and containers.delete. Create reserves the id with a "creating" record
+ * (and, in the same transaction, the container's lease "container-<id>" in snapshotd, see
+ * docs/leases.md), then a worker asks imaged for the image's runtime config, makes sure the
+ * lease exists, asks snapshotd for an active snapshot on the image's top layer under that
+ * lease, netd for a network namespace, mounts the snapshot as the bundle's rootfs and writes
+ * config.json; any failure undoes the steps already done, in reverse. Delete tears down the
+ * task (killing it first with force), removes the bundle and releases the network and the
+ * snapshot; it fails, and can be retried, if netd cannot be reached. The snapshot is removed
+ * at once when snapshotd answers; otherwise the lease's deletion, queued with the record's,
+ * lets snapshotd collect it when it is back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,10 +79,11 @@ taskd_release_peers(struct taskd *t, const char *ns, const char *id, const char 
 		br_log_warn("TASK-NET-LEAK", "container %s/%s: networks.detach: %s", ns, id,
 		            err.msg);
 	br_err_clear(&err);
+	/* When this fails the record's deletion drops the lease and snapshotd collects it. */
 	if (br_rpc_call(t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &snap, NULL,
 	                NULL, NULL, &err) < 0 &&
 	    err.code != BR_NOT_FOUND)
-		br_log_warn("TASK-SNAP-LEAK", "container %s/%s: snapshots.remove %s: %s", ns, id,
+		br_log_info("TASK-SNAP-LATER", "container %s/%s: snapshots.remove %s: %s", ns, id,
 		            snapshot_key, err.msg);
 }
 
@@ -106,9 +111,30 @@ create_bundle(struct create_job *j, br_err *err)
 	j->image_name = img.name && img.name[0] ? img.name : req->image;
 	j->snapshotter = img.snapshotter;
 
+	/* The lease exists before the snapshot, so no collection can take the snapshot (or
+	 * the image's layers under it) between the two. The record's transaction queued the
+	 * same put; this one does not wait for the outbox. */
+	char lease[BR_LEASE_ID_MAX + 1];
+	const char *owner_keys[] = {BR_LEASE_LABEL_OWNER}, *owner_values[] = {"taskd"};
+	struct br_lease_resource res = {
+	        img.snapshotter && img.snapshotter[0]
+	                ? br_arena_printf(j->arena, "snapshots/%s", img.snapshotter)
+	                : "snapshots",
+	        c->snapshot_key};
+	taskd_lease_id(c->id, lease);
+	struct br_lease_put_req put = {.id = lease,
+	                               .labels = {owner_keys, owner_values, 1},
+	                               .resources = {&res, 1},
+	                               .replace = true};
+	if (br_lease_put_sync(t->snapshotd, "snapshots", c->ns, &put, j->arena, NULL, err) < 0)
+		return br_err_wrap(err, "prepare snapshot %s", c->snapshot_key);
+	struct br_call_opts lo = o;
+	lo.lease = lease;
 	struct br_snap_prepare_req prep = {
-	        .snapshotter = img.snapshotter, .key = c->snapshot_key, .parent = img.chain_id};
-	if (br_rpc_call(t->snapshotd, &o, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
+	        .snapshotter = img.snapshotter,
+	        .key = c->snapshot_key,
+	        .parent = img.snapshot && img.snapshot[0] ? img.snapshot : img.chain_id};
+	if (br_rpc_call(t->snapshotd, &lo, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
 	                &br_snap_mounts_resp_schema, &mounts, j->arena, err) < 0)
 		return br_err_wrap(err, "prepare snapshot %s", c->snapshot_key);
 
@@ -192,7 +218,7 @@ create_done(uv_work_t *w, int status)
 
 	taskd_work_done(t);
 	if (j->rc < 0) {
-		if (taskd_store_delete(t->db, c->ns, c->id, &err) < 0)
+		if (taskd_store_delete(t, c->ns, c->id, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 		taskd_remove(t, c);
 		br_call_fail(j->call, &j->err);
@@ -204,7 +230,7 @@ create_done(uv_work_t *w, int status)
 	free(c->snapshotter);
 	c->snapshotter = xstrdup(j->snapshotter ? j->snapshotter : "");
 	c->command = br_steal_ptr(&j->command);
-	if (taskd_store_ready(t->db, c, j->spec, &err) < 0) {
+	if (taskd_store_ready(t, c, j->spec, &err) < 0) {
 		/* The record cannot say what was made: undo it all. */
 		br_call_fail(j->call, &err);
 		destroy_start(t, NULL, c, false);
@@ -285,7 +311,7 @@ taskd_containers_create(br_call *call, void *data)
 		c->label_values[i] = xstrdup(req->labels.values[i]);
 	}
 	c->n_labels = req->labels.n;
-	if (taskd_store_insert(t->db, c, &err) < 0) {
+	if (taskd_store_insert(t, c, &err) < 0) {
 		taskd_remove(t, c);
 		br_call_fail(call, &err);
 		return;
@@ -333,14 +359,20 @@ destroy_work(uv_work_t *w)
 	}
 	br_err_clear(err);
 	struct br_snap_key_req snap = {.snapshotter = c->snapshotter, .key = c->snapshot_key};
+	br_err snap_err = BR_ERR_INIT;
+	/* Not reachable: the lease's deletion (queued with the record's) frees it later. */
 	if (br_rpc_call(j->t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &snap,
-	                NULL, NULL, NULL, err) < 0 &&
-	    err->code != BR_NOT_FOUND) {
-		br_err_wrap(err, "remove snapshot %s", c->snapshot_key);
-		return;
-	}
-	br_err_clear(err);
+	                NULL, NULL, NULL, &snap_err) < 0 &&
+	    snap_err.code != BR_NOT_FOUND)
+		br_log_info("TASK-SNAP-LATER", "container %s/%s: snapshots.remove %s: %s", c->ns,
+		            c->id, c->snapshot_key, snap_err.msg);
 	j->rc = 0;
+}
+
+static void
+deleted(void *arg, bool delivered)
+{
+	br_call_reply(arg, NULL, NULL);
 }
 
 static void
@@ -364,14 +396,15 @@ destroy_done(uv_work_t *w, int status)
 	}
 	taskd_unwatch(c);
 	taskd_flush_waiters(t, c);
-	if (taskd_store_delete(t->db, c->ns, c->id, &err) < 0) {
+	if (taskd_store_delete(t, c->ns, c->id, &err) < 0) {
 		if (j->call != NULL)
 			br_call_fail(j->call, &err);
 		goto out;
 	}
 	if (j->call != NULL) {
 		br_log_info("TASK-DELETE", "container %s/%s deleted", c->ns, c->id);
-		br_call_reply(j->call, NULL, NULL);
+		/* Answer once snapshotd dropped the container's lease, or soon anyway. */
+		br_outbox_wait(t->outbox, TASKD_LEASE_WAIT_MS, deleted, j->call);
 	}
 	taskd_remove(t, c);
 out:

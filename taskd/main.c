@@ -97,17 +97,34 @@ main(int argc, char **argv)
 		br_log_error("TASK-OPEN", "%s", err.msg);
 		goto out;
 	}
-	if (dial_peers(&t, &err) < 0 || taskd_store_load(&t, &err) < 0 ||
-	    taskd_reconcile(&t, &err) < 0) {
+	if (dial_peers(&t, &err) < 0) {
 		br_log_error("TASK-START", "%s", err.msg);
 		goto out;
 	}
+	const struct br_outbox_peer peers[] = {{"snapshotd", t.snapshotd}};
+	t.outbox = br_outbox_new(t.loop, t.db, peers, 1);
+	t.owner = (struct br_lease_owner){
+	        .owner = "taskd",
+	        .loop = t.loop,
+	        .db = t.db,
+	        .outbox = t.outbox,
+	        .stores = {{"snapshotd", "snapshots", t.snapshotd}},
+	        .n_stores = 1,
+	};
+	if (taskd_store_load(&t, &err) < 0 || taskd_reconcile(&t, &err) < 0) {
+		br_log_error("TASK-START", "%s", err.msg);
+		goto out;
+	}
+	br_lease_owner_reconcile(&t.owner);
+	d.ns_usage = taskd_ns_usage;
 	br_log_info("TASK-READY", "shim %s", t.shim_path);
 	rc = br_daemon_serve(&d, taskd_methods, taskd_n_methods, &t, &err);
 	if (rc < 0)
 		br_log_error("TASK-SERVE", "%s", err.msg);
 out:
+	br_lease_owner_fini(&t.owner);
 	taskd_service_drain(&t);
+	br_outbox_free(t.outbox);
 	br_rpc_client_free(t.imaged);
 	br_rpc_client_free(t.snapshotd);
 	br_rpc_client_free(t.netd);

@@ -54,7 +54,7 @@ undo_done(uv_work_t *w, int status)
 	br_err err = BR_ERR_INIT;
 
 	taskd_work_done(j->t);
-	if (taskd_store_delete(j->t->db, j->c->ns, j->c->id, &err) < 0)
+	if (taskd_store_delete(j->t, j->c->ns, j->c->id, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", j->c->ns, j->c->id, err.msg);
 	taskd_remove(j->t, j->c);
 	container_unref(j->c);
@@ -99,7 +99,7 @@ reattach(struct taskd *t, struct container *c)
 			c->task = TASK_NONE;
 			c->pid = 0;
 			br_err_clear(&err);
-			if (taskd_store_set_task(t->db, c, &err) < 0)
+			if (taskd_store_set_task(t, c, &err) < 0)
 				br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id,
 				            err.msg);
 		} else if (r.exited) {
@@ -163,13 +163,50 @@ remove_orphans(struct taskd *t, const char *ns)
 	}
 }
 
+/* Containers recorded before they held leases get one now (before the owner's
+ * reconciliation, which would otherwise have nothing to restore for them). */
+static int
+backfill_leases(struct taskd *t, br_err *err)
+{
+	unsigned added = 0;
+
+	if (br_db_begin(t->db, err) < 0)
+		return -1;
+	for (struct container *c = t->containers; c != NULL; c = c->next) {
+		char lease[BR_LEASE_ID_MAX + 1];
+		bool has = false;
+		taskd_lease_id(c->id, lease);
+		if (br_lease_owner_has(&t->owner, "snapshotd", c->ns, lease, &has, err) < 0)
+			goto fail;
+		if (has)
+			continue;
+		br_arena *arena = br_arena_new();
+		struct br_lease_resource r = taskd_lease_resource(c, arena);
+		struct br_objlist list = {&r, 1};
+		int rc = br_lease_owner_put(&t->owner, "snapshotd", c->ns, lease, NULL, &list, err);
+		br_arena_free(arena);
+		if (rc < 0)
+			goto fail;
+		added++;
+	}
+	if (br_db_commit(t->db, err) < 0)
+		return -1;
+	if (added > 0)
+		br_log_notice("TASK-RECONCILE",
+		              "%u containers recorded without a lease now hold one", added);
+	return 0;
+fail:
+	br_db_rollback(t->db);
+	return -1;
+}
+
 int
 taskd_reconcile(struct taskd *t, br_err *err)
 {
 	_cleanup_free_ char *bundles = xasprintf("%s/bundles", t->state_dir);
 	struct container *next;
 
-	if (br_mkdir_p(bundles, 0700, err) < 0)
+	if (br_mkdir_p(bundles, 0700, err) < 0 || backfill_leases(t, err) < 0)
 		return -1;
 	for (struct container *c = t->containers; c != NULL; c = next) {
 		next = c->next;

@@ -186,31 +186,69 @@ handle_get(br_call *call, void *data)
 	br_call_reply(call, &br_container_schema, &out);
 }
 
+static int
+by_id(const void *a, const void *b)
+{
+	const struct container *const *x = a, *const *y = b;
+
+	return strcmp((*x)->id, (*y)->id);
+}
+
+/* One page of the namespace's containers, ordered by id (the token is the last id). */
 static void
 handle_list(br_call *call, void *data)
 {
 	struct taskd *t = data;
+	const struct br_container_list_req *req = br_call_params(call);
 	const char *ns = br_call_ns(call);
+	const char *after = req->page.token != NULL ? req->page.token : "";
+	uint32_t size = br_page_size(&req->page);
 	struct br_container_list_resp resp = {0};
-	size_t n = 0;
+	br_arena *arena = br_call_arena(call);
+	size_t n = 0, labels = 0;
 
 	for (struct container *c = t->containers; c != NULL; c = c->next)
-		n += !c->creating && strcmp(c->ns, ns) == 0;
-	struct br_container *items =
-	        br_arena_alloc(br_call_arena(call), (n ? n : 1) * sizeof(*items));
+		n += !c->creating && strcmp(c->ns, ns) == 0 && strcmp(c->id, after) > 0;
+	struct container **sorted = br_arena_alloc(arena, (n ? n : 1) * sizeof(*sorted));
 	n = 0;
-	for (struct container *c = t->containers; c != NULL; c = c->next) {
-		if (!c->creating && strcmp(c->ns, ns) == 0)
-			container_to_wire(c, &items[n++]);
+	for (struct container *c = t->containers; c != NULL; c = c->next)
+		if (!c->creating && strcmp(c->ns, ns) == 0 && strcmp(c->id, after) > 0)
+			sorted[n++] = c;
+	qsort(sorted, n, sizeof(*sorted), by_id);
+	struct br_container *items = br_arena_alloc(arena, (size + 1) * sizeof(*items));
+	for (size_t i = 0; i < n; i++) {
+		if (resp.items.n == size || labels >= BR_PAGE_LABELS_MAX) {
+			resp.next_page_token = items[resp.items.n - 1].id;
+			break;
+		}
+		container_to_wire(sorted[i], &items[resp.items.n++]);
+		labels += sorted[i]->n_labels;
 	}
-	resp.items = (struct br_objlist){items, n};
+	resp.items.v = items;
 	br_call_reply(call, &br_container_list_resp_schema, &resp);
+}
+
+int
+taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret, br_err *err)
+{
+	struct taskd *t = data;
+	int64_t n = 0;
+
+	for (struct container *c = t->containers; c != NULL; c = c->next)
+		n += strcmp(c->ns, ns) == 0;
+	ret->n = 0;
+	if (n == 0)
+		return 0;
+	ret->v = br_arena_alloc(arena, sizeof(*ret->v));
+	ret->v[ret->n++] =
+	        br_arena_printf(arena, "%lld container%s", (long long)n, n == 1 ? "" : "s");
+	return 0;
 }
 
 const struct br_method taskd_methods[] = {
         {"containers.create", &br_container_create_req_schema, taskd_containers_create},
         {"containers.get", &br_container_id_req_schema, handle_get},
-        {"containers.list", NULL, handle_list},
+        {"containers.list", &br_container_list_req_schema, handle_list},
         {"containers.delete", &br_container_id_req_schema, taskd_containers_delete},
         {"tasks.start", &br_container_id_req_schema, taskd_tasks_start},
         {"tasks.get", &br_container_id_req_schema, taskd_tasks_get},

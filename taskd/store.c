@@ -36,6 +36,8 @@ static const struct br_db_migration migrations[] = {
             "  exit_status INTEGER NOT NULL DEFAULT 0,"
             "  exited_at INTEGER NOT NULL DEFAULT 0,"
             "  PRIMARY KEY (ns, id));"},
+        /* Each container holds its snapshot through a lease that the outbox keeps true. */
+        {2, BR_OUTBOX_SCHEMA_SQL BR_LEASE_OWNER_SCHEMA_SQL},
 };
 
 static const char *const task_names[] = {"none", "running", "stopped"};
@@ -72,10 +74,17 @@ labels_json(const struct container *c)
 	return s;
 }
 
-/* Run one prepared statement to completion inside its own write transaction. */
+/* What a write transaction does besides its statement: the lease changes that follow it. */
+typedef int (*also_fn)(struct taskd *t, const struct container *c, const char *ns, const char *id,
+                       br_err *err);
+
+/* Run one prepared statement to completion inside its own write transaction, with `also`
+ * (may be NULL) in the same transaction; kick the outbox after the commit. */
 static int
-exec_write(sqlite3 *db, sqlite3_stmt *st, const char *what, br_err *err)
+exec_write(struct taskd *t, sqlite3_stmt *st, also_fn also, const struct container *c,
+           const char *ns, const char *id, const char *what, br_err *err)
 {
+	sqlite3 *db = t->db;
 	int rc;
 
 	if (br_db_begin(db, err) < 0) {
@@ -88,16 +97,61 @@ exec_write(sqlite3 *db, sqlite3_stmt *st, const char *what, br_err *err)
 		br_db_rollback(db);
 		return br_db_error(db, rc, err, "%s", what);
 	}
-	if (br_db_commit(db, err) < 0) {
+	if (also != NULL && also(t, c, ns, id, err) < 0) {
 		br_db_rollback(db);
 		return br_err_wrap(err, "%s", what);
 	}
+	if (br_db_commit(db, err) < 0)
+		return br_err_wrap(err, "%s", what);
+	if (also != NULL && t->outbox != NULL)
+		br_outbox_kick(t->outbox);
 	return 0;
 }
 
-int
-taskd_store_insert(sqlite3 *db, const struct container *c, br_err *err)
+void
+taskd_lease_id(const char *id, char out[BR_LEASE_ID_MAX + 1])
 {
+	snprintf(out, BR_LEASE_ID_MAX + 1, "container-%s", id);
+}
+
+struct br_lease_resource
+taskd_lease_resource(const struct container *c, br_arena *arena)
+{
+	const char *type = c->snapshotter != NULL && c->snapshotter[0] != '\0'
+	                           ? br_arena_printf(arena, "snapshots/%s", c->snapshotter)
+	                           : "snapshots";
+	return (struct br_lease_resource){type, c->snapshot_key};
+}
+
+static int
+hold_snapshot(struct taskd *t, const struct container *c, const char *ns, const char *id,
+              br_err *err)
+{
+	char lease[BR_LEASE_ID_MAX + 1];
+	br_arena *arena = br_arena_new();
+	struct br_lease_resource r = taskd_lease_resource(c, arena);
+	struct br_objlist resources = {&r, 1};
+
+	taskd_lease_id(id, lease);
+	int rc = br_lease_owner_put(&t->owner, "snapshotd", ns, lease, NULL, &resources, err);
+	br_arena_free(arena);
+	return rc;
+}
+
+static int
+release_snapshot(struct taskd *t, const struct container *c, const char *ns, const char *id,
+                 br_err *err)
+{
+	char lease[BR_LEASE_ID_MAX + 1];
+
+	taskd_lease_id(id, lease);
+	return br_lease_owner_delete(&t->owner, "snapshotd", ns, lease, err);
+}
+
+int
+taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
+{
+	sqlite3 *db = t->db;
 	sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *labels = labels_json(c);
 
@@ -115,7 +169,7 @@ taskd_store_insert(sqlite3 *db, const struct container *c, br_err *err)
 	sqlite3_bind_text(st, 6, c->snapshot_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, labels, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, c->created_at);
-	if (exec_write(db, st, "record container", err) < 0) {
+	if (exec_write(t, st, hold_snapshot, c, c->ns, c->id, "record container", err) < 0) {
 		if (err != NULL && err->code == BR_ALREADY_EXISTS)
 			return br_err_set(err, BR_ALREADY_EXISTS,
 			                  "container \"%s\": already exists", c->id);
@@ -125,8 +179,9 @@ taskd_store_insert(sqlite3 *db, const struct container *c, br_err *err)
 }
 
 int
-taskd_store_ready(sqlite3 *db, const struct container *c, const char *spec, br_err *err)
+taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, br_err *err)
 {
+	sqlite3 *db = t->db;
 	sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *command = command_json(c->command);
 
@@ -142,12 +197,13 @@ taskd_store_ready(sqlite3 *db, const struct container *c, const char *spec, br_e
 	sqlite3_bind_text(st, 5, command, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, c->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, c->id, -1, SQLITE_STATIC);
-	return exec_write(db, st, "record container", err);
+	return exec_write(t, st, hold_snapshot, c, c->ns, c->id, "record container", err);
 }
 
 int
-taskd_store_set_task(sqlite3 *db, const struct container *c, br_err *err)
+taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err)
 {
+	sqlite3 *db = t->db;
 	sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(db,
@@ -161,19 +217,19 @@ taskd_store_set_task(sqlite3 *db, const struct container *c, br_err *err)
 	sqlite3_bind_int64(st, 4, c->exited_at);
 	sqlite3_bind_text(st, 5, c->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, c->id, -1, SQLITE_STATIC);
-	return exec_write(db, st, "record task state", err);
+	return exec_write(t, st, NULL, c, c->ns, c->id, "record task state", err);
 }
 
 int
-taskd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err)
+taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (br_db_prepare(db, "DELETE FROM containers WHERE ns = ? AND id = ?", &st, err) < 0)
+	if (br_db_prepare(t->db, "DELETE FROM containers WHERE ns = ? AND id = ?", &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	return exec_write(db, st, "delete container record", err);
+	return exec_write(t, st, release_snapshot, NULL, ns, id, "delete container record", err);
 }
 
 int

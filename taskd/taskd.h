@@ -21,13 +21,16 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/lease_owner.h"
 #include "common/loop.h"
+#include "common/outbox.h"
 #include "common/proto/tasks.h"
 #include "common/rpc.h"
 
 #define TASKD_LOGS_MAX_WAIT_MS 30000 /* tasks.logs never parks a call longer */
 #define TASKD_FORCE_WAIT_MS 10000    /* containers.delete force: wait for the kill */
 #define TASKD_PEER_TIMEOUT_MS 30000
+#define TASKD_LEASE_WAIT_MS 5000 /* containers.delete waits this long for the lease's end */
 
 enum task_state {
 	TASK_NONE,    /* no task: the container is "created" */
@@ -80,6 +83,8 @@ struct taskd {
 	br_rpc_client *imaged;
 	br_rpc_client *snapshotd;
 	br_rpc_client *netd;
+	struct br_outbox *outbox;    /* lease changes for snapshotd */
+	struct br_lease_owner owner; /* one lease per container: "container-<id>" */
 	struct container *containers;
 	unsigned inflight; /* workers queued or running */
 	bool stopping;
@@ -114,12 +119,20 @@ void taskd_service_drain(struct taskd *t);
 /* ---- store.c ---- */
 
 int taskd_store_open(const char *path, sqlite3 **ret, br_err *err);
-/* A row in state "creating": reserved, side effects may exist. */
-int taskd_store_insert(sqlite3 *db, const struct container *c, br_err *err);
+/* A row in state "creating": reserved, side effects may exist. In the same transaction the
+ * container's lease in snapshotd (its writable snapshot) is recorded and queued. */
+int taskd_store_insert(struct taskd *t, const struct container *c, br_err *err);
 /* Make the row "ready" with everything create produced. */
-int taskd_store_ready(sqlite3 *db, const struct container *c, const char *spec, br_err *err);
-int taskd_store_set_task(sqlite3 *db, const struct container *c, br_err *err);
-int taskd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err);
+int taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, br_err *err);
+int taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err);
+/* Delete the row and, in the same transaction, queue the deletion of its lease, so that
+ * snapshotd collects its snapshot whenever it can. */
+int taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err);
+/* "container-<id>": the lease of a container (in its namespace), in `out`. */
+void taskd_lease_id(const char *id, char out[BR_LEASE_ID_MAX + 1]);
+/* The lease resource of the container's snapshot (type "snapshots[/<snapshotter>]"), with
+ * strings in `arena`. */
+struct br_lease_resource taskd_lease_resource(const struct container *c, br_arena *arena);
 /* The stored spec (heap), NOT_FOUND if the row is gone. */
 int taskd_store_spec(sqlite3 *db, const char *ns, const char *id, char **ret, br_err *err);
 /* Load every row into the table; rows still "creating" come back with c->creating set. */
@@ -176,6 +189,10 @@ void taskd_wake_waiters(struct taskd *t, struct container *c, bool exited);
 void taskd_park_wait(struct taskd *t, struct container *c, br_call *call, int64_t timeout_ms);
 /* Answer every parked call now (shutdown, container removal). */
 void taskd_flush_waiters(struct taskd *t, struct container *c);
+
+/* daemon.namespace: containers of `ns`. */
+int taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
+                   br_err *err);
 
 /* ---- reconcile.c ---- */
 

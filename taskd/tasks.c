@@ -192,7 +192,7 @@ taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t 
 	c->task = TASK_STOPPED;
 	c->exit_status = status;
 	c->exited_at = exited_at;
-	if (taskd_store_set_task(t->db, c, &err) < 0)
+	if (taskd_store_set_task(t, c, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld", c->ns, c->id,
 	            c->pid, (long long)status);
@@ -299,7 +299,7 @@ start_done(uv_work_t *w, int status)
 	if (j->rc < 0) {
 		c->task = TASK_NONE;
 		c->pid = 0;
-		taskd_store_set_task(t->db, c, &err);
+		taskd_store_set_task(t, c, &err);
 		br_err_wrap(&j->err, "start container \"%s\"", c->id);
 		br_call_fail(j->call, &j->err);
 		goto out;
@@ -308,7 +308,7 @@ start_done(uv_work_t *w, int status)
 	c->pid = j->pid;
 	c->exit_status = 0;
 	c->exited_at = 0;
-	if (taskd_store_set_task(t->db, c, &err) < 0)
+	if (taskd_store_set_task(t, c, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 	watch_fd(t, c, j->watch_fd);
 	br_log_info("TASK-START", "container %s/%s: task %u started", c->ns, c->id, c->pid);
@@ -375,7 +375,7 @@ taskd_tasks_start(br_call *call, void *data)
 	 * the shim or nothing, and reports accordingly. */
 	c->task = TASK_RUNNING;
 	c->pid = 0;
-	if (taskd_store_set_task(t->db, c, &err) < 0) {
+	if (taskd_store_set_task(t, c, &err) < 0) {
 		c->task = TASK_NONE;
 		free(j->runtime_path);
 		free(j->runtime_root);
@@ -560,7 +560,7 @@ delete_done(uv_work_t *w, int status)
 		br_call_reply(j->call, &br_task_schema, &out);
 		c->task = TASK_NONE;
 		c->pid = 0;
-		if (taskd_store_set_task(t->db, c, &err) < 0)
+		if (taskd_store_set_task(t, c, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 		taskd_flush_waiters(t, c);
 	}

@@ -21,9 +21,16 @@ static const struct br_field info_fields[] = {
 };
 const struct br_schema br_content_info_schema = BR_SCHEMA(struct br_content_info, info_fields);
 
+static const struct br_field list_req_fields[] = {
+        BR_PAGE_FIELDS(struct br_content_list_req),
+};
+const struct br_schema br_content_list_req_schema =
+        BR_SCHEMA(struct br_content_list_req, list_req_fields);
+
 static const struct br_field list_resp_fields[] = {
-        BR_FIELD_SUB(struct br_content_list_resp, items, BR_F_OBJLIST, 100000, 0,
+        BR_FIELD_SUB(struct br_content_list_resp, items, BR_F_OBJLIST, BR_PAGE_MAX, 0,
                      &br_content_info_schema),
+        S(br_content_list_resp, next_page_token, BR_F_STR, BR_PAGE_TOKEN_MAX, 0),
 };
 const struct br_schema br_content_list_resp_schema =
         BR_SCHEMA(struct br_content_list_resp, list_resp_fields);
@@ -80,3 +87,23 @@ static const struct br_field read_resp_fields[] = {
 };
 const struct br_schema br_content_read_resp_schema =
         BR_SCHEMA(struct br_content_read_resp, read_resp_fields);
+
+static const struct br_field ns_usage_fields[] = {
+        S(br_content_ns_usage, ns, BR_F_STR, 76 /* BR_NS_MAX */, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_content_ns_usage, leases, BR_F_I64, 0, 0),
+        S(br_content_ns_usage, blobs, BR_F_I64, 0, 0),
+        S(br_content_ns_usage, bytes, BR_F_I64, 0, 0),
+};
+const struct br_schema br_content_ns_usage_schema =
+        BR_SCHEMA(struct br_content_ns_usage, ns_usage_fields);
+
+static const struct br_field usage_fields[] = {
+        S(br_content_usage, blobs, BR_F_I64, 0, 0),
+        S(br_content_usage, bytes, BR_F_I64, 0, 0),
+        S(br_content_usage, ingests, BR_F_I64, 0, 0),
+        S(br_content_usage, ingest_bytes, BR_F_I64, 0, 0),
+        S(br_content_usage, reclaimable_bytes, BR_F_I64, 0, 0),
+        BR_FIELD_SUB(struct br_content_usage, namespaces, BR_F_OBJLIST, BR_CONTENT_USAGE_NS_MAX, 0,
+                     &br_content_ns_usage_schema),
+};
+const struct br_schema br_content_usage_schema = BR_SCHEMA(struct br_content_usage, usage_fields);

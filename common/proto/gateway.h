@@ -5,9 +5,18 @@
  *   gateway.info {} -> br_gateway_info: the gateway's own version and uptime, and for every
  *                      component its health (daemon.health), or the error that stands for it.
  *
+ *   namespaces.list   {page_size, page_token} -> {items: [br_namespace], next_page_token}
+ *   namespaces.create {name}                  -> br_namespace
+ *   namespaces.get    {name}                  -> br_namespace
+ *   namespaces.delete {name}                  -> {}   FAILED_PRECONDITION while it holds
+ *                                                      anything (daemon.namespace of each
+ *                                                      backend)
+ *
  * Routing: a method "<service>.<verb>" is forwarded to the daemon that owns <service>:
  *   content -> contentd, snapshots -> snapshotd, images|jobs -> imaged,
  *   containers|tasks -> taskd, networks -> netd.  "daemon.*" is never forwarded.
+ * Every method is a read or a write: br_gateway_is_read() knows the reads; a write names its
+ * namespace into existence, and writes to content.* and snapshots.* are for root only.
  */
 #ifndef BR_COMMON_PROTO_GATEWAY_H
 #define BR_COMMON_PROTO_GATEWAY_H
@@ -32,7 +41,37 @@ struct br_gateway_info {
 };
 extern const struct br_schema br_gateway_info_schema;
 
+struct br_namespace {
+	const char *name;
+	int64_t created_at; /* ms since the epoch */
+};
+extern const struct br_schema br_namespace_schema;
+
+struct br_namespace_name_req {
+	const char *name;
+};
+extern const struct br_schema br_namespace_name_req_schema;
+
+struct br_namespace_list_req {
+	struct br_page_req page;
+};
+extern const struct br_schema br_namespace_list_req_schema;
+
+struct br_namespace_list_resp {
+	struct br_objlist items; /* struct br_namespace, ordered by name */
+	const char *next_page_token;
+};
+extern const struct br_schema br_namespace_list_resp_schema;
+
 /* The daemon ("contentd") that owns `method`'s service, or NULL if none does. */
 const char *br_gateway_route(const char *method);
+
+/* True if `method` only reads (lists, gets, waits, reads blobs); false for anything that may
+ * create, change or delete. Unknown methods count as writes. Pure. */
+bool br_gateway_is_read(const char *method);
+
+/* True if `method` belongs to a raw store service (content.*, snapshots.*), whose writes are
+ * for root only: a caller who could plant a snapshot or a blob could poison later pulls. */
+bool br_gateway_is_store(const char *method);
 
 #endif

@@ -31,6 +31,7 @@ static const struct br_field image_fields[] = {
         S(br_image, manifest_digest, BR_F_STR, 0, BR_F_DIGEST),
         S(br_image, config_digest, BR_F_STR, 0, BR_F_DIGEST),
         S(br_image, chain_id, BR_F_STR, 0, BR_F_DIGEST),
+        S(br_image, snapshot, BR_F_STR, BR_KEY_MAX, 0),
         S(br_image, platform, BR_F_STR, 64, 0),
         S(br_image, size, BR_F_I64, 0, 0),
         S(br_image, created_at, BR_F_I64, 0, 0),
@@ -39,8 +40,16 @@ static const struct br_field image_fields[] = {
 };
 const struct br_schema br_image_schema = BR_SCHEMA(struct br_image, image_fields);
 
+static const struct br_field list_req_fields[] = {
+        BR_PAGE_FIELDS(struct br_image_list_req),
+};
+const struct br_schema br_image_list_req_schema =
+        BR_SCHEMA(struct br_image_list_req, list_req_fields);
+
 static const struct br_field list_fields[] = {
-        BR_FIELD_SUB(struct br_image_list_resp, items, BR_F_OBJLIST, 100000, 0, &br_image_schema),
+        BR_FIELD_SUB(struct br_image_list_resp, items, BR_F_OBJLIST, BR_PAGE_MAX, 0,
+                     &br_image_schema),
+        S(br_image_list_resp, next_page_token, BR_F_STR, BR_PAGE_TOKEN_MAX, 0),
 };
 const struct br_schema br_image_list_resp_schema =
         BR_SCHEMA(struct br_image_list_resp, list_fields);
@@ -48,6 +57,7 @@ const struct br_schema br_image_list_resp_schema =
 static const struct br_field runtime_fields[] = {
         S(br_image_runtime, name, BR_F_STR, BR_NAME_MAX, 0),
         S(br_image_runtime, chain_id, BR_F_STR, 0, BR_F_DIGEST),
+        S(br_image_runtime, snapshot, BR_F_STR, BR_KEY_MAX, 0),
         S(br_image_runtime, snapshotter, BR_F_STR, 64, 0),
         S(br_image_runtime, user, BR_F_STR, 256, 0),
         S(br_image_runtime, env, BR_F_STRLIST, 4096, 0),

@@ -5,7 +5,7 @@
  *   images.pull    {ref, platform}           -> {id}     a job; follow it with jobs.*
  *   images.import  {digest, name}            -> {id}     a job; the archive is a blob that the
  *                                                        caller wrote to contentd first
- *   images.list    {}                        -> {items: [br_image]}
+ *   images.list    {page_size, page_token}   -> {items: [br_image], next_page_token}
  *   images.get     {name}                    -> br_image
  *   images.remove  {name}                    -> {}
  *   images.resolve {name}                    -> br_image_runtime   what taskd needs to run it
@@ -45,7 +45,8 @@ struct br_image {
 	struct br_descriptor target; /* what the name points to (index or manifest) */
 	const char *manifest_digest; /* the platform manifest chosen */
 	const char *config_digest;
-	const char *chain_id; /* committed snapshot of the top layer */
+	const char *chain_id; /* the chain ID of the top layer */
+	const char *snapshot; /* its committed snapshot: "berth.layer.<chain ID>" */
 	const char *platform;
 	int64_t size; /* compressed bytes of config + layers */
 	int64_t created_at;
@@ -54,14 +55,21 @@ struct br_image {
 };
 extern const struct br_schema br_image_schema;
 
+struct br_image_list_req {
+	struct br_page_req page;
+};
+extern const struct br_schema br_image_list_req_schema;
+
 struct br_image_list_resp {
-	struct br_objlist items; /* struct br_image */
+	struct br_objlist items; /* struct br_image, ordered by name */
+	const char *next_page_token;
 };
 extern const struct br_schema br_image_list_resp_schema;
 
 struct br_image_runtime {
 	const char *name;
-	const char *chain_id; /* parent for the container's snapshot */
+	const char *chain_id;
+	const char *snapshot; /* the parent of a container's snapshot (its top layer's) */
 	const char *snapshotter;
 	const char *user;
 	struct br_strlist env;

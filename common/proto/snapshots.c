@@ -48,13 +48,41 @@ const struct br_schema br_snapshot_info_schema = BR_SCHEMA(struct br_snapshot_in
 
 static const struct br_field list_req_fields[] = {
         S(br_snap_list_req, snapshotter, BR_F_STR, 64, 0),
+        BR_PAGE_FIELDS(struct br_snap_list_req),
 };
 const struct br_schema br_snap_list_req_schema =
         BR_SCHEMA(struct br_snap_list_req, list_req_fields);
 
 static const struct br_field list_resp_fields[] = {
-        BR_FIELD_SUB(struct br_snap_list_resp, items, BR_F_OBJLIST, 100000, 0,
+        BR_FIELD_SUB(struct br_snap_list_resp, items, BR_F_OBJLIST, BR_PAGE_MAX, 0,
                      &br_snapshot_info_schema),
+        S(br_snap_list_resp, next_page_token, BR_F_STR, BR_PAGE_TOKEN_MAX, 0),
 };
 const struct br_schema br_snap_list_resp_schema =
         BR_SCHEMA(struct br_snap_list_resp, list_resp_fields);
+
+static const struct br_field usage_req_fields[] = {
+        S(br_snap_usage_req, snapshotter, BR_F_STR, 64, 0),
+        S(br_snap_usage_req, key, BR_F_STR, BR_KEY_MAX, 0),
+};
+const struct br_schema br_snap_usage_req_schema =
+        BR_SCHEMA(struct br_snap_usage_req, usage_req_fields);
+
+static const struct br_field ns_usage_fields[] = {
+        S(br_snap_ns_usage, ns, BR_F_STR, 76, 0),
+        S(br_snap_ns_usage, snapshots, BR_F_I64, 0, 0),
+        S(br_snap_ns_usage, size, BR_F_I64, 0, 0),
+};
+const struct br_schema br_snap_ns_usage_schema =
+        BR_SCHEMA(struct br_snap_ns_usage, ns_usage_fields);
+
+static const struct br_field usage_resp_fields[] = {
+        S(br_snap_usage_resp, size, BR_F_I64, 0, 0),
+        S(br_snap_usage_resp, inodes, BR_F_I64, 0, 0),
+        S(br_snap_usage_resp, snapshots, BR_F_I64, 0, 0),
+        S(br_snap_usage_resp, reclaimable_size, BR_F_I64, 0, 0),
+        BR_FIELD_SUB(struct br_snap_usage_resp, namespaces, BR_F_OBJLIST,
+                     BR_SNAP_USAGE_NAMESPACES_MAX, 0, &br_snap_ns_usage_schema),
+};
+const struct br_schema br_snap_usage_resp_schema =
+        BR_SCHEMA(struct br_snap_usage_resp, usage_resp_fields);

@@ -37,8 +37,15 @@ static const struct br_field container_fields[] = {
 };
 const struct br_schema br_container_schema = BR_SCHEMA(struct br_container, container_fields);
 
+static const struct br_field list_req_fields[] = {
+        BR_PAGE_FIELDS(struct br_container_list_req),
+};
+const struct br_schema br_container_list_req_schema =
+        BR_SCHEMA(struct br_container_list_req, list_req_fields);
+
 static const struct br_field list_fields[] = {
-        BR_FIELD_SUB(struct br_container_list_resp, items, BR_F_OBJLIST, 100000, 0,
+        BR_FIELD(struct br_container_list_resp, next_page_token, BR_F_STR, BR_PAGE_TOKEN_MAX, 0),
+        BR_FIELD_SUB(struct br_container_list_resp, items, BR_F_OBJLIST, BR_PAGE_MAX, 0,
                      &br_container_schema),
 };
 const struct br_schema br_container_list_resp_schema =

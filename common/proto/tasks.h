@@ -4,7 +4,7 @@
  *
  *   containers.create {id, image, args, env, net, labels, runtime} -> br_container
  *   containers.get    {id}                -> br_container
- *   containers.list   {}                  -> {items: [br_container]}
+ *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
  *   tasks.start       {id}                -> br_task      creates and starts the task (runc
  *                                                         create + start under a berth-shim)
@@ -61,8 +61,14 @@ struct br_container {
 };
 extern const struct br_schema br_container_schema;
 
+struct br_container_list_req {
+	struct br_page_req page;
+};
+extern const struct br_schema br_container_list_req_schema;
+
 struct br_container_list_resp {
-	struct br_objlist items; /* struct br_container */
+	struct br_objlist items; /* struct br_container, ordered by id */
+	const char *next_page_token;
 };
 extern const struct br_schema br_container_list_resp_schema;
 

@@ -29,6 +29,11 @@ static const struct br_field health_fields[] = {
 };
 const struct br_schema br_health_schema = BR_SCHEMA(struct br_health, health_fields);
 
+static const struct br_field ns_usage_fields[] = {
+        BR_FIELD(struct br_ns_usage, items, BR_F_STRLIST, 64, 0),
+};
+const struct br_schema br_ns_usage_schema = BR_SCHEMA(struct br_ns_usage, ns_usage_fields);
+
 static const struct br_field job_ref_fields[] = {
         BR_FIELD(struct br_job_ref, id, BR_F_STR, 64, BR_F_REQUIRED | BR_F_ID),
 };
@@ -54,3 +59,11 @@ static const struct br_field job_fields[] = {
         BR_FIELD(struct br_job, ended_at, BR_F_I64, 0, 0),
 };
 const struct br_schema br_job_schema = BR_SCHEMA(struct br_job, job_fields);
+
+uint32_t
+br_page_size(const struct br_page_req *req)
+{
+	if (req == NULL || req->size == 0)
+		return BR_PAGE_DEFAULT;
+	return req->size > BR_PAGE_MAX ? BR_PAGE_MAX : req->size;
+}

@@ -30,6 +30,35 @@ struct br_descriptor {
 };
 extern const struct br_schema br_descriptor_schema;
 
+/*
+ * Paging of list methods. A list request carries `page_size` (0: BR_PAGE_DEFAULT, at most
+ * BR_PAGE_MAX) and `page_token` (absent: the first page; else the `next_page_token` of the
+ * previous reply, an opaque string); the reply carries `next_page_token`, absent on the last
+ * page. A store may answer fewer items than asked (never zero unless it has no more) to keep
+ * the reply within the message limits. Items are ordered by their key, so a page is stable
+ * across concurrent inserts and deletes: nothing listed twice, nothing present throughout
+ * missed.
+ */
+#define BR_PAGE_DEFAULT 200
+#define BR_PAGE_MAX 500
+#define BR_PAGE_TOKEN_MAX 1024
+#define BR_PAGE_LABELS_MAX 16384 /* labels in one page of a reply; more ends the page early */
+
+struct br_page_req {
+	uint32_t size;     /* wire: page_size */
+	const char *token; /* wire: page_token */
+};
+
+/* The two paging fields of a list request struct `st` whose member `page` is a br_page_req. */
+#define BR_PAGE_FIELDS(st)                                                                   \
+	{"page_size", BR_F_U32, offsetof(st, page.size), 0, 0, NULL},                        \
+	{                                                                                    \
+		"page_token", BR_F_STR, offsetof(st, page.token), BR_PAGE_TOKEN_MAX, 0, NULL \
+	}
+
+/* The page size a server uses for `req` (default and bound applied). Pure. */
+uint32_t br_page_size(const struct br_page_req *req);
+
 /* An empty message: methods without params or without a result. */
 struct br_empty {
 	int unused_;
@@ -45,6 +74,13 @@ struct br_health {
 	const char *status; /* "ok" */
 };
 extern const struct br_schema br_health_schema;
+
+/* daemon.namespace, answered by every daemon's RPC server itself: what the request's namespace
+ * holds in that daemon, one line per kind ("2 images"); empty when nothing. */
+struct br_ns_usage {
+	struct br_strlist items;
+};
+extern const struct br_schema br_ns_usage_schema;
 
 /* Long operations (pull, import) run as jobs: the starting call returns a job id, and
  * jobs.get / jobs.wait / jobs.cancel follow it. */

@@ -15,6 +15,7 @@
 #               entries), and whites out a /tmp/nothing that never existed without listing
 #               /tmp (so /tmp is only an implied parent); it must unpack to /deep/a/b/new
 #               alone below /deep and keep /tmp 1777
+#   big         (BIG_IMAGE_MB=N only) sh + two incompressible layers of N MiB each
 #
 # Usage: test/images/build.sh OUTDIR
 set -euo pipefail
@@ -192,4 +193,29 @@ printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"
 read -r d s <<<"$(add_blob multi "$work/index.json")"
 write_index multi v1 "{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"$d\",\"size\":$s"
 
-echo "built images in $out: sh layers berth-demo extra multi defects"
+built="sh layers berth-demo extra multi defects"
+
+# --- big (only with BIG_IMAGE_MB=N): sh + two uncompressed layers of N MiB of pseudo-random
+# bytes each (AES-CTR of zeros under a fixed key: incompressible, yet the same every run), for
+# the suites that interrupt and resume downloads. -------------------------------------------
+if [ -n "${BIG_IMAGE_MB:-}" ]; then
+	big_layers=()
+	for n in 1 2; do
+		d=$work/big$n
+		mkdir -p "$d/big"
+		# head ends the stream early: openssl's SIGPIPE is expected
+		(
+			set +o pipefail
+			openssl enc -aes-256-ctr -nosalt -pbkdf2 -pass "pass:berth-big-$n" </dev/zero \
+				2>/dev/null | head -c $((BIG_IMAGE_MB * 1024 * 1024)) >"$d/big/data$n"
+		)
+		make_layer "$d" "big$n" plain
+		big_layers+=("$layer_file|$layer_mt|$layer_diffid")
+	done
+	new_layout big
+	write_image big amd64 '["sh"]' "$base_layer" "${big_layers[@]}"
+	write_index big v1 "$manifest_desc"
+	built="$built big"
+fi
+
+echo "built images in $out: $built"

@@ -78,14 +78,21 @@ push_image() {
 		"docker://$REGISTRY/$dest"
 }
 
+# write_config: the suite's configuration. A suite may add to it: IT_REGISTRIES (more
+# registry objects, each with a leading comma), IT_IMAGED (members of "imaged"), IT_USERS
+# (gatewayd.users), IT_CONFIG (top-level members: "contentd": {...}).
 write_config() {
+	local imaged="" users="" extra=""
+	[ -n "${IT_IMAGED:-}" ] && imaged=", $IT_IMAGED"
+	[ -n "${IT_USERS:-}" ] && users=", \"users\": [$IT_USERS]"
+	[ -n "${IT_CONFIG:-}" ] && extra=", $IT_CONFIG"
 	cat >"$T/berth.json" <<-EOF
 	{
 	  "root": "$T/root",
 	  "state": "$T/state",
 	  "log": {"level": "info"},
-	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}]},
-	  "gatewayd": {"group": "nogroup"}
+	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}${IT_REGISTRIES:-}]$imaged},
+	  "gatewayd": {"group": "nogroup"$users}$extra
 	}
 	EOF
 }
@@ -161,6 +168,8 @@ mounts_under_t() {
 it_cleanup() {
 	local rc=$? p m r
 	[ -n "${T:-}" ] || return $rc
+	# A suite's own resources (network namespaces, veths, registries it started itself).
+	if declare -F it_cleanup_extra >/dev/null; then it_cleanup_extra; fi
 	suite_stop
 	if [ -n "$IT_REGISTRY_PID" ]; then
 		kill "$IT_REGISTRY_PID" 2>/dev/null

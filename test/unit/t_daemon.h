@@ -10,6 +10,9 @@
  *   t_daemon_kill9(&d); t_daemon_start(&d);    crash and restart on the same root
  *   t_daemon_teardown(&d);                     SIGTERM (must exit 0), free the client
  *
+ * A case that needs configuration sets d.config_json before t_daemon_setup; it is written to
+ * <dir>/berth.json and passed with --config.
+ *
  * The daemon gets PR_SET_PDEATHSIG, so a case that dies on a failed check takes it along.
  */
 #ifndef BR_TEST_UNIT_T_DAEMON_H
@@ -39,6 +42,7 @@ struct t_daemon {
 	pid_t pid;
 	br_rpc_client *client;
 	br_arena *arena;
+	const char *config_json; /* NULL: the built-in defaults */
 };
 
 static inline void
@@ -65,11 +69,18 @@ t_guard_dir(const char *dir)
 static inline void
 t_daemon_start(struct t_daemon *d)
 {
-	char root[128], state[128], log[128];
+	char root[128], state[128], log[128], config[128];
 
 	snprintf(root, sizeof(root), "%s/root", d->dir);
 	snprintf(state, sizeof(state), "%s/state", d->dir);
 	snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
+	snprintf(config, sizeof(config), "%s/berth.json", d->dir);
+	if (d->config_json != NULL) {
+		FILE *f = fopen(config, "w");
+		T_NOT_NULL(f);
+		T_OK(fputs(d->config_json, f) >= 0);
+		T_EQ_INT(fclose(f), 0);
+	}
 	fflush(NULL);
 	d->pid = fork();
 	T_OK(d->pid >= 0);
@@ -81,8 +92,12 @@ t_daemon_start(struct t_daemon *d)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execl(d->bin, d->bin, "--root", root, "--state", state, "--log-level", "debug",
-		      (char *)NULL);
+		if (d->config_json != NULL)
+			execl(d->bin, d->bin, "--root", root, "--state", state, "--log-level",
+			      "debug", "--config", config, (char *)NULL);
+		else
+			execl(d->bin, d->bin, "--root", root, "--state", state, "--log-level",
+			      "debug", (char *)NULL);
 		_exit(127);
 	}
 	/* Ready when it answers daemon.health. */

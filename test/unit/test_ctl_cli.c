@@ -23,6 +23,7 @@
 #include "common/digest.h"
 #include "common/loop.h"
 #include "common/proto/content.h"
+#include "common/proto/leases.h"
 #include "common/proto/gateway.h"
 #include "common/proto/images.h"
 #include "common/proto/tasks.h"
@@ -52,6 +53,8 @@ struct fake {
 	char created_env[256];
 	char created_cmd[256];
 	int job_polls;
+	char lease[64];      /* the upload lease created, "" when deleted again */
+	int unleased_writes; /* content.write calls not under that lease */
 };
 
 static struct fake *fake;
@@ -175,12 +178,41 @@ on_jobs_cancel(br_call *call, void *data)
 }
 
 static void
+on_lease_create(br_call *call, void *data)
+{
+	struct fake *f = data;
+	const struct br_lease_create_req *req = br_call_params(call);
+
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->lease, sizeof(f->lease), "%s", req->id);
+	pthread_mutex_unlock(&f->lock);
+	struct br_lease l = {.id = req->id, .expire_at = 1};
+	br_call_reply(call, &br_lease_schema, &l);
+}
+
+static void
+on_lease_delete(br_call *call, void *data)
+{
+	struct fake *f = data;
+	const struct br_lease_id_req *req = br_call_params(call);
+
+	pthread_mutex_lock(&f->lock);
+	if (strcmp(f->lease, req->id) == 0)
+		f->lease[0] = '\0';
+	pthread_mutex_unlock(&f->lock);
+	br_call_reply(call, NULL, NULL);
+}
+
+static void
 on_content_write(br_call *call, void *data)
 {
 	struct fake *f = data;
 	const struct br_content_write_req *req = br_call_params(call);
+	const char *lease = br_call_request(call)->lease;
 
 	pthread_mutex_lock(&f->lock);
+	if (lease == NULL || strcmp(lease, f->lease) != 0)
+		f->unleased_writes++;
 	if (req->offset != f->written) {
 		pthread_mutex_unlock(&f->lock);
 		br_call_failf(call, BR_FAILED_PRECONDITION, "offset %lld, expected %lld",
@@ -366,6 +398,8 @@ static const struct br_method methods[] = {
         {"jobs.wait", &br_job_wait_req_schema, on_jobs_wait},
         {"jobs.cancel", &br_job_ref_schema, on_jobs_cancel},
         {"content.write", &br_content_write_req_schema, on_content_write},
+        {"content.leases.create", &br_lease_create_req_schema, on_lease_create},
+        {"content.leases.delete", &br_lease_id_req_schema, on_lease_delete},
         {"containers.create", &br_container_create_req_schema, on_create},
         {"containers.list", NULL, on_containers_list},
         {"containers.delete", &br_container_id_req_schema, on_container_delete},
@@ -636,6 +670,9 @@ test_import(void)
 	T_OK(fake->committed);
 	T_EQ_STR(fake->commit_digest, digest);
 	T_EQ_STR(fake->import_digest, digest);
+	/* every chunk went under the upload's lease, which is gone once the import ended */
+	T_EQ_INT(fake->unleased_writes, 0);
+	T_EQ_STR(fake->lease, "");
 
 	char empty[PATH_MAX + 16];
 	snprintf(empty, sizeof(empty), "%s/empty.tar", tmpdir);

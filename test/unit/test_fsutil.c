@@ -2,9 +2,12 @@
 /*
  * Unit tests of common/fsutil.c: names opened below a root cannot escape it (../, absolute
  * and relative symlinks), recursive removal never follows a symlink out and stops at mount
- * points, atomic writes, bounded reads, mkdir -p and the mount point check.
+ * points, atomic writes, bounded reads, mkdir -p and the mount point check, and disk usage
+ * (checked against an independent nftw walk): hard links counted once, symlinks not
+ * followed, mounts inside skipped, trees deeper than the open-directory bound.
  */
 #include <fcntl.h>
+#include <ftw.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -365,6 +368,162 @@ test_is_mountpoint_and_write_all(void)
 	close(p[1]);
 }
 
+/* ---- disk usage ---- */
+
+/* The reference: nftw without following symlinks or crossing mounts, each inode once. */
+static struct {
+	dev_t dev;
+	ino_t ino;
+} ref_seen[4096];
+static size_t ref_n;
+static int64_t ref_bytes, ref_inodes;
+
+static int
+ref_visit(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	for (size_t i = 0; i < ref_n; i++)
+		if (ref_seen[i].dev == sb->st_dev && ref_seen[i].ino == sb->st_ino)
+			return 0;
+	T_OK(ref_n < sizeof(ref_seen) / sizeof(ref_seen[0]));
+	ref_seen[ref_n].dev = sb->st_dev;
+	ref_seen[ref_n++].ino = sb->st_ino;
+	ref_bytes += (int64_t)sb->st_blocks * 512;
+	ref_inodes++;
+	return 0;
+}
+
+static void
+reference_usage(const char *path, int64_t *bytes, int64_t *inodes)
+{
+	ref_n = 0;
+	ref_bytes = ref_inodes = 0;
+	T_EQ_INT(nftw(path, ref_visit, 16, FTW_PHYS | FTW_MOUNT), 0);
+	*bytes = ref_bytes;
+	*inodes = ref_inodes;
+}
+
+static void
+write_size(const char *path, size_t size)
+{
+	_cleanup_free_ char *buf = xmalloc(size ? size : 1);
+	memset(buf, 'x', size);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	T_OK(fd >= 0);
+	T_EQ_INT(write(fd, buf, size), (long long)size);
+	T_EQ_INT(fsync(fd), 0);
+	close(fd);
+}
+
+static void
+test_disk_usage(void)
+{
+	br_err err = BR_ERR_INIT;
+	int64_t bytes = -1, inodes = -1, want_bytes = 0, want_inodes = 0;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		T_SKIP("cannot create a mount namespace");
+	setup();
+	_cleanup_free_ char *tree = at("tree");
+	_cleanup_free_ char *d = at("tree/d");
+	_cleanup_free_ char *a = at("tree/a");
+	_cleanup_free_ char *a2 = at("tree/d/a-again");
+	_cleanup_free_ char *c = at("tree/d/c");
+	_cleanup_free_ char *sym = at("tree/passwd");
+	T_NOERR(br_mkdir_p(d, 0755, &err), err);
+	write_size(a, 8192);
+	write_size(c, 100000);
+	T_EQ_INT(link(a, a2), 0);
+	T_EQ_INT(symlink("/etc/passwd", sym), 0);
+	_cleanup_close_ int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* tree, d, a (twice linked: once), c, the symlink (not its target). */
+	T_NOERR(br_disk_usage_at(fd, "tree", &bytes, &inodes, &err), err);
+	reference_usage(tree, &want_bytes, &want_inodes);
+	T_EQ_INT(inodes, 5);
+	T_EQ_INT(want_inodes, 5);
+	T_EQ_INT(bytes, want_bytes);
+	T_OK(bytes >= 8192 + 100000);
+
+	/* A mount inside is skipped, mount point included, not an error. */
+	_cleanup_free_ char *mnt = at("tree/d/mnt");
+	_cleanup_free_ char *big = at("tree/d/mnt/big");
+	T_EQ_INT(mkdir(mnt, 0755), 0);
+	T_EQ_INT(mount("tmpfs", mnt, "tmpfs", 0, "size=4m"), 0);
+	write_size(big, 1 << 20);
+	int64_t with_mount = 0, with_mount_inodes = 0;
+	T_NOERR(br_disk_usage_at(fd, "tree", &with_mount, &with_mount_inodes, &err), err);
+	T_EQ_INT(with_mount_inodes, 5);
+	T_EQ_INT(with_mount, bytes);
+	T_EQ_INT(umount(mnt), 0);
+	T_NOERR(br_disk_usage_at(fd, "tree", &with_mount, &with_mount_inodes, &err), err);
+	T_EQ_INT(with_mount_inodes, 6);
+
+	/* A file, and a symlink, measured as the top: themselves only. */
+	struct stat sb;
+	T_EQ_INT(stat(c, &sb), 0);
+	T_NOERR(br_disk_usage_at(fd, "tree/d/c", &bytes, &inodes, &err), err);
+	T_EQ_INT(inodes, 1);
+	T_EQ_INT(bytes, (int64_t)sb.st_blocks * 512);
+	T_NOERR(br_disk_usage_at(fd, "tree/passwd", &bytes, &inodes, &err), err);
+	T_EQ_INT(inodes, 1);
+
+	/* Missing: NOT_FOUND, and the out-parameters are left alone. */
+	bytes = inodes = -7;
+	T_ERR(br_disk_usage_at(fd, "nothing", &bytes, &inodes, &err), err, BR_NOT_FOUND);
+	T_EQ_INT(bytes, -7);
+	T_EQ_INT(inodes, -7);
+	teardown();
+}
+
+/* Deeper than the bound on open directories: the walk closes and reopens directories and
+ * still counts every entry once, including those read after coming back up. */
+static void
+test_disk_usage_deep(void)
+{
+	br_err err = BR_ERR_INIT;
+	int64_t bytes = 0, inodes = 0, want_bytes = 0, want_inodes = 0;
+	char name[64];
+
+	setup();
+	_cleanup_free_ char *deep = at("deep");
+	T_EQ_INT(mkdir(deep, 0755), 0);
+	int cur = open(deep, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	T_OK(cur >= 0);
+	int64_t made = 1;
+	for (int level = 0; level < 120; level++) {
+		/* Siblings on every level, so that some come after the way down in readdir order.
+		 */
+		for (int i = 0; i < (level % 10 == 0 ? 12 : 1); i++) {
+			snprintf(name, sizeof(name), "f%d", i);
+			int f = openat(cur, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			T_OK(f >= 0);
+			T_EQ_INT(write(f, "data", 4), 4);
+			close(f);
+			made++;
+		}
+		if (level == 60) {
+			T_EQ_INT(mkdirat(cur, "side", 0755), 0);
+			made++;
+		}
+		T_EQ_INT(mkdirat(cur, "d", 0755), 0);
+		made++;
+		int next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		T_OK(next >= 0);
+		close(cur);
+		cur = next;
+	}
+	close(cur);
+	_cleanup_close_ int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	T_NOERR(br_disk_usage_at(fd, "deep", &bytes, &inodes, &err), err);
+	reference_usage(deep, &want_bytes, &want_inodes);
+	T_EQ_INT(want_inodes, made);
+	T_EQ_INT(inodes, made);
+	T_EQ_INT(bytes, want_bytes);
+	T_NOERR(br_rm_rf_at(fd, "deep", &err), err);
+	teardown();
+}
+
 T_MAIN(T_CASE(test_openat_in_root_confined), T_CASE(test_rm_rf_symlinks), T_CASE(test_rm_rf_deep),
        T_CASE(test_rm_rf_mount_point), T_CASE(test_write_file_atomic), T_CASE(test_read_file_at),
-       T_CASE(test_mkdir_p), T_CASE(test_is_mountpoint_and_write_all))
+       T_CASE(test_mkdir_p), T_CASE(test_is_mountpoint_and_write_all), T_CASE(test_disk_usage),
+       T_CASE(test_disk_usage_deep))

@@ -5,8 +5,10 @@
  * Images come in through images.import of OCI layouts built here: the happy path with two
  * layers and a whiteout, then archives that must fail without leaving an image record or an
  * extract snapshot behind (a layer that escapes its root, a wrong diffID, a name that is only
- * a tag), the jobs.* API, namespaces, and a peer that is down. Pulls from a real registry are
- * covered by the integration suite.
+ * a tag), the jobs.* API, namespaces, and a peer that is down. Leases: an image holds its
+ * blobs and layers through its lease in both stores, a job's lease ends with the job, and a
+ * removed image's bytes are collected except what another namespace's image still holds.
+ * Pulls from a real registry are covered by the integration suite.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -29,6 +31,7 @@
 #include "common/msg.h"
 #include "common/proto/content.h"
 #include "common/proto/images.h"
+#include "common/proto/leases.h"
 #include "common/proto/snapshots.h"
 #include "common/rpc.h"
 #include "test/unit/t.h"
@@ -160,7 +163,11 @@ setup(struct env *env)
 	snprintf(path, sizeof(path), "%s/berth.json", env->dir);
 	FILE *f = fopen(path, "w");
 	T_NOT_NULL(f);
-	fputs("{\"imaged\": {\"platform\": \"linux/amd64\"}}\n", f);
+	/* Collections only when asked, so that a test sees exactly what they remove. */
+	fputs("{\"imaged\": {\"platform\": \"linux/amd64\"},"
+	      " \"contentd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0},"
+	      " \"snapshotd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0}}\n",
+	      f);
 	fclose(f);
 	env->arena = br_arena_new();
 	for (int i = 0; i < N_DAEMONS; i++) {
@@ -354,7 +361,8 @@ make_layout(const struct layout_opts *o, struct buf *out)
 	finish(a);
 }
 
-/* Write a whole buffer into contentd; its digest in `out`. */
+/* Write a whole buffer into contentd under a lease of its own ("upload-<n>", one hour), as
+ * the CLI does before an import; its digest in `out`. */
 static void
 upload(struct env *env, const struct buf *b, char out[BR_DIGEST_BUF])
 {
@@ -364,6 +372,11 @@ upload(struct env *env, const struct buf *b, char out[BR_DIGEST_BUF])
 
 	br_digest_buf(b->p, b->len, out);
 	snprintf(ref, sizeof(ref), "upload-%d", rand());
+	struct br_lease_create_req lease = {.id = ref, .ttl_ms = 3600 * 1000};
+	struct br_call_opts opts = {.lease = ref};
+	T_NOERR(br_rpc_call(env->client[CONTENTD], NULL, "content.leases.create",
+	                    &br_lease_create_req_schema, &lease, NULL, NULL, env->arena, &err),
+	        err);
 	do {
 		size_t n = b->len - off > BR_CHUNK_MAX ? BR_CHUNK_MAX : b->len - off;
 		struct br_content_write_req req = {
@@ -374,7 +387,7 @@ upload(struct env *env, const struct buf *b, char out[BR_DIGEST_BUF])
 		        .expected = out,
 		        .commit = off + n == b->len,
 		};
-		T_NOERR(br_rpc_call(env->client[CONTENTD], NULL, "content.write",
+		T_NOERR(br_rpc_call(env->client[CONTENTD], &opts, "content.write",
 		                    &br_content_write_req_schema, &req, NULL, NULL, env->arena,
 		                    &err),
 		        err);
@@ -428,6 +441,66 @@ count_snapshots(struct env *env, const char *ns, const char *prefix)
 			n++;
 	}
 	return n;
+}
+
+/* Resources of lease `id` in namespace `ns` of a store, or -1 when it does not exist. */
+static int64_t
+lease_resources(struct env *env, int which, const char *ns, const char *id)
+{
+	struct br_call_opts opts = {.ns = ns};
+	struct br_lease_id_req req = {.id = id};
+	struct br_lease l;
+	br_err err = BR_ERR_INIT;
+	const char *method = which == CONTENTD ? "content.leases.get" : "snapshots.leases.get";
+
+	if (br_rpc_call(env->client[which], &opts, method, &br_lease_id_req_schema, &req,
+	                &br_lease_schema, &l, env->arena, &err) < 0) {
+		T_EQ_INT(err.code, BR_NOT_FOUND);
+		return -1;
+	}
+	return l.resources;
+}
+
+/* Leases in a store labelled berth.owner=imaged, every namespace. */
+static size_t
+imaged_leases(struct env *env, int which)
+{
+	const char *keys[] = {BR_LEASE_LABEL_OWNER}, *values[] = {"imaged"};
+	struct br_lease_list_req req = {.all_namespaces = true, .labels = {keys, values, 1}};
+	struct br_lease_list_resp resp;
+	br_err err = BR_ERR_INIT;
+	const char *method = which == CONTENTD ? "content.leases.list" : "snapshots.leases.list";
+
+	T_NOERR(br_rpc_call(env->client[which], NULL, method, &br_lease_list_req_schema, &req,
+	                    &br_lease_list_resp_schema, &resp, env->arena, &err),
+	        err);
+	return resp.items.n;
+}
+
+static void
+collect(struct env *env)
+{
+	struct br_gc_result r;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(br_rpc_call(env->client[CONTENTD], NULL, "content.gc", NULL, NULL,
+	                    &br_gc_result_schema, &r, env->arena, &err),
+	        err);
+	T_NOERR(br_rpc_call(env->client[SNAPSHOTD], NULL, "snapshots.gc", NULL, NULL,
+	                    &br_gc_result_schema, &r, env->arena, &err),
+	        err);
+}
+
+static size_t
+count_blobs(struct env *env)
+{
+	struct br_content_list_resp resp;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(br_rpc_call(env->client[CONTENTD], NULL, "content.list", NULL, NULL,
+	                    &br_content_list_resp_schema, &resp, env->arena, &err),
+	        err);
+	return resp.items.n;
 }
 
 static void
@@ -505,8 +578,25 @@ test_import(void)
 	T_EQ_STR(rt.cmd.v[1], "true");
 
 	/* two committed layers, no scratch snapshots; the top one holds an overlay whiteout */
-	T_EQ_INT(count_snapshots(&env, NULL, "sha256:"), 2);
-	T_EQ_INT(count_snapshots(&env, NULL, "extract-"), 0);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer.sha256:"), 2);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.extract."), 0);
+	T_EQ_STR(rt.snapshot, img.snapshot);
+	T_OK(strncmp(img.snapshot, "berth.layer.sha256:", 19) == 0);
+	/* the image's lease holds manifest, config and 2 layers, and its 2 layer snapshots; the
+	 * job's lease went with the job */
+	char lease[128], lease_hex[BR_DIGEST_BUF];
+	br_digest_buf(img.name, strlen(img.name), lease_hex);
+	snprintf(lease, sizeof(lease), "image-%s", lease_hex + 7);
+	T_EQ_INT(lease_resources(&env, CONTENTD, "default", lease), 4);
+	T_EQ_INT(lease_resources(&env, SNAPSHOTD, "default", lease), 2);
+	T_EQ_INT(imaged_leases(&env, CONTENTD), 1);
+	T_EQ_INT(imaged_leases(&env, SNAPSHOTD), 1);
+	/* a collection keeps all of it */
+	size_t blobs = count_blobs(&env);
+	T_EQ_INT(blobs, 5); /* the archive (its upload lease), manifest, config, 2 layers */
+	collect(&env);
+	T_EQ_INT(count_blobs(&env), 5);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer.sha256:"), 2);
 	char pattern[128];
 	glob_t g;
 	struct stat st;
@@ -524,7 +614,7 @@ test_import(void)
 	/* importing again replaces the record and reuses the snapshots */
 	job = import(&env, NULL, digest, "127.0.0.1:5000/test/sh:v1");
 	T_EQ_STR(job.state, "done");
-	T_EQ_INT(count_snapshots(&env, NULL, "sha256:"), 2);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer.sha256:"), 2);
 
 	/* another namespace sees nothing of it, and unpacks its own snapshots */
 	struct br_call_opts other = {.ns = "other"};
@@ -533,7 +623,9 @@ test_import(void)
 	      err, BR_NOT_FOUND);
 	job = import(&env, "other", digest, "127.0.0.1:5000/test/sh:v1");
 	T_EQ_STR(job.state, "done");
-	T_EQ_INT(count_snapshots(&env, "other", "sha256:"), 2);
+	T_EQ_INT(count_snapshots(&env, "other", "berth.layer.sha256:"), 2);
+	T_EQ_INT(count_blobs(&env), 5); /* stored once */
+	T_EQ_INT(lease_resources(&env, CONTENTD, "other", lease), 4);
 
 	struct br_image_list_resp list;
 	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "images.list", NULL, NULL,
@@ -550,6 +642,44 @@ test_import(void)
 	T_ERR(br_rpc_call(env.client[IMAGED], NULL, "images.resolve", &br_image_name_req_schema,
 	                  &name, &br_image_runtime_schema, &rt, env.arena, &err),
 	      err, BR_NOT_FOUND);
+	/* images.remove answered once the stores dropped the lease: a collection now frees the
+	 * default namespace's snapshots, and no blob, since "other" holds them all */
+	T_EQ_INT(lease_resources(&env, CONTENTD, "default", lease), -1);
+	T_EQ_INT(lease_resources(&env, SNAPSHOTD, "default", lease), -1);
+	collect(&env);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer."), 0);
+	T_EQ_INT(count_snapshots(&env, "other", "berth.layer."), 2);
+	T_EQ_INT(count_blobs(&env), 5);
+	/* removed in "other" too: only the archive, still held by its upload lease, stays */
+	T_NOERR(br_rpc_call(env.client[IMAGED], &other, "images.remove", &br_image_name_req_schema,
+	                    &name, NULL, NULL, env.arena, &err),
+	        err);
+	collect(&env);
+	T_EQ_INT(count_snapshots(&env, "other", "berth.layer."), 0);
+	T_EQ_INT(count_blobs(&env), 1);
+
+	/* a restart of imaged puts the leases of its records again into stores that lost them,
+	 * and deletes never-expiring leases of its own that no record names */
+	job = import(&env, NULL, digest, "127.0.0.1:5000/test/sh:v1");
+	T_EQ_STR(job.state, "done");
+	struct br_lease_id_req del = {.id = lease};
+	T_NOERR(br_rpc_call(env.client[CONTENTD], NULL, "content.leases.delete",
+	                    &br_lease_id_req_schema, &del, NULL, NULL, env.arena, &err),
+	        err);
+	const char *okeys[] = {BR_LEASE_LABEL_OWNER}, *ovalues[] = {"imaged"};
+	struct br_lease_put_req stray = {.id = "image-stray", .labels = {okeys, ovalues, 1}};
+	T_NOERR(br_rpc_call(env.client[SNAPSHOTD], NULL, "snapshots.leases.put",
+	                    &br_lease_put_req_schema, &stray, NULL, NULL, env.arena, &err),
+	        err);
+	stop(&env, IMAGED);
+	start(&env, IMAGED);
+	for (int i = 0;
+	     i < 100 && (lease_resources(&env, CONTENTD, "default", lease) != 4 ||
+	                 lease_resources(&env, SNAPSHOTD, "default", "image-stray") >= 0);
+	     i++)
+		usleep(50 * 1000);
+	T_EQ_INT(lease_resources(&env, CONTENTD, "default", lease), 4);
+	T_EQ_INT(lease_resources(&env, SNAPSHOTD, "default", "image-stray"), -1);
 	free(layout.p);
 	teardown(&env);
 }
@@ -658,7 +788,9 @@ test_import_failures_leave_nothing(void)
 	                    &br_image_list_resp_schema, &list, env.arena, &err),
 	        err);
 	T_EQ_INT(list.items.n, 0);
-	T_EQ_INT(count_snapshots(&env, NULL, "extract-"), 0);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.extract."), 0);
+	/* what the failed jobs wrote is held by their leases until they expire */
+	T_OK(count_snapshots(&env, NULL, "berth.layer.") > 0);
 	teardown(&env);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The database of berth-imaged (imaged/store.c): image records by namespace, replacement
- * keeping created_at, labels, removal, and the journal of scratch resources.
+ * keeping created_at, labels, removal, paging over 10,000 records, and the migration from the
+ * schema that had a journal of scratch resources.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +84,14 @@ test_images(void)
 	T_OK(got.created_at > 0 && got.created_at == got.updated_at);
 	int64_t created = got.created_at;
 
-	T_NOERR(imaged_store_list_images(db, "default", arena, &list, &err), err);
+	T_NOERR(imaged_store_list_images(db, "default", NULL, arena, &list, &err), err);
 	T_EQ_INT(list.items.n, 2);
+	T_NULL(list.next_page_token);
 	T_EQ_STR(((struct br_image *)list.items.v)[0].name, "docker.io/library/a:latest");
-	T_NOERR(imaged_store_list_images(db, "nobody", arena, &list, &err), err);
+	T_NOERR(imaged_store_list_images(db, "nobody", NULL, arena, &list, &err), err);
 	T_EQ_INT(list.items.n, 0);
+	/* a record stored without a snapshot key names its chain ID's */
+	T_EQ_STR(got.snapshot, D1);
 
 	/* replacing keeps created_at, moves updated_at and the target */
 	usleep(5000);
@@ -121,37 +125,105 @@ test_images(void)
 }
 
 static void
-test_journal(void)
+test_snapshot_key(void)
+{
+	char dir[64];
+	sqlite3 *db = open_db(dir);
+	br_arena *arena = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_image img = image("docker.io/library/a:latest", D1), got;
+
+	img.snapshot = "berth.layer." D1;
+	T_NOERR(imaged_store_put_image(db, "default", &img, &err), err);
+	T_NOERR(imaged_store_get_image(db, "default", img.name, arena, &got, &err), err);
+	T_EQ_STR(got.snapshot, "berth.layer." D1);
+	T_EQ_STR(got.chain_id, D1);
+	br_arena_free(arena);
+	close_db(db, dir);
+}
+
+/* 10,000 records come back page by page, each once, in order. */
+static void
+test_pages(void)
 {
 	char dir[64];
 	sqlite3 *db = open_db(dir);
 	br_err err = BR_ERR_INIT;
-	struct imaged_pending *v = NULL;
-	size_t n = 0;
+	char name[64];
+	size_t seen = 0;
 
-	T_NOERR(imaged_store_pending_add(db, IMAGED_PENDING_SNAPSHOT, "default", "extract-1", &err),
-	        err);
-	T_NOERR(imaged_store_pending_add(db, IMAGED_PENDING_INGEST, "ns2", "imaged-x-y", &err),
-	        err);
-	T_NOERR(imaged_store_pending_add(db, IMAGED_PENDING_INGEST, "ns2", "imaged-x-y", &err),
-	        err);
-	T_NOERR(imaged_store_pending_list(db, &v, &n, &err), err);
-	T_EQ_INT(n, 2);
-	T_EQ_STR(v[0].kind, IMAGED_PENDING_SNAPSHOT);
-	T_EQ_STR(v[0].name, "extract-1");
-	T_EQ_STR(v[1].ns, "ns2");
-	imaged_pending_free(v, n);
-
-	T_NOERR(imaged_store_pending_remove(db, IMAGED_PENDING_SNAPSHOT, "default", "extract-1",
-	                                    &err),
-	        err);
-	T_NOERR(imaged_store_pending_remove(db, IMAGED_PENDING_SNAPSHOT, "default", "extract-1",
-	                                    &err),
-	        err);
-	T_NOERR(imaged_store_pending_list(db, &v, &n, &err), err);
-	T_EQ_INT(n, 1);
-	imaged_pending_free(v, n);
+	T_NOERR(br_db_begin(db, &err), err);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "docker.io/library/i%05d:latest", i);
+		struct br_image img = image(name, D1);
+		T_NOERR(imaged_store_put_image(db, "default", &img, &err), err);
+	}
+	T_NOERR(br_db_commit(db, &err), err);
+	struct br_page_req page = {.size = 333};
+	char token[128] = "";
+	for (int pages = 0;; pages++) {
+		br_arena *arena = br_arena_new();
+		struct br_image_list_resp list;
+		page.token = token[0] ? token : NULL;
+		T_NOERR(imaged_store_list_images(db, "default", &page, arena, &list, &err), err);
+		T_OK(list.items.n <= 333);
+		for (size_t i = 0; i < list.items.n; i++) {
+			snprintf(name, sizeof(name), "docker.io/library/i%05zu:latest", seen++);
+			T_EQ_STR(((struct br_image *)list.items.v)[i].name, name);
+		}
+		bool last = list.next_page_token == NULL;
+		if (!last)
+			snprintf(token, sizeof(token), "%s", list.next_page_token);
+		br_arena_free(arena);
+		T_OK(pages < 100);
+		if (last)
+			break;
+	}
+	T_EQ_INT(seen, 10000);
 	close_db(db, dir);
 }
 
-T_MAIN(T_CASE(test_images), T_CASE(test_journal))
+/* A database written by the first schema (with the journal table) opens and keeps its
+ * records. */
+static void
+test_migration(void)
+{
+	char dir[64], path[128];
+	sqlite3 *db = NULL;
+	br_err err = BR_ERR_INIT;
+	static const struct br_db_migration v1[] = {
+	        {1,
+	         "CREATE TABLE images (namespace TEXT NOT NULL, name TEXT NOT NULL,"
+	         " target_media_type TEXT NOT NULL, target_digest TEXT NOT NULL,"
+	         " target_size INTEGER NOT NULL, manifest_digest TEXT NOT NULL,"
+	         " config_digest TEXT NOT NULL, chain_id TEXT NOT NULL, platform TEXT NOT NULL,"
+	         " size INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+	         " updated_at INTEGER NOT NULL, PRIMARY KEY (namespace, name));"
+	         "CREATE TABLE image_labels (namespace TEXT NOT NULL, name TEXT NOT NULL,"
+	         " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, name, key),"
+	         " FOREIGN KEY (namespace, name) REFERENCES images (namespace, name)"
+	         " ON DELETE CASCADE ON UPDATE CASCADE);"
+	         "CREATE TABLE pending (kind TEXT NOT NULL, namespace TEXT NOT NULL,"
+	         " name TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	         " PRIMARY KEY (kind, namespace, name));"
+	         "INSERT INTO images VALUES ('default', 'docker.io/library/old:latest', 'mt', '" D1
+	         "', 1, '" D1 "', '" D2 "', '" D1 "', 'linux/amd64', 5, 1, 1);"},
+	};
+
+	snprintf(dir, sizeof(dir), "/tmp/berth-test-imaged-store-XXXXXX");
+	T_NOT_NULL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	T_NOERR(br_db_open(path, v1, 1, &db, &err), err);
+	br_db_close(db);
+	T_NOERR(imaged_store_open(path, &db, &err), err);
+	br_arena *arena = br_arena_new();
+	struct br_image got;
+	T_NOERR(imaged_store_get_image(db, "default", "docker.io/library/old:latest", arena, &got,
+	                               &err),
+	        err);
+	T_EQ_STR(got.snapshot, D1);
+	br_arena_free(arena);
+	close_db(db, dir);
+}
+
+T_MAIN(T_CASE(test_images), T_CASE(test_snapshot_key), T_CASE(test_pages), T_CASE(test_migration))

@@ -4,6 +4,9 @@
  * list per namespace, removal refused while children exist, the lowerdir length limit,
  * recovery after a crash (orphan directories, rows without directories), a real overlay mount
  * of a three-level chain with whiteouts and an opaque directory, and the native backend.
+ * Then, with a loop, collection: a snapshot being created is kept with its parents; rows go
+ * before directories, and what a removal left is an orphan for the next collection. And list
+ * paging over 10,000 snapshots. (Leases, usage and the rest of collection: test_snapshotd_rpc.)
  *
  * Every case runs in a child of its own mount namespace, watched by a parent that removes the
  * case's temporary directory afterwards, so a failed case leaves neither a mount nor files
@@ -23,7 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/db.h"
+#include "common/fsutil.h"
 #include "common/msg.h"
+#include "snapshotd/gc.h"
 #include "snapshotd/store.h"
 #include "test/unit/t.h"
 
@@ -102,8 +108,8 @@ prepare(struct fixture *f, const char *ns, const char *key, const char *parent,
 {
 	struct br_snap_prepare_req req = {.key = key, .parent = parent};
 	struct br_snap_mounts_resp ignored;
-	return snapshotd_create(f->s, ns, &req, SNAPSHOTD_ACTIVE, f->arena, ret ? ret : &ignored,
-	                        err);
+	return snapshotd_create(f->s, ns, &req, SNAPSHOTD_ACTIVE, NULL, f->arena,
+	                        ret ? ret : &ignored, err);
 }
 
 static int
@@ -112,15 +118,15 @@ view(struct fixture *f, const char *ns, const char *key, const char *parent,
 {
 	struct br_snap_prepare_req req = {.key = key, .parent = parent};
 	struct br_snap_mounts_resp ignored;
-	return snapshotd_create(f->s, ns, &req, SNAPSHOTD_VIEW, f->arena, ret ? ret : &ignored,
-	                        err);
+	return snapshotd_create(f->s, ns, &req, SNAPSHOTD_VIEW, NULL, f->arena,
+	                        ret ? ret : &ignored, err);
 }
 
 static int
 commit(struct fixture *f, const char *ns, const char *name, const char *key, br_err *err)
 {
 	struct br_snap_commit_req req = {.name = name, .key = key};
-	return snapshotd_commit(f->s, ns, &req, err);
+	return snapshotd_commit(f->s, ns, &req, NULL, err);
 }
 
 static int
@@ -325,7 +331,8 @@ test_stat_list_namespaces(void)
 	struct br_snap_prepare_req req = {
 	        .key = "work", .parent = "base", .labels = {keys, values, 1}};
 	struct br_snap_mounts_resp m;
-	T_NOERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, f.arena, &m, &err), err);
+	T_NOERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, NULL, f.arena, &m, &err),
+	        err);
 
 	T_NOERR(stat_snap(&f, "default", "base", &info, &err), err);
 	T_EQ_STR(info.name, "base");
@@ -388,8 +395,8 @@ test_errors(void)
 
 	struct br_snap_prepare_req req = {.snapshotter = "zfs", .key = "z"};
 	struct br_snap_mounts_resp m;
-	T_ERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, f.arena, &m, &err), err,
-	      BR_NOT_IMPLEMENTED);
+	T_ERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, NULL, f.arena, &m, &err),
+	      err, BR_NOT_IMPLEMENTED);
 
 	T_ERR(commit(&f, "default", "n", "vw", &err), err, BR_FAILED_PRECONDITION);
 	T_ERR(commit(&f, "default", "n", "base", &err), err, BR_FAILED_PRECONDITION);
@@ -668,7 +675,8 @@ test_native_backend(void)
 
 	/* An explicit snapshotter name picks the backend whatever the default. */
 	struct br_snap_prepare_req req = {.snapshotter = "overlayfs", .key = "o1"};
-	T_NOERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, f.arena, &m, &err), err);
+	T_NOERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, NULL, f.arena, &m, &err),
+	        err);
 	T_OK(strstr(only_mount(&m)->source, "/snapshotd/overlayfs/") != NULL);
 	/* Keys are per snapshotter. */
 	struct br_snapshot_info info;
@@ -677,7 +685,328 @@ test_native_backend(void)
 	teardown(&f);
 }
 
+/* ---- with a loop: leases and collection ---- */
+
+struct gc_fixture {
+	struct fixture f;
+	uv_loop_t uv;
+	struct snapshotd_gc *gc;
+};
+
+static void
+gc_setup_with(struct gc_fixture *g, const char *snapshotter)
+{
+	br_err err = BR_ERR_INIT;
+
+	setup_with(&g->f, snapshotter);
+	T_EQ_INT(uv_loop_init(&g->uv), 0);
+	/* No automatic collection: the cases ask for each one. */
+	g->gc = snapshotd_gc_new(g->f.s, &g->uv, 3600 * 1000, 0);
+	T_NOERR(snapshotd_store_open_leases(g->f.s, &g->uv, snapshotd_gc_released, g->gc, &err),
+	        err);
+}
+
+static void
+gc_teardown(struct gc_fixture *g)
+{
+	snapshotd_gc_free(g->gc);
+	teardown(&g->f);
+	uv_run(&g->uv, UV_RUN_DEFAULT);
+	T_EQ_INT(uv_loop_close(&g->uv), 0);
+}
+
+struct gc_wait {
+	bool done;
+	struct br_gc_result result;
+	br_err err;
+};
+
+static void
+gc_done(void *arg, const struct br_gc_result *result, const br_err *err)
+{
+	struct gc_wait *w = arg;
+
+	w->done = true;
+	if (err != NULL)
+		br_err_copy(&w->err, err);
+	else
+		w->result = *result;
+}
+
+/* One whole collection. */
+static struct br_gc_result
+collect(struct gc_fixture *g)
+{
+	struct gc_wait w = {.err = BR_ERR_INIT};
+
+	br_gc_now(snapshotd_gc_scheduler(g->gc), gc_done, &w);
+	while (!w.done)
+		uv_run(&g->uv, UV_RUN_ONCE);
+	T_NOERR(w.err.code == BR_OK ? 0 : -1, w.err);
+	T_OK(!snapshotd_gc_running(g->gc));
+	return w.result;
+}
+
+static void
+lease_create(struct gc_fixture *g, const char *id)
+{
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(br_db_exec(g->f.s->db, "BEGIN", &err), err);
+	char *sql = sqlite3_mprintf("INSERT INTO leases (namespace, id, created_at) VALUES"
+	                            " ('default', %Q, 1)",
+	                            id);
+	T_NOERR(br_db_exec(g->f.s->db, sql, &err), err);
+	sqlite3_free(sql);
+	T_NOERR(br_db_exec(g->f.s->db, "COMMIT", &err), err);
+}
+
+static int64_t
+count_rows(struct fixture *f, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(br_db_prepare(f->s->db, sql, &st, &err), err);
+	T_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A snapshot whose directory is being made (a native copy) is never collected, nor are its
+ * parents; once made, and held by nothing, both go. */
+static void
+test_gc_keeps_busy(void)
+{
+	struct gc_fixture g;
+	br_err err = BR_ERR_INIT;
+	struct br_snap_mounts_resp m;
+
+	gc_setup_with(&g, "native");
+	T_NOERR(prepare(&g.f, "default", "n1", NULL, &m, &err), err);
+	write_at(only_mount(&m)->source, "file", "parent\n");
+	T_NOERR(commit(&g.f, "default", "base", "n1", &err), err);
+	T_NOERR(prepare(&g.f, "default", "junk", NULL, NULL, &err), err);
+
+	struct br_snap_prepare_req req = {.key = "n2", .parent = "base"};
+	struct snapshotd_create *c = NULL;
+	T_NOERR(snapshotd_create_begin(g.f.s, "default", &req, SNAPSHOTD_ACTIVE, NULL, g.f.arena,
+	                               &c, &err),
+	        err);
+	struct br_gc_result r = collect(&g);
+	T_EQ_INT(r.removed, 1); /* junk */
+	T_EQ_INT(r.orphans, 0);
+	T_OK(exists_at(g.f.store_dir, "native/1/fs"));
+	snapshotd_create_work(c);
+	T_NOERR(snapshotd_create_end(g.f.s, c, &m, &err), err);
+	T_EQ_STR(read_at(only_mount(&m)->source, "file"), "parent\n");
+
+	r = collect(&g);
+	T_EQ_INT(r.removed, 2);
+	T_OK(!exists_at(g.f.store_dir, "native/1"));
+	T_OK(!exists_at(g.f.store_dir, "native/3"));
+	T_EQ_INT(count_rows(&g.f, "SELECT COUNT(*) FROM snapshots"), 0);
+	gc_teardown(&g);
+}
+
+/* Rows go before directories. A directory that could not be removed (a mount inside), or
+ * whose removal never happened (a crash after the row went), is an orphan that the next
+ * collection removes; an orphan's id is never given to a new snapshot. */
+static void
+test_gc_rows_before_dirs(void)
+{
+	struct gc_fixture g;
+	br_err err = BR_ERR_INIT;
+	struct br_snapshot_info info;
+	struct br_snap_mounts_resp m;
+	char p[256];
+
+	gc_setup_with(&g, NULL);
+	T_NOERR(prepare(&g.f, "default", "a", NULL, &m, &err), err);
+	snprintf(p, sizeof(p), "%s/overlayfs/1/fs/mnt", g.f.store_dir);
+	T_EQ_INT(mkdir(p, 0755), 0);
+	T_EQ_INT(mount("tmpfs", p, "tmpfs", 0, NULL), 0);
+	struct br_gc_result r = collect(&g);
+	T_EQ_INT(r.removed, 1);
+	T_EQ_INT(r.orphans, 0);
+	T_ERR(stat_snap(&g.f, "default", "a", &info, &err), err, BR_NOT_FOUND);
+	T_OK(exists_at(g.f.store_dir, "overlayfs/1/fs/mnt"));
+	T_EQ_INT(umount(p), 0);
+	r = collect(&g);
+	T_EQ_INT(r.removed, 0);
+	T_EQ_INT(r.orphans, 1);
+	T_OK(!exists_at(g.f.store_dir, "overlayfs/1"));
+
+	/* A crash between the row's deletion and the directory's. */
+	lease_create(&g, "keep");
+	T_NOERR(snapshotd_create(g.f.s, "default", &(struct br_snap_prepare_req){.key = "b"},
+	                         SNAPSHOTD_ACTIVE, "keep", g.f.arena, &m, &err),
+	        err);
+	T_NOERR(br_db_exec(g.f.s->db, "DELETE FROM snapshots WHERE key = 'b'", &err), err);
+	T_OK(exists_at(g.f.store_dir, "overlayfs/2/fs"));
+	r = collect(&g);
+	T_EQ_INT(r.orphans, 1);
+	T_OK(!exists_at(g.f.store_dir, "overlayfs/2"));
+
+	/* An orphan beyond the last id: the sequence moves past it. */
+	snprintf(p, sizeof(p), "%s/overlayfs/999/fs", g.f.store_dir);
+	T_NOERR(br_mkdir_p(p, 0700, &err), err);
+	snprintf(p, sizeof(p), "%s/overlayfs/not-an-id", g.f.store_dir);
+	T_EQ_INT(mkdir(p, 0700), 0);
+	r = collect(&g);
+	T_EQ_INT(r.orphans, 2);
+	T_NOERR(snapshotd_create(g.f.s, "default", &(struct br_snap_prepare_req){.key = "c"},
+	                         SNAPSHOTD_ACTIVE, "keep", g.f.arena, &m, &err),
+	        err);
+	snprintf(p, sizeof(p), "%s/overlayfs/1000/fs", g.f.store_dir);
+	T_EQ_STR(only_mount(&m)->source, p);
+	r = collect(&g);
+	T_EQ_INT(r.removed + r.orphans, 0);
+	gc_teardown(&g);
+}
+
+/* ---- paging ---- */
+
+static void
+list_all(struct fixture *f, uint32_t page_size, char ***ret, size_t *ret_n,
+         void (*between)(struct fixture *f, int page))
+{
+	br_err err = BR_ERR_INIT;
+	struct br_snap_list_req req = {.page = {.size = page_size}};
+	char **names = NULL;
+	size_t n = 0;
+
+	for (int page = 0;; page++) {
+		br_arena *arena = br_arena_new();
+		struct br_snap_list_resp resp;
+		T_NOERR(snapshotd_list(f->s, "default", &req, arena, &resp, &err), err);
+		T_OK(resp.items.n > 0 || resp.next_page_token == NULL);
+		T_OK(resp.items.n <= (page_size ? page_size : BR_PAGE_DEFAULT));
+		names = realloc(names, (n + resp.items.n) * sizeof(*names));
+		const struct br_snapshot_info *items = resp.items.v;
+		for (size_t i = 0; i < resp.items.n; i++)
+			names[n++] = strdup(items[i].name);
+		free((char *)req.page.token);
+		req.page.token = resp.next_page_token ? strdup(resp.next_page_token) : NULL;
+		br_arena_free(arena);
+		if (req.page.token == NULL)
+			break;
+		if (between != NULL)
+			between(f, page);
+	}
+	*ret = names;
+	*ret_n = n;
+}
+
+/* Between pages, remove some snapshots and add others on both sides of the cursor. */
+static void
+churn(struct fixture *f, int page)
+{
+	br_err err = BR_ERR_INIT;
+	char key[32];
+
+	snprintf(key, sizeof(key), "key-%05d", page * 500 + 7); /* already listed */
+	T_NOERR(remove_snap(f, "default", key, &err), err);
+	snprintf(key, sizeof(key), "key-%05d", 9999 - page); /* not listed yet */
+	T_NOERR(remove_snap(f, "default", key, &err), err);
+	snprintf(key, sizeof(key), "key-%05d+", page * 500 + 3); /* behind the cursor */
+	T_NOERR(prepare(f, "default", key, NULL, NULL, &err), err);
+}
+
+static void
+test_list_paging(void)
+{
+	struct fixture f;
+	br_err err = BR_ERR_INIT;
+	char key[32];
+	char **names = NULL;
+	size_t n = 0;
+
+	setup(&f);
+	T_NOERR(br_db_exec(f.s->db, "PRAGMA synchronous = OFF", &err), err);
+	/* Created out of order: the listing is by name. */
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "key-%05d", (i * 7919) % 10000);
+		T_NOERR(prepare(&f, "default", key, NULL, NULL, &err), err);
+	}
+	T_NOERR(prepare(&f, "other", "key-x", NULL, NULL, &err), err);
+
+	list_all(&f, BR_PAGE_MAX, &names, &n, NULL);
+	T_EQ_INT(n, 10000);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "key-%05zu", i);
+		T_EQ_STR(names[i], key);
+		free(names[i]);
+	}
+	free(names);
+
+	/* With changes between pages: no name twice, none that was there throughout missed. */
+	list_all(&f, BR_PAGE_MAX, &names, &n, churn);
+	for (size_t i = 1; i < n; i++)
+		T_OK(strcmp(names[i - 1], names[i]) < 0);
+	size_t j = 0;
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "key-%05d", i);
+		bool removed = (i % 500 == 7 && i / 500 < 20) || i >= 9980;
+		while (j < n && strcmp(names[j], key) < 0)
+			j++;
+		if (!removed) {
+			T_OK(j < n);
+			T_EQ_STR(names[j], key);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+
+	/* The default page size. */
+	struct br_snap_list_req req = {0};
+	struct br_snap_list_resp resp;
+	T_NOERR(snapshotd_list(f.s, "default", &req, f.arena, &resp, &err), err);
+	T_EQ_INT(resp.items.n, BR_PAGE_DEFAULT);
+	T_NOT_NULL(resp.next_page_token);
+	teardown(&f);
+}
+
+/* A page ends early once its labels reach BR_PAGE_LABELS_MAX. */
+static void
+test_list_page_labels(void)
+{
+	struct fixture f;
+	br_err err = BR_ERR_INIT;
+	const char *keys[BR_LABELS_MAX], *values[BR_LABELS_MAX];
+	char key[32];
+
+	setup(&f);
+	T_NOERR(br_db_exec(f.s->db, "PRAGMA synchronous = OFF", &err), err);
+	for (int i = 0; i < BR_LABELS_MAX; i++) {
+		keys[i] = br_arena_printf(f.arena, "label-%03d", i);
+		values[i] = "v";
+	}
+	for (int i = 0; i < 70; i++) {
+		snprintf(key, sizeof(key), "s-%02d", i);
+		struct br_snap_prepare_req req = {.key = key,
+		                                  .labels = {keys, values, BR_LABELS_MAX}};
+		struct br_snap_mounts_resp m;
+		T_NOERR(snapshotd_create(f.s, "default", &req, SNAPSHOTD_ACTIVE, NULL, f.arena, &m,
+		                         &err),
+		        err);
+	}
+	struct br_snap_list_req req = {.page = {.size = BR_PAGE_MAX}};
+	struct br_snap_list_resp resp;
+	T_NOERR(snapshotd_list(f.s, "default", &req, f.arena, &resp, &err), err);
+	T_EQ_INT(resp.items.n, BR_PAGE_LABELS_MAX / BR_LABELS_MAX);
+	T_EQ_STR(resp.next_page_token, "s-63");
+	req.page.token = resp.next_page_token;
+	T_NOERR(snapshotd_list(f.s, "default", &req, f.arena, &resp, &err), err);
+	T_EQ_INT(resp.items.n, 6);
+	T_NULL(resp.next_page_token);
+	teardown(&f);
+}
+
 T_MAIN(T_CASE(test_no_parent_is_bind), T_CASE(test_chain_mount_specs),
        T_CASE(test_stat_list_namespaces), T_CASE(test_errors), T_CASE(test_remove_with_children),
        T_CASE(test_lowerdir_limit), T_CASE(test_reconcile), T_CASE(test_overlay_mount_three_levels),
-       T_CASE(test_native_backend))
+       T_CASE(test_native_backend), T_CASE(test_gc_keeps_busy), T_CASE(test_gc_rows_before_dirs),
+       T_CASE(test_list_paging), T_CASE(test_list_page_labels))

@@ -2,7 +2,8 @@
 /*
  * The real berth-taskd binary (from $BERTH_BUILD, default build/) with real shims and runc,
  * against fake peers served by this test: images.resolve answers a busybox runtime config,
- * snapshots.prepare copies a busybox rootfs into a directory and answers a bind mount,
+ * snapshots.prepare copies a busybox rootfs into a directory and answers a bind mount (and
+ * insists on the container's lease, which snapshots.leases.* keep as files under leases/),
  * networks.attach writes hosts/resolv.conf and answers mode "none" (the runtime makes a fresh
  * network namespace). Cases cover the container and task lifecycle, logs long-polling, kill,
  * force delete, failures that must leave nothing behind, and restarts of taskd by SIGKILL with
@@ -20,6 +21,7 @@
 #include <stdarg.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +29,7 @@
 
 #include "common/loop.h"
 #include "common/proto/images.h"
+#include "common/proto/leases.h"
 #include "common/proto/networks.h"
 #include "common/proto/snapshots.h"
 #include "common/proto/tasks.h"
@@ -171,10 +174,58 @@ reply_mount(br_call *call, const char *key)
 	br_call_reply(call, &br_snap_mounts_resp_schema, &resp);
 }
 
+/* The fake snapshotd's leases: a file leases/<ns>/<id> holding the key of the snapshot. */
+static void
+on_lease_put(br_call *call, void *data)
+{
+	const struct br_lease_put_req *req = br_call_params(call);
+	const struct br_lease_resource *r = req->resources.v;
+	if (req->resources.n != 1 || strcmp(r[0].type, "snapshots") != 0) {
+		br_call_failf(call, BR_INVALID_ARGUMENT, "expected one snapshot resource");
+		return;
+	}
+	sh("mkdir -p %s/leases/%s && echo %s > %s/leases/%s/%s", top, br_call_ns(call), r[0].key,
+	   top, br_call_ns(call), req->id);
+	struct br_lease_missing_resp resp = {0};
+	br_call_reply(call, &br_lease_missing_resp_schema, &resp);
+}
+
+/* While set, the fake snapshotd answers removals as a daemon that is down would. */
+static atomic_bool snapshotd_down;
+
+static void
+on_lease_delete(br_call *call, void *data)
+{
+	const struct br_lease_id_req *req = br_call_params(call);
+	if (atomic_load(&snapshotd_down)) {
+		br_call_failf(call, BR_UNAVAILABLE, "berth-snapshotd is unavailable");
+		return;
+	}
+	if (!exists("%s/leases/%s/%s", top, br_call_ns(call), req->id)) {
+		br_call_failf(call, BR_NOT_FOUND, "lease \"%s\": not found", req->id);
+		return;
+	}
+	sh("rm -f %s/leases/%s/%s", top, br_call_ns(call), req->id);
+	br_call_reply(call, NULL, NULL);
+}
+
+static void
+on_lease_list(br_call *call, void *data)
+{
+	struct br_lease_list_resp resp = {0};
+	br_call_reply(call, &br_lease_list_resp_schema, &resp);
+}
+
 static void
 on_prepare(br_call *call, void *data)
 {
 	const struct br_snap_prepare_req *req = br_call_params(call);
+	const char *lease = br_call_request(call)->lease;
+	if (lease == NULL || !exists("%s/leases/%s/%s", top, br_call_ns(call), lease)) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "prepare \"%s\" without its lease",
+		              req->key);
+		return;
+	}
 	if (req->parent == NULL || strcmp(req->parent, CHAIN) != 0) {
 		br_call_failf(call, BR_NOT_FOUND, "parent snapshot \"%s\": not found",
 		              req->parent ? req->parent : "");
@@ -204,6 +255,10 @@ static void
 on_remove(br_call *call, void *data)
 {
 	const struct br_snap_key_req *req = br_call_params(call);
+	if (atomic_load(&snapshotd_down)) {
+		br_call_failf(call, BR_UNAVAILABLE, "berth-snapshotd is unavailable");
+		return;
+	}
 	if (!exists("%s/snaps/%s", top, req->key)) {
 		br_call_failf(call, BR_NOT_FOUND, "snapshot \"%s\": not found", req->key);
 		return;
@@ -249,6 +304,9 @@ static const struct br_method snapshotd_methods[] = {
         {"snapshots.prepare", &br_snap_prepare_req_schema, on_prepare},
         {"snapshots.mounts", &br_snap_key_req_schema, on_mounts},
         {"snapshots.remove", &br_snap_key_req_schema, on_remove},
+        {"snapshots.leases.put", &br_lease_put_req_schema, on_lease_put},
+        {"snapshots.leases.delete", &br_lease_id_req_schema, on_lease_delete},
+        {"snapshots.leases.list", &br_lease_list_req_schema, on_lease_list},
 };
 static const struct br_method netd_methods[] = {
         {"networks.attach", &br_net_attach_req_schema, on_attach},
@@ -261,7 +319,7 @@ peers_thread(void *arg)
 	struct peers *p = arg;
 	static const char *const names[] = {"imaged", "snapshotd", "netd"};
 	const struct br_method *tables[] = {imaged_methods, snapshotd_methods, netd_methods};
-	size_t counts[] = {1, 3, 2};
+	size_t counts[] = {1, 6, 2};
 
 	uv_loop_init(&p->uv);
 	p->rc = br_loop_init(&p->loop, &p->uv, &p->err);
@@ -493,6 +551,8 @@ test_lifecycle(void)
 	snprintf(key, sizeof(key), "%s-c1", ns);
 	T_EQ_STR(c.snapshot_key, key);
 	T_OK(exists("%s/state/taskd/bundles/%s/c1/config.json", top, ns));
+	/* The container holds its snapshot through its lease. */
+	T_OK(exists("%s/leases/%s/container-c1", top, ns));
 
 	T_NOERR(start("c1", &t, a, &err), err);
 	T_EQ_STR(t.status, "running");
@@ -542,6 +602,8 @@ test_lifecycle(void)
 	T_ERR(get("c1", &c, a, &err), err, BR_NOT_FOUND);
 	T_OK(!exists("%s/state/taskd/bundles/%s/c1", top, ns));
 	T_OK(!exists("%s/snaps/%s", top, key));
+	/* The delete answered once the lease was gone too. */
+	T_OK(!exists("%s/leases/%s/container-c1", top, ns));
 	T_OK(!exists("%s/net/c1", top));
 	taskd_stop();
 	br_arena_free(a);
@@ -776,6 +838,43 @@ test_restart_reconciles(void)
 	static const char *const ids[] = {"r1", "r2", "r3", "r4"};
 	for (size_t i = 0; i < 4; i++)
 		T_NOERR(simple("containers.delete", ids[i], false, a, &err), err);
+	for (size_t i = 0; i < 4; i++)
+		T_OK(!exists("%s/leases/%s/container-%s", top, ns, ids[i]));
+	taskd_stop();
+	br_arena_free(a);
+}
+
+/* A lease lost by snapshotd is put again at taskd's start; one deleted while snapshotd was
+ * down is deleted once it answers (the outbox keeps it). */
+static void
+test_leases_follow_records(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	const char *args[] = {"true"};
+
+	create("h1", args, 1, &c, a);
+	create("h2", args, 1, &c, a);
+	T_OK(exists("%s/leases/%s/container-h1", top, ns));
+	/* snapshotd forgets h1's lease; a restart of taskd puts it again */
+	sh("rm -f %s/leases/%s/container-h1", top, ns);
+	taskd_kill9();
+	taskd_start();
+	taskd_ready();
+	for (int i = 0; i < 100 && !exists("%s/leases/%s/container-h1", top, ns); i++)
+		usleep(50000);
+	T_OK(exists("%s/leases/%s/container-h1", top, ns));
+	/* snapshotd down: the delete still succeeds, and the lease goes once it is back */
+	atomic_store(&snapshotd_down, true);
+	T_NOERR(simple("containers.delete", "h2", false, a, &err), err);
+	T_OK(exists("%s/leases/%s/container-h2", top, ns));
+	atomic_store(&snapshotd_down, false);
+	for (int i = 0; i < 200 && exists("%s/leases/%s/container-h2", top, ns); i++)
+		usleep(50000);
+	T_OK(!exists("%s/leases/%s/container-h2", top, ns));
+	T_NOERR(simple("containers.delete", "h1", false, a, &err), err);
 	taskd_stop();
 	br_arena_free(a);
 }
@@ -834,7 +933,7 @@ main(int argc, char **argv)
 	static const struct t_case cases[] = {
 	        T_CASE(test_lifecycle),          T_CASE(test_create_failures_leave_nothing),
 	        T_CASE(test_logs_long_poll),     T_CASE(test_kill_and_force_delete),
-	        T_CASE(test_restart_reconciles),
+	        T_CASE(test_restart_reconciles), T_CASE(test_leases_follow_records),
 	};
 	snprintf(base, sizeof(base), "/tmp/berth-taskd-test.XXXXXX");
 	if (mkdtemp(base) == NULL) {

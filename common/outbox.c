@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The outbox deliverer (outbox.h). One lane per target: at most one message in flight, the
+ * lowest seq first, so messages to one daemon arrive in the order their changes were
+ * committed. A lane that hit a transient failure waits on its timer; a kick does not hurry
+ * it (the target is known to be down).
+ */
+#include "common/outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MAX_PEERS 8
+
+struct lane {
+	struct br_outbox *ob;
+	char *target;
+	br_rpc_client *client;
+	uv_timer_t *timer; /* retry; freed in its close callback */
+	bool busy;         /* a message in flight */
+	bool waiting;      /* the retry timer runs */
+	int64_t backoff_ms;
+	int64_t seq; /* of the message in flight */
+	char *method;
+};
+
+/* A br_outbox_wait caller. */
+struct waiter {
+	struct waiter *next;
+	struct br_outbox *ob;
+	int64_t seq; /* done once no message up to this one is queued */
+	uv_timer_t *timer;
+	void (*done)(void *arg, bool delivered);
+	void *arg;
+};
+
+struct br_outbox {
+	struct br_loop *loop;
+	sqlite3 *db;
+	struct lane lanes[MAX_PEERS];
+	size_t n;
+	int refs; /* 1 + deliveries in flight + timers not yet closed */
+	bool closing;
+	struct waiter *waiters;
+};
+
+static void check_waiters(struct br_outbox *ob);
+
+int
+br_outbox_add_raw(sqlite3 *db, const char *target, const char *method, const char *ns,
+                  const void *params, size_t len, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db,
+	                  "INSERT INTO outbox (target, method, namespace, params, created_at)"
+	                  " VALUES (?, ?, ?, ?, ?)",
+	                  &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, method, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, params, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, br_db_now());
+	return br_db_step_done(db, st, err, "outbox: queue %s for %s", method, target);
+}
+
+int
+br_outbox_add(sqlite3 *db, const char *target, const char *method, const char *ns,
+              const struct br_schema *schema, const void *params, br_err *err)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	br_msg_encode(&pk, schema, params);
+	int rc = br_outbox_add_raw(db, target, method, ns, sb.data, sb.size, err);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+outbox_unref(struct br_outbox *ob)
+{
+	if (--ob->refs > 0)
+		return;
+	for (size_t i = 0; i < ob->n; i++) {
+		free(ob->lanes[i].target);
+		free(ob->lanes[i].method);
+	}
+	free(ob);
+}
+
+static void send_next(struct lane *l);
+
+static void
+retry_fired(uv_timer_t *t)
+{
+	struct lane *l = t->data;
+
+	l->waiting = false;
+	send_next(l);
+}
+
+static bool
+transient(br_code code)
+{
+	return code == BR_UNAVAILABLE || code == BR_DEADLINE_EXCEEDED || code == BR_CANCELED;
+}
+
+static void
+forget(struct lane *l)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (br_db_prepare(l->ob->db, "DELETE FROM outbox WHERE seq = ?", &st, &err) == 0) {
+		sqlite3_bind_int64(st, 1, l->seq);
+		br_db_step_done(l->ob->db, st, &err, "outbox: forget %s", l->method);
+	}
+	/* A row that stays is sent once more: harmless, messages are idempotent. */
+	if (err.code != BR_OK)
+		br_log_warn("OUTBOX-DB", "%s", err.msg);
+}
+
+static void
+delivered(void *data, const br_err *call_err, const void *reply, size_t len)
+{
+	struct lane *l = data;
+	struct br_outbox *ob = l->ob;
+	br_err err = BR_ERR_INIT;
+	msgpack_object result;
+
+	l->busy = false;
+	if (ob->closing) {
+		outbox_unref(ob);
+		return;
+	}
+	if (call_err != NULL) {
+		br_err_copy(&err, call_err);
+	} else {
+		br_arena *arena = br_arena_new();
+		br_reply_decode(reply, len, arena, &result, &err);
+		br_arena_free(arena);
+	}
+	if (err.code != BR_OK && transient(err.code)) {
+		br_log_debug("OUTBOX-RETRY", "%s to %s: %s; again in %lld ms", l->method, l->target,
+		             err.msg, (long long)l->backoff_ms);
+		l->waiting = true;
+		uv_timer_start(l->timer, retry_fired, (uint64_t)l->backoff_ms, 0);
+		l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+		outbox_unref(ob);
+		return;
+	}
+	if (err.code == BR_NOT_FOUND || err.code == BR_ALREADY_EXISTS)
+		br_log_debug("OUTBOX-DONE", "%s to %s: %s", l->method, l->target, err.msg);
+	else if (err.code != BR_OK)
+		br_log_warn("OUTBOX-DROP", "%s to %s failed and is dropped: %s", l->method,
+		            l->target, err.msg);
+	l->backoff_ms = BACKOFF_MIN_MS;
+	forget(l);
+	check_waiters(ob);
+	outbox_unref(ob);
+	send_next(l);
+}
+
+/* Send the lane's oldest message, if it is idle and has one. */
+static void
+send_next(struct lane *l)
+{
+	struct br_outbox *ob = l->ob;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+	msgpack_sbuffer sb;
+
+	if (ob->closing || l->busy || l->waiting)
+		return;
+	if (br_db_prepare(ob->db,
+	                  "SELECT seq, method, namespace, params FROM outbox WHERE target = ?"
+	                  " ORDER BY seq LIMIT 1",
+	                  &st, &err) < 0) {
+		br_log_warn("OUTBOX-DB", "%s", err.msg);
+		return;
+	}
+	sqlite3_bind_text(st, 1, l->target, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			br_log_warn("OUTBOX-DB", "outbox of %s: %s", l->target, sqlite3_errmsg(ob->db));
+		return;
+	}
+	l->seq = sqlite3_column_int64(st, 0);
+	free(l->method);
+	l->method = xstrdup(br_db_text(st, 1));
+	msgpack_sbuffer_init(&sb);
+	br_request_encode_raw(&sb, l->method, br_db_text(st, 2), NULL, BR_OUTBOX_TIMEOUT_MS,
+	                      sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3));
+	l->busy = true;
+	ob->refs++;
+	br_rpc_call_raw_async(l->client, ob->loop, sb.data, sb.size, BR_OUTBOX_TIMEOUT_MS,
+	                      delivered, l);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+struct br_outbox *
+br_outbox_new(struct br_loop *loop, sqlite3 *db, const struct br_outbox_peer *peers, size_t n)
+{
+	struct br_outbox *ob = xnew(struct br_outbox);
+
+	ob->loop = loop;
+	ob->db = db;
+	ob->refs = 1;
+	ob->n = n < MAX_PEERS ? n : MAX_PEERS;
+	for (size_t i = 0; i < ob->n; i++) {
+		struct lane *l = &ob->lanes[i];
+		l->ob = ob;
+		l->target = xstrdup(peers[i].target);
+		l->client = peers[i].client;
+		l->backoff_ms = BACKOFF_MIN_MS;
+		l->timer = xnew(uv_timer_t);
+		uv_timer_init(loop->uv, l->timer);
+		l->timer->data = l;
+	}
+	br_outbox_kick(ob);
+	return ob;
+}
+
+void
+br_outbox_kick(struct br_outbox *ob)
+{
+	for (size_t i = 0; i < ob->n; i++)
+		send_next(&ob->lanes[i]);
+}
+
+/* The smallest seq still queued, INT64_MAX when none (or unknown). */
+static int64_t
+oldest_queued(struct br_outbox *ob)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (br_db_prepare(ob->db, "SELECT MIN(seq) FROM outbox", &st, &err) < 0 ||
+	    sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL)
+		return INT64_MAX;
+	return sqlite3_column_int64(st, 0);
+}
+
+static void
+waiter_closed(uv_handle_t *h)
+{
+	struct waiter *w = h->data;
+	struct br_outbox *ob = w->ob;
+
+	free(w->timer);
+	free(w);
+	outbox_unref(ob);
+}
+
+/* Unlink `w`, tell its caller, close its timer. */
+static void
+waiter_end(struct waiter *w, bool delivered)
+{
+	struct br_outbox *ob = w->ob;
+
+	for (struct waiter **p = &ob->waiters; *p != NULL; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	uv_timer_stop(w->timer);
+	w->done(w->arg, delivered);
+	uv_close((uv_handle_t *)w->timer, waiter_closed);
+}
+
+static void
+check_waiters(struct br_outbox *ob)
+{
+	if (ob->waiters == NULL)
+		return;
+	int64_t oldest = oldest_queued(ob);
+	for (struct waiter *w = ob->waiters, *next; w != NULL; w = next) {
+		next = w->next;
+		if (oldest > w->seq)
+			waiter_end(w, true);
+	}
+}
+
+static void
+waiter_timeout(uv_timer_t *t)
+{
+	waiter_end(t->data, false);
+}
+
+static void
+waiter_timeout_delivered(uv_timer_t *t)
+{
+	waiter_end(t->data, true);
+}
+
+void
+br_outbox_wait(struct br_outbox *ob, int64_t timeout_ms, void (*done)(void *arg, bool delivered),
+               void *arg)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+	struct waiter *w = xnew(struct waiter);
+
+	w->ob = ob;
+	w->done = done;
+	w->arg = arg;
+	w->seq = 0;
+	if (br_db_prepare(ob->db, "SELECT MAX(seq) FROM outbox", &st, &err) == 0 &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		w->seq = sqlite3_column_int64(st, 0);
+	w->timer = xnew(uv_timer_t);
+	uv_timer_init(ob->loop->uv, w->timer);
+	w->timer->data = w;
+	ob->refs++;
+	w->next = ob->waiters;
+	ob->waiters = w;
+	if (oldest_queued(ob) > w->seq) /* nothing queued: answer soon, never inline */
+		uv_timer_start(w->timer, waiter_timeout_delivered, 0, 0);
+	else
+		uv_timer_start(w->timer, waiter_timeout, (uint64_t)timeout_ms, 0);
+}
+
+int64_t
+br_outbox_pending(struct br_outbox *ob)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (br_db_prepare(ob->db, "SELECT COUNT(*) FROM outbox", &st, &err) < 0 ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		return -1;
+	return sqlite3_column_int64(st, 0);
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+	struct lane *l = h->data;
+	struct br_outbox *ob = l->ob;
+
+	free(h);
+	outbox_unref(ob);
+}
+
+void
+br_outbox_free(struct br_outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	ob->closing = true;
+	while (ob->waiters != NULL)
+		waiter_end(ob->waiters, false);
+	for (size_t i = 0; i < ob->n; i++) {
+		uv_timer_stop(ob->lanes[i].timer);
+		ob->refs++;
+		uv_close((uv_handle_t *)ob->lanes[i].timer, timer_closed);
+	}
+	outbox_unref(ob);
+}

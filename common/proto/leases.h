@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Leases and garbage collection of the stores (berth-contentd and berth-snapshotd), served by
+ * each store under its own service prefix P ("content" or "snapshots"):
+ *
+ *   P.leases.create    {id, ttl_ms, labels}                    -> br_lease
+ *   P.leases.put       {id, ttl_ms, labels, resources, replace} -> br_lease_put_resp
+ *   P.leases.get       {id}                                    -> br_lease
+ *   P.leases.delete    {id}                                    -> {}
+ *   P.leases.list      {page_size, page_token, all_namespaces, labels} -> br_lease_list_resp
+ *   P.leases.add       {id, resources}                         -> {missing}
+ *   P.leases.remove    {id, resources}                         -> {}
+ *   P.leases.resources {id, page_size, page_token}             -> br_lease_resources_resp
+ *   P.gc               {}                                      -> br_gc_result
+ *   P.usage            {}                                      -> store-specific (content.h,
+ *                                                                 snapshots.h)
+ *
+ * A lease is a named set of references to a store's resources, per namespace, with an
+ * optional expiry (`ttl_ms` from now; 0: never). The resources held by unexpired leases are
+ * the only roots of collection: P.gc (and the store's own scheduler) removes every resource
+ * that no lease holds. A reference may name a resource that does not exist (yet): it keeps
+ * whatever appears under that name. Resource types: contentd "content" (key: a digest) and
+ * "ingest" (key: an ingest ref); snapshotd "snapshots/<snapshotter>" (key: a snapshot key;
+ * "snapshots" alone means the default snapshotter).
+ *
+ * `create` fails with ALREADY_EXISTS for an existing id. `put` is the owners' idempotent
+ * verb: it creates the lease or updates it (ttl and labels replaced) and adds the resources,
+ * or with `replace` makes the lease hold exactly them; `missing` names those that do not
+ * exist at that moment. `add` answers the same. `delete`, `remove` of what is not held, and
+ * `add` of what is held already are no-ops (`delete` of an unknown lease is NOT_FOUND). A
+ * request envelope that names a lease ("lease": id) adds what the request creates to it; the
+ * lease must exist (NOT_FOUND otherwise).
+ */
+#ifndef BR_COMMON_PROTO_LEASES_H
+#define BR_COMMON_PROTO_LEASES_H
+
+#include "common/proto/types.h"
+
+#define BR_LEASE_ID_MAX 255
+#define BR_LEASE_TYPE_MAX 64
+#define BR_LEASE_RESOURCES_MAX 1024 /* resources in one request or one page */
+#define BR_LEASE_LABEL_OWNER "berth.owner" /* the daemon that keeps the lease true */
+
+struct br_lease_resource {
+	const char *type; /* "content", "ingest", "snapshots/overlayfs" */
+	const char *key;
+};
+extern const struct br_schema br_lease_resource_schema;
+
+struct br_lease {
+	const char *id;
+	const char *ns;
+	int64_t created_at; /* ms since the epoch */
+	int64_t expire_at;  /* ms since the epoch; 0: never */
+	struct br_strmap labels;
+	int64_t resources; /* how many it holds */
+};
+extern const struct br_schema br_lease_schema;
+
+struct br_lease_create_req {
+	const char *id;
+	int64_t ttl_ms; /* 0: never expires */
+	struct br_strmap labels;
+};
+extern const struct br_schema br_lease_create_req_schema;
+
+struct br_lease_put_req {
+	const char *id;
+	int64_t ttl_ms;
+	struct br_strmap labels;
+	struct br_objlist resources; /* struct br_lease_resource */
+	bool replace;                /* hold exactly `resources` */
+};
+extern const struct br_schema br_lease_put_req_schema;
+
+struct br_lease_id_req {
+	const char *id;
+};
+extern const struct br_schema br_lease_id_req_schema;
+
+struct br_lease_resources_req {
+	const char *id;
+	struct br_objlist resources; /* struct br_lease_resource */
+};
+extern const struct br_schema br_lease_resources_req_schema;
+
+/* Reply of add and put: the resources named that do not exist now. */
+struct br_lease_missing_resp {
+	struct br_objlist missing; /* struct br_lease_resource */
+};
+extern const struct br_schema br_lease_missing_resp_schema;
+
+struct br_lease_list_req {
+	struct br_page_req page;
+	bool all_namespaces;     /* every namespace, not only the request's */
+	struct br_strmap labels; /* only leases carrying all of these */
+};
+extern const struct br_schema br_lease_list_req_schema;
+
+struct br_lease_list_resp {
+	struct br_objlist items; /* struct br_lease, ordered by (ns, id) */
+	const char *next_page_token;
+};
+extern const struct br_schema br_lease_list_resp_schema;
+
+struct br_lease_page_req {
+	const char *id;
+	struct br_page_req page;
+};
+extern const struct br_schema br_lease_page_req_schema;
+
+struct br_lease_resources_resp {
+	struct br_objlist items; /* struct br_lease_resource, ordered by (type, key) */
+	const char *next_page_token;
+};
+extern const struct br_schema br_lease_resources_resp_schema;
+
+/* P.gc: what one collection did. */
+struct br_gc_result {
+	int64_t leases;      /* expired leases dropped */
+	int64_t removed;     /* blobs or snapshots removed */
+	int64_t ingests;     /* expired ingests removed (contentd) */
+	int64_t orphans;     /* files or directories without a record removed */
+	int64_t bytes;       /* bytes freed, where known (blob sizes) */
+	int64_t duration_ms; /* wall time of the collection */
+};
+extern const struct br_schema br_gc_result_schema;
+
+#endif

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Interrupted pulls resume. A real docker-registry runs in a network namespace of this test's
+# own, behind a veth pair whose far end is throttled (tc tbf), so that a pull of a large image
+# takes seconds and every byte it moves can be counted on the host's end of the pair. For
+# each of imaged, contentd and snapshotd: a pull is interrupted by kill -9 part-way, the daemon
+# restarted, and the same pull run again: it must succeed, move no more than the bytes the
+# store did not have yet (half-written blobs continue with HTTP Range requests, finished
+# blobs and layers are reused), and the image must run. Once the image is removed and the
+# interrupted job's lease expired, nothing of the pulls is left.
+#
+# Usage: test/integration/test_resume.sh [BUILD]   (as root)
+BUILD=${1:-build}
+source "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "# needs root (network namespaces, tc, mounts)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+MIB=$((1024 * 1024))
+BIG_MB=24
+RATE=80mbit
+NETNS=brr$$
+VH=brh$$
+VN=brn$$
+NET=10.213.$((RANDOM % 250))
+HOST_IP=$NET.1
+REG_IP=$NET.2
+REG_PID=""
+
+it_cleanup_extra() {
+	[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+	ip netns del "$NETNS" 2>/dev/null
+	ip link del "$VH" 2>/dev/null
+	true
+}
+
+it_setup
+# The throttled registry: a namespace, a veth pair, tbf on the namespace's side (what the
+# registry sends), the registry listening on the namespace's address only.
+ip netns add "$NETNS" &&
+	ip link add "$VH" type veth peer name "$VN" &&
+	ip link set "$VN" netns "$NETNS" &&
+	ip addr add "$HOST_IP/30" dev "$VH" && ip link set "$VH" up &&
+	ip netns exec "$NETNS" ip addr add "$REG_IP/30" dev "$VN" &&
+	ip netns exec "$NETNS" ip link set "$VN" up &&
+	ip netns exec "$NETNS" ip link set lo up &&
+	ip netns exec "$NETNS" tc qdisc add dev "$VN" root tbf rate $RATE burst 64kb latency 400ms ||
+	{ it_not_ok "a throttled link to a namespace of our own"; it_summary; exit 1; }
+mkdir -p "$T/netreg"
+cat >"$T/netreg.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $T/netreg
+http:
+  addr: $REG_IP:5000
+EOF
+ip netns exec "$NETNS" docker-registry serve "$T/netreg.yml" >"$T/logs/netreg.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do
+	curl -fsS "http://$REG_IP:5000/v2/" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+BIG_IMAGE_MB=$BIG_MB bash "$IT_TOP/test/images/build.sh" "$T/big" >/dev/null ||
+	{ it_not_ok "build the big image"; it_summary; exit 1; }
+timeout 300 skopeo copy --quiet --dest-tls-verify=false "oci:$T/big/big:v1" \
+	"docker://$REG_IP:5000/test/big:v1" || { it_not_ok "push the big image"; it_summary; exit 1; }
+it_ok "a registry behind a throttled link ($RATE) holds an image of two ${BIG_MB} MiB layers"
+
+# The big layers' digests and total size, as the registry serves them (skopeo compresses
+# layers on the way to a registry).
+skopeo inspect --raw --tls-verify=false "docker://$REG_IP:5000/test/big:v1" |
+	jq -r '.layers[1:][] | "\(.digest) \(.size)"' >"$T/big.layers"
+total=$(awk '{ s += $2 } END { print s }' "$T/big.layers")
+
+IT_REGISTRIES=", {\"host\": \"$REG_IP:5000\", \"insecure\": true}"
+IT_IMAGED='"job_lease_ttl_ms": 5000'
+IT_CONFIG='"contentd": {"gc_delay_ms": 100, "ingest_expiry_ms": 1000}, "snapshotd": {"gc_delay_ms": 100}'
+suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
+BIG=$REG_IP:5000/test/big:v1
+
+rx() { cat "/sys/class/net/$VH/statistics/rx_bytes"; }
+
+# Bytes of the big layers that contentd has: whole blobs and half-written ingests.
+have() {
+	local d n s=0
+	while read -r d _; do
+		n=$(stat -c %s "$T/root/contentd/blobs/sha256/${d#sha256:}" 2>/dev/null ||
+			stat -c %s "$T/root/contentd/ingest/blob-${d#sha256:}/data" 2>/dev/null || echo 0)
+		s=$((s + n))
+	done <"$T/big.layers"
+	echo "$s"
+}
+
+store_bytes() {
+	du -s --block-size=1 "$T/root/contentd/blobs" "$T/root/contentd/ingest" \
+		"$T/root/snapshotd/overlayfs" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+empty=$(store_bytes)
+
+# interrupted DAEMON: a pull killed part-way by kill -9 of DAEMON, then the pull again. With
+# snapshotd killed, the downloads may finish before the job needs snapshotd again: then the
+# second pull has nothing to download at all.
+interrupted() {
+	local daemon=$1 got=0 limit=$total
+	[ "$daemon" = snapshotd ] && limit=$((total + 1))
+	b images pull "$BIG" >"$T/first.out" 2>&1 &
+	local pull=$!
+	for _ in $(seq 300); do
+		got=$(have)
+		[ "$got" -ge $((total * 3 / 10)) ] && break
+		sleep 0.05
+	done
+	daemon_kill9 "$daemon"
+	wait "$pull"
+	local first_rc=$?
+	daemon_start "$daemon"
+	wait_healthy 20
+	got=$(have)
+	if [ "$first_rc" -ne 0 ] && [ "$got" -gt 0 ] && [ "$got" -lt "$limit" ]; then
+		it_ok "$daemon killed part-way: the pull failed with $got of $total bytes stored"
+	else
+		it_not_ok "$daemon killed part-way" "pull exit $first_rc, $got of $total bytes stored" \
+			"$(tail -n 2 "$T/first.out")"
+	fi
+	local before after moved missing
+	before=$(rx)
+	expect_exit "after $daemon's restart the pull succeeds" 0 b images pull "$BIG"
+	after=$(rx)
+	moved=$((after - before))
+	missing=$((total - got))
+	if [ "$moved" -le $((missing + MIB)) ]; then
+		it_ok "the second pull moved $moved bytes for the $missing missing"
+	else
+		it_not_ok "the second pull moves only the missing bytes" \
+			"moved $moved bytes, $missing were missing"
+	fi
+	expect_out "the image runs with both layers whole" "$((BIG_MB * MIB)) $((BIG_MB * MIB))" \
+		b run --rm "$BIG" sh -c 'echo $(wc -c < /big/data1) $(wc -c < /big/data2)'
+	expect_exit "images rm" 0 b images rm "$BIG"
+	# The interrupted job's lease expires (5 s here), then everything goes.
+	local left=0
+	for _ in $(seq 150); do
+		b system prune >/dev/null 2>&1
+		left=$(store_bytes)
+		[ $((left - empty)) -lt "$MIB" ] && break
+		sleep 0.2
+	done
+	if [ $((left - empty)) -lt "$MIB" ]; then
+		it_ok "nothing of the pulls is left ($left bytes, $empty before)"
+	else
+		it_not_ok "nothing of the pulls is left" "$left bytes, $empty before"
+	fi
+}
+
+interrupted imaged
+interrupted contentd
+interrupted snapshotd
+
+suite_stop
+leftover_mounts=$(mounts_under_t)
+if [ -z "$leftover_mounts" ]; then it_ok "no mounts left"; else it_not_ok "no mounts left" "$leftover_mounts"; fi
+it_summary

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Storage that lives and dies correctly, through the real CLI against the real daemons:
+# removed images give their bytes back (and a restarted suite agrees), shared layers stay
+# while anything holds them, a running container keeps its rootfs after its image goes,
+# collection never takes what a pull in flight relies on (50 rounds), kill -9 during a
+# collection leaves consistent stores, namespaces are isolated while blobs are stored once,
+# listings page over 10,000 records, the raw stores refuse writes from non-root users, and the
+# layer-apply rules hold for overlayfs and native snapshots.
+#
+# Usage: test/integration/test_storage.sh [BUILD]   (as root)
+BUILD=${1:-build}
+source "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "# needs root (mounts, namespaces, runc)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+it_setup
+registry_start || { it_not_ok "registry starts"; it_summary; exit 1; }
+for img in sh layers extra defects; do
+	push_image "$img" "test/$img:v1" || { it_not_ok "push $img"; it_summary; exit 1; }
+done
+# Collections follow releases quickly here; the allowed uid 65534 checks the store writes.
+IT_USERS=65534
+IT_CONFIG='"contentd": {"gc_delay_ms": 100}, "snapshotd": {"gc_delay_ms": 100}'
+suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
+it_ok "the suite starts"
+
+SH=$REGISTRY/test/sh:v1
+LAYERS=$REGISTRY/test/layers:v1
+EXTRA=$REGISTRY/test/extra:v1
+DEFECTS=$REGISTRY/test/defects:v1
+
+# Bytes on disk in the stores' data (blobs, ingests, snapshot directories); databases aside.
+store_bytes() {
+	du -s --block-size=1 "$T/root/contentd/blobs" "$T/root/contentd/ingest" \
+		"$T/root/snapshotd/overlayfs" "$T/root/snapshotd/native" 2>/dev/null |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
+# wait_bytes NAME WANT [SECONDS]: passes once store_bytes is within 1 MiB of WANT.
+wait_bytes() {
+	local name=$1 want=$2 limit=$((${3:-15} * 10)) have diff
+	for _ in $(seq "$limit"); do
+		have=$(store_bytes)
+		diff=$((have > want ? have - want : want - have))
+		[ "$diff" -le 1048576 ] && { it_ok "$name ($have bytes, $want before)"; return 0; }
+		sleep 0.1
+	done
+	it_not_ok "$name" "store bytes $have, wanted $want within 1 MiB"
+	return 1
+}
+
+# wait_same NAME FILE CMD...: passes once CMD prints exactly FILE's content (15 s at most).
+wait_same() {
+	local name=$1 file=$2
+	shift 2
+	for _ in $(seq 150); do
+		"$@" >"$T/same.out" 2>&1
+		cmp -s "$file" "$T/same.out" && { it_ok "$name"; return 0; }
+		sleep 0.1
+	done
+	it_not_ok "$name" "got: $(head -c 300 "$T/same.out" | tr '\n' ' ')" \
+		"wanted: $(head -c 300 "$file" | tr '\n' ' ')"
+	return 1
+}
+
+# Sorted blob digests / snapshot keys of a namespace (content is global), and their counts.
+blobs() { b content ls -q | sort; }
+snaps() { b -n "${1:-default}" snapshots ls -q | sort; }
+count_blobs() { b content ls -q | wc -l; }
+
+# --- an image removed gives its bytes back ------------------------------------------------
+empty=$(store_bytes)
+expect_exit "pull an image of three layers" 0 b images pull "$LAYERS"
+expect_out "it runs" "keep" b run --rm "$LAYERS" ls /data
+check "it uses disk" test "$(store_bytes)" -gt $((empty + 1048576))
+expect_exit "images rm" 0 b images rm "$LAYERS"
+wait_bytes "its blobs and snapshots are collected on their own" "$empty"
+expect_out "no blob is left" "" blobs
+expect_out "no snapshot is left" "" snaps
+suite_stop
+suite_start
+expect_exit "the suite comes back" 0 b info
+check "after a restart the store is as empty" \
+	sh -c "[ \$(( $(store_bytes) - $empty )) -lt 1048576 ]"
+b --format json system df >"$T/df.json"
+check "system df agrees: no blob, no snapshot" \
+	jq -e '.content.blobs == 0 and .snapshots.snapshots == 0' "$T/df.json"
+
+# --- images sharing layers ------------------------------------------------------------------
+expect_exit "pull sh" 0 b images pull "$SH"
+blobs >"$T/sh.blobs"
+snaps >"$T/sh.snaps"
+sh_bytes=$(store_bytes)
+expect_exit "pull layers (sharing sh's base layer)" 0 b images pull "$LAYERS"
+check "layers brought blobs of its own" test "$(count_blobs)" -gt "$(wc -l <"$T/sh.blobs")"
+expect_exit "images rm layers" 0 b images rm "$LAYERS"
+wait_same "exactly sh's blobs remain" "$T/sh.blobs" blobs
+wait_same "exactly sh's snapshots remain" "$T/sh.snaps" snaps
+wait_bytes "only what was layers' own is freed" "$sh_bytes"
+expect_out "sh still runs" "still here" b run --rm "$SH" echo still here
+
+# --- an image removed under a running container --------------------------------------------
+expect_exit "pull extra" 0 b images pull "$EXTRA"
+expect_exit "run -d a container of extra" 0 b run -d --name keeper "$EXTRA" sleep 1000
+pid=$(b --format json ps | jq -r '.[] | select(.id == "keeper") | .pid')
+expect_exit "images rm extra while it runs" 0 b images rm "$EXTRA"
+expect_exit "system prune" 0 b system prune
+check "the container still runs" kill -0 "${pid:-0}"
+check "its rootfs still has the image's files" test -s "/proc/${pid:-0}/root/extra/numbers"
+expect_out "ps still shows it running" "running" \
+	eval "b --format json ps | jq -r '.[] | select(.id == \"keeper\") | .status'"
+expect_exit "rm -f the container" 0 b rm -f keeper
+wait_same "sh's blobs are all that is left once the container is gone" "$T/sh.blobs" blobs
+wait_same "and sh's snapshots" "$T/sh.snaps" snaps
+wait_bytes "its bytes are freed" "$sh_bytes"
+
+# --- collection racing pulls that share layers with an image being removed ----------------
+ok=0
+for round in $(seq 50); do
+	b images pull "$SH" >/dev/null 2>&1 || { echo "# round $round: pull sh failed"; break; }
+	b images pull "$EXTRA" >"$T/race.pull" 2>&1 &
+	pull_pid=$!
+	b images rm "$SH" >/dev/null 2>&1
+	b system prune >/dev/null 2>&1
+	wait "$pull_pid" || { echo "# round $round: $(cat "$T/race.pull")"; break; }
+	out=$(b run --rm "$EXTRA" sh -c 'cat /extra/numbers | wc -l' 2>&1)
+	[ "$out" = 2000 ] || { echo "# round $round: run: $out"; break; }
+	b images rm "$EXTRA" >/dev/null 2>&1
+	ok=$round
+done
+if [ "$ok" = 50 ]; then
+	it_ok "50 rounds of collection racing a pull: the pulled image always runs"
+else
+	it_not_ok "50 rounds of collection racing a pull" "round $((ok + 1)) failed"
+fi
+b system prune >/dev/null 2>&1
+wait_bytes "the races leave nothing behind" "$empty"
+
+# --- kill -9 during a collection ------------------------------------------------------------
+# contentd: thousands of blobs nobody holds; kill it while a collection removes them.
+"$BUILD/test/helpers/seed_store" blobs "$T/state" seed 6000 >/dev/null
+b system prune >/dev/null 2>&1 &
+prune_pid=$!
+sleep 0.05
+daemon_kill9 contentd
+wait "$prune_pid" 2>/dev/null
+left=$(ls "$T/root/contentd/blobs/sha256" | wc -l)
+echo "# contentd killed with $left of 6000 blob files left"
+daemon_start contentd
+wait_healthy 10
+expect_exit "the next collection finishes the work" 0 b system prune
+check "no blob file is left" test "$(ls "$T/root/contentd/blobs/sha256" | wc -l)" = 0
+expect_out "and no row" "" blobs
+# snapshotd: many snapshots with many files; kill it while a collection removes them.
+"$BUILD/test/helpers/seed_store" snapshots "$T/state" seed 40 400 >/dev/null
+b system prune >/dev/null 2>&1 &
+prune_pid=$!
+sleep 0.1
+daemon_kill9 snapshotd
+wait "$prune_pid" 2>/dev/null
+echo "# snapshotd killed with $(ls "$T/root/snapshotd/overlayfs" | wc -l) of 40 snapshot directories left"
+daemon_start snapshotd
+wait_healthy 10
+expect_exit "the next snapshot collection finishes the work" 0 b system prune
+expect_out "no snapshot directory is left" "0" sh -c "ls '$T/root/snapshotd/overlayfs' | wc -l"
+expect_out "and no record" "" snaps seed
+expect_exit "pull sh after the kills" 0 b images pull "$SH"
+expect_out "it runs" "ok" b run --rm "$SH" echo ok
+
+# --- namespaces -----------------------------------------------------------------------------
+expect_exit "pull sh in namespace ns1" 0 b -n ns1 images pull "$SH"
+expect_exit "pull sh in namespace ns2" 0 b -n ns2 images pull "$SH"
+expect_out "ns1 sees its image" "$SH" b -n ns1 images ls -q
+expect_out "a namespace that pulled nothing sees no image" "" b -n ns3 images ls -q
+expect_out "the blobs are stored once" "$(wc -l <"$T/sh.blobs")" count_blobs
+b --format json system df >"$T/df.json"
+check "system df shows what each namespace holds" \
+	jq -e '[.namespaces[] | select(.name == "ns1" or .name == "ns2") | .blobs] == [3, 3]' \
+	"$T/df.json"
+expect_out "namespaces ls lists them" "default ns1 ns2" \
+	eval "b namespaces ls -q | tr '\n' ' ' | sed 's/ \$//'"
+expect_exit "images rm in ns1" 0 b -n ns1 images rm "$SH"
+expect_exit "system prune" 0 b system prune
+expect_out "ns2's image still runs" "ns2" b -n ns2 run --rm "$SH" echo ns2
+expect_out "no blob was freed: others hold them" "$(wc -l <"$T/sh.blobs")" count_blobs
+expect_out "ns1's snapshots are gone" "" snaps ns1
+expect_exit "namespaces rm refuses a namespace that holds an image" 5 b namespaces rm ns2
+expect_contains "and says what it holds" "$T/stderr" "1 image (berth-imaged)"
+expect_exit "images rm in ns2" 0 b -n ns2 images rm "$SH"
+expect_exit "system prune" 0 b system prune
+expect_exit "namespaces rm of an empty namespace" 0 b namespaces rm ns1 ns2
+expect_exit "namespaces rm default is refused" 5 b namespaces rm default
+expect_exit "namespaces create" 0 b namespaces create team-a
+expect_exit "creating it again fails" 4 b namespaces create team-a
+expect_exit "an invalid name fails" 2 b namespaces create "Team A"
+
+# --- listings page ---------------------------------------------------------------------------
+"$BUILD/test/helpers/seed_store" blobs "$T/state" paging 10000 paging >/dev/null
+b content ls -q >"$T/all.blobs"
+check "content ls lists all 10,000 blobs and more" test "$(wc -l <"$T/all.blobs")" -ge 10000
+expect_out "none twice" "" sh -c "sort '$T/all.blobs' | uniq -d"
+check "in order" sort -c "$T/all.blobs"
+
+# --- non-root callers and the raw stores -----------------------------------------------------
+install -m 0755 "$BUILD/berth" "$T/berth-cli"
+nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$T/berth-cli" --address "$T/state/berth.sock" "$@"
+}
+digest=$(head -n 1 "$T/all.blobs")
+expect_exit "an allowed non-root user may list content" 0 nobody content ls -q
+expect_exit "but not delete a blob" 8 nobody content rm "$digest"
+expect_contains "the error says why" "$T/stderr" "root only"
+expect_exit "nor remove a snapshot" 8 nobody snapshots rm "$(snaps | head -n 1)"
+expect_exit "nor collect" 8 nobody system prune
+expect_exit "nor create a namespace" 8 nobody namespaces create mine
+expect_exit "images ls stays open to it" 0 nobody images ls
+expect_exit "root deletes the blob" 0 b content rm "$digest"
+
+# --- the layer-apply rules ---------------------------------------------------------------------
+expect_exit "pull an image with a deep opaque directory and an implied /tmp" 0 \
+	b images pull "$DEFECTS"
+expect_out "overlay: /tmp keeps its mode" "1777" b run --rm "$DEFECTS" busybox stat -c %a /tmp
+expect_out "overlay: the opaque directory hides the lower layers at every depth" \
+	"/deep/a /deep/a/b /deep/a/b/new" \
+	b run --rm "$DEFECTS" sh -c 'find /deep -mindepth 1 | sort | tr "\n" " " | sed "s/ $//"'
+# The same image unpacked by the native snapshotter (a full copy per layer).
+suite_stop
+IT_CONFIG='"contentd": {"gc_delay_ms": 100}, "snapshotd": {"snapshotter": "native", "gc_delay_ms": 100}'
+suite_start || it_not_ok "the suite starts with native snapshots"
+expect_exit "native: pull the same image" 0 b -n native images pull "$DEFECTS"
+expect_out "native: the opaque directory hides the lower layers at every depth" \
+	"/deep/a /deep/a/b /deep/a/b/new" \
+	b -n native run --rm "$DEFECTS" sh -c 'find /deep -mindepth 1 | sort | tr "\n" " " | sed "s/ $//"'
+expect_out "native: /tmp keeps its mode" "1777" b -n native run --rm "$DEFECTS" busybox stat -c %a /tmp
+
+# --- nothing leaks ---------------------------------------------------------------------------
+suite_stop
+leftover_mounts=$(mounts_under_t)
+if [ -z "$leftover_mounts" ]; then it_ok "no mounts left"; else it_not_ok "no mounts left" "$leftover_mounts"; fi
+leftover_procs=$(procs_under_t | grep -vx "$IT_REGISTRY_PID")
+if [ -z "$leftover_procs" ]; then it_ok "no processes left"; else it_not_ok "no processes left" "$leftover_procs"; fi
+
+it_summary
