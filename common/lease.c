@@ -45,7 +45,8 @@ untoken2(const char *token, br_arena *arena, const char **ret_a, const char **re
 	unsigned long n = strtoul(token, &end, 10);
 
 	if (end == token || *end != ':' || n > strlen(end + 1))
-		return br_err_set(err, BR_INVALID_ARGUMENT, "p.page_token: not a token of this list");
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "p.page_token: not a token of this list");
 	*ret_a = br_arena_strndup(arena, end + 1, n);
 	*ret_b = br_arena_strdup(arena, end + 1 + n);
 	return 0;
@@ -95,8 +96,8 @@ lease_live(struct br_lease_store *ls, const char *ns, const char *id, br_err *er
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(ls->db,
-	                  "SELECT 1 FROM leases WHERE namespace = ? AND id = ? AND " UNEXPIRED,
-	                  &st, err) < 0)
+	                  "SELECT 1 FROM leases WHERE namespace = ? AND id = ? AND " UNEXPIRED, &st,
+	                  err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
@@ -133,7 +134,8 @@ check_ttl(int64_t ttl_ms, br_err *err)
 {
 	if (ttl_ms < 0 || ttl_ms > MAX_TTL_MS)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "p.ttl_ms: %" PRId64 " is out of range (0 to %lld; 0: never expires)",
+		                  "p.ttl_ms: %" PRId64
+		                  " is out of range (0 to %lld; 0: never expires)",
 		                  ttl_ms, MAX_TTL_MS);
 	return 0;
 }
@@ -169,9 +171,10 @@ upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t ttl_ms
 		return -1;
 	if (labels->n == 0)
 		return 0;
-	if (br_db_prepare(ls->db,
-	                  "INSERT INTO lease_labels (namespace, lease, key, value) VALUES (?, ?, ?, ?)",
-	                  &ins, err) < 0)
+	if (br_db_prepare(
+	            ls->db,
+	            "INSERT INTO lease_labels (namespace, lease, key, value) VALUES (?, ?, ?, ?)",
+	            &ins, err) < 0)
 		return -1;
 	for (size_t i = 0; i < labels->n; i++) {
 		sqlite3_reset(ins);
@@ -367,8 +370,8 @@ hold_all(struct br_lease_store *ls, const char *ns, const char *id, const struct
 		return -1;
 	if (count > BR_LEASE_MAX_RESOURCES)
 		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
-		                  "lease \"%s\": %" PRId64 " resources, more than the limit of %d", id,
-		                  count, BR_LEASE_MAX_RESOURCES);
+		                  "lease \"%s\": %" PRId64 " resources, more than the limit of %d",
+		                  id, count, BR_LEASE_MAX_RESOURCES);
 	ret->missing.v = missing;
 	ret->missing.n = n_missing;
 	return 0;
@@ -451,8 +454,8 @@ handle_put(br_call *call, void *data)
 	if (rc == 0 && req->replace && before > 0) {
 		_cleanup_stmt_ sqlite3_stmt *st = NULL;
 		rc = br_db_prepare(ls->db,
-		                   "DELETE FROM lease_resources WHERE namespace = ? AND lease = ?", &st,
-		                   &err);
+		                   "DELETE FROM lease_resources WHERE namespace = ? AND lease = ?",
+		                   &st, &err);
 		if (rc == 0) {
 			sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, req->id, -1, SQLITE_STATIC);
@@ -625,8 +628,9 @@ handle_list(br_call *call, void *data)
 			break;
 		}
 		struct br_lease *l = &items[out.items.n];
-		if (load_lease(ls, br_db_text(st, 0), br_db_text(st, 1), sqlite3_column_int64(st, 2),
-		               sqlite3_column_int64(st, 3), arena, l, &err) < 0) {
+		if (load_lease(ls, br_db_text(st, 0), br_db_text(st, 1),
+		               sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), arena, l,
+		               &err) < 0) {
 			br_call_fail(call, &err);
 			return;
 		}

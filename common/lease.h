@@ -34,30 +34,30 @@
 #include "common/proto/leases.h"
 #include "common/rpc.h"
 
-#define BR_LEASE_SCHEMA_SQL                                                                   \
-	"CREATE TABLE leases ("                                                               \
-	"  namespace TEXT NOT NULL,"                                                          \
-	"  id TEXT NOT NULL,"                                                                 \
-	"  created_at INTEGER NOT NULL,"                                                      \
-	"  expire_at INTEGER NOT NULL DEFAULT 0,"                                             \
-	"  PRIMARY KEY (namespace, id)) WITHOUT ROWID;"                                       \
-	"CREATE INDEX leases_expire ON leases (expire_at) WHERE expire_at > 0;"               \
-	"CREATE TABLE lease_labels ("                                                         \
-	"  namespace TEXT NOT NULL,"                                                          \
-	"  lease TEXT NOT NULL,"                                                              \
-	"  key TEXT NOT NULL,"                                                                \
-	"  value TEXT NOT NULL,"                                                              \
+#define BR_LEASE_SCHEMA_SQL                                                                    \
+	"CREATE TABLE leases ("                                                                \
+	"  namespace TEXT NOT NULL,"                                                           \
+	"  id TEXT NOT NULL,"                                                                  \
+	"  created_at INTEGER NOT NULL,"                                                       \
+	"  expire_at INTEGER NOT NULL DEFAULT 0,"                                              \
+	"  PRIMARY KEY (namespace, id)) WITHOUT ROWID;"                                        \
+	"CREATE INDEX leases_expire ON leases (expire_at) WHERE expire_at > 0;"                \
+	"CREATE TABLE lease_labels ("                                                          \
+	"  namespace TEXT NOT NULL,"                                                           \
+	"  lease TEXT NOT NULL,"                                                               \
+	"  key TEXT NOT NULL,"                                                                 \
+	"  value TEXT NOT NULL,"                                                               \
 	"  PRIMARY KEY (namespace, lease, key),"                                               \
 	"  FOREIGN KEY (namespace, lease) REFERENCES leases (namespace, id) ON DELETE CASCADE" \
-	") WITHOUT ROWID;"                                                                    \
-	"CREATE TABLE lease_resources ("                                                      \
-	"  namespace TEXT NOT NULL,"                                                          \
-	"  lease TEXT NOT NULL,"                                                              \
-	"  type TEXT NOT NULL,"                                                               \
-	"  key TEXT NOT NULL,"                                                                \
+	") WITHOUT ROWID;"                                                                     \
+	"CREATE TABLE lease_resources ("                                                       \
+	"  namespace TEXT NOT NULL,"                                                           \
+	"  lease TEXT NOT NULL,"                                                               \
+	"  type TEXT NOT NULL,"                                                                \
+	"  key TEXT NOT NULL,"                                                                 \
 	"  PRIMARY KEY (namespace, lease, type, key),"                                         \
 	"  FOREIGN KEY (namespace, lease) REFERENCES leases (namespace, id) ON DELETE CASCADE" \
-	") WITHOUT ROWID;"                                                                    \
+	") WITHOUT ROWID;"                                                                     \
 	"CREATE INDEX lease_resources_key ON lease_resources (type, key);"
 
 /* Resources one lease may hold; more is RESOURCE_EXHAUSTED. */
@@ -95,8 +95,7 @@ void br_lease_store_free(struct br_lease_store *ls);
 
 /* The P.leases.* method table; its handlers take the lease store as their data:
  * br_daemon_add_methods(d, methods, n, ls). Valid as long as the store. */
-void br_lease_store_methods(struct br_lease_store *ls, const struct br_method **ret,
-                            size_t *ret_n);
+void br_lease_store_methods(struct br_lease_store *ls, const struct br_method **ret, size_t *ret_n);
 
 /*
  * For a request whose envelope names lease `id`: NOT_FOUND ("lease \"x\": not found") unless

@@ -52,8 +52,7 @@ store_of(struct br_lease_owner *o, const char *daemon)
 
 int
 br_lease_owner_put(struct br_lease_owner *o, const char *daemon, const char *ns, const char *id,
-                   const struct br_strmap *labels, const struct br_objlist *resources,
-                   br_err *err)
+                   const struct br_strmap *labels, const struct br_objlist *resources, br_err *err)
 {
 	const struct br_lease_store_peer *s = store_of(o, daemon);
 	size_t n = labels != NULL ? labels->n : 0;
@@ -105,9 +104,10 @@ br_lease_owner_has(struct br_lease_owner *o, const char *daemon, const char *ns,
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (br_db_prepare(o->db,
-	                  "SELECT 1 FROM owned_leases WHERE target = ? AND namespace = ? AND id = ?",
-	                  &st, err) < 0)
+	if (br_db_prepare(
+	            o->db,
+	            "SELECT 1 FROM owned_leases WHERE target = ? AND namespace = ? AND id = ?", &st,
+	            err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, daemon, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
@@ -136,8 +136,8 @@ br_lease_owner_drop(struct br_lease_owner *o, const char *daemon, const char *ns
 }
 
 int
-br_lease_owner_delete(struct br_lease_owner *o, const char *daemon, const char *ns,
-                      const char *id, br_err *err)
+br_lease_owner_delete(struct br_lease_owner *o, const char *daemon, const char *ns, const char *id,
+                      br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 

@@ -29,12 +29,12 @@
 #include "common/proto/leases.h"
 #include "common/rpc.h"
 
-#define BR_LEASE_OWNER_SCHEMA_SQL                       \
-	"CREATE TABLE owned_leases ("                   \
-	"  target TEXT NOT NULL,"                       \
-	"  namespace TEXT NOT NULL,"                    \
-	"  id TEXT NOT NULL,"                           \
-	"  put BLOB NOT NULL,"                          \
+#define BR_LEASE_OWNER_SCHEMA_SQL     \
+	"CREATE TABLE owned_leases (" \
+	"  target TEXT NOT NULL,"     \
+	"  namespace TEXT NOT NULL,"  \
+	"  id TEXT NOT NULL,"         \
+	"  put BLOB NOT NULL,"        \
 	"  PRIMARY KEY (target, namespace, id)) WITHOUT ROWID;"
 
 #define BR_LEASE_OWNER_MAX_STORES 2
@@ -66,13 +66,13 @@ const char *br_lease_method(br_arena *arena, const char *service, const char *ve
  * br_lease_resource), never expire, and carry the labels berth.owner=<owner> plus `labels`
  * (may be NULL), and queue the put. Inside the caller's transaction.
  */
-int br_lease_owner_put(struct br_lease_owner *o, const char *daemon, const char *ns,
-                       const char *id, const struct br_strmap *labels,
-                       const struct br_objlist *resources, br_err *err);
+int br_lease_owner_put(struct br_lease_owner *o, const char *daemon, const char *ns, const char *id,
+                       const struct br_strmap *labels, const struct br_objlist *resources,
+                       br_err *err);
 
 /* Whether lease `id` of `ns` in store `daemon` is recorded. */
-int br_lease_owner_has(struct br_lease_owner *o, const char *daemon, const char *ns,
-                       const char *id, bool *ret, br_err *err);
+int br_lease_owner_has(struct br_lease_owner *o, const char *daemon, const char *ns, const char *id,
+                       bool *ret, br_err *err);
 
 /* Forget lease `id` of `ns` in store `daemon` and queue its deletion (also when it was never
  * recorded: the store may have it from a put that crossed a crash). Inside the caller's

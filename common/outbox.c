@@ -156,7 +156,8 @@ delivered(void *data, const br_err *call_err, const void *reply, size_t len)
 		             err.msg, (long long)l->backoff_ms);
 		l->waiting = true;
 		uv_timer_start(l->timer, retry_fired, (uint64_t)l->backoff_ms, 0);
-		l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+		l->backoff_ms =
+		        l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 		outbox_unref(ob);
 		return;
 	}
@@ -194,7 +195,8 @@ send_next(struct lane *l)
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		if (rc != SQLITE_DONE)
-			br_log_warn("OUTBOX-DB", "outbox of %s: %s", l->target, sqlite3_errmsg(ob->db));
+			br_log_warn("OUTBOX-DB", "outbox of %s: %s", l->target,
+			            sqlite3_errmsg(ob->db));
 		return;
 	}
 	l->seq = sqlite3_column_int64(st, 0);

@@ -28,14 +28,14 @@
 #include "common/msg.h"
 #include "common/rpc.h"
 
-#define BR_OUTBOX_SCHEMA_SQL                                                   \
-	"CREATE TABLE outbox ("                                                \
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"                             \
-	"  target TEXT NOT NULL,"                                              \
-	"  method TEXT NOT NULL,"                                              \
-	"  namespace TEXT NOT NULL,"                                           \
-	"  params BLOB NOT NULL,"                                              \
-	"  created_at INTEGER NOT NULL);"                                      \
+#define BR_OUTBOX_SCHEMA_SQL                       \
+	"CREATE TABLE outbox ("                    \
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT," \
+	"  target TEXT NOT NULL,"                  \
+	"  method TEXT NOT NULL,"                  \
+	"  namespace TEXT NOT NULL,"               \
+	"  params BLOB NOT NULL,"                  \
+	"  created_at INTEGER NOT NULL);"          \
 	"CREATE INDEX outbox_target ON outbox (target, seq);"
 
 #define BR_OUTBOX_TIMEOUT_MS 10000 /* one delivery attempt */

@@ -113,8 +113,8 @@ int
 ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"ls", cmd_ls},         {"list", cmd_ls},    {"create", cmd_create},
-	        {"rm", cmd_rm},         {"remove", cmd_rm},
+	        {"ls", cmd_ls}, {"list", cmd_ls},   {"create", cmd_create},
+	        {"rm", cmd_rm}, {"remove", cmd_rm},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "namespaces", subs, sizeof(subs) / sizeof(subs[0]),

@@ -56,8 +56,8 @@ list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **s
 /* Call `method` with a {key} request per argument; prints what was removed. */
 static int
 remove_each(struct ctl *ctl, int argc, char **argv, const char *method,
-            const struct br_schema *schema, void *(*make)(const char *arg, void *buf),
-            size_t size, const char *usage)
+            const struct br_schema *schema, void *(*make)(const char *arg, void *buf), size_t size,
+            const char *usage)
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);
@@ -155,7 +155,10 @@ int
 ctl_cmd_content(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"ls", content_ls}, {"list", content_ls}, {"rm", content_rm}, {"remove", content_rm},
+	        {"ls", content_ls},
+	        {"list", content_ls},
+	        {"rm", content_rm},
+	        {"remove", content_rm},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "content", subs, sizeof(subs) / sizeof(subs[0]),
@@ -214,7 +217,8 @@ snapshots_ls(struct ctl *ctl, int argc, char **argv)
 	for (size_t i = 0; i < list.n; i++) {
 		char created[64];
 		ctl_human_since(s[i].created_at, now, created, sizeof(created));
-		const char *cells[] = {s[i].name, s[i].parent ? s[i].parent : "", s[i].kind, created};
+		const char *cells[] = {s[i].name, s[i].parent ? s[i].parent : "", s[i].kind,
+		                       created};
 		ctl_table_add(t, cells);
 	}
 	ctl_table_print(t, stdout);
@@ -315,8 +319,8 @@ int
 ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"ls", snapshots_ls},       {"list", snapshots_ls}, {"usage", snapshots_usage},
-	        {"rm", snapshots_rm},       {"remove", snapshots_rm},
+	        {"ls", snapshots_ls}, {"list", snapshots_ls},   {"usage", snapshots_usage},
+	        {"rm", snapshots_rm}, {"remove", snapshots_rm},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "snapshots", subs, sizeof(subs) / sizeof(subs[0]),

@@ -104,7 +104,8 @@ df_json(const struct usage *u, const struct ns_row *rows, size_t n)
 		br_json_gen_kv_str(g, "name", rows[i].name);
 		br_json_gen_kv_int(g, "leases", rows[i].content ? rows[i].content->leases : 0);
 		br_json_gen_kv_int(g, "blobs", rows[i].content ? rows[i].content->blobs : 0);
-		br_json_gen_kv_int(g, "content_bytes", rows[i].content ? rows[i].content->bytes : 0);
+		br_json_gen_kv_int(g, "content_bytes",
+		                   rows[i].content ? rows[i].content->bytes : 0);
 		br_json_gen_kv_int(g, "snapshots",
 		                   rows[i].snapshots ? rows[i].snapshots->snapshots : 0);
 		br_json_gen_kv_int(g, "snapshot_bytes",
@@ -156,8 +157,8 @@ cmd_df(struct ctl *ctl, int argc, char **argv)
 	if (n == 0)
 		return 0;
 
-	static const char *const ns_headers[] = {"NAMESPACE", "LEASES", "BLOBS", "CONTENT",
-	                                         "SNAPSHOTS", "SNAPSHOT SIZE"};
+	static const char *const ns_headers[] = {"NAMESPACE", "LEASES",    "BLOBS",
+	                                         "CONTENT",   "SNAPSHOTS", "SNAPSHOT SIZE"};
 	t = ctl_table_new(6, ns_headers);
 	for (size_t i = 0; i < n; i++) {
 		char leases[32], blobs[32], content[32], snaps[32], snap_size[32];
@@ -262,7 +263,8 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			printf("Usage: berth system prune [-a|--all] [-f|--force]\n\n"
 			       "Collect now what nothing holds. With --all, first remove the "
-			       "namespace's images that no container uses (asks unless --force).\n");
+			       "namespace's images that no container uses (asks unless "
+			       "--force).\n");
 			return 0;
 		default:
 			return ctl_usage_error("system prune: unknown option %s", argv[optind - 1]);

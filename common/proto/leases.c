@@ -48,15 +48,15 @@ const struct br_schema br_lease_id_req_schema = BR_SCHEMA(struct br_lease_id_req
 
 static const struct br_field resources_req_fields[] = {
         S(br_lease_resources_req, id, BR_F_STR, BR_LEASE_ID_MAX, BR_F_REQUIRED | BR_F_ID),
-        BR_FIELD_SUB(struct br_lease_resources_req, resources, BR_F_OBJLIST,
-                     BR_LEASE_RESOURCES_MAX, 0, &br_lease_resource_schema),
+        BR_FIELD_SUB(struct br_lease_resources_req, resources, BR_F_OBJLIST, BR_LEASE_RESOURCES_MAX,
+                     0, &br_lease_resource_schema),
 };
 const struct br_schema br_lease_resources_req_schema =
         BR_SCHEMA(struct br_lease_resources_req, resources_req_fields);
 
 static const struct br_field missing_fields[] = {
-        BR_FIELD_SUB(struct br_lease_missing_resp, missing, BR_F_OBJLIST, BR_LEASE_RESOURCES_MAX,
-                     0, &br_lease_resource_schema),
+        BR_FIELD_SUB(struct br_lease_missing_resp, missing, BR_F_OBJLIST, BR_LEASE_RESOURCES_MAX, 0,
+                     &br_lease_resource_schema),
 };
 const struct br_schema br_lease_missing_resp_schema =
         BR_SCHEMA(struct br_lease_missing_resp, missing_fields);
@@ -93,8 +93,8 @@ const struct br_schema br_lease_resources_resp_schema =
         BR_SCHEMA(struct br_lease_resources_resp, resources_resp_fields);
 
 static const struct br_field gc_fields[] = {
-        S(br_gc_result, leases, BR_F_I64, 0, 0),   S(br_gc_result, removed, BR_F_I64, 0, 0),
-        S(br_gc_result, ingests, BR_F_I64, 0, 0),  S(br_gc_result, orphans, BR_F_I64, 0, 0),
-        S(br_gc_result, bytes, BR_F_I64, 0, 0),    S(br_gc_result, duration_ms, BR_F_I64, 0, 0),
+        S(br_gc_result, leases, BR_F_I64, 0, 0),  S(br_gc_result, removed, BR_F_I64, 0, 0),
+        S(br_gc_result, ingests, BR_F_I64, 0, 0), S(br_gc_result, orphans, BR_F_I64, 0, 0),
+        S(br_gc_result, bytes, BR_F_I64, 0, 0),   S(br_gc_result, duration_ms, BR_F_I64, 0, 0),
 };
 const struct br_schema br_gc_result_schema = BR_SCHEMA(struct br_gc_result, gc_fields);

@@ -38,7 +38,7 @@
 
 #define BR_LEASE_ID_MAX 255
 #define BR_LEASE_TYPE_MAX 64
-#define BR_LEASE_RESOURCES_MAX 1024 /* resources in one request or one page */
+#define BR_LEASE_RESOURCES_MAX 1024        /* resources in one request or one page */
 #define BR_LEASE_LABEL_OWNER "berth.owner" /* the daemon that keeps the lease true */
 
 struct br_lease_resource {

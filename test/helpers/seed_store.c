@@ -112,7 +112,8 @@ seed_snapshots(const char *state, const char *ns, long n, long files)
 		                  ? open(m->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 		                  : -1;
 		if (dir < 0) {
-			fprintf(stderr, "seed_store: snapshot %s: no directory to write into\n", key);
+			fprintf(stderr, "seed_store: snapshot %s: no directory to write into\n",
+			        key);
 			exit(1);
 		}
 		for (long f = 0; f < files; f++) {
