@@ -147,6 +147,7 @@ br_daemon_init(struct br_daemon *d, const char *name, int argc, char **argv, br_
 	d->name = name;
 	d->proc_name = xasprintf("berth-%s", name);
 	d->socket_mode = 0600;
+	d->watchdog = true;
 	take_notify_socket();
 	signal(SIGPIPE, SIG_IGN);
 

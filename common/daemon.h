@@ -55,7 +55,7 @@ struct br_daemon {
 	br_handler_fn fallback;   /* see struct br_server_opts; NULL for most daemons */
 	int socket_mode;          /* 0600 unless the daemon sets it before serve */
 	const char *socket_group; /* see struct br_server_opts; NULL for most daemons */
-	bool watchdog;            /* see struct br_server_opts; the front door sets it */
+	bool watchdog;            /* see struct br_server_opts; on unless a daemon clears it */
 };
 
 /* Parse flags and config, set up logging, create the directories and the loop.

@@ -111,8 +111,8 @@ struct br_server_opts {
 	const char *socket_group;
 	/* Probe the socket every second and replace the listener if it stopped accepting.
 	 * nng 1.5.2's ipc listener stops for good when a connection fails its handshake with
-	 * NNG_ECLOSED (a peer that connects and closes at once), so a socket that untrusted
-	 * local users can reach (the front door) must set this. */
+	 * NNG_ECLOSED (a peer that connects and closes at once: a local user at the front door,
+	 * or a daemon killed while its dialer was mid-handshake), so every daemon sets this. */
 	bool watchdog;
 };
 
@@ -177,6 +177,14 @@ int br_rpc_client_new(const char *url, const char *peer, br_rpc_client **ret, br
 /* Close the socket; calls in flight fail with CANCELED. Accepts NULL. Not on a thread that is
  * inside a callback of this client. */
 void br_rpc_client_free(br_rpc_client *client);
+/*
+ * Run `uv` (the loop thread's own loop) until none of `clients` has a call in flight, or
+ * `max_ms` passed, so that their completions ran. A daemon whose async calls may still be
+ * waiting for replies at a stop calls it before freeing the clients: freeing a client whose
+ * REQ context is still waiting for a reply can leave nng 1.5.2's socket close waiting for
+ * ever. Loop thread, with the loop otherwise stopped.
+ */
+void br_rpc_clients_drain(uv_loop_t *uv, br_rpc_client *const *clients, size_t n, int64_t max_ms);
 bool br_rpc_client_connected(br_rpc_client *client);
 
 /*

@@ -11,6 +11,12 @@
  * aborts calls whose request is still queued (not sent), so that no call waits for a peer
  * that went away. With no connection at all, a call waits BR_RPC_CONNECT_GRACE_MS for one.
  *
+ * nng 1.5.2's dialer stops for good when a handshake fails with NNG_ECLOSED (the peer closed
+ * the connection before our header went out, as a server does that dies right after
+ * accepting). So a call that finds no connection, and none came for REDIAL_AFTER_MS, replaces
+ * the dialer: a healthy one reconnects within RECONNECT_MAX_MS of its peer being back, so by
+ * then the peer is down (and the new dialer loses nothing) or the old dialer is dead.
+ *
  * Synchronous calls block their thread on a condition variable; asynchronous ones post
  * their completion to the caller's loop, where the reply is decoded into the caller's arena.
  */
@@ -25,10 +31,12 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #define RECONNECT_MIN_MS 10
 #define RECONNECT_MAX_MS 250
+#define REDIAL_AFTER_MS 1000
 #define RECV_MAX_SIZE (BR_MSG_MAX_SIZE + 64 * 1024)
 
 enum op_kind { OP_SYNC, OP_ASYNC, OP_RAW };
@@ -68,8 +76,10 @@ struct br_rpc_client {
 	char *url;
 	char *peer;
 	atomic_int npipes;
-	pthread_mutex_t lock; /* guards ops, nops, closing */
-	pthread_cond_t idle;  /* signalled when nops drops to 0 while closing */
+	_Atomic int64_t quiet_since; /* br_now_ms() of the last dial or lost connection */
+	pthread_mutex_t dial_lock;   /* guards dialer replacement */
+	pthread_mutex_t lock;        /* guards ops, nops, closing */
+	pthread_cond_t idle;         /* signalled when nops drops to 0 while closing */
 	struct rpc_op *ops;
 	size_t nops;
 	bool closing;
@@ -87,6 +97,7 @@ on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		return;
 	}
 	atomic_fetch_sub(&client->npipes, 1);
+	atomic_store(&client->quiet_since, br_now_ms());
 	/* Requests still queued for sending would wait for the next connection until their
 	 * deadline; fail them now. Requests already sent fail in nng with NNG_ECONNRESET. */
 	pthread_mutex_lock(&client->lock);
@@ -95,6 +106,47 @@ on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 			nng_aio_abort(op->aio, NNG_ECONNRESET);
 	}
 	pthread_mutex_unlock(&client->lock);
+}
+
+/* Create and start client->dialer. */
+static int
+dial(br_rpc_client *client, br_err *err)
+{
+	int rc;
+
+	if ((rc = nng_dialer_create(&client->dialer, client->sock, client->url)) != 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: dial %s: %s", client->peer,
+		                  client->url, nng_strerror(rc));
+	nng_dialer_set_ms(client->dialer, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
+	nng_dialer_set_ms(client->dialer, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
+	if ((rc = nng_dialer_start(client->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_dialer_close(client->dialer);
+		return br_err_set(err, BR_INTERNAL, "%s: dial %s: %s", client->peer, client->url,
+		                  nng_strerror(rc));
+	}
+	atomic_store(&client->quiet_since, br_now_ms());
+	return 0;
+}
+
+/* See the top of the file. Not on nng's threads. */
+static void
+redial_if_stuck(br_rpc_client *client)
+{
+	br_err err = BR_ERR_INIT;
+
+	if (atomic_load(&client->npipes) > 0 ||
+	    br_now_ms() - atomic_load(&client->quiet_since) < REDIAL_AFTER_MS)
+		return;
+	pthread_mutex_lock(&client->dial_lock);
+	if (atomic_load(&client->npipes) == 0 &&
+	    br_now_ms() - atomic_load(&client->quiet_since) >= REDIAL_AFTER_MS) {
+		nng_dialer_close(client->dialer);
+		if (dial(client, &err) < 0) {
+			br_log_warn("RPC-REDIAL", "%s", err.msg);
+			atomic_store(&client->quiet_since, br_now_ms());
+		}
+	}
+	pthread_mutex_unlock(&client->dial_lock);
 }
 
 int
@@ -107,6 +159,7 @@ br_rpc_client_new(const char *url, const char *peer, br_rpc_client **ret, br_err
 	client->peer = xstrdup(peer);
 	atomic_init(&client->npipes, 0);
 	pthread_mutex_init(&client->lock, NULL);
+	pthread_mutex_init(&client->dial_lock, NULL);
 	pthread_cond_init(&client->idle, NULL);
 
 	if ((rc = nng_req0_open(&client->sock)) != 0) {
@@ -118,17 +171,8 @@ br_rpc_client_new(const char *url, const char *peer, br_rpc_client **ret, br_err
 	nng_socket_set_size(client->sock, NNG_OPT_RECVMAXSZ, RECV_MAX_SIZE);
 	nng_pipe_notify(client->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, client);
 	nng_pipe_notify(client->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, client);
-	if ((rc = nng_dialer_create(&client->dialer, client->sock, url)) != 0) {
-		br_err_set(err, BR_INVALID_ARGUMENT, "%s: dial %s: %s", peer, url,
-		           nng_strerror(rc));
+	if (dial(client, err) < 0)
 		goto fail_dialer;
-	}
-	nng_dialer_set_ms(client->dialer, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
-	nng_dialer_set_ms(client->dialer, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
-	if ((rc = nng_dialer_start(client->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		br_err_set(err, BR_INTERNAL, "%s: dial %s: %s", peer, url, nng_strerror(rc));
-		goto fail_dialer;
-	}
 	*ret = client;
 	return 0;
 
@@ -136,6 +180,7 @@ fail_dialer:
 	nng_close(client->sock);
 fail_socket:
 	pthread_cond_destroy(&client->idle);
+	pthread_mutex_destroy(&client->dial_lock);
 	pthread_mutex_destroy(&client->lock);
 	free(client->url);
 	free(client->peer);
@@ -150,20 +195,25 @@ br_rpc_client_free(br_rpc_client *client)
 		return;
 	pthread_mutex_lock(&client->lock);
 	client->closing = true;
-	for (struct rpc_op *op = client->ops; op != NULL; op = op->next)
-		nng_aio_abort(op->aio, NNG_ECANCELED);
 	pthread_mutex_unlock(&client->lock);
 
-	/* Fails whatever is left (an op between its send and its receive) with ECLOSED and
-	 * waits for the pipe callbacks. */
-	nng_close(client->sock);
-
+	/* Drop the connection first: a call waiting for its reply then fails as it does when
+	 * a peer goes away (NNG_ECONNRESET), a path nng 1.5.2 handles well, whereas aborting
+	 * such a receive and closing the socket can leave nng_close waiting for ever. */
+	pthread_mutex_lock(&client->dial_lock);
+	nng_dialer_close(client->dialer);
+	pthread_mutex_unlock(&client->dial_lock);
 	pthread_mutex_lock(&client->lock);
+	for (struct rpc_op *op = client->ops; op != NULL; op = op->next)
+		nng_aio_abort(op->aio, NNG_ECANCELED);
 	while (client->nops > 0)
 		pthread_cond_wait(&client->idle, &client->lock);
 	pthread_mutex_unlock(&client->lock);
 
+	nng_close(client->sock);
+
 	pthread_cond_destroy(&client->idle);
+	pthread_mutex_destroy(&client->dial_lock);
 	pthread_mutex_destroy(&client->lock);
 	free(client->url);
 	free(client->peer);
@@ -174,6 +224,49 @@ bool
 br_rpc_client_connected(br_rpc_client *client)
 {
 	return atomic_load(&client->npipes) > 0;
+}
+
+static size_t
+in_flight(br_rpc_client *client)
+{
+	pthread_mutex_lock(&client->lock);
+	size_t n = client->nops;
+	pthread_mutex_unlock(&client->lock);
+	return n;
+}
+
+static void
+drain_tick(uv_timer_t *t)
+{
+	(void)t; /* only wakes uv_run */
+}
+
+static void
+drain_timer_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+void
+br_rpc_clients_drain(uv_loop_t *uv, br_rpc_client *const *clients, size_t n, int64_t max_ms)
+{
+	uv_timer_t timer; /* keeps uv_run from blocking past the bound */
+	int64_t until = br_now_ms() + max_ms;
+
+	uv_timer_init(uv, &timer);
+	for (;;) {
+		size_t busy = 0;
+		for (size_t i = 0; i < n; i++)
+			busy += clients[i] != NULL ? in_flight(clients[i]) : 0;
+		int64_t left = until - br_now_ms();
+		if (busy == 0 || left <= 0)
+			break;
+		uv_timer_start(&timer, drain_tick, (uint64_t)(left < 20 ? left : 20), 0);
+		uv_run(uv, UV_RUN_ONCE);
+	}
+	uv_timer_stop(&timer);
+	uv_close((uv_handle_t *)&timer, drain_timer_closed);
+	uv_run(uv, UV_RUN_NOWAIT); /* the close callback, and completions just posted */
 }
 
 /* ---- the call state machine ---- */
@@ -191,12 +284,12 @@ op_set_error(struct rpc_op *op, int rv)
 		br_err_set(&op->err, BR_DEADLINE_EXCEEDED,
 		           "%s on %s: deadline exceeded after %lld ms", op->method, client->peer,
 		           (long long)op->timeout_ms);
+	} else if (client->closing) {
+		br_err_set(&op->err, BR_CANCELED, "%s on %s: canceled (client closed)", op->method,
+		           client->peer);
 	} else if (rv == NNG_ECONNRESET) {
 		br_err_set(&op->err, BR_UNAVAILABLE, "connection to %s lost during %s",
 		           client->peer, op->method);
-	} else if (client->closing && (rv == NNG_ECANCELED || rv == NNG_ECLOSED)) {
-		br_err_set(&op->err, BR_CANCELED, "%s on %s: canceled (client closed)", op->method,
-		           client->peer);
 	} else {
 		br_err_set(&op->err, BR_UNAVAILABLE, "%s on %s: %s", op->method, client->peer,
 		           nng_strerror(rv));
@@ -351,6 +444,7 @@ op_start(struct rpc_op *op, const void *buf, size_t len)
 		op_finish(op, rc);
 		return;
 	}
+	redial_if_stuck(client);
 	nng_duration t = remaining_ms(op);
 	if (t == 0) {
 		op_finish(op, NNG_ETIMEDOUT);

@@ -658,8 +658,9 @@ probe_done(uv_work_t *work, int status)
 			br_log_error("RPC-RELISTEN", "%s", err.msg);
 		else
 			br_log_warn("RPC-RELISTEN",
-			            "%s stopped accepting connections; listening anew",
-			            server->url);
+			            "a call on a new connection to %s did not get through within "
+			            "%d ms; listening anew",
+			            server->url, PROBE_TIMEOUT_MS);
 	}
 	free(p->url);
 	free(p);
@@ -713,7 +714,7 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 	server->refs = 1;
 	server->socket_mode = opts && opts->socket_mode ? opts->socket_mode : 0600;
 	server->socket_group = opts && opts->socket_group ? xstrdup(opts->socket_group) : NULL;
-	server->watchdog = opts && opts->watchdog;
+	/* server->watchdog is set once its timer exists: a failed start frees no timer. */
 
 	if ((rc = nng_rep0_open(&server->sock)) != 0) {
 		server_unref(server);
@@ -731,13 +732,12 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 		br_rpc_server_free(server);
 		return -1;
 	}
-	if (server->watchdog && strncmp(url, "ipc://", 6) == 0) {
+	if (opts && opts->watchdog && strncmp(url, "ipc://", 6) == 0) {
+		server->watchdog = true;
 		uv_timer_init(loop->uv, &server->watchdog_timer);
 		server->watchdog_timer.data = server;
 		server->refs++; /* released by the timer's close callback */
 		uv_timer_start(&server->watchdog_timer, watchdog_tick, WATCHDOG_MS, WATCHDOG_MS);
-	} else {
-		server->watchdog = false;
 	}
 	*ret = server;
 	return 0;

@@ -93,7 +93,6 @@ main(int argc, char **argv)
 	d.fallback = gw_forward;
 	d.on_stop = on_stop;
 	d.socket_group = d.cfg->gatewayd.group;
-	d.watchdog = true;
 
 	rc = br_daemon_serve(&d, methods, sizeof(methods) / sizeof(methods[0]), &gw, &err);
 	if (rc < 0)

@@ -153,6 +153,7 @@ handle_get(br_call *call, void *data)
  * collection right after sees it), or after a few seconds when a store is down: the record is
  * gone either way, and the outbox keeps trying. */
 #define REMOVE_WAIT_MS 5000
+#define IMAGED_DRAIN_MS 3000 /* a stop waits this long for calls in flight to the stores */
 
 static void
 removed(void *arg, bool delivered)
@@ -432,6 +433,10 @@ imaged_service_shutdown(struct imaged_service *svc)
 	br_lease_owner_fini(&svc->owner);
 	br_outbox_free(svc->outbox);
 	svc->outbox = NULL;
+	/* Let the async calls in flight (outbox, renewals, reconciliation) end before the
+	 * sockets close. */
+	br_rpc_client *clients[] = {svc->content, svc->snapshots};
+	br_rpc_clients_drain(svc->uv, clients, 2, IMAGED_DRAIN_MS);
 	br_rpc_client_free(svc->content);
 	br_rpc_client_free(svc->snapshots);
 	svc->content = svc->snapshots = NULL;

@@ -428,10 +428,10 @@ pick_orphans(struct snapshotd_gc *g, size_t *ret_n, br_err *err)
 			struct entry *e = &g->entries[i];
 			if (e->backend != backend)
 				continue;
-			if (e->id != 0 &&
-			    (snapshotd_removing(g->s, e->id) || snapshotd_busy(g->s, e->id) ||
-			     failed_before(g, e->id) ||
-			     bsearch(&e->id, ids, n_ids, sizeof(*ids), cmp_id) != NULL))
+			if (e->id != 0 && (snapshotd_removing(g->s, e->id) ||
+			                   snapshotd_busy(g->s, e->id) || failed_before(g, e->id) ||
+			                   (n_ids > 0 && bsearch(&e->id, ids, n_ids, sizeof(*ids),
+			                                         cmp_id) != NULL)))
 				continue;
 			e->orphan = true;
 			n++;

@@ -20,6 +20,8 @@
 #include "common/xalloc.h"
 #include "taskd/taskd.h"
 
+#define TASKD_DRAIN_MS 3000 /* a stop waits this long for calls in flight to the peers */
+
 /* The shim: config taskd.shim, else berth-shim next to this binary, else the libexec one. */
 static char *
 find_shim(const struct br_config *cfg)
@@ -125,6 +127,9 @@ out:
 	br_lease_owner_fini(&t.owner);
 	taskd_service_drain(&t);
 	br_outbox_free(t.outbox);
+	/* The outbox's and the reconciliation's calls in flight end before the sockets close. */
+	br_rpc_client *clients[] = {t.imaged, t.snapshotd, t.netd};
+	br_rpc_clients_drain(t.uv, clients, 3, TASKD_DRAIN_MS);
 	br_rpc_client_free(t.imaged);
 	br_rpc_client_free(t.snapshotd);
 	br_rpc_client_free(t.netd);

@@ -10,13 +10,34 @@
 #include <stdlib.h>
 
 #include "common/proto/content.h"
+#include "common/proto/gateway.h"
 #include "common/proto/images.h"
+#include "common/proto/leases.h"
 #include "common/proto/snapshots.h"
+#include "common/proto/tasks.h"
 #include "common/rpc.h"
 
 static const struct br_schema *const schemas[] = {
-        &br_content_write_req_schema, &br_image_schema, &br_image_list_resp_schema,
-        &br_image_runtime_schema,     &br_mount_schema, &br_job_schema,
+        &br_content_write_req_schema,
+        &br_image_schema,
+        &br_image_list_resp_schema,
+        &br_image_runtime_schema,
+        &br_mount_schema,
+        &br_job_schema,
+        &br_lease_put_req_schema,
+        &br_lease_list_req_schema,
+        &br_lease_resources_req_schema,
+        &br_lease_page_req_schema,
+        &br_lease_list_resp_schema,
+        &br_gc_result_schema,
+        &br_image_list_req_schema,
+        &br_content_list_req_schema,
+        &br_snap_list_req_schema,
+        &br_snap_usage_req_schema,
+        &br_ns_usage_schema,
+        &br_namespace_name_req_schema,
+        &br_namespace_list_req_schema,
+        &br_container_list_req_schema,
 };
 
 static void

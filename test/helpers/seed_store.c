@@ -6,11 +6,15 @@
  *   seed_store blobs STATE NS N [LEASE]
  *       N small distinct blobs into berth-contentd (<STATE>/contentd.sock), in namespace NS;
  *       under lease LEASE (created, never expiring) when given, else held by nothing.
- *   seed_store snapshots STATE NS N FILES
- *       N active snapshots "seed-<i>" in berth-snapshotd, held by nothing, each with FILES
- *       small files written into its directory (what a collection then has to remove).
+ *   seed_store snapshots STATE NS N FILES [LEASE]
+ *       N active snapshots "seed-<i>" in berth-snapshotd, each with FILES small files written
+ *       into its directory; under lease LEASE when given, else held by nothing (what a
+ *       collection then has to remove).
+ *   seed_store collect STATE
+ *       content.gc, then snapshots.gc: prints for each the wall time of the call and what the
+ *       store reports ("content: 12 ms wall, 10 ms in the store, removed 0").
  *
- * Prints one line "seeded N <what>". Exits 1 with a message on the first error.
+ * Prints one line per step. Exits 1 with a message on the first error.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,12 +96,20 @@ seed_blobs(const char *state, const char *ns, long n, const char *lease)
 }
 
 static void
-seed_snapshots(const char *state, const char *ns, long n, long files)
+seed_snapshots(const char *state, const char *ns, long n, long files, const char *lease)
 {
 	br_rpc_client *c = connect_to(state, "snapshotd");
-	struct br_call_opts opts = {.ns = ns};
+	struct br_call_opts opts = {.ns = ns, .lease = lease};
 	br_err err = BR_ERR_INIT;
 
+	if (lease != NULL) {
+		br_arena *arena = br_arena_new();
+		struct br_lease_put_req put = {.id = lease};
+		check(br_rpc_call(c, &opts, "snapshots.leases.put", &br_lease_put_req_schema, &put,
+		                  NULL, NULL, arena, &err),
+		      &err, "create the lease");
+		br_arena_free(arena);
+	}
 	for (long i = 0; i < n; i++) {
 		br_arena *arena = br_arena_new();
 		char key[32];
@@ -133,16 +145,44 @@ seed_snapshots(const char *state, const char *ns, long n, long files)
 	printf("seeded %ld snapshots\n", n);
 }
 
+static void
+collect(const char *state)
+{
+	static const char *const daemons[] = {"contentd", "snapshotd"};
+	static const char *const methods[] = {"content.gc", "snapshots.gc"};
+
+	for (int i = 0; i < 2; i++) {
+		br_rpc_client *c = connect_to(state, daemons[i]);
+		struct br_call_opts opts = {.timeout_ms = 600000};
+		struct br_gc_result r;
+		br_err err = BR_ERR_INIT;
+		br_arena *arena = br_arena_new();
+		int64_t start = br_now_ms();
+		check(br_rpc_call(c, &opts, methods[i], NULL, NULL, &br_gc_result_schema, &r, arena,
+		                  &err),
+		      &err, methods[i]);
+		printf("%s: %lld ms wall, %lld ms in the store, removed %lld\n", methods[i],
+		       (long long)(br_now_ms() - start), (long long)r.duration_ms,
+		       (long long)(r.removed + r.ingests + r.orphans));
+		br_arena_free(arena);
+		br_rpc_client_free(c);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc >= 5 && strcmp(argv[1], "blobs") == 0) {
 		seed_blobs(argv[2], argv[3], atol(argv[4]), argc > 5 ? argv[5] : NULL);
-	} else if (argc == 6 && strcmp(argv[1], "snapshots") == 0) {
-		seed_snapshots(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+	} else if (argc >= 6 && strcmp(argv[1], "snapshots") == 0) {
+		seed_snapshots(argv[2], argv[3], atol(argv[4]), atol(argv[5]),
+		               argc > 6 ? argv[6] : NULL);
+	} else if (argc == 3 && strcmp(argv[1], "collect") == 0) {
+		collect(argv[2]);
 	} else {
 		fprintf(stderr, "usage: seed_store blobs STATE NS N [LEASE]\n"
-		                "       seed_store snapshots STATE NS N FILES\n");
+		                "       seed_store snapshots STATE NS N FILES [LEASE]\n"
+		                "       seed_store collect STATE\n");
 		return 2;
 	}
 	br_rpc_shutdown();

@@ -26,6 +26,7 @@ it_setup() {
 	chmod 0711 "$T" # the front door must be reachable by the unprivileged uid some tests use
 	mkdir -p "$T/logs"
 	trap it_cleanup EXIT
+	trap 'exit 143' TERM INT # an interrupted run cleans up too
 	IMAGES=$T/images
 	bash "$IT_TOP/test/images/build.sh" "$IMAGES" >/dev/null
 }
@@ -80,7 +81,8 @@ push_image() {
 
 # write_config: the suite's configuration. A suite may add to it: IT_REGISTRIES (more
 # registry objects, each with a leading comma), IT_IMAGED (members of "imaged"), IT_USERS
-# (gatewayd.users), IT_CONFIG (top-level members: "contentd": {...}).
+# (gatewayd.users), IT_CONFIG (top-level members: "contentd": {...}), IT_ROOT (the data root,
+# default $T/root: a benchmark needs a short one for deep overlay chains).
 write_config() {
 	local imaged="" users="" extra=""
 	[ -n "${IT_IMAGED:-}" ] && imaged=", $IT_IMAGED"
@@ -88,7 +90,7 @@ write_config() {
 	[ -n "${IT_CONFIG:-}" ] && extra=", $IT_CONFIG"
 	cat >"$T/berth.json" <<-EOF
 	{
-	  "root": "$T/root",
+	  "root": "${IT_ROOT:-$T/root}",
 	  "state": "$T/state",
 	  "log": {"level": "info"},
 	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}${IT_REGISTRIES:-}]$imaged},

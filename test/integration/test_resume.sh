@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Interrupted pulls resume. A real docker-registry runs in a network namespace of this test's
 # own, behind a veth pair whose far end is throttled (tc tbf), so that a pull of a large image
-# takes seconds and every byte it moves can be counted on the host's end of the pair. For
-# each of imaged, contentd and snapshotd: a pull is interrupted by kill -9 part-way, the daemon
-# restarted, and the same pull run again: it must succeed, move no more than the bytes the
-# store did not have yet (half-written blobs continue with HTTP Range requests, finished
-# blobs and layers are reused), and the image must run. Once the image is removed and the
+# takes seconds; the registry's access log counts the bytes it serves. For each of imaged,
+# contentd and snapshotd: a pull is interrupted by kill -9 part-way, the daemon restarted,
+# and the same pull run again: it must succeed, fetch no more layer bytes than the store did
+# not have yet (half-written blobs continue with HTTP Range requests, finished blobs and
+# layers are reused), and the image must run. Once the image is removed and the
 # interrupted job's lease expired, nothing of the pulls is left.
 #
 # Usage: test/integration/test_resume.sh [BUILD]   (as root)
@@ -54,7 +54,7 @@ version: 0.1
 log:
   level: error
   accesslog:
-    disabled: true
+    disabled: false
 storage:
   filesystem:
     rootdirectory: $T/netreg
@@ -85,7 +85,13 @@ IT_CONFIG='"contentd": {"gc_delay_ms": 100, "ingest_expiry_ms": 1000}, "snapshot
 suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
 BIG=$REG_IP:5000/test/big:v1
 
-rx() { cat "/sys/class/net/$VH/statistics/rx_bytes"; }
+# Body bytes the registry served for blob GETs from line $1 of its access log on (combined
+# log format: ... "GET /v2/<name>/blobs/<digest> HTTP/1.1" <status> <bytes> ...).
+served() {
+	tail -n +"$1" "$T/logs/netreg.log" |
+		awk '$6 == "\"GET" && $7 ~ /\/blobs\// && $10 ~ /^[0-9]+$/ { s += $10 } END { print s + 0 }'
+}
+log_lines() { wc -l <"$T/logs/netreg.log"; }
 
 # Bytes of the big layers that contentd has: whole blobs and half-written ingests.
 have() {
@@ -129,17 +135,17 @@ interrupted() {
 		it_not_ok "$daemon killed part-way" "pull exit $first_rc, $got of $total bytes stored" \
 			"$(tail -n 2 "$T/first.out")"
 	fi
-	local before after moved missing
-	before=$(rx)
+	local before moved missing
+	before=$(($(log_lines) + 1))
 	expect_exit "after $daemon's restart the pull succeeds" 0 b images pull "$BIG"
-	after=$(rx)
-	moved=$((after - before))
+	moved=$(served "$before")
 	missing=$((total - got))
-	if [ "$moved" -le $((missing + MIB)) ]; then
-		it_ok "the second pull moved $moved bytes for the $missing missing"
+	# Slack for the image's config blob (its manifest is not a blob).
+	if [ "$moved" -le $((missing + 64 * 1024)) ]; then
+		it_ok "the second pull fetched $moved blob bytes for the $missing missing"
 	else
-		it_not_ok "the second pull moves only the missing bytes" \
-			"moved $moved bytes, $missing were missing"
+		it_not_ok "the second pull fetches only the missing bytes" \
+			"fetched $moved blob bytes, $missing were missing"
 	fi
 	expect_out "the image runs with both layers whole" "$((BIG_MB * MIB)) $((BIG_MB * MIB))" \
 		b run --rm "$BIG" sh -c 'echo $(wc -c < /big/data1) $(wc -c < /big/data2)'

@@ -14,7 +14,9 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -722,6 +724,74 @@ test_server_restart_same_client(void)
 	teardown();
 }
 
+/* A listener that accepts and at once closes every connection, as a server does that dies
+ * right after accepting: the client's handshake then fails with EPIPE, which nng 1.5.2's
+ * dialer takes as final. */
+struct slammer {
+	int fd;
+	atomic_bool stop;
+	atomic_int accepted;
+};
+
+static void *
+slam_thread(void *arg)
+{
+	struct slammer *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		int c = accept(s->fd, NULL, NULL);
+		if (c >= 0) {
+			close(c);
+			atomic_fetch_add(&s->accepted, 1);
+		}
+	}
+	return NULL;
+}
+
+static void
+test_client_recovers_from_refused_handshakes(void)
+{
+	setup();
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = url + strlen("ipc://");
+	T_OK(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct slammer s = {.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)};
+	T_OK(s.fd >= 0);
+	T_OK(bind(s.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	T_OK(listen(s.fd, 64) == 0);
+	pthread_t th;
+	pthread_create(&th, NULL, slam_thread, &s);
+
+	br_rpc_client *c = client_new(url);
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct echo out;
+	for (int i = 0; i < 300 && atomic_load(&s.accepted) < 20; i++)
+		usleep(10000);
+	T_OK(atomic_load(&s.accepted) >= 1);
+	atomic_store(&s.stop, true);
+	pthread_join(th, NULL);
+	close(s.fd);
+	unlink(sa.sun_path);
+
+	/* The real server comes: calls get through again within a few seconds. */
+	struct tsrv *t = server_start(url);
+	int rc = -1;
+	for (int i = 0; i < 50 && rc < 0; i++) {
+		rc = echo_call(c, "back", 7, &out, a, &err);
+		if (rc < 0)
+			usleep(100000);
+	}
+	T_NOERR(rc, err);
+	T_EQ_STR(out.name, "back");
+
+	br_arena_free(a);
+	br_rpc_client_free(c);
+	server_stop(t);
+	teardown();
+}
+
 static void
 test_client_free_cancels_calls(void)
 {
@@ -1058,5 +1128,6 @@ test_envelope_codec(void)
 T_MAIN(T_CASE(test_envelope_codec), T_CASE(test_round_trip), T_CASE(test_concurrent_calls),
        T_CASE(test_many_pending_calls_grow_the_pool), T_CASE(test_bad_envelopes),
        T_CASE(test_async_reply_and_deadlines), T_CASE(test_peer_down_is_unavailable_fast),
-       T_CASE(test_server_restart_same_client), T_CASE(test_client_free_cancels_calls),
+       T_CASE(test_server_restart_same_client),
+       T_CASE(test_client_recovers_from_refused_handshakes), T_CASE(test_client_free_cancels_calls),
        T_CASE(test_async_calls), T_CASE(test_daemon_health), T_CASE(test_server_killed_during_call))
