@@ -20,18 +20,16 @@ LAYERS=100
 FILES=20000
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/test/integration/lib.sh"
+source "$top/bench/lib.sh"
 
-dpkg-query -W -f='${Status}' containerd 2>/dev/null | grep -q 'install ok installed' ||
-	apt-get install -y --no-install-recommends containerd >/dev/null
+bench_require containerd
+CTR_TIMEOUT=600
 
 # A short data root: an overlay mount names every lower layer's path, and 100 of them must fit
 # in the kernel's page of mount options.
 IT_ROOT=$(mktemp -d /tmp/gXXX)
 it_cleanup_extra() {
-	[ -n "${cd_pid:-}" ] && kill "$cd_pid" 2>/dev/null && wait "$cd_pid" 2>/dev/null
-	for m in $(awk -v t="$T/containerd/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m"
-	done
+	containerd_stop
 	rm -rf "$IT_ROOT"
 }
 it_setup
@@ -67,20 +65,7 @@ tar -C "$lay" -cf "$T/gc.tar" oci-layout index.json blobs
 # --- Berth, and containerd on its own private root ---------------------------------------------
 IT_CONFIG='"contentd": {"gc_delay_ms": 0}, "snapshotd": {"gc_delay_ms": 0}'
 suite_start || exit 1
-cd_dir=$T/containerd
-mkdir -p "$cd_dir"
-cat >"$cd_dir/config.toml" <<EOF
-version = 2
-root = "$cd_dir/root"
-state = "$cd_dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$cd_dir/containerd.sock"
-EOF
-containerd --config "$cd_dir/config.toml" >"$T/logs/containerd.log" 2>&1 &
-cd_pid=$!
-ctr() { timeout 600 /usr/bin/ctr --address "$cd_dir/containerd.sock" -n bench "$@"; }
-for _ in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+containerd_start || exit 1
 
 entries() { find "$@" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 berth_dirs=("$IT_ROOT/contentd/blobs/sha256" "$IT_ROOT/snapshotd/overlayfs")
@@ -122,7 +107,7 @@ mkdir -p "$(dirname "$out")"
 {
 	echo "# Garbage collection: Berth vs containerd $(containerd --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+	bench_machine
 	echo
 	echo "## Removing an image of $LAYERS layers and $FILES files until the stores are empty ($ROUNDS rounds, interleaved)"
 	echo

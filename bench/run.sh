@@ -14,31 +14,15 @@ BUILD=${1:-build}
 RUNS=${2:-30}
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/test/integration/lib.sh"
+source "$top/bench/lib.sh"
 
-for p in hyperfine containerd; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		apt-get install -y --no-install-recommends "$p" >/dev/null
-done
-
+bench_require hyperfine containerd
+it_cleanup_extra() { containerd_stop; }
 it_setup
 suite_start || exit 1
 b images import "$IMAGES/sh.tar" --name bench/sh:v1 >/dev/null || exit 1
 
-# containerd on its own private root, without the CRI plugin.
-cd_dir=$T/containerd
-mkdir -p "$cd_dir"
-cat >"$cd_dir/config.toml" <<EOF
-version = 2
-root = "$cd_dir/root"
-state = "$cd_dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$cd_dir/containerd.sock"
-EOF
-containerd --config "$cd_dir/config.toml" >"$T/logs/containerd.log" 2>&1 &
-cd_pid=$!
-ctr() { timeout 60 /usr/bin/ctr --address "$cd_dir/containerd.sock" -n bench "$@"; }
-for _ in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+containerd_start || exit 1
 ctr images import --base-name bench/sh "$IMAGES/sh.tar" >/dev/null || exit 1
 cd_image=$(ctr images ls -q | head -n 1)
 
@@ -49,7 +33,7 @@ mkdir -p "$(dirname "$out")"
 {
 	echo "# Berth vs containerd $(containerd --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), runc $(runc --version | awk 'NR==1 {print $3}')"
+	echo "$(bench_machine), runc $(runc --version | awk 'NR==1 {print $3}')"
 	echo
 	echo "## Start latency: run --rm IMAGE true ($RUNS runs each, 3 warm-up runs)"
 	echo
@@ -90,10 +74,6 @@ sleep 0.5
 ctr task delete sleeper >/dev/null 2>&1
 ctr container delete sleeper >/dev/null 2>&1
 ctr images rm "$cd_image" >/dev/null 2>&1
-kill "$cd_pid"
-wait "$cd_pid" 2>/dev/null
-for m in $(awk -v t="$cd_dir/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-	umount "$m" 2>/dev/null || umount -l "$m"
-done
+containerd_stop
 echo
 echo "written to $out"

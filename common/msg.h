@@ -24,6 +24,7 @@
 #include <msgpack.h>
 
 #include "common/err.h"
+#include "common/cleanup.h"
 
 /* Hard limits of the wire protocol. */
 #define BR_MSG_MAX_SIZE (8u << 20) /* one request or reply, envelope included */
@@ -42,6 +43,7 @@ typedef struct br_arena br_arena;
 br_arena *br_arena_new(void);
 /* Frees every allocation made from the arena, then the arena. Accepts NULL. */
 void br_arena_free(br_arena *a);
+BR_DEFINE_CLEANUP(br_arena, br_arena_free)
 /* Zeroed memory that lives as long as the arena. Never NULL (aborts on OOM). */
 void *br_arena_alloc(br_arena *a, size_t size);
 char *br_arena_strdup(br_arena *a, const char *s);

@@ -278,8 +278,6 @@ br_oci_manifest_free(struct br_oci_manifest *m)
 	free(m);
 }
 
-BR_DEFINE_CLEANUP(struct br_oci_manifest, br_oci_manifest_free)
-
 static int
 manifest_fill(yajl_val root, const char *hint, struct br_oci_manifest *m, br_err *err)
 {
@@ -351,8 +349,6 @@ br_oci_index_free(struct br_oci_index *idx)
 	free(idx);
 }
 
-BR_DEFINE_CLEANUP(struct br_oci_index, br_oci_index_free)
-
 static int
 index_fill(yajl_val root, const char *hint, struct br_oci_index *idx, br_err *err)
 {
@@ -413,8 +409,6 @@ br_oci_config_free(struct br_oci_image_config *c)
 	free(c->diff_ids);
 	free(c);
 }
-
-BR_DEFINE_CLEANUP(struct br_oci_image_config, br_oci_config_free)
 
 static int
 dup_str(yajl_val obj, const char *path, const char *key, bool required, char **ret, br_err *err)

@@ -16,6 +16,7 @@
 
 #include "common/digest.h"
 #include "common/err.h"
+#include "common/cleanup.h"
 
 #define BR_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define BR_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -105,15 +106,18 @@ struct br_oci_image_config {
 int br_oci_manifest_parse(const char *buf, size_t len, const char *media_type_hint,
                           struct br_oci_manifest **ret, br_err *err);
 void br_oci_manifest_free(struct br_oci_manifest *m);
+BR_DEFINE_CLEANUP(struct br_oci_manifest, br_oci_manifest_free)
 
 /* Parse an index (OCI index or Docker manifest list), e.g. a registry's or an OCI layout's
  * index.json. */
 int br_oci_index_parse(const char *buf, size_t len, const char *media_type_hint,
                        struct br_oci_index **ret, br_err *err);
 void br_oci_index_free(struct br_oci_index *idx);
+BR_DEFINE_CLEANUP(struct br_oci_index, br_oci_index_free)
 
 int br_oci_config_parse(const char *buf, size_t len, struct br_oci_image_config **ret, br_err *err);
 void br_oci_config_free(struct br_oci_image_config *c);
+BR_DEFINE_CLEANUP(struct br_oci_image_config, br_oci_config_free)
 
 /* Detect a document's kind from its own "mediaType" member, or from its shape
  * ("manifests" -> index, "layers" -> manifest) when that is absent. */

@@ -183,8 +183,6 @@ br_ref_free(struct br_ref *ref)
 	free(ref);
 }
 
-BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
-
 /* Parse and normalize a reference (see ref.h). INVALID_ARGUMENT saying what is wrong;
  * NOT_IMPLEMENTED for a digest of another algorithm than sha256. *ret is the caller's
  * (br_ref_free). Any thread. */

@@ -17,6 +17,7 @@
 
 #include "common/digest.h"
 #include "common/err.h"
+#include "common/cleanup.h"
 
 #define BR_REF_MAX 512
 
@@ -29,6 +30,7 @@ struct br_ref {
 
 int br_ref_parse(const char *s, struct br_ref **ret, br_err *err);
 void br_ref_free(struct br_ref *ref);
+BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
 
 /* The normalized name: "docker.io/library/busybox:latest", "x/y@sha256:...",
  * "x/y:tag@sha256:..." when both. Heap string. */

@@ -15,16 +15,6 @@
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 
-BR_DEFINE_CLEANUP(br_arena, br_arena_free)
-
-void
-ctl_print_json(yajl_gen g)
-{
-	_cleanup_free_ char *s = br_json_gen_take(g, NULL);
-	printf("%s\n", s);
-	yajl_gen_free(g);
-}
-
 /* ---- info ---- */
 
 int
@@ -118,35 +108,52 @@ container_status(const struct br_container *c, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", s);
 }
 
-static void
-ps_json(const struct br_container *cs, size_t n, const bool *show)
+static const char *
+container_key(const void *item)
 {
-	yajl_gen g = br_json_gen_new();
-
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < n; i++) {
-		if (!show[i])
-			continue;
-		const struct br_container *c = &cs[i];
-		yajl_gen_map_open(g);
-		br_json_gen_kv_str(g, "id", c->id);
-		br_json_gen_kv_str(g, "image", c->image);
-		br_json_gen_str(g, "command");
-		yajl_gen_array_open(g);
-		for (size_t j = 0; j < c->command.n; j++)
-			br_json_gen_str(g, c->command.v[j]);
-		yajl_gen_array_close(g);
-		br_json_gen_kv_str(g, "status", c->status);
-		br_json_gen_kv_int(g, "pid", c->pid);
-		br_json_gen_kv_int(g, "exit_status", c->exit_status);
-		br_json_gen_kv_int(g, "created_at", c->created_at);
-		br_json_gen_kv_str(g, "runtime", c->runtime);
-		br_json_gen_kv_str(g, "net", c->net);
-		yajl_gen_map_close(g);
-	}
-	yajl_gen_array_close(g);
-	ctl_print_json(g);
+	return ((const struct br_container *)item)->id;
 }
+
+static void
+container_json(yajl_gen g, const void *item)
+{
+	const struct br_container *c = item;
+	br_json_gen_kv_str(g, "id", c->id);
+	br_json_gen_kv_str(g, "image", c->image);
+	br_json_gen_str(g, "command");
+	yajl_gen_array_open(g);
+	for (size_t j = 0; j < c->command.n; j++)
+		br_json_gen_str(g, c->command.v[j]);
+	yajl_gen_array_close(g);
+	br_json_gen_kv_str(g, "status", c->status);
+	br_json_gen_kv_int(g, "pid", c->pid);
+	br_json_gen_kv_int(g, "exit_status", c->exit_status);
+	br_json_gen_kv_int(g, "created_at", c->created_at);
+	br_json_gen_kv_str(g, "runtime", c->runtime);
+	br_json_gen_kv_str(g, "net", c->net);
+}
+
+static void
+container_row(struct ctl_table *t, const void *item, int64_t now)
+{
+	const struct br_container *c = item;
+	char command[64], status[32], created[64];
+	_cleanup_free_ char *joined = ctl_join(c->command.v, c->command.n);
+	ctl_truncate(joined, 30, command, sizeof(command));
+	container_status(c, status, sizeof(status));
+	ctl_human_since(c->created_at, now, created, sizeof(created));
+	const char *cells[] = {c->id, c->image, command, status, created};
+	ctl_table_add(t, cells);
+}
+
+static const struct ctl_list_view container_view = {
+        .item_size = sizeof(struct br_container),
+        .n_cols = 5,
+        .headers = (const char *const[]){"CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CREATED"},
+        .key = container_key,
+        .json = container_json,
+        .row = container_row,
+};
 
 int
 ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
@@ -196,34 +203,7 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 	for (size_t i = 0; i < list.n; i++)
 		show[i] = all || (cs[i].status && strcmp(cs[i].status, "running") == 0);
 
-	if (ctl->json) {
-		ps_json(cs, list.n, show);
-		return 0;
-	}
-	if (quiet) {
-		for (size_t i = 0; i < list.n; i++)
-			if (show[i])
-				printf("%s\n", cs[i].id);
-		return 0;
-	}
-	static const char *const headers[] = {"CONTAINER ID", "IMAGE", "COMMAND", "STATUS",
-	                                      "CREATED"};
-	struct ctl_table *t = ctl_table_new(5, headers);
-	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < list.n; i++) {
-		if (!show[i])
-			continue;
-		char command[64], status[32], created[64];
-		_cleanup_free_ char *joined = ctl_join(cs[i].command.v, cs[i].command.n);
-		ctl_truncate(joined, 30, command, sizeof(command));
-		container_status(&cs[i], status, sizeof(status));
-		ctl_human_since(cs[i].created_at, now, created, sizeof(created));
-		const char *cells[] = {cs[i].id, cs[i].image, command, status, created};
-		ctl_table_add(t, cells);
-	}
-	ctl_table_print(t, stdout);
-	ctl_table_free(t);
-	return 0;
+	return ctl_print_list(ctl, &container_view, &list, quiet, show);
 }
 
 /* ---- rm ---- */

@@ -161,6 +161,20 @@ int ctl_cmd_system(struct ctl *ctl, int argc, char **argv);
 /* Print a yajl document on stdout and free the generator. */
 void ctl_print_json(yajl_gen g);
 
+/* How a list command (`images ls`, `ps`...) prints the items of a list method: with
+ * --format json an array of maps, with -q one key per line, else a table. */
+struct ctl_list_view {
+	size_t item_size; /* of one element of the list */
+	size_t n_cols;
+	const char *const *headers;
+	const char *(*key)(const void *item);                            /* what -q prints */
+	void (*json)(yajl_gen g, const void *item);                      /* the map's members */
+	void (*row)(struct ctl_table *t, const void *item, int64_t now); /* one ctl_table_add */
+};
+/* Print `list` as `ctl->json` and `quiet` ask; `show` (NULL: all) picks the items. Returns 0. */
+int ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v,
+                   const struct br_objlist *list, bool quiet, const bool *show);
+
 /* The exit code of `berth run` for a failed tasks.start: 127 when the executable was not
  * found, 126 when it could not be invoked, 125 otherwise. Pure. */
 int ctl_run_start_exit_code(const br_err *err);

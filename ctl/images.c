@@ -25,8 +25,6 @@
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 
-BR_DEFINE_CLEANUP(br_arena, br_arena_free)
-
 #define JOB_WAIT_MS 1000
 #define UPLOAD_LEASE_TTL_MS (60 * 60 * 1000)
 
@@ -338,6 +336,47 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static const char *
+image_key(const void *item)
+{
+	return ((const struct br_image *)item)->name;
+}
+
+static void
+image_json(yajl_gen g, const void *item)
+{
+	const struct br_image *im = item;
+	br_json_gen_kv_str(g, "name", im->name);
+	br_json_gen_kv_str(g, "digest", im->target.digest);
+	br_json_gen_kv_str(g, "media_type", im->target.media_type);
+	br_json_gen_kv_str(g, "manifest_digest", im->manifest_digest);
+	br_json_gen_kv_str(g, "config_digest", im->config_digest);
+	br_json_gen_kv_str(g, "platform", im->platform);
+	br_json_gen_kv_int(g, "size", im->size);
+	br_json_gen_kv_int(g, "created_at", im->created_at);
+}
+
+static void
+image_row(struct ctl_table *t, const void *item, int64_t now)
+{
+	const struct br_image *im = item;
+	char digest[32], size[32], created[64];
+	ctl_short_digest(im->target.digest, digest, sizeof(digest));
+	ctl_human_size(im->size, size, sizeof(size));
+	ctl_human_since(im->created_at, now, created, sizeof(created));
+	const char *cells[] = {im->name, digest, size, created};
+	ctl_table_add(t, cells);
+}
+
+static const struct ctl_list_view image_view = {
+        .item_size = sizeof(struct br_image),
+        .n_cols = 4,
+        .headers = (const char *const[]){"NAME", "DIGEST", "SIZE", "CREATED"},
+        .key = image_key,
+        .json = image_json,
+        .row = image_row,
+};
+
 static int
 cmd_ls(struct ctl *ctl, int argc, char **argv)
 {
@@ -375,48 +414,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	                 &br_image_list_resp_schema, &page, &page.items, &page.next_page_token,
 	                 sizeof(struct br_image), arena, &resp, &err) < 0)
 		return ctl_report(&err);
-	const struct br_image *im = resp.v;
-
-	if (ctl->json) {
-		yajl_gen g = br_json_gen_new();
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < resp.n; i++) {
-			yajl_gen_map_open(g);
-			br_json_gen_kv_str(g, "name", im[i].name);
-			br_json_gen_kv_str(g, "digest", im[i].target.digest);
-			br_json_gen_kv_str(g, "media_type", im[i].target.media_type);
-			br_json_gen_kv_str(g, "manifest_digest", im[i].manifest_digest);
-			br_json_gen_kv_str(g, "config_digest", im[i].config_digest);
-			br_json_gen_kv_str(g, "platform", im[i].platform);
-			br_json_gen_kv_int(g, "size", im[i].size);
-			br_json_gen_kv_int(g, "created_at", im[i].created_at);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		_cleanup_free_ char *s = br_json_gen_take(g, NULL);
-		yajl_gen_free(g);
-		printf("%s\n", s);
-		return 0;
-	}
-	if (quiet) {
-		for (size_t i = 0; i < resp.n; i++)
-			printf("%s\n", im[i].name);
-		return 0;
-	}
-	static const char *const headers[] = {"NAME", "DIGEST", "SIZE", "CREATED"};
-	struct ctl_table *t = ctl_table_new(4, headers);
-	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < resp.n; i++) {
-		char digest[32], size[32], created[64];
-		ctl_short_digest(im[i].target.digest, digest, sizeof(digest));
-		ctl_human_size(im[i].size, size, sizeof(size));
-		ctl_human_since(im[i].created_at, now, created, sizeof(created));
-		const char *cells[] = {im[i].name, digest, size, created};
-		ctl_table_add(t, cells);
-	}
-	ctl_table_print(t, stdout);
-	ctl_table_free(t);
-	return 0;
+	return ctl_print_list(ctl, &image_view, &resp, quiet, NULL);
 }
 
 static int

@@ -12,7 +12,38 @@
 #include "common/proto/gateway.h"
 #include "ctl/ctl.h"
 
-BR_DEFINE_CLEANUP(br_arena, br_arena_free)
+static const char *
+namespace_key(const void *item)
+{
+	return ((const struct br_namespace *)item)->name;
+}
+
+static void
+namespace_json(yajl_gen g, const void *item)
+{
+	const struct br_namespace *ns = item;
+	br_json_gen_kv_str(g, "name", ns->name);
+	br_json_gen_kv_int(g, "created_at", ns->created_at);
+}
+
+static void
+namespace_row(struct ctl_table *t, const void *item, int64_t now)
+{
+	const struct br_namespace *ns = item;
+	char created[64];
+	ctl_human_since(ns->created_at, now, created, sizeof(created));
+	const char *cells[] = {ns->name, created};
+	ctl_table_add(t, cells);
+}
+
+static const struct ctl_list_view namespace_view = {
+        .item_size = sizeof(struct br_namespace),
+        .n_cols = 2,
+        .headers = (const char *const[]){"NAME", "CREATED"},
+        .key = namespace_key,
+        .json = namespace_json,
+        .row = namespace_row,
+};
 
 static int
 cmd_ls(struct ctl *ctl, int argc, char **argv)
@@ -38,37 +69,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	                 &br_namespace_list_resp_schema, &page, &page.items, &page.next_page_token,
 	                 sizeof(struct br_namespace), arena, &list, &err) < 0)
 		return ctl_report(&err);
-	const struct br_namespace *ns = list.v;
-	if (ctl->json) {
-		yajl_gen g = br_json_gen_new();
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < list.n; i++) {
-			yajl_gen_map_open(g);
-			br_json_gen_kv_str(g, "name", ns[i].name);
-			br_json_gen_kv_int(g, "created_at", ns[i].created_at);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		ctl_print_json(g);
-		return 0;
-	}
-	if (quiet) {
-		for (size_t i = 0; i < list.n; i++)
-			printf("%s\n", ns[i].name);
-		return 0;
-	}
-	static const char *const headers[] = {"NAME", "CREATED"};
-	struct ctl_table *t = ctl_table_new(2, headers);
-	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < list.n; i++) {
-		char created[64];
-		ctl_human_since(ns[i].created_at, now, created, sizeof(created));
-		const char *cells[] = {ns[i].name, created};
-		ctl_table_add(t, cells);
-	}
-	ctl_table_print(t, stdout);
-	ctl_table_free(t);
-	return 0;
+	return ctl_print_list(ctl, &namespace_view, &list, quiet, NULL);
 }
 
 /* Call `method` for each NAME argument, printing the names done. */

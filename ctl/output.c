@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/json.h"
 #include "common/xalloc.h"
 
 void
@@ -247,5 +248,49 @@ ctl_check_env(const char *kv, br_err *err)
 	if (eq == kv)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "invalid environment \"%s\": empty key",
 		                  kv);
+	return 0;
+}
+
+void
+ctl_print_json(yajl_gen g)
+{
+	_cleanup_free_ char *s = br_json_gen_take(g, NULL);
+	printf("%s\n", s);
+	yajl_gen_free(g);
+}
+
+int
+ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v, const struct br_objlist *list,
+               bool quiet, const bool *show)
+{
+	const char *items = list->v;
+
+	if (ctl->json) {
+		yajl_gen g = br_json_gen_new();
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < list->n; i++) {
+			if (show != NULL && !show[i])
+				continue;
+			yajl_gen_map_open(g);
+			v->json(g, items + i * v->item_size);
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+		ctl_print_json(g);
+		return 0;
+	}
+	if (quiet) {
+		for (size_t i = 0; i < list->n; i++)
+			if (show == NULL || show[i])
+				printf("%s\n", v->key(items + i * v->item_size));
+		return 0;
+	}
+	struct ctl_table *t = ctl_table_new(v->n_cols, v->headers);
+	int64_t now = ctl_now_ms();
+	for (size_t i = 0; i < list->n; i++)
+		if (show == NULL || show[i])
+			v->row(t, items + i * v->item_size, now);
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
 	return 0;
 }

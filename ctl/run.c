@@ -22,8 +22,6 @@
 #include "ctl/ctl.h"
 #include "ctl/run.h"
 
-BR_DEFINE_CLEANUP(br_arena, br_arena_free)
-
 #define LOGS_WAIT_MS 5000
 #define RETRY_UNAVAILABLE_MS 30000
 #define KILL_ESCALATE_AFTER 3

@@ -15,8 +15,6 @@
 #include "common/proto/snapshots.h"
 #include "ctl/ctl.h"
 
-BR_DEFINE_CLEANUP(br_arena, br_arena_free)
-
 /* Parse [-q] [--snapshotter S] for the listing commands; -1 on a usage error (printed). */
 static int
 list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **snapshotter)
@@ -81,6 +79,41 @@ remove_each(struct ctl *ctl, int argc, char **argv, const char *method,
 
 /* ---- content ---- */
 
+static const char *
+blob_key(const void *item)
+{
+	return ((const struct br_content_info *)item)->digest;
+}
+
+static void
+blob_json(yajl_gen g, const void *item)
+{
+	const struct br_content_info *b = item;
+	br_json_gen_kv_str(g, "digest", b->digest);
+	br_json_gen_kv_int(g, "size", b->size);
+	br_json_gen_kv_int(g, "created_at", b->created_at);
+}
+
+static void
+blob_row(struct ctl_table *t, const void *item, int64_t now)
+{
+	const struct br_content_info *b = item;
+	char size[32], created[64];
+	ctl_human_size(b->size, size, sizeof(size));
+	ctl_human_since(b->created_at, now, created, sizeof(created));
+	const char *cells[] = {b->digest, size, created};
+	ctl_table_add(t, cells);
+}
+
+static const struct ctl_list_view blob_view = {
+        .item_size = sizeof(struct br_content_info),
+        .n_cols = 3,
+        .headers = (const char *const[]){"DIGEST", "SIZE", "CREATED"},
+        .key = blob_key,
+        .json = blob_json,
+        .row = blob_row,
+};
+
 static int
 content_ls(struct ctl *ctl, int argc, char **argv)
 {
@@ -100,39 +133,7 @@ content_ls(struct ctl *ctl, int argc, char **argv)
 	                 &br_content_list_resp_schema, &page, &page.items, &page.next_page_token,
 	                 sizeof(struct br_content_info), arena, &list, &err) < 0)
 		return ctl_report(&err);
-	const struct br_content_info *b = list.v;
-	if (ctl->json) {
-		yajl_gen g = br_json_gen_new();
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < list.n; i++) {
-			yajl_gen_map_open(g);
-			br_json_gen_kv_str(g, "digest", b[i].digest);
-			br_json_gen_kv_int(g, "size", b[i].size);
-			br_json_gen_kv_int(g, "created_at", b[i].created_at);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		ctl_print_json(g);
-		return 0;
-	}
-	if (quiet) {
-		for (size_t i = 0; i < list.n; i++)
-			printf("%s\n", b[i].digest);
-		return 0;
-	}
-	static const char *const headers[] = {"DIGEST", "SIZE", "CREATED"};
-	struct ctl_table *t = ctl_table_new(3, headers);
-	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < list.n; i++) {
-		char size[32], created[64];
-		ctl_human_size(b[i].size, size, sizeof(size));
-		ctl_human_since(b[i].created_at, now, created, sizeof(created));
-		const char *cells[] = {b[i].digest, size, created};
-		ctl_table_add(t, cells);
-	}
-	ctl_table_print(t, stdout);
-	ctl_table_free(t);
-	return 0;
+	return ctl_print_list(ctl, &blob_view, &list, quiet, NULL);
 }
 
 static void *
@@ -168,6 +169,41 @@ ctl_cmd_content(struct ctl *ctl, int argc, char **argv)
 
 /* ---- snapshots ---- */
 
+static const char *
+snapshot_key(const void *item)
+{
+	return ((const struct br_snapshot_info *)item)->name;
+}
+
+static void
+snapshot_json(yajl_gen g, const void *item)
+{
+	const struct br_snapshot_info *s = item;
+	br_json_gen_kv_str(g, "key", s->name);
+	br_json_gen_kv_str(g, "parent", s->parent);
+	br_json_gen_kv_str(g, "kind", s->kind);
+	br_json_gen_kv_int(g, "created_at", s->created_at);
+}
+
+static void
+snapshot_row(struct ctl_table *t, const void *item, int64_t now)
+{
+	const struct br_snapshot_info *s = item;
+	char created[64];
+	ctl_human_since(s->created_at, now, created, sizeof(created));
+	const char *cells[] = {s->name, s->parent ? s->parent : "", s->kind, created};
+	ctl_table_add(t, cells);
+}
+
+static const struct ctl_list_view snapshot_view = {
+        .item_size = sizeof(struct br_snapshot_info),
+        .n_cols = 4,
+        .headers = (const char *const[]){"KEY", "PARENT", "KIND", "CREATED"},
+        .key = snapshot_key,
+        .json = snapshot_json,
+        .row = snapshot_row,
+};
+
 static int
 snapshots_ls(struct ctl *ctl, int argc, char **argv)
 {
@@ -190,40 +226,7 @@ snapshots_ls(struct ctl *ctl, int argc, char **argv)
 	                 &br_snap_list_resp_schema, &page, &page.items, &page.next_page_token,
 	                 sizeof(struct br_snapshot_info), arena, &list, &err) < 0)
 		return ctl_report(&err);
-	const struct br_snapshot_info *s = list.v;
-	if (ctl->json) {
-		yajl_gen g = br_json_gen_new();
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < list.n; i++) {
-			yajl_gen_map_open(g);
-			br_json_gen_kv_str(g, "key", s[i].name);
-			br_json_gen_kv_str(g, "parent", s[i].parent);
-			br_json_gen_kv_str(g, "kind", s[i].kind);
-			br_json_gen_kv_int(g, "created_at", s[i].created_at);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		ctl_print_json(g);
-		return 0;
-	}
-	if (quiet) {
-		for (size_t i = 0; i < list.n; i++)
-			printf("%s\n", s[i].name);
-		return 0;
-	}
-	static const char *const headers[] = {"KEY", "PARENT", "KIND", "CREATED"};
-	struct ctl_table *t = ctl_table_new(4, headers);
-	int64_t now = ctl_now_ms();
-	for (size_t i = 0; i < list.n; i++) {
-		char created[64];
-		ctl_human_since(s[i].created_at, now, created, sizeof(created));
-		const char *cells[] = {s[i].name, s[i].parent ? s[i].parent : "", s[i].kind,
-		                       created};
-		ctl_table_add(t, cells);
-	}
-	ctl_table_print(t, stdout);
-	ctl_table_free(t);
-	return 0;
+	return ctl_print_list(ctl, &snapshot_view, &list, quiet, NULL);
 }
 
 /* usage of one snapshot: KEY SIZE INODES */

@@ -20,8 +20,6 @@
 #include "common/proto/tasks.h"
 #include "ctl/ctl.h"
 
-BR_DEFINE_CLEANUP(br_arena, br_arena_free)
-
 struct usage {
 	struct br_content_usage content;
 	struct br_snap_usage_resp snapshots;

@@ -29,11 +29,6 @@
 #define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
 #define ANNOTATION_IMAGE_NAME "io.containerd.image.name"
 
-BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
-BR_DEFINE_CLEANUP(struct br_oci_index, br_oci_index_free)
-BR_DEFINE_CLEANUP(struct br_oci_manifest, br_oci_manifest_free)
-BR_DEFINE_CLEANUP(struct br_oci_image_config, br_oci_config_free)
-
 void
 imaged_import_arg_free(void *arg)
 {

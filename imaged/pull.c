@@ -13,13 +13,6 @@
 #include "common/xalloc.h"
 #include "imaged/imaged.h"
 
-BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
-BR_DEFINE_CLEANUP(struct br_oci_index, br_oci_index_free)
-BR_DEFINE_CLEANUP(struct br_oci_manifest, br_oci_manifest_free)
-BR_DEFINE_CLEANUP(struct br_oci_image_config, br_oci_config_free)
-BR_DEFINE_CLEANUP(struct imaged_registry, imaged_registry_free)
-BR_DEFINE_CLEANUP(struct imaged_http, imaged_http_free)
-
 void
 imaged_pull_arg_free(void *arg)
 {

@@ -27,6 +27,7 @@
 #include "common/digest.h"
 #include "common/err.h"
 #include "common/ref.h"
+#include "common/cleanup.h"
 
 /* Manifest media types a pull accepts, in the order of preference sent in Accept. */
 #define IMAGED_MANIFEST_ACCEPT                                        \
@@ -62,12 +63,14 @@ void imaged_http_global_cleanup(void);
  */
 struct imaged_registry *imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref);
 void imaged_registry_free(struct imaged_registry *reg);
+BR_DEFINE_CLEANUP(struct imaged_registry, imaged_registry_free)
 /* "http://127.0.0.1:5000/v2/test/sh", for messages. */
 const char *imaged_registry_url(const struct imaged_registry *reg);
 
 /* A connection handle for one thread. Free with imaged_http_free (accepts NULL). */
 struct imaged_http *imaged_http_new(void);
 void imaged_http_free(struct imaged_http *http);
+BR_DEFINE_CLEANUP(struct imaged_http, imaged_http_free)
 
 /*
  * Start GET <repository>/<path> ("manifests/latest", "blobs/sha256:...") with `accept` (may

@@ -22,8 +22,6 @@
 #include "common/xalloc.h"
 #include "imaged/imaged.h"
 
-BR_DEFINE_CLEANUP(struct br_ref, br_ref_free)
-
 /* The normalized form of an image name from a request; INVALID_ARGUMENT if it is none. */
 static char *
 normalize(br_call *call, const char *name)
