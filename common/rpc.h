@@ -37,7 +37,6 @@
 #define BR_RPC_CONNECT_GRACE_MS 300
 #define BR_RPC_DEFAULT_TIMEOUT_MS 30000
 #define BR_RPC_MAX_CONTEXTS 256 /* concurrent requests one server handles */
-#define BR_NS_MAX 76            /* namespace names: [a-z0-9][a-z0-9_.-]*, like containerd */
 #define BR_METHOD_MAX 64
 
 /* A decoded request envelope. Strings point into the request's arena. */

@@ -89,7 +89,7 @@ const struct br_schema br_content_read_resp_schema =
         BR_SCHEMA(struct br_content_read_resp, read_resp_fields);
 
 static const struct br_field ns_usage_fields[] = {
-        S(br_content_ns_usage, ns, BR_F_STR, 76 /* BR_NS_MAX */, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_content_ns_usage, ns, BR_F_STR, BR_NS_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
         S(br_content_ns_usage, leases, BR_F_I64, 0, 0),
         S(br_content_ns_usage, blobs, BR_F_I64, 0, 0),
         S(br_content_ns_usage, bytes, BR_F_I64, 0, 0),

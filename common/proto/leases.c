@@ -15,7 +15,7 @@ const struct br_schema br_lease_resource_schema =
 
 static const struct br_field lease_fields[] = {
         S(br_lease, id, BR_F_STR, BR_LEASE_ID_MAX, BR_F_REQUIRED | BR_F_ID),
-        S(br_lease, ns, BR_F_STR, 76, 0),
+        S(br_lease, ns, BR_F_STR, BR_NS_MAX, 0),
         S(br_lease, created_at, BR_F_I64, 0, 0),
         S(br_lease, expire_at, BR_F_I64, 0, 0),
         S(br_lease, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),

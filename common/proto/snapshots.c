@@ -69,7 +69,7 @@ const struct br_schema br_snap_usage_req_schema =
         BR_SCHEMA(struct br_snap_usage_req, usage_req_fields);
 
 static const struct br_field ns_usage_fields[] = {
-        S(br_snap_ns_usage, ns, BR_F_STR, 76, 0),
+        S(br_snap_ns_usage, ns, BR_F_STR, BR_NS_MAX, 0),
         S(br_snap_ns_usage, snapshots, BR_F_I64, 0, 0),
         S(br_snap_ns_usage, size, BR_F_I64, 0, 0),
 };
