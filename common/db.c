@@ -2,13 +2,14 @@
 /*
  * SQLite for the daemons: opening a database with the settings every daemon wants (WAL,
  * busy timeout, foreign keys, synchronous=FULL), numbered schema migrations tracked in
- * PRAGMA user_version, write transactions that always start with BEGIN IMMEDIATE, and the one
- * place where SQLite's result codes become Berth error codes.
+ * PRAGMA user_version, write transactions that always start with BEGIN IMMEDIATE, reading and
+ * writing the (key, value) rows of a table of labels, and the one place where SQLite's result
+ * codes become Berth error codes.
  */
 #include "common/db.h"
 
+#include <assert.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -165,6 +166,30 @@ br_db_read_labels(sqlite3 *db, sqlite3_stmt *st, br_arena *arena, struct br_strm
 	return 0;
 }
 
+int
+br_db_write_labels(sqlite3 *db, sqlite3_stmt *insert, int key_param, const struct br_strmap *labels,
+                   br_err *err)
+{
+	assert(key_param >= 1 && key_param < sqlite3_bind_parameter_count(insert));
+	for (size_t i = 0; labels != NULL && i < labels->n; i++) {
+		const char *key = labels->keys[i];
+		int rc;
+
+		sqlite3_reset(insert);
+		rc = sqlite3_bind_text(insert, key_param, key, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(insert, key_param + 1, labels->values[i], -1,
+			                       SQLITE_STATIC);
+		if (rc != SQLITE_OK)
+			return br_db_error(db, rc, err, "label \"%s\"", key);
+		if (br_db_step_done(db, insert, err, "label \"%s\"", key) < 0)
+			return -1;
+	}
+	/* Ready for the caller to bind the next owner. */
+	sqlite3_reset(insert);
+	return 0;
+}
+
 const char *
 br_db_text(sqlite3_stmt *st, int col)
 {
@@ -185,18 +210,14 @@ br_db_now(void)
 static int
 user_version(sqlite3 *db, int *ret, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(db, "PRAGMA user_version", &st, err) < 0)
 		return -1;
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		br_db_error(db, rc, err, "read schema version");
-		sqlite3_finalize(st);
-		return -1;
-	}
+	if (rc != SQLITE_ROW)
+		return br_db_error(db, rc, err, "read schema version");
 	*ret = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
 	return 0;
 }
 
@@ -224,26 +245,30 @@ rollback:
 	return -1;
 }
 
+/* Its own function so that the statement is finalized before configure() goes on. */
 static int
-configure(sqlite3 *db, br_err *err)
+set_wal(sqlite3 *db, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	/* journal_mode answers with the mode in force, which must be WAL. */
 	if (br_db_prepare(db, "PRAGMA journal_mode = WAL", &st, err) < 0)
 		return -1;
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		br_db_error(db, rc, err, "set WAL mode");
-		sqlite3_finalize(st);
-		return -1;
-	}
-	bool wal = strcmp(br_db_text(st, 0), "wal") == 0;
-	sqlite3_finalize(st);
-	if (!wal)
+	if (rc != SQLITE_ROW)
+		return br_db_error(db, rc, err, "set WAL mode");
+	if (strcmp(br_db_text(st, 0), "wal") != 0)
 		return br_err_set(err, BR_FAILED_PRECONDITION, "WAL mode is not available");
+	return 0;
+}
+
+static int
+configure(sqlite3 *db, br_err *err)
+{
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	if (set_wal(db, err) < 0)
+		return -1;
 	if (br_db_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", err) < 0)
 		return -1;
 	return 0;

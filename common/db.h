@@ -65,6 +65,17 @@ int br_db_step_done(sqlite3 *db, sqlite3_stmt *st, br_err *err, const char *fmt,
 int br_db_read_labels(sqlite3 *db, sqlite3_stmt *st, br_arena *arena, struct br_strmap *ret,
                       br_err *err);
 
+/* Write every (key, value) of `labels` (NULL or empty writes nothing) through `insert`, an
+ * INSERT into a table of labels whose key and value are parameters `key_param` and
+ * `key_param + 1`. The caller prepares `insert`, binds its owner columns once (reset keeps
+ * bindings), removes the old rows first if it replaces them, and finalizes it. On success
+ * `insert` is left reset, so the caller may bind another owner and call again; the strings of
+ * `labels` stay bound until then. A key that is already there is ALREADY_EXISTS (unless
+ * the INSERT says OR REPLACE); errors read "label \"<key>\": <sqlite message>", for the caller
+ * to wrap with whose labels they are. Thread of the connection. */
+int br_db_write_labels(sqlite3 *db, sqlite3_stmt *insert, int key_param,
+                       const struct br_strmap *labels, br_err *err);
+
 /* Column text as a NUL-terminated string, "" for NULL (valid until the next step). */
 const char *br_db_text(sqlite3_stmt *st, int col);
 

@@ -32,7 +32,7 @@
 #define BR_MSG_MAX_ITEMS 65536     /* total objects in one message */
 #define BR_CHUNK_MAX (1u << 20)    /* one chunk of blob data in content.write / content.read */
 #define BR_STR_DEFAULT_MAX 4096    /* a string field without an explicit max */
-#define BR_NS_MAX 76 /* namespace names: [a-z0-9][a-z0-9_.-]*, like containerd */
+#define BR_NS_MAX 76               /* namespace names: [a-z0-9][a-z0-9_.-]*, like containerd */
 #define BR_LIST_DEFAULT_MAX 1024   /* a list or map field without an explicit max */
 #define BR_LABEL_MAX 4096          /* key + value of one label, as containerd */
 #define BR_LABELS_MAX 256          /* labels on one object */

@@ -41,7 +41,7 @@ int
 netd_store_get(sqlite3 *db, const char *ns, const char *id, br_arena *arena,
                struct br_net_attachment *ret, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (br_db_prepare(db,
@@ -54,10 +54,8 @@ netd_store_get(sqlite3 *db, const char *ns, const char *id, br_arena *arena,
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		row_to_attachment(st, 0, arena, ret);
-		sqlite3_finalize(st);
 		return 0;
 	}
-	sqlite3_finalize(st);
 	if (rc == SQLITE_DONE)
 		return br_err_set(err, BR_NOT_FOUND, "network of container \"%s\": not found", id);
 	return br_db_error(db, rc, err, "read network of container \"%s\"", id);
@@ -66,8 +64,7 @@ netd_store_get(sqlite3 *db, const char *ns, const char *id, br_arena *arena,
 int
 netd_store_put(sqlite3 *db, const char *ns, const struct br_net_attachment *a, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(db,
 	                  "INSERT INTO attachments (namespace, id, mode, netns_path, hosts_path,"
@@ -81,36 +78,27 @@ netd_store_put(sqlite3 *db, const char *ns, const struct br_net_attachment *a, b
 	sqlite3_bind_text(st, 5, a->hosts_path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, a->resolv_path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, a->created_at);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return br_db_error(db, rc, err, "record network of container \"%s\"", a->id);
-	return 0;
+	return br_db_step_done(db, st, err, "record network of container \"%s\"", a->id);
 }
 
 int
 netd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(db, "DELETE FROM attachments WHERE namespace = ? AND id = ?", &st, err) <
 	    0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return br_db_error(db, rc, err, "delete network of container \"%s\"", id);
-	return 0;
+	return br_db_step_done(db, st, err, "delete network of container \"%s\"", id);
 }
 
 int
 netd_store_list(sqlite3 *db, const char *ns, br_arena *arena, struct br_objlist *ret,
                 const char ***ret_ns, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	size_t cap = 16, n = 0;
 	struct br_net_attachment *items;
 	const char **nss;
@@ -141,7 +129,6 @@ netd_store_list(sqlite3 *db, const char *ns, br_arena *arena, struct br_objlist 
 		row_to_attachment(st, 1, arena, &items[n]);
 		n++;
 	}
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return br_db_error(db, rc, err, "list networks");
 	ret->v = items;

@@ -273,15 +273,8 @@ replace_labels(struct snapshotd_store *s, int64_t id, const struct br_strmap *la
 	if (br_db_prepare(s->db, "INSERT INTO labels (snapshot_id, key, value) VALUES (?, ?, ?)",
 	                  &ins, err) < 0)
 		return -1;
-	for (size_t i = 0; i < labels->n; i++) {
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, id);
-		sqlite3_bind_text(ins, 2, labels->keys[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, labels->values[i], -1, SQLITE_STATIC);
-		if (br_db_step_done(s->db, ins, err, "label") < 0)
-			return -1;
-	}
-	return 0;
+	sqlite3_bind_int64(ins, 1, id);
+	return br_db_write_labels(s->db, ins, 2, labels, err);
 }
 
 static int

@@ -79,23 +79,19 @@ typedef int (*also_fn)(struct taskd *t, const struct container *c, const char *n
                        br_err *err);
 
 /* Run one prepared statement to completion inside its own write transaction, with `also`
- * (may be NULL) in the same transaction; kick the outbox after the commit. */
+ * (may be NULL) in the same transaction; kick the outbox after the commit. The caller keeps
+ * `st` and finalizes it. */
 static int
 exec_write(struct taskd *t, sqlite3_stmt *st, also_fn also, const struct container *c,
            const char *ns, const char *id, const char *what, br_err *err)
 {
 	sqlite3 *db = t->db;
-	int rc;
 
-	if (br_db_begin(db, err) < 0) {
-		sqlite3_finalize(st);
+	if (br_db_begin(db, err) < 0)
 		return br_err_wrap(err, "%s", what);
-	}
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (br_db_step_done(db, st, err, "%s", what) < 0) {
 		br_db_rollback(db);
-		return br_db_error(db, rc, err, "%s", what);
+		return -1;
 	}
 	if (also != NULL && also(t, c, ns, id, err) < 0) {
 		br_db_rollback(db);
@@ -152,7 +148,7 @@ int
 taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
 {
 	sqlite3 *db = t->db;
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *labels = labels_json(c);
 
 	if (br_db_prepare(db,
@@ -182,7 +178,7 @@ int
 taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, br_err *err)
 {
 	sqlite3 *db = t->db;
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *command = command_json(c->command);
 
 	if (br_db_prepare(db,
@@ -204,7 +200,7 @@ int
 taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err)
 {
 	sqlite3 *db = t->db;
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(db,
 	                  "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ? "
@@ -223,7 +219,7 @@ taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err)
 int
 taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(t->db, "DELETE FROM containers WHERE ns = ? AND id = ?", &st, err) < 0)
 		return -1;
@@ -235,18 +231,17 @@ taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err)
 int
 taskd_store_spec(sqlite3 *db, const char *ns, const char *id, char **ret, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
 	if (br_db_prepare(db, "SELECT spec FROM containers WHERE ns = ? AND id = ?", &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*ret = xstrdup(br_db_text(st, 0));
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
 		return 0;
+	}
 	if (rc == SQLITE_DONE)
 		return br_err_set(err, BR_NOT_FOUND, "container \"%s\": not found", id);
 	return br_db_error(db, rc, err, "read container \"%s\"", id);
@@ -292,7 +287,7 @@ decode_json_fields(struct container *c, const char *command, const char *labels,
 int
 taskd_store_load(struct taskd *t, br_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (br_db_prepare(t->db,
@@ -309,11 +304,8 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->net = xstrdup(br_db_text(st, 5));
 		c->snapshotter = xstrdup(br_db_text(st, 6));
 		c->snapshot_key = xstrdup(br_db_text(st, 7));
-		if (decode_json_fields(c, br_db_text(st, 8), br_db_text(st, 9), err) < 0) {
-			br_err_wrap(err, "container \"%s\"", c->id);
-			sqlite3_finalize(st);
-			return -1;
-		}
+		if (decode_json_fields(c, br_db_text(st, 8), br_db_text(st, 9), err) < 0)
+			return br_err_wrap(err, "container \"%s\"", c->id);
 		c->created_at = sqlite3_column_int64(st, 10);
 		const char *task = br_db_text(st, 11);
 		c->task = strcmp(task, "running") == 0   ? TASK_RUNNING
@@ -323,7 +315,6 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->exit_status = sqlite3_column_int64(st, 13);
 		c->exited_at = sqlite3_column_int64(st, 14);
 	}
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "load containers");
 	return 0;

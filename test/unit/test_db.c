@@ -2,7 +2,8 @@
 /*
  * Unit tests of common/db.c: migrations applied once and in one transaction each, reopening
  * keeps data and version, a newer schema is refused, the connection settings, BEGIN IMMEDIATE
- * taking the write lock at once, and SQLite errors translated to Berth codes.
+ * taking the write lock at once, SQLite errors translated to Berth codes, and writing a table of
+ * labels.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -258,6 +259,100 @@ test_not_a_database(void)
 	teardown();
 }
 
+/* Read the labels of `owner` in table `table` back, sorted by key. */
+static struct br_strmap
+read_back(sqlite3 *db, const char *table, const char *owner, br_arena *arena)
+{
+	_cleanup_free_ char *sql =
+	        xasprintf("SELECT key, value FROM %s WHERE owner = ? ORDER BY key", table);
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct br_strmap m = {0};
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(br_db_prepare(db, sql, &st, &err), err);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	T_NOERR(br_db_read_labels(db, st, arena, &m, &err), err);
+	return m;
+}
+
+static void
+test_write_labels(void)
+{
+	static const char *keys[] = {"a", "b", "c"};
+	static const char *values[] = {"1", "", "three"};
+	const struct br_strmap three = {keys, values, 3};
+	const struct br_strmap none = {0};
+	sqlite3 *db = NULL;
+	br_err err = BR_ERR_INIT;
+	br_arena *arena = br_arena_new();
+
+	setup();
+	T_NOERR(br_db_open(dbpath, migrations, 1, &db, &err), err);
+	T_NOERR(br_db_exec(db,
+	                   "CREATE TABLE tags (owner TEXT NOT NULL, key TEXT NOT NULL,"
+	                   " value TEXT NOT NULL, PRIMARY KEY (owner, key));"
+	                   "CREATE TABLE tags_last (key TEXT NOT NULL, value TEXT NOT NULL,"
+	                   " owner TEXT NOT NULL, PRIMARY KEY (owner, key));",
+	                   &err),
+	        err);
+
+	/* The owner is bound once; the helper binds key and value after it. */
+	{
+		_cleanup_stmt_ sqlite3_stmt *ins = NULL;
+		T_NOERR(br_db_prepare(db, "INSERT INTO tags (owner, key, value) VALUES (?, ?, ?)",
+		                      &ins, &err),
+		        err);
+		sqlite3_bind_text(ins, 1, "x", -1, SQLITE_STATIC);
+		T_NOERR(br_db_write_labels(db, ins, 2, &three, &err), err);
+		/* Left reset: another owner needs only its own binding. */
+		sqlite3_bind_text(ins, 1, "y", -1, SQLITE_STATIC);
+		T_NOERR(br_db_write_labels(db, ins, 2, &three, &err), err);
+		/* Nothing to write is not an error and writes nothing. */
+		sqlite3_bind_text(ins, 1, "z", -1, SQLITE_STATIC);
+		T_NOERR(br_db_write_labels(db, ins, 2, &none, &err), err);
+		T_NOERR(br_db_write_labels(db, ins, 2, NULL, &err), err);
+
+		/* A key already there: the code of the constraint, the key in the message. */
+		sqlite3_bind_text(ins, 1, "x", -1, SQLITE_STATIC);
+		T_ERR(br_db_write_labels(db, ins, 2, &three, &err), err, BR_ALREADY_EXISTS);
+		T_EQ_STR(err.msg, "label \"a\": UNIQUE constraint failed: tags.owner, tags.key");
+	}
+	struct br_strmap m = read_back(db, "tags", "x", arena);
+	T_EQ_INT(m.n, 3);
+	for (size_t i = 0; i < m.n && i < 3; i++) {
+		T_EQ_STR(m.keys[i], keys[i]);
+		T_EQ_STR(m.values[i], values[i]);
+	}
+	T_EQ_INT(read_back(db, "tags", "y", arena).n, 3);
+	T_EQ_INT(query_int(db, "SELECT count(*) FROM tags"), 6);
+
+	/* Key and value anywhere in the statement; OR REPLACE overwrites. */
+	{
+		static const char *new_values[] = {"one", "two", "3"};
+		const struct br_strmap changed = {keys, new_values, 3};
+		_cleanup_stmt_ sqlite3_stmt *ins = NULL;
+		T_NOERR(br_db_prepare(db,
+		                      "INSERT OR REPLACE INTO tags_last (key, value, owner)"
+		                      " VALUES (?1, ?2, ?3)",
+		                      &ins, &err),
+		        err);
+		sqlite3_bind_text(ins, 3, "x", -1, SQLITE_STATIC);
+		T_NOERR(br_db_write_labels(db, ins, 1, &three, &err), err);
+		T_NOERR(br_db_write_labels(db, ins, 1, &changed, &err), err);
+		m = read_back(db, "tags_last", "x", arena);
+		T_EQ_INT(m.n, 3);
+		for (size_t i = 0; i < m.n && i < 3; i++) {
+			T_EQ_STR(m.keys[i], keys[i]);
+			T_EQ_STR(m.values[i], new_values[i]);
+		}
+	}
+
+	br_arena_free(arena);
+	br_db_close(db);
+	teardown();
+}
+
 T_MAIN(T_CASE(test_migrations_once), T_CASE(test_newer_refused),
        T_CASE(test_failed_migration_rolls_back), T_CASE(test_settings),
-       T_CASE(test_begin_immediate), T_CASE(test_error_translation), T_CASE(test_not_a_database))
+       T_CASE(test_begin_immediate), T_CASE(test_error_translation), T_CASE(test_not_a_database),
+       T_CASE(test_write_labels))
