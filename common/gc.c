@@ -37,13 +37,7 @@ struct br_gc {
 static void start(struct br_gc *gc);
 
 static void
-delay_fired(uv_timer_t *t)
-{
-	start(t->data);
-}
-
-static void
-interval_fired(uv_timer_t *t)
+timer_fired(uv_timer_t *t)
 {
 	start(t->data);
 }
@@ -79,7 +73,7 @@ br_gc_new(uv_loop_t *uv, int64_t delay_ms, int64_t interval_ms, br_gc_run_fn run
 	uv_idle_init(uv, &gc->step_idle);
 	gc->delay_timer.data = gc->interval_timer.data = gc->step_idle.data = gc;
 	if (interval_ms > 0)
-		uv_timer_start(&gc->interval_timer, interval_fired, (uint64_t)interval_ms,
+		uv_timer_start(&gc->interval_timer, timer_fired, (uint64_t)interval_ms,
 		               (uint64_t)interval_ms);
 	return gc;
 }
@@ -141,7 +135,7 @@ br_gc_released(struct br_gc *gc)
 		return;
 	}
 	if (!uv_is_active((uv_handle_t *)&gc->delay_timer))
-		uv_timer_start(&gc->delay_timer, delay_fired, (uint64_t)gc->delay_ms, 0);
+		uv_timer_start(&gc->delay_timer, timer_fired, (uint64_t)gc->delay_ms, 0);
 }
 
 void
@@ -179,8 +173,11 @@ br_gc_finished(struct br_gc *gc, const struct br_gc_result *result, const br_err
 		w->done(w->arg, err == NULL ? result : NULL, err);
 		free(w);
 	}
+	/* Asked for while it ran: callers waiting go at once, releases after the usual delay,
+	 * so that a burst of releases spanning a collection costs one more, not many. */
 	if (gc->again && !gc->stopping)
-		uv_timer_start(&gc->delay_timer, delay_fired, 0, 0);
+		uv_timer_start(&gc->delay_timer, timer_fired,
+		               gc->next != NULL ? 0 : (uint64_t)gc->delay_ms, 0);
 }
 
 static void

@@ -4,6 +4,9 @@
  * handler runs on the loop thread and changes the tables in one short transaction. An expired
  * lease is treated as absent everywhere (get, add, the envelope check) even before the
  * store's collection deletes it, so expiry takes effect at its time, not at the next sweep.
+ * A handler that let go of something a lease held tells the store (ops->released) once,
+ * after its commit: never from inside a transaction, and never for a change that dropped
+ * nothing, since each announcement costs the store a collection.
  */
 #include "common/lease.h"
 
@@ -80,6 +83,7 @@ arm_expiry(struct br_lease_store *ls)
 	uv_timer_start(ls->timer, expiry_fired, delay > 0 ? (uint64_t)delay : 0, 0);
 }
 
+/* Held references went, in a change that is committed now. */
 static void
 released(struct br_lease_store *ls)
 {
@@ -176,15 +180,10 @@ upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t ttl_ms
 	            "INSERT INTO lease_labels (namespace, lease, key, value) VALUES (?, ?, ?, ?)",
 	            &ins, err) < 0)
 		return -1;
-	for (size_t i = 0; i < labels->n; i++) {
-		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, ns, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, labels->keys[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 4, labels->values[i], -1, SQLITE_STATIC);
-		if (br_db_step_done(ls->db, ins, err, "lease \"%s\": label", id) < 0)
-			return -1;
-	}
+	sqlite3_bind_text(ins, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 2, id, -1, SQLITE_STATIC);
+	if (br_db_write_labels(ls->db, ins, 3, labels, err) < 0)
+		return br_err_wrap(err, "lease \"%s\"", id);
 	return 0;
 }
 
@@ -207,47 +206,81 @@ count_resources(struct br_lease_store *ls, const char *ns, const char *id, int64
 	return 0;
 }
 
+/* The statements that add and remove one reference of a lease; prepared once per request
+ * with the lease bound, then stepped once per resource (step_resource). */
+#define SQL_HOLD \
+	"INSERT OR IGNORE INTO lease_resources (namespace, lease, type, key) VALUES (?, ?, ?, ?)"
+#define SQL_DROP \
+	"DELETE FROM lease_resources WHERE namespace = ? AND lease = ? AND type = ? AND key = ?"
+
+static int
+prepare_resource_stmt(struct br_lease_store *ls, const char *sql, const char *ns, const char *id,
+                      sqlite3_stmt **ret, br_err *err)
+{
+	if (br_db_prepare(ls->db, sql, ret, err) < 0)
+		return -1;
+	sqlite3_bind_text(*ret, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(*ret, 2, id, -1, SQLITE_STATIC);
+	return 0;
+}
+
+/* Run a statement of prepare_resource_stmt() for (type, key): the rows it changed (0 or 1),
+ * or -1. `type` and `key` stay bound after the return. */
+static int
+step_resource(struct br_lease_store *ls, sqlite3_stmt *st, const char *id, const char *verb,
+              const char *type, const char *key, br_err *err)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
+	if (br_db_step_done(ls->db, st, err, "lease \"%s\": %s %s %s", id, verb, type, key) < 0)
+		return -1;
+	return sqlite3_changes(ls->db);
+}
+
 int
 br_lease_hold(struct br_lease_store *ls, const char *ns, const char *id, const char *type,
               const char *key, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int live = lease_live(ls, ns, id, err);
 
-	if (live <= 0)
-		return live < 0 ? -1 : not_found(err, id);
-	if (br_db_prepare(ls->db,
-	                  "INSERT OR IGNORE INTO lease_resources (namespace, lease, type, key)"
-	                  " VALUES (?, ?, ?, ?)",
-	                  &st, err) < 0)
+	if (br_lease_check(ls, ns, id, err) < 0 ||
+	    prepare_resource_stmt(ls, SQL_HOLD, ns, id, &st, err) < 0 ||
+	    step_resource(ls, st, id, "hold", type, key, err) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
-	return br_db_step_done(ls->db, st, err, "lease \"%s\": hold %s %s", id, type, key);
+	return 0;
+}
+
+/* The statements of br_lease_move(), inside a transaction. */
+static int
+move_tx(struct br_lease_store *ls, const char *ns, const char *id,
+        const struct br_lease_resource *from, const struct br_lease_resource *to, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *hold = NULL;
+	_cleanup_stmt_ sqlite3_stmt *drop = NULL;
+
+	if (br_lease_check(ls, ns, id, err) < 0 ||
+	    prepare_resource_stmt(ls, SQL_HOLD, ns, id, &hold, err) < 0 ||
+	    prepare_resource_stmt(ls, SQL_DROP, ns, id, &drop, err) < 0 ||
+	    step_resource(ls, hold, id, "hold", to->type, to->key, err) < 0 ||
+	    step_resource(ls, drop, id, "drop", from->type, from->key, err) < 0)
+		return -1;
+	return 0;
 }
 
 int
-br_lease_drop(struct br_lease_store *ls, const char *ns, const char *id, const char *type,
-              const char *key, br_err *err)
+br_lease_move(struct br_lease_store *ls, const char *ns, const char *id,
+              const struct br_lease_resource *from, const struct br_lease_resource *to, br_err *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-
-	if (br_db_prepare(ls->db,
-	                  "DELETE FROM lease_resources WHERE namespace = ? AND lease = ?"
-	                  " AND type = ? AND key = ?",
-	                  &st, err) < 0)
+	if (!sqlite3_get_autocommit(ls->db))
+		return move_tx(ls, ns, id, from, to, err);
+	if (br_db_begin(ls->db, err) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
-	if (br_db_step_done(ls->db, st, err, "lease \"%s\": drop %s %s", id, type, key) < 0)
+	if (move_tx(ls, ns, id, from, to, err) < 0) {
+		br_db_rollback(ls->db);
 		return -1;
-	if (sqlite3_changes(ls->db) > 0)
-		released(ls);
-	return 0;
+	}
+	return br_db_commit(ls->db, err);
 }
 
 int
@@ -339,28 +372,44 @@ get_lease(struct br_lease_store *ls, const char *ns, const char *id, br_arena *a
 	                  arena, ret, err);
 }
 
-/*
- * Hold `resources` in lease (ns, id) (which exists) and list in *ret the ones that do not
- * exist. Canonical types are checked first, so a bad resource changes nothing.
- */
+/* The canonical type of each resource of `list`, in `arena`: checked before anything
+ * changes, so a bad resource (INVALID_ARGUMENT naming its index) changes nothing. */
 static int
-hold_all(struct br_lease_store *ls, const char *ns, const char *id, const struct br_objlist *list,
-         br_arena *arena, struct br_lease_missing_resp *ret, br_err *err)
+canonical_types(struct br_lease_store *ls, const struct br_objlist *list, br_arena *arena,
+                const char ***ret, br_err *err)
 {
 	const struct br_lease_resource *in = list->v;
-	struct br_lease_resource *missing = br_arena_alloc(arena, (list->n + 1) * sizeof(*missing));
 	const char **types = br_arena_alloc(arena, (list->n + 1) * sizeof(*types));
-	size_t n_missing = 0;
-	int64_t count = 0;
 
 	for (size_t i = 0; i < list->n; i++) {
 		types[i] = ls->ops->canonical_type(ls->data, &in[i], arena, err);
 		if (types[i] == NULL)
 			return br_err_wrap(err, "p.resources[%zu]", i);
 	}
+	*ret = types;
+	return 0;
+}
+
+/*
+ * Hold `list` (canonical types `types`) in lease (ns, id), which the caller has found live in
+ * the same transaction, and list in *ret the resources that do not exist. One statement is
+ * prepared for the whole list: a request names up to BR_LEASE_RESOURCES_MAX.
+ */
+static int
+hold_all(struct br_lease_store *ls, const char *ns, const char *id, const struct br_objlist *list,
+         const char *const *types, br_arena *arena, struct br_lease_missing_resp *ret, br_err *err)
+{
+	const struct br_lease_resource *in = list->v;
+	struct br_lease_resource *missing = br_arena_alloc(arena, (list->n + 1) * sizeof(*missing));
+	_cleanup_stmt_ sqlite3_stmt *hold = NULL;
+	size_t n_missing = 0;
+	int64_t count = 0;
+
+	if (list->n > 0 && prepare_resource_stmt(ls, SQL_HOLD, ns, id, &hold, err) < 0)
+		return -1;
 	for (size_t i = 0; i < list->n; i++) {
 		bool exists = false;
-		if (br_lease_hold(ls, ns, id, types[i], in[i].key, err) < 0 ||
+		if (step_resource(ls, hold, id, "hold", types[i], in[i].key, err) < 0 ||
 		    ls->ops->exists(ls->data, ns, types[i], in[i].key, &exists, err) < 0)
 			return -1;
 		if (!exists)
@@ -377,9 +426,76 @@ hold_all(struct br_lease_store *ls, const char *ns, const char *id, const struct
 	return 0;
 }
 
+static int
+resource_cmp(const void *a, const void *b)
+{
+	const struct br_lease_resource *x = a, *y = b;
+	int c = strcmp(x->type, y->type);
+
+	return c != 0 ? c : strcmp(x->key, y->key);
+}
+
+/*
+ * For a put with `replace`: let lease (ns, id) go of what it holds outside `list` (canonical
+ * types `types`) and keep the rest as it is, so that putting the set already held changes no
+ * row. The number of references dropped goes to *ret_n.
+ */
+static int
+drop_others(struct br_lease_store *ls, const char *ns, const char *id,
+            const struct br_objlist *list, const char *const *types, br_arena *arena,
+            int64_t *ret_n, br_err *err)
+{
+	const struct br_lease_resource *in = list->v;
+	struct br_lease_resource *keep = br_arena_alloc(arena, (list->n + 1) * sizeof(*keep));
+	struct br_lease_resource *stale = NULL;
+	_cleanup_stmt_ sqlite3_stmt *held = NULL;
+	_cleanup_stmt_ sqlite3_stmt *drop = NULL;
+	size_t n_stale = 0, cap = 0;
+	int64_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < list->n; i++)
+		keep[i] = (struct br_lease_resource){types[i], in[i].key};
+	qsort(keep, list->n, sizeof(*keep), resource_cmp);
+	if (prepare_resource_stmt(ls,
+	                          "SELECT type, key FROM lease_resources WHERE namespace = ?"
+	                          " AND lease = ?",
+	                          ns, id, &held, err) < 0)
+		return -1;
+	/* Collected first, deleted after: rows deleted under a running SELECT of the same table
+	 * may or may not be visited. */
+	while ((rc = sqlite3_step(held)) == SQLITE_ROW) {
+		struct br_lease_resource r = {br_db_text(held, 0), br_db_text(held, 1)};
+		if (bsearch(&r, keep, list->n, sizeof(*keep), resource_cmp) != NULL)
+			continue;
+		if (n_stale == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct br_lease_resource *next = br_arena_alloc(arena, cap * sizeof(*next));
+			if (n_stale > 0)
+				memcpy(next, stale, n_stale * sizeof(*next));
+			stale = next;
+		}
+		stale[n_stale++] = (struct br_lease_resource){br_arena_strdup(arena, r.type),
+		                                              br_arena_strdup(arena, r.key)};
+	}
+	if (rc != SQLITE_DONE)
+		return br_db_error(ls->db, rc, err, "lease \"%s\": list resources", id);
+	if (n_stale > 0 && prepare_resource_stmt(ls, SQL_DROP, ns, id, &drop, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n_stale; i++) {
+		int changed = step_resource(ls, drop, id, "drop", stale[i].type, stale[i].key, err);
+		if (changed < 0)
+			return -1;
+		n += changed;
+	}
+	*ret_n = n;
+	return 0;
+}
+
 /* ---- handlers ---- */
 
-/* Run `fn` in a transaction; on failure roll back and answer the error. */
+/* End a handler's transaction: commit if `rc` is 0, else roll back. False, with the call
+ * answered the error, if it did not commit. */
 static bool
 in_tx(struct br_lease_store *ls, br_call *call, int rc, br_err *err)
 {
@@ -426,49 +542,46 @@ handle_create(br_call *call, void *data)
 	br_call_reply(call, &br_lease_schema, &out);
 }
 
+/* Create or update a lease and hold what it names. A put that names what the lease holds
+ * already (as owners do at every start and at every change of a record) changes no resource
+ * row and announces no release; one with `replace` announces a release only when it let go
+ * of something. With `must_exist` (a renewal) a missing or expired lease is NOT_FOUND. */
 static void
 handle_put(br_call *call, void *data)
 {
 	struct br_lease_store *ls = data;
 	const struct br_lease_put_req *req = br_call_params(call);
 	const char *ns = br_call_ns(call);
+	br_arena *arena = br_call_arena(call);
 	struct br_lease_missing_resp out = {0};
 	br_err err = BR_ERR_INIT;
-	int64_t before = 0;
-	bool dropped = false;
+	const char **types = NULL;
+	int64_t dropped = 0;
 	int rc;
 
-	if (check_ttl(req->ttl_ms, &err) < 0 || br_db_begin(ls->db, &err) < 0) {
+	if (check_ttl(req->ttl_ms, &err) < 0 ||
+	    canonical_types(ls, &req->resources, arena, &types, &err) < 0 ||
+	    br_db_begin(ls->db, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
 	rc = lease_live(ls, ns, req->id, &err);
-	if (rc == 0)
+	if (rc == 0 && req->must_exist)
+		rc = not_found(&err, req->id);
+	else if (rc == 0)
 		rc = delete_row(ls, ns, req->id, &err); /* an expired leftover starts afresh */
 	else if (rc > 0 && req->replace)
-		rc = count_resources(ls, ns, req->id, &before, &err);
+		rc = drop_others(ls, ns, req->id, &req->resources, types, arena, &dropped, &err);
 	else if (rc > 0)
 		rc = 0;
 	if (rc == 0)
 		rc = upsert(ls, ns, req->id, req->ttl_ms, &req->labels, &err);
-	if (rc == 0 && req->replace && before > 0) {
-		_cleanup_stmt_ sqlite3_stmt *st = NULL;
-		rc = br_db_prepare(ls->db,
-		                   "DELETE FROM lease_resources WHERE namespace = ? AND lease = ?",
-		                   &st, &err);
-		if (rc == 0) {
-			sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, req->id, -1, SQLITE_STATIC);
-			rc = br_db_step_done(ls->db, st, &err, "lease \"%s\"", req->id);
-			dropped = true;
-		}
-	}
 	if (rc == 0)
-		rc = hold_all(ls, ns, req->id, &req->resources, br_call_arena(call), &out, &err);
+		rc = hold_all(ls, ns, req->id, &req->resources, types, arena, &out, &err);
 	if (!in_tx(ls, call, rc, &err))
 		return;
 	arm_expiry(ls);
-	if (dropped)
+	if (dropped > 0)
 		released(ls);
 	br_call_reply(call, &br_lease_missing_resp_schema, &out);
 }
@@ -493,21 +606,25 @@ handle_delete(br_call *call, void *data)
 {
 	struct br_lease_store *ls = data;
 	const struct br_lease_id_req *req = br_call_params(call);
+	const char *ns = br_call_ns(call);
 	br_err err = BR_ERR_INIT;
+	int64_t held = 0;
 
+	if (br_db_begin(ls->db, &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
 	/* An expired lease is NOT_FOUND like an unknown one; the collection deletes it. */
-	if (br_lease_check(ls, br_call_ns(call), req->id, &err) < 0 ||
-	    delete_row(ls, br_call_ns(call), req->id, &err) < 0) {
-		br_call_fail(call, &err);
+	int rc = br_lease_check(ls, ns, req->id, &err);
+	if (rc == 0)
+		rc = count_resources(ls, ns, req->id, &held, &err);
+	if (rc == 0)
+		rc = delete_row(ls, ns, req->id, &err);
+	if (!in_tx(ls, call, rc, &err))
 		return;
-	}
-	if (sqlite3_changes(ls->db) == 0) {
-		not_found(&err, req->id);
-		br_call_fail(call, &err);
-		return;
-	}
 	arm_expiry(ls);
-	released(ls);
+	if (held > 0)
+		released(ls);
 	br_call_reply(call, NULL, NULL);
 }
 
@@ -516,21 +633,46 @@ handle_add(br_call *call, void *data)
 {
 	struct br_lease_store *ls = data;
 	const struct br_lease_resources_req *req = br_call_params(call);
+	const char *ns = br_call_ns(call);
+	br_arena *arena = br_call_arena(call);
 	struct br_lease_missing_resp out = {0};
 	br_err err = BR_ERR_INIT;
+	const char **types = NULL;
 
 	if (br_db_begin(ls->db, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
-	/* Checked here too: an empty `resources` holds nothing that would check it. */
-	int rc = br_lease_check(ls, br_call_ns(call), req->id, &err);
+	int rc = br_lease_check(ls, ns, req->id, &err);
 	if (rc == 0)
-		rc = hold_all(ls, br_call_ns(call), req->id, &req->resources, br_call_arena(call),
-		              &out, &err);
+		rc = canonical_types(ls, &req->resources, arena, &types, &err);
+	if (rc == 0)
+		rc = hold_all(ls, ns, req->id, &req->resources, types, arena, &out, &err);
 	if (!in_tx(ls, call, rc, &err))
 		return;
 	br_call_reply(call, &br_lease_missing_resp_schema, &out);
+}
+
+/* Drop `list` (canonical types `types`) from lease (ns, id); the number of references that
+ * went goes to *ret_n. */
+static int
+drop_all(struct br_lease_store *ls, const char *ns, const char *id, const struct br_objlist *list,
+         const char *const *types, int64_t *ret_n, br_err *err)
+{
+	const struct br_lease_resource *in = list->v;
+	_cleanup_stmt_ sqlite3_stmt *drop = NULL;
+	int64_t n = 0;
+
+	if (list->n > 0 && prepare_resource_stmt(ls, SQL_DROP, ns, id, &drop, err) < 0)
+		return -1;
+	for (size_t i = 0; i < list->n; i++) {
+		int changed = step_resource(ls, drop, id, "drop", types[i], in[i].key, err);
+		if (changed < 0)
+			return -1;
+		n += changed;
+	}
+	*ret_n = n;
+	return 0;
 }
 
 static void
@@ -538,29 +680,25 @@ handle_remove(br_call *call, void *data)
 {
 	struct br_lease_store *ls = data;
 	const struct br_lease_resources_req *req = br_call_params(call);
-	const struct br_lease_resource *in = req->resources.v;
 	const char *ns = br_call_ns(call);
 	br_arena *arena = br_call_arena(call);
 	br_err err = BR_ERR_INIT;
-	int rc = lease_live(ls, ns, req->id, &err);
+	const char **types = NULL;
+	int64_t dropped = 0;
 
-	if (rc <= 0) {
-		if (rc == 0)
-			not_found(&err, req->id);
-		br_call_fail(call, &err);
-		return;
-	}
 	if (br_db_begin(ls->db, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
-	for (size_t i = 0; rc >= 0 && i < req->resources.n; i++) {
-		const char *type = ls->ops->canonical_type(ls->data, &in[i], arena, &err);
-		rc = type == NULL ? br_err_wrap(&err, "p.resources[%zu]", i)
-		                  : br_lease_drop(ls, ns, req->id, type, in[i].key, &err);
-	}
-	if (!in_tx(ls, call, rc < 0 ? -1 : 0, &err))
+	int rc = br_lease_check(ls, ns, req->id, &err);
+	if (rc == 0)
+		rc = canonical_types(ls, &req->resources, arena, &types, &err);
+	if (rc == 0)
+		rc = drop_all(ls, ns, req->id, &req->resources, types, &dropped, &err);
+	if (!in_tx(ls, call, rc, &err))
 		return;
+	if (dropped > 0)
+		released(ls);
 	br_call_reply(call, NULL, NULL);
 }
 

@@ -77,8 +77,11 @@ struct br_lease_store_ops {
 	/* Whether the resource (canonical type) exists now in namespace `ns`. */
 	int (*exists)(void *data, const char *ns, const char *type, const char *key, bool *ret,
 	              br_err *err);
-	/* References went (a lease was deleted or has expired, resources were removed): what
-	 * they held may be collectable. May be NULL. */
+	/* References went, so what they held may be collectable: called once per change, after
+	 * it is committed, when a lease that held something was deleted, a lease expired, or a
+	 * put with `replace` or a remove let go of something the lease held. Never from inside
+	 * a transaction, and not for what changed nothing (a put of the set already held) or
+	 * for br_lease_move(). May be NULL. */
 	void (*released)(void *data);
 };
 
@@ -108,9 +111,17 @@ int br_lease_check(struct br_lease_store *ls, const char *ns, const char *id, br
  * open, else in its own statement. */
 int br_lease_hold(struct br_lease_store *ls, const char *ns, const char *id, const char *type,
                   const char *key, br_err *err);
-/* Drop one reference from lease `id` (missing is a no-op). Calls ops->released. */
-int br_lease_drop(struct br_lease_store *ls, const char *ns, const char *id, const char *type,
-                  const char *key, br_err *err);
+
+/*
+ * Move lease `id` of `ns` from `from` to `to` (canonical types): afterwards it holds `to` and
+ * no longer `from` (which it need not have held). For a resource that has just become another
+ * (contentd: an ingest committed into its blob), so nothing is released and ops->released is
+ * not called. The lease must exist (NOT_FOUND, and nothing changed). Inside the caller's
+ * transaction if one is open, else in one of its own.
+ */
+int br_lease_move(struct br_lease_store *ls, const char *ns, const char *id,
+                  const struct br_lease_resource *from, const struct br_lease_resource *to,
+                  br_err *err);
 
 /* Delete every lease whose expiry has passed (their references go with them). The number
  * deleted goes to *ret_n (may be NULL). Called by the store's collection before it asks what

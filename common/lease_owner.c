@@ -61,8 +61,11 @@ br_lease_owner_put(struct br_lease_owner *o, const char *daemon, const char *ns,
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
-	if (s == NULL || n >= BR_LABELS_MAX)
+	if (s == NULL)
 		return br_err_set(err, BR_INTERNAL, "lease %s: no store %s", id, daemon);
+	if (n >= BR_LABELS_MAX)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "lease %s: more than %d labels", id,
+		                  BR_LABELS_MAX - 1);
 	keys[0] = BR_LEASE_LABEL_OWNER;
 	values[0] = o->owner;
 	for (size_t i = 0; i < n; i++) {

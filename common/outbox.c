@@ -116,7 +116,8 @@ transient(br_code code)
 	return code == BR_UNAVAILABLE || code == BR_DEADLINE_EXCEEDED || code == BR_CANCELED;
 }
 
-static void
+/* Delete the lane's current row; false (logged) when the database refused. */
+static bool
 forget(struct lane *l)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -126,9 +127,20 @@ forget(struct lane *l)
 		sqlite3_bind_int64(st, 1, l->seq);
 		br_db_step_done(l->ob->db, st, &err, "outbox: forget %s", l->method);
 	}
-	/* A row that stays is sent once more: harmless, messages are idempotent. */
+	/* A row that stays is sent once more, after the backoff: harmless, messages are
+	 * idempotent. */
 	if (err.code != BR_OK)
 		br_log_warn("OUTBOX-DB", "%s", err.msg);
+	return err.code == BR_OK;
+}
+
+/* Send the lane's current row again after its backoff. */
+static void
+retry_later(struct lane *l)
+{
+	l->waiting = true;
+	uv_timer_start(l->timer, retry_fired, (uint64_t)l->backoff_ms, 0);
+	l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
 static void
@@ -154,10 +166,7 @@ delivered(void *data, const br_err *call_err, const void *reply, size_t len)
 	if (err.code != BR_OK && transient(err.code)) {
 		br_log_debug("OUTBOX-RETRY", "%s to %s: %s; again in %lld ms", l->method, l->target,
 		             err.msg, (long long)l->backoff_ms);
-		l->waiting = true;
-		uv_timer_start(l->timer, retry_fired, (uint64_t)l->backoff_ms, 0);
-		l->backoff_ms =
-		        l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+		retry_later(l);
 		outbox_unref(ob);
 		return;
 	}
@@ -166,8 +175,12 @@ delivered(void *data, const br_err *call_err, const void *reply, size_t len)
 	else if (err.code != BR_OK)
 		br_log_warn("OUTBOX-DROP", "%s to %s failed and is dropped: %s", l->method,
 		            l->target, err.msg);
+	if (!forget(l)) {
+		retry_later(l);
+		outbox_unref(ob);
+		return;
+	}
 	l->backoff_ms = BACKOFF_MIN_MS;
-	forget(l);
 	check_waiters(ob);
 	outbox_unref(ob);
 	send_next(l);

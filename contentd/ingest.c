@@ -595,29 +595,14 @@ contentd_write_work(struct contentd_write *w)
 	w->rc = 0;
 }
 
-/* In one transaction: lease `lease` holds the blob `digest` and lets go of the ingest `ref`. */
-static int
-lease_swap(struct contentd_store *s, const struct contentd_lease_ref *lease, const char *digest,
-           const char *ref, br_err *err)
-{
-	if (br_db_begin(s->db, err) < 0)
-		return -1;
-	if (br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_CONTENT, digest, err) <
-	            0 ||
-	    contentd_lease_drop_ingest(s, lease, ref, err) < 0) {
-		br_db_rollback(s->db);
-		return -1;
-	}
-	return br_db_commit(s->db, err);
-}
-
 /* The content is stored already: the lease holds it (and lets go of the ingest), the ingest
  * goes, and the answer is ALREADY_EXISTS, which callers take for success. */
 static int
 already_stored(struct contentd_store *s, struct contentd_write *w, const char *ref, br_err *err)
 {
 	br_err ignored = BR_ERR_INIT;
-	int rc = w->lease != NULL ? lease_swap(s, w->lease, w->digest, ref, err) : 0;
+	int rc = w->lease != NULL ? contentd_lease_move_to_blob(s, w->lease, ref, w->digest, err)
+	                          : 0;
 
 	discard_ingest(s, w->ingest, &ignored);
 	if (rc < 0)

@@ -114,15 +114,8 @@ insert_labels(struct contentd_store *s, const char *digest, const struct br_strm
 	                  "INSERT OR REPLACE INTO labels (digest, key, value) VALUES (?, ?, ?)",
 	                  &st, err) < 0)
 		return -1;
-	for (size_t i = 0; i < labels->n; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, labels->keys[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, labels->values[i], -1, SQLITE_STATIC);
-		if (br_db_step_done(s->db, st, err, "label %s", labels->keys[i]) < 0)
-			return -1;
-	}
-	return 0;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	return br_db_write_labels(s->db, st, 2, labels, err);
 }
 
 /* The statements of contentd_blob_insert(), inside its transaction. */
@@ -156,21 +149,20 @@ blob_insert_tx(struct contentd_store *s, const char *digest, int64_t size,
 	}
 	if (lease == NULL)
 		return 0;
-	if (br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_CONTENT, digest, err) < 0)
-		return -1;
-	return remove_ingest_ref != NULL
-	               ? contentd_lease_drop_ingest(s, lease, remove_ingest_ref, err)
-	               : 0;
+	if (remove_ingest_ref == NULL)
+		return br_lease_hold(s->leases, lease->ns, lease->id, CONTENTD_LEASE_CONTENT,
+		                     digest, err);
+	return contentd_lease_move_to_blob(s, lease, remove_ingest_ref, digest, err);
 }
 
 int
-contentd_lease_drop_ingest(struct contentd_store *s, const struct contentd_lease_ref *lease,
-                           const char *ref, br_err *err)
+contentd_lease_move_to_blob(struct contentd_store *s, const struct contentd_lease_ref *lease,
+                            const char *ref, const char *digest, br_err *err)
 {
-	s->ignore_release = true;
-	int rc = br_lease_drop(s->leases, lease->ns, lease->id, CONTENTD_LEASE_INGEST, ref, err);
-	s->ignore_release = false;
-	return rc;
+	const struct br_lease_resource from = {CONTENTD_LEASE_INGEST, ref};
+	const struct br_lease_resource to = {CONTENTD_LEASE_CONTENT, digest};
+
+	return br_lease_move(s->leases, lease->ns, lease->id, &from, &to, err);
 }
 
 int
@@ -245,8 +237,7 @@ lease_released(void *data)
 {
 	struct contentd_store *s = data;
 
-	if (!s->ignore_release)
-		br_gc_released(s->gc);
+	br_gc_released(s->gc);
 }
 
 static const struct br_lease_store_ops lease_ops = {

@@ -91,9 +91,6 @@ struct contentd_store {
 	struct contentd_collection *collection; /* the state of collections (gc.c) */
 	int64_t ingest_expiry_ms;
 	uint64_t gc_runs; /* collections finished since open */
-	/* Set while a commit drops its ingest from its lease: that ingest is gone already, so
-	 * the drop frees nothing and must not schedule a collection (one per commit). */
-	bool ignore_release;
 	/* Limits; set to the defaults above by contentd_store_open(), tests may lower them. */
 	int64_t max_blob_size;
 	size_t max_ingests;
@@ -232,10 +229,12 @@ int contentd_blob_exists(struct contentd_store *s, const char *digest, bool *ret
 int contentd_lease_refers(struct contentd_store *s, const char *type, const char *key, bool *ret,
                           br_err *err);
 
-/* Let lease `lease` go of the ingest `ref`, which a commit has just consumed, without
- * scheduling a collection. Inside the caller's transaction, if any. Owning thread. */
-int contentd_lease_drop_ingest(struct contentd_store *s, const struct contentd_lease_ref *lease,
-                               const char *ref, br_err *err);
+/* Lease `lease` holds the blob `digest` instead of the ingest `ref` that a commit has just
+ * turned into it (br_lease_move: nothing is released, so no collection is scheduled). In the
+ * caller's transaction if one is open, else in one of its own. NOT_FOUND, and nothing
+ * changed, if the lease is gone. Owning thread. */
+int contentd_lease_move_to_blob(struct contentd_store *s, const struct contentd_lease_ref *lease,
+                                const char *ref, const char *digest, br_err *err);
 
 /* True if `name` can name a file in blobs/sha256/ (64 lowercase hex digits). Pure. */
 bool contentd_is_blob_name(const char *name);

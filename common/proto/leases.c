@@ -38,6 +38,7 @@ static const struct br_field put_fields[] = {
         BR_FIELD_SUB(struct br_lease_put_req, resources, BR_F_OBJLIST, BR_LEASE_RESOURCES_MAX, 0,
                      &br_lease_resource_schema),
         S(br_lease_put_req, replace, BR_F_BOOL, 0, 0),
+        S(br_lease_put_req, must_exist, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_lease_put_req_schema = BR_SCHEMA(struct br_lease_put_req, put_fields);
 

@@ -4,7 +4,8 @@
  * each store under its own service prefix P ("content" or "snapshots"):
  *
  *   P.leases.create    {id, ttl_ms, labels}                    -> br_lease
- *   P.leases.put       {id, ttl_ms, labels, resources, replace} -> br_lease_put_resp
+ *   P.leases.put       {id, ttl_ms, labels, resources, replace, must_exist}
+ *                                                              -> {missing}
  *   P.leases.get       {id}                                    -> br_lease
  *   P.leases.delete    {id}                                    -> {}
  *   P.leases.list      {page_size, page_token, all_namespaces, labels} -> br_lease_list_resp
@@ -26,10 +27,15 @@
  * `create` fails with ALREADY_EXISTS for an existing id. `put` is the owners' idempotent
  * verb: it creates the lease or updates it (ttl and labels replaced) and adds the resources,
  * or with `replace` makes the lease hold exactly them; `missing` names those that do not
- * exist at that moment. `add` answers the same. `delete`, `remove` of what is not held, and
- * `add` of what is held already are no-ops (`delete` of an unknown lease is NOT_FOUND). A
- * request envelope that names a lease ("lease": id) adds what the request creates to it; the
- * lease must exist (NOT_FOUND otherwise).
+ * exist at that moment; a put of what the lease holds already changes no reference and
+ * schedules no collection. `add` answers the same. A `put` with `must_exist` is a renewal: it
+ * updates a live lease like any put but never creates one, answering NOT_FOUND (and changing
+ * nothing) when the lease is unknown or has expired, so that its owner learns that what the
+ * lease held may have been collected rather than carrying on with a new, empty lease.
+ * `delete`, `remove` of what is not held, and `add` of what is held already are no-ops
+ * (`delete` of an unknown lease is NOT_FOUND). A request envelope that names a lease
+ * ("lease": id) adds what the request creates to it; the lease must exist (NOT_FOUND
+ * otherwise).
  */
 #ifndef BR_COMMON_PROTO_LEASES_H
 #define BR_COMMON_PROTO_LEASES_H
@@ -70,6 +76,7 @@ struct br_lease_put_req {
 	struct br_strmap labels;
 	struct br_objlist resources; /* struct br_lease_resource */
 	bool replace;                /* hold exactly `resources` */
+	bool must_exist;             /* renew only: NOT_FOUND if unknown or expired */
 };
 extern const struct br_schema br_lease_put_req_schema;
 

@@ -17,7 +17,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
@@ -694,12 +693,186 @@ test_gc_removes_exactly_unheld(void)
 	t_daemon_teardown(&d);
 }
 
+/* Collections since the daemon started, from daemon.health. */
+struct health_gc {
+	int64_t gc_runs;
+};
+static const struct br_field health_gc_fields[] = {
+        BR_FIELD(struct health_gc, gc_runs, BR_F_I64, 0, 0),
+};
+static const struct br_schema health_gc_schema = BR_SCHEMA(struct health_gc, health_gc_fields);
+
 static int64_t
-monotonic_ms(void)
+gc_runs(struct t_daemon *d)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	struct health_gc h = {0};
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(call(d, NULL, NULL, "daemon.health", NULL, NULL, &health_gc_schema, &h, &err), err);
+	return h.gc_runs;
+}
+
+/* No collection within several gc_delay_ms (50 ms): nothing announced a release. */
+static void
+expect_no_collection(struct t_daemon *d, int64_t runs)
+{
+	usleep(300 * 1000);
+	T_EQ_INT(gc_runs(d), runs);
+}
+
+/* The collection that a release scheduled has run. */
+static void
+expect_collection(struct t_daemon *d, int64_t runs)
+{
+	for (int i = 0; i < 100 && gc_runs(d) < runs; i++)
+		usleep(20 * 1000);
+	T_EQ_INT(gc_runs(d), runs);
+}
+
+static int
+lease_put(struct t_daemon *d, const char *id, struct br_lease_resource *res, size_t n, bool replace,
+          br_err *err)
+{
+	struct br_lease_put_req pr = {.id = id, .resources = {res, n}, .replace = replace};
+	struct br_lease_missing_resp missing;
+	return call(d, NULL, NULL, "content.leases.put", &br_lease_put_req_schema, &pr,
+	            &br_lease_missing_resp_schema, &missing, err);
+}
+
+static int
+lease_remove(struct t_daemon *d, const char *id, struct br_lease_resource *res, size_t n,
+             br_err *err)
+{
+	struct br_lease_resources_req rr = {.id = id, .resources = {res, n}};
+	return call(d, NULL, NULL, "content.leases.remove", &br_lease_resources_req_schema, &rr,
+	            NULL, NULL, err);
+}
+
+/*
+ * A collection is scheduled (after gc_delay_ms) only when a held reference went. Owners put
+ * every lease again at each start and on each change of a record: a put of what a lease
+ * holds already releases nothing, nor does an add, a remove of what is not held, the
+ * deletion of an empty lease or a commit under a lease (its ingest becomes its blob). A put
+ * with `replace` that leaves something out, a remove of what is held and the deletion of a
+ * lease that holds something each schedule one.
+ */
+static void
+test_collection_only_after_release(void)
+{
+	struct t_daemon d = {
+	        .config_json = "{\"contentd\": {\"gc_delay_ms\": 50, \"gc_interval_ms\": 0}}"};
+	br_err err = BR_ERR_INIT;
+	char a[BR_DIGEST_BUF], b[BR_DIGEST_BUF], c[BR_DIGEST_BUF];
+
+	t_daemon_setup(&d, "contentd");
+	int64_t runs = gc_runs(&d);
+	T_NOERR(put_blob(&d, NULL, "a", "blob a", 6, a, &err), err);
+	T_NOERR(put_blob(&d, NULL, "b", "blob b", 6, b, &err), err);
+	struct br_lease_resource held[] = {{"content", a}, {"content", b}, {"ingest", "r1"}};
+	T_NOERR(lease_put(&d, "p", held, 3, false, &err), err);
+	expect_no_collection(&d, runs);
+
+	/* The same set again, in another order, with replace and without; a subset without
+	 * replace; an add of what is held; a remove of what is not; an empty lease deleted. */
+	struct br_lease_resource same[] = {{"ingest", "r1"}, {"content", b}, {"content", a}};
+	T_NOERR(lease_put(&d, "p", same, 3, true, &err), err);
+	T_NOERR(lease_put(&d, "p", same, 3, true, &err), err);
+	T_NOERR(lease_put(&d, "p", same, 3, false, &err), err);
+	T_NOERR(lease_put(&d, "p", held, 1, false, &err), err);
+	struct br_lease_resources_req ar = {.id = "p", .resources = {held, 2}};
+	struct br_lease_missing_resp missing;
+	T_NOERR(call(&d, NULL, NULL, "content.leases.add", &br_lease_resources_req_schema, &ar,
+	             &br_lease_missing_resp_schema, &missing, &err),
+	        err);
+	struct br_lease_resource not_held = {"ingest", "nope"};
+	T_NOERR(lease_remove(&d, "p", &not_held, 1, &err), err);
+	lease_create(&d, NULL, "empty", 0);
+	T_NOERR(lease_delete(&d, NULL, "empty", &err), err);
+	expect_no_collection(&d, runs);
+	T_EQ_INT(lease_resources(&d, "p").items.n, 3);
+	/* A commit under a lease: the ingest it held becomes the blob it holds. */
+	lease_create(&d, NULL, "w", 0);
+	T_NOERR(put_blob(&d, "w", "c", "blob c", 6, c, &err), err);
+	struct br_lease_resources_resp w = lease_resources(&d, "w");
+	T_OK(holds_only(&w, "content", c));
+	expect_no_collection(&d, runs);
+
+	/* replace without b: b goes, a stays. */
+	struct br_lease_resource fewer[] = {{"content", a}, {"ingest", "r1"}};
+	T_NOERR(lease_put(&d, "p", fewer, 2, true, &err), err);
+	expect_collection(&d, ++runs);
+	T_ERR(info(&d, b, &err), err, BR_NOT_FOUND);
+	T_NOERR(info(&d, a, &err), err);
+	T_EQ_INT(lease_resources(&d, "p").items.n, 2);
+	/* replace with nothing lets go of everything */
+	T_NOERR(lease_put(&d, "w", NULL, 0, true, &err), err);
+	expect_collection(&d, ++runs);
+	T_ERR(info(&d, c, &err), err, BR_NOT_FOUND);
+	/* remove of what is held, delete of a lease that holds something */
+	T_NOERR(lease_remove(&d, "p", &fewer[1], 1, &err), err);
+	expect_collection(&d, ++runs);
+	T_NOERR(lease_delete(&d, NULL, "p", &err), err);
+	expect_collection(&d, ++runs);
+	T_ERR(info(&d, a, &err), err, BR_NOT_FOUND);
+	expect_no_collection(&d, runs);
+	t_daemon_teardown(&d);
+}
+
+static int
+lease_renew(struct t_daemon *d, const char *id, br_err *err)
+{
+	struct br_lease_put_req renew = {.id = id, .ttl_ms = 400, .must_exist = true};
+	struct br_lease_missing_resp missing;
+	return call(d, NULL, NULL, "content.leases.put", &br_lease_put_req_schema, &renew,
+	            &br_lease_missing_resp_schema, &missing, err);
+}
+
+static int
+lease_get(struct t_daemon *d, const char *id, struct br_lease *ret, br_err *err)
+{
+	struct br_lease_id_req get = {id};
+	return call(d, NULL, NULL, "content.leases.get", &br_lease_id_req_schema, &get,
+	            &br_lease_schema, ret, err);
+}
+
+/* A put with must_exist renews a live lease and never creates one: NOT_FOUND for an unknown
+ * lease and for an expired one, which stays expired (the collection deletes it). */
+static void
+test_renewal_must_exist(void)
+{
+	struct t_daemon d = {.config_json = CONFIG_QUIET};
+	br_err err = BR_ERR_INIT;
+	char digest[BR_DIGEST_BUF];
+	struct br_lease before, after;
+
+	t_daemon_setup(&d, "contentd");
+	T_ERR(lease_renew(&d, "job-1", &err), err, BR_NOT_FOUND);
+	T_EQ_STR(err.msg, "lease \"job-1\": not found");
+	T_ERR(lease_get(&d, "job-1", &before, &err), err, BR_NOT_FOUND);
+
+	/* Created by a plain put, then renewed: a later expiry, what it holds kept. */
+	br_digest_buf("job data", 8, digest);
+	struct br_lease_resource res = {"content", digest};
+	struct br_lease_put_req create = {.id = "job-1", .ttl_ms = 400, .resources = {&res, 1}};
+	struct br_lease_missing_resp missing;
+	T_NOERR(call(&d, NULL, NULL, "content.leases.put", &br_lease_put_req_schema, &create,
+	             &br_lease_missing_resp_schema, &missing, &err),
+	        err);
+	T_NOERR(lease_get(&d, "job-1", &before, &err), err);
+	usleep(50 * 1000);
+	T_NOERR(lease_renew(&d, "job-1", &err), err);
+	T_NOERR(lease_get(&d, "job-1", &after, &err), err);
+	T_OK(after.expire_at > before.expire_at);
+	T_EQ_INT(after.created_at, before.created_at);
+	T_EQ_INT(after.resources, 1);
+
+	/* Expired: NOT_FOUND, and not created again. */
+	usleep(500 * 1000);
+	T_ERR(lease_renew(&d, "job-1", &err), err, BR_NOT_FOUND);
+	T_ERR(lease_get(&d, "job-1", &after, &err), err, BR_NOT_FOUND);
+	T_EQ_INT(gc(&d).leases, 1);
+	T_ERR(lease_renew(&d, "job-1", &err), err, BR_NOT_FOUND);
+	t_daemon_teardown(&d);
 }
 
 /* Nobody calls content.gc: the lease's expiry schedules a collection by itself. */
@@ -712,13 +885,13 @@ test_expired_lease_collected_by_itself(void)
 	char digest[BR_DIGEST_BUF];
 
 	t_daemon_setup(&d, "contentd");
-	int64_t start = monotonic_ms();
+	int64_t start = br_now_ms();
 	lease_create(&d, NULL, "short", 300);
 	T_NOERR(put_blob(&d, "short", "e", "expiring", 8, digest, &err), err);
 	for (int i = 0; i < 100 && info(&d, digest, &err) == 0; i++)
 		usleep(50 * 1000);
 	T_ERR(info(&d, digest, &err), err, BR_NOT_FOUND);
-	T_OK(monotonic_ms() - start >= 290); /* not before the lease expired */
+	T_OK(br_now_ms() - start >= 290); /* not before the lease expired */
 	t_daemon_teardown(&d);
 }
 
@@ -1065,7 +1238,8 @@ test_list_pages_over_the_wire(void)
 T_MAIN(T_CASE(test_write_read_stop), T_CASE(test_errors_over_the_wire),
        T_CASE(test_kill9_mid_ingest_and_resume), T_CASE(test_lease_methods),
        T_CASE(test_lease_expiry), T_CASE(test_write_under_lease),
-       T_CASE(test_gc_removes_exactly_unheld), T_CASE(test_expired_lease_collected_by_itself),
+       T_CASE(test_gc_removes_exactly_unheld), T_CASE(test_collection_only_after_release),
+       T_CASE(test_renewal_must_exist), T_CASE(test_expired_lease_collected_by_itself),
        T_CASE(test_idle_ingests_expire), T_CASE(test_orphan_file_collected),
        T_CASE(test_row_without_file_removed_at_start), T_CASE(test_gc_races_writes),
        T_CASE(test_usage), T_CASE(test_list_pages_over_the_wire))

@@ -3,7 +3,8 @@
  * The content store without RPC: resumable ingests, commits that verify size and digest and
  * store nothing on a mismatch, reads, deletes, limits, recovery after a crash simulated by
  * leaving partial files and rows behind and opening the store again, paging, and collection
- * driven on the store's own loop (leases are made with SQL and br_lease_hold).
+ * driven on the store's own loop (leases are made with SQL and br_lease_hold), which a
+ * commit under a lease does not schedule.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1056,6 +1057,100 @@ test_gc_expires_idle_ingests(void)
 	teardown(&f);
 }
 
+static void
+loop_timer_fired(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Run the store's loop for `ms` milliseconds: long enough for any timer of a release. */
+static void
+run_loop_for(struct fixture *f, uint64_t ms)
+{
+	uv_timer_t t;
+	bool fired = false;
+
+	uv_timer_init(&f->loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, loop_timer_fired, ms, 0);
+	while (!fired)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* A lease's one resource, or NULL if it holds none or more than one. */
+static const char *
+held_only(struct fixture *f, const char *id, const char *type)
+{
+	br_err err = BR_ERR_INIT;
+	sqlite3_stmt *st = NULL;
+	const char *key = NULL;
+
+	T_NOERR(br_db_prepare(f->s->db,
+	                      "SELECT key FROM lease_resources WHERE lease = ? AND type = ?"
+	                      " AND (SELECT COUNT(*) FROM lease_resources WHERE lease = ?1) = 1",
+	                      &st, &err),
+	        err);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		key = br_arena_strdup(f->arena, br_db_text(st, 0));
+	sqlite3_finalize(st);
+	return key;
+}
+
+/* A commit under a lease moves its hold from the ingest to the blob (br_lease_move), for a
+ * new blob and for one stored already: nothing is released, so no collection is scheduled,
+ * even with a short delay. br_lease_move of a lease that is gone is NOT_FOUND and moves
+ * nothing. */
+static void
+test_commit_under_lease_schedules_nothing(void)
+{
+	struct fixture f;
+	br_err err = BR_ERR_INIT;
+	const struct contentd_lease_ref lease = {"default", "l"}, gone = {"default", "gone"};
+	struct br_content_write_req req = {
+	        .ref = "w1", .data = {(const uint8_t *)"held", 4}, .commit = true};
+	struct br_content_write_resp resp;
+	char digest[BR_DIGEST_BUF];
+
+	setup(&f);
+	close_store(&f);
+	f.opts.gc_delay_ms = 20;
+	open_store(&f, NULL);
+	br_digest_buf("held", 4, digest);
+	add_lease(&f, "default", "l", 0);
+	add_lease(&f, "default", "other", 0);
+	hold(&f, "other", "ingest", "w3");
+
+	T_NOERR(contentd_write(f.s, &req, &lease, f.arena, &resp, &err), err);
+	T_EQ_STR(held_only(&f, "l", "content"), digest);
+	/* The same content again, found at commit: held, the ingest let go of. */
+	req.ref = "w2";
+	T_ERR(contentd_write(f.s, &req, &lease, f.arena, &resp, &err), err, BR_ALREADY_EXISTS);
+	T_EQ_STR(held_only(&f, "l", "content"), digest);
+	run_loop_for(&f, 150);
+	T_EQ_INT(f.s->gc_runs, 0);
+
+	/* br_lease_move itself: in its own transaction, and not for a lease that is gone. */
+	const struct br_lease_resource from = {"ingest", "w3"}, to = {"content", digest};
+	T_ERR(br_lease_move(f.s->leases, "default", "gone", &from, &to, &err), err, BR_NOT_FOUND);
+	T_EQ_STR(held_only(&f, "other", "ingest"), "w3");
+	T_NOERR(br_lease_move(f.s->leases, "default", "other", &from, &to, &err), err);
+	T_EQ_STR(held_only(&f, "other", "content"), digest);
+	T_ERR(contentd_write(f.s, &req, &gone, f.arena, &resp, &err), err, BR_NOT_FOUND);
+	run_loop_for(&f, 150);
+	T_EQ_INT(f.s->gc_runs, 0);
+
+	/* The loop does run a release's collection: a lease that expires announces one. */
+	add_lease(&f, "default", "short", br_db_now() + 30);
+	reopen(&f, NULL);
+	run_loop_for(&f, 300);
+	T_EQ_INT(f.s->gc_runs, 1);
+	teardown(&f);
+}
+
 /* A stop lets the running collection finish its current step and no more. */
 static void
 test_drain_stops_collection_between_steps(void)
@@ -1089,4 +1184,5 @@ T_MAIN(T_CASE(test_write_commit_info_read), T_CASE(test_labels_on_commit),
        T_CASE(test_empty_blob), T_CASE(test_list_pages_10000),
        T_CASE(test_list_page_ends_at_label_limit), T_CASE(test_commit_over_existing_file),
        T_CASE(test_gc_removes_unheld_in_steps), T_CASE(test_gc_orphans_wait_for_commits),
-       T_CASE(test_gc_expires_idle_ingests), T_CASE(test_drain_stops_collection_between_steps))
+       T_CASE(test_gc_expires_idle_ingests), T_CASE(test_commit_under_lease_schedules_nothing),
+       T_CASE(test_drain_stops_collection_between_steps))
