@@ -295,7 +295,9 @@ imaged_ingest_new(struct imaged_job *job, const char *digest, int64_t size,
 	int rc = br_rpc_call(job->svc->content, &opts, "content.status", &br_content_ref_req_schema,
 	                     &req, &br_content_status_schema, &st, arena, &cerr);
 	if (rc == 0) {
-		/* What an earlier writer left: continue it if it is this blob's. */
+		/* What an earlier writer left: continue it if it is this blob's. It may be all
+		 * of it (the writer died before its commit): then the caller commits it rather
+		 * than fetching from its end, where there is nothing. */
 		bool same = st.expected != NULL && strcmp(st.expected, digest) == 0 &&
 		            (st.total == 0 || st.total == size) && st.offset <= size;
 		w->started = true;

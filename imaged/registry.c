@@ -64,6 +64,7 @@ struct imaged_fetch {
 	char *content_type, *docker_digest, *www_authenticate;
 	int64_t range_start;   /* asked for the body from this byte on (0: the whole body) */
 	int64_t content_range; /* start of a 206 response's Content-Range, -1 when absent */
+	int64_t body_start;    /* the byte of the whole body this response starts at */
 	char *error_body;
 	size_t error_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -232,17 +233,30 @@ header_cb(char *p, size_t size, size_t n, void *data)
 	return len;
 }
 
+/*
+ * The final response's status, once its first body byte arrived or it ended. Only a 206 whose
+ * Content-Range starts at the byte asked for is the rest of the body; from then on the bytes
+ * it skipped count against the size limit, which is on the whole body: a 200 to a Range
+ * request (the whole body, which the caller starts over with) must fit the same limit.
+ */
+static void
+learn_status(struct imaged_fetch *f)
+{
+	curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
+	f->status_known = true;
+	f->is_error = f->status < 200 || f->status >= 300;
+	if (f->range_start > 0 && f->status == 206 && f->content_range == f->range_start)
+		f->body_start = f->range_start;
+}
+
 static size_t
 write_cb(char *p, size_t size, size_t n, void *data)
 {
 	struct imaged_fetch *f = data;
 	size_t len = size * n;
 
-	if (!f->status_known) {
-		curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
-		f->status_known = true;
-		f->is_error = f->status < 200 || f->status >= 300;
-	}
+	if (!f->status_known)
+		learn_status(f);
 	if (f->is_error) {
 		size_t keep = ERROR_BODY_MAX - f->error_len;
 		if (keep > len)
@@ -255,7 +269,7 @@ write_cb(char *p, size_t size, size_t n, void *data)
 		}
 		return len;
 	}
-	if (f->max_size >= 0 && f->received + (int64_t)len > f->max_size) {
+	if (f->max_size >= 0 && f->body_start + f->received + (int64_t)len > f->max_size) {
 		f->too_large = true;
 		return 0; /* CURLE_WRITE_ERROR */
 	}
@@ -473,11 +487,8 @@ transfer_result(struct imaged_fetch *f, br_err *err)
 		return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url,
 		                  f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
 	}
-	if (!f->status_known) {
-		curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
-		f->status_known = true;
-		f->is_error = f->status < 200 || f->status >= 300;
-	}
+	if (!f->status_known)
+		learn_status(f);
 	if (f->is_error)
 		return http_error(f, err);
 	return 0;
@@ -639,26 +650,48 @@ imaged_fetch_open(struct imaged_registry *reg, struct imaged_http *http, const c
 	return imaged_fetch_open_at(reg, http, path, accept, max_size, 0, cancel, ret, err);
 }
 
+/*
+ * Whether the registry could not give the body from `f->range_start` on: 416 (what the caller
+ * has is not a part of the registry's blob: it is longer) or a 206 with another part.
+ */
+static bool
+range_refused(const struct imaged_fetch *f, int rc)
+{
+	if (f->range_start == 0)
+		return false;
+	if (rc < 0)
+		return f->status == 416;
+	return f->status == 206 && f->body_start != f->range_start;
+}
+
 int
 imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
                      const char *accept, int64_t max_size, int64_t offset,
                      const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
 {
 	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
+	bool token_tried = false;
 
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		struct imaged_fetch *f = NULL;
-		int64_t body_max = max_size < 0 ? -1 : max_size - offset;
-		if (fetch_start(reg, http, url, accept, true, body_max, offset, cancel, &f, err) <
+		if (fetch_start(reg, http, url, accept, true, max_size, offset, cancel, &f, err) <
 		    0)
 			return -1;
 		int rc = await_status(f, err);
-		if (rc < 0 && f->status == 401 && attempt == 0 && f->www_authenticate != NULL &&
+		if (rc < 0 && f->status == 401 && !token_tried && f->www_authenticate != NULL &&
 		    strncasecmp(f->www_authenticate, "Bearer ", 7) == 0) {
 			_cleanup_free_ char *challenge = xstrdup(f->www_authenticate);
 			fetch_free(f);
+			token_tried = true;
 			if (fetch_token(reg, http, challenge, cancel, err) < 0)
 				return br_err_wrap(err, "GET %s", url);
+			continue;
+		}
+		if (range_refused(f, rc)) {
+			/* Ask for the whole body, which the caller starts over with: asking for
+			 * the same part again would only fail the same way, every retry. */
+			fetch_free(f);
+			offset = 0;
 			continue;
 		}
 		if (rc < 0) {
@@ -713,9 +746,7 @@ imaged_fetch_url(const struct imaged_fetch *f)
 int64_t
 imaged_fetch_offset(const struct imaged_fetch *f)
 {
-	if (f->range_start > 0 && f->status == 206 && f->content_range == f->range_start)
-		return f->range_start;
-	return 0;
+	return f->body_start;
 }
 
 void

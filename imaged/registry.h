@@ -86,7 +86,10 @@ int imaged_fetch_open(struct imaged_registry *reg, struct imaged_http *http, con
  * The same from byte `offset` of the body on (an HTTP Range request), to resume a download:
  * imaged_fetch_offset() tells where the body really starts, `offset` when the registry
  * answered 206 with that range, 0 when it sent the whole body (a registry may ignore Range).
- * `max_size` bounds the whole body, not what is left of it.
+ * A registry that cannot serve that range (416: the caller's part is longer than its blob,
+ * or a 206 that starts elsewhere) is asked again for the whole body, so the caller starts
+ * over instead of failing every retry the same way. `max_size` bounds the whole body, not
+ * what is left of it: a whole body sent instead of the range may be up to `max_size` bytes.
  */
 int imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
                          const char *accept, int64_t max_size, int64_t offset,

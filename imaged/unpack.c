@@ -75,7 +75,8 @@ struct tee {
 	int64_t received; /* bytes of the blob contentd has or was sent */
 	bool ended;
 	bool claimed;
-	bool exists; /* the blob appeared meanwhile (another job wrote it): nothing to fetch */
+	bool exists; /* the blob is in contentd (another job wrote it meanwhile, or the ingest
+	              * had every byte and was committed): nothing to fetch */
 };
 
 static ssize_t
@@ -121,9 +122,31 @@ tee_close(struct tee *t)
 }
 
 /*
- * Claim layer `l`'s blob, and unless it appeared meanwhile (t->exists) open its ingest,
- * continuing what contentd has of it, and the registry download of the rest. t->received > 0
- * says contentd had part of it: then the layer is better unpacked from contentd once whole.
+ * An ingest that has every byte of its blob (its writer died between the last write and the
+ * commit) needs no download, and a request for the bytes after its end would be answered
+ * 416: commit it. Bytes that do not hash to the digest are dropped with the ingest by
+ * contentd (FAILED_PRECONDITION), and the ingest starts over. 1 when the blob is stored, 0
+ * when the ingest is empty again.
+ */
+static int
+commit_whole(struct imaged_ingest *w, br_err *err)
+{
+	br_err cerr = BR_ERR_INIT;
+
+	if (imaged_ingest_commit(w, &cerr) == 0)
+		return 1;
+	if (cerr.code != BR_FAILED_PRECONDITION) {
+		br_err_copy(err, &cerr);
+		return -1;
+	}
+	return imaged_ingest_restart(w, err) < 0 ? -1 : 0;
+}
+
+/*
+ * Claim layer `l`'s blob, and unless it is in contentd (t->exists: it appeared meanwhile, or
+ * its ingest was whole and is now committed) open its ingest, continuing what contentd has of
+ * it, and the registry download of the rest. t->received > 0 says contentd had part of it:
+ * then the layer is better unpacked from contentd once whole.
  */
 static int
 tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, struct tee *t,
@@ -148,6 +171,17 @@ tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, stru
 	if (imaged_ingest_new(u->job, l->desc->digest, l->desc->size, &t->ingest, err) < 0)
 		goto fail;
 	int64_t offset = imaged_ingest_offset(t->ingest);
+	if (offset > 0 && offset == l->desc->size) {
+		int rc = commit_whole(t->ingest, err);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0) {
+			t->exists = true;
+			imaged_job_progress(u->job, l->desc->size, 0);
+			return 0;
+		}
+		offset = 0;
+	}
 	if (imaged_fetch_open_at(u->reg, http, path, NULL, l->desc->size, offset, &u->cancel,
 	                         &t->fetch, err) < 0)
 		goto fail;

@@ -3,25 +3,39 @@
  * The registry client (imaged/registry.c) against a small HTTP/1.1 server run in a thread of
  * the test, which answers canned registry responses: manifests with and without a matching
  * Docker-Content-Digest, registry error documents, the anonymous bearer-token flow, a
- * redirect, and a large blob read slowly through the pull interface. (Pulls from a real
- * registry are covered by the integration suite.)
+ * redirect, a large blob read slowly through the pull interface, and blobs fetched from an
+ * offset (HTTP Range) from registries that serve the range, ignore it, refuse it (416) or
+ * answer with another part.
+ *
+ * Resumed pulls run the real berth-contentd, berth-snapshotd and berth-imaged against that
+ * server, with an ingest left in contentd as an interrupted pull leaves it: part of the blob,
+ * or all of it but uncommitted, right or wrong bytes. (Pulls from a real registry are covered
+ * by the integration suite.)
  */
+#include <archive.h>
+#include <archive_entry.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/config.h"
 #include "common/digest.h"
 #include "common/oci.h"
+#include "common/proto/content.h"
+#include "common/proto/images.h"
 #include "common/ref.h"
 #include "imaged/registry.h"
 #include "test/unit/t.h"
+#include "test/unit/t_daemon.h"
 
 #define BIG_SIZE (5u << 20)
 #define MANIFEST "{\"schemaVersion\":2,\"layers\":[]}"
@@ -31,6 +45,33 @@ static int port;
 static char manifest_digest[BR_DIGEST_BUF];
 static unsigned char *big;
 static int token_requests;
+
+/* How a blob is served to a request with "Range: bytes=N-". */
+enum range_mode {
+	RANGE_SERVE,     /* 206 with the rest, 416 from the end on */
+	RANGE_IGNORE,    /* 200 with the whole body */
+	RANGE_REFUSE,    /* 416, always */
+	RANGE_ELSEWHERE, /* 206 with another part: the whole body, from byte 0 */
+};
+
+/* Documents and blobs of the images pulled by the daemons (served), and every request the
+ * server answered (requests): under `lock`, shared by the server thread and the case. */
+struct served {
+	char path[256];
+	const void *data;
+	size_t len;
+	bool manifest;
+};
+struct request {
+	char path[256];
+	char range[64]; /* "" without a Range header */
+};
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct served served[16];
+static size_t n_served;
+static enum range_mode pull_ranges; /* for the served blobs */
+static struct request requests[256];
+static size_t n_requests;
 
 static void
 send_all(int fd, const void *buf, size_t len)
@@ -62,12 +103,106 @@ respond_str(int fd, int status, const char *reason, const char *headers, const c
 	respond(fd, status, reason, headers, body, strlen(body));
 }
 
+/* The value of header `name` of request `req` into `out`, "" when it has none. */
+static void
+request_header(const char *req, const char *name, char *out, size_t size)
+{
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	for (const char *p = strstr(req, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, n) != 0 || p[2 + n] != ':')
+			continue;
+		const char *v = p + 3 + n;
+		while (*v == ' ')
+			v++;
+		size_t len = strcspn(v, "\r\n");
+		if (len >= size)
+			len = size - 1;
+		memcpy(out, v, len);
+		out[len] = '\0';
+		return;
+	}
+}
+
+/* Requests for `path` that came with Range header `range` ("": without one). */
+static int
+count_requests(const char *path, const char *range)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_requests; i++)
+		n += strcmp(requests[i].path, path) == 0 && strcmp(requests[i].range, range) == 0;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* Requests for `path`, with a Range or without. */
+static int
+count_all_requests(const char *path)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_requests; i++)
+		n += strcmp(requests[i].path, path) == 0;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+static void
+serve_blob(int fd, const char *range, enum range_mode mode, const void *data, size_t len)
+{
+	char hdr[256];
+	long long start = -1;
+
+	if (range[0] == '\0' || mode == RANGE_IGNORE) {
+		respond(fd, 200, "OK", NULL, data, len);
+		return;
+	}
+	if (mode == RANGE_ELSEWHERE) {
+		snprintf(hdr, sizeof(hdr), "Content-Range: bytes 0-%zu/%zu\r\n", len - 1, len);
+		respond(fd, 206, "Partial Content", hdr, data, len);
+		return;
+	}
+	if (mode == RANGE_REFUSE || sscanf(range, "bytes=%lld-", &start) != 1 || start < 0 ||
+	    (size_t)start >= len) {
+		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%zu\r\n", len);
+		respond_str(fd, 416, "Range Not Satisfiable", hdr, "");
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "Content-Range: bytes %lld-%zu/%zu\r\n", start, len - 1, len);
+	respond(fd, 206, "Partial Content", hdr, (const unsigned char *)data + start,
+	        len - (size_t)start);
+}
+
+/* A document or blob of a pulled image: true when `path` is one. */
+static bool
+serve_image(int fd, const char *path, const char *range)
+{
+	pthread_mutex_lock(&lock);
+	enum range_mode mode = pull_ranges;
+	struct served *s = NULL;
+	for (size_t i = 0; i < n_served && s == NULL; i++)
+		if (strcmp(served[i].path, path) == 0)
+			s = &served[i];
+	pthread_mutex_unlock(&lock);
+	if (s == NULL)
+		return false;
+	if (s->manifest)
+		respond(fd, 200, "OK", "Content-Type: " BR_MT_OCI_MANIFEST "\r\n", s->data, s->len);
+	else
+		serve_blob(fd, range, mode, s->data, s->len);
+	return true;
+}
+
 static void
 serve_one(int fd)
 {
 	char req[8192];
 	size_t len = 0;
-	char method[16], path[2048], hdr[512];
+	char method[16], path[2048], hdr[512], range[64];
 
 	req[0] = '\0';
 
@@ -81,8 +216,18 @@ serve_one(int fd)
 	if (sscanf(req, "%15s %2047s", method, path) != 2)
 		return;
 	bool authorized = strstr(req, "Authorization: Bearer tok123") != NULL;
+	request_header(req, "Range", range, sizeof(range));
+	pthread_mutex_lock(&lock);
+	if (n_requests < sizeof(requests) / sizeof(requests[0])) {
+		snprintf(requests[n_requests].path, sizeof(requests[0].path), "%.255s", path);
+		snprintf(requests[n_requests].range, sizeof(requests[0].range), "%s", range);
+		n_requests++;
+	}
+	pthread_mutex_unlock(&lock);
 
-	if (strcmp(path, "/v2/test/x/manifests/latest") == 0) {
+	if (serve_image(fd, path, range)) {
+		return;
+	} else if (strcmp(path, "/v2/test/x/manifests/latest") == 0) {
 		snprintf(hdr, sizeof(hdr),
 		         "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
 		         "Docker-Content-Digest: %s\r\n",
@@ -124,7 +269,13 @@ serve_one(int fd)
 		else
 			respond_str(fd, 400, "Bad Request", NULL, "{}");
 	} else if (strcmp(path, "/v2/test/x/blobs/big") == 0) {
-		respond(fd, 200, "OK", NULL, big, BIG_SIZE);
+		serve_blob(fd, range, RANGE_IGNORE, big, BIG_SIZE);
+	} else if (strcmp(path, "/v2/test/x/blobs/ranged") == 0) {
+		serve_blob(fd, range, RANGE_SERVE, big, BIG_SIZE);
+	} else if (strcmp(path, "/v2/test/x/blobs/refused") == 0) {
+		serve_blob(fd, range, RANGE_REFUSE, big, BIG_SIZE);
+	} else if (strcmp(path, "/v2/test/x/blobs/elsewhere") == 0) {
+		serve_blob(fd, range, RANGE_ELSEWHERE, big, BIG_SIZE);
 	} else if (strcmp(path, "/v2/test/x/blobs/moved") == 0) {
 		respond_str(fd, 307, "Temporary Redirect", "Location: /v2/test/x/blobs/big\r\n",
 		            "");
@@ -399,5 +550,364 @@ test_get_with_digest(void)
 	check_msg(&err, "digest mismatch: expected sha256:");
 }
 
+/* Read `path` from byte `offset` on with limit `max` to its end: 0, or -1 with err. The body
+ * must start at byte `want_start` of `big` and be the rest of it. */
+static int
+read_from(struct client *c, const char *path, int64_t max, int64_t offset, int64_t want_start,
+          br_err *err)
+{
+	struct imaged_fetch *f = NULL;
+	const void *buf;
+	ssize_t n;
+	size_t got = 0;
+	char want[BR_DIGEST_BUF], have[BR_DIGEST_BUF];
+
+	if (imaged_fetch_open_at(c->reg, c->http, path, NULL, max, offset, NULL, &f, err) < 0)
+		return -1;
+	T_EQ_INT(imaged_fetch_offset(f), want_start);
+	br_sha256 *h = br_sha256_new();
+	while ((n = imaged_fetch_read(f, &buf, err)) > 0) {
+		br_sha256_update(h, buf, (size_t)n);
+		got += (size_t)n;
+	}
+	imaged_fetch_close(f);
+	br_sha256_final(h, have);
+	br_sha256_free(h);
+	if (n < 0)
+		return -1;
+	T_EQ_INT(got, BIG_SIZE - (size_t)want_start);
+	br_digest_buf(big + want_start, BIG_SIZE - (size_t)want_start, want);
+	T_EQ_STR(have, want);
+	return 0;
+}
+
+static void
+test_fetch_at(void)
+{
+	struct client c;
+	br_err err = BR_ERR_INIT;
+	char range[64];
+
+	start_server();
+	client_open(&c, "test/x", true);
+
+	/* a registry that serves the range: the rest of the body */
+	T_NOERR(read_from(&c, "blobs/ranged", BIG_SIZE, 1000, 1000, &err), err);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/ranged", "bytes=1000-"), 1);
+
+	/* one that ignores Range sends the whole body, which the limit on the whole body allows */
+	T_NOERR(read_from(&c, "blobs/big", BIG_SIZE, 1000, 0, &err), err);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/big", "bytes=1000-"), 1);
+
+	/* nothing from the end on (416): the whole body is asked for, once */
+	T_NOERR(read_from(&c, "blobs/ranged", BIG_SIZE, BIG_SIZE, 0, &err), err);
+	snprintf(range, sizeof(range), "bytes=%u-", BIG_SIZE);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/ranged", range), 1);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/ranged", ""), 1);
+
+	/* 416 to any range, or a 206 with another part: the same */
+	T_NOERR(read_from(&c, "blobs/refused", BIG_SIZE, 1000, 0, &err), err);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/refused", "bytes=1000-"), 1);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/refused", ""), 1);
+	T_NOERR(read_from(&c, "blobs/elsewhere", BIG_SIZE, 1000, 0, &err), err);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/elsewhere", "bytes=1000-"), 1);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/elsewhere", ""), 1);
+
+	/* the limit is on the whole body, however it comes */
+	T_ERR(read_from(&c, "blobs/ranged", BIG_SIZE - 1, 1000, 1000, &err), err,
+	      BR_RESOURCE_EXHAUSTED);
+	check_msg(&err, "/blobs/ranged: response larger than 5242879 bytes");
+	T_ERR(read_from(&c, "blobs/big", BIG_SIZE - 1, 1000, 0, &err), err, BR_RESOURCE_EXHAUSTED);
+	check_msg(&err, "/blobs/big: response larger than 5242879 bytes");
+
+	/* a registry error other than 416 is not retried */
+	T_ERR(read_from(&c, "blobs/none", BIG_SIZE, 1000, 0, &err), err, BR_NOT_FOUND);
+	T_EQ_INT(count_all_requests("/v2/test/x/blobs/none"), 1);
+}
+
+/* ------------------------------------------------------------------ resumed pulls */
+
+enum { CONTENTD, SNAPSHOTD, IMAGED, N_PEERS };
+static const char *peer_names[N_PEERS] = {"contentd", "snapshotd", "imaged"};
+
+/* The three daemons of a pull, on one private root, imaged configured for the test server. */
+struct stores {
+	char dir[64];
+	char config[512];
+	struct t_daemon d[N_PEERS];
+};
+
+/* $BERTH_BUILD, else the build directory of this binary (<build>/test/unit/<name>). */
+static void
+build_dir(char *out, size_t size)
+{
+	const char *b = getenv("BERTH_BUILD");
+	char exe[PATH_MAX];
+
+	if (b != NULL && b[0] != '\0') {
+		snprintf(out, size, "%s", b);
+		return;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	T_OK(n > 0);
+	exe[n] = '\0';
+	snprintf(out, size, "%s", dirname(dirname(dirname(exe))));
+}
+
+/* Start the test server and the daemons (the directory's guard first: it forks, and the
+ * server's thread must be in the process that runs the case). */
+static void
+stores_start(struct stores *s)
+{
+	char build[PATH_MAX];
+	br_err err = BR_ERR_INIT;
+
+	memset(s, 0, sizeof(*s));
+	build_dir(build, sizeof(build));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/berth-test-imaged-registry-XXXXXX");
+	T_NOT_NULL(mkdtemp(s->dir));
+	t_guard_dir(s->dir);
+	start_server();
+	/* Collections only when asked: the ingests left here must stay until pulled. */
+	snprintf(s->config, sizeof(s->config),
+	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": "
+	         "true}]},"
+	         " \"contentd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0},"
+	         " \"snapshotd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0}}\n",
+	         port);
+	for (int i = 0; i < N_PEERS; i++) {
+		struct t_daemon *d = &s->d[i];
+		d->name = peer_names[i];
+		d->config_json = s->config;
+		snprintf(d->dir, sizeof(d->dir), "%s", s->dir);
+		snprintf(d->bin, sizeof(d->bin), "%.480s/berth-%s", build, d->name);
+		snprintf(d->url, sizeof(d->url), "ipc://%s/state/%s.sock", s->dir, d->name);
+		T_NOERR(br_rpc_client_new(d->url, d->name, &d->client, &err), err);
+		d->arena = br_arena_new();
+		if (access(d->bin, X_OK) < 0)
+			T_FAIL_("%s not found: build it, or point BERTH_BUILD at the build "
+			        "directory",
+			        d->bin);
+	}
+	for (int i = 0; i < N_PEERS; i++)
+		t_daemon_start(&s->d[i]);
+}
+
+static void
+stores_stop(struct stores *s)
+{
+	for (int i = N_PEERS - 1; i >= 0; i--)
+		t_daemon_stop(&s->d[i]);
+	for (int i = 0; i < N_PEERS; i++) {
+		br_rpc_client_free(s->d[i].client);
+		br_arena_free(s->d[i].arena);
+	}
+	br_rpc_shutdown();
+}
+
+/* An image of one uncompressed layer (a file `tag` of `size` bytes), served as
+ * 127.0.0.1:<port>/test/pull:<tag>. */
+struct image {
+	char tag[32];
+	unsigned char *layer;
+	size_t layer_len;
+	char layer_digest[BR_DIGEST_BUF];
+	char layer_path[128]; /* what the registry is asked for */
+};
+
+static void
+serve_add(const char *path, const void *data, size_t len, bool manifest)
+{
+	pthread_mutex_lock(&lock);
+	T_OK(n_served < sizeof(served) / sizeof(served[0]));
+	snprintf(served[n_served].path, sizeof(served[0].path), "%s", path);
+	served[n_served].data = data;
+	served[n_served].len = len;
+	served[n_served].manifest = manifest;
+	n_served++;
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+set_pull_ranges(enum range_mode mode)
+{
+	pthread_mutex_lock(&lock);
+	pull_ranges = mode;
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+image_serve(struct image *img, const char *tag, size_t size)
+{
+	size_t cap = size + 64 * 1024, used = 0;
+	char path[256], cfg_digest[BR_DIGEST_BUF];
+	unsigned char *data = malloc(size);
+
+	T_NOT_NULL(data);
+	memset(img, 0, sizeof(*img));
+	snprintf(img->tag, sizeof(img->tag), "%s", tag);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 13) ^
+		          (unsigned char)tag[i % strlen(tag)];
+	img->layer = malloc(cap);
+	T_NOT_NULL(img->layer);
+	struct archive *a = archive_write_new();
+	T_OK(archive_write_set_format_pax_restricted(a) == ARCHIVE_OK);
+	T_OK(archive_write_open_memory(a, img->layer, cap, &used) == ARCHIVE_OK);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, tag);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	T_OK(archive_write_header(a, e) == ARCHIVE_OK);
+	T_EQ_INT(archive_write_data(a, data, size), size);
+	archive_entry_free(e);
+	T_OK(archive_write_close(a) == ARCHIVE_OK);
+	archive_write_free(a);
+	free(data);
+	img->layer_len = used;
+	br_digest_buf(img->layer, img->layer_len, img->layer_digest);
+
+	char *config = NULL, *manifest = NULL;
+	T_OK(asprintf(&config,
+	              "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
+	              "\"layers\",\"diff_ids\":[\"%s\"]}}",
+	              img->layer_digest) > 0);
+	br_digest_buf(config, strlen(config), cfg_digest);
+	T_OK(asprintf(&manifest,
+	              "{\"schemaVersion\":2,\"mediaType\":\"" BR_MT_OCI_MANIFEST "\","
+	              "\"config\":{\"mediaType\":\"" BR_MT_OCI_CONFIG "\",\"digest\":\"%s\","
+	              "\"size\":%zu},\"layers\":[{\"mediaType\":\"" BR_MT_OCI_LAYER "\","
+	              "\"digest\":\"%s\",\"size\":%zu}]}",
+	              cfg_digest, strlen(config), img->layer_digest, img->layer_len) > 0);
+	snprintf(path, sizeof(path), "/v2/test/pull/manifests/%s", tag);
+	serve_add(path, manifest, strlen(manifest), true);
+	snprintf(path, sizeof(path), "/v2/test/pull/blobs/%s", cfg_digest);
+	serve_add(path, config, strlen(config), false);
+	snprintf(img->layer_path, sizeof(img->layer_path), "/v2/test/pull/blobs/%s",
+	         img->layer_digest);
+	serve_add(img->layer_path, img->layer, img->layer_len, false);
+}
+
+/* What an interrupted pull leaves in contentd: the layer's ingest ("blob-<hex>") holding
+ * `len` bytes, `data` (NULL: the layer's own), not committed. */
+static void
+leave_ingest(struct stores *s, const struct image *img, const void *data, size_t len)
+{
+	const unsigned char *p = data != NULL ? data : img->layer;
+	char ref[128];
+	br_err err = BR_ERR_INIT;
+
+	snprintf(ref, sizeof(ref), "blob-%s", br_digest_hex(img->layer_digest));
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off > BR_CHUNK_MAX ? BR_CHUNK_MAX : len - off;
+		struct br_content_write_req req = {
+		        .ref = ref,
+		        .offset = (int64_t)off,
+		        .data = {p + off, n},
+		        .total = (int64_t)img->layer_len,
+		        .expected = img->layer_digest,
+		};
+		T_NOERR(br_rpc_call(s->d[CONTENTD].client, NULL, "content.write",
+		                    &br_content_write_req_schema, &req, NULL, NULL,
+		                    s->d[CONTENTD].arena, &err),
+		        err);
+		off += n;
+	}
+}
+
+/* Pull the image (images.pull, then jobs.wait until it ends): it must succeed, with the layer
+ * stored and its ingest gone. */
+static void
+pull_ok(struct stores *s, const struct image *img)
+{
+	struct t_daemon *d = &s->d[IMAGED];
+	char name[128], ref[128];
+	struct br_image_pull_req req = {.ref = name};
+	struct br_job_ref job_ref;
+	struct br_job job = {0};
+	br_err err = BR_ERR_INIT;
+
+	snprintf(name, sizeof(name), "127.0.0.1:%d/test/pull:%s", port, img->tag);
+	T_NOERR(br_rpc_call(d->client, NULL, "images.pull", &br_image_pull_req_schema, &req,
+	                    &br_job_ref_schema, &job_ref, d->arena, &err),
+	        err);
+	for (int i = 0; i < 30 && (job.state == NULL || strcmp(job.state, "running") == 0); i++) {
+		struct br_job_wait_req w = {.id = job_ref.id, .timeout_ms = 1000};
+		T_NOERR(br_rpc_call(d->client, NULL, "jobs.wait", &br_job_wait_req_schema, &w,
+		                    &br_job_schema, &job, d->arena, &err),
+		        err);
+	}
+	if (strcmp(job.state, "done") != 0)
+		T_FAIL_("pull %s: %s: %s %s", name, job.state, job.error_code ? job.error_code : "",
+		        job.error_msg ? job.error_msg : "");
+
+	struct br_content_digest_req info = {.digest = img->layer_digest};
+	T_NOERR(br_rpc_call(s->d[CONTENTD].client, NULL, "content.info",
+	                    &br_content_digest_req_schema, &info, NULL, NULL, s->d[CONTENTD].arena,
+	                    &err),
+	        err);
+	snprintf(ref, sizeof(ref), "blob-%s", br_digest_hex(img->layer_digest));
+	struct br_content_ref_req status = {.ref = ref};
+	T_ERR(br_rpc_call(s->d[CONTENTD].client, NULL, "content.status", &br_content_ref_req_schema,
+	                  &status, NULL, NULL, s->d[CONTENTD].arena, &err),
+	      err, BR_NOT_FOUND);
+}
+
+/* An ingest that has every byte (its writer died before the commit) is committed, not
+ * fetched from its end, which a registry answers 416; one whose bytes are wrong starts over. */
+static void
+test_pull_whole_ingest(void)
+{
+	struct stores s;
+	struct image right, wrong;
+
+	stores_start(&s);
+	set_pull_ranges(RANGE_SERVE);
+	image_serve(&right, "right", 300 * 1024);
+	leave_ingest(&s, &right, NULL, right.layer_len);
+	pull_ok(&s, &right);
+	T_EQ_INT(count_all_requests(right.layer_path), 0);
+
+	image_serve(&wrong, "wrong", 300 * 1024);
+	unsigned char *junk = calloc(1, wrong.layer_len);
+	T_NOT_NULL(junk);
+	leave_ingest(&s, &wrong, junk, wrong.layer_len);
+	free(junk);
+	pull_ok(&s, &wrong);
+	T_EQ_INT(count_all_requests(wrong.layer_path), 1);
+	T_EQ_INT(count_requests(wrong.layer_path, ""), 1);
+	stores_stop(&s);
+}
+
+/* Part of the blob in contentd: the rest is asked for with a Range; a registry that ignores
+ * it, refuses it or answers with another part sends the whole blob, and the ingest starts
+ * over in contentd. */
+static void
+test_pull_resume(void)
+{
+	struct stores s;
+	struct image img[4];
+	const enum range_mode modes[4] = {RANGE_SERVE, RANGE_IGNORE, RANGE_REFUSE, RANGE_ELSEWHERE};
+	const char *tags[4] = {"serve", "ignore", "refuse", "elsewhere"};
+	char range[64];
+
+	stores_start(&s);
+	for (int i = 0; i < 4; i++) {
+		image_serve(&img[i], tags[i], 300 * 1024);
+		size_t have = img[i].layer_len / 3;
+		leave_ingest(&s, &img[i], NULL, have);
+		set_pull_ranges(modes[i]);
+		pull_ok(&s, &img[i]);
+		snprintf(range, sizeof(range), "bytes=%zu-", have);
+		T_EQ_INT(count_requests(img[i].layer_path, range), 1);
+		/* the whole blob asked for again: only when the range was refused or misplaced */
+		T_EQ_INT(count_requests(img[i].layer_path, ""),
+		         modes[i] == RANGE_REFUSE || modes[i] == RANGE_ELSEWHERE);
+	}
+	stores_stop(&s);
+}
+
 T_MAIN(T_CASE(test_manifest), T_CASE(test_errors), T_CASE(test_bearer_token),
-       T_CASE(test_blob_streaming), T_CASE(test_get_with_digest))
+       T_CASE(test_blob_streaming), T_CASE(test_get_with_digest), T_CASE(test_fetch_at),
+       T_CASE(test_pull_whole_ingest), T_CASE(test_pull_resume))
