@@ -74,6 +74,8 @@ struct imaged_service {
 	bool stopping;
 	uv_timer_t renew_timer; /* renews the leases of running jobs */
 
+	struct imaged_backfill_run *backfill; /* records from before leases (records.c) */
+
 	struct imaged_config_entry configs[IMAGED_CONFIG_CACHE];
 	size_t next_config;
 
@@ -111,8 +113,9 @@ struct imaged_job {
 	int64_t started_at, ended_at; /* ms since the epoch */
 	struct imaged_waiter *waiters;
 	pthread_t thread;
-	bool thread_running; /* started and not joined yet */
-	bool lease_ended;    /* its lease was handed over or dropped: no more renewals */
+	bool thread_running;    /* started and not joined yet */
+	bool lease_ended;       /* its lease was handed over or dropped: no more renewals */
+	atomic_bool lease_held; /* set by the job's thread once its lease exists in both stores */
 };
 
 /*
@@ -251,6 +254,12 @@ int imaged_remove_image(struct imaged_service *svc, const char *ns, const char *
 
 /* Queue the deletion of a job's lease (a job that was canceled). Loop thread. */
 void imaged_drop_job_lease(struct imaged_service *svc, const struct imaged_job *job);
+
+/* Give the records written before leases existed their image leases: the part the record
+ * names now, the layer blobs from a worker once contentd answers (records.c). Loop thread, at
+ * start, before the owner's reconciliation; imaged_backfill_stop() ends the worker early. */
+void imaged_backfill_start(struct imaged_service *svc);
+void imaged_backfill_stop(struct imaged_service *svc);
 
 /* "linux/amd64[/v8]" of a platform (heap string). */
 char *imaged_platform_string(const char *os, const char *arch, const char *variant);

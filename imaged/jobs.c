@@ -12,9 +12,11 @@
  *
  * Each job first puts its lease "job-<id>" in contentd and snapshotd, expiring after
  * imaged.job_lease_ttl_ms; a timer on the loop renews the leases of running jobs every third
- * of that. A job that stores its image hands over to the image's lease (records.c); a
- * canceled job's lease is deleted; a failed job's lease is left to expire, keeping what the
- * job wrote for a retry to continue from.
+ * of that. A renewal never creates a lease again (must_exist): a job whose lease is found
+ * gone (expired while a store was out of reach, or deleted) fails, since what it wrote may
+ * have been collected. A job that stores its image hands over to the image's lease
+ * (records.c); a canceled job's lease is deleted; a failed job's lease is left to expire,
+ * keeping what the job wrote for a retry to continue from.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -141,6 +143,8 @@ create_lease(struct imaged_job *job, br_err *err)
 		rc = br_lease_put_sync(job->svc->snapshots, "snapshots", job->ns, &put, arena, NULL,
 		                       err);
 	br_arena_free(arena);
+	if (rc == 0)
+		atomic_store(&job->lease_held, true); /* renewals may start */
 	return rc;
 }
 
@@ -164,23 +168,87 @@ job_main(void *arg)
 
 /* ------------------------------------------------------------------ lease renewal */
 
+/* One renewal of a job's lease in one store. The job is looked up again by id when the
+ * answer comes: it may have ended, and been forgotten, in the meantime. */
 struct renewal {
+	struct imaged_service *svc;
 	br_arena *arena;
-	int pending;
+	const char *daemon; /* "berth-contentd", for messages */
+	char job_id[IMAGED_JOB_ID_LEN + 1];
 };
+
+static struct imaged_job *
+job_by_id(struct imaged_service *svc, const char *id)
+{
+	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
+		if (strcmp(job->id, id) == 0)
+			return job;
+	}
+	return NULL;
+}
+
+/*
+ * A store answered that the job's lease is gone: it expired (the store was out of reach for
+ * longer than its ttl) or was deleted, so what it held may have been collected and the job
+ * cannot go on. Its thread is stopped as by a cancel, and outcome_on_loop records this error,
+ * set here, instead of the cancel: the job fails, and its lease in the other store is left to
+ * expire like any failed job's.
+ */
+static void
+lease_lost(struct imaged_job *job, const char *daemon, const br_err *err)
+{
+	br_log_warn("IMAGE-JOB-LEASE", "job %s: lease %s is gone from %s (%s): failing the job",
+	            job->id, job->lease, daemon, err->msg);
+	if (job->error.code == BR_OK)
+		br_err_set(&job->error, BR_FAILED_PRECONDITION,
+		           "%s: lease %s expired or was deleted in %s before it was renewed; what "
+		           "the job wrote may have been collected",
+		           job->kind, job->lease, daemon);
+	atomic_store(&job->cancel, true);
+}
 
 static void
 renewed(void *data, const br_err *err, void *result)
 {
 	struct renewal *r = data;
+	struct imaged_job *job = job_by_id(r->svc, r->job_id);
 
-	/* A store that is down now fails the job soon; nothing to do here. */
-	if (err != NULL)
-		br_log_debug("IMAGE-JOB-LEASE", "renew: %s", err->msg);
-	if (--r->pending == 0) {
-		br_arena_free(r->arena);
-		free(r);
+	(void)result;
+	/* A job that ended or handed its lease over expects it gone. Other errors (a store that
+	 * is down) are for the job's own calls to meet. */
+	if (err != NULL && job != NULL && strcmp(job->state, "running") == 0 && !job->lease_ended) {
+		if (err->code == BR_NOT_FOUND)
+			lease_lost(job, r->daemon, err);
+		else
+			br_log_debug("IMAGE-JOB-LEASE", "job %s: renew in %s: %s", job->id,
+			             r->daemon, err->msg);
 	}
+	br_arena_free(r->arena);
+	free(r);
+}
+
+/* Renew the job's lease in one store: its ttl starts again, and a lease that is gone is not
+ * created again (must_exist) but reported, failing the job (renewed). */
+static void
+renew(struct imaged_job *job, br_rpc_client *client, const char *service, const char *daemon)
+{
+	struct imaged_service *svc = job->svc;
+	struct renewal *r = xnew(struct renewal);
+	struct br_call_opts opts = {.ns = job->ns};
+	struct br_lease_put_req put;
+
+	r->svc = svc;
+	r->arena = br_arena_new();
+	r->daemon = daemon;
+	memcpy(r->job_id, job->id, sizeof(r->job_id));
+	const char **keys = br_arena_alloc(r->arena, 2 * sizeof(*keys));
+	const char **values = br_arena_alloc(r->arena, 2 * sizeof(*values));
+	job_lease_put(job, keys, values, &put);
+	put.id = br_arena_strdup(r->arena, job->lease);
+	values[1] = br_arena_strdup(r->arena, job->id);
+	put.must_exist = true;
+	br_rpc_call_async(client, svc->loop, &opts, br_lease_method(r->arena, service, "put"),
+	                  &br_lease_put_req_schema, &put, NULL, r->arena, renewed, r);
 }
 
 static void
@@ -189,23 +257,11 @@ renew_fired(uv_timer_t *t)
 	struct imaged_service *svc = t->data;
 
 	for (struct imaged_job *job = svc->jobs; job != NULL; job = job->next) {
-		if (strcmp(job->state, "running") != 0 || job->lease_ended)
+		if (strcmp(job->state, "running") != 0 || job->lease_ended ||
+		    !atomic_load(&job->lease_held))
 			continue;
-		struct renewal *r = xnew(struct renewal);
-		const char **keys = NULL, **values = NULL;
-		struct br_lease_put_req put;
-		struct br_call_opts opts = {.ns = job->ns};
-		r->arena = br_arena_new();
-		keys = br_arena_alloc(r->arena, 2 * sizeof(*keys));
-		values = br_arena_alloc(r->arena, 2 * sizeof(*values));
-		job_lease_put(job, keys, values, &put);
-		put.id = br_arena_strdup(r->arena, job->lease);
-		values[1] = br_arena_strdup(r->arena, job->id);
-		r->pending = 2;
-		br_rpc_call_async(svc->content, svc->loop, &opts, "content.leases.put",
-		                  &br_lease_put_req_schema, &put, NULL, r->arena, renewed, r);
-		br_rpc_call_async(svc->snapshots, svc->loop, &opts, "snapshots.leases.put",
-		                  &br_lease_put_req_schema, &put, NULL, r->arena, renewed, r);
+		renew(job, svc->content, "content", "berth-contentd");
+		renew(job, svc->snapshots, "snapshots", "berth-snapshotd");
 	}
 }
 
@@ -321,6 +377,9 @@ outcome_on_loop(void *arg)
 	svc->n_running--;
 	job->ended_at = br_db_now();
 	if (o->rc == 0) {
+		/* Done before it noticed that its lease was lost: the image is recorded, and its
+		 * own lease holds it from now on. */
+		br_err_clear(&job->error);
 		job->state = "done";
 		job->result = o->result;
 		o->result = NULL;
@@ -328,6 +387,11 @@ outcome_on_loop(void *arg)
 		job->message = xasprintf("%s done", job->kind);
 		br_log_info("IMAGE-JOB-DONE", "job %s: %s %s", job->id, job->kind,
 		            job->result ? job->result : "");
+	} else if (job->error.code != BR_OK) {
+		/* Its lease was lost (lease_lost): that, not the cancel that stopped it, is why
+		 * it failed. */
+		job->state = "failed";
+		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, job->error.msg);
 	} else {
 		job->state = o->err.code == BR_CANCELED ? "canceled" : "failed";
 		job->error = o->err;
@@ -372,6 +436,7 @@ imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, i
 	job->started_at = br_db_now();
 	snprintf(job->lease, sizeof(job->lease), "job-%s", job->id);
 	atomic_init(&job->cancel, false);
+	atomic_init(&job->lease_held, false);
 	atomic_init(&job->done_bytes, 0);
 	atomic_init(&job->total_bytes, 0);
 	int rc = pthread_create(&job->thread, NULL, job_main, job);

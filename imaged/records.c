@@ -8,8 +8,10 @@
  * Removing a record queues the deletion of its leases. The stores collect what is no longer
  * held on their own.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/db.h"
@@ -37,22 +39,33 @@ struct store_op {
 	br_err err;
 };
 
+/* Record and queue the image leases of `name` in both stores. Inside a transaction. */
+static int
+put_image_leases(struct imaged_service *svc, const char *ns, const char *name,
+                 const struct br_objlist *blobs, const struct br_objlist *snapshots, br_err *err)
+{
+	char lease[IMAGED_LEASE_BUF];
+	const char *keys[] = {"berth.image"};
+	const char *values[] = {name};
+	struct br_strmap labels = {keys, values, 1};
+
+	imaged_image_lease(name, lease);
+	if (br_lease_owner_put(&svc->owner, "contentd", ns, lease, &labels, blobs, err) < 0 ||
+	    br_lease_owner_put(&svc->owner, "snapshotd", ns, lease, &labels, snapshots, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* The image's leases, the record, and the end of the job's lease, in one transaction. */
 static int
 store_tx(struct store_op *op)
 {
 	struct imaged_service *svc = op->svc;
 	struct br_lease_owner *o = &svc->owner;
-	char lease[IMAGED_LEASE_BUF];
-	const char *keys[] = {"berth.image"};
-	const char *values[] = {op->img->name};
-	struct br_strmap labels = {keys, values, 1};
 	br_err *err = &op->err;
 
-	imaged_image_lease(op->img->name, lease);
 	if (imaged_store_put_image(svc->db, op->ns, op->img, err) < 0 ||
-	    br_lease_owner_put(o, "contentd", op->ns, lease, &labels, &op->blobs, err) < 0 ||
-	    br_lease_owner_put(o, "snapshotd", op->ns, lease, &labels, &op->snapshots, err) < 0)
+	    put_image_leases(svc, op->ns, op->img->name, &op->blobs, &op->snapshots, err) < 0)
 		return -1;
 	if (br_lease_owner_drop(o, "contentd", op->ns, op->job->lease, err) < 0 ||
 	    br_lease_owner_drop(o, "snapshotd", op->ns, op->job->lease, err) < 0)
@@ -173,4 +186,220 @@ imaged_drop_job_lease(struct imaged_service *svc, const struct imaged_job *job)
 		return;
 	}
 	br_outbox_kick(svc->outbox);
+}
+
+/* ---- records from before leases ----
+ *
+ * Image records written before leases existed are held by nothing, and the stores would
+ * collect their bytes. At start, each gets its image leases in two steps: at once, from the
+ * record, its target, manifest and config blobs and its top layer snapshot (snapshotd keeps the
+ * parents); then, once contentd answers, the layer blobs its manifest names. The list of such
+ * records (lease_backfill) only shrinks once the second step is done, so a stop in between
+ * resumes at the next start.
+ */
+
+struct backfill_item {
+	const char *ns, *name, *manifest; /* in the run's arena */
+	const char **layers;              /* the manifest's layer blobs, once read */
+	size_t n_layers;
+};
+
+struct imaged_backfill_run {
+	struct imaged_service *svc;
+	uv_work_t work;
+	atomic_bool stop;
+	br_arena *arena; /* the loop's until the work is queued, then the worker's */
+	struct backfill_item *items;
+	size_t n;
+	struct backfill_item *current; /* handed to the loop by backfill_apply */
+};
+
+static void
+add_resource(struct br_lease_resource *v, size_t *n, const char *type, const char *key)
+{
+	if (key != NULL && key[0] != '\0')
+		v[(*n)++] = (struct br_lease_resource){type, key};
+}
+
+/* The leases of `img` with the blobs its record names, plus `layers`. Inside a transaction. */
+static int
+backfill_put(struct imaged_service *svc, const char *ns, const struct br_image *img,
+             const char *const *layers, size_t n_layers, br_arena *arena, br_err *err)
+{
+	struct br_lease_resource *blobs = br_arena_alloc(arena, (n_layers + 3) * sizeof(*blobs));
+	struct br_lease_resource snap[1];
+	size_t n_blobs = 0, n_snaps = 0;
+
+	add_blob(blobs, &n_blobs, img->target.digest);
+	add_blob(blobs, &n_blobs, img->manifest_digest);
+	add_blob(blobs, &n_blobs, img->config_digest);
+	for (size_t i = 0; i < n_layers; i++)
+		add_blob(blobs, &n_blobs, layers[i]);
+	add_resource(snap, &n_snaps, "snapshots", img->snapshot);
+	struct br_objlist b = {blobs, n_blobs}, sn = {snap, n_snaps};
+	return put_image_leases(svc, ns, img->name, &b, &sn, err);
+}
+
+/* Loop thread: the second step for r->current, if its record is still the one read. */
+static void
+backfill_apply(void *arg)
+{
+	struct imaged_backfill_run *r = arg;
+	struct imaged_service *svc = r->svc;
+	const struct backfill_item *it = r->current;
+	br_arena *arena = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_image img;
+	int rc = br_db_begin(svc->db, &err);
+
+	if (rc == 0) {
+		rc = imaged_store_get_image(svc->db, it->ns, it->name, arena, &img, &err);
+		if (rc == 0 && img.manifest_digest != NULL &&
+		    strcmp(img.manifest_digest, it->manifest) == 0)
+			rc = backfill_put(svc, it->ns, &img, it->layers, it->n_layers, arena, &err);
+		else if (rc < 0 && err.code == BR_NOT_FOUND)
+			rc = 0; /* removed meanwhile: its leases went with it */
+		if (rc == 0)
+			rc = imaged_store_backfill_done(svc->db, it->ns, it->name, &err);
+		if (rc < 0)
+			br_db_rollback(svc->db);
+		else
+			rc = br_db_commit(svc->db, &err);
+	}
+	if (rc < 0)
+		br_log_warn("IMAGE-BACKFILL", "image \"%s\" (%s): %s; the next start retries",
+		            it->name, it->ns, err.msg);
+	else
+		br_outbox_kick(svc->outbox);
+	br_arena_free(arena);
+}
+
+/* Read the manifest of `it` from contentd, waiting while contentd is unavailable. False when
+ * stopping or when the manifest cannot be read (logged). */
+static bool
+read_layers(struct imaged_backfill_run *r, struct backfill_item *it)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	br_err err = BR_ERR_INIT;
+
+	while (!atomic_load(&r->stop)) {
+		br_err_clear(&err);
+		if (imaged_blob_get(r->svc->content, it->manifest, BR_OCI_MAX_DOC, &buf, &len,
+		                    &err) == 0)
+			break;
+		if (err.code != BR_UNAVAILABLE && err.code != BR_DEADLINE_EXCEEDED) {
+			br_log_warn(
+			        "IMAGE-BACKFILL",
+			        "image \"%s\" (%s): manifest %s: %s; only what the record names is "
+			        "held",
+			        it->name, it->ns, it->manifest, err.msg);
+			return true; /* nothing more can be learnt: finish with what is known */
+		}
+		for (int i = 0; i < 10 && !atomic_load(&r->stop); i++)
+			usleep(100 * 1000);
+	}
+	if (atomic_load(&r->stop))
+		return false;
+	_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
+	if (br_oci_manifest_parse(buf, len, NULL, &m, &err) < 0) {
+		br_log_warn("IMAGE-BACKFILL", "image \"%s\" (%s): manifest %s: %s", it->name,
+		            it->ns, it->manifest, err.msg);
+		return true;
+	}
+	it->layers = br_arena_alloc(r->arena, (m->n_layers + 1) * sizeof(*it->layers));
+	for (size_t i = 0; i < m->n_layers; i++)
+		it->layers[i] = br_arena_strdup(r->arena, m->layers[i].digest);
+	it->n_layers = m->n_layers;
+	return true;
+}
+
+static void
+backfill_work(uv_work_t *work)
+{
+	struct imaged_backfill_run *r = work->data;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (!read_layers(r, &r->items[i]))
+			return;
+		r->current = &r->items[i];
+		br_loop_call(r->svc->loop, backfill_apply, r);
+	}
+}
+
+static void
+backfill_done(uv_work_t *work, int status)
+{
+	struct imaged_backfill_run *r = work->data;
+
+	r->svc->inflight--;
+	r->svc->backfill = NULL;
+	br_arena_free(r->arena);
+	free(r);
+}
+
+/* The first step, in one transaction; 0 with nothing to do. */
+static int
+backfill_first(struct imaged_backfill_run *r, br_err *err)
+{
+	struct imaged_service *svc = r->svc;
+	struct imaged_backfill *rows;
+	size_t n;
+
+	if (imaged_store_backfill_list(svc->db, r->arena, &rows, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	r->items = br_arena_alloc(r->arena, n * sizeof(*r->items));
+	if (br_db_begin(svc->db, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct br_image img;
+		if (imaged_store_get_image(svc->db, rows[i].ns, rows[i].name, r->arena, &img, err) <
+		            0 ||
+		    backfill_put(svc, rows[i].ns, &img, NULL, 0, r->arena, err) < 0) {
+			br_db_rollback(svc->db);
+			return -1;
+		}
+		r->items[r->n++] = (struct backfill_item){
+		        .ns = rows[i].ns,
+		        .name = rows[i].name,
+		        .manifest = img.manifest_digest != NULL ? img.manifest_digest : "",
+		};
+	}
+	if (br_db_commit(svc->db, err) < 0)
+		return -1;
+	br_outbox_kick(svc->outbox);
+	return 0;
+}
+
+void
+imaged_backfill_start(struct imaged_service *svc)
+{
+	struct imaged_backfill_run *r = xnew(struct imaged_backfill_run);
+	br_err err = BR_ERR_INIT;
+
+	r->svc = svc;
+	r->arena = br_arena_new();
+	atomic_init(&r->stop, false);
+	if (backfill_first(r, &err) < 0 || r->n == 0) {
+		if (err.code != BR_OK)
+			br_log_error("IMAGE-BACKFILL", "%s; the next start retries", err.msg);
+		br_arena_free(r->arena);
+		free(r);
+		return;
+	}
+	br_log_notice("IMAGE-BACKFILL", "%zu image records from before leases: holding their bytes",
+	              r->n);
+	r->work.data = r;
+	svc->backfill = r;
+	svc->inflight++;
+	uv_queue_work(svc->uv, &r->work, backfill_work, backfill_done);
+}
+
+void
+imaged_backfill_stop(struct imaged_service *svc)
+{
+	if (svc->backfill != NULL)
+		atomic_store(&svc->backfill->stop, true);
 }

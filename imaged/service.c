@@ -401,6 +401,7 @@ imaged_service_init(struct imaged_service *svc, struct br_loop *loop, uv_loop_t 
 void
 imaged_reconcile_start(struct imaged_service *svc)
 {
+	imaged_backfill_start(svc);
 	br_lease_owner_reconcile(&svc->owner);
 	imaged_jobs_renew_start(svc);
 }
@@ -418,6 +419,7 @@ imaged_service_on_stop(void *data)
 	uv_timer_stop(&svc->renew_timer);
 	uv_close((uv_handle_t *)&svc->renew_timer, renew_timer_closed);
 	br_lease_owner_fini(&svc->owner);
+	imaged_backfill_stop(svc);
 	imaged_jobs_stop(svc);
 }
 
@@ -425,6 +427,7 @@ void
 imaged_service_shutdown(struct imaged_service *svc)
 {
 	svc->stopping = true;
+	imaged_backfill_stop(svc);
 	imaged_jobs_join(svc);
 	while (svc->inflight > 0)
 		uv_run(svc->uv, UV_RUN_ONCE);

@@ -43,9 +43,17 @@ static const struct br_db_migration migrations[] = {
             "  name TEXT NOT NULL,"
             "  created_at INTEGER NOT NULL,"
             "  PRIMARY KEY (kind, namespace, name));"},
-        /* Leases replace the journal of scratch resources: a job's lease holds them. */
+        /* Leases replace the journal of scratch resources: a job's lease holds them. The
+         * records already there get their image leases at the next start (lease_backfill). */
         {2, "DROP TABLE pending;"
-            "ALTER TABLE images ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';" BR_OUTBOX_SCHEMA_SQL
+            "ALTER TABLE images ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';"
+            "CREATE TABLE lease_backfill ("
+            "  namespace TEXT NOT NULL,"
+            "  name TEXT NOT NULL,"
+            "  PRIMARY KEY (namespace, name),"
+            "  FOREIGN KEY (namespace, name) REFERENCES images (namespace, name)"
+            "    ON DELETE CASCADE ON UPDATE CASCADE);"
+            "INSERT INTO lease_backfill SELECT namespace, name FROM images;" BR_OUTBOX_SCHEMA_SQL
                     BR_LEASE_OWNER_SCHEMA_SQL},
 };
 
@@ -53,16 +61,6 @@ int
 imaged_store_open(const char *path, sqlite3 **ret, br_err *err)
 {
 	return br_db_open(path, migrations, sizeof(migrations) / sizeof(migrations[0]), ret, err);
-}
-
-static int
-step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, br_err *err)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE)
-		return br_db_error(db, rc, err, "%s", what);
-	return 0;
 }
 
 static int
@@ -97,7 +95,16 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 	sqlite3_bind_int64(st, 10, img->size);
 	sqlite3_bind_int64(st, 11, now);
 	sqlite3_bind_text(st, 12, img->snapshot ? img->snapshot : "", -1, SQLITE_STATIC);
-	if (step_done(db, st, "insert image", err) < 0)
+	if (br_db_step_done(db, st, err, "insert image") < 0)
+		return -1;
+	/* A record written now gets its leases with it (records.c). */
+	_cleanup_stmt_ sqlite3_stmt *bf = NULL;
+	if (br_db_prepare(db, "DELETE FROM lease_backfill WHERE namespace = ?1 AND name = ?2", &bf,
+	                  err) < 0)
+		return -1;
+	sqlite3_bind_text(bf, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(bf, 2, img->name, -1, SQLITE_STATIC);
+	if (br_db_step_done(db, bf, err, "image \"%s\": backfill", img->name) < 0)
 		return -1;
 
 	if (br_db_prepare(db, "DELETE FROM image_labels WHERE namespace = ?1 AND name = ?2", &del,
@@ -105,7 +112,7 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 		return -1;
 	sqlite3_bind_text(del, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(del, 2, img->name, -1, SQLITE_STATIC);
-	if (step_done(db, del, "replace image labels", err) < 0)
+	if (br_db_step_done(db, del, err, "replace image labels") < 0)
 		return -1;
 	if (img->labels.n == 0)
 		return 0;
@@ -114,16 +121,9 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 	                  " VALUES (?1, ?2, ?3, ?4)",
 	                  &lab, err) < 0)
 		return -1;
-	for (size_t i = 0; i < img->labels.n; i++) {
-		sqlite3_reset(lab);
-		sqlite3_bind_text(lab, 1, ns, -1, SQLITE_STATIC);
-		sqlite3_bind_text(lab, 2, img->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(lab, 3, img->labels.keys[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(lab, 4, img->labels.values[i], -1, SQLITE_STATIC);
-		if (step_done(db, lab, "insert image label", err) < 0)
-			return -1;
-	}
-	return 0;
+	sqlite3_bind_text(lab, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(lab, 2, img->name, -1, SQLITE_STATIC);
+	return br_db_write_labels(db, lab, 3, &img->labels, err);
 }
 
 int
@@ -272,9 +272,55 @@ imaged_store_remove_image(sqlite3 *db, const char *ns, const char *name, br_err 
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (step_done(db, st, "remove image", err) < 0)
+	if (br_db_step_done(db, st, err, "remove image") < 0)
 		return br_err_wrap(err, "image \"%s\"", name);
 	if (sqlite3_changes(db) == 0)
 		return br_err_set(err, BR_NOT_FOUND, "image \"%s\": not found", name);
 	return 0;
+}
+
+int
+imaged_store_backfill_list(sqlite3 *db, br_arena *arena, struct imaged_backfill **ret,
+                           size_t *ret_n, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
+	struct imaged_backfill *v = NULL;
+	int rc;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (br_db_prepare(db, "SELECT namespace, name FROM lease_backfill ORDER BY namespace, name",
+	                  &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct imaged_backfill *nv = br_arena_alloc(arena, cap * sizeof(*nv));
+			if (n > 0)
+				memcpy(nv, v, n * sizeof(*nv));
+			v = nv;
+		}
+		v[n].ns = br_arena_strdup(arena, br_db_text(st, 0));
+		v[n].name = br_arena_strdup(arena, br_db_text(st, 1));
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		return br_db_error(db, rc, err, "list the records without leases");
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int
+imaged_store_backfill_done(sqlite3 *db, const char *ns, const char *name, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db, "DELETE FROM lease_backfill WHERE namespace = ?1 AND name = ?2", &st,
+	                  err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	return br_db_step_done(db, st, err, "image \"%s\": backfill", name);
 }

@@ -41,4 +41,14 @@ int imaged_store_count_images(sqlite3 *db, const char *ns, int64_t *ret, br_err 
 /* Delete the record (its labels with it). NOT_FOUND if there is none. */
 int imaged_store_remove_image(sqlite3 *db, const char *ns, const char *name, br_err *err);
 
+/* Records from before leases existed (schema 1), which still need their image leases. Writing
+ * a record (imaged_store_put_image) or removing it takes it off the list. */
+struct imaged_backfill {
+	const char *ns;
+	const char *name;
+};
+int imaged_store_backfill_list(sqlite3 *db, br_arena *arena, struct imaged_backfill **ret,
+                               size_t *ret_n, br_err *err);
+int imaged_store_backfill_done(sqlite3 *db, const char *ns, const char *name, br_err *err);
+
 #endif

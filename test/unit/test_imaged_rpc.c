@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "common/digest.h"
 #include "common/msg.h"
 #include "common/proto/content.h"
@@ -149,8 +151,9 @@ stop(struct env *env, int which)
 	T_FAIL_("berth-%s did not stop within 15 s of SIGTERM", names[which]);
 }
 
+/* Start the three daemons; `imaged_json` is imaged's config section. */
 static void
-setup(struct env *env)
+setup_with(struct env *env, const char *imaged_json)
 {
 	char url[256], path[128];
 	br_err err = BR_ERR_INIT;
@@ -164,10 +167,11 @@ setup(struct env *env)
 	FILE *f = fopen(path, "w");
 	T_NOT_NULL(f);
 	/* Collections only when asked, so that a test sees exactly what they remove. */
-	fputs("{\"imaged\": {\"platform\": \"linux/amd64\"},"
-	      " \"contentd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0},"
-	      " \"snapshotd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0}}\n",
-	      f);
+	fprintf(f,
+	        "{\"imaged\": %s,"
+	        " \"contentd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0},"
+	        " \"snapshotd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 0}}\n",
+	        imaged_json);
 	fclose(f);
 	env->arena = br_arena_new();
 	for (int i = 0; i < N_DAEMONS; i++) {
@@ -176,6 +180,12 @@ setup(struct env *env)
 	}
 	for (int i = 0; i < N_DAEMONS; i++)
 		start(env, i);
+}
+
+static void
+setup(struct env *env)
+{
+	setup_with(env, "{\"platform\": \"linux/amd64\"}");
 }
 
 static void
@@ -684,6 +694,110 @@ test_import(void)
 	teardown(&env);
 }
 
+/* Run `sql` on imaged's database (imaged stopped, or reading). */
+static void
+imaged_sql(struct env *env, const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/root/imaged/meta.db", env->dir);
+	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		T_FAIL_("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+static int64_t
+imaged_count(struct env *env, const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(path, sizeof(path), "%s/root/imaged/meta.db", env->dir);
+	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_EQ_INT(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	T_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* A record written before leases existed gets its image leases at the next start: what the
+ * record names at once, its layer blobs once contentd answers. Until then nothing of it may
+ * be collected; afterwards it is an image like any other. */
+static void
+test_records_from_before_leases(void)
+{
+	struct env env;
+	struct buf layout;
+	char digest[BR_DIGEST_BUF], lease[128], hex[BR_DIGEST_BUF];
+	br_err err = BR_ERR_INIT;
+	const struct layer_spec layers[] = {base_layer, top_layer};
+	struct layout_opts o = {.layers = layers, .n_layers = 2};
+	const char *name = "docker.io/library/old:v1";
+
+	setup(&env);
+	make_layout(&o, &layout);
+	upload(&env, &layout, digest);
+	T_EQ_STR(import(&env, NULL, digest, name).state, "done");
+	br_digest_buf(name, strlen(name), hex);
+	snprintf(lease, sizeof(lease), "image-%s", hex + 7);
+
+	/* Make it a record of the first schema: no lease anywhere, on the backfill list. (The
+	 * outbox first delivers the end of the import job's lease.) */
+	for (int i = 0; i < 100 && imaged_count(&env, "SELECT count(*) FROM outbox") != 0; i++)
+		usleep(50 * 1000);
+	T_EQ_INT(imaged_count(&env, "SELECT count(*) FROM outbox"), 0);
+	stop(&env, IMAGED);
+	imaged_sql(&env, "DELETE FROM owned_leases;"
+	                 " INSERT INTO lease_backfill SELECT namespace, name FROM images");
+	struct br_lease_id_req del = {.id = lease};
+	T_NOERR(br_rpc_call(env.client[CONTENTD], NULL, "content.leases.delete",
+	                    &br_lease_id_req_schema, &del, NULL, NULL, env.arena, &err),
+	        err);
+	T_NOERR(br_rpc_call(env.client[SNAPSHOTD], NULL, "snapshots.leases.delete",
+	                    &br_lease_id_req_schema, &del, NULL, NULL, env.arena, &err),
+	        err);
+
+	/* imaged starts while contentd is down: the top snapshot is held at once */
+	stop(&env, CONTENTD);
+	start(&env, IMAGED);
+	for (int i = 0; i < 100 && lease_resources(&env, SNAPSHOTD, "default", lease) != 1; i++)
+		usleep(50 * 1000);
+	T_EQ_INT(lease_resources(&env, SNAPSHOTD, "default", lease), 1);
+	T_EQ_INT(imaged_count(&env, "SELECT count(*) FROM lease_backfill"), 1);
+
+	/* contentd back: manifest, config and both layers are held, the list is done */
+	start(&env, CONTENTD);
+	for (int i = 0; i < 200 && (lease_resources(&env, CONTENTD, "default", lease) != 4 ||
+	                            imaged_count(&env, "SELECT count(*) FROM lease_backfill") != 0);
+	     i++)
+		usleep(50 * 1000);
+	T_EQ_INT(lease_resources(&env, CONTENTD, "default", lease), 4);
+	T_EQ_INT(imaged_count(&env, "SELECT count(*) FROM lease_backfill"), 0);
+	collect(&env);
+	T_EQ_INT(count_blobs(&env),
+	         5); /* the archive (its upload lease), manifest, config, layers */
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer.sha256:"), 2);
+
+	/* a restart has nothing left to do; removing the image frees its bytes */
+	stop(&env, IMAGED);
+	start(&env, IMAGED);
+	struct br_image_name_req req = {.name = name};
+	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "images.remove", &br_image_name_req_schema,
+	                    &req, NULL, NULL, env.arena, &err),
+	        err);
+	collect(&env);
+	T_EQ_INT(count_blobs(&env), 1);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer."), 0);
+	free(layout.p);
+	teardown(&env);
+}
+
 static void
 test_import_names(void)
 {
@@ -736,7 +850,8 @@ test_import_failures_leave_nothing(void)
 	        {"up/tmp/pwned", "pwned", NULL},
 	}};
 
-	setup(&env);
+	/* Short job leases: what a failed job wrote goes soon after it. */
+	setup_with(&env, "{\"platform\": \"linux/amd64\", \"job_lease_ttl_ms\": 3000}");
 	const struct layer_spec l1[] = {base_layer, evil};
 	struct layout_opts o = {.layers = l1, .n_layers = 2};
 	make_layout(&o, &layout);
@@ -789,8 +904,16 @@ test_import_failures_leave_nothing(void)
 	        err);
 	T_EQ_INT(list.items.n, 0);
 	T_EQ_INT(count_snapshots(&env, NULL, "berth.extract."), 0);
-	/* what the failed jobs wrote is held by their leases until they expire */
+	/* what the failed jobs wrote is held by their leases until they expire, then collected */
+	collect(&env);
 	T_OK(count_snapshots(&env, NULL, "berth.layer.") > 0);
+	size_t before = count_blobs(&env);
+	usleep(3500 * 1000);
+	collect(&env);
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer."), 0);
+	/* only the four uploaded archives are left, each held by its upload lease */
+	T_EQ_INT(count_blobs(&env), 4);
+	T_OK(before > 4);
 	teardown(&env);
 }
 
@@ -888,5 +1011,5 @@ test_peer_down(void)
 	teardown(&env);
 }
 
-T_MAIN(T_CASE(test_import), T_CASE(test_import_names), T_CASE(test_import_failures_leave_nothing),
-       T_CASE(test_jobs_api), T_CASE(test_peer_down))
+T_MAIN(T_CASE(test_import), T_CASE(test_records_from_before_leases), T_CASE(test_import_names),
+       T_CASE(test_import_failures_leave_nothing), T_CASE(test_jobs_api), T_CASE(test_peer_down))

@@ -183,8 +183,8 @@ test_pages(void)
 	close_db(db, dir);
 }
 
-/* A database written by the first schema (with the journal table) opens and keeps its
- * records. */
+/* A database written by the first schema (with the journal table) opens, keeps its records
+ * and lists them for their leases. */
 static void
 test_migration(void)
 {
@@ -222,6 +222,16 @@ test_migration(void)
 	                               &err),
 	        err);
 	T_EQ_STR(got.snapshot, D1);
+	/* it is listed for its leases until a record of it is written again */
+	struct imaged_backfill *todo;
+	size_t n;
+	T_NOERR(imaged_store_backfill_list(db, arena, &todo, &n, &err), err);
+	T_EQ_INT(n, 1);
+	T_EQ_STR(todo[0].ns, "default");
+	T_EQ_STR(todo[0].name, "docker.io/library/old:latest");
+	T_NOERR(imaged_store_put_image(db, "default", &got, &err), err);
+	T_NOERR(imaged_store_backfill_list(db, arena, &todo, &n, &err), err);
+	T_EQ_INT(n, 0);
 	br_arena_free(arena);
 	close_db(db, dir);
 }
