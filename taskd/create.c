@@ -64,27 +64,36 @@ peer_opts(const char *ns)
 	return (struct br_call_opts){.ns = ns, .timeout_ms = TASKD_PEER_TIMEOUT_MS};
 }
 
-void
+int
 taskd_release_peers(struct taskd *t, const char *ns, const char *id, const char *snapshotter,
-                    const char *snapshot_key)
+                    const char *snapshot_key, br_err *err)
 {
-	br_err err = BR_ERR_INIT;
+	br_err snap_err = BR_ERR_INIT;
 	struct br_call_opts o = peer_opts(ns);
 	struct br_net_id_req net = {.id = id};
 	struct br_snap_key_req snap = {.snapshotter = snapshotter, .key = snapshot_key};
 
 	if (br_rpc_call(t->netd, &o, "networks.detach", &br_net_id_req_schema, &net, NULL, NULL,
-	                NULL, &err) < 0 &&
-	    err.code != BR_NOT_FOUND)
-		br_log_warn("TASK-NET-LEAK", "container %s/%s: networks.detach: %s", ns, id,
-		            err.msg);
-	br_err_clear(&err);
+	                NULL, err) < 0 &&
+	    err->code != BR_NOT_FOUND)
+		return br_err_wrap(err, "detach network");
+	br_err_clear(err);
 	/* When this fails the record's deletion drops the lease and snapshotd collects it. */
 	if (br_rpc_call(t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &snap, NULL,
-	                NULL, NULL, &err) < 0 &&
-	    err.code != BR_NOT_FOUND)
+	                NULL, NULL, &snap_err) < 0 &&
+	    snap_err.code != BR_NOT_FOUND)
 		br_log_info("TASK-SNAP-LATER", "container %s/%s: snapshots.remove %s: %s", ns, id,
-		            snapshot_key, err.msg);
+		            snapshot_key, snap_err.msg);
+	return 0;
+}
+
+void
+taskd_release_peers_logged(struct taskd *t, const struct container *c)
+{
+	br_err err = BR_ERR_INIT;
+
+	if (taskd_release_peers(t, c->ns, c->id, c->snapshotter, c->snapshot_key, &err) < 0)
+		br_log_warn("TASK-NET-LEAK", "container %s/%s: %s", c->ns, c->id, err.msg);
 }
 
 /* ------------------------------------------------------------------ create */
@@ -335,7 +344,6 @@ destroy_work(uv_work_t *w)
 {
 	struct destroy_job *j = w->data;
 	struct container *c = j->c;
-	struct br_call_opts o = peer_opts(c->ns);
 	br_err *err = &j->err;
 
 	j->rc = -1;
@@ -346,26 +354,12 @@ destroy_work(uv_work_t *w)
 		return;
 	if (j->call == NULL) {
 		/* Undoing a create: best effort, the caller already has its error. */
-		taskd_release_peers(j->t, c->ns, c->id, c->snapshotter, c->snapshot_key);
+		taskd_release_peers_logged(j->t, c);
 		j->rc = 0;
 		return;
 	}
-	struct br_net_id_req net = {.id = c->id};
-	if (br_rpc_call(j->t->netd, &o, "networks.detach", &br_net_id_req_schema, &net, NULL, NULL,
-	                NULL, err) < 0 &&
-	    err->code != BR_NOT_FOUND) {
-		br_err_wrap(err, "detach network");
+	if (taskd_release_peers(j->t, c->ns, c->id, c->snapshotter, c->snapshot_key, err) < 0)
 		return;
-	}
-	br_err_clear(err);
-	struct br_snap_key_req snap = {.snapshotter = c->snapshotter, .key = c->snapshot_key};
-	br_err snap_err = BR_ERR_INIT;
-	/* Not reachable: the lease's deletion (queued with the record's) frees it later. */
-	if (br_rpc_call(j->t->snapshotd, &o, "snapshots.remove", &br_snap_key_req_schema, &snap,
-	                NULL, NULL, NULL, &snap_err) < 0 &&
-	    snap_err.code != BR_NOT_FOUND)
-		br_log_info("TASK-SNAP-LATER", "container %s/%s: snapshots.remove %s: %s", c->ns,
-		            c->id, c->snapshot_key, snap_err.msg);
 	j->rc = 0;
 }
 

@@ -42,9 +42,8 @@ static void
 undo_work(uv_work_t *w)
 {
 	struct undo_job *j = w->data;
-	struct container *c = j->c;
 
-	taskd_release_peers(j->t, c->ns, c->id, c->snapshotter, c->snapshot_key);
+	taskd_release_peers_logged(j->t, j->c);
 }
 
 static void

@@ -157,9 +157,13 @@ int taskd_write_file(const char *dir, const char *name, const char *data, br_err
  * from a worker's completion. */
 void taskd_containers_create(br_call *call, void *data);
 void taskd_containers_delete(br_call *call, void *data);
-/* Best-effort removal of what a container holds at its peers (snapshot, network); worker. */
-void taskd_release_peers(struct taskd *t, const char *ns, const char *id, const char *snapshotter,
-                         const char *snapshot_key);
+/* Release what a container holds at its peers: its network, then its snapshot. Fails only
+ * when netd could not detach the network; a snapshot snapshotd cannot remove now goes with
+ * the container's lease (logged). Worker. */
+int taskd_release_peers(struct taskd *t, const char *ns, const char *id, const char *snapshotter,
+                        const char *snapshot_key, br_err *err);
+/* The same for work whose caller already has its answer: a failure is logged. Worker. */
+void taskd_release_peers_logged(struct taskd *t, const struct container *c);
 
 /* ---- tasks.c ---- */
 
