@@ -4,9 +4,10 @@
 #
 #   1. removing an image of 100 layers and 20,000 files (built here from local files, imported
 #      into both from the same OCI archive): the time from the removal command until the
-#      stores' directories are empty again. Berth: `berth images rm` (collection follows on
-#      its own, gc_delay_ms 0 here); containerd: `ctr images rm --sync`. Rounds interleave the
-#      two, each after a fresh import; the median and the spread are reported.
+#      stores' directories are empty again (at most 120 s, else the benchmark stops). Berth:
+#      `berth images rm` (collection follows on its own, gc_delay_ms 0 here); containerd:
+#      `ctr images rm --sync`. Rounds interleave the two, each after a fresh import; the
+#      median and the spread are reported.
 #   2. a collection with nothing to remove over 10,000 blobs and 1,000 snapshots, all held by
 #      leases: content.gc and snapshots.gc, wall time and the time each store reports.
 #      (containerd has no command that only runs its collector; Berth alone.)
@@ -73,16 +74,26 @@ cd_dirs=("$cd_dir/root/io.containerd.content.v1.content/blobs/sha256"
 	"$cd_dir/root/io.containerd.snapshotter.v1.overlayfs/snapshots")
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# time_until_empty CMD... : ms from the start of CMD until both directories of DIRS are empty.
+# time_until_empty DIRS CMD...: ms from the start of CMD until every directory of DIRS (the
+# name of an array) is empty. Each must hold something before CMD starts (else there is
+# nothing to time); at most 120 s. On failure it says why on stderr and returns 1.
 time_until_empty() {
 	local -n dirs=$1
 	shift
-	local t0 t1
+	local d t0 n
+	for d in "${dirs[@]}"; do
+		[ "$(entries "$d")" -gt 0 ] || { echo "# $d is empty before $*: nothing to time" >&2; return 1; }
+	done
 	t0=$(now_ms)
-	"$@" >/dev/null 2>&1 || echo "# $* failed" >&2
-	while [ "$(entries "${dirs[@]}")" -gt 0 ]; do sleep 0.01; done
-	t1=$(now_ms)
-	echo $((t1 - t0))
+	"$@" >/dev/null 2>&1 || { echo "# $* failed" >&2; return 1; }
+	while n=$(entries "${dirs[@]}") && [ "$n" -gt 0 ]; do
+		if [ $(($(now_ms) - t0)) -gt 120000 ]; then
+			echo "# $*: $n entries still in ${dirs[*]} after 120 s" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+	echo $(($(now_ms) - t0))
 }
 
 berth_ms=() cd_ms=()
@@ -90,8 +101,10 @@ for r in $(seq "$ROUNDS"); do
 	b images import "$T/gc.tar" --name bench/gc:v1 >/dev/null || exit 1
 	ctr images import "$T/gc.tar" >/dev/null || exit 1
 	sync
-	berth_ms+=("$(time_until_empty berth_dirs b images rm bench/gc:v1)")
-	cd_ms+=("$(time_until_empty cd_dirs ctr images rm --sync "$(ctr images ls -q)")")
+	ms=$(time_until_empty berth_dirs b images rm bench/gc:v1) || exit 1
+	berth_ms+=("$ms")
+	ms=$(time_until_empty cd_dirs ctr images rm --sync "$(ctr images ls -q)") || exit 1
+	cd_ms+=("$ms")
 	echo "# round $r: berth ${berth_ms[-1]} ms, containerd ${cd_ms[-1]} ms" >&2
 done
 stats() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%d ms (min %d, max %d)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }

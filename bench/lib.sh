@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Shared by the benchmarks (sourced after test/integration/lib.sh and it_setup):
+# Shared by the benchmarks. Sourced after test/integration/lib.sh and before it_setup (so that
+# a benchmark's it_cleanup_extra, which the EXIT trap runs, may call containerd_stop); the
+# functions use $T and $IT_TOP, so call them after it_setup, bench_require aside:
 #
 #   bench_require PKG...   install the Debian packages that are missing
 #   containerd_start       containerd on a private root under $T, without the CRI plugin;

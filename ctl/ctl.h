@@ -175,6 +175,18 @@ struct ctl_list_view {
 int ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v,
                    const struct br_objlist *list, bool quiet, const bool *show);
 
+/*
+ * The commands that act on each of their arguments (`content rm DIGEST...`, `namespaces create
+ * NAME...`): with no argument print `usage` to stderr and return CTL_EXIT_USAGE, with -h or
+ * --help as the first print it to stdout and return 0. Otherwise call `method` once per
+ * argument with `req` (packed with `schema`), after pointing `*arg`, a member of `req`, at the
+ * argument; each argument done is printed on stdout. A failure is reported (ctl_report) and the
+ * next argument tried, except after UNAVAILABLE, which ends the loop. Returns the exit code of
+ * the last failure, or 0. `*arg` is left pointing at the last argument tried. Main thread.
+ */
+int ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
+                 const struct br_schema *schema, void *req, const char **arg, const char *usage);
+
 /* The exit code of `berth run` for a failed tasks.start: 127 when the executable was not
  * found, 126 when it could not be invoked, 125 otherwise. Pure. */
 int ctl_run_start_exit_code(const br_err *err);

@@ -72,42 +72,23 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	return ctl_print_list(ctl, &namespace_view, &list, quiet, NULL);
 }
 
-/* Call `method` for each NAME argument, printing the names done. */
-static int
-each_name(struct ctl *ctl, int argc, char **argv, const char *method, const char *usage)
-{
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : 0;
-	}
-	int rc = 0;
-	for (int i = 1; i < argc; i++) {
-		struct br_namespace_name_req req = {.name = argv[i]};
-		br_err err = BR_ERR_INIT;
-		if (ctl_call(ctl, method, &br_namespace_name_req_schema, &req, NULL, NULL, NULL, 0,
-		             &err) < 0) {
-			rc = ctl_report(&err);
-			if (err.code == BR_UNAVAILABLE)
-				break;
-			continue;
-		}
-		printf("%s\n", argv[i]);
-	}
-	return rc;
-}
-
 static int
 cmd_create(struct ctl *ctl, int argc, char **argv)
 {
-	return each_name(ctl, argc, argv, "namespaces.create",
-	                 "Usage: berth namespaces create NAME...\n");
+	struct br_namespace_name_req req = {0};
+
+	return ctl_each_arg(ctl, argc, argv, "namespaces.create", &br_namespace_name_req_schema,
+	                    &req, &req.name, "Usage: berth namespaces create NAME...\n");
 }
 
 static int
 cmd_rm(struct ctl *ctl, int argc, char **argv)
 {
-	return each_name(ctl, argc, argv, "namespaces.delete",
-	                 "Usage: berth namespaces rm NAME...\n\nRemove empty namespaces.\n");
+	struct br_namespace_name_req req = {0};
+
+	return ctl_each_arg(ctl, argc, argv, "namespaces.delete", &br_namespace_name_req_schema,
+	                    &req, &req.name,
+	                    "Usage: berth namespaces rm NAME...\n\nRemove empty namespaces.\n");
 }
 
 int

@@ -3,7 +3,8 @@
  * What the CLI shows and how it reads small values: aligned tables in the style of docker and
  * podman, human sizes (decimal units), durations and "N minutes ago", short digests, and the
  * parsing of --timeout and -e K=V. All pure functions, so the unit tests can pin the output
- * a user sees.
+ * a user sees; the two printers of command results at the end (a list, one call per argument)
+ * share them.
  */
 #include "ctl/ctl.h"
 
@@ -293,4 +294,28 @@ ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v, const struc
 	ctl_table_print(t, stdout);
 	ctl_table_free(t);
 	return 0;
+}
+
+int
+ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
+             const struct br_schema *schema, void *req, const char **arg, const char *usage)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : 0;
+	}
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		br_err err = BR_ERR_INIT;
+		*arg = argv[i];
+		if (ctl_call(ctl, method, schema, req, NULL, NULL, NULL, 0, &err) < 0) {
+			rc = ctl_report(&err);
+			/* Nothing further would get through either. */
+			if (err.code == BR_UNAVAILABLE)
+				break;
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	return rc;
 }

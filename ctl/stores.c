@@ -15,7 +15,8 @@
 #include "common/proto/snapshots.h"
 #include "ctl/ctl.h"
 
-/* Parse [-q] [--snapshotter S] for the listing commands; -1 on a usage error (printed). */
+/* Parse [-q] [--snapshotter S] for the listing commands (a NULL `quiet` or `snapshotter`
+ * refuses that flag); -1 on a usage error (printed), 1 after -h (usage printed), else 0. */
 static int
 list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **snapshotter)
 {
@@ -32,6 +33,8 @@ list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **s
 	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
+			if (quiet == NULL)
+				return ctl_usage_error("unknown option %s", argv[optind - 1]), -1;
 			*quiet = true;
 			break;
 		case 's':
@@ -49,32 +52,6 @@ list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **s
 		}
 	}
 	return 0;
-}
-
-/* Call `method` with a {key} request per argument; prints what was removed. */
-static int
-remove_each(struct ctl *ctl, int argc, char **argv, const char *method,
-            const struct br_schema *schema, void *(*make)(const char *arg, void *buf), size_t size,
-            const char *usage)
-{
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : 0;
-	}
-	int rc = 0;
-	for (int i = 1; i < argc; i++) {
-		_cleanup_free_ void *buf = calloc(1, size);
-		br_err err = BR_ERR_INIT;
-		if (ctl_call(ctl, method, schema, make(argv[i], buf), NULL, NULL, NULL, 0, &err) <
-		    0) {
-			rc = ctl_report(&err);
-			if (err.code == BR_UNAVAILABLE)
-				break;
-			continue;
-		}
-		printf("%s\n", argv[i]);
-	}
-	return rc;
 }
 
 /* ---- content ---- */
@@ -136,20 +113,13 @@ content_ls(struct ctl *ctl, int argc, char **argv)
 	return ctl_print_list(ctl, &blob_view, &list, quiet, NULL);
 }
 
-static void *
-digest_req(const char *arg, void *buf)
-{
-	struct br_content_digest_req *r = buf;
-	r->digest = arg;
-	return r;
-}
-
 static int
 content_rm(struct ctl *ctl, int argc, char **argv)
 {
-	return remove_each(ctl, argc, argv, "content.delete", &br_content_digest_req_schema,
-	                   digest_req, sizeof(struct br_content_digest_req),
-	                   "Usage: berth content rm DIGEST...\n");
+	struct br_content_digest_req req = {0};
+
+	return ctl_each_arg(ctl, argc, argv, "content.delete", &br_content_digest_req_schema, &req,
+	                    &req.digest, "Usage: berth content rm DIGEST...\n");
 }
 
 int
@@ -233,13 +203,12 @@ snapshots_ls(struct ctl *ctl, int argc, char **argv)
 static int
 snapshots_usage(struct ctl *ctl, int argc, char **argv)
 {
-	bool quiet = false;
 	const char *snapshotter = NULL;
 	int f = list_flags(argc, argv,
 	                   "Usage: berth snapshots usage [--snapshotter NAME] [KEY...]\n\n"
 	                   "Disk used by each snapshot's own files (every snapshot of the "
 	                   "namespace without KEY).\n",
-	                   &quiet, &snapshotter);
+	                   NULL, &snapshotter);
 	if (f != 0)
 		return f < 0 ? CTL_EXIT_USAGE : 0;
 
@@ -303,19 +272,13 @@ snapshots_usage(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
-static void *
-key_req(const char *arg, void *buf)
-{
-	struct br_snap_key_req *r = buf;
-	r->key = arg;
-	return r;
-}
-
 static int
 snapshots_rm(struct ctl *ctl, int argc, char **argv)
 {
-	return remove_each(ctl, argc, argv, "snapshots.remove", &br_snap_key_req_schema, key_req,
-	                   sizeof(struct br_snap_key_req), "Usage: berth snapshots rm KEY...\n");
+	struct br_snap_key_req req = {0};
+
+	return ctl_each_arg(ctl, argc, argv, "snapshots.remove", &br_snap_key_req_schema, &req,
+	                    &req.key, "Usage: berth snapshots rm KEY...\n");
 }
 
 int

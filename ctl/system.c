@@ -3,7 +3,9 @@
  * berth system df and berth system prune: disk use of the stores as a whole, and collection
  * on demand. df asks content.usage and snapshots.usage (every namespace); prune, with --all,
  * first removes the images of the namespace that no container uses, then has both stores
- * collect now and reports the space freed (the stores' totals before and after).
+ * collect now and reports what the two collections removed and the bytes they know they freed
+ * (the blobs' sizes; the sizes of the snapshots measured before), without walking the stores
+ * again.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -276,23 +278,18 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 	}
 
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct usage before, after;
 	struct br_strlist removed = {0};
 	struct br_gc_result content_gc, snap_gc;
 	br_err err = BR_ERR_INIT;
 
-	if (get_usage(ctl, arena, &before, &err) < 0 ||
-	    (all && remove_unused_images(ctl, arena, &removed, &err) < 0) ||
+	if ((all && remove_unused_images(ctl, arena, &removed, &err) < 0) ||
 	    ctl_call(ctl, "content.gc", &br_empty_schema, NULL, &br_gc_result_schema, &content_gc,
 	             arena, 600000, &err) < 0 ||
 	    ctl_call(ctl, "snapshots.gc", &br_empty_schema, NULL, &br_gc_result_schema, &snap_gc,
-	             arena, 600000, &err) < 0 ||
-	    get_usage(ctl, arena, &after, &err) < 0)
+	             arena, 600000, &err) < 0)
 		return ctl_report(&err);
-	int64_t freed = before.content.bytes + before.snapshots.size - after.content.bytes -
-	                after.snapshots.size;
-	if (freed < 0)
-		freed = 0; /* a pull wrote meanwhile */
+	/* content.gc's bytes are the sizes of the blobs removed; snapshots.gc's only those of the
+	 * committed snapshots measured before (snapshots.usage), so theirs are a lower bound. */
 	if (ctl->json) {
 		yajl_gen g = br_json_gen_new();
 		yajl_gen_map_open(g);
@@ -304,7 +301,8 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 		br_json_gen_kv_int(g, "blobs_removed", content_gc.removed);
 		br_json_gen_kv_int(g, "ingests_removed", content_gc.ingests);
 		br_json_gen_kv_int(g, "snapshots_removed", snap_gc.removed);
-		br_json_gen_kv_int(g, "reclaimed_bytes", freed);
+		br_json_gen_kv_int(g, "blob_bytes", content_gc.bytes);
+		br_json_gen_kv_int(g, "snapshot_bytes_known", snap_gc.bytes);
 		yajl_gen_map_close(g);
 		ctl_print_json(g);
 		return 0;
@@ -314,12 +312,12 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 		for (size_t i = 0; i < removed.n; i++)
 			printf("  %s\n", removed.v[i]);
 	}
-	char size[32];
-	ctl_human_size(freed, size, sizeof(size));
-	printf("Removed %lld blobs, %lld ingests and %lld snapshots\n",
-	       (long long)content_gc.removed, (long long)content_gc.ingests,
-	       (long long)snap_gc.removed);
-	printf("Total reclaimed space: %s\n", size);
+	char blob_size[32], snap_size[32];
+	ctl_human_size(content_gc.bytes, blob_size, sizeof(blob_size));
+	ctl_human_size(snap_gc.bytes, snap_size, sizeof(snap_size));
+	printf("Removed %lld blobs (%s), %lld ingests and %lld snapshots (%s known)\n",
+	       (long long)content_gc.removed, blob_size, (long long)content_gc.ingests,
+	       (long long)snap_gc.removed, snap_size);
 	return 0;
 }
 

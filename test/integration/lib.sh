@@ -9,6 +9,9 @@
 #   suite_start             # all six daemons, waits until every component is healthy
 #   check "name" cmd...     # ok/not ok line; expect_* helpers below
 #   it_summary              # "N passed, N failed"; exit status
+#
+# A suite that holds resources of its own (network namespaces, a registry it started itself)
+# defines it_cleanup_extra, which it_cleanup calls once the suite's daemons have stopped.
 
 IT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(cd "$IT_TOP" && cd "${BUILD:-build}" && pwd)
@@ -99,6 +102,19 @@ write_config() {
 	EOF
 }
 
+# data_root: the daemons' data root (IT_ROOT, default $T/root).
+data_root() { echo "${IT_ROOT:-$T/root}"; }
+
+# store_bytes: bytes on disk in the stores' data under the data root (blobs, ingests, the
+# snapshot directories of both snapshotters); the databases aside.
+store_bytes() {
+	local r
+	r=$(data_root)
+	du -s --block-size=1 "$r/contentd/blobs" "$r/contentd/ingest" \
+		"$r/snapshotd/overlayfs" "$r/snapshotd/native" 2>/dev/null |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
 # daemon_start NAME: start berth-NAME in the background.
 daemon_start() {
 	"$BUILD/berth-$1" --config "$T/berth.json" >>"$T/logs/$1.log" 2>&1 &
@@ -170,14 +186,15 @@ mounts_under_t() {
 it_cleanup() {
 	local rc=$? p m r
 	[ -n "${T:-}" ] || return $rc
-	# A suite's own resources (network namespaces, veths, registries it started itself).
-	if declare -F it_cleanup_extra >/dev/null; then it_cleanup_extra; fi
 	suite_stop
 	if [ -n "$IT_REGISTRY_PID" ]; then
 		kill "$IT_REGISTRY_PID" 2>/dev/null
 		wait "$IT_REGISTRY_PID" 2>/dev/null
 		IT_REGISTRY_PID=""
 	fi
+	# A suite's own resources (network namespaces, veths, registries it started itself, a data
+	# root outside T): once no daemon uses them, and before the sweep below kills what is left.
+	if declare -F it_cleanup_extra >/dev/null; then it_cleanup_extra; fi
 	# Containers left by a failed test: their runc state lives under $T.
 	for r in "$T"/state/taskd/runtime/*/*; do
 		[ -d "$r" ] || continue

@@ -4,8 +4,10 @@
 # while anything holds them, a running container keeps its rootfs after its image goes,
 # collection never takes what a pull in flight relies on (50 rounds), kill -9 during a
 # collection leaves consistent stores, namespaces are isolated while blobs are stored once,
-# listings page over 10,000 records, the raw stores refuse writes from non-root users, and the
-# layer-apply rules hold for overlayfs and native snapshots.
+# `system prune --all` removes only the images no container uses and says what it freed,
+# `snapshots usage` measures what the disk holds, listings page over 10,000 records, the raw
+# stores refuse writes from non-root users, and the layer-apply rules hold for overlayfs and
+# native snapshots.
 #
 # Usage: test/integration/test_storage.sh [BUILD]   (as root)
 BUILD=${1:-build}
@@ -33,23 +35,31 @@ LAYERS=$REGISTRY/test/layers:v1
 EXTRA=$REGISTRY/test/extra:v1
 DEFECTS=$REGISTRY/test/defects:v1
 
-# Bytes on disk in the stores' data (blobs, ingests, snapshot directories); databases aside.
-store_bytes() {
-	du -s --block-size=1 "$T/root/contentd/blobs" "$T/root/contentd/ingest" \
-		"$T/root/snapshotd/overlayfs" "$T/root/snapshotd/native" 2>/dev/null |
-		awk '{ s += $1 } END { print s + 0 }'
-}
+ROOT=$(data_root)
 
-# wait_bytes NAME WANT [SECONDS]: passes once store_bytes is within 1 MiB of WANT.
+# wait_bytes NAME WANT [SECONDS]: passes once store_bytes equals WANT (the stores' bytes are
+# blocks on disk, so a blob or directory left behind, however small, shows).
 wait_bytes() {
-	local name=$1 want=$2 limit=$((${3:-15} * 10)) have diff
+	local name=$1 want=$2 limit=$((${3:-15} * 10)) have
 	for _ in $(seq "$limit"); do
 		have=$(store_bytes)
-		diff=$((have > want ? have - want : want - have))
-		[ "$diff" -le 1048576 ] && { it_ok "$name ($have bytes, $want before)"; return 0; }
+		[ "$have" = "$want" ] && { it_ok "$name ($have bytes, $want before)"; return 0; }
 		sleep 0.1
 	done
-	it_not_ok "$name" "store bytes $have, wanted $want within 1 MiB"
+	it_not_ok "$name" "store bytes $have, wanted $want"
+	return 1
+}
+
+# wait_out NAME WANT CMD...: passes once CMD prints exactly WANT (15 s at most).
+wait_out() {
+	local name=$1 want=$2 out
+	shift 2
+	for _ in $(seq 150); do
+		out=$("$@" 2>&1)
+		[ "$out" = "$want" ] && { it_ok "$name"; return 0; }
+		sleep 0.1
+	done
+	it_not_ok "$name" "got: $(printf %q "$out"), wanted: $(printf %q "$want")"
 	return 1
 }
 
@@ -71,6 +81,9 @@ wait_same() {
 blobs() { b content ls -q | sort; }
 snaps() { b -n "${1:-default}" snapshots ls -q | sort; }
 count_blobs() { b content ls -q | wc -l; }
+# What the disk holds: blob files, and the directories of overlayfs snapshots.
+blob_files() { find "$ROOT/contentd/blobs/sha256" -type f | wc -l; }
+snapshot_dirs() { find "$ROOT/snapshotd/overlayfs" -mindepth 1 -maxdepth 1 | wc -l; }
 
 # --- an image removed gives its bytes back ------------------------------------------------
 empty=$(store_bytes)
@@ -81,11 +94,12 @@ expect_exit "images rm" 0 b images rm "$LAYERS"
 wait_bytes "its blobs and snapshots are collected on their own" "$empty"
 expect_out "no blob is left" "" blobs
 expect_out "no snapshot is left" "" snaps
+expect_out "no blob file is left" 0 blob_files
+expect_out "no snapshot directory is left" 0 snapshot_dirs
 suite_stop
 suite_start
 expect_exit "the suite comes back" 0 b info
-check "after a restart the store is as empty" \
-	sh -c "[ \$(( $(store_bytes) - $empty )) -lt 1048576 ]"
+expect_out "after a restart the store is as empty" "$empty" store_bytes
 b --format json system df >"$T/df.json"
 check "system df agrees: no blob, no snapshot" \
 	jq -e '.content.blobs == 0 and .snapshots.snapshots == 0' "$T/df.json"
@@ -101,6 +115,8 @@ expect_exit "images rm layers" 0 b images rm "$LAYERS"
 wait_same "exactly sh's blobs remain" "$T/sh.blobs" blobs
 wait_same "exactly sh's snapshots remain" "$T/sh.snaps" snaps
 wait_bytes "only what was layers' own is freed" "$sh_bytes"
+wait_out "the files of exactly sh's blobs remain" "$(wc -l <"$T/sh.blobs")" blob_files
+wait_out "the directories of exactly sh's snapshots remain" "$(wc -l <"$T/sh.snaps")" snapshot_dirs
 expect_out "sh still runs" "still here" b run --rm "$SH" echo still here
 
 # --- an image removed under a running container --------------------------------------------
@@ -117,6 +133,8 @@ expect_exit "rm -f the container" 0 b rm -f keeper
 wait_same "sh's blobs are all that is left once the container is gone" "$T/sh.blobs" blobs
 wait_same "and sh's snapshots" "$T/sh.snaps" snaps
 wait_bytes "its bytes are freed" "$sh_bytes"
+wait_out "and its blob files" "$(wc -l <"$T/sh.blobs")" blob_files
+wait_out "and its snapshot directories" "$(wc -l <"$T/sh.snaps")" snapshot_dirs
 
 # --- collection racing pulls that share layers with an image being removed ----------------
 ok=0
@@ -139,34 +157,46 @@ else
 fi
 b system prune >/dev/null 2>&1
 wait_bytes "the races leave nothing behind" "$empty"
+wait_out "no blob file" 0 blob_files
+wait_out "no snapshot directory" 0 snapshot_dirs
 
 # --- kill -9 during a collection ------------------------------------------------------------
+# kill_mid_collection DAEMON COUNT_FN TOTAL: a prune in the background, DAEMON killed as soon as
+# COUNT_FN shows the first entries gone; sets `left` to what COUNT_FN shows then.
+kill_mid_collection() {
+	local daemon=$1 count=$2 total=$3 prune_pid
+	b system prune >/dev/null 2>&1 &
+	prune_pid=$!
+	for _ in $(seq 1000); do
+		[ "$($count)" -lt "$total" ] && break
+		sleep 0.01
+	done
+	daemon_kill9 "$daemon"
+	wait "$prune_pid" 2>/dev/null
+	left=$($count)
+	if [ "$left" -gt 0 ] && [ "$left" -lt "$total" ]; then
+		it_ok "$daemon killed during its collection, with $left of $total left"
+	else
+		it_not_ok "$daemon killed during its collection" "$left of $total left at the kill"
+	fi
+}
 # contentd: thousands of blobs nobody holds; kill it while a collection removes them.
 "$BUILD/test/helpers/seed_store" blobs "$T/state" seed 6000 >/dev/null
-b system prune >/dev/null 2>&1 &
-prune_pid=$!
-sleep 0.05
-daemon_kill9 contentd
-wait "$prune_pid" 2>/dev/null
-left=$(ls "$T/root/contentd/blobs/sha256" | wc -l)
-echo "# contentd killed with $left of 6000 blob files left"
+expect_out "6000 blob files to collect" 6000 blob_files
+kill_mid_collection contentd blob_files 6000
 daemon_start contentd
 wait_healthy 10
 expect_exit "the next collection finishes the work" 0 b system prune
-check "no blob file is left" test "$(ls "$T/root/contentd/blobs/sha256" | wc -l)" = 0
+expect_out "no blob file is left" 0 blob_files
 expect_out "and no row" "" blobs
 # snapshotd: many snapshots with many files; kill it while a collection removes them.
 "$BUILD/test/helpers/seed_store" snapshots "$T/state" seed 40 400 >/dev/null
-b system prune >/dev/null 2>&1 &
-prune_pid=$!
-sleep 0.1
-daemon_kill9 snapshotd
-wait "$prune_pid" 2>/dev/null
-echo "# snapshotd killed with $(ls "$T/root/snapshotd/overlayfs" | wc -l) of 40 snapshot directories left"
+expect_out "40 snapshot directories to collect" 40 snapshot_dirs
+kill_mid_collection snapshotd snapshot_dirs 40
 daemon_start snapshotd
 wait_healthy 10
 expect_exit "the next snapshot collection finishes the work" 0 b system prune
-expect_out "no snapshot directory is left" "0" sh -c "ls '$T/root/snapshotd/overlayfs' | wc -l"
+expect_out "no snapshot directory is left" 0 snapshot_dirs
 expect_out "and no record" "" snaps seed
 expect_exit "pull sh after the kills" 0 b images pull "$SH"
 expect_out "it runs" "ok" b run --rm "$SH" echo ok
@@ -184,24 +214,78 @@ check "system df shows what each namespace holds" \
 expect_out "namespaces ls lists them" "default ns1 ns2" \
 	eval "b namespaces ls -q | tr '\n' ' ' | sed 's/ \$//'"
 expect_exit "images rm in ns1" 0 b -n ns1 images rm "$SH"
+expect_exit "and in default" 0 b images rm "$SH"
 expect_exit "system prune" 0 b system prune
 expect_out "ns2's image still runs" "ns2" b -n ns2 run --rm "$SH" echo ns2
-expect_out "no blob was freed: others hold them" "$(wc -l <"$T/sh.blobs")" count_blobs
+expect_out "no blob was freed: ns2 alone holds them" "$(wc -l <"$T/sh.blobs")" count_blobs
+expect_out "nor any blob file" "$(wc -l <"$T/sh.blobs")" blob_files
 expect_out "ns1's snapshots are gone" "" snaps ns1
+expect_out "and default's" "" snaps
 expect_exit "namespaces rm refuses a namespace that holds an image" 5 b namespaces rm ns2
 expect_contains "and says what it holds" "$T/stderr" "1 image (berth-imaged)"
 expect_exit "images rm in ns2" 0 b -n ns2 images rm "$SH"
 expect_exit "system prune" 0 b system prune
+wait_out "once no namespace holds them the blobs go" 0 count_blobs
+wait_out "and their files" 0 blob_files
 expect_exit "namespaces rm of an empty namespace" 0 b namespaces rm ns1 ns2
 expect_exit "namespaces rm default is refused" 5 b namespaces rm default
 expect_exit "namespaces create" 0 b namespaces create team-a
 expect_exit "creating it again fails" 4 b namespaces create team-a
 expect_exit "an invalid name fails" 2 b namespaces create "Team A"
 
+# --- system prune --all and snapshots usage --------------------------------------------------
+expect_exit "pull sh" 0 b images pull "$SH"
+expect_exit "pull extra" 0 b images pull "$EXTRA"
+# extra's own layer: the one snapshot sh does not have; its files are on disk in one directory.
+extra_key=$(snaps | comm -13 "$T/sh.snaps" -)
+extra_fs=$(dirname "$(dirname "$(find "$ROOT/snapshotd/overlayfs" -path '*/fs/extra/numbers')")")
+check "extra has one layer of its own" test "$(echo "$extra_key" | wc -l)" = 1 -a -d "$extra_fs"
+b --format json snapshots usage "$extra_key" >"$T/usage.json"
+check "snapshots usage of a key prints its size: what its directory takes on disk" \
+	jq -e --arg k "$extra_key" --argjson du "$(du -s --block-size=1 "$extra_fs" | cut -f1)" \
+	'length == 1 and .[0].key == $k and .[0].size == $du and .[0].size > 0' "$T/usage.json"
+b snapshots usage "$extra_key" >"$T/usage.txt"
+check "and as a table, KEY SIZE INODES" \
+	awk -v k="$extra_key" 'NR == 1 && $1 == "KEY" && $2 == "SIZE" && $3 == "INODES" { h = 1 }
+		NR == 2 && $1 == k && $3 > 0 { r = 1 } END { exit !(h && r && NR == 2) }' "$T/usage.txt"
+expect_exit "snapshots usage takes no -q" 2 b snapshots usage -q "$extra_key"
+# Every snapshot of the namespace measured now: a collection then knows their sizes.
+b --format json snapshots usage >"$T/usage.json"
+b --format json content ls >"$T/content.json"
+expect_exit "run -d a container of sh" 0 b run -d --name user "$SH" sleep 1000
+prune_no() { echo n | b system prune --all; }
+expect_exit "prune --all asks first; no removes nothing" 1 prune_no
+expect_contains "and says so" "$T/stderr" "not confirmed; nothing removed"
+expect_out "both images are still there" "$(printf '%s\n' "$EXTRA" "$SH" | sort)" \
+	eval "b images ls -q | sort"
+b --format json system prune --all -f >"$T/prune.json"
+check "prune --all -f removes the image no container uses" \
+	jq -e --arg i "$EXTRA" '.images_removed == [$i]' "$T/prune.json"
+expect_out "and keeps the one a container uses" "$SH" b images ls -q
+expect_out "whose container still runs" "running" \
+	eval "b --format json ps | jq -r '.[] | select(.id == \"user\") | .status'"
+gone_blobs=$(b content ls -q | jq -R . | jq -s --slurpfile all "$T/content.json" \
+	'. as $kept | [$all[0][] | select(.digest as $d | $kept | index($d) | not)]')
+check "it removed extra's own blobs and reports their bytes" \
+	jq -e --argjson gone "$gone_blobs" \
+	'.blobs_removed == ($gone | length) and .blobs_removed == 3 and
+	 .blob_bytes == ([$gone[].size] | add)' "$T/prune.json"
+gone_snaps=$(snaps | jq -R . | jq -s --slurpfile all "$T/usage.json" \
+	'. as $kept | [$all[0][] | select(.key as $k | $kept | index($k) | not)]')
+check "and extra's layer, whose size was known" \
+	jq -e --argjson gone "$gone_snaps" --arg k "$extra_key" \
+	'.snapshots_removed == 1 and $gone[0].key == $k and
+	 .snapshot_bytes_known == $gone[0].size' "$T/prune.json"
+expect_out "a prune with nothing to collect says so" \
+	"Removed 0 blobs (0B), 0 ingests and 0 snapshots (0B known)" b system prune
+expect_exit "rm -f the container" 0 b rm -f user
+
 # --- listings page ---------------------------------------------------------------------------
+held=$(count_blobs)
 "$BUILD/test/helpers/seed_store" blobs "$T/state" paging 10000 paging >/dev/null
 b content ls -q >"$T/all.blobs"
-check "content ls lists all 10,000 blobs and more" test "$(wc -l <"$T/all.blobs")" -ge 10000
+expect_out "content ls lists the 10,000 blobs and the $held of sh" "$((10000 + held))" \
+	eval "wc -l <'$T/all.blobs'"
 expect_out "none twice" "" sh -c "sort '$T/all.blobs' | uniq -d"
 check "in order" sort -c "$T/all.blobs"
 
