@@ -81,7 +81,9 @@ skopeo inspect --raw --tls-verify=false "docker://$REG_IP:5000/test/big:v1" |
 total=$(awk '{ s += $2 } END { print s }' "$T/big.layers")
 
 IT_REGISTRIES=", {\"host\": \"$REG_IP:5000\", \"insecure\": true}"
-IT_IMAGED='"job_lease_ttl_ms": 5000'
+# The killed job's lease must outlive a store's restart and the start of the second pull,
+# which takes its layers over (seconds under a sanitizer build), then expire within the test.
+IT_IMAGED='"job_lease_ttl_ms": 12000'
 IT_CONFIG='"contentd": {"gc_delay_ms": 100, "ingest_expiry_ms": 1000}, "snapshotd": {"gc_delay_ms": 100}'
 suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
 BIG=$REG_IP:5000/test/big:v1
@@ -179,9 +181,9 @@ interrupted() {
 	expect_out "the image runs with both layers whole" "$((BIG_MB * MIB)) $((BIG_MB * MIB))" \
 		b run --rm "$BIG" sh -c 'echo $(wc -c < /big/data1) $(wc -c < /big/data2)'
 	expect_exit "images rm" 0 b images rm "$BIG"
-	# The interrupted job's lease expires (5 s here), then everything goes.
+	# The interrupted job's lease expires (12 s here), then everything goes.
 	local left=0
-	for _ in $(seq 150); do
+	for _ in $(seq 200); do
 		b system prune >/dev/null 2>&1
 		left=$(store_bytes)
 		[ $((left - empty)) -lt "$MIB" ] && break

@@ -47,6 +47,19 @@ struct t_case {
 		_exit(1);                                         \
 	} while (0)
 
+/* Print the last `lines` lines of the file at `path` as "# " comments: the log of a daemon
+ * that stopped badly, shown before the check that fails on it. */
+static inline void
+t_show_tail(const char *path, int lines)
+{
+	char cmd[512];
+
+	fflush(NULL);
+	snprintf(cmd, sizeof(cmd), "tail -n %d '%s' 2>&1 | sed 's/^/#   /' >&2", lines, path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "#   (no log at %s)\n", path);
+}
+
 #define T_OK(c)                                          \
 	do {                                             \
 		if (!(c))                                \

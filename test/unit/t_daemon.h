@@ -138,7 +138,9 @@ t_daemon_setup(struct t_daemon *d, const char *name)
 	t_guard_dir(d->dir);
 	char peer[64];
 	snprintf(peer, sizeof(peer), "berth-%s", name);
-	snprintf(d->url, sizeof(d->url), "ipc://%s/state/%s.sock", d->dir, name);
+	/* The front door's socket is <state>/berth.sock; the others are named after the daemon. */
+	snprintf(d->url, sizeof(d->url), "ipc://%s/state/%s.sock", d->dir,
+	         strcmp(name, "gatewayd") == 0 ? "berth" : name);
 	T_NOERR(br_rpc_client_new(d->url, peer, &d->client, &err), err);
 	d->arena = br_arena_new();
 	t_daemon_start(d);
@@ -148,15 +150,18 @@ t_daemon_setup(struct t_daemon *d, const char *name)
 static inline void
 t_daemon_stop(struct t_daemon *d)
 {
+	char log[128];
 	int status = 0;
 
 	T_EQ_INT(kill(d->pid, SIGTERM), 0);
 	for (int i = 0; i < 200; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			d->pid = 0;
-			T_OK(WIFEXITED(status));
-			T_EQ_INT(WEXITSTATUS(status), 0);
-			return;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				return;
+			snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
+			t_show_tail(log, 40);
+			T_FAIL_("berth-%s stopped with status 0x%x", d->name, status);
 		}
 		usleep(50 * 1000);
 	}
