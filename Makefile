@@ -14,6 +14,9 @@ BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= /lib/systemd/system
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
 
 PKG_CONFIG ?= pkg-config
@@ -39,6 +42,20 @@ DAEMONS := contentd snapshotd imaged taskd netd gatewayd
 COMMON_SRCS := $(wildcard common/*.c common/proto/*.c)
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 LIBCOMMON := $(BUILD)/libcommon.a
+
+# libberth (libberth/): the client library, static and shared, with the common/ objects it
+# needs inside, so that an agent links it alone (plus its system libraries). The shared one is
+# built from a second, position-independent compile in $(BUILD)/pic/ and exports only berth_*
+# (libberth/libberth.map). Only libberth/berth.h is installed.
+LIBBERTH_SRCS := $(wildcard libberth/*.c)
+LIBBERTH_COMMON_SRCS := common/err.c common/msg.c common/rpc.c common/rpc_client.c \
+	common/loop.c common/log.c common/xalloc.c common/proto/types.c common/proto/gateway.c \
+	common/proto/images.c common/proto/tasks.c common/proto/events.c
+LIBBERTH_OBJS := $(LIBBERTH_SRCS:%.c=$(BUILD)/%.o) $(LIBBERTH_COMMON_SRCS:%.c=$(BUILD)/%.o)
+LIBBERTH_PIC_OBJS := $(LIBBERTH_OBJS:$(BUILD)/%=$(BUILD)/pic/%)
+LIBBERTH_A := $(BUILD)/libberth.a
+LIBBERTH_SO := $(BUILD)/libberth.so.0
+LIBBERTH_LDLIBS := $(shell $(PKG_CONFIG) --libs msgpack libuv) -lnng -lpthread
 
 # objs_of(dir): every object of a process directory; lib_objs_of(dir): the same minus main.o,
 # which is what unit tests and fuzz targets of that directory link.
@@ -75,8 +92,35 @@ $(BUILD)/berth-$(1): $(call objs_of,$(1)) $(LIBCOMMON)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
-$(BUILD)/berth: $(call objs_of,ctl) $(LIBCOMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(call objs_of,ctl) $(LIBCOMMON) $(BR_LDLIBS) $(LDLIBS)
+$(BUILD)/berth: $(call objs_of,ctl) $(LIBBERTH_A) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(call objs_of,ctl) $(LIBBERTH_A) $(LIBCOMMON) $(BR_LDLIBS) $(LDLIBS)
+
+all: $(LIBBERTH_A) $(LIBBERTH_SO) $(BUILD)/examples/agent
+
+$(LIBBERTH_A): $(LIBBERTH_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(LIBBERTH_SO): $(LIBBERTH_PIC_OBJS) libberth/libberth.map
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,libberth.so.0 \
+		-Wl,--version-script=libberth/libberth.map $(if $(SAN_CFLAGS),,-Wl,--no-undefined) \
+		-o $@ $(LIBBERTH_PIC_OBJS) $(LIBBERTH_LDLIBS) $(LDLIBS)
+	ln -sf libberth.so.0 $(BUILD)/libberth.so
+
+# The example agent sees only the installed interface: berth.h and the library.
+$(BUILD)/examples/agent: examples/agent.c libberth/berth.h $(LIBBERTH_A)
+	@mkdir -p $(@D)
+	$(CC) -Ilibberth $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ examples/agent.c \
+		$(LIBBERTH_A) $(LIBBERTH_LDLIBS) $(LDLIBS)
+
+# Unit tests of the CLI and of libberth link the library too (after the rest: it holds the
+# common/ objects it needs itself).
+$(filter $(BUILD)/test/unit/test_ctl_% $(BUILD)/test/unit/test_libberth,$(UNIT_BINS)): $(LIBBERTH_A)
 
 # The shim is linked statically against glibc and msgpack-c only: it must not pull nng, libuv
 # or SQLite, and the objects it takes from libcommon.a must not either.
@@ -138,8 +182,18 @@ test: deps
 run: deps all
 	@bash test/demo.sh $(BUILD)
 
-install: $(BINS)
+install: $(BINS) $(LIBBERTH_A) $(LIBBERTH_SO)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/berth $(DESTDIR)$(SYSCONFDIR)/berth
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 libberth/berth.h $(DESTDIR)$(INCLUDEDIR)/berth.h
+	install -m 0644 $(LIBBERTH_A) $(DESTDIR)$(LIBDIR)/libberth.a
+	install -m 0755 $(LIBBERTH_SO) $(DESTDIR)$(LIBDIR)/libberth.so.0
+	ln -sf libberth.so.0 $(DESTDIR)$(LIBDIR)/libberth.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+		libberth/berth.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
 	install -m 0755 $(BUILD)/berth $(DAEMONS:%=$(BUILD)/berth-%) $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/berth-shim $(DESTDIR)$(LIBEXECDIR)/berth/
 	test -e $(DESTDIR)$(SYSCONFDIR)/berth/berth.json || \
@@ -157,6 +211,9 @@ install-systemd:
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/berth $(DAEMONS:%=$(DESTDIR)$(BINDIR)/berth-%)
 	rm -f $(DESTDIR)$(LIBEXECDIR)/berth/berth-shim
+	rm -f $(DESTDIR)$(INCLUDEDIR)/berth.h $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
+	rm -f $(DESTDIR)$(LIBDIR)/libberth.a $(DESTDIR)$(LIBDIR)/libberth.so \
+		$(DESTDIR)$(LIBDIR)/libberth.so.0
 	for u in systemd/*.service systemd/*.target; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -21,6 +21,7 @@
 #include "common/json.h"
 #include "common/oci.h"
 #include "common/ref.h"
+#include "common/rpc.h"
 #include "common/xalloc.h"
 
 #define MAX_REGISTRIES 64
@@ -679,9 +680,205 @@ set_timeout(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 	return 0;
 }
 
+const char *
+br_role_name(enum br_role role)
+{
+	switch (role) {
+	case BR_ROLE_READ:
+		return "read";
+	case BR_ROLE_USER:
+		return "user";
+	case BR_ROLE_ADMIN:
+		return "admin";
+	case BR_ROLE_NONE:
+		break;
+	}
+	return "none";
+}
+
+static void
+access_rule_fini(struct br_access_rule *r)
+{
+	br_strv_free(r->namespaces);
+	r->namespaces = NULL;
+}
+
+/* One rule of gatewayd.access: {"uid": N | "gid": N, "namespaces": [...], "role": "..."}. */
+static int
+parse_access_rule(yajl_val v, const char *path, struct br_access_rule *r, br_err *err)
+{
+	bool have_id = false, have_ns = false, have_role = false;
+
+	if (!YAJL_IS_OBJECT(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an object", path);
+	for (size_t i = 0; i < v->u.object.len; i++) {
+		const char *key = v->u.object.keys[i];
+		yajl_val val = v->u.object.values[i];
+		_cleanup_free_ char *sub = xasprintf("%s.%s", path, key);
+		if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0) {
+			int64_t id = 0;
+			if (have_id)
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "%s: give either \"uid\" or \"gid\", not both",
+				                  path);
+			if (want_int(val, sub, 0, UINT32_MAX - 1, &id, err) < 0)
+				return -1;
+			r->by_gid = key[0] == 'g';
+			r->id = (uint32_t)id;
+			have_id = true;
+		} else if (strcmp(key, "namespaces") == 0) {
+			if (!YAJL_IS_ARRAY(val) || val->u.array.len == 0 ||
+			    val->u.array.len > MAX_USERS)
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "%s: expected an array of 1 to %d namespace names", sub,
+				        MAX_USERS);
+			size_t n = val->u.array.len;
+			r->namespaces = xcalloc(n + 1, sizeof(char *));
+			for (size_t j = 0; j < n; j++) {
+				_cleanup_free_ char *item = xasprintf("%s[%zu]", sub, j);
+				const char *ns = NULL;
+				if (want_string(val->u.array.values[j], item, &ns, err) < 0)
+					return -1;
+				if (strcmp(ns, "*") != 0 && !br_ns_valid(ns))
+					return br_err_set(
+					        err, BR_INVALID_ARGUMENT,
+					        "%s: \"%s\" is neither a namespace name nor \"*\"",
+					        item, ns);
+				r->namespaces[j] = xstrdup(ns);
+			}
+			have_ns = true;
+		} else if (strcmp(key, "role") == 0) {
+			const char *role = NULL;
+			if (want_string(val, sub, &role, err) < 0)
+				return -1;
+			if (strcmp(role, "admin") == 0)
+				r->role = BR_ROLE_ADMIN;
+			else if (strcmp(role, "user") == 0)
+				r->role = BR_ROLE_USER;
+			else if (strcmp(role, "read") == 0)
+				r->role = BR_ROLE_READ;
+			else
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "%s: \"%s\" is not a role (admin, user or read)",
+				                  sub, role);
+			have_role = true;
+		} else {
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: unknown key", sub);
+		}
+	}
+	if (!have_id || !have_ns || !have_role)
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "%s: a rule needs \"uid\" or \"gid\", \"namespaces\" and \"role\"", path);
+	return 0;
+}
+
+static int
+set_access(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	if (!YAJL_IS_ARRAY(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an array", path);
+	size_t n = v->u.array.len;
+	if (n > MAX_USERS)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: more than %d rules", path,
+		                  MAX_USERS);
+	struct br_access_rule *rules = xcalloc(n ? n : 1, sizeof(*rules));
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *sub = xasprintf("%s[%zu]", path, i);
+		if (parse_access_rule(v->u.array.values[i], sub, &rules[i], err) < 0) {
+			for (size_t j = 0; j <= i; j++)
+				access_rule_fini(&rules[j]);
+			free(rules);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < cfg->gatewayd.n_access; i++)
+		access_rule_fini(&cfg->gatewayd.access[i]);
+	free(cfg->gatewayd.access);
+	cfg->gatewayd.access = rules;
+	cfg->gatewayd.n_access = n;
+	return 0;
+}
+
+#define INT_SETTER(fn, member, min, max)                                                \
+	static int fn(struct br_config *cfg, yajl_val v, const char *path, br_err *err) \
+	{                                                                               \
+		int64_t n = 0;                                                          \
+		if (want_int(v, path, min, max, &n, err) < 0)                           \
+			return -1;                                                      \
+		cfg->member = (int)n;                                                   \
+		return 0;                                                               \
+	}
+
+INT_SETTER(set_max_connections, gatewayd.max_connections, 1, 65536)
+INT_SETTER(set_max_calls_per_uid, gatewayd.max_calls_per_uid, 1, BR_RPC_MAX_CONTEXTS)
+
+static int
+set_events_max_count(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return want_int(v, path, 1, INT64_C(1) << 40, &cfg->gatewayd.events_max_count, err);
+}
+
+static int
+set_events_max_age(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t s = 0;
+
+	if (want_int(v, path, 0, 10 * 365 * 86400LL, &s, err) < 0)
+		return -1;
+	cfg->gatewayd.events_max_age_ms = s * 1000;
+	return 0;
+}
+
+static const struct field events_fields[] = {
+        {"max_count", set_events_max_count},
+        {"max_age_s", set_events_max_age},
+        {NULL, NULL},
+};
+
+static int
+set_events(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return walk_object(cfg, v, path, events_fields, err);
+}
+
+/* "HOST:PORT" with a numeric IPv4 or [IPv6] host; "" turns the endpoint off. */
+static int
+set_metrics_address(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (s[0] == '\0') {
+		replace(&cfg->gatewayd.metrics_address, NULL);
+		return 0;
+	}
+	const char *colon = strrchr(s, ':');
+	char *end = NULL;
+	long port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (colon == NULL || colon == s || end == colon + 1 || *end != '\0' || port < 1 ||
+	    port > 65535 || strlen(s) > 64)
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "%s: \"%s\" is not HOST:PORT (\"127.0.0.1:9338\", \"[::1]:9338\")", path,
+		        s);
+	replace(&cfg->gatewayd.metrics_address, xstrdup(s));
+	return 0;
+}
+
 static const struct field gatewayd_fields[] = {
-        {"socket", set_socket},      {"group", set_group}, {"users", set_users},
-        {"timeout_ms", set_timeout}, {NULL, NULL},
+        {"socket", set_socket},
+        {"group", set_group},
+        {"users", set_users},
+        {"access", set_access},
+        {"timeout_ms", set_timeout},
+        {"max_connections", set_max_connections},
+        {"max_calls_per_uid", set_max_calls_per_uid},
+        {"events", set_events},
+        {"metrics_address", set_metrics_address},
+        {NULL, NULL},
 };
 
 static int
@@ -730,6 +927,10 @@ br_config_new_default(void)
 	cfg->netd.cni_conf_dir = xstrdup("/etc/berth/cni");
 	cfg->gatewayd.group = xstrdup("berth");
 	cfg->gatewayd.timeout_ms = 30000;
+	cfg->gatewayd.max_connections = 1024;
+	cfg->gatewayd.max_calls_per_uid = 64;
+	cfg->gatewayd.events_max_count = 100000;
+	cfg->gatewayd.events_max_age_ms = 7 * DAY_MS;
 	return cfg;
 }
 
@@ -802,6 +1003,10 @@ br_config_free(struct br_config *cfg)
 	free(cfg->gatewayd.socket);
 	free(cfg->gatewayd.group);
 	free(cfg->gatewayd.users);
+	for (size_t i = 0; i < cfg->gatewayd.n_access; i++)
+		access_rule_fini(&cfg->gatewayd.access[i]);
+	free(cfg->gatewayd.access);
+	free(cfg->gatewayd.metrics_address);
 	free(cfg);
 }
 

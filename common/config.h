@@ -22,7 +22,11 @@
  *               "shim": "/usr/local/libexec/berth/berth-shim"},
  *     "netd": {"network": "none", "cni_bin_dir": "/usr/lib/cni", "cni_conf_dir": "/etc/berth/cni"},
  *     "gatewayd": {"socket": "/run/berth/berth.sock", "group": "berth", "users": [1000],
- *                  "timeout_ms": 30000}
+ *                  "access": [{"uid": 1000, "namespaces": ["team-a"], "role": "user"},
+ *                             {"gid": 100, "namespaces": ["*"], "role": "read"}],
+ *                  "timeout_ms": 30000, "max_connections": 1024, "max_calls_per_uid": 64,
+ *                  "events": {"max_count": 100000, "max_age_s": 604800},
+ *                  "metrics_address": "127.0.0.1:9338"}
  *   }
  *
  * Command-line flags (--root, --state, --config, --log-level) override the file.
@@ -50,6 +54,23 @@ struct br_registry_config {
 struct br_runtime_config {
 	char *name; /* "runc" */
 	char *path; /* "/usr/sbin/runc" */
+};
+
+/* What a caller may do in a namespace (gatewayd.access; docs/gateway.md). */
+enum br_role {
+	BR_ROLE_NONE = 0,
+	BR_ROLE_READ,  /* lists, inspect and events */
+	BR_ROLE_USER,  /* and images, containers and tasks */
+	BR_ROLE_ADMIN, /* everything: the raw stores, namespaces, collection */
+};
+
+/* One access rule: the callers it matches (a uid or a gid), the namespaces it covers and
+ * the role it grants there. */
+struct br_access_rule {
+	bool by_gid; /* match `id` against the caller's groups, else its uid */
+	uint32_t id;
+	char **namespaces; /* NULL-terminated; "*" is every namespace */
+	enum br_role role;
 };
 
 struct br_config {
@@ -97,11 +118,21 @@ struct br_config {
 	struct {
 		char *socket;
 		char *group;
-		uint32_t *users; /* uids allowed besides root */
+		uint32_t *users; /* uids allowed besides root: role "user" in every namespace */
 		size_t n_users;
+		struct br_access_rule *access;
+		size_t n_access;
 		int timeout_ms;
+		int max_connections;       /* open front-door connections, all callers together */
+		int max_calls_per_uid;     /* calls in flight per uid other than root */
+		int64_t events_max_count;  /* the event log keeps at most this many events */
+		int64_t events_max_age_ms; /* and none older; 0: no age limit */
+		char *metrics_address;     /* "127.0.0.1:9338" for /metrics over HTTP; NULL: off */
 	} gatewayd;
 };
+
+/* "admin", "user", "read" (and "none"). */
+const char *br_role_name(enum br_role role);
 
 /* A config holding only the built-in defaults. Never fails. */
 struct br_config *br_config_new_default(void);

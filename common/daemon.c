@@ -22,11 +22,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 
 /* ------------------------------------------------------------------ sd_notify */
@@ -245,6 +247,61 @@ fail:
 	return -1;
 }
 
+/* ------------------------------------------------------------------ daemon.metrics */
+
+static int64_t
+wall_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+br_daemon_metrics(struct br_daemon *d, struct br_metrics *m)
+{
+	if (d->server != NULL)
+		br_rpc_server_metrics(d->server, m);
+	br_metrics_gauge(m, "berth_start_time_seconds",
+	                 "When the daemon started serving, in seconds since the Unix epoch.", NULL,
+	                 (double)d->started_at_ms / 1000, NULL);
+	if (d->outbox != NULL) {
+		int64_t pending = br_outbox_pending(d->outbox);
+		if (pending >= 0)
+			br_metrics_gauge(m, "berth_outbox_pending_messages",
+			                 "Messages in the daemon's outbox not yet acknowledged by "
+			                 "their target.",
+			                 NULL, (double)pending, NULL);
+	}
+	if (d->metrics != NULL)
+		d->metrics(d->data, m);
+}
+
+/* daemon.metrics: the figures of br_daemon_metrics() in their wire form. */
+static void
+handle_metrics(br_call *call, void *data)
+{
+	_cleanup_(br_metrics_freep) struct br_metrics *m = br_metrics_new();
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	br_daemon_metrics(data, m);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	br_msg_pack_str(&pk, "v");
+	msgpack_pack_int(&pk, BR_RPC_VERSION);
+	br_msg_pack_str(&pk, "r");
+	br_metrics_pack(&pk, m);
+	br_call_reply_raw(call, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static const struct br_method daemon_methods[] = {
+        {"daemon.metrics", NULL, handle_metrics},
+};
+
 /* ------------------------------------------------------------------ serve and stop */
 
 static void
@@ -259,7 +316,7 @@ on_signal(uv_signal_t *handle, int signum)
 void
 br_daemon_add_methods(struct br_daemon *d, const struct br_method *methods, size_t n, void *data)
 {
-	if (d->n_extra_methods >= BR_RPC_MAX_METHOD_SETS)
+	if (d->n_extra_methods >= BR_RPC_MAX_METHOD_SETS - 1)
 		abort(); /* a programming error: raise BR_RPC_MAX_METHOD_SETS */
 	d->extra_methods[d->n_extra_methods].methods = methods;
 	d->extra_methods[d->n_extra_methods].n = n;
@@ -278,6 +335,8 @@ br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nme
 	        .fallback = d->fallback,
 	        .socket_group = d->socket_group,
 	        .watchdog = d->watchdog,
+	        .max_connections = d->max_connections,
+	        .max_calls_per_uid = d->max_calls_per_uid,
 	        .health = d->health,
 	        .ns_usage = d->ns_usage,
 	};
@@ -289,6 +348,8 @@ br_daemon_serve(struct br_daemon *d, const struct br_method *methods, size_t nme
 	for (size_t i = 0; i < d->n_extra_methods; i++)
 		br_rpc_server_add_methods(d->server, d->extra_methods[i].methods,
 		                          d->extra_methods[i].n, d->extra_methods[i].data);
+	br_rpc_server_add_methods(d->server, daemon_methods, 1, d);
+	d->started_at_ms = wall_clock_ms();
 	uv_signal_init(&d->uv, &d->sigterm);
 	uv_signal_init(&d->uv, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;

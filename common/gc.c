@@ -4,13 +4,18 @@
  * release since the last start), an interval timer, whether a collection runs, whether another
  * one is wanted after it, and the on-demand callers waiting for the next one to end. Callers
  * that asked while a collection ran wait for the one after it, which is the first to start
- * after their request.
+ * after their request. The end of each collection is announced by /gc/run in the store's
+ * database (events.h).
  */
 #include "common/gc.h"
 
 #include <stdlib.h>
 
+#include "common/db.h"
+#include "common/events.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 
 struct waiter {
@@ -27,11 +32,17 @@ struct br_gc {
 	int64_t delay_ms, interval_ms;
 	br_gc_run_fn run;
 	void *data;
+	sqlite3 *db;              /* where /gc/run goes */
+	const char *daemon;       /* its payload's "daemon" */
+	struct br_outbox *outbox; /* kicked after it; may be NULL */
 	bool running, again, stopping;
 	int closing; /* timers still closing */
 	bool free_when_closed;
 	struct waiter *current; /* wait for the running collection */
 	struct waiter *next;    /* wait for the one after it */
+	/* For metrics: collections ended (failed ones too) and what they removed. */
+	uint64_t runs, failures;
+	int64_t removed, bytes_freed;
 };
 
 static void start(struct br_gc *gc);
@@ -60,10 +71,13 @@ start(struct br_gc *gc)
 }
 
 struct br_gc *
-br_gc_new(uv_loop_t *uv, int64_t delay_ms, int64_t interval_ms, br_gc_run_fn run, void *data)
+br_gc_new(uv_loop_t *uv, sqlite3 *db, const char *daemon, int64_t delay_ms, int64_t interval_ms,
+          br_gc_run_fn run, void *data)
 {
 	struct br_gc *gc = xnew(struct br_gc);
 
+	gc->db = db;
+	gc->daemon = daemon;
 	gc->delay_ms = delay_ms;
 	gc->interval_ms = interval_ms;
 	gc->run = run;
@@ -161,9 +175,56 @@ br_gc_now(struct br_gc *gc, br_gc_done_fn done, void *arg)
 }
 
 void
+br_gc_set_outbox(struct br_gc *gc, struct br_outbox *ob)
+{
+	gc->outbox = ob;
+}
+
+/* /gc/run for the collection that ended, in a transaction of its own: the collection's own
+ * changes are committed already, each with its events. A failure is logged: the collection
+ * happened all the same. */
+static void
+announce(struct br_gc *gc, const struct br_gc_result *r, const br_err *err)
+{
+	struct br_event_gc_run ev = {
+	        .daemon = gc->daemon,
+	        .removed = r->removed,
+	        .bytes = r->bytes,
+	        .leases = r->leases,
+	        .ingests = r->ingests,
+	        .orphans = r->orphans,
+	        .duration_ms = r->duration_ms,
+	        .error = err != NULL ? err->msg : NULL,
+	};
+	br_err e = BR_ERR_INIT;
+
+	if (gc->db == NULL)
+		return;
+	if (br_db_begin(gc->db, &e) < 0 ||
+	    br_event_add(gc->db, BR_STORE_EVENT_NS, BR_TOPIC_GC_RUN, &br_event_gc_run_schema, &ev,
+	                 &e) < 0 ||
+	    br_db_commit(gc->db, &e) < 0) {
+		br_db_rollback(gc->db);
+		br_log_warn("GC-EVENT", "%s: collection event: %s", gc->daemon, e.msg);
+		return;
+	}
+	if (gc->outbox != NULL)
+		br_outbox_kick(gc->outbox);
+}
+
+void
 br_gc_finished(struct br_gc *gc, const struct br_gc_result *result, const br_err *err)
 {
 	struct waiter *done = gc->current;
+	static const struct br_gc_result none;
+
+	announce(gc, result != NULL ? result : &none, err);
+	gc->runs++;
+	gc->failures += err != NULL;
+	if (result != NULL) {
+		gc->removed += result->removed;
+		gc->bytes_freed += result->bytes;
+	}
 
 	gc->running = false;
 	gc->current = NULL;
@@ -227,4 +288,20 @@ void
 br_gc_handle(br_call *call, void *data)
 {
 	br_gc_now(data, reply_done, call);
+}
+
+void
+br_gc_metrics(const struct br_gc *gc, struct br_metrics *m)
+{
+	br_metrics_counter(m, "berth_gc_runs_total", "Collections that ended, failed ones too.",
+	                   NULL, (double)gc->runs, NULL);
+	br_metrics_counter(m, "berth_gc_failures_total", "Collections that ended with an error.",
+	                   NULL, (double)gc->failures, NULL);
+	br_metrics_counter(m, "berth_gc_removed_total",
+	                   "Blobs or snapshots removed by collections.", NULL, (double)gc->removed,
+	                   NULL);
+	br_metrics_counter(m, "berth_gc_freed_bytes_total",
+	                   "Bytes freed by collections, where known (blob sizes, measured "
+	                   "snapshots).",
+	                   NULL, (double)gc->bytes_freed, NULL);
 }

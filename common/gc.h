@@ -14,6 +14,10 @@
  * workers) and reports with br_gc_finished(). A release during a collection schedules another
  * one after it, since the running one may have looked before the release.
  *
+ * Every collection that ran, whatever it found and however it ended, is announced once by
+ * the event /gc/run (namespace BR_STORE_EVENT_NS; payload br_event_gc_run), written into the
+ * store's outbox in a transaction of its own when br_gc_finished() is called.
+ *
  * Threading: loop thread only.
  */
 #ifndef BR_COMMON_GC_H
@@ -22,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
 #include <uv.h>
 
 #include "common/err.h"
@@ -29,6 +34,7 @@
 #include "common/rpc.h"
 
 struct br_gc;
+struct br_outbox;
 
 /* Start one collection; it must end with exactly one br_gc_finished(gc, ...), never inline.
  * It should stop early (and report what it did) once br_gc_stopping(gc) is true. */
@@ -37,8 +43,13 @@ typedef void (*br_gc_run_fn)(void *data, struct br_gc *gc);
 /* What a br_gc_now caller gets: the result, or the error that ended the collection. */
 typedef void (*br_gc_done_fn)(void *arg, const struct br_gc_result *result, const br_err *err);
 
-struct br_gc *br_gc_new(uv_loop_t *uv, int64_t delay_ms, int64_t interval_ms, br_gc_run_fn run,
-                        void *data);
+/* A scheduler on `uv` for the store named `daemon` ("contentd", static), whose database `db`
+ * (the loop thread's connection, with the outbox table) receives the /gc/run events. */
+struct br_gc *br_gc_new(uv_loop_t *uv, sqlite3 *db, const char *daemon, int64_t delay_ms,
+                        int64_t interval_ms, br_gc_run_fn run, void *data);
+/* The outbox to kick once a /gc/run event is written (NULL: none; the event waits in the
+ * table for the next outbox). It must outlive the scheduler or be unset first. */
+void br_gc_set_outbox(struct br_gc *gc, struct br_outbox *ob);
 /* No new collection starts; one running may finish (it sees br_gc_stopping). */
 void br_gc_stop(struct br_gc *gc);
 /* Close the timers and free (once closed). No collection may be running: a store stops its
@@ -47,6 +58,8 @@ void br_gc_free(struct br_gc *gc);
 
 void br_gc_released(struct br_gc *gc);
 void br_gc_now(struct br_gc *gc, br_gc_done_fn done, void *arg);
+/* The running collection ended, with `result` (what it did, also when it failed) and `err`
+ * (NULL: it completed). Emits /gc/run, then answers the br_gc_now callers that waited for it. */
 void br_gc_finished(struct br_gc *gc, const struct br_gc_result *result, const br_err *err);
 
 /* Run fn(arg) on the next turn of the loop, after the calls that arrived meanwhile: how a
@@ -61,5 +74,11 @@ bool br_gc_stopping(const struct br_gc *gc);
 /* The P.gc handler: data is the struct br_gc; replies br_gc_result once a collection that
  * started after the call ended; UNAVAILABLE when the store stops first. */
 void br_gc_handle(br_call *call, void *data);
+
+/* Add the scheduler's figures to `m` (docs/metrics.md): berth_gc_runs_total,
+ * berth_gc_failures_total, berth_gc_removed_total and berth_gc_freed_bytes_total, counted
+ * since the scheduler started. */
+struct br_metrics;
+void br_gc_metrics(const struct br_gc *gc, struct br_metrics *m);
 
 #endif

@@ -530,3 +530,71 @@ br_json_gen_take(yajl_gen g, size_t *ret_len)
 		*ret_len = len;
 	return s;
 }
+
+static void
+gen_strn(yajl_gen g, const char *p, size_t n)
+{
+	_cleanup_free_ char *s = xstrndup(p, n);
+	gen_string(g, s);
+}
+
+void
+br_json_gen_msgpack(yajl_gen g, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		yajl_gen_null(g);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		yajl_gen_bool(g, o->via.boolean);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > INT64_MAX) {
+			char buf[32];
+			int n = snprintf(buf, sizeof(buf), "%" PRIu64, o->via.u64);
+			yajl_gen_number(g, buf, (size_t)n);
+		} else {
+			yajl_gen_integer(g, (long long)o->via.u64);
+		}
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		yajl_gen_integer(g, (long long)o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		yajl_gen_double(g, o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		gen_strn(g, o->via.str.ptr, o->via.str.size);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		gen_strn(g, o->via.bin.ptr, o->via.bin.size);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		yajl_gen_array_open(g);
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			br_json_gen_msgpack(g, &o->via.array.ptr[i]);
+		yajl_gen_array_close(g);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		yajl_gen_map_open(g);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+			if (k->type == MSGPACK_OBJECT_STR) {
+				gen_strn(g, k->via.str.ptr, k->via.str.size);
+			} else {
+				yajl_gen kg = br_json_gen_new();
+				br_json_gen_msgpack(kg, k);
+				_cleanup_free_ char *ks = br_json_gen_take(kg, NULL);
+				yajl_gen_free(kg);
+				gen_string(g, ks);
+			}
+			br_json_gen_msgpack(g, &o->via.map.ptr[i].val);
+		}
+		yajl_gen_map_close(g);
+		break;
+	default:
+		yajl_gen_null(g);
+		break;
+	}
+}

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <yajl_gen.h>
 #include <yajl_tree.h>
 
@@ -55,5 +56,9 @@ void br_json_gen_kv_int(yajl_gen g, const char *key, int64_t value);
 void br_json_gen_kv_bool(yajl_gen g, const char *key, bool value);
 /* Take the generated buffer as a heap string (NUL-terminated). */
 char *br_json_gen_take(yajl_gen g, size_t *ret_len);
+/* Generate a msgpack object as JSON: maps with string keys become objects (other keys are
+ * written as their JSON text), binary data a string of its bytes made valid UTF-8,
+ * extension types null. For payloads without a schema (an event's). */
+void br_json_gen_msgpack(yajl_gen g, const msgpack_object *o);
 
 #endif

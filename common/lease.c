@@ -6,7 +6,9 @@
  * store's collection deletes it, so expiry takes effect at its time, not at the next sweep.
  * A handler that let go of something a lease held tells the store (ops->released) once,
  * after its commit: never from inside a transaction, and never for a change that dropped
- * nothing, since each announcement costs the store a collection.
+ * nothing, since each announcement costs the store a collection. A lease that comes to exist
+ * or goes is announced by /leases/create or /leases/delete (events.h) in the transaction
+ * that writes or deletes its row, and the outbox is kicked after the commit.
  */
 #include "common/lease.h"
 
@@ -17,7 +19,9 @@
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/log.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 
 #define N_METHODS 8
@@ -26,6 +30,8 @@
 
 struct br_lease_store {
 	sqlite3 *db;
+	const char *daemon;       /* "contentd": the events' "daemon" */
+	struct br_outbox *outbox; /* kicked after a commit that added events; may be NULL */
 	const struct br_lease_store_ops *ops;
 	void *data;
 	uv_timer_t *timer; /* fires at the earliest expiry; freed in its close callback */
@@ -120,8 +126,45 @@ not_found(br_err *err, const char *id)
 	return br_err_set(err, BR_NOT_FOUND, "lease \"%s\": not found", id);
 }
 
+/* ---- events ---- */
+
 static int
-delete_row(struct br_lease_store *ls, const char *ns, const char *id, br_err *err)
+announce_create(struct br_lease_store *ls, const char *ns, const char *id, int64_t expire_at,
+                const struct br_strmap *labels, br_err *err)
+{
+	struct br_event_lease_create ev = {
+	        .id = id,
+	        .daemon = ls->daemon,
+	        .expire_at = expire_at,
+	        .labels = *labels,
+	};
+
+	return br_event_add(ls->db, ns, BR_TOPIC_LEASE_CREATE, &br_event_lease_create_schema, &ev,
+	                    err);
+}
+
+static int
+announce_delete(struct br_lease_store *ls, const char *ns, const char *id, bool expired,
+                br_err *err)
+{
+	struct br_event_lease_delete ev = {.id = id, .daemon = ls->daemon, .expired = expired};
+
+	return br_event_add(ls->db, ns, BR_TOPIC_LEASE_DELETE, &br_event_lease_delete_schema, &ev,
+	                    err);
+}
+
+/* After a commit that may have added events. */
+static void
+kick(struct br_lease_store *ls)
+{
+	if (ls->outbox != NULL)
+		br_outbox_kick(ls->outbox);
+}
+
+/* Delete the row of lease (ns, id) and announce it (`expired`: the lease had expired), inside
+ * the caller's transaction; nothing is announced when there was no row. */
+static int
+delete_row(struct br_lease_store *ls, const char *ns, const char *id, bool expired, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
@@ -130,7 +173,11 @@ delete_row(struct br_lease_store *ls, const char *ns, const char *id, br_err *er
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	return br_db_step_done(ls->db, st, err, "delete lease \"%s\"", id);
+	if (br_db_step_done(ls->db, st, err, "delete lease \"%s\"", id) < 0)
+		return -1;
+	if (sqlite3_changes(ls->db) == 0)
+		return 0;
+	return announce_delete(ls, ns, id, expired, err);
 }
 
 static int
@@ -144,9 +191,16 @@ check_ttl(int64_t ttl_ms, br_err *err)
 	return 0;
 }
 
+/* When a lease given `ttl_ms` now expires: ms since the epoch, 0 for never. */
+static int64_t
+expiry(int64_t ttl_ms)
+{
+	return ttl_ms > 0 ? br_db_now() + ttl_ms : 0;
+}
+
 /* Insert or update the lease row (keeping created_at) and replace its labels. */
 static int
-upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t ttl_ms,
+upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t expire_at,
        const struct br_strmap *labels, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -163,7 +217,7 @@ upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t ttl_ms
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, ttl_ms > 0 ? now + ttl_ms : 0);
+	sqlite3_bind_int64(st, 4, expire_at);
 	if (br_db_step_done(ls->db, st, err, "lease \"%s\"", id) < 0)
 		return -1;
 	if (br_db_prepare(ls->db, "DELETE FROM lease_labels WHERE namespace = ? AND lease = ?",
@@ -293,19 +347,58 @@ br_lease_check(struct br_lease_store *ls, const char *ns, const char *id, br_err
 	return 0;
 }
 
+/* The statements of br_lease_expire(), inside a transaction: each expired lease is
+ * announced, then they all go. */
+static int
+expire_tx(struct br_lease_store *ls, int64_t *ret_n, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *sel = NULL;
+	_cleanup_stmt_ sqlite3_stmt *del = NULL;
+	int64_t now = br_db_now(), n = 0;
+	int rc;
+
+	if (br_db_prepare(ls->db,
+	                  "SELECT namespace, id FROM leases WHERE expire_at > 0 AND expire_at <= ?",
+	                  &sel, err) < 0 ||
+	    br_db_prepare(ls->db, "DELETE FROM leases WHERE expire_at > 0 AND expire_at <= ?", &del,
+	                  err) < 0)
+		return -1;
+	sqlite3_bind_int64(sel, 1, now);
+	sqlite3_bind_int64(del, 1, now);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		if (announce_delete(ls, br_db_text(sel, 0), br_db_text(sel, 1), true, err) < 0)
+			return -1;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		return br_db_error(ls->db, rc, err, "list expired leases");
+	if (br_db_step_done(ls->db, del, err, "drop expired leases") < 0)
+		return -1;
+	*ret_n = n;
+	return 0;
+}
+
 int
 br_lease_expire(struct br_lease_store *ls, int64_t *ret_n, br_err *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	bool own_tx = sqlite3_get_autocommit(ls->db);
+	int64_t n = 0;
 
-	if (br_db_prepare(ls->db, "DELETE FROM leases WHERE expire_at > 0 AND expire_at <= ?", &st,
-	                  err) < 0)
+	if (own_tx && br_db_begin(ls->db, err) < 0)
 		return -1;
-	sqlite3_bind_int64(st, 1, br_db_now());
-	if (br_db_step_done(ls->db, st, err, "drop expired leases") < 0)
+	if (expire_tx(ls, &n, err) < 0) {
+		if (own_tx)
+			br_db_rollback(ls->db);
 		return -1;
+	}
+	if (own_tx) {
+		if (br_db_commit(ls->db, err) < 0)
+			return -1;
+		if (n > 0)
+			kick(ls);
+	}
 	if (ret_n != NULL)
-		*ret_n = sqlite3_changes(ls->db);
+		*ret_n = n;
 	arm_expiry(ls);
 	return 0;
 }
@@ -519,21 +612,26 @@ handle_create(br_call *call, void *data)
 	const char *ns = br_call_ns(call);
 	struct br_lease out;
 	br_err err = BR_ERR_INIT;
+	int64_t expire_at;
 	int rc;
 
 	if (check_ttl(req->ttl_ms, &err) < 0 || br_db_begin(ls->db, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
+	expire_at = expiry(req->ttl_ms);
 	rc = lease_live(ls, ns, req->id, &err);
 	if (rc > 0)
 		rc = br_err_set(&err, BR_ALREADY_EXISTS, "lease \"%s\": already exists", req->id);
 	else if (rc == 0)
-		rc = delete_row(ls, ns, req->id, &err); /* an expired leftover */
+		rc = delete_row(ls, ns, req->id, true, &err); /* an expired leftover */
 	if (rc == 0)
-		rc = upsert(ls, ns, req->id, req->ttl_ms, &req->labels, &err);
+		rc = upsert(ls, ns, req->id, expire_at, &req->labels, &err);
+	if (rc == 0)
+		rc = announce_create(ls, ns, req->id, expire_at, &req->labels, &err);
 	if (!in_tx(ls, call, rc, &err))
 		return;
+	kick(ls);
 	arm_expiry(ls);
 	if (get_lease(ls, ns, req->id, br_call_arena(call), &out, &err) < 0) {
 		br_call_fail(call, &err);
@@ -545,7 +643,8 @@ handle_create(br_call *call, void *data)
 /* Create or update a lease and hold what it names. A put that names what the lease holds
  * already (as owners do at every start and at every change of a record) changes no resource
  * row and announces no release; one with `replace` announces a release only when it let go
- * of something. With `must_exist` (a renewal) a missing or expired lease is NOT_FOUND. */
+ * of something. With `must_exist` (a renewal) a missing or expired lease is NOT_FOUND. Only
+ * a put that creates the lease emits an event (/leases/create); an update emits none. */
 static void
 handle_put(br_call *call, void *data)
 {
@@ -556,7 +655,8 @@ handle_put(br_call *call, void *data)
 	struct br_lease_missing_resp out = {0};
 	br_err err = BR_ERR_INIT;
 	const char **types = NULL;
-	int64_t dropped = 0;
+	int64_t dropped = 0, expire_at;
+	bool created = false;
 	int rc;
 
 	if (check_ttl(req->ttl_ms, &err) < 0 ||
@@ -565,21 +665,29 @@ handle_put(br_call *call, void *data)
 		br_call_fail(call, &err);
 		return;
 	}
+	expire_at = expiry(req->ttl_ms);
 	rc = lease_live(ls, ns, req->id, &err);
-	if (rc == 0 && req->must_exist)
+	if (rc == 0 && req->must_exist) {
 		rc = not_found(&err, req->id);
-	else if (rc == 0)
-		rc = delete_row(ls, ns, req->id, &err); /* an expired leftover starts afresh */
-	else if (rc > 0 && req->replace)
+	} else if (rc == 0) {
+		/* a new lease; an expired leftover of the same id goes first */
+		created = true;
+		rc = delete_row(ls, ns, req->id, true, &err);
+	} else if (rc > 0 && req->replace) {
 		rc = drop_others(ls, ns, req->id, &req->resources, types, arena, &dropped, &err);
-	else if (rc > 0)
+	} else if (rc > 0) {
 		rc = 0;
+	}
 	if (rc == 0)
-		rc = upsert(ls, ns, req->id, req->ttl_ms, &req->labels, &err);
+		rc = upsert(ls, ns, req->id, expire_at, &req->labels, &err);
+	if (rc == 0 && created)
+		rc = announce_create(ls, ns, req->id, expire_at, &req->labels, &err);
 	if (rc == 0)
 		rc = hold_all(ls, ns, req->id, &req->resources, types, arena, &out, &err);
 	if (!in_tx(ls, call, rc, &err))
 		return;
+	if (created)
+		kick(ls);
 	arm_expiry(ls);
 	if (dropped > 0)
 		released(ls);
@@ -619,9 +727,10 @@ handle_delete(br_call *call, void *data)
 	if (rc == 0)
 		rc = count_resources(ls, ns, req->id, &held, &err);
 	if (rc == 0)
-		rc = delete_row(ls, ns, req->id, &err);
+		rc = delete_row(ls, ns, req->id, false, &err);
 	if (!in_tx(ls, call, rc, &err))
 		return;
+	kick(ls);
 	arm_expiry(ls);
 	if (held > 0)
 		released(ls);
@@ -855,13 +964,14 @@ static const struct {
 };
 
 int
-br_lease_store_new(uv_loop_t *uv, sqlite3 *db, const char *service,
+br_lease_store_new(uv_loop_t *uv, sqlite3 *db, const char *daemon, const char *service,
                    const struct br_lease_store_ops *ops, void *data, struct br_lease_store **ret,
                    br_err *err)
 {
 	struct br_lease_store *ls = xnew(struct br_lease_store);
 
 	ls->db = db;
+	ls->daemon = daemon;
 	ls->ops = ops;
 	ls->data = data;
 	for (size_t i = 0; i < N_METHODS; i++) {
@@ -893,6 +1003,12 @@ br_lease_store_free(struct br_lease_store *ls)
 	for (size_t i = 0; i < N_METHODS; i++)
 		free(ls->names[i]);
 	free(ls);
+}
+
+void
+br_lease_store_set_outbox(struct br_lease_store *ls, struct br_outbox *ob)
+{
+	ls->outbox = ob;
 }
 
 void

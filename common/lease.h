@@ -18,6 +18,13 @@
  * lease_resources belongs to an unexpired lease, and `key IN (SELECT key FROM lease_resources
  * WHERE type = ?)` is the set of roots of one type.
  *
+ * Events: a lease that comes to exist (create, a put of an unknown or expired id) emits
+ * /leases/create, one that goes (delete, br_lease_expire, an expired one replaced) emits
+ * /leases/delete, in the lease's namespace and in the transaction of the change
+ * (br_event_add; payloads in common/proto/leases.h). The store's migrations must therefore
+ * include the outbox table (BR_OUTBOX_SCHEMA_SQL), and the store hands its outbox over with
+ * br_lease_store_set_outbox() so that the events leave after each commit.
+ *
  * Threading: the lease store belongs to the daemon's loop thread, like its database.
  */
 #ifndef BR_COMMON_LEASE_H
@@ -64,6 +71,7 @@
 #define BR_LEASE_MAX_RESOURCES 100000
 
 struct br_lease_store;
+struct br_outbox;
 
 /* What the store contributes; called on the loop thread. */
 struct br_lease_store_ops {
@@ -86,13 +94,17 @@ struct br_lease_store_ops {
 };
 
 /*
- * A lease store on `db` (whose schema includes BR_LEASE_SCHEMA_SQL), serving
+ * A lease store on `db` (whose schema includes BR_LEASE_SCHEMA_SQL and the outbox table) of
+ * the daemon `daemon` ("contentd", named in its events; static), serving
  * "<service>.leases.*" (service: "content", "snapshots"). `ops` and `data` must outlive it.
  * A timer on `uv` calls ops->released when the earliest lease expires. Loop thread.
  */
-int br_lease_store_new(uv_loop_t *uv, sqlite3 *db, const char *service,
+int br_lease_store_new(uv_loop_t *uv, sqlite3 *db, const char *daemon, const char *service,
                        const struct br_lease_store_ops *ops, void *data,
                        struct br_lease_store **ret, br_err *err);
+/* The outbox kicked after a commit that added events (NULL: none; they wait in the table for
+ * the next outbox). It must outlive the store or be unset first. Loop thread. */
+void br_lease_store_set_outbox(struct br_lease_store *ls, struct br_outbox *ob);
 /* Stop the timer and free the store (the close completes on the loop). Accepts NULL. */
 void br_lease_store_free(struct br_lease_store *ls);
 
@@ -123,9 +135,10 @@ int br_lease_move(struct br_lease_store *ls, const char *ns, const char *id,
                   const struct br_lease_resource *from, const struct br_lease_resource *to,
                   br_err *err);
 
-/* Delete every lease whose expiry has passed (their references go with them). The number
- * deleted goes to *ret_n (may be NULL). Called by the store's collection before it asks what
- * is held. */
+/* Delete every lease whose expiry has passed (their references go with them), each
+ * announced by /leases/delete with `expired`. Inside the caller's transaction if one is open,
+ * else in one of its own (and the outbox is kicked after it). The number deleted goes to
+ * *ret_n (may be NULL). Called by the store's collection before it asks what is held. */
 int br_lease_expire(struct br_lease_store *ls, int64_t *ret_n, br_err *err);
 
 /* Leases of namespace `ns`, expired or not (for daemon.namespace). */

@@ -592,6 +592,33 @@ decode_objlist(struct decoder *d, const struct br_field *f, const msgpack_object
 	return 0;
 }
 
+/* A map kept packed, as it came (its limits were checked with the whole message). */
+static int
+decode_raw(struct decoder *d, const struct br_field *f, const msgpack_object *v, void *dst)
+{
+	uint32_t max = f->max ? f->max : BR_CHUNK_MAX;
+	struct br_bytes *b = dst;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (expect(d, v, MSGPACK_OBJECT_MAP, "a map") < 0)
+		return -1;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *v);
+	if (sb.size > max) {
+		size_t n = sb.size;
+		msgpack_sbuffer_destroy(&sb);
+		return fail(d, "too long (%zu bytes packed, at most %u)", n, max);
+	}
+	uint8_t *copy = br_arena_alloc(d->arena, sb.size);
+	memcpy(copy, sb.data, sb.size);
+	b->data = copy;
+	b->len = sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	return 0;
+}
+
 static int
 decode_field(struct decoder *d, const struct br_field *f, const msgpack_object *v, void *dst)
 {
@@ -648,6 +675,8 @@ decode_field(struct decoder *d, const struct br_field *f, const msgpack_object *
 		return decode_struct(d, f->sub, v, dst);
 	case BR_F_OBJLIST:
 		return decode_objlist(d, f, v, dst);
+	case BR_F_RAW:
+		return decode_raw(d, f, v, dst);
 	}
 	return fail(d, "unknown field type %d in schema", (int)f->type);
 }
@@ -745,6 +774,7 @@ field_present(const struct br_field *f, const void *src)
 		return !(s[0] == '\0' && (f->flags & (BR_F_DIGEST | BR_F_ID)));
 	}
 	case BR_F_BIN:
+	case BR_F_RAW:
 		return ((const struct br_bytes *)src)->len > 0;
 	case BR_F_STRLIST:
 		return ((const struct br_strlist *)src)->n > 0;
@@ -811,6 +841,11 @@ encode_field(msgpack_packer *pk, const struct br_field *f, const void *src)
 		msgpack_pack_array(pk, l->n);
 		for (size_t i = 0; i < l->n; i++)
 			br_msg_encode(pk, f->sub, (const char *)l->v + i * f->sub->size);
+		break;
+	}
+	case BR_F_RAW: {
+		const struct br_bytes *b = src;
+		pk->callback(pk->data, (const char *)b->data, b->len);
 		break;
 	}
 	}

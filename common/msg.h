@@ -85,6 +85,9 @@ enum br_ftype {
 	BR_F_STRMAP,  /* struct br_strmap, max = count; key+value <= BR_LABEL_MAX */
 	BR_F_OBJ,     /* embedded struct described by `sub` */
 	BR_F_OBJLIST, /* struct br_objlist of `sub` structs, max = count */
+	BR_F_RAW,     /* struct br_bytes holding one packed msgpack map, written inline as that
+	               * map (not as binary data): a payload passed on without a schema of its
+	               * own, such as an event's; max = byte length (default BR_CHUNK_MAX) */
 };
 
 /* Field flags: what must hold beyond the type. */

@@ -29,14 +29,14 @@
 #include "common/rpc.h"
 
 #define BR_OUTBOX_SCHEMA_SQL                       \
-	"CREATE TABLE outbox ("                    \
+	"CREATE TABLE IF NOT EXISTS outbox ("      \
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT," \
 	"  target TEXT NOT NULL,"                  \
 	"  method TEXT NOT NULL,"                  \
 	"  namespace TEXT NOT NULL,"               \
 	"  params BLOB NOT NULL,"                  \
 	"  created_at INTEGER NOT NULL);"          \
-	"CREATE INDEX outbox_target ON outbox (target, seq);"
+	"CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, seq);"
 
 #define BR_OUTBOX_TIMEOUT_MS 10000 /* one delivery attempt */
 
@@ -46,6 +46,11 @@ struct br_outbox;
 struct br_outbox_peer {
 	const char *target;
 	br_rpc_client *client;
+	/* The target is the event log (gatewayd): its messages are events (br_event_add),
+	 * sent in batches as events.publish {source, events: [{seq, namespace, topic, time,
+	 * payload}]}, numbered by their outbox seq so that the log recognises a batch sent
+	 * again. */
+	bool events;
 };
 
 /*
@@ -59,14 +64,16 @@ int br_outbox_add(sqlite3 *db, const char *target, const char *method, const cha
 int br_outbox_add_raw(sqlite3 *db, const char *target, const char *method, const char *ns,
                       const void *params, size_t len, br_err *err);
 
-/* A deliverer for the outbox of `db`, to `peers` (copied; clients must outlive it). Starts
- * sending what is queued at once. Loop thread. */
-struct br_outbox *br_outbox_new(struct br_loop *loop, sqlite3 *db,
+/* A deliverer for the outbox of `db`, to `peers` (copied; clients must outlive it). Makes
+ * the outbox tables if the daemon's migrations did not, and names the database's event source
+ * after `daemon` ("taskd"). Starts sending what is queued at once. Loop thread. */
+struct br_outbox *br_outbox_new(struct br_loop *loop, sqlite3 *db, const char *daemon,
                                 const struct br_outbox_peer *peers, size_t n);
 /* Send what was added since (loop thread). Cheap when there is nothing to send. */
 void br_outbox_kick(struct br_outbox *ob);
 /*
- * Call done(arg, delivered) once every message queued before this call has been delivered
+ * Call done(arg, delivered) once every message queued before this call (events aside: they
+ * go to the event log on their own time) has been delivered
  * (delivered = true), or after `timeout_ms` (false: they are still queued and will go when
  * their targets answer). Never inline. For a caller that wants the effect of its change on
  * the other daemons before it answers ("images rm" that returns once the stores dropped the

@@ -161,10 +161,11 @@ br_request_decode(const void *buf, size_t len, br_arena *arena, struct br_reques
 			break;
 		case 5:
 			if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-				r.deadline_ms =
-				        v->via.u64 > INT64_MAX ? INT64_MAX : (int64_t)v->via.u64;
+				r.deadline_ms = v->via.u64 > BR_DEADLINE_MAX_MS
+				                        ? BR_DEADLINE_MAX_MS
+				                        : (int64_t)v->via.u64;
 			} else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-				r.deadline_ms = v->via.i64;
+				r.deadline_ms = -1; /* passed already, however long ago */
 			} else if (v->type != MSGPACK_OBJECT_NIL) {
 				return bad_request(err, "\"deadline_ms\" must be an integer");
 			}

@@ -38,6 +38,10 @@
 #define BR_RPC_DEFAULT_TIMEOUT_MS 30000
 #define BR_RPC_MAX_CONTEXTS 256 /* concurrent requests one server handles */
 #define BR_METHOD_MAX 64
+/* The longest deadline or wait a request may ask for; longer ones are cut to it. Every hop
+ * adds such a number to its clock (br_now_ms() + deadline_ms), which must not overflow
+ * whatever a caller writes, and no call of Berth usefully waits for more than a year. */
+#define BR_DEADLINE_MAX_MS (366LL * 24 * 3600 * 1000)
 
 /* A decoded request envelope. Strings point into the request's arena. */
 struct br_request {
@@ -113,6 +117,14 @@ struct br_server_opts {
 	 * NNG_ECLOSED (a peer that connects and closes at once: a local user at the front door,
 	 * or a daemon killed while its dialer was mid-handshake), so every daemon sets this. */
 	bool watchdog;
+	/* Connections open at once, from every caller together; 0: no limit. A connection past
+	 * it gets RESOURCE_EXHAUSTED for each of its calls until others close (a few dozen such
+	 * connections are kept to tell their callers why; more are closed at once). Root's
+	 * connections count but are never refused: the daemons and the watchdog are root. */
+	int max_connections;
+	/* Calls in progress at once per peer uid, root exempt; 0: no limit. Past it a call is
+	 * answered RESOURCE_EXHAUSTED without reaching its handler; other uids are unaffected. */
+	int max_calls_per_uid;
 };
 
 /*
@@ -134,6 +146,12 @@ void br_rpc_server_add_methods(br_rpc_server *server, const struct br_method *me
 /* Stop receiving, fail calls still waiting for their handler's reply with UNAVAILABLE,
  * close the socket and free the server. Loop thread only. Accepts NULL. */
 void br_rpc_server_free(br_rpc_server *server);
+
+/* Add the server's call statistics to `m` (common/metrics.h; docs/metrics.md): calls, errors
+ * by code and latency per method since the server started, and the calls in flight. Every
+ * answered call counts, daemon.health and daemon.metrics included. Loop thread. */
+struct br_metrics;
+void br_rpc_server_metrics(const br_rpc_server *server, struct br_metrics *m);
 
 /* Accessors; loop thread, until the call is replied to. */
 const void *br_call_params(const br_call *call); /* the decoded params struct */

@@ -21,6 +21,7 @@
 #include "common/rpc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <grp.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -37,6 +39,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proto/types.h"
 #include "common/xalloc.h"
 
@@ -48,6 +51,9 @@
 #define ID_UNKNOWN UINT32_MAX
 #define WATCHDOG_MS 1000
 #define PROBE_TIMEOUT_MS 2000
+/* Connections past max_connections kept open to be told why (RESOURCE_EXHAUSTED); beyond
+ * these, further ones are closed at once, so that refusing costs a bounded number of fds. */
+#define REFUSED_PIPES_MAX 32
 
 enum ctx_state { CTX_RECV, CTX_CALL, CTX_SEND };
 
@@ -61,7 +67,8 @@ struct srv_ctx {
 	nng_msg *msg;
 	int64_t recv_ms;
 	uint32_t uid, pid;
-	br_call *call; /* while CTX_CALL */
+	bool over_limit; /* the request came on a connection past max_connections */
+	br_call *call;   /* while CTX_CALL */
 };
 
 struct br_rpc_server {
@@ -94,6 +101,25 @@ struct br_rpc_server {
 	bool watchdog;
 	uv_timer_t watchdog_timer;
 	bool probing;
+	/* Connection accounting (on_pipe_event), on nng's threads under conn_lock. Pipes past
+	 * the limit wait in `refused` until enough others close (pipe_refused). */
+	pthread_mutex_t conn_lock;
+	int max_connections;
+	int open_pipes; /* every open connection, refused ones included */
+	uint32_t refused[REFUSED_PIPES_MAX];
+	size_t nrefused;
+	bool refusing; /* logged that connections are being refused */
+	/* Calls in progress per uid, root aside (admit_call); loop thread. At most one entry per
+	 * context, so the table cannot fill. */
+	int max_calls_per_uid;
+	struct uid_calls {
+		uint32_t uid;
+		int n;
+	} uid_calls[BR_RPC_MAX_CONTEXTS];
+	size_t n_uid_calls;
+	/* Call statistics per method, for daemon.metrics (see record_call). */
+	struct method_stats *stats;
+	size_t n_stats;
 };
 
 struct br_call {
@@ -106,6 +132,10 @@ struct br_call {
 	const char *ns;
 	int64_t deadline;
 	uint32_t uid, pid;
+	bool counted;           /* in the per-uid count of calls in progress */
+	uint64_t dispatched_ns; /* uv_hrtime() at dispatch: the start of its latency */
+	br_code code;           /* of the reply, for the statistics */
+	bool unknown;           /* a method nobody serves: counted as "unknown" */
 };
 
 static void
@@ -115,11 +145,90 @@ server_unref(br_rpc_server *server)
 		return;
 	for (size_t i = 0; i < server->nctx; i++)
 		free(server->ctxs[i]);
+	free(server->stats);
 	free(server->url);
 	free(server->socket_group);
 	free(server->name);
 	free(server->version);
+	pthread_mutex_destroy(&server->conn_lock);
 	free(server);
+}
+
+/* ---- connection accounting: nng threads ---- */
+
+/*
+ * Every connection counts from its first pipe event to its last (nng 1.5.2 reports the
+ * removal of every pipe it announced, also of one closed while it was being added). One that
+ * takes the count past max_connections is kept, up to REFUSED_PIPES_MAX of them, so that its
+ * calls can be answered RESOURCE_EXHAUSTED rather than left to guess why the connection
+ * dropped; past those it is closed at once. Root is never refused: the daemons call the front
+ * door as root, and so does the watchdog's probe.
+ */
+static void
+on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	br_rpc_server *server = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(pipe);
+	uint64_t uid = ID_UNKNOWN;
+	bool close_now = false, first_refusal = false;
+	int open = 0;
+
+	if (ev == NNG_PIPE_EV_ADD_PRE)
+		nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid);
+	pthread_mutex_lock(&server->conn_lock);
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		int admitted = ++server->open_pipes - (int)server->nrefused;
+		if (uid != 0 && admitted > server->max_connections) {
+			if (server->nrefused < REFUSED_PIPES_MAX)
+				server->refused[server->nrefused++] = id;
+			else
+				close_now = true;
+			first_refusal = !server->refusing;
+			server->refusing = true;
+			open = server->open_pipes;
+		}
+	} else {
+		server->open_pipes--;
+		for (size_t i = 0; i < server->nrefused; i++) {
+			if (server->refused[i] == id) {
+				server->refused[i] = server->refused[--server->nrefused];
+				break;
+			}
+		}
+		if (server->open_pipes - (int)server->nrefused < server->max_connections)
+			server->refusing = false;
+	}
+	pthread_mutex_unlock(&server->conn_lock);
+	if (first_refusal)
+		br_log_warn("RPC-CONN-LIMIT",
+		            "%s: %d connections open, the limit is %d: refusing more until some "
+		            "close",
+		            server->url, open, server->max_connections);
+	if (close_now)
+		nng_pipe_close(pipe);
+}
+
+/* True if a request on `pipe` must be refused: it is past max_connections and still no
+ * room has been made. Once there is, the connection is admitted for good. */
+static bool
+pipe_refused(br_rpc_server *server, nng_pipe pipe)
+{
+	uint32_t id = (uint32_t)nng_pipe_id(pipe);
+	bool refused = false;
+
+	if (server->max_connections == 0)
+		return false;
+	pthread_mutex_lock(&server->conn_lock);
+	for (size_t i = 0; i < server->nrefused; i++) {
+		if (server->refused[i] != id)
+			continue;
+		refused = server->open_pipes - (int)server->nrefused >= server->max_connections;
+		if (!refused)
+			server->refused[i] = server->refused[--server->nrefused];
+		break;
+	}
+	pthread_mutex_unlock(&server->conn_lock);
+	return refused;
 }
 
 /* ---- aio completion: nng thread, then loop thread ---- */
@@ -144,6 +253,7 @@ ctx_aio_cb(void *arg)
 			sc->uid = (uint32_t)v;
 		if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &v) == 0)
 			sc->pid = (uint32_t)v;
+		sc->over_limit = pipe_refused(sc->server, pipe);
 	} else if (sc->state == CTX_SEND && sc->result != 0) {
 		/* A failed send hands the message back. */
 		nng_msg_free(nng_aio_get_msg(sc->aio));
@@ -234,11 +344,161 @@ ctx_done_on_loop(void *arg)
 	server_unref(server);
 }
 
+/* ---- call statistics (loop thread) ---- */
+
+/* Methods with statistics of their own; calls to further ones are counted together under
+ * "other", so that a caller inventing method names cannot grow the table (the front door
+ * forwards any name of a known service). */
+#define STATS_METHODS_MAX 256
+/* The longest reply envelope that can be an error: a code and a message of at most
+ * BR_ERR_MSG_MAX bytes. Longer pre-encoded replies are results. */
+#define ERROR_REPLY_MAX (BR_ERR_MSG_MAX + 256)
+
+struct method_stats {
+	char method[BR_METHOD_MAX + 1];
+	uint64_t calls;
+	uint64_t errors[BR_CODE_MAX]; /* by code; [BR_OK] unused */
+	struct br_histogram latency;  /* seconds from dispatch to reply */
+};
+
+static struct method_stats *
+method_stats(br_rpc_server *server, const char *method)
+{
+	struct method_stats *st;
+
+	for (size_t i = 0; i < server->n_stats; i++) {
+		if (strcmp(server->stats[i].method, method) == 0)
+			return &server->stats[i];
+	}
+	if (server->n_stats == STATS_METHODS_MAX - 1 && strcmp(method, "other") != 0)
+		return method_stats(server, "other");
+	server->stats = xrealloc(server->stats, (server->n_stats + 1) * sizeof(*server->stats));
+	st = &server->stats[server->n_stats++];
+	memset(st, 0, sizeof(*st));
+	snprintf(st->method, sizeof(st->method), "%s", method);
+	br_histogram_init(&st->latency, br_latency_bounds, BR_LATENCY_BOUNDS_N);
+	return st;
+}
+
+/* Count a call as it is answered: its method, its error code if it failed, its latency. */
+static void
+record_call(br_call *call)
+{
+	const char *method = call->req.method;
+	struct method_stats *st;
+
+	if (method == NULL)
+		method = "invalid"; /* the envelope did not decode */
+	else if (call->unknown)
+		method = "unknown";
+	st = method_stats(call->server, method);
+	st->calls++;
+	if (call->code > BR_OK && call->code < BR_CODE_MAX)
+		st->errors[call->code]++;
+	br_histogram_observe(&st->latency, (double)(uv_hrtime() - call->dispatched_ns) / 1e9);
+}
+
+/* The code of a pre-encoded reply (the front door passes its backends' replies on). */
+static br_code
+raw_reply_code(const void *buf, size_t len)
+{
+	br_err err = BR_ERR_INIT;
+	msgpack_object result;
+
+	if (len > ERROR_REPLY_MAX)
+		return BR_OK;
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	return br_reply_decode(buf, len, arena, &result, &err) < 0 ? err.code : BR_OK;
+}
+
+void
+br_rpc_server_metrics(const br_rpc_server *server, struct br_metrics *m)
+{
+	size_t in_flight = 0;
+
+	for (size_t i = 0; i < server->n_stats; i++) {
+		const struct method_stats *st = &server->stats[i];
+		br_metrics_counter(m, "berth_rpc_calls_total", "RPC calls answered, by method.",
+		                   BR_LABELS("method", st->method), (double)st->calls, NULL);
+		for (int c = BR_OK + 1; c < BR_CODE_MAX; c++) {
+			if (st->errors[c] == 0)
+				continue;
+			br_metrics_counter(m, "berth_rpc_errors_total",
+			                   "RPC calls answered with an error, by method and code.",
+			                   BR_LABELS("method", st->method, "code", br_code_name(c)),
+			                   (double)st->errors[c], NULL);
+		}
+		br_metrics_histogram(m, "berth_rpc_call_duration_seconds",
+		                     "Time from dispatch to reply of RPC calls, by method.",
+		                     BR_LABELS("method", st->method), &st->latency, NULL);
+	}
+	for (size_t i = 0; i < server->nctx; i++) {
+		if (server->ctxs[i]->state == CTX_CALL)
+			in_flight++;
+	}
+	br_metrics_gauge(m, "berth_rpc_calls_in_flight", "RPC calls waiting for their reply.", NULL,
+	                 (double)in_flight, NULL);
+}
+
 /* ---- replying ---- */
+
+/* ---- calls in progress per uid (loop thread) ---- */
+
+static struct uid_calls *
+uid_calls_find(br_rpc_server *server, uint32_t uid)
+{
+	for (size_t i = 0; i < server->n_uid_calls; i++) {
+		if (server->uid_calls[i].uid == uid)
+			return &server->uid_calls[i];
+	}
+	return NULL;
+}
+
+/* Count the call against its uid's max_calls_per_uid, or answer it RESOURCE_EXHAUSTED and
+ * return false. One caller holding its limit of long calls (waits, subscriptions) thus
+ * keeps the contexts of the others free. */
+static bool
+admit_call(br_call *call)
+{
+	br_rpc_server *server = call->server;
+	struct uid_calls *uc;
+
+	if (server->max_calls_per_uid == 0 || call->uid == 0)
+		return true;
+	uc = uid_calls_find(server, call->uid);
+	if (uc != NULL && uc->n >= server->max_calls_per_uid) {
+		br_call_failf(call, BR_RESOURCE_EXHAUSTED,
+		              "%s: uid %u already has %d calls in progress at %s, the limit "
+		              "per uid",
+		              call->req.method, call->uid, uc->n, server->name);
+		return false;
+	}
+	if (uc == NULL) {
+		uc = &server->uid_calls[server->n_uid_calls++];
+		uc->uid = call->uid;
+		uc->n = 0;
+	}
+	uc->n++;
+	call->counted = true;
+	return true;
+}
+
+static void
+release_call(br_call *call)
+{
+	struct uid_calls *uc;
+
+	if (!call->counted || call->server == NULL)
+		return; /* an orphan's server no longer counts */
+	uc = uid_calls_find(call->server, call->uid);
+	if (uc != NULL && --uc->n == 0)
+		*uc = call->server->uid_calls[--call->server->n_uid_calls];
+}
 
 static void
 call_free(br_call *call)
 {
+	release_call(call);
 	if (call->msg != NULL)
 		nng_msg_free(call->msg);
 	br_arena_free(call->arena);
@@ -282,7 +542,9 @@ send_reply(br_call *call, const void *buf, size_t len)
 		br_reply_encode_error(&sb, &err);
 		buf = sb.data;
 		len = sb.size;
+		call->code = err.code;
 	}
+	record_call(call);
 	ctx_send(call->sc, buf, len, REPLY_SEND_TIMEOUT_MS);
 	msgpack_sbuffer_destroy(&sb);
 	call_free(call);
@@ -312,6 +574,7 @@ br_call_fail(br_call *call, const br_err *err)
 		br_log_debug("RPC-FAIL", "%s: %s: %s", method, br_code_name(err->code), err->msg);
 	msgpack_sbuffer_init(&sb);
 	br_reply_encode_error(&sb, err);
+	call->code = err->code == BR_OK ? BR_INTERNAL : err->code;
 	send_reply(call, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 }
@@ -331,6 +594,8 @@ br_call_failf(br_call *call, br_code code, const char *fmt, ...)
 void
 br_call_reply_raw(br_call *call, const void *buf, size_t len)
 {
+	if (call->sc != NULL)
+		call->code = raw_reply_code(buf, len);
 	send_reply(call, buf, len);
 }
 
@@ -430,6 +695,7 @@ dispatch(struct srv_ctx *sc)
 	call->uid = sc->uid;
 	call->pid = sc->pid;
 	call->ns = "default";
+	call->dispatched_ns = uv_hrtime();
 	sc->msg = NULL;
 	sc->call = call;
 	sc->state = CTX_CALL;
@@ -451,6 +717,14 @@ dispatch(struct srv_ctx *sc)
 		              "%s: deadline exceeded before the request was handled", req->method);
 		return;
 	}
+	if (sc->over_limit) {
+		br_call_failf(call, BR_RESOURCE_EXHAUSTED,
+		              "%s: too many connections to %s (the limit is %d); try again later",
+		              req->method, server->name, server->max_connections);
+		return;
+	}
+	if (!admit_call(call))
+		return;
 	if (strcmp(req->method, "daemon.health") == 0) {
 		reply_health(call);
 		return;
@@ -462,11 +736,12 @@ dispatch(struct srv_ctx *sc)
 	void *data = server->data;
 	const struct br_method *m = find_method(server, req->method, &data);
 	if (m == NULL) {
-		if (server->fallback != NULL)
+		if (server->fallback != NULL) {
 			server->fallback(call, server->data);
-		else
-			br_call_failf(call, BR_NOT_IMPLEMENTED, "unknown method \"%s\"",
-			              req->method);
+			return;
+		}
+		call->unknown = true;
+		br_call_failf(call, BR_NOT_IMPLEMENTED, "unknown method \"%s\"", req->method);
 		return;
 	}
 	if (m->params != NULL) {
@@ -607,13 +882,39 @@ listen_on(br_rpc_server *server, br_err *err)
 }
 
 /*
- * The watchdog. nng 1.5.2 hands a failed handshake's error to the listener's pending accept,
- * and for NNG_ECLOSED (our header send gets EPIPE when the peer connected and closed at
- * once) the listener never accepts again: the transport still answers handshakes, but no
- * new pipe ever reaches the socket. Every WATCHDOG_MS a worker makes one daemon.health call
- * on a fresh connection; when it cannot get through (UNAVAILABLE or DEADLINE_EXCEEDED), the
- * loop replaces the listener. Calls in flight are not affected: they live on pipes and
- * contexts, not on the listener.
+ * nng 1.5.2 hands a failed handshake's error to the listener's pending accept, and for
+ * NNG_ECLOSED the listener never accepts again: the transport still answers handshakes, but
+ * no new pipe ever reaches the socket, and a caller that connects meanwhile waits for a reply
+ * that never comes. nng makes NNG_ECLOSED of EPIPE, which is what writing our SP header gets
+ * when the peer connected and hung up at once: any local user can do that to the front door
+ * in a loop. nng 1.6 reports that case as a connection shut by the peer, after which the
+ * listener goes on accepting; this does the same one level lower. nng writes with sendmsg()
+ * (MSG_NOSIGNAL) through the PLT, so this definition, linked into every process that serves,
+ * takes the place of libc's: EPIPE on a UNIX socket becomes ECONNRESET, which nng 1.5.2 also
+ * takes for "the peer went away, keep accepting" (and its dialers for "redial"). Both say the
+ * peer is gone, so no caller of sendmsg() loses anything by it. Remove it once nng is 1.6.
+ */
+ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t n = (ssize_t)syscall(SYS_sendmsg, fd, msg, flags);
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	if (n < 0 && errno == EPIPE && (flags & MSG_NOSIGNAL)) {
+		bool unix_socket = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+		                   domain == AF_UNIX;
+		errno = unix_socket ? ECONNRESET : EPIPE;
+	}
+	return n;
+}
+
+/*
+ * The watchdog, for any other way the listener might stop accepting. Every WATCHDOG_MS a
+ * worker makes one daemon.health call on a fresh connection; when it cannot get through
+ * (UNAVAILABLE or DEADLINE_EXCEEDED), the loop replaces the listener. Closing a listener
+ * closes the connections it accepted too (nng), so callers with calls in flight see them
+ * fail UNAVAILABLE and reconnect: the price of a front door that would otherwise stay shut.
  */
 struct probe {
 	uv_work_t work;
@@ -714,6 +1015,10 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 	server->refs = 1;
 	server->socket_mode = opts && opts->socket_mode ? opts->socket_mode : 0600;
 	server->socket_group = opts && opts->socket_group ? xstrdup(opts->socket_group) : NULL;
+	server->max_connections = opts && opts->max_connections > 0 ? opts->max_connections : 0;
+	server->max_calls_per_uid =
+	        opts && opts->max_calls_per_uid > 0 ? opts->max_calls_per_uid : 0;
+	pthread_mutex_init(&server->conn_lock, NULL);
 	/* server->watchdog is set once its timer exists: a failed start frees no timer. */
 
 	if ((rc = nng_rep0_open(&server->sock)) != 0) {
@@ -722,6 +1027,10 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 		                  nng_strerror(rc));
 	}
 	nng_socket_set_size(server->sock, NNG_OPT_RECVMAXSZ, RECV_MAX_SIZE);
+	if (server->max_connections > 0) {
+		nng_pipe_notify(server->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, server);
+		nng_pipe_notify(server->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, server);
+	}
 	for (int i = 0; i < INITIAL_CONTEXTS; i++) {
 		if (ctx_add(server, err) < 0) {
 			br_rpc_server_free(server);

@@ -7,8 +7,8 @@
  *   1. expired leases are deleted (after this every row of lease_resources is a root);
  *   2. ingests that no lease holds and that had no write for ingest_expiry_ms are discarded;
  *   3. blobs that no lease holds go, CONTENTD_GC_BATCH per step: the rows in one
- *      transaction, then their files in the same step, so that no other call ever sees a
- *      row whose file is gone;
+ *      transaction with their /content/delete events, then their files in the same step, so
+ *      that no other call ever sees a row whose file is gone;
  *   4. files in blobs/sha256/ without a row are removed, unless a commit is in flight.
  *
  * content.usage asks the same questions without removing anything, in SQL aggregates.
@@ -98,8 +98,13 @@ step_blobs(struct contentd_collection *c, bool *ret_more, br_err *err)
 		goto out_rollback;
 	}
 	sqlite3_finalize(br_steal_ptr(&st));
+	for (size_t k = 0; k < n; k++)
+		if (contentd_blob_deleted(s, gone[k], err) < 0)
+			goto out_rollback;
 	if (br_db_commit(s->db, err) < 0)
 		return -1;
+	if (n > 0)
+		contentd_store_kick(s);
 	for (size_t k = 0; k < n; k++) {
 		/* A file that cannot go now has no row any more: the orphan scan retries. */
 		if (br_digest_valid(gone[k]))
@@ -264,7 +269,8 @@ contentd_gc_init(struct contentd_store *s, const struct contentd_store_opts *opt
 	(void)err;
 	c->s = s;
 	s->collection = c;
-	s->gc = br_gc_new(opts->uv, opts->gc_delay_ms, opts->gc_interval_ms, run, s);
+	s->gc = br_gc_new(opts->uv, s->db, "contentd", opts->gc_delay_ms, opts->gc_interval_ms, run,
+	                  s);
 	return 0;
 }
 

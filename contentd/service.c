@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "common/metrics.h"
 #include "common/xalloc.h"
 
 struct write_job {
@@ -232,4 +233,27 @@ contentd_service_drain(struct contentd_service *svc)
 	contentd_store_drain(svc->store);
 	while (svc->inflight > 0)
 		uv_run(svc->uv, UV_RUN_ONCE);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+void
+contentd_metrics(void *data, struct br_metrics *m)
+{
+	struct contentd_service *svc = data;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	/* A database error leaves these two out of the scrape rather than failing it. */
+	if (br_db_prepare(svc->store->db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs", &st,
+	                  &err) == 0 &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		br_metrics_gauge(m, "berth_content_blobs", "Blobs stored.", NULL,
+		                 (double)sqlite3_column_int64(st, 0), NULL);
+		br_metrics_gauge(m, "berth_content_blob_bytes", "Bytes of the blobs stored.", NULL,
+		                 (double)sqlite3_column_int64(st, 1), NULL);
+	}
+	br_metrics_gauge(m, "berth_content_ingests", "Ingests in progress.", NULL,
+	                 (double)svc->store->n_ingests, NULL);
+	br_gc_metrics(svc->store->gc, m);
 }

@@ -38,4 +38,10 @@ int contentd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_str
  * store. Loop thread, outside loop callbacks. */
 void contentd_service_drain(struct contentd_service *svc);
 
+/* The daemon's metrics hook (struct br_daemon.metrics; data: the service): blobs stored and
+ * their bytes, ingests in progress and the collections' figures (docs/metrics.md). Loop
+ * thread. */
+struct br_metrics;
+void contentd_metrics(void *data, struct br_metrics *m);
+
 #endif

@@ -5,7 +5,8 @@
  * blob files with blob rows after a crash, and the blob queries (info, list, read, delete).
  * Ingests, which turn into blobs, are in ingest.c; collection and usage in gc.c. Blob files
  * are named by the hex part of a digest that the schema codec has already validated, so a
- * name taken from a request can never leave blobs/sha256/.
+ * name taken from a request can never leave blobs/sha256/. Migration 3 adds the outbox table
+ * that the store's events go to.
  */
 #include "contentd/store.h"
 
@@ -18,7 +19,9 @@
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/fsutil.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 
 static const struct br_db_migration migrations[] = {
@@ -43,6 +46,7 @@ static const struct br_db_migration migrations[] = {
             "  updated_at INTEGER NOT NULL"
             ") WITHOUT ROWID;"},
         {2, BR_LEASE_SCHEMA_SQL},
+        {3, BR_OUTBOX_SCHEMA_SQL},
 };
 
 static void
@@ -179,15 +183,49 @@ contentd_blob_insert(struct contentd_store *s, const char *digest, int64_t size,
 	return br_db_commit(s->db, err);
 }
 
+int
+contentd_blob_deleted(struct contentd_store *s, const char *digest, br_err *err)
+{
+	struct br_event_content_delete ev = {.digest = digest};
+
+	return br_event_add(s->db, BR_STORE_EVENT_NS, BR_TOPIC_CONTENT_DELETE,
+	                    &br_event_content_delete_schema, &ev, err);
+}
+
+void
+contentd_store_kick(struct contentd_store *s)
+{
+	if (s->outbox != NULL)
+		br_outbox_kick(s->outbox);
+}
+
+void
+contentd_store_set_outbox(struct contentd_store *s, struct br_outbox *ob)
+{
+	s->outbox = ob;
+	br_lease_store_set_outbox(s->leases, ob);
+	br_gc_set_outbox(s->gc, ob);
+}
+
+/* Delete the row of blob `digest` and announce it, in one transaction of its own. */
 static int
 delete_blob_row(struct contentd_store *s, const char *digest, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (br_db_prepare(s->db, "DELETE FROM blobs WHERE digest = ?", &st, err) < 0)
+	if (br_db_prepare(s->db, "DELETE FROM blobs WHERE digest = ?", &st, err) < 0 ||
+	    br_db_begin(s->db, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	return br_db_step_done(s->db, st, err, "remove %s", digest);
+	if (br_db_step_done(s->db, st, err, "remove %s", digest) < 0 ||
+	    (sqlite3_changes(s->db) > 0 && contentd_blob_deleted(s, digest, err) < 0)) {
+		br_db_rollback(s->db);
+		return -1;
+	}
+	if (br_db_commit(s->db, err) < 0)
+		return -1;
+	contentd_store_kick(s);
+	return 0;
 }
 
 /* ---- leases: what contentd's resources are ---- */
@@ -407,7 +445,8 @@ contentd_store_open(const char *dir, const struct contentd_store_opts *opts,
 		return br_err_wrap(err, "content store %s: reconcile", dir);
 	/* The scheduler first: the lease store reports expiries to it. */
 	if (contentd_gc_init(s, opts, err) < 0 ||
-	    br_lease_store_new(s->uv, s->db, "content", &lease_ops, s, &s->leases, err) < 0)
+	    br_lease_store_new(s->uv, s->db, "contentd", "content", &lease_ops, s, &s->leases,
+	                       err) < 0)
 		return br_err_wrap(err, "content store %s", dir);
 
 	if (ret_stats != NULL)

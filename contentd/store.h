@@ -20,6 +20,11 @@
  * the only roots, and a br_gc scheduler that runs contentd_gc_run() in short steps on the
  * loop.
  *
+ * Events (docs/events.md): a blob row that goes takes a /content/delete event with it, in its
+ * transaction, into the outbox table of meta.db; the lease store adds /leases/create and
+ * /leases/delete, the scheduler /gc/run. The daemon delivers them with an outbox that it
+ * hands to the store (contentd_store_set_outbox); without one they wait in the table.
+ *
  * Threading: the store belongs to one thread (the daemon's loop thread). A write runs in three
  * steps so that its blocking part can run on a worker: contentd_write_begin() and
  * contentd_write_end() on the owning thread, contentd_write_work() on any one thread in
@@ -59,6 +64,7 @@
 
 struct contentd_ingest;
 struct contentd_collection;
+struct br_outbox;
 
 /* What contentd_store_open() needs besides the directory. */
 struct contentd_store_opts {
@@ -88,6 +94,7 @@ struct contentd_store {
 	uv_loop_t *uv;
 	struct br_lease_store *leases;
 	struct br_gc *gc;
+	struct br_outbox *outbox; /* delivers the events; NULL: they wait in the table */
 	struct contentd_collection *collection; /* the state of collections (gc.c) */
 	int64_t ingest_expiry_ms;
 	uint64_t gc_runs; /* collections finished since open */
@@ -118,6 +125,10 @@ int contentd_store_open(const char *dir, const struct contentd_store_opts *opts,
                         struct contentd_reconcile_stats *ret_stats, struct contentd_store **ret,
                         br_err *err);
 
+/* The outbox that delivers the store's events (NULL: none), also handed to its leases and
+ * its scheduler; it must outlive the store or be unset first. Owning thread. */
+void contentd_store_set_outbox(struct contentd_store *s, struct br_outbox *ob);
+
 /* Stop the collection scheduler and run the loop until a running collection has finished
  * its current step and ended. Owning thread, outside any callback of its loop (it runs the
  * loop). Idempotent. */
@@ -143,7 +154,8 @@ int contentd_info(struct contentd_store *s, const char *digest, br_arena *arena,
 int contentd_list(struct contentd_store *s, const struct br_page_req *req, br_arena *arena,
                   struct br_content_list_resp *ret, br_err *err);
 
-/* Delete a blob (file first, then its row): NOT_FOUND if it is not stored. */
+/* Delete a blob (file first, then its row with its /content/delete event): NOT_FOUND if it
+ * is not stored. */
 int contentd_delete(struct contentd_store *s, const char *digest, br_err *err);
 
 /*
@@ -223,6 +235,11 @@ int contentd_usage(struct contentd_store *s, br_arena *arena, struct br_content_
 int contentd_blob_insert(struct contentd_store *s, const char *digest, int64_t size,
                          const struct br_strmap *labels, const char *remove_ingest_ref,
                          const struct contentd_lease_ref *lease, br_err *err);
+/* Send the events committed since (a no-op without an outbox). Owning thread. */
+void contentd_store_kick(struct contentd_store *s);
+/* Announce that the row of blob `digest` went (/content/delete), inside the transaction that
+ * deleted it. Owning thread. */
+int contentd_blob_deleted(struct contentd_store *s, const char *digest, br_err *err);
 /* True if a row for `digest` exists. Owning thread. */
 int contentd_blob_exists(struct contentd_store *s, const char *digest, bool *ret, br_err *err);
 /* True if an unexpired lease references (type, key). Owning thread. */

@@ -1,25 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The CLI's side of the wire: reaching the gateway (a plain connect(2) first, so that a
- * daemon that is not running fails at once with a clear message instead of after the RPC
- * client's grace period), one wrapper for synchronous calls in the chosen namespace, the
- * mapping from error codes to exit codes, and a thread that turns SIGINT/SIGTERM into
- * actions (jobs.cancel, tasks.kill) while the main thread is blocked in a call.
+ * The CLI's side of the wire: the gateway connection and the calls go through libberth, the
+ * client library node agents use (berth_connect fails at once, by name, when the gateway is
+ * not running; berth_call_with carries the namespace, the lease and the deadline), with the
+ * params and results packed and decoded by common's schemas. Also here: the mapping from
+ * error codes to exit codes, and a thread that turns SIGINT/SIGTERM into actions
+ * (jobs.cancel, tasks.kill) while the main thread is blocked in a call.
  */
 #include "ctl/ctl.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
-#include "common/cleanup.h"
-#include "common/xalloc.h"
+#include "libberth/internal.h"
 
 int
 ctl_exit_code(br_code code)
@@ -72,56 +68,33 @@ ctl_usage_error(const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
-/* connect(2) to the gateway's socket and close again: tells "not running" apart from the rest
- * long before an RPC would. */
-static int
-probe_socket(const char *path, br_err *err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "cannot reach berth-gatewayd at %s: socket path too long", path);
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "socket");
-	int rc;
-	do
-		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		return br_err_errno(err, BR_UNAVAILABLE, errno, "cannot reach berth-gatewayd at %s",
-		                    path);
-	/* Complete the SP handshake (a REQ peer's header) before closing: nng 1.5.2's ipc
-	 * listener stops accepting after a connection that closes without one. */
-	static const unsigned char header[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
-	unsigned char reply[8];
-	if (ctl_write_all(fd, header, sizeof(header)) < 0)
-		return br_err_errno(err, BR_UNAVAILABLE, errno, "cannot reach berth-gatewayd at %s",
-		                    path);
-	struct timeval tv = {.tv_sec = 1};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ssize_t n;
-	do
-		n = recv(fd, reply, sizeof(reply), MSG_WAITALL);
-	while (n < 0 && errno == EINTR);
-	return 0;
-}
-
 int
 ctl_connect(struct ctl *ctl, br_err *err)
 {
+	berth_error e;
+
 	if (ctl->client != NULL)
 		return 0;
-	if (probe_socket(ctl->address, err) < 0)
+	if (berth_connect(ctl->address, &ctl->client, &e) < 0) {
+		libberth_error_to_br(err, &e);
 		return -1;
-	_cleanup_free_ char *url = xasprintf("ipc://%s", ctl->address);
-	br_rpc_client *client = NULL;
-	if (br_rpc_client_new(url, "berth-gatewayd", &client, err) < 0)
-		return -1;
-	ctl->client = client;
+	}
 	return 0;
+}
+
+/* The options of a call of this invocation. */
+static berth_call_options
+call_options(const struct ctl *ctl, int64_t min_timeout_ms)
+{
+	berth_call_options opts = {
+	        .ns = ctl->ns, .lease = ctl->lease, .timeout_ms = ctl->timeout_ms};
+
+	if (min_timeout_ms > 0) {
+		int64_t current = opts.timeout_ms > 0 ? opts.timeout_ms : BR_RPC_DEFAULT_TIMEOUT_MS;
+		if (current < min_timeout_ms)
+			opts.timeout_ms = min_timeout_ms;
+	}
+	return opts;
 }
 
 int
@@ -131,14 +104,8 @@ ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const 
 {
 	if (ctl_connect(ctl, err) < 0)
 		return -1;
-	struct br_call_opts opts = {
-	        .ns = ctl->ns, .lease = ctl->lease, .timeout_ms = ctl->timeout_ms};
-	if (min_timeout_ms > 0) {
-		int64_t current = opts.timeout_ms > 0 ? opts.timeout_ms : BR_RPC_DEFAULT_TIMEOUT_MS;
-		if (current < min_timeout_ms)
-			opts.timeout_ms = min_timeout_ms;
-	}
-	return br_rpc_call(ctl->client, &opts, method, ps, params, rs, ret, arena, err);
+	berth_call_options opts = call_options(ctl, min_timeout_ms);
+	return libberth_call_schema(ctl->client, &opts, method, ps, params, rs, ret, arena, err);
 }
 
 int
@@ -147,32 +114,11 @@ ctl_list_all(struct ctl *ctl, const char *method, const struct br_schema *ps, co
              const struct br_objlist *items, const char *const *next_token, size_t item_size,
              br_arena *arena, struct br_objlist *ret, br_err *err)
 {
-	char *all = NULL;
-	size_t n = 0, cap = 0;
-
-	page->size = BR_PAGE_MAX;
-	page->token = NULL;
-	for (;;) {
-		if (ctl_call(ctl, method, ps, req, rs, resp, arena, 0, err) < 0)
-			return -1;
-		if (n + items->n > cap) {
-			size_t ncap = cap * 2 > n + items->n ? cap * 2 : n + items->n + 64;
-			char *grown = br_arena_alloc(arena, ncap * item_size);
-			if (n > 0)
-				memcpy(grown, all, n * item_size);
-			all = grown;
-			cap = ncap;
-		}
-		if (items->n > 0)
-			memcpy(all + n * item_size, items->v, items->n * item_size);
-		n += items->n;
-		if (*next_token == NULL || (*next_token)[0] == '\0' || items->n == 0)
-			break;
-		page->token = *next_token;
-	}
-	ret->v = all;
-	ret->n = n;
-	return 0;
+	if (ctl_connect(ctl, err) < 0)
+		return -1;
+	berth_call_options opts = call_options(ctl, 0);
+	return libberth_list_all(ctl->client, &opts, method, ps, req, page, rs, resp, items,
+	                         next_token, item_size, arena, ret, err);
 }
 
 int
@@ -193,7 +139,7 @@ void
 ctl_fini(struct ctl *ctl)
 {
 	ctl_signals_stop();
-	br_rpc_client_free(ctl->client);
+	berth_close(ctl->client);
 	ctl->client = NULL;
 }
 

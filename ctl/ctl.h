@@ -19,6 +19,7 @@
 #include "common/msg.h"
 #include "common/proto/types.h"
 #include "common/rpc.h"
+#include "libberth/berth.h"
 
 #define CTL_DEFAULT_ADDRESS "/run/berth/berth.sock"
 #define CTL_EXIT_USAGE 2
@@ -27,14 +28,15 @@
 #define CTL_EXIT_NOT_FOUND 127
 #define CTL_EXIT_INTERRUPTED 130
 
-/* One invocation: the global flags and the (lazily created) gateway client. */
+/* One invocation: the global flags and the (lazily created) gateway client, a libberth
+ * client: the CLI is built on the library node agents use. */
 struct ctl {
 	const char *address; /* path of the gateway's socket */
 	const char *ns;
 	int64_t timeout_ms; /* per call; 0: the RPC default */
 	bool json;          /* --format json */
 	const char *lease;  /* the lease calls run under (an upload's); NULL: none */
-	br_rpc_client *client;
+	berth_client *client;
 };
 
 typedef int (*ctl_cmd_fn)(struct ctl *ctl, int argc, char **argv);
@@ -62,17 +64,20 @@ int ctl_report(const br_err *err);
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Make sure the gateway is reachable (a plain connect(2) to the socket path, so a missing
- * daemon fails fast with UNAVAILABLE "cannot reach berth-gatewayd at PATH: ...") and create
- * the RPC client once. Idempotent.
+ * Connect to the gateway once (berth_connect: a plain connect(2) to the socket path first, so
+ * a missing daemon fails fast with UNAVAILABLE "cannot reach berth-gatewayd at PATH: ...").
+ * Idempotent. Main thread.
  */
 int ctl_connect(struct ctl *ctl, br_err *err);
 
 /*
- * One synchronous call through the gateway in ctl->ns. Connects first if needed. `min_timeout_ms`
- * raises the call's deadline for methods that wait on the server (jobs.wait, tasks.logs); 0
- * uses ctl->timeout_ms. Result decoded into `ret` with `rs` (may be NULL) in `arena`.
- * Errors: as br_rpc_call. Thread: main, or the signal thread (see ctl_signals_start).
+ * One synchronous call through the gateway in ctl->ns, under ctl->lease: params packed with
+ * `ps`, sent with libberth's raw call (berth_call_with), the result decoded into `ret` with
+ * `rs` (may be NULL) in `arena`. Connects first if needed. `min_timeout_ms` raises the call's
+ * deadline for methods that wait on the server (jobs.wait, tasks.logs); 0 uses
+ * ctl->timeout_ms. Errors: the remote error as is; UNAVAILABLE (gateway down or connection
+ * lost); DEADLINE_EXCEEDED; INVALID_ARGUMENT (a malformed reply). Thread: main, or the signal
+ * thread (see ctl_signals_start) once the main thread connected.
  */
 int ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
              const struct br_schema *rs, void *ret, br_arena *arena, int64_t min_timeout_ms,
@@ -89,7 +94,7 @@ int ctl_list_all(struct ctl *ctl, const char *method, const struct br_schema *ps
                  const struct br_objlist *items, const char *const *next_token, size_t item_size,
                  br_arena *arena, struct br_objlist *ret, br_err *err);
 
-/* Close the client. */
+/* Stop the signal thread and close the client. Main thread. */
 void ctl_fini(struct ctl *ctl);
 
 /*
@@ -187,8 +192,23 @@ int ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v,
 int ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
                  const struct br_schema *schema, void *req, const char **arg, const char *usage);
 
-/* The exit code of `berth run` for a failed tasks.start: 127 when the executable was not
- * found, 126 when it could not be invoked, 125 otherwise. Pure. */
+/* The exit code of `berth run` for a failed tasks.start, by its code alone: 127 for NOT_FOUND
+ * (the command is not found in the container; the caller rules out that the container itself
+ * went away), 126 for PERMISSION_DENIED (it cannot be invoked), 125 otherwise. Pure. */
 int ctl_run_start_exit_code(const br_err *err);
+
+/* ---- events.c ---- */
+
+/* A --since / --until value: a sequence number, or a time in ns since the epoch. */
+struct ctl_event_bound {
+	bool is_seq;
+	int64_t seq;
+	int64_t time;
+};
+/* Parse SEQ, RFC 3339, @UNIXTIME or a duration before `now_ns`. Pure. */
+int ctl_parse_event_bound(const char *s, int64_t now_ns, struct ctl_event_bound *ret, br_err *err);
+/* "2026-11-27T14:04:08.123456789Z". Pure. */
+void ctl_format_time_ns(int64_t ns, char *buf, size_t cap);
+int ctl_cmd_events(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -38,6 +38,8 @@ static const char usage_text[] =
         "  snapshots ls|usage|rm        snapshots (root)\n"
         "  system df                    disk used, reclaimable, per namespace\n"
         "  system prune [--all] [-f]    collect garbage now (--all: unused images too)\n"
+        "  events [--since X] [--until X] [--filter topic=P,namespace=N]\n"
+        "                               follow the event log\n"
         "\n"
         "Run 'berth COMMAND --help' for the options of a command.\n";
 
@@ -58,6 +60,7 @@ static const struct {
         {"snapshots", ctl_cmd_snapshots},
         {"snapshot", ctl_cmd_snapshots},
         {"system", ctl_cmd_system},
+        {"events", ctl_cmd_events},
 };
 
 int

@@ -138,13 +138,27 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 int
 ctl_run_start_exit_code(const br_err *err)
 {
-	if (err->code == BR_PERMISSION_DENIED)
-		return CTL_EXIT_CANNOT_INVOKE;
-	if (err->code == BR_NOT_FOUND &&
-	    (strstr(err->msg, "not found") != NULL || strstr(err->msg, "executable") != NULL ||
-	     strstr(err->msg, "no such file") != NULL))
+	switch (err->code) {
+	case BR_NOT_FOUND:
 		return CTL_EXIT_NOT_FOUND;
-	return CTL_EXIT_RUN_FAILED;
+	case BR_PERMISSION_DENIED:
+		return CTL_EXIT_CANNOT_INVOKE;
+	default:
+		return CTL_EXIT_RUN_FAILED;
+	}
+}
+
+/* True when container `id` is gone: tasks.start's NOT_FOUND then named the container (someone
+ * removed it meanwhile), not the command. Asked by code, as every decision here. */
+static bool
+container_gone(struct ctl *ctl, const char *id)
+{
+	struct br_container_id_req req = {.id = id};
+	br_err err = BR_ERR_INIT;
+
+	return ctl_call(ctl, "containers.get", &br_container_id_req_schema, &req, NULL, NULL, NULL,
+	                0, &err) < 0 &&
+	       err.code == BR_NOT_FOUND;
 }
 
 /* Shared with the signal thread. */
@@ -303,6 +317,8 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 	             &err) < 0) {
 		ctl_report(&err);
 		rc = ctl_run_start_exit_code(&err);
+		if (rc == CTL_EXIT_NOT_FOUND && container_gone(ctl, container.id))
+			rc = CTL_EXIT_RUN_FAILED;
 		if (o.rm)
 			remove_container(ctl, container.id);
 		goto out;

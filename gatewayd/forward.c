@@ -6,29 +6,15 @@
  * caller's uid (so a backend can tell front-door callers from daemons), its params passed
  * through untouched; the backend's reply envelope is passed back as is. A backend that is down
  * answers, through its client, UNAVAILABLE naming it; the gateway never waits longer than the
- * deadline. Before forwarding: the caller must be allowed at all, writes to the raw stores
- * (content.*, snapshots.*) need root, and a write records its namespace.
+ * deadline. Before forwarding: the caller must be allowed at all, the service must exist, the
+ * caller's role in the request's namespace must be the one the method needs
+ * (br_gateway_method_role, auth.c), and a write records its namespace.
  */
 #include <string.h>
 
 #include "common/log.h"
 #include "common/proto/gateway.h"
 #include "gatewayd/gatewayd.h"
-
-int
-gw_authorize(struct gateway *gw, br_call *call)
-{
-	uint32_t uid = br_call_peer_uid(call);
-
-	if (uid == 0)
-		return 0;
-	for (size_t i = 0; i < gw->cfg->gatewayd.n_users; i++) {
-		if (gw->cfg->gatewayd.users[i] == uid)
-			return 0;
-	}
-	br_call_failf(call, BR_PERMISSION_DENIED, "uid %u is not allowed to use berth", uid);
-	return -1;
-}
 
 static void
 forward_done(void *data, const br_err *err, const void *reply, size_t len)
@@ -53,14 +39,6 @@ gw_forward(br_call *call, void *data)
 
 	if (gw_authorize(gw, call) < 0)
 		return;
-	bool read = br_gateway_is_read(req->method);
-	if (!read && br_gateway_is_store(req->method) && br_call_peer_uid(call) != 0) {
-		br_call_failf(call, BR_PERMISSION_DENIED,
-		              "%s: writing to the content and snapshot stores directly is for root "
-		              "only (uid %u)",
-		              req->method, br_call_peer_uid(call));
-		return;
-	}
 	daemon = br_gateway_route(req->method);
 	backend = daemon != NULL ? gw_backend_find(gw, daemon) : NULL;
 	if (backend == NULL) {
@@ -69,6 +47,9 @@ gw_forward(br_call *call, void *data)
 		              req->method);
 		return;
 	}
+	if (gw_require(gw, call, br_call_ns(call),
+	               br_gateway_method_role(req->method, &req->params)) < 0)
+		return;
 	if (br_call_deadline(call) != 0) {
 		int64_t left = br_call_deadline(call) - br_now_ms();
 		if (left < timeout)
@@ -79,7 +60,7 @@ gw_forward(br_call *call, void *data)
 		              req->method);
 		return;
 	}
-	if (!read)
+	if (!br_gateway_is_read(req->method))
 		gw_namespace_touch(gw, br_call_ns(call));
 	msgpack_sbuffer_init(&sb);
 	br_request_encode_forward(&sb, req, br_call_ns(call), timeout, br_call_peer_uid(call));

@@ -22,13 +22,17 @@ struct gw_backend {
 	br_rpc_client *client;
 };
 
+struct gw_events;
+
 struct gateway {
 	const struct br_config *cfg;
 	struct br_loop *loop;
 	int64_t started_ms;
 	struct gw_backend backends[GW_N_BACKENDS];
-	sqlite3 *db;   /* namespaces (namespaces.c) */
+	sqlite3 *db;   /* namespaces (namespaces.c) and the event log (events.c) */
 	char *last_ns; /* the namespace last known to exist: skips the insert on most writes */
+	struct gw_events *events;
+	struct gw_metrics *metrics; /* GET /metrics (metrics.c); NULL when off */
 };
 
 /* Create the backend clients (they dial in the background and never fail because a backend
@@ -38,10 +42,6 @@ int gw_backends_open(struct gateway *gw, br_err *err);
 void gw_backends_close(struct gateway *gw);
 /* The backend serving daemon `name`, or NULL. */
 struct gw_backend *gw_backend_find(struct gateway *gw, const char *name);
-
-/* Refuse the call (PERMISSION_DENIED) unless its peer is root or a configured user. Returns
- * 0 when allowed; otherwise the call has been answered and -1 is returned. */
-int gw_authorize(struct gateway *gw, br_call *call);
 
 /* The fallback handler: forwards "<service>.<verb>" to the owning daemon. */
 void gw_forward(br_call *call, void *data);
@@ -58,5 +58,56 @@ void gw_namespace_touch(struct gateway *gw, const char *ns);
 /* namespaces.list|get|create|delete, handled by the gateway itself. */
 extern const struct br_method gw_namespace_methods[];
 extern const size_t gw_n_namespace_methods;
+
+/* ---- auth.c: roles per namespace (gatewayd.users, gatewayd.access) ---- */
+
+/* The caller's role in namespace `ns`; root: admin. */
+enum br_role gw_role(struct gateway *gw, br_call *call, const char *ns);
+/* True when the caller's role in `ns` is at least read. */
+bool gw_may_read(struct gateway *gw, br_call *call, const char *ns);
+/* Refuse the call (PERMISSION_DENIED "uid 1001 is not allowed to use berth") unless its peer
+ * has a role in some namespace; root always has. Returns 0 when allowed; otherwise the call
+ * has been answered and -1 is returned. */
+int gw_authorize(struct gateway *gw, br_call *call);
+/* As gw_authorize, and refuse unless the caller's role in `ns` is at least `need` ("uid 1001
+ * has role read in namespace team-a: images.pull needs role user"), and the methods for root
+ * alone (br_gateway_is_root_only) to anyone else. */
+int gw_require(struct gateway *gw, br_call *call, const char *ns, enum br_role need);
+
+/* ---- events.c: the event log ---- */
+
+/* Open the log in gw->db (its tables made by the migrations of namespaces.c). Loop thread. */
+int gw_events_open(struct gateway *gw, br_err *err);
+/* Answer waiting subscribers and free the log's state. */
+void gw_events_close(struct gateway *gw);
+/* Append an event of the gateway's own (/namespaces/...) inside the caller's transaction on
+ * gw->db; call gw_events_notify() after the commit. */
+int gw_events_append(struct gateway *gw, const char *ns, const char *topic,
+                     const struct br_schema *schema, const void *payload, br_err *err);
+/* Wake subscribers waiting for new events (after a commit that appended some). */
+void gw_events_notify(struct gateway *gw);
+/* Figures for metrics: events kept, the oldest and newest sequence numbers. */
+void gw_events_stats(struct gateway *gw, int64_t *ret_count, int64_t *ret_oldest,
+                     int64_t *ret_last);
+/* events.publish and events.subscribe. */
+extern const struct br_method gw_event_methods[];
+extern const size_t gw_n_event_methods;
+
+/* ---- metrics.c: GET /metrics over HTTP ---- */
+
+struct br_daemon;
+struct br_metrics;
+
+/* Serve GET /metrics on gatewayd.metrics_address (a no-op when unset): each scrape gathers
+ * daemon.metrics of every backend and the gateway's own br_daemon_metrics(d). Errors name
+ * the address (not a numeric address, in use); the caller logs them and serves on. `d` must
+ * outlive the endpoint. Loop thread. */
+int gw_metrics_start(struct gateway *gw, struct br_daemon *d, br_err *err);
+/* Stop listening and close the connections; scrapes in flight end with their backend calls.
+ * Idempotent. Loop thread. */
+void gw_metrics_stop(struct gateway *gw);
+/* The gateway's metrics hook (struct br_daemon.metrics; data: the gateway): the event log's
+ * length and its oldest and newest sequence numbers. */
+void gw_metrics_own(void *data, struct br_metrics *m);
 
 #endif

@@ -2,7 +2,9 @@
 /*
  * gateway.info: the gateway's own version and uptime, and the health of every backend,
  * asked concurrently with a short deadline so that one component that is down or stuck
- * cannot delay the answer by more than INFO_TIMEOUT_MS.
+ * cannot delay the answer by more than INFO_TIMEOUT_MS. Any caller with a role in some
+ * namespace may ask, whichever namespace its request names: the answer tells how the
+ * components are (versions, pids, health), nothing of what any namespace holds.
  */
 #include <stdio.h>
 #include <unistd.h>

@@ -60,6 +60,8 @@ gw_backend_find(struct gateway *gw, const char *name)
 static void
 on_stop(void *data)
 {
+	gw_metrics_stop(data);
+	gw_events_close(data);
 	gw_backends_close(data);
 }
 
@@ -81,7 +83,8 @@ main(int argc, char **argv)
 	gw.cfg = d.cfg;
 	gw.loop = &d.loop;
 	gw.started_ms = br_now_ms();
-	if (gw_namespaces_open(&gw, d.data_dir, &err) < 0 || gw_backends_open(&gw, &err) < 0) {
+	if (gw_namespaces_open(&gw, d.data_dir, &err) < 0 || gw_events_open(&gw, &err) < 0 ||
+	    gw_backends_open(&gw, &err) < 0) {
 		br_log_error("GW-INIT", "%s", err.msg);
 		gw_backends_close(&gw);
 		br_db_close(gw.db);
@@ -89,14 +92,22 @@ main(int argc, char **argv)
 		return 1;
 	}
 	br_daemon_add_methods(&d, gw_namespace_methods, gw_n_namespace_methods, &gw);
+	br_daemon_add_methods(&d, gw_event_methods, gw_n_event_methods, &gw);
 	d.socket_mode = 0660;
 	d.fallback = gw_forward;
 	d.on_stop = on_stop;
 	d.socket_group = d.cfg->gatewayd.group;
+	d.max_connections = d.cfg->gatewayd.max_connections;
+	d.max_calls_per_uid = d.cfg->gatewayd.max_calls_per_uid;
+	d.metrics = gw_metrics_own;
+	/* An endpoint that cannot listen is no reason to close the front door. */
+	if (gw_metrics_start(&gw, &d, &err) < 0)
+		br_log_error("GW-METRICS", "%s", err.msg);
 
 	rc = br_daemon_serve(&d, methods, sizeof(methods) / sizeof(methods[0]), &gw, &err);
 	if (rc < 0)
 		br_log_error("GW-SERVE", "%s", err.msg);
+	gw_metrics_stop(&gw);
 	gw_backends_close(&gw);
 	for (int i = 0; i < GW_N_BACKENDS; i++)
 		free(gw.backends[i].proc_name);

@@ -5,7 +5,12 @@
  * read names its namespace into existence, as containerd does); "default" always exists.
  * namespaces.delete asks every backend what the namespace holds (daemon.namespace) and refuses
  * while anything is left, naming it: "namespace \"x\" is not empty: 2 images (berth-imaged),
- * 1 container (berth-taskd)". Loop thread only.
+ * 1 container (berth-taskd)".
+ *
+ * A caller sees only the namespaces where it has a role (auth.c): namespaces.list leaves the
+ * others out, and namespaces.get answers NOT_FOUND for them, as for a namespace that does not
+ * exist, so that their names do not leak. Creating and deleting a namespace needs role admin
+ * in it. Loop thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/proto/events.h"
 #include "common/proto/gateway.h"
 #include "common/xalloc.h"
 #include "gatewayd/gatewayd.h"
@@ -26,6 +32,22 @@ static const struct br_db_migration migrations[] = {
             ") WITHOUT ROWID;"
             "INSERT INTO namespaces (name, created_at)"
             "  VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER) * 1000);"},
+        /* The event log (events.c): events in the order they were appended; per source the
+         * last outbox seq taken from it; what retention dropped up to. */
+        {2, "CREATE TABLE events ("
+            "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  time INTEGER NOT NULL,"
+            "  namespace TEXT NOT NULL,"
+            "  topic TEXT NOT NULL,"
+            "  payload BLOB NOT NULL);"
+            "CREATE INDEX events_time ON events (time);"
+            "CREATE TABLE event_sources ("
+            "  source TEXT PRIMARY KEY NOT NULL,"
+            "  last_seq INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE event_trim ("
+            "  seq INTEGER NOT NULL,"
+            "  time INTEGER NOT NULL);"
+            "INSERT INTO event_trim VALUES (0, 0);"},
 };
 
 int
@@ -37,21 +59,67 @@ gw_namespaces_open(struct gateway *gw, const char *data_dir, br_err *err)
 	                  err);
 }
 
-/* Insert `name` unless it exists: 1 inserted, 0 existed, -1 error. */
+/* Insert `name` unless it exists, with its /namespaces/create event: 1 inserted, 0 existed,
+ * -1 error. */
 static int
 insert(struct gateway *gw, const char *name, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct br_namespace_name_req ev = {.name = name};
+	int inserted;
 
+	if (br_db_begin(gw->db, err) < 0)
+		return -1;
 	if (br_db_prepare(gw->db,
 	                  "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)", &st,
 	                  err) < 0)
-		return -1;
+		goto fail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, br_db_now());
 	if (br_db_step_done(gw->db, st, err, "namespace \"%s\"", name) < 0)
+		goto fail;
+	inserted = sqlite3_changes(gw->db) > 0;
+	if (inserted && gw_events_append(gw, name, BR_TOPIC_NAMESPACE_CREATE,
+	                                 &br_namespace_name_req_schema, &ev, err) < 0)
+		goto fail;
+	if (br_db_commit(gw->db, err) < 0)
 		return -1;
-	return sqlite3_changes(gw->db) > 0;
+	if (inserted)
+		gw_events_notify(gw);
+	return inserted;
+fail:
+	br_db_rollback(gw->db);
+	return -1;
+}
+
+/* Delete `name` with its /namespaces/delete event; NOT_FOUND when it is not there. */
+static int
+remove_namespace(struct gateway *gw, const char *name, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct br_namespace_name_req ev = {.name = name};
+
+	if (br_db_begin(gw->db, err) < 0)
+		return -1;
+	if (br_db_prepare(gw->db, "DELETE FROM namespaces WHERE name = ?", &st, err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (br_db_step_done(gw->db, st, err, "delete namespace \"%s\"", name) < 0)
+		goto fail;
+	if (sqlite3_changes(gw->db) == 0) {
+		br_err_set(err, BR_NOT_FOUND, "namespace \"%s\": not found", name);
+		goto fail;
+	}
+	if (gw_events_append(gw, name, BR_TOPIC_NAMESPACE_DELETE, &br_namespace_name_req_schema,
+	                     &ev, err) < 0)
+		goto fail;
+	if (br_db_commit(gw->db, err) < 0)
+		return -1;
+	gw_events_notify(gw);
+	return 0;
+fail:
+	br_db_rollback(gw->db);
+	return -1;
 }
 
 void
@@ -113,17 +181,18 @@ handle_list(br_call *call, void *data)
 
 	if (gw_authorize(gw, call) < 0)
 		return;
+	/* No LIMIT: the rows the caller may not see are skipped, as many as there are. */
 	if (br_db_prepare(gw->db,
-	                  "SELECT name, created_at FROM namespaces WHERE name > ? ORDER BY name"
-	                  " LIMIT ?",
+	                  "SELECT name, created_at FROM namespaces WHERE name > ? ORDER BY name",
 	                  &st, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
 	}
 	sqlite3_bind_text(st, 1, req->page.token ? req->page.token : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)size + 1);
 	struct br_namespace *items = br_arena_alloc(arena, (size + 1) * sizeof(*items));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!gw_may_read(gw, call, br_db_text(st, 0)))
+			continue;
 		if (resp.items.n == size) {
 			resp.next_page_token = items[size - 1].name;
 			break;
@@ -151,6 +220,10 @@ handle_get(br_call *call, void *data)
 
 	if (gw_authorize(gw, call) < 0 || !check_name(call, req->name))
 		return;
+	if (!gw_may_read(gw, call, req->name)) {
+		br_call_failf(call, BR_NOT_FOUND, "namespace \"%s\": not found", req->name);
+		return;
+	}
 	if (get(gw, req->name, br_call_arena(call), &out, &err) < 0) {
 		br_call_fail(call, &err);
 		return;
@@ -158,15 +231,11 @@ handle_get(br_call *call, void *data)
 	br_call_reply(call, &br_namespace_schema, &out);
 }
 
-/* Creating and deleting namespaces is an administrator's act: root only. */
+/* Creating or deleting namespace `name` needs role admin in it. */
 static bool
-admin(br_call *call)
+may_administer(struct gateway *gw, br_call *call, const char *name)
 {
-	if (br_call_peer_uid(call) == 0)
-		return true;
-	br_call_failf(call, BR_PERMISSION_DENIED, "%s: only root may create or delete namespaces",
-	              br_call_request(call)->method);
-	return false;
+	return gw_require(gw, call, name, BR_ROLE_ADMIN) == 0;
 }
 
 static void
@@ -177,7 +246,8 @@ handle_create(br_call *call, void *data)
 	struct br_namespace out;
 	br_err err = BR_ERR_INIT;
 
-	if (gw_authorize(gw, call) < 0 || !admin(call) || !check_name(call, req->name))
+	if (gw_authorize(gw, call) < 0 || !check_name(call, req->name) ||
+	    !may_administer(gw, call, req->name))
 		return;
 	int rc = insert(gw, req->name, &err);
 	if (rc == 0)
@@ -212,7 +282,6 @@ deletion_finish(struct deletion *del)
 	br_arena *arena = br_call_arena(del->call);
 	struct gateway *gw = del->gw;
 	char *held = br_arena_strdup(arena, "");
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	br_err err = BR_ERR_INIT;
 
 	for (int i = 0; i < GW_N_BACKENDS; i++) {
@@ -234,13 +303,7 @@ deletion_finish(struct deletion *del)
 		free(del);
 		return;
 	}
-	if (br_db_prepare(gw->db, "DELETE FROM namespaces WHERE name = ?", &st, &err) == 0) {
-		sqlite3_bind_text(st, 1, del->name, -1, SQLITE_STATIC);
-		br_db_step_done(gw->db, st, &err, "delete namespace \"%s\"", del->name);
-	}
-	if (err.code == BR_OK && sqlite3_changes(gw->db) == 0)
-		br_err_set(&err, BR_NOT_FOUND, "namespace \"%s\": not found", del->name);
-	if (err.code != BR_OK) {
+	if (remove_namespace(gw, del->name, &err) < 0) {
 		br_call_fail(del->call, &err);
 	} else {
 		free(gw->last_ns);
@@ -274,7 +337,8 @@ handle_delete(br_call *call, void *data)
 	struct br_namespace out;
 	br_err err = BR_ERR_INIT;
 
-	if (gw_authorize(gw, call) < 0 || !admin(call) || !check_name(call, req->name))
+	if (gw_authorize(gw, call) < 0 || !check_name(call, req->name) ||
+	    !may_administer(gw, call, req->name))
 		return;
 	if (strcmp(req->name, "default") == 0) {
 		br_call_failf(call, BR_FAILED_PRECONDITION,

@@ -65,6 +65,7 @@ struct imaged_service {
 	sqlite3 *db; /* loop thread */
 	br_rpc_client *content;
 	br_rpc_client *snapshots;
+	br_rpc_client *gateway; /* the event log: the outbox's events go there */
 	struct br_outbox *outbox;
 	struct br_lease_owner owner;
 
@@ -84,6 +85,9 @@ struct imaged_service {
 	pthread_mutex_t blob_lock;
 	pthread_cond_t blob_cond;
 	struct imaged_claim *claims;
+
+	/* Pull jobs started and failed (canceled ones aside) since start, for metrics. */
+	uint64_t pulls_started, pulls_failed;
 };
 
 /* ------------------------------------------------------------------ jobs (jobs.c) */
@@ -304,5 +308,9 @@ void imaged_service_shutdown(struct imaged_service *svc);
 void imaged_service_fini(struct imaged_service *svc);
 /* daemon.health detail: "jobs" running. */
 void imaged_health(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
+/* The daemon's metrics hook (struct br_daemon.metrics): image records, running jobs, pulls
+ * started and failed, bytes received from registries (docs/metrics.md). Loop thread. */
+struct br_metrics;
+void imaged_metrics(void *data, struct br_metrics *m);
 
 #endif

@@ -401,6 +401,8 @@ outcome_on_loop(void *arg)
 		if (o->err.code == BR_CANCELED && !job->lease_ended)
 			imaged_drop_job_lease(svc, job);
 	}
+	if (strcmp(job->kind, "pull") == 0 && strcmp(job->state, "failed") == 0)
+		svc->pulls_failed++;
 	job->lease_ended = true;
 	while (job->waiters != NULL)
 		waiter_finish(job->waiters, NULL);
@@ -448,6 +450,8 @@ imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, i
 	job->next = svc->jobs;
 	svc->jobs = job;
 	svc->n_running++;
+	if (strcmp(kind, "pull") == 0)
+		svc->pulls_started++;
 	br_log_info("IMAGE-JOB-START", "job %s: %s started", job->id, kind);
 	*ret = job;
 	return 0;

@@ -38,6 +38,8 @@ main(int argc, char **argv)
 	d.on_stop = imaged_service_on_stop;
 	d.health = imaged_health;
 	d.ns_usage = imaged_ns_usage;
+	d.metrics = imaged_metrics;
+	d.outbox = svc.outbox;
 
 	rc = br_daemon_serve(&d, imaged_methods, imaged_n_methods, &svc, &err);
 	if (rc < 0)

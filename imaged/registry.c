@@ -249,6 +249,9 @@ learn_status(struct imaged_fetch *f)
 		f->body_start = f->range_start;
 }
 
+/* Body bytes received from registries by every job of the process (for metrics). */
+static _Atomic uint64_t bytes_received;
+
 static size_t
 write_cb(char *p, size_t size, size_t n, void *data)
 {
@@ -284,6 +287,7 @@ write_cb(char *p, size_t size, size_t n, void *data)
 	memcpy(f->buf + f->len, p, len);
 	f->len += len;
 	f->received += (int64_t)len;
+	atomic_fetch_add_explicit(&bytes_received, len, memory_order_relaxed);
 	return len;
 }
 
@@ -830,4 +834,10 @@ imaged_registry_get_manifest(struct imaged_registry *reg, struct imaged_http *ht
 	*ret = br_steal_ptr(&body);
 	*ret_len = len;
 	return 0;
+}
+
+uint64_t
+imaged_registry_bytes_received(void)
+{
+	return atomic_load_explicit(&bytes_received, memory_order_relaxed);
 }

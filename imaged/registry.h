@@ -66,6 +66,9 @@ void imaged_registry_free(struct imaged_registry *reg);
 BR_DEFINE_CLEANUP(struct imaged_registry, imaged_registry_free)
 /* "http://127.0.0.1:5000/v2/test/sh", for messages. */
 const char *imaged_registry_url(const struct imaged_registry *reg);
+/* Bytes of response bodies (manifests, blobs, tokens) received from registries since the
+ * process started, error responses aside. Any thread. */
+uint64_t imaged_registry_bytes_received(void);
 
 /* A connection handle for one thread. Free with imaged_http_free (accepts NULL). */
 struct imaged_http *imaged_http_new(void);

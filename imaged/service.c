@@ -15,7 +15,9 @@
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proto/content.h"
 #include "common/proto/snapshots.h"
 #include "common/ref.h"
@@ -378,14 +380,17 @@ imaged_service_init(struct imaged_service *svc, struct br_loop *loop, uv_loop_t 
 		return -1;
 	_cleanup_free_ char *content_url = br_config_socket_url(cfg, "contentd");
 	_cleanup_free_ char *snapshots_url = br_config_socket_url(cfg, "snapshotd");
+	_cleanup_free_ char *gateway_url = br_config_socket_url(cfg, "gatewayd");
 	if (br_rpc_client_new(content_url, "berth-contentd", &svc->content, err) < 0 ||
-	    br_rpc_client_new(snapshots_url, "berth-snapshotd", &svc->snapshots, err) < 0)
+	    br_rpc_client_new(snapshots_url, "berth-snapshotd", &svc->snapshots, err) < 0 ||
+	    br_rpc_client_new(gateway_url, "berth-gatewayd", &svc->gateway, err) < 0)
 		return -1;
 	const struct br_outbox_peer peers[] = {
 	        {"contentd", svc->content},
 	        {"snapshotd", svc->snapshots},
+	        {BR_EVENTS_TARGET, svc->gateway, .events = true},
 	};
-	svc->outbox = br_outbox_new(loop, svc->db, peers, 2);
+	svc->outbox = br_outbox_new(loop, svc->db, "imaged", peers, 3);
 	svc->owner = (struct br_lease_owner){
 	        .owner = "imaged",
 	        .loop = loop,
@@ -436,11 +441,12 @@ imaged_service_shutdown(struct imaged_service *svc)
 	svc->outbox = NULL;
 	/* Let the async calls in flight (outbox, renewals, reconciliation) end before the
 	 * sockets close. */
-	br_rpc_client *clients[] = {svc->content, svc->snapshots};
-	br_rpc_clients_drain(svc->uv, clients, 2, IMAGED_DRAIN_MS);
+	br_rpc_client *clients[] = {svc->content, svc->snapshots, svc->gateway};
+	br_rpc_clients_drain(svc->uv, clients, 3, IMAGED_DRAIN_MS);
 	br_rpc_client_free(svc->content);
 	br_rpc_client_free(svc->snapshots);
-	svc->content = svc->snapshots = NULL;
+	br_rpc_client_free(svc->gateway);
+	svc->content = svc->snapshots = svc->gateway = NULL;
 }
 
 void
@@ -452,4 +458,29 @@ imaged_service_fini(struct imaged_service *svc)
 	br_db_close(svc->db);
 	pthread_cond_destroy(&svc->blob_cond);
 	pthread_mutex_destroy(&svc->blob_lock);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+void
+imaged_metrics(void *data, struct br_metrics *m)
+{
+	struct imaged_service *svc = data;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (br_db_prepare(svc->db, "SELECT COUNT(*) FROM images", &st, &err) == 0 &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		br_metrics_gauge(m, "berth_images", "Image records, all namespaces together.", NULL,
+		                 (double)sqlite3_column_int64(st, 0), NULL);
+	br_metrics_gauge(m, "berth_image_jobs_running", "Pull and import jobs running.", NULL,
+	                 (double)svc->n_running, NULL);
+	br_metrics_counter(m, "berth_image_pulls_total", "Pull jobs started.", NULL,
+	                   (double)svc->pulls_started, NULL);
+	br_metrics_counter(m, "berth_image_pull_failures_total",
+	                   "Pull jobs that failed (canceled ones aside).", NULL,
+	                   (double)svc->pulls_failed, NULL);
+	br_metrics_counter(m, "berth_image_pull_bytes_total",
+	                   "Bytes of response bodies received from registries.", NULL,
+	                   (double)imaged_registry_bytes_received(), NULL);
 }

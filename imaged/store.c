@@ -2,7 +2,8 @@
 /*
  * SQLite tables of berth-imaged (store.h): images(namespace, name, target, manifest, config,
  * chain, snapshot, platform, size, times), image_labels, and the tables of the outbox and of
- * owned leases (common/outbox.h, common/lease_owner.h).
+ * owned leases (common/outbox.h, common/lease_owner.h). Writing or removing a record adds its
+ * event (/images/create, /images/update, /images/delete) in the same transaction.
  */
 #include "imaged/store.h"
 
@@ -10,6 +11,7 @@
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/lease_owner.h"
 #include "common/outbox.h"
 #include "common/xalloc.h"
@@ -63,13 +65,55 @@ imaged_store_open(const char *path, sqlite3 **ret, br_err *err)
 	return br_db_open(path, migrations, sizeof(migrations) / sizeof(migrations[0]), ret, err);
 }
 
+/* The event of an image record: `topic` for `name` with `target` and `labels`. */
+static int
+announce(sqlite3 *db, const char *ns, const char *topic, const char *name,
+         const struct br_descriptor *target, const struct br_strmap *labels, br_err *err)
+{
+	struct br_event_image ev = {.name = name, .target = *target, .labels = *labels};
+
+	return br_event_add(db, ns, topic, &br_event_image_schema, &ev, err);
+}
+
+/* What writing `img` over the record as it is now changes: /images/create for a new name,
+ * /images/update for another target or platform manifest, NULL when it is the same image
+ * (a pull of what is there already). */
+static int
+put_topic(sqlite3 *db, const char *ns, const struct br_image *img, const char **ret, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (br_db_prepare(db,
+	                  "SELECT target_digest, manifest_digest FROM images"
+	                  " WHERE namespace = ?1 AND name = ?2",
+	                  &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, img->name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		*ret = BR_TOPIC_IMAGE_CREATE;
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return br_db_error(db, rc, err, "read image \"%s\"", img->name);
+	bool same =
+	        strcmp(br_db_text(st, 0), img->target.digest ? img->target.digest : "") == 0 &&
+	        strcmp(br_db_text(st, 1), img->manifest_digest ? img->manifest_digest : "") == 0;
+	*ret = same ? NULL : BR_TOPIC_IMAGE_UPDATE;
+	return 0;
+}
+
 static int
 put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t now, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_stmt_ sqlite3_stmt *del = NULL;
 	_cleanup_stmt_ sqlite3_stmt *lab = NULL;
+	const char *topic = NULL;
 
+	if (put_topic(db, ns, img, &topic, err) < 0)
+		return -1;
 	if (br_db_prepare(
 	            db,
 	            "INSERT INTO images (namespace, name, target_media_type, target_digest,"
@@ -114,16 +158,20 @@ put_image_tx(sqlite3 *db, const char *ns, const struct br_image *img, int64_t no
 	sqlite3_bind_text(del, 2, img->name, -1, SQLITE_STATIC);
 	if (br_db_step_done(db, del, err, "replace image labels") < 0)
 		return -1;
-	if (img->labels.n == 0)
+	if (img->labels.n > 0) {
+		if (br_db_prepare(db,
+		                  "INSERT INTO image_labels (namespace, name, key, value)"
+		                  " VALUES (?1, ?2, ?3, ?4)",
+		                  &lab, err) < 0)
+			return -1;
+		sqlite3_bind_text(lab, 1, ns, -1, SQLITE_STATIC);
+		sqlite3_bind_text(lab, 2, img->name, -1, SQLITE_STATIC);
+		if (br_db_write_labels(db, lab, 3, &img->labels, err) < 0)
+			return -1;
+	}
+	if (topic == NULL)
 		return 0;
-	if (br_db_prepare(db,
-	                  "INSERT INTO image_labels (namespace, name, key, value)"
-	                  " VALUES (?1, ?2, ?3, ?4)",
-	                  &lab, err) < 0)
-		return -1;
-	sqlite3_bind_text(lab, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(lab, 2, img->name, -1, SQLITE_STATIC);
-	return br_db_write_labels(db, lab, 3, &img->labels, err);
+	return announce(db, ns, topic, img->name, &img->target, &img->labels, err);
 }
 
 int
@@ -265,17 +313,21 @@ imaged_store_count_images(sqlite3 *db, const char *ns, int64_t *ret, br_err *err
 int
 imaged_store_remove_image(sqlite3 *db, const char *ns, const char *name, br_err *err)
 {
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct br_image img;
 
-	if (br_db_prepare(db, "DELETE FROM images WHERE namespace = ?1 AND name = ?2", &st, err) <
-	    0)
+	/* What the record was, for its event (NOT_FOUND if there is none); then the record,
+	 * its labels with it. */
+	if (imaged_store_get_image(db, ns, name, arena, &img, err) < 0 ||
+	    br_db_prepare(db, "DELETE FROM images WHERE namespace = ?1 AND name = ?2", &st, err) <
+	            0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (br_db_step_done(db, st, err, "remove image") < 0)
+	if (br_db_step_done(db, st, err, "remove image") < 0 ||
+	    announce(db, ns, BR_TOPIC_IMAGE_DELETE, name, &img.target, &img.labels, err) < 0)
 		return br_err_wrap(err, "image \"%s\"", name);
-	if (sqlite3_changes(db) == 0)
-		return br_err_set(err, BR_NOT_FOUND, "image \"%s\": not found", name);
 	return 0;
 }
 

@@ -23,8 +23,10 @@ int imaged_store_open(const char *path, sqlite3 **ret, br_err *err);
 
 /*
  * Insert or replace the image `img->name` of namespace `ns` (labels included), inside the
- * caller's transaction. A replaced record keeps its created_at; updated_at is now.
- * img->created_at and updated_at are ignored.
+ * caller's transaction, with its event: /images/create for a new name, /images/update when
+ * the target or the platform manifest changed, none when the same image is written again.
+ * A replaced record keeps its created_at; updated_at is now. img->created_at and updated_at
+ * are ignored. The caller kicks the outbox after the commit.
  */
 int imaged_store_put_image(sqlite3 *db, const char *ns, const struct br_image *img, br_err *err);
 
@@ -38,7 +40,8 @@ int imaged_store_list_images(sqlite3 *db, const char *ns, const struct br_page_r
                              br_arena *arena, struct br_image_list_resp *ret, br_err *err);
 int imaged_store_count_images(sqlite3 *db, const char *ns, int64_t *ret, br_err *err);
 
-/* Delete the record (its labels with it). NOT_FOUND if there is none. */
+/* Delete the record (its labels with it) with its /images/delete event, inside the caller's
+ * transaction. NOT_FOUND if there is none. */
 int imaged_store_remove_image(sqlite3 *db, const char *ns, const char *name, br_err *err);
 
 /* Records from before leases existed (schema 1), which still need their image leases. Writing

@@ -38,20 +38,26 @@ struct netd_driver {
 /* The driver named `mode`, or NULL. */
 const struct netd_driver *netd_driver_find(const char *mode);
 
-/* Store: one row per attachment, keyed by (namespace, id). Loop thread. */
+/* Store: one row per attachment, keyed by (namespace, id). Loop thread. A put or delete
+ * emits its event (/networks/connect, /networks/disconnect) in the transaction that changes
+ * the row; the caller kicks the outbox after it returns. */
 int netd_store_open(const char *data_dir, sqlite3 **ret, br_err *err);
 /* Fill `ret` (strings in `arena`); NOT_FOUND if absent. */
 int netd_store_get(sqlite3 *db, const char *ns, const char *id, br_arena *arena,
                    struct br_net_attachment *ret, br_err *err);
 int netd_store_put(sqlite3 *db, const char *ns, const struct br_net_attachment *a, br_err *err);
-int netd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err);
+/* Delete the row of `a` (the attachment as recorded, which the event names). */
+int netd_store_delete(sqlite3 *db, const char *ns, const struct br_net_attachment *a, br_err *err);
 /* Every attachment of namespace `ns` (NULL: all namespaces; then ret_ns gets each row's ns). */
 int netd_store_list(sqlite3 *db, const char *ns, br_arena *arena, struct br_objlist *ret,
                     const char ***ret_ns, br_err *err);
 
+struct br_outbox;
+
 struct netd_service {
 	uv_loop_t *uv;
 	sqlite3 *db;
+	struct br_outbox *outbox; /* events for gatewayd */
 	const char *state_dir;
 	const char *default_mode;
 };
@@ -63,5 +69,10 @@ extern const size_t netd_n_methods;
  * runtime part vanished are re-made; netns files without a record are removed. Start-up, on
  * the loop thread before serving (it blocks briefly). */
 void netd_reconcile(struct netd_service *svc);
+
+/* The daemon's metrics hook (struct br_daemon.metrics; data: the service): attachments by
+ * network mode (docs/metrics.md). Loop thread. */
+struct br_metrics;
+void netd_metrics(void *data, struct br_metrics *m);
 
 #endif

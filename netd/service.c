@@ -5,7 +5,8 @@
  * so the loop never waits for a fork or a mount. Records are written only after the driver
  * succeeded (attach) and removed only after it undid its work (detach), so a crash in between
  * leaves either a runtime part without a record (removed by the reconcile at start) or a
- * record whose runtime part is re-made.
+ * record whose runtime part is re-made. The record's changes carry their events
+ * (/networks/connect, /networks/disconnect, store.c); the outbox is kicked after each.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include "common/cleanup.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 #include "netd/netd.h"
 
@@ -28,7 +31,8 @@ struct net_job {
 	struct netd_service *svc;
 	br_call *call;
 	const struct netd_driver *driver;
-	const char *ns, *id, *hostname; /* in the call's arena */
+	const char *ns, *id, *hostname;    /* in the call's arena */
+	struct br_net_attachment detached; /* detach: the record, strings in the call's arena */
 	struct netd_paths paths;
 	br_err err;
 	int rc;
@@ -64,22 +68,27 @@ job_done(uv_work_t *w, int status)
 		        .resolv_path = br_arena_strdup(arena, job->paths.resolv_path),
 		        .created_at = br_db_now(),
 		};
-		if (netd_store_put(job->svc->db, job->ns, &a, &err) < 0)
+		if (netd_store_put(job->svc->db, job->ns, &a, &err) < 0) {
 			br_call_fail(job->call, &err);
-		else
+		} else {
+			br_outbox_kick(job->svc->outbox);
 			br_call_reply(job->call, &br_net_attachment_schema, &a);
-	} else if (netd_store_delete(job->svc->db, job->ns, job->id, &err) < 0) {
+		}
+	} else if (netd_store_delete(job->svc->db, job->ns, &job->detached, &err) < 0) {
 		br_call_fail(job->call, &err);
 	} else {
+		br_outbox_kick(job->svc->outbox);
 		br_call_reply(job->call, NULL, NULL);
 	}
 	netd_paths_fini(&job->paths);
 	free(job);
 }
 
+/* `detached`: for a detach, the record it removes (strings in the call's arena). */
 static void
 queue_job(struct netd_service *svc, br_call *call, enum job_kind kind,
-          const struct netd_driver *driver, const char *id, const char *hostname)
+          const struct netd_driver *driver, const char *id, const char *hostname,
+          const struct br_net_attachment *detached)
 {
 	struct net_job *job = xnew(struct net_job);
 
@@ -91,6 +100,8 @@ queue_job(struct netd_service *svc, br_call *call, enum job_kind kind,
 	job->ns = br_call_ns(call);
 	job->id = id;
 	job->hostname = hostname;
+	if (detached != NULL)
+		job->detached = *detached;
 	uv_queue_work(svc->uv, &job->work, job_work, job_done);
 }
 
@@ -124,7 +135,7 @@ handle_attach(br_call *call, void *data)
 		br_call_fail(call, &err);
 		return;
 	}
-	queue_job(svc, call, JOB_ATTACH, driver, req->id, req->hostname);
+	queue_job(svc, call, JOB_ATTACH, driver, req->id, req->hostname, NULL);
 }
 
 static void
@@ -145,7 +156,7 @@ handle_detach(br_call *call, void *data)
 		              "container \"%s\": recorded mode \"%s\" is unknown", req->id, a.mode);
 		return;
 	}
-	queue_job(svc, call, JOB_DETACH, driver, req->id, NULL);
+	queue_job(svc, call, JOB_DETACH, driver, req->id, NULL, &a);
 }
 
 static void
@@ -253,4 +264,25 @@ netd_reconcile(struct netd_service *svc)
 	}
 	remove_unrecorded(svc, arena);
 	br_arena_free(arena);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+void
+netd_metrics(void *data, struct br_metrics *m)
+{
+	struct netd_service *svc = data;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (br_db_prepare(svc->db, "SELECT mode, COUNT(*) FROM attachments GROUP BY mode", &st,
+	                  &err) < 0)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *mode = (const char *)sqlite3_column_text(st, 0);
+		br_metrics_gauge(m, "berth_network_attachments",
+		                 "Container network attachments, by mode.",
+		                 BR_LABELS("mode", mode != NULL ? mode : ""),
+		                 (double)sqlite3_column_int64(st, 1), NULL);
+	}
 }

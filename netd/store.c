@@ -2,13 +2,16 @@
 /*
  * The attachment store: one SQLite row per container network, keyed by (namespace, id), in
  * <root>/netd/meta.db. The row is the record of what netd made; the runtime part (netns
- * mount, files under <state>) is re-made from it after a reboot. Loop thread.
+ * mount, files under <state>) is re-made from it after a reboot. Adding a row emits
+ * /networks/connect and removing one /networks/disconnect, in the same transaction (the
+ * outbox tables are made by br_outbox_new). Loop thread.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/xalloc.h"
 #include "netd/netd.h"
 
@@ -61,10 +64,33 @@ netd_store_get(sqlite3 *db, const char *ns, const char *id, br_arena *arena,
 	return br_db_error(db, rc, err, "read network of container \"%s\"", id);
 }
 
+/* Run `st` and, when it changed a row (two detaches of one container may both get here),
+ * emit `topic` for `a`, in one transaction. */
+static int
+write_with_event(sqlite3 *db, sqlite3_stmt *st, const char *ns, const char *topic,
+                 const struct br_net_attachment *a, const char *what, br_err *err)
+{
+	struct br_event_network_attachment ev = {
+	        .container_id = a->id, .network = a->mode, .netns_path = a->netns_path};
+
+	if (br_db_begin(db, err) < 0)
+		return br_err_wrap(err, "%s", what);
+	if (br_db_step_done(db, st, err, "%s", what) < 0 ||
+	    (sqlite3_changes(db) > 0 &&
+	     br_event_add(db, ns, topic, &br_event_network_attachment_schema, &ev, err) < 0)) {
+		br_db_rollback(db);
+		return -1;
+	}
+	if (br_db_commit(db, err) < 0)
+		return br_err_wrap(err, "%s", what);
+	return 0;
+}
+
 int
 netd_store_put(sqlite3 *db, const char *ns, const struct br_net_attachment *a, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *what = xasprintf("record network of container \"%s\"", a->id);
 
 	if (br_db_prepare(db,
 	                  "INSERT INTO attachments (namespace, id, mode, netns_path, hosts_path,"
@@ -78,20 +104,21 @@ netd_store_put(sqlite3 *db, const char *ns, const struct br_net_attachment *a, b
 	sqlite3_bind_text(st, 5, a->hosts_path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, a->resolv_path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, a->created_at);
-	return br_db_step_done(db, st, err, "record network of container \"%s\"", a->id);
+	return write_with_event(db, st, ns, BR_TOPIC_NETWORK_CONNECT, a, what, err);
 }
 
 int
-netd_store_delete(sqlite3 *db, const char *ns, const char *id, br_err *err)
+netd_store_delete(sqlite3 *db, const char *ns, const struct br_net_attachment *a, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *what = xasprintf("delete network of container \"%s\"", a->id);
 
 	if (br_db_prepare(db, "DELETE FROM attachments WHERE namespace = ? AND id = ?", &st, err) <
 	    0)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	return br_db_step_done(db, st, err, "delete network of container \"%s\"", id);
+	sqlite3_bind_text(st, 2, a->id, -1, SQLITE_STATIC);
+	return write_with_event(db, st, ns, BR_TOPIC_NETWORK_DISCONNECT, a, what, err);
 }
 
 int

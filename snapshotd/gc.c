@@ -5,10 +5,11 @@
  *
  *   1. delete the expired leases;
  *   2. select at most SNAPSHOTD_GC_BATCH snapshots outside the keep set (SNAPSHOTD_KEEP_CTE),
- *      highest id first, delete their rows in one transaction, remove their directories on a
- *      worker, and again until none is left. A child is always younger than its parent and
- *      ids only grow, so children go before parents; the keep set is computed afresh at every
- *      step, so a snapshot prepared or held meanwhile is seen;
+ *      highest id first, delete their rows in one transaction with their /snapshots/remove
+ *      events, remove their directories on a worker, and again until none is left. A child
+ *      is always younger than its parent and ids only grow, so children go before parents;
+ *      the keep set is computed afresh at every step, so a snapshot prepared or held
+ *      meanwhile is seen;
  *   3. list every backend's root on a worker, and remove on a worker the entries that have
  *      no row and are not being removed (orphans).
  *
@@ -207,8 +208,8 @@ select_batch(struct snapshotd_gc *g, struct candidate *ret, size_t *ret_n, br_er
 	return 0;
 }
 
-/* Delete the rows of `cands` (children first; one that has gained a child is skipped) in one
- * transaction, moving those deleted to g->victims. */
+/* Delete the rows of `cands` (children first; one that has gained a child is skipped) with
+ * their /snapshots/remove events in one transaction, moving those deleted to g->victims. */
 static int
 delete_batch(struct snapshotd_gc *g, const struct candidate *cands, size_t n, br_err *err)
 {
@@ -218,29 +219,44 @@ delete_batch(struct snapshotd_gc *g, const struct candidate *cands, size_t n, br
 
 	if (br_db_prepare(g->s->db,
 	                  "DELETE FROM snapshots WHERE id = ?1 AND NOT EXISTS"
-	                  " (SELECT 1 FROM snapshots c WHERE c.parent_id = ?1)",
+	                  " (SELECT 1 FROM snapshots c WHERE c.parent_id = ?1)"
+	                  " RETURNING namespace, snapshotter, key",
 	                  &st, err) < 0 ||
 	    br_db_begin(g->s->db, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, cands[i].id);
-		if (br_db_step_done(g->s->db, st, err, "collect snapshot %" PRId64, cands[i].id) <
-		    0) {
-			br_db_rollback(g->s->db);
-			return -1;
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			continue; /* it has a child now */
+		if (rc != SQLITE_ROW) {
+			br_db_error(g->s->db, rc, err, "collect snapshot %" PRId64, cands[i].id);
+			goto out_rollback;
 		}
-		if (sqlite3_changes(g->s->db) == 0)
-			continue;
+		if (snapshotd_snapshot_removed(g->s, br_db_text(st, 0), br_db_text(st, 1),
+		                               br_db_text(st, 2), err) < 0)
+			goto out_rollback;
+		if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+			br_db_error(g->s->db, rc, err, "collect snapshot %" PRId64, cands[i].id);
+			goto out_rollback;
+		}
 		g->victims[n_victims++] = (struct victim){cands[i].backend, cands[i].id};
 		bytes += cands[i].size;
 	}
+	sqlite3_reset(st);
 	if (br_db_commit(g->s->db, err) < 0)
 		return -1;
+	if (n_victims > 0)
+		snapshotd_store_kick(g->s);
 	g->n_victims = n_victims;
 	g->result.removed += (int64_t)n_victims;
 	g->result.bytes += bytes;
 	return 0;
+
+out_rollback:
+	br_db_rollback(g->s->db);
+	return -1;
 }
 
 /* One batch; 0 with g->n_victims == 0 when nothing is left to collect. */
@@ -531,7 +547,7 @@ snapshotd_gc_new(struct snapshotd_store *s, uv_loop_t *uv, int64_t delay_ms, int
 	g->s = s;
 	g->uv = uv;
 	g->work.data = g;
-	g->sched = br_gc_new(uv, delay_ms, interval_ms, run, g);
+	g->sched = br_gc_new(uv, s->db, "snapshotd", delay_ms, interval_ms, run, g);
 	return g;
 }
 

@@ -97,7 +97,9 @@ snapshotd_store_open_leases(struct snapshotd_store *s, uv_loop_t *uv, void (*on_
 {
 	s->released = on_released;
 	s->released_data = data;
-	if (br_lease_store_new(uv, s->db, "snapshots", &lease_ops, s, &s->leases, err) < 0)
+	if (br_lease_store_new(uv, s->db, "snapshotd", "snapshots", &lease_ops, s, &s->leases,
+	                       err) < 0)
 		return br_err_wrap(err, "snapshot store %s: leases", s->dir);
+	br_lease_store_set_outbox(s->leases, s->outbox);
 	return 0;
 }

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xalloc.h"
 #include "snapshotd/usage.h"
 
@@ -373,4 +375,40 @@ snapshotd_service_drain(struct snapshotd_service *svc)
 	snapshotd_service_stop(svc);
 	while (svc->inflight > 0 || (svc->gc != NULL && snapshotd_gc_running(svc->gc)))
 		uv_run(svc->uv, UV_RUN_ONCE);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+void
+snapshotd_metrics(void *data, struct br_metrics *m)
+{
+	static const char *const kinds[] = {"active", "view", "committed"};
+	struct snapshotd_service *svc = data;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int64_t counts[3] = {0}, bytes = 0;
+	br_err err = BR_ERR_INIT;
+
+	/* Sizes are those snapshots.usage measured: a committed snapshot is measured once and
+	 * kept, so the bytes are a lower bound that grows as snapshots get measured. */
+	if (br_db_prepare(
+	            svc->store->db,
+	            "SELECT kind, COUNT(*), COALESCE(SUM(size), 0) FROM snapshots GROUP BY kind",
+	            &st, &err) < 0)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 0);
+		for (size_t i = 0; i < 3; i++) {
+			if (kind != NULL && strcmp(kind, kinds[i]) == 0)
+				counts[i] = sqlite3_column_int64(st, 1);
+		}
+		bytes += sqlite3_column_int64(st, 2);
+	}
+	for (size_t i = 0; i < 3; i++)
+		br_metrics_gauge(m, "berth_snapshots", "Snapshots, by kind.",
+		                 BR_LABELS("kind", kinds[i]), (double)counts[i], NULL);
+	br_metrics_gauge(m, "berth_snapshot_measured_bytes",
+	                 "Disk usage of the snapshots measured so far (snapshots.usage).", NULL,
+	                 (double)bytes, NULL);
+	if (svc->gc != NULL)
+		br_gc_metrics(snapshotd_gc_scheduler(svc->gc), m);
 }

@@ -37,4 +37,10 @@ void snapshotd_service_stop(void *data);
  * Loop thread. */
 void snapshotd_service_drain(struct snapshotd_service *svc);
 
+/* The daemon's metrics hook (struct br_daemon.metrics; data: the service): snapshots by
+ * kind, the bytes measured so far and the collections' figures (docs/metrics.md). Loop
+ * thread. */
+struct br_metrics;
+void snapshotd_metrics(void *data, struct br_metrics *m);
+
 #endif

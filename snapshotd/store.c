@@ -7,8 +7,9 @@
  * removed; reconciliation at start (snapshotd_store_open) removes directories without rows
  * and active/view rows whose directory is missing or incomplete, and so does the collection
  * (gc.c) for directories while the daemon runs. Migration 2 adds the lease tables and the
- * remembered disk usage of committed snapshots (usage.c). A prepare, view or commit that
- * names a lease holds its result in the same transaction as the row.
+ * remembered disk usage of committed snapshots (usage.c), migration 3 the outbox table that
+ * the events go to. A prepare, view or commit that names a lease holds its result in the
+ * same transaction as the row, and every row written or deleted takes its event with it.
  */
 #include "snapshotd/store.h"
 
@@ -24,7 +25,9 @@
 
 #include "common/cleanup.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/fsutil.h"
+#include "common/outbox.h"
 #include "common/xalloc.h"
 
 static const struct br_db_migration migrations[] = {
@@ -50,6 +53,7 @@ static const struct br_db_migration migrations[] = {
          * changes), NULL until then. */
         {2, BR_LEASE_SCHEMA_SQL "ALTER TABLE snapshots ADD COLUMN size INTEGER;"
                                 "ALTER TABLE snapshots ADD COLUMN inodes INTEGER;"},
+        {3, BR_OUTBOX_SCHEMA_SQL},
 };
 
 struct snapshotd_create {
@@ -277,15 +281,66 @@ replace_labels(struct snapshotd_store *s, int64_t id, const struct br_strmap *la
 	return br_db_write_labels(s->db, ins, 2, labels, err);
 }
 
+/* ---- events ---- */
+
+void
+snapshotd_store_set_outbox(struct snapshotd_store *s, struct br_outbox *ob)
+{
+	s->outbox = ob;
+	if (s->leases != NULL)
+		br_lease_store_set_outbox(s->leases, ob);
+}
+
+void
+snapshotd_store_kick(struct snapshotd_store *s)
+{
+	if (s->outbox != NULL)
+		br_outbox_kick(s->outbox);
+}
+
+int
+snapshotd_snapshot_removed(struct snapshotd_store *s, const char *ns, const char *snapshotter,
+                           const char *key, br_err *err)
+{
+	struct br_event_snapshot_remove ev = {.key = key, .snapshotter = snapshotter};
+
+	return br_event_add(s->db, ns, BR_TOPIC_SNAPSHOT_REMOVE, &br_event_snapshot_remove_schema,
+	                    &ev, err);
+}
+
+/* Delete the row of snapshot `id` with its /snapshots/remove event, in one transaction of its
+ * own. */
 static int
 delete_row(struct snapshotd_store *s, int64_t id, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (br_db_prepare(s->db, "DELETE FROM snapshots WHERE id = ?", &st, err) < 0)
+	if (br_db_prepare(
+	            s->db,
+	            "DELETE FROM snapshots WHERE id = ? RETURNING namespace, snapshotter, key", &st,
+	            err) < 0 ||
+	    br_db_begin(s->db, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	return br_db_step_done(s->db, st, err, "delete snapshot");
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (snapshotd_snapshot_removed(s, br_db_text(st, 0), br_db_text(st, 1),
+		                               br_db_text(st, 2), err) < 0)
+			goto out_rollback;
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		br_db_error(s->db, rc, err, "delete snapshot");
+		goto out_rollback;
+	}
+	if (br_db_commit(s->db, err) < 0)
+		return -1;
+	snapshotd_store_kick(s);
+	return 0;
+
+out_rollback:
+	br_db_rollback(s->db);
+	return -1;
 }
 
 /* ---- reconciliation ---- */
@@ -560,6 +615,15 @@ record_snapshot(struct snapshotd_store *s, const char *ns, struct snapshotd_crea
 	c->id = insert_row(s, ns, c->backend, req->key, c->parent_id, c->kind, err);
 	if (c->id < 0 || replace_labels(s, c->id, &req->labels, err) < 0)
 		return -1;
+	struct br_event_snapshot_prepare ev = {
+	        .key = req->key,
+	        .parent = parent,
+	        .snapshotter = c->backend->ops->name,
+	        .kind = snapshotd_kind_name(c->kind),
+	};
+	if (br_event_add(s->db, ns, BR_TOPIC_SNAPSHOT_PREPARE, &br_event_snapshot_prepare_schema,
+	                 &ev, err) < 0)
+		return -1;
 	if (load_chain(s, c->parent_id, arena, &chain, &n, err) < 0)
 		return br_err_wrap(err, "snapshot \"%s\"", req->key);
 	if (c->backend->ops->mounts(c->backend, c->id, c->kind, chain, n, arena, &c->mounts, err) <
@@ -619,6 +683,7 @@ snapshotd_create_begin(struct snapshotd_store *s, const char *ns,
 	}
 	if (br_db_commit(s->db, err) < 0)
 		return -1;
+	snapshotd_store_kick(s);
 	ids_add(&s->busy, &s->n_busy, c->id);
 	*ret = br_steal_ptr(&c);
 	return 0;
@@ -722,6 +787,14 @@ commit_locked(struct snapshotd_store *s, const char *ns, const struct snapshotd_
 		return -1;
 	if (req->labels.n > 0 && replace_labels(s, row.id, &req->labels, err) < 0)
 		return -1;
+	struct br_event_snapshot_commit ev = {
+	        .key = req->name,
+	        .active = req->key,
+	        .snapshotter = b->ops->name,
+	};
+	if (br_event_add(s->db, ns, BR_TOPIC_SNAPSHOT_COMMIT, &br_event_snapshot_commit_schema, &ev,
+	                 err) < 0)
+		return -1;
 	return hold(s, ns, lease, b, req->name, err);
 }
 
@@ -740,7 +813,10 @@ snapshotd_commit(struct snapshotd_store *s, const char *ns, const struct br_snap
 		br_db_rollback(s->db);
 		return -1;
 	}
-	return br_db_commit(s->db, err);
+	if (br_db_commit(s->db, err) < 0)
+		return -1;
+	snapshotd_store_kick(s);
+	return 0;
 }
 
 static int

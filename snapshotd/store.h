@@ -13,6 +13,11 @@
  * a lease, in the same transaction as the record, and the collection (gc.h) removes what no
  * unexpired lease holds, directly or as an ancestor of a held snapshot.
  *
+ * Events (docs/events.md): every write or deletion of a snapshot row adds its event
+ * (/snapshots/prepare, /snapshots/commit, /snapshots/remove) to the outbox table of the same
+ * database in the same transaction; the daemon's outbox (snapshotd_store_set_outbox) delivers
+ * them, and until it is set they wait in the table.
+ *
  * Threading: the store belongs to one thread (the daemon's loop thread). Creating and
  * removing may take long with some backends, so they run in steps: *_begin and *_end on the
  * owning thread, the work (which touches only one snapshot's directory) on any one thread in
@@ -32,6 +37,8 @@
 #include "common/msg.h"
 #include "common/proto/snapshots.h"
 #include "snapshotd/backend.h"
+
+struct br_outbox;
 
 #define SNAPSHOTD_MAX_BACKENDS 4
 #define SNAPSHOTD_MAX_DEPTH 1000 /* parent chains longer than this are treated as corrupt */
@@ -54,6 +61,7 @@ struct snapshotd_store {
 	struct br_lease_store *leases;
 	void (*released)(void *data); /* references went: a collection may free something */
 	void *released_data;
+	struct br_outbox *outbox; /* delivers the events; NULL: they wait in the table */
 };
 
 /* What snapshotd_store_open() repaired, for the daemon to log. */
@@ -87,6 +95,12 @@ void snapshotd_store_free(struct snapshotd_store *s);
 int snapshotd_store_open_leases(struct snapshotd_store *s, uv_loop_t *uv,
                                 void (*released)(void *data), void *data, br_err *err);
 
+/* The outbox that delivers the store's events (NULL: none), also handed to its leases once
+ * they are open; it must outlive the store or be unset first. Loop thread. */
+void snapshotd_store_set_outbox(struct snapshotd_store *s, struct br_outbox *ob);
+/* Send the events committed since (a no-op without an outbox). Loop thread. */
+void snapshotd_store_kick(struct snapshotd_store *s);
+
 /* The lease resource type of backend `b`: "snapshots/<name>" in `arena`. Pure. */
 const char *snapshotd_lease_type(const struct snapshotd_backend *b, br_arena *arena);
 
@@ -100,13 +114,13 @@ struct snapshotd_create;
 
 /*
  * Step 1 of snapshots.prepare (`kind` active) and snapshots.view (`kind` view), owning
- * thread: validate, record the snapshot and compute its mounts (in `arena`), so that a chain
- * too deep to mount is refused before anything exists. With a `lease` (NULL: none), the new
- * key is held in that lease of `ns` in the same transaction. Errors: NOT_FOUND (an unknown
- * or expired lease, checked first; the parent), INVALID_ARGUMENT (a key with '/'),
- * FAILED_PRECONDITION (parent not committed; a lease given before the leases are open),
- * ALREADY_EXISTS (key), RESOURCE_EXHAUSTED (overlay options too long), NOT_IMPLEMENTED
- * (snapshotter).
+ * thread: validate, record the snapshot (with its /snapshots/prepare event) and compute its
+ * mounts (in `arena`), so that a chain too deep to mount is refused before anything exists.
+ * With a `lease` (NULL: none), the new key is held in that lease of `ns` in the same
+ * transaction. Errors: NOT_FOUND (an unknown or expired lease, checked first; the parent),
+ * INVALID_ARGUMENT (a key with '/'), FAILED_PRECONDITION (parent not committed; a lease given
+ * before the leases are open), ALREADY_EXISTS (key), RESOURCE_EXHAUSTED (overlay options too
+ * long), NOT_IMPLEMENTED (snapshotter).
  */
 int snapshotd_create_begin(struct snapshotd_store *s, const char *ns,
                            const struct br_snap_prepare_req *req, enum snapshotd_kind kind,
@@ -116,8 +130,8 @@ int snapshotd_create_begin(struct snapshotd_store *s, const char *ns,
 bool snapshotd_create_blocks(const struct snapshotd_create *c);
 /* Step 2, any one thread: create the snapshot's directory. Never fails itself. */
 void snapshotd_create_work(struct snapshotd_create *c);
-/* Step 3, owning thread: on a failed work, drop the record and return the error; otherwise
- * return the mounts. Frees `c`. */
+/* Step 3, owning thread: on a failed work, drop the record (with a /snapshots/remove event)
+ * and return the error; otherwise return the mounts. Frees `c`. */
 int snapshotd_create_end(struct snapshotd_store *s, struct snapshotd_create *c,
                          struct br_snap_mounts_resp *ret, br_err *err);
 /* The three steps inline. */
@@ -132,7 +146,8 @@ int snapshotd_create(struct snapshotd_store *s, const char *ns,
 int snapshotd_mounts(struct snapshotd_store *s, const char *ns, const struct br_snap_key_req *req,
                      br_arena *arena, struct br_snap_mounts_resp *ret, br_err *err);
 
-/* Turn the active snapshot req->key into the committed snapshot req->name. Labels given
+/* Turn the active snapshot req->key into the committed snapshot req->name (with the
+ * /snapshots/commit event). Labels given
  * replace the snapshot's labels; without any, its labels are kept. With a `lease` (NULL:
  * none), the name is held in it in the same transaction (NOT_FOUND for an unknown lease,
  * nothing changed). Owning thread. */
@@ -146,9 +161,9 @@ struct snapshotd_removal {
 };
 
 /* Step 1 of snapshots.remove, owning thread: FAILED_PRECONDITION ("snapshot \"x\" has 2
- * children") if it has children; otherwise delete the record (a directory left by a crash
- * after this is removed by the next collection or start) and mark the id as being removed
- * until snapshotd_remove_end(). */
+ * children") if it has children; otherwise delete the record with its /snapshots/remove
+ * event (a directory left by a crash after this is removed by the next collection or start)
+ * and mark the id as being removed until snapshotd_remove_end(). */
 int snapshotd_remove_begin(struct snapshotd_store *s, const char *ns,
                            const struct br_snap_key_req *req, struct snapshotd_removal *ret,
                            br_err *err);
@@ -187,6 +202,11 @@ struct snapshotd_row {
 int snapshotd_lookup_existing(struct snapshotd_store *s, const char *ns,
                               const struct snapshotd_backend *b, const char *key,
                               struct snapshotd_row *ret, br_err *err);
+
+/* Announce that the row of snapshot `key` (namespace `ns`, snapshotter `snapshotter`) went:
+ * /snapshots/remove, inside the transaction that deleted it. */
+int snapshotd_snapshot_removed(struct snapshotd_store *s, const char *ns, const char *snapshotter,
+                               const char *key, br_err *err);
 
 /* The backend named `name` exactly, or NULL (no default applied). */
 struct snapshotd_backend *snapshotd_backend_by_name(struct snapshotd_store *s, const char *name);

@@ -10,6 +10,11 @@
  * snapshot; it fails, and can be retried, if netd cannot be reached. The snapshot is removed
  * at once when snapshotd answers; otherwise the lease's deletion, queued with the record's,
  * lets snapshotd collect it when it is back.
+ *
+ * Events: /containers/create when the record becomes "ready" (a create that fails or is undone
+ * emits nothing); a delete emits, in order, /tasks/exit for a task it killed before its exit
+ * watch saw the exit, /tasks/delete for a task that existed, and /containers/delete with the
+ * record's removal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include "common/log.h"
 #include "common/proto/images.h"
 #include "common/proto/networks.h"
+#include "common/proto/shim.h"
 #include "common/proto/snapshots.h"
 #include "common/xalloc.h"
 #include "taskd/spec.h"
@@ -50,12 +56,17 @@ struct destroy_job {
 	struct taskd *t;
 	br_call *call; /* NULL when undoing a failed create */
 	struct container *c;
-	bool kill_first;
+	bool kill_first; /* the task was running: killed in a first pass (see destroy_work) */
+	bool killed;     /* that first pass is done */
 	bool had_task;
 	char *runtime_path;
 	char *runtime_root;
 	int rc;
 	br_err err;
+	/* kill_first: the exit the shim persisted, if it did */
+	bool have_exit;
+	int64_t exit_status;
+	int64_t exited_at;
 };
 
 static struct br_call_opts
@@ -227,7 +238,7 @@ create_done(uv_work_t *w, int status)
 
 	taskd_work_done(t);
 	if (j->rc < 0) {
-		if (taskd_store_delete(t, c->ns, c->id, &err) < 0)
+		if (taskd_store_delete(t, c->ns, c->id, NULL, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 		taskd_remove(t, c);
 		br_call_fail(j->call, &j->err);
@@ -347,8 +358,23 @@ destroy_work(uv_work_t *w)
 	br_err *err = &j->err;
 
 	j->rc = -1;
-	if (j->had_task && taskd_task_teardown(c->task_dir, j->runtime_path, j->runtime_root, c->id,
-	                                       j->kill_first, err) < 0)
+	if (j->kill_first && !j->killed) {
+		/* First pass: end the task and read the exit its shim persisted. The loop records
+		 * that exit before the second pass removes the bundle, exit file and all, so a
+		 * taskd killed in between still finds it. */
+		if (taskd_task_teardown(c->task_dir, j->runtime_path, j->runtime_root, c->id, true,
+		                        err) < 0)
+			return;
+		_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		br_err ignored = BR_ERR_INIT;
+		j->have_exit = dirfd >= 0 && br_shim_read_exit(dirfd, &j->exit_status,
+		                                               &j->exited_at, &ignored) == 0;
+		j->rc = 0;
+		return;
+	}
+	if (j->had_task && !j->kill_first &&
+	    taskd_task_teardown(c->task_dir, j->runtime_path, j->runtime_root, c->id, false, err) <
+	            0)
 		return;
 	if (taskd_bundle_remove(c->bundle_dir, err) < 0)
 		return;
@@ -369,6 +395,24 @@ deleted(void *arg, bool delivered)
 	br_call_reply(arg, NULL, NULL);
 }
 
+/* After the first pass of a delete that killed the task: record its exit (with /tasks/exit)
+ * unless the exit watch, closed now, already did. */
+static void
+record_kill(struct taskd *t, struct container *c, struct destroy_job *j)
+{
+	taskd_unwatch(c);
+	if (c->task != TASK_RUNNING)
+		return;
+	if (!j->have_exit) {
+		br_log_warn("TASK-SHIM-LOST",
+		            "container %s/%s: the shim recorded no exit; reporting exit status 255",
+		            c->ns, c->id);
+		j->exit_status = 255;
+		j->exited_at = br_db_now();
+	}
+	taskd_task_exited(t, c, j->exit_status, j->exited_at);
+}
+
 static void
 destroy_done(uv_work_t *w, int status)
 {
@@ -378,6 +422,12 @@ destroy_done(uv_work_t *w, int status)
 	br_err err = BR_ERR_INIT;
 
 	taskd_work_done(t);
+	if (j->rc == 0 && j->kill_first && !j->killed) {
+		j->killed = true;
+		record_kill(t, c, j);
+		taskd_queue(t, &j->work, destroy_work, destroy_done);
+		return;
+	}
 	c->busy = false;
 	if (j->rc < 0) {
 		if (j->call != NULL) {
@@ -390,7 +440,13 @@ destroy_done(uv_work_t *w, int status)
 	}
 	taskd_unwatch(c);
 	taskd_flush_waiters(t, c);
-	if (taskd_store_delete(t, c->ns, c->id, &err) < 0) {
+	struct taskd_events ev = {0};
+	if (!c->creating) {
+		if (c->task != TASK_NONE)
+			taskd_events_task_delete(&ev, c);
+		taskd_events_container_delete(&ev, c);
+	}
+	if (taskd_store_delete(t, c->ns, c->id, &ev, &err) < 0) {
 		if (j->call != NULL)
 			br_call_fail(j->call, &err);
 		goto out;

@@ -176,8 +176,9 @@ wait_deadline(br_call *call, int64_t timeout_ms, bool bounded)
 	int64_t end = 0;
 	int64_t call_deadline = br_call_deadline(call);
 
+	/* A caller's number: capped at a year so that adding it cannot overflow. */
 	if (timeout_ms > 0)
-		end = now + timeout_ms;
+		end = now + (timeout_ms < BR_DEADLINE_MAX_MS ? timeout_ms : BR_DEADLINE_MAX_MS);
 	if (bounded && (end == 0 || end > now + TASKD_LOGS_MAX_WAIT_MS))
 		end = now + TASKD_LOGS_MAX_WAIT_MS;
 	if (call_deadline != 0) {

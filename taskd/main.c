@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth-taskd: containers and their tasks. main() opens <root>/taskd/meta.db, dials imaged,
- * snapshotd and netd (in the background: they may start later), reconciles the records with
+ * snapshotd, netd and gatewayd (the event log; all in the background: they may start later),
+ * starts the outbox (lease changes to snapshotd, events to gatewayd), reconciles the records with
  * the shims and bundles it finds (reconcile.c), serves containers.* and tasks.* on
  * <state>/taskd.sock until SIGTERM, then answers parked calls and lets workers finish.
  * Shims are not taskd's children and keep running across its restarts; under systemd the
@@ -16,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/daemon.h"
 #include "common/db.h"
+#include "common/events.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "taskd/taskd.h"
@@ -56,10 +58,10 @@ level_name(enum br_log_level l)
 static int
 dial_peers(struct taskd *t, br_err *err)
 {
-	static const char *const names[] = {"imaged", "snapshotd", "netd"};
-	br_rpc_client **clients[] = {&t->imaged, &t->snapshotd, &t->netd};
+	static const char *const names[] = {"imaged", "snapshotd", "netd", "gatewayd"};
+	br_rpc_client **clients[] = {&t->imaged, &t->snapshotd, &t->netd, &t->gatewayd};
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		_cleanup_free_ char *url = br_config_socket_url(t->cfg, names[i]);
 		_cleanup_free_ char *peer = xasprintf("berth-%s", names[i]);
 		if (br_rpc_client_new(url, peer, clients[i], err) < 0)
@@ -103,8 +105,11 @@ main(int argc, char **argv)
 		br_log_error("TASK-START", "%s", err.msg);
 		goto out;
 	}
-	const struct br_outbox_peer peers[] = {{"snapshotd", t.snapshotd}};
-	t.outbox = br_outbox_new(t.loop, t.db, peers, 1);
+	const struct br_outbox_peer peers[] = {
+	        {"snapshotd", t.snapshotd},
+	        {BR_EVENTS_TARGET, t.gatewayd, .events = true},
+	};
+	t.outbox = br_outbox_new(t.loop, t.db, "taskd", peers, 2);
 	t.owner = (struct br_lease_owner){
 	        .owner = "taskd",
 	        .loop = t.loop,
@@ -119,6 +124,8 @@ main(int argc, char **argv)
 	}
 	br_lease_owner_reconcile(&t.owner);
 	d.ns_usage = taskd_ns_usage;
+	d.metrics = taskd_metrics;
+	d.outbox = t.outbox;
 	br_log_info("TASK-READY", "shim %s", t.shim_path);
 	rc = br_daemon_serve(&d, taskd_methods, taskd_n_methods, &t, &err);
 	if (rc < 0)
@@ -128,11 +135,10 @@ out:
 	taskd_service_drain(&t);
 	br_outbox_free(t.outbox);
 	/* The outbox's and the reconciliation's calls in flight end before the sockets close. */
-	br_rpc_client *clients[] = {t.imaged, t.snapshotd, t.netd};
-	br_rpc_clients_drain(t.uv, clients, 3, TASKD_DRAIN_MS);
-	br_rpc_client_free(t.imaged);
-	br_rpc_client_free(t.snapshotd);
-	br_rpc_client_free(t.netd);
+	br_rpc_client *clients[] = {t.imaged, t.snapshotd, t.netd, t.gatewayd};
+	br_rpc_clients_drain(t.uv, clients, 4, TASKD_DRAIN_MS);
+	for (size_t i = 0; i < 4; i++)
+		br_rpc_client_free(clients[i]);
 	br_db_close(t.db);
 	free(t.shim_path);
 	free(t.log_level);

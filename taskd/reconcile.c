@@ -4,15 +4,23 @@
  * by a reboot. Before serving, every record is matched with what is on disk:
  *
  *   - a record still "creating": its bundle is removed and its snapshot and network released
- *     (on a worker, once peers may answer); the record goes;
+ *     (on a worker, once peers may answer); the record goes; no event was emitted for it;
  *   - a running task whose shim is alive and answers: reattached (its exit is watched again);
  *     a shim that already announced the exit: stopped with that status;
  *   - a running task whose shim is dead: stopped with the status of its exit file, or 255 and
  *     a warning when there is none; whatever the runtime still holds is force-deleted;
+ *   - a "starting" task (taskd died inside tasks.start): as a running one when its shim is
+ *     alive, with /tasks/create and /tasks/start emitted now; without a live shim the start
+ *     never took effect (its task directory may hold the exit file of an earlier run, so
+ *     that is not read): the container is "created" again;
  *   - a running task whose rootfs mount is missing: left alone (the container has its own
  *     mount namespace);
  *   - a bundle directory without a record: its shim (if any) deletes the task, then the
  *     rootfs is unmounted and the directory removed.
+ *
+ * An exit found here (announced by a live shim, or in a dead shim's exit file) is recorded
+ * with its /tasks/exit in one transaction, as at run time: a task recorded "stopped" had its
+ * event emitted, so an exit is emitted once however often taskd restarts.
  *
  * Runs on the main thread before the loop starts, so it may block; live shims answer within
  * milliseconds and dead ones are detected by their pid file without waiting.
@@ -53,7 +61,7 @@ undo_done(uv_work_t *w, int status)
 	br_err err = BR_ERR_INIT;
 
 	taskd_work_done(j->t);
-	if (taskd_store_delete(j->t, j->c->ns, j->c->id, &err) < 0)
+	if (taskd_store_delete(j->t, j->c->ns, j->c->id, NULL, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", j->c->ns, j->c->id, err.msg);
 	taskd_remove(j->t, j->c);
 	container_unref(j->c);
@@ -77,6 +85,35 @@ undo_create(struct taskd *t, struct container *c)
 	taskd_queue(t, &j->work, undo_work, undo_done);
 }
 
+/* Nothing supervises what the runtime may still run for `c`: end it. */
+static void
+force_delete(struct taskd *t, struct container *c)
+{
+	_cleanup_free_ char *runtime = NULL;
+	_cleanup_free_ char *root = NULL;
+	br_err err = BR_ERR_INIT;
+
+	if (taskd_runtime_paths(t, c, &runtime, &root, &err) == 0 &&
+	    taskd_runtime_force_delete(runtime, root, c->id, &err) == 0)
+		br_log_info("TASK-RECONCILE", "container %s/%s: removed from %s", c->ns, c->id,
+		            runtime);
+}
+
+/* A task whose start taskd did not live to record runs: record it, with its events. */
+static void
+record_started(struct taskd *t, struct container *c)
+{
+	struct taskd_events ev = {0};
+	br_err err = BR_ERR_INIT;
+
+	c->task = TASK_RUNNING;
+	c->exit_status = 0;
+	c->exited_at = 0;
+	taskd_events_task_started(&ev, c);
+	if (taskd_store_set_task(t, c, &ev, &err) < 0)
+		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+}
+
 static void
 reattach(struct taskd *t, struct container *c)
 {
@@ -98,12 +135,14 @@ reattach(struct taskd *t, struct container *c)
 			c->task = TASK_NONE;
 			c->pid = 0;
 			br_err_clear(&err);
-			if (taskd_store_set_task(t, c, &err) < 0)
+			if (taskd_store_set_task(t, c, NULL, &err) < 0)
 				br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id,
 				            err.msg);
 		} else if (r.exited) {
 			taskd_task_exited(t, c, r.exit_status, r.exited_at);
 		} else {
+			if (c->task == TASK_STARTING)
+				record_started(t, c);
 			taskd_watch_exit(t, c);
 			br_log_info("TASK-RECONCILE", "container %s/%s: reattached to task %u",
 			            c->ns, c->id, c->pid);
@@ -112,6 +151,18 @@ reattach(struct taskd *t, struct container *c)
 		return;
 	}
 	br_arena_free(a);
+	if (c->task == TASK_STARTING) {
+		br_log_notice("TASK-RECONCILE",
+		              "container %s/%s: the task of an unfinished start has no shim; the "
+		              "container is created again",
+		              c->ns, c->id);
+		c->task = TASK_NONE;
+		c->pid = 0;
+		if (taskd_store_set_task(t, c, NULL, &err) < 0)
+			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+		force_delete(t, c);
+		return;
+	}
 
 	/* The shim is gone. Its exit file, if any, has the truth. */
 	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -129,14 +180,7 @@ reattach(struct taskd *t, struct container *c)
 		            c->ns, c->id);
 		taskd_task_exited(t, c, 255, br_db_now());
 	}
-	/* Nothing supervises what the runtime may still run: end it. */
-	_cleanup_free_ char *runtime = NULL;
-	_cleanup_free_ char *root = NULL;
-	br_err_clear(&err);
-	if (taskd_runtime_paths(t, c, &runtime, &root, &err) == 0 &&
-	    taskd_runtime_force_delete(runtime, root, c->id, &err) == 0)
-		br_log_info("TASK-RECONCILE", "container %s/%s: removed from %s", c->ns, c->id,
-		            runtime);
+	force_delete(t, c);
 }
 
 /* Bundle directories of <state>/taskd/bundles/<ns>/ that no record owns. */
@@ -211,7 +255,7 @@ taskd_reconcile(struct taskd *t, br_err *err)
 		next = c->next;
 		if (c->creating)
 			undo_create(t, c);
-		else if (c->task == TASK_RUNNING)
+		else if (c->task == TASK_RUNNING || c->task == TASK_STARTING)
 			reattach(t, c);
 	}
 	_cleanup_closedir_ DIR *d = opendir(bundles);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/metrics.h"
 #include "common/xalloc.h"
 #include "taskd/taskd.h"
 
@@ -283,4 +284,34 @@ taskd_service_drain(struct taskd *t)
 	uv_run(t->uv, UV_RUN_NOWAIT);
 	while (t->containers != NULL)
 		taskd_remove(t, t->containers);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+void
+taskd_metrics(void *data, struct br_metrics *m)
+{
+	static const char *const states[] = {"creating", "created", "running", "stopped"};
+	struct taskd *t = data;
+	uint64_t counts[4] = {0}, shims = 0;
+
+	for (const struct container *c = t->containers; c != NULL; c = c->next) {
+		if (c->creating)
+			counts[0]++;
+		else if (c->task == TASK_RUNNING)
+			counts[2]++;
+		else if (c->task == TASK_STOPPED)
+			counts[3]++;
+		else
+			counts[1]++;
+		/* A running task's shim is watched from start to exit; one that went away has
+		 * been noticed and its task marked stopped. */
+		if (c->task == TASK_RUNNING && c->watch != NULL)
+			shims++;
+	}
+	for (size_t i = 0; i < 4; i++)
+		br_metrics_gauge(m, "berth_containers", "Containers, by state.",
+		                 BR_LABELS("state", states[i]), (double)counts[i], NULL);
+	br_metrics_gauge(m, "berth_shims_running", "Shims taskd watches, one per running task.",
+	                 NULL, (double)shims, NULL);
 }

@@ -3,8 +3,11 @@
  * Container records in <root>/taskd/meta.db. A row is written "creating" before
  * containers.create touches any peer, so a crash in the middle leaves a row that names what
  * to undo; it becomes "ready" when the bundle is complete. The task columns keep the last
- * known task state (the shim and its exit file are the truth; reconcile.c compares). The
- * command and the labels are stored as JSON. Loop thread only.
+ * known task state (the shim and its exit file are the truth; reconcile.c compares). Every
+ * change that others must hear of adds its events (events.c) in its own transaction, so the
+ * recorded state also tells which events were emitted: that is how /tasks/exit is emitted
+ * exactly once per exit, across restarts. The command and the labels are stored as JSON.
+ * Loop thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +34,19 @@ static const struct br_db_migration migrations[] = {
             "  command TEXT NOT NULL DEFAULT '[]',"
             "  labels TEXT NOT NULL DEFAULT '{}',"
             "  created_at INTEGER NOT NULL,"
-            "  task TEXT NOT NULL DEFAULT 'none'," /* none | running | stopped */
+            "  task TEXT NOT NULL DEFAULT 'none'," /* none|running|stopped|starting */
             "  pid INTEGER NOT NULL DEFAULT 0,"
             "  exit_status INTEGER NOT NULL DEFAULT 0,"
             "  exited_at INTEGER NOT NULL DEFAULT 0,"
             "  PRIMARY KEY (ns, id));"},
         /* Each container holds its snapshot through a lease that the outbox keeps true. */
         {2, BR_OUTBOX_SCHEMA_SQL BR_LEASE_OWNER_SCHEMA_SQL},
+        /* A start that was never acknowledged was recorded "running" with pid 0; it is
+         * "starting" now, which is a task whose /tasks/start was not emitted. */
+        {3, "UPDATE containers SET task = 'starting' WHERE task = 'running' AND pid = 0;"},
 };
 
-static const char *const task_names[] = {"none", "running", "stopped"};
+static const char *const task_names[] = {"none", "running", "stopped", "starting"};
 
 int
 taskd_store_open(const char *path, sqlite3 **ret, br_err *err)
@@ -79,11 +85,12 @@ typedef int (*also_fn)(struct taskd *t, const struct container *c, const char *n
                        br_err *err);
 
 /* Run one prepared statement to completion inside its own write transaction, with `also`
- * (may be NULL) in the same transaction; kick the outbox after the commit. The caller keeps
- * `st` and finalizes it. */
+ * (may be NULL) and the events `ev` (may be NULL) in the same transaction; kick the outbox
+ * after the commit. The caller keeps `st` and finalizes it. */
 static int
 exec_write(struct taskd *t, sqlite3_stmt *st, also_fn also, const struct container *c,
-           const char *ns, const char *id, const char *what, br_err *err)
+           const char *ns, const char *id, const struct taskd_events *ev, const char *what,
+           br_err *err)
 {
 	sqlite3 *db = t->db;
 
@@ -93,13 +100,14 @@ exec_write(struct taskd *t, sqlite3_stmt *st, also_fn also, const struct contain
 		br_db_rollback(db);
 		return -1;
 	}
-	if (also != NULL && also(t, c, ns, id, err) < 0) {
+	if ((also != NULL && also(t, c, ns, id, err) < 0) ||
+	    taskd_events_add(db, ns, ev, err) < 0) {
 		br_db_rollback(db);
 		return br_err_wrap(err, "%s", what);
 	}
 	if (br_db_commit(db, err) < 0)
 		return br_err_wrap(err, "%s", what);
-	if (also != NULL && t->outbox != NULL)
+	if ((also != NULL || (ev != NULL && ev->n > 0)) && t->outbox != NULL)
 		br_outbox_kick(t->outbox);
 	return 0;
 }
@@ -165,7 +173,7 @@ taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
 	sqlite3_bind_text(st, 6, c->snapshot_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, labels, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, c->created_at);
-	if (exec_write(t, st, hold_snapshot, c, c->ns, c->id, "record container", err) < 0) {
+	if (exec_write(t, st, hold_snapshot, c, c->ns, c->id, NULL, "record container", err) < 0) {
 		if (err != NULL && err->code == BR_ALREADY_EXISTS)
 			return br_err_set(err, BR_ALREADY_EXISTS,
 			                  "container \"%s\": already exists", c->id);
@@ -193,11 +201,14 @@ taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, 
 	sqlite3_bind_text(st, 5, command, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, c->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, c->id, -1, SQLITE_STATIC);
-	return exec_write(t, st, hold_snapshot, c, c->ns, c->id, "record container", err);
+	struct taskd_events ev = {0};
+	taskd_events_container_create(&ev, c);
+	return exec_write(t, st, hold_snapshot, c, c->ns, c->id, &ev, "record container", err);
 }
 
 int
-taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err)
+taskd_store_set_task(struct taskd *t, const struct container *c, const struct taskd_events *ev,
+                     br_err *err)
 {
 	sqlite3 *db = t->db;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -213,11 +224,12 @@ taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err)
 	sqlite3_bind_int64(st, 4, c->exited_at);
 	sqlite3_bind_text(st, 5, c->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, c->id, -1, SQLITE_STATIC);
-	return exec_write(t, st, NULL, c, c->ns, c->id, "record task state", err);
+	return exec_write(t, st, NULL, c, c->ns, c->id, ev, "record task state", err);
 }
 
 int
-taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err)
+taskd_store_delete(struct taskd *t, const char *ns, const char *id, const struct taskd_events *ev,
+                   br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
@@ -225,7 +237,8 @@ taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err)
 		return -1;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	return exec_write(t, st, release_snapshot, NULL, ns, id, "delete container record", err);
+	return exec_write(t, st, release_snapshot, NULL, ns, id, ev, "delete container record",
+	                  err);
 }
 
 int
@@ -308,9 +321,10 @@ taskd_store_load(struct taskd *t, br_err *err)
 			return br_err_wrap(err, "container \"%s\"", c->id);
 		c->created_at = sqlite3_column_int64(st, 10);
 		const char *task = br_db_text(st, 11);
-		c->task = strcmp(task, "running") == 0   ? TASK_RUNNING
-		          : strcmp(task, "stopped") == 0 ? TASK_STOPPED
-		                                         : TASK_NONE;
+		c->task = strcmp(task, "running") == 0    ? TASK_RUNNING
+		          : strcmp(task, "stopped") == 0  ? TASK_STOPPED
+		          : strcmp(task, "starting") == 0 ? TASK_STARTING
+		                                          : TASK_NONE;
 		c->pid = (uint32_t)sqlite3_column_int64(st, 12);
 		c->exit_status = sqlite3_column_int64(st, 13);
 		c->exited_at = sqlite3_column_int64(st, 14);

@@ -2,9 +2,10 @@
 /*
  * berth-taskd internals: the service state owned by the loop thread, the in-memory container
  * table (loaded from meta.db, kept current by the shims' exit notifications), and the
- * functions the files of taskd share: store.c (SQLite records), bundle.c (bundle directories,
- * rootfs mounts), create.c (containers.create/delete), tasks.c (tasks.*, exit watching),
- * logs.c (tasks.logs long-poll), reconcile.c (start-up repair), service.c (method table).
+ * functions the files of taskd share: store.c (SQLite records), events.c (the events each
+ * record change emits), bundle.c (bundle directories, rootfs mounts), create.c
+ * (containers.create/delete), tasks.c (tasks.*, exit watching), logs.c (tasks.logs long-poll),
+ * reconcile.c (start-up repair), service.c (method table).
  *
  * Threads: everything here runs on the loop thread unless a comment says "worker". Workers
  * (uv_queue_work) get copies of what they need, never touch the table or the database, and
@@ -32,10 +33,15 @@
 #define TASKD_PEER_TIMEOUT_MS 30000
 #define TASKD_LEASE_WAIT_MS 5000 /* containers.delete waits this long for the lease's end */
 
+/* A task's state as recorded. Each recorded change emits its events in the same transaction
+ * (events.c), so the state also says which events were emitted for the task's run: RUNNING
+ * that /tasks/create and /tasks/start were, STOPPED that /tasks/exit was. */
 enum task_state {
-	TASK_NONE,    /* no task: the container is "created" */
-	TASK_RUNNING, /* a shim runs it */
-	TASK_STOPPED, /* exited, not deleted */
+	TASK_NONE,     /* no task: the container is "created" */
+	TASK_RUNNING,  /* a shim runs it */
+	TASK_STOPPED,  /* exited, not deleted */
+	TASK_STARTING, /* only in records: tasks.start began and did not finish; reconcile.c
+	                * settles it from the shim before taskd serves */
 };
 
 struct waiter;
@@ -83,7 +89,8 @@ struct taskd {
 	br_rpc_client *imaged;
 	br_rpc_client *snapshotd;
 	br_rpc_client *netd;
-	struct br_outbox *outbox;    /* lease changes for snapshotd */
+	br_rpc_client *gatewayd;     /* the event log */
+	struct br_outbox *outbox;    /* lease changes for snapshotd, events for gatewayd */
 	struct br_lease_owner owner; /* one lease per container: "container-<id>" */
 	struct container *containers;
 	unsigned inflight; /* workers queued or running */
@@ -116,18 +123,56 @@ int taskd_runtime_paths(struct taskd *t, const struct container *c, char **ret_p
 /* Close every handle and wait for workers (shutdown). */
 void taskd_service_drain(struct taskd *t);
 
+/* ---- events.c ---- */
+
+#define TASKD_EVENTS_MAX 4
+
+/* The events of one record change, in order, with payloads pointing into the container
+ * (valid until the container changes). Fill with the taskd_events_* functions, then pass to
+ * the store function that records the change: it adds them in the change's transaction. */
+struct taskd_events {
+	size_t n;
+	struct taskd_event {
+		const char *topic;
+		const struct br_schema *schema;
+		union {
+			struct br_event_container container;
+			struct br_event_container_delete container_delete;
+			struct br_event_task_create task_create;
+			struct br_event_task_start task_start;
+			struct br_event_task_exit task_exit;
+		} payload;
+	} v[TASKD_EVENTS_MAX];
+};
+
+/* /containers/create with the container as it is now. */
+void taskd_events_container_create(struct taskd_events *ev, const struct container *c);
+/* /containers/delete */
+void taskd_events_container_delete(struct taskd_events *ev, const struct container *c);
+/* /tasks/create and /tasks/start of the task with init c->pid. */
+void taskd_events_task_started(struct taskd_events *ev, const struct container *c);
+/* /tasks/exit with c->pid, c->exit_status and c->exited_at (the shim's record, in ms). */
+void taskd_events_task_exit(struct taskd_events *ev, const struct container *c);
+/* /tasks/delete with the same fields, before the task's state is cleared. */
+void taskd_events_task_delete(struct taskd_events *ev, const struct container *c);
+/* Queue the events of `ev` (NULL: none) in namespace `ns`, inside the open transaction. */
+int taskd_events_add(sqlite3 *db, const char *ns, const struct taskd_events *ev, br_err *err);
+
 /* ---- store.c ---- */
 
 int taskd_store_open(const char *path, sqlite3 **ret, br_err *err);
 /* A row in state "creating": reserved, side effects may exist. In the same transaction the
  * container's lease in snapshotd (its writable snapshot) is recorded and queued. */
 int taskd_store_insert(struct taskd *t, const struct container *c, br_err *err);
-/* Make the row "ready" with everything create produced. */
+/* Make the row "ready" with everything create produced, and emit /containers/create. */
 int taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, br_err *err);
-int taskd_store_set_task(struct taskd *t, const struct container *c, br_err *err);
-/* Delete the row and, in the same transaction, queue the deletion of its lease, so that
- * snapshotd collects its snapshot whenever it can. */
-int taskd_store_delete(struct taskd *t, const char *ns, const char *id, br_err *err);
+/* Record the task state of `c` and, in the same transaction, the events `ev` (may be NULL). */
+int taskd_store_set_task(struct taskd *t, const struct container *c, const struct taskd_events *ev,
+                         br_err *err);
+/* Delete the row and, in the same transaction, emit `ev` (may be NULL) and queue the deletion
+ * of its lease, so that snapshotd collects its snapshot whenever it can. */
+int taskd_store_delete(struct taskd *t, const char *ns, const char *id,
+                       const struct taskd_events *ev, br_err *err);
 /* "container-<id>": the lease of a container (in its namespace), in `out`. */
 void taskd_lease_id(const char *id, char out[BR_LEASE_ID_MAX + 1]);
 /* The lease resource of the container's snapshot (type "snapshots[/<snapshotter>]"), with
@@ -179,7 +224,11 @@ int taskd_task_teardown(const char *task_dir, const char *runtime, const char *r
                         bool kill_first, br_err *err);
 /* Watch a running task's shim for its exit (connects and sends "wait"). */
 void taskd_watch_exit(struct taskd *t, struct container *c);
-/* Record an exit: state, database, waiters. */
+/* Record the exit of a running (or, at start-up, starting) task: state, database and
+ * /tasks/exit in one transaction (preceded by /tasks/create and /tasks/start for a task
+ * whose start was never recorded), then waiters. `status` and `exited_at` (ms) are what
+ * the shim persisted. Does nothing for a task that is not running: an exit is recorded, and
+ * its event emitted, once. */
 void taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at);
 /* Close the exit watch (shutdown, delete). */
 void taskd_unwatch(struct container *c);
@@ -197,6 +246,10 @@ void taskd_flush_waiters(struct taskd *t, struct container *c);
 /* daemon.namespace: containers of `ns`. */
 int taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
                    br_err *err);
+/* The daemon's metrics hook (struct br_daemon.metrics): containers by state and the shims
+ * taskd watches (docs/metrics.md). */
+struct br_metrics;
+void taskd_metrics(void *data, struct br_metrics *m);
 
 /* ---- reconcile.c ---- */
 

@@ -7,6 +7,11 @@
  * connection to its shim with a "wait" outstanding, polled by the loop, so an exit is known
  * the moment the shim announces it, without a thread per task. Kill and delete go to the
  * shim from workers.
+ *
+ * Events: /tasks/create and /tasks/start are emitted together when the started task is
+ * recorded; /tasks/exit when its exit is, with the status and time the shim persisted (the
+ * shim writes its exit file before it announces the exit to anyone); /tasks/delete when the
+ * exited task is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -185,14 +190,18 @@ taskd_watch_exit(struct taskd *t, struct container *c)
 void
 taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at)
 {
+	struct taskd_events ev = {0};
 	br_err err = BR_ERR_INIT;
 
-	if (c->task != TASK_RUNNING)
+	if (c->task != TASK_RUNNING && c->task != TASK_STARTING)
 		return;
+	if (c->task == TASK_STARTING)
+		taskd_events_task_started(&ev, c);
 	c->task = TASK_STOPPED;
 	c->exit_status = status;
 	c->exited_at = exited_at;
-	if (taskd_store_set_task(t, c, &err) < 0)
+	taskd_events_task_exit(&ev, c);
+	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld", c->ns, c->id,
 	            c->pid, (long long)status);
@@ -299,7 +308,7 @@ start_done(uv_work_t *w, int status)
 	if (j->rc < 0) {
 		c->task = TASK_NONE;
 		c->pid = 0;
-		taskd_store_set_task(t, c, &err);
+		taskd_store_set_task(t, c, NULL, &err);
 		br_err_wrap(&j->err, "start container \"%s\"", c->id);
 		br_call_fail(j->call, &j->err);
 		goto out;
@@ -308,7 +317,9 @@ start_done(uv_work_t *w, int status)
 	c->pid = j->pid;
 	c->exit_status = 0;
 	c->exited_at = 0;
-	if (taskd_store_set_task(t, c, &err) < 0)
+	struct taskd_events ev = {0};
+	taskd_events_task_started(&ev, c);
+	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 	watch_fd(t, c, j->watch_fd);
 	br_log_info("TASK-START", "container %s/%s: task %u started", c->ns, c->id, c->pid);
@@ -371,11 +382,12 @@ taskd_tasks_start(br_call *call, void *data)
 		br_call_fail(call, &err);
 		return;
 	}
-	/* Recorded before the shim exists: after a crash in between, reconcile finds either
-	 * the shim or nothing, and reports accordingly. */
-	c->task = TASK_RUNNING;
+	/* Recorded "starting" before the shim exists: after a crash in between, reconcile
+	 * finds either the shim (and records the task, with the events this start did not
+	 * live to emit) or nothing (the container is "created" again). */
+	c->task = TASK_STARTING;
 	c->pid = 0;
-	if (taskd_store_set_task(t, c, &err) < 0) {
+	if (taskd_store_set_task(t, c, NULL, &err) < 0) {
 		c->task = TASK_NONE;
 		free(j->runtime_path);
 		free(j->runtime_root);
@@ -555,13 +567,17 @@ delete_done(uv_work_t *w, int status)
 		br_err_wrap(&j->err, "container \"%s\"", c->id);
 		br_call_fail(j->call, &j->err);
 	} else {
+		/* The answer is the final state; its strings stay valid (c->id) while the task's
+		 * state is cleared. */
 		struct br_task out;
+		struct taskd_events ev = {0};
 		task_to_wire(c, &out);
-		br_call_reply(j->call, &br_task_schema, &out);
+		taskd_events_task_delete(&ev, c);
 		c->task = TASK_NONE;
 		c->pid = 0;
-		if (taskd_store_set_task(t, c, &err) < 0)
+		if (taskd_store_set_task(t, c, &ev, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+		br_call_reply(j->call, &br_task_schema, &out);
 		taskd_flush_waiters(t, c);
 	}
 	container_unref(c);

@@ -107,3 +107,9 @@ static const struct br_field usage_fields[] = {
                      &br_content_ns_usage_schema),
 };
 const struct br_schema br_content_usage_schema = BR_SCHEMA(struct br_content_usage, usage_fields);
+
+static const struct br_field event_delete_fields[] = {
+        S(br_event_content_delete, digest, BR_F_STR, 0, BR_F_REQUIRED | BR_F_DIGEST),
+};
+const struct br_schema br_event_content_delete_schema =
+        BR_SCHEMA(struct br_event_content_delete, event_delete_fields);

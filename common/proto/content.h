@@ -21,6 +21,12 @@
  * Committing content that already exists answers ALREADY_EXISTS and discards the ingest.
  * A write whose envelope names a lease holds its ingest ("ingest", ref) in it and, once
  * committed (or found to exist already), its blob ("content", digest) (docs/leases.md).
+ *
+ * Events (docs/events.md): /content/delete when a blob's row goes, by content.delete, by a
+ * collection or by the start-up repair of a blob whose file was lost, in the transaction
+ * that deletes the row. Blobs belong to no namespace, so the event is published in
+ * BR_STORE_EVENT_NS (common/proto/leases.h). A committed ingest emits nothing, as in
+ * containerd: the blob is announced by what holds it (an image, a lease).
  */
 #ifndef BR_COMMON_PROTO_CONTENT_H
 #define BR_COMMON_PROTO_CONTENT_H
@@ -99,6 +105,12 @@ struct br_content_read_resp {
 	int64_t total; /* size of the whole blob */
 };
 extern const struct br_schema br_content_read_resp_schema;
+
+/* The payload of /content/delete. */
+struct br_event_content_delete {
+	const char *digest;
+};
+extern const struct br_schema br_event_content_delete_schema;
 
 #define BR_CONTENT_USAGE_NS_MAX 4096 /* namespaces in one content.usage reply */
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Schemas of gateway.* messages and the service routing table.
+ * Schemas of gateway.* messages, the service routing table and the role each method needs.
  */
 #include "common/proto/gateway.h"
 
@@ -83,6 +83,7 @@ static const char *const reads[] = {
         "tasks.logs",
         "networks.list",
         "networks.get",
+        "events.subscribe",
 };
 
 bool
@@ -94,10 +95,75 @@ br_gateway_is_read(const char *method)
 	return false;
 }
 
-bool
-br_gateway_is_store(const char *method)
+/* The services whose writes a user may make: images and the jobs that make them, containers
+ * and their tasks. The stores, networks and namespaces are the administrator's. */
+static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks."};
+
+static bool
+has_prefix(const char *s, const char *prefix)
 {
-	return strncmp(method, "content.", 8) == 0 || strncmp(method, "snapshots.", 10) == 0;
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The value of key `name` in the map `params`, or NULL. */
+static const msgpack_object *
+param(const msgpack_object *params, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (params == NULL || params->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < params->via.map.size; i++) {
+		const msgpack_object *k = &params->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+		    memcmp(k->via.str.ptr, name, len) == 0)
+			return &params->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+/* True if the answer to `method` reports on every namespace, not the request's own. */
+static bool
+spans_namespaces(const char *method, const msgpack_object *params)
+{
+	if (strcmp(method, "content.usage") == 0)
+		return true;
+	if (strcmp(method, "snapshots.usage") == 0) {
+		const msgpack_object *key = param(params, "key");
+		return key == NULL || key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0;
+	}
+	if (has_suffix(method, ".leases.list")) {
+		const msgpack_object *all = param(params, "all_namespaces");
+		return all != NULL && all->type == MSGPACK_OBJECT_BOOLEAN && all->via.boolean;
+	}
+	return false;
+}
+
+enum br_role
+br_gateway_method_role(const char *method, const msgpack_object *params)
+{
+	if (br_gateway_is_root_only(method) || spans_namespaces(method, params))
+		return BR_ROLE_ADMIN;
+	if (br_gateway_is_read(method))
+		return BR_ROLE_READ;
+	for (size_t i = 0; i < sizeof(user_services) / sizeof(user_services[0]); i++) {
+		if (has_prefix(method, user_services[i]))
+			return BR_ROLE_USER;
+	}
+	return BR_ROLE_ADMIN;
+}
+
+bool
+br_gateway_is_root_only(const char *method)
+{
+	return strcmp(method, "events.publish") == 0;
 }
 
 static const struct {

@@ -16,11 +16,13 @@
  *   content -> contentd, snapshots -> snapshotd, images|jobs -> imaged,
  *   containers|tasks -> taskd, networks -> netd.  "daemon.*" is never forwarded.
  * Every method is a read or a write: br_gateway_is_read() knows the reads; a write names its
- * namespace into existence, and writes to content.* and snapshots.* are for root only.
+ * namespace into existence. Each method needs a role in the request's namespace
+ * (br_gateway_method_role; docs/gateway.md has the table).
  */
 #ifndef BR_COMMON_PROTO_GATEWAY_H
 #define BR_COMMON_PROTO_GATEWAY_H
 
+#include "common/config.h"
 #include "common/proto/types.h"
 
 struct br_component {
@@ -70,8 +72,23 @@ const char *br_gateway_route(const char *method);
  * create, change or delete. Unknown methods count as writes. Pure. */
 bool br_gateway_is_read(const char *method);
 
-/* True if `method` belongs to a raw store service (content.*, snapshots.*), whose writes are
- * for root only: a caller who could plant a snapshot or a blob could poison later pulls. */
-bool br_gateway_is_store(const char *method);
+/*
+ * The least role a caller needs in the request's namespace to call `method` through the
+ * front door; `params` is the request's "p" (NULL or nil when absent). Pure.
+ *   read:  what only reads: lists, gets, waits, logs, blob reads, events.subscribe,
+ *          gateway.info, namespaces.list|get.
+ *   user:  the writes of images.*, jobs.*, containers.* and tasks.*.
+ *   admin: every other write (content.* and snapshots.* with their leases and collections:
+ *          a caller who could plant a blob or a snapshot could poison later pulls;
+ *          networks.attach|detach; namespaces.create|delete), the views that report every
+ *          namespace (content.usage, snapshots.usage of the whole store, a leases.list with
+ *          all_namespaces), and whatever this table does not know.
+ * Methods for root alone (br_gateway_is_root_only) also answer admin here.
+ */
+enum br_role br_gateway_method_role(const char *method, const msgpack_object *params);
+
+/* True for the methods only root may call whatever its role: events.publish, which only the
+ * daemons' outboxes call (an event is a record of what a daemon did). Pure. */
+bool br_gateway_is_root_only(const char *method);
 
 #endif

@@ -67,3 +67,10 @@ static const struct br_field runtime_fields[] = {
         S(br_image_runtime, stop_signal, BR_F_STR, 32, 0),
 };
 const struct br_schema br_image_runtime_schema = BR_SCHEMA(struct br_image_runtime, runtime_fields);
+
+static const struct br_field event_fields[] = {
+        S(br_event_image, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        BR_FIELD_SUB(struct br_event_image, target, BR_F_OBJ, 0, 0, &br_descriptor_schema),
+        S(br_event_image, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+};
+const struct br_schema br_event_image_schema = BR_SCHEMA(struct br_event_image, event_fields);

@@ -16,6 +16,11 @@
  * An image is visible (images.list/get) only once every blob is in contentd, every layer is
  * unpacked into a committed snapshot and its diffID checked; a failed or canceled job leaves
  * no image record behind.
+ *
+ * Events (docs/events.md), in the record's namespace, each in the transaction that changes
+ * the record: /images/create when a name is first recorded, /images/update when a pull or an
+ * import records a name again with another target or platform manifest (the same image
+ * pulled again changes nothing and emits nothing), /images/delete when the record goes.
  */
 #ifndef BR_COMMON_PROTO_IMAGES_H
 #define BR_COMMON_PROTO_IMAGES_H
@@ -79,5 +84,14 @@ struct br_image_runtime {
 	const char *stop_signal;
 };
 extern const struct br_schema br_image_runtime_schema;
+
+/* The payload of /images/create, /images/update and /images/delete: the name and what it
+ * points to (for a delete, what it pointed to), with the record's labels if it has any. */
+struct br_event_image {
+	const char *name;
+	struct br_descriptor target;
+	struct br_strmap labels;
+};
+extern const struct br_schema br_event_image_schema;
 
 #endif

@@ -99,3 +99,33 @@ static const struct br_field gc_fields[] = {
         S(br_gc_result, bytes, BR_F_I64, 0, 0),   S(br_gc_result, duration_ms, BR_F_I64, 0, 0),
 };
 const struct br_schema br_gc_result_schema = BR_SCHEMA(struct br_gc_result, gc_fields);
+
+static const struct br_field event_lease_create_fields[] = {
+        S(br_event_lease_create, id, BR_F_STR, BR_LEASE_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_event_lease_create, daemon, BR_F_STR, 32, 0),
+        S(br_event_lease_create, expire_at, BR_F_I64, 0, 0),
+        S(br_event_lease_create, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+};
+const struct br_schema br_event_lease_create_schema =
+        BR_SCHEMA(struct br_event_lease_create, event_lease_create_fields);
+
+static const struct br_field event_lease_delete_fields[] = {
+        S(br_event_lease_delete, id, BR_F_STR, BR_LEASE_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_event_lease_delete, daemon, BR_F_STR, 32, 0),
+        S(br_event_lease_delete, expired, BR_F_BOOL, 0, 0),
+};
+const struct br_schema br_event_lease_delete_schema =
+        BR_SCHEMA(struct br_event_lease_delete, event_lease_delete_fields);
+
+static const struct br_field event_gc_run_fields[] = {
+        S(br_event_gc_run, daemon, BR_F_STR, 32, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_event_gc_run, removed, BR_F_I64, 0, 0),
+        S(br_event_gc_run, bytes, BR_F_I64, 0, 0),
+        S(br_event_gc_run, leases, BR_F_I64, 0, 0),
+        S(br_event_gc_run, ingests, BR_F_I64, 0, 0),
+        S(br_event_gc_run, orphans, BR_F_I64, 0, 0),
+        S(br_event_gc_run, duration_ms, BR_F_I64, 0, 0),
+        S(br_event_gc_run, error, BR_F_STR, BR_ERR_MSG_MAX, 0),
+};
+const struct br_schema br_event_gc_run_schema =
+        BR_SCHEMA(struct br_event_gc_run, event_gc_run_fields);

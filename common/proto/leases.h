@@ -36,6 +36,12 @@
  * (`delete` of an unknown lease is NOT_FOUND). A request envelope that names a lease
  * ("lease": id) adds what the request creates to it; the lease must exist (NOT_FOUND
  * otherwise).
+ *
+ * Events (docs/events.md), from each store for its own leases, in the transaction of the
+ * change: /leases/create when a lease comes to exist (create, or a put of an unknown lease),
+ * /leases/delete when it goes (delete, or the collection that drops it once expired; an
+ * expired lease replaced by a create or put of the same id is announced deleted first), both
+ * in the lease's namespace; /gc/run when a collection ended, in BR_STORE_EVENT_NS.
  */
 #ifndef BR_COMMON_PROTO_LEASES_H
 #define BR_COMMON_PROTO_LEASES_H
@@ -46,6 +52,10 @@
 #define BR_LEASE_TYPE_MAX 64
 #define BR_LEASE_RESOURCES_MAX 1024        /* resources in one request or one page */
 #define BR_LEASE_LABEL_OWNER "berth.owner" /* the daemon that keeps the lease true */
+/* The namespace of the stores' events about what belongs to no namespace: blobs
+ * (/content/delete) and collections (/gc/run), which span every namespace. Events need a
+ * namespace and "default" always exists; subscribers that want these follow it. */
+#define BR_STORE_EVENT_NS "default"
 
 struct br_lease_resource {
 	const char *type; /* "content", "ingest", "snapshots/overlayfs" */
@@ -132,5 +142,36 @@ struct br_gc_result {
 	int64_t duration_ms; /* wall time of the collection */
 };
 extern const struct br_schema br_gc_result_schema;
+
+/* The payload of /leases/create. */
+struct br_event_lease_create {
+	const char *id;
+	const char *daemon; /* the store: "contentd" or "snapshotd" */
+	int64_t expire_at;  /* ms since the epoch; 0: never */
+	struct br_strmap labels;
+};
+extern const struct br_schema br_event_lease_create_schema;
+
+/* The payload of /leases/delete. */
+struct br_event_lease_delete {
+	const char *id;
+	const char *daemon;
+	bool expired; /* dropped because it expired, not by a delete */
+};
+extern const struct br_schema br_event_lease_delete_schema;
+
+/* The payload of /gc/run: one collection of one store, what br_gc_result says, and why it
+ * ended early if it failed. */
+struct br_event_gc_run {
+	const char *daemon;
+	int64_t removed; /* blobs or snapshots */
+	int64_t bytes;
+	int64_t leases;  /* expired leases dropped */
+	int64_t ingests; /* contentd: expired ingests discarded */
+	int64_t orphans; /* files or directories without a record */
+	int64_t duration_ms;
+	const char *error; /* absent unless the collection failed */
+};
+extern const struct br_schema br_event_gc_run_schema;
 
 #endif

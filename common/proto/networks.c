@@ -37,3 +37,11 @@ static const struct br_field list_fields[] = {
                      &br_net_attachment_schema),
 };
 const struct br_schema br_net_list_resp_schema = BR_SCHEMA(struct br_net_list_resp, list_fields);
+
+static const struct br_field event_attachment_fields[] = {
+        S(br_event_network_attachment, container_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_network_attachment, network, BR_F_STR, 64, 0),
+        S(br_event_network_attachment, netns_path, BR_F_STR, BR_PATH_MAX, 0),
+};
+const struct br_schema br_event_network_attachment_schema =
+        BR_SCHEMA(struct br_event_network_attachment, event_attachment_fields);

@@ -10,6 +10,10 @@
  * Modes: "none" (a new network namespace with only loopback, up) and "host" (the host's
  * namespace: netns_path is ""). `id` is the container id. For every mode netd writes the
  * container's hosts and resolv.conf files and returns their paths for taskd to bind-mount.
+ *
+ * Events (docs/events.md): /networks/connect when an attachment is recorded, and
+ * /networks/disconnect when it is removed, both with br_event_network_attachment.
+ * /networks/create and /networks/delete are kept for named (CNI) networks.
  */
 #ifndef BR_COMMON_PROTO_NETWORKS_H
 #define BR_COMMON_PROTO_NETWORKS_H
@@ -42,5 +46,13 @@ struct br_net_list_resp {
 	struct br_objlist items; /* struct br_net_attachment */
 };
 extern const struct br_schema br_net_list_resp_schema;
+
+/* /networks/connect and /networks/disconnect: a container joined or left a network. */
+struct br_event_network_attachment {
+	const char *container_id;
+	const char *network;    /* the mode: "none" | "host" */
+	const char *netns_path; /* "" for host */
+};
+extern const struct br_schema br_event_network_attachment_schema;
 
 #endif

@@ -86,3 +86,27 @@ static const struct br_field usage_resp_fields[] = {
 };
 const struct br_schema br_snap_usage_resp_schema =
         BR_SCHEMA(struct br_snap_usage_resp, usage_resp_fields);
+
+static const struct br_field event_prepare_fields[] = {
+        S(br_event_snapshot_prepare, key, BR_F_STR, BR_KEY_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_event_snapshot_prepare, parent, BR_F_STR, BR_KEY_MAX, 0),
+        S(br_event_snapshot_prepare, snapshotter, BR_F_STR, 64, 0),
+        S(br_event_snapshot_prepare, kind, BR_F_STR, 16, 0),
+};
+const struct br_schema br_event_snapshot_prepare_schema =
+        BR_SCHEMA(struct br_event_snapshot_prepare, event_prepare_fields);
+
+static const struct br_field event_commit_fields[] = {
+        S(br_event_snapshot_commit, key, BR_F_STR, BR_KEY_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_event_snapshot_commit, active, BR_F_STR, BR_KEY_MAX, 0),
+        S(br_event_snapshot_commit, snapshotter, BR_F_STR, 64, 0),
+};
+const struct br_schema br_event_snapshot_commit_schema =
+        BR_SCHEMA(struct br_event_snapshot_commit, event_commit_fields);
+
+static const struct br_field event_remove_fields[] = {
+        S(br_event_snapshot_remove, key, BR_F_STR, BR_KEY_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_event_snapshot_remove, snapshotter, BR_F_STR, 64, 0),
+};
+const struct br_schema br_event_snapshot_remove_schema =
+        BR_SCHEMA(struct br_event_snapshot_remove, event_remove_fields);

@@ -31,6 +31,12 @@
  *   view, more parents:  {type:"overlay", source:"overlay", options:["lowerdir=..."]}
  * A caller that applies a layer writes straight into the active snapshot's own directory:
  * the bind source or the upperdir, which holds only this snapshot's changes.
+ *
+ * Events (docs/events.md), in the snapshot's namespace, each in the transaction that writes
+ * or deletes its row: /snapshots/prepare for a new active snapshot or view (prepare, view),
+ * /snapshots/commit when an active snapshot becomes a committed one, /snapshots/remove when
+ * a row goes (snapshots.remove, a collection, a create whose directory could not be made,
+ * the start-up repair of an active snapshot or view whose directory was lost).
  */
 #ifndef BR_COMMON_PROTO_SNAPSHOTS_H
 #define BR_COMMON_PROTO_SNAPSHOTS_H
@@ -46,6 +52,31 @@
  * space); daemons calling snapshotd directly on its root-only socket are not restricted.
  */
 #define BR_SNAP_RESERVED_PREFIX "berth."
+
+/* The payload of /snapshots/prepare. */
+struct br_event_snapshot_prepare {
+	const char *key;
+	const char *parent; /* absent without one */
+	const char *snapshotter;
+	const char *kind; /* "active" (snapshots.prepare) or "view" (snapshots.view) */
+};
+extern const struct br_schema br_event_snapshot_prepare_schema;
+
+/* The payload of /snapshots/commit: `key` is the committed snapshot's key (the commit's
+ * name), `active` the key it had while it was active. */
+struct br_event_snapshot_commit {
+	const char *key;
+	const char *active;
+	const char *snapshotter;
+};
+extern const struct br_schema br_event_snapshot_commit_schema;
+
+/* The payload of /snapshots/remove. */
+struct br_event_snapshot_remove {
+	const char *key;
+	const char *snapshotter;
+};
+extern const struct br_schema br_event_snapshot_remove_schema;
 
 /* Namespaces listed in a snapshots.usage total; the totals count every namespace. */
 #define BR_SNAP_USAGE_NAMESPACES_MAX 1024

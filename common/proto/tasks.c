@@ -99,3 +99,60 @@ static const struct br_field logs_resp_fields[] = {
 };
 const struct br_schema br_task_logs_resp_schema =
         BR_SCHEMA(struct br_task_logs_resp, logs_resp_fields);
+
+/* ---- event payloads ---- */
+
+static const struct br_field event_container_fields[] = {
+        S(br_event_container, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_container, image, BR_F_STR, BR_NAME_MAX, 0),
+        S(br_event_container, runtime, BR_F_STR, 64, 0),
+        S(br_event_container, net, BR_F_STR, 64, 0),
+        S(br_event_container, snapshot_key, BR_F_STR, BR_KEY_MAX, 0),
+        S(br_event_container, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+};
+const struct br_schema br_event_container_schema =
+        BR_SCHEMA(struct br_event_container, event_container_fields);
+
+static const struct br_field event_container_delete_fields[] = {
+        S(br_event_container_delete, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+};
+const struct br_schema br_event_container_delete_schema =
+        BR_SCHEMA(struct br_event_container_delete, event_container_delete_fields);
+
+static const struct br_field event_task_create_fields[] = {
+        S(br_event_task_create, container_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_task_create, bundle, BR_F_STR, BR_PATH_MAX, 0),
+        S(br_event_task_create, pid, BR_F_U32, 0, 0),
+};
+const struct br_schema br_event_task_create_schema =
+        BR_SCHEMA(struct br_event_task_create, event_task_create_fields);
+
+static const struct br_field event_task_start_fields[] = {
+        S(br_event_task_start, container_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_task_start, pid, BR_F_U32, 0, 0),
+};
+const struct br_schema br_event_task_start_schema =
+        BR_SCHEMA(struct br_event_task_start, event_task_start_fields);
+
+static const struct br_field event_task_exit_fields[] = {
+        S(br_event_task_exit, container_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_task_exit, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_task_exit, pid, BR_F_U32, 0, 0),
+        S(br_event_task_exit, exit_status, BR_F_I64, 0, 0),
+        S(br_event_task_exit, exited_at, BR_F_I64, 0, 0),
+};
+const struct br_schema br_event_task_exit_schema =
+        BR_SCHEMA(struct br_event_task_exit, event_task_exit_fields);
+
+static const struct br_field event_task_fields[] = {
+        S(br_event_task, container_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+};
+const struct br_schema br_event_task_schema = BR_SCHEMA(struct br_event_task, event_task_fields);
+
+static const struct br_field event_task_exec_fields[] = {
+        S(br_event_task_exec, container_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_task_exec, exec_id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_task_exec, pid, BR_F_U32, 0, 0),
+};
+const struct br_schema br_event_task_exec_schema =
+        BR_SCHEMA(struct br_event_task_exec, event_task_exec_fields);

@@ -23,6 +23,17 @@
  * `wait_ms` for new output or the exit, so `berth run` can follow a container with one
  * outstanding call. `exited` is true once the task has exited and the returned data reaches
  * the end of both logs.
+ *
+ * Events (common/events.h; docs/events.md says when each is emitted). Times are ns since the
+ * epoch. The payloads, after containerd's api/events/container.proto and task.proto:
+ *
+ *   /containers/create, /containers/update   br_event_container
+ *   /containers/delete                       br_event_container_delete
+ *   /tasks/create                            br_event_task_create
+ *   /tasks/start                             br_event_task_start
+ *   /tasks/exit, /tasks/delete               br_event_task_exit
+ *   /tasks/oom, /tasks/paused, /tasks/resumed  br_event_task
+ *   /tasks/exec-added, /tasks/exec-started   br_event_task_exec
  */
 #ifndef BR_COMMON_PROTO_TASKS_H
 #define BR_COMMON_PROTO_TASKS_H
@@ -117,5 +128,61 @@ struct br_task_logs_resp {
 	int64_t exit_status;
 };
 extern const struct br_schema br_task_logs_resp_schema;
+
+/* /containers/create and /containers/update: the container as recorded. */
+struct br_event_container {
+	const char *id;
+	const char *image;   /* the resolved name */
+	const char *runtime; /* "runc" */
+	const char *net;     /* the network mode netd gave it */
+	const char *snapshot_key;
+	struct br_strmap labels;
+};
+extern const struct br_schema br_event_container_schema;
+
+/* /containers/delete */
+struct br_event_container_delete {
+	const char *id;
+};
+extern const struct br_schema br_event_container_delete_schema;
+
+/* /tasks/create: the runtime created the task's init (under its shim). */
+struct br_event_task_create {
+	const char *container_id;
+	const char *bundle; /* the OCI bundle directory */
+	uint32_t pid;       /* the init's pid */
+};
+extern const struct br_schema br_event_task_create_schema;
+
+/* /tasks/start */
+struct br_event_task_start {
+	const char *container_id;
+	uint32_t pid;
+};
+extern const struct br_schema br_event_task_start_schema;
+
+/* /tasks/exit (the process exited) and /tasks/delete (the exited task was removed). */
+struct br_event_task_exit {
+	const char *container_id;
+	const char *id; /* the process: the container id for the task's init */
+	uint32_t pid;
+	int64_t exit_status; /* the exit code, or 128 + the signal that killed it */
+	int64_t exited_at;   /* ns since the epoch, as the shim recorded it */
+};
+extern const struct br_schema br_event_task_exit_schema;
+
+/* /tasks/oom, /tasks/paused, /tasks/resumed */
+struct br_event_task {
+	const char *container_id;
+};
+extern const struct br_schema br_event_task_schema;
+
+/* /tasks/exec-added and /tasks/exec-started (pid: exec-started only). */
+struct br_event_task_exec {
+	const char *container_id;
+	const char *exec_id;
+	uint32_t pid;
+};
+extern const struct br_schema br_event_task_exec_schema;
 
 #endif

@@ -3,13 +3,15 @@
  * Fuzz target for what a server does with untrusted request bytes: br_request_decode() (the
  * bounded pre-scan, msgpack unpacking and envelope checks), then br_msg_decode() of the
  * params against real schemas covering every field type (strings with flags, binary,
- * integers, lists, label maps, embedded objects and object lists). Anything decoded is
+ * integers, lists, label maps, embedded objects, object lists and raw maps: an event's
+ * payload). Anything decoded is
  * re-encoded and decoded again, which must succeed.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "common/proto/content.h"
+#include "common/proto/events.h"
 #include "common/proto/gateway.h"
 #include "common/proto/images.h"
 #include "common/proto/leases.h"
@@ -38,6 +40,9 @@ static const struct br_schema *const schemas[] = {
         &br_namespace_name_req_schema,
         &br_namespace_list_req_schema,
         &br_container_list_req_schema,
+        &br_events_publish_req_schema,
+        &br_events_subscribe_req_schema,
+        &br_event_page_schema,
 };
 
 static void

@@ -298,7 +298,7 @@ nobody() {
 digest=$(head -n 1 "$T/all.blobs")
 expect_exit "an allowed non-root user may list content" 0 nobody content ls -q
 expect_exit "but not delete a blob" 8 nobody content rm "$digest"
-expect_contains "the error says why" "$T/stderr" "root only"
+expect_contains "the error says why" "$T/stderr" "needs role admin"
 expect_exit "nor remove a snapshot" 8 nobody snapshots rm "$(snaps | head -n 1)"
 expect_exit "nor collect" 8 nobody system prune
 expect_exit "nor create a namespace" 8 nobody namespaces create mine

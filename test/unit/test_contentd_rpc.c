@@ -5,7 +5,8 @@
  * Covers writing and reading over the wire, errors as a client sees them, a clean stop on
  * SIGTERM, a kill -9 in the middle of an ingest followed by a restart and a resume from the
  * offset content.status reports, and leases, collection, usage and paging as a client sees
- * them (most cases configure the daemon so that only content.gc collects).
+ * them (most cases configure the daemon so that only content.gc collects), and the events
+ * that these calls leave in the daemon's outbox (no gatewayd runs here to take them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include "common/rpc.h"
 #include "test/unit/t.h"
 #include "test/unit/t_daemon.h"
+#include "test/unit/t_events.h"
 
 #define BLOB_SIZE (24u << 20)
 #define CHUNK (1u << 20)
@@ -1235,6 +1237,93 @@ test_list_pages_over_the_wire(void)
 	t_daemon_teardown(&d);
 }
 
+/* Every lease that comes to exist or goes is announced once, in its namespace: a create, a
+ * put that creates (not one that updates, nor a renewal of an unknown lease), a delete, and
+ * an expired lease replaced by a new one of the same id. A blob deleted from any namespace is
+ * announced in "default". Events survive a restart of the daemon. */
+static void
+test_lease_and_content_events(void)
+{
+	struct t_daemon d = {.config_json = CONFIG_QUIET};
+	br_err err = BR_ERR_INIT;
+	const char *keys[] = {"owner"}, *x[] = {"x"};
+	struct br_lease lease;
+	struct br_lease_missing_resp missing;
+	char digest[BR_DIGEST_BUF], db_path[128];
+	struct t_event *ev;
+	struct br_event_lease_create lc;
+	struct br_event_lease_delete ld;
+	struct br_event_content_delete cd;
+
+	t_daemon_setup(&d, "contentd");
+	struct br_lease_create_req cr = {.id = "a", .labels = {keys, x, 1}};
+	T_NOERR(call(&d, NULL, NULL, "content.leases.create", &br_lease_create_req_schema, &cr,
+	             &br_lease_schema, &lease, &err),
+	        err);
+	lease_create(&d, "other", "t", 100000);
+	struct br_lease_put_req pr = {.id = "p", .ttl_ms = 0};
+	for (int i = 0; i < 2; i++) /* the second put updates: no event */
+		T_NOERR(call(&d, NULL, NULL, "content.leases.put", &br_lease_put_req_schema, &pr,
+		             &br_lease_missing_resp_schema, &missing, &err),
+		        err);
+	struct br_lease_put_req renew = {.id = "q", .must_exist = true};
+	T_ERR(call(&d, NULL, NULL, "content.leases.put", &br_lease_put_req_schema, &renew,
+	           &br_lease_missing_resp_schema, &missing, &err),
+	      err, BR_NOT_FOUND);
+	T_NOERR(lease_delete(&d, NULL, "a", &err), err);
+	lease_create(&d, NULL, "short", 100);
+	usleep(200 * 1000);
+	lease_create(&d, NULL, "short", 0); /* the expired one is deleted first */
+	T_NOERR(put_blob(&d, NULL, "b", "bytes", 5, digest, &err), err);
+	struct br_content_digest_req del = {digest};
+	T_NOERR(call(&d, "other", NULL, "content.delete", &br_content_digest_req_schema, &del, NULL,
+	             NULL, &err),
+	        err);
+	t_daemon_stop(&d);
+	t_daemon_start(&d);
+
+	snprintf(db_path, sizeof(db_path), "%s/root/contentd/meta.db", d.dir);
+	sqlite3 *db = t_events_open(db_path);
+	T_EQ_INT(t_events_read(db, NULL, d.arena, &ev), 8);
+	static const char *const want[][3] = {
+	        {BR_TOPIC_LEASE_CREATE, "default", "a"},
+	        {BR_TOPIC_LEASE_CREATE, "other", "t"},
+	        {BR_TOPIC_LEASE_CREATE, "default", "p"},
+	        {BR_TOPIC_LEASE_DELETE, "default", "a"},
+	        {BR_TOPIC_LEASE_CREATE, "default", "short"},
+	        {BR_TOPIC_LEASE_DELETE, "default", "short"},
+	        {BR_TOPIC_LEASE_CREATE, "default", "short"},
+	        {BR_TOPIC_CONTENT_DELETE, "default", ""},
+	};
+	for (size_t i = 0; i < 8; i++) {
+		T_EQ_STR(ev[i].topic, want[i][0]);
+		T_EQ_STR(ev[i].ns, want[i][1]);
+		if (strcmp(want[i][0], BR_TOPIC_LEASE_CREATE) == 0) {
+			t_event_decode(&ev[i], &br_event_lease_create_schema, d.arena, &lc);
+			T_EQ_STR(lc.id, want[i][2]);
+			T_EQ_STR(lc.daemon, "contentd");
+		} else if (strcmp(want[i][0], BR_TOPIC_LEASE_DELETE) == 0) {
+			t_event_decode(&ev[i], &br_event_lease_delete_schema, d.arena, &ld);
+			T_EQ_STR(ld.id, want[i][2]);
+			T_EQ_INT(ld.expired, i == 5);
+		}
+	}
+	t_event_decode(&ev[0], &br_event_lease_create_schema, d.arena, &lc);
+	T_EQ_INT(lc.expire_at, 0);
+	T_EQ_INT(lc.labels.n, 1);
+	T_EQ_STR(lc.labels.keys[0], "owner");
+	T_EQ_STR(lc.labels.values[0], "x");
+	t_event_decode(&ev[1], &br_event_lease_create_schema, d.arena, &lc);
+	T_OK(lc.expire_at > ev[1].time / 1000000 + 90000);
+	T_OK(lc.expire_at <= ev[1].time / 1000000 + 100000);
+	t_event_decode(&ev[7], &br_event_content_delete_schema, d.arena, &cd);
+	T_EQ_STR(cd.digest, digest);
+	for (size_t i = 1; i < 8; i++)
+		T_OK(ev[i].time >= ev[i - 1].time);
+	sqlite3_close(db);
+	t_daemon_teardown(&d);
+}
+
 T_MAIN(T_CASE(test_write_read_stop), T_CASE(test_errors_over_the_wire),
        T_CASE(test_kill9_mid_ingest_and_resume), T_CASE(test_lease_methods),
        T_CASE(test_lease_expiry), T_CASE(test_write_under_lease),
@@ -1242,4 +1331,5 @@ T_MAIN(T_CASE(test_write_read_stop), T_CASE(test_errors_over_the_wire),
        T_CASE(test_renewal_must_exist), T_CASE(test_expired_lease_collected_by_itself),
        T_CASE(test_idle_ingests_expire), T_CASE(test_orphan_file_collected),
        T_CASE(test_row_without_file_removed_at_start), T_CASE(test_gc_races_writes),
-       T_CASE(test_usage), T_CASE(test_list_pages_over_the_wire))
+       T_CASE(test_usage), T_CASE(test_list_pages_over_the_wire),
+       T_CASE(test_lease_and_content_events))

@@ -4,7 +4,7 @@
  * store nothing on a mismatch, reads, deletes, limits, recovery after a crash simulated by
  * leaving partial files and rows behind and opening the store again, paging, and collection
  * driven on the store's own loop (leases are made with SQL and br_lease_hold), which a
- * commit under a lease does not schedule.
+ * commit under a lease does not schedule; and the events that go with the rows.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include "common/msg.h"
 #include "contentd/store.h"
 #include "test/unit/t.h"
+#include "test/unit/t_events.h"
 
 struct fixture {
 	char dir[64];
@@ -1175,6 +1176,76 @@ test_drain_stops_collection_between_steps(void)
 	teardown(&f);
 }
 
+/* A blob row that goes takes its /content/delete with it (content.delete, a collection, the
+ * repair at start), in namespace "default"; a commit emits nothing; an expired lease is
+ * announced deleted by the collection that drops it; the collection ends with /gc/run. */
+static void
+test_events_with_their_rows(void)
+{
+	struct fixture f;
+	br_err err = BR_ERR_INIT;
+	char kept[BR_DIGEST_BUF], deleted[BR_DIGEST_BUF], lost[BR_DIGEST_BUF], p[512];
+	struct t_event *ev;
+	struct br_event_content_delete cd;
+	struct br_event_lease_delete ld;
+	struct br_event_gc_run run;
+
+	setup(&f);
+	store_blob(&f, "a", (const uint8_t *)"kept blob", 9, 9, kept);
+	store_blob(&f, "b", (const uint8_t *)"deleted blob", 12, 12, deleted);
+	T_EQ_INT(t_events_read(f.s->db, NULL, f.arena, &ev), 0);
+	T_NOERR(contentd_delete(f.s, deleted, &err), err);
+	T_EQ_INT(t_events_read(f.s->db, NULL, f.arena, &ev), 1);
+	T_EQ_STR(ev[0].topic, BR_TOPIC_CONTENT_DELETE);
+	T_EQ_STR(ev[0].ns, "default");
+	T_OK(ev[0].time > 0);
+	t_event_decode(&ev[0], &br_event_content_delete_schema, f.arena, &cd);
+	T_EQ_STR(cd.digest, deleted);
+
+	/* a row whose file is lost goes at the next open, with its event */
+	store_blob(&f, "c", (const uint8_t *)"lost blob", 9, 9, lost);
+	snprintf(p, sizeof(p), "%s/blobs/sha256/%s", f.store_dir, br_digest_hex(lost));
+	T_EQ_INT(unlink(p), 0);
+	reopen(&f, NULL);
+	T_EQ_INT(t_events_read(f.s->db, BR_TOPIC_CONTENT_DELETE, f.arena, &ev), 2);
+	t_event_decode(&ev[1], &br_event_content_delete_schema, f.arena, &cd);
+	T_EQ_STR(cd.digest, lost);
+
+	/* a collection: the expired lease, then the blob nothing holds, then the run */
+	add_lease(&f, "other", "old", 1);
+	snprintf(p, sizeof(p),
+	         "INSERT INTO lease_resources VALUES ('other', 'old', 'content', '%s')", kept);
+	T_NOERR(br_db_exec(f.s->db, p, &err), err);
+	struct br_gc_result r = collect(&f);
+	T_EQ_INT(r.removed, 1);
+	T_EQ_INT(t_events_read(f.s->db, NULL, f.arena, &ev), 5);
+	T_EQ_STR(ev[2].topic, BR_TOPIC_LEASE_DELETE);
+	T_EQ_STR(ev[2].ns, "other");
+	t_event_decode(&ev[2], &br_event_lease_delete_schema, f.arena, &ld);
+	T_EQ_STR(ld.id, "old");
+	T_EQ_STR(ld.daemon, "contentd");
+	T_OK(ld.expired);
+	T_EQ_STR(ev[3].topic, BR_TOPIC_CONTENT_DELETE);
+	t_event_decode(&ev[3], &br_event_content_delete_schema, f.arena, &cd);
+	T_EQ_STR(cd.digest, kept);
+	T_EQ_STR(ev[4].topic, BR_TOPIC_GC_RUN);
+	T_EQ_STR(ev[4].ns, "default");
+	t_event_decode(&ev[4], &br_event_gc_run_schema, f.arena, &run);
+	T_EQ_STR(run.daemon, "contentd");
+	T_EQ_INT(run.removed, 1);
+	T_EQ_INT(run.bytes, 9);
+	T_EQ_INT(run.leases, 1);
+	T_NULL(run.error);
+
+	/* a collection that finds nothing still says that it ran */
+	collect(&f);
+	T_EQ_INT(t_events_read(f.s->db, NULL, f.arena, &ev), 6);
+	T_EQ_STR(ev[5].topic, BR_TOPIC_GC_RUN);
+	t_event_decode(&ev[5], &br_event_gc_run_schema, f.arena, &run);
+	T_EQ_INT(run.removed + run.leases + run.bytes, 0);
+	teardown(&f);
+}
+
 T_MAIN(T_CASE(test_write_commit_info_read), T_CASE(test_labels_on_commit),
        T_CASE(test_offset_mismatch), T_CASE(test_digest_mismatch_stores_nothing),
        T_CASE(test_size_mismatch_stores_nothing), T_CASE(test_already_exists),
@@ -1185,4 +1256,4 @@ T_MAIN(T_CASE(test_write_commit_info_read), T_CASE(test_labels_on_commit),
        T_CASE(test_list_page_ends_at_label_limit), T_CASE(test_commit_over_existing_file),
        T_CASE(test_gc_removes_unheld_in_steps), T_CASE(test_gc_orphans_wait_for_commits),
        T_CASE(test_gc_expires_idle_ingests), T_CASE(test_commit_under_lease_schedules_nothing),
-       T_CASE(test_drain_stops_collection_between_steps))
+       T_CASE(test_drain_stops_collection_between_steps), T_CASE(test_events_with_their_rows))

@@ -755,10 +755,12 @@ test_records_from_before_leases(void)
 	snprintf(lease, sizeof(lease), "image-%s", hex + 7);
 
 	/* Make it a record of the first schema: no lease anywhere, on the backfill list. (The
-	 * outbox first delivers the end of the import job's lease.) */
-	for (int i = 0; i < 100 && imaged_count(&env, "SELECT count(*) FROM outbox") != 0; i++)
+	 * outbox first delivers the end of the import job's lease; its events wait for a
+	 * gatewayd that this test does not run.) */
+#define STORE_MESSAGES "SELECT count(*) FROM outbox WHERE target != 'gatewayd'"
+	for (int i = 0; i < 100 && imaged_count(&env, STORE_MESSAGES) != 0; i++)
 		usleep(50 * 1000);
-	T_EQ_INT(imaged_count(&env, "SELECT count(*) FROM outbox"), 0);
+	T_EQ_INT(imaged_count(&env, STORE_MESSAGES), 0);
 	stop(&env, IMAGED);
 	imaged_sql(&env, "DELETE FROM owned_leases;"
 	                 " INSERT INTO lease_backfill SELECT namespace, name FROM images");

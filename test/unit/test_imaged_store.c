@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The database of berth-imaged (imaged/store.c): image records by namespace, replacement
- * keeping created_at, labels, removal, paging over 10,000 records, and the migration from the
- * schema that had a journal of scratch resources.
+ * keeping created_at, labels, removal, paging over 10,000 records, the migration from the
+ * schema that had a journal of scratch resources, and the events of the records.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "common/db.h"
 #include "imaged/store.h"
 #include "test/unit/t.h"
+#include "test/unit/t_events.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
@@ -236,4 +237,47 @@ test_migration(void)
 	close_db(db, dir);
 }
 
-T_MAIN(T_CASE(test_images), T_CASE(test_snapshot_key), T_CASE(test_pages), T_CASE(test_migration))
+/* A new name is /images/create, another target under it /images/update, the same image
+ * written again nothing, a removal /images/delete with what the name pointed to; each in the
+ * record's namespace, with the target and the labels. */
+static void
+test_image_events(void)
+{
+	char dir[64];
+	sqlite3 *db = open_db(dir);
+	br_arena *arena = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_image img = image("docker.io/library/a:latest", D1);
+	const char *keys[] = {"k"}, *values[] = {"v"};
+	struct t_event *ev;
+	struct br_event_image p;
+
+	T_NOERR(imaged_store_put_image(db, "other", &img, &err), err);
+	T_NOERR(imaged_store_put_image(db, "other", &img, &err), err); /* a pull of the same */
+	img.target.digest = img.manifest_digest = D2;
+	img.labels = (struct br_strmap){keys, values, 1};
+	T_NOERR(imaged_store_put_image(db, "other", &img, &err), err);
+	T_NOERR(imaged_store_remove_image(db, "other", img.name, &err), err);
+	T_ERR(imaged_store_remove_image(db, "other", img.name, &err), err, BR_NOT_FOUND);
+
+	T_EQ_INT(t_events_read(db, NULL, arena, &ev), 3);
+	static const char *const topics[] = {BR_TOPIC_IMAGE_CREATE, BR_TOPIC_IMAGE_UPDATE,
+	                                     BR_TOPIC_IMAGE_DELETE};
+	for (size_t i = 0; i < 3; i++) {
+		T_EQ_STR(ev[i].topic, topics[i]);
+		T_EQ_STR(ev[i].ns, "other");
+		t_event_decode(&ev[i], &br_event_image_schema, arena, &p);
+		T_EQ_STR(p.name, "docker.io/library/a:latest");
+		T_EQ_STR(p.target.digest, i == 0 ? D1 : D2);
+		T_EQ_STR(p.target.media_type, "application/vnd.oci.image.manifest.v1+json");
+		T_EQ_INT(p.target.size, 500);
+		T_EQ_INT(p.labels.n, i == 0 ? 0 : 1);
+	}
+	T_EQ_STR(p.labels.keys[0], "k");
+	T_EQ_STR(p.labels.values[0], "v");
+	br_arena_free(arena);
+	close_db(db, dir);
+}
+
+T_MAIN(T_CASE(test_images), T_CASE(test_snapshot_key), T_CASE(test_pages), T_CASE(test_migration),
+       T_CASE(test_image_events))

@@ -6,6 +6,7 @@
  */
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/msg.h"
 #include "common/xalloc.h"
 #include "test/unit/t.h"
 
@@ -248,6 +249,43 @@ test_generator(void)
 	yajl_gen_free(g);
 }
 
+static void
+test_gen_msgpack(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6);
+	br_msg_pack_str(&pk, "s");
+	br_msg_pack_str(&pk, "a\"b\n\xff");
+	br_msg_pack_str(&pk, "n");
+	msgpack_pack_int64(&pk, -3);
+	br_msg_pack_str(&pk, "u");
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	br_msg_pack_str(&pk, "b");
+	msgpack_pack_true(&pk);
+	br_msg_pack_str(&pk, "l");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_map(&pk, 0);
+	msgpack_pack_int(&pk, 7); /* a key that is not a string */
+	msgpack_pack_int(&pk, 8);
+	msgpack_unpacked_init(&u);
+	T_EQ_INT(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+	yajl_gen g = br_json_gen_new();
+	br_json_gen_msgpack(g, &u.data);
+	char *s = br_json_gen_take(g, NULL);
+	T_EQ_STR(s, "{\"s\":\"a\\\"b\\n\xef\xbf\xbd\",\"n\":-3,\"u\":18446744073709551615,"
+	            "\"b\":true,\"l\":[null,{}],\"7\":8}");
+	free(s);
+	yajl_gen_free(g);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 T_MAIN(T_CASE(test_parse_ok), T_CASE(test_depth), T_CASE(test_duplicates),
        T_CASE(test_nul_and_utf8), T_CASE(test_size_limit), T_CASE(test_getters),
-       T_CASE(test_generator))
+       T_CASE(test_generator), T_CASE(test_gen_msgpack))

@@ -7,7 +7,8 @@
  * directory cleaned, and a clean stop on SIGTERM. Then leases over snapshots (held by key,
  * listed in pages), the envelope's lease on prepare and commit, collection (a chain held
  * through an active child, an expired lease, orphan directories), the reserved key prefix
- * through the front door and directly, usage, list paging and daemon.namespace.
+ * through the front door and directly, usage, list paging and daemon.namespace; and the
+ * events all this leaves in the daemon's outbox (no gatewayd runs here to take them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include "common/rpc.h"
 #include "test/unit/t.h"
 #include "test/unit/t_daemon.h"
+#include "test/unit/t_events.h"
 
 static int
 create(struct t_daemon *d, const char *method, const char *ns, const char *snapshotter,
@@ -711,7 +713,89 @@ test_list_paging(void)
 	t_daemon_teardown(&d);
 }
 
+/* Each snapshot row written or deleted is announced once, in its namespace: prepare and
+ * view, commit (under the committed key, naming the active one), remove by the API and by a
+ * collection (youngest first), which ends with /gc/run. A request refused changes nothing
+ * and announces nothing. */
+static void
+test_snapshot_events(void)
+{
+	struct t_daemon d = {.config_json = CONFIG_QUIET};
+	br_err err = BR_ERR_INIT;
+	char db_path[128];
+	struct t_event *ev;
+	struct br_event_snapshot_prepare sp;
+	struct br_event_snapshot_commit sc;
+	struct br_event_snapshot_remove sr;
+	struct br_event_gc_run run;
+
+	t_daemon_setup(&d, "snapshotd");
+	T_NOERR(lease_create(&d, "keep", 0, &err), err);
+	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "x1", NULL, NULL, &err), err);
+	T_NOERR(commit(&d, NULL, "l1", "x1", &err), err);
+	T_NOERR(create_in(&d, "snapshots.prepare", "keep", "ctr", "l1", NULL, &err), err);
+	T_NOERR(create(&d, "snapshots.view", NULL, NULL, "v", "l1", NULL, &err), err);
+	T_NOERR(key_call(&d, "snapshots.remove", NULL, "v", NULL, NULL, &err), err);
+	T_ERR(create(&d, "snapshots.prepare", NULL, NULL, "bad", "nope", NULL, &err), err,
+	      BR_NOT_FOUND);
+	T_ERR(key_call(&d, "snapshots.remove", NULL, "l1", NULL, NULL, &err), err,
+	      BR_FAILED_PRECONDITION);
+	T_NOERR(create(&d, "snapshots.prepare", "other", NULL, "scratch", NULL, NULL, &err), err);
+	T_NOERR(create(&d, "snapshots.prepare", NULL, "native", "n1", NULL, NULL, &err), err);
+	struct br_gc_result r = collect(&d);
+	T_EQ_INT(r.removed, 2);
+
+	snprintf(db_path, sizeof(db_path), "%s/root/snapshotd/meta.db", d.dir);
+	sqlite3 *db = t_events_open(db_path);
+	T_EQ_INT(t_events_read(db, NULL, d.arena, &ev), 11);
+	static const char *const want[][3] = {
+	        {BR_TOPIC_LEASE_CREATE, "default", "keep"},
+	        {BR_TOPIC_SNAPSHOT_PREPARE, "default", "x1"},
+	        {BR_TOPIC_SNAPSHOT_COMMIT, "default", "l1"},
+	        {BR_TOPIC_SNAPSHOT_PREPARE, "default", "ctr"},
+	        {BR_TOPIC_SNAPSHOT_PREPARE, "default", "v"},
+	        {BR_TOPIC_SNAPSHOT_REMOVE, "default", "v"},
+	        {BR_TOPIC_SNAPSHOT_PREPARE, "other", "scratch"},
+	        {BR_TOPIC_SNAPSHOT_PREPARE, "default", "n1"},
+	        {BR_TOPIC_SNAPSHOT_REMOVE, "default", "n1"},
+	        {BR_TOPIC_SNAPSHOT_REMOVE, "other", "scratch"},
+	        {BR_TOPIC_GC_RUN, "default", ""},
+	};
+	for (size_t i = 0; i < 11; i++) {
+		T_EQ_STR(ev[i].topic, want[i][0]);
+		T_EQ_STR(ev[i].ns, want[i][1]);
+		if (strcmp(want[i][0], BR_TOPIC_SNAPSHOT_PREPARE) == 0) {
+			t_event_decode(&ev[i], &br_event_snapshot_prepare_schema, d.arena, &sp);
+			T_EQ_STR(sp.key, want[i][2]);
+		} else if (strcmp(want[i][0], BR_TOPIC_SNAPSHOT_REMOVE) == 0) {
+			t_event_decode(&ev[i], &br_event_snapshot_remove_schema, d.arena, &sr);
+			T_EQ_STR(sr.key, want[i][2]);
+			T_EQ_STR(sr.snapshotter, i == 8 ? "native" : "overlayfs");
+		}
+	}
+	t_event_decode(&ev[1], &br_event_snapshot_prepare_schema, d.arena, &sp);
+	T_NULL(sp.parent);
+	T_EQ_STR(sp.kind, "active");
+	T_EQ_STR(sp.snapshotter, "overlayfs");
+	t_event_decode(&ev[2], &br_event_snapshot_commit_schema, d.arena, &sc);
+	T_EQ_STR(sc.key, "l1");
+	T_EQ_STR(sc.active, "x1");
+	T_EQ_STR(sc.snapshotter, "overlayfs");
+	t_event_decode(&ev[3], &br_event_snapshot_prepare_schema, d.arena, &sp);
+	T_EQ_STR(sp.parent, "l1");
+	t_event_decode(&ev[4], &br_event_snapshot_prepare_schema, d.arena, &sp);
+	T_EQ_STR(sp.kind, "view");
+	t_event_decode(&ev[7], &br_event_snapshot_prepare_schema, d.arena, &sp);
+	T_EQ_STR(sp.snapshotter, "native");
+	t_event_decode(&ev[10], &br_event_gc_run_schema, d.arena, &run);
+	T_EQ_STR(run.daemon, "snapshotd");
+	T_EQ_INT(run.removed, 2);
+	T_OK(run.duration_ms >= 0);
+	sqlite3_close(db);
+	t_daemon_teardown(&d);
+}
+
 T_MAIN(T_CASE(test_chain_restart_remove), T_CASE(test_native_over_rpc),
        T_CASE(test_leases_over_snapshots), T_CASE(test_envelope_lease), T_CASE(test_gc_chain),
        T_CASE(test_gc_expiry_and_orphans), T_CASE(test_reserved_prefix), T_CASE(test_usage),
-       T_CASE(test_list_paging))
+       T_CASE(test_list_paging), T_CASE(test_snapshot_events))

@@ -5,9 +5,11 @@
  * snapshots.prepare copies a busybox rootfs into a directory and answers a bind mount (and
  * insists on the container's lease, which snapshots.leases.* keep as files under leases/),
  * networks.attach writes hosts/resolv.conf and answers mode "none" (the runtime makes a fresh
- * network namespace). Cases cover the container and task lifecycle, logs long-polling, kill,
- * force delete, failures that must leave nothing behind, and restarts of taskd by SIGKILL with
- * running, exited and orphaned tasks.
+ * network namespace), and events.publish as gatewayd's event log does (recording what it takes,
+ * each source's sequence number once). Cases cover the container and task lifecycle, logs
+ * long-polling, kill, force delete, failures that must leave nothing behind, restarts of taskd
+ * by SIGKILL with running, exited and orphaned tasks, and the events of all of these: each
+ * once, in order, with its payload, /tasks/exit exactly once per exit across restarts.
  *
  * Needs root, runc and busybox-static; skips otherwise. main() removes whatever the cases
  * left: taskd processes, shims, runc containers, mounts, cgroups, the temp dir.
@@ -28,6 +30,7 @@
 #include <time.h>
 
 #include "common/loop.h"
+#include "common/proto/events.h"
 #include "common/proto/images.h"
 #include "common/proto/leases.h"
 #include "common/proto/networks.h"
@@ -130,7 +133,7 @@ struct peers {
 	pthread_t thread;
 	uv_loop_t uv;
 	struct br_loop loop;
-	br_rpc_server *servers[3];
+	br_rpc_server *servers[4];
 	sem_t ready;
 	int rc;
 	br_err err;
@@ -297,6 +300,174 @@ on_detach(br_call *call, void *data)
 	br_call_reply(call, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------ fake event log */
+
+/* An event the fake gatewayd took, with the payload fields the cases look at. */
+struct seen_event {
+	char ns[32];
+	char topic[BR_TOPIC_MAX + 1];
+	char id[80]; /* the payload's id or container_id */
+	char image[128];
+	char runtime[32];
+	char net[32];
+	char bundle[512];
+	uint32_t pid;
+	int64_t exit_status;
+	int64_t exited_at;
+	size_t n_labels;
+};
+
+/* Every field of every payload of taskd's topics, so that one schema decodes them all. */
+struct any_payload {
+	const char *id;
+	const char *container_id;
+	const char *image;
+	const char *runtime;
+	const char *net;
+	const char *bundle;
+	uint32_t pid;
+	int64_t exit_status;
+	int64_t exited_at;
+	struct br_strmap labels;
+};
+static const struct br_field any_payload_fields[] = {
+        BR_FIELD(struct any_payload, id, BR_F_STR, 256, 0),
+        BR_FIELD(struct any_payload, container_id, BR_F_STR, 256, 0),
+        BR_FIELD(struct any_payload, image, BR_F_STR, 512, 0),
+        BR_FIELD(struct any_payload, runtime, BR_F_STR, 64, 0),
+        BR_FIELD(struct any_payload, net, BR_F_STR, 64, 0),
+        BR_FIELD(struct any_payload, bundle, BR_F_STR, 4096, 0),
+        BR_FIELD(struct any_payload, pid, BR_F_U32, 0, 0),
+        BR_FIELD(struct any_payload, exit_status, BR_F_I64, 0, 0),
+        BR_FIELD(struct any_payload, exited_at, BR_F_I64, 0, 0),
+        BR_FIELD(struct any_payload, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+};
+static const struct br_schema any_payload_schema =
+        BR_SCHEMA(struct any_payload, any_payload_fields);
+
+#define SEEN_MAX 256
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct seen_event seen[SEEN_MAX];
+static size_t n_seen;
+static char seen_source[BR_EVENT_SOURCE_MAX + 1];
+static int64_t seen_last; /* the highest sequence number taken from seen_source */
+static atomic_bool gatewayd_down;
+
+static void
+copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static void
+on_publish(br_call *call, void *data)
+{
+	const struct br_events_publish_req *req = br_call_params(call);
+	const struct br_event_in *in = req->events.v;
+	br_arena *a = br_call_arena(call);
+
+	if (atomic_load(&gatewayd_down)) {
+		br_call_failf(call, BR_UNAVAILABLE, "berth-gatewayd is unavailable");
+		return;
+	}
+	pthread_mutex_lock(&seen_lock);
+	if (strcmp(seen_source, req->source) != 0) {
+		copy_str(seen_source, sizeof(seen_source), req->source);
+		seen_last = 0;
+	}
+	for (size_t i = 0; i < req->events.n; i++) {
+		struct any_payload p = {0};
+		msgpack_object obj;
+		br_err err = BR_ERR_INIT;
+		if (in[i].seq <= seen_last)
+			continue; /* a batch sent again */
+		seen_last = in[i].seq;
+		if (n_seen == SEEN_MAX ||
+		    br_msg_unpack(in[i].payload.data, in[i].payload.len, a, &obj, &err) < 0 ||
+		    br_msg_decode(&obj, &any_payload_schema, "payload", a, &p, &err) < 0) {
+			fprintf(stderr, "# fake gatewayd: event %s: %s\n", in[i].topic, err.msg);
+			continue;
+		}
+		struct seen_event *e = &seen[n_seen++];
+		copy_str(e->ns, sizeof(e->ns), in[i].ns);
+		copy_str(e->topic, sizeof(e->topic), in[i].topic);
+		copy_str(e->id, sizeof(e->id), p.container_id ? p.container_id : p.id);
+		copy_str(e->image, sizeof(e->image), p.image);
+		copy_str(e->runtime, sizeof(e->runtime), p.runtime);
+		copy_str(e->net, sizeof(e->net), p.net);
+		copy_str(e->bundle, sizeof(e->bundle), p.bundle);
+		e->pid = p.pid;
+		e->exit_status = p.exit_status;
+		e->exited_at = p.exited_at;
+		e->n_labels = p.labels.n;
+	}
+	struct br_events_publish_resp resp = {.last = seen_last};
+	pthread_mutex_unlock(&seen_lock);
+	br_call_reply(call, &br_events_publish_resp_schema, &resp);
+}
+
+/* How many events of `topic` (NULL: any) the log holds for container `id`. */
+static size_t
+seen_count(const char *topic, const char *id)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&seen_lock);
+	for (size_t i = 0; i < n_seen; i++)
+		n += (topic == NULL || strcmp(seen[i].topic, topic) == 0) &&
+		     strcmp(seen[i].id, id) == 0;
+	pthread_mutex_unlock(&seen_lock);
+	return n;
+}
+
+/* Wait (10 s at most) until the log holds an event of `topic` for `id`. */
+static void
+seen_wait(const char *topic, const char *id)
+{
+	for (int i = 0; i < 200 && seen_count(topic, id) == 0; i++)
+		usleep(50000);
+	if (seen_count(topic, id) == 0)
+		T_FAIL_("no event %s for %s", topic, id);
+}
+
+/* The first event of `topic` for `id`. */
+static struct seen_event
+seen_get(const char *topic, const char *id)
+{
+	struct seen_event e = {0};
+	pthread_mutex_lock(&seen_lock);
+	for (size_t i = 0; i < n_seen; i++) {
+		if (strcmp(seen[i].topic, topic) == 0 && strcmp(seen[i].id, id) == 0) {
+			e = seen[i];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&seen_lock);
+	return e;
+}
+
+/* The topics of `id`'s events in the log's order, space-separated, without the leading '/'. */
+static void
+seen_topics(const char *id, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	pthread_mutex_lock(&seen_lock);
+	for (size_t i = 0; i < n_seen && o < cap; i++) {
+		if (strcmp(seen[i].id, id) == 0)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? " " : "",
+			                      seen[i].topic + 1);
+	}
+	pthread_mutex_unlock(&seen_lock);
+}
+
+static void
+expect_topics(const char *id, const char *want)
+{
+	char got[1024];
+	seen_topics(id, got, sizeof(got));
+	T_EQ_STR(got, want);
+}
+
 static const struct br_method imaged_methods[] = {
         {"images.resolve", &br_image_name_req_schema, on_resolve},
 };
@@ -312,20 +483,26 @@ static const struct br_method netd_methods[] = {
         {"networks.attach", &br_net_attach_req_schema, on_attach},
         {"networks.detach", &br_net_id_req_schema, on_detach},
 };
+static const struct br_method gatewayd_methods[] = {
+        {"events.publish", &br_events_publish_req_schema, on_publish},
+};
 
 static void *
 peers_thread(void *arg)
 {
 	struct peers *p = arg;
-	static const char *const names[] = {"imaged", "snapshotd", "netd"};
-	const struct br_method *tables[] = {imaged_methods, snapshotd_methods, netd_methods};
-	size_t counts[] = {1, 6, 2};
+	/* gatewayd's socket is <state>/berth.sock when no configuration says otherwise */
+	static const char *const names[] = {"imaged", "snapshotd", "netd", "gatewayd"};
+	static const char *const sockets[] = {"imaged", "snapshotd", "netd", "berth"};
+	const struct br_method *tables[] = {imaged_methods, snapshotd_methods, netd_methods,
+	                                    gatewayd_methods};
+	size_t counts[] = {1, 6, 2, 1};
 
 	uv_loop_init(&p->uv);
 	p->rc = br_loop_init(&p->loop, &p->uv, &p->err);
-	for (int i = 0; i < 3 && p->rc == 0; i++) {
+	for (int i = 0; i < 4 && p->rc == 0; i++) {
 		char u[600], name[64];
-		snprintf(u, sizeof(u), "ipc://%s/state/%s.sock", top, names[i]);
+		snprintf(u, sizeof(u), "ipc://%s/state/%s.sock", top, sockets[i]);
 		snprintf(name, sizeof(name), "berth-%s", names[i]);
 		struct br_server_opts o = {.name = name, .version = "test", .socket_mode = 0600};
 		p->rc = br_rpc_server_new(&p->loop, u, tables[i], counts[i], p, &o, &p->servers[i],
@@ -879,6 +1056,234 @@ test_leases_follow_records(void)
 	br_arena_free(a);
 }
 
+/* ------------------------------------------------------------------ events */
+
+/* Every change a client can make emits its events once, in order, with its payload; a create
+ * that fails emits nothing. */
+static void
+test_events_lifecycle(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *args[] = {"sh", "-c", "exit 3"};
+	const char *keys[] = {"team"}, *values[] = {"a"};
+	struct br_container_create_req req = {
+	        .id = "e1", .image = "busybox", .args = {args, 3}, .labels = {keys, values, 1}};
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_NOERR(start("e1", &t, a, &err), err);
+	uint32_t pid = t.pid;
+	t = wait_task("e1", 0, a);
+	T_EQ_INT(t.exit_status, 3);
+	T_NOERR(simple("tasks.delete", "e1", false, a, &err), err);
+	T_NOERR(simple("containers.delete", "e1", false, a, &err), err);
+	req = (struct br_container_create_req){.id = "bad", .image = "missing"};
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_NOT_FOUND);
+
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "e1");
+	expect_topics("e1", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                    "containers/delete");
+	struct seen_event e = seen_get(BR_TOPIC_CONTAINER_CREATE, "e1");
+	T_EQ_STR(e.ns, ns);
+	T_EQ_STR(e.image, "docker.io/library/busybox:latest");
+	T_EQ_STR(e.runtime, "runc");
+	T_EQ_STR(e.net, "none");
+	T_EQ_INT(e.n_labels, 1);
+	e = seen_get(BR_TOPIC_TASK_CREATE, "e1");
+	T_EQ_INT(e.pid, pid);
+	char bundle[600];
+	snprintf(bundle, sizeof(bundle), "%s/state/taskd/bundles/%s/e1", top, ns);
+	T_EQ_STR(e.bundle, bundle);
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_START, "e1").pid, pid);
+	e = seen_get(BR_TOPIC_TASK_EXIT, "e1");
+	T_EQ_INT(e.pid, pid);
+	T_EQ_INT(e.exit_status, 3);
+	T_EQ_INT(e.exited_at, t.exited_at * 1000000);
+	e = seen_get(BR_TOPIC_TASK_DELETE, "e1");
+	T_EQ_INT(e.exit_status, 3);
+	T_EQ_INT(e.exited_at, t.exited_at * 1000000);
+	T_EQ_INT(seen_count(NULL, "bad"), 0);
+
+	/* Nothing is emitted twice across a restart. */
+	taskd_stop();
+	taskd_start();
+	taskd_ready();
+	usleep(500000);
+	T_EQ_INT(seen_count(NULL, "e1"), 6);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+/* A delete that kills the task reports its exit first; an exited task deleted with its
+ * container (`run --rm`) reports exit, task delete and container delete, in that order. */
+static void
+test_events_delete_paths(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *sleeper[] = {"sleep", "1000"};
+	const char *five[] = {"sh", "-c", "exit 5"};
+
+	create("f1", sleeper, 2, &c, a);
+	T_NOERR(start("f1", &t, a, &err), err);
+	T_NOERR(simple("containers.delete", "f1", true, a, &err), err);
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "f1");
+	expect_topics("f1", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                    "containers/delete");
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_EXIT, "f1").exit_status, 137);
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_DELETE, "f1").exit_status, 137);
+	T_OK(seen_get(BR_TOPIC_TASK_EXIT, "f1").exited_at > 0);
+
+	/* an exited task deleted with its container, no tasks.delete first */
+	create("f2", five, 3, &c, a);
+	T_NOERR(start("f2", &t, a, &err), err);
+	T_EQ_INT(wait_task("f2", 0, a).exit_status, 5);
+	T_NOERR(simple("containers.delete", "f2", false, a, &err), err);
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "f2");
+	expect_topics("f2", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                    "containers/delete");
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_EXIT, "f2").exit_status, 5);
+
+	/* a container that never ran */
+	create("f3", sleeper, 2, &c, a);
+	T_NOERR(simple("containers.delete", "f3", false, a, &err), err);
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "f3");
+	expect_topics("f3", "containers/create containers/delete");
+	taskd_stop();
+	br_arena_free(a);
+}
+
+static pid_t
+init_pid_of(const char *id)
+{
+	char path[600];
+	int pid = 0;
+	snprintf(path, sizeof(path), "%s/state/taskd/bundles/%s/%s/task/pid", top, ns, id);
+	FILE *f = fopen(path, "r");
+	T_NOT_NULL(f);
+	T_EQ_INT(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	return pid;
+}
+
+/* /tasks/exit exactly once per exit: an exit while taskd is down is emitted once at its start;
+ * one committed but not delivered when taskd died is delivered by the next taskd, once; later
+ * restarts add nothing. */
+static void
+test_events_exit_once_across_restarts(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *sleeper[] = {"sleep", "1000"};
+
+	create("x1", sleeper, 2, &c, a);
+	create("x2", sleeper, 2, &c, a);
+	T_NOERR(start("x1", &t, a, &err), err);
+	T_NOERR(start("x2", &t, a, &err), err);
+	seen_wait(BR_TOPIC_TASK_START, "x2");
+
+	/* x1 exits between the shim's record and taskd's */
+	taskd_kill9();
+	T_OK(kill(init_pid_of("x1"), SIGKILL) == 0);
+	usleep(300000);
+	taskd_start();
+	taskd_ready();
+	seen_wait(BR_TOPIC_TASK_EXIT, "x1");
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_EXIT, "x1").exit_status, 137);
+
+	/* x2's exit is committed while the log is down, then taskd dies */
+	atomic_store(&gatewayd_down, true);
+	T_OK(kill(init_pid_of("x2"), SIGKILL) == 0);
+	T_EQ_INT(wait_task("x2", 0, a).exit_status, 137);
+	taskd_kill9();
+	T_EQ_INT(seen_count(BR_TOPIC_TASK_EXIT, "x2"), 0);
+	atomic_store(&gatewayd_down, false);
+	taskd_start();
+	taskd_ready();
+	seen_wait(BR_TOPIC_TASK_EXIT, "x2");
+
+	/* and again, killed and stopped: nothing more */
+	taskd_kill9();
+	taskd_start();
+	taskd_ready();
+	taskd_stop();
+	taskd_start();
+	taskd_ready();
+	usleep(500000);
+	T_EQ_INT(seen_count(BR_TOPIC_TASK_EXIT, "x1"), 1);
+	T_EQ_INT(seen_count(BR_TOPIC_TASK_EXIT, "x2"), 1);
+	T_EQ_INT(seen_count(NULL, "x1"), 4);
+	T_EQ_INT(seen_count(NULL, "x2"), 4);
+	T_NOERR(simple("containers.delete", "x1", false, a, &err), err);
+	T_NOERR(simple("containers.delete", "x2", false, a, &err), err);
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "x2");
+	expect_topics("x2", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                    "containers/delete");
+	taskd_stop();
+	br_arena_free(a);
+}
+
+/* taskd died inside tasks.start: a task whose shim runs is recorded with /tasks/create and
+ * /tasks/start at the next start; one without a shim never started and emits nothing. */
+static void
+test_events_unfinished_start(void)
+{
+	if (access("/usr/bin/sqlite3", X_OK) != 0)
+		T_SKIP("needs the sqlite3 CLI");
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *sleeper[] = {"sleep", "1000"};
+
+	create("s1", sleeper, 2, &c, a);
+	create("s2", sleeper, 2, &c, a);
+	seen_wait(BR_TOPIC_CONTAINER_CREATE, "s2");
+	atomic_store(&gatewayd_down, true);
+	T_NOERR(start("s1", &t, a, &err), err);
+	uint32_t pid = t.pid;
+	taskd_stop();
+	/* As if taskd had died before it recorded these starts (and their events). */
+	sh("sqlite3 %s/root/taskd/meta.db \"DELETE FROM outbox WHERE target = 'gatewayd' AND "
+	   "instr(params, CAST('/tasks/' AS BLOB)) > 0; UPDATE containers SET task = 'starting', "
+	   "pid = 0 WHERE id IN ('s1', 's2')\"",
+	   top);
+	atomic_store(&gatewayd_down, false);
+	taskd_start();
+	taskd_ready();
+	T_NOERR(get("s1", &c, a, &err), err);
+	T_EQ_STR(c.status, "running");
+	T_EQ_INT(c.pid, pid);
+	T_NOERR(get("s2", &c, a, &err), err);
+	T_EQ_STR(c.status, "created");
+	seen_wait(BR_TOPIC_TASK_START, "s1");
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_CREATE, "s1").pid, pid);
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_START, "s1").pid, pid);
+	T_NOERR(kill_task("s1", 9, a, &err), err);
+	T_EQ_INT(wait_task("s1", 0, a).exit_status, 137);
+	seen_wait(BR_TOPIC_TASK_EXIT, "s1");
+	expect_topics("s1", "containers/create tasks/create tasks/start tasks/exit");
+	expect_topics("s2", "containers/create");
+	T_NOERR(simple("containers.delete", "s1", false, a, &err), err);
+	T_NOERR(simple("containers.delete", "s2", false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
 /* ------------------------------------------------------------------ cleanup */
 
 static int
@@ -931,9 +1336,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
-	        T_CASE(test_lifecycle),          T_CASE(test_create_failures_leave_nothing),
-	        T_CASE(test_logs_long_poll),     T_CASE(test_kill_and_force_delete),
-	        T_CASE(test_restart_reconciles), T_CASE(test_leases_follow_records),
+	        T_CASE(test_lifecycle),
+	        T_CASE(test_create_failures_leave_nothing),
+	        T_CASE(test_logs_long_poll),
+	        T_CASE(test_kill_and_force_delete),
+	        T_CASE(test_restart_reconciles),
+	        T_CASE(test_leases_follow_records),
+	        T_CASE(test_events_lifecycle),
+	        T_CASE(test_events_delete_paths),
+	        T_CASE(test_events_exit_once_across_restarts),
+	        T_CASE(test_events_unfinished_start),
 	};
 	snprintf(base, sizeof(base), "/tmp/berth-taskd-test.XXXXXX");
 	if (mkdtemp(base) == NULL) {
