@@ -289,10 +289,7 @@ handle_metrics(br_call *call, void *data)
 	br_daemon_metrics(data, m);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	br_msg_pack_str(&pk, "v");
-	msgpack_pack_int(&pk, BR_RPC_VERSION);
-	br_msg_pack_str(&pk, "r");
+	br_reply_pack_head(&pk);
 	br_metrics_pack(&pk, m);
 	br_call_reply_raw(call, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);

@@ -324,15 +324,21 @@ br_reply_decode(const void *buf, size_t len, br_arena *arena, msgpack_object *re
 }
 
 void
+br_reply_pack_head(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 2);
+	br_msg_pack_str(pk, "v");
+	msgpack_pack_int(pk, BR_RPC_VERSION);
+	br_msg_pack_str(pk, "r");
+}
+
+void
 br_reply_encode_result(msgpack_sbuffer *out, const struct br_schema *schema, const void *r)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	br_msg_pack_str(&pk, "v");
-	msgpack_pack_int(&pk, BR_RPC_VERSION);
-	br_msg_pack_str(&pk, "r");
+	br_reply_pack_head(&pk);
 	br_msg_encode(&pk, schema, r);
 }
 

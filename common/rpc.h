@@ -77,6 +77,8 @@ void br_request_encode_forward(msgpack_sbuffer *out, const struct br_request *re
 int br_reply_decode(const void *buf, size_t len, br_arena *arena, msgpack_object *ret_result,
                     br_err *err);
 void br_reply_encode_result(msgpack_sbuffer *out, const struct br_schema *schema, const void *r);
+/* The start of a result reply packed by hand: {"v": 1, "r": then the caller packs the result. */
+void br_reply_pack_head(msgpack_packer *pk);
 void br_reply_encode_error(msgpack_sbuffer *out, const br_err *err);
 
 /* True if `ns` is a valid namespace name. */

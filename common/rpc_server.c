@@ -617,10 +617,7 @@ reply_health(br_call *call)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	br_msg_pack_str(&pk, "v");
-	msgpack_pack_int(&pk, BR_RPC_VERSION);
-	br_msg_pack_str(&pk, "r");
+	br_reply_pack_head(&pk);
 	msgpack_pack_map(&pk, 5 + nextra);
 	br_msg_pack_str(&pk, "name");
 	br_msg_pack_str(&pk, server->name);

@@ -21,9 +21,9 @@
 #include "common/proto/events.h"
 #include "ctl/ctl.h"
 
-#define WAIT_MS 20000         /* one long poll */
-#define CALL_MIN_MS 30000     /* its deadline */
-#define RETRY_MS 250          /* between calls while the gateway is away */
+#define WAIT_MS 20000     /* one long poll */
+#define CALL_MIN_MS 30000 /* its deadline */
+#define RETRY_MS 250      /* between calls while the gateway is away */
 #define NS_PER_S 1000000000LL
 
 /* "1h30m", "45s", "500ms", "2d": nanoseconds, or -1. */
@@ -236,8 +236,9 @@ add_filter(const char *arg, struct br_strlist *topics, struct br_strlist *nss, b
 		else if (strcmp(kv, "namespace") == 0 || strcmp(kv, "ns") == 0)
 			l = nss;
 		else
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "invalid --filter \"%s\": filters are topic and namespace", kv);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "invalid --filter \"%s\": filters are topic and namespace", kv);
 		if (l->n >= BR_EVENTS_FILTERS_MAX)
 			return br_err_set(err, BR_INVALID_ARGUMENT, "more than %d %s filters",
 			                  BR_EVENTS_FILTERS_MAX, kv);
@@ -298,7 +299,8 @@ ctl_cmd_events(struct ctl *ctl, int argc, char **argv)
 				req.until_seq = b.is_seq ? b.seq : 0;
 				req.until = b.is_seq ? 0 : b.time;
 				if (b.is_seq && b.seq == 0)
-					return ctl_usage_error("invalid --until 0: no event comes before 1");
+					return ctl_usage_error(
+					        "invalid --until 0: no event comes before 1");
 			}
 			i++;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--filter") == 0) {

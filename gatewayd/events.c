@@ -55,7 +55,8 @@ load_state(struct gw_events *log, br_err *err)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	sqlite3 *db = log->gw->db;
 
-	if (br_db_prepare(db, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", &st, err) < 0)
+	if (br_db_prepare(db, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", &st, err) <
+	    0)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		log->last = sqlite3_column_int64(st, 0);
@@ -102,9 +103,10 @@ insert_event(struct gateway *gw, int64_t time, const char *ns, const char *topic
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (br_db_prepare(gw->db,
-	                  "INSERT INTO events (time, namespace, topic, payload) VALUES (?, ?, ?, ?)",
-	                  &st, err) < 0)
+	if (br_db_prepare(
+	            gw->db,
+	            "INSERT INTO events (time, namespace, topic, payload) VALUES (?, ?, ?, ?)", &st,
+	            err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, time);
 	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
@@ -133,9 +135,8 @@ trim(struct gateway *gw, br_err *err)
 
 	if (cfg->gatewayd.events_max_age_ms > 0) {
 		int64_t cutoff = br_event_now() - cfg->gatewayd.events_max_age_ms * 1000000;
-		if (br_db_prepare(gw->db,
-		                  "SELECT MAX(seq) FROM events WHERE seq > ? AND time < ?", &st,
-		                  err) < 0)
+		if (br_db_prepare(gw->db, "SELECT MAX(seq) FROM events WHERE seq > ? AND time < ?",
+		                  &st, err) < 0)
 			return -1;
 		sqlite3_bind_int64(st, 1, log->trim_seq);
 		sqlite3_bind_int64(st, 2, cutoff);
@@ -245,7 +246,8 @@ append_batch(struct gateway *gw, const struct br_events_publish_req *req, int64_
 			goto fail;
 		last = e->seq;
 	}
-	if (last != first_last && (set_source_last(gw, req->source, last, err) < 0 || trim(gw, err) < 0))
+	if (last != first_last &&
+	    (set_source_last(gw, req->source, last, err) < 0 || trim(gw, err) < 0))
 		goto fail;
 	if (br_db_commit(gw->db, err) < 0)
 		goto reload;
@@ -283,10 +285,11 @@ events_publish(br_call *call, void *data)
 	for (size_t i = 0; i < req->events.n; i++) {
 		if (!br_ns_valid(evs[i].ns) || evs[i].topic[0] != '/' ||
 		    (i > 0 && evs[i].seq <= evs[i - 1].seq)) {
-			br_call_failf(call, BR_INVALID_ARGUMENT,
-			              "events.publish from %s: event %zu (seq %lld, topic %s, namespace "
-			              "%s) is out of order or malformed",
-			              req->source, i, (long long)evs[i].seq, evs[i].topic, evs[i].ns);
+			br_call_failf(
+			        call, BR_INVALID_ARGUMENT,
+			        "events.publish from %s: event %zu (seq %lld, topic %s, namespace "
+			        "%s) is out of order or malformed",
+			        req->source, i, (long long)evs[i].seq, evs[i].topic, evs[i].ns);
 			return;
 		}
 	}
@@ -380,8 +383,7 @@ read_page(struct gw_events *log, br_call *call, const struct br_events_subscribe
 	if (req->until_seq > 0 && page->next >= req->until_seq)
 		page->done = true;
 	/* A time bound is reached once the clock passed it and everything up to now was read. */
-	if (req->until > 0 && !page->done && page->next == log->last &&
-	    br_event_now() > req->until)
+	if (req->until > 0 && !page->done && page->next == log->last && br_event_now() > req->until)
 		page->done = true;
 	page->events = (struct br_objlist){evs, n};
 	page->oldest = log->trim_seq + 1;
@@ -403,10 +405,11 @@ start_after(struct gw_events *log, const struct br_events_subscribe_req *req, in
 	if (req->since > 0) {
 		_cleanup_stmt_ sqlite3_stmt *st = NULL;
 		if (log->trim_seq > 0 && req->since <= log->trim_time)
-			return br_err_set(err, BR_FAILED_PRECONDITION,
-			                  "events from that time are no longer kept: retention dropped "
-			                  "them; the oldest kept is sequence number %lld",
-			                  (long long)(log->trim_seq + 1));
+			return br_err_set(
+			        err, BR_FAILED_PRECONDITION,
+			        "events from that time are no longer kept: retention dropped "
+			        "them; the oldest kept is sequence number %lld",
+			        (long long)(log->trim_seq + 1));
 		if (br_db_prepare(gw->db, "SELECT MIN(seq) FROM events WHERE time >= ?", &st, err) <
 		    0)
 			return -1;
@@ -417,14 +420,15 @@ start_after(struct gw_events *log, const struct br_events_subscribe_req *req, in
 		return 0;
 	}
 	if (req->after < 0)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "p.after: %lld is not a sequence number",
-		                  (long long)req->after);
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "p.after: %lld is not a sequence number", (long long)req->after);
 	if (req->after < log->trim_seq)
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "events after %lld are no longer all kept: retention dropped those "
-		                  "up to %lld; the oldest kept is sequence number %lld",
-		                  (long long)req->after, (long long)log->trim_seq,
-		                  (long long)(log->trim_seq + 1));
+		return br_err_set(
+		        err, BR_FAILED_PRECONDITION,
+		        "events after %lld are no longer all kept: retention dropped those "
+		        "up to %lld; the oldest kept is sequence number %lld",
+		        (long long)req->after, (long long)log->trim_seq,
+		        (long long)(log->trim_seq + 1));
 	*ret = req->after;
 	return 0;
 }

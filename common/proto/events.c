@@ -6,7 +6,10 @@
 
 #define S(st, f, t, max, fl) BR_FIELD(struct st, f, t, max, fl)
 /* The namespace field, named "namespace" on the wire. */
-#define NS_FIELD(st) {"namespace", BR_F_STR, offsetof(struct st, ns), BR_NS_MAX, BR_F_REQUIRED, NULL}
+#define NS_FIELD(st)                                                                           \
+	{                                                                                      \
+		"namespace", BR_F_STR, offsetof(struct st, ns), BR_NS_MAX, BR_F_REQUIRED, NULL \
+	}
 
 static const struct br_field event_in_fields[] = {
         S(br_event_in, seq, BR_F_I64, 0, BR_F_REQUIRED),
@@ -18,10 +21,9 @@ static const struct br_field event_in_fields[] = {
 const struct br_schema br_event_in_schema = BR_SCHEMA(struct br_event_in, event_in_fields);
 
 static const struct br_field publish_fields[] = {
-        S(br_events_publish_req, source, BR_F_STR, BR_EVENT_SOURCE_MAX,
-          BR_F_REQUIRED | BR_F_ID),
-        BR_FIELD_SUB(struct br_events_publish_req, events, BR_F_OBJLIST, BR_EVENTS_PUBLISH_MAX,
-                     0, &br_event_in_schema),
+        S(br_events_publish_req, source, BR_F_STR, BR_EVENT_SOURCE_MAX, BR_F_REQUIRED | BR_F_ID),
+        BR_FIELD_SUB(struct br_events_publish_req, events, BR_F_OBJLIST, BR_EVENTS_PUBLISH_MAX, 0,
+                     &br_event_in_schema),
 };
 const struct br_schema br_events_publish_req_schema =
         BR_SCHEMA(struct br_events_publish_req, publish_fields);

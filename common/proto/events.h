@@ -29,8 +29,8 @@
 #define BR_TOPIC_MAX 128
 #define BR_EVENT_SOURCE_MAX 64
 #define BR_EVENT_PAYLOAD_MAX (64u << 10)
-#define BR_EVENTS_PUBLISH_MAX 256   /* events in one events.publish */
-#define BR_EVENTS_PAGE_DEFAULT 256  /* events in one events.subscribe answer */
+#define BR_EVENTS_PUBLISH_MAX 256  /* events in one events.publish */
+#define BR_EVENTS_PAGE_DEFAULT 256 /* events in one events.subscribe answer */
 #define BR_EVENTS_PAGE_MAX 1024
 #define BR_EVENTS_WAIT_MAX_MS 60000 /* longest wait of one events.subscribe */
 #define BR_EVENTS_FILTERS_MAX 32    /* namespaces or topics in one filter */
@@ -67,10 +67,10 @@
 
 /* One event as a daemon publishes it. */
 struct br_event_in {
-	int64_t seq;           /* the source's outbox sequence number */
+	int64_t seq;    /* the source's outbox sequence number */
 	const char *ns; /* "namespace" on the wire */
 	const char *topic;
-	int64_t time;          /* ns since the epoch, when the change was committed */
+	int64_t time;            /* ns since the epoch, when the change was committed */
 	struct br_bytes payload; /* a packed msgpack map (BR_F_RAW) */
 };
 extern const struct br_schema br_event_in_schema;

@@ -173,8 +173,8 @@ bench_events(const char *sock, int n, int threads)
 		br_arena *a = br_arena_new();
 		struct br_event_page page;
 		br_err err = BR_ERR_INIT;
-		if (br_rpc_call(sub, &opts, "events.subscribe", &br_events_subscribe_req_schema, &req,
-		                &br_event_page_schema, &page, a, &err) < 0) {
+		if (br_rpc_call(sub, &opts, "events.subscribe", &br_events_subscribe_req_schema,
+		                &req, &br_event_page_schema, &page, a, &err) < 0) {
 			fprintf(stderr, "event_bench: subscribe: %s\n", err.msg);
 			return 1;
 		}

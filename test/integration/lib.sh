@@ -25,6 +25,11 @@ IT_DAEMONS=(contentd snapshotd netd imaged taskd gatewayd)
 it_log() { printf '# %s\n' "$*"; }
 
 it_setup() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "# needs root (mounts, namespaces, runc)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 	T=$(mktemp -d /tmp/berth-it.XXXXXX)
 	chmod 0711 "$T" # the front door must be reachable by the unprivileged uid some tests use
 	mkdir -p "$T/logs"

@@ -62,8 +62,8 @@ publish(struct t_daemon *d, const char *source, int64_t first, int64_t last, con
 }
 
 static int
-subscribe(struct t_daemon *d, const struct br_events_subscribe_req *req,
-          struct br_event_page *page, br_err *err)
+subscribe(struct t_daemon *d, const struct br_events_subscribe_req *req, struct br_event_page *page,
+          br_err *err)
 {
 	struct br_call_opts opts = {.timeout_ms = 10000};
 
