@@ -26,12 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <grp.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -41,6 +36,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/proto/types.h"
+#include "common/rpc_server_int.h"
 #include "common/xalloc.h"
 
 #define INITIAL_CONTEXTS 8
@@ -49,97 +45,9 @@
 #define SHUTDOWN_REPLY_TIMEOUT_MS 200
 #define RECV_MAX_SIZE (BR_MSG_MAX_SIZE + 64 * 1024)
 #define ID_UNKNOWN UINT32_MAX
-#define WATCHDOG_MS 1000
-#define PROBE_TIMEOUT_MS 2000
-/* Connections past max_connections kept open to be told why (RESOURCE_EXHAUSTED); beyond
- * these, further ones are closed at once, so that refusing costs a bounded number of fds. */
-#define REFUSED_PIPES_MAX 32
 
-enum ctx_state { CTX_RECV, CTX_CALL, CTX_SEND };
-
-struct srv_ctx {
-	br_rpc_server *server;
-	nng_ctx ctx;
-	nng_aio *aio;
-	enum ctx_state state;
-	/* Written by the aio callback, read on the loop after the post. */
-	int result;
-	nng_msg *msg;
-	int64_t recv_ms;
-	uint32_t uid, pid;
-	bool over_limit; /* the request came on a connection past max_connections */
-	br_call *call;   /* while CTX_CALL */
-};
-
-struct br_rpc_server {
-	struct br_loop *loop;
-	nng_socket sock;
-	char *url;
-	char *name;
-	char *version;
-	struct {
-		const struct br_method *methods;
-		size_t n;
-		void *data;
-	} sets[1 + BR_RPC_MAX_METHOD_SETS];
-	size_t nsets;
-	void *data;
-	br_handler_fn fallback;
-	void (*health)(void *data, msgpack_packer *pk, uint32_t *ret_extra_pairs);
-	int (*ns_usage)(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,
-	                br_err *err);
-	int64_t started_ms;
-	struct srv_ctx *ctxs[BR_RPC_MAX_CONTEXTS];
-	size_t nctx;
-	size_t receiving;
-	int refs;
-	bool closing;
-	/* The listener and what recreating it needs (see the watchdog below). */
-	nng_listener listener;
-	int socket_mode;
-	char *socket_group;
-	bool watchdog;
-	uv_timer_t watchdog_timer;
-	bool probing;
-	/* Connection accounting (on_pipe_event), on nng's threads under conn_lock. Pipes past
-	 * the limit wait in `refused` until enough others close (pipe_refused). */
-	pthread_mutex_t conn_lock;
-	int max_connections;
-	int open_pipes; /* every open connection, refused ones included */
-	uint32_t refused[REFUSED_PIPES_MAX];
-	size_t nrefused;
-	bool refusing; /* logged that connections are being refused */
-	/* Calls in progress per uid, root aside (admit_call); loop thread. At most one entry per
-	 * context, so the table cannot fill. */
-	int max_calls_per_uid;
-	struct uid_calls {
-		uint32_t uid;
-		int n;
-	} uid_calls[BR_RPC_MAX_CONTEXTS];
-	size_t n_uid_calls;
-	/* Call statistics per method, for daemon.metrics (see record_call). */
-	struct method_stats *stats;
-	size_t n_stats;
-};
-
-struct br_call {
-	br_rpc_server *server; /* NULL once orphaned */
-	struct srv_ctx *sc;    /* NULL once orphaned */
-	br_arena *arena;
-	nng_msg *msg; /* the request */
-	struct br_request req;
-	const void *params;
-	const char *ns;
-	int64_t deadline;
-	uint32_t uid, pid;
-	bool counted;           /* in the per-uid count of calls in progress */
-	uint64_t dispatched_ns; /* uv_hrtime() at dispatch: the start of its latency */
-	br_code code;           /* of the reply, for the statistics */
-	bool unknown;           /* a method nobody serves: counted as "unknown" */
-};
-
-static void
-server_unref(br_rpc_server *server)
+void
+br_rpc_server_unref(br_rpc_server *server)
 {
 	if (--server->refs > 0)
 		return;
@@ -341,7 +249,7 @@ ctx_done_on_loop(void *arg)
 		if (!server->closing)
 			ctx_start_recv(sc);
 	}
-	server_unref(server);
+	br_rpc_server_unref(server);
 }
 
 /* ---- call statistics (loop thread) ---- */
@@ -816,178 +724,6 @@ br_call_raw(const br_call *call, const void **ret_buf, size_t *ret_len)
 
 /* ---- setup and teardown ---- */
 
-/* Remove a socket file left behind by a dead process: only a socket, and only if nobody
- * accepts connections on it. A live one is an error (another instance is running). */
-static int
-remove_stale_socket(const char *url, br_err *err)
-{
-	const char *path;
-	struct stat st;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-	if (strncmp(url, "ipc://", 6) != 0)
-		return 0;
-	path = url + 6;
-	if (lstat(path, &st) < 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode))
-		return br_err_set(err, BR_FAILED_PRECONDITION, "%s exists and is not a socket",
-		                  path);
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return br_err_set(err, BR_INVALID_ARGUMENT, "socket path %s is too long", path);
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return br_err_set(err, BR_ALREADY_EXISTS,
-		                  "%s is in use: another process is listening on it", path);
-	if (errno != ECONNREFUSED)
-		return br_err_errno(err, BR_FAILED_PRECONDITION, errno, "probe %s", path);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return br_err_errno(err, BR_FAILED_PRECONDITION, errno, "remove stale socket %s",
-		                    path);
-	return 0;
-}
-
-/* Create and start the listener on server->url, with the socket's mode and group. */
-static int
-listen_on(br_rpc_server *server, br_err *err)
-{
-	const char *url = server->url;
-	int rc;
-
-	if (remove_stale_socket(url, err) < 0)
-		return br_err_wrap(err, "listen on %s", url);
-	if ((rc = nng_listener_create(&server->listener, server->sock, url)) != 0)
-		return br_err_set(err, rc == NNG_EADDRINVAL ? BR_INVALID_ARGUMENT : BR_INTERNAL,
-		                  "listen on %s: %s", url, nng_strerror(rc));
-	if (strncmp(url, "ipc://", 6) == 0)
-		nng_listener_set_int(server->listener, NNG_OPT_IPC_PERMISSIONS,
-		                     server->socket_mode);
-	if ((rc = nng_listener_start(server->listener, 0)) != 0) {
-		nng_listener_close(server->listener);
-		return br_err_set(err, BR_UNAVAILABLE, "listen on %s: %s", url, nng_strerror(rc));
-	}
-	if (server->socket_group != NULL && strncmp(url, "ipc://", 6) == 0) {
-		struct group *g = getgrnam(server->socket_group);
-		if (g != NULL && chown(url + 6, 0, g->gr_gid) < 0)
-			br_log_warn("RPC-CHOWN", "chown %s to group \"%s\": %s, ignoring", url + 6,
-			            server->socket_group, strerror(errno));
-	}
-	return 0;
-}
-
-/*
- * nng 1.5.2 hands a failed handshake's error to the listener's pending accept, and for
- * NNG_ECLOSED the listener never accepts again: the transport still answers handshakes, but
- * no new pipe ever reaches the socket, and a caller that connects meanwhile waits for a reply
- * that never comes. nng makes NNG_ECLOSED of EPIPE, which is what writing our SP header gets
- * when the peer connected and hung up at once: any local user can do that to the front door
- * in a loop. nng 1.6 reports that case as a connection shut by the peer, after which the
- * listener goes on accepting; this does the same one level lower. nng writes with sendmsg()
- * (MSG_NOSIGNAL) through the PLT, so this definition, linked into every process that serves,
- * takes the place of libc's: EPIPE on a UNIX socket becomes ECONNRESET, which nng 1.5.2 also
- * takes for "the peer went away, keep accepting" (and its dialers for "redial"). Both say the
- * peer is gone, so no caller of sendmsg() loses anything by it. Remove it once nng is 1.6.
- */
-ssize_t
-sendmsg(int fd, const struct msghdr *msg, int flags)
-{
-	ssize_t n = (ssize_t)syscall(SYS_sendmsg, fd, msg, flags);
-	int domain = 0;
-	socklen_t len = sizeof(domain);
-
-	if (n < 0 && errno == EPIPE && (flags & MSG_NOSIGNAL)) {
-		bool unix_socket = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-		                   domain == AF_UNIX;
-		errno = unix_socket ? ECONNRESET : EPIPE;
-	}
-	return n;
-}
-
-/*
- * The watchdog, for any other way the listener might stop accepting. Every WATCHDOG_MS a
- * worker makes one daemon.health call on a fresh connection; when it cannot get through
- * (UNAVAILABLE or DEADLINE_EXCEEDED), the loop replaces the listener. Closing a listener
- * closes the connections it accepted too (nng), so callers with calls in flight see them
- * fail UNAVAILABLE and reconnect: the price of a front door that would otherwise stay shut.
- */
-struct probe {
-	uv_work_t work;
-	br_rpc_server *server;
-	char *url;
-	bool alive;
-};
-
-static bool
-probe_socket(const char *url)
-{
-	struct br_call_opts opts = {.timeout_ms = PROBE_TIMEOUT_MS};
-	br_rpc_client *client = NULL;
-	br_err err = BR_ERR_INIT;
-	int rc;
-
-	if (br_rpc_client_new(url, "self", &client, &err) < 0)
-		return true; /* cannot tell; leave a listener that may be fine alone */
-	rc = br_rpc_call(client, &opts, "daemon.health", NULL, NULL, NULL, NULL, NULL, &err);
-	br_rpc_client_free(client);
-	return rc == 0 || (err.code != BR_UNAVAILABLE && err.code != BR_DEADLINE_EXCEEDED);
-}
-
-static void
-probe_work(uv_work_t *work)
-{
-	struct probe *p = work->data;
-	p->alive = probe_socket(p->url);
-}
-
-static void
-probe_done(uv_work_t *work, int status)
-{
-	struct probe *p = work->data;
-	br_rpc_server *server = p->server;
-	br_err err = BR_ERR_INIT;
-
-	server->probing = false;
-	if (!server->closing && !p->alive) {
-		nng_listener_close(server->listener);
-		if (listen_on(server, &err) < 0)
-			br_log_error("RPC-RELISTEN", "%s", err.msg);
-		else
-			br_log_warn("RPC-RELISTEN",
-			            "a call on a new connection to %s did not get through within "
-			            "%d ms; listening anew",
-			            server->url, PROBE_TIMEOUT_MS);
-	}
-	free(p->url);
-	free(p);
-	server_unref(server);
-}
-
-static void
-watchdog_tick(uv_timer_t *timer)
-{
-	br_rpc_server *server = timer->data;
-	struct probe *p;
-
-	if (server->closing || server->probing)
-		return;
-	p = xnew(struct probe);
-	p->work.data = p;
-	p->server = server;
-	p->url = xstrdup(server->url);
-	server->probing = true;
-	server->refs++;
-	uv_queue_work(server->loop->uv, &p->work, probe_work, probe_done);
-}
-
-static void
-watchdog_closed(uv_handle_t *handle)
-{
-	server_unref(handle->data);
-}
-
 int
 br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method *methods,
                   size_t nmethods, void *data, const struct br_server_opts *opts,
@@ -1019,7 +755,7 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 	/* server->watchdog is set once its timer exists: a failed start frees no timer. */
 
 	if ((rc = nng_rep0_open(&server->sock)) != 0) {
-		server_unref(server);
+		br_rpc_server_unref(server);
 		return br_err_set(err, BR_INTERNAL, "listen on %s: open socket: %s", url,
 		                  nng_strerror(rc));
 	}
@@ -1034,17 +770,12 @@ br_rpc_server_new(struct br_loop *loop, const char *url, const struct br_method 
 			return br_err_wrap(err, "listen on %s", url);
 		}
 	}
-	if (listen_on(server, err) < 0) {
+	if (br_rpc_server_listen(server, err) < 0) {
 		br_rpc_server_free(server);
 		return -1;
 	}
-	if (opts && opts->watchdog && strncmp(url, "ipc://", 6) == 0) {
-		server->watchdog = true;
-		uv_timer_init(loop->uv, &server->watchdog_timer);
-		server->watchdog_timer.data = server;
-		server->refs++; /* released by the timer's close callback */
-		uv_timer_start(&server->watchdog_timer, watchdog_tick, WATCHDOG_MS, WATCHDOG_MS);
-	}
+	if (opts && opts->watchdog && strncmp(url, "ipc://", 6) == 0)
+		br_rpc_server_watchdog_start(server);
 	*ret = server;
 	return 0;
 }
@@ -1079,10 +810,7 @@ br_rpc_server_free(br_rpc_server *server)
 	for (size_t i = 0; i < nanswering; i++)
 		nng_aio_wait(answering[i]->aio);
 
-	if (server->watchdog) {
-		uv_timer_stop(&server->watchdog_timer);
-		uv_close((uv_handle_t *)&server->watchdog_timer, watchdog_closed);
-	}
+	br_rpc_server_watchdog_stop(server);
 	nng_close(server->sock);
 	for (size_t i = 0; i < server->nctx; i++) {
 		/* Waits for a callback in progress; none runs afterwards. Completions already
@@ -1090,5 +818,5 @@ br_rpc_server_free(br_rpc_server *server)
 		nng_aio_free(server->ctxs[i]->aio);
 		server->ctxs[i]->aio = NULL;
 	}
-	server_unref(server);
+	br_rpc_server_unref(server);
 }
