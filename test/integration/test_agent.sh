@@ -41,15 +41,18 @@ pc() { PKG_CONFIG_PATH=$DEST/usr/lib/pkgconfig pkg-config --define-variable=pref
 cflags=$(pc --cflags)
 libs=$(pc --libs)
 static_libs=$(pc --static --libs)
+# A sanitizer build's library needs the sanitizer's runtime in the program that links it.
+san=""
+nm "$DEST/usr/lib/libberth.a" 2>/dev/null | grep -q __asan_init && san="-fsanitize=address,undefined"
 check "pkg-config knows berth $(pc --modversion)" test "$(pc --modversion)" = 0.1.0
 check "pkg-config names the installed include directory" test "${cflags% }" = "-I$DEST/usr/include"
 # shellcheck disable=SC2086
 check "the agent compiles against the shared library" \
-	cc -Wall -Werror -o "$T/agent-shared" "$IT_TOP/examples/agent.c" $cflags $libs
+	cc -Wall -Werror $san -o "$T/agent-shared" "$IT_TOP/examples/agent.c" $cflags $libs
 # The same flags, with the archive in place of -lberth (the .so beside it would win).
 # shellcheck disable=SC2086
 check "the agent compiles against the static library" \
-	cc -Wall -Werror -o "$T/agent-static" "$IT_TOP/examples/agent.c" $cflags \
+	cc -Wall -Werror $san -o "$T/agent-static" "$IT_TOP/examples/agent.c" $cflags \
 	${static_libs/-lberth/$DEST/usr/lib/libberth.a}
 check "the shared agent needs libberth.so.0" \
 	sh -c "readelf -d '$T/agent-shared' | grep -q 'NEEDED.*libberth.so.0'"
