@@ -27,11 +27,18 @@ BUILD ?= build
 VERSION := 0.1.0
 PKGS := libuv libcurl libcrypto libarchive yajl sqlite3 msgpack
 
-BR_CPPFLAGS := -I. -D_GNU_SOURCE -DBR_VERSION='"$(VERSION)"' \
-	-DBR_LIBEXECDIR='"$(LIBEXECDIR)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
+# pkg-config runs when a recipe first needs its answer, not when make reads this file: the
+# first `make test` or `make run` on a fresh machine installs the -dev packages (deps) before
+# anything compiles, and must not print pkg-config errors before that. Each answer is asked
+# for once (the variable replaces itself with its value on first use).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $$(PKG_CONFIG) --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell $$(PKG_CONFIG) --libs $$(PKGS) 2>/dev/null))$(PKG_LIBS)
+
+BR_CPPFLAGS = -I. -D_GNU_SOURCE -DBR_VERSION='"$(VERSION)"' \
+	-DBR_LIBEXECDIR='"$(LIBEXECDIR)"' $(PKG_CFLAGS)
 BR_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-fno-strict-aliasing $(WERROR)
-BR_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnng -lpthread
+BR_LDLIBS = $(PKG_LIBS) -lnng -lpthread
 
 ALL_CPPFLAGS = $(BR_CPPFLAGS) $(CPPFLAGS)
 ALL_CFLAGS = $(BR_CFLAGS) $(SAN_CFLAGS) $(CFLAGS)
@@ -55,7 +62,7 @@ LIBBERTH_OBJS := $(LIBBERTH_SRCS:%.c=$(BUILD)/%.o) $(LIBBERTH_COMMON_SRCS:%.c=$(
 LIBBERTH_PIC_OBJS := $(LIBBERTH_OBJS:$(BUILD)/%=$(BUILD)/pic/%)
 LIBBERTH_A := $(BUILD)/libberth.a
 LIBBERTH_SO := $(BUILD)/libberth.so.0
-LIBBERTH_LDLIBS := $(shell $(PKG_CONFIG) --libs msgpack libuv) -lnng -lpthread
+LIBBERTH_LDLIBS = $(shell $(PKG_CONFIG) --libs msgpack libuv 2>/dev/null) -lnng -lpthread
 
 # objs_of(dir): every object of a process directory; lib_objs_of(dir): the same minus main.o,
 # which is what unit tests and fuzz targets of that directory link.
@@ -179,7 +186,8 @@ test: deps
 	$(MAKE) WERROR=-Werror all
 	@bash test/run.sh $(BUILD)
 
-run: deps all
+run: deps
+	$(MAKE) all
 	@bash test/demo.sh $(BUILD)
 
 install: $(BINS) $(LIBBERTH_A) $(LIBBERTH_SO)

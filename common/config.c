@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/crilog.h"
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/oci.h"
@@ -126,7 +127,7 @@ want_abs_path(yajl_val v, const char *path, size_t max, char **ret, br_err *err)
 		return -1;
 	if (s[0] != '/')
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: \"%s\" is not an absolute path",
-		                  path, s);
+		                  path, BR_ERR_QUOTE(s));
 	size_t len = strlen(s);
 	while (len > 1 && s[len - 1] == '/')
 		len--;
@@ -166,7 +167,7 @@ want_name(yajl_val v, const char *path, char **ret, br_err *err)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "%s: \"%s\" is not a valid name (letters, digits, '_', '.', '-'; "
 		                  "at most %d)",
-		                  path, s, MAX_NAME);
+		                  path, BR_ERR_QUOTE(s), MAX_NAME);
 	*ret = xstrdup(s);
 	return 0;
 }
@@ -205,7 +206,7 @@ set_log_level(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 	if (br_log_level_parse(s, &cfg->log_level) < 0)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "%s: \"%s\" is not one of error, warn, notice, info, debug", path,
-		                  s);
+		                  BR_ERR_QUOTE(s));
 	return 0;
 }
 
@@ -222,7 +223,7 @@ set_log_format(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 		cfg->log_format = BR_LOG_JSON;
 	else
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: \"%s\" is not one of text, json",
-		                  path, s);
+		                  path, BR_ERR_QUOTE(s));
 	return 0;
 }
 
@@ -346,7 +347,8 @@ set_registry_host(struct br_config *cfg, yajl_val v, const char *path, br_err *e
 		return -1;
 	if (!br_ref_domain_valid(s))
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "%s: \"%s\" is not a registry host (host or host:port)", path, s);
+		                  "%s: \"%s\" is not a registry host (host or host:port)", path,
+		                  BR_ERR_QUOTE(s));
 	replace(&current_registry(cfg)->host, xstrdup(s));
 	return 0;
 }
@@ -390,7 +392,7 @@ set_registry_mirrors(struct br_config *cfg, yajl_val v, const char *path, br_err
 			return br_err_set(err, BR_INVALID_ARGUMENT,
 			                  "%s[%zu]: \"%s\" is not a mirror "
 			                  "(host[:port] or http[s]://host[:port][/path])",
-			                  path, i, YAJL_GET_STRING(m));
+			                  path, i, BR_ERR_QUOTE(YAJL_GET_STRING(m)));
 		mirrors[i] = xstrdup(YAJL_GET_STRING(m));
 	}
 	struct br_registry_config *r = current_registry(cfg);
@@ -545,10 +547,30 @@ set_shim(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 	return 0;
 }
 
+static int
+set_log_max_size(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	/* At least 4 KiB so a record fits; at most 1 GiB so `logs --tail` can scan a file. */
+	return want_int(v, path, 4096, 1 << 30, &cfg->taskd.log_max_size, err);
+}
+
+static int
+set_log_max_files(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t n = 0;
+
+	if (want_int(v, path, 1, BR_CRILOG_FILES_MAX, &n, err) < 0)
+		return -1;
+	cfg->taskd.log_max_files = (int)n;
+	return 0;
+}
+
 static const struct field taskd_fields[] = {
         {"runtime", set_runtime},
         {"runtimes", set_runtimes},
         {"shim", set_shim},
+        {"log_max_size", set_log_max_size},
+        {"log_max_files", set_log_max_files},
         {NULL, NULL},
 };
 
@@ -922,6 +944,8 @@ br_config_new_default(void)
 	cfg->taskd.runtime = xstrdup("runc");
 	add_runtime(cfg, "runc", xstrdup("/usr/sbin/runc"));
 	add_runtime(cfg, "crun", xstrdup("/usr/bin/crun"));
+	cfg->taskd.log_max_size = 10 << 20;
+	cfg->taskd.log_max_files = 3;
 	cfg->netd.network = xstrdup("none");
 	cfg->netd.cni_bin_dir = xstrdup("/usr/lib/cni");
 	cfg->netd.cni_conf_dir = xstrdup("/etc/berth/cni");

@@ -19,7 +19,8 @@
  *                "max_concurrent_downloads": 3, "platform": "linux/amd64",
  *                "job_lease_ttl_ms": 900000},
  *     "taskd": {"runtime": "runc", "runtimes": {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"},
- *               "shim": "/usr/local/libexec/berth/berth-shim"},
+ *               "shim": "/usr/local/libexec/berth/berth-shim",
+ *               "log_max_size": 10485760, "log_max_files": 3},
  *     "netd": {"network": "none", "cni_bin_dir": "/usr/lib/cni", "cni_conf_dir": "/etc/berth/cni"},
  *     "gatewayd": {"socket": "/run/berth/berth.sock", "group": "berth", "users": [1000],
  *                  "access": [{"uid": 1000, "namespaces": ["team-a"], "role": "user"},
@@ -107,6 +108,8 @@ struct br_config {
 		struct br_runtime_config *runtimes;
 		size_t n_runtimes;
 		char *shim;
+		int64_t log_max_size; /* bytes of one container log file before it rotates */
+		int log_max_files;    /* log files kept per container, current.log included */
 	} taskd;
 
 	struct {

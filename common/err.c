@@ -95,6 +95,26 @@ br_err_wrap(br_err *err, const char *fmt, ...)
 	return -1;
 }
 
+/* See err.h. Counts characters as UTF-8 lead bytes, so that the count is what a reader sees. */
+const char *
+br_err_quote(char *buf, const char *s)
+{
+	if (s == NULL)
+		return "(null)";
+	size_t len = strnlen(s, BR_ERR_QUOTE_MAX + 1);
+	if (len <= BR_ERR_QUOTE_MAX)
+		return s;
+	size_t cut = BR_ERR_QUOTE_MAX;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	size_t chars = 0;
+	for (const char *p = s; *p != '\0'; p++)
+		chars += ((unsigned char)*p & 0xc0) != 0x80;
+	memcpy(buf, s, cut);
+	snprintf(buf + cut, BR_ERR_QUOTE_BUF - cut, "...(%zu characters)", chars);
+	return buf;
+}
+
 void
 br_err_clear(br_err *err)
 {

@@ -57,6 +57,23 @@ int br_err_errno(br_err *err, br_code code, int errnum, const char *fmt, ...)
  * Returns -1. The message is truncated (with "...") if the chain outgrows BR_ERR_MSG_MAX. */
 int br_err_wrap(br_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* How much of a caller's string a message quotes: a longer one is cut there, so that a
+ * 5,000-character input cannot push the reason out of the BR_ERR_MSG_MAX message. */
+#define BR_ERR_QUOTE_MAX 64
+#define BR_ERR_QUOTE_BUF (BR_ERR_QUOTE_MAX + 32)
+
+/* `s` as a message should quote it: `s` itself when it has at most BR_ERR_QUOTE_MAX bytes,
+ * else its first BR_ERR_QUOTE_MAX bytes (not splitting a UTF-8 character) and
+ * "...(N characters)". Returns `s` or `buf` (BR_ERR_QUOTE_BUF bytes, the caller's), "(null)"
+ * for NULL. Use it for every unbounded string that came from a user, a peer or a file:
+ * `br_err_set(err, BR_INVALID_ARGUMENT, "reference \"%s\": %s", BR_ERR_QUOTE(s), why)`.
+ * Any thread. */
+const char *br_err_quote(char *buf, const char *s);
+
+/* br_err_quote with a buffer of its own that lives until the end of the enclosing block: for
+ * use as an argument of br_err_set, br_err_wrap or xasprintf. */
+#define BR_ERR_QUOTE(s) br_err_quote((char[BR_ERR_QUOTE_BUF]){0}, (s))
+
 /* Reset to BR_OK with an empty message. */
 void br_err_clear(br_err *err);
 

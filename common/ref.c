@@ -194,7 +194,7 @@ br_ref_parse(const char *s, struct br_ref **ret, br_err *err)
 	size_t len = strlen(s);
 	if (len > BR_REF_MAX)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "reference \"%.64s...\": longer than %d characters", s,
+		                  "reference \"%s\": longer than %d characters", BR_ERR_QUOTE(s),
 		                  BR_REF_MAX);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
@@ -213,7 +213,7 @@ br_ref_parse(const char *s, struct br_ref **ret, br_err *err)
 	const char *at = strchr(s, '@');
 	if (at != NULL) {
 		if (br_digest_validate(at + 1, err) < 0)
-			return br_err_wrap(err, "reference \"%s\"", s);
+			return br_err_wrap(err, "reference \"%s\"", BR_ERR_QUOTE(s));
 		memcpy(ref->digest, at + 1, BR_DIGEST_BUF);
 		name = xstrndup(s, (size_t)(at - s));
 	} else {
@@ -228,12 +228,12 @@ br_ref_parse(const char *s, struct br_ref **ret, br_err *err)
 			        err, BR_INVALID_ARGUMENT,
 			        "reference \"%s\": invalid tag \"%s\" (letters, digits, "
 			        "'_', '.', '-', at most %d, not starting with '.' or '-')",
-			        s, colon + 1, TAG_MAX_LEN);
+			        BR_ERR_QUOTE(s), BR_ERR_QUOTE(colon + 1), TAG_MAX_LEN);
 		ref->tag = xstrdup(colon + 1);
 	}
 	if (name[0] == '\0')
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "reference \"%s\": missing repository name", s);
+		                  "reference \"%s\": missing repository name", BR_ERR_QUOTE(s));
 
 	/* The first component is a domain if it looks like a host (see ref.h). */
 	const char *remainder = name;
@@ -256,19 +256,21 @@ br_ref_parse(const char *s, struct br_ref **ret, br_err *err)
 	}
 	if (!br_ref_domain_valid(ref->domain))
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "reference \"%s\": invalid domain \"%s\"", s, ref->domain);
+		                  "reference \"%s\": invalid domain \"%s\"", BR_ERR_QUOTE(s),
+		                  BR_ERR_QUOTE(ref->domain));
 	if (strcmp(ref->domain, DEFAULT_DOMAIN) == 0 && strchr(remainder, '/') == NULL)
 		ref->path = xasprintf(OFFICIAL_PREFIX "%s", remainder);
 	else
 		ref->path = xstrdup(remainder);
 	const char *problem = path_problem(remainder);
 	if (problem != NULL)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "reference \"%s\": %s", s, problem);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "reference \"%s\": %s", BR_ERR_QUOTE(s),
+		                  problem);
 	if (strlen(ref->domain) + 1 + strlen(ref->path) > NAME_MAX_LEN)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "reference \"%.64s...\": repository name is longer than %d "
+		                  "reference \"%s\": repository name is longer than %d "
 		                  "characters",
-		                  s, NAME_MAX_LEN);
+		                  BR_ERR_QUOTE(s), NAME_MAX_LEN);
 	if (ref->tag == NULL && ref->digest[0] == '\0')
 		ref->tag = xstrdup("latest");
 	*ret = br_steal_ptr(&ref);

@@ -135,7 +135,7 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 	if (argc - optind != 1)
 		return ctl_usage_error("images pull needs exactly one image reference");
 	const char *ref = argv[optind];
-	_cleanup_free_ char *what = xasprintf("pull %s", ref);
+	_cleanup_free_ char *what = xasprintf("pull %s", BR_ERR_QUOTE(ref));
 
 	if (ctl_signals_start(NULL, NULL, &err) < 0)
 		return ctl_report(&err);

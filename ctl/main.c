@@ -33,6 +33,8 @@ static const char usage_text[] =
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
         "  ps [-a] [-q]\n"
         "  rm [-f] ID...\n"
+        "  logs [-f] [--tail N] [--since T] [--timestamps] ID\n"
+        "                               a container's output\n"
         "  namespaces ls|create|rm      namespaces (rm only when empty)\n"
         "  content ls|rm                blobs in the content store (root)\n"
         "  snapshots ls|usage|rm        snapshots (root)\n"
@@ -53,6 +55,7 @@ static const struct {
         {"run", ctl_cmd_run},
         {"ps", ctl_cmd_ps},
         {"rm", ctl_cmd_rm},
+        {"logs", ctl_cmd_logs},
         {"namespaces", ctl_cmd_namespaces},
         {"namespace", ctl_cmd_namespaces},
         {"ns", ctl_cmd_namespaces},

@@ -8,6 +8,7 @@
  * one that is not found 127, as docker and podman do.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,7 +18,9 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/proto/tasks.h"
+#include "common/seccomp.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 #include "ctl/run.h"
@@ -36,13 +39,49 @@ static const char run_usage[] =
         "  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
         "      --net none|host    network mode (default: the daemon's)\n"
         "      --runtime NAME     OCI runtime: runc or crun (default: the daemon's)\n"
-        "      --entrypoint CMD   replace the image's entrypoint\n";
+        "      --entrypoint CMD   replace the image's entrypoint\n"
+        "      --hostname NAME    the container's hostname (default: its ID)\n"
+        "      --security-opt seccomp=unconfined|FILE\n"
+        "                         run without a seccomp filter, or with the JSON profile "
+        "FILE\n"
+        "                         instead of the default one\n";
 
 void
 ctl_run_opts_free(struct ctl_run_opts *o)
 {
 	free(o->env);
+	free(o->seccomp);
 	memset(o, 0, sizeof(*o));
+}
+
+/* --security-opt VALUE: only seccomp=unconfined|FILE so far. The FILE is read and checked
+ * here so that its errors name it; taskd checks it again (it takes requests from anyone). */
+static int
+parse_security_opt(const char *value, char **ret, br_err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *file;
+	size_t len;
+
+	if (strncmp(value, "seccomp=", 8) != 0 && strncmp(value, "seccomp:", 8) != 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --security-opt \"%s\": expected seccomp=unconfined or "
+		                  "seccomp=FILE",
+		                  value);
+	file = value + 8;
+	if (strcmp(file, "unconfined") == 0) {
+		*ret = xstrdup(file);
+		return 0;
+	}
+	if (file[0] == '\0')
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --security-opt \"%s\": no profile file given", value);
+	/* Errors read "seccomp profile: FILE: what is wrong". */
+	if (br_read_file_at(AT_FDCWD, file, BR_SECCOMP_PROFILE_MAX, &text, &len, err) < 0 ||
+	    br_seccomp_profile_parse(text, len, file, NULL, err) < 0)
+		return br_err_wrap(err, "seccomp profile");
+	*ret = br_steal_ptr(&text);
+	return 0;
 }
 
 int
@@ -57,6 +96,8 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"network", required_argument, NULL, 'n'},
 	        {"runtime", required_argument, NULL, 'R'},
 	        {"entrypoint", required_argument, NULL, 'E'},
+	        {"hostname", required_argument, NULL, 'H'},
+	        {"security-opt", required_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -105,6 +146,17 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			break;
 		case 'E':
 			o.entrypoint = optarg;
+			break;
+		case 'H':
+			o.hostname = optarg;
+			break;
+		case 'S':
+			free(o.seccomp);
+			o.seccomp = NULL;
+			if (parse_security_opt(optarg, &o.seccomp, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
 			break;
 		case 'h':
 			o.help = true;
@@ -301,6 +353,8 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 	        .env = {o.env, o.nenv},
 	        .net = o.net,
 	        .runtime = o.runtime,
+	        .hostname = o.hostname,
+	        .seccomp = o.seccomp,
 	};
 	struct br_container container;
 	int rc;

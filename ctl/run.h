@@ -17,6 +17,10 @@ struct ctl_run_opts {
 	const char *net;  /* "none" | "host" | NULL */
 	const char *runtime;
 	const char *entrypoint;
+	const char *hostname;
+	/* --security-opt seccomp=: NULL (the default profile), "unconfined", or the text of the
+	 * profile FILE, read and checked with br_seccomp_profile_parse (owned). */
+	char *seccomp;
 	const char *image;
 	const char **env; /* nenv "K=V" strings pointing into argv; the array is owned */
 	size_t nenv;

@@ -249,7 +249,7 @@ berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *p
 	                         &br_job_ref_schema, &job, arena, &e) < 0 ||
 	    follow_pull(c, &opts, job.id, until, ret_name, &e) < 0) {
 		/* imaged may already name the operation: do not say it twice */
-		_cleanup_free_ char *what = xasprintf("pull %s", ref);
+		_cleanup_free_ char *what = xasprintf("pull %s", BR_ERR_QUOTE(ref));
 		size_t n = strlen(what);
 		if (strncmp(e.msg, what, n) != 0 || e.msg[n] != ':')
 			br_err_wrap(&e, "%s", what);

@@ -30,7 +30,9 @@
 #include "common/proto/networks.h"
 #include "common/proto/shim.h"
 #include "common/proto/snapshots.h"
+#include "common/seccomp.h"
 #include "common/xalloc.h"
+#include "taskd/seccomp.h"
 #include "taskd/spec.h"
 #include "taskd/taskd.h"
 
@@ -189,6 +191,9 @@ create_bundle(struct create_job *j, br_err *err)
 	        .hosts_path = att.hosts_path,
 	        .resolv_path = att.resolv_path,
 	        .rootfs_fd = rootfs_fd,
+	        .seccomp = req->seccomp,
+	        .cgroupns = taskd_host_cgroup_unified(NULL),
+	        .apparmor_profile = taskd_host_apparmor_profile(NULL),
 	};
 	if (taskd_spec_build(&so, &j->spec, &j->command, err) < 0 ||
 	    taskd_write_file(c->bundle_dir, "config.json", j->spec, err) < 0)
@@ -317,6 +322,16 @@ taskd_containers_create(br_call *call, void *data)
 		              runtime ? runtime : "");
 		return;
 	}
+	/* Checked again with the spec; here so that a bad request costs no snapshot. */
+	if ((req->hostname != NULL && req->hostname[0] != '\0' &&
+	     taskd_spec_check_hostname(req->hostname, &err) < 0) ||
+	    (req->seccomp != NULL && req->seccomp[0] != '\0' &&
+	     strcmp(req->seccomp, TASKD_SECCOMP_UNCONFINED) != 0 &&
+	     br_seccomp_profile_parse(req->seccomp, strlen(req->seccomp), "seccomp profile", NULL,
+	                              &err) < 0)) {
+		br_call_fail(call, &err);
+		return;
+	}
 
 	struct container *c = container_new(t, ns, id);
 	c->creating = true;
@@ -376,7 +391,7 @@ destroy_work(uv_work_t *w)
 	    taskd_task_teardown(c->task_dir, j->runtime_path, j->runtime_root, c->id, false, err) <
 	            0)
 		return;
-	if (taskd_bundle_remove(c->bundle_dir, err) < 0)
+	if (taskd_bundle_remove(c->bundle_dir, err) < 0 || taskd_logs_remove(c->log_dir, err) < 0)
 		return;
 	if (j->call == NULL) {
 		/* Undoing a create: best effort, the caller already has its error. */

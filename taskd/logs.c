@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Calls that wait: tasks.wait until the exit, and tasks.logs until there is output past the
- * caller's offsets or the task exits. A parked call holds a timer (its own bound, never past
+ * caller's cursor or the task exits. A parked call holds a timer (its own bound, never past
  * its deadline, and at most 30 s for logs); logs waiters are woken by a uv_fs_event on the
- * task directory (the shim appends to stdout.log and stderr.log there) and by the exit. Log
- * files are read on a worker, by offset, at most BR_CHUNK_MAX bytes per reply.
+ * container's log directory (the shim appends to current.log there and rotates it) and by the
+ * exit. The CRI log (common/crilog.h) is read on a worker, from a cursor, at most BR_CHUNK_MAX
+ * bytes per reply; the cursor survives rotations and taskd restarts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/crilog.h"
+#include "common/fsutil.h"
 #include "common/proto/shim.h"
 #include "common/xalloc.h"
 #include "taskd/taskd.h"
@@ -47,9 +50,12 @@ struct read_job {
 	/* results */
 	int rc;
 	br_err err;
-	uint8_t *out, *errdata;
+	uint8_t *data; /* CRI records */
+	size_t len;
+	struct br_crilog_cursor next;
+	bool at_end;
+	uint8_t *out, *errdata; /* without req.cri: the records' contents by stream */
 	size_t out_len, err_len;
-	int64_t out_size, err_size; /* file sizes seen */
 };
 
 static void read_start(struct taskd *t, struct container *c, br_call *call,
@@ -124,7 +130,7 @@ fs_changed(uv_fs_event_t *ev, const char *name, int events, int status)
 		taskd_wake_waiters(c->waiters->t, c, false);
 }
 
-/* Watch the task directory while logs waiters are parked. */
+/* Watch the log directory while logs waiters are parked. */
 static void
 ensure_fs_event(struct taskd *t, struct container *c)
 {
@@ -133,7 +139,7 @@ ensure_fs_event(struct taskd *t, struct container *c)
 	uv_fs_event_t *ev = xnew(uv_fs_event_t);
 	uv_fs_event_init(t->uv, ev);
 	ev->data = c;
-	if (uv_fs_event_start(ev, fs_changed, c->task_dir, 0) < 0) {
+	if (uv_fs_event_start(ev, fs_changed, c->log_dir, 0) < 0) {
 		/* No inotify: the waiters' timers still end the wait. */
 		uv_close((uv_handle_t *)ev, fs_event_closed);
 		return;
@@ -227,54 +233,48 @@ taskd_flush_waiters(struct taskd *t, struct container *c)
 
 /* ------------------------------------------------------------------ reading */
 
-/* Read at most `max` bytes of dir/name from `offset`; *ret_size gets the file's size. */
-static int
-read_at(int dirfd, const char *name, int64_t offset, size_t max, uint8_t **ret, size_t *ret_len,
-        int64_t *ret_size, br_err *err)
+/* Split records into their contents by stream: F records get their newline back, P parts
+ * are joined to what follows. A malformed record is skipped. */
+static void
+split_streams(struct read_job *j)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat st;
-
-	*ret = NULL;
-	*ret_len = 0;
-	*ret_size = 0;
-	if (fd < 0)
-		return errno == ENOENT ? 0 : br_err_errno(err, BR_INTERNAL, errno, "open %s", name);
-	if (fstat(fd, &st) < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "stat %s", name);
-	*ret_size = st.st_size;
-	if (offset >= st.st_size || max == 0)
-		return 0;
-	size_t want = (size_t)(st.st_size - offset) < max ? (size_t)(st.st_size - offset) : max;
-	uint8_t *buf = xmalloc(want);
-	ssize_t n;
-	do
-		n = pread(fd, buf, want, offset);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		free(buf);
-		return br_err_errno(err, BR_INTERNAL, errno, "read %s", name);
+	j->out = xmalloc(j->len + 1);
+	j->errdata = xmalloc(j->len + 1);
+	for (size_t start = 0; start < j->len;) {
+		const uint8_t *nl = memchr(j->data + start, '\n', j->len - start);
+		size_t end = nl != NULL ? (size_t)(nl - j->data) : j->len;
+		struct br_crilog_line l;
+		br_err ignored = BR_ERR_INIT;
+		if (br_crilog_parse_line((const char *)j->data + start, end - start, &l,
+		                         &ignored) == 0) {
+			uint8_t *dst = l.stream == BR_CRILOG_STDOUT ? j->out : j->errdata;
+			size_t *dst_len = l.stream == BR_CRILOG_STDOUT ? &j->out_len : &j->err_len;
+			memcpy(dst + *dst_len, l.content, l.len);
+			*dst_len += l.len;
+			if (!l.partial)
+				dst[(*dst_len)++] = '\n';
+		}
+		start = end + 1;
 	}
-	*ret = buf;
-	*ret_len = (size_t)n;
-	return 0;
 }
 
 static void
 read_work(uv_work_t *w)
 {
 	struct read_job *j = w->data;
-	_cleanup_close_ int dirfd = open(j->c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dirfd = open(j->c->log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct br_crilog_cursor from = {j->req.file_id, j->req.file_offset};
 
+	/* No directory yet: no task has written anything, an empty log. */
 	j->rc = 0;
-	if (dirfd < 0)
-		return; /* no task has run yet: nothing to read */
-	j->rc = read_at(dirfd, BR_SHIM_STDOUT_LOG, j->req.stdout_offset, BR_CHUNK_MAX, &j->out,
-	                &j->out_len, &j->out_size, &j->err);
+	if (from.file_id == 0 && from.offset == 0 && (j->req.tail_set || j->req.since_ns > 0))
+		j->rc = br_crilog_seek(dirfd, j->req.tail_set ? j->req.tail : -1, j->req.since_ns,
+		                       &from, &j->err);
 	if (j->rc == 0)
-		j->rc = read_at(dirfd, BR_SHIM_STDERR_LOG, j->req.stderr_offset,
-		                BR_CHUNK_MAX - j->out_len, &j->errdata, &j->err_len, &j->err_size,
-		                &j->err);
+		j->rc = br_crilog_read(dirfd, &from, BR_CHUNK_MAX, &j->data, &j->len, &j->next,
+		                       &j->at_end, &j->err);
+	if (j->rc == 0 && !j->req.cri)
+		split_streams(j);
 }
 
 static void
@@ -291,29 +291,41 @@ read_done(uv_work_t *w, int status)
 		goto out;
 	}
 	struct br_task_logs_resp resp = {
-	        .stdout_data = {j->out, j->out_len},
-	        .stderr_data = {j->errdata, j->err_len},
-	        .stdout_offset = j->req.stdout_offset + (int64_t)j->out_len,
-	        .stderr_offset = j->req.stderr_offset + (int64_t)j->err_len,
+	        .file_id = j->next.file_id,
+	        .file_offset = j->next.offset,
+	        /* the cursor for a client of the two-offset protocol (see proto/tasks.h) */
+	        .stdout_offset = j->next.offset,
+	        .stderr_offset = j->next.file_id,
 	};
-	resp.exited = j->stopped && resp.stdout_offset >= j->out_size &&
-	              resp.stderr_offset >= j->err_size;
+	if (j->req.cri) {
+		resp.data = (struct br_bytes){j->data, j->len};
+	} else {
+		resp.stdout_data = (struct br_bytes){j->out, j->out_len};
+		resp.stderr_data = (struct br_bytes){j->errdata, j->err_len};
+	}
+	resp.exited = j->stopped && j->at_end;
 	resp.exit_status = resp.exited ? j->exit_status : 0;
-	bool empty = j->out_len == 0 && j->err_len == 0;
+	bool empty = j->len == 0;
 	bool time_up = j->deadline == 0 || br_now_ms() >= j->deadline;
 	if (empty && !resp.exited && !time_up && !t->stopping && j->has_task) {
 		/* Nothing new yet: park until output, the exit or the deadline. Output that
 		 * arrived since the read wakes nobody, so look once more right away when
 		 * the state changed meanwhile. */
+		struct br_task_logs_req next = j->req;
+		next.file_id = j->next.file_id;
+		next.file_offset = j->next.offset;
+		next.tail_set = false; /* the start was chosen: from here on, the cursor */
+		next.since_ns = 0;
 		if (c->task != TASK_RUNNING || c->log_events != j->log_events)
-			read_start(t, c, j->call, &j->req, j->deadline);
+			read_start(t, c, j->call, &next, j->deadline);
 		else
-			park(t, c, j->call, WAIT_LOGS, &j->req, j->deadline);
+			park(t, c, j->call, WAIT_LOGS, &next, j->deadline);
 		goto out;
 	}
 	br_call_reply(j->call, &br_task_logs_resp_schema, &resp);
 out:
 	container_unref(c);
+	free(j->data);
 	free(j->out);
 	free(j->errdata);
 	free(j);
@@ -353,13 +365,39 @@ taskd_tasks_logs(br_call *call, void *data)
 		br_call_fail(call, &err);
 		return;
 	}
-	if (req->stdout_offset < 0 || req->stderr_offset < 0) {
-		br_call_failf(call, BR_INVALID_ARGUMENT, "log offsets must not be negative");
+	struct br_task_logs_req r = *req;
+	/* A client of the two-offset protocol carries the cursor in them (see proto/tasks.h). */
+	if (!r.cri && r.file_id == 0 && r.file_offset == 0) {
+		r.file_id = r.stderr_offset;
+		r.file_offset = r.stdout_offset;
+	}
+	if (r.file_id < 0 || r.file_offset < 0 || (r.file_id == 0 && r.file_offset != 0) ||
+	    (r.tail_set && r.tail < 0) || r.since_ns < 0) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "log cursor, tail and since must not be negative");
 		return;
 	}
 	int64_t deadline = req->wait_ms > 0 ? wait_deadline(call, req->wait_ms, true) : 0;
 	/* Watch before reading, so output written during the read is not missed. */
 	if (deadline != 0 && c->task == TASK_RUNNING)
 		ensure_fs_event(t, c);
-	read_start(t, c, call, req, deadline);
+	read_start(t, c, call, &r, deadline);
+}
+
+int
+taskd_logs_remove(const char *log_dir, br_err *err)
+{
+	_cleanup_free_ char *parent = xstrdup(log_dir);
+	char *slash = strrchr(parent, '/');
+
+	if (slash == NULL)
+		return br_err_set(err, BR_INTERNAL, "log dir %s: not an absolute path", log_dir);
+	*slash = '\0';
+	_cleanup_close_ int dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return errno == ENOENT ? 0
+		                       : br_err_errno(err, BR_INTERNAL, errno, "open %s", parent);
+	if (br_rm_rf_at(dirfd, slash + 1, err) < 0)
+		return br_err_wrap(err, "remove logs %s", log_dir);
+	return 0;
 }

@@ -92,6 +92,7 @@ main(int argc, char **argv)
 	t.loop = &d.loop;
 	t.cfg = d.cfg;
 	t.state_dir = d.state_dir;
+	t.data_dir = d.data_dir;
 	t.shim_path = find_shim(d.cfg);
 	t.log_level = xstrdup(level_name(d.cfg->log_level));
 	_cleanup_free_ char *db_path = xasprintf("%s/meta.db", d.data_dir);

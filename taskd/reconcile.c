@@ -75,7 +75,7 @@ undo_create(struct taskd *t, struct container *c)
 
 	br_log_notice("TASK-RECONCILE", "container %s/%s: undoing a create that was interrupted",
 	              c->ns, c->id);
-	if (taskd_bundle_remove(c->bundle_dir, &err) < 0)
+	if (taskd_bundle_remove(c->bundle_dir, &err) < 0 || taskd_logs_remove(c->log_dir, &err) < 0)
 		br_log_warn("TASK-BUNDLE-LEAK", "container %s/%s: %s", c->ns, c->id, err.msg);
 	struct undo_job *j = xnew(struct undo_job);
 	j->t = t;

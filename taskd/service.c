@@ -24,6 +24,7 @@ container_new(struct taskd *t, const char *ns, const char *id)
 	c->id = xstrdup(id);
 	c->bundle_dir = xasprintf("%s/bundles/%s/%s", t->state_dir, ns, id);
 	c->task_dir = xasprintf("%s/task", c->bundle_dir);
+	c->log_dir = xasprintf("%s/logs/%s/%s", t->data_dir, ns, id);
 	while (*tail != NULL)
 		tail = &(*tail)->next;
 	*tail = c;
@@ -57,6 +58,7 @@ container_unref(struct container *c)
 	free(c->label_values);
 	free(c->bundle_dir);
 	free(c->task_dir);
+	free(c->log_dir);
 	free(c);
 }
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,7 +25,8 @@ int
 taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct br_shim_reply *ret,
                  br_err *err)
 {
-	const char *argv[16];
+	const char *argv[24];
+	char max_size[24], max_files[24];
 	size_t argc = 0;
 	int pipefd[2];
 	posix_spawn_file_actions_t fa;
@@ -40,6 +42,20 @@ taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct 
 	}
 	argv[argc++] = "--log-level";
 	argv[argc++] = o->log_level ? o->log_level : "info";
+	if (o->log_dir != NULL) {
+		argv[argc++] = "--log-dir";
+		argv[argc++] = o->log_dir;
+		if (o->log_max_size > 0) {
+			snprintf(max_size, sizeof(max_size), "%lld", (long long)o->log_max_size);
+			argv[argc++] = "--log-max-size";
+			argv[argc++] = max_size;
+		}
+		if (o->log_max_files > 0) {
+			snprintf(max_files, sizeof(max_files), "%lld", (long long)o->log_max_files);
+			argv[argc++] = "--log-max-files";
+			argv[argc++] = max_files;
+		}
+	}
 	argv[argc++] = o->id;
 	argv[argc++] = o->bundle;
 	argv[argc++] = o->runtime;

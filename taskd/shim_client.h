@@ -26,6 +26,9 @@ struct taskd_shim_spawn_opts {
 	const char *runtime_root; /* NULL: the runtime's default */
 	const char *state_dir;
 	const char *log_level; /* NULL: "info" */
+	const char *log_dir;   /* the container's CRI log directory; NULL: raw files in state_dir */
+	int64_t log_max_size;  /* with log_dir: bytes per file (0: the shim's default) */
+	int64_t log_max_files; /* with log_dir: files kept (0: the shim's default) */
 };
 
 /*

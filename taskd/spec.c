@@ -5,7 +5,9 @@
  * network namespace netd made (none in host mode); no new privileges; containerd's default
  * capability set; /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys (read-only) and the
  * cgroup filesystem; runc's masked and read-only paths; RLIMIT_NOFILE 1024 (never above the
- * host's hard limit, which the runtime could not raise). The process comes from the image's
+ * host's hard limit, which the runtime could not raise); the default seccomp profile
+ * (taskd/seccomp.c), a private cgroup namespace on a cgroup v2 host and AppArmor's default
+ * profile where it is loaded, as docker and containerd do. The process comes from the image's
  * Entrypoint/Cmd/Env/WorkingDir/User with the create options on top.
  */
 #include "taskd/spec.h"
@@ -16,16 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/seccomp.h"
 #include "common/xalloc.h"
+#include "taskd/seccomp.h"
 
 #define ETC_FILE_MAX (1u << 20)
 #define HOSTNAME_MAX 63
 #define UID_MAX_VALID 4294967294u /* (uid_t)-1 means "unchanged" to the kernel */
+#define CGROUP2_MAGIC 0x63677270
+#define APPARMOR_PROFILES_MAX 65536 /* lines of the loaded-profile list we look through */
 
 static const char *const default_caps[] = {
         "CAP_CHOWN",
@@ -83,16 +91,44 @@ parse_id(const char *s, uint32_t *ret)
 	return true;
 }
 
-/* Read etc/<name> of the rootfs (confined to it); NULL content when it does not exist. */
+static const char *
+file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	default:
+		return "not a regular file";
+	}
+}
+
+/*
+ * Read etc/<name> of the rootfs; NULL content when it does not exist. The image is untrusted:
+ * the lookup stays inside the rootfs (RESOLVE_IN_ROOT, and no symlink as the last component),
+ * the file is first opened as a path only and opened for reading only once it is known to be
+ * a regular file, so a FIFO cannot block taskd and a device is never opened.
+ */
 static int
 read_etc(int rootfs_fd, const char *name, char **ret, br_err *err)
 {
+	_cleanup_close_ int path_fd = -1;
 	_cleanup_close_ int fd = -1;
-	char path[32];
+	char path[32], proc_path[64];
+	struct stat st;
 
 	snprintf(path, sizeof(path), "etc/%s", name);
-	fd = br_openat_in_root(rootfs_fd, path, O_RDONLY | O_NOFOLLOW, 0, err);
-	if (fd < 0) {
+	path_fd = br_openat_in_root(rootfs_fd, path, O_PATH | O_NOFOLLOW, 0, err);
+	if (path_fd < 0) {
 		if (err != NULL && err->code == BR_NOT_FOUND) {
 			br_err_clear(err);
 			*ret = NULL;
@@ -100,6 +136,20 @@ read_etc(int rootfs_fd, const char *name, char **ret, br_err *err)
 		}
 		return br_err_wrap(err, "read the image's /%s", path);
 	}
+	if (fstat(path_fd, &st) < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "read the image's /%s", path);
+	if (!S_ISREG(st.st_mode))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "the image's /%s is %s, not a regular file; refusing to read it",
+		                  path, file_kind(st.st_mode));
+	if (st.st_size > (off_t)ETC_FILE_MAX)
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+		                  "the image's /%s is larger than %u bytes", path, ETC_FILE_MAX);
+	/* Reopening through /proc reads the very inode checked above. */
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", path_fd);
+	fd = open(proc_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "read the image's /%s", path);
 	size_t cap = 4096, len = 0;
 	_cleanup_free_ char *buf = xmalloc(cap + 1);
 	for (;;) {
@@ -211,6 +261,94 @@ done:
 	*ret_uid = uid;
 	*ret_gid = gid;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ host and names */
+
+int
+taskd_spec_check_hostname(const char *hostname, br_err *err)
+{
+	size_t len = strlen(hostname), label = 0;
+
+	if (len == 0 || len > HOSTNAME_MAX)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid hostname \"%.80s\": must be 1 to %d characters",
+		                  hostname, HOSTNAME_MAX);
+	for (size_t i = 0; i <= len; i++) {
+		char c = hostname[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0)
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid hostname \"%s\": empty label", hostname);
+			if (hostname[i - 1] == '-')
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid hostname \"%s\": a label ends with '-'",
+				                  hostname);
+			label = 0;
+			continue;
+		}
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && c != '-')
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "invalid hostname \"%s\": only letters, digits, '-' and '.' "
+			        "are allowed",
+			        hostname);
+		if (label == 0 && c == '-')
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "invalid hostname \"%s\": a label starts with '-'",
+			                  hostname);
+		label++;
+	}
+	return 0;
+}
+
+bool
+taskd_host_cgroup_unified(const char *path)
+{
+	struct statfs fs;
+
+	if (statfs(path != NULL ? path : "/sys/fs/cgroup", &fs) < 0)
+		return false;
+	return (unsigned long)fs.f_type == CGROUP2_MAGIC;
+}
+
+/* First line of `path`, without its newline; false when unreadable. */
+static bool
+read_line(const char *path, char *buf, size_t size)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+
+	if (f == NULL || fgets(buf, (int)size, f) == NULL)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	return true;
+}
+
+const char *
+taskd_host_apparmor_profile(const char *sys_root)
+{
+	static const char *const wanted[] = {"berth-default", "docker-default"};
+	const char *root = sys_root != NULL ? sys_root : "/sys";
+	char path[512], line[512];
+	bool found[2] = {false, false};
+
+	snprintf(path, sizeof(path), "%s/module/apparmor/parameters/enabled", root);
+	if (!read_line(path, line, sizeof(line)) || strcmp(line, "Y") != 0)
+		return NULL;
+	/* One "name (mode)" line per loaded profile. */
+	snprintf(path, sizeof(path), "%s/kernel/security/apparmor/profiles", root);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	for (int n = 0; f != NULL && n < APPARMOR_PROFILES_MAX && fgets(line, sizeof(line), f);
+	     n++) {
+		for (int i = 0; i < 2; i++) {
+			size_t l = strlen(wanted[i]);
+			if (strncmp(line, wanted[i], l) == 0 && line[l] == ' ')
+				found[i] = true;
+		}
+	}
+	return found[0] ? wanted[0] : found[1] ? wanted[1] : NULL;
 }
 
 /* ------------------------------------------------------------------ process */
@@ -352,7 +490,7 @@ gen_mounts(yajl_gen g, const struct taskd_spec_opts *o)
 
 static void
 gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd, uint32_t uid,
-            uint32_t gid)
+            uint32_t gid, const char *apparmor_profile)
 {
 	struct rlimit host;
 	uint64_t nofile = TASKD_NOFILE_LIMIT;
@@ -388,11 +526,12 @@ gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd,
 	yajl_gen_map_close(g);
 	yajl_gen_array_close(g);
 	br_json_gen_kv_bool(g, "noNewPrivileges", true);
+	br_json_gen_kv_str(g, "apparmorProfile", apparmor_profile);
 	yajl_gen_map_close(g);
 }
 
-static void
-gen_linux(yajl_gen g, const struct taskd_spec_opts *o, const char *cgroups_path)
+static int
+gen_linux(yajl_gen g, const struct taskd_spec_opts *o, const char *cgroups_path, br_err *err)
 {
 	static const char *const base_ns[] = {"pid", "ipc", "uts", "mount"};
 	bool host_net = o->net_mode != NULL && strcmp(o->net_mode, "host") == 0;
@@ -424,10 +563,18 @@ gen_linux(yajl_gen g, const struct taskd_spec_opts *o, const char *cgroups_path)
 			br_json_gen_kv_str(g, "path", o->netns_path);
 		yajl_gen_map_close(g);
 	}
+	if (o->cgroupns) {
+		yajl_gen_map_open(g);
+		br_json_gen_kv_str(g, "type", "cgroup");
+		yajl_gen_map_close(g);
+	}
 	yajl_gen_array_close(g);
 	gen_strv(g, "maskedPaths", masked_paths);
 	gen_strv(g, "readonlyPaths", readonly_paths);
+	if (taskd_seccomp_gen(g, o->seccomp, default_caps, err) < 0)
+		return -1;
 	yajl_gen_map_close(g);
+	return 0;
 }
 
 int
@@ -453,6 +600,14 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	if (cwd[0] != '/')
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "working directory \"%s\": must be an absolute path", cwd);
+	if (o->hostname != NULL && o->hostname[0] != '\0' &&
+	    taskd_spec_check_hostname(o->hostname, err) < 0)
+		return -1;
+	if (o->seccomp != NULL && o->seccomp[0] != '\0' &&
+	    strcmp(o->seccomp, TASKD_SECCOMP_UNCONFINED) != 0 &&
+	    br_seccomp_profile_parse(o->seccomp, strlen(o->seccomp), "seccomp profile", NULL, err) <
+	            0)
+		return -1;
 	snprintf(hostname, sizeof(hostname), "%s",
 	         o->hostname && o->hostname[0] ? o->hostname : o->id);
 	cgroups_path =
@@ -461,7 +616,7 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	yajl_gen g = br_json_gen_new();
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "ociVersion", "1.0.2");
-	gen_process(g, command, env, cwd, uid, gid);
+	gen_process(g, command, env, cwd, uid, gid, o->apparmor_profile);
 	br_json_gen_str(g, "root");
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "path", "rootfs");
@@ -469,7 +624,10 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	yajl_gen_map_close(g);
 	br_json_gen_kv_str(g, "hostname", hostname);
 	gen_mounts(g, o);
-	gen_linux(g, o, cgroups_path);
+	if (gen_linux(g, o, cgroups_path, err) < 0) {
+		yajl_gen_free(g);
+		return -1;
+	}
 	yajl_gen_map_close(g);
 	*ret_json = br_json_gen_take(g, NULL);
 	yajl_gen_free(g);

@@ -3,7 +3,7 @@
  * The OCI runtime spec (config.json) of a container: the image's runtime config plus the
  * create options, on top of safe defaults in the manner of containerd's and runc's default
  * spec (docs/tasks.md lists them). Pure apart from reading the image's /etc/passwd and
- * /etc/group when a user is given by name; any thread.
+ * /etc/group when a user is given by name, and the host probes at the end; any thread.
  */
 #ifndef BR_TASKD_SPEC_H
 #define BR_TASKD_SPEC_H
@@ -39,13 +39,23 @@ struct taskd_spec_opts {
 	const char *resolv_path;  /* ... at /etc/resolv.conf */
 	const char *cgroups_path; /* NULL: "berth/<ns>/<id>" */
 	int rootfs_fd;            /* the mounted rootfs, for user names; -1: names are refused */
+	/* Confinement (docs/tasks.md, "Security defaults"). seccomp: NULL or "": the default
+	 * profile; "unconfined": none; else a JSON profile (taskd/seccomp.h). cgroupns: a
+	 * private cgroup namespace (taskd_host_cgroup_unified). apparmor_profile: NULL or the
+	 * loaded profile to confine the process with (taskd_host_apparmor_profile). */
+	const char *seccomp;
+	bool cgroupns;
+	const char *apparmor_profile;
 };
 
 /*
  * Build config.json. On success *ret_json is a heap string (NUL-terminated) and *ret_command
  * the process args as run (NULL-terminated heap vector, free with br_strv_free).
  * INVALID_ARGUMENT names what is wrong: no command at all, a relative working directory, an
- * env entry without '=', a user that is malformed or unknown to the image.
+ * env entry without '=', a user that is malformed or unknown to the image, a hostname that is
+ * not one (taskd_spec_check_hostname), a seccomp profile that is not one, and an image whose
+ * /etc/passwd or /etc/group (when a name must be looked up) is not a regular file (a FIFO, a
+ * device, a symlink); RESOURCE_EXHAUSTED for such a file larger than 1 MiB.
  */
 int taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_command,
                      br_err *err);
@@ -53,5 +63,20 @@ int taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***r
 /* Resolve a user string against the rootfs (rootfs_fd < 0: numeric only). */
 int taskd_spec_resolve_user(const char *user, int rootfs_fd, uint32_t *ret_uid, uint32_t *ret_gid,
                             br_err *err);
+
+/* A hostname as RFC 1123 has it: dot-separated labels of letters, digits and '-', none
+ * starting or ending with '-', 63 bytes in all (the kernel's limit is 64 with the NUL).
+ * INVALID_ARGUMENT says what is wrong. */
+int taskd_spec_check_hostname(const char *hostname, br_err *err);
+
+/* True when `path` (NULL: /sys/fs/cgroup) is a cgroup2 filesystem, i.e. the host runs the
+ * unified hierarchy, where containers get a private cgroup namespace as under docker and
+ * containerd. A hybrid host (cgroup v1 with a v2 mount elsewhere) answers false. */
+bool taskd_host_cgroup_unified(const char *path);
+
+/* The AppArmor profile a container runs under: "berth-default", else "docker-default", when
+ * AppArmor is enabled and that profile is loaded; NULL otherwise. `sys_root` (NULL: /sys) is
+ * where module/apparmor/parameters/enabled and kernel/security/apparmor/profiles are read. */
+const char *taskd_host_apparmor_profile(const char *sys_root);
 
 #endif

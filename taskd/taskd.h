@@ -64,6 +64,7 @@ struct container {
 	int64_t created_at;
 	char *bundle_dir; /* <state>/taskd/bundles/<ns>/<id> */
 	char *task_dir;   /* <bundle_dir>/task: the shim's state directory */
+	char *log_dir;    /* <root>/taskd/logs/<ns>/<id>: the CRI log, kept across restarts */
 
 	bool creating; /* containers.create has not finished */
 	bool busy;     /* a start or delete is in flight */
@@ -74,8 +75,8 @@ struct container {
 
 	struct exit_watch *watch; /* while TASK_RUNNING and the shim answers */
 	struct waiter *waiters;   /* parked tasks.wait and tasks.logs calls */
-	uv_fs_event_t *fs_event;  /* on task_dir once a logs call waited */
-	uint64_t log_events;      /* changes seen in task_dir, to catch wake-ups between reads */
+	uv_fs_event_t *fs_event;  /* on log_dir once a logs call waited */
+	uint64_t log_events;      /* changes seen in log_dir, to catch wake-ups between reads */
 };
 
 struct taskd {
@@ -84,6 +85,7 @@ struct taskd {
 	const struct br_config *cfg;
 	sqlite3 *db;
 	char *state_dir; /* <state>/taskd */
+	char *data_dir;  /* <root>/taskd: the database and the containers' logs */
 	char *shim_path;
 	char *log_level;
 	br_rpc_client *imaged;
@@ -242,6 +244,8 @@ void taskd_wake_waiters(struct taskd *t, struct container *c, bool exited);
 void taskd_park_wait(struct taskd *t, struct container *c, br_call *call, int64_t timeout_ms);
 /* Answer every parked call now (shutdown, container removal). */
 void taskd_flush_waiters(struct taskd *t, struct container *c);
+/* Remove a container's log directory (any thread); a missing one is no error. */
+int taskd_logs_remove(const char *log_dir, br_err *err);
 
 /* daemon.namespace: containers of `ns`. */
 int taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *ret,

@@ -255,7 +255,8 @@ start_task(struct start_job *j, br_err *err)
 		goto out;
 	bundle_fd = open(c->bundle_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bundle_fd < 0 || br_rm_rf_at(bundle_fd, "task", err) < 0 ||
-	    br_mkdir_p(c->task_dir, 0700, err) < 0 || br_mkdir_p(j->runtime_root, 0700, err) < 0) {
+	    br_mkdir_p(c->task_dir, 0700, err) < 0 || br_mkdir_p(j->runtime_root, 0700, err) < 0 ||
+	    br_mkdir_p(c->log_dir, 0700, err) < 0) {
 		if (bundle_fd < 0)
 			br_err_errno(err, BR_INTERNAL, errno, "open %s", c->bundle_dir);
 		goto out;
@@ -268,6 +269,9 @@ start_task(struct start_job *j, br_err *err)
 	        .runtime_root = j->runtime_root,
 	        .state_dir = c->task_dir,
 	        .log_level = j->log_level,
+	        .log_dir = c->log_dir,
+	        .log_max_size = j->t->cfg->taskd.log_max_size,
+	        .log_max_files = j->t->cfg->taskd.log_max_files,
 	};
 	if (taskd_shim_spawn(&so, a, &r, err) < 0)
 		goto out;

@@ -18,6 +18,7 @@ static const struct br_field create_fields[] = {
         S(br_container_create_req, user, BR_F_STR, 256, 0),
         S(br_container_create_req, working_dir, BR_F_STR, BR_PATH_MAX, 0),
         S(br_container_create_req, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+        S(br_container_create_req, seccomp, BR_F_STR, BR_SECCOMP_PROFILE_MAX, 0),
 };
 const struct br_schema br_container_create_req_schema =
         BR_SCHEMA(struct br_container_create_req, create_fields);
@@ -85,6 +86,12 @@ static const struct br_field logs_req_fields[] = {
         S(br_task_logs_req, stdout_offset, BR_F_I64, 0, 0),
         S(br_task_logs_req, stderr_offset, BR_F_I64, 0, 0),
         S(br_task_logs_req, wait_ms, BR_F_I64, 0, 0),
+        S(br_task_logs_req, cri, BR_F_BOOL, 0, 0),
+        S(br_task_logs_req, file_id, BR_F_I64, 0, 0),
+        S(br_task_logs_req, file_offset, BR_F_I64, 0, 0),
+        S(br_task_logs_req, tail_set, BR_F_BOOL, 0, 0),
+        S(br_task_logs_req, tail, BR_F_I64, 0, 0),
+        S(br_task_logs_req, since_ns, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_logs_req_schema =
         BR_SCHEMA(struct br_task_logs_req, logs_req_fields);
@@ -96,6 +103,9 @@ static const struct br_field logs_resp_fields[] = {
         S(br_task_logs_resp, stderr_offset, BR_F_I64, 0, 0),
         S(br_task_logs_resp, exited, BR_F_BOOL, 0, 0),
         S(br_task_logs_resp, exit_status, BR_F_I64, 0, 0),
+        S(br_task_logs_resp, data, BR_F_BIN, BR_CHUNK_MAX, 0),
+        S(br_task_logs_resp, file_id, BR_F_I64, 0, 0),
+        S(br_task_logs_resp, file_offset, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_logs_resp_schema =
         BR_SCHEMA(struct br_task_logs_resp, logs_resp_fields);

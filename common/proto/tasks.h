@@ -2,7 +2,7 @@
 /*
  * containers.* and tasks.* (berth-taskd).
  *
- *   containers.create {id, image, args, env, net, labels, runtime} -> br_container
+ *   containers.create {id, image, args, env, net, labels, runtime, seccomp} -> br_container
  *   containers.get    {id}                -> br_container
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
@@ -18,11 +18,17 @@
  * Container ids are [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; taskd generates one when `id` is empty.
  * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted).
  *
- * Output: the shim writes the container's stdout and stderr to two log files. tasks.logs
- * returns what follows the given offsets (at most BR_CHUNK_MAX in all), waiting up to
- * `wait_ms` for new output or the exit, so `berth run` can follow a container with one
- * outstanding call. `exited` is true once the task has exited and the returned data reaches
- * the end of both logs.
+ * Output: the shim writes the container's stdout and stderr to its CRI log (common/crilog.h:
+ * <root>/taskd/logs/<ns>/<id>/current.log, capped and rotated). tasks.logs returns the records
+ * after the cursor {file_id, file_offset} ({0, 0}: the start; with a zero cursor, `tail` and
+ * `since_ns` choose where to start), at most BR_CHUNK_MAX bytes, waiting up to `wait_ms` for
+ * new output or the exit, so a client follows a container with one outstanding call and
+ * continues with the returned cursor, across rotations and taskd restarts. With `cri` the
+ * records come whole in `data` (for `berth logs`); without, their contents are split into
+ * `stdout_data` and `stderr_data` as the container wrote them (for `berth run`), and the
+ * cursor is also returned as stdout_offset (its offset) and stderr_offset (its file id), so a
+ * client of the earlier two-offset protocol that echoes them keeps working. `exited` is true
+ * once the task has exited and the returned data reaches the end of the log.
  *
  * Events (common/events.h; docs/events.md says when each is emitted). Times are ns since the
  * epoch. The payloads, after containerd's api/events/container.proto and task.proto:
@@ -41,6 +47,7 @@
 #include "common/proto/types.h"
 
 #define BR_CONTAINER_ID_MAX 64
+#define BR_SECCOMP_PROFILE_MAX (256u << 10)
 
 struct br_container_create_req {
 	const char *id;               /* "" or NULL: generated */
@@ -54,6 +61,9 @@ struct br_container_create_req {
 	const char *user;
 	const char *working_dir;
 	struct br_strmap labels;
+	/* NULL or "": taskd's default seccomp profile; "unconfined": none; else the JSON text of
+	 * a profile (at most BR_SECCOMP_PROFILE_MAX bytes; docs/tasks.md). */
+	const char *seccomp;
 };
 extern const struct br_schema br_container_create_req_schema;
 
@@ -116,6 +126,12 @@ struct br_task_logs_req {
 	int64_t stdout_offset;
 	int64_t stderr_offset;
 	int64_t wait_ms; /* 0: return at once */
+	bool cri;        /* records whole in `data` */
+	int64_t file_id; /* the cursor */
+	int64_t file_offset;
+	bool tail_set; /* with a zero cursor: start at the last `tail` full lines */
+	int64_t tail;
+	int64_t since_ns; /* with a zero cursor: start at the first record at or after it */
 };
 extern const struct br_schema br_task_logs_req_schema;
 
@@ -126,6 +142,9 @@ struct br_task_logs_resp {
 	int64_t stderr_offset;
 	bool exited;
 	int64_t exit_status;
+	struct br_bytes data; /* with `cri`: whole CRI records */
+	int64_t file_id;      /* the cursor after the returned data */
+	int64_t file_offset;
 };
 extern const struct br_schema br_task_logs_resp_schema;
 

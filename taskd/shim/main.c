@@ -2,14 +2,18 @@
 /*
  * berth-shim: the monitor of one container (in the manner of conmon). taskd runs
  *
- *   berth-shim [--runtime-root DIR] [--log-level L] ID BUNDLE RUNTIME STATE_DIR
+ *   berth-shim [--runtime-root DIR] [--log-level L]
+ *              [--log-dir DIR [--log-max-size BYTES] [--log-max-files N]]
+ *              ID BUNDLE RUNTIME STATE_DIR
  *
  * with a pipe as stdout. The shim detaches at once (fork, setsid, fork: it is reparented away
  * from taskd, so taskd may die or restart without touching it), becomes a child subreaper,
  * listens on STATE_DIR/shim.sock, runs `RUNTIME create` with pipes as the container's stdio,
  * writes its one report (the created state, or the runtime's error) to the pipe, and serves
- * until `delete` or `shutdown`. Its own diagnostics go to STATE_DIR/shim.log.
- * The protocol and the state files are described in common/proto/shim.h.
+ * until `delete` or `shutdown`. The container's output goes to the CRI log in --log-dir (an
+ * existing directory), capped at --log-max-size bytes per file and --log-max-files files. Its own
+ * diagnostics go to STATE_DIR/shim.log. The protocol and the state files are described in
+ * common/proto/shim.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,9 @@
 
 struct options {
 	const char *runtime_root;
+	const char *log_dir;
+	int64_t log_max_size;
+	int64_t log_max_files;
 	enum br_log_level log_level;
 	const char *pos[4];
 };
@@ -38,8 +45,22 @@ struct options {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: berth-shim [--runtime-root DIR] [--log-level LEVEL] ID BUNDLE RUNTIME "
-	           "STATE_DIR\n");
+	fprintf(f, "usage: berth-shim [--runtime-root DIR] [--log-level LEVEL] [--log-dir DIR "
+	           "[--log-max-size BYTES] [--log-max-files N]] ID BUNDLE RUNTIME STATE_DIR\n");
+}
+
+static int
+parse_count(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*ret = v;
+	return 0;
 }
 
 static int
@@ -48,6 +69,8 @@ parse_args(int argc, char **argv, struct options *o)
 	int npos = 0;
 
 	o->log_level = BR_LOG_INFO;
+	o->log_max_size = 10 << 20;
+	o->log_max_files = 3;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0) {
@@ -58,6 +81,14 @@ parse_args(int argc, char **argv, struct options *o)
 			exit(0);
 		} else if (strcmp(a, "--runtime-root") == 0 && i + 1 < argc) {
 			o->runtime_root = argv[++i];
+		} else if (strcmp(a, "--log-dir") == 0 && i + 1 < argc) {
+			o->log_dir = argv[++i];
+		} else if (strcmp(a, "--log-max-size") == 0 && i + 1 < argc) {
+			if (parse_count(argv[++i], 4096, INT64_MAX / 2, &o->log_max_size) < 0)
+				return -1;
+		} else if (strcmp(a, "--log-max-files") == 0 && i + 1 < argc) {
+			if (parse_count(argv[++i], 1, BR_CRILOG_FILES_MAX, &o->log_max_files) < 0)
+				return -1;
 		} else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
 			if (br_log_level_parse(argv[++i], &o->log_level) < 0)
 				return -1;
@@ -74,6 +105,8 @@ parse_args(int argc, char **argv, struct options *o)
 			return -1;
 	}
 	if (o->runtime_root != NULL && o->runtime_root[0] != '/')
+		return -1;
+	if (o->log_dir != NULL && o->log_dir[0] != '/')
 		return -1;
 	return br_msg_is_id(o->pos[0], 255) ? 0 : -1;
 }
@@ -197,6 +230,8 @@ main(int argc, char **argv)
 	                 .devnull_fd = -1,
 	                 .stdout_w = -1,
 	                 .stderr_w = -1,
+	                 .log_dirfd = -1,
+	                 .log = {.fd = -1},
 	                 .out = {{.pipe_fd = -1, .log_fd = -1}, {.pipe_fd = -1, .log_fd = -1}}};
 	br_err err = BR_ERR_INIT;
 
@@ -211,6 +246,9 @@ main(int argc, char **argv)
 	s.runtime = o.pos[2];
 	s.state_dir = o.pos[3];
 	s.runtime_root = o.runtime_root;
+	s.log_dir = o.log_dir;
+	s.log_max_size = o.log_max_size;
+	s.log_max_files = (int)o.log_max_files;
 
 	/* Nothing of the caller's but stdio comes along. */
 	close_range(3, ~0U, 0);

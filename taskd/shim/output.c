@@ -2,14 +2,18 @@
 /*
  * The container's output. The shim creates one pipe for stdout and one for stderr; the runtime
  * hands their write ends to the container's init at create, and the shim copies whatever
- * arrives to stdout.log and stderr.log in its state directory (append-only, so a reader can
- * follow them by offset). The copy never blocks the loop: pipes are non-blocking and each
- * wake-up moves at most one buffer per pipe.
+ * arrives into the container's CRI log (common/crilog.h: current.log in the log directory,
+ * capped and rotated). Each container has its own shim, so a container that writes as fast as
+ * it can is slowed only by its own shim's writing and bounded on disk by its cap. Without a
+ * log directory (--log-dir) the output goes raw to stdout.log and stderr.log in the state
+ * directory, for tests and debugging. The copy never blocks the loop: pipes are non-blocking
+ * and each wake-up moves at most one buffer per pipe.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -34,12 +38,22 @@ shim_output_open(struct shim *s, br_err *err)
 	static const char *const names[2] = {BR_SHIM_STDOUT_LOG, BR_SHIM_STDERR_LOG};
 	int *write_ends[2] = {&s->stdout_w, &s->stderr_w};
 
+	if (s->log_dir != NULL) {
+		s->log_dirfd = open(s->log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->log_dirfd < 0)
+			return br_err_errno(err, BR_INTERNAL, errno, "open %s", s->log_dir);
+		if (br_crilog_writer_open(&s->log, s->log_dirfd, s->log_max_size, s->log_max_files,
+		                          err) < 0)
+			return br_err_wrap(err, "log of %s", s->log_dir);
+	}
 	for (int i = 0; i < 2; i++) {
 		int p[2];
 		s->out[i].name = names[i];
-		s->out[i].log_fd = open_log(s, names[i], err);
-		if (s->out[i].log_fd < 0)
-			return -1;
+		if (s->log_dir == NULL) {
+			s->out[i].log_fd = open_log(s, names[i], err);
+			if (s->out[i].log_fd < 0)
+				return -1;
+		}
 		if (pipe2(p, O_CLOEXEC) < 0)
 			return br_err_errno(err, BR_INTERNAL, errno, "pipe for %s", names[i]);
 		/* Only the read end is ours to poll; the write end goes to the container and
@@ -49,6 +63,15 @@ shim_output_open(struct shim *s, br_err *err)
 		*write_ends[i] = p[1];
 	}
 	return 0;
+}
+
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void
@@ -66,6 +89,18 @@ shim_output_pump(struct shim *s, int i)
 	if (n <= 0) {
 		close(o->pipe_fd);
 		o->pipe_fd = -1;
+		return;
+	}
+	if (s->log_dir != NULL) {
+		static bool warned;
+		br_err err = BR_ERR_INIT;
+		if (br_crilog_writer_append(&s->log, i == 0 ? BR_CRILOG_STDOUT : BR_CRILOG_STDERR,
+		                            buf, (size_t)n, wall_ns(), &err) < 0 &&
+		    !warned) {
+			/* A full disk loses output, never the container: say so once. */
+			br_log_warn("SHIM-LOG-WRITE", "%s: %s; output dropped", o->name, err.msg);
+			warned = true;
+		}
 		return;
 	}
 	for (ssize_t done = 0; done < n;) {
@@ -127,4 +162,5 @@ shim_output_close(struct shim *s)
 			close(s->out[i].pipe_fd);
 		s->out[i].pipe_fd = -1;
 	}
+	br_crilog_writer_close(&s->log);
 }

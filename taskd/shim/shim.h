@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/crilog.h"
 #include "common/err.h"
 #include "common/proto/shim.h"
 
@@ -43,7 +44,7 @@ struct shim_conn {
 
 struct shim_output {
 	int pipe_fd; /* read end of the container's stdout or stderr; -1 once closed */
-	int log_fd;  /* stdout.log / stderr.log, O_APPEND */
+	int log_fd;  /* without a log dir: stdout.log / stderr.log, O_APPEND; else -1 */
 	const char *name;
 };
 
@@ -54,6 +55,11 @@ struct shim {
 	const char *runtime_root; /* --root for the runtime; NULL: its default */
 	const char *state_dir;
 	int state_dirfd;
+	const char *log_dir; /* the CRI log directory; NULL: raw files in the state dir */
+	int log_dirfd;
+	int64_t log_max_size;
+	int log_max_files;
+	struct br_crilog_writer log;
 
 	enum shim_status status;
 	pid_t init_pid;

@@ -383,8 +383,27 @@ test_installed_default_file(void)
 	br_config_free(cfg);
 }
 
+/* taskd.log_max_size and log_max_files: defaults, values, bounds. */
+static void
+test_taskd_log_keys(void)
+{
+	struct br_config *cfg = br_config_new_default();
+	T_EQ_INT(cfg->taskd.log_max_size, 10 << 20);
+	T_EQ_INT(cfg->taskd.log_max_files, 3);
+	br_config_free(cfg);
+	cfg = parse_ok("{\"taskd\": {\"log_max_size\": 8192, \"log_max_files\": 1}}");
+	T_EQ_INT(cfg->taskd.log_max_size, 8192);
+	T_EQ_INT(cfg->taskd.log_max_files, 1);
+	br_config_free(cfg);
+	parse_bad("{\"taskd\": {\"log_max_size\": 4095}}", "taskd.log_max_size");
+	parse_bad("{\"taskd\": {\"log_max_files\": 0}}", "taskd.log_max_files");
+	parse_bad("{\"taskd\": {\"log_max_files\": 65}}", "taskd.log_max_files");
+	parse_bad("{\"taskd\": {\"log_max_size\": \"10M\"}}", "taskd.log_max_size");
+}
+
 T_MAIN(T_CASE(test_defaults), T_CASE(test_empty_object_is_defaults),
        T_CASE(test_load_default_path_missing), T_CASE(test_load_explicit_missing),
        T_CASE(test_load_file), T_CASE(test_overrides), T_CASE(test_platform_normalized),
        T_CASE(test_unknown_keys), T_CASE(test_wrong_types), T_CASE(test_invalid_values),
-       T_CASE(test_bad_json), T_CASE(test_paths_and_urls), T_CASE(test_installed_default_file))
+       T_CASE(test_bad_json), T_CASE(test_paths_and_urls), T_CASE(test_installed_default_file),
+       T_CASE(test_taskd_log_keys))

@@ -210,6 +210,43 @@ test_limits(void)
 	T_OK(strlen(err.msg) < 200);
 }
 
+/* A message about a long input quotes its start and length, so that the reason still fits: a
+ * 5,000-character reference, a 500-character one with a bad tag, and the same once a caller
+ * wrapped it in "pull <reference>" as the CLI does. */
+static void
+test_long_input(void)
+{
+	struct br_ref *ref = NULL;
+	br_err err = BR_ERR_INIT;
+	char *huge = xmalloc(5001);
+	memset(huge, 'c', 5000);
+	huge[5000] = '\0';
+
+	T_ERR(br_ref_parse(huge, &ref, &err), err, BR_INVALID_ARGUMENT);
+	T_CONTAINS(err.msg, "...(5000 characters)\": longer than 512 characters");
+	T_OK(strlen(err.msg) < 200);
+	br_err_wrap(&err, "pull %s", BR_ERR_QUOTE(huge));
+	const char *reason = "longer than 512 characters";
+	T_OK(strlen(err.msg) > strlen(reason));
+	T_EQ_STR(err.msg + strlen(err.msg) - strlen(reason), reason);
+
+	memcpy(huge + 490, ":-bad", 6);
+	T_ERR(br_ref_parse(huge, &ref, &err), err, BR_INVALID_ARGUMENT);
+	T_CONTAINS(err.msg, "...(495 characters)\": invalid tag \"-bad\" (letters");
+	T_OK(strlen(err.msg) < BR_ERR_MSG_MAX - 1);
+	free(huge);
+
+	/* Short strings are quoted whole; a cut never splits a UTF-8 character. */
+	char buf[BR_ERR_QUOTE_BUF];
+	T_EQ_STR(br_err_quote(buf, "busybox"), "busybox");
+	T_EQ_STR(br_err_quote(buf, NULL), "(null)");
+	char utf8[80];
+	memset(utf8, 'a', 63);
+	memcpy(utf8 + 63, "\xc3\xa9\xc3\xa9", 5); /* "éé" across the 64-byte cut */
+	T_EQ_STR(br_err_quote(buf, utf8), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	                                  "aaaaaaa...(65 characters)");
+}
+
 static void
 test_domain_valid(void)
 {
@@ -227,4 +264,5 @@ test_domain_valid(void)
 	T_OK(!br_ref_domain_valid(NULL));
 }
 
-T_MAIN(T_CASE(test_good), T_CASE(test_bad), T_CASE(test_limits), T_CASE(test_domain_valid))
+T_MAIN(T_CASE(test_good), T_CASE(test_bad), T_CASE(test_limits), T_CASE(test_long_input),
+       T_CASE(test_domain_valid))
