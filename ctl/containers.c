@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth info, berth ps and berth rm: the gateway's view of the components, the container
- * listing and container removal. Listings print an aligned table or, with --format json, a
- * JSON document on stdout.
+ * listing (with docker's --filter, matched here on the client) and container removal.
+ * Listings print an aligned table or, with --format json, a JSON document on stdout.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -131,6 +131,11 @@ container_json(yajl_gen g, const void *item)
 	br_json_gen_kv_int(g, "created_at", c->created_at);
 	br_json_gen_kv_str(g, "runtime", c->runtime);
 	br_json_gen_kv_str(g, "net", c->net);
+	br_json_gen_str(g, "labels");
+	yajl_gen_map_open(g);
+	for (size_t j = 0; j < c->labels.n; j++)
+		br_json_gen_kv_str(g, c->labels.keys[j], c->labels.values[j]);
+	yajl_gen_map_close(g);
 }
 
 static void
@@ -155,31 +160,143 @@ static const struct ctl_list_view container_view = {
         .row = container_row,
 };
 
+#define PS_FILTERS_MAX 64
+
+static void
+filter_push(const char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+int
+ctl_ps_filter_add(struct ctl_ps_filter *f, char *spec, br_err *err)
+{
+	char *save = NULL;
+
+	for (char *part = strtok_r(spec, ",", &save); part != NULL;
+	     part = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(part, '=');
+		if (f->nstatus + f->nname + f->nlabel >= PS_FILTERS_MAX)
+			return br_err_set(err, BR_INVALID_ARGUMENT, "more than %d filters",
+			                  PS_FILTERS_MAX);
+		if (eq == NULL || eq[1] == '\0')
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "invalid filter \"%s\": expected KEY=VALUE", part);
+		*eq = '\0';
+		const char *value = eq + 1;
+		if (strcmp(part, "status") == 0) {
+			if (strcmp(value, "exited") == 0)
+				value = "stopped";
+			else if (strcmp(value, "created") != 0 && strcmp(value, "running") != 0 &&
+			         strcmp(value, "paused") != 0)
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid filter status=%s: expected created, running, "
+				        "paused or exited",
+				        value);
+			filter_push(&f->status, &f->nstatus, value);
+		} else if (strcmp(part, "name") == 0) {
+			filter_push(&f->name, &f->nname, value);
+		} else if (strcmp(part, "label") == 0) {
+			filter_push(&f->label, &f->nlabel, value);
+		} else {
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "invalid filter \"%s\": expected status, name or label",
+			                  part);
+		}
+	}
+	return 0;
+}
+
+static bool
+has_label(const struct br_container *c, const char *want)
+{
+	const char *eq = strchr(want, '=');
+	size_t klen = eq ? (size_t)(eq - want) : strlen(want);
+
+	for (size_t i = 0; i < c->labels.n; i++)
+		if (strlen(c->labels.keys[i]) == klen &&
+		    strncmp(c->labels.keys[i], want, klen) == 0)
+			return eq == NULL || strcmp(c->labels.values[i], eq + 1) == 0;
+	return false;
+}
+
+bool
+ctl_ps_filter_match(const struct ctl_ps_filter *f, const struct br_container *c)
+{
+	bool ok = f->nstatus == 0;
+
+	for (size_t i = 0; i < f->nstatus && !ok; i++)
+		ok = c->status != NULL && strcmp(c->status, f->status[i]) == 0;
+	if (!ok)
+		return false;
+	ok = f->nname == 0;
+	for (size_t i = 0; i < f->nname && !ok; i++)
+		ok = strstr(c->id, f->name[i]) != NULL;
+	if (!ok)
+		return false;
+	for (size_t i = 0; i < f->nlabel; i++)
+		if (!has_label(c, f->label[i]))
+			return false;
+	return true;
+}
+
+void
+ctl_ps_filter_fini(struct ctl_ps_filter *f)
+{
+	free(f->status);
+	free(f->name);
+	free(f->label);
+	memset(f, 0, sizeof(*f));
+}
+
+static const char ps_usage[] =
+        "Usage: berth ps [-a|--all] [-q|--quiet] [-f|--filter KEY=VALUE]... [--format "
+        "table|json]\n"
+        "\n"
+        "List containers (only running and paused ones without -a or a status filter).\n"
+        "Filters: status=created|running|paused|exited, name=SUBSTRING, label=KEY[=VALUE];\n"
+        "values of one key are alternatives, different keys must all match.\n";
+
 int
 ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"all", no_argument, NULL, 'a'},
-	        {"quiet", no_argument, NULL, 'q'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"all", no_argument, NULL, 'a'},          {"quiet", no_argument, NULL, 'q'},
+	        {"filter", required_argument, NULL, 'f'}, {"format", required_argument, NULL, 'F'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
+	_cleanup_(ctl_ps_filter_fini) struct ctl_ps_filter filter = {0};
 	bool all = false, quiet = false;
+	br_err err = BR_ERR_INIT;
 	int c;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "aqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":aqf:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
 			break;
+		case 'f':
+			if (ctl_ps_filter_add(&filter, optarg, &err) < 0)
+				return ctl_usage_error("%s", err.msg);
+			break;
+		case ':':
+			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		case 'q':
 			quiet = true;
 			break;
+		case 'F':
+			/* docker's place for it; the same as the global --format */
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
+				return ctl_usage_error(
+				        "invalid --format \"%s\": expected table or json", optarg);
+			ctl->json = strcmp(optarg, "json") == 0;
+			break;
 		case 'h':
-			printf("Usage: berth ps [-a|--all] [-q|--quiet]\n\nList containers (only "
-			       "running ones without -a).\n");
+			fputs(ps_usage, stdout);
 			return 0;
 		default:
 			return ctl_usage_error("ps: unknown option %s", argv[optind - 1]);
@@ -192,7 +309,6 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 	struct br_container_list_req req = {0};
 	struct br_container_list_resp page;
 	struct br_objlist list;
-	br_err err = BR_ERR_INIT;
 	if (ctl_list_all(ctl, "containers.list", &br_container_list_req_schema, &req, &req.page,
 	                 &br_container_list_resp_schema, &page, &page.items, &page.next_page_token,
 	                 sizeof(struct br_container), arena, &list, &err) < 0)
@@ -201,7 +317,10 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 	const struct br_container *cs = list.v;
 	_cleanup_free_ bool *show = xcalloc(list.n + 1, sizeof(bool));
 	for (size_t i = 0; i < list.n; i++)
-		show[i] = all || (cs[i].status && strcmp(cs[i].status, "running") == 0);
+		show[i] = (all || filter.nstatus > 0 ||
+		           (cs[i].status && (strcmp(cs[i].status, "running") == 0 ||
+		                             strcmp(cs[i].status, "paused") == 0))) &&
+		          ctl_ps_filter_match(&filter, &cs[i]);
 
 	return ctl_print_list(ctl, &container_view, &list, quiet, show);
 }

@@ -149,6 +149,27 @@ int ctl_parse_timeout(const char *s, int64_t *ret_ms, br_err *err);
 /* Check one -e K=V: non-empty key without '=' before the first '='. */
 int ctl_check_env(const char *kv, br_err *err);
 
+/* ---- containers.c: ps --filter (pure) ---- */
+
+/* The filters of `berth ps`, as docker's: values of one key are alternatives (status=running
+ * --filter status=exited: either), different keys must all match, and so must every label. */
+struct ctl_ps_filter {
+	const char **status; /* the wire's status ("stopped" for docker's "exited") */
+	size_t nstatus;
+	const char **name; /* substrings of the id */
+	size_t nname;
+	const char **label; /* "K" (present) or "K=V" (present with value V) */
+	size_t nlabel;
+};
+struct br_container;
+
+/* Add `spec`, "KEY=VALUE[,KEY=VALUE...]" with KEY status (created|running|paused|exited), name
+ * or label; the strings point into `spec`, which must outlive `f` and is modified (the commas).
+ * Errors: INVALID_ARGUMENT naming the part. */
+int ctl_ps_filter_add(struct ctl_ps_filter *f, char *spec, br_err *err);
+bool ctl_ps_filter_match(const struct ctl_ps_filter *f, const struct br_container *c);
+void ctl_ps_filter_fini(struct ctl_ps_filter *f);
+
 /* ---- commands ----
  * Each takes the command's own argv (argv[0] is the command name), prints its results to
  * stdout and its errors to stderr, and returns the process exit code. Main thread. */
@@ -156,6 +177,22 @@ int ctl_check_env(const char *kv, br_err *err);
 int ctl_cmd_info(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_images(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_run(struct ctl *ctl, int argc, char **argv);
+/* run.c: `berth create [OPTIONS] IMAGE [CMD...]` and `berth start [-a] CONTAINER...` */
+int ctl_cmd_create(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_start(struct ctl *ctl, int argc, char **argv);
+/* Start the task of container `id` as `berth start` does: a running one is left alone, a
+ * stopped one's task is deleted and started afresh. Errors name the container. Main thread. */
+int ctl_start_container(struct ctl *ctl, const char *id, br_err *err);
+/* lifecycle.c: `berth stop|restart [-t SECONDS]`, `kill [-s SIGNAL]`, `wait` CONTAINER... */
+int ctl_cmd_stop(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_restart(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_kill(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_wait(struct ctl *ctl, int argc, char **argv);
+/* lifecycle.c: `berth pause|unpause CONTAINER...` */
+int ctl_cmd_pause(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_unpause(struct ctl *ctl, int argc, char **argv);
+/* inspect.c: `berth inspect CONTAINER...` */
+int ctl_cmd_inspect(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_ps(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_rm(struct ctl *ctl, int argc, char **argv);
 /* logs.c: `berth logs [-f] [--tail N] [--since T] [--timestamps] CONTAINER` */

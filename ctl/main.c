@@ -31,7 +31,15 @@ static const char usage_text[] =
         "  images ls|list [-q]\n"
         "  images rm|remove NAME...\n"
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
-        "  ps [-a] [-q]\n"
+        "  create [OPTIONS] IMAGE [CMD ARG...]   a container, not started\n"
+        "  start [-a] ID...             start created or stopped containers\n"
+        "  stop [-t SECONDS] ID...      stop signal, then SIGKILL after the timeout (10 s)\n"
+        "  restart [-t SECONDS] ID...   stop, then start\n"
+        "  kill [-s SIGNAL] ID...       send a signal (default KILL)\n"
+        "  wait ID...                   print each exit code once it exited\n"
+        "  pause|unpause ID...          freeze or thaw every process of containers\n"
+        "  inspect ID...                record, state, mounts, network and spec as JSON\n"
+        "  ps [-a] [-q] [--filter KEY=VALUE]\n"
         "  rm [-f] ID...\n"
         "  logs [-f] [--tail N] [--since T] [--timestamps] ID\n"
         "                               a container's output\n"
@@ -53,6 +61,15 @@ static const struct {
         {"images", ctl_cmd_images},
         {"image", ctl_cmd_images},
         {"run", ctl_cmd_run},
+        {"create", ctl_cmd_create},
+        {"start", ctl_cmd_start},
+        {"stop", ctl_cmd_stop},
+        {"restart", ctl_cmd_restart},
+        {"kill", ctl_cmd_kill},
+        {"wait", ctl_cmd_wait},
+        {"pause", ctl_cmd_pause},
+        {"unpause", ctl_cmd_unpause},
+        {"inspect", ctl_cmd_inspect},
         {"ps", ctl_cmd_ps},
         {"rm", ctl_cmd_rm},
         {"logs", ctl_cmd_logs},

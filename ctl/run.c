@@ -5,7 +5,9 @@
  * becomes berth's own. SIGINT and SIGTERM received while attached are forwarded with
  * tasks.kill (the third one sends SIGKILL, since a container's init ignores signals it has no
  * handler for). Failures of berth itself exit 125, a command that cannot be invoked 126 and
- * one that is not found 127, as docker and podman do.
+ * one that is not found 127, as docker and podman do. `berth create` is run's first half (the
+ * same options, the same containers.create) and `berth start -a` its second (start, then the
+ * same following and signal forwarding), so the three share those functions.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,8 @@ static const char run_usage[] =
         "  -d, --detach           print the container ID and return at once\n"
         "      --name NAME        container ID (default: generated)\n"
         "  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
+        "  -l, --label KEY[=VALUE]\n"
+        "                         set a label on the container (repeatable)\n"
         "      --net none|host    network mode (default: the daemon's)\n"
         "      --runtime NAME     OCI runtime: runc or crun (default: the daemon's)\n"
         "      --entrypoint CMD   replace the image's entrypoint\n"
@@ -50,6 +54,10 @@ void
 ctl_run_opts_free(struct ctl_run_opts *o)
 {
 	free(o->env);
+	for (size_t i = 0; i < o->nlabels; i++)
+		free(o->label_keys[i]);
+	free(o->label_keys);
+	free(o->label_values);
 	free(o->seccomp);
 	memset(o, 0, sizeof(*o));
 }
@@ -98,6 +106,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"entrypoint", required_argument, NULL, 'E'},
 	        {"hostname", required_argument, NULL, 'H'},
 	        {"security-opt", required_argument, NULL, 'S'},
+	        {"label", required_argument, NULL, 'l'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -106,7 +115,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:de:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:de:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.rm = true;
@@ -132,6 +141,23 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			o.env = xrealloc(o.env, (o.nenv + 1) * sizeof(*o.env));
 			o.env[o.nenv++] = optarg;
 			break;
+		case 'l': {
+			const char *eq = strchr(optarg, '=');
+			size_t klen = eq ? (size_t)(eq - optarg) : strlen(optarg);
+			if (klen == 0) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid --label \"%s\": expected KEY[=VALUE]",
+				                  optarg);
+			}
+			o.label_keys =
+			        xrealloc(o.label_keys, (o.nlabels + 1) * sizeof(*o.label_keys));
+			o.label_values =
+			        xrealloc(o.label_values, (o.nlabels + 1) * sizeof(*o.label_values));
+			o.label_keys[o.nlabels] = xstrndup(optarg, klen);
+			o.label_values[o.nlabels++] = eq ? eq + 1 : "";
+			break;
+		}
 		case 'n':
 			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0) {
 				ctl_run_opts_free(&o);
@@ -168,13 +194,13 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			                  argv[optind - 1]);
 		default:
 			ctl_run_opts_free(&o);
-			return br_err_set(err, BR_INVALID_ARGUMENT, "run: unknown option %s",
-			                  argv[optind - 1]);
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: unknown option %s",
+			                  argv[0], argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
 		ctl_run_opts_free(&o);
-		return br_err_set(err, BR_INVALID_ARGUMENT, "run needs an IMAGE");
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s needs an IMAGE", argv[0]);
 	}
 	if (o.rm && o.detach) {
 		ctl_run_opts_free(&o);
@@ -256,11 +282,17 @@ sleep_ms(int64_t ms)
 		;
 }
 
-/* Copy the task's output to our fds until it exits; its exit status, or -1 with err. */
+/* Copy the task's output from `from` (a log cursor of tasks.logs; NULL: the log's start) to our
+ * fds until it exits; its exit status, or -1 with err. */
 static int
-follow(struct ctl *ctl, const char *id, br_err *err)
+follow(struct ctl *ctl, const char *id, const struct br_task_logs_resp *from, br_err *err)
 {
 	struct br_task_logs_req req = {.id = id, .wait_ms = LOGS_WAIT_MS};
+
+	if (from != NULL) {
+		req.stdout_offset = from->file_offset;
+		req.stderr_offset = from->file_id;
+	}
 	bool out_ok = true, err_ok = true;
 	int64_t unavailable_since = 0;
 
@@ -319,6 +351,50 @@ remove_container(struct ctl *ctl, const char *id)
 	}
 }
 
+/* containers.create with the options of run or create; the container in *ret, its strings in
+ * `arena`. Errors as containers.create's. */
+static int
+create_container(struct ctl *ctl, const struct ctl_run_opts *o, br_arena *arena,
+                 struct br_container *ret, br_err *err)
+{
+	const char *entrypoint = o->entrypoint;
+	struct br_container_create_req req = {
+	        .id = o->name,
+	        .image = o->image,
+	        .args = {o->args, o->nargs},
+	        .entrypoint = {entrypoint ? &entrypoint : NULL, entrypoint ? 1 : 0},
+	        .env = {o->env, o->nenv},
+	        .net = o->net,
+	        .runtime = o->runtime,
+	        .hostname = o->hostname,
+	        .seccomp = o->seccomp,
+	        .labels = {(const char **)o->label_keys, o->label_values, o->nlabels},
+	};
+
+	return ctl_call(ctl, "containers.create", &br_container_create_req_schema, &req,
+	                &br_container_schema, ret, arena, 0, err);
+}
+
+/* The task of a->id started: forward signals from now on and follow its output from `from`
+ * until it exits. Its exit status, or CTL_EXIT_RUN_FAILED after reporting. */
+static int
+attach_follow(struct attach *a, const struct br_task_logs_resp *from)
+{
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	atomic_store(&a->started, true);
+	/* A signal that came before the task existed is forwarded now. */
+	if (ctl_signal_last() != 0 && atomic_load(&a->nsignals) == 0)
+		send_kill(a, ctl_signal_last());
+	rc = follow(a->ctl, a->id, from, &err);
+	if (rc < 0) {
+		ctl_report(&err);
+		rc = CTL_EXIT_RUN_FAILED;
+	}
+	return rc;
+}
+
 int
 ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 {
@@ -345,21 +421,9 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 	}
 
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_container_create_req req = {
-	        .id = o.name,
-	        .image = o.image,
-	        .args = {o.args, o.nargs},
-	        .entrypoint = {o.entrypoint ? &o.entrypoint : NULL, o.entrypoint ? 1 : 0},
-	        .env = {o.env, o.nenv},
-	        .net = o.net,
-	        .runtime = o.runtime,
-	        .hostname = o.hostname,
-	        .seccomp = o.seccomp,
-	};
 	struct br_container container;
 	int rc;
-	if (ctl_call(ctl, "containers.create", &br_container_create_req_schema, &req,
-	             &br_container_schema, &container, arena, 0, &err) < 0) {
+	if (create_container(ctl, &o, arena, &container, &err) < 0) {
 		ctl_report(&err);
 		rc = CTL_EXIT_RUN_FAILED;
 		goto out;
@@ -382,21 +446,174 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	atomic_store(&a->started, true);
-	/* A signal that came before the task existed is forwarded now. */
-	if (ctl_signal_last() != 0 && atomic_load(&a->nsignals) == 0)
-		send_kill(a, ctl_signal_last());
-
-	rc = follow(ctl, container.id, &err);
-	if (rc < 0) {
-		ctl_report(&err);
-		rc = CTL_EXIT_RUN_FAILED;
-	}
+	rc = attach_follow(a, NULL);
 	if (o.rm)
 		remove_container(ctl, container.id);
 out:
 	ctl_signals_stop();
 	free(a);
 	ctl_run_opts_free(&o);
+	return rc;
+}
+
+/* ---- create, start ---- */
+
+static const char create_usage[] =
+        "Usage: berth create [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+        "\n"
+        "Create a container without starting it and print its ID. The options are those of\n"
+        "'berth run' except --rm and -d.\n";
+
+int
+ctl_cmd_create(struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct ctl_run_opts o;
+	struct br_container container;
+	br_err err = BR_ERR_INIT;
+
+	if (ctl_run_parse(argc, argv, &o, &err) < 0) {
+		fprintf(stderr, "berth: %s\nRun 'berth create --help' for usage.\n", err.msg);
+		return CTL_EXIT_RUN_FAILED;
+	}
+	if (o.help) {
+		fputs(create_usage, stdout);
+		ctl_run_opts_free(&o);
+		return 0;
+	}
+	if (o.rm || o.detach) {
+		ctl_run_opts_free(&o);
+		fprintf(stderr, "berth: create: --rm and -d are options of run\n");
+		return CTL_EXIT_RUN_FAILED;
+	}
+	int rc = 0;
+	if (create_container(ctl, &o, arena, &container, &err) < 0) {
+		ctl_report(&err);
+		rc = CTL_EXIT_RUN_FAILED;
+	} else {
+		printf("%s\n", container.id);
+	}
+	ctl_run_opts_free(&o);
+	return rc;
+}
+
+/* Start the task of container `id`: a running (or paused) one is left as it is, a stopped one's
+ * task is deleted first so that it starts afresh, as `docker start` restarts an exited
+ * container. Errors: those of tasks.start, naming the container. */
+int
+ctl_start_container(struct ctl *ctl, const char *id, br_err *err)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_container_id_req req = {.id = id};
+	struct br_task task;
+	br_err probe = BR_ERR_INIT;
+
+	if (ctl_call(ctl, "tasks.get", &br_container_id_req_schema, &req, &br_task_schema, &task,
+	             arena, 0, &probe) == 0) {
+		if (strcmp(task.status, "stopped") != 0)
+			return 0;
+		if (ctl_call(ctl, "tasks.delete", &br_container_id_req_schema, &req, NULL, NULL,
+		             NULL, 0, err) < 0 &&
+		    err->code != BR_NOT_FOUND)
+			return br_err_wrap(err, "start %s", id);
+		br_err_clear(err);
+	} else if (probe.code != BR_NOT_FOUND) {
+		*err = probe;
+		return br_err_wrap(err, "start %s", id);
+	}
+	if (ctl_call(ctl, "tasks.start", &br_container_id_req_schema, &req, NULL, NULL, NULL, 0,
+	             err) < 0)
+		return br_err_wrap(err, "start %s", id);
+	return 0;
+}
+
+static const char start_usage[] =
+        "Usage: berth start [-a] CONTAINER...\n"
+        "\n"
+        "Start created or stopped containers and print their IDs.\n"
+        "\n"
+        "Options:\n"
+        "  -a, --attach   follow the output of the (one) container until it exits and exit\n"
+        "                 with its status, as 'berth run' does\n";
+
+/* start -a ID: as run without creating. */
+static int
+start_attached(struct ctl *ctl, const char *id)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_task_logs_resp end = {0};
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	/* Follow from the log's end: a restarted container's log holds its earlier runs. */
+	struct br_task_logs_req at_end = {.id = id, .tail_set = true, .tail = 0};
+	if (ctl_call(ctl, "tasks.logs", &br_task_logs_req_schema, &at_end,
+	             &br_task_logs_resp_schema, &end, arena, 0, &err) < 0) {
+		if (err.code != BR_NOT_FOUND)
+			return ctl_report(&err);
+		br_err_clear(&err); /* no log yet */
+	}
+	struct attach *a = xnew(struct attach);
+	a->ctl = ctl;
+	a->id = id;
+	if (ctl_signals_start(on_signal, a, &err) < 0) {
+		free(a);
+		return ctl_report(&err);
+	}
+	if (ctl_start_container(ctl, id, &err) < 0) {
+		ctl_report(&err);
+		rc = ctl_run_start_exit_code(&err);
+		if (rc == CTL_EXIT_NOT_FOUND && container_gone(ctl, id))
+			rc = ctl_exit_code(BR_NOT_FOUND); /* the container, not the command */
+	} else {
+		rc = attach_follow(a, &end);
+	}
+	ctl_signals_stop();
+	free(a);
+	return rc;
+}
+
+int
+ctl_cmd_start(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"attach", no_argument, NULL, 'a'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	bool attach = false;
+	int c, rc = 0;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+ah", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			attach = true;
+			break;
+		case 'h':
+			fputs(start_usage, stdout);
+			return 0;
+		default:
+			return ctl_usage_error("start: unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error("start needs a CONTAINER");
+	if (attach) {
+		if (argc - optind > 1)
+			return ctl_usage_error("start -a takes one CONTAINER");
+		return start_attached(ctl, argv[optind]);
+	}
+	for (int i = optind; i < argc; i++) {
+		br_err err = BR_ERR_INIT;
+		if (ctl_start_container(ctl, argv[i], &err) < 0) {
+			rc = ctl_report(&err);
+			if (err.code == BR_UNAVAILABLE)
+				break;
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
 	return rc;
 }

@@ -24,6 +24,10 @@ struct ctl_run_opts {
 	const char *image;
 	const char **env; /* nenv "K=V" strings pointing into argv; the array is owned */
 	size_t nenv;
+	/* --label K[=V]: nlabels keys (owned copies) and values (into argv, or "") */
+	char **label_keys;
+	const char **label_values;
+	size_t nlabels;
 	const char **args; /* the command after IMAGE, pointing into argv */
 	size_t nargs;
 };

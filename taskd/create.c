@@ -31,6 +31,7 @@
 #include "common/proto/shim.h"
 #include "common/proto/snapshots.h"
 #include "common/seccomp.h"
+#include "common/signal_name.h"
 #include "common/xalloc.h"
 #include "taskd/seccomp.h"
 #include "taskd/spec.h"
@@ -51,6 +52,7 @@ struct create_job {
 	const char *image_name;
 	const char *net_mode;
 	const char *snapshotter;
+	int stop_signal; /* the image's StopSignal; 0: none (SIGTERM) */
 };
 
 struct destroy_job {
@@ -132,6 +134,9 @@ create_bundle(struct create_job *j, br_err *err)
 		return br_err_wrap(err, "resolve image \"%s\"", req->image);
 	j->image_name = img.name && img.name[0] ? img.name : req->image;
 	j->snapshotter = img.snapshotter;
+	/* Recorded as a number: `berth stop` needs no image, which may be gone by then. An
+	 * unknown name is SIGTERM's, as docker falls back to. */
+	j->stop_signal = br_signal_parse(img.stop_signal);
 
 	/* The lease exists before the snapshot, so no collection can take the snapshot (or
 	 * the image's layers under it) between the two. The record's transaction queued the
@@ -255,6 +260,7 @@ create_done(uv_work_t *w, int status)
 	free(c->snapshotter);
 	c->snapshotter = xstrdup(j->snapshotter ? j->snapshotter : "");
 	c->command = br_steal_ptr(&j->command);
+	c->stop_signal = j->stop_signal;
 	if (taskd_store_ready(t, c, j->spec, &err) < 0) {
 		/* The record cannot say what was made: undo it all. */
 		br_call_fail(j->call, &err);

@@ -84,6 +84,15 @@ taskd_events_task_delete(struct taskd_events *ev, const struct container *c)
 	add_exit(ev, BR_TOPIC_TASK_DELETE, c);
 }
 
+void
+taskd_events_task_paused(struct taskd_events *ev, const struct container *c)
+{
+	struct taskd_event *e = add(ev, c->paused ? BR_TOPIC_TASK_PAUSED : BR_TOPIC_TASK_RESUMED,
+	                            &br_event_task_schema);
+
+	e->payload.task = (struct br_event_task){.container_id = c->id};
+}
+
 int
 taskd_events_add(sqlite3 *db, const char *ns, const struct taskd_events *ev, br_err *err)
 {

@@ -109,6 +109,7 @@ record_started(struct taskd *t, struct container *c)
 	c->task = TASK_RUNNING;
 	c->exit_status = 0;
 	c->exited_at = 0;
+	c->started_at = br_db_now();
 	taskd_events_task_started(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);

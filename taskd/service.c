@@ -102,7 +102,7 @@ container_status(const struct container *c)
 {
 	switch (c->task) {
 	case TASK_RUNNING:
-		return "running";
+		return c->paused ? "paused" : "running";
 	case TASK_STOPPED:
 		return "stopped";
 	default:
@@ -142,6 +142,7 @@ task_to_wire(const struct container *c, struct br_task *ret)
 	        .pid = c->pid,
 	        .exit_status = c->task == TASK_STOPPED ? c->exit_status : 0,
 	        .exited_at = c->task == TASK_STOPPED ? c->exited_at : 0,
+	        .started_at = c->task == TASK_NONE ? 0 : c->started_at,
 	};
 }
 
@@ -187,6 +188,24 @@ handle_get(br_call *call, void *data)
 	}
 	container_to_wire(c, &out);
 	br_call_reply(call, &br_container_schema, &out);
+}
+
+/* containers.spec: the spec as recorded (what config.json holds), for berth inspect. */
+static void
+handle_spec(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	_cleanup_free_ char *spec = NULL;
+	br_err err = BR_ERR_INIT;
+	struct container *c = taskd_get(t, br_call_ns(call), req->id, &err);
+
+	if (c == NULL || taskd_store_spec(t->db, c->ns, c->id, &spec, &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	struct br_container_spec_resp out = {.spec = spec};
+	br_call_reply(call, &br_container_spec_resp_schema, &out);
 }
 
 static int
@@ -253,9 +272,13 @@ const struct br_method taskd_methods[] = {
         {"containers.get", &br_container_id_req_schema, handle_get},
         {"containers.list", &br_container_list_req_schema, handle_list},
         {"containers.delete", &br_container_id_req_schema, taskd_containers_delete},
+        {"containers.spec", &br_container_id_req_schema, handle_spec},
         {"tasks.start", &br_container_id_req_schema, taskd_tasks_start},
         {"tasks.get", &br_container_id_req_schema, taskd_tasks_get},
         {"tasks.kill", &br_task_kill_req_schema, taskd_tasks_kill},
+        {"tasks.stop", &br_task_stop_req_schema, taskd_tasks_stop},
+        {"tasks.pause", &br_container_id_req_schema, taskd_tasks_pause},
+        {"tasks.resume", &br_container_id_req_schema, taskd_tasks_resume},
         {"tasks.wait", &br_task_wait_req_schema, taskd_tasks_wait},
         {"tasks.logs", &br_task_logs_req_schema, taskd_tasks_logs},
         {"tasks.delete", &br_container_id_req_schema, taskd_tasks_delete},

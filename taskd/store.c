@@ -44,6 +44,12 @@ static const struct br_db_migration migrations[] = {
         /* A start that was never acknowledged was recorded "running" with pid 0; it is
          * "starting" now, which is a task whose /tasks/start was not emitted. */
         {3, "UPDATE containers SET task = 'starting' WHERE task = 'running' AND pid = 0;"},
+        /* The image's StopSignal as a number (0: SIGTERM), for tasks.stop. */
+        {4, "ALTER TABLE containers ADD COLUMN stop_signal INTEGER NOT NULL DEFAULT 0;"},
+        /* tasks.pause: a running task that is frozen. */
+        {5, "ALTER TABLE containers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"},
+        /* When the task was recorded running (ms), for berth inspect. */
+        {6, "ALTER TABLE containers ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;"},
 };
 
 static const char *const task_names[] = {"none", "running", "stopped", "starting"};
@@ -191,7 +197,8 @@ taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, 
 
 	if (br_db_prepare(db,
 	                  "UPDATE containers SET state = 'ready', image = ?, net = ?, "
-	                  "snapshotter = ?, spec = ?, command = ? WHERE ns = ? AND id = ?",
+	                  "snapshotter = ?, spec = ?, command = ?, stop_signal = ? "
+	                  "WHERE ns = ? AND id = ?",
 	                  &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, c->image, -1, SQLITE_STATIC);
@@ -199,8 +206,9 @@ taskd_store_ready(struct taskd *t, const struct container *c, const char *spec, 
 	sqlite3_bind_text(st, 3, c->snapshotter ? c->snapshotter : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, spec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, command, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, c->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, c->stop_signal);
+	sqlite3_bind_text(st, 7, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, c->id, -1, SQLITE_STATIC);
 	struct taskd_events ev = {0};
 	taskd_events_container_create(&ev, c);
 	return exec_write(t, st, hold_snapshot, c, c->ns, c->id, &ev, "record container", err);
@@ -213,17 +221,20 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	sqlite3 *db = t->db;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (br_db_prepare(db,
-	                  "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ? "
-	                  "WHERE ns = ? AND id = ?",
-	                  &st, err) < 0)
+	if (br_db_prepare(
+	            db,
+	            "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ?, "
+	            "paused = ?, started_at = ? WHERE ns = ? AND id = ?",
+	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, task_names[c->task], -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, c->pid);
 	sqlite3_bind_int64(st, 3, c->exit_status);
 	sqlite3_bind_int64(st, 4, c->exited_at);
-	sqlite3_bind_text(st, 5, c->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, c->task == TASK_RUNNING && c->paused);
+	sqlite3_bind_int64(st, 6, c->started_at);
+	sqlite3_bind_text(st, 7, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, c->id, -1, SQLITE_STATIC);
 	return exec_write(t, st, NULL, c, c->ns, c->id, ev, "record task state", err);
 }
 
@@ -305,7 +316,8 @@ taskd_store_load(struct taskd *t, br_err *err)
 
 	if (br_db_prepare(t->db,
 	                  "SELECT ns, id, state, image, runtime, net, snapshotter, snapshot_key, "
-	                  "command, labels, created_at, task, pid, exit_status, exited_at "
+	                  "command, labels, created_at, task, pid, exit_status, exited_at, "
+	                  "stop_signal, paused, started_at "
 	                  "FROM containers ORDER BY created_at",
 	                  &st, err) < 0)
 		return -1;
@@ -328,6 +340,9 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->pid = (uint32_t)sqlite3_column_int64(st, 12);
 		c->exit_status = sqlite3_column_int64(st, 13);
 		c->exited_at = sqlite3_column_int64(st, 14);
+		c->stop_signal = sqlite3_column_int(st, 15);
+		c->paused = c->task == TASK_RUNNING && sqlite3_column_int(st, 16) != 0;
+		c->started_at = sqlite3_column_int64(st, 17);
 	}
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "load containers");

@@ -62,6 +62,7 @@ struct container {
 	char **label_values;
 	size_t n_labels;
 	int64_t created_at;
+	int stop_signal;  /* the image's StopSignal at create; 0: SIGTERM */
 	char *bundle_dir; /* <state>/taskd/bundles/<ns>/<id> */
 	char *task_dir;   /* <bundle_dir>/task: the shim's state directory */
 	char *log_dir;    /* <root>/taskd/logs/<ns>/<id>: the CRI log, kept across restarts */
@@ -69,9 +70,11 @@ struct container {
 	bool creating; /* containers.create has not finished */
 	bool busy;     /* a start or delete is in flight */
 	enum task_state task;
+	bool paused; /* TASK_RUNNING, frozen by tasks.pause; recorded with the task */
 	uint32_t pid;
 	int64_t exit_status;
 	int64_t exited_at;
+	int64_t started_at; /* ms since the epoch, when the task was recorded running */
 
 	struct exit_watch *watch; /* while TASK_RUNNING and the shim answers */
 	struct waiter *waiters;   /* parked tasks.wait and tasks.logs calls */
@@ -143,6 +146,7 @@ struct taskd_events {
 			struct br_event_task_create task_create;
 			struct br_event_task_start task_start;
 			struct br_event_task_exit task_exit;
+			struct br_event_task task;
 		} payload;
 	} v[TASKD_EVENTS_MAX];
 };
@@ -157,6 +161,8 @@ void taskd_events_task_started(struct taskd_events *ev, const struct container *
 void taskd_events_task_exit(struct taskd_events *ev, const struct container *c);
 /* /tasks/delete with the same fields, before the task's state is cleared. */
 void taskd_events_task_delete(struct taskd_events *ev, const struct container *c);
+/* /tasks/paused or /tasks/resumed, as c->paused says. */
+void taskd_events_task_paused(struct taskd_events *ev, const struct container *c);
 /* Queue the events of `ev` (NULL: none) in namespace `ns`, inside the open transaction. */
 int taskd_events_add(sqlite3 *db, const char *ns, const struct taskd_events *ev, br_err *err);
 
@@ -217,6 +223,9 @@ void taskd_release_peers_logged(struct taskd *t, const struct container *c);
 void taskd_tasks_start(br_call *call, void *data);
 void taskd_tasks_get(br_call *call, void *data);
 void taskd_tasks_kill(br_call *call, void *data);
+void taskd_tasks_stop(br_call *call, void *data);
+void taskd_tasks_pause(br_call *call, void *data);
+void taskd_tasks_resume(br_call *call, void *data);
 void taskd_tasks_wait(br_call *call, void *data);
 void taskd_tasks_delete(br_call *call, void *data);
 /* Worker: end a task through its shim (kill -9 of every process and a bounded wait first when

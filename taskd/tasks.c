@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -198,6 +199,7 @@ taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t 
 	if (c->task == TASK_STARTING)
 		taskd_events_task_started(&ev, c);
 	c->task = TASK_STOPPED;
+	c->paused = false;
 	c->exit_status = status;
 	c->exited_at = exited_at;
 	taskd_events_task_exit(&ev, c);
@@ -321,6 +323,7 @@ start_done(uv_work_t *w, int status)
 	c->pid = j->pid;
 	c->exit_status = 0;
 	c->exited_at = 0;
+	c->started_at = br_db_now();
 	struct taskd_events ev = {0};
 	taskd_events_task_started(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
@@ -547,6 +550,233 @@ taskd_tasks_kill(br_call *call, void *data)
 	j->work.data = j;
 	container_ref(c);
 	taskd_queue(t, &j->work, kill_work, kill_done);
+}
+
+/* ------------------------------------------------------------------ stop */
+
+struct stop_job {
+	uv_work_t work;
+	struct taskd *t;
+	br_call *call;
+	struct container *c;
+	uint32_t signal;
+	int64_t timeout_ms;
+	bool paused;  /* the task was paused: thaw it first, so it can handle the signal */
+	bool resumed; /* ... and it was thawed */
+	int rc;
+	br_err err;
+};
+
+/* The worker: the stop signal, a wait of timeout_ms, then SIGKILL to every process and a wait
+ * for the exit. All of it happens here, in taskd, so a client that goes away midway leaves no
+ * container that got the signal but never the SIGKILL. A kill refused because the init exited
+ * meanwhile is no error: the wait that follows sees the exit. */
+static void
+stop_work(uv_work_t *w)
+{
+	struct stop_job *j = w->data;
+	_cleanup_(br_arena_freep) br_arena *a = br_arena_new();
+	struct br_shim_reply r = {0};
+	br_err ignored = BR_ERR_INIT;
+	_cleanup_close_ int fd = br_shim_connect(j->c->task_dir, &j->err);
+
+	if (fd < 0) {
+		j->rc = -1;
+		return;
+	}
+	struct br_shim_req resume = {.m = "resume"};
+	if (j->paused)
+		j->resumed =
+		        br_shim_call(fd, &resume, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &ignored) == 0;
+	struct br_shim_req term = {.m = "kill", .signal = j->signal};
+	struct br_shim_req wait = {.m = "wait", .timeout_ms = j->timeout_ms};
+	if (j->timeout_ms > 0 &&
+	    br_shim_call(fd, &term, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &ignored) == 0 &&
+	    br_shim_call(fd, &wait, j->timeout_ms + TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &j->err) ==
+	            0 &&
+	    r.exited)
+		return;
+	br_err_clear(&j->err);
+	struct br_shim_req kill = {.m = "kill", .signal = SIGKILL, .all = true};
+	br_shim_call(fd, &kill, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &ignored);
+	wait.timeout_ms = TASKD_FORCE_WAIT_MS;
+	if (br_shim_call(fd, &wait, TASKD_FORCE_WAIT_MS + TASKD_SHIM_CALL_TIMEOUT_MS, a, &r,
+	                 &j->err) < 0)
+		j->rc = -1;
+	else if (!r.exited)
+		j->rc = br_err_set(&j->err, BR_DEADLINE_EXCEEDED,
+		                   "the task did not exit %d s after SIGKILL",
+		                   TASKD_FORCE_WAIT_MS / 1000);
+}
+
+static void
+stop_done(uv_work_t *w, int status)
+{
+	struct stop_job *j = w->data;
+	struct container *c = j->c;
+	struct br_task out;
+
+	taskd_work_done(j->t);
+	if (j->resumed && c->task == TASK_RUNNING && c->paused) {
+		struct taskd_events ev = {0};
+		br_err err = BR_ERR_INIT;
+		c->paused = false;
+		taskd_events_task_paused(&ev, c);
+		if (taskd_store_set_task(j->t, c, &ev, &err) < 0)
+			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
+	}
+	if (j->rc < 0) {
+		br_err_wrap(&j->err, "stop container \"%s\"", c->id);
+		br_call_fail(j->call, &j->err);
+	} else if (c->task == TASK_RUNNING && !j->t->stopping) {
+		/* The shim announced the exit; its watch records it shortly. */
+		taskd_park_wait(j->t, c, j->call, TASKD_FORCE_WAIT_MS);
+	} else {
+		task_to_wire(c, &out);
+		br_call_reply(j->call, &br_task_schema, &out);
+	}
+	container_unref(c);
+	free(j);
+}
+
+void
+taskd_tasks_stop(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_task_stop_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, false);
+	struct br_task out;
+
+	if (c == NULL)
+		return;
+	if (req->timeout_ms < 0 || req->timeout_ms > BR_TASK_STOP_TIMEOUT_MAX_MS) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "stop timeout %lld ms is out of range (0-%d)",
+		              (long long)req->timeout_ms, BR_TASK_STOP_TIMEOUT_MAX_MS);
+		return;
+	}
+	/* Not running is stopped already: answered with the state, as docker does. */
+	if (c->task != TASK_RUNNING) {
+		if (c->busy) {
+			br_call_failf(call, BR_FAILED_PRECONDITION,
+			              "container \"%s\" is busy with another operation; try again",
+			              c->id);
+			return;
+		}
+		task_to_wire(c, &out);
+		br_call_reply(call, &br_task_schema, &out);
+		return;
+	}
+	struct stop_job *j = xnew(struct stop_job);
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->signal = c->stop_signal > 0 ? (uint32_t)c->stop_signal : SIGTERM;
+	j->timeout_ms = req->timeout_ms;
+	j->paused = c->paused;
+	j->work.data = j;
+	container_ref(c);
+	taskd_queue(t, &j->work, stop_work, stop_done);
+}
+
+/* ------------------------------------------------------------------ pause, resume */
+
+struct pause_job {
+	uv_work_t work;
+	struct taskd *t;
+	br_call *call;
+	struct container *c;
+	bool pause; /* else resume */
+	int rc;
+	br_err err;
+};
+
+static void
+pause_work(uv_work_t *w)
+{
+	struct pause_job *j = w->data;
+	_cleanup_(br_arena_freep) br_arena *a = br_arena_new();
+	struct br_shim_reply r;
+	struct br_shim_req req = {.m = j->pause ? "pause" : "resume"};
+
+	j->rc = br_shim_call_at(j->c->task_dir, &req, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, &j->err);
+}
+
+/* The freeze or thaw is recorded with its event in one transaction; a task that exited
+ * meanwhile stays stopped. */
+static void
+pause_done(uv_work_t *w, int status)
+{
+	struct pause_job *j = w->data;
+	struct container *c = j->c;
+	struct taskd_events ev = {0};
+	struct br_task out;
+	br_err err = BR_ERR_INIT;
+
+	taskd_work_done(j->t);
+	c->busy = false;
+	if (j->rc < 0) {
+		br_err_wrap(&j->err, "%s container \"%s\"", j->pause ? "pause" : "unpause", c->id);
+		br_call_fail(j->call, &j->err);
+		goto out;
+	}
+	if (c->task == TASK_RUNNING && c->paused != j->pause) {
+		c->paused = j->pause;
+		taskd_events_task_paused(&ev, c);
+		if (taskd_store_set_task(j->t, c, &ev, &err) < 0) {
+			c->paused = !j->pause;
+			br_call_fail(j->call, &err);
+			goto out;
+		}
+		br_log_info("TASK-PAUSE", "container %s/%s: task %u %s", c->ns, c->id, c->pid,
+		            j->pause ? "paused" : "resumed");
+	}
+	task_to_wire(c, &out);
+	br_call_reply(j->call, &br_task_schema, &out);
+out:
+	container_unref(c);
+	free(j);
+}
+
+static void
+pause_or_resume(br_call *call, struct taskd *t, bool pause)
+{
+	const struct br_container_id_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, true);
+
+	if (c == NULL)
+		return;
+	if (c->task != TASK_RUNNING) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"%s\" is not running",
+		              c->id);
+		return;
+	}
+	if (c->paused == pause) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"%s\" is %s", c->id,
+		              pause ? "already paused" : "not paused");
+		return;
+	}
+	struct pause_job *j = xnew(struct pause_job);
+	j->t = t;
+	j->call = call;
+	j->c = c;
+	j->pause = pause;
+	j->work.data = j;
+	c->busy = true;
+	container_ref(c);
+	taskd_queue(t, &j->work, pause_work, pause_done);
+}
+
+void
+taskd_tasks_pause(br_call *call, void *data)
+{
+	pause_or_resume(call, data, true);
+}
+
+void
+taskd_tasks_resume(br_call *call, void *data)
+{
+	pause_or_resume(call, data, false);
 }
 
 static void

@@ -78,6 +78,7 @@ static const char *const reads[] = {
         "jobs.wait",
         "containers.list",
         "containers.get",
+        "containers.spec",
         "tasks.get",
         "tasks.wait",
         "tasks.logs",

@@ -15,6 +15,8 @@
  *   state                 -> the current state
  *   start                 -> `RUNTIME start`; the state (status "running")
  *   kill {signal, all}    -> `RUNTIME kill [--all] ID SIGNAL` (signal 0: SIGTERM)
+ *   pause, resume         -> `RUNTIME pause ID`, `RUNTIME resume ID` (freeze, thaw); the state
+ *                            (the shim keeps no record of it: taskd does)
  *   wait {timeout_ms}     -> answered when the exit is announced, or when timeout_ms (> 0)
  *                            has passed (then `exited` is false); other requests on the same
  *                            connection wait behind it
@@ -59,7 +61,8 @@
 
 struct br_shim_req {
 	uint32_t v;
-	const char *m;      /* "state" | "start" | "kill" | "wait" | "delete" | "shutdown" */
+	const char *m;      /* "state" | "start" | "kill" | "pause" | "resume" | "wait" | "delete" |
+	                     * "shutdown" */
 	uint32_t signal;    /* kill: 1..64, 0 = SIGTERM */
 	bool all;           /* kill: every process of the container */
 	bool force;         /* delete: also when the init still runs */

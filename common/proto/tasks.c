@@ -65,6 +65,7 @@ static const struct br_field task_fields[] = {
         S(br_task, pid, BR_F_U32, 0, 0),
         S(br_task, exit_status, BR_F_I64, 0, 0),
         S(br_task, exited_at, BR_F_I64, 0, 0),
+        S(br_task, started_at, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_schema = BR_SCHEMA(struct br_task, task_fields);
 
@@ -80,6 +81,18 @@ static const struct br_field wait_fields[] = {
         S(br_task_wait_req, timeout_ms, BR_F_I64, 0, 0),
 };
 const struct br_schema br_task_wait_req_schema = BR_SCHEMA(struct br_task_wait_req, wait_fields);
+
+static const struct br_field spec_resp_fields[] = {
+        S(br_container_spec_resp, spec, BR_F_STR, BR_CONTAINER_SPEC_MAX, 0),
+};
+const struct br_schema br_container_spec_resp_schema =
+        BR_SCHEMA(struct br_container_spec_resp, spec_resp_fields);
+
+static const struct br_field stop_fields[] = {
+        S(br_task_stop_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_stop_req, timeout_ms, BR_F_I64, 0, 0),
+};
+const struct br_schema br_task_stop_req_schema = BR_SCHEMA(struct br_task_stop_req, stop_fields);
 
 static const struct br_field logs_req_fields[] = {
         S(br_task_logs_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),

@@ -6,11 +6,14 @@
  *   containers.get    {id}                -> br_container
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
+ *   containers.spec   {id}                -> {spec}  the OCI spec as written (JSON text)
  *   tasks.start       {id}                -> br_task      creates and starts the task (runc
  *                                                         create + start under a berth-shim)
  *   tasks.get         {id}                -> br_task
  *   tasks.kill        {id, signal, all}   -> {}
  *   tasks.wait        {id, timeout_ms}    -> br_task      returns at exit or when time is up
+ *   tasks.stop        {id, timeout_ms}    -> br_task      stop signal, SIGKILL after timeout_ms;
+ *                                                         answered once the exit is recorded
  *   tasks.logs        br_task_logs_req    -> br_task_logs_resp
  *   tasks.delete      {id}                -> br_task      the exited task's final state
  *
@@ -104,9 +107,17 @@ struct br_task {
 	const char *status;
 	uint32_t pid;
 	int64_t exit_status;
-	int64_t exited_at; /* ms since the epoch, 0 while running */
+	int64_t exited_at;  /* ms since the epoch, 0 while running */
+	int64_t started_at; /* ms since the epoch, 0 without a task (or recorded before 0.1) */
 };
 extern const struct br_schema br_task_schema;
+
+/* containers.spec {id} -> {spec}: the OCI runtime spec taskd wrote (config.json), as JSON. */
+#define BR_CONTAINER_SPEC_MAX (4u << 20)
+struct br_container_spec_resp {
+	const char *spec;
+};
+extern const struct br_schema br_container_spec_resp_schema;
 
 struct br_task_kill_req {
 	const char *id;
@@ -120,6 +131,16 @@ struct br_task_wait_req {
 	int64_t timeout_ms;
 };
 extern const struct br_schema br_task_wait_req_schema;
+
+/* tasks.stop: the container's stop signal (the image's StopSignal, else SIGTERM), then, if the
+ * task still runs after timeout_ms (0: at once; at most BR_TASK_STOP_TIMEOUT_MAX_MS), SIGKILL
+ * to all its processes. Answered with the task once its exit is recorded. */
+#define BR_TASK_STOP_TIMEOUT_MAX_MS (3600 * 1000)
+struct br_task_stop_req {
+	const char *id;
+	int64_t timeout_ms;
+};
+extern const struct br_schema br_task_stop_req_schema;
 
 struct br_task_logs_req {
 	const char *id;

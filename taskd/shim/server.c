@@ -167,6 +167,18 @@ do_kill(struct shim *s, const struct br_shim_req *req, br_err *err)
 	return 0;
 }
 
+/* `RUNTIME pause ID` or `RUNTIME resume ID`: freeze or thaw every process of the container. */
+static int
+do_freeze(struct shim *s, const char *verb, br_err *err)
+{
+	const char *args[] = {verb, s->id, NULL};
+
+	if (s->init_reaped || s->status != SHIM_RUNNING)
+		return br_err_set(err, BR_FAILED_PRECONDITION, "container %s is not running",
+		                  s->id);
+	return shim_runtime_run(s, args, -1, -1, SHIM_RUNTIME_TIMEOUT_MS, err);
+}
+
 static int
 do_delete(struct shim *s, const struct br_shim_req *req, br_err *err)
 {
@@ -205,6 +217,10 @@ dispatch(struct shim *s, int i, const struct br_shim_req *req)
 		reply_state(s, i);
 	} else if (strcmp(m, "kill") == 0) {
 		if (do_kill(s, req, &err) < 0)
+			goto fail;
+		reply_state(s, i);
+	} else if (strcmp(m, "pause") == 0 || strcmp(m, "resume") == 0) {
+		if (do_freeze(s, m, &err) < 0)
 			goto fail;
 		reply_state(s, i);
 	} else if (strcmp(m, "wait") == 0) {

@@ -7,6 +7,7 @@
 #   sh          one gzip layer: busybox, its applets, /etc/passwd, /tmp; Cmd ["sh"]
 #   layers      sh + an uncompressed layer adding /data/{keep,gone} and /opaque/{old1,old2}
 #               + a gzip layer that whites out /data/gone and makes /opaque opaque with /opaque/new
+#   stopsig     sh with StopSignal SIGUSR1 (berth stop sends it instead of SIGTERM)
 #   berth-demo  sh with a Cmd that prints a greeting
 #   extra       sh + a layer no other image has
 #   multi       an index: the sh manifest for linux/amd64 and one for linux/arm64
@@ -73,18 +74,20 @@ make_layer() {
 }
 
 # write_image LAYOUT ARCH CMD_JSON "file:mt:diffid ..." -> sets manifest_desc (JSON descriptor)
+# STOP_SIGNAL=NAME in the environment: the config's StopSignal.
 write_image() {
 	local layout=$1 arch=$2 cmd=$3
 	shift 3
-	local diffids="" layers="" f mt id d s
+	local diffids="" layers="" f mt id d s stop=""
+	[ -n "${STOP_SIGNAL:-}" ] && stop=",\"StopSignal\":\"$STOP_SIGNAL\""
 	for l in "$@"; do
 		IFS='|' read -r f mt id <<<"$l"
 		read -r d s <<<"$(add_blob "$layout" "$f")"
 		diffids+="${diffids:+,}\"$id\""
 		layers+="${layers:+,}{\"mediaType\":\"$mt\",\"digest\":\"$d\",\"size\":$s}"
 	done
-	printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
-		"$arch" "$cmd" "$diffids" >"$work/config.json"
+	printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s,"WorkingDir":"/"%s},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+		"$arch" "$cmd" "$stop" "$diffids" >"$work/config.json"
 	read -r d s <<<"$(add_blob "$layout" "$work/config.json")"
 	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
 		"$d" "$s" "$layers" >"$work/manifest.json"
@@ -147,6 +150,10 @@ write_image layers amd64 '["sh"]' "$base_layer" "$layer2" "$layer3"
 write_index layers v1 "$manifest_desc"
 
 # --- the demo image ---------------------------------------------------------------------
+new_layout stopsig
+STOP_SIGNAL=SIGUSR1 write_image stopsig amd64 '["sh"]' "$base_layer"
+write_index stopsig v1 "$manifest_desc"
+
 new_layout berth-demo
 write_image berth-demo amd64 \
 	'["sh","-c","echo \"Hello from Berth! This container runs busybox as uid $(id -u) on $(hostname).\""]' \

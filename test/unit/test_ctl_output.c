@@ -2,12 +2,15 @@
 /*
  * Unit tests of the CLI's pure pieces: exit codes per error code, `berth run` start-failure
  * codes, human sizes, durations and ages, short digests, truncation, table alignment, and
- * the parsing of --timeout, -e and `berth run` options.
+ * the parsing of --timeout, -e and `berth run` options (--label too), signal names and `ps
+ * --filter`.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/proto/tasks.h"
+#include "common/signal_name.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 #include "ctl/run.h"
@@ -303,8 +306,83 @@ test_event_bounds(void)
 	T_EQ_INT(b.time, now + 123456789);
 }
 
+static void
+test_signal_parse(void)
+{
+	T_EQ_INT(br_signal_parse("KILL"), 9);
+	T_EQ_INT(br_signal_parse("SIGKILL"), 9);
+	T_EQ_INT(br_signal_parse("sigterm"), 15);
+	T_EQ_INT(br_signal_parse("9"), 9);
+	T_EQ_INT(br_signal_parse("64"), 64);
+	T_EQ_INT(br_signal_parse("SIGUSR1"), 10);
+	T_EQ_INT(br_signal_parse("WINCH"), 28);
+	const char *bad[] = {NULL, "", "0", "65", "-1", "9x", "SIG", "BOGUS", "SIGKILLX"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		T_EQ_INT(br_signal_parse(bad[i]), 0);
+}
+
+static void
+test_ps_filter(void)
+{
+	const char *keys[] = {"tier", "solo"}, *values[] = {"web", ""};
+	struct br_container web = {.id = "web-1", .status = "running", .labels = {keys, values, 2}};
+	struct br_container db = {.id = "db-1", .status = "stopped"};
+	struct ctl_ps_filter f = {0};
+	br_err err = BR_ERR_INIT;
+	char s1[] = "status=running,status=exited", s2[] = "name=web", s3[] = "label=tier=web",
+	     s4[] = "label=solo", s5[] = "label=tier=db";
+
+	T_OK(ctl_ps_filter_match(&f, &web)); /* no filter: everything */
+	T_NOERR(ctl_ps_filter_add(&f, s1, &err), err);
+	T_EQ_STR(f.status[1], "stopped"); /* docker's "exited" */
+	T_OK(ctl_ps_filter_match(&f, &web) && ctl_ps_filter_match(&f, &db));
+	T_NOERR(ctl_ps_filter_add(&f, s2, &err), err);
+	T_OK(ctl_ps_filter_match(&f, &web) && !ctl_ps_filter_match(&f, &db));
+	T_NOERR(ctl_ps_filter_add(&f, s3, &err), err);
+	T_NOERR(ctl_ps_filter_add(&f, s4, &err), err);
+	T_OK(ctl_ps_filter_match(&f, &web));
+	T_NOERR(ctl_ps_filter_add(&f, s5, &err), err); /* labels must all match */
+	T_OK(!ctl_ps_filter_match(&f, &web));
+	ctl_ps_filter_fini(&f);
+
+	char b1[] = "status=dead", b2[] = "color=red", b3[] = "name", b4[] = "name=";
+	char *bad[] = {b1, b2, b3, b4};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = (br_err)BR_ERR_INIT;
+		T_ERR(ctl_ps_filter_add(&f, bad[i], &err), err, BR_INVALID_ARGUMENT);
+		ctl_ps_filter_fini(&f);
+	}
+}
+
+static void
+test_run_parse_labels(void)
+{
+	char *argv[] = {"create", "-l", "a=1", "--label", "b", "--label", "c=x=y", "img", NULL};
+	struct ctl_run_opts o;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(ctl_run_parse(8, argv, &o, &err), err);
+	T_EQ_INT(o.nlabels, 3);
+	T_EQ_STR(o.label_keys[0], "a");
+	T_EQ_STR(o.label_values[0], "1");
+	T_EQ_STR(o.label_keys[1], "b");
+	T_EQ_STR(o.label_values[1], "");
+	T_EQ_STR(o.label_keys[2], "c");
+	T_EQ_STR(o.label_values[2], "x=y");
+	T_EQ_STR(o.image, "img");
+	ctl_run_opts_free(&o);
+
+	char *bad[] = {"create", "--label", "=v", "img", NULL};
+	T_ERR(ctl_run_parse(4, bad, &o, &err), err, BR_INVALID_ARGUMENT);
+	char *unknown[] = {"create", "--bogus", "img", NULL};
+	err = (br_err)BR_ERR_INIT;
+	T_ERR(ctl_run_parse(3, unknown, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_OK(strstr(err.msg, "create: unknown option --bogus") != NULL);
+}
+
 T_MAIN(T_CASE(test_exit_codes), T_CASE(test_start_exit_codes), T_CASE(test_human_size),
        T_CASE(test_human_duration), T_CASE(test_human_since),
        T_CASE(test_short_digest_and_truncate), T_CASE(test_table_alignment),
        T_CASE(test_parse_timeout), T_CASE(test_check_env), T_CASE(test_run_parse),
-       T_CASE(test_run_parse_errors), T_CASE(test_event_bounds))
+       T_CASE(test_run_parse_errors), T_CASE(test_event_bounds), T_CASE(test_signal_parse),
+       T_CASE(test_ps_filter), T_CASE(test_run_parse_labels))

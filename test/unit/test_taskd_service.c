@@ -7,9 +7,10 @@
  * networks.attach writes hosts/resolv.conf and answers mode "none" (the runtime makes a fresh
  * network namespace), and events.publish as gatewayd's event log does (recording what it takes,
  * each source's sequence number once). Cases cover the container and task lifecycle, logs
- * long-polling, kill, force delete, failures that must leave nothing behind, restarts of taskd
- * by SIGKILL with running, exited and orphaned tasks, and the events of all of these: each
- * once, in order, with its payload, /tasks/exit exactly once per exit across restarts.
+ * long-polling, kill, stop, pause and resume, force delete, failures that must leave nothing
+ * behind, restarts of taskd by SIGKILL with running, exited and orphaned tasks, and the events of
+ * all of these: each once, in order, with its payload, /tasks/exit exactly once per exit across
+ * restarts.
  *
  * Needs root, runc and busybox-static; skips otherwise. main() removes whatever the cases
  * left: taskd processes, shims, runc containers, mounts, cgroups, the temp dir.
@@ -926,6 +927,68 @@ test_kill_and_force_delete(void)
 	br_arena_free(a);
 }
 
+/* tasks.stop: SIGKILL after the timeout for an init that ignores SIGTERM, no error once
+ * stopped; tasks.pause/resume: the status, refusals, kept across a taskd restart, and a
+ * paused task thawed by tasks.stop; containers.spec and started_at on the way. */
+static void
+test_stop_and_pause(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *deaf[] = {"sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"};
+	const char *sleeper[] = {"sleep", "1000"};
+	struct br_task_stop_req sr = {.id = "s1", .timeout_ms = 300};
+
+	create("s1", deaf, 3, &c, a);
+	T_NOERR(start("s1", &t, a, &err), err);
+	T_NOERR(call("tasks.stop", &br_task_stop_req_schema, &sr, &br_task_schema, &t, a, &err),
+	        err);
+	T_EQ_STR(t.status, "stopped");
+	T_EQ_INT(t.exit_status, 137);
+	T_NOERR(call("tasks.stop", &br_task_stop_req_schema, &sr, &br_task_schema, &t, a, &err),
+	        err);
+	sr.timeout_ms = -1;
+	T_ERR(call("tasks.stop", &br_task_stop_req_schema, &sr, &br_task_schema, &t, a, &err), err,
+	      BR_INVALID_ARGUMENT);
+	T_ERR(simple("tasks.pause", "s1", false, a, &err), err, BR_FAILED_PRECONDITION);
+
+	create("p1", sleeper, 2, &c, a);
+	T_NOERR(start("p1", &t, a, &err), err);
+	T_OK(t.started_at > 0);
+	struct br_container_id_req ir = {.id = "p1"};
+	struct br_container_spec_resp sp;
+	T_NOERR(call("containers.spec", &br_container_id_req_schema, &ir,
+	             &br_container_spec_resp_schema, &sp, a, &err),
+	        err);
+	T_OK(strstr(sp.spec, "\"ociVersion\"") != NULL);
+	T_NOERR(simple("tasks.pause", "p1", false, a, &err), err);
+	T_NOERR(get("p1", &c, a, &err), err);
+	T_EQ_STR(c.status, "paused");
+	T_ERR(simple("tasks.pause", "p1", false, a, &err), err, BR_FAILED_PRECONDITION);
+	T_NOERR(simple("tasks.resume", "p1", false, a, &err), err);
+	T_NOERR(get("p1", &c, a, &err), err);
+	T_EQ_STR(c.status, "running");
+	T_ERR(simple("tasks.resume", "p1", false, a, &err), err, BR_FAILED_PRECONDITION);
+	T_NOERR(simple("tasks.pause", "p1", false, a, &err), err);
+	taskd_stop();
+	taskd_start();
+	taskd_ready();
+	T_NOERR(get("p1", &c, a, &err), err);
+	T_EQ_STR(c.status, "paused");
+	sr = (struct br_task_stop_req){.id = "p1", .timeout_ms = 200};
+	T_NOERR(call("tasks.stop", &br_task_stop_req_schema, &sr, &br_task_schema, &t, a, &err),
+	        err);
+	T_EQ_STR(t.status, "stopped");
+	T_EQ_INT(t.exit_status, 137);
+	T_NOERR(simple("containers.delete", "s1", false, a, &err), err);
+	T_NOERR(simple("containers.delete", "p1", false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
 static void
 test_restart_reconciles(void)
 {
@@ -1340,6 +1403,7 @@ main(int argc, char **argv)
 	        T_CASE(test_create_failures_leave_nothing),
 	        T_CASE(test_logs_long_poll),
 	        T_CASE(test_kill_and_force_delete),
+	        T_CASE(test_stop_and_pause),
 	        T_CASE(test_restart_reconciles),
 	        T_CASE(test_leases_follow_records),
 	        T_CASE(test_events_lifecycle),
