@@ -138,9 +138,6 @@ void ctl_table_add(struct ctl_table *t, const char *const *cells);
 void ctl_table_print(const struct ctl_table *t, FILE *out);
 void ctl_table_free(struct ctl_table *t);
 
-/* Write all of buf to fd, retrying on EINTR and short writes. Returns 0 or -1 (errno set). */
-int ctl_write_all(int fd, const void *buf, size_t len);
-
 /* ---- parsing helpers (output.c) ---- */
 
 /* Parse --timeout SECONDS: a positive decimal number of seconds (fractions allowed, at most

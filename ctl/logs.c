@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/crilog.h"
 #include "common/proto/tasks.h"
 #include "common/xalloc.h"
@@ -57,7 +58,9 @@ put(struct stream_out *o, const void *data, size_t len)
 static void
 flush_out(struct stream_out *o)
 {
-	if (o->len > 0 && o->ok && ctl_write_all(o->fd, o->buf, o->len) < 0)
+	br_err ignored = BR_ERR_INIT; /* a closed stdout: stop writing to it, go on with the rest */
+
+	if (o->len > 0 && o->ok && br_write_all(o->fd, o->buf, o->len, &ignored) < 0)
 		o->ok = false;
 	o->len = 0;
 }

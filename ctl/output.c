@@ -202,24 +202,6 @@ ctl_table_free(struct ctl_table *t)
 	free(t);
 }
 
-int
-ctl_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- parsing ---- */
 
 int

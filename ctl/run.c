@@ -316,11 +316,14 @@ follow(struct ctl *ctl, const char *id, const struct br_task_logs_resp *from, br
 			return br_err_wrap(err, "follow container %s", id);
 		}
 		unavailable_since = 0;
+		br_err ignored = BR_ERR_INIT; /* a closed stdout or stderr is written no more */
 		if (resp.stdout_data.len > 0 && out_ok &&
-		    ctl_write_all(STDOUT_FILENO, resp.stdout_data.data, resp.stdout_data.len) < 0)
+		    br_write_all(STDOUT_FILENO, resp.stdout_data.data, resp.stdout_data.len,
+		                 &ignored) < 0)
 			out_ok = false;
 		if (resp.stderr_data.len > 0 && err_ok &&
-		    ctl_write_all(STDERR_FILENO, resp.stderr_data.data, resp.stderr_data.len) < 0)
+		    br_write_all(STDERR_FILENO, resp.stderr_data.data, resp.stderr_data.len,
+		                 &ignored) < 0)
 			err_ok = false;
 		req.stdout_offset = resp.stdout_offset;
 		req.stderr_offset = resp.stderr_offset;
