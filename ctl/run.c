@@ -31,188 +31,6 @@
 #define RETRY_UNAVAILABLE_MS 30000
 #define KILL_ESCALATE_AFTER 3
 
-static const char run_usage[] =
-        "Usage: berth run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
-        "\n"
-        "Options (they end at IMAGE; what follows is the command):\n"
-        "      --rm               remove the container when it exits\n"
-        "  -d, --detach           print the container ID and return at once\n"
-        "      --name NAME        container ID (default: generated)\n"
-        "  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
-        "  -l, --label KEY[=VALUE]\n"
-        "                         set a label on the container (repeatable)\n"
-        "      --net none|host    network mode (default: the daemon's)\n"
-        "      --runtime NAME     OCI runtime: runc or crun (default: the daemon's)\n"
-        "      --entrypoint CMD   replace the image's entrypoint\n"
-        "      --hostname NAME    the container's hostname (default: its ID)\n"
-        "      --security-opt seccomp=unconfined|FILE\n"
-        "                         run without a seccomp filter, or with the JSON profile "
-        "FILE\n"
-        "                         instead of the default one\n";
-
-void
-ctl_run_opts_free(struct ctl_run_opts *o)
-{
-	free(o->env);
-	for (size_t i = 0; i < o->nlabels; i++)
-		free(o->label_keys[i]);
-	free(o->label_keys);
-	free(o->label_values);
-	free(o->seccomp);
-	memset(o, 0, sizeof(*o));
-}
-
-/* --security-opt VALUE: only seccomp=unconfined|FILE so far. The FILE is read and checked
- * here so that its errors name it; taskd checks it again (it takes requests from anyone). */
-static int
-parse_security_opt(const char *value, char **ret, br_err *err)
-{
-	_cleanup_free_ char *text = NULL;
-	const char *file;
-	size_t len;
-
-	if (strncmp(value, "seccomp=", 8) != 0 && strncmp(value, "seccomp:", 8) != 0)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "invalid --security-opt \"%s\": expected seccomp=unconfined or "
-		                  "seccomp=FILE",
-		                  value);
-	file = value + 8;
-	if (strcmp(file, "unconfined") == 0) {
-		*ret = xstrdup(file);
-		return 0;
-	}
-	if (file[0] == '\0')
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "invalid --security-opt \"%s\": no profile file given", value);
-	/* Errors read "seccomp profile: FILE: what is wrong". */
-	if (br_read_file_at(AT_FDCWD, file, BR_SECCOMP_PROFILE_MAX, &text, &len, err) < 0 ||
-	    br_seccomp_profile_parse(text, len, file, NULL, err) < 0)
-		return br_err_wrap(err, "seccomp profile");
-	*ret = br_steal_ptr(&text);
-	return 0;
-}
-
-int
-ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
-{
-	static const struct option opts[] = {
-	        {"rm", no_argument, NULL, 'r'},
-	        {"detach", no_argument, NULL, 'd'},
-	        {"name", required_argument, NULL, 'N'},
-	        {"env", required_argument, NULL, 'e'},
-	        {"net", required_argument, NULL, 'n'},
-	        {"network", required_argument, NULL, 'n'},
-	        {"runtime", required_argument, NULL, 'R'},
-	        {"entrypoint", required_argument, NULL, 'E'},
-	        {"hostname", required_argument, NULL, 'H'},
-	        {"security-opt", required_argument, NULL, 'S'},
-	        {"label", required_argument, NULL, 'l'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	struct ctl_run_opts o = {0};
-	int c;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:de:l:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			o.rm = true;
-			break;
-		case 'd':
-			o.detach = true;
-			break;
-		case 'N':
-			if (!br_msg_is_id(optarg, BR_CONTAINER_ID_MAX)) {
-				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --name \"%s\": expected "
-				                  "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
-				                  optarg);
-			}
-			o.name = optarg;
-			break;
-		case 'e':
-			if (ctl_check_env(optarg, err) < 0) {
-				ctl_run_opts_free(&o);
-				return -1;
-			}
-			o.env = xrealloc(o.env, (o.nenv + 1) * sizeof(*o.env));
-			o.env[o.nenv++] = optarg;
-			break;
-		case 'l': {
-			const char *eq = strchr(optarg, '=');
-			size_t klen = eq ? (size_t)(eq - optarg) : strlen(optarg);
-			if (klen == 0) {
-				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --label \"%s\": expected KEY[=VALUE]",
-				                  optarg);
-			}
-			o.label_keys =
-			        xrealloc(o.label_keys, (o.nlabels + 1) * sizeof(*o.label_keys));
-			o.label_values =
-			        xrealloc(o.label_values, (o.nlabels + 1) * sizeof(*o.label_values));
-			o.label_keys[o.nlabels] = xstrndup(optarg, klen);
-			o.label_values[o.nlabels++] = eq ? eq + 1 : "";
-			break;
-		}
-		case 'n':
-			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0) {
-				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --net \"%s\": expected none or host",
-				                  optarg);
-			}
-			o.net = optarg;
-			break;
-		case 'R':
-			o.runtime = optarg;
-			break;
-		case 'E':
-			o.entrypoint = optarg;
-			break;
-		case 'H':
-			o.hostname = optarg;
-			break;
-		case 'S':
-			free(o.seccomp);
-			o.seccomp = NULL;
-			if (parse_security_opt(optarg, &o.seccomp, err) < 0) {
-				ctl_run_opts_free(&o);
-				return -1;
-			}
-			break;
-		case 'h':
-			o.help = true;
-			*ret = o;
-			return 0;
-		case ':':
-			ctl_run_opts_free(&o);
-			return br_err_set(err, BR_INVALID_ARGUMENT, "option %s needs a value",
-			                  argv[optind - 1]);
-		default:
-			ctl_run_opts_free(&o);
-			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: unknown option %s",
-			                  argv[0], argv[optind - 1]);
-		}
-	}
-	if (optind >= argc) {
-		ctl_run_opts_free(&o);
-		return br_err_set(err, BR_INVALID_ARGUMENT, "%s needs an IMAGE", argv[0]);
-	}
-	if (o.rm && o.detach) {
-		ctl_run_opts_free(&o);
-		return br_err_set(err, BR_INVALID_ARGUMENT, "--rm cannot be combined with -d");
-	}
-	o.image = argv[optind];
-	o.args = (const char **)argv + optind + 1;
-	o.nargs = (size_t)(argc - optind - 1);
-	*ret = o;
-	return 0;
-}
-
 int
 ctl_run_start_exit_code(const br_err *err)
 {
@@ -360,20 +178,9 @@ static int
 create_container(struct ctl *ctl, const struct ctl_run_opts *o, br_arena *arena,
                  struct br_container *ret, br_err *err)
 {
-	const char *entrypoint = o->entrypoint;
-	struct br_container_create_req req = {
-	        .id = o->name,
-	        .image = o->image,
-	        .args = {o->args, o->nargs},
-	        .entrypoint = {entrypoint ? &entrypoint : NULL, entrypoint ? 1 : 0},
-	        .env = {o->env, o->nenv},
-	        .net = o->net,
-	        .runtime = o->runtime,
-	        .hostname = o->hostname,
-	        .seccomp = o->seccomp,
-	        .labels = {(const char **)o->label_keys, o->label_values, o->nlabels},
-	};
+	struct br_container_create_req req;
 
+	ctl_run_create_req(o, &req);
 	return ctl_call(ctl, "containers.create", &br_container_create_req_schema, &req,
 	                &br_container_schema, ret, arena, 0, err);
 }
@@ -409,7 +216,7 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_RUN_FAILED;
 	}
 	if (o.help) {
-		fputs(run_usage, stdout);
+		fputs(ctl_run_usage, stdout);
 		ctl_run_opts_free(&o);
 		return 0;
 	}

@@ -19,6 +19,8 @@ static const struct br_field create_fields[] = {
         S(br_container_create_req, working_dir, BR_F_STR, BR_PATH_MAX, 0),
         S(br_container_create_req, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
         S(br_container_create_req, seccomp, BR_F_STR, BR_SECCOMP_PROFILE_MAX, 0),
+        S(br_container_create_req, terminal, BR_F_BOOL, 0, 0),
+        S(br_container_create_req, open_stdin, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_container_create_req_schema =
         BR_SCHEMA(struct br_container_create_req, create_fields);

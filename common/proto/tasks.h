@@ -67,6 +67,8 @@ struct br_container_create_req {
 	/* NULL or "": taskd's default seccomp profile; "unconfined": none; else the JSON text of
 	 * a profile (at most BR_SECCOMP_PROFILE_MAX bytes; docs/tasks.md). */
 	const char *seccomp;
+	bool terminal;   /* the process gets a terminal (the shim holds the pty's master) */
+	bool open_stdin; /* the shim keeps the process's stdin open for attached clients */
 };
 extern const struct br_schema br_container_create_req_schema;
 
