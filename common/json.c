@@ -598,3 +598,30 @@ br_json_gen_msgpack(yajl_gen g, const msgpack_object *o)
 		break;
 	}
 }
+
+void
+br_json_gen_value(yajl_gen g, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		yajl_gen_map_open(g);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			br_json_gen_str(g, v->u.object.keys[i]);
+			br_json_gen_value(g, v->u.object.values[i]);
+		}
+		yajl_gen_map_close(g);
+	} else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			br_json_gen_value(g, v->u.array.values[i]);
+		yajl_gen_array_close(g);
+	} else if (YAJL_IS_STRING(v)) {
+		br_json_gen_str(g, v->u.string);
+	} else if (YAJL_IS_NUMBER(v)) {
+		/* The number's own text: no precision is lost on the way through. */
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	} else {
+		yajl_gen_null(g);
+	}
+}

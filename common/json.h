@@ -54,6 +54,8 @@ void br_json_gen_str(yajl_gen g, const char *s);
 void br_json_gen_kv_str(yajl_gen g, const char *key, const char *value); /* skips NULL value */
 void br_json_gen_kv_int(yajl_gen g, const char *key, int64_t value);
 void br_json_gen_kv_bool(yajl_gen g, const char *key, bool value);
+/* Generate a parsed value (a tree of br_json_parse) as it is. */
+void br_json_gen_value(yajl_gen g, yajl_val v);
 /* Take the generated buffer as a heap string (NUL-terminated). */
 char *br_json_gen_take(yajl_gen g, size_t *ret_len);
 /* Generate a msgpack object as JSON: maps with string keys become objects (other keys are

@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <nng/nng.h>
-
 #define LEASE_MAX 255
 
 static int bad_request(br_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -358,10 +356,4 @@ br_reply_encode_error(msgpack_sbuffer *out, const br_err *err)
 	br_msg_pack_str(&pk, br_code_name(code));
 	br_msg_pack_str(&pk, "msg");
 	br_msg_pack_strn(&pk, err->msg, strnlen(err->msg, sizeof(err->msg)));
-}
-
-void
-br_rpc_shutdown(void)
-{
-	nng_fini();
 }

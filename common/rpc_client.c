@@ -623,3 +623,9 @@ br_rpc_call_raw_async(br_rpc_client *client, struct br_loop *loop, const void *r
 	op->data = data;
 	op_start(op, req, len);
 }
+
+void
+br_rpc_shutdown(void)
+{
+	nng_fini();
+}

@@ -194,6 +194,8 @@ int ctl_cmd_ps(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_rm(struct ctl *ctl, int argc, char **argv);
 /* logs.c: `berth logs [-f] [--tail N] [--since T] [--timestamps] CONTAINER` */
 int ctl_cmd_logs(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_exec(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_attach(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv);

@@ -43,6 +43,9 @@ static const char usage_text[] =
         "  rm [-f] ID...\n"
         "  logs [-f] [--tail N] [--since T] [--timestamps] ID\n"
         "                               a container's output\n"
+        "  exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] ID CMD [ARG...]\n"
+        "                               run a command in a running container\n"
+        "  attach [--no-stdin] ID       attach our stdio to a container's main process\n"
         "  namespaces ls|create|rm      namespaces (rm only when empty)\n"
         "  content ls|rm                blobs in the content store (root)\n"
         "  snapshots ls|usage|rm        snapshots (root)\n"
@@ -73,6 +76,8 @@ static const struct {
         {"ps", ctl_cmd_ps},
         {"rm", ctl_cmd_rm},
         {"logs", ctl_cmd_logs},
+        {"exec", ctl_cmd_exec},
+        {"attach", ctl_cmd_attach},
         {"namespaces", ctl_cmd_namespaces},
         {"namespace", ctl_cmd_namespaces},
         {"ns", ctl_cmd_namespaces},

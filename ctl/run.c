@@ -24,6 +24,7 @@
 #include "common/proto/tasks.h"
 #include "common/seccomp.h"
 #include "common/xalloc.h"
+#include "ctl/attach.h"
 #include "ctl/ctl.h"
 #include "ctl/run.h"
 
@@ -205,6 +206,54 @@ attach_follow(struct attach *a, const struct br_task_logs_resp *from)
 	return rc;
 }
 
+/* run -i/-t: start the task with a stream attached (so no output is missed), pump it until
+ * the exit (or the detach keys), then --rm. Signals are forwarded as for run; in raw mode our
+ * terminal sends ctrl-c as a byte instead. */
+static int
+run_attached(struct attach *a, const struct ctl_run_opts *o)
+{
+	struct br_task_attach_req req = {
+	        .id = a->id,
+	        .stdin = o->interactive,
+	        .close_stdin = true,
+	        .start = true,
+	};
+	br_err err = BR_ERR_INIT;
+	int rc;
+
+	if (o->tty)
+		ctl_terminal_size(&req.rows, &req.cols);
+	int fd = ctl_stream_open(a->ctl, "tasks.attach", &br_task_attach_req_schema, &req, &err);
+	if (fd < 0 || ctl_stream_wait_reply(fd, &err) < 0) {
+		if (fd >= 0)
+			close(fd);
+		ctl_report(&err);
+		rc = ctl_run_start_exit_code(&err);
+		if (rc == CTL_EXIT_NOT_FOUND && container_gone(a->ctl, a->id))
+			rc = CTL_EXIT_RUN_FAILED;
+		if (o->rm)
+			remove_container(a->ctl, a->id);
+		return rc;
+	}
+	atomic_store(&a->started, true);
+	struct ctl_pump_opts po = {.stdin = o->interactive, .tty = o->tty};
+	rc = ctl_stream_pump(fd, &po, &err);
+	close(fd);
+	if (rc == CTL_STREAM_DETACHED) {
+		/* It runs on; --rm is for whoever ends it. */
+		return 0;
+	}
+	if (rc < 0) {
+		ctl_report(&err);
+		rc = CTL_EXIT_RUN_FAILED;
+	} else {
+		rc &= 0xff;
+	}
+	if (o->rm)
+		remove_container(a->ctl, a->id);
+	return rc;
+}
+
 int
 ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 {
@@ -239,6 +288,10 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	a->id = container.id;
+	if ((o.interactive || o.tty) && !o.detach) {
+		rc = run_attached(a, &o);
+		goto out;
+	}
 
 	struct br_container_id_req start = {.id = container.id};
 	if (ctl_call(ctl, "tasks.start", &br_container_id_req_schema, &start, NULL, NULL, NULL, 0,

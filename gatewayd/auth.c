@@ -106,10 +106,9 @@ read_groups(uint32_t pid, uint32_t uid, uint32_t *ret, size_t max)
 
 /* The caller's groups (its effective gid first); NULL when they cannot be known. */
 static const uint32_t *
-peer_groups(struct gateway *gw, br_call *call, size_t *ret_n)
+peer_groups(struct gateway *gw, uint32_t uid, uint32_t pid, size_t *ret_n)
 {
 	uint64_t now = uv_now(gw->loop->uv);
-	uint32_t pid = br_call_peer_pid(call), uid = br_call_peer_uid(call);
 
 	if (pid == 0 || pid == PID_UNKNOWN)
 		return NULL;
@@ -127,14 +126,14 @@ peer_groups(struct gateway *gw, br_call *call, size_t *ret_n)
 
 /* True if `rule` names the caller. */
 static bool
-rule_matches(struct gateway *gw, br_call *call, const struct br_access_rule *rule)
+rule_matches(struct gateway *gw, uint32_t uid, uint32_t pid, const struct br_access_rule *rule)
 {
 	const uint32_t *gids;
 	size_t n = 0;
 
 	if (!rule->by_gid)
-		return rule->id == br_call_peer_uid(call);
-	gids = peer_groups(gw, call, &n);
+		return rule->id == uid;
+	gids = peer_groups(gw, uid, pid, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (gids[i] == rule->id)
 			return true;
@@ -153,12 +152,11 @@ rule_covers(const struct br_access_rule *rule, const char *ns)
 	return false;
 }
 
-/* The caller's role in `ns`, or its highest role anywhere when `ns` is NULL. */
+/* The role of peer (uid, pid) in `ns`, or its highest role anywhere when `ns` is NULL. */
 static enum br_role
-role_in(struct gateway *gw, br_call *call, const char *ns)
+peer_role_in(struct gateway *gw, uint32_t uid, uint32_t pid, const char *ns)
 {
 	const struct br_config *cfg = gw->cfg;
-	uint32_t uid = br_call_peer_uid(call);
 	enum br_role role = BR_ROLE_NONE;
 
 	if (uid == 0)
@@ -169,10 +167,16 @@ role_in(struct gateway *gw, br_call *call, const char *ns)
 	}
 	for (size_t i = 0; i < cfg->gatewayd.n_access; i++) {
 		const struct br_access_rule *rule = &cfg->gatewayd.access[i];
-		if (rule->role > role && rule_covers(rule, ns) && rule_matches(gw, call, rule))
+		if (rule->role > role && rule_covers(rule, ns) && rule_matches(gw, uid, pid, rule))
 			role = rule->role;
 	}
 	return role;
+}
+
+static enum br_role
+role_in(struct gateway *gw, br_call *call, const char *ns)
+{
+	return peer_role_in(gw, br_call_peer_uid(call), br_call_peer_pid(call), ns);
 }
 
 enum br_role
@@ -188,6 +192,31 @@ gw_may_read(struct gateway *gw, br_call *call, const char *ns)
 }
 
 int
+gw_check_peer(struct gateway *gw, uint32_t uid, uint32_t pid, const char *ns, const char *method,
+              enum br_role need, br_err *err)
+{
+	enum br_role role;
+
+	if (peer_role_in(gw, uid, pid, NULL) == BR_ROLE_NONE)
+		return br_err_set(err, BR_PERMISSION_DENIED, "uid %u is not allowed to use berth",
+		                  uid);
+	if (br_gateway_is_root_only(method) && uid != 0)
+		return br_err_set(err, BR_PERMISSION_DENIED,
+		                  "%s is for the daemons only (root), whatever the role (uid %u)",
+		                  method, uid);
+	role = peer_role_in(gw, uid, pid, ns);
+	if (role >= need)
+		return 0;
+	if (role == BR_ROLE_NONE)
+		return br_err_set(err, BR_PERMISSION_DENIED,
+		                  "uid %u has no role in namespace %s: %s needs role %s", uid, ns,
+		                  method, br_role_name(need));
+	return br_err_set(err, BR_PERMISSION_DENIED,
+	                  "uid %u has role %s in namespace %s: %s needs role %s", uid,
+	                  br_role_name(role), ns, method, br_role_name(need));
+}
+
+int
 gw_authorize(struct gateway *gw, br_call *call)
 {
 	if (role_in(gw, call, NULL) != BR_ROLE_NONE)
@@ -200,28 +229,11 @@ gw_authorize(struct gateway *gw, br_call *call)
 int
 gw_require(struct gateway *gw, br_call *call, const char *ns, enum br_role need)
 {
-	const char *method = br_call_request(call)->method;
-	uint32_t uid = br_call_peer_uid(call);
-	enum br_role role;
+	br_err err = BR_ERR_INIT;
 
-	if (gw_authorize(gw, call) < 0)
-		return -1;
-	if (br_gateway_is_root_only(method) && uid != 0) {
-		br_call_failf(call, BR_PERMISSION_DENIED,
-		              "%s is for the daemons only (root), whatever the role (uid %u)",
-		              method, uid);
-		return -1;
-	}
-	role = role_in(gw, call, ns);
-	if (role >= need)
+	if (gw_check_peer(gw, br_call_peer_uid(call), br_call_peer_pid(call), ns,
+	                  br_call_request(call)->method, need, &err) == 0)
 		return 0;
-	if (role == BR_ROLE_NONE)
-		br_call_failf(call, BR_PERMISSION_DENIED,
-		              "uid %u has no role in namespace %s: %s needs role %s", uid, ns,
-		              method, br_role_name(need));
-	else
-		br_call_failf(call, BR_PERMISSION_DENIED,
-		              "uid %u has role %s in namespace %s: %s needs role %s", uid,
-		              br_role_name(role), ns, method, br_role_name(need));
+	br_call_fail(call, &err);
 	return -1;
 }

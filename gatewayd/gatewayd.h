@@ -33,6 +33,7 @@ struct gateway {
 	char *last_ns; /* the namespace last known to exist: skips the insert on most writes */
 	struct gw_events *events;
 	struct gw_metrics *metrics; /* GET /metrics (metrics.c); NULL when off */
+	struct gw_streams *streams; /* the stream socket (streams.c) */
 };
 
 /* Create the backend clients (they dial in the background and never fail because a backend
@@ -73,6 +74,17 @@ int gw_authorize(struct gateway *gw, br_call *call);
  * has role read in namespace team-a: images.pull needs role user"), and the methods for root
  * alone (br_gateway_is_root_only) to anyone else. */
 int gw_require(struct gateway *gw, br_call *call, const char *ns, enum br_role need);
+/* The check of gw_require for a peer known by its credentials (a stream's): 0, or -1 with
+ * PERMISSION_DENIED saying why. */
+int gw_check_peer(struct gateway *gw, uint32_t uid, uint32_t pid, const char *ns,
+                  const char *method, enum br_role need, br_err *err);
+
+/* ---- streams.c: the stream socket (common/stream.h) ---- */
+
+/* Listen on the stream socket beside the gateway's socket (same mode and group); streams
+ * whose caller may use them are handed to taskd. Loop thread. */
+int gw_streams_start(struct gateway *gw, br_err *err);
+void gw_streams_stop(struct gateway *gw);
 
 /* ---- events.c: the event log ---- */
 

@@ -61,6 +61,7 @@ static void
 on_stop(void *data)
 {
 	gw_metrics_stop(data);
+	gw_streams_stop(data);
 	gw_events_close(data);
 	gw_backends_close(data);
 }
@@ -103,11 +104,14 @@ main(int argc, char **argv)
 	/* An endpoint that cannot listen is no reason to close the front door. */
 	if (gw_metrics_start(&gw, &d, &err) < 0)
 		br_log_error("GW-METRICS", "%s", err.msg);
+	if (gw_streams_start(&gw, &err) < 0)
+		br_log_error("GW-STREAMS", "%s", err.msg);
 
 	rc = br_daemon_serve(&d, methods, sizeof(methods) / sizeof(methods[0]), &gw, &err);
 	if (rc < 0)
 		br_log_error("GW-SERVE", "%s", err.msg);
 	gw_metrics_stop(&gw);
+	gw_streams_stop(&gw);
 	gw_backends_close(&gw);
 	for (int i = 0; i < GW_N_BACKENDS; i++)
 		free(gw.backends[i].proc_name);

@@ -199,6 +199,8 @@ create_bundle(struct create_job *j, br_err *err)
 	        .seccomp = req->seccomp,
 	        .cgroupns = taskd_host_cgroup_unified(NULL),
 	        .apparmor_profile = taskd_host_apparmor_profile(NULL),
+	        .terminal = req->terminal,
+	        .open_stdin = req->open_stdin,
 	};
 	if (taskd_spec_build(&so, &j->spec, &j->command, err) < 0 ||
 	    taskd_write_file(c->bundle_dir, "config.json", j->spec, err) < 0)

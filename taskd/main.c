@@ -127,6 +127,9 @@ main(int argc, char **argv)
 	d.ns_usage = taskd_ns_usage;
 	d.metrics = taskd_metrics;
 	d.outbox = t.outbox;
+	/* Without its stream socket taskd still serves calls; exec and attach say why not. */
+	if (taskd_streams_start(&t, &err) < 0)
+		br_log_error("TASK-STREAMS", "%s", err.msg);
 	br_log_info("TASK-READY", "shim %s", t.shim_path);
 	rc = br_daemon_serve(&d, taskd_methods, taskd_n_methods, &t, &err);
 	if (rc < 0)

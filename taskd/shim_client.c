@@ -56,6 +56,10 @@ taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct 
 			argv[argc++] = max_files;
 		}
 	}
+	if (o->terminal)
+		argv[argc++] = "--terminal";
+	if (o->open_stdin)
+		argv[argc++] = "--stdin";
 	argv[argc++] = o->id;
 	argv[argc++] = o->bundle;
 	argv[argc++] = o->runtime;

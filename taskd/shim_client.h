@@ -29,6 +29,8 @@ struct taskd_shim_spawn_opts {
 	const char *log_dir;   /* the container's CRI log directory; NULL: raw files in state_dir */
 	int64_t log_max_size;  /* with log_dir: bytes per file (0: the shim's default) */
 	int64_t log_max_files; /* with log_dir: files kept (0: the shim's default) */
+	bool terminal;         /* the spec gives the process a terminal */
+	bool open_stdin;       /* keep the init's stdin open for attached clients */
 };
 
 /*

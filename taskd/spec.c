@@ -490,7 +490,7 @@ gen_mounts(yajl_gen g, const struct taskd_spec_opts *o)
 
 static void
 gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd, uint32_t uid,
-            uint32_t gid, const char *apparmor_profile)
+            uint32_t gid, const char *apparmor_profile, bool terminal)
 {
 	struct rlimit host;
 	uint64_t nofile = TASKD_NOFILE_LIMIT;
@@ -502,7 +502,7 @@ gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd,
 
 	br_json_gen_str(g, "process");
 	yajl_gen_map_open(g);
-	br_json_gen_kv_bool(g, "terminal", false);
+	br_json_gen_kv_bool(g, "terminal", terminal);
 	br_json_gen_str(g, "user");
 	yajl_gen_map_open(g);
 	br_json_gen_kv_int(g, "uid", uid);
@@ -616,7 +616,7 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	yajl_gen g = br_json_gen_new();
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "ociVersion", "1.0.2");
-	gen_process(g, command, env, cwd, uid, gid, o->apparmor_profile);
+	gen_process(g, command, env, cwd, uid, gid, o->apparmor_profile, o->terminal);
 	br_json_gen_str(g, "root");
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "path", "rootfs");
@@ -627,6 +627,12 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	if (gen_linux(g, o, cgroups_path, err) < 0) {
 		yajl_gen_free(g);
 		return -1;
+	}
+	if (o->open_stdin) {
+		br_json_gen_str(g, "annotations");
+		yajl_gen_map_open(g);
+		br_json_gen_kv_str(g, TASKD_ANNOTATION_STDIN, "true");
+		yajl_gen_map_close(g);
 	}
 	yajl_gen_map_close(g);
 	*ret_json = br_json_gen_take(g, NULL);

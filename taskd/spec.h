@@ -17,6 +17,8 @@
 
 #define TASKD_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define TASKD_NOFILE_LIMIT 1024
+/* The annotation that records open_stdin in the spec (the shim keeps the init's stdin open). */
+#define TASKD_ANNOTATION_STDIN "io.berth.open-stdin"
 
 struct taskd_spec_opts {
 	const char *ns;
@@ -46,6 +48,9 @@ struct taskd_spec_opts {
 	const char *seccomp;
 	bool cgroupns;
 	const char *apparmor_profile;
+	/* process.terminal; open_stdin goes into the annotation TASKD_ANNOTATION_STDIN. */
+	bool terminal;
+	bool open_stdin;
 };
 
 /*

@@ -5,7 +5,8 @@
  * functions the files of taskd share: store.c (SQLite records), events.c (the events each
  * record change emits), bundle.c (bundle directories, rootfs mounts), create.c
  * (containers.create/delete), tasks.c (tasks.*, exit watching), logs.c (tasks.logs long-poll),
- * reconcile.c (start-up repair), service.c (method table).
+ * reconcile.c (start-up repair), streams.c (exec and attach streams), service.c (method
+ * table).
  *
  * Threads: everything here runs on the loop thread unless a comment says "worker". Workers
  * (uv_queue_work) get copies of what they need, never touch the table or the database, and
@@ -100,6 +101,7 @@ struct taskd {
 	struct container *containers;
 	unsigned inflight; /* workers queued or running */
 	bool stopping;
+	struct taskd_streams *streams; /* the stream socket (streams.c) */
 };
 
 /* ---- service.c ---- */
@@ -221,6 +223,13 @@ void taskd_release_peers_logged(struct taskd *t, const struct container *c);
 /* ---- tasks.c ---- */
 
 void taskd_tasks_start(br_call *call, void *data);
+/* Start the task of `c` (created, not busy): answers `call` when it is not NULL; with
+ * attach_fd >= 0 (taken), that stream is attached to the shim with `attach` between the
+ * runtime's create and start, or told why the start failed. -1 with err when refused at once
+ * (the caller keeps attach_fd then). */
+struct br_shim_req;
+int taskd_task_start(struct taskd *t, struct container *c, br_call *call, int attach_fd,
+                     const struct br_shim_req *attach, br_err *err);
 void taskd_tasks_get(br_call *call, void *data);
 void taskd_tasks_kill(br_call *call, void *data);
 void taskd_tasks_stop(br_call *call, void *data);
@@ -263,6 +272,20 @@ int taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlis
  * taskd watches (docs/metrics.md). */
 struct br_metrics;
 void taskd_metrics(void *data, struct br_metrics *m);
+
+/* ---- streams.c ---- */
+
+/* Listen on <state>/taskd-stream.sock for streams the gateway hands over. */
+int taskd_streams_start(struct taskd *t, br_err *err);
+void taskd_streams_stop(struct taskd *t);
+/* From a container's spec: whether its process has a terminal, and whether its stdin is kept
+ * open (the annotation TASKD_ANNOTATION_STDIN). */
+int taskd_spec_stdio(const char *spec, bool *ret_terminal, bool *ret_open_stdin, br_err *err);
+/* The OCI process of an exec (heap JSON): the container's process with the request's args,
+ * env added (overriding by key), user (resolved in the rootfs), cwd and terminal. */
+struct br_task_exec_req;
+int taskd_exec_process(const char *spec, const struct br_task_exec_req *req, int rootfs_fd,
+                       char **ret, br_err *err);
 
 /* ---- reconcile.c ---- */
 

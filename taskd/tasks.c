@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/proto/shim.h"
 #include "common/proto/snapshots.h"
+#include "common/stream.h"
 #include "common/xalloc.h"
 #include "taskd/shim_client.h"
 #include "taskd/taskd.h"
@@ -52,6 +53,8 @@ struct start_job {
 	br_err err;
 	uint32_t pid;
 	int watch_fd;
+	int attach_fd;                 /* a stream to attach between create and start, or -1 */
+	struct br_shim_req attach_req; /* its attach request */
 };
 
 struct shim_job {
@@ -275,9 +278,25 @@ start_task(struct start_job *j, br_err *err)
 	        .log_max_size = j->t->cfg->taskd.log_max_size,
 	        .log_max_files = j->t->cfg->taskd.log_max_files,
 	};
+	if (taskd_spec_stdio(j->spec, &so.terminal, &so.open_stdin, err) < 0)
+		goto out;
 	if (taskd_shim_spawn(&so, a, &r, err) < 0)
 		goto out;
 	j->pid = r.pid;
+	if (j->attach_fd >= 0) {
+		/* Attached before the start, the stream misses none of the output. */
+		_cleanup_close_ int sock = br_shim_connect(c->task_dir, err);
+		if (sock < 0 || br_shim_call_passing(sock, &j->attach_req, j->attach_fd,
+		                                     TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, err) < 0) {
+			struct br_shim_req del = {.m = "delete", .force = true};
+			br_err ignored = BR_ERR_INIT;
+			br_shim_call_at(c->task_dir, &del, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r,
+			                &ignored);
+			goto out;
+		}
+		close(j->attach_fd);
+		j->attach_fd = -1;
+	}
 	struct br_shim_req start = {.m = "start"};
 	if (br_shim_call_at(c->task_dir, &start, TASKD_SHIM_CALL_TIMEOUT_MS, a, &r, err) < 0) {
 		struct br_shim_req del = {.m = "delete", .force = true};
@@ -316,7 +335,8 @@ start_done(uv_work_t *w, int status)
 		c->pid = 0;
 		taskd_store_set_task(t, c, NULL, &err);
 		br_err_wrap(&j->err, "start container \"%s\"", c->id);
-		br_call_fail(j->call, &j->err);
+		if (j->call != NULL)
+			br_call_fail(j->call, &j->err);
 		goto out;
 	}
 	c->task = TASK_RUNNING;
@@ -330,10 +350,18 @@ start_done(uv_work_t *w, int status)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 	watch_fd(t, c, j->watch_fd);
 	br_log_info("TASK-START", "container %s/%s: task %u started", c->ns, c->id, c->pid);
-	struct br_task out;
-	task_to_wire(c, &out);
-	br_call_reply(j->call, &br_task_schema, &out);
+	if (j->call != NULL) {
+		struct br_task out;
+		task_to_wire(c, &out);
+		br_call_reply(j->call, &br_task_schema, &out);
+	}
 out:
+	if (j->attach_fd >= 0) {
+		/* The stream never reached the shim: it learns why the start failed. */
+		br_err ignored = BR_ERR_INIT;
+		br_stream_write_reply(j->attach_fd, &j->err, &ignored);
+		close(j->attach_fd);
+	}
 	container_unref(c);
 	free(j->runtime_path);
 	free(j->runtime_root);
@@ -360,48 +388,40 @@ task_container(struct taskd *t, br_call *call, const char *id, bool need_idle)
 	return c;
 }
 
-void
-taskd_tasks_start(br_call *call, void *data)
+int
+taskd_task_start(struct taskd *t, struct container *c, br_call *call, int attach_fd,
+                 const struct br_shim_req *attach, br_err *err)
 {
-	struct taskd *t = data;
-	const struct br_container_id_req *req = br_call_params(call);
-	struct container *c = task_container(t, call, req->id, true);
-	br_err err = BR_ERR_INIT;
-
-	if (c == NULL)
-		return;
-	if (c->task == TASK_RUNNING) {
-		br_call_failf(call, BR_FAILED_PRECONDITION,
-		              "the task of container \"%s\" is already running", c->id);
-		return;
-	}
-	if (c->task == TASK_STOPPED) {
-		br_call_failf(call, BR_FAILED_PRECONDITION,
-		              "container \"%s\" has a stopped task; delete it first", c->id);
-		return;
-	}
+	if (c->busy)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "container \"%s\" is busy with another operation; try again",
+		                  c->id);
+	if (c->task == TASK_RUNNING)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "the task of container \"%s\" is already running", c->id);
+	if (c->task == TASK_STOPPED)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "container \"%s\" has a stopped task; delete it first", c->id);
 	struct start_job *j = xnew(struct start_job);
-	if (taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err) < 0 ||
-	    taskd_store_spec(t->db, c->ns, c->id, &j->spec, &err) < 0) {
+	if (taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, err) < 0 ||
+	    taskd_store_spec(t->db, c->ns, c->id, &j->spec, err) < 0) {
 		free(j->runtime_path);
 		free(j->runtime_root);
 		free(j);
-		br_call_fail(call, &err);
-		return;
+		return -1;
 	}
 	/* Recorded "starting" before the shim exists: after a crash in between, reconcile
 	 * finds either the shim (and records the task, with the events this start did not
 	 * live to emit) or nothing (the container is "created" again). */
 	c->task = TASK_STARTING;
 	c->pid = 0;
-	if (taskd_store_set_task(t, c, NULL, &err) < 0) {
+	if (taskd_store_set_task(t, c, NULL, err) < 0) {
 		c->task = TASK_NONE;
 		free(j->runtime_path);
 		free(j->runtime_root);
 		free(j->spec);
 		free(j);
-		br_call_fail(call, &err);
-		return;
+		return -1;
 	}
 	c->task = TASK_NONE;
 	c->busy = true;
@@ -413,9 +433,25 @@ taskd_tasks_start(br_call *call, void *data)
 	j->shim_path = t->shim_path;
 	j->log_level = t->log_level;
 	j->watch_fd = -1;
+	j->attach_fd = attach_fd;
+	if (attach != NULL)
+		j->attach_req = *attach;
 	j->work.data = j;
 	container_ref(c);
 	taskd_queue(t, &j->work, start_work, start_done);
+	return 0;
+}
+
+void
+taskd_tasks_start(br_call *call, void *data)
+{
+	struct taskd *t = data;
+	const struct br_container_id_req *req = br_call_params(call);
+	struct container *c = task_container(t, call, req->id, false);
+	br_err err = BR_ERR_INIT;
+
+	if (c != NULL && taskd_task_start(t, c, call, -1, NULL, &err) < 0)
+		br_call_fail(call, &err);
 }
 
 /* ------------------------------------------------------------------ get, wait */

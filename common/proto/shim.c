@@ -6,6 +6,7 @@
  * linked into the static shim too, so it uses only libc, msgpack-c and common/msg.c.
  */
 #include "common/proto/shim.h"
+#include "common/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,12 @@ static const struct br_field req_fields[] = {
         S(br_shim_req, all, BR_F_BOOL, 0, 0),
         S(br_shim_req, force, BR_F_BOOL, 0, 0),
         S(br_shim_req, timeout_ms, BR_F_I64, 0, 0),
+        S(br_shim_req, exec_id, BR_F_STR, BR_SHIM_EXEC_ID_MAX, BR_F_ID),
+        S(br_shim_req, terminal, BR_F_BOOL, 0, 0),
+        S(br_shim_req, stdin, BR_F_BOOL, 0, 0),
+        S(br_shim_req, close_stdin, BR_F_BOOL, 0, 0),
+        S(br_shim_req, rows, BR_F_U32, 0, 0),
+        S(br_shim_req, cols, BR_F_U32, 0, 0),
 };
 const struct br_schema br_shim_req_schema = BR_SCHEMA(struct br_shim_req, req_fields);
 
@@ -126,6 +133,13 @@ int
 br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *arena,
              struct br_shim_reply *ret, br_err *err)
 {
+	return br_shim_call_passing(fd, req, -1, timeout_ms, arena, ret, err);
+}
+
+int
+br_shim_call_passing(int fd, const struct br_shim_req *req, int pass_fd, int timeout_ms,
+                     br_arena *arena, struct br_shim_reply *ret, br_err *err)
+{
 	struct br_shim_req r = *req;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -141,12 +155,19 @@ br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *ar
 		msgpack_sbuffer_destroy(&sb);
 		return br_err_set(err, BR_INVALID_ARGUMENT, "shim request too large");
 	}
-	do
-		n = send(fd, sb.data, sb.size, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	msgpack_sbuffer_destroy(&sb);
-	if (n < 0)
-		return br_err_errno(err, BR_UNAVAILABLE, errno, "shim %s: send", req->m);
+	if (pass_fd >= 0) {
+		int rc = br_stream_send_fd(fd, sb.data, sb.size, pass_fd, err);
+		msgpack_sbuffer_destroy(&sb);
+		if (rc < 0)
+			return br_err_wrap(err, "shim %s", req->m);
+	} else {
+		do
+			n = send(fd, sb.data, sb.size, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		msgpack_sbuffer_destroy(&sb);
+		if (n < 0)
+			return br_err_errno(err, BR_UNAVAILABLE, errno, "shim %s: send", req->m);
+	}
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};

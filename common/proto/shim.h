@@ -23,6 +23,16 @@
  *   delete {force}        -> `RUNTIME delete [--force] ID`, then the final state; the shim
  *                            exits after this reply. Refused while the init runs, unless force.
  *   shutdown              -> the shim exits; refused while the init runs
+ *   exec {exec_id, terminal, stdin, rows, cols} + a stream fd (SCM_RIGHTS)
+ *                         -> `RUNTIME exec --detach --process <STATE_DIR>/exec-<exec_id>.json`
+ *                            (written by the caller), its stdio (pipes or a pty) joined to the
+ *                            stream (common/stream.h); the stream gets the REPLY frame, then
+ *                            output frames and finally EXIT. The reply here says only whether
+ *                            the shim took the stream (an exec that fails is told on it).
+ *   attach {stdin, close_stdin, rows, cols} + a stream fd
+ *                         -> the stream gets the init's output from now on (the log keeps all
+ *                            of it) and, with stdin, feeds the init's stdin or terminal; EXIT
+ *                            when the init's exit is announced
  *
  * An error reply carries `code` (a br_code name) and `msg`; the runtime's own message is
  * passed on verbatim ("runc create failed: unable to start container process: exec: \"nope\":
@@ -52,6 +62,7 @@
 
 #define BR_SHIM_VERSION 1
 #define BR_SHIM_MSG_MAX 8192 /* one request or reply packet */
+#define BR_SHIM_EXEC_ID_MAX 64
 #define BR_SHIM_SOCKET "shim.sock"
 #define BR_SHIM_PID_FILE "shim.pid"
 #define BR_SHIM_INIT_PID_FILE "pid"
@@ -67,6 +78,11 @@ struct br_shim_req {
 	bool all;           /* kill: every process of the container */
 	bool force;         /* delete: also when the init still runs */
 	int64_t timeout_ms; /* wait: 0 = until the exit */
+	const char *exec_id; /* exec */
+	bool terminal;       /* exec: a pty */
+	bool stdin;          /* exec, attach: the stream feeds the process's input */
+	bool close_stdin;    /* attach: the stream's end of input closes the init's stdin */
+	uint32_t rows, cols; /* exec, attach: the terminal's size (0: leave it) */
 };
 extern const struct br_schema br_shim_req_schema;
 
@@ -99,6 +115,10 @@ int br_shim_connect(const char *state_dir, br_err *err);
  */
 int br_shim_call(int fd, const struct br_shim_req *req, int timeout_ms, br_arena *arena,
                  struct br_shim_reply *ret, br_err *err);
+
+/* br_shim_call() with `pass_fd` attached to the request (SCM_RIGHTS): exec and attach. */
+int br_shim_call_passing(int fd, const struct br_shim_req *req, int pass_fd, int timeout_ms,
+                         br_arena *arena, struct br_shim_reply *ret, br_err *err);
 
 /* One call on a fresh connection: br_shim_connect() + br_shim_call() + close. */
 int br_shim_call_at(const char *state_dir, const struct br_shim_req *req, int timeout_ms,

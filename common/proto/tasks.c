@@ -96,6 +96,31 @@ static const struct br_field stop_fields[] = {
 };
 const struct br_schema br_task_stop_req_schema = BR_SCHEMA(struct br_task_stop_req, stop_fields);
 
+static const struct br_field exec_fields[] = {
+        S(br_task_exec_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_exec_req, exec_id, BR_F_STR, BR_EXEC_ID_MAX, 0),
+        S(br_task_exec_req, args, BR_F_STRLIST, 1024, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_task_exec_req, env, BR_F_STRLIST, 4096, 0),
+        S(br_task_exec_req, user, BR_F_STR, 256, 0),
+        S(br_task_exec_req, working_dir, BR_F_STR, BR_PATH_MAX, 0),
+        S(br_task_exec_req, terminal, BR_F_BOOL, 0, 0),
+        S(br_task_exec_req, stdin, BR_F_BOOL, 0, 0),
+        S(br_task_exec_req, rows, BR_F_U32, 0, 0),
+        S(br_task_exec_req, cols, BR_F_U32, 0, 0),
+};
+const struct br_schema br_task_exec_req_schema = BR_SCHEMA(struct br_task_exec_req, exec_fields);
+
+static const struct br_field attach_fields[] = {
+        S(br_task_attach_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_attach_req, stdin, BR_F_BOOL, 0, 0),
+        S(br_task_attach_req, close_stdin, BR_F_BOOL, 0, 0),
+        S(br_task_attach_req, start, BR_F_BOOL, 0, 0),
+        S(br_task_attach_req, rows, BR_F_U32, 0, 0),
+        S(br_task_attach_req, cols, BR_F_U32, 0, 0),
+};
+const struct br_schema br_task_attach_req_schema =
+        BR_SCHEMA(struct br_task_attach_req, attach_fields);
+
 static const struct br_field logs_req_fields[] = {
         S(br_task_logs_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
         S(br_task_logs_req, stdout_offset, BR_F_I64, 0, 0),

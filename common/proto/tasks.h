@@ -144,6 +144,35 @@ struct br_task_stop_req {
 };
 extern const struct br_schema br_task_stop_req_schema;
 
+/* Streams (common/stream.h, docs/streams.md): the params of the HEADER frame's envelope. */
+#define BR_EXEC_ID_MAX 64
+struct br_task_exec_req {
+	const char *id;          /* the container */
+	const char *exec_id;     /* "" or NULL: generated */
+	struct br_strlist args;  /* the command, n >= 1 */
+	struct br_strlist env;   /* "K=V", added to (and overriding) the container's */
+	const char *user;        /* NULL: the container's */
+	const char *working_dir; /* NULL: the container's */
+	bool terminal;           /* a pty; its output is all stdout */
+	bool stdin;              /* the client sends input; without it stdin is /dev/null */
+	uint32_t rows, cols;     /* the terminal's first size (0: unset) */
+};
+extern const struct br_schema br_task_exec_req_schema;
+
+/* Attach to the init's I/O: its output from now on (and to the log as always), and with
+ * `stdin`, input into its stdin (the container must have been created with open_stdin) or
+ * terminal. `close_stdin` ends the container's stdin when this client ends its input (run -i).
+ * With `start`, a created container's task is started with the stream attached between the
+ * runtime's create and start, so that no output is missed (run -i/-t, start -a). */
+struct br_task_attach_req {
+	const char *id;
+	bool stdin;
+	bool close_stdin;
+	bool start;
+	uint32_t rows, cols;
+};
+extern const struct br_schema br_task_attach_req_schema;
+
 struct br_task_logs_req {
 	const char *id;
 	int64_t stdout_offset;

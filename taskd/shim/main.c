@@ -4,7 +4,7 @@
  *
  *   berth-shim [--runtime-root DIR] [--log-level L]
  *              [--log-dir DIR [--log-max-size BYTES] [--log-max-files N]]
- *              ID BUNDLE RUNTIME STATE_DIR
+ *              [--terminal] [--stdin] ID BUNDLE RUNTIME STATE_DIR
  *
  * with a pipe as stdout. The shim detaches at once (fork, setsid, fork: it is reparented away
  * from taskd, so taskd may die or restart without touching it), becomes a child subreaper,
@@ -12,8 +12,10 @@
  * writes its one report (the created state, or the runtime's error) to the pipe, and serves
  * until `delete` or `shutdown`. The container's output goes to the CRI log in --log-dir (an
  * existing directory), capped at --log-max-size bytes per file and --log-max-files files. Its own
- * diagnostics go to STATE_DIR/shim.log. The protocol and the state files are described in
- * common/proto/shim.h.
+ * diagnostics go to STATE_DIR/shim.log. With --terminal the container's process has a terminal
+ * (its spec says process.terminal) whose master the shim holds; with --stdin the shim keeps the
+ * container's stdin open (a pipe, or the terminal) for attached clients. The protocol and the state
+ * files are described in common/proto/shim.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,7 @@ struct options {
 	int64_t log_max_size;
 	int64_t log_max_files;
 	enum br_log_level log_level;
+	bool terminal, open_stdin;
 	const char *pos[4];
 };
 
@@ -46,7 +49,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: berth-shim [--runtime-root DIR] [--log-level LEVEL] [--log-dir DIR "
-	           "[--log-max-size BYTES] [--log-max-files N]] ID BUNDLE RUNTIME STATE_DIR\n");
+	           "[--log-max-size BYTES] [--log-max-files N]] [--terminal] [--stdin] ID BUNDLE "
+	           "RUNTIME "
+	           "STATE_DIR\n");
 }
 
 static int
@@ -79,6 +84,10 @@ parse_args(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--version") == 0) {
 			printf("berth-shim %s\n", BR_VERSION);
 			exit(0);
+		} else if (strcmp(a, "--terminal") == 0) {
+			o->terminal = true;
+		} else if (strcmp(a, "--stdin") == 0) {
+			o->open_stdin = true;
 		} else if (strcmp(a, "--runtime-root") == 0 && i + 1 < argc) {
 			o->runtime_root = argv[++i];
 		} else if (strcmp(a, "--log-dir") == 0 && i + 1 < argc) {
@@ -232,6 +241,9 @@ main(int argc, char **argv)
 	                 .stderr_w = -1,
 	                 .log_dirfd = -1,
 	                 .log = {.fd = -1},
+	                 .master = -1,
+	                 .stdin_r = -1,
+	                 .init_in = {.fd = -1},
 	                 .out = {{.pipe_fd = -1, .log_fd = -1}, {.pipe_fd = -1, .log_fd = -1}}};
 	br_err err = BR_ERR_INIT;
 
@@ -241,6 +253,10 @@ main(int argc, char **argv)
 	}
 	for (int i = 0; i < SHIM_MAX_CONNS; i++)
 		s.conns[i].fd = -1;
+	for (int i = 0; i < SHIM_MAX_STREAMS; i++)
+		s.streams[i].fd = -1;
+	s.terminal = o.terminal;
+	s.open_stdin = o.open_stdin;
 	s.id = o.pos[0];
 	s.bundle = o.pos[1];
 	s.runtime = o.pos[2];

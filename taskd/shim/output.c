@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "taskd/shim/shim.h"
 
-#define PUMP_BUF 16384
+#define PUMP_BUF SHIM_CHUNK
 
 static int
 open_log(struct shim *s, const char *name, br_err *err)
@@ -62,7 +62,30 @@ shim_output_open(struct shim *s, br_err *err)
 		s->out[i].pipe_fd = p[0];
 		*write_ends[i] = p[1];
 	}
+	if (s->open_stdin && !s->terminal) {
+		/* The container's stdin: its read end goes to the runtime's create, the write end
+		 * stays here for attached clients. */
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return br_err_errno(err, BR_INTERNAL, errno, "pipe for stdin");
+		fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+		s->stdin_r = p[0];
+		s->init_in.fd = p[1];
+	}
 	return 0;
+}
+
+void
+shim_output_use_terminal(struct shim *s)
+{
+	for (int i = 0; i < 2; i++) {
+		if (s->out[i].pipe_fd >= 0)
+			close(s->out[i].pipe_fd);
+		s->out[i].pipe_fd = -1;
+	}
+	/* A copy: reading ends at the terminal's hang-up and closes it, while the master
+	 * itself stays the container's input until the exit. */
+	s->out[0].pipe_fd = fcntl(s->master, F_DUPFD_CLOEXEC, 3);
 }
 
 static int64_t
@@ -91,6 +114,7 @@ shim_output_pump(struct shim *s, int i)
 		o->pipe_fd = -1;
 		return;
 	}
+	shim_streams_send(s, -1, i == 0 ? BR_STREAM_STDOUT : BR_STREAM_STDERR, buf, (size_t)n);
 	if (s->log_dir != NULL) {
 		static bool warned;
 		br_err err = BR_ERR_INIT;
@@ -118,10 +142,9 @@ shim_output_pump(struct shim *s, int i)
 }
 
 void
-shim_output_take_stderr(struct shim *s, char *buf, size_t cap)
+shim_output_take_stderr(int fd, char *buf, size_t cap)
 {
 	size_t len = 0;
-	int fd = s->out[1].pipe_fd;
 
 	buf[0] = '\0';
 	while (fd >= 0 && len + 1 < cap) {
@@ -163,4 +186,7 @@ shim_output_close(struct shim *s)
 		s->out[i].pipe_fd = -1;
 	}
 	br_crilog_writer_close(&s->log);
+	if (s->master >= 0)
+		close(s->master);
+	s->master = -1;
 }

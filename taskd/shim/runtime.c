@@ -220,6 +220,14 @@ int
 shim_runtime_run(struct shim *s, const char *const *args, int out_fd, int err_fd, int timeout_ms,
                  br_err *err)
 {
+	return shim_runtime_run_stdio(s, args, -1, out_fd, err_fd, s->out[1].pipe_fd, timeout_ms,
+	                              err);
+}
+
+int
+shim_runtime_run_stdio(struct shim *s, const char *const *args, int in_fd, int out_fd, int err_fd,
+                       int err_read_fd, int timeout_ms, br_err *err)
+{
 	char log_opt[4200], root_opt[4200];
 	const char *argv[MAX_ARGS + 5];
 	char captured[CAPTURE_MAX];
@@ -252,7 +260,7 @@ shim_runtime_run(struct shim *s, const char *const *args, int out_fd, int err_fd
 		return br_err_errno(err, BR_INTERNAL, e, "%s %s: fork", s->runtime, verb);
 	}
 	if (pid == 0)
-		exec_child(s->runtime, (char *const *)argv, s->devnull_fd,
+		exec_child(s->runtime, (char *const *)argv, in_fd >= 0 ? in_fd : s->devnull_fd,
 		           out_fd >= 0 ? out_fd : s->devnull_fd, err_fd >= 0 ? err_fd : pipefd[1]);
 	if (capture)
 		close(pipefd[1]);
@@ -265,10 +273,10 @@ shim_runtime_run(struct shim *s, const char *const *args, int out_fd, int err_fd
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 
-	/* For create, the runtime's stderr is the container's pipe: the caller passes what it
-	 * holds in `captured` through shim_output_take_stderr(). */
+	/* For create and exec, the runtime's stderr is the process's pipe: what the runtime said
+	 * is waiting in it. */
 	if (!capture)
-		shim_output_take_stderr(s, captured, sizeof(captured));
+		shim_output_take_stderr(err_read_fd, captured, sizeof(captured));
 	tidy_message(captured, sizeof(captured));
 	if (captured[0] == '\0') {
 		last_log_error(s->state_dirfd, captured, sizeof(captured));

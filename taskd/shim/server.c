@@ -202,13 +202,40 @@ do_delete(struct shim *s, const struct br_shim_req *req, br_err *err)
 	return 0;
 }
 
+/* attach: the client's stream gets the init's output from now on and, with stdin, feeds its
+ * input. */
+static int
+do_attach(struct shim *s, const struct br_shim_req *req, int fd, br_err *err)
+{
+	if (s->exit_announced)
+		return br_err_set(err, BR_FAILED_PRECONDITION, "container %s is not running",
+		                  s->id);
+	/* Input only where the container has some (created with open_stdin). */
+	bool stdin = req->stdin && s->init_in.fd >= 0;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (shim_stream_add(s, fd, -1, stdin, req->close_stdin, err) < 0)
+		return -1;
+	shim_console_resize(s->master, req->rows, req->cols);
+	return 0;
+}
+
 static void
-dispatch(struct shim *s, int i, const struct br_shim_req *req)
+dispatch(struct shim *s, int i, const struct br_shim_req *req, int *fd)
 {
 	br_err err = BR_ERR_INIT;
 	const char *m = req->m;
 
-	if (strcmp(m, "state") == 0) {
+	if (strcmp(m, "exec") == 0 || strcmp(m, "attach") == 0) {
+		if (*fd < 0) {
+			br_err_set(&err, BR_INVALID_ARGUMENT, "%s: no stream attached", m);
+			goto fail;
+		}
+		if ((m[0] == 'e' ? shim_exec_start(s, req, *fd, &err)
+		                 : do_attach(s, req, *fd, &err)) < 0)
+			goto fail;
+		*fd = -1; /* the shim's now */
+		reply_state(s, i);
+	} else if (strcmp(m, "state") == 0) {
 		reply_state(s, i);
 	} else if (strcmp(m, "start") == 0) {
 		if (do_start(s, &err) < 0)
@@ -265,19 +292,18 @@ shim_server_handle(struct shim *s, int i)
 	struct br_shim_req req;
 	msgpack_object obj;
 	br_err err = BR_ERR_INIT;
+	int fd = -1;
 	ssize_t n;
 
-	n = recv(s->conns[i].fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+	n = br_stream_recv_fd(s->conns[i].fd, buf, sizeof(buf), &fd, &err);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
-		shim_server_close_conn(s, i);
+	if (n < 0 && err.code == BR_INVALID_ARGUMENT) {
+		shim_server_send_error(s, i, &err);
 		return;
 	}
-	if ((size_t)n > sizeof(buf)) {
-		br_err_set(&err, BR_INVALID_ARGUMENT,
-		           "request of %zd bytes is too large (limit %d)", n, BR_SHIM_MSG_MAX);
-		shim_server_send_error(s, i, &err);
+	if (n <= 0) {
+		shim_server_close_conn(s, i);
 		return;
 	}
 	br_arena *arena = br_arena_new();
@@ -285,8 +311,10 @@ shim_server_handle(struct shim *s, int i)
 	    br_msg_decode(&obj, &br_shim_req_schema, "", arena, &req, &err) < 0)
 		shim_server_send_error(s, i, &err);
 	else
-		dispatch(s, i, &req);
+		dispatch(s, i, &req, &fd);
 	br_arena_free(arena);
+	if (fd >= 0)
+		close(fd);
 }
 
 void

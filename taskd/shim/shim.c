@@ -38,21 +38,55 @@ shim_wall_ms(void)
 int
 shim_create(struct shim *s, br_err *err)
 {
-	char pid_file[4200];
-	const char *args[] = {"create", "--bundle", s->bundle, "--pid-file", pid_file, s->id, NULL};
-	int rc;
+	char pid_file[4200], console[4200];
+	const char *args[10] = {"create", "--bundle", s->bundle, "--pid-file", pid_file};
+	size_t n = 5;
+	int rc, console_fd = -1;
 
 	snprintf(pid_file, sizeof(pid_file), "%s/%s", s->state_dir, BR_SHIM_INIT_PID_FILE);
+	s->init_in = (struct shim_input){.fd = -1, .buf.cap = SHIM_INPUT_MAX};
+	if (s->terminal) {
+		console_fd = shim_console_listen(s, "console.sock", console, sizeof(console), err);
+		if (console_fd < 0)
+			return -1;
+		args[n++] = "--console-socket";
+		args[n++] = console;
+	}
+	args[n++] = s->id;
+	args[n] = NULL;
 	if (shim_output_open(s, err) < 0)
 		return -1;
-	rc = shim_runtime_run(s, args, s->stdout_w, s->stderr_w, SHIM_CREATE_TIMEOUT_MS, err);
+	if (s->terminal) {
+		/* The container's stdio is the terminal; the pipes stay for the runtime's own
+		 * words on failure. */
+		rc = shim_runtime_run(s, args, -1, -1, SHIM_CREATE_TIMEOUT_MS, err);
+		if (rc == 0)
+			rc = shim_console_receive(console_fd, console, &s->master, err);
+		else {
+			close(console_fd);
+			unlink(console);
+		}
+	} else {
+		rc = shim_runtime_run_stdio(s, args, s->stdin_r, s->stdout_w, s->stderr_w,
+		                            s->out[1].pipe_fd, SHIM_CREATE_TIMEOUT_MS, err);
+	}
 	/* The container holds the write ends now; ours would keep the pipes from ever
 	 * reaching EOF. */
 	close(s->stdout_w);
 	close(s->stderr_w);
 	s->stdout_w = s->stderr_w = -1;
+	if (s->stdin_r >= 0)
+		close(s->stdin_r);
+	s->stdin_r = -1;
 	if (rc < 0)
 		return -1;
+	if (s->terminal) {
+		/* The terminal replaces the output pipes: its master is stdout. */
+		shim_output_use_terminal(s);
+		if (s->open_stdin)
+			s->init_in = (struct shim_input){
+			        .fd = s->master, .shared = true, .buf.cap = SHIM_INPUT_MAX};
+	}
 	if (br_shim_read_pid(s->state_dirfd, BR_SHIM_INIT_PID_FILE, &s->init_pid, err) < 0)
 		return br_err_wrap(err, "%s create succeeded but its pid file is unusable",
 		                   s->runtime);
@@ -60,17 +94,22 @@ shim_create(struct shim *s, br_err *err)
 	return 0;
 }
 
+int64_t
+shim_exit_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return 255;
+}
+
 static void
 record_exit(struct shim *s, int wstatus)
 {
 	br_err err = BR_ERR_INIT;
 
-	if (WIFEXITED(wstatus))
-		s->exit_status = WEXITSTATUS(wstatus);
-	else if (WIFSIGNALED(wstatus))
-		s->exit_status = 128 + WTERMSIG(wstatus);
-	else
-		s->exit_status = 255;
+	s->exit_status = shim_exit_status(wstatus);
 	s->exited_at = shim_wall_ms();
 	s->init_reaped = true;
 	s->drain_deadline = shim_now_ms() + SHIM_DRAIN_MS;
@@ -90,9 +129,29 @@ shim_reap(struct shim *s)
 			continue;
 		if (pid <= 0)
 			return;
-		if (pid == s->init_pid && !s->init_reaped)
+		if (pid == s->init_pid && !s->init_reaped) {
 			record_exit(s, wstatus);
+		} else if (!shim_exec_reaped(s, pid, wstatus)) {
+			/* Perhaps an exec whose pid we have not read yet: keep it a while. */
+			static unsigned next;
+			s->unclaimed[next % SHIM_UNCLAIMED_MAX].pid = pid;
+			s->unclaimed[next % SHIM_UNCLAIMED_MAX].wstatus = wstatus;
+			next++;
+		}
 	}
+}
+
+bool
+shim_claim_exit(struct shim *s, pid_t pid, int *ret_wstatus)
+{
+	for (int i = 0; i < SHIM_UNCLAIMED_MAX; i++) {
+		if (s->unclaimed[i].pid == pid && pid > 0) {
+			*ret_wstatus = s->unclaimed[i].wstatus;
+			s->unclaimed[i].pid = 0;
+			return true;
+		}
+	}
+	return false;
 }
 
 void
@@ -128,8 +187,10 @@ maybe_announce(struct shim *s, int64_t now)
 		return;
 	shim_output_drain(s);
 	shim_output_close(s);
+	shim_input_close(&s->init_in);
 	s->status = SHIM_STOPPED;
 	s->exit_announced = true;
+	shim_streams_exit(s, -1, s->exit_status);
 }
 
 static int
@@ -139,6 +200,9 @@ next_timeout(const struct shim *s, int64_t now)
 
 	if (s->init_reaped && !s->exit_announced)
 		next = s->drain_deadline;
+	int64_t exec_next = shim_exec_next_deadline(s);
+	if (exec_next != 0 && (next == 0 || exec_next < next))
+		next = exec_next;
 	for (int i = 0; i < SHIM_MAX_CONNS; i++) {
 		int64_t d = s->conns[i].deadline;
 		if (s->conns[i].fd >= 0 && s->conns[i].pending != CONN_IDLE && d != 0 &&
@@ -150,56 +214,133 @@ next_timeout(const struct shim *s, int64_t now)
 	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
 }
 
+/* What each pollfd of the loop stands for. */
+enum poll_kind { P_SIG, P_LISTEN, P_OUT, P_IN, P_CONN, P_STREAM, P_EXEC_OUT, P_EXEC_IN };
+
+#define POLL_MAX (2 + 2 + 1 + SHIM_MAX_CONNS + SHIM_MAX_STREAMS + SHIM_MAX_EXECS * 3)
+
+struct poll_set {
+	struct pollfd pfd[POLL_MAX];
+	struct {
+		enum poll_kind kind;
+		int i, j;
+	} what[POLL_MAX];
+	int n;
+};
+
+static void
+poll_add(struct poll_set *p, int fd, short events, enum poll_kind kind, int i, int j)
+{
+	p->pfd[p->n] = (struct pollfd){.fd = events || kind == P_CONN ? fd : -1, .events = events};
+	p->what[p->n].kind = kind;
+	p->what[p->n].i = i;
+	p->what[p->n].j = j;
+	p->n++;
+}
+
+static void
+poll_build(struct shim *s, struct poll_set *p)
+{
+	p->n = 0;
+	poll_add(p, s->signal_fd, POLLIN, P_SIG, 0, 0);
+	poll_add(p, s->listen_fd, POLLIN, P_LISTEN, 0, 0);
+	/* A process's output is read only while each of its clients has room for it. */
+	bool room = shim_streams_room(s, -1);
+	for (int j = 0; j < 2; j++)
+		poll_add(p, s->out[j].pipe_fd, room && s->out[j].pipe_fd >= 0 ? POLLIN : 0, P_OUT,
+		         j, 0);
+	poll_add(p, s->init_in.fd, shim_input_events(&s->init_in), P_IN, 0, 0);
+	for (int i = 0; i < SHIM_MAX_CONNS; i++) {
+		const struct shim_conn *c = &s->conns[i];
+		/* A parked connection is only watched for hang-up. */
+		if (c->fd >= 0)
+			poll_add(p, c->fd, c->pending == CONN_IDLE ? POLLIN : 0, P_CONN, i, 0);
+	}
+	for (int i = 0; i < SHIM_MAX_STREAMS; i++) {
+		short ev = shim_stream_events(s, i);
+		if (ev)
+			poll_add(p, s->streams[i].fd, ev, P_STREAM, i, 0);
+	}
+	for (int i = 0; i < SHIM_MAX_EXECS; i++) {
+		struct shim_exec *e = &s->execs[i];
+		if (!e->used)
+			continue;
+		bool exec_room = shim_streams_room(s, i);
+		for (int j = 0; j < 2; j++)
+			if (e->out_fd[j] >= 0 && exec_room)
+				poll_add(p, e->out_fd[j], POLLIN, P_EXEC_OUT, i, j);
+		short ev = shim_input_events(&e->in);
+		if (ev)
+			poll_add(p, e->in.fd, ev, P_EXEC_IN, i, 0);
+	}
+}
+
 int
 shim_run(struct shim *s, br_err *err)
 {
-	enum { P_SIG, P_LISTEN, P_OUT, P_ERR, P_CONN };
-	struct pollfd pfd[P_CONN + SHIM_MAX_CONNS];
+	static struct poll_set p;
 
 	/* A SIGCHLD may have come before the loop (an init that died at once). */
 	shim_reap(s);
 	while (!s->quit) {
 		int64_t now = shim_now_ms();
 		maybe_announce(s, now);
+		shim_exec_announce(s, now);
 		shim_server_wake(s, now);
 		if (s->quit)
 			break;
 
-		pfd[P_SIG] = (struct pollfd){.fd = s->signal_fd, .events = POLLIN};
-		pfd[P_LISTEN] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-		pfd[P_OUT] = (struct pollfd){.fd = s->out[0].pipe_fd, .events = POLLIN};
-		pfd[P_ERR] = (struct pollfd){.fd = s->out[1].pipe_fd, .events = POLLIN};
-		for (int i = 0; i < SHIM_MAX_CONNS; i++) {
-			const struct shim_conn *c = &s->conns[i];
-			/* A parked connection is only watched for hang-up. */
-			pfd[P_CONN + i] = (struct pollfd){
-			        .fd = c->fd, .events = c->pending == CONN_IDLE ? POLLIN : 0};
-		}
-		int rc = poll(pfd, P_CONN + SHIM_MAX_CONNS, next_timeout(s, now));
+		poll_build(s, &p);
+		int rc = poll(p.pfd, (nfds_t)p.n, next_timeout(s, now));
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			return br_err_errno(err, BR_INTERNAL, errno, "poll");
-		if (pfd[P_SIG].revents)
-			handle_signals(s);
-		if (pfd[P_OUT].revents)
-			shim_output_pump(s, 0);
-		if (pfd[P_ERR].revents)
-			shim_output_pump(s, 1);
-		for (int i = 0; i < SHIM_MAX_CONNS; i++) {
-			short ev = pfd[P_CONN + i].revents;
-			if (s->conns[i].fd < 0 || ev == 0)
+		bool accept = false;
+		for (int k = 0; k < p.n && !s->quit; k++) {
+			short ev = p.pfd[k].revents;
+			int i = p.what[k].i, j = p.what[k].j;
+			if (ev == 0)
 				continue;
-			if (s->conns[i].pending != CONN_IDLE) {
-				if (ev & (POLLHUP | POLLERR))
-					shim_server_close_conn(s, i);
-				continue;
-			}
-			shim_server_handle(s, i);
-			if (s->quit)
+			switch (p.what[k].kind) {
+			case P_SIG:
+				handle_signals(s);
 				break;
+			case P_LISTEN:
+				accept = true;
+				break;
+			case P_OUT:
+				shim_output_pump(s, i);
+				break;
+			case P_IN:
+				shim_input_flush(&s->init_in);
+				break;
+			case P_CONN:
+				if (s->conns[i].fd < 0)
+					break;
+				if (s->conns[i].pending != CONN_IDLE) {
+					if (ev & (POLLHUP | POLLERR))
+						shim_server_close_conn(s, i);
+					break;
+				}
+				shim_server_handle(s, i);
+				break;
+			case P_STREAM:
+				/* The slot may have changed hands during this round. */
+				if (s->streams[i].fd == p.pfd[k].fd)
+					shim_stream_handle(s, i, ev);
+				break;
+			case P_EXEC_OUT:
+				if (s->execs[i].used && s->execs[i].out_fd[j] == p.pfd[k].fd)
+					shim_exec_pump(s, i, j);
+				break;
+			case P_EXEC_IN:
+				if (s->execs[i].used && s->execs[i].in.fd == p.pfd[k].fd)
+					shim_input_flush(&s->execs[i].in);
+				break;
+			}
 		}
-		if (pfd[P_LISTEN].revents)
+		if (accept && !s->quit)
 			shim_server_accept(s);
 	}
 	/* Output written after the last announcement still belongs in the logs. */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Streams from the CLI (attach.c): opening one on the gateway's stream socket and pumping it
+ * between our stdio and the process. Main thread.
+ */
+#ifndef BR_CTL_ATTACH_H
+#define BR_CTL_ATTACH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/msg.h"
+
+struct ctl;
+
+#define CTL_STREAM_DETACHED (-2) /* ctl_stream_pump: the detach keys were typed */
+
+/* Connect to the stream socket beside ctl->address and send the HEADER frame of `method`
+ * (params packed with `ps`). Returns the connection (blocking), or -1: UNAVAILABLE when the
+ * gateway is not there, PERMISSION_DENIED when its socket refuses us. */
+int ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps,
+                    const void *params, br_err *err);
+/* Wait for the stream's REPLY frame: 0 when it opened, else -1 with the error of whichever
+ * hop refused it (gateway, taskd, shim). */
+int ctl_stream_wait_reply(int fd, br_err *err);
+
+struct ctl_pump_opts {
+	bool stdin; /* send our stdin (STDIN_CLOSE at its end) */
+	bool tty;   /* a terminal: raw mode while our stdin is one, resizes, detach keys */
+};
+
+/* Pump an open stream until EXIT: the process's exit status; CTL_STREAM_DETACHED when the
+ * detach keys were typed; -1 with err when the stream broke. */
+int ctl_stream_pump(int fd, const struct ctl_pump_opts *o, br_err *err);
+
+/* Our terminal's size (stdout's, else stdin's); 0 and 0 when there is none. */
+void ctl_terminal_size(uint32_t *ret_rows, uint32_t *ret_cols);
+
+#endif
