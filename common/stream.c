@@ -50,8 +50,7 @@ br_stream_header_parse(const uint8_t in[BR_STREAM_HEADER_LEN], enum br_stream_ty
 }
 
 int
-br_stream_write_frame(int fd, enum br_stream_type type, const void *data, uint32_t len,
-                      br_err *err)
+br_stream_write_frame(int fd, enum br_stream_type type, const void *data, uint32_t len, br_err *err)
 {
 	uint8_t head[BR_STREAM_HEADER_LEN];
 	struct iovec iov[2] = {{head, sizeof(head)}, {(void *)data, len}};
@@ -66,12 +65,14 @@ br_stream_write_frame(int fd, enum br_stream_type type, const void *data, uint32
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return br_err_errno(err, errno == EPIPE || errno == ECONNRESET ? BR_UNAVAILABLE
-			                                                               : BR_INTERNAL,
+			return br_err_errno(err,
+			                    errno == EPIPE || errno == ECONNRESET ? BR_UNAVAILABLE
+			                                                          : BR_INTERNAL,
 			                    errno, "stream: write");
 		left -= (size_t)n;
 		while (n > 0 && mh.msg_iovlen > 0) {
-			size_t take = (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
+			size_t take =
+			        (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
 			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + take;
 			mh.msg_iov->iov_len -= take;
 			n -= (ssize_t)take;
@@ -119,7 +120,8 @@ br_stream_read_frame(int fd, int timeout_ms, enum br_stream_type *ret_type, void
 		return -1;
 	if (*ret_len > cap)
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "stream: frame of %u bytes is too large (limit %zu)", *ret_len, cap);
+		                  "stream: frame of %u bytes is too large (limit %zu)", *ret_len,
+		                  cap);
 	return read_full(fd, buf, *ret_len, timeout_ms, err);
 }
 
@@ -192,7 +194,8 @@ br_stream_recv_fd(int sock, void *buf, size_t cap, int *ret_fd, br_err *err)
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		int e = errno;
-		br_err_errno(err, e == EAGAIN ? BR_UNAVAILABLE : BR_INTERNAL, e, "receive a stream");
+		br_err_errno(err, e == EAGAIN ? BR_UNAVAILABLE : BR_INTERNAL, e,
+		             "receive a stream");
 		errno = e;
 		return -1;
 	}
@@ -212,7 +215,8 @@ br_stream_recv_fd(int sock, void *buf, size_t cap, int *ret_fd, br_err *err)
 	if (nfds > 1) {
 		close(*ret_fd);
 		*ret_fd = -1;
-		return br_err_set(err, BR_INVALID_ARGUMENT, "a stream message carried %d fds", nfds);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "a stream message carried %d fds",
+		                  nfds);
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		if (*ret_fd >= 0)

@@ -24,6 +24,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/proto/tasks.h"
 #include "common/rpc.h"
 #include "common/stream.h"
@@ -31,15 +32,15 @@
 #include "ctl/attach.h"
 #include "ctl/ctl.h"
 
-#define DETACH_1 0x10 /* ctrl-p */
-#define DETACH_2 0x11 /* ctrl-q */
+#define DETACH_1 0x10          /* ctrl-p */
+#define DETACH_2 0x11          /* ctrl-q */
 #define OPEN_TIMEOUT_MS 180000 /* a start behind an attach runs the runtime's create */
 
 /* ------------------------------------------------------------------ opening */
 
 int
-ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps,
-                const void *params, br_err *err)
+ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
+                br_err *err)
 {
 	_cleanup_free_ char *path = br_stream_socket_path(ctl->address);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -47,7 +48,8 @@ ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps,
 	int rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long", path);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long",
+		                  path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -155,7 +157,7 @@ on_winch(int sig)
 struct pump {
 	int fd;
 	bool send_stdin, stdin_done, detach_keys, held; /* held: a ctrl-p waits for the next */
-	uint8_t *in;                                     /* frames waiting to be sent */
+	uint8_t *in;                                    /* frames waiting to be sent */
 	size_t in_off, in_len;
 	uint8_t *out; /* frames read, not yet whole */
 	size_t out_len;
@@ -319,7 +321,8 @@ ctl_stream_pump(int fd, const struct ctl_pump_opts *o, br_err *err)
 			}
 		}
 		if (pfd[0].revents & POLLOUT) {
-			ssize_t w = send(fd, p.in + p.in_off, p.in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t w =
+			        send(fd, p.in + p.in_off, p.in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w > 0) {
 				p.in_off += (size_t)w;
 				p.in_len -= (size_t)w;
@@ -337,7 +340,8 @@ ctl_stream_pump(int fd, const struct ctl_pump_opts *o, br_err *err)
 				continue;
 			if (r <= 0) {
 				br_err_set(err, BR_UNAVAILABLE,
-				           "the stream ended before the process did (its shim is gone)");
+				           "the stream ended before the process did (its shim is "
+				           "gone)");
 				break;
 			}
 			p.out_len += (size_t)r;
@@ -375,13 +379,15 @@ static const char exec_usage[] =
         "                         run as this user (name or id) instead of the container's\n"
         "  -w, --workdir DIR      run in DIR instead of the container's working directory\n";
 
-/* An error that stopped the command before it ran: docker's codes (126 cannot be invoked,
- * 127 not found), except a missing container. */
+/* An error that stopped the command before it ran: docker's codes for the runtime's refusals
+ * (126 cannot be invoked, 127 not found); the front door's and taskd's refusals (a role, a
+ * missing container) keep their own. */
 static int
 exec_failed(const br_err *err)
 {
 	ctl_report(err);
-	if (strncmp(err->msg, "container ", 10) == 0)
+	if (strncmp(err->msg, "container ", 10) == 0 || strstr(err->msg, "needs role") != NULL ||
+	    strstr(err->msg, "not allowed to use berth") != NULL)
 		return ctl_exit_code(err->code);
 	switch (err->code) {
 	case BR_NOT_FOUND:
@@ -484,6 +490,28 @@ static const char attach_usage[] =
         "Options:\n"
         "      --no-stdin   do not send our stdin\n";
 
+/* Whether container `id` was created with a terminal (its spec's process.terminal). */
+static bool
+has_terminal(struct ctl *ctl, const char *id)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_container_id_req req = {.id = id};
+	struct br_container_spec_resp resp;
+	yajl_val root = NULL, process = NULL;
+	bool terminal = false;
+	br_err err = BR_ERR_INIT;
+
+	if (ctl_call(ctl, "containers.spec", &br_container_id_req_schema, &req,
+	             &br_container_spec_resp_schema, &resp, arena, 0, &err) < 0 ||
+	    br_json_parse(resp.spec, strlen(resp.spec), strlen(resp.spec) + 1, "spec", &root,
+	                  &err) < 0)
+		return false;
+	if (br_json_get_obj(root, "", "process", false, &process, &err) == 0 && process != NULL)
+		br_json_get_bool(process, "process", "terminal", false, &terminal, &err);
+	yajl_tree_free(root);
+	return terminal;
+}
+
 int
 ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 {
@@ -520,9 +548,9 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 			close(fd);
 		return ctl_report(&err);
 	}
-	/* Whether the container has a terminal decides raw mode: a terminal's output comes as
-	 * stdout only, and our terminal then passes keys through as they are typed. */
-	struct ctl_pump_opts po = {.stdin = req.stdin, .tty = isatty(STDIN_FILENO)};
+	/* Whether the container has a terminal decides raw mode: our terminal then passes keys
+	 * through as they are typed, and the container's echoes them. */
+	struct ctl_pump_opts po = {.stdin = req.stdin, .tty = has_terminal(ctl, req.id)};
 	int rc = ctl_stream_pump(fd, &po, &err);
 	close(fd);
 	if (rc == CTL_STREAM_DETACHED)

@@ -249,8 +249,15 @@ run_attached(struct attach *a, const struct ctl_run_opts *o)
 	} else {
 		rc &= 0xff;
 	}
-	if (o->rm)
+	if (o->rm) {
+		/* The stream's EXIT and taskd's record of it come apart: the removal waits for
+		 * the record. */
+		struct br_task_wait_req wait = {.id = a->id, .timeout_ms = 10000};
+		br_err ignored = BR_ERR_INIT;
+		ctl_call(a->ctl, "tasks.wait", &br_task_wait_req_schema, &wait, NULL, NULL, NULL,
+		         20000, &ignored);
 		remove_container(a->ctl, a->id);
+	}
 	return rc;
 }
 

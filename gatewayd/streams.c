@@ -52,7 +52,8 @@ listen_on(const char *path, const char *group, br_err *err)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long", path);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long",
+		                  path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return br_err_errno(err, BR_INTERNAL, errno, "remove stale %s", path);
@@ -68,8 +69,8 @@ listen_on(const char *path, const char *group, br_err *err)
 	if (group != NULL && group[0] != '\0') {
 		struct group *g = getgrnam(group);
 		if (g != NULL && chown(path, 0, g->gr_gid) < 0)
-			br_log_warn("GW-STREAM-CHOWN", "chown %s to group \"%s\": %s, ignoring", path,
-			            group, strerror(errno));
+			br_log_warn("GW-STREAM-CHOWN", "chown %s to group \"%s\": %s, ignoring",
+			            path, group, strerror(errno));
 	}
 	return fd;
 }
@@ -109,8 +110,8 @@ hand_over(struct opening *o, br_err *err)
 		goto out;
 	const char *ns = req.ns[0] != '\0' ? req.ns : "default";
 	if (strcmp(req.method, "tasks.exec") != 0 && strcmp(req.method, "tasks.attach") != 0) {
-		br_err_set(err, BR_NOT_IMPLEMENTED, "%s is no stream (tasks.exec, tasks.attach are)",
-		           req.method);
+		br_err_set(err, BR_NOT_IMPLEMENTED,
+		           "%s is no stream (tasks.exec, tasks.attach are)", req.method);
 		goto out;
 	}
 	if (gw_check_peer(st->gw, o->cred.uid, (uint32_t)o->cred.pid, ns, req.method,

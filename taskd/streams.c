@@ -99,8 +99,8 @@ overridden(const char *e, const struct br_strlist *over)
 }
 
 int
-taskd_exec_process(const char *spec, const struct br_task_exec_req *req, int rootfs_fd,
-                   char **ret, br_err *err)
+taskd_exec_process(const char *spec, const struct br_task_exec_req *req, int rootfs_fd, char **ret,
+                   br_err *err)
 {
 	yajl_val root = NULL, process = NULL;
 	uint32_t uid = 0, gid = 0;

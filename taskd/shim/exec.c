@@ -111,8 +111,9 @@ run_exec(struct shim *s, const struct br_shim_req *req, struct shim_exec *e, br_
 		if (rc < 0)
 			goto out;
 		e->out_fd[0] = e->master;
-		e->in = (struct shim_input){
-		        .fd = req->stdin ? e->master : -1, .shared = true, .buf.cap = SHIM_INPUT_MAX};
+		e->in = (struct shim_input){.fd = req->stdin ? e->master : -1,
+		                            .shared = true,
+		                            .buf.cap = SHIM_INPUT_MAX};
 		shim_console_resize(e->master, req->rows, req->cols);
 	} else {
 		if ((req->stdin && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(out_p, O_CLOEXEC) < 0 ||
@@ -236,8 +237,9 @@ shim_exec_announce(struct shim *s, int64_t now)
 		bool open = e->out_fd[0] >= 0 || e->out_fd[1] >= 0;
 		if (open && now < e->drain_deadline)
 			continue;
-		br_log_info("SHIM-EXEC-EXIT", "container %s: exec %s (pid %d) exited with status %lld",
-		            s->id, e->id, (int)e->pid, (long long)e->status);
+		br_log_info("SHIM-EXEC-EXIT",
+		            "container %s: exec %s (pid %d) exited with status %lld", s->id, e->id,
+		            (int)e->pid, (long long)e->status);
 		shim_streams_exit(s, i, e->status);
 		exec_free(s, i);
 	}

@@ -207,6 +207,9 @@ void shim_streams_exit(struct shim *s, int exec, int64_t status);
 short shim_stream_events(const struct shim *s, int i);
 void shim_stream_handle(struct shim *s, int i, short revents);
 void shim_stream_close(struct shim *s, int i);
+/* Act on input bytes from stream i's client (any split of its frames): STDIN into the
+ * process's input, STDIN_CLOSE, RESIZE. -1 on a malformed frame (the caller closes). */
+int shim_stream_input(struct shim *s, int i, const uint8_t *data, size_t len);
 /* poll(2) events for an input, and writing what it holds when POLLOUT comes. */
 short shim_input_events(const struct shim_input *in);
 void shim_input_flush(struct shim_input *in);

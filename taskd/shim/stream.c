@@ -160,8 +160,8 @@ shim_stream_add(struct shim *s, int fd, int exec, bool stdin, bool close_stdin, 
 		queue_frame(st, BR_STREAM_REPLY, ok, sizeof(ok));
 		return i;
 	}
-	return br_err_set(err, BR_RESOURCE_EXHAUSTED,
-	                  "container %s has %d streams open already", s->id, SHIM_MAX_STREAMS);
+	return br_err_set(err, BR_RESOURCE_EXHAUSTED, "container %s has %d streams open already",
+	                  s->id, SHIM_MAX_STREAMS);
 }
 
 bool
@@ -177,8 +177,7 @@ shim_streams_room(const struct shim *s, int exec)
 }
 
 void
-shim_streams_send(struct shim *s, int exec, enum br_stream_type type, const void *data,
-                  size_t len)
+shim_streams_send(struct shim *s, int exec, enum br_stream_type type, const void *data, size_t len)
 {
 	for (int i = 0; i < SHIM_MAX_STREAMS; i++) {
 		struct shim_stream *st = &s->streams[i];
@@ -242,9 +241,8 @@ shim_stream_events(const struct shim *s, int i)
 	return ev;
 }
 
-/* Act on the input bytes data[0..len) of stream i. Returns -1 on a protocol error. */
-static int
-parse_input(struct shim *s, int i, const uint8_t *data, size_t len)
+int
+shim_stream_input(struct shim *s, int i, const uint8_t *data, size_t len)
 {
 	struct shim_stream *st = &s->streams[i];
 	struct shim_input *in = input_of(s, st);
@@ -332,7 +330,7 @@ shim_stream_handle(struct shim *s, int i, short revents)
 		ssize_t n = recv(st->fd, data, cap, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			return;
-		if (n <= 0 || parse_input(s, i, data, (size_t)n) < 0)
+		if (n <= 0 || shim_stream_input(s, i, data, (size_t)n) < 0)
 			shim_stream_close(s, i);
 	}
 }

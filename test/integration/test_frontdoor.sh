@@ -191,6 +191,23 @@ fi
 expect_exit "asking for team-b's events is refused" 8 \
 	bb events --since 0 --until 0s --filter namespace=team-b
 
+# --- streams follow the same rule --------------------------------------------------------------
+check "the stream socket has the front door's mode and group" \
+	test "$(stat -c '%a %G' "$T/state/berth-stream.sock")" = "660 berth-it"
+expect_exit "root imports an image into team-b" 0 \
+	b -n team-b images import "$IMAGES/sh.tar" --name test/sh:v1
+expect_exit "root runs a container in team-b" 0 \
+	b -n team-b run -d --name s1 test/sh:v1 sleep 120
+expect_exit "read may not exec" 8 ba -n team-b exec s1 true
+expect_contains "the refusal names the method and the role" "$T/stderr" \
+	"uid $UA has role read in namespace team-b: tasks.exec needs role user"
+expect_exit "read may not attach" 8 ba -n team-b attach --no-stdin s1
+expect_contains "attach needs user" "$T/stderr" "tasks.attach needs role user"
+expect_exit "a uid without any rule may not exec" 8 bn -n team-b exec s1 true
+expect_out "user (through its group) may exec" "exec-ok" \
+	bbg -n team-b exec s1 echo exec-ok
+expect_exit "root removes the container" 0 b -n team-b rm -f s1
+
 # --- deadlines and log lines -----------------------------------------------------------------
 expect_out "a deadline of 2^64-1 ms is served, not overflowed" "OK" \
 	"$T/raw_call" "$SOCK" namespaces.list "" 18446744073709551615
