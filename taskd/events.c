@@ -93,6 +93,18 @@ taskd_events_task_paused(struct taskd_events *ev, const struct container *c)
 	e->payload.task = (struct br_event_task){.container_id = c->id};
 }
 
+void
+taskd_events_exec_started(struct taskd_events *ev, const struct container *c, const char *exec_id,
+                          uint32_t pid)
+{
+	struct taskd_event *e = add(ev, BR_TOPIC_TASK_EXEC_ADDED, &br_event_task_exec_schema);
+
+	e->payload.exec = (struct br_event_task_exec){.container_id = c->id, .exec_id = exec_id};
+	e = add(ev, BR_TOPIC_TASK_EXEC_STARTED, &br_event_task_exec_schema);
+	e->payload.exec =
+	        (struct br_event_task_exec){.container_id = c->id, .exec_id = exec_id, .pid = pid};
+}
+
 int
 taskd_events_add(sqlite3 *db, const char *ns, const struct taskd_events *ev, br_err *err)
 {

@@ -56,6 +56,8 @@ struct stream_job {
 	br_arena *arena;
 	char *spec;
 	br_err err;
+	char exec_id[BR_EXEC_ID_MAX + 1]; /* as started */
+	uint32_t exec_pid;                /* 0: it did not start */
 };
 
 /* ------------------------------------------------------------------ the spec */
@@ -241,6 +243,10 @@ stream_work(uv_work_t *w)
 	/* The shim holds the stream now; our copy goes. */
 	close(j->fd);
 	j->fd = -1;
+	if (j->exec) {
+		snprintf(j->exec_id, sizeof(j->exec_id), "%s", req.exec_id);
+		j->exec_pid = reply.exec_pid;
+	}
 }
 
 static void
@@ -266,6 +272,14 @@ stream_done(uv_work_t *w, int status)
 	taskd_work_done(j->t);
 	if (j->err.code != BR_OK)
 		br_log_info("TASK-STREAM", "%s/%s: %s", j->c->ns, j->c->id, j->err.msg);
+	if (j->exec_pid > 0) {
+		struct taskd_events ev = {0};
+		br_err err = BR_ERR_INIT;
+		taskd_events_exec_started(&ev, j->c, j->exec_id, j->exec_pid);
+		if (taskd_store_set_task(j->t, j->c, &ev, &err) < 0)
+			br_log_warn("TASK-DB", "container %s/%s: exec events: %s", j->c->ns, j->c->id,
+			            err.msg);
+	}
 	job_free(j);
 }
 

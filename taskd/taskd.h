@@ -149,6 +149,7 @@ struct taskd_events {
 			struct br_event_task_start task_start;
 			struct br_event_task_exit task_exit;
 			struct br_event_task task;
+			struct br_event_task_exec exec;
 		} payload;
 	} v[TASKD_EVENTS_MAX];
 };
@@ -165,6 +166,10 @@ void taskd_events_task_exit(struct taskd_events *ev, const struct container *c);
 void taskd_events_task_delete(struct taskd_events *ev, const struct container *c);
 /* /tasks/paused or /tasks/resumed, as c->paused says. */
 void taskd_events_task_paused(struct taskd_events *ev, const struct container *c);
+/* /tasks/exec-added and /tasks/exec-started of an exec that started as `pid` (exec_id is
+ * pointed to, not copied). */
+void taskd_events_exec_started(struct taskd_events *ev, const struct container *c,
+                               const char *exec_id, uint32_t pid);
 /* Queue the events of `ev` (NULL: none) in namespace `ns`, inside the open transaction. */
 int taskd_events_add(sqlite3 *db, const char *ns, const struct taskd_events *ev, br_err *err);
 

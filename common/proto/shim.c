@@ -51,6 +51,7 @@ static const struct br_field reply_fields[] = {
         S(br_shim_reply, exited, BR_F_BOOL, 0, 0),
         S(br_shim_reply, exit_status, BR_F_I64, 0, 0),
         S(br_shim_reply, exited_at, BR_F_I64, 0, 0),
+        S(br_shim_reply, exec_pid, BR_F_U32, 0, 0),
 };
 const struct br_schema br_shim_reply_schema = BR_SCHEMA(struct br_shim_reply, reply_fields);
 

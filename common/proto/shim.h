@@ -97,6 +97,7 @@ struct br_shim_reply {
 	bool exited;         /* the exit is recorded and announced */
 	int64_t exit_status; /* code, or 128 + signal */
 	int64_t exited_at;   /* ms since the epoch */
+	uint32_t exec_pid;   /* exec: the process started (0: it did not; its stream says why) */
 };
 extern const struct br_schema br_shim_reply_schema;
 

@@ -147,10 +147,12 @@ out:
 }
 
 int
-shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, br_err *err)
+shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, pid_t *ret_pid,
+                br_err *err)
 {
 	br_err why = BR_ERR_INIT;
 
+	*ret_pid = 0;
 	if (req->exec_id == NULL || req->exec_id[0] == '\0')
 		return br_err_set(err, BR_INVALID_ARGUMENT, "exec: no exec_id");
 	int i = find_slot(s, req->exec_id, err);
@@ -179,6 +181,7 @@ shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, br_err *e
 		shim_exec_reaped(s, e->pid, wstatus);
 	br_log_info("SHIM-EXEC", "container %s: exec %s started as pid %d", s->id, e->id,
 	            (int)e->pid);
+	*ret_pid = e->pid;
 	return 0;
 refused:
 	if (e->used && e->stream < 0 && e->pid == 0)

@@ -230,11 +230,15 @@ dispatch(struct shim *s, int i, const struct br_shim_req *req, int *fd)
 			br_err_set(&err, BR_INVALID_ARGUMENT, "%s: no stream attached", m);
 			goto fail;
 		}
-		if ((m[0] == 'e' ? shim_exec_start(s, req, *fd, &err)
+		pid_t exec_pid = 0;
+		if ((m[0] == 'e' ? shim_exec_start(s, req, *fd, &exec_pid, &err)
 		                 : do_attach(s, req, *fd, &err)) < 0)
 			goto fail;
 		*fd = -1; /* the shim's now */
-		reply_state(s, i);
+		struct br_shim_reply r;
+		shim_state_reply(s, &r);
+		r.exec_pid = (uint32_t)exec_pid;
+		shim_server_send(s, i, &r);
 	} else if (strcmp(m, "state") == 0) {
 		reply_state(s, i);
 	} else if (strcmp(m, "start") == 0) {

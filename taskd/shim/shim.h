@@ -217,10 +217,12 @@ void shim_input_close(struct shim_input *in);
 
 /* ---- exec.c ---- */
 
-/* Start the exec of `req` (its process in exec-<id>.json) joined to stream `fd`. The stream
- * is the shim's from then on whatever happens (a failed exec is told on it): returns -1 only
- * when the shim could not take it (the caller still owns fd). */
-int shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, br_err *err);
+/* Start the exec of `req` (its process in exec-<id>.json) joined to stream `fd`; its pid in
+ * *ret_pid (0 when it did not start). The stream is the shim's from then on whatever happens
+ * (a failed exec is told on it): returns -1 only when the shim could not take it (the caller
+ * still owns fd). */
+int shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, pid_t *ret_pid,
+                    br_err *err);
 /* A child exited: true if it was an exec's. */
 bool shim_exec_reaped(struct shim *s, pid_t pid, int wstatus);
 /* Copy what is readable on exec i's output j to its stream (or drop it without one). */

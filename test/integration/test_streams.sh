@@ -70,6 +70,9 @@ for i in 1 2 3 4 5; do
 	[ $rc = $((10 + i)) ] && [ "$(cat "$T/par.$i")" = "run-$i" ] && ok=$((ok + 1))
 done
 check "five execs at once each end with their own status and output" test $ok = 5
+b --format json events --since 0 --until 0s --filter topic=/tasks/exec-started >"$T/ev"
+check "each started exec is a /tasks/exec-started event with its pid" \
+	test "$(jq -s '[.[] | select(.payload.container_id == "c1" and .payload.pid > 0)] | length' "$T/ev")" -ge 5
 
 expect_exit "pause c1" 0 b pause c1
 expect_exit "exec into a paused container is refused" 5 b exec c1 true
