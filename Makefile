@@ -57,7 +57,7 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBBERTH_SRCS := $(wildcard libberth/*.c)
 LIBBERTH_COMMON_SRCS := common/err.c common/msg.c common/rpc.c common/rpc_client.c \
 	common/loop.c common/log.c common/xalloc.c common/proto/types.c common/proto/gateway.c \
-	common/proto/images.c common/proto/tasks.c common/proto/events.c
+	common/proto/images.c common/proto/tasks.c common/proto/events.c common/stream.c
 LIBBERTH_OBJS := $(LIBBERTH_SRCS:%.c=$(BUILD)/%.o) $(LIBBERTH_COMMON_SRCS:%.c=$(BUILD)/%.o)
 LIBBERTH_PIC_OBJS := $(LIBBERTH_OBJS:$(BUILD)/%=$(BUILD)/pic/%)
 LIBBERTH_A := $(BUILD)/libberth.a
@@ -102,7 +102,7 @@ $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 $(BUILD)/berth: $(call objs_of,ctl) $(LIBBERTH_A) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(call objs_of,ctl) $(LIBBERTH_A) $(LIBCOMMON) $(BR_LDLIBS) $(LDLIBS)
 
-all: $(LIBBERTH_A) $(LIBBERTH_SO) $(BUILD)/examples/agent
+all: $(LIBBERTH_A) $(LIBBERTH_SO) $(BUILD)/examples/agent $(BUILD)/examples/exec
 
 $(LIBBERTH_A): $(LIBBERTH_OBJS)
 	@mkdir -p $(@D)
@@ -119,10 +119,10 @@ $(LIBBERTH_SO): $(LIBBERTH_PIC_OBJS) libberth/libberth.map
 		-o $@ $(LIBBERTH_PIC_OBJS) $(LIBBERTH_LDLIBS) $(LDLIBS)
 	ln -sf libberth.so.0 $(BUILD)/libberth.so
 
-# The example agent sees only the installed interface: berth.h and the library.
-$(BUILD)/examples/agent: examples/agent.c libberth/berth.h $(LIBBERTH_A)
+# The examples see only the installed interface: berth.h and the library.
+$(BUILD)/examples/%: examples/%.c libberth/berth.h $(LIBBERTH_A)
 	@mkdir -p $(@D)
-	$(CC) -Ilibberth $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ examples/agent.c \
+	$(CC) -Ilibberth $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 		$(LIBBERTH_A) $(LIBBERTH_LDLIBS) $(LDLIBS)
 
 # Unit tests of the CLI and of libberth link the library too (after the rest: it holds the

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Interactive I/O: berth exec, berth attach, and the -i/-t half of berth run. Each opens a
- * stream (common/stream.h) on the gateway's stream socket and pumps it: our stdin to the
- * process as STDIN frames (STDIN_CLOSE at its end), its STDOUT and STDERR frames to our fds, a
- * RESIZE frame at every SIGWINCH, until EXIT, whose status becomes ours. With a terminal on
- * both sides ours is put in raw mode for the session, and the detach keys (ctrl-p ctrl-q) end
- * the session while the process runs on. The pump never blocks on the socket in one direction
- * while the other is full: input waits in one frame's buffer, output is read whenever it
- * comes.
+ * stream (common/stream.h) on the gateway's stream socket through libberth and pumps it: our stdin
+ * to the process as STDIN frames (STDIN_CLOSE at its end), its STDOUT and STDERR frames to our fds,
+ * a RESIZE frame at every SIGWINCH, until EXIT, whose status becomes ours. With a terminal on both
+ * sides ours is put in raw mode for the session, and the detach keys (ctrl-p ctrl-q) end the
+ * session while the process runs on. The pump never blocks on the socket in one direction while the
+ * other is full: input waits in one frame's buffer, output is read whenever it comes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,10 +30,10 @@
 #include "common/xalloc.h"
 #include "ctl/attach.h"
 #include "ctl/ctl.h"
+#include "libberth/internal.h"
 
-#define DETACH_1 0x10          /* ctrl-p */
-#define DETACH_2 0x11          /* ctrl-q */
-#define OPEN_TIMEOUT_MS 180000 /* a start behind an attach runs the runtime's create */
+#define DETACH_1 0x10 /* ctrl-p */
+#define DETACH_2 0x11 /* ctrl-q */
 
 /* ------------------------------------------------------------------ opening */
 
@@ -42,59 +41,12 @@ int
 ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
                 br_err *err)
 {
-	_cleanup_free_ char *path = br_stream_socket_path(ctl->address);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	msgpack_sbuffer sb;
-	int rc;
+	int fd = -1;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long",
-		                  path);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		close(fd);
-		return br_err_errno(err, e == EACCES ? BR_PERMISSION_DENIED : BR_UNAVAILABLE, e,
-		                    "cannot reach berth-gatewayd's stream socket at %s", path);
-	}
-	msgpack_sbuffer_init(&sb);
-	br_request_encode(&sb, method, ctl->ns, NULL, 0, ps, params);
-	rc = br_stream_write_frame(fd, BR_STREAM_HEADER, sb.data, (uint32_t)sb.size, err);
-	msgpack_sbuffer_destroy(&sb);
-	if (rc < 0) {
-		close(fd);
+	if (ctl_connect(ctl, err) < 0 ||
+	    libberth_stream_open_schema(ctl->client, method, ctl->ns, ps, params, &fd, err) < 0)
 		return -1;
-	}
 	return fd;
-}
-
-int
-ctl_stream_wait_reply(int fd, br_err *err)
-{
-	_cleanup_free_ char *buf = xmalloc(BR_STREAM_FRAME_MAX);
-	enum br_stream_type type;
-	uint32_t len;
-	br_arena *arena;
-	msgpack_object result;
-	int rc;
-
-	if (br_stream_read_frame(fd, OPEN_TIMEOUT_MS, &type, buf, BR_STREAM_FRAME_MAX, &len, err) <
-	    0) {
-		if (err->code == BR_UNAVAILABLE)
-			br_err_set(err, BR_UNAVAILABLE,
-			           "the stream closed before it opened (is berth-taskd running?)");
-		return -1;
-	}
-	if (type != BR_STREAM_REPLY)
-		return br_err_set(err, BR_INTERNAL, "stream: expected a reply, got frame type %d",
-		                  (int)type);
-	arena = br_arena_new();
-	rc = br_reply_decode(buf, len, arena, &result, err);
-	br_arena_free(arena);
-	return rc;
 }
 
 /* ------------------------------------------------------------------ terminals */
@@ -459,11 +411,8 @@ ctl_cmd_exec(struct ctl *ctl, int argc, char **argv)
 		ctl_terminal_size(&req.rows, &req.cols);
 
 	int fd = ctl_stream_open(ctl, "tasks.exec", &br_task_exec_req_schema, &req, &err);
-	if (fd < 0 || ctl_stream_wait_reply(fd, &err) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return exec_failed(&err);
-	}
 	if (detach) {
 		close(fd);
 		return 0;
@@ -543,11 +492,8 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 	req.id = argv[optind];
 	ctl_terminal_size(&req.rows, &req.cols);
 	int fd = ctl_stream_open(ctl, "tasks.attach", &br_task_attach_req_schema, &req, &err);
-	if (fd < 0 || ctl_stream_wait_reply(fd, &err) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return ctl_report(&err);
-	}
 	/* Whether the container has a terminal decides raw mode: our terminal then passes keys
 	 * through as they are typed, and the container's echoes them. */
 	struct ctl_pump_opts po = {.stdin = req.stdin, .tty = has_terminal(ctl, req.id)};

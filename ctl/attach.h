@@ -16,14 +16,11 @@ struct ctl;
 
 #define CTL_STREAM_DETACHED (-2) /* ctl_stream_pump: the detach keys were typed */
 
-/* Connect to the stream socket beside ctl->address and send the HEADER frame of `method`
- * (params packed with `ps`). Returns the connection (blocking), or -1: UNAVAILABLE when the
- * gateway is not there, PERMISSION_DENIED when its socket refuses us. */
+/* Open a stream of `method` (params packed with `ps`) in ctl->ns (berth_stream_open): the
+ * connection once it is open, or -1 with the error of whichever hop refused it (gateway,
+ * taskd, shim); UNAVAILABLE when the gateway is not there. */
 int ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps,
                     const void *params, br_err *err);
-/* Wait for the stream's REPLY frame: 0 when it opened, else -1 with the error of whichever
- * hop refused it (gateway, taskd, shim). */
-int ctl_stream_wait_reply(int fd, br_err *err);
 
 struct ctl_pump_opts {
 	bool stdin; /* send our stdin (STDIN_CLOSE at its end) */

@@ -224,9 +224,7 @@ run_attached(struct attach *a, const struct ctl_run_opts *o)
 	if (o->tty)
 		ctl_terminal_size(&req.rows, &req.cols);
 	int fd = ctl_stream_open(a->ctl, "tasks.attach", &br_task_attach_req_schema, &req, &err);
-	if (fd < 0 || ctl_stream_wait_reply(fd, &err) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
 		ctl_report(&err);
 		rc = ctl_run_start_exit_code(&err);
 		if (rc == CTL_EXIT_NOT_FOUND && container_gone(a->ctl, a->id))

@@ -406,6 +406,68 @@ int berth_payload_json(const void *payload, size_t len, char **ret_json, berth_e
 int berth_event_string(const berth_event *ev, const char *key, char *buf, size_t cap);
 int berth_event_int(const berth_event *ev, const char *key, int64_t *ret);
 
+/* ------------------------------------------------------------------ streams */
+
+/*
+ * Interactive I/O (docs/streams.md): exec and attach are streams on the gateway's stream
+ * socket (beside its socket: "<name>-stream.sock"), authorized as calls are. Once open, the
+ * connection (a plain fd) carries frames: BERTH_STREAM_STDIN, _STDIN_CLOSE and _RESIZE (rows,
+ * cols: 2 bytes each, big-endian) from you; BERTH_STREAM_STDOUT, _STDERR and finally
+ * _EXIT (the status: 4 bytes, big-endian) to you. Read the output while you write input: the
+ * process's side stops reading your input while its output waits for you. Close the fd when
+ * done (for attach without STDIN_CLOSE: a detach).
+ */
+enum {
+	BERTH_STREAM_STDIN = 0,
+	BERTH_STREAM_STDOUT = 1,
+	BERTH_STREAM_STDERR = 2,
+	BERTH_STREAM_STDIN_CLOSE = 3,
+	BERTH_STREAM_RESIZE = 4,
+	BERTH_STREAM_EXIT = 5,
+};
+#define BERTH_STREAM_FRAME_MAX 65536 /* the largest payload of one frame */
+
+/*
+ * Open a stream: `method` ("tasks.exec", "tasks.attach") in namespace `ns` (NULL: "default")
+ * with `params` (len bytes of one msgpack map). Returns once the stream is open (a start
+ * behind an attach included, so allow for the runtime's create), with the connection in
+ * *ret_fd (blocking, close-on-exec). Errors: the refusal of whichever hop refused (the
+ * gateway's role check, taskd's container check, the runtime's "executable file not found");
+ * UNAVAILABLE when the gateway's stream socket is not there. Any thread.
+ */
+int berth_stream_open(berth_client *c, const char *method, const char *ns, const void *params,
+                      size_t len, int *ret_fd, berth_error *err);
+
+typedef struct berth_exec_options {
+	const char *const *args; /* the command, n_args >= 1 */
+	size_t n_args;
+	const char *const *env; /* "KEY=VALUE" added to the container's */
+	size_t n_env;
+	const char *user;        /* NULL: the container's */
+	const char *working_dir; /* NULL: the container's */
+	bool terminal;           /* a pty (its output is all STDOUT) */
+	bool stdin;              /* you send input; without it the process reads /dev/null */
+	uint32_t rows, cols;     /* the terminal's size (0: unset) */
+} berth_exec_options;
+
+/* tasks.exec in container `id`: see berth_stream_open. */
+int berth_exec_open(berth_client *c, const char *ns, const char *id, const berth_exec_options *o,
+                    int *ret_fd, berth_error *err);
+
+/* tasks.attach to container `id`'s main process: its output from now on; with `stdin`, your
+ * input to it (created with open_stdin or a terminal). */
+int berth_attach_open(berth_client *c, const char *ns, const char *id, bool stdin, uint32_t rows,
+                      uint32_t cols, int *ret_fd, berth_error *err);
+
+/* Write one frame of `type` (len <= BERTH_STREAM_FRAME_MAX). */
+int berth_stream_write(int fd, int type, const void *data, size_t len, berth_error *err);
+
+/* Read one frame, waiting at most `timeout_ms` (< 0: forever): its type in *ret_type, its
+ * payload in buf (cap bytes; BERTH_STREAM_FRAME_MAX always fits), its length in *ret_len.
+ * UNAVAILABLE when the stream ended. */
+int berth_stream_read(int fd, int timeout_ms, int *ret_type, void *buf, size_t cap, size_t *ret_len,
+                      berth_error *err);
+
 #ifdef __cplusplus
 }
 #endif

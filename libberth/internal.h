@@ -54,6 +54,11 @@ int libberth_list_all(berth_client *c, const berth_call_options *opts, const cha
                       const char *const *next_token, size_t item_size, br_arena *arena,
                       struct br_objlist *ret, br_err *err);
 
+/* Open a stream (berth_stream_open) with params packed from `ps`/`params`; the CLI's way in. */
+int libberth_stream_open_schema(berth_client *c, const char *method, const char *ns,
+                                const struct br_schema *ps, const void *params, int *ret_fd,
+                                br_err *err);
+
 /* malloc'd copy of `s` (NULL stays NULL); aborts on OOM as the rest of the suite does. */
 char *libberth_strdup(const char *s);
 

@@ -277,8 +277,8 @@ stream_done(uv_work_t *w, int status)
 		br_err err = BR_ERR_INIT;
 		taskd_events_exec_started(&ev, j->c, j->exec_id, j->exec_pid);
 		if (taskd_store_set_task(j->t, j->c, &ev, &err) < 0)
-			br_log_warn("TASK-DB", "container %s/%s: exec events: %s", j->c->ns, j->c->id,
-			            err.msg);
+			br_log_warn("TASK-DB", "container %s/%s: exec events: %s", j->c->ns,
+			            j->c->id, err.msg);
 	}
 	job_free(j);
 }

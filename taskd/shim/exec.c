@@ -147,8 +147,7 @@ out:
 }
 
 int
-shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, pid_t *ret_pid,
-                br_err *err)
+shim_exec_start(struct shim *s, const struct br_shim_req *req, int fd, pid_t *ret_pid, br_err *err)
 {
 	br_err why = BR_ERR_INIT;
 

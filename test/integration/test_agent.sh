@@ -54,6 +54,9 @@ check "the agent compiles against the shared library" \
 check "the agent compiles against the static library" \
 	cc -Wall -Werror $san -o "$T/agent-static" "$IT_TOP/examples/agent.c" $cflags \
 	${static_libs/-lberth/$DEST/usr/lib/libberth.a}
+# shellcheck disable=SC2086
+check "the exec example compiles against the shared library" \
+	cc -Wall -Werror $san -o "$T/exec-shared" "$IT_TOP/examples/exec.c" $cflags $libs
 check "the shared agent needs libberth.so.0" \
 	sh -c "readelf -d '$T/agent-shared' | grep -q 'NEEDED.*libberth.so.0'"
 check "the static agent does not" \
@@ -138,6 +141,19 @@ check "an agent started after sequence number $second prints exactly what follow
 	cmp -s "$T/resume.out" <(tail -n +3 "$T/static.out")
 
 b rm -f d5 d6 >/dev/null 2>&1
+
+# --- exec through libberth ---------------------------------------------------------------
+expect_exit "a container to exec into" 0 b run -d --name x1 "$SH" sleep 300
+seq 1 20000 >"$T/in"
+LD_LIBRARY_PATH=$DEST/usr/lib "$T/exec-shared" "$SOCK" x1 sh -c 'cat; echo to-err >&2; exit 6' \
+	<"$T/in" >"$T/exec.out" 2>"$T/exec.err"
+rc=$?
+check "the exec example's command got our stdin and gave it back" cmp -s "$T/in" "$T/exec.out"
+check "its stderr came apart" test "$(cat "$T/exec.err")" = "to-err"
+check "and its status is the example's" test $rc = 6
+LD_LIBRARY_PATH=$DEST/usr/lib "$T/exec-shared" "$SOCK" nope true </dev/null 2>"$T/exec.err"
+expect_contains "an exec into a missing container names the code" "$T/exec.err" "NOT_FOUND"
+b rm -f x1 >/dev/null 2>&1
 
 # --- uninstall ---------------------------------------------------------------------------
 check "make uninstall DESTDIR=... PREFIX=/usr" \
