@@ -43,8 +43,7 @@ ctl_stream_open(struct ctl *ctl, const char *method, const struct br_schema *ps,
 {
 	int fd = -1;
 
-	if (ctl_connect(ctl, err) < 0 ||
-	    libberth_stream_open_schema(ctl->client, method, ctl->ns, ps, params, &fd, err) < 0)
+	if (libberth_stream_open_schema(ctl->address, method, ctl->ns, ps, params, &fd, err) < 0)
 		return -1;
 	return fd;
 }

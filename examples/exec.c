@@ -36,19 +36,22 @@ main(int argc, char **argv)
 	        .n_args = (size_t)(argc - 3),
 	        .stdin = true,
 	};
-	if (berth_connect(argv[1], &c, &err) < 0 || berth_exec_open(c, NULL, argv[2], &o, &fd, &err) < 0) {
+	if (berth_connect(argv[1], &c, &err) < 0 ||
+	    berth_exec_open(c, NULL, argv[2], &o, &fd, &err) < 0) {
 		fprintf(stderr, "exec: %s: %s\n", berth_code_name(err.code), err.message);
 		berth_close(c);
 		return 125;
 	}
 	for (;;) {
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = input ? 0 : -1, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+		                      {.fd = input ? 0 : -1, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents) {
 			ssize_t n = read(0, buf, sizeof(buf));
 			if (n > 0) {
-				if (berth_stream_write(fd, BERTH_STREAM_STDIN, buf, (size_t)n, &err) < 0)
+				if (berth_stream_write(fd, BERTH_STREAM_STDIN, buf, (size_t)n,
+				                       &err) < 0)
 					input = false;
 			} else {
 				berth_stream_write(fd, BERTH_STREAM_STDIN_CLOSE, NULL, 0, &err);

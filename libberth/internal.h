@@ -54,8 +54,9 @@ int libberth_list_all(berth_client *c, const berth_call_options *opts, const cha
                       const char *const *next_token, size_t item_size, br_arena *arena,
                       struct br_objlist *ret, br_err *err);
 
-/* Open a stream (berth_stream_open) with params packed from `ps`/`params`; the CLI's way in. */
-int libberth_stream_open_schema(berth_client *c, const char *method, const char *ns,
+/* Open a stream (berth_stream_open) beside the gateway socket `socket_path`, with params
+ * packed from `ps`/`params`; the CLI's way in. It needs no RPC connection. */
+int libberth_stream_open_schema(const char *socket_path, const char *method, const char *ns,
                                 const struct br_schema *ps, const void *params, int *ret_fd,
                                 br_err *err);
 

@@ -16,10 +16,10 @@
 #define OPEN_TIMEOUT_MS 180000 /* a start behind an attach runs the runtime's create */
 
 static int
-open_stream(berth_client *c, const char *method, const char *ns, const void *params, size_t len,
-            int *ret_fd, br_err *err)
+open_stream(const char *socket_path, const char *method, const char *ns, const void *params,
+            size_t len, int *ret_fd, br_err *err)
 {
-	_cleanup_free_ char *path = br_stream_socket_path(c->path);
+	_cleanup_free_ char *path = br_stream_socket_path(socket_path);
 	_cleanup_free_ char *reply = NULL;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	msgpack_sbuffer sb;
@@ -28,7 +28,8 @@ open_stream(berth_client *c, const char *method, const char *ns, const void *par
 	int rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long", path);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long",
+		                  path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -37,7 +38,8 @@ open_stream(berth_client *c, const char *method, const char *ns, const void *par
 		int e = errno;
 		close(fd);
 		return br_err_errno(err, e == EACCES ? BR_PERMISSION_DENIED : BR_UNAVAILABLE, e,
-		                    "cannot reach %s's stream socket at %s", BERTH_GATEWAY_NAME, path);
+		                    "cannot reach %s's stream socket at %s", BERTH_GATEWAY_NAME,
+		                    path);
 	}
 	msgpack_sbuffer_init(&sb);
 	br_request_encode_raw(&sb, method, ns ? ns : "default", NULL, 0, params, len);
@@ -45,8 +47,8 @@ open_stream(berth_client *c, const char *method, const char *ns, const void *par
 	msgpack_sbuffer_destroy(&sb);
 	reply = xmalloc(BR_STREAM_FRAME_MAX);
 	if (rc == 0)
-		rc = br_stream_read_frame(fd, OPEN_TIMEOUT_MS, &type, reply, BR_STREAM_FRAME_MAX, &n,
-		                          err);
+		rc = br_stream_read_frame(fd, OPEN_TIMEOUT_MS, &type, reply, BR_STREAM_FRAME_MAX,
+		                          &n, err);
 	if (rc < 0 && err->code == BR_UNAVAILABLE)
 		br_err_set(err, BR_UNAVAILABLE,
 		           "the stream closed before it opened (is berth-taskd running?)");
@@ -68,7 +70,7 @@ open_stream(berth_client *c, const char *method, const char *ns, const void *par
 }
 
 int
-libberth_stream_open_schema(berth_client *c, const char *method, const char *ns,
+libberth_stream_open_schema(const char *socket_path, const char *method, const char *ns,
                             const struct br_schema *ps, const void *params, int *ret_fd,
                             br_err *err)
 {
@@ -79,7 +81,7 @@ libberth_stream_open_schema(berth_client *c, const char *method, const char *ns,
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	br_msg_encode(&pk, ps, params);
-	rc = open_stream(c, method, ns, sb.data, sb.size, ret_fd, err);
+	rc = open_stream(socket_path, method, ns, sb.data, sb.size, ret_fd, err);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -90,7 +92,7 @@ berth_stream_open(berth_client *c, const char *method, const char *ns, const voi
 {
 	br_err e = BR_ERR_INIT;
 
-	if (open_stream(c, method, ns, params, len, ret_fd, &e) < 0) {
+	if (open_stream(c->path, method, ns, params, len, ret_fd, &e) < 0) {
 		libberth_error_from_br(err, &e);
 		return -1;
 	}
@@ -114,8 +116,8 @@ berth_exec_open(berth_client *c, const char *ns, const char *id, const berth_exe
 	};
 	br_err e = BR_ERR_INIT;
 
-	if (libberth_stream_open_schema(c, "tasks.exec", ns, &br_task_exec_req_schema, &req, ret_fd,
-	                                &e) < 0) {
+	if (libberth_stream_open_schema(c->path, "tasks.exec", ns, &br_task_exec_req_schema, &req,
+	                                ret_fd, &e) < 0) {
 		libberth_error_from_br(err, &e);
 		return -1;
 	}
@@ -129,8 +131,8 @@ berth_attach_open(berth_client *c, const char *ns, const char *id, bool stdin, u
 	struct br_task_attach_req req = {.id = id, .stdin = stdin, .rows = rows, .cols = cols};
 	br_err e = BR_ERR_INIT;
 
-	if (libberth_stream_open_schema(c, "tasks.attach", ns, &br_task_attach_req_schema, &req,
-	                                ret_fd, &e) < 0) {
+	if (libberth_stream_open_schema(c->path, "tasks.attach", ns, &br_task_attach_req_schema,
+	                                &req, ret_fd, &e) < 0) {
 		libberth_error_from_br(err, &e);
 		return -1;
 	}
