@@ -32,8 +32,8 @@ static const char stats_usage[] =
 
 /* One container's line of one reading. */
 struct entry {
-	char *ref;  /* what the user named, or the id */
-	char *id;   /* NULL until a reading succeeded */
+	char *ref; /* what the user named, or the id */
+	char *id;  /* NULL until a reading succeeded */
 	char *name;
 	bool running;
 	struct br_task_stats s;
@@ -180,16 +180,16 @@ binary_size(uint64_t bytes, char *buf, size_t cap)
 static double
 mem_percent(const struct entry *e)
 {
-	return e->s.memory_limit > 0
-	               ? (double)e->s.memory_usage / (double)e->s.memory_limit * 100.0
-	               : 0.0;
+	return e->s.memory_limit > 0 ? (double)e->s.memory_usage / (double)e->s.memory_limit * 100.0
+	                             : 0.0;
 }
 
 static void
 print_table(const struct reading *r)
 {
-	static const char *const headers[] = {"CONTAINER ID", "NAME",      "CPU %", "MEM USAGE / LIMIT",
-	                                      "MEM %",        "NET I/O",   "BLOCK I/O", "PIDS"};
+	static const char *const headers[] = {"CONTAINER ID",      "NAME",  "CPU %",
+	                                      "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+	                                      "BLOCK I/O",         "PIDS"};
 	struct ctl_table *t = ctl_table_new(8, headers);
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -214,8 +214,14 @@ print_table(const struct reading *r)
 		ctl_human_size((int64_t)e->s.block_write, b, sizeof(b));
 		snprintf(blk, sizeof(blk), "%s / %s", a, b);
 		snprintf(pids, sizeof(pids), "%llu", (unsigned long long)e->s.pids);
-		const char *cells[] = {e->id ? e->id : e->ref, e->name ? e->name : e->ref,
-		                       cpu, mem, memp, net, blk, pids};
+		const char *cells[] = {e->id ? e->id : e->ref,
+		                       e->name ? e->name : e->ref,
+		                       cpu,
+		                       mem,
+		                       memp,
+		                       net,
+		                       blk,
+		                       pids};
 		ctl_table_add(t, cells);
 	}
 	ctl_table_print(t, stdout);

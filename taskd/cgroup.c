@@ -76,10 +76,10 @@ unescape(const char *s, size_t len)
 	char *out = xmalloc(len + 1), *o = out;
 
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' &&
-		    s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
-		    s[i + 3] <= '7') {
-			*o++ = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			*o++ = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
+			              (s[i + 3] - '0'));
 			i += 3;
 		} else {
 			*o++ = s[i];
@@ -165,7 +165,8 @@ proc_cgroup_line(const char *line, size_t len, struct hierarchy v1[N_V1], struct
 }
 
 static void
-each_line(const char *text, void (*fn)(const char *, size_t, struct hierarchy *, struct hierarchy *),
+each_line(const char *text,
+          void (*fn)(const char *, size_t, struct hierarchy *, struct hierarchy *),
           struct hierarchy v1[N_V1], struct hierarchy *v2)
 {
 	for (const char *p = text; *p != '\0';) {
@@ -195,8 +196,7 @@ hierarchy_dir(const struct hierarchy *h, const char *prefix)
 	}
 	while (*rel == '/')
 		rel++;
-	return xasprintf("%s%s%s%s", prefix ? prefix : "", h->mount_point, rel[0] ? "/" : "",
-	                 rel);
+	return xasprintf("%s%s%s%s", prefix ? prefix : "", h->mount_point, rel[0] ? "/" : "", rel);
 }
 
 int
@@ -385,8 +385,7 @@ blkio_sum(const char *text, uint64_t *read, uint64_t *write)
 }
 
 int
-taskd_cgroup_v1_read(const struct taskd_cgroup_dirs *d, struct taskd_cgroup_stats *ret,
-                     br_err *err)
+taskd_cgroup_v1_read(const struct taskd_cgroup_dirs *d, struct taskd_cgroup_stats *ret, br_err *err)
 {
 	struct taskd_cgroup_stats s = {0};
 
@@ -438,8 +437,7 @@ taskd_cgroup_v1_read(const struct taskd_cgroup_dirs *d, struct taskd_cgroup_stat
 }
 
 int
-taskd_cgroup_read(const struct taskd_cgroup_dirs *d, struct taskd_cgroup_stats *ret,
-                  br_err *err)
+taskd_cgroup_read(const struct taskd_cgroup_dirs *d, struct taskd_cgroup_stats *ret, br_err *err)
 {
 	return d->version == 2 ? taskd_cgroup_v2_read(d->unified, ret, err)
 	                       : taskd_cgroup_v1_read(d, ret, err);
@@ -495,7 +493,8 @@ collect_procs(int dirfd, const char *dir, int depth, struct pid_set *set, br_err
 	while (rc == 0 && (e = readdir(dp)) != NULL) {
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
-		_cleanup_close_ int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int sub =
+		        openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sub < 0)
 			continue; /* removed meanwhile */
 		rc = collect_procs(sub, dir, depth + 1, set, err);

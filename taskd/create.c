@@ -325,8 +325,11 @@ taskd_containers_create(br_call *call, void *data)
 		return;
 	}
 	/* The name is the id too unless a container has that id (it was renamed since). */
-	if ((id == NULL || id[0] == '\0') && name != NULL && taskd_find(t, ns, name) == NULL)
+	bool id_from_name = false;
+	if ((id == NULL || id[0] == '\0') && name != NULL && taskd_find(t, ns, name) == NULL) {
 		id = name;
+		id_from_name = true;
+	}
 	if (id == NULL || id[0] == '\0') {
 		do
 			random_id(generated);
@@ -363,6 +366,7 @@ taskd_containers_create(br_call *call, void *data)
 
 	struct container *c = container_new(t, ns, id);
 	c->name = xstrdup(name);
+	c->id_from_name = id_from_name;
 	c->creating = true;
 	c->image = xstrdup(req->image);
 	c->runtime = xstrdup(runtime);

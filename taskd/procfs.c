@@ -38,9 +38,8 @@ taskd_proc_stat_parse(const char *text, struct taskd_proc_stat *ret, br_err *err
 	int n = sscanf(p,
 	               " %c %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
 	               "%llu %llu %llu %llu %llu",
-	               &state, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8],
-	               &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16], &f[17],
-	               &f[18]);
+	               &state, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9],
+	               &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16], &f[17], &f[18]);
 	if (n < 20)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "stat of %d: %d fields, expected 22",
 		                  (int)s.pid, n + 2);

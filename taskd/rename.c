@@ -27,8 +27,8 @@ taskd_containers_rename(br_call *call, void *data)
 		return;
 	}
 	if (strcmp(c->name, req->name) == 0) {
-		br_call_failf(call, BR_INVALID_ARGUMENT,
-		              "container \"%s\" is already named \"%s\"", c->id, req->name);
+		br_call_failf(call, BR_INVALID_ARGUMENT, "container \"%s\" is already named \"%s\"",
+		              c->id, req->name);
 		return;
 	}
 	if ((other = taskd_find_name(t, ns, req->name)) != NULL) {

@@ -83,20 +83,28 @@ taskd_find_name(struct taskd *t, const char *ns, const char *name)
 	return NULL;
 }
 
+/* Does `c`'s id still refer to it? Not when the id was its first name and it was renamed. */
+static bool
+id_refers(const struct container *c)
+{
+	return !c->creating && (!c->id_from_name || strcmp(c->id, c->name) == 0);
+}
+
 struct container *
 taskd_get(struct taskd *t, const char *ns, const char *ref, br_err *err)
 {
 	struct container *c = taskd_find_name(t, ns, ref);
 	size_t len = strlen(ref);
 
-	if (c == NULL || c->creating)
-		c = taskd_find(t, ns, ref);
 	if (c != NULL && !c->creating)
+		return c;
+	c = taskd_find(t, ns, ref);
+	if (c != NULL && id_refers(c))
 		return c;
 	/* A unique prefix of an id, as docker takes one. */
 	c = NULL;
 	for (struct container *p = t->containers; p != NULL && len > 0; p = p->next) {
-		if (p->creating || strcmp(p->ns, ns) != 0 || strncmp(p->id, ref, len) != 0)
+		if (strcmp(p->ns, ns) != 0 || !id_refers(p) || strncmp(p->id, ref, len) != 0)
 			continue;
 		if (c != NULL) {
 			br_err_set(err, BR_INVALID_ARGUMENT,

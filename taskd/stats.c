@@ -78,7 +78,7 @@ read_stats(pid_t pid, struct br_task_stats *s, br_err *err)
 	s->cpu_usage_ns = cg.cpu_usage_ns;
 	s->memory_usage = cg.memory_usage;
 	s->memory_limit = cg.memory_limit == 0 || cg.memory_limit > host_memory ? host_memory
-	                                                                         : cg.memory_limit;
+	                                                                        : cg.memory_limit;
 	s->pids = cg.pids;
 	s->pids_limit = cg.pids_limit;
 	s->block_read = cg.block_read;

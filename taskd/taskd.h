@@ -53,6 +53,9 @@ struct container {
 	char *ns;
 	char *id;
 	char *name; /* display name, unique in ns; the id never changes, the name may */
+	/* The id was taken from the name given at create (berth create --name): it is the
+	 * container's first name, and once renamed away no longer refers to it. */
+	bool id_from_name;
 	char *image;
 	char *runtime; /* name, "runc" */
 	char *net;
@@ -112,7 +115,8 @@ struct container *taskd_find(struct taskd *t, const char *ns, const char *id);
 /* The container named `name` in `ns` (creating ones too), or NULL. */
 struct container *taskd_find_name(struct taskd *t, const char *ns, const char *name);
 /* The container a request's `ref` means, as docker resolves it: by name, then by id, then by
- * unique id prefix; creating ones are not found. Errors: NOT_FOUND "container \"x\": not
+ * unique id prefix (an id that was a name counts only while it still is); creating ones are
+ * not found. Errors: NOT_FOUND "container \"x\": not
  * found"; INVALID_ARGUMENT for a prefix of several ids. */
 struct container *taskd_get(struct taskd *t, const char *ns, const char *ref, br_err *err);
 struct container *container_new(struct taskd *t, const char *ns, const char *id);

@@ -24,7 +24,7 @@
 #include "taskd/observe.h"
 #include "taskd/taskd.h"
 
-#define TOP_CMD_MAX 1024          /* bytes of a CMD cell */
+#define TOP_CMD_MAX 1024             /* bytes of a CMD cell */
 #define TOP_PS_OUTPUT_MAX (4u << 20) /* what ps may print */
 
 extern char **environ;
@@ -63,8 +63,8 @@ rows_add(struct rows *r, const char **cells, size_t n)
 	const char **copy = br_arena_alloc(r->arena, (n ? n : 1) * sizeof(*copy));
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(cells[i]);
-		copy[i] = br_arena_printf(r->arena, "%.*s", (int)(len > TOP_CMD_MAX ? TOP_CMD_MAX : len),
-		                          cells[i]);
+		copy[i] = br_arena_printf(r->arena, "%.*s",
+		                          (int)(len > TOP_CMD_MAX ? TOP_CMD_MAX : len), cells[i]);
 	}
 	r->v[r->n++] = (struct br_task_top_row){{copy, n}};
 }
@@ -115,8 +115,7 @@ command_line(int dirfd, const struct taskd_proc_stat *st)
 
 /* One row for `pid`; 1 when the process is gone (skipped), -1 with err. */
 static int
-proc_row(struct rows *r, pid_t pid, int64_t now, int64_t boot, double uptime, long hz,
-         br_err *err)
+proc_row(struct rows *r, pid_t pid, int64_t now, int64_t boot, double uptime, long hz, br_err *err)
 {
 	_cleanup_free_ char *path = xasprintf("/proc/%d", (int)pid);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -153,7 +152,8 @@ proc_row(struct rows *r, pid_t pid, int64_t now, int64_t boot, double uptime, lo
 static int
 top_proc(struct top_job *j, const pid_t *pids, size_t n, br_err *err)
 {
-	static const char *const titles[] = {"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"};
+	static const char *const titles[] = {"UID",   "PID", "PPID", "C",
+	                                     "STIME", "TTY", "TIME", "CMD"};
 	struct rows r = {.arena = j->arena};
 	struct timespec boottime;
 	int64_t now = (int64_t)time(NULL);
@@ -398,7 +398,8 @@ taskd_tasks_top(br_call *call, void *data)
 	for (size_t i = 0; i < req->ps_args.n; i++) {
 		if (strlen(req->ps_args.v[i]) > BR_TOP_ARG_MAX) {
 			br_call_failf(call, BR_INVALID_ARGUMENT,
-			              "ps argument %zu: longer than %d bytes", i + 1, BR_TOP_ARG_MAX);
+			              "ps argument %zu: longer than %d bytes", i + 1,
+			              BR_TOP_ARG_MAX);
 			return;
 		}
 	}

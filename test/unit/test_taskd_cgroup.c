@@ -140,8 +140,9 @@ test_v2_read(void)
 	                                    "inactive_file 1048576\n");
 	put("sys/fs/cgroup/c1/pids.current", "3\n");
 	put("sys/fs/cgroup/c1/pids.max", "100\n");
-	put("sys/fs/cgroup/c1/io.stat", "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
-	                                "8:16 rbytes=100 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
+	put("sys/fs/cgroup/c1/io.stat",
+	    "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+	    "8:16 rbytes=100 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
 	_cleanup_free_ char *dir = xasprintf("%s/sys/fs/cgroup/c1", root);
 	T_NOERR(taskd_cgroup_v2_read(dir, &s, &err), err);
 	T_EQ_INT(s.cpu_usage_ns, 2500000000ull);
