@@ -250,8 +250,13 @@ on_create(br_call *call, void *data)
 		strcat(f->created_cmd, ";");
 	}
 	pthread_mutex_unlock(&f->lock);
+	/* as taskd: --name is the name, and the id too */
+	const char *id = req->id && req->id[0]       ? req->id
+	                 : req->name && req->name[0] ? req->name
+	                                             : "0123456789abcdef";
 	struct br_container c = {
-	        .id = req->id && req->id[0] ? req->id : "0123456789abcdef",
+	        .id = id,
+	        .name = id,
 	        .image = req->image,
 	        .status = "created",
 	};
@@ -755,9 +760,9 @@ test_ps_rm(void)
 	run_cli(&r, "ps");
 	T_EQ_INT(r.rc, 0);
 	T_EQ_STR(r.out, "CONTAINER ID   IMAGE            COMMAND                          STATUS   "
-	                "CREATED\n"
+	                "CREATED         NAMES\n"
 	                "web            busybox:latest   sh -c while true; do echo h...   Up       "
-	                "3 minutes ago\n");
+	                "3 minutes ago   web\n");
 	run_cli(&r, "ps", "-a", "-q");
 	T_EQ_STR(r.out, "web\ndone1\n");
 	run_cli(&r, "ps", "-a");
