@@ -5,7 +5,9 @@
  * functions the files of taskd share: store.c (SQLite records), events.c (the events each
  * record change emits), bundle.c (bundle directories, rootfs mounts), create.c
  * (containers.create/delete), tasks.c (tasks.*, exit watching), logs.c (tasks.logs long-poll),
- * reconcile.c (start-up repair), service.c (method table).
+ * rename.c (containers.rename), top.c and stats.c (tasks.top, tasks.stats, with cgroup.c and
+ * procfs.c behind observe.h), reconcile.c (start-up repair), service.c (method table, name
+ * resolution).
  *
  * Threads: everything here runs on the loop thread unless a comment says "worker". Workers
  * (uv_queue_work) get copies of what they need, never touch the table or the database, and

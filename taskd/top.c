@@ -27,8 +27,6 @@
 #define TOP_CMD_MAX 1024             /* bytes of a CMD cell */
 #define TOP_PS_OUTPUT_MAX (4u << 20) /* what ps may print */
 
-extern char **environ;
-
 struct top_job {
 	uv_work_t work;
 	struct taskd *t;

@@ -201,13 +201,18 @@ b rm -f cr >/dev/null 2>&1
 expect_exit "an unknown runtime is refused before anything is made" 125 b run --runtime nope "$SH" true
 expect_contains "... naming it" "$T/stderr" 'runtime "nope": not configured'
 
-# taskd's configured default runtime: crun for containers that name none
+# taskd's configured default runtime: crun for containers that name none (and names
+# survive taskd's restart)
+b rename hog hog2 >/dev/null
 kill -TERM "${IT_PIDS[taskd]}"
 wait "${IT_PIDS[taskd]}" 2>/dev/null
 unset "IT_PIDS[taskd]"
 IT_CONFIG='"taskd": {"runtime": "crun"}' write_config
 daemon_start taskd
 wait_healthy 20 || it_not_ok "taskd restarts with crun as its default runtime"
+check "after taskd's restart a renamed container has its new name" \
+	inspect_is hog2 '.[0].id == "hog" and .[0].name == "hog2" and .[0].state.status == "running"'
+expect_exit "... and its first name, its id, no longer finds it" 3 b inspect hog
 b create --name dflt "$SH" sh -c 'echo hello-from-default' >/dev/null
 check "a container created without --runtime gets the configured default" \
 	inspect_is dflt '.[0].runtime == "crun"'
@@ -225,6 +230,6 @@ b rm -f dflt >/dev/null 2>&1
 expect_out "--runtime runc still overrides the default" hello-from-runc \
 	b run --rm --runtime runc "$SH" echo hello-from-runc
 
-b rm -f web hog spin idle r1 >/dev/null 2>&1
+b rm -f web hog2 spin idle r1 >/dev/null 2>&1
 echo "$IT_PASS passed, $IT_FAIL failed, $IT_SKIP skipped"
 [ "$IT_FAIL" -eq 0 ]
