@@ -178,6 +178,17 @@ each_line(const char *text,
 	}
 }
 
+/* Does `path` have a ".." component? The kernel writes one for a cgroup outside the reader's
+ * cgroup namespace, which no mount of the reader shows. */
+static bool
+has_dotdot(const char *path)
+{
+	for (const char *p = strstr(path, ".."); p != NULL; p = strstr(p + 2, ".."))
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return true;
+	return false;
+}
+
 /* The directory of `h`, or NULL when the process's cgroup lies outside the mount. */
 static char *
 hierarchy_dir(const struct hierarchy *h, const char *prefix)
@@ -185,7 +196,7 @@ hierarchy_dir(const struct hierarchy *h, const char *prefix)
 	const char *rel = h->path;
 	size_t root_len;
 
-	if (h->path == NULL || h->mount_point == NULL)
+	if (h->path == NULL || h->mount_point == NULL || has_dotdot(h->path))
 		return NULL;
 	root_len = strlen(h->mount_root);
 	if (strcmp(h->mount_root, "/") != 0) {

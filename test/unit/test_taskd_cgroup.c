@@ -121,6 +121,9 @@ test_locate_mount_root_and_escapes(void)
 	/* a cgroup outside the mount's root is not reachable through it */
 	T_ERR(taskd_cgroup_locate("4:memory:/other/c1\n", mi, NULL, &d, &err), err,
 	      BR_FAILED_PRECONDITION);
+	/* a cgroup outside the reader's cgroup namespace */
+	T_ERR(taskd_cgroup_locate("4:memory:/outer/../../c1\n", mi, NULL, &d, &err), err,
+	      BR_FAILED_PRECONDITION);
 	/* nothing mounted */
 	T_ERR(taskd_cgroup_locate(proc_cgroup_v1, "", NULL, &d, &err), err, BR_FAILED_PRECONDITION);
 }
