@@ -24,7 +24,8 @@
 #include "taskd/observe.h"
 #include "taskd/taskd.h"
 
-#define TOP_CMD_MAX 1024             /* bytes of a CMD cell */
+#define TOP_CMD_MAX 1024             /* bytes of a cell */
+#define TOP_REPLY_MAX (6u << 20)     /* bytes of all cells: the reply fits a message */
 #define TOP_PS_OUTPUT_MAX (4u << 20) /* what ps may print */
 
 struct top_job {
@@ -46,10 +47,13 @@ struct rows {
 	br_arena *arena;
 	struct br_task_top_row *v;
 	size_t n, cap;
+	size_t bytes; /* of the cells so far */
 };
 
-static void
-rows_add(struct rows *r, const char **cells, size_t n)
+/* Add a row of `n` cells, each cut at TOP_CMD_MAX bytes. RESOURCE_EXHAUSTED when the rows
+ * would no longer fit one reply. */
+static int
+rows_add(struct rows *r, const char **cells, size_t n, br_err *err)
 {
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 32;
@@ -61,10 +65,17 @@ rows_add(struct rows *r, const char **cells, size_t n)
 	const char **copy = br_arena_alloc(r->arena, (n ? n : 1) * sizeof(*copy));
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(cells[i]);
-		copy[i] = br_arena_printf(r->arena, "%.*s",
-		                          (int)(len > TOP_CMD_MAX ? TOP_CMD_MAX : len), cells[i]);
+		if (len > TOP_CMD_MAX)
+			len = TOP_CMD_MAX;
+		r->bytes += len + 8;
+		copy[i] = br_arena_printf(r->arena, "%.*s", (int)len, cells[i]);
 	}
+	if (r->bytes > TOP_REPLY_MAX)
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+		                  "more than %u bytes of processes; ask ps for fewer columns",
+		                  TOP_REPLY_MAX);
 	r->v[r->n++] = (struct br_task_top_row){{copy, n}};
+	return 0;
 }
 
 static void
@@ -143,8 +154,7 @@ proc_row(struct rows *r, pid_t pid, int64_t now, int64_t boot, double uptime, lo
 	taskd_top_tty(st.tty_nr, tty_s, sizeof(tty_s));
 	taskd_top_time((uint64_t)cpu_s, time_s, sizeof(time_s));
 	const char *cells[] = {uid_s, pid_s, ppid_s, c_s, stime_s, tty_s, time_s, cmd};
-	rows_add(r, cells, 8);
-	return 0;
+	return rows_add(r, cells, 8, err);
 }
 
 static int
@@ -326,7 +336,8 @@ top_ps(struct top_job *j, const pid_t *pids, size_t n, br_err *err)
 		size_t nc = ps_fields(line, cells, n_titles);
 		if (nc != n_titles || !has_pid(pids, n, strtol(cells[pid_col], NULL, 10)))
 			continue;
-		rows_add(&r, (const char **)cells, nc);
+		if (rows_add(&r, (const char **)cells, nc, err) < 0)
+			return -1;
 	}
 	j->out.processes = (struct br_objlist){r.v, r.n};
 	return 0;
