@@ -95,7 +95,12 @@ cp "$T/stdout" "$T/web.json"
 check "memory > 0, pids >= 1, a limit, a CPU % ($(jq -c '.[0] | {memory_usage, memory_limit, pids, cpu_percent, cgroup}' "$T/web.json"))" \
 	jq -e 'length == 1 and (.[0] | .name == "web" and .running and .memory_usage > 0 and .memory_limit >= .memory_usage and .pids >= 1 and .cpu_percent >= 0 and .memory_percent >= 0 and (.cgroup == 1 or .cgroup == 2))' "$T/web.json"
 check "pids counts the init, the sleep and the loop's sleeps (>= 2)" jq -e '.[0].pids >= 2' "$T/web.json"
-check "the network: its own namespace, counters present" jq -e '.[0] | (.network | type) == "boolean" and .net_rx >= 0 and .net_tx >= 0' "$T/web.json"
+check "the network: its own namespace, counters present" jq -e '.[0] | .network and .net_rx >= 0 and .net_tx >= 0' "$T/web.json"
+b run -d --name hostnet --net host "$SH" sleep 1000 >/dev/null
+stats_json hostnet >"$T/hostnet.json"
+check "a container on the host's network has no network of its own to count" \
+	jq -e '.[0] | .running and (.network | not) and .net_rx == 0' "$T/hostnet.json"
+b rm -f hostnet >/dev/null
 web_mem=$(jq '.[0].memory_usage' "$T/web.json")
 
 # hog writes 48 MiB into its /dev/shm (a tmpfs charged to its memory cgroup)
