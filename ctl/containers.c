@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * berth info, berth ps and berth rm: the gateway's view of the components, the container
- * listing (with docker's --filter, matched here on the client) and container removal.
+ * berth info, berth ps, berth rm and berth rename: the gateway's view of the components, the
+ * container listing (with docker's --filter, matched here on the client), container removal
+ * and a container's new name.
  * Listings print an aligned table or, with --format json, a JSON document on stdout.
  */
 #include <getopt.h>
@@ -119,6 +120,7 @@ container_json(yajl_gen g, const void *item)
 {
 	const struct br_container *c = item;
 	br_json_gen_kv_str(g, "id", c->id);
+	br_json_gen_kv_str(g, "name", c->name);
 	br_json_gen_kv_str(g, "image", c->image);
 	br_json_gen_str(g, "command");
 	yajl_gen_array_open(g);
@@ -147,14 +149,16 @@ container_row(struct ctl_table *t, const void *item, int64_t now)
 	ctl_truncate(joined, 30, command, sizeof(command));
 	container_status(c, status, sizeof(status));
 	ctl_human_since(c->created_at, now, created, sizeof(created));
-	const char *cells[] = {c->id, c->image, command, status, created};
+	const char *cells[] = {c->id,  c->image, command,
+	                       status, created,  c->name ? c->name : c->id};
 	ctl_table_add(t, cells);
 }
 
 static const struct ctl_list_view container_view = {
         .item_size = sizeof(struct br_container),
-        .n_cols = 5,
-        .headers = (const char *const[]){"CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CREATED"},
+        .n_cols = 6,
+        .headers = (const char *const[]){"CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CREATED",
+                                         "NAMES"},
         .key = container_key,
         .json = container_json,
         .row = container_row,
@@ -233,7 +237,8 @@ ctl_ps_filter_match(const struct ctl_ps_filter *f, const struct br_container *c)
 		return false;
 	ok = f->nname == 0;
 	for (size_t i = 0; i < f->nname && !ok; i++)
-		ok = strstr(c->id, f->name[i]) != NULL;
+		ok = strstr(c->id, f->name[i]) != NULL ||
+		     (c->name != NULL && strstr(c->name, f->name[i]) != NULL);
 	if (!ok)
 		return false;
 	for (size_t i = 0; i < f->nlabel; i++)
@@ -256,7 +261,8 @@ static const char ps_usage[] =
         "table|json]\n"
         "\n"
         "List containers (only running and paused ones without -a or a status filter).\n"
-        "Filters: status=created|running|paused|exited, name=SUBSTRING, label=KEY[=VALUE];\n"
+        "Filters: status=created|running|paused|exited, name=SUBSTRING (of the name or the ID),\n"
+        "label=KEY[=VALUE];\n"
         "values of one key are alternatives, different keys must all match.\n";
 
 int
@@ -370,4 +376,33 @@ ctl_cmd_rm(struct ctl *ctl, int argc, char **argv)
 		printf("%s\n", argv[i]);
 	}
 	return rc;
+}
+
+/* ---- rename ---- */
+
+int
+ctl_cmd_rename(struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_container c;
+	br_err err = BR_ERR_INIT;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("Usage: berth rename CONTAINER NEW_NAME\n\n"
+		       "Give a container a new name; its ID stays. A running container may be "
+		       "renamed.\n");
+		return 0;
+	}
+	if (argc != 3)
+		return ctl_usage_error("rename needs a CONTAINER and a NEW_NAME");
+	if (!br_msg_is_id(argv[2], BR_CONTAINER_ID_MAX))
+		return ctl_usage_error(
+		        "invalid name \"%s\": expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", argv[2]);
+	struct br_container_rename_req req = {.id = argv[1], .name = argv[2]};
+	if (ctl_call(ctl, "containers.rename", &br_container_rename_req_schema, &req,
+	             &br_container_schema, &c, arena, 0, &err) < 0) {
+		br_err_wrap(&err, "rename %s", argv[1]);
+		return ctl_report(&err);
+	}
+	return 0;
 }

@@ -153,7 +153,7 @@ int ctl_check_env(const char *kv, br_err *err);
 struct ctl_ps_filter {
 	const char **status; /* the wire's status ("stopped" for docker's "exited") */
 	size_t nstatus;
-	const char **name; /* substrings of the id */
+	const char **name; /* substrings of the name or the id */
 	size_t nname;
 	const char **label; /* "K" (present) or "K=V" (present with value V) */
 	size_t nlabel;
@@ -192,6 +192,12 @@ int ctl_cmd_unpause(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_inspect(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_ps(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_rm(struct ctl *ctl, int argc, char **argv);
+/* containers.c: `berth rename CONTAINER NEW_NAME` */
+int ctl_cmd_rename(struct ctl *ctl, int argc, char **argv);
+/* top.c: `berth top CONTAINER [ps OPTIONS]` */
+int ctl_cmd_top(struct ctl *ctl, int argc, char **argv);
+/* stats.c: `berth stats [-a] [--no-stream] [--format json] [CONTAINER...]` */
+int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv);
 /* logs.c: `berth logs [-f] [--tail N] [--since T] [--timestamps] CONTAINER` */
 int ctl_cmd_logs(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_exec(struct ctl *ctl, int argc, char **argv);

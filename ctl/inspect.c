@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * berth inspect: one JSON array with an object per container: its record (containers.get),
+ * berth inspect: one JSON array with an object per container: its record (containers.get:
+ * id, name, image, runtime, command, labels),
  * its task's state (tasks.get), the OCI spec taskd wrote (containers.spec) and, read from that
  * spec, its mounts and network. Always JSON, as docker's; times are ms since the epoch.
  */
@@ -136,6 +137,7 @@ inspect_one(struct ctl *ctl, yajl_gen g, const char *id, br_err *err)
 
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "id", c.id);
+	br_json_gen_kv_str(g, "name", c.name ? c.name : c.id);
 	br_json_gen_kv_str(g, "image", c.image);
 	br_json_gen_kv_str(g, "runtime", c.runtime);
 	br_json_gen_kv_str(g, "snapshot_key", c.snapshot_key);

@@ -41,6 +41,9 @@ static const char usage_text[] =
         "  inspect ID...                record, state, mounts, network and spec as JSON\n"
         "  ps [-a] [-q] [--filter KEY=VALUE]\n"
         "  rm [-f] ID...\n"
+        "  rename ID NEW_NAME           a container's new name (its ID stays)\n"
+        "  top ID [ps OPTIONS]          a running container's processes\n"
+        "  stats [--no-stream] [ID...]  CPU, memory, pids, block and network I/O\n"
         "  logs [-f] [--tail N] [--since T] [--timestamps] ID\n"
         "                               a container's output\n"
         "  exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] ID CMD [ARG...]\n"
@@ -75,6 +78,9 @@ static const struct {
         {"inspect", ctl_cmd_inspect},
         {"ps", ctl_cmd_ps},
         {"rm", ctl_cmd_rm},
+        {"rename", ctl_cmd_rename},
+        {"top", ctl_cmd_top},
+        {"stats", ctl_cmd_stats},
         {"logs", ctl_cmd_logs},
         {"exec", ctl_cmd_exec},
         {"attach", ctl_cmd_attach},

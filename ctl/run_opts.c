@@ -25,7 +25,8 @@ const char ctl_run_usage[] =
         "  -d, --detach           print the container ID and return at once\n"
         "  -i, --interactive      keep the container's stdin open and attach ours to it\n"
         "  -t, --tty              give the container a terminal\n"
-        "      --name NAME        container ID (default: generated)\n"
+        "      --name NAME        container name, and its ID when no container has that ID\n"
+        "                         (default: a generated ID, which is also the name)\n"
         "  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
         "  -l, --label KEY[=VALUE]\n"
         "                         set a label on the container (repeatable)\n"
@@ -213,7 +214,7 @@ void
 ctl_run_create_req(const struct ctl_run_opts *o, struct br_container_create_req *ret)
 {
 	*ret = (struct br_container_create_req){
-	        .id = o->name,
+	        .name = o->name,
 	        .image = o->image,
 	        .args = {o->args, o->nargs},
 	        .entrypoint = {o->entrypoint ? (const char **)&o->entrypoint : NULL,

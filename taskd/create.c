@@ -308,13 +308,38 @@ taskd_containers_create(br_call *call, void *data)
 	const char *runtime =
 	        req->runtime && req->runtime[0] ? req->runtime : t->cfg->taskd.runtime;
 	char generated[33];
-	const char *id = req->id;
+	const char *id = req->id, *name = req->name;
+	struct container *other;
 	br_err err = BR_ERR_INIT;
 
+	if (name == NULL || name[0] == '\0')
+		name = id != NULL && id[0] != '\0' ? id : NULL;
+	if (name != NULL && !br_msg_is_id(name, BR_CONTAINER_ID_MAX)) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "container name \"%.80s\": expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+		              name);
+		return;
+	}
+	if (name != NULL && (other = taskd_find_name(t, ns, name)) != NULL) {
+		br_call_failf(call, BR_ALREADY_EXISTS,
+		              "container name \"%s\" is already in use by container \"%s\"", name,
+		              other->id);
+		return;
+	}
+	/* The name is the id too unless a container has that id (it was renamed since). */
+	bool id_from_name = false;
+	if ((id == NULL || id[0] == '\0') && name != NULL && taskd_find(t, ns, name) == NULL) {
+		id = name;
+		id_from_name = true;
+	}
 	if (id == NULL || id[0] == '\0') {
-		random_id(generated);
+		do
+			random_id(generated);
+		while (taskd_find(t, ns, generated) != NULL || taskd_find_name(t, ns, generated));
 		id = generated;
 	}
+	if (name == NULL)
+		name = id;
 	if (!br_msg_is_id(id, BR_CONTAINER_ID_MAX)) {
 		br_call_failf(call, BR_INVALID_ARGUMENT,
 		              "container id \"%.80s\": expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
@@ -342,6 +367,8 @@ taskd_containers_create(br_call *call, void *data)
 	}
 
 	struct container *c = container_new(t, ns, id);
+	c->name = xstrdup(name);
+	c->id_from_name = id_from_name;
 	c->creating = true;
 	c->image = xstrdup(req->image);
 	c->runtime = xstrdup(runtime);

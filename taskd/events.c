@@ -22,13 +22,12 @@ add(struct taskd_events *ev, const char *topic, const struct br_schema *schema)
 	return e;
 }
 
-void
-taskd_events_container_create(struct taskd_events *ev, const struct container *c)
+static void
+container_payload(struct taskd_event *e, const struct container *c)
 {
-	struct taskd_event *e = add(ev, BR_TOPIC_CONTAINER_CREATE, &br_event_container_schema);
-
 	e->payload.container = (struct br_event_container){
 	        .id = c->id,
+	        .name = c->name,
 	        .image = c->image,
 	        .runtime = c->runtime,
 	        .net = c->net,
@@ -36,6 +35,18 @@ taskd_events_container_create(struct taskd_events *ev, const struct container *c
 	        .labels = {(const char **)c->label_keys, (const char **)c->label_values,
 	                   c->n_labels},
 	};
+}
+
+void
+taskd_events_container_create(struct taskd_events *ev, const struct container *c)
+{
+	container_payload(add(ev, BR_TOPIC_CONTAINER_CREATE, &br_event_container_schema), c);
+}
+
+void
+taskd_events_container_update(struct taskd_events *ev, const struct container *c)
+{
+	container_payload(add(ev, BR_TOPIC_CONTAINER_UPDATE, &br_event_container_schema), c);
 }
 
 void

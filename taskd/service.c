@@ -44,6 +44,7 @@ container_unref(struct container *c)
 		return;
 	free(c->ns);
 	free(c->id);
+	free(c->name);
 	free(c->image);
 	free(c->runtime);
 	free(c->net);
@@ -73,14 +74,49 @@ taskd_find(struct taskd *t, const char *ns, const char *id)
 }
 
 struct container *
-taskd_get(struct taskd *t, const char *ns, const char *id, br_err *err)
+taskd_find_name(struct taskd *t, const char *ns, const char *name)
 {
-	struct container *c = taskd_find(t, ns, id);
-
-	if (c == NULL || c->creating) {
-		br_err_set(err, BR_NOT_FOUND, "container \"%s\": not found", id);
-		return NULL;
+	for (struct container *c = t->containers; c != NULL; c = c->next) {
+		if (c->name != NULL && strcmp(c->name, name) == 0 && strcmp(c->ns, ns) == 0)
+			return c;
 	}
+	return NULL;
+}
+
+/* Does `c`'s id still refer to it? Not when the id was its first name and it was renamed. */
+static bool
+id_refers(const struct container *c)
+{
+	return !c->creating && (!c->id_from_name || strcmp(c->id, c->name) == 0);
+}
+
+struct container *
+taskd_get(struct taskd *t, const char *ns, const char *ref, br_err *err)
+{
+	struct container *c = taskd_find_name(t, ns, ref);
+	size_t len = strlen(ref);
+
+	if (c != NULL && !c->creating)
+		return c;
+	c = taskd_find(t, ns, ref);
+	if (c != NULL && id_refers(c))
+		return c;
+	/* A unique prefix of an id, as docker takes one. */
+	c = NULL;
+	for (struct container *p = t->containers; p != NULL && len > 0; p = p->next) {
+		if (strcmp(p->ns, ns) != 0 || !id_refers(p) || strncmp(p->id, ref, len) != 0)
+			continue;
+		if (c != NULL) {
+			br_err_set(err, BR_INVALID_ARGUMENT,
+			           "container \"%s\": ambiguous, a prefix of the ids \"%s\" and "
+			           "\"%s\"",
+			           ref, c->id, p->id);
+			return NULL;
+		}
+		c = p;
+	}
+	if (c == NULL)
+		br_err_set(err, BR_NOT_FOUND, "container \"%s\": not found", ref);
 	return c;
 }
 
@@ -119,6 +155,7 @@ container_to_wire(const struct container *c, struct br_container *ret)
 		n++;
 	*ret = (struct br_container){
 	        .id = c->id,
+	        .name = c->name,
 	        .image = c->image,
 	        .runtime = c->runtime,
 	        .net = c->net,
@@ -282,6 +319,9 @@ const struct br_method taskd_methods[] = {
         {"tasks.wait", &br_task_wait_req_schema, taskd_tasks_wait},
         {"tasks.logs", &br_task_logs_req_schema, taskd_tasks_logs},
         {"tasks.delete", &br_container_id_req_schema, taskd_tasks_delete},
+        {"containers.rename", &br_container_rename_req_schema, taskd_containers_rename},
+        {"tasks.top", &br_task_top_req_schema, taskd_tasks_top},
+        {"tasks.stats", &br_container_id_req_schema, taskd_tasks_stats},
 };
 const size_t taskd_n_methods = sizeof(taskd_methods) / sizeof(taskd_methods[0]);
 

@@ -50,6 +50,13 @@ static const struct br_db_migration migrations[] = {
         {5, "ALTER TABLE containers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"},
         /* When the task was recorded running (ms), for berth inspect. */
         {6, "ALTER TABLE containers ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;"},
+        /* A display name apart from the id (berth rename), unique in its namespace; the
+         * records of before are named after their ids. */
+        {7, "ALTER TABLE containers ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+            "UPDATE containers SET name = id;"
+            "CREATE UNIQUE INDEX containers_name ON containers (ns, name);"
+            /* 1: the id was taken from the name given at create (taskd_get) */
+            "ALTER TABLE containers ADD COLUMN id_from_name INTEGER NOT NULL DEFAULT 0;"},
 };
 
 static const char *const task_names[] = {"none", "running", "stopped", "starting"};
@@ -167,8 +174,8 @@ taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
 
 	if (br_db_prepare(db,
 	                  "INSERT INTO containers (ns, id, state, image, runtime, snapshotter, "
-	                  "snapshot_key, labels, created_at) VALUES (?, ?, 'creating', ?, ?, ?, ?, "
-	                  "?, ?)",
+	                  "snapshot_key, labels, created_at, name, id_from_name) VALUES (?, ?, "
+	                  "'creating', ?, ?, ?, ?, ?, ?, ?, ?)",
 	                  &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, c->ns, -1, SQLITE_STATIC);
@@ -179,10 +186,13 @@ taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
 	sqlite3_bind_text(st, 6, c->snapshot_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, labels, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, c->created_at);
+	sqlite3_bind_text(st, 9, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, c->id_from_name);
 	if (exec_write(t, st, hold_snapshot, c, c->ns, c->id, NULL, "record container", err) < 0) {
 		if (err != NULL && err->code == BR_ALREADY_EXISTS)
 			return br_err_set(err, BR_ALREADY_EXISTS,
-			                  "container \"%s\": already exists", c->id);
+			                  "container \"%s\" (name \"%s\"): already exists", c->id,
+			                  c->name);
 		return -1;
 	}
 	return 0;
@@ -253,6 +263,28 @@ taskd_store_delete(struct taskd *t, const char *ns, const char *id, const struct
 }
 
 int
+taskd_store_rename(struct taskd *t, const struct container *c, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct taskd_events ev = {0};
+
+	if (br_db_prepare(t->db, "UPDATE containers SET name = ? WHERE ns = ? AND id = ?", &st,
+	                  err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->id, -1, SQLITE_STATIC);
+	taskd_events_container_update(&ev, c);
+	if (exec_write(t, st, NULL, c, c->ns, c->id, &ev, "rename container", err) < 0) {
+		if (err != NULL && err->code == BR_ALREADY_EXISTS)
+			return br_err_set(err, BR_ALREADY_EXISTS,
+			                  "container name \"%s\" is already in use", c->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
 taskd_store_spec(sqlite3 *db, const char *ns, const char *id, char **ret, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -317,7 +349,7 @@ taskd_store_load(struct taskd *t, br_err *err)
 	if (br_db_prepare(t->db,
 	                  "SELECT ns, id, state, image, runtime, net, snapshotter, snapshot_key, "
 	                  "command, labels, created_at, task, pid, exit_status, exited_at, "
-	                  "stop_signal, paused, started_at "
+	                  "stop_signal, paused, started_at, name, id_from_name "
 	                  "FROM containers ORDER BY created_at",
 	                  &st, err) < 0)
 		return -1;
@@ -343,6 +375,8 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->stop_signal = sqlite3_column_int(st, 15);
 		c->paused = c->task == TASK_RUNNING && sqlite3_column_int(st, 16) != 0;
 		c->started_at = sqlite3_column_int64(st, 17);
+		c->name = xstrdup(br_db_text(st, 18)[0] != '\0' ? br_db_text(st, 18) : c->id);
+		c->id_from_name = sqlite3_column_int(st, 19) != 0;
 	}
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "load containers");

@@ -5,8 +5,9 @@
  * functions the files of taskd share: store.c (SQLite records), events.c (the events each
  * record change emits), bundle.c (bundle directories, rootfs mounts), create.c
  * (containers.create/delete), tasks.c (tasks.*, exit watching), logs.c (tasks.logs long-poll),
- * reconcile.c (start-up repair), streams.c (exec and attach streams), service.c (method
- * table).
+ * rename.c (containers.rename), top.c and stats.c (tasks.top, tasks.stats, with cgroup.c and
+ * procfs.c behind observe.h), reconcile.c (start-up repair), streams.c (exec and attach
+ * streams), service.c (method table, name resolution).
  *
  * Threads: everything here runs on the loop thread unless a comment says "worker". Workers
  * (uv_queue_work) get copies of what they need, never touch the table or the database, and
@@ -53,6 +54,10 @@ struct container {
 	int refs;
 	char *ns;
 	char *id;
+	char *name; /* display name, unique in ns; the id never changes, the name may */
+	/* The id was taken from the name given at create (berth create --name): it is the
+	 * container's first name, and once renamed away no longer refers to it. */
+	bool id_from_name;
 	char *image;
 	char *runtime; /* name, "runc" */
 	char *net;
@@ -110,8 +115,13 @@ extern const struct br_method taskd_methods[];
 extern const size_t taskd_n_methods;
 
 struct container *taskd_find(struct taskd *t, const char *ns, const char *id);
-/* Like taskd_find, or NOT_FOUND "container \"x\": not found"; creating ones are not found. */
-struct container *taskd_get(struct taskd *t, const char *ns, const char *id, br_err *err);
+/* The container named `name` in `ns` (creating ones too), or NULL. */
+struct container *taskd_find_name(struct taskd *t, const char *ns, const char *name);
+/* The container a request's `ref` means, as docker resolves it: by name, then by id, then by
+ * unique id prefix (an id that was a name counts only while it still is); creating ones are
+ * not found. Errors: NOT_FOUND "container \"x\": not
+ * found"; INVALID_ARGUMENT for a prefix of several ids. */
+struct container *taskd_get(struct taskd *t, const char *ns, const char *ref, br_err *err);
 struct container *container_new(struct taskd *t, const char *ns, const char *id);
 void container_ref(struct container *c);
 void container_unref(struct container *c);
@@ -156,6 +166,8 @@ struct taskd_events {
 
 /* /containers/create with the container as it is now. */
 void taskd_events_container_create(struct taskd_events *ev, const struct container *c);
+/* /containers/update with the container as it is now (after a rename). */
+void taskd_events_container_update(struct taskd_events *ev, const struct container *c);
 /* /containers/delete */
 void taskd_events_container_delete(struct taskd_events *ev, const struct container *c);
 /* /tasks/create and /tasks/start of the task with init c->pid. */
@@ -193,6 +205,9 @@ void taskd_lease_id(const char *id, char out[BR_LEASE_ID_MAX + 1]);
 /* The lease resource of the container's snapshot (type "snapshots[/<snapshotter>]"), with
  * strings in `arena`. */
 struct br_lease_resource taskd_lease_resource(const struct container *c, br_arena *arena);
+/* Record c->name, the new name, and emit /containers/update in the same transaction. A name
+ * taken meanwhile is ALREADY_EXISTS. */
+int taskd_store_rename(struct taskd *t, const struct container *c, br_err *err);
 /* The stored spec (heap), NOT_FOUND if the row is gone. */
 int taskd_store_spec(sqlite3 *db, const char *ns, const char *id, char **ret, br_err *err);
 /* Load every row into the table; rows still "creating" come back with c->creating set. */
@@ -291,6 +306,12 @@ int taskd_spec_stdio(const char *spec, bool *ret_terminal, bool *ret_open_stdin,
 struct br_task_exec_req;
 int taskd_exec_process(const char *spec, const struct br_task_exec_req *req, int rootfs_fd,
                        char **ret, br_err *err);
+
+/* ---- rename.c, top.c, stats.c ---- */
+
+void taskd_containers_rename(br_call *call, void *data);
+void taskd_tasks_top(br_call *call, void *data);
+void taskd_tasks_stats(br_call *call, void *data);
 
 /* ---- reconcile.c ---- */
 

@@ -334,7 +334,7 @@ start_done(uv_work_t *w, int status)
 		c->task = TASK_NONE;
 		c->pid = 0;
 		taskd_store_set_task(t, c, NULL, &err);
-		br_err_wrap(&j->err, "start container \"%s\"", c->id);
+		br_err_wrap(&j->err, "start container \"%s\" (runtime %s)", c->id, c->runtime);
 		if (j->call != NULL)
 			br_call_fail(j->call, &j->err);
 		goto out;

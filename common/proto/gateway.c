@@ -82,6 +82,8 @@ static const char *const reads[] = {
         "tasks.get",
         "tasks.wait",
         "tasks.logs",
+        "tasks.top",
+        "tasks.stats",
         "networks.list",
         "networks.get",
         "events.subscribe",

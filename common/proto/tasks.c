@@ -8,6 +8,7 @@
 
 static const struct br_field create_fields[] = {
         S(br_container_create_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_container_create_req, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
         S(br_container_create_req, image, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
         S(br_container_create_req, args, BR_F_STRLIST, 1024, 0),
         S(br_container_create_req, entrypoint, BR_F_STRLIST, 1024, 0),
@@ -37,8 +38,55 @@ static const struct br_field container_fields[] = {
         S(br_container, created_at, BR_F_I64, 0, 0),
         S(br_container, command, BR_F_STRLIST, 1024, 0),
         S(br_container, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
+        S(br_container, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
 };
 const struct br_schema br_container_schema = BR_SCHEMA(struct br_container, container_fields);
+
+static const struct br_field rename_fields[] = {
+        S(br_container_rename_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_container_rename_req, name, BR_F_STR, BR_CONTAINER_ID_MAX,
+          BR_F_REQUIRED | BR_F_NONEMPTY | BR_F_ID),
+};
+const struct br_schema br_container_rename_req_schema =
+        BR_SCHEMA(struct br_container_rename_req, rename_fields);
+
+static const struct br_field top_req_fields[] = {
+        S(br_task_top_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
+        S(br_task_top_req, ps_args, BR_F_STRLIST, BR_TOP_ARGS_MAX, 0),
+};
+const struct br_schema br_task_top_req_schema = BR_SCHEMA(struct br_task_top_req, top_req_fields);
+
+static const struct br_field top_row_fields[] = {
+        S(br_task_top_row, cells, BR_F_STRLIST, BR_TOP_COLUMNS_MAX, 0),
+};
+static const struct br_schema top_row_schema = BR_SCHEMA(struct br_task_top_row, top_row_fields);
+
+static const struct br_field top_resp_fields[] = {
+        S(br_task_top_resp, titles, BR_F_STRLIST, BR_TOP_COLUMNS_MAX, 0),
+        BR_FIELD_SUB(struct br_task_top_resp, processes, BR_F_OBJLIST, BR_TOP_PROCESSES_MAX, 0,
+                     &top_row_schema),
+};
+const struct br_schema br_task_top_resp_schema =
+        BR_SCHEMA(struct br_task_top_resp, top_resp_fields);
+
+static const struct br_field stats_fields[] = {
+        S(br_task_stats, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_task_stats, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_task_stats, read_ns, BR_F_I64, 0, 0),
+        S(br_task_stats, cgroup, BR_F_U32, 0, 0),
+        S(br_task_stats, online_cpus, BR_F_U32, 0, 0),
+        S(br_task_stats, cpu_usage_ns, BR_F_U64, 0, 0),
+        S(br_task_stats, memory_usage, BR_F_U64, 0, 0),
+        S(br_task_stats, memory_limit, BR_F_U64, 0, 0),
+        S(br_task_stats, pids, BR_F_U64, 0, 0),
+        S(br_task_stats, pids_limit, BR_F_U64, 0, 0),
+        S(br_task_stats, block_read, BR_F_U64, 0, 0),
+        S(br_task_stats, block_write, BR_F_U64, 0, 0),
+        S(br_task_stats, network, BR_F_BOOL, 0, 0),
+        S(br_task_stats, net_rx, BR_F_U64, 0, 0),
+        S(br_task_stats, net_tx, BR_F_U64, 0, 0),
+};
+const struct br_schema br_task_stats_schema = BR_SCHEMA(struct br_task_stats, stats_fields);
 
 static const struct br_field list_req_fields[] = {
         BR_PAGE_FIELDS(struct br_container_list_req),
@@ -154,6 +202,7 @@ const struct br_schema br_task_logs_resp_schema =
 
 static const struct br_field event_container_fields[] = {
         S(br_event_container, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_event_container, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
         S(br_event_container, image, BR_F_STR, BR_NAME_MAX, 0),
         S(br_event_container, runtime, BR_F_STR, 64, 0),
         S(br_event_container, net, BR_F_STR, 64, 0),

@@ -7,6 +7,8 @@
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
  *   containers.spec   {id}                -> {spec}  the OCI spec as written (JSON text)
+ *   containers.rename {id, name}          -> br_container  a new display name, emits
+ *                                                         /containers/update
  *   tasks.start       {id}                -> br_task      creates and starts the task (runc
  *                                                         create + start under a berth-shim)
  *   tasks.get         {id}                -> br_task
@@ -16,9 +18,15 @@
  *                                                         answered once the exit is recorded
  *   tasks.logs        br_task_logs_req    -> br_task_logs_resp
  *   tasks.delete      {id}                -> br_task      the exited task's final state
+ *   tasks.top         {id, ps_args}       -> {titles, processes}  the task's processes
+ *   tasks.stats       {id}                -> br_task_stats  cgroup counters of the task
  *
  * A container is the record (image, spec, snapshot, network); a task is its running process.
  * Container ids are [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; taskd generates one when `id` is empty.
+ * The id names the container's runtime state, bundle, logs and lease and never changes; the
+ * name (same shape, unique per namespace) is what users see and may change (containers.rename).
+ * Every `id` a request carries is resolved as docker resolves a container argument: a name
+ * first, then an id, then a unique id prefix (an ambiguous prefix is INVALID_ARGUMENT).
  * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted).
  *
  * Output: the shim writes the container's stdout and stderr to its CRI log (common/crilog.h:
@@ -53,7 +61,9 @@
 #define BR_SECCOMP_PROFILE_MAX (256u << 10)
 
 struct br_container_create_req {
-	const char *id;               /* "" or NULL: generated */
+	const char *id;               /* "" or NULL: the name when no container has that id, else
+	                               * generated */
+	const char *name;             /* "" or NULL: the id */
 	const char *image;            /* name as in images.list */
 	struct br_strlist args;       /* replaces the image's Cmd (Entrypoint kept) when n > 0 */
 	struct br_strlist entrypoint; /* replaces the image's Entrypoint when n > 0 */
@@ -84,8 +94,62 @@ struct br_container {
 	int64_t created_at;
 	struct br_strlist command; /* the process args as run */
 	struct br_strmap labels;
+	const char *name; /* the display name, unique in the namespace */
 };
 extern const struct br_schema br_container_schema;
+
+/* containers.rename: `name` must be free in the namespace (else ALREADY_EXISTS naming the
+ * container that has it) and differ from the current one. */
+struct br_container_rename_req {
+	const char *id;
+	const char *name;
+};
+extern const struct br_schema br_container_rename_req_schema;
+
+/* tasks.top: the processes of a running (or paused) task. Without ps_args taskd reads /proc
+ * and answers with docker's default columns UID PID PPID C STIME TTY TIME CMD; with ps_args it
+ * runs the host's `ps` with them and keeps the rows whose PID column names a process of the
+ * task (INVALID_ARGUMENT when ps fails or prints no PID column). */
+#define BR_TOP_ARGS_MAX 32
+#define BR_TOP_ARG_MAX 256
+#define BR_TOP_COLUMNS_MAX 64
+#define BR_TOP_PROCESSES_MAX 4096
+#define BR_TOP_CELL_MAX 4096
+struct br_task_top_req {
+	const char *id;
+	struct br_strlist ps_args;
+};
+extern const struct br_schema br_task_top_req_schema;
+
+struct br_task_top_row {
+	struct br_strlist cells; /* one per title */
+};
+struct br_task_top_resp {
+	struct br_strlist titles;
+	struct br_objlist processes; /* struct br_task_top_row, in pid order */
+};
+extern const struct br_schema br_task_top_resp_schema;
+
+/* tasks.stats: what the task's cgroup and its init's network namespace count now. Counters are
+ * cumulative; a client derives rates (CPU %) from two readings and their read_ns. */
+struct br_task_stats {
+	const char *id;
+	const char *name;
+	int64_t read_ns;       /* CLOCK_MONOTONIC of the host when read */
+	uint32_t cgroup;       /* 1 or 2: the hierarchy the counters come from */
+	uint32_t online_cpus;  /* of the host */
+	uint64_t cpu_usage_ns; /* CPU time of every process, ever */
+	uint64_t memory_usage; /* bytes in use, less the inactive page cache (as docker) */
+	uint64_t memory_limit; /* the cgroup's limit, or the host's memory when lower or unset */
+	uint64_t pids;         /* processes (and threads) now */
+	uint64_t pids_limit;   /* 0: none */
+	uint64_t block_read;   /* bytes read from block devices */
+	uint64_t block_write;
+	bool network;    /* the task has a network namespace of its own */
+	uint64_t net_rx; /* bytes received on its interfaces but lo */
+	uint64_t net_tx;
+};
+extern const struct br_schema br_task_stats_schema;
 
 struct br_container_list_req {
 	struct br_page_req page;
@@ -203,6 +267,7 @@ extern const struct br_schema br_task_logs_resp_schema;
 /* /containers/create and /containers/update: the container as recorded. */
 struct br_event_container {
 	const char *id;
+	const char *name;    /* the display name */
 	const char *image;   /* the resolved name */
 	const char *runtime; /* "runc" */
 	const char *net;     /* the network mode netd gave it */

@@ -55,6 +55,7 @@ struct fake {
 	int job_polls;
 	char lease[64];      /* the upload lease created, "" when deleted again */
 	int unleased_writes; /* content.write calls not under that lease */
+	int stats_calls;
 };
 
 static struct fake *fake;
@@ -250,8 +251,13 @@ on_create(br_call *call, void *data)
 		strcat(f->created_cmd, ";");
 	}
 	pthread_mutex_unlock(&f->lock);
+	/* as taskd: --name is the name, and the id too */
+	const char *id = req->id && req->id[0]       ? req->id
+	                 : req->name && req->name[0] ? req->name
+	                                             : "0123456789abcdef";
 	struct br_container c = {
-	        .id = req->id && req->id[0] ? req->id : "0123456789abcdef",
+	        .id = id,
+	        .name = id,
 	        .image = req->image,
 	        .status = "created",
 	};
@@ -389,6 +395,62 @@ on_containers_list(br_call *call, void *data)
 	br_call_reply(call, &br_container_list_resp_schema, &r);
 }
 
+/* tasks.top: two processes of "web"; "idle" is not running. */
+static void
+on_top(br_call *call, void *data)
+{
+	const struct br_task_top_req *req = br_call_params(call);
+	static const char *const titles[] = {"UID", "PID", "CMD"};
+	static const char *const row1[] = {"root", "41", "sh -c sleep 1000"};
+	static const char *const row2[] = {"nobody", "42", "sleep 1000"};
+	struct br_task_top_row rows[] = {{{(const char **)row1, 3}}, {{(const char **)row2, 3}}};
+
+	if (strcmp(req->id, "idle") == 0) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"idle\" is not running");
+		return;
+	}
+	struct br_task_top_resp r = {{(const char **)titles, 3}, {rows, 2}};
+	br_call_reply(call, &br_task_top_resp_schema, &r);
+}
+
+/* tasks.stats: each reading of "web" is a second after the last and half a second of CPU
+ * more; "idle" is not running, "nf*" not found. */
+static void
+on_stats(br_call *call, void *data)
+{
+	struct fake *f = data;
+	const struct br_container_id_req *req = br_call_params(call);
+
+	if (strcmp(req->id, "idle") == 0) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"idle\" is not running");
+		return;
+	}
+	if (strncmp(req->id, "nf", 2) == 0) {
+		br_call_failf(call, BR_NOT_FOUND, "container \"%s\": not found", req->id);
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	int64_t n = f->stats_calls++;
+	pthread_mutex_unlock(&f->lock);
+	struct br_task_stats s = {
+	        .id = "web",
+	        .name = "www",
+	        .read_ns = (n + 1) * 1000000000,
+	        .cgroup = 1,
+	        .online_cpus = 2,
+	        .cpu_usage_ns = (uint64_t)n * 500000000,
+	        .memory_usage = 100u << 20,
+	        .memory_limit = 1u << 30,
+	        .pids = 3,
+	        .block_read = 2000,
+	        .block_write = 3000000,
+	        .network = true,
+	        .net_rx = 1500,
+	        .net_tx = 700,
+	};
+	br_call_reply(call, &br_task_stats_schema, &s);
+}
+
 static const struct br_method methods[] = {
         {"gateway.info", NULL, on_info},
         {"images.list", NULL, on_images_list},
@@ -407,6 +469,8 @@ static const struct br_method methods[] = {
         {"tasks.logs", &br_task_logs_req_schema, on_logs},
         {"tasks.kill", &br_task_kill_req_schema, on_kill},
         {"tasks.delete", &br_container_id_req_schema, on_task_delete},
+        {"tasks.top", &br_task_top_req_schema, on_top},
+        {"tasks.stats", &br_container_id_req_schema, on_stats},
 };
 
 static void *
@@ -755,9 +819,9 @@ test_ps_rm(void)
 	run_cli(&r, "ps");
 	T_EQ_INT(r.rc, 0);
 	T_EQ_STR(r.out, "CONTAINER ID   IMAGE            COMMAND                          STATUS   "
-	                "CREATED\n"
+	                "CREATED         NAMES\n"
 	                "web            busybox:latest   sh -c while true; do echo h...   Up       "
-	                "3 minutes ago\n");
+	                "3 minutes ago   web\n");
 	run_cli(&r, "ps", "-a", "-q");
 	T_EQ_STR(r.out, "web\ndone1\n");
 	run_cli(&r, "ps", "-a");
@@ -777,6 +841,50 @@ test_ps_rm(void)
 	teardown();
 }
 
+static void
+test_top_stats(void)
+{
+	struct result r;
+	setup();
+	run_cli(&r, "top", "web");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "UID      PID   CMD\n"
+	                "root     41    sh -c sleep 1000\n"
+	                "nobody   42    sleep 1000\n");
+	run_cli(&r, "--format", "json", "top", "web", "-o", "pid");
+	T_EQ_STR(r.out, "{\"titles\":[\"UID\",\"PID\",\"CMD\"],\"processes\":[[\"root\",\"41\","
+	                "\"sh -c sleep 1000\"],[\"nobody\",\"42\",\"sleep 1000\"]]}\n");
+	run_cli(&r, "top", "idle");
+	T_EQ_INT(r.rc, 5);
+	T_EQ_STR(r.err, "berth: top idle: container \"idle\" is not running\n");
+	run_cli(&r, "top");
+	T_EQ_INT(r.rc, 2);
+
+	/* two readings a second apart, half a second of CPU between them: 50% */
+	run_cli(&r, "stats", "--no-stream", "web");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "CONTAINER ID   NAME   CPU %    MEM USAGE / LIMIT   MEM %   NET I/O        "
+	                "BLOCK I/O   PIDS\n"
+	                "web            www    50.00%   100MiB / 1GiB       9.77%   1.5kB / 700B   "
+	                "2kB / 3MB   3\n");
+	run_cli(&r, "stats", "--no-stream", "--format", "json", "web", "idle", "nf1");
+	T_EQ_INT(r.rc, 3);
+	T_CONTAINS(r.out, "{\"id\":\"web\",\"name\":\"www\",\"running\":true,\"cpu_percent\":50.00,"
+	                  "\"cpu_usage_ns\":");
+	T_CONTAINS(r.out, "\"memory_usage\":104857600,\"memory_limit\":1073741824,"
+	                  "\"memory_percent\":9.77,\"network\":true,\"net_rx\":1500,\"net_tx\":700,"
+	                  "\"block_read\":2000,\"block_write\":3000000,\"pids\":3,\"pids_limit\":0,"
+	                  "\"cgroup\":1}");
+	T_CONTAINS(r.out,
+	           "{\"id\":\"idle\",\"name\":\"idle\",\"running\":false,\"cpu_percent\":0.00,"
+	           "\"cpu_usage_ns\":0,\"memory_usage\":0");
+	T_EQ_STR(r.err, "berth: stats nf1: container \"nf1\": not found\n");
+	run_cli(&r, "stats", "--format", "yaml");
+	T_EQ_INT(r.rc, 2);
+	teardown();
+}
+
 T_MAIN(T_CASE(test_unreachable), T_CASE(test_info), T_CASE(test_images_ls_rm), T_CASE(test_pull),
        T_CASE(test_pull_interrupt), T_CASE(test_import), T_CASE(test_run_output_and_status),
-       T_CASE(test_run_failures), T_CASE(test_run_interrupt), T_CASE(test_ps_rm))
+       T_CASE(test_run_failures), T_CASE(test_run_interrupt), T_CASE(test_ps_rm),
+       T_CASE(test_top_stats))
