@@ -22,10 +22,14 @@ it_cleanup_extra() {
 
 it_setup
 DEST=$T/dest
+# make sees its targets by the names the build gave them: relative to the top. An absolute
+# BUILD would make it build everything again under other names (and write dependency files
+# that name those).
+REL_BUILD=$(realpath --relative-to="$IT_TOP" "$BUILD")
 
 # --- install, and build the example against the installed files only ----------------------
 check "make install DESTDIR=... PREFIX=/usr" \
-	make -s -C "$IT_TOP" BUILD="$BUILD" DESTDIR="$DEST" PREFIX=/usr install
+	make -s -C "$IT_TOP" BUILD="$REL_BUILD" DESTDIR="$DEST" PREFIX=/usr install
 for f in usr/include/berth.h usr/lib/libberth.a usr/lib/libberth.so.0 usr/lib/libberth.so \
 	usr/lib/pkgconfig/berth.pc; do
 	check "install put $f" test -e "$DEST/$f"
@@ -157,7 +161,7 @@ b rm -f x1 >/dev/null 2>&1
 
 # --- uninstall ---------------------------------------------------------------------------
 check "make uninstall DESTDIR=... PREFIX=/usr" \
-	make -s -C "$IT_TOP" BUILD="$BUILD" DESTDIR="$DEST" PREFIX=/usr uninstall
+	make -s -C "$IT_TOP" BUILD="$REL_BUILD" DESTDIR="$DEST" PREFIX=/usr uninstall
 check "uninstall removed the library, its header and berth.pc" \
 	test -z "$(find "$DEST/usr/include" "$DEST/usr/lib" -name 'berth.h' -o -name 'libberth*' \
 		-o -name berth.pc)"
