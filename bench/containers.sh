@@ -24,14 +24,14 @@
 # Results go to stdout and bench/results/containers-<date>.md; QUICK=1 makes a smoke run with
 # small sizes that writes no results file. Nothing here is a pass/fail test.
 # Usage: [QUICK=1] bench/containers.sh [BUILD]   (as root; installs hyperfine, containerd and
-# podman if missing; a full run takes about 5 minutes)
+# podman if missing; a full run takes 3 to 5 minutes)
 # shellcheck disable=SC2016 # backquotes in single quotes are markdown, not commands
 set -u
 BUILD=${1:-build}
 if [ "${QUICK:-0}" = 1 ]; then
 	ROUNDS=2 PER_ROUND=3 TP_ROUNDS=1 SIZE_MIB=16 FLOW_MIB=16
 else
-	ROUNDS=5 PER_ROUND=6 TP_ROUNDS=3 SIZE_MIB=1024 FLOW_MIB=256
+	ROUNDS=10 PER_ROUND=3 TP_ROUNDS=3 SIZE_MIB=1024 FLOW_MIB=256
 fi
 TP_TIMEOUT=${TP_TIMEOUT:-120} # seconds for one transfer
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -176,10 +176,43 @@ lat_series run "${names[@]}"
 	lat_table run runc berth ctr podman runc
 } | tee -a "$out"
 
+# --- the per-container monitors (section 5) -----------------------------------------------
+
+# monitor ENGINE ID: the pid of the process that supervises container ID.
+monitor() {
+	case $1 in
+	berth) pgrep -f "berth-shim .*$2( |\$)" | head -n 1 ;;
+	ctr) pgrep -f "containerd-shim-runc-v2 -namespace bench -id $2 " | head -n 1 ;;
+	podman) pgrep -f "^/usr/bin/conmon .* -n $2 " | head -n 1 ;;
+	esac
+}
+wait_monitor() { # ENGINE ID
+	local pid
+	for _ in $(seq 50); do
+		pid=$(monitor "$1" "$2")
+		[ -n "$pid" ] && { echo "$pid"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+# mem_of PID: "VmRSS Pss" now, or "- -".
+mem_of() {
+	if [ -n "$1" ] && [ -e "/proc/$1" ]; then echo "$(rss_kib "$1") $(pss_kib "$1")"; else echo "- -"; fi
+}
+mem_row() { # LABEL "RSS PSS"
+	local rss pss
+	read -r rss pss <<<"$2"
+	echo "| $1 | $rss | $pss |"
+}
+
 # The containers that exec goes into (and the idle monitors of section 5).
 b run -d --name bench-idle "$IMG" sleep 3600 >/dev/null || exit 1
 ctr run -d "$IMG" bench-idle sleep 3600 >/dev/null || exit 1
 pm run -d --name bench-idle --network none "localhost/$IMG" sleep 3600 >/dev/null || exit 1
+# Their monitors idle, before any exec went through them.
+declare -A MEM=()
+sleep 1
+for e in berth ctr podman; do MEM[$e-idle]=$(mem_of "$(wait_monitor "$e" bench-idle)"); done
 
 berth_exec=0
 # shellcheck disable=SC2086 # a command line
@@ -347,34 +380,6 @@ tp_series "${ex[@]}"
 
 # --- memory of the monitors -------------------------------------------------------------------
 
-# monitor ENGINE ID: the pid of the process that supervises container ID.
-monitor() {
-	case $1 in
-	berth) pgrep -f "berth-shim .*$2( |\$)" | head -n 1 ;;
-	ctr) pgrep -f "containerd-shim-runc-v2 -namespace bench -id $2 " | head -n 1 ;;
-	podman) pgrep -f "^/usr/bin/conmon .* -n $2 " | head -n 1 ;;
-	esac
-}
-wait_monitor() { # ENGINE ID
-	local pid
-	for _ in $(seq 50); do
-		pid=$(monitor "$1" "$2")
-		[ -n "$pid" ] && { echo "$pid"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-mem_row() { # LABEL PID
-	if [ -z "$2" ]; then
-		echo "| $1 | - | - |"
-	else
-		echo "| $1 | $(rss_kib "$2") | $(pss_kib "$2") |"
-	fi
-}
-
-declare -A MON=()
-for e in berth ctr podman; do MON[$e-idle]=$(wait_monitor "$e" bench-idle); done
-
 # With a terminal: the monitor holds the pty's master.
 berth_tty=0
 # (under script(1) too, should it want a terminal of its own as ctr does)
@@ -383,17 +388,20 @@ if { $B run -d -t --name bench-tty "$IMG" sleep 3600 >/dev/null 2>&1 ||
 		script -qec "$B run -d -t --name bench-tty $IMG sleep 3600" /dev/null </dev/null >/dev/null; }; } &&
 	[ "$(b inspect bench-tty | jq '.[0].spec.process.terminal')" = true ]; then
 	berth_tty=1
-	MON[berth-tty]=$(wait_monitor berth bench-tty)
+	mon_berth_tty=$(wait_monitor berth bench-tty)
 else
 	b rm -f bench-tty >/dev/null 2>&1
 	echo "skipped: berth run -t not available"
 fi
 # ctr insists on a terminal of its own for --tty, even detached
 script -qec "$C run -d --tty $IMG bench-tty sleep 3600" /dev/null </dev/null >/dev/null
-MON[ctr-tty]=$(wait_monitor ctr bench-tty)
+mon_ctr_tty=$(wait_monitor ctr bench-tty)
 pm run -d -t --name bench-tty --network none "localhost/$IMG" sleep 3600 >/dev/null
-MON[podman-tty]=$(wait_monitor podman bench-tty)
+mon_podman_tty=$(wait_monitor podman bench-tty)
 sleep 1
+[ $berth_tty = 1 ] && MEM[berth-tty]=$(mem_of "$mon_berth_tty")
+MEM[ctr-tty]=$(mem_of "$mon_ctr_tty")
+MEM[podman-tty]=$(mem_of "$mon_podman_tty")
 
 # flow ENGINE: start a container that writes FLOW_MIB MiB into the engine's log; sample its
 # monitor every 0.1 s while the container runs; prints "max_rss max_pss seconds".
@@ -427,21 +435,24 @@ read -r p_fr p_fp p_fs <<<"$(flow podman)"
 	echo
 	echo "VmRSS and Pss in KiB. Logs flowing: the peak of samples every 0.1 s while the container writes $FLOW_MIB MiB"
 	echo "to stdout, into the engine's log file (Berth's CRI log, ctr run --log-uri file://, podman's k8s-file)."
+	echo "Pss divides a page among the processes that map it, so it falls as monitors of one engine run"
+	echo "side by side: each engine had one running when its idle one was measured, two for the terminal,"
+	echo "three while logs flowed$([ $berth_tty = 1 ] || echo " (Berth two, having no terminal container)")."
 	echo
 	echo "| monitor | VmRSS [KiB] | Pss [KiB] |"
 	echo "|:---|---:|---:|"
-	mem_row "berth-shim, idle container" "${MON[berth-idle]}"
+	mem_row "berth-shim, idle container" "${MEM[berth-idle]}"
 	if [ $berth_tty = 1 ]; then
-		mem_row "berth-shim, container with a terminal" "${MON[berth-tty]}"
+		mem_row "berth-shim, container with a terminal" "${MEM[berth-tty]}"
 	else
 		echo "| berth-shim, container with a terminal | skipped: berth run -t not available | |"
 	fi
 	echo "| berth-shim, logs flowing (peak, ${b_fs} s) | $b_fr | $b_fp |"
-	mem_row "containerd-shim-runc-v2, idle container" "${MON[ctr-idle]}"
-	mem_row "containerd-shim-runc-v2, container with a terminal" "${MON[ctr-tty]}"
+	mem_row "containerd-shim-runc-v2, idle container" "${MEM[ctr-idle]}"
+	mem_row "containerd-shim-runc-v2, container with a terminal" "${MEM[ctr-tty]}"
 	echo "| containerd-shim-runc-v2, logs flowing (peak, ${c_fs} s) | $c_fr | $c_fp |"
-	mem_row "conmon, idle container" "${MON[podman-idle]}"
-	mem_row "conmon, container with a terminal" "${MON[podman-tty]}"
+	mem_row "conmon, idle container" "${MEM[podman-idle]}"
+	mem_row "conmon, container with a terminal" "${MEM[podman-tty]}"
 	echo "| conmon, logs flowing (peak, ${p_fs} s) | $p_fr | $p_fp |"
 } | tee -a "$out"
 
