@@ -90,6 +90,12 @@ podman_stop() {
 	[ -n "${pm_dir:-}" ] || return 0
 	pm rm -af -t 0 >/dev/null 2>&1
 	pm rmi -af >/dev/null 2>&1
+	# conmon runs `podman container cleanup` when a container exits, which may come after the
+	# removals above and opens the lock file again: wait for every process that names pm_dir.
+	for _ in $(seq 100); do
+		pm_procs || break
+		sleep 0.1
+	done
 	local m
 	for m in $(awk -v t="$pm_dir/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m"
@@ -104,6 +110,13 @@ podman_stop() {
 	done
 	pm_dir=""
 	return 0
+}
+
+# pm_procs: is a process running with pm_dir on its command line? (The pattern comes from a
+# file so that grep's own command line does not hold it.)
+pm_procs() {
+	printf '%s/\n' "$pm_dir" >"$pm_dir.pattern"
+	grep -qaFf "$pm_dir.pattern" /proc/[0-9]*/cmdline 2>/dev/null
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
