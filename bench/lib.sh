@@ -47,6 +47,10 @@ ctr() { timeout "${CTR_TIMEOUT:-60}" /usr/bin/ctr --address "$cd_dir/containerd.
 
 containerd_stop() {
 	[ -n "${cd_pid:-}" ] || return 0
+	# Every task first: a shim outlives containerd, and a container outlives its shim.
+	local id
+	for id in $(ctr task ls -q 2>/dev/null); do ctr task rm -f "$id" >/dev/null 2>&1; done
+	for id in $(ctr containers ls -q 2>/dev/null); do ctr containers rm "$id" >/dev/null 2>&1; done
 	kill "$cd_pid" 2>/dev/null && wait "$cd_pid" 2>/dev/null
 	cd_pid=""
 	local m
