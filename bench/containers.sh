@@ -274,7 +274,7 @@ tp_define() {
 
 # tp_round NAME ROUND: one timed transfer of SIZE_MIB MiB.
 tp_round() {
-	local name=$1 r=$2 t0 t1 bytes rc want=$((SIZE_MIB * MIB))
+	local name=$1 r=$2 t0 t1 bytes rc why want=$((SIZE_MIB * MIB))
 	t0=$(date +%s%N)
 	/usr/bin/time -f '%U %S %M' -o "$T/tp.time" timeout "$TP_TIMEOUT" bash "$T/tp/$name.sh" "$r" \
 		2>"$T/tp.err" | wc -c >"$T/tp.bytes"
@@ -283,7 +283,8 @@ tp_round() {
 	bytes=$(cat "$T/tp.bytes")
 	bash "$T/tp/$name.clean.sh" "$r" >/dev/null 2>&1
 	if [ "$bytes" != "$want" ]; then
-		TP_RES[$name]+="failed: exit $rc, $bytes of $want bytes read $(grep -v '^Command' "$T/tp.err" | tail -n 1)"$'\n'
+		why=$(grep -v '^Command' "$T/tp.err" | tail -n 1)
+		TP_RES[$name]+="failed: exit $rc, $bytes of $want bytes read${why:+ ($why)}"$'\n'
 		return
 	fi
 	TP_RES[$name]+="$(awk -v ns=$((t1 - t0)) -v mib="$SIZE_MIB" '
@@ -298,10 +299,12 @@ tp_series() {
 	done
 }
 
-# tp_table NAME...: median MiB/s (and the run it came from), the figures of each round.
+# tp_table WHAT NAME...: median MiB/s (and the run it came from), the figures of each round;
+# WHAT heads the first column.
 tp_table() {
-	local name nfail
-	echo "| follower | median [MiB/s] | wall [s] | client CPU [s] | client max RSS [KiB] | all rounds [MiB/s] |"
+	local what=$1 name nfail
+	shift
+	echo "| $what | median [MiB/s] | wall [s] | client CPU [s] | client max RSS [KiB] | all rounds [MiB/s] |"
 	echo "|:---|---:|---:|---:|---:|:---|"
 	for name in "$@"; do
 		if [ -n "${TP_SKIP[$name]:-}" ]; then
@@ -349,7 +352,7 @@ tp_series berth-logs berth-run ctr-run podman-logs podman-run
 	echo "From the run command until the follower has read the last byte (container start included)."
 	echo "Client CPU and RSS: the commands on the host side of the pipe (CLI, follower, wc), not the engines."
 	echo
-	tp_table berth-logs berth-run ctr-run podman-logs podman-run
+	tp_table follower berth-logs berth-run ctr-run podman-logs podman-run
 	if grep -q '^failed: exit 0' <<<"${TP_RES[podman-logs]}"; then
 		echo
 		echo "\`podman logs -f\` ended early with exit 0: podman stops following a k8s-file log once the"
@@ -378,7 +381,7 @@ tp_series "${ex[@]}"
 	echo
 	echo "## 4. Exec stdin and stdout: $SIZE_MIB MiB piped through exec -i CONTAINER cat ($TP_ROUNDS interleaved rounds)"
 	echo
-	tp_table berth-exec ctr-exec podman-exec
+	tp_table command berth-exec ctr-exec podman-exec
 } | tee -a "$out"
 
 # --- memory of the monitors -------------------------------------------------------------------
