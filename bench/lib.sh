@@ -8,7 +8,14 @@
 #                          sets cd_dir and cd_pid; `ctr ARGS` then talks to it in namespace
 #                          "bench" (CTR_TIMEOUT seconds per command, default 60)
 #   containerd_stop        stop it and unmount what it left mounted (safe to call twice)
+#   podman_start           podman on private roots under $T (cgroupfs, runc, k8s-file logs,
+#                          file events, CNI configuration under $T); sets pm_dir and exports
+#                          CONTAINERS_CONF; `pm ARGS` then runs it (PM_TIMEOUT s, default 60),
+#                          `pm_cmd` is the same command line as a string (for hyperfine)
+#   podman_stop            remove its containers and images, unmount what it left mounted,
+#                          and its lock file in /dev/shm if it made it (safe to call twice)
 #   bench_machine          one line: cores, memory, kernel
+#   rss_kib PID, pss_kib PID   VmRSS from status, Pss from smaps_rollup, in KiB
 
 bench_require() {
 	local p
@@ -40,13 +47,84 @@ ctr() { timeout "${CTR_TIMEOUT:-60}" /usr/bin/ctr --address "$cd_dir/containerd.
 
 containerd_stop() {
 	[ -n "${cd_pid:-}" ] || return 0
+	# Every task first: a shim outlives containerd, and a container outlives its shim.
+	local id
+	for id in $(ctr task ls -q 2>/dev/null); do ctr task rm -f "$id" >/dev/null 2>&1; done
+	for id in $(ctr containers ls -q 2>/dev/null); do ctr containers rm "$id" >/dev/null 2>&1; done
 	kill "$cd_pid" 2>/dev/null && wait "$cd_pid" 2>/dev/null
 	cd_pid=""
 	local m
 	for m in $(awk -v t="$cd_dir/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m"
 	done
+	# runc leaves the parent cgroup named after the namespace; rmdir only takes empty ones
+	rmdir /sys/fs/cgroup/*/bench 2>/dev/null
+	return 0
 }
+
+podman_start() {
+	pm_dir=$T/podman
+	mkdir -p "$pm_dir/cni"
+	[ -e /dev/shm/libpod_lock ] && pm_had_lock=1 || pm_had_lock=0
+	# The development machines cap open files at 20000 and lack CAP_SYS_RESOURCE: podman's own
+	# defaults (nofile 1048576, nproc at the host's maximum) fail in runc's setrlimit. Berth and
+	# containerd give 1024 open files.
+	cat >"$pm_dir/containers.conf" <<TOML
+[containers]
+log_driver = "k8s-file"
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[network]
+network_config_dir = "$pm_dir/cni"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+TOML
+	export CONTAINERS_CONF=$pm_dir/containers.conf
+	pm_cmd="/usr/bin/podman --root $pm_dir/root --runroot $pm_dir/run --tmpdir $pm_dir/tmp --storage-driver overlay"
+	pm version >/dev/null 2>&1 && return 0
+	echo "# podman does not run: $(pm version 2>&1 | tail -n 1)" >&2
+	return 1
+}
+
+# shellcheck disable=SC2086 # pm_cmd is a command line
+pm() { timeout "${PM_TIMEOUT:-60}" $pm_cmd "$@"; }
+
+podman_stop() {
+	[ -n "${pm_dir:-}" ] || return 0
+	pm rm -af -t 0 >/dev/null 2>&1
+	pm rmi -af >/dev/null 2>&1
+	# conmon runs `podman container cleanup` when a container exits, which may come after the
+	# removals above and opens the lock file again: wait for every process that names pm_dir.
+	for _ in $(seq 100); do
+		pm_procs || break
+		sleep 0.1
+	done
+	local m
+	for m in $(awk -v t="$pm_dir/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+	[ "$pm_had_lock" = 0 ] && rm -f /dev/shm/libpod_lock
+	# The cgroupfs parents podman made, once the exited conmons have left them (they linger as
+	# zombies until init reaps them); rmdir only takes empty ones.
+	for _ in $(seq 50); do
+		rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
+		compgen -G "/sys/fs/cgroup/*/libpod_parent" >/dev/null || break
+		sleep 0.1
+	done
+	pm_dir=""
+	return 0
+}
+
+# pm_procs: is a process running with pm_dir on its command line? (The pattern comes from a
+# file so that grep's own command line does not hold it.)
+pm_procs() {
+	printf '%s/\n' "$pm_dir" >"$pm_dir.pattern"
+	grep -qaFf "$pm_dir.pattern" /proc/[0-9]*/cmdline 2>/dev/null
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
 bench_machine() {
 	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"

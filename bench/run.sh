@@ -9,6 +9,7 @@
 #
 # Results go to stdout and bench/results/<date>.md. Nothing here is a pass/fail test.
 # Usage: bench/run.sh [BUILD] [RUNS]   (as root; installs hyperfine and containerd if missing)
+# The other benchmarks (gc.sh, events.sh, containers.sh) run on their own in the same way.
 set -u
 BUILD=${1:-build}
 RUNS=${2:-30}
@@ -25,8 +26,6 @@ b images import "$IMAGES/sh.tar" --name bench/sh:v1 >/dev/null || exit 1
 containerd_start || exit 1
 ctr images import --base-name bench/sh "$IMAGES/sh.tar" >/dev/null || exit 1
 cd_image=$(ctr images ls -q | head -n 1)
-
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 out=$top/bench/results/$(date -u +%Y-%m-%d).md
 mkdir -p "$(dirname "$out")"
