@@ -144,7 +144,7 @@ queue_resize(struct pump *p)
 static bool
 read_stdin(struct pump *p)
 {
-	uint8_t buf[16384], data[16384 + 1];
+	uint8_t buf[BR_STREAM_FRAME_MAX - 1], data[BR_STREAM_FRAME_MAX];
 	size_t n_out = 0;
 	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 

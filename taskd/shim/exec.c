@@ -211,10 +211,19 @@ shim_exec_pump(struct shim *s, int i, int j)
 	static char buf[SHIM_CHUNK];
 	struct shim_exec *e = &s->execs[i];
 	int fd = e->out_fd[j];
+	size_t got = 0;
 
 	if (fd < 0)
 		return;
-	ssize_t n = read(fd, buf, sizeof(buf));
+	/* Gather what is there into one frame: processes that write in small pieces (a
+	 * 4 KiB stdio buffer) would otherwise cost a frame and a round of the loop each. */
+	ssize_t n;
+	while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	if (got > 0) {
+		shim_streams_send(s, i, j == 0 ? BR_STREAM_STDOUT : BR_STREAM_STDERR, buf, got);
+		return;
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -224,9 +233,7 @@ shim_exec_pump(struct shim *s, int i, int j)
 			e->master = -1;
 		}
 		close_fd(&e->out_fd[j]);
-		return;
 	}
-	shim_streams_send(s, i, j == 0 ? BR_STREAM_STDOUT : BR_STREAM_STDERR, buf, (size_t)n);
 }
 
 void

@@ -102,18 +102,23 @@ shim_output_pump(struct shim *s, int i)
 {
 	static char buf[PUMP_BUF];
 	struct shim_output *o = &s->out[i];
-	ssize_t n;
+	ssize_t n, got = 0;
 
 	if (o->pipe_fd < 0)
 		return;
-	n = read(o->pipe_fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	/* Gather what is there (a process writing in 4 KiB pieces would otherwise cost a log
+	 * write, a frame and a turn of the loop each), at most one buffer. */
+	while (got < (ssize_t)sizeof(buf) &&
+	       (n = read(o->pipe_fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
+		got += n;
+	if (got == 0 && n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (got == 0) {
 		close(o->pipe_fd);
 		o->pipe_fd = -1;
 		return;
 	}
+	n = got;
 	shim_streams_send(s, -1, i == 0 ? BR_STREAM_STDOUT : BR_STREAM_STDERR, buf, (size_t)n);
 	if (s->log_dir != NULL) {
 		static bool warned;

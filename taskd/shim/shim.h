@@ -29,8 +29,8 @@
 
 #define SHIM_MAX_STREAMS 16
 #define SHIM_MAX_EXECS 16
-#define SHIM_UNCLAIMED_MAX 16            /* exits of pids not known yet (an exec's, early) */
-#define SHIM_CHUNK 16384                 /* one read of a process's output */
+#define SHIM_UNCLAIMED_MAX 16 /* exits of pids not known yet (an exec's, early) */
+#define SHIM_CHUNK 65536      /* the most one turn of the loop takes of a process's output */
 #define SHIM_STREAM_OUT_MAX (256u << 10) /* frames waiting for one client */
 #define SHIM_INPUT_MAX (256u << 10)      /* input waiting for one process */
 
