@@ -313,6 +313,22 @@ ctl_stream_pump(int fd, const struct ctl_pump_opts *o, br_err *err)
 	return rc;
 }
 
+/* Pump an open stream to its end and close it: the process's status as our exit code, 0 when
+ * detached, the error's code when the stream broke. */
+static int
+session(int fd, const struct ctl_pump_opts *po)
+{
+	br_err err = BR_ERR_INIT;
+	int rc = ctl_stream_pump(fd, po, &err);
+
+	close(fd);
+	if (rc == CTL_STREAM_DETACHED)
+		return 0;
+	if (rc < 0)
+		return ctl_report(&err);
+	return rc & 0xff;
+}
+
 /* ------------------------------------------------------------------ exec */
 
 static const char exec_usage[] =
@@ -417,13 +433,7 @@ ctl_cmd_exec(struct ctl *ctl, int argc, char **argv)
 		return 0;
 	}
 	struct ctl_pump_opts po = {.stdin = req.stdin, .tty = req.terminal};
-	int rc = ctl_stream_pump(fd, &po, &err);
-	close(fd);
-	if (rc == CTL_STREAM_DETACHED)
-		return 0;
-	if (rc < 0)
-		return ctl_report(&err);
-	return rc & 0xff;
+	return session(fd, &po);
 }
 
 /* ------------------------------------------------------------------ attach */
@@ -496,11 +506,5 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 	/* Whether the container has a terminal decides raw mode: our terminal then passes keys
 	 * through as they are typed, and the container's echoes them. */
 	struct ctl_pump_opts po = {.stdin = req.stdin, .tty = has_terminal(ctl, req.id)};
-	int rc = ctl_stream_pump(fd, &po, &err);
-	close(fd);
-	if (rc == CTL_STREAM_DETACHED)
-		return 0;
-	if (rc < 0)
-		return ctl_report(&err);
-	return rc & 0xff;
+	return session(fd, &po);
 }

@@ -19,8 +19,9 @@
 
 #include "taskd/shim/shim.h"
 
-int
-shim_console_listen(struct shim *s, const char *name, char *path, size_t cap, br_err *err)
+/* A listening socket for the runtime's --console-socket: its path in `path`. */
+static int
+console_listen(struct shim *s, const char *name, char *path, size_t cap, br_err *err)
 {
 	static unsigned serial;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -43,8 +44,10 @@ shim_console_listen(struct shim *s, const char *name, char *path, size_t cap, br
 	return fd;
 }
 
-int
-shim_console_receive(int listen_fd, const char *path, int *ret_master, br_err *err)
+/* Accept the runtime's connection on `listen_fd` and receive the pty master (non-blocking,
+ * close-on-exec); closes listen_fd and removes `path`. */
+static int
+console_receive(int listen_fd, const char *path, int *ret_master, br_err *err)
 {
 	char byte[256];
 	int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -66,6 +69,27 @@ shim_console_receive(int listen_fd, const char *path, int *ret_master, br_err *e
 	if (rc == 0)
 		fcntl(*ret_master, F_SETFL, fcntl(*ret_master, F_GETFL) | O_NONBLOCK);
 	return rc;
+}
+
+int
+shim_runtime_run_terminal(struct shim *s, const char **args, size_t n, const char *name,
+                          int timeout_ms, int *ret_master, br_err *err)
+{
+	char path[4200];
+	int fd = console_listen(s, name, path, sizeof(path), err);
+
+	if (fd < 0)
+		return -1;
+	args[n++] = "--console-socket";
+	args[n++] = path;
+	args[n++] = s->id;
+	args[n] = NULL;
+	if (shim_runtime_run(s, args, -1, -1, timeout_ms, err) < 0) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return console_receive(fd, path, ret_master, err);
 }
 
 void

@@ -73,10 +73,10 @@ find_slot(struct shim *s, const char *id, br_err *err)
 static int
 run_exec(struct shim *s, const struct br_shim_req *req, struct shim_exec *e, br_err *err)
 {
-	char process[4200], pid_name[128], pid_path[4200], console[4200];
+	char process[4200], pid_name[128], pid_path[4200];
 	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
-	int console_fd = -1, rc = -1;
-	const char *args[12];
+	int rc = -1;
+	const char *args[12] = {0};
 	size_t n = 0;
 
 	snprintf(process, sizeof(process), "%s/exec-%s.json", s->state_dir, e->id);
@@ -91,23 +91,8 @@ run_exec(struct shim *s, const struct br_shim_req *req, struct shim_exec *e, br_
 	if (req->terminal) {
 		char name[128];
 		snprintf(name, sizeof(name), "exec-%s.console", e->id);
-		console_fd = shim_console_listen(s, name, console, sizeof(console), err);
-		if (console_fd < 0)
-			return -1;
-		args[n++] = "--console-socket";
-		args[n++] = console;
-	}
-	args[n++] = s->id;
-	args[n] = NULL;
-
-	if (req->terminal) {
-		rc = shim_runtime_run(s, args, -1, -1, SHIM_RUNTIME_TIMEOUT_MS, err);
-		if (rc < 0) {
-			close(console_fd);
-			unlink(console);
-			goto out;
-		}
-		rc = shim_console_receive(console_fd, console, &e->master, err);
+		rc = shim_runtime_run_terminal(s, args, n, name, SHIM_RUNTIME_TIMEOUT_MS,
+		                               &e->master, err);
 		if (rc < 0)
 			goto out;
 		e->out_fd[0] = e->master;
@@ -116,6 +101,7 @@ run_exec(struct shim *s, const struct br_shim_req *req, struct shim_exec *e, br_
 		                            .buf.cap = SHIM_INPUT_MAX};
 		shim_console_resize(e->master, req->rows, req->cols);
 	} else {
+		args[n++] = s->id;
 		if ((req->stdin && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(out_p, O_CLOEXEC) < 0 ||
 		    pipe2(err_p, O_CLOEXEC) < 0) {
 			rc = br_err_errno(err, BR_INTERNAL, errno, "pipes for exec %s", e->id);

@@ -38,35 +38,21 @@ shim_wall_ms(void)
 int
 shim_create(struct shim *s, br_err *err)
 {
-	char pid_file[4200], console[4200];
+	char pid_file[4200];
 	const char *args[10] = {"create", "--bundle", s->bundle, "--pid-file", pid_file};
-	size_t n = 5;
-	int rc, console_fd = -1;
+	int rc;
 
 	snprintf(pid_file, sizeof(pid_file), "%s/%s", s->state_dir, BR_SHIM_INIT_PID_FILE);
 	s->init_in = (struct shim_input){.fd = -1, .buf.cap = SHIM_INPUT_MAX};
-	if (s->terminal) {
-		console_fd = shim_console_listen(s, "console.sock", console, sizeof(console), err);
-		if (console_fd < 0)
-			return -1;
-		args[n++] = "--console-socket";
-		args[n++] = console;
-	}
-	args[n++] = s->id;
-	args[n] = NULL;
 	if (shim_output_open(s, err) < 0)
 		return -1;
 	if (s->terminal) {
 		/* The container's stdio is the terminal; the pipes stay for the runtime's own
 		 * words on failure. */
-		rc = shim_runtime_run(s, args, -1, -1, SHIM_CREATE_TIMEOUT_MS, err);
-		if (rc == 0)
-			rc = shim_console_receive(console_fd, console, &s->master, err);
-		else {
-			close(console_fd);
-			unlink(console);
-		}
+		rc = shim_runtime_run_terminal(s, args, 5, "console.sock", SHIM_CREATE_TIMEOUT_MS,
+		                               &s->master, err);
 	} else {
+		args[5] = s->id;
 		rc = shim_runtime_run_stdio(s, args, s->stdin_r, s->stdout_w, s->stderr_w,
 		                            s->out[1].pipe_fd, SHIM_CREATE_TIMEOUT_MS, err);
 	}

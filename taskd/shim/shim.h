@@ -182,12 +182,12 @@ void shim_output_close(struct shim *s);
 
 /* ---- console.c ---- */
 
-/* A listening socket for the runtime's --console-socket: its path in `path` (in the state
- * directory, or in /tmp when that path would be too long for a socket). */
-int shim_console_listen(struct shim *s, const char *name, char *path, size_t cap, br_err *err);
-/* Accept the runtime's connection on `listen_fd` and receive the pty master (non-blocking,
- * close-on-exec); closes listen_fd and removes `path`. */
-int shim_console_receive(int listen_fd, const char *path, int *ret_master, br_err *err);
+/* Run the runtime with args[0..n) followed by --console-socket SOCKET and the container's id
+ * (args has room for 4 more), and receive the terminal it made for the process into
+ * *ret_master. The socket is `name` in the state directory (in /tmp when that path would be
+ * too long for a socket). Errors: the runtime's. */
+int shim_runtime_run_terminal(struct shim *s, const char **args, size_t n, const char *name,
+                              int timeout_ms, int *ret_master, br_err *err);
 /* Set a terminal's size; 0 rows or cols: left as it is. */
 void shim_console_resize(int master, uint32_t rows, uint32_t cols);
 
