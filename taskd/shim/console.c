@@ -29,7 +29,8 @@ console_listen(struct shim *s, const char *name, char *path, size_t cap, br_err 
 
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || (size_t)n >= cap)
 		snprintf(path, cap, "/tmp/berth-console-%d-%u.sock", (int)getpid(), serial++);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	/* Either path fits: the first was measured, the second is short. */
+	memcpy(sa.sun_path, path, strnlen(path, sizeof(sa.sun_path) - 1));
 	unlink(path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
