@@ -329,6 +329,9 @@ session(int fd, const struct ctl_pump_opts *po)
 	return rc & 0xff;
 }
 
+/* Whether container `id` was created with a terminal (its spec's process.terminal). */
+static bool has_terminal(struct ctl *ctl, const char *id);
+
 /* ------------------------------------------------------------------ exec */
 
 static const char exec_usage[] =
@@ -506,5 +509,43 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 	/* Whether the container has a terminal decides raw mode: our terminal then passes keys
 	 * through as they are typed, and the container's echoes them. */
 	struct ctl_pump_opts po = {.stdin = req.stdin, .tty = has_terminal(ctl, req.id)};
+	return session(fd, &po);
+}
+
+/* ------------------------------------------------------------------ start -a -i */
+
+int
+ctl_start_interactive(struct ctl *ctl, const char *id)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_container_id_req get = {.id = id};
+	struct br_task task;
+	br_err err = BR_ERR_INIT;
+
+	/* A stopped task goes first, so that the container starts afresh (as start does). */
+	if (ctl_call(ctl, "tasks.get", &br_container_id_req_schema, &get, &br_task_schema, &task,
+	             arena, 0, &err) == 0) {
+		if (strcmp(task.status, "stopped") == 0 &&
+		    ctl_call(ctl, "tasks.delete", &br_container_id_req_schema, &get, NULL, NULL,
+		             NULL, 0, &err) < 0 &&
+		    err.code != BR_NOT_FOUND)
+			return ctl_report(&err);
+	} else if (err.code != BR_NOT_FOUND) {
+		return ctl_report(&err);
+	}
+	br_err_clear(&err);
+	bool tty = has_terminal(ctl, id);
+	struct br_task_attach_req req = {
+	        .id = id, .stdin = true, .close_stdin = true, .start = true};
+	if (tty)
+		ctl_terminal_size(&req.rows, &req.cols);
+	int fd = ctl_stream_open(ctl, "tasks.attach", &br_task_attach_req_schema, &req, &err);
+	if (fd < 0) {
+		ctl_report(&err);
+		return err.code == BR_NOT_FOUND && strncmp(err.msg, "container ", 10) != 0
+		               ? CTL_EXIT_NOT_FOUND
+		               : ctl_exit_code(err.code);
+	}
+	struct ctl_pump_opts po = {.stdin = true, .tty = tty};
 	return session(fd, &po);
 }

@@ -31,6 +31,11 @@ struct ctl_pump_opts {
  * detach keys were typed; -1 with err when the stream broke. */
 int ctl_stream_pump(int fd, const struct ctl_pump_opts *o, br_err *err);
 
+/* start -a -i: start container `id` (a stopped task is deleted first, a running one joined)
+ * with a stream attached before its process runs, stdin included, and pump it; the exit
+ * code as attach's. */
+int ctl_start_interactive(struct ctl *ctl, const char *id);
+
 /* Our terminal's size (stdout's, else stdin's); 0 and 0 when there is none. */
 void ctl_terminal_size(uint32_t *ret_rows, uint32_t *ret_cols);
 

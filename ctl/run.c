@@ -396,13 +396,16 @@ ctl_start_container(struct ctl *ctl, const char *id, br_err *err)
 }
 
 static const char start_usage[] =
-        "Usage: berth start [-a] CONTAINER...\n"
+        "Usage: berth start [-a [-i]] CONTAINER...\n"
         "\n"
         "Start created or stopped containers and print their IDs.\n"
         "\n"
         "Options:\n"
         "  -a, --attach   follow the output of the (one) container until it exits and exit\n"
-        "                 with its status, as 'berth run' does\n";
+        "                 with its status, as 'berth run' does\n"
+        "  -i, --interactive\n"
+        "                 with -a: attach our stdin too (and our terminal, to a container\n"
+        "                 created with -t), as 'berth run -i' does\n";
 
 /* start -a ID: as run without creating. */
 static int
@@ -446,18 +449,22 @@ ctl_cmd_start(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"attach", no_argument, NULL, 'a'},
+	        {"interactive", no_argument, NULL, 'i'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	bool attach = false;
+	bool attach = false, interactive = false;
 	int c, rc = 0;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+aih", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			attach = true;
+			break;
+		case 'i':
+			interactive = true;
 			break;
 		case 'h':
 			fputs(start_usage, stdout);
@@ -471,7 +478,8 @@ ctl_cmd_start(struct ctl *ctl, int argc, char **argv)
 	if (attach) {
 		if (argc - optind > 1)
 			return ctl_usage_error("start -a takes one CONTAINER");
-		return start_attached(ctl, argv[optind]);
+		return interactive ? ctl_start_interactive(ctl, argv[optind])
+		                   : start_attached(ctl, argv[optind]);
 	}
 	for (int i = optind; i < argc; i++) {
 		br_err err = BR_ERR_INIT;

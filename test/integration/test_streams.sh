@@ -90,6 +90,13 @@ expect_exit "run -i ends with the container's status" 3 \
 	sh -c "echo 'exit 3' | $B run -i --rm $SH sh"
 check "run -i --rm removed its containers" test "$(b ps -a -q | wc -l)" = "$count_before"
 
+expect_exit "create -i" 0 b create -i --name si "$SH" sh
+expect_out "start -a -i: our stdin reaches the created container" "from-start" \
+	sh -c "echo 'echo from-start' | $B start -a -i si"
+expect_exit "and its status is start's" 2 sh -c "echo 'exit 2' | $B start -a -i si"
+expect_out "start -a -i again: the stopped container starts afresh" "again" \
+	sh -c "echo 'echo again' | $B start -a -i si"
+
 # --- terminals --------------------------------------------------------------------------------
 tm new-session -d -x 120 -y 40 -s run "$B run -it --name tty1 $SH sh; echo EXIT=\$?; sleep 60"
 if wait_screen run "/ #"; then
@@ -154,6 +161,6 @@ check "and its exit status" test $rc = 9
 wait_healthy 20
 expect_out "the container still runs" "ok" b exec c1 echo ok
 
-expect_exit "remove the containers" 0 b rm -f c1 c2 tty1 done1
+expect_exit "remove the containers" 0 b rm -f c1 c2 tty1 done1 si
 tm kill-server 2>/dev/null
 it_summary
