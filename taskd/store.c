@@ -50,6 +50,31 @@ static const struct br_db_migration migrations[] = {
         {5, "ALTER TABLE containers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"},
         /* When the task was recorded running (ms), for berth inspect. */
         {6, "ALTER TABLE containers ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;"},
+        /* The OOM killer ended the task (berth inspect's State.OOMKilled); named volumes
+         * (taskd/volumes.c) and which containers mount them, so that a volume in use is
+         * never removed. */
+        {7, "ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;"
+            "CREATE TABLE volumes ("
+            "  ns TEXT NOT NULL,"
+            "  name TEXT NOT NULL,"
+            "  labels TEXT NOT NULL DEFAULT '{}',"
+            "  created_at INTEGER NOT NULL,"
+            "  PRIMARY KEY (ns, name));"
+            "CREATE TABLE volume_labels ("
+            "  ns TEXT NOT NULL,"
+            "  volume TEXT NOT NULL,"
+            "  key TEXT NOT NULL,"
+            "  value TEXT NOT NULL,"
+            "  PRIMARY KEY (ns, volume, key),"
+            "  FOREIGN KEY (ns, volume) REFERENCES volumes (ns, name) ON DELETE CASCADE);"
+            "CREATE TABLE container_volumes ("
+            "  ns TEXT NOT NULL,"
+            "  container_id TEXT NOT NULL,"
+            "  volume TEXT NOT NULL,"
+            "  PRIMARY KEY (ns, container_id, volume),"
+            "  FOREIGN KEY (ns, container_id) REFERENCES containers (ns, id) ON DELETE CASCADE,"
+            "  FOREIGN KEY (ns, volume) REFERENCES volumes (ns, name));"
+            "CREATE INDEX container_volumes_by_volume ON container_volumes (ns, volume);"},
 };
 
 static const char *const task_names[] = {"none", "running", "stopped", "starting"};
@@ -224,7 +249,7 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	if (br_db_prepare(
 	            db,
 	            "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ?, "
-	            "paused = ?, started_at = ? WHERE ns = ? AND id = ?",
+	            "paused = ?, started_at = ?, oom_killed = ? WHERE ns = ? AND id = ?",
 	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, task_names[c->task], -1, SQLITE_STATIC);
@@ -233,8 +258,9 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	sqlite3_bind_int64(st, 4, c->exited_at);
 	sqlite3_bind_int(st, 5, c->task == TASK_RUNNING && c->paused);
 	sqlite3_bind_int64(st, 6, c->started_at);
-	sqlite3_bind_text(st, 7, c->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, c->task == TASK_STOPPED && c->oom_killed);
+	sqlite3_bind_text(st, 8, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, c->id, -1, SQLITE_STATIC);
 	return exec_write(t, st, NULL, c, c->ns, c->id, ev, "record task state", err);
 }
 
@@ -317,7 +343,7 @@ taskd_store_load(struct taskd *t, br_err *err)
 	if (br_db_prepare(t->db,
 	                  "SELECT ns, id, state, image, runtime, net, snapshotter, snapshot_key, "
 	                  "command, labels, created_at, task, pid, exit_status, exited_at, "
-	                  "stop_signal, paused, started_at "
+	                  "stop_signal, paused, started_at, oom_killed "
 	                  "FROM containers ORDER BY created_at",
 	                  &st, err) < 0)
 		return -1;
@@ -343,6 +369,7 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->stop_signal = sqlite3_column_int(st, 15);
 		c->paused = c->task == TASK_RUNNING && sqlite3_column_int(st, 16) != 0;
 		c->started_at = sqlite3_column_int64(st, 17);
+		c->oom_killed = sqlite3_column_int(st, 18) != 0;
 	}
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "load containers");

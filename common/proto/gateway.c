@@ -84,6 +84,8 @@ static const char *const reads[] = {
         "tasks.logs",
         "networks.list",
         "networks.get",
+        "volumes.list",
+        "volumes.get",
         "events.subscribe",
 };
 
@@ -97,8 +99,9 @@ br_gateway_is_read(const char *method)
 }
 
 /* The services whose writes a user may make: images and the jobs that make them, containers
- * and their tasks. The stores, networks and namespaces are the administrator's. */
-static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks."};
+ * and their tasks, volumes. The stores, networks and namespaces are the administrator's. */
+static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks.",
+                                            "volumes."};
 
 static bool
 has_prefix(const char *s, const char *prefix)
@@ -173,7 +176,7 @@ static const struct {
 } routes[] = {
         {"content", "contentd"}, {"snapshots", "snapshotd"}, {"images", "imaged"},
         {"jobs", "imaged"},      {"containers", "taskd"},    {"tasks", "taskd"},
-        {"networks", "netd"},
+        {"networks", "netd"},    {"volumes", "taskd"},
 };
 
 const char *
