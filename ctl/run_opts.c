@@ -244,10 +244,11 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 		case 'w':
 			if (optarg[0] != '/') {
 				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid -w \"%s\": the working directory must be an "
-				                  "absolute path",
-				                  optarg);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid -w \"%s\": the working directory must be an "
+				        "absolute path",
+				        optarg);
 			}
 			o.working_dir = optarg;
 			break;
@@ -261,9 +262,11 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			}
 			for (size_t i = 0; i < o.nmounts; i++) {
 				if (strcmp(o.mounts[i].target, m.target) == 0) {
+					/* The message first: the target is freed with o. */
+					br_err_set(err, BR_INVALID_ARGUMENT,
+					           "duplicate mount point %s", m.target);
 					ctl_run_opts_free(&o);
-					return br_err_set(err, BR_INVALID_ARGUMENT,
-					                  "duplicate mount point %s", m.target);
+					return -1;
 				}
 			}
 			o.mounts = xrealloc(o.mounts, (o.nmounts + 1) * sizeof(*o.mounts));
@@ -302,13 +305,15 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			if (o.memory < CTL_MEMORY_MIN) {
 				ctl_run_opts_free(&o);
 				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --memory \"%s\": the minimum is 6m", optarg);
+				                  "invalid --memory \"%s\": the minimum is 6m",
+				                  optarg);
 			}
 			break;
 		case 'W':
 			if (strcmp(optarg, "-1") == 0) {
 				o.memory_swap = -1;
-			} else if (ctl_parse_size("--memory-swap", optarg, &o.memory_swap, err) < 0) {
+			} else if (ctl_parse_size("--memory-swap", optarg, &o.memory_swap, err) <
+			           0) {
 				ctl_run_opts_free(&o);
 				return -1;
 			}
@@ -325,10 +330,11 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			long long v = strtoll(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' || v < -1) {
 				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --pids-limit \"%s\": expected a number (0 or "
-				                  "-1: unlimited)",
-				                  optarg);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --pids-limit \"%s\": expected a number (0 or "
+				        "-1: unlimited)",
+				        optarg);
 			}
 			o.pids_limit = v <= 0 ? 0 : v;
 			break;
@@ -356,10 +362,11 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			if (strcmp(optarg, "missing") != 0 && strcmp(optarg, "always") != 0 &&
 			    strcmp(optarg, "never") != 0) {
 				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --pull \"%s\": expected missing, always or "
-				                  "never",
-				                  optarg);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --pull \"%s\": expected missing, always or "
+				        "never",
+				        optarg);
 			}
 			o.pull = optarg;
 			break;

@@ -95,9 +95,9 @@ ctl_parse_cpus(const char *value, int64_t *ret, br_err *err)
 	errno = 0;
 	v = strtod(value, &end);
 	if (errno != 0 || end == value || *end != '\0' || !isfinite(v) || v < 0.001 || v > 1e6)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "invalid --cpus \"%s\": expected a number of CPUs such as 0.5 or 2",
-		                  value);
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid --cpus \"%s\": expected a number of CPUs such as 0.5 or 2", value);
 	*ret = (int64_t)(v * 1e9 + 0.5);
 	return 0;
 }
@@ -127,16 +127,16 @@ static int
 check_target(const char *option, const char *value, const char *target, br_err *err)
 {
 	if (!br_path_is_clean_abs(target))
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "invalid %s \"%s\": the container path \"%s\" must be absolute and "
-		                  "clean (no \".\", \"..\" or empty components), and not \"/\"",
-		                  option, value, target);
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid %s \"%s\": the container path \"%s\" must be absolute and "
+		        "clean (no \".\", \"..\" or empty components), and not \"/\"",
+		        option, value, target);
 	return 0;
 }
 
 int
-ctl_parse_volume(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
-                 br_err *err)
+ctl_parse_volume(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret, br_err *err)
 {
 	char *copy = keep(o, xstrdup(value));
 	char *parts[4] = {NULL};
@@ -165,10 +165,11 @@ ctl_parse_volume(struct ctl_run_opts *o, const char *value, struct br_mount_opt 
 			else if (strcmp(opt, "rw") == 0)
 				m.readonly = false;
 			else
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid -v \"%s\": unknown option \"%s\" (expected "
-				                  "ro or rw)",
-				                  value, opt);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid -v \"%s\": unknown option \"%s\" (expected "
+				        "ro or rw)",
+				        value, opt);
 		}
 	}
 	if (check_target("-v", value, parts[1], err) < 0)
@@ -180,11 +181,12 @@ ctl_parse_volume(struct ctl_run_opts *o, const char *value, struct br_mount_opt 
 			return -1;
 	} else {
 		if (!is_volume_name(parts[0]))
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "invalid -v \"%s\": \"%s\" is neither a host path (start it "
-			                  "with / or ./) nor a volume name "
-			                  "([A-Za-z0-9][A-Za-z0-9_.-]{0,127})",
-			                  value, parts[0]);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "invalid -v \"%s\": \"%s\" is neither a host path (start it "
+			        "with / or ./) nor a volume name "
+			        "([A-Za-z0-9][A-Za-z0-9_.-]{0,127})",
+			        value, parts[0]);
 		m.type = "volume";
 		m.source = parts[0];
 	}
@@ -209,8 +211,7 @@ parse_bool(const char *value, const char *key, const char *v, bool *ret, br_err 
 }
 
 int
-ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
-                br_err *err)
+ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret, br_err *err)
 {
 	char *copy = keep(o, xstrdup(value));
 	struct br_mount_opt m = {0};
@@ -228,10 +229,11 @@ ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *
 		if (strcmp(kv, "type") == 0) {
 			if (strcmp(v, "bind") != 0 && strcmp(v, "volume") != 0 &&
 			    strcmp(v, "tmpfs") != 0)
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --mount \"%s\": type \"%s\": expected bind, "
-				                  "volume or tmpfs",
-				                  value, v);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --mount \"%s\": type \"%s\": expected bind, "
+				        "volume or tmpfs",
+				        value, v);
 			m.type = v;
 		} else if (strcmp(kv, "source") == 0 || strcmp(kv, "src") == 0) {
 			source = v;
@@ -249,10 +251,11 @@ ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *
 			errno = 0;
 			unsigned long mode = strtoul(v, &end, 8);
 			if (errno != 0 || *end != '\0' || mode > 07777)
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --mount \"%s\": tmpfs-mode \"%s\": expected "
-				                  "octal permission bits such as 1777",
-				                  value, v);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --mount \"%s\": tmpfs-mode \"%s\": expected "
+				        "octal permission bits such as 1777",
+				        value, v);
 			m.tmpfs_mode = (uint32_t)mode;
 		} else {
 			return br_err_set(err, BR_INVALID_ARGUMENT,
@@ -311,8 +314,7 @@ is_permissions(const char *s)
 }
 
 int
-ctl_parse_device(struct ctl_run_opts *o, const char *value, struct br_device_opt *ret,
-                 br_err *err)
+ctl_parse_device(struct ctl_run_opts *o, const char *value, struct br_device_opt *ret, br_err *err)
 {
 	char *copy = keep(o, xstrdup(value));
 	char *parts[4] = {NULL};
@@ -327,9 +329,9 @@ ctl_parse_device(struct ctl_run_opts *o, const char *value, struct br_device_opt
 			*p++ = '\0';
 	}
 	if (n > 3)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "invalid --device \"%s\": expected HOST[:CONTAINER][:PERMISSIONS]",
-		                  value);
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid --device \"%s\": expected HOST[:CONTAINER][:PERMISSIONS]", value);
 	d.host_path = parts[0];
 	if (n == 2 && is_permissions(parts[1]))
 		d.permissions = parts[1];
@@ -338,10 +340,11 @@ ctl_parse_device(struct ctl_run_opts *o, const char *value, struct br_device_opt
 	if (n == 3)
 		d.permissions = parts[2];
 	if (d.permissions != NULL && !is_permissions(d.permissions))
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "invalid --device \"%s\": permissions \"%s\": expected letters of "
-		                  "\"rwm\"",
-		                  value, d.permissions);
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid --device \"%s\": permissions \"%s\": expected letters of "
+		        "\"rwm\"",
+		        value, d.permissions);
 	if (d.host_path[0] != '/')
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "invalid --device \"%s\": the host path must be absolute", value);
@@ -383,8 +386,7 @@ parse_limit(const char *s, int64_t *ret)
 }
 
 int
-ctl_parse_ulimit(struct ctl_run_opts *o, const char *value, struct br_ulimit_opt *ret,
-                 br_err *err)
+ctl_parse_ulimit(struct ctl_run_opts *o, const char *value, struct br_ulimit_opt *ret, br_err *err)
 {
 	char *copy = keep(o, xstrdup(value));
 	char *eq = strchr(copy, '='), *colon;
@@ -440,9 +442,10 @@ ctl_read_env_file(struct ctl_run_opts *o, const char *path, br_err *err)
 		if (eq == NULL) {
 			/* A bare name takes the caller's value; unset, it is left out. */
 			if (strpbrk(p, " \t") != NULL)
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "--env-file %s:%d: variable \"%s\" has white space",
-				                  path, line_no, p);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "--env-file %s:%d: variable \"%s\" has white space", path,
+				        line_no, p);
 			const char *v = getenv(p);
 			if (v == NULL)
 				continue;

@@ -100,8 +100,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		case 'l': {
 			const char *eq = strchr(optarg, '=');
 			if (optarg[0] == '\0' || eq == optarg)
-				return ctl_usage_error("invalid --label \"%s\": expected KEY[=VALUE]",
-				                       optarg);
+				return ctl_usage_error(
+				        "invalid --label \"%s\": expected KEY[=VALUE]", optarg);
 			keys = xrealloc(keys, (n + 1) * sizeof(*keys));
 			values = xrealloc(values, (n + 1) * sizeof(*values));
 			keys[n] = eq ? br_arena_printf(arena, "%.*s", (int)(eq - optarg), optarg)
@@ -115,7 +115,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		case ':':
 			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("volume create: unknown option %s", argv[optind - 1]);
+			return ctl_usage_error("volume create: unknown option %s",
+			                       argv[optind - 1]);
 		}
 	}
 	if (argc - optind > 1)
@@ -137,11 +138,14 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
 			quiet = true;
-		} else if (strcmp(argv[i], "--format") == 0 || strncmp(argv[i], "--format=", 9) == 0) {
-			const char *f = argv[i][8] == '=' ? argv[i] + 9 : i + 1 < argc ? argv[++i] : "";
+		} else if (strcmp(argv[i], "--format") == 0 ||
+		           strncmp(argv[i], "--format=", 9) == 0) {
+			const char *f = argv[i][8] == '=' ? argv[i] + 9
+			                : i + 1 < argc    ? argv[++i]
+			                                  : "";
 			if (strcmp(f, "json") != 0 && strcmp(f, "table") != 0)
-				return ctl_usage_error("invalid --format \"%s\": expected table or json",
-				                       f);
+				return ctl_usage_error(
+				        "invalid --format \"%s\": expected table or json", f);
 			ctl->json = strcmp(f, "json") == 0;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("Usage: berth volume ls [-q|--quiet] [--format table|json]\n");
@@ -176,8 +180,8 @@ cmd_inspect(struct ctl *ctl, int argc, char **argv)
 		struct br_volume_name_req req = {.name = argv[i]};
 		struct br_volume v;
 		br_err err = BR_ERR_INIT;
-		if (ctl_call(ctl, "volumes.get", &br_volume_name_req_schema, &req, &br_volume_schema,
-		             &v, arena, 0, &err) < 0) {
+		if (ctl_call(ctl, "volumes.get", &br_volume_name_req_schema, &req,
+		             &br_volume_schema, &v, arena, 0, &err) < 0) {
 			rc = ctl_report(&err);
 			if (err.code == BR_UNAVAILABLE)
 				break;
@@ -276,8 +280,8 @@ int
 ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"create", cmd_create}, {"ls", cmd_ls},         {"list", cmd_ls},
-	        {"inspect", cmd_inspect}, {"rm", cmd_rm},       {"remove", cmd_rm},
+	        {"create", cmd_create},   {"ls", cmd_ls}, {"list", cmd_ls},
+	        {"inspect", cmd_inspect}, {"rm", cmd_rm}, {"remove", cmd_rm},
 	        {"prune", cmd_prune},
 	};
 

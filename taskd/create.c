@@ -129,8 +129,8 @@ taskd_release_peers_logged(struct taskd *t, const struct container *c)
 static int
 copy_up(int rootfs_fd, const char *target, const char *dest, br_err *err)
 {
-	_cleanup_close_ int fd = br_openat_in_root(rootfs_fd, target + 1, O_PATH | O_DIRECTORY, 0,
-	                                           err);
+	_cleanup_close_ int fd =
+	        br_openat_in_root(rootfs_fd, target + 1, O_PATH | O_DIRECTORY, 0, err);
 	extern char **environ;
 	pid_t pid;
 	int status;
@@ -230,8 +230,8 @@ create_bundle(struct create_job *j, br_err *err)
 			goto undo_bundle;
 	}
 	/* As docker: a working directory the image lacks is made (root's, 0755). */
-	const char *cwd = req->working_dir && req->working_dir[0] ? req->working_dir
-	                                                          : img.working_dir;
+	const char *cwd =
+	        req->working_dir && req->working_dir[0] ? req->working_dir : img.working_dir;
 	if (cwd != NULL && cwd[0] == '/' && cwd[1] != '\0' &&
 	    br_mkdir_p_in_root(rootfs_fd, cwd + 1, 0755, err) < 0) {
 		br_err_wrap(err, "working directory %s", cwd);
@@ -501,9 +501,9 @@ destroy_work(uv_work_t *w)
 			return;
 		_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		br_err ignored = BR_ERR_INIT;
-		j->have_exit = dirfd >= 0 &&
-		               br_shim_read_exit_oom(dirfd, &j->exit_status, &j->exited_at,
-		                                     &j->oom_killed, &ignored) == 0;
+		j->have_exit =
+		        dirfd >= 0 && br_shim_read_exit_oom(dirfd, &j->exit_status, &j->exited_at,
+		                                            &j->oom_killed, &ignored) == 0;
 		j->rc = 0;
 		return;
 	}

@@ -267,8 +267,8 @@ taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *r
 	ret->n = 0;
 	ret->v = br_arena_alloc(arena, 2 * sizeof(*ret->v));
 	if (n > 0)
-		ret->v[ret->n++] = br_arena_printf(arena, "%lld container%s", (long long)n,
-		                                   n == 1 ? "" : "s");
+		ret->v[ret->n++] =
+		        br_arena_printf(arena, "%lld container%s", (long long)n, n == 1 ? "" : "s");
 	if (volumes > 0)
 		ret->v[ret->n++] = br_arena_printf(arena, "%lld volume%s", (long long)volumes,
 		                                   volumes == 1 ? "" : "s");

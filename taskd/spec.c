@@ -414,10 +414,10 @@ build_command(const struct taskd_spec_opts *o, char ***ret, br_err *err)
 	static const struct br_strlist none = {0};
 	/* --entrypoint "": no entrypoint at all (and, as with any entrypoint, no image Cmd). */
 	bool clear_ep = o->entrypoint.n == 1 && o->entrypoint.v[0][0] == '\0';
-	const struct br_strlist *ep = clear_ep               ? &none
+	const struct br_strlist *ep = clear_ep              ? &none
 	                              : o->entrypoint.n > 0 ? &o->entrypoint
-	                              : o->image          ? &o->image->entrypoint
-	                                                  : &none;
+	                              : o->image            ? &o->image->entrypoint
+	                                                    : &none;
 	const struct br_strlist *cmd = o->args.n > 0                             ? &o->args
 	                               : o->entrypoint.n > 0 || o->image == NULL ? &none
 	                                                                         : &o->image->cmd;

@@ -20,7 +20,7 @@
 
 #define TASKD_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define TASKD_NOFILE_LIMIT 1024
-#define TASKD_MEMORY_MIN (6 << 20)          /* docker's least memory limit */
+#define TASKD_MEMORY_MIN (6 << 20)           /* docker's least memory limit */
 #define TASKD_INIT_TARGET "/sbin/berth-init" /* where --init's reaper is mounted */
 
 struct taskd_spec_opts {

@@ -30,20 +30,47 @@
 #define CPU_PERIOD_US 100000
 
 static const char *const all_caps[] = {
-        "CAP_CHOWN",           "CAP_DAC_OVERRIDE",     "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",          "CAP_FSETID",           "CAP_KILL",
-        "CAP_SETGID",          "CAP_SETUID",           "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",       "CAP_NET_RAW",          "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",       "CAP_SYS_MODULE",       "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",       "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",       "CAP_SYS_BOOT",         "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",         "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",           "CAP_LEASE",            "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",          "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",       "CAP_SYSLOG",           "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",       "CAP_PERFMON",
-        "CAP_BPF",             "CAP_CHECKPOINT_RESTORE",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
 };
 #define NCAPS ((int)(sizeof(all_caps) / sizeof(all_caps[0])))
 
@@ -164,7 +191,14 @@ prepare_caps(const struct taskd_spec_opts *o, const struct br_container_create_r
 				on[c] = true;
 		}
 	}
+	/* containerd's order for the default ones, then the rest by number. */
 	rs->caps = xcalloc(NCAPS + 1, sizeof(char *));
+	for (size_t i = 0; taskd_default_caps[i] != NULL; i++) {
+		int c = cap_index(taskd_default_caps[i]);
+		if (on[c] && c <= last)
+			rs->caps[n++] = all_caps[c];
+		on[c] = false;
+	}
 	for (int c = 0; c <= last; c++)
 		if (on[c])
 			rs->caps[n++] = all_caps[c];
@@ -172,8 +206,7 @@ prepare_caps(const struct taskd_spec_opts *o, const struct br_container_create_r
 }
 
 static void
-add_device(struct taskd_run_spec *rs, const char *path, const struct stat *st,
-           const char *access)
+add_device(struct taskd_run_spec *rs, const char *path, const struct stat *st, const char *access)
 {
 	struct taskd_run_device *d;
 
@@ -215,8 +248,7 @@ add_host_devices(struct taskd_run_spec *rs, const char *dir, int depth)
 }
 
 static int
-prepare_devices(const struct br_container_create_req *r, struct taskd_run_spec *rs,
-                br_err *err)
+prepare_devices(const struct br_container_create_req *r, struct taskd_run_spec *rs, br_err *err)
 {
 	for (size_t i = 0; i < r->devices.n; i++) {
 		const struct br_device_opt *d = (const struct br_device_opt *)r->devices.v + i;
@@ -229,15 +261,16 @@ prepare_devices(const struct br_container_create_req *r, struct taskd_run_spec *
 			                  "device %s:%s: paths must be absolute and clean",
 			                  d->host_path, ctr);
 		if (strspn(perms, "rwm") != strlen(perms))
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "device %s: permissions \"%s\": expected letters of \"rwm\"",
-			                  d->host_path, perms);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "device %s: permissions \"%s\": expected letters of \"rwm\"",
+			        d->host_path, perms);
 		if (stat(d->host_path, &st) < 0)
 			return br_err_errno(err, BR_INVALID_ARGUMENT, errno, "device %s",
 			                    d->host_path);
 		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "device %s: not a device node", d->host_path);
+			return br_err_set(err, BR_INVALID_ARGUMENT, "device %s: not a device node",
+			                  d->host_path);
 		add_device(rs, ctr, &st, perms);
 	}
 	if (r->privileged)
@@ -265,13 +298,15 @@ prepare_mounts(const struct br_container_create_req *r, br_err *err)
 		if (tmpfs) {
 			if (m->tmpfs_size < 0 || m->tmpfs_mode > 07777)
 				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "tmpfs mount %s: invalid size or mode", m->target);
+				                  "tmpfs mount %s: invalid size or mode",
+				                  m->target);
 			continue;
 		}
 		if (strcmp(m->type, "bind") != 0 && strcmp(m->type, "volume") != 0)
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "mount %s: type \"%.16s\": expected bind, volume or tmpfs",
-			                  m->target, m->type);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "mount %s: type \"%.16s\": expected bind, volume or tmpfs",
+			        m->target, m->type);
 		if (m->source == NULL || m->source[0] != '/')
 			return br_err_set(err, BR_INVALID_ARGUMENT,
 			                  "bind mount %s: the source must be an absolute host path",
@@ -285,8 +320,7 @@ prepare_mounts(const struct br_container_create_req *r, br_err *err)
 }
 
 static int
-prepare_rlimits(const struct br_container_create_req *r, struct taskd_run_spec *rs,
-                br_err *err)
+prepare_rlimits(const struct br_container_create_req *r, struct taskd_run_spec *rs, br_err *err)
 {
 	for (size_t i = 0; i < r->ulimits.n; i++) {
 		const struct br_ulimit_opt *u = (const struct br_ulimit_opt *)r->ulimits.v + i;
@@ -295,23 +329,26 @@ prepare_rlimits(const struct br_container_create_req *r, struct taskd_run_spec *
 		while (k < nk && strcmp(rlimit_names[k].name, u->name) != 0)
 			k++;
 		if (k == nk)
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "--ulimit %.16s: unknown limit (expected one of as, core, "
-			                  "cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, "
-			                  "nproc, rss, rtprio, rttime, sigpending, stack)",
-			                  u->name);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "--ulimit %.16s: unknown limit (expected one of as, core, "
+			        "cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, "
+			        "nproc, rss, rtprio, rttime, sigpending, stack)",
+			        u->name);
 		uint64_t soft = u->soft < 0 ? UINT64_MAX : (uint64_t)u->soft;
 		uint64_t hard = u->hard < 0 ? UINT64_MAX : (uint64_t)u->hard;
 		if (soft > hard)
 			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "--ulimit %s: the soft limit is above the hard one", u->name);
+			                  "--ulimit %s: the soft limit is above the hard one",
+			                  u->name);
 		if (getrlimit(rlimit_names[k].resource, &host) == 0 &&
 		    host.rlim_max != RLIM_INFINITY && hard > (uint64_t)host.rlim_max)
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "--ulimit %s: the hard limit %s is above the host's (%" PRIu64
-			                  "), which the runtime cannot raise",
-			                  u->name, u->hard < 0 ? "unlimited" : "requested",
-			                  (uint64_t)host.rlim_max);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "--ulimit %s: the hard limit %s is above the host's (%" PRIu64
+			        "), which the runtime cannot raise",
+			        u->name, u->hard < 0 ? "unlimited" : "requested",
+			        (uint64_t)host.rlim_max);
 		for (size_t j = 0; j < rs->nrlimits; j++)
 			if (strcmp(rs->rlimits[j].type, rlimit_names[k].oci) == 0)
 				return br_err_set(err, BR_INVALID_ARGUMENT,
@@ -451,7 +488,8 @@ taskd_run_gen_mounts(yajl_gen g, const struct taskd_spec_opts *o)
 				snprintf(opt, sizeof(opt), "size=%" PRId64, m->tmpfs_size);
 				br_json_gen_str(g, opt);
 			}
-			snprintf(opt, sizeof(opt), "mode=%o", m->tmpfs_mode ? m->tmpfs_mode : 01777);
+			snprintf(opt, sizeof(opt), "mode=%o",
+			         m->tmpfs_mode ? m->tmpfs_mode : 01777);
 			br_json_gen_str(g, opt);
 		} else {
 			br_json_gen_str(g, "rbind");

@@ -211,8 +211,8 @@ taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t 
 	taskd_events_task_exit(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
-	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld%s", c->ns,
-	            c->id, c->pid, (long long)status, oom_killed ? " (OOM-killed)" : "");
+	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld%s", c->ns, c->id,
+	            c->pid, (long long)status, oom_killed ? " (OOM-killed)" : "");
 	taskd_wake_waiters(t, c, true);
 }
 

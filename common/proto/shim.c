@@ -295,8 +295,8 @@ br_shim_read_exit(int dirfd, int64_t *ret_status, int64_t *ret_exited_at, br_err
 }
 
 int
-br_shim_read_exit_oom(int dirfd, int64_t *ret_status, int64_t *ret_exited_at,
-                      bool *ret_oom_killed, br_err *err)
+br_shim_read_exit_oom(int dirfd, int64_t *ret_status, int64_t *ret_exited_at, bool *ret_oom_killed,
+                      br_err *err)
 {
 	char buf[64];
 	long long status, at;

@@ -32,9 +32,8 @@
  *   shim.pid    the shim's pid (written before the socket exists)
  *   shim.sock   the socket above
  *   pid         the container init's pid (the runtime's --pid-file)
- *   exit        "<exit_status> <exited_at_ms>[ oom]\n", written atomically (tmp, fsync, rename) before
- *               the exit is announced to anyone
- *   stdout.log, stderr.log   the container's output, appended
+ *   exit        "<exit_status> <exited_at_ms>[ oom]\n", written atomically (tmp, fsync, rename)
+ * before the exit is announced to anyone stdout.log, stderr.log   the container's output, appended
  *   runtime.log the runtime's own log (--log, JSON lines); shim.log the shim's diagnostics
  *
  * The helpers below are for clients; they use only libc and msgpack-c, block, and may be

@@ -65,7 +65,7 @@ struct br_mount_opt {
 	const char *source;
 	const char *target;
 	bool readonly;
-	int64_t tmpfs_size; /* bytes; 0: the kernel's default (half the memory) */
+	int64_t tmpfs_size;  /* bytes; 0: the kernel's default (half the memory) */
 	uint32_t tmpfs_mode; /* permission bits; 0: 1777 */
 };
 extern const struct br_schema br_mount_opt_schema;
@@ -109,9 +109,9 @@ struct br_container_create_req {
 	struct br_objlist ulimits; /* struct br_ulimit_opt */
 	struct br_strlist cap_add; /* capability names, with or without CAP_, or ALL */
 	struct br_strlist cap_drop;
-	bool privileged; /* every capability and host device, no seccomp, no masked paths */
-	bool read_only;  /* the root file system is mounted read-only */
-	bool init;       /* berth-init runs as PID 1 in front of the process */
+	bool privileged;     /* every capability and host device, no seccomp, no masked paths */
+	bool read_only;      /* the root file system is mounted read-only */
+	bool init;           /* berth-init runs as PID 1 in front of the process */
 	int64_t memory;      /* bytes; 0: no limit */
 	int64_t memory_swap; /* memory plus swap, bytes; 0: unset; -1: unlimited swap */
 	int64_t nano_cpus;   /* CPUs * 1e9; 0: no limit */
