@@ -77,7 +77,11 @@ test_method_roles(void)
 	        {"snapshots.stat", BR_ROLE_READ},
 	        {"snapshots.leases.list", BR_ROLE_READ},
 	        {"events.subscribe", BR_ROLE_READ},
-	        /* user: images, jobs, containers, tasks */
+	        {"volumes.list", BR_ROLE_READ},
+	        {"volumes.get", BR_ROLE_READ},
+	        /* user: images, jobs, containers, tasks, volumes */
+	        {"volumes.create", BR_ROLE_USER},
+	        {"volumes.delete", BR_ROLE_USER},
 	        {"images.pull", BR_ROLE_USER},
 	        {"images.import", BR_ROLE_USER},
 	        {"images.remove", BR_ROLE_USER},
@@ -117,6 +121,7 @@ test_method_roles(void)
 			T_FAIL_("%s needs role %s, not %s", cases[i].method,
 			        br_role_name(cases[i].role), br_role_name(got));
 	}
+	T_EQ_STR(br_gateway_route("volumes.create"), "taskd");
 	T_OK(br_gateway_is_root_only("events.publish"));
 	T_OK(!br_gateway_is_root_only("events.subscribe"));
 	T_OK(!br_gateway_is_root_only("namespaces.delete"));
