@@ -16,7 +16,8 @@
  *   - a running task whose rootfs mount is missing: left alone (the container has its own
  *     mount namespace);
  *   - a bundle directory without a record: its shim (if any) deletes the task, then the
- *     rootfs is unmounted and the directory removed.
+ *     rootfs is unmounted and the directory removed;
+ *   - a volume directory without a record, or one a delete renamed aside: removed.
  *
  * An exit found here (announced by a live shim, or in a dead shim's exit file) is recorded
  * with its /tasks/exit in one transaction, as at run time: a task recorded "stopped" had its
@@ -266,5 +267,6 @@ taskd_reconcile(struct taskd *t, br_err *err)
 		if (e->d_name[0] != '.')
 			remove_orphans(t, e->d_name);
 	}
+	taskd_volumes_reconcile(t);
 	return 0;
 }

@@ -6,10 +6,12 @@
  * exactly while the directory does: the directory is made before the row, and a delete renames
  * it aside before the row goes and removes it after. Which containers mount a volume is kept
  * in `container_volumes`, whose rows go with their container's (a foreign key), so a volume
- * that any container still names, running or not, is never removed. /volumes/create and
+ * that any container still names, running or not, is never removed. At start, directories
+ * without a row (a create or a delete that was interrupted) are removed. /volumes/create and
  * /volumes/delete are emitted in the transactions of the changes. Loop thread, except the
  * removal of a deleted volume's files, which runs on a worker.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -398,4 +400,43 @@ taskd_volumes_usage(struct taskd *t, const char *ns, int64_t *ret_count, br_err 
 		return br_db_error(t->db, sqlite3_errcode(t->db), err, "count volumes");
 	*ret_count = sqlite3_column_int64(st, 0);
 	return 0;
+}
+
+/* Start-up repair of one namespace's volume directory: what a delete renamed aside and did not
+ * finish removing, and a directory whose row was never committed, go. */
+static void
+reconcile_ns(struct taskd *t, const char *ns_dir, const char *ns)
+{
+	_cleanup_closedir_ DIR *d = opendir(ns_dir);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		br_err err = BR_ERR_INIT;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		bool aside = strncmp(e->d_name, ".deleting-", 10) == 0;
+		if (!aside && (!taskd_volume_name_ok(e->d_name) ||
+		               volume_exists(t, ns, e->d_name, NULL, &err) != 0))
+			continue;
+		br_log_notice("TASK-RECONCILE", "removing %s/%s: %s", ns_dir, e->d_name,
+		              aside ? "left by an interrupted volume delete"
+		                    : "a volume directory without a record");
+		if (br_rm_rf_at(dirfd(d), e->d_name, &err) < 0)
+			br_log_warn("TASK-VOLUME-LEAK", "%s/%s: %s", ns_dir, e->d_name, err.msg);
+	}
+}
+
+void
+taskd_volumes_reconcile(struct taskd *t)
+{
+	_cleanup_free_ char *root = xasprintf("%s/volumes", t->data_dir);
+	_cleanup_closedir_ DIR *d = opendir(root);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *ns_dir = xasprintf("%s/%s", root, e->d_name);
+		reconcile_ns(t, ns_dir, e->d_name);
+	}
 }

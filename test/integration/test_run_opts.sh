@@ -89,7 +89,25 @@ expect_out "a new volume is filled from the image (copy-up)" keep \
 	b run --rm -v fresh:/data opts/layers:v1 ls /data
 b run --rm -v fresh:/data opts/layers:v1 sh -c 'touch /data/mine; rm /data/keep' >/dev/null
 expect_out "a volume is filled only when new" mine b run --rm -v fresh:/data opts/layers:v1 ls /data
+
+# taskd restarts: volumes stay; what an interrupted create or delete left is removed
+vols=$T/root/taskd/volumes/default
+mkdir -p "$vols/.deleting-0123/_data" "$vols/stray/_data"
+daemon_kill9 taskd
+daemon_start taskd
+wait_healthy 20 || it_log "taskd did not come back"
+expect_out "a volume survives a restart of taskd" mine \
+	b run --rm -v fresh:/data opts/layers:v1 ls /data
+check "a directory a delete renamed aside is removed at start" test ! -e "$vols/.deleting-0123"
+check "a volume directory without a record is removed at start" test ! -e "$vols/stray"
 b volume rm fresh >/dev/null
+
+expect_exit "create a namespace" 0 b namespaces create vt
+expect_exit "a volume in that namespace" 0 b -n vt volume create kept
+expect_exit "a namespace that holds a volume cannot be removed" 5 b namespaces rm vt
+expect_contains "the refusal counts the volume" "$T/stderr" "1 volume"
+b -n vt volume rm kept >/dev/null
+expect_exit "once empty it can" 0 b namespaces rm vt
 
 # --- user, working directory, root file system ---------------------------------------------
 expect_out "-u UID:GID and -w DIR reach id and pwd" "1000

@@ -3,7 +3,9 @@
  * Drives the real berth binary ($BERTH_BUILD/berth) against a fake gateway served from this
  * process with the RPC runtime: what a user sees on stdout and stderr and the exit codes of
  * info, images (pull, import, ls, rm), run (output, exit status, 125/126/127, --rm, -d,
- * SIGINT forwarding), ps and rm, plus the fast failure when no gateway listens.
+ * SIGINT forwarding), ps and rm, plus the fast failure when no gateway listens; run's options
+ * as they reach containers.create, --pull never|missing|always, and the parsing of every
+ * option value (sizes, -v, --mount, --device, --ulimit, --env-file) with its errors.
  */
 #include <fcntl.h>
 #include <limits.h>

@@ -6,8 +6,11 @@
  * mounts, masked paths and rlimits, host versus namespaced networking, and the errors a user
  * sees; the security defaults (the seccomp profile's shape, capability-dependent rules,
  * unconfined and user profiles, the cgroup namespace and AppArmor decisions on fake hosts,
- * hostname rules, image user files that are FIFOs, devices or symlinks). The last case runs a
- * generated spec with runc through berth-shim on a busybox rootfs, default profile included.
+ * hostname rules, image user files that are FIFOs, devices or symlinks); the run options
+ * (bind, volume and tmpfs mounts, capabilities after add/drop/ALL/privileged, devices and their
+ * cgroup rules, memory/CPU/pids limits, read-only root, rlimits within the host's, --init,
+ * --entrypoint "") and their errors. One case runs a generated spec with runc through
+ * berth-shim on a busybox rootfs, default profile included.
  */
 #include <errno.h>
 #include <fcntl.h>
