@@ -18,12 +18,12 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/msg.h"
+#include "common/proto/volumes.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 #include "ctl/run.h"
 
 #define ENV_FILE_MAX (1u << 20)
-#define VOLUME_NAME_MAX 128
 
 static char *
 keep(struct ctl_run_opts *o, char *s)
@@ -105,7 +105,7 @@ ctl_parse_cpus(const char *value, int64_t *ret, br_err *err)
 static bool
 is_volume_name(const char *s)
 {
-	return br_msg_is_id(s, VOLUME_NAME_MAX);
+	return br_msg_is_id(s, BR_VOLUME_NAME_MAX);
 }
 
 /* A host path for a bind mount: absolute, existing, resolved (so that the container sees

@@ -120,6 +120,8 @@ taskd_release_peers_logged(struct taskd *t, const struct container *c)
 
 /* ------------------------------------------------------------------ create */
 
+extern char **environ;
+
 /*
  * Fill a new volume from the image (docker's copy-up): what the rootfs has at `target`, if it
  * is a directory, is copied with its owners, modes and times into `dest`. The lookup stays in
@@ -131,7 +133,6 @@ copy_up(int rootfs_fd, const char *target, const char *dest, br_err *err)
 {
 	_cleanup_close_ int fd =
 	        br_openat_in_root(rootfs_fd, target + 1, O_PATH | O_DIRECTORY, 0, err);
-	extern char **environ;
 	pid_t pid;
 	int status;
 

@@ -170,13 +170,13 @@ prepare_caps(const struct taskd_spec_opts *o, const struct br_container_create_r
 	bool add[NCAPS] = {false}, drop[NCAPS] = {false}, on[NCAPS] = {false};
 	bool add_all = false, drop_all = false;
 	int last = cap_last();
+	uint64_t bounding = host_bounding();
 	size_t n = 0;
 
 	if (r != NULL && (caps_from(&r->cap_add, "--cap-add", add, &add_all, err) < 0 ||
 	                  caps_from(&r->cap_drop, "--cap-drop", drop, &drop_all, err) < 0))
 		return -1;
 	if (r != NULL && r->privileged) {
-		uint64_t bounding = host_bounding();
 		for (int c = 0; c < NCAPS; c++)
 			on[c] = (bounding >> c) & 1;
 	} else {
@@ -184,7 +184,7 @@ prepare_caps(const struct taskd_spec_opts *o, const struct br_container_create_r
 			on[cap_index(taskd_default_caps[i])] = !drop_all;
 		for (int c = 0; c < NCAPS; c++) {
 			if (add_all)
-				on[c] = !drop[c] && ((host_bounding() >> c) & 1);
+				on[c] = !drop[c] && ((bounding >> c) & 1);
 			else if (drop[c])
 				on[c] = false;
 			if (add[c])

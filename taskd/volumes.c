@@ -187,12 +187,17 @@ volume_get(struct taskd *t, const char *ns, const char *name, br_arena *arena,
 	sqlite3_bind_text(users, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(users, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(users, 3, BR_VOLUME_USERS_MAX);
-	const char **ids = br_arena_alloc(arena, BR_VOLUME_USERS_MAX * sizeof(char *));
-	while ((rc = sqlite3_step(users)) == SQLITE_ROW)
+	_cleanup_free_ const char **ids = NULL;
+	while ((rc = sqlite3_step(users)) == SQLITE_ROW) {
+		ids = xrealloc(ids, (v.containers.n + 1) * sizeof(*ids));
 		ids[v.containers.n++] = br_arena_strdup(arena, br_db_text(users, 0));
+	}
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "read the users of volume \"%s\"", name);
-	v.containers.v = ids;
+	if (v.containers.n > 0) {
+		v.containers.v = br_arena_alloc(arena, v.containers.n * sizeof(*ids));
+		memcpy(v.containers.v, ids, v.containers.n * sizeof(*ids));
+	}
 	*ret = v;
 	return 0;
 }
