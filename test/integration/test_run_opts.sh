@@ -85,6 +85,10 @@ expect_out "volume ls --format json" '["named"]' \
 	bq '[.[].name] | tostring' volume ls --format json
 expect_exit "an invalid volume name is refused" 2 b volume create 'bad/name'
 expect_out "volume prune removes unused volumes" named b volume prune
+events=$(b --format json events --since 0 --until "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" \
+	--filter topic=/volumes/ | jq -r '"\(.topic) \(.payload.name)"' | tr '\n' ',')
+check "volumes emit /volumes/create and /volumes/delete ($events)" test "$events" = \
+	"/volumes/create data,/volumes/delete data,/volumes/create named,/volumes/delete named,"
 expect_out "a new volume is filled from the image (copy-up)" keep \
 	b run --rm -v fresh:/data opts/layers:v1 ls /data
 b run --rm -v fresh:/data opts/layers:v1 sh -c 'touch /data/mine; rm /data/keep' >/dev/null
