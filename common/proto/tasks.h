@@ -2,7 +2,10 @@
 /*
  * containers.* and tasks.* (berth-taskd).
  *
- *   containers.create {id, image, args, env, net, labels, runtime, seccomp} -> br_container
+ *   containers.create {id, image, args, env, net, labels, runtime, seccomp, user, working_dir,
+ *                      and the run options: mounts, devices, ulimits, cap_add, cap_drop,
+ *                      privileged, read_only, init, memory, memory_swap, nano_cpus,
+ *                      pids_limit}                                      -> br_container
  *   containers.get    {id}                -> br_container
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
