@@ -258,6 +258,7 @@ create_bundle(struct create_job *j, br_err *err)
 	        .apparmor_profile = taskd_host_apparmor_profile(NULL),
 	        .run = &j->run,
 	        .init_path = req->init ? t->init_path : NULL,
+	        .swap_accounting = taskd_host_swap_accounting(NULL),
 	};
 	if (taskd_spec_build(&so, &j->spec, &j->command, err) < 0 ||
 	    taskd_write_file(c->bundle_dir, "config.json", j->spec, err) < 0)

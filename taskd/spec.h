@@ -58,7 +58,14 @@ struct taskd_spec_opts {
 	/* --init: the host path of berth-init, mounted read-only at TASKD_INIT_TARGET and put
 	 * in front of the process args; NULL: no init. */
 	const char *init_path;
+	/* The host accounts swap per cgroup (taskd_host_swap_accounting): a memory limit without
+	 * a memory+swap limit then gets twice the memory as that, as docker gives it. */
+	bool swap_accounting;
 };
+
+/* True when the host's memory cgroups limit swap: cgroup v1 with memory.memsw.* files (under
+ * `path`, NULL: /sys/fs/cgroup/memory), or a cgroup v2 host (memory.swap.max). */
+bool taskd_host_swap_accounting(const char *path);
 
 /* containerd's default capability set, NULL-terminated. */
 extern const char *const taskd_default_caps[];

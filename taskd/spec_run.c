@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
@@ -386,6 +387,17 @@ check_resources(const struct br_container_create_req *r, br_err *err)
 	return 0;
 }
 
+bool
+taskd_host_swap_accounting(const char *path)
+{
+	_cleanup_free_ char *memsw = xasprintf("%s/memory.memsw.limit_in_bytes",
+	                                       path != NULL ? path : "/sys/fs/cgroup/memory");
+
+	if (path == NULL && taskd_host_cgroup_unified(NULL))
+		return true;
+	return access(memsw, F_OK) == 0;
+}
+
 int
 taskd_run_prepare(const struct taskd_spec_opts *o, struct taskd_run_spec *ret, br_err *err)
 {
@@ -552,6 +564,8 @@ taskd_run_gen_resources(yajl_gen g, const struct taskd_spec_opts *o,
 		br_json_gen_kv_int(g, "limit", r->memory);
 		if (r->memory_swap != 0)
 			br_json_gen_kv_int(g, "swap", r->memory_swap);
+		else if (o->swap_accounting && r->memory <= INT64_MAX / 2)
+			br_json_gen_kv_int(g, "swap", 2 * r->memory);
 		yajl_gen_map_close(g);
 	}
 	if (r != NULL && r->nano_cpus > 0) {

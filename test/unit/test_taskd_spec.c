@@ -1137,6 +1137,22 @@ test_run_resources_and_devices(void)
 	T_EQ_STR(str_at(rules->u.array.values[2], "access", NULL, NULL), "rwm");
 	yajl_tree_free(root);
 
+	/* a memory limit alone: memory+swap twice that where the host accounts swap, as docker */
+	struct br_container_create_req mem_only = {.memory = 64 << 20};
+	o.run = &mem_only;
+	o.swap_accounting = true;
+	root = build(&o, NULL);
+	res = get(root, "linux", "resources", NULL);
+	T_EQ_INT(int_at(res, "memory", "limit", NULL), 64 << 20);
+	T_EQ_INT(int_at(res, "memory", "swap", NULL), 128 << 20);
+	yajl_tree_free(root);
+	o.swap_accounting = false;
+	root = build(&o, NULL);
+	res = get(root, "linux", "resources", NULL);
+	T_EQ_INT(int_at(res, "memory", "limit", NULL), 64 << 20);
+	T_NULL(get(res, "memory", "swap", NULL));
+	yajl_tree_free(root);
+
 	/* no options: no limits at all */
 	struct br_container_create_req none = {0};
 	o.run = &none;
