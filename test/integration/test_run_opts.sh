@@ -4,7 +4,7 @@
 # relative target is refused naming it), tmpfs mounts with a size, named volumes (made by
 # `run -v`, filled from the image on first use, surviving their container, refused removal
 # while a container uses them, `volume create|ls|inspect|rm|prune`), -u/-w as `id` and `pwd`
-# see them, --read-only, --cap-add/--cap-drop/--privileged in /proc/self/status, --device,
+# see them (names looked up in the image), --read-only, --cap-add/--cap-drop/--privileged in /proc/self/status, --device,
 # --memory (a hog is OOM-killed; inspect and /tasks/oom report it), --cpus, --pids-limit (a
 # fork loop fails), --ulimit, --env-file, --entrypoint "", --init (PID 1, reaping, exit
 # status, signals) and --pull never|missing|always against a real registry.
@@ -117,6 +117,10 @@ expect_exit "once empty it can" 0 b namespaces rm vt
 expect_out "-u UID:GID and -w DIR reach id and pwd" "1000
 1001
 /tmp" b run --rm -u 1000:1001 -w /tmp $SH sh -c 'id -u; id -g; pwd'
+expect_out "-u NAME:GROUP is looked up in the image" "65534 65534" \
+	b run --rm -u nobody:nogroup $SH sh -c 'echo $(id -u) $(id -g)'
+expect_exit "an unknown user is refused" 125 b run --rm -u nosuchuser $SH true
+expect_contains "the error names the user" "$T/stderr" '"nosuchuser"'
 expect_out "--workdir is made when missing, as docker does" /new/dir \
 	b run --rm --workdir /new/dir $SH sh -c pwd
 expect_exit "--read-only makes writes to the root fail" 1 b run --rm --read-only $SH touch /x
@@ -168,6 +172,12 @@ else
 	cpu_file=/sys/fs/cgroup/cpu.max
 fi
 expect_out "--memory 32m is the cgroup's limit" 33554432 b run --rm --memory 32m $SH cat $mem_file
+if [ -e /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then
+	expect_out "memory+swap is twice --memory by default" 67108864 \
+		b run --rm --memory 32m $SH cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes
+	expect_out "--memory-swap sets it" 50331648 b run --rm --memory 32m --memory-swap 48m $SH \
+		cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes
+fi
 out=$(b run --rm --cpus 0.5 $SH cat $cpu_file)
 check "--cpus 0.5 is a quota of half the period ($out)" grep -Eq '^50000( 100000)?$' <<<"$out"
 expect_exit "--memory below 6m is refused" 125 b run --rm --memory 1m $SH true
