@@ -3,11 +3,13 @@
 # mounts (-v and --mount; a host file is visible, :ro is enforced, a missing source or a
 # relative target is refused naming it), tmpfs mounts with a size, named volumes (made by
 # `run -v`, filled from the image on first use, surviving their container, refused removal
-# while a container uses them, `volume create|ls|inspect|rm|prune`), -u/-w as `id` and `pwd`
-# see them (names looked up in the image), --read-only, --cap-add/--cap-drop/--privileged in /proc/self/status, --device,
-# --memory (a hog is OOM-killed; inspect and /tasks/oom report it), --cpus, --pids-limit (a
-# fork loop fails), --ulimit, --env-file, --entrypoint "", --init (PID 1, reaping, exit
-# status, signals) and --pull never|missing|always against a real registry.
+# while a container uses them, their events, taskd's start-up repair, `volume
+# create|ls|inspect|rm|prune`), -u/-w as `id` and `pwd` see them (names looked up in the
+# image), --read-only, --cap-add/--cap-drop/--privileged in /proc/self/status, --device and its
+# cgroup rule, --memory (a hog is OOM-killed; inspect and /tasks/oom report it) and
+# --memory-swap, --cpus, --pids-limit (a fork loop fails), --ulimit, --env-file,
+# --entrypoint "", --init (PID 1, reaping, exit status, signals) and --pull
+# never|missing|always against a real registry.
 #
 # Usage: test/integration/test_run_opts.sh [BUILD]   (as root)
 BUILD=${1:-build}
