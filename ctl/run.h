@@ -65,6 +65,10 @@ int ctl_parse_volume(struct ctl_run_opts *o, const char *value, struct br_mount_
 /* --mount type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=][,tmpfs-mode=] */
 int ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
                     br_err *err);
+/* --tmpfs PATH[:OPTIONS]: OPTIONS comma-separated size=SIZE, mode=OCTAL, ro, rw (docker also
+ * passes mount flags through; those are refused here, naming them). */
+int ctl_parse_tmpfs(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
+                    br_err *err);
 /* --device HOST[:CTR][:PERMS] */
 int ctl_parse_device(struct ctl_run_opts *o, const char *value, struct br_device_opt *ret,
                      br_err *err);

@@ -46,6 +46,8 @@ const char ctl_run_usage[] =
         "                         the named volume SRC (created when missing) at DST\n"
         "      --mount type=bind|volume|tmpfs,source=SRC,target=DST[,readonly]\n"
         "                         [,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
+        "      --tmpfs PATH[:size=SIZE,mode=OCTAL,ro]\n"
+        "                         mount a tmpfs at PATH\n"
         "      --read-only        mount the root file system read-only\n"
         "      --cap-add CAP      add a capability (CAP_NET_ADMIN, NET_ADMIN, ALL)\n"
         "      --cap-drop CAP     drop a capability (ALL drops every one)\n"
@@ -137,6 +139,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"workdir", required_argument, NULL, 'w'},
 	        {"volume", required_argument, NULL, 'v'},
 	        {"mount", required_argument, NULL, 'M'},
+	        {"tmpfs", required_argument, NULL, 'T'},
 	        {"read-only", no_argument, NULL, 'O'},
 	        {"cap-add", required_argument, NULL, 'A'},
 	        {"cap-drop", required_argument, NULL, 'D'},
@@ -253,10 +256,12 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			o.working_dir = optarg;
 			break;
 		case 'v':
-		case 'M': {
+		case 'M':
+		case 'T': {
 			struct br_mount_opt m;
-			if ((c == 'v' ? ctl_parse_volume(&o, optarg, &m, err)
-			              : ctl_parse_mount(&o, optarg, &m, err)) < 0) {
+			if ((c == 'v'   ? ctl_parse_volume(&o, optarg, &m, err)
+			     : c == 'M' ? ctl_parse_mount(&o, optarg, &m, err)
+			                : ctl_parse_tmpfs(&o, optarg, &m, err)) < 0) {
 				ctl_run_opts_free(&o);
 				return -1;
 			}

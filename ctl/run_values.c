@@ -302,6 +302,47 @@ ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *
 	return 0;
 }
 
+int
+ctl_parse_tmpfs(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret, br_err *err)
+{
+	char *copy = keep(o, xstrdup(value));
+	char *opts = strchr(copy, ':');
+	struct br_mount_opt m = {.type = "tmpfs", .target = copy};
+	char *save = NULL;
+
+	if (opts != NULL)
+		*opts++ = '\0';
+	if (check_target("--tmpfs", value, copy, err) < 0)
+		return -1;
+	for (char *opt = opts ? strtok_r(opts, ",", &save) : NULL; opt != NULL;
+	     opt = strtok_r(NULL, ",", &save)) {
+		if (strcmp(opt, "ro") == 0 || strcmp(opt, "rw") == 0) {
+			m.readonly = opt[1] == 'o';
+		} else if (strncmp(opt, "size=", 5) == 0) {
+			if (ctl_parse_size("--tmpfs size", opt + 5, &m.tmpfs_size, err) < 0)
+				return -1;
+		} else if (strncmp(opt, "mode=", 5) == 0) {
+			char *end;
+			errno = 0;
+			unsigned long mode = strtoul(opt + 5, &end, 8);
+			if (errno != 0 || end == opt + 5 || *end != '\0' || mode > 07777)
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --tmpfs \"%s\": mode \"%s\": expected octal "
+				        "permission bits such as 1777",
+				        value, opt + 5);
+			m.tmpfs_mode = (uint32_t)mode;
+		} else {
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "invalid --tmpfs \"%s\": unknown option \"%s\" (expected "
+			                  "size=, mode=, ro or rw)",
+			                  value, opt);
+		}
+	}
+	*ret = m;
+	return 0;
+}
+
 static bool
 is_permissions(const char *s)
 {

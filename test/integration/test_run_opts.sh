@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The options of `berth run`, each end to end through the real CLI, daemons and runc: bind
 # mounts (-v and --mount; a host file is visible, :ro is enforced, a missing source or a
-# relative target is refused naming it), tmpfs mounts with a size, named volumes (made by
+# relative target is refused naming it), tmpfs mounts (--mount, --tmpfs) with a size, named volumes (made by
 # `run -v`, filled from the image on first use, surviving their container, refused removal
 # while a container uses them, their events, taskd's start-up repair, `volume
 # create|ls|inspect|rm|prune`), -u/-w as `id` and `pwd` see them (names looked up in the
@@ -60,6 +60,10 @@ out=$(b run --rm --mount type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=177
 check "--mount type=tmpfs is a writable tmpfs ($out)" grep -q '^tmpfs /scratch tmpfs' <<<"$out"
 check "its size is tmpfs-size" grep -q 'size=1024k' <<<"$out"
 check "its mode is tmpfs-mode" test "$(tail -n 1 <<<"$out")" = 1770
+expect_out "--tmpfs PATH:size=,mode= is a tmpfs too" "1m 700" \
+	b run --rm --tmpfs /run/x:size=1m,mode=700 $SH \
+	sh -c 'grep -q "^tmpfs /run/x tmpfs .*size=1024k" /proc/mounts && echo "1m $(stat -c %a /run/x)"'
+expect_exit "--tmpfs PATH:ro is read-only" 1 b run --rm --tmpfs /scratch:ro $SH touch /scratch/f
 
 # --- named volumes -------------------------------------------------------------------------
 expect_exit "run -v NAME:/data makes the volume" 0 b run --name vuser -v data:/data $SH \

@@ -860,9 +860,11 @@ test_run_options_wire(void)
 	T_EQ_STR(fake->created_opts, want);
 	run_cli(&r, "run", "--name", "e0", "-m", "32m", "--memory-swap", "-1", "--cpus", "1.5",
 	        "--pids-limit", "10", "--ulimit", "nofile=10:20", "--ulimit", "core=-1", "--device",
-	        "/dev/null:/dev/n:rw", "--device", "/dev/zero", "busybox");
+	        "/dev/null:/dev/n:rw", "--device", "/dev/zero", "--tmpfs",
+	        "/run:size=1m,mode=1777,ro", "busybox");
 	T_EQ_INT(r.rc, 0);
 	T_EQ_STR(fake->created_opts,
+	         "mount=tmpfs,,/run,ro,1048576,1777;"
 	         "device=/dev/null,/dev/n,rw;device=/dev/zero,,;ulimit=nofile,10,20;"
 	         "ulimit=core,-1,-1;user=;wd=;priv=0;ro=0;init=0;mem=33554432;swap=-1;"
 	         "cpus=1500000000;pids=10");
@@ -953,6 +955,10 @@ test_run_parse_errors(void)
 	expect_parse_error("must be absolute", "--device", "null", NULL);
 	expect_parse_error("invalid -w \"rel\"", "-w", "rel", NULL);
 	expect_parse_error("invalid --pull \"sometimes\"", "--pull", "sometimes", NULL);
+	expect_parse_error("unknown option \"exec\"", "--tmpfs", "/t:exec", NULL);
+	expect_parse_error("must be absolute", "--tmpfs", "t", NULL);
+	expect_parse_error("mode \"9\"", "--tmpfs", "/t:mode=9", NULL);
+	expect_parse_error("duplicate mount point /t", "--tmpfs", "/t", "-v", "x:/t", NULL);
 	{
 		char *argv[] = {"run", "--env-file", "/nonexistent/env", "busybox", NULL};
 		struct ctl_run_opts o;
