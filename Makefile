@@ -69,7 +69,7 @@ LIBBERTH_LDLIBS = $(shell $(PKG_CONFIG) --libs msgpack libuv 2>/dev/null) -lnng 
 objs_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
 lib_objs_of = $(filter-out $(BUILD)/$(1)/main.o,$(call objs_of,$(1)))
 
-BINS := $(DAEMONS:%=$(BUILD)/berth-%) $(BUILD)/berth $(BUILD)/berth-shim
+BINS := $(DAEMONS:%=$(BUILD)/berth-%) $(BUILD)/berth $(BUILD)/berth-shim $(BUILD)/berth-init
 
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
@@ -135,6 +135,12 @@ SHIM_STATIC ?= -static
 $(BUILD)/berth-shim: $(call objs_of,taskd/shim) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) $(if $(SAN_CFLAGS),,$(SHIM_STATIC)) -o $@ $(call objs_of,taskd/shim) \
 		$(LIBCOMMON) -l:libmsgpackc.a $(LDLIBS)
+
+# berth-init (run --init) runs inside containers of any image: static, libc only, and never
+# instrumented (a sanitizer runtime is not in the image).
+$(BUILD)/berth-init: taskd/init/main.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(BR_CFLAGS) $(CFLAGS) $(LDFLAGS) -static -o $@ $<
 
 # A unit test named test_<dir>_<topic>.c links that process directory's objects (minus main.o).
 test_dir_of = $(firstword $(filter $(DAEMONS) ctl shim,$(word 2,$(subst _, ,$(notdir $(1))))))
@@ -203,7 +209,7 @@ install: $(BINS) $(LIBBERTH_A) $(LIBBERTH_SO)
 		libberth/berth.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
 	install -m 0755 $(BUILD)/berth $(DAEMONS:%=$(BUILD)/berth-%) $(DESTDIR)$(BINDIR)/
-	install -m 0755 $(BUILD)/berth-shim $(DESTDIR)$(LIBEXECDIR)/berth/
+	install -m 0755 $(BUILD)/berth-shim $(BUILD)/berth-init $(DESTDIR)$(LIBEXECDIR)/berth/
 	test -e $(DESTDIR)$(SYSCONFDIR)/berth/berth.json || \
 		install -m 0644 systemd/berth.json $(DESTDIR)$(SYSCONFDIR)/berth/berth.json
 	$(MAKE) install-systemd
@@ -218,7 +224,7 @@ install-systemd:
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/berth $(DAEMONS:%=$(DESTDIR)$(BINDIR)/berth-%)
-	rm -f $(DESTDIR)$(LIBEXECDIR)/berth/berth-shim
+	rm -f $(DESTDIR)$(LIBEXECDIR)/berth/berth-shim $(DESTDIR)$(LIBEXECDIR)/berth/berth-init
 	rm -f $(DESTDIR)$(INCLUDEDIR)/berth.h $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
 	rm -f $(DESTDIR)$(LIBDIR)/libberth.a $(DESTDIR)$(LIBDIR)/libberth.so \
 		$(DESTDIR)$(LIBDIR)/libberth.so.0

@@ -708,3 +708,51 @@ br_is_mountpoint(const char *path)
 		return true;
 	return stx.stx_ino == parent.stx_ino;
 }
+
+bool
+br_path_is_clean_abs(const char *path)
+{
+	if (path == NULL || path[0] != '/' || path[1] == '\0')
+		return false;
+	for (const char *p = path; *p != '\0';) {
+		const char *comp = p + 1, *end = strchr(comp, '/');
+		size_t len = end ? (size_t)(end - comp) : strlen(comp);
+		if (len == 0 || (len == 1 && comp[0] == '.') ||
+		    (len == 2 && comp[0] == '.' && comp[1] == '.'))
+			return false;
+		p = comp + len;
+	}
+	return true;
+}
+
+int
+br_mkdir_p_in_root(int root_fd, const char *path, mode_t mode, br_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	size_t len = strlen(copy);
+
+	for (size_t i = 0; i <= len; i++) {
+		if (copy[i] != '/' && copy[i] != '\0')
+			continue;
+		if (i == 0 || copy[i - 1] == '/')
+			continue;
+		char saved = copy[i];
+		copy[i] = '\0';
+		/* The parent resolved inside the root; the last component made in it. */
+		char *slash = strrchr(copy, '/');
+		_cleanup_close_ int parent =
+		        slash ? (*slash = '\0',
+		                 br_openat_in_root(root_fd, copy, O_PATH | O_DIRECTORY, 0, err))
+		              : fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+		if (slash)
+			*slash = '/';
+		if (parent < 0)
+			return slash ? -1 : br_err_errno(err, BR_INTERNAL, errno, "dup");
+		const char *name = slash ? slash + 1 : copy;
+		if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+			return br_err_errno(err, br_code_from_errno(errno), errno, "mkdir \"%s\"",
+			                    copy);
+		copy[i] = saved;
+	}
+	return 0;
+}

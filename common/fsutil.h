@@ -55,4 +55,12 @@ bool br_is_mountpoint(const char *path);
 /* Write all of buf to fd, retrying on EINTR and short writes. */
 int br_write_all(int fd, const void *buf, size_t len, br_err *err);
 
+/* mkdir -p of `path` (relative) below `root_fd`, each component resolved inside the root as
+ * br_openat_in_root does (symlinks cannot lead out); made directories get `mode`. */
+int br_mkdir_p_in_root(int root_fd, const char *path, mode_t mode, br_err *err);
+
+/* True when `path` is absolute and clean as a mount target: starts with '/', is not "/"
+ * itself, and has no empty, "." or ".." component and no trailing '/'. */
+bool br_path_is_clean_abs(const char *path);
+
 #endif

@@ -203,6 +203,11 @@ int ctl_cmd_logs(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_exec(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_attach(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
+/* images.c: pull `ref` as `berth pull` does (progress on a terminal's stderr), the result
+ * line on `out`. Returns the exit code (0: pulled). */
+int ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out);
+/* volumes.c: berth volume create|ls|inspect|rm|prune */
+int ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_system(struct ctl *ctl, int argc, char **argv);

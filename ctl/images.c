@@ -45,9 +45,9 @@ progress(const struct br_job *job)
 }
 
 /* Follow job `id` until it ends. `what` prefixes errors ("pull REF"), `verb` the success line
- * ("pulled"). Returns the exit code. */
+ * ("pulled"), printed on `out`. Returns the exit code. */
 static int
-follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb)
+follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb, FILE *out)
 {
 	bool tty = isatty(STDERR_FILENO);
 	br_err err = BR_ERR_INIT;
@@ -85,7 +85,7 @@ follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb)
 			fputs("\r\033[K", stderr);
 		fflush(stderr);
 		if (strcmp(state, "done") == 0) {
-			printf("%s %s\n", verb, job.result ? job.result : "");
+			fprintf(out, "%s %s\n", verb, job.result ? job.result : "");
 			return 0;
 		}
 		if (strcmp(state, "canceled") == 0) {
@@ -147,7 +147,24 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	return follow_job(ctl, job.id, what, "pulled");
+	return follow_job(ctl, job.id, what, "pulled", stdout);
+}
+
+int
+ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out)
+{
+	_cleanup_free_ char *what = xasprintf("pull %s", BR_ERR_QUOTE(ref));
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_image_pull_req req = {.ref = ref};
+	struct br_job_ref job;
+	br_err err = BR_ERR_INIT;
+
+	if (ctl_call(ctl, "images.pull", &br_image_pull_req_schema, &req, &br_job_ref_schema, &job,
+	             arena, 0, &err) < 0) {
+		br_err_wrap(&err, "%s", what);
+		return ctl_report(&err);
+	}
+	return follow_job(ctl, job.id, what, "pulled", out);
 }
 
 /* A lease "import-<random>" for an upload, expiring in an hour. */
@@ -331,7 +348,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	rc = follow_job(ctl, job.id, what, "imported");
+	rc = follow_job(ctl, job.id, what, "imported", stdout);
 	drop_lease(ctl, lease);
 	return rc;
 }

@@ -105,6 +105,8 @@ gen_state(yajl_gen g, const struct br_container *c, const struct br_task *task)
 	br_json_gen_kv_bool(g, "paused", strcmp(c->status, "paused") == 0);
 	br_json_gen_kv_int(g, "pid", c->pid);
 	br_json_gen_kv_int(g, "exit_code", c->exit_status);
+	/* docker's State.OOMKilled: the kernel's OOM killer struck the container */
+	br_json_gen_kv_bool(g, "oom_killed", c->oom_killed);
 	br_json_gen_kv_int(g, "started_at", task ? task->started_at : 0);
 	br_json_gen_kv_int(g, "finished_at", task ? task->exited_at : 0);
 	yajl_gen_map_close(g);

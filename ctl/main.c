@@ -50,6 +50,8 @@ static const char usage_text[] =
         "                               run a command in a running container\n"
         "  attach [--no-stdin] ID       attach our stdio to a container's main process\n"
         "  namespaces ls|create|rm      namespaces (rm only when empty)\n"
+        "  volume create|ls|inspect|rm|prune\n"
+        "                               named volumes\n"
         "  content ls|rm                blobs in the content store (root)\n"
         "  snapshots ls|usage|rm        snapshots (root)\n"
         "  system df                    disk used, reclaimable, per namespace\n"
@@ -92,6 +94,8 @@ static const struct {
         {"snapshot", ctl_cmd_snapshots},
         {"system", ctl_cmd_system},
         {"events", ctl_cmd_events},
+        {"volume", ctl_cmd_volumes},
+        {"volumes", ctl_cmd_volumes},
 };
 
 int

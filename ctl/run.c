@@ -21,6 +21,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/proto/images.h"
 #include "common/proto/tasks.h"
 #include "common/seccomp.h"
 #include "common/xalloc.h"
@@ -173,6 +174,40 @@ remove_container(struct ctl *ctl, const char *id)
 	}
 }
 
+/* --pull missing|always|never, as docker: the image is pulled first when it is not in the
+ * namespace (missing, the default) or every time (always); with never a missing image is a
+ * NOT_FOUND error. Progress and the result line go to stderr, which is ours; stdout is the
+ * container's. */
+static int
+pull_image(struct ctl *ctl, const struct ctl_run_opts *o, br_err *err)
+{
+	const char *policy = o->pull ? o->pull : "missing";
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	struct br_image_name_req req = {.name = o->image};
+	struct br_image img;
+	int rc;
+
+	if (strcmp(policy, "always") != 0) {
+		if (ctl_call(ctl, "images.get", &br_image_name_req_schema, &req, &br_image_schema,
+		             &img, arena, 0, err) == 0)
+			return 0;
+		if (err->code != BR_NOT_FOUND)
+			return -1;
+		if (strcmp(policy, "never") == 0)
+			return br_err_set(err, BR_NOT_FOUND,
+			                  "image \"%s\" is not present, and --pull never forbids "
+			                  "pulling it",
+			                  o->image);
+		br_err_clear(err);
+		fprintf(stderr, "Unable to find image '%s' locally\n", o->image);
+	}
+	rc = ctl_images_pull(ctl, o->image, stderr);
+	if (rc != 0)
+		/* Already reported; the create that follows would only repeat it. */
+		return br_err_set(err, BR_FAILED_PRECONDITION, "%s: the pull failed", o->image);
+	return 0;
+}
+
 /* containers.create with the options of run or create; the container in *ret, its strings in
  * `arena`. Errors as containers.create's. */
 static int
@@ -181,6 +216,8 @@ create_container(struct ctl *ctl, const struct ctl_run_opts *o, br_arena *arena,
 {
 	struct br_container_create_req req;
 
+	if (pull_image(ctl, o, err) < 0)
+		return -1;
 	ctl_run_create_req(o, &req);
 	return ctl_call(ctl, "containers.create", &br_container_create_req_schema, &req,
 	                &br_container_schema, ret, arena, 0, err);

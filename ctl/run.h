@@ -10,6 +10,9 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "common/proto/tasks.h"
+
+#define CTL_MEMORY_MIN (6 << 20) /* docker's least --memory */
 
 struct ctl_run_opts {
 	bool rm, detach, help;
@@ -31,7 +34,49 @@ struct ctl_run_opts {
 	size_t nlabels;
 	const char **args; /* the command after IMAGE, pointing into argv */
 	size_t nargs;
+	const char *user;        /* -u */
+	const char *working_dir; /* -w */
+	const char *pull;        /* --pull missing|always|never; NULL: missing */
+	bool privileged, read_only, init;
+	struct br_mount_opt *mounts; /* -v, --mount; strings point into argv or `owned` */
+	size_t nmounts;
+	struct br_device_opt *devices;
+	size_t ndevices;
+	struct br_ulimit_opt *ulimits;
+	size_t nulimits;
+	const char **cap_add, **cap_drop;
+	size_t ncap_add, ncap_drop;
+	int64_t memory, memory_swap, nano_cpus, pids_limit;
+	char **owned; /* strings made while parsing (env-file entries, parts of values) */
+	size_t nowned;
 };
+
+/* The value parsers of run_values.c, each INVALID_ARGUMENT naming the option and value.
+ * Strings of the results point into `o->owned` or into the value. */
+/* A size as docker takes it: a number with an optional b, k, m, g, t suffix (binary
+ * multiples, any case, an optional trailing "b" as in "32mb"). */
+int ctl_parse_size(const char *option, const char *value, int64_t *ret, br_err *err);
+/* --cpus: a decimal number of CPUs (at least 0.001) in nano CPUs. */
+int ctl_parse_cpus(const char *value, int64_t *ret, br_err *err);
+/* -v SRC:DST[:ro|rw]; a SRC that starts with '/' or '.' is a host path (made absolute and
+ * checked to exist), otherwise a volume name. */
+int ctl_parse_volume(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
+                     br_err *err);
+/* --mount type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=][,tmpfs-mode=] */
+int ctl_parse_mount(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
+                    br_err *err);
+/* --tmpfs PATH[:OPTIONS]: OPTIONS comma-separated size=SIZE, mode=OCTAL, ro, rw (docker also
+ * passes mount flags through; those are refused here, naming them). */
+int ctl_parse_tmpfs(struct ctl_run_opts *o, const char *value, struct br_mount_opt *ret,
+                    br_err *err);
+/* --device HOST[:CTR][:PERMS] */
+int ctl_parse_device(struct ctl_run_opts *o, const char *value, struct br_device_opt *ret,
+                     br_err *err);
+/* --ulimit NAME=SOFT[:HARD] (-1: unlimited) */
+int ctl_parse_ulimit(struct ctl_run_opts *o, const char *value, struct br_ulimit_opt *ret,
+                     br_err *err);
+/* --env-file FILE: appends its entries to o->env. */
+int ctl_read_env_file(struct ctl_run_opts *o, const char *path, br_err *err);
 
 /*
  * Parse `berth run` arguments (argv[0] is "run"). Options end at IMAGE; what follows is the

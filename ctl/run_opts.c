@@ -4,6 +4,7 @@
  * running them, so that unit tests can check it) and the containers.create request they make.
  * Main thread.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -37,7 +38,36 @@ const char ctl_run_usage[] =
         "      --security-opt seccomp=unconfined|FILE\n"
         "                         run without a seccomp filter, or with the JSON profile "
         "FILE\n"
-        "                         instead of the default one\n";
+        "                         instead of the default one\n"
+        "  -u, --user USER[:GROUP]\n"
+        "                         run as this user (name or uid) and group\n"
+        "  -w, --workdir DIR      the process's working directory (absolute)\n"
+        "  -v, --volume SRC:DST[:ro|rw]\n"
+        "                         bind-mount a host path (SRC starts with / or .) or mount\n"
+        "                         the named volume SRC (created when missing) at DST\n"
+        "      --mount type=bind|volume|tmpfs,source=SRC,target=DST[,readonly]\n"
+        "                         [,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
+        "      --tmpfs PATH[:size=SIZE,mode=OCTAL,ro]\n"
+        "                         mount a tmpfs at PATH\n"
+        "      --read-only        mount the root file system read-only\n"
+        "      --cap-add CAP      add a capability (CAP_NET_ADMIN, NET_ADMIN, ALL)\n"
+        "      --cap-drop CAP     drop a capability (ALL drops every one)\n"
+        "      --privileged       every capability and host device, no seccomp filter,\n"
+        "                         no masked paths\n"
+        "      --device HOST[:CTR][:rwm]\n"
+        "                         give the container a host device node\n"
+        "  -m, --memory SIZE      memory limit (e.g. 32m, 1g; at least 6m)\n"
+        "      --memory-swap SIZE memory plus swap limit (-1: unlimited swap)\n"
+        "      --cpus N           CPU limit (e.g. 0.5)\n"
+        "      --pids-limit N     most processes at once (0 or -1: unlimited)\n"
+        "      --ulimit NAME=SOFT[:HARD]\n"
+        "                         a resource limit (nofile, nproc, core, ...)\n"
+        "      --env-file FILE    read KEY=VALUE lines (and bare KEYs: ours) from FILE\n"
+        "      --init             run berth-init as PID 1: it forwards signals and reaps\n"
+        "                         zombies\n"
+        "      --pull missing|always|never\n"
+        "                         pull the image first: when missing (default), always,\n"
+        "                         or never\n";
 
 void
 ctl_run_opts_free(struct ctl_run_opts *o)
@@ -48,6 +78,14 @@ ctl_run_opts_free(struct ctl_run_opts *o)
 	free(o->label_keys);
 	free(o->label_values);
 	free(o->seccomp);
+	free(o->mounts);
+	free(o->devices);
+	free(o->ulimits);
+	free(o->cap_add);
+	free(o->cap_drop);
+	for (size_t i = 0; i < o->nowned; i++)
+		free(o->owned[i]);
+	free(o->owned);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -98,6 +136,24 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"hostname", required_argument, NULL, 'H'},
 	        {"security-opt", required_argument, NULL, 'S'},
 	        {"label", required_argument, NULL, 'l'},
+	        {"user", required_argument, NULL, 'u'},
+	        {"workdir", required_argument, NULL, 'w'},
+	        {"volume", required_argument, NULL, 'v'},
+	        {"mount", required_argument, NULL, 'M'},
+	        {"tmpfs", required_argument, NULL, 'T'},
+	        {"read-only", no_argument, NULL, 'O'},
+	        {"cap-add", required_argument, NULL, 'A'},
+	        {"cap-drop", required_argument, NULL, 'D'},
+	        {"privileged", no_argument, NULL, 'P'},
+	        {"device", required_argument, NULL, 'V'},
+	        {"memory", required_argument, NULL, 'm'},
+	        {"memory-swap", required_argument, NULL, 'W'},
+	        {"cpus", required_argument, NULL, 'C'},
+	        {"pids-limit", required_argument, NULL, 'L'},
+	        {"ulimit", required_argument, NULL, 'U'},
+	        {"env-file", required_argument, NULL, 'F'},
+	        {"init", no_argument, NULL, 'I'},
+	        {"pull", required_argument, NULL, 'p'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -106,7 +162,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:de:il:th", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:de:il:thu:w:v:m:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.rm = true;
@@ -181,6 +237,145 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 				return -1;
 			}
 			break;
+		case 'u':
+			if (optarg[0] == '\0') {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid -u \"\": expected USER[:GROUP]");
+			}
+			o.user = optarg;
+			break;
+		case 'w':
+			if (optarg[0] != '/') {
+				ctl_run_opts_free(&o);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid -w \"%s\": the working directory must be an "
+				        "absolute path",
+				        optarg);
+			}
+			o.working_dir = optarg;
+			break;
+		case 'v':
+		case 'M':
+		case 'T': {
+			struct br_mount_opt m;
+			if ((c == 'v'   ? ctl_parse_volume(&o, optarg, &m, err)
+			     : c == 'M' ? ctl_parse_mount(&o, optarg, &m, err)
+			                : ctl_parse_tmpfs(&o, optarg, &m, err)) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			for (size_t i = 0; i < o.nmounts; i++) {
+				if (strcmp(o.mounts[i].target, m.target) == 0) {
+					/* The message first: the target is freed with o. */
+					br_err_set(err, BR_INVALID_ARGUMENT,
+					           "duplicate mount point %s", m.target);
+					ctl_run_opts_free(&o);
+					return -1;
+				}
+			}
+			o.mounts = xrealloc(o.mounts, (o.nmounts + 1) * sizeof(*o.mounts));
+			o.mounts[o.nmounts++] = m;
+			break;
+		}
+		case 'O':
+			o.read_only = true;
+			break;
+		case 'A':
+			o.cap_add = xrealloc(o.cap_add, (o.ncap_add + 1) * sizeof(*o.cap_add));
+			o.cap_add[o.ncap_add++] = optarg;
+			break;
+		case 'D':
+			o.cap_drop = xrealloc(o.cap_drop, (o.ncap_drop + 1) * sizeof(*o.cap_drop));
+			o.cap_drop[o.ncap_drop++] = optarg;
+			break;
+		case 'P':
+			o.privileged = true;
+			break;
+		case 'V': {
+			struct br_device_opt d;
+			if (ctl_parse_device(&o, optarg, &d, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			o.devices = xrealloc(o.devices, (o.ndevices + 1) * sizeof(*o.devices));
+			o.devices[o.ndevices++] = d;
+			break;
+		}
+		case 'm':
+			if (ctl_parse_size("--memory", optarg, &o.memory, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			if (o.memory < CTL_MEMORY_MIN) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "invalid --memory \"%s\": the minimum is 6m",
+				                  optarg);
+			}
+			break;
+		case 'W':
+			if (strcmp(optarg, "-1") == 0) {
+				o.memory_swap = -1;
+			} else if (ctl_parse_size("--memory-swap", optarg, &o.memory_swap, err) <
+			           0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			break;
+		case 'C':
+			if (ctl_parse_cpus(optarg, &o.nano_cpus, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			break;
+		case 'L': {
+			char *end;
+			errno = 0;
+			long long v = strtoll(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || v < -1) {
+				ctl_run_opts_free(&o);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --pids-limit \"%s\": expected a number (0 or "
+				        "-1: unlimited)",
+				        optarg);
+			}
+			o.pids_limit = v <= 0 ? 0 : v;
+			break;
+		}
+		case 'U': {
+			struct br_ulimit_opt u;
+			if (ctl_parse_ulimit(&o, optarg, &u, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			o.ulimits = xrealloc(o.ulimits, (o.nulimits + 1) * sizeof(*o.ulimits));
+			o.ulimits[o.nulimits++] = u;
+			break;
+		}
+		case 'F':
+			if (ctl_read_env_file(&o, optarg, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			break;
+		case 'I':
+			o.init = true;
+			break;
+		case 'p':
+			if (strcmp(optarg, "missing") != 0 && strcmp(optarg, "always") != 0 &&
+			    strcmp(optarg, "never") != 0) {
+				ctl_run_opts_free(&o);
+				return br_err_set(
+				        err, BR_INVALID_ARGUMENT,
+				        "invalid --pull \"%s\": expected missing, always or "
+				        "never",
+				        optarg);
+			}
+			o.pull = optarg;
+			break;
 		case 'h':
 			o.help = true;
 			*ret = o;
@@ -202,6 +397,17 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	if (o.rm && o.detach) {
 		ctl_run_opts_free(&o);
 		return br_err_set(err, BR_INVALID_ARGUMENT, "--rm cannot be combined with -d");
+	}
+	if (o.memory_swap != 0 && o.memory == 0) {
+		ctl_run_opts_free(&o);
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "--memory-swap needs --memory (it limits memory plus swap)");
+	}
+	if (o.memory_swap > 0 && o.memory_swap < o.memory) {
+		ctl_run_opts_free(&o);
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "--memory-swap must be at least --memory (it limits memory plus "
+		                  "swap)");
 	}
 	o.image = argv[optind];
 	o.args = (const char **)argv + optind + 1;
@@ -227,5 +433,19 @@ ctl_run_create_req(const struct ctl_run_opts *o, struct br_container_create_req 
 	        .labels = {(const char **)o->label_keys, o->label_values, o->nlabels},
 	        .terminal = o->tty,
 	        .open_stdin = o->interactive,
+	        .user = o->user,
+	        .working_dir = o->working_dir,
+	        .mounts = {o->mounts, o->nmounts},
+	        .devices = {o->devices, o->ndevices},
+	        .ulimits = {o->ulimits, o->nulimits},
+	        .cap_add = {o->cap_add, o->ncap_add},
+	        .cap_drop = {o->cap_drop, o->ncap_drop},
+	        .privileged = o->privileged,
+	        .read_only = o->read_only,
+	        .init = o->init,
+	        .memory = o->memory,
+	        .memory_swap = o->memory_swap,
+	        .nano_cpus = o->nano_cpus,
+	        .pids_limit = o->pids_limit,
 	};
 }

@@ -18,8 +18,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -43,6 +45,10 @@ struct create_job {
 	br_call *call;
 	struct container *c;
 	const struct br_container_create_req *req;
+	/* The request with volume mounts resolved to their host directories; copy_up[i]: mount
+	 * i is of a volume made by this create, to be filled from the image (docker's copy-up). */
+	struct br_container_create_req run;
+	bool *copy_up;
 	br_arena *arena;
 	/* results */
 	int rc;
@@ -71,6 +77,7 @@ struct destroy_job {
 	bool have_exit;
 	int64_t exit_status;
 	int64_t exited_at;
+	bool oom_killed;
 };
 
 static struct br_call_opts
@@ -112,6 +119,43 @@ taskd_release_peers_logged(struct taskd *t, const struct container *c)
 }
 
 /* ------------------------------------------------------------------ create */
+
+extern char **environ;
+
+/*
+ * Fill a new volume from the image (docker's copy-up): what the rootfs has at `target`, if it
+ * is a directory, is copied with its owners, modes and times into `dest`. The lookup stays in
+ * the rootfs (the image is untrusted); cp reads the directory through taskd's descriptor.
+ * Worker thread.
+ */
+static int
+copy_up(int rootfs_fd, const char *target, const char *dest, br_err *err)
+{
+	_cleanup_close_ int fd =
+	        br_openat_in_root(rootfs_fd, target + 1, O_PATH | O_DIRECTORY, 0, err);
+	pid_t pid;
+	int status;
+
+	if (fd < 0) {
+		/* Nothing there (or not a directory): the volume starts empty. */
+		br_err_clear(err);
+		return 0;
+	}
+	_cleanup_free_ char *src = xasprintf("/proc/%d/fd/%d/.", (int)getpid(), fd);
+	char *const argv[] = {"cp", "-a", "--", src, (char *)dest, NULL};
+	int rc = posix_spawnp(&pid, "cp", NULL, NULL, argv, environ);
+	if (rc != 0)
+		return br_err_errno(err, BR_INTERNAL, rc, "copy the image's %s into its volume",
+		                    target);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return br_err_errno(err, BR_INTERNAL, errno, "wait for cp");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return br_err_set(err, BR_INTERNAL,
+		                  "copy the image's %s into its volume: cp failed (status %d)",
+		                  target, status);
+	return 0;
+}
 
 /* The worker: every step that talks to a peer or touches the disk. */
 static int
@@ -181,6 +225,19 @@ create_bundle(struct create_job *j, br_err *err)
 		br_err_errno(err, BR_INTERNAL, errno, "open %s", rootfs);
 		goto undo_bundle;
 	}
+	for (size_t i = 0; i < j->run.mounts.n; i++) {
+		const struct br_mount_opt *m = (const struct br_mount_opt *)j->run.mounts.v + i;
+		if (j->copy_up[i] && copy_up(rootfs_fd, m->target, m->source, err) < 0)
+			goto undo_bundle;
+	}
+	/* As docker: a working directory the image lacks is made (root's, 0755). */
+	const char *cwd =
+	        req->working_dir && req->working_dir[0] ? req->working_dir : img.working_dir;
+	if (cwd != NULL && cwd[0] == '/' && cwd[1] != '\0' &&
+	    br_mkdir_p_in_root(rootfs_fd, cwd + 1, 0755, err) < 0) {
+		br_err_wrap(err, "working directory %s", cwd);
+		goto undo_bundle;
+	}
 	struct taskd_spec_opts so = {
 	        .ns = c->ns,
 	        .id = c->id,
@@ -201,6 +258,9 @@ create_bundle(struct create_job *j, br_err *err)
 	        .apparmor_profile = taskd_host_apparmor_profile(NULL),
 	        .terminal = req->terminal,
 	        .open_stdin = req->open_stdin,
+	        .run = &j->run,
+	        .init_path = req->init ? t->init_path : NULL,
+	        .swap_accounting = taskd_host_swap_accounting(NULL),
 	};
 	if (taskd_spec_build(&so, &j->spec, &j->command, err) < 0 ||
 	    taskd_write_file(c->bundle_dir, "config.json", j->spec, err) < 0)
@@ -282,8 +342,8 @@ out:
 	free(j);
 }
 
-static void
-random_id(char out[33])
+void
+taskd_random_id(char out[33])
 {
 	unsigned char raw[16];
 	static const char hex[] = "0123456789abcdef";
@@ -297,6 +357,34 @@ random_id(char out[33])
 		out[2 * i + 1] = hex[raw[i] & 15];
 	}
 	out[32] = '\0';
+}
+
+/* The request's volume mounts: each volume is made when missing (as `docker run -v NAME:/p`
+ * does) and recorded as used by the container; j->run gets the mounts with the volumes' host
+ * directories as sources. Loop thread. */
+static int
+resolve_volumes(struct taskd *t, const struct container *c, struct create_job *j, br_err *err)
+{
+	const struct br_container_create_req *req = j->req;
+	size_t n = req->mounts.n, nnames = 0;
+	struct br_mount_opt *mounts = br_arena_alloc(j->arena, (n ? n : 1) * sizeof(*mounts));
+	const char **names = br_arena_alloc(j->arena, (n ? n : 1) * sizeof(*names));
+
+	j->run = *req;
+	j->copy_up = br_arena_alloc(j->arena, (n ? n : 1) * sizeof(bool));
+	for (size_t i = 0; i < n; i++) {
+		mounts[i] = ((const struct br_mount_opt *)req->mounts.v)[i];
+		j->copy_up[i] = false;
+		if (strcmp(mounts[i].type, "volume") != 0)
+			continue;
+		if (taskd_volumes_ensure(t, c->ns, mounts[i].source, &j->copy_up[i], err) < 0)
+			return br_err_wrap(err, "mount %s", mounts[i].target);
+		names[nnames++] = mounts[i].source;
+		_cleanup_free_ char *path = taskd_volume_data_path(t, c->ns, mounts[i].source);
+		mounts[i].source = br_arena_strdup(j->arena, path);
+	}
+	j->run.mounts = (struct br_objlist){mounts, n};
+	return taskd_volumes_attach(t, c->ns, c->id, names, nnames, err);
 }
 
 void
@@ -334,7 +422,7 @@ taskd_containers_create(br_call *call, void *data)
 	}
 	if (id == NULL || id[0] == '\0') {
 		do
-			random_id(generated);
+			taskd_random_id(generated);
 		while (taskd_find(t, ns, generated) != NULL || taskd_find_name(t, ns, generated));
 		id = generated;
 	}
@@ -366,6 +454,23 @@ taskd_containers_create(br_call *call, void *data)
 		return;
 	}
 
+	for (size_t i = 0; i < req->mounts.n; i++) {
+		const struct br_mount_opt *m = (const struct br_mount_opt *)req->mounts.v + i;
+		if (strcmp(m->type, "volume") == 0 && !taskd_volume_name_ok(m->source)) {
+			br_call_failf(call, BR_INVALID_ARGUMENT,
+			              "mount %.200s: volume name \"%.140s\": expected "
+			              "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}",
+			              m->target, m->source ? m->source : "");
+			return;
+		}
+	}
+	if (req->init && access(t->init_path, X_OK) < 0) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "--init: %s: %s (berth-init is installed next to berth-shim)",
+		              t->init_path, strerror(errno));
+		return;
+	}
+
 	struct container *c = container_new(t, ns, id);
 	c->name = xstrdup(name);
 	c->id_from_name = id_from_name;
@@ -394,6 +499,16 @@ taskd_containers_create(br_call *call, void *data)
 	j->req = req;
 	j->arena = br_arena_new();
 	j->work.data = j;
+	if (resolve_volumes(t, c, j, &err) < 0) {
+		br_err ignored = BR_ERR_INIT;
+		if (taskd_store_delete(t, c->ns, c->id, NULL, &ignored) < 0)
+			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, ignored.msg);
+		taskd_remove(t, c);
+		br_arena_free(j->arena);
+		free(j);
+		br_call_fail(call, &err);
+		return;
+	}
 	container_ref(c);
 	taskd_queue(t, &j->work, create_work, create_done);
 }
@@ -417,8 +532,9 @@ destroy_work(uv_work_t *w)
 			return;
 		_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		br_err ignored = BR_ERR_INIT;
-		j->have_exit = dirfd >= 0 && br_shim_read_exit(dirfd, &j->exit_status,
-		                                               &j->exited_at, &ignored) == 0;
+		j->have_exit =
+		        dirfd >= 0 && br_shim_read_exit_oom(dirfd, &j->exit_status, &j->exited_at,
+		                                            &j->oom_killed, &ignored) == 0;
 		j->rc = 0;
 		return;
 	}
@@ -460,7 +576,7 @@ record_kill(struct taskd *t, struct container *c, struct destroy_job *j)
 		j->exit_status = 255;
 		j->exited_at = br_db_now();
 	}
-	taskd_task_exited(t, c, j->exit_status, j->exited_at);
+	taskd_task_exited(t, c, j->exit_status, j->exited_at, j->oom_killed);
 }
 
 static void

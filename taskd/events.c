@@ -96,6 +96,14 @@ taskd_events_task_delete(struct taskd_events *ev, const struct container *c)
 }
 
 void
+taskd_events_task_oom(struct taskd_events *ev, const struct container *c)
+{
+	struct taskd_event *e = add(ev, BR_TOPIC_TASK_OOM, &br_event_task_schema);
+
+	e->payload.task = (struct br_event_task){.container_id = c->id};
+}
+
+void
 taskd_events_task_paused(struct taskd_events *ev, const struct container *c)
 {
 	struct taskd_event *e = add(ev, c->paused ? BR_TOPIC_TASK_PAUSED : BR_TOPIC_TASK_RESUMED,

@@ -94,6 +94,13 @@ main(int argc, char **argv)
 	t.state_dir = d.state_dir;
 	t.data_dir = d.data_dir;
 	t.shim_path = find_shim(d.cfg);
+	{
+		/* berth-init is installed next to the shim. */
+		const char *slash = strrchr(t.shim_path, '/');
+		t.init_path = slash ? xasprintf("%.*s/berth-init", (int)(slash - t.shim_path),
+		                                t.shim_path)
+		                    : xstrdup("berth-init");
+	}
 	t.log_level = xstrdup(level_name(d.cfg->log_level));
 	_cleanup_free_ char *db_path = xasprintf("%s/meta.db", d.data_dir);
 
@@ -145,6 +152,7 @@ out:
 		br_rpc_client_free(clients[i]);
 	br_db_close(t.db);
 	free(t.shim_path);
+	free(t.init_path);
 	free(t.log_level);
 	br_daemon_fini(&d);
 	return rc < 0 ? 1 : 0;

@@ -16,7 +16,8 @@
  *   - a running task whose rootfs mount is missing: left alone (the container has its own
  *     mount namespace);
  *   - a bundle directory without a record: its shim (if any) deletes the task, then the
- *     rootfs is unmounted and the directory removed.
+ *     rootfs is unmounted and the directory removed;
+ *   - a volume directory without a record, or one a delete renamed aside: removed.
  *
  * An exit found here (announced by a live shim, or in a dead shim's exit file) is recorded
  * with its /tasks/exit in one transaction, as at run time: a task recorded "stopped" had its
@@ -140,7 +141,7 @@ reattach(struct taskd *t, struct container *c)
 				br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id,
 				            err.msg);
 		} else if (r.exited) {
-			taskd_task_exited(t, c, r.exit_status, r.exited_at);
+			taskd_task_exited(t, c, r.exit_status, r.exited_at, r.oom_killed);
 		} else {
 			if (c->task == TASK_STARTING)
 				record_started(t, c);
@@ -168,18 +169,19 @@ reattach(struct taskd *t, struct container *c)
 	/* The shim is gone. Its exit file, if any, has the truth. */
 	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int64_t status, at;
-	if (dirfd >= 0 && br_shim_read_exit(dirfd, &status, &at, &err) == 0) {
+	bool oom = false;
+	if (dirfd >= 0 && br_shim_read_exit_oom(dirfd, &status, &at, &oom, &err) == 0) {
 		br_log_notice("TASK-RECONCILE",
 		              "container %s/%s: the task exited with status %lld while taskd was "
 		              "down",
 		              c->ns, c->id, (long long)status);
-		taskd_task_exited(t, c, status, at);
+		taskd_task_exited(t, c, status, at, oom);
 	} else {
 		br_log_warn("TASK-RECONCILE",
 		            "container %s/%s: the shim is gone and recorded no exit; reporting "
 		            "exit status 255",
 		            c->ns, c->id);
-		taskd_task_exited(t, c, 255, br_db_now());
+		taskd_task_exited(t, c, 255, br_db_now(), false);
 	}
 	force_delete(t, c);
 }
@@ -265,5 +267,6 @@ taskd_reconcile(struct taskd *t, br_err *err)
 		if (e->d_name[0] != '.')
 			remove_orphans(t, e->d_name);
 	}
+	taskd_volumes_reconcile(t);
 	return 0;
 }

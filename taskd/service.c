@@ -167,6 +167,7 @@ container_to_wire(const struct container *c, struct br_container *ret)
 	        .command = {(const char **)c->command, n},
 	        .labels = {(const char **)c->label_keys, (const char **)c->label_values,
 	                   c->n_labels},
+	        .oom_killed = c->task == TASK_STOPPED && c->oom_killed,
 	};
 }
 
@@ -180,6 +181,7 @@ task_to_wire(const struct container *c, struct br_task *ret)
 	        .exit_status = c->task == TASK_STOPPED ? c->exit_status : 0,
 	        .exited_at = c->task == TASK_STOPPED ? c->exited_at : 0,
 	        .started_at = c->task == TASK_NONE ? 0 : c->started_at,
+	        .oom_killed = c->task == TASK_STOPPED && c->oom_killed,
 	};
 }
 
@@ -293,14 +295,20 @@ taskd_ns_usage(void *data, const char *ns, br_arena *arena, struct br_strlist *r
 	struct taskd *t = data;
 	int64_t n = 0;
 
+	int64_t volumes = 0;
+
 	for (struct container *c = t->containers; c != NULL; c = c->next)
 		n += strcmp(c->ns, ns) == 0;
+	if (taskd_volumes_usage(t, ns, &volumes, err) < 0)
+		return -1;
 	ret->n = 0;
-	if (n == 0)
-		return 0;
-	ret->v = br_arena_alloc(arena, sizeof(*ret->v));
-	ret->v[ret->n++] =
-	        br_arena_printf(arena, "%lld container%s", (long long)n, n == 1 ? "" : "s");
+	ret->v = br_arena_alloc(arena, 2 * sizeof(*ret->v));
+	if (n > 0)
+		ret->v[ret->n++] =
+		        br_arena_printf(arena, "%lld container%s", (long long)n, n == 1 ? "" : "s");
+	if (volumes > 0)
+		ret->v[ret->n++] = br_arena_printf(arena, "%lld volume%s", (long long)volumes,
+		                                   volumes == 1 ? "" : "s");
 	return 0;
 }
 
@@ -322,6 +330,10 @@ const struct br_method taskd_methods[] = {
         {"containers.rename", &br_container_rename_req_schema, taskd_containers_rename},
         {"tasks.top", &br_task_top_req_schema, taskd_tasks_top},
         {"tasks.stats", &br_container_id_req_schema, taskd_tasks_stats},
+        {"volumes.create", &br_volume_create_req_schema, taskd_volumes_create},
+        {"volumes.list", &br_volume_list_req_schema, taskd_volumes_list},
+        {"volumes.get", &br_volume_name_req_schema, taskd_volumes_get},
+        {"volumes.delete", &br_volume_name_req_schema, taskd_volumes_delete},
 };
 const size_t taskd_n_methods = sizeof(taskd_methods) / sizeof(taskd_methods[0]);
 

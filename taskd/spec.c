@@ -35,7 +35,7 @@
 #define CGROUP2_MAGIC 0x63677270
 #define APPARMOR_PROFILES_MAX 65536 /* lines of the loaded-profile list we look through */
 
-static const char *const default_caps[] = {
+const char *const taskd_default_caps[] = {
         "CAP_CHOWN",
         "CAP_DAC_OVERRIDE",
         "CAP_FSETID",
@@ -412,18 +412,27 @@ static int
 build_command(const struct taskd_spec_opts *o, char ***ret, br_err *err)
 {
 	static const struct br_strlist none = {0};
-	const struct br_strlist *ep = o->entrypoint.n > 0 ? &o->entrypoint
-	                              : o->image          ? &o->image->entrypoint
-	                                                  : &none;
+	/* --entrypoint "": no entrypoint at all (and, as with any entrypoint, no image Cmd). */
+	bool clear_ep = o->entrypoint.n == 1 && o->entrypoint.v[0][0] == '\0';
+	const struct br_strlist *ep = clear_ep              ? &none
+	                              : o->entrypoint.n > 0 ? &o->entrypoint
+	                              : o->image            ? &o->image->entrypoint
+	                                                    : &none;
 	const struct br_strlist *cmd = o->args.n > 0                             ? &o->args
 	                               : o->entrypoint.n > 0 || o->image == NULL ? &none
 	                                                                         : &o->image->cmd;
 	char **v = NULL;
 	size_t n = 0;
 
+	if (o->init_path != NULL && o->init_path[0] != '\0') {
+		static const char *init_args[] = {TASKD_INIT_TARGET, "--"};
+		static const struct br_strlist init = {init_args, 2};
+		v = strv_append(v, &n, &init);
+	}
 	v = strv_append(v, &n, ep);
 	v = strv_append(v, &n, cmd);
-	if (n == 0 || v[0][0] == '\0') {
+	size_t first = o->init_path != NULL && o->init_path[0] != '\0' ? 2 : 0;
+	if (n == first || v[first][0] == '\0') {
 		br_strv_free(v);
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "no command: the image has neither Entrypoint nor Cmd, and none "
@@ -470,6 +479,10 @@ gen_mounts(yajl_gen g, const struct taskd_spec_opts *o)
 	                                       "mode=1777", "size=65536k", NULL};
 	static const char *const sys_opts[] = {"nosuid", "noexec", "nodev", "ro", NULL};
 	static const char *const cg_opts[] = {"nosuid", "noexec", "nodev", "relatime", "ro", NULL};
+	/* --privileged: /sys and the cgroup tree writable, as docker has them. */
+	static const char *const sys_rw[] = {"nosuid", "noexec", "nodev", "rw", NULL};
+	static const char *const cg_rw[] = {"nosuid", "noexec", "nodev", "relatime", "rw", NULL};
+	bool privileged = o->run != NULL && o->run->privileged;
 	static const char *const bind_ro[] = {"rbind", "ro", "nosuid", "nodev", "noexec", NULL};
 
 	br_json_gen_str(g, "mounts");
@@ -479,19 +492,21 @@ gen_mounts(yajl_gen g, const struct taskd_spec_opts *o)
 	gen_mount(g, "/dev/pts", "devpts", "devpts", pts_opts);
 	gen_mount(g, "/dev/shm", "tmpfs", "shm", shm_opts);
 	gen_mount(g, "/dev/mqueue", "mqueue", "mqueue", proc_opts);
-	gen_mount(g, "/sys", "sysfs", "sysfs", sys_opts);
-	gen_mount(g, "/sys/fs/cgroup", "cgroup", "cgroup", cg_opts);
+	gen_mount(g, "/sys", "sysfs", "sysfs", privileged ? sys_rw : sys_opts);
+	gen_mount(g, "/sys/fs/cgroup", "cgroup", "cgroup", privileged ? cg_rw : cg_opts);
 	if (o->hosts_path != NULL && o->hosts_path[0] != '\0')
 		gen_mount(g, "/etc/hosts", "bind", o->hosts_path, bind_ro);
 	if (o->resolv_path != NULL && o->resolv_path[0] != '\0')
 		gen_mount(g, "/etc/resolv.conf", "bind", o->resolv_path, bind_ro);
+	taskd_run_gen_mounts(g, o);
 	yajl_gen_array_close(g);
 }
 
 static void
-gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd, uint32_t uid,
-            uint32_t gid, const char *apparmor_profile, bool terminal)
+gen_process(yajl_gen g, const struct taskd_spec_opts *o, const struct taskd_run_spec *rs,
+            char *const *command, char *const *env, const char *cwd, uint32_t uid, uint32_t gid)
 {
+	bool privileged = o->run != NULL && o->run->privileged;
 	struct rlimit host;
 	uint64_t nofile = TASKD_NOFILE_LIMIT;
 
@@ -502,7 +517,7 @@ gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd,
 
 	br_json_gen_str(g, "process");
 	yajl_gen_map_open(g);
-	br_json_gen_kv_bool(g, "terminal", terminal);
+	br_json_gen_kv_bool(g, "terminal", o->terminal);
 	br_json_gen_str(g, "user");
 	yajl_gen_map_open(g);
 	br_json_gen_kv_int(g, "uid", uid);
@@ -513,41 +528,29 @@ gen_process(yajl_gen g, char *const *command, char *const *env, const char *cwd,
 	br_json_gen_kv_str(g, "cwd", cwd);
 	br_json_gen_str(g, "capabilities");
 	yajl_gen_map_open(g);
-	gen_strv(g, "bounding", default_caps);
-	gen_strv(g, "effective", default_caps);
-	gen_strv(g, "permitted", default_caps);
+	gen_strv(g, "bounding", rs->caps);
+	gen_strv(g, "effective", rs->caps);
+	gen_strv(g, "permitted", rs->caps);
 	yajl_gen_map_close(g);
-	br_json_gen_str(g, "rlimits");
-	yajl_gen_array_open(g);
-	yajl_gen_map_open(g);
-	br_json_gen_kv_str(g, "type", "RLIMIT_NOFILE");
-	br_json_gen_kv_int(g, "hard", (int64_t)nofile);
-	br_json_gen_kv_int(g, "soft", (int64_t)nofile);
-	yajl_gen_map_close(g);
-	yajl_gen_array_close(g);
-	br_json_gen_kv_bool(g, "noNewPrivileges", true);
-	br_json_gen_kv_str(g, "apparmorProfile", apparmor_profile);
+	taskd_run_gen_rlimits(g, rs, nofile);
+	br_json_gen_kv_bool(g, "noNewPrivileges", !privileged);
+	if (!privileged)
+		br_json_gen_kv_str(g, "apparmorProfile", o->apparmor_profile);
 	yajl_gen_map_close(g);
 }
 
 static int
-gen_linux(yajl_gen g, const struct taskd_spec_opts *o, const char *cgroups_path, br_err *err)
+gen_linux(yajl_gen g, const struct taskd_spec_opts *o, const struct taskd_run_spec *rs,
+          const char *cgroups_path, br_err *err)
 {
 	static const char *const base_ns[] = {"pid", "ipc", "uts", "mount"};
 	bool host_net = o->net_mode != NULL && strcmp(o->net_mode, "host") == 0;
+	bool privileged = o->run != NULL && o->run->privileged;
 
 	br_json_gen_str(g, "linux");
 	yajl_gen_map_open(g);
-	br_json_gen_str(g, "resources");
-	yajl_gen_map_open(g);
-	br_json_gen_str(g, "devices");
-	yajl_gen_array_open(g);
-	yajl_gen_map_open(g);
-	br_json_gen_kv_bool(g, "allow", false);
-	br_json_gen_kv_str(g, "access", "rwm");
-	yajl_gen_map_close(g);
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
+	taskd_run_gen_resources(g, o, rs);
+	taskd_run_gen_devices(g, rs);
 	br_json_gen_kv_str(g, "cgroupsPath", cgroups_path);
 	br_json_gen_str(g, "namespaces");
 	yajl_gen_array_open(g);
@@ -569,10 +572,12 @@ gen_linux(yajl_gen g, const struct taskd_spec_opts *o, const char *cgroups_path,
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
-	gen_strv(g, "maskedPaths", masked_paths);
-	gen_strv(g, "readonlyPaths", readonly_paths);
-	if (taskd_seccomp_gen(g, o->seccomp, default_caps, err) < 0)
-		return -1;
+	if (!privileged) {
+		gen_strv(g, "maskedPaths", masked_paths);
+		gen_strv(g, "readonlyPaths", readonly_paths);
+		if (taskd_seccomp_gen(g, o->seccomp, rs->caps, err) < 0)
+			return -1;
+	}
 	yajl_gen_map_close(g);
 	return 0;
 }
@@ -586,6 +591,7 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	char hostname[HOSTNAME_MAX + 1];
 	const char *user = o->user, *cwd = o->working_dir;
 	uint32_t uid, gid;
+	struct taskd_run_spec rs = {0};
 
 	if (build_command(o, &command, err) < 0 || merge_env(o, &env, err) < 0)
 		return -1;
@@ -612,20 +618,23 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 	         o->hostname && o->hostname[0] ? o->hostname : o->id);
 	cgroups_path =
 	        o->cgroups_path ? xstrdup(o->cgroups_path) : xasprintf("berth/%s/%s", o->ns, o->id);
+	if (taskd_run_prepare(o, &rs, err) < 0)
+		return -1;
 
 	yajl_gen g = br_json_gen_new();
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "ociVersion", "1.0.2");
-	gen_process(g, command, env, cwd, uid, gid, o->apparmor_profile, o->terminal);
+	gen_process(g, o, &rs, command, env, cwd, uid, gid);
 	br_json_gen_str(g, "root");
 	yajl_gen_map_open(g);
 	br_json_gen_kv_str(g, "path", "rootfs");
-	br_json_gen_kv_bool(g, "readonly", false);
+	br_json_gen_kv_bool(g, "readonly", o->run != NULL && o->run->read_only);
 	yajl_gen_map_close(g);
 	br_json_gen_kv_str(g, "hostname", hostname);
 	gen_mounts(g, o);
-	if (gen_linux(g, o, cgroups_path, err) < 0) {
+	if (gen_linux(g, o, &rs, cgroups_path, err) < 0) {
 		yajl_gen_free(g);
+		taskd_run_spec_fini(&rs);
 		return -1;
 	}
 	if (o->open_stdin) {
@@ -634,6 +643,7 @@ taskd_spec_build(const struct taskd_spec_opts *o, char **ret_json, char ***ret_c
 		br_json_gen_kv_str(g, TASKD_ANNOTATION_STDIN, "true");
 		yajl_gen_map_close(g);
 	}
+	taskd_run_spec_fini(&rs);
 	yajl_gen_map_close(g);
 	*ret_json = br_json_gen_take(g, NULL);
 	yajl_gen_free(g);

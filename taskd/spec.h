@@ -14,11 +14,16 @@
 #include "common/err.h"
 #include "common/msg.h"
 #include "common/proto/images.h"
+#include "common/proto/tasks.h"
+
+#include <yajl_gen.h>
 
 #define TASKD_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define TASKD_NOFILE_LIMIT 1024
 /* The annotation that records open_stdin in the spec (the shim keeps the init's stdin open). */
 #define TASKD_ANNOTATION_STDIN "io.berth.open-stdin"
+#define TASKD_MEMORY_MIN (6 << 20)           /* docker's least memory limit */
+#define TASKD_INIT_TARGET "/sbin/berth-init" /* where --init's reaper is mounted */
 
 struct taskd_spec_opts {
 	const char *ns;
@@ -51,7 +56,55 @@ struct taskd_spec_opts {
 	/* process.terminal; open_stdin goes into the annotation TASKD_ANNOTATION_STDIN. */
 	bool terminal;
 	bool open_stdin;
+	/* The run options (mounts, devices, ulimits, capabilities, privileged, read_only,
+	 * resources) of the create request; NULL: none. Volume mounts come with their source
+	 * resolved to the volume's host directory. The request's other fields are not read. */
+	const struct br_container_create_req *run;
+	/* --init: the host path of berth-init, mounted read-only at TASKD_INIT_TARGET and put
+	 * in front of the process args; NULL: no init. */
+	const char *init_path;
+	/* The host accounts swap per cgroup (taskd_host_swap_accounting): a memory limit without
+	 * a memory+swap limit then gets twice the memory as that, as docker gives it. */
+	bool swap_accounting;
 };
+
+/* True when the host's memory cgroups limit swap: cgroup v1 with memory.memsw.* files (under
+ * `path`, NULL: /sys/fs/cgroup/memory), or a cgroup v2 host (memory.swap.max). */
+bool taskd_host_swap_accounting(const char *path);
+
+/* containerd's default capability set, NULL-terminated. */
+extern const char *const taskd_default_caps[];
+
+/* The checked run options (spec_run.c), made by taskd_run_prepare before anything is
+ * generated; free with taskd_run_spec_fini. */
+struct taskd_run_device {
+	char *path; /* in the container */
+	const char *type;
+	int64_t major, minor;
+	uint32_t mode, uid, gid;
+	const char *access;
+};
+struct taskd_run_rlimit {
+	const char *type;
+	uint64_t soft, hard; /* UINT64_MAX: unlimited */
+};
+struct taskd_run_spec {
+	const char **caps; /* NULL-terminated; the names are static */
+	struct taskd_run_device *devices;
+	size_t ndevices;
+	struct taskd_run_rlimit *rlimits;
+	size_t nrlimits;
+};
+/* INVALID_ARGUMENT names the option that is wrong: an unknown capability or rlimit, a mount
+ * target that is not absolute and clean or given twice, a bind source that does not exist, a
+ * path that is not a device node, a hard rlimit above the host's, a resource out of range. */
+int taskd_run_prepare(const struct taskd_spec_opts *o, struct taskd_run_spec *ret, br_err *err);
+void taskd_run_spec_fini(struct taskd_run_spec *rs);
+void taskd_run_gen_rlimits(yajl_gen g, const struct taskd_run_spec *rs, uint64_t default_nofile);
+void taskd_run_gen_mounts(yajl_gen g, const struct taskd_spec_opts *o);
+void taskd_run_gen_devices(yajl_gen g, const struct taskd_run_spec *rs);
+void taskd_run_gen_resources(yajl_gen g, const struct taskd_spec_opts *o,
+                             const struct taskd_run_spec *rs);
 
 /*
  * Build config.json. On success *ret_json is a heap string (NUL-terminated) and *ret_command

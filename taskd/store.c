@@ -57,6 +57,31 @@ static const struct br_db_migration migrations[] = {
             "CREATE UNIQUE INDEX containers_name ON containers (ns, name);"
             /* 1: the id was taken from the name given at create (taskd_get) */
             "ALTER TABLE containers ADD COLUMN id_from_name INTEGER NOT NULL DEFAULT 0;"},
+        /* The OOM killer ended the task (berth inspect's State.OOMKilled); named volumes
+         * (taskd/volumes.c) and which containers mount them, so that a volume in use is
+         * never removed. */
+        {8, "ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;"
+            "CREATE TABLE volumes ("
+            "  ns TEXT NOT NULL,"
+            "  name TEXT NOT NULL,"
+            "  labels TEXT NOT NULL DEFAULT '{}',"
+            "  created_at INTEGER NOT NULL,"
+            "  PRIMARY KEY (ns, name));"
+            "CREATE TABLE volume_labels ("
+            "  ns TEXT NOT NULL,"
+            "  volume TEXT NOT NULL,"
+            "  key TEXT NOT NULL,"
+            "  value TEXT NOT NULL,"
+            "  PRIMARY KEY (ns, volume, key),"
+            "  FOREIGN KEY (ns, volume) REFERENCES volumes (ns, name) ON DELETE CASCADE);"
+            "CREATE TABLE container_volumes ("
+            "  ns TEXT NOT NULL,"
+            "  container_id TEXT NOT NULL,"
+            "  volume TEXT NOT NULL,"
+            "  PRIMARY KEY (ns, container_id, volume),"
+            "  FOREIGN KEY (ns, container_id) REFERENCES containers (ns, id) ON DELETE CASCADE,"
+            "  FOREIGN KEY (ns, volume) REFERENCES volumes (ns, name));"
+            "CREATE INDEX container_volumes_by_volume ON container_volumes (ns, volume);"},
 };
 
 static const char *const task_names[] = {"none", "running", "stopped", "starting"};
@@ -234,7 +259,7 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	if (br_db_prepare(
 	            db,
 	            "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ?, "
-	            "paused = ?, started_at = ? WHERE ns = ? AND id = ?",
+	            "paused = ?, started_at = ?, oom_killed = ? WHERE ns = ? AND id = ?",
 	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, task_names[c->task], -1, SQLITE_STATIC);
@@ -243,8 +268,9 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	sqlite3_bind_int64(st, 4, c->exited_at);
 	sqlite3_bind_int(st, 5, c->task == TASK_RUNNING && c->paused);
 	sqlite3_bind_int64(st, 6, c->started_at);
-	sqlite3_bind_text(st, 7, c->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, c->task == TASK_STOPPED && c->oom_killed);
+	sqlite3_bind_text(st, 8, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, c->id, -1, SQLITE_STATIC);
 	return exec_write(t, st, NULL, c, c->ns, c->id, ev, "record task state", err);
 }
 
@@ -350,6 +376,7 @@ taskd_store_load(struct taskd *t, br_err *err)
 	                  "SELECT ns, id, state, image, runtime, net, snapshotter, snapshot_key, "
 	                  "command, labels, created_at, task, pid, exit_status, exited_at, "
 	                  "stop_signal, paused, started_at, name, id_from_name "
+	                  "stop_signal, paused, started_at, oom_killed "
 	                  "FROM containers ORDER BY created_at",
 	                  &st, err) < 0)
 		return -1;
@@ -377,6 +404,7 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->started_at = sqlite3_column_int64(st, 17);
 		c->name = xstrdup(br_db_text(st, 18)[0] != '\0' ? br_db_text(st, 18) : c->id);
 		c->id_from_name = sqlite3_column_int(st, 19) != 0;
+		c->oom_killed = sqlite3_column_int(st, 18) != 0;
 	}
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "load containers");

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -180,19 +179,6 @@ out:
 
 /* ------------------------------------------------------------------ handing over */
 
-static void
-random_id(char out[17])
-{
-	uint8_t b[8] = {0};
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		uint64_t v = (uint64_t)br_now_ms() ^ ((uint64_t)getpid() << 32);
-		memcpy(b, &v, sizeof(b));
-	}
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 /* Worker. */
 static void
 stream_work(uv_work_t *w)
@@ -201,7 +187,7 @@ stream_work(uv_work_t *w)
 	struct container *c = j->c;
 	struct br_shim_req req = {0};
 	struct br_shim_reply reply;
-	char exec_id[17];
+	char exec_id[33];
 	_cleanup_close_ int sock = -1;
 
 	if (j->exec) {
@@ -210,7 +196,7 @@ stream_work(uv_work_t *w)
 		_cleanup_close_ int rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		const char *id = j->ex.exec_id;
 		if (id == NULL || id[0] == '\0') {
-			random_id(exec_id);
+			taskd_random_id(exec_id);
 			id = exec_id;
 		}
 		_cleanup_free_ char *name = xasprintf("exec-%s.json", id);

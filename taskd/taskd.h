@@ -28,6 +28,7 @@
 #include "common/loop.h"
 #include "common/outbox.h"
 #include "common/proto/tasks.h"
+#include "common/proto/volumes.h"
 #include "common/rpc.h"
 
 #define TASKD_LOGS_MAX_WAIT_MS 30000 /* tasks.logs never parks a call longer */
@@ -81,6 +82,7 @@ struct container {
 	int64_t exit_status;
 	int64_t exited_at;
 	int64_t started_at; /* ms since the epoch, when the task was recorded running */
+	bool oom_killed;    /* TASK_STOPPED: the shim saw the OOM killer strike the container */
 
 	struct exit_watch *watch; /* while TASK_RUNNING and the shim answers */
 	struct waiter *waiters;   /* parked tasks.wait and tasks.logs calls */
@@ -96,6 +98,7 @@ struct taskd {
 	char *state_dir; /* <state>/taskd */
 	char *data_dir;  /* <root>/taskd: the database and the containers' logs */
 	char *shim_path;
+	char *init_path; /* berth-init, next to the shim (run --init) */
 	char *log_level;
 	br_rpc_client *imaged;
 	br_rpc_client *snapshotd;
@@ -108,6 +111,30 @@ struct taskd {
 	bool stopping;
 	struct taskd_streams *streams; /* the stream socket (streams.c) */
 };
+
+/* ---- volumes.c (loop thread) ---- */
+
+void taskd_volumes_create(br_call *call, void *data);
+void taskd_volumes_list(br_call *call, void *data);
+void taskd_volumes_get(br_call *call, void *data);
+void taskd_volumes_delete(br_call *call, void *data);
+/* A volume name is an id of at most BR_VOLUME_NAME_MAX bytes. */
+bool taskd_volume_name_ok(const char *name);
+/* The host directory a volume's mount shows (heap string). */
+char *taskd_volume_data_path(const struct taskd *t, const char *ns, const char *name);
+/* Create the volume when it does not exist (as `run -v NAME:/path` does); *ret_created says
+ * whether it was made now. */
+int taskd_volumes_ensure(struct taskd *t, const char *ns, const char *name, bool *ret_created,
+                         br_err *err);
+/* Record that the container mounts `names` (the rows go with the container's). */
+int taskd_volumes_attach(struct taskd *t, const char *ns, const char *container_id,
+                         const char *const *names, size_t n, br_err *err);
+/* The number of volumes in `ns` (namespaces.delete refuses a namespace that has any). */
+int taskd_volumes_usage(struct taskd *t, const char *ns, int64_t *ret_count, br_err *err);
+/* Start-up repair (reconcile.c, before the loop runs): volume directories without a row. */
+void taskd_volumes_reconcile(struct taskd *t);
+/* 32 random hex digits (create.c). */
+void taskd_random_id(char out[33]);
 
 /* ---- service.c ---- */
 
@@ -176,6 +203,8 @@ void taskd_events_task_started(struct taskd_events *ev, const struct container *
 void taskd_events_task_exit(struct taskd_events *ev, const struct container *c);
 /* /tasks/delete with the same fields, before the task's state is cleared. */
 void taskd_events_task_delete(struct taskd_events *ev, const struct container *c);
+/* /tasks/oom */
+void taskd_events_task_oom(struct taskd_events *ev, const struct container *c);
 /* /tasks/paused or /tasks/resumed, as c->paused says. */
 void taskd_events_task_paused(struct taskd_events *ev, const struct container *c);
 /* /tasks/exec-added and /tasks/exec-started of an exec that started as `pid` (exec_id is
@@ -269,7 +298,8 @@ void taskd_watch_exit(struct taskd *t, struct container *c);
  * whose start was never recorded), then waiters. `status` and `exited_at` (ms) are what
  * the shim persisted. Does nothing for a task that is not running: an exit is recorded, and
  * its event emitted, once. */
-void taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at);
+void taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at,
+                       bool oom_killed);
 /* Close the exit watch (shutdown, delete). */
 void taskd_unwatch(struct container *c);
 

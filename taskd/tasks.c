@@ -101,15 +101,16 @@ shim_lost(struct taskd *t, struct container *c)
 	int64_t status, at;
 	br_err err = BR_ERR_INIT;
 
-	if (dirfd >= 0 && br_shim_read_exit(dirfd, &status, &at, &err) == 0) {
-		taskd_task_exited(t, c, status, at);
+	bool oom = false;
+	if (dirfd >= 0 && br_shim_read_exit_oom(dirfd, &status, &at, &oom, &err) == 0) {
+		taskd_task_exited(t, c, status, at, oom);
 		return;
 	}
 	br_log_warn("TASK-SHIM-LOST",
 	            "container %s/%s: the shim went away without recording an exit; "
 	            "reporting exit status 255",
 	            c->ns, c->id);
-	taskd_task_exited(t, c, 255, br_db_now());
+	taskd_task_exited(t, c, 255, br_db_now(), false);
 }
 
 static void
@@ -130,7 +131,7 @@ watch_event(uv_poll_t *p, int status, int events)
 		br_err err = BR_ERR_INIT;
 		if (br_msg_unpack(buf, (size_t)n, a, &obj, &err) == 0 &&
 		    br_msg_decode(&obj, &br_shim_reply_schema, "", a, &r, &err) == 0 && r.exited)
-			taskd_task_exited(w->t, c, r.exit_status, r.exited_at);
+			taskd_task_exited(w->t, c, r.exit_status, r.exited_at, r.oom_killed);
 		else
 			shim_lost(w->t, c);
 		br_arena_free(a);
@@ -192,7 +193,8 @@ taskd_watch_exit(struct taskd *t, struct container *c)
 }
 
 void
-taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at)
+taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at,
+                  bool oom_killed)
 {
 	struct taskd_events ev = {0};
 	br_err err = BR_ERR_INIT;
@@ -205,11 +207,15 @@ taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t 
 	c->paused = false;
 	c->exit_status = status;
 	c->exited_at = exited_at;
+	c->oom_killed = oom_killed;
+	/* As containerd: /tasks/oom comes before the exit it caused. */
+	if (oom_killed)
+		taskd_events_task_oom(&ev, c);
 	taskd_events_task_exit(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
-	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld", c->ns, c->id,
-	            c->pid, (long long)status);
+	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld%s", c->ns, c->id,
+	            c->pid, (long long)status, oom_killed ? " (OOM-killed)" : "");
 	taskd_wake_waiters(t, c, true);
 }
 
@@ -343,6 +349,7 @@ start_done(uv_work_t *w, int status)
 	c->pid = j->pid;
 	c->exit_status = 0;
 	c->exited_at = 0;
+	c->oom_killed = false;
 	c->started_at = br_db_now();
 	struct taskd_events ev = {0};
 	taskd_events_task_started(&ev, c);

@@ -64,6 +64,8 @@
 #define BR_TOPIC_NETWORK_CONNECT "/networks/connect"
 #define BR_TOPIC_NETWORK_DISCONNECT "/networks/disconnect"
 #define BR_TOPIC_GC_RUN "/gc/run"
+#define BR_TOPIC_VOLUME_CREATE "/volumes/create"
+#define BR_TOPIC_VOLUME_DELETE "/volumes/delete"
 
 /* One event as a daemon publishes it. */
 struct br_event_in {

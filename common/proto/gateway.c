@@ -86,6 +86,8 @@ static const char *const reads[] = {
         "tasks.stats",
         "networks.list",
         "networks.get",
+        "volumes.list",
+        "volumes.get",
         "events.subscribe",
 };
 
@@ -99,8 +101,9 @@ br_gateway_is_read(const char *method)
 }
 
 /* The services whose writes a user may make: images and the jobs that make them, containers
- * and their tasks. The stores, networks and namespaces are the administrator's. */
-static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks."};
+ * and their tasks, volumes. The stores, networks and namespaces are the administrator's. */
+static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks.",
+                                            "volumes."};
 
 static bool
 has_prefix(const char *s, const char *prefix)
@@ -149,10 +152,45 @@ spans_namespaces(const char *method, const msgpack_object *params)
 	return false;
 }
 
+static bool
+str_is(const msgpack_object *o, const char *s)
+{
+	return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+	       memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}
+
+/* True if a containers.create reaches into the host beyond its own confinement: privileged,
+ * host devices, or a bind mount of a host path. Any of these makes the container as strong
+ * as root on the host, so it is the administrator's to ask (named volumes and tmpfs mounts
+ * stay the user's). Malformed params answer false: taskd refuses them anyway. */
+static bool
+touches_host(const char *method, const msgpack_object *params)
+{
+	const msgpack_object *privileged, *devices, *mounts;
+
+	if (strcmp(method, "containers.create") != 0)
+		return false;
+	privileged = param(params, "privileged");
+	if (privileged != NULL && privileged->type == MSGPACK_OBJECT_BOOLEAN &&
+	    privileged->via.boolean)
+		return true;
+	devices = param(params, "devices");
+	if (devices != NULL && devices->type == MSGPACK_OBJECT_ARRAY && devices->via.array.size > 0)
+		return true;
+	mounts = param(params, "mounts");
+	for (uint32_t i = 0;
+	     mounts != NULL && mounts->type == MSGPACK_OBJECT_ARRAY && i < mounts->via.array.size;
+	     i++)
+		if (str_is(param(&mounts->via.array.ptr[i], "type"), "bind"))
+			return true;
+	return false;
+}
+
 enum br_role
 br_gateway_method_role(const char *method, const msgpack_object *params)
 {
-	if (br_gateway_is_root_only(method) || spans_namespaces(method, params))
+	if (br_gateway_is_root_only(method) || spans_namespaces(method, params) ||
+	    touches_host(method, params))
 		return BR_ROLE_ADMIN;
 	if (br_gateway_is_read(method))
 		return BR_ROLE_READ;
@@ -175,7 +213,7 @@ static const struct {
 } routes[] = {
         {"content", "contentd"}, {"snapshots", "snapshotd"}, {"images", "imaged"},
         {"jobs", "imaged"},      {"containers", "taskd"},    {"tasks", "taskd"},
-        {"networks", "netd"},
+        {"networks", "netd"},    {"volumes", "taskd"},
 };
 
 const char *

@@ -52,6 +52,7 @@ static const struct br_field reply_fields[] = {
         S(br_shim_reply, exit_status, BR_F_I64, 0, 0),
         S(br_shim_reply, exited_at, BR_F_I64, 0, 0),
         S(br_shim_reply, exec_pid, BR_F_U32, 0, 0),
+        S(br_shim_reply, oom_killed, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_shim_reply_schema = BR_SCHEMA(struct br_shim_reply, reply_fields);
 
@@ -261,9 +262,17 @@ br_shim_reply_pack(msgpack_sbuffer *out, const struct br_shim_reply *reply)
 int
 br_shim_write_exit(int dirfd, int64_t exit_status, int64_t exited_at, br_err *err)
 {
+	return br_shim_write_exit_oom(dirfd, exit_status, exited_at, false, err);
+}
+
+int
+br_shim_write_exit_oom(int dirfd, int64_t exit_status, int64_t exited_at, bool oom_killed,
+                       br_err *err)
+{
 	static const char tmp[] = BR_SHIM_EXIT_FILE ".tmp";
 	char line[64];
-	int n = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 "\n", exit_status, exited_at);
+	int n = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 "%s\n", exit_status, exited_at,
+	                 oom_killed ? " oom" : "");
 	_cleanup_close_ int fd = -1;
 
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -304,18 +313,31 @@ read_small(int dirfd, const char *name, char *buf, size_t cap, br_err *err)
 int
 br_shim_read_exit(int dirfd, int64_t *ret_status, int64_t *ret_exited_at, br_err *err)
 {
+	return br_shim_read_exit_oom(dirfd, ret_status, ret_exited_at, NULL, err);
+}
+
+int
+br_shim_read_exit_oom(int dirfd, int64_t *ret_status, int64_t *ret_exited_at, bool *ret_oom_killed,
+                      br_err *err)
+{
 	char buf[64];
 	long long status, at;
-	char extra;
+	int end = 0;
+	bool oom = false;
 
 	if (read_small(dirfd, BR_SHIM_EXIT_FILE, buf, sizeof(buf), err) < 0)
 		return -1;
-	if (sscanf(buf, "%lld %lld%c", &status, &at, &extra) != 3 || extra != '\n' || status < 0 ||
-	    status > 255 || at < 0)
+	if (sscanf(buf, "%lld %lld%n", &status, &at, &end) == 2 && strcmp(buf + end, " oom\n") == 0)
+		oom = true;
+	else if (end == 0 || strcmp(buf + end, "\n") != 0)
+		end = 0;
+	if (end == 0 || status < 0 || status > 255 || at < 0)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: malformed: \"%.40s\"",
 		                  BR_SHIM_EXIT_FILE, buf);
 	*ret_status = status;
 	*ret_exited_at = at;
+	if (ret_oom_killed != NULL)
+		*ret_oom_killed = oom;
 	return 0;
 }
 

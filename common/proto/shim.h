@@ -42,9 +42,8 @@
  *   shim.pid    the shim's pid (written before the socket exists)
  *   shim.sock   the socket above
  *   pid         the container init's pid (the runtime's --pid-file)
- *   exit        "<exit_status> <exited_at_ms>\n", written atomically (tmp, fsync, rename) before
- *               the exit is announced to anyone
- *   stdout.log, stderr.log   the container's output, appended
+ *   exit        "<exit_status> <exited_at_ms>[ oom]\n", written atomically (tmp, fsync, rename)
+ * before the exit is announced to anyone stdout.log, stderr.log   the container's output, appended
  *   runtime.log the runtime's own log (--log, JSON lines); shim.log the shim's diagnostics
  *
  * The helpers below are for clients; they use only libc and msgpack-c, block, and may be
@@ -98,6 +97,7 @@ struct br_shim_reply {
 	int64_t exit_status; /* code, or 128 + signal */
 	int64_t exited_at;   /* ms since the epoch */
 	uint32_t exec_pid;   /* exec: the process started (0: it did not; its stream says why) */
+	bool oom_killed;     /* with exited: the OOM killer killed in the container's cgroup */
 };
 extern const struct br_schema br_shim_reply_schema;
 
@@ -142,6 +142,13 @@ int br_shim_write_exit(int dirfd, int64_t exit_status, int64_t exited_at, br_err
 
 /* Read the exit file: NOT_FOUND when absent, INVALID_ARGUMENT when malformed. */
 int br_shim_read_exit(int dirfd, int64_t *ret_status, int64_t *ret_exited_at, br_err *err);
+
+/* The same with the OOM flag: the exit file is "<status> <exited_at> oom\n" when the kernel's
+ * OOM killer killed a process of the container's memory cgroup before the init was reaped. */
+int br_shim_write_exit_oom(int dirfd, int64_t exit_status, int64_t exited_at, bool oom_killed,
+                           br_err *err);
+int br_shim_read_exit_oom(int dirfd, int64_t *ret_status, int64_t *ret_exited_at,
+                          bool *ret_oom_killed, br_err *err);
 
 /* Read a pid file ("<pid>" with optional newline) in `dirfd`: NOT_FOUND when absent. */
 int br_shim_read_pid(int dirfd, const char *name, pid_t *ret_pid, br_err *err);

@@ -6,6 +6,30 @@
 
 #define S(st, f, t, max, fl) BR_FIELD(struct st, f, t, max, fl)
 
+static const struct br_field mount_opt_fields[] = {
+        S(br_mount_opt, type, BR_F_STR, 16, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_mount_opt, source, BR_F_STR, BR_PATH_MAX, 0),
+        S(br_mount_opt, target, BR_F_STR, BR_PATH_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_mount_opt, readonly, BR_F_BOOL, 0, 0),
+        S(br_mount_opt, tmpfs_size, BR_F_I64, 0, 0),
+        S(br_mount_opt, tmpfs_mode, BR_F_U32, 0, 0),
+};
+const struct br_schema br_mount_opt_schema = BR_SCHEMA(struct br_mount_opt, mount_opt_fields);
+
+static const struct br_field device_opt_fields[] = {
+        S(br_device_opt, host_path, BR_F_STR, BR_PATH_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_device_opt, container_path, BR_F_STR, BR_PATH_MAX, 0),
+        S(br_device_opt, permissions, BR_F_STR, 3, 0),
+};
+const struct br_schema br_device_opt_schema = BR_SCHEMA(struct br_device_opt, device_opt_fields);
+
+static const struct br_field ulimit_opt_fields[] = {
+        S(br_ulimit_opt, name, BR_F_STR, 16, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_ulimit_opt, soft, BR_F_I64, 0, 0),
+        S(br_ulimit_opt, hard, BR_F_I64, 0, 0),
+};
+const struct br_schema br_ulimit_opt_schema = BR_SCHEMA(struct br_ulimit_opt, ulimit_opt_fields);
+
 static const struct br_field create_fields[] = {
         S(br_container_create_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
         S(br_container_create_req, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
@@ -22,6 +46,21 @@ static const struct br_field create_fields[] = {
         S(br_container_create_req, seccomp, BR_F_STR, BR_SECCOMP_PROFILE_MAX, 0),
         S(br_container_create_req, terminal, BR_F_BOOL, 0, 0),
         S(br_container_create_req, open_stdin, BR_F_BOOL, 0, 0),
+        BR_FIELD_SUB(struct br_container_create_req, mounts, BR_F_OBJLIST, BR_MOUNTS_MAX, 0,
+                     &br_mount_opt_schema),
+        BR_FIELD_SUB(struct br_container_create_req, devices, BR_F_OBJLIST, BR_DEVICES_MAX, 0,
+                     &br_device_opt_schema),
+        BR_FIELD_SUB(struct br_container_create_req, ulimits, BR_F_OBJLIST, BR_ULIMITS_MAX, 0,
+                     &br_ulimit_opt_schema),
+        S(br_container_create_req, cap_add, BR_F_STRLIST, BR_CAPS_MAX, 0),
+        S(br_container_create_req, cap_drop, BR_F_STRLIST, BR_CAPS_MAX, 0),
+        S(br_container_create_req, privileged, BR_F_BOOL, 0, 0),
+        S(br_container_create_req, read_only, BR_F_BOOL, 0, 0),
+        S(br_container_create_req, init, BR_F_BOOL, 0, 0),
+        S(br_container_create_req, memory, BR_F_I64, 0, 0),
+        S(br_container_create_req, memory_swap, BR_F_I64, 0, 0),
+        S(br_container_create_req, nano_cpus, BR_F_I64, 0, 0),
+        S(br_container_create_req, pids_limit, BR_F_I64, 0, 0),
 };
 const struct br_schema br_container_create_req_schema =
         BR_SCHEMA(struct br_container_create_req, create_fields);
@@ -39,6 +78,7 @@ static const struct br_field container_fields[] = {
         S(br_container, command, BR_F_STRLIST, 1024, 0),
         S(br_container, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
         S(br_container, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
+        S(br_container, oom_killed, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_container_schema = BR_SCHEMA(struct br_container, container_fields);
 
@@ -116,6 +156,7 @@ static const struct br_field task_fields[] = {
         S(br_task, exit_status, BR_F_I64, 0, 0),
         S(br_task, exited_at, BR_F_I64, 0, 0),
         S(br_task, started_at, BR_F_I64, 0, 0),
+        S(br_task, oom_killed, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_task_schema = BR_SCHEMA(struct br_task, task_fields);
 

@@ -2,7 +2,10 @@
 /*
  * containers.* and tasks.* (berth-taskd).
  *
- *   containers.create {id, image, args, env, net, labels, runtime, seccomp} -> br_container
+ *   containers.create {id, image, args, env, net, labels, runtime, seccomp, user, working_dir,
+ *                      and the run options: mounts, devices, ulimits, cap_add, cap_drop,
+ *                      privileged, read_only, init, memory, memory_swap, nano_cpus,
+ *                      pids_limit}                                      -> br_container
  *   containers.get    {id}                -> br_container
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
@@ -60,6 +63,41 @@
 #define BR_CONTAINER_ID_MAX 64
 #define BR_SECCOMP_PROFILE_MAX (256u << 10)
 
+/* The run options' lists (docs/tasks.md, "Run options"). */
+#define BR_MOUNTS_MAX 64
+#define BR_DEVICES_MAX 64
+#define BR_CAPS_MAX 64
+#define BR_ULIMITS_MAX 16
+
+/* -v and --mount: type "bind" (source: an existing absolute host path), "volume" (source: a
+ * volume name, created when missing), "tmpfs" (no source). target: absolute and clean. */
+struct br_mount_opt {
+	const char *type;
+	const char *source;
+	const char *target;
+	bool readonly;
+	int64_t tmpfs_size;  /* bytes; 0: the kernel's default (half the memory) */
+	uint32_t tmpfs_mode; /* permission bits; 0: 1777 */
+};
+extern const struct br_schema br_mount_opt_schema;
+
+/* --device HOST[:CTR][:PERMS]: a host device node, made in the container at CTR (default:
+ * HOST) with a cgroup rule allowing PERMS (a non-empty subset of "rwm"; default "rwm"). */
+struct br_device_opt {
+	const char *host_path;
+	const char *container_path;
+	const char *permissions;
+};
+extern const struct br_schema br_device_opt_schema;
+
+/* --ulimit NAME=SOFT[:HARD]: NAME as in ulimit (nofile, nproc, core, ...). */
+struct br_ulimit_opt {
+	const char *name;
+	int64_t soft;
+	int64_t hard;
+};
+extern const struct br_schema br_ulimit_opt_schema;
+
 struct br_container_create_req {
 	const char *id;               /* "" or NULL: the name when no container has that id, else
 	                               * generated */
@@ -79,6 +117,18 @@ struct br_container_create_req {
 	const char *seccomp;
 	bool terminal;   /* the process gets a terminal (the shim holds the pty's master) */
 	bool open_stdin; /* the shim keeps the process's stdin open for attached clients */
+	struct br_objlist mounts;  /* struct br_mount_opt */
+	struct br_objlist devices; /* struct br_device_opt */
+	struct br_objlist ulimits; /* struct br_ulimit_opt */
+	struct br_strlist cap_add; /* capability names, with or without CAP_, or ALL */
+	struct br_strlist cap_drop;
+	bool privileged;     /* every capability and host device, no seccomp, no masked paths */
+	bool read_only;      /* the root file system is mounted read-only */
+	bool init;           /* berth-init runs as PID 1 in front of the process */
+	int64_t memory;      /* bytes; 0: no limit */
+	int64_t memory_swap; /* memory plus swap, bytes; 0: unset; -1: unlimited swap */
+	int64_t nano_cpus;   /* CPUs * 1e9; 0: no limit */
+	int64_t pids_limit;  /* 0: no limit; -1: unlimited */
 };
 extern const struct br_schema br_container_create_req_schema;
 
@@ -95,6 +145,7 @@ struct br_container {
 	struct br_strlist command; /* the process args as run */
 	struct br_strmap labels;
 	const char *name; /* the display name, unique in the namespace */
+	bool oom_killed;  /* when stopped: the kernel's OOM killer ended the task */
 };
 extern const struct br_schema br_container_schema;
 
@@ -175,6 +226,7 @@ struct br_task {
 	int64_t exit_status;
 	int64_t exited_at;  /* ms since the epoch, 0 while running */
 	int64_t started_at; /* ms since the epoch, 0 without a task (or recorded before 0.1) */
+	bool oom_killed;    /* when stopped: the kernel's OOM killer ended the task */
 };
 extern const struct br_schema br_task_schema;
 

@@ -292,5 +292,6 @@ main(int argc, char **argv)
 	if (rc < 0)
 		br_log_error("SHIM-LOOP", "container %s: %s", s.id, err.msg);
 	shim_cleanup_files(&s);
+	free(s.oom_file);
 	return rc < 0 ? 1 : 0;
 }

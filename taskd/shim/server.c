@@ -83,6 +83,7 @@ shim_state_reply(const struct shim *s, struct br_shim_reply *r)
 	r->exited = s->exit_announced;
 	r->exit_status = s->exit_status;
 	r->exited_at = s->exited_at;
+	r->oom_killed = s->exit_announced && s->oom_killed;
 }
 
 void

@@ -77,6 +77,7 @@ shim_create(struct shim *s, br_err *err)
 		return br_err_wrap(err, "%s create succeeded but its pid file is unusable",
 		                   s->runtime);
 	s->status = SHIM_CREATED;
+	shim_oom_init(s);
 	return 0;
 }
 
@@ -99,10 +100,13 @@ record_exit(struct shim *s, int wstatus)
 	s->exited_at = shim_wall_ms();
 	s->init_reaped = true;
 	s->drain_deadline = shim_now_ms() + SHIM_DRAIN_MS;
-	if (br_shim_write_exit(s->state_dirfd, s->exit_status, s->exited_at, &err) < 0)
+	s->oom_killed = shim_oom_killed(s);
+	if (br_shim_write_exit_oom(s->state_dirfd, s->exit_status, s->exited_at, s->oom_killed,
+	                           &err) < 0)
 		br_log_error("SHIM-EXIT-FILE", "container %s: %s", s->id, err.msg);
-	br_log_info("SHIM-EXIT", "container %s: init %d exited with status %lld", s->id,
-	            (int)s->init_pid, (long long)s->exit_status);
+	br_log_info("SHIM-EXIT", "container %s: init %d exited with status %lld%s", s->id,
+	            (int)s->init_pid, (long long)s->exit_status,
+	            s->oom_killed ? " (OOM-killed)" : "");
 }
 
 void

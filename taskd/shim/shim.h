@@ -122,6 +122,9 @@ struct shim {
 	int64_t exit_status;
 	int64_t exited_at;
 	int64_t drain_deadline; /* while the output pipes drain after the exit */
+	char *oom_file;         /* the memory cgroup's oom_kill counter; NULL: unknown */
+	int64_t oom_base;       /* its value after create; -1: unreadable */
+	bool oom_killed;        /* the count grew by the time the init was reaped */
 
 	int signal_fd;
 	int listen_fd;
@@ -163,6 +166,13 @@ int shim_runtime_run_stdio(struct shim *s, const char *const *args, int in_fd, i
 /* The br_code for a runtime failure message: NOT_FOUND for an executable that is not found,
  * PERMISSION_DENIED for "permission denied", FAILED_PRECONDITION otherwise. */
 br_code shim_runtime_code(const char *msg);
+
+/* ---- oom.c ---- */
+
+/* After create: find the init's memory cgroup and read its oom_kill count (s->oom_*). */
+void shim_oom_init(struct shim *s);
+/* After the init is reaped: whether the count grew since shim_oom_init. */
+bool shim_oom_killed(const struct shim *s);
 
 /* ---- output.c ---- */
 

@@ -17,6 +17,7 @@
 #include "common/proto/leases.h"
 #include "common/proto/snapshots.h"
 #include "common/proto/tasks.h"
+#include "common/proto/volumes.h"
 #include "common/rpc.h"
 
 static const struct br_schema *const schemas[] = {
@@ -43,6 +44,9 @@ static const struct br_schema *const schemas[] = {
         &br_events_publish_req_schema,
         &br_events_subscribe_req_schema,
         &br_event_page_schema,
+        &br_container_create_req_schema,
+        &br_volume_create_req_schema,
+        &br_volume_list_resp_schema,
 };
 
 static void

@@ -179,6 +179,25 @@ else
 	it_not_ok "with the group it may (and learns that c1 does not exist)" "exit $rc" \
 		"$(cat "$T/stderr")"
 fi
+expect_out "user may create a volume" v1 bb -n team-a volume create v1
+expect_exit "user may remove it" 0 bb -n team-a volume rm v1
+expect_exit "root imports an image into team-a" 0 \
+	b -n team-a images import "$IMAGES/sh.tar" --name fd/sh:v1
+expect_exit "user may not create a privileged container" 125 \
+	bb -n team-a create --pull never --privileged fd/sh:v1
+expect_contains "privileged needs admin" "$T/stderr" \
+	"uid $UB has role user in namespace team-a: containers.create needs role admin"
+expect_exit "user may not bind-mount a host path" 125 \
+	bb -n team-a create --pull never -v /tmp:/host fd/sh:v1
+expect_contains "a bind mount needs admin" "$T/stderr" "containers.create needs role admin"
+expect_exit "user may not give a container a host device" 125 \
+	bb -n team-a create --pull never --device /dev/null fd/sh:v1
+expect_contains "a device needs admin" "$T/stderr" "containers.create needs role admin"
+expect_out "user may create one with a volume, a tmpfs and limits" fd-c1 \
+	bb -n team-a create --pull never --name fd-c1 -v v2:/v --mount type=tmpfs,target=/t \
+	--memory 64m --cap-add NET_ADMIN fd/sh:v1
+expect_exit "and remove it" 0 bb -n team-a rm fd-c1
+bb -n team-a volume rm v2 >/dev/null
 
 # --- events follow the same rule -------------------------------------------------------------
 expect_exit "B reads the event log" 0 bb --format json events --since 0 --until 0s

@@ -20,7 +20,7 @@ if out=$(make -C "$top" -s BUILD="$build" DESTDIR="$dest" PREFIX=/usr SYSCONFDIR
 else
 	not_ok "make install with DESTDIR and PREFIX" "$out"
 fi
-for f in usr/bin/berth usr/bin/berth-contentd usr/bin/berth-gatewayd usr/libexec/berth/berth-shim \
+for f in usr/bin/berth usr/bin/berth-contentd usr/bin/berth-gatewayd usr/libexec/berth/berth-shim usr/libexec/berth/berth-init \
 	etc/berth/berth.json lib/systemd/system/berth-taskd.service lib/systemd/system/berth.target; do
 	if [ -e "$dest/$f" ]; then ok "installed /$f"; else not_ok "installed /$f" "missing"; fi
 done

@@ -3,7 +3,9 @@
  * Drives the real berth binary ($BERTH_BUILD/berth) against a fake gateway served from this
  * process with the RPC runtime: what a user sees on stdout and stderr and the exit codes of
  * info, images (pull, import, ls, rm), run (output, exit status, 125/126/127, --rm, -d,
- * SIGINT forwarding), ps and rm, plus the fast failure when no gateway listens.
+ * SIGINT forwarding), ps and rm, plus the fast failure when no gateway listens; run's options
+ * as they reach containers.create, --pull never|missing|always, and the parsing of every
+ * option value (sizes, -v, --mount, --device, --ulimit, --env-file) with its errors.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +30,7 @@
 #include "common/proto/images.h"
 #include "common/proto/tasks.h"
 #include "common/rpc.h"
+#include "ctl/run.h"
 #include "t.h"
 
 /* ---- the fake gateway (loop thread) ---- */
@@ -52,6 +55,8 @@ struct fake {
 	char ns[BR_NS_MAX + 1];
 	char created_env[256];
 	char created_cmd[256];
+	char created_opts[1024]; /* the run options of the last containers.create */
+	int pulls;
 	int job_polls;
 	char lease[64];      /* the upload lease created, "" when deleted again */
 	int unleased_writes; /* content.write calls not under that lease */
@@ -115,6 +120,10 @@ on_pull(br_call *call, void *data)
 {
 	const struct br_image_pull_req *req = br_call_params(call);
 	struct br_job_ref r = {.id = "j-ok"};
+	struct fake *f = data;
+	pthread_mutex_lock(&f->lock);
+	f->pulls++;
+	pthread_mutex_unlock(&f->lock);
 	if (strcmp(req->ref, "bad") == 0)
 		r.id = "j-fail";
 	else if (strcmp(req->ref, "dup") == 0)
@@ -122,6 +131,19 @@ on_pull(br_call *call, void *data)
 	else if (strcmp(req->ref, "slow") == 0)
 		r.id = "j-slow";
 	br_call_reply(call, &br_job_ref_schema, &r);
+}
+
+/* Every image is present except "missing" and "remote". */
+static void
+on_images_get(br_call *call, void *data)
+{
+	const struct br_image_name_req *req = br_call_params(call);
+	if (strcmp(req->name, "missing") == 0 || strcmp(req->name, "remote") == 0) {
+		br_call_failf(call, BR_NOT_FOUND, "image \"%s\": not found", req->name);
+		return;
+	}
+	struct br_image img = {.name = req->name};
+	br_call_reply(call, &br_image_schema, &img);
 }
 
 static void
@@ -231,6 +253,38 @@ on_content_write(br_call *call, void *data)
 	br_call_reply(call, &br_content_write_resp_schema, &r);
 }
 
+/* The run options of a create request as one line, for comparing. */
+static void
+record_opts(char *buf, size_t cap, const struct br_container_create_req *r)
+{
+	size_t n = 0;
+#define ADD(...) n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__)
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->mounts.n; i++) {
+		const struct br_mount_opt *m = (const struct br_mount_opt *)r->mounts.v + i;
+		ADD("mount=%s,%s,%s,%s,%lld,%o;", m->type, m->source ? m->source : "", m->target,
+		    m->readonly ? "ro" : "rw", (long long)m->tmpfs_size, m->tmpfs_mode);
+	}
+	for (size_t i = 0; i < r->devices.n; i++) {
+		const struct br_device_opt *d = (const struct br_device_opt *)r->devices.v + i;
+		ADD("device=%s,%s,%s;", d->host_path, d->container_path ? d->container_path : "",
+		    d->permissions ? d->permissions : "");
+	}
+	for (size_t i = 0; i < r->ulimits.n; i++) {
+		const struct br_ulimit_opt *u = (const struct br_ulimit_opt *)r->ulimits.v + i;
+		ADD("ulimit=%s,%lld,%lld;", u->name, (long long)u->soft, (long long)u->hard);
+	}
+	for (size_t i = 0; i < r->cap_add.n; i++)
+		ADD("cap+%s;", r->cap_add.v[i]);
+	for (size_t i = 0; i < r->cap_drop.n; i++)
+		ADD("cap-%s;", r->cap_drop.v[i]);
+	ADD("user=%s;wd=%s;", r->user ? r->user : "", r->working_dir ? r->working_dir : "");
+	ADD("priv=%d;ro=%d;init=%d;", r->privileged, r->read_only, r->init);
+	ADD("mem=%lld;swap=%lld;cpus=%lld;pids=%lld", (long long)r->memory,
+	    (long long)r->memory_swap, (long long)r->nano_cpus, (long long)r->pids_limit);
+#undef ADD
+}
+
 static void
 on_create(br_call *call, void *data)
 {
@@ -250,6 +304,7 @@ on_create(br_call *call, void *data)
 		strncat(f->created_cmd, req->args.v[i], 100);
 		strcat(f->created_cmd, ";");
 	}
+	record_opts(f->created_opts, sizeof(f->created_opts), req);
 	pthread_mutex_unlock(&f->lock);
 	/* as taskd: --name is the name, and the id too */
 	const char *id = req->id && req->id[0]       ? req->id
@@ -456,6 +511,7 @@ static const struct br_method methods[] = {
         {"images.list", NULL, on_images_list},
         {"images.remove", &br_image_name_req_schema, on_images_remove},
         {"images.pull", &br_image_pull_req_schema, on_pull},
+        {"images.get", &br_image_name_req_schema, on_images_get},
         {"images.import", &br_image_import_req_schema, on_import},
         {"jobs.wait", &br_job_wait_req_schema, on_jobs_wait},
         {"jobs.cancel", &br_job_ref_schema, on_jobs_cancel},
@@ -779,9 +835,11 @@ test_run_failures(void)
 {
 	struct result r;
 	setup();
+	/* --pull missing (the default) tries a pull first; the fake's pull "succeeds". */
 	run_cli(&r, "run", "missing");
 	T_EQ_INT(r.rc, 125);
-	T_EQ_STR(r.err, "berth: image \"missing\": not found\n");
+	T_CONTAINS(r.err, "Unable to find image 'missing' locally\n");
+	T_CONTAINS(r.err, "berth: image \"missing\": not found\n");
 
 	run_cli(&r, "run", "--rm", "--name", "nf1", "busybox", "nope");
 	T_EQ_INT(r.rc, 127);
@@ -884,7 +942,188 @@ test_top_stats(void)
 	teardown();
 }
 
+/* The run options reach containers.create as parsed. */
+static void
+test_run_options_wire(void)
+{
+	struct result r;
+	char dir[300], want[2048];
+	setup();
+	snprintf(dir, sizeof(dir), "%s/vol", tmpdir);
+	mkdir(dir, 0700);
+	char v[400], m[400];
+	snprintf(v, sizeof(v), "%s:/data:ro", dir);
+	snprintf(m, sizeof(m), "type=bind,src=%s,dst=/b", dir);
+	run_cli(&r, "run", "--name", "e0", "-v", v, "-v", "named:/n", "--mount", m, "--mount",
+	        "type=tmpfs,target=/t,tmpfs-size=64k,tmpfs-mode=700", "-u", "1:2", "-w", "/w",
+	        "--cap-add", "NET_ADMIN", "--cap-drop", "ALL", "--read-only", "--init", "busybox");
+	T_EQ_STR(r.err, "oops\n");
+	T_EQ_INT(r.rc, 0);
+	snprintf(want, sizeof(want),
+	         "mount=bind,%s,/data,ro,0,0;mount=volume,named,/n,rw,0,0;mount=bind,%s,/b,rw,0,0;"
+	         "mount=tmpfs,,/t,rw,65536,700;cap+NET_ADMIN;cap-ALL;user=1:2;wd=/w;priv=0;ro=1;"
+	         "init=1;mem=0;swap=0;cpus=0;pids=0",
+	         dir, dir);
+	T_EQ_STR(fake->created_opts, want);
+	run_cli(&r, "run", "--name", "e0", "-m", "32m", "--memory-swap", "-1", "--cpus", "1.5",
+	        "--pids-limit", "10", "--ulimit", "nofile=10:20", "--ulimit", "core=-1", "--device",
+	        "/dev/null:/dev/n:rw", "--device", "/dev/zero", "--tmpfs",
+	        "/run:size=1m,mode=1777,ro", "busybox");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(fake->created_opts,
+	         "mount=tmpfs,,/run,ro,1048576,1777;"
+	         "device=/dev/null,/dev/n,rw;device=/dev/zero,,;ulimit=nofile,10,20;"
+	         "ulimit=core,-1,-1;user=;wd=;priv=0;ro=0;init=0;mem=33554432;swap=-1;"
+	         "cpus=1500000000;pids=10");
+	run_cli(&r, "run", "--name", "e0", "--privileged", "--pids-limit", "-1", "busybox");
+	T_EQ_INT(r.rc, 0);
+	T_CONTAINS(fake->created_opts, "priv=1;");
+	T_CONTAINS(fake->created_opts, "pids=0");
+	teardown();
+}
+
+/* --pull: never fails on a missing image, missing pulls it (progress on stderr), always
+ * pulls a present one too. */
+static void
+test_run_pull(void)
+{
+	struct result r;
+	setup();
+	run_cli(&r, "run", "--pull", "never", "remote");
+	T_EQ_INT(r.rc, 125);
+	T_EQ_STR(r.err, "berth: image \"remote\" is not present, and --pull never forbids pulling "
+	                "it\n");
+	T_EQ_INT(fake->pulls, 0);
+	run_cli(&r, "run", "--name", "e0", "remote");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_INT(fake->pulls, 1);
+	T_CONTAINS(r.err, "Unable to find image 'remote' locally\n");
+	T_EQ_STR(r.out, "hello\n"); /* the pull's lines stay off the container's stdout */
+	run_cli(&r, "run", "--name", "e0", "busybox");
+	T_EQ_INT(fake->pulls, 1);
+	run_cli(&r, "run", "--name", "e0", "--pull", "always", "busybox");
+	T_EQ_INT(fake->pulls, 2);
+	teardown();
+}
+
+/* Parsing alone: every bad value is INVALID_ARGUMENT naming what is wrong. */
+static void
+expect_parse_error(const char *needle, ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+	struct ctl_run_opts o;
+	br_err err = BR_ERR_INIT;
+
+	argv[argc++] = "run";
+	va_start(ap, needle);
+	for (const char *a; (a = va_arg(ap, const char *)) != NULL && argc < 14;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc++] = "busybox";
+	argv[argc] = NULL;
+	T_ERR(ctl_run_parse(argc, argv, &o, &err), err, BR_INVALID_ARGUMENT);
+	if (strstr(err.msg, needle) == NULL)
+		T_FAIL_("error \"%s\" lacks \"%s\"", err.msg, needle);
+}
+
+static void
+test_run_parse_errors(void)
+{
+	expect_parse_error("bind source path \"/nonexistent/x\"", "-v", "/nonexistent/x:/a", NULL);
+	expect_parse_error("must be absolute", "-v", "/tmp:rel", NULL);
+	expect_parse_error("must be absolute", "-v", "/tmp:/a/../b", NULL);
+	expect_parse_error("anonymous volumes", "-v", "/data", NULL);
+	expect_parse_error("unknown option \"rx\"", "-v", "/tmp:/a:rx", NULL);
+	expect_parse_error("neither a host path", "-v", "bad name:/a", NULL);
+	expect_parse_error("duplicate mount point /a", "-v", "/tmp:/a", "-v", "x:/a", NULL);
+	expect_parse_error("unknown key \"bogus\"", "--mount", "type=bind,src=/tmp,dst=/a,bogus=1",
+	                   NULL);
+	expect_parse_error("target= is required", "--mount", "type=bind,src=/tmp", NULL);
+	expect_parse_error("source= is required", "--mount", "type=volume,dst=/a", NULL);
+	expect_parse_error("takes no source", "--mount", "type=tmpfs,src=x,dst=/a", NULL);
+	expect_parse_error("tmpfs-size and tmpfs-mode are for type=tmpfs", "--mount",
+	                   "type=bind,src=/tmp,dst=/a,tmpfs-size=1m", NULL);
+	expect_parse_error("type \"nfs\"", "--mount", "type=nfs,dst=/a", NULL);
+	expect_parse_error("must be an absolute path", "--mount", "type=bind,src=tmp,dst=/a", NULL);
+	expect_parse_error("expected a size", "-m", "lots", NULL);
+	expect_parse_error("the minimum is 6m", "--memory", "1m", NULL);
+	expect_parse_error("--memory-swap needs --memory", "--memory-swap", "1g", NULL);
+	expect_parse_error("at least --memory", "-m", "1g", "--memory-swap", "512m", NULL);
+	expect_parse_error("invalid --cpus", "--cpus", "0", NULL);
+	expect_parse_error("invalid --cpus", "--cpus", "x", NULL);
+	expect_parse_error("invalid --pids-limit", "--pids-limit", "ten", NULL);
+	expect_parse_error("expected NAME=SOFT[:HARD]", "--ulimit", "nofile", NULL);
+	expect_parse_error("soft limit is above", "--ulimit", "nofile=20:10", NULL);
+	expect_parse_error("limits are numbers", "--ulimit", "nofile=x", NULL);
+	expect_parse_error("not a device node", "--device", "/tmp", NULL);
+	expect_parse_error("permissions \"rwx\"", "--device", "/dev/null:/dev/n:rwx", NULL);
+	expect_parse_error("must be absolute", "--device", "null", NULL);
+	expect_parse_error("invalid -w \"rel\"", "-w", "rel", NULL);
+	expect_parse_error("invalid --pull \"sometimes\"", "--pull", "sometimes", NULL);
+	expect_parse_error("unknown option \"exec\"", "--tmpfs", "/t:exec", NULL);
+	expect_parse_error("must be absolute", "--tmpfs", "t", NULL);
+	expect_parse_error("mode \"9\"", "--tmpfs", "/t:mode=9", NULL);
+	expect_parse_error("duplicate mount point /t", "--tmpfs", "/t", "-v", "x:/t", NULL);
+	{
+		char *argv[] = {"run", "--env-file", "/nonexistent/env", "busybox", NULL};
+		struct ctl_run_opts o;
+		br_err err = BR_ERR_INIT;
+		T_ERR(ctl_run_parse(4, argv, &o, &err), err, BR_NOT_FOUND);
+		T_CONTAINS(err.msg, "--env-file: /nonexistent/env");
+	}
+}
+
+/* Sizes as docker reads them, and the env file's format. */
+static void
+test_run_parse_values(void)
+{
+	int64_t v;
+	br_err err = BR_ERR_INIT;
+	struct ctl_run_opts o = {0};
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	setup();
+	T_NOERR(ctl_parse_size("-m", "512", &v, &err), err);
+	T_EQ_INT(v, 512);
+	T_NOERR(ctl_parse_size("-m", "64k", &v, &err), err);
+	T_EQ_INT(v, 65536);
+	T_NOERR(ctl_parse_size("-m", "32MB", &v, &err), err);
+	T_EQ_INT(v, 32 << 20);
+	T_NOERR(ctl_parse_size("-m", "1.5g", &v, &err), err);
+	T_EQ_INT(v, 3LL << 29);
+	T_ERR(ctl_parse_size("-m", "-1m", &v, &err), err, BR_INVALID_ARGUMENT);
+	T_ERR(ctl_parse_size("-m", "1x", &v, &err), err, BR_INVALID_ARGUMENT);
+	T_NOERR(ctl_parse_cpus("0.25", &v, &err), err);
+	T_EQ_INT(v, 250000000);
+
+	snprintf(path, sizeof(path), "%s/env", tmpdir);
+	f = fopen(path, "w");
+	fputs("# comment\n\nA=1\r\n  B=x y\nFROM_ENV\nNOT_SET_ANYWHERE\nC=\n", f);
+	fclose(f);
+	setenv("FROM_ENV", "here", 1);
+	unsetenv("NOT_SET_ANYWHERE");
+	T_NOERR(ctl_read_env_file(&o, path, &err), err);
+	T_EQ_INT(o.nenv, 4);
+	T_EQ_STR(o.env[0], "A=1");
+	T_EQ_STR(o.env[1], "B=x y");
+	T_EQ_STR(o.env[2], "FROM_ENV=here");
+	T_EQ_STR(o.env[3], "C=");
+	ctl_run_opts_free(&o);
+
+	f = fopen(path, "w");
+	fputs("A=1\nBAD NAME\n", f);
+	fclose(f);
+	T_ERR(ctl_read_env_file(&o, path, &err), err, BR_INVALID_ARGUMENT);
+	T_CONTAINS(err.msg, ":2");
+	ctl_run_opts_free(&o);
+	teardown();
+}
+
 T_MAIN(T_CASE(test_unreachable), T_CASE(test_info), T_CASE(test_images_ls_rm), T_CASE(test_pull),
        T_CASE(test_pull_interrupt), T_CASE(test_import), T_CASE(test_run_output_and_status),
        T_CASE(test_run_failures), T_CASE(test_run_interrupt), T_CASE(test_ps_rm),
-       T_CASE(test_top_stats))
+       T_CASE(test_top_stats), T_CASE(test_run_options_wire), T_CASE(test_run_pull),
+       T_CASE(test_run_parse_errors), T_CASE(test_run_parse_values))

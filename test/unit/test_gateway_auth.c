@@ -77,7 +77,11 @@ test_method_roles(void)
 	        {"snapshots.stat", BR_ROLE_READ},
 	        {"snapshots.leases.list", BR_ROLE_READ},
 	        {"events.subscribe", BR_ROLE_READ},
-	        /* user: images, jobs, containers, tasks */
+	        {"volumes.list", BR_ROLE_READ},
+	        {"volumes.get", BR_ROLE_READ},
+	        /* user: images, jobs, containers, tasks, volumes */
+	        {"volumes.create", BR_ROLE_USER},
+	        {"volumes.delete", BR_ROLE_USER},
 	        {"images.pull", BR_ROLE_USER},
 	        {"images.import", BR_ROLE_USER},
 	        {"images.remove", BR_ROLE_USER},
@@ -117,6 +121,7 @@ test_method_roles(void)
 			T_FAIL_("%s needs role %s, not %s", cases[i].method,
 			        br_role_name(cases[i].role), br_role_name(got));
 	}
+	T_EQ_STR(br_gateway_route("volumes.create"), "taskd");
 	T_OK(br_gateway_is_root_only("events.publish"));
 	T_OK(!br_gateway_is_root_only("events.subscribe"));
 	T_OK(!br_gateway_is_root_only("namespaces.delete"));
@@ -151,6 +156,74 @@ test_views_of_every_namespace(void)
 	T_EQ_INT(br_gateway_method_role("content.leases.list",
 	                                params_new(&p, "all_namespaces", "yes", 0)),
 	         BR_ROLE_READ);
+	params_free(&p);
+}
+
+/* containers.create that reaches into the host (privileged, devices, bind mounts) is the
+ * admin's; with volumes, tmpfs mounts and limits it stays the user's. */
+static const msgpack_object *
+create_params(struct params *p, const char *what)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&p->sb);
+	msgpack_packer_init(&pk, &p->sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	br_msg_pack_str(&pk, "image");
+	br_msg_pack_str(&pk, "busybox");
+	if (strcmp(what, "privileged") == 0) {
+		br_msg_pack_str(&pk, "privileged");
+		msgpack_pack_true(&pk);
+	} else if (strcmp(what, "unprivileged") == 0) {
+		br_msg_pack_str(&pk, "privileged");
+		msgpack_pack_false(&pk);
+	} else if (strcmp(what, "devices") == 0) {
+		br_msg_pack_str(&pk, "devices");
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_map(&pk, 1);
+		br_msg_pack_str(&pk, "host_path");
+		br_msg_pack_str(&pk, "/dev/null");
+	} else {
+		/* "bind", "volume", "tmpfs": a named volume first, then a mount of that type */
+		br_msg_pack_str(&pk, "mounts");
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_map(&pk, 1);
+		br_msg_pack_str(&pk, "type");
+		br_msg_pack_str(&pk, "volume");
+		msgpack_pack_map(&pk, 2);
+		br_msg_pack_str(&pk, "target");
+		br_msg_pack_str(&pk, "/x");
+		br_msg_pack_str(&pk, "type");
+		br_msg_pack_str(&pk, what);
+	}
+	msgpack_unpacked_init(&p->up);
+	T_OK(msgpack_unpack_next(&p->up, p->sb.data, p->sb.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+	return &p->up.data;
+}
+
+static void
+test_host_access_is_admin(void)
+{
+	static const struct {
+		const char *what;
+		enum br_role role;
+	} cases[] = {
+	        {"privileged", BR_ROLE_ADMIN},  {"devices", BR_ROLE_ADMIN}, {"bind", BR_ROLE_ADMIN},
+	        {"unprivileged", BR_ROLE_USER}, {"volume", BR_ROLE_USER},   {"tmpfs", BR_ROLE_USER},
+	};
+	struct params p;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum br_role got = br_gateway_method_role("containers.create",
+		                                          create_params(&p, cases[i].what));
+		params_free(&p);
+		if (got != cases[i].role)
+			T_FAIL_("containers.create with %s needs role %s, not %s", cases[i].what,
+			        br_role_name(cases[i].role), br_role_name(got));
+	}
+	/* the same params on another method change nothing */
+	T_EQ_INT(br_gateway_method_role("containers.delete", create_params(&p, "privileged")),
+	         BR_ROLE_USER);
 	params_free(&p);
 }
 
@@ -307,5 +380,6 @@ test_log_long_message(void)
 }
 
 T_MAIN(T_CASE(test_method_roles), T_CASE(test_views_of_every_namespace),
-       T_CASE(test_deadline_cannot_overflow), T_CASE(test_log_escapes_controls),
-       T_CASE(test_log_keeps_utf8_readable), T_CASE(test_log_json), T_CASE(test_log_long_message))
+       T_CASE(test_host_access_is_admin), T_CASE(test_deadline_cannot_overflow),
+       T_CASE(test_log_escapes_controls), T_CASE(test_log_keeps_utf8_readable),
+       T_CASE(test_log_json), T_CASE(test_log_long_message))

@@ -3,7 +3,8 @@
  * berth-shim driven as taskd drives it, with runc on a real busybox rootfs: the start report,
  * output in stdout.log/stderr.log, exit codes through wait and the exit file, kill, delete,
  * the runtime's error on a failed create, the shim outliving the process that started it,
- * protocol errors, and the shim's resident memory (printed as a # comment).
+ * protocol errors, an OOM kill under a memory limit reported in the reply and the exit file
+ * (and that file's format), and the shim's resident memory (printed as a # comment).
  *
  * Needs root, runc and busybox-static; skips otherwise. The shim binary is
  * $BERTH_BUILD/berth-shim (default build/). Everything lives under one private temp dir with
@@ -144,18 +145,24 @@ json_args(char *buf, size_t cap, const char *const *args)
 	snprintf(buf + n, cap - n, "]");
 }
 
+static int64_t bundle_memory; /* the next bundle's memory limit; 0: none */
+
 /* A bundle for container `id` running `args`, in top/<id>/bundle; returns the state dir. */
 static const char *
 make_bundle(const char *id, const char *const *args)
 {
 	static char state[512];
 	char dir[512], path[600], rootfs[512], spec[8192], argv_json[2048] = "";
+	char resources[128] = "";
 
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", top);
 	make_rootfs(rootfs);
 	snprintf(dir, sizeof(dir), "%s/%s", top, id);
 	T_OK(mkdir(dir, 0700) == 0);
 	json_args(argv_json, sizeof(argv_json), args);
+	if (bundle_memory > 0)
+		snprintf(resources, sizeof(resources),
+		         "\"resources\":{\"memory\":{\"limit\":%lld}},", (long long)bundle_memory);
 	snprintf(spec, sizeof(spec),
 	         "{\"ociVersion\":\"1.0.2\","
 	         "\"process\":{\"terminal\":false,\"user\":{\"uid\":0,\"gid\":0},\"args\":%s,"
@@ -168,11 +175,11 @@ make_bundle(const char *id, const char *const *args)
 	         "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
 	         "\"options\":[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]},"
 	         "{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}],"
-	         "\"linux\":{\"cgroupsPath\":\"%s/%s\",\"namespaces\":[{\"type\":\"pid\"},"
+	         "\"linux\":{%s\"cgroupsPath\":\"%s/%s\",\"namespaces\":[{\"type\":\"pid\"},"
 	         "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}"
 	         "],"
 	         "\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\"]}}",
-	         argv_json, rootfs, id, cgroup_parent, id);
+	         argv_json, rootfs, id, resources, cgroup_parent, id);
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	xwrite_file(path, spec);
 	snprintf(state, sizeof(state), "%s/%s/state", top, id);
@@ -320,9 +327,13 @@ test_output_and_exit_code(void)
 
 	int dirfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int64_t st, at;
+	bool oom = true;
 	T_NOERR(br_shim_read_exit(dirfd, &st, &at, &err), err);
 	T_EQ_INT(st, 3);
 	T_EQ_INT(at, r.exited_at);
+	T_NOERR(br_shim_read_exit_oom(dirfd, &st, &at, &oom, &err), err);
+	T_OK(!oom);
+	T_OK(!r.oom_killed);
 
 	/* A second wait answers at once; start again is refused. */
 	T_NOERR(call(state, "wait", NULL, &r, a, &err), err);
@@ -629,6 +640,75 @@ cleanup_all(void)
 		perror("system");
 }
 
+/* A memory hog under a 16 MiB limit: the OOM killer ends it, and the shim says so in its
+ * reply and in the exit file, written before the exit was announced. */
+static void
+test_oom_reported(void)
+{
+	skip_unless_ready();
+	const char *args[] = {"sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done", NULL};
+	bundle_memory = 16 << 20;
+	const char *state = make_bundle("oom1", args);
+	bundle_memory = 0;
+	br_arena *a = br_arena_new();
+	struct br_shim_reply r;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(spawn_shim("oom1", state, &r, a, &err), err);
+	pid_t shim = shim_pid_of(state);
+	T_NOERR(call(state, "start", NULL, &r, a, &err), err);
+	T_NOERR(call(state, "wait", NULL, &r, a, &err), err);
+	T_OK(r.exited);
+	T_EQ_INT(r.exit_status, 128 + SIGKILL);
+	T_OK(r.oom_killed);
+	int dirfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int64_t st, at;
+	bool oom = false;
+	T_NOERR(br_shim_read_exit_oom(dirfd, &st, &at, &oom, &err), err);
+	T_EQ_INT(st, 137);
+	T_OK(oom);
+	T_NOERR(call(state, "delete", NULL, &r, a, &err), err);
+	T_OK(wait_gone(shim, 5000));
+	close(dirfd);
+	br_arena_free(a);
+}
+
+/* The exit file's two forms, and what is refused. */
+static void
+test_exit_file_format(void)
+{
+	char dir[300];
+	br_err err = BR_ERR_INIT;
+	int64_t st, at;
+	bool oom;
+
+	snprintf(dir, sizeof(dir), "%s/exitfile", top);
+	T_OK(mkdir(dir, 0700) == 0);
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	T_NOERR(br_shim_write_exit_oom(dirfd, 137, 1234, true, &err), err);
+	T_EQ_STR(read_file(dir, "exit"), "137 1234 oom\n");
+	T_NOERR(br_shim_read_exit_oom(dirfd, &st, &at, &oom, &err), err);
+	T_EQ_INT(st, 137);
+	T_EQ_INT(at, 1234);
+	T_OK(oom);
+	T_NOERR(br_shim_read_exit(dirfd, &st, &at, &err), err); /* older readers: the status */
+	T_EQ_INT(st, 137);
+	T_NOERR(br_shim_write_exit(dirfd, 3, 99, &err), err);
+	T_EQ_STR(read_file(dir, "exit"), "3 99\n");
+	T_NOERR(br_shim_read_exit_oom(dirfd, &st, &at, &oom, &err), err);
+	T_OK(!oom);
+	static const char *const bad[] = {"3 99 oops\n", "3 99 oom", "3\n", "3 99 oom\nx",
+	                                  "300 1\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[400];
+		snprintf(path, sizeof(path), "%s/exit", dir);
+		xwrite_file(path, bad[i]);
+		br_err_clear(&err);
+		T_ERR(br_shim_read_exit_oom(dirfd, &st, &at, &oom, &err), err, BR_INVALID_ARGUMENT);
+	}
+	close(dirfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -641,6 +721,8 @@ main(int argc, char **argv)
 	        T_CASE(test_shim_outlives_its_starter),
 	        T_CASE(test_output_is_complete),
 	        T_CASE(test_protocol_errors),
+	        T_CASE(test_oom_reported),
+	        T_CASE(test_exit_file_format),
 	};
 	snprintf(top, sizeof(top), "/tmp/berth-shim-test.XXXXXX");
 	if (mkdtemp(top) == NULL) {

@@ -8,6 +8,7 @@
  * unconfined and user profiles, the cgroup namespace and AppArmor decisions on fake hosts,
  * hostname rules, image user files that are FIFOs, devices or symlinks). The last case runs a
  * generated spec with runc through berth-shim on a busybox rootfs, default profile included.
+ * The run options have their own file, test_taskd_runopts.c; the helpers are in t_spec.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,112 +33,7 @@
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#define NS_PATH "/run/berth/netd/netns/c1"
-
-static const char *img_env[] = {"PATH=/bin:/usr/bin", "FOO=1", "BAR=image"};
-static const char *img_ep[] = {"/bin/sh", "-c"};
-static const char *img_cmd[] = {"echo hi"};
-
-static struct br_image_runtime
-sample_image(void)
-{
-	struct br_image_runtime img = {
-	        .name = "docker.io/library/busybox:latest",
-	        .env = {img_env, 3},
-	        .entrypoint = {img_ep, 2},
-	        .cmd = {img_cmd, 1},
-	        .working_dir = "/work",
-	};
-	return img;
-}
-
-static struct taskd_spec_opts
-base_opts(const struct br_image_runtime *img)
-{
-	struct taskd_spec_opts o = {
-	        .ns = "default",
-	        .id = "c1",
-	        .image = img,
-	        .net_mode = "none",
-	        .netns_path = NS_PATH,
-	        .hosts_path = "/run/berth/netd/c1/hosts",
-	        .resolv_path = "/run/berth/netd/c1/resolv.conf",
-	        .rootfs_fd = -1,
-	};
-	return o;
-}
-
-static yajl_val
-build(const struct taskd_spec_opts *o, char ***ret_cmd)
-{
-	char *json = NULL, **cmd = NULL;
-	char errbuf[256];
-	br_err err = BR_ERR_INIT;
-
-	T_NOERR(taskd_spec_build(o, &json, &cmd, &err), err);
-	yajl_val root = yajl_tree_parse(json, errbuf, sizeof(errbuf));
-	if (root == NULL)
-		T_FAIL_("generated spec is not JSON: %s\n%s", errbuf, json);
-	free(json);
-	if (ret_cmd != NULL)
-		*ret_cmd = cmd;
-	else
-		br_strv_free(cmd);
-	return root;
-}
-
-static yajl_val
-get(yajl_val v, const char *a, const char *b, const char *c)
-{
-	const char *path[] = {a, b, c, NULL};
-	return yajl_tree_get(v, path, yajl_t_any);
-}
-
-static const char *
-str_at(yajl_val v, const char *a, const char *b, const char *c)
-{
-	yajl_val s = get(v, a, b, c);
-	return YAJL_IS_STRING(s) ? YAJL_GET_STRING(s) : NULL;
-}
-
-static long long
-int_at(yajl_val v, const char *a, const char *b, const char *c)
-{
-	yajl_val s = get(v, a, b, c);
-	T_OK(YAJL_IS_INTEGER(s));
-	return YAJL_GET_INTEGER(s);
-}
-
-/* The array as one string "a|b|c" for easy comparison. */
-static const char *
-joined(yajl_val arr)
-{
-	static char buf[4096];
-	size_t n = 0;
-	buf[0] = '\0';
-	T_OK(YAJL_IS_ARRAY(arr));
-	for (size_t i = 0; i < arr->u.array.len; i++) {
-		yajl_val s = arr->u.array.values[i];
-		T_OK(YAJL_IS_STRING(s));
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? "|" : "",
-		                      YAJL_GET_STRING(s));
-	}
-	return buf;
-}
-
-/* The mount whose destination is `dest`, or NULL. */
-static yajl_val
-find_mount(yajl_val root, const char *dest)
-{
-	yajl_val mounts = get(root, "mounts", NULL, NULL);
-	T_OK(YAJL_IS_ARRAY(mounts));
-	for (size_t i = 0; i < mounts->u.array.len; i++) {
-		const char *d = str_at(mounts->u.array.values[i], "destination", NULL, NULL);
-		if (d != NULL && strcmp(d, dest) == 0)
-			return mounts->u.array.values[i];
-	}
-	return NULL;
-}
+#include "test/unit/t_spec.h"
 
 static const char *
 namespaces(yajl_val root)
