@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -31,6 +32,10 @@ struct ctl_run_opts {
 	size_t nlabels;
 	const char **args; /* the command after IMAGE, pointing into argv */
 	size_t nargs;
+	/* --restart no|on-failure[:N]|always|unless-stopped: the policy's name (static) and
+	 * on-failure's N (0: no limit) */
+	const char *restart_policy;
+	uint32_t restart_max;
 };
 
 /*

@@ -4,6 +4,7 @@
  * running them, so that unit tests can check it) and the containers.create request they make.
  * Main thread.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,7 +22,10 @@ const char ctl_run_usage[] =
         "Usage: berth run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
         "\n"
         "Options (they end at IMAGE; what follows is the command):\n"
-        "      --rm               remove the container when it exits\n"
+        "      --rm               remove the container when it exits (taskd does it, also\n"
+        "                         with -d and when berth is gone by then)\n"
+        "      --restart POLICY   no, on-failure[:N], always or unless-stopped: restart the\n"
+        "                         container when it exits (default: no)\n"
         "  -d, --detach           print the container ID and return at once\n"
         "  -i, --interactive      keep the container's stdin open and attach ours to it\n"
         "  -t, --tty              give the container a terminal\n"
@@ -48,6 +52,43 @@ ctl_run_opts_free(struct ctl_run_opts *o)
 	free(o->label_values);
 	free(o->seccomp);
 	memset(o, 0, sizeof(*o));
+}
+
+/* --restart no|on-failure[:N]|always|unless-stopped, as docker's. */
+static int
+parse_restart(const char *value, struct ctl_run_opts *o, br_err *err)
+{
+	static const char *const names[] = {"no", "always", "unless-stopped"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			o->restart_policy = names[i];
+			o->restart_max = 0;
+			return 0;
+		}
+	}
+	if (strncmp(value, "on-failure", 10) == 0 && (value[10] == '\0' || value[10] == ':')) {
+		o->restart_policy = "on-failure";
+		o->restart_max = 0;
+		if (value[10] == '\0')
+			return 0;
+		char *end = NULL;
+		errno = 0;
+		unsigned long n = strtoul(value + 11, &end, 10);
+		if (value[11] >= '0' && value[11] <= '9' && *end == '\0' && errno == 0 &&
+		    n <= BR_RESTART_MAX) {
+			o->restart_max = (uint32_t)n;
+			return 0;
+		}
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --restart \"%s\": the count after on-failure: must be a "
+		                  "number from 0 to %d",
+		                  value, BR_RESTART_MAX);
+	}
+	return br_err_set(err, BR_INVALID_ARGUMENT,
+	                  "invalid --restart \"%s\": expected no, on-failure[:N], always or "
+	                  "unless-stopped",
+	                  value);
 }
 
 /* --security-opt VALUE: only seccomp=unconfined|FILE so far. The FILE is read and checked
@@ -97,6 +138,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"hostname", required_argument, NULL, 'H'},
 	        {"security-opt", required_argument, NULL, 'S'},
 	        {"label", required_argument, NULL, 'l'},
+	        {"restart", required_argument, NULL, 'P'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -180,6 +222,12 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 				return -1;
 			}
 			break;
+		case 'P':
+			if (parse_restart(optarg, &o, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			break;
 		case 'h':
 			o.help = true;
 			*ret = o;
@@ -198,9 +246,10 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 		ctl_run_opts_free(&o);
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s needs an IMAGE", argv[0]);
 	}
-	if (o.rm && o.detach) {
+	if (o.rm && o.restart_policy != NULL && strcmp(o.restart_policy, "no") != 0) {
 		ctl_run_opts_free(&o);
-		return br_err_set(err, BR_INVALID_ARGUMENT, "--rm cannot be combined with -d");
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "--rm cannot be combined with --restart %s", o.restart_policy);
 	}
 	o.image = argv[optind];
 	o.args = (const char **)argv + optind + 1;
@@ -226,5 +275,8 @@ ctl_run_create_req(const struct ctl_run_opts *o, struct br_container_create_req 
 	        .labels = {(const char **)o->label_keys, o->label_values, o->nlabels},
 	        .terminal = o->tty,
 	        .open_stdin = o->interactive,
+	        .restart_policy = o->restart_policy,
+	        .restart_max = o->restart_max,
+	        .auto_remove = o->rm,
 	};
 }

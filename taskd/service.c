@@ -59,6 +59,7 @@ container_unref(struct container *c)
 	free(c->bundle_dir);
 	free(c->task_dir);
 	free(c->log_dir);
+	free(c->exit_reason);
 	free(c);
 }
 
@@ -130,7 +131,16 @@ container_to_wire(const struct container *c, struct br_container *ret)
 	        .command = {(const char **)c->command, n},
 	        .labels = {(const char **)c->label_keys, (const char **)c->label_values,
 	                   c->n_labels},
+	        .exit_reason = c->task == TASK_STOPPED ? c->exit_reason : NULL,
+	        .restart_policy = taskd_restart_policy_name(c->restart_policy),
+	        .restart_max = c->restart_max,
+	        .restart_count = c->restart_count,
+	        .auto_remove = c->auto_remove,
 	};
+	/* Between an exit and the restart its policy decided (a task's own status stays
+	 * "stopped" for tasks.wait's callers). */
+	if (c->task != TASK_RUNNING && (c->restart_timer != NULL || c->restart_inflight))
+		ret->status = "restarting";
 }
 
 void
@@ -143,6 +153,8 @@ task_to_wire(const struct container *c, struct br_task *ret)
 	        .exit_status = c->task == TASK_STOPPED ? c->exit_status : 0,
 	        .exited_at = c->task == TASK_STOPPED ? c->exited_at : 0,
 	        .started_at = c->task == TASK_NONE ? 0 : c->started_at,
+	        .exit_reason = c->task == TASK_STOPPED ? c->exit_reason : NULL,
+	        .restart_count = c->restart_count,
 	};
 }
 

@@ -7,7 +7,7 @@
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
  *   containers.spec   {id}                -> {spec}  the OCI spec as written (JSON text)
- *   tasks.start       {id}                -> br_task      creates and starts the task (runc
+ *   tasks.start       {id, request_id}    -> br_task      creates and starts the task (runc
  *                                                         create + start under a berth-shim)
  *   tasks.get         {id}                -> br_task
  *   tasks.kill        {id, signal, all}   -> {}
@@ -19,7 +19,9 @@
  *
  * A container is the record (image, spec, snapshot, network); a task is its running process.
  * Container ids are [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; taskd generates one when `id` is empty.
- * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted).
+ * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted);
+ * a container (not a task) is "restarting" between an exit and the restart its restart
+ * policy decided.
  *
  * Output: the shim writes the container's stdout and stderr to its CRI log (common/crilog.h:
  * <root>/taskd/logs/<ns>/<id>/current.log, capped and rotated). tasks.logs returns the records
@@ -69,8 +71,20 @@ struct br_container_create_req {
 	const char *seccomp;
 	bool terminal;   /* the process gets a terminal (the shim holds the pty's master) */
 	bool open_stdin; /* the shim keeps the process's stdin open for attached clients */
+	/* What taskd does when the task exits (docs/tasks.md): "" or "no", "on-failure" (a
+	 * non-zero exit, at most restart_max times when restart_max > 0), "always",
+	 * "unless-stopped". */
+	const char *restart_policy;
+	uint32_t restart_max; /* on-failure's limit; at most BR_RESTART_MAX */
+	bool auto_remove;     /* taskd deletes the container once its task's exit is recorded */
+	/* Idempotency (docs/api.md): a client-chosen id of this logical operation; a repeated
+	 * request with the same id in the same namespace gets the first one's outcome. */
+	const char *request_id;
 };
 extern const struct br_schema br_container_create_req_schema;
+
+#define BR_RESTART_MAX 1000000
+#define BR_REQUEST_ID_MAX 64
 
 struct br_container {
 	const char *id;
@@ -84,6 +98,11 @@ struct br_container {
 	int64_t created_at;
 	struct br_strlist command; /* the process args as run */
 	struct br_strmap labels;
+	const char *exit_reason;    /* when stopped: "" or why taskd set the status ("shim lost") */
+	const char *restart_policy; /* "no" | "on-failure" | "always" | "unless-stopped" */
+	uint32_t restart_max;
+	uint32_t restart_count; /* restarts done by the policy since the last start by a user */
+	bool auto_remove;
 };
 extern const struct br_schema br_container_schema;
 
@@ -101,6 +120,7 @@ extern const struct br_schema br_container_list_resp_schema;
 struct br_container_id_req {
 	const char *id;
 	bool force;
+	const char *request_id; /* tasks.start: as containers.create's (docs/api.md) */
 };
 extern const struct br_schema br_container_id_req_schema;
 
@@ -109,8 +129,10 @@ struct br_task {
 	const char *status;
 	uint32_t pid;
 	int64_t exit_status;
-	int64_t exited_at;  /* ms since the epoch, 0 while running */
-	int64_t started_at; /* ms since the epoch, 0 without a task (or recorded before 0.1) */
+	int64_t exited_at;       /* ms since the epoch, 0 while running */
+	int64_t started_at;      /* ms since the epoch, 0 without a task (or recorded before 0.1) */
+	const char *exit_reason; /* when stopped: "" or why taskd set the status ("shim lost") */
+	uint32_t restart_count;
 };
 extern const struct br_schema br_task_schema;
 
@@ -210,6 +232,7 @@ struct br_event_task_exit {
 	uint32_t pid;
 	int64_t exit_status; /* the exit code, or 128 + the signal that killed it */
 	int64_t exited_at;   /* ns since the epoch, as the shim recorded it */
+	const char *reason;  /* "" or why taskd set the status ("shim lost") */
 };
 extern const struct br_schema br_event_task_exit_schema;
 
