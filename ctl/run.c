@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/random.h>
-
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/proto/events.h"
@@ -29,10 +27,10 @@
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 #include "ctl/run.h"
+#include "libberth/internal.h"
 
 #define LOGS_WAIT_MS 5000
 #define RETRY_UNAVAILABLE_MS 30000
-#define RETRY_CALL_MS 60000 /* create and start are asked again this long while away */
 #define RETRY_PAUSE_MS 250
 #define REMOVE_WAIT_MS 15000 /* --rm: how long run waits to see taskd's removal */
 #define EXIT_EVENT_WAIT_MS 30000
@@ -46,43 +44,6 @@ transient(br_code code)
 }
 
 static void sleep_ms(int64_t ms);
-
-/* A request id for one logical operation (docs/api.md): 32 hex digits. */
-static void
-request_id(char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t rnd[16] = {0};
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		int64_t now = ctl_now_ms() ^ ((int64_t)getpid() << 32);
-		memcpy(rnd, &now, sizeof(now));
-	}
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	out[32] = '\0';
-}
-
-/* ctl_call, asked again with the same params (which carry a request id, so that a call that
- * ran but whose answer was lost is answered with its outcome) while the gateway or taskd is
- * away, for at most RETRY_CALL_MS. */
-static int
-call_retrying(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
-              const struct br_schema *rs, void *ret, br_arena *arena, br_err *err)
-{
-	int64_t since = ctl_now_ms();
-
-	for (;;) {
-		if (ctl_call(ctl, method, ps, params, rs, ret, arena, 0, err) == 0)
-			return 0;
-		if (!transient(err->code) || ctl_now_ms() - since >= RETRY_CALL_MS)
-			return -1;
-		br_err_clear(err);
-		sleep_ms(RETRY_PAUSE_MS);
-	}
-}
 
 /* The exit status of container `id` from its /tasks/exit in the event log at or after
  * `since_ns` (the container may have been removed by its auto_remove before we could ask
@@ -289,8 +250,8 @@ create_container(struct ctl *ctl, const struct ctl_run_opts *o, const char *rid,
 
 	ctl_run_create_req(o, &req);
 	req.request_id = rid;
-	return call_retrying(ctl, "containers.create", &br_container_create_req_schema, &req,
-	                     &br_container_schema, ret, arena, err);
+	return ctl_call_retrying(ctl, "containers.create", &br_container_create_req_schema, &req,
+	                         &br_container_schema, ret, arena, err);
 }
 
 /* --rm: taskd removes the container once its exit is recorded; wait (a while) until it did,
@@ -363,8 +324,8 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 	int64_t since_ns = (ctl_now_ms() - 1000) * 1000000;
 	char create_rid[33], start_rid[33];
 	int rc;
-	request_id(create_rid);
-	request_id(start_rid);
+	libberth_request_id(create_rid);
+	libberth_request_id(start_rid);
 	if (create_container(ctl, &o, create_rid, arena, &container, &err) < 0) {
 		ctl_report(&err);
 		rc = CTL_EXIT_RUN_FAILED;
@@ -373,8 +334,8 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 	a->id = container.id;
 
 	struct br_container_id_req start = {.id = container.id, .request_id = start_rid};
-	if (call_retrying(ctl, "tasks.start", &br_container_id_req_schema, &start, NULL, NULL, NULL,
-	                  &err) < 0) {
+	if (ctl_call_retrying(ctl, "tasks.start", &br_container_id_req_schema, &start, NULL, NULL,
+	                      NULL, &err) < 0) {
 		if (o.rm && err.code == BR_NOT_FOUND && container_gone(ctl, container.id)) {
 			/* Started, exited and removed while our start was asked again. */
 			br_err probe = BR_ERR_INIT;
@@ -441,7 +402,7 @@ ctl_cmd_create(struct ctl *ctl, int argc, char **argv)
 	}
 	int rc = 0;
 	char rid[33];
-	request_id(rid);
+	libberth_request_id(rid);
 	if (create_container(ctl, &o, rid, arena, &container, &err) < 0) {
 		ctl_report(&err);
 		rc = CTL_EXIT_RUN_FAILED;

@@ -260,8 +260,13 @@ taskd_reconcile(struct taskd *t, br_err *err)
 		next = c->next;
 		if (c->creating)
 			undo_create(t, c);
-		else if (c->task == TASK_RUNNING || c->task == TASK_STARTING)
+		else if (c->task == TASK_RUNNING || c->task == TASK_STARTING) {
+			/* A `berth run --rm` that followed it may be reconnecting: it gets the
+			 * time to read the end of the output before the container goes. */
+			if (c->auto_remove)
+				c->follower_seen_ms = br_now_ms();
 			reattach(t, c);
+		}
 	}
 	_cleanup_closedir_ DIR *d = opendir(bundles);
 	struct dirent *e;

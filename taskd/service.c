@@ -310,6 +310,7 @@ taskd_service_drain(struct taskd *t)
 	for (struct container *c = t->containers; c != NULL; c = c->next) {
 		taskd_flush_waiters(t, c);
 		taskd_unwatch(c);
+		taskd_supervise_cancel(c);
 		if (c->fs_event != NULL) {
 			uv_close((uv_handle_t *)c->fs_event, close_free);
 			c->fs_event = NULL;

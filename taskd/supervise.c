@@ -157,8 +157,7 @@ lost_work(uv_work_t *w)
 		return;
 	}
 	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	j->have_exit = dirfd >= 0 &&
-	               br_shim_read_exit(dirfd, &j->status, &j->exited_at, &err) == 0;
+	j->have_exit = dirfd >= 0 && br_shim_read_exit(dirfd, &j->status, &j->exited_at, &err) == 0;
 	br_err_clear(&err);
 	/* Whatever still runs is killed and the runtime's state removed. */
 	if (j->runtime_path != NULL &&
@@ -276,8 +275,7 @@ static void
 begin_remove(struct taskd *t, struct container *c)
 {
 	/* A follower seen lately is reading the output: it reads the end first. */
-	if (c->follower_seen_ms != 0 &&
-	    br_now_ms() - c->follower_seen_ms < TASKD_REMOVE_DRAIN_MS) {
+	if (c->follower_seen_ms != 0 && br_now_ms() - c->follower_seen_ms < TASKD_REMOVE_DRAIN_MS) {
 		c->remove_pending = true;
 		arm(t, c, &c->remove_timer, TASKD_REMOVE_DRAIN_MS, remove_now);
 		return;

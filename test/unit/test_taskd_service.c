@@ -706,6 +706,70 @@ follow_logs(const char *id, char *out, size_t cap, char *errout, size_t ecap, in
 
 /* ------------------------------------------------------------------ cases */
 
+/* containers.create and tasks.start asked again under their request ids get the first call's
+ * outcome, not ALREADY_EXISTS or "already running"; a bad id is refused. */
+static void
+test_request_ids(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t, t2;
+	const char *args[] = {"sleep", "100"};
+	struct br_container_create_req req = {
+	        .id = "q1", .image = "busybox", .args = {args, 2}, .request_id = "create-1"};
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_EQ_STR(c.id, "q1");
+	T_EQ_STR(c.status, "created");
+	req.request_id = "create-2";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_ALREADY_EXISTS);
+	/* A generated id: the repeated request names the same container. */
+	struct br_container_create_req anon = {
+	        .image = "busybox", .args = {args, 2}, .request_id = "create-3"};
+	struct br_container c1, c2;
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &anon,
+	             &br_container_schema, &c1, a, &err),
+	        err);
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &anon,
+	             &br_container_schema, &c2, a, &err),
+	        err);
+	T_EQ_STR(c1.id, c2.id);
+	anon.request_id = "bad id!";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &anon,
+	           &br_container_schema, &c2, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+
+	struct br_container_id_req sr = {.id = "q1", .request_id = "start-1"};
+	T_NOERR(call("tasks.start", &br_container_id_req_schema, &sr, &br_task_schema, &t, a, &err),
+	        err);
+	T_NOERR(call("tasks.start", &br_container_id_req_schema, &sr, &br_task_schema, &t2, a,
+	             &err),
+	        err);
+	T_EQ_STR(t2.status, "running");
+	T_EQ_INT(t2.pid, t.pid);
+	sr.request_id = "start-2";
+	T_ERR(call("tasks.start", &br_container_id_req_schema, &sr, &br_task_schema, &t2, a, &err),
+	      err, BR_FAILED_PRECONDITION);
+	T_NOERR(simple("containers.delete", "q1", true, a, &err), err);
+	T_NOERR(simple("containers.delete", c1.id, true, a, &err), err);
+	/* The create's container is gone: said so, not made again. */
+	req.request_id = "create-1";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_NOT_FOUND);
+	taskd_stop();
+	br_arena_free(a);
+}
+
 static void
 test_lifecycle(void)
 {
@@ -1053,7 +1117,9 @@ test_restart_reconciles(void)
 	T_EQ_INT(t.exit_status, 137);
 	t = wait_task("r3", 0, a);
 	T_EQ_STR(t.status, "stopped");
-	T_EQ_INT(t.exit_status, 255);
+	/* No exit file: taskd killed what was left, and says so. */
+	T_EQ_INT(t.exit_status, 137);
+	T_EQ_STR(t.exit_reason, "shim lost");
 	T_OK(!exists("%s/state/taskd/bundles/%s/stray", top, ns));
 	if (access("/usr/bin/sqlite3", X_OK) == 0) {
 		T_NOERR(get("r4", &c, a, &err), err);
@@ -1400,6 +1466,7 @@ main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 	        T_CASE(test_lifecycle),
+	        T_CASE(test_request_ids),
 	        T_CASE(test_create_failures_leave_nothing),
 	        T_CASE(test_logs_long_poll),
 	        T_CASE(test_kill_and_force_delete),
