@@ -264,9 +264,10 @@ wait_removed(struct ctl *ctl, const char *id)
 
 	while (ctl_now_ms() - since < REMOVE_WAIT_MS) {
 		br_err err = BR_ERR_INIT;
+		/* Gone (NOT_FOUND), or nothing to learn (another failure): done. */
 		if (ctl_call(ctl, "containers.get", &br_container_id_req_schema, &req, NULL, NULL,
 		             NULL, 0, &err) < 0 &&
-		    err.code == BR_NOT_FOUND)
+		    !transient(err.code))
 			return;
 		sleep_ms(100);
 	}

@@ -247,9 +247,10 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s needs an IMAGE", argv[0]);
 	}
 	if (o.rm && o.restart_policy != NULL && strcmp(o.restart_policy, "no") != 0) {
+		const char *policy = o.restart_policy; /* static */
 		ctl_run_opts_free(&o);
 		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "--rm cannot be combined with --restart %s", o.restart_policy);
+		                  "--rm cannot be combined with --restart %s", policy);
 	}
 	o.image = argv[optind];
 	o.args = (const char **)argv + optind + 1;
