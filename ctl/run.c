@@ -8,6 +8,11 @@
  * one that is not found 127, as docker and podman do. `berth create` is run's first half (the
  * same options, the same containers.create) and `berth start -a` its second (start, then the
  * same following and signal forwarding), so the three share those functions.
+ *
+ * A restart of the gateway or taskd at any moment ends no run: create and start carry request
+ * ids and are asked again until they are answered (a call that ran gets its first outcome),
+ * following goes on from its cursor, and --rm is taskd's (the container's auto_remove): when
+ * the container is gone by the time we are back, its exit code comes from the event log.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -117,6 +117,12 @@ arm(struct taskd *t, struct container *c, struct sup_timer **slot, int64_t ms,
 }
 
 void
+taskd_supervise_cancel_restart(struct container *c)
+{
+	disarm(&c->restart_timer);
+}
+
+void
 taskd_supervise_cancel(struct container *c)
 {
 	disarm(&c->restart_timer);
@@ -174,7 +180,6 @@ lost_done(uv_work_t *w, int status)
 
 	taskd_work_done(t);
 	c->shim_check = false;
-	c->busy = false;
 	if (c->task != TASK_RUNNING || t->stopping)
 		goto out;
 	if (j->alive && !j->have_exit) {
@@ -210,8 +215,9 @@ taskd_shim_lost(struct taskd *t, struct container *c)
 	j->t = t;
 	j->c = c;
 	j->work.data = j;
+	/* Not "busy": an operation under way (a forced delete) settles the task itself, and
+	 * the check then finds it no longer running. */
 	c->shim_check = true;
-	c->busy = true;
 	container_ref(c);
 	taskd_queue(t, &j->work, lost_work, lost_done);
 }

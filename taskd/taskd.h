@@ -315,6 +315,8 @@ void taskd_shim_lost(struct taskd *t, struct container *c);
 void taskd_supervise_exited(struct taskd *t, struct container *c);
 /* Cancel a pending restart or removal (delete, stop, user start). */
 void taskd_supervise_cancel(struct container *c);
+/* Cancel a pending restart only (a stop or kill by a user; a pending removal stays). */
+void taskd_supervise_cancel_restart(struct container *c);
 /* After reconcile: restart what the policies say must run, remove what auto_remove left. */
 void taskd_supervise_startup(struct taskd *t);
 /* A follower (tasks.logs) read the end of an exited task's output. */

@@ -653,7 +653,7 @@ stopped_by_user(struct taskd *t, struct container *c)
 {
 	br_err err = BR_ERR_INIT;
 
-	taskd_supervise_cancel(c);
+	taskd_supervise_cancel_restart(c);
 	if (c->stopped_by_user)
 		return;
 	c->stopped_by_user = true;

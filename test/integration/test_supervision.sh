@@ -146,6 +146,13 @@ if wait_for 10 restarts_at_least al1 3; then
 else
 	it_not_ok "always restarts a clean exit" "$(b ps -a | grep al1)"
 fi
+if wait_for 10 is_status al1 restarting; then
+	it_ok "ps shows a container waiting for its restart as restarting"
+else
+	it_not_ok "ps shows restarting" "$(b ps -a | grep al1)"
+fi
+expect_out "ps (without -a) lists a restarting container" 1 \
+	bash -c "b ps | grep -c '^al1 '"
 b stop -t 1 al1 >/dev/null
 n1=$(ps_field al1 restart_count)
 sleep 2
