@@ -334,15 +334,17 @@ void
 taskd_supervise_startup(struct taskd *t)
 {
 	for (struct container *c = t->containers; c != NULL; c = c->next) {
-		if (c->creating || c->busy || c->task != TASK_STOPPED || c->restart_timer != NULL ||
-		    c->remove_pending)
+		/* Stopped, or "created" again by a restart that taskd did not live to finish
+		 * (a container that never ran has no started_at). */
+		bool ran = c->task == TASK_STOPPED || (c->task == TASK_NONE && c->started_at > 0);
+		if (c->creating || c->busy || !ran || c->restart_timer != NULL || c->remove_pending)
 			continue;
 		if (c->restart_policy == RESTART_ALWAYS ||
 		    (c->restart_policy == RESTART_UNLESS_STOPPED && !c->stopped_by_user)) {
 			c->stopped_by_user = false;
 			c->restart_delay_ms = 0;
 			schedule_restart(t, c);
-		} else if (c->auto_remove) {
+		} else if (c->auto_remove && c->task == TASK_STOPPED) {
 			remove_now(t, c);
 		}
 	}

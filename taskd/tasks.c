@@ -337,7 +337,7 @@ start_done(uv_work_t *w, int status)
 		start_job_free(j);
 		return;
 	}
-	if (j->restart) {
+	if (j->restart && j->old_pid != 0) {
 		/* The old task was deleted: its /tasks/delete precedes the new one's events. */
 		c->pid = j->old_pid;
 		c->exit_status = j->old_status;
@@ -400,7 +400,7 @@ start_begin(struct taskd *t, struct container *c, br_call *call, const char *req
 	br_err err = BR_ERR_INIT;
 
 	j->restart = call == NULL;
-	j->old_pid = c->pid;
+	j->old_pid = c->task == TASK_STOPPED ? c->pid : 0; /* 0: no old task to delete */
 	j->old_status = c->exit_status;
 	j->old_exited_at = c->exited_at;
 	if (taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err) < 0 ||

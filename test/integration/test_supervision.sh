@@ -189,6 +189,26 @@ expect_out "after a taskd restart: always runs again, stopped unless-stopped doe
 	"running stopped running" bash -c 'echo $(for c in al2 us1 us2; do b --format json ps -a | jq -r --arg c $c ".[] | select(.id == \$c) | .status"; done)'
 b rm -f al2 us1 us2 >/dev/null
 
+# As after a host reboot: the shim, the container, the bundle and the runtime's state are gone
+# while taskd is down; an always container runs again when taskd starts.
+b run -d --name al3 --restart always "$SH" sleep 1000 >/dev/null
+wait_for 10 is_status al3 running
+cpid=$(ps_field al3 pid)
+spid=$(shim_pid al3)
+daemon_kill9 taskd
+kill -9 "$spid" "$cpid" 2>/dev/null
+wait_for 5 bash -c "! kill -0 $cpid 2>/dev/null"
+umount "$T/state/taskd/bundles/default/al3/rootfs" 2>/dev/null
+rm -rf "$T/state/taskd/bundles/default/al3" "$T/state/taskd/runtime/runc/default/al3"
+daemon_start taskd
+wait_healthy 20
+if wait_for 10 is_status al3 running && [ "$(ps_field al3 pid)" != "$cpid" ]; then
+	it_ok "after a simulated reboot an always container runs again ($(ps_field al3 restart_count) restart)"
+else
+	it_not_ok "after a simulated reboot an always container runs again" "$(b ps -a | grep al3)"
+fi
+b rm -f al3 >/dev/null
+
 # --- --rm ------------------------------------------------------------------------------------
 expect_exit "run --rm ends with the container's code" 3 b run --rm --name rm1 "$SH" sh -c 'echo out; exit 3'
 check "run --rm printed the output" grep -qx out "$T/stdout"
