@@ -43,6 +43,11 @@ static const struct br_schema *const schemas[] = {
         &br_events_publish_req_schema,
         &br_events_subscribe_req_schema,
         &br_event_page_schema,
+        &br_container_create_req_schema,
+        &br_container_id_req_schema,
+        &br_container_schema,
+        &br_task_schema,
+        &br_event_task_exit_schema,
 };
 
 static void

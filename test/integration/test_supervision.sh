@@ -81,10 +81,10 @@ spid=$(shim_pid lost1)
 if [ -n "$spid" ] && kill -0 "$spid" && kill -0 "$cpid"; then
 	t0=$(now_ms)
 	kill -9 "$spid"
-	if wait_for 3 is_status lost1 stopped; then
+	if wait_for 2 is_status lost1 stopped; then
 		it_ok "a killed shim is noticed in $(($(now_ms) - t0)) ms"
 	else
-		it_not_ok "a killed shim is noticed within 3 s" "status: $(status_of lost1)"
+		it_not_ok "a killed shim is noticed within 2 s" "status: $(status_of lost1)"
 	fi
 	expect_out "ps shows the exit and its reason" "Exited (137) shim lost" \
 		bash -c "b ps -a | awk '\$1 == \"lost1\"' | grep -o 'Exited (137) shim lost'"
