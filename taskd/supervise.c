@@ -243,9 +243,12 @@ should_restart(const struct container *c, int64_t status)
 static void
 restart_fire(struct taskd *t, struct container *c)
 {
-	if (c->busy || c->stopped_by_user || c->task == TASK_RUNNING ||
-	    taskd_find(t, c->ns, c->id) != c)
+	if (c->stopped_by_user || c->task == TASK_RUNNING || taskd_find(t, c->ns, c->id) != c)
 		return;
+	if (c->busy) { /* another operation first; then the restart */
+		arm(t, c, &c->restart_timer, TASKD_REMOVE_RETRY_MS, restart_fire);
+		return;
+	}
 	c->restart_count++;
 	br_log_info("TASK-RESTART", "container %s/%s: restart %u (policy %s)", c->ns, c->id,
 	            c->restart_count, taskd_restart_policy_name(c->restart_policy));
@@ -270,9 +273,12 @@ static void
 remove_now(struct taskd *t, struct container *c)
 {
 	c->remove_pending = false;
-	if (c->busy || c->task == TASK_RUNNING || c->restart_timer != NULL ||
-	    taskd_find(t, c->ns, c->id) != c)
+	if (c->task == TASK_RUNNING || c->restart_timer != NULL || taskd_find(t, c->ns, c->id) != c)
 		return;
+	if (c->busy) { /* another operation first; then the removal */
+		arm(t, c, &c->remove_timer, TASKD_REMOVE_RETRY_MS, remove_now);
+		return;
+	}
 	br_log_info("TASK-AUTO-REMOVE", "container %s/%s: removing (auto_remove)", c->ns, c->id);
 	taskd_container_auto_remove(t, c);
 }
