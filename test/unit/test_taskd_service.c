@@ -1250,6 +1250,77 @@ test_events_lifecycle(void)
 	br_arena_free(a);
 }
 
+/* A restart by the policy is a run of its own in the events (the old task's delete, then the
+ * new one's create and start); auto_remove deletes the container after its exit's event; a
+ * policy with auto_remove, an unknown policy and a count without on-failure are refused. */
+static void
+test_events_restart_and_auto_remove(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *args[] = {"sh", "-c", "exit 2"};
+	struct br_container_create_req req = {.id = "p1",
+	                                      .image = "busybox",
+	                                      .args = {args, 3},
+	                                      .restart_policy = "on-failure",
+	                                      .restart_max = 1};
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_EQ_STR(c.restart_policy, "on-failure");
+	T_NOERR(start("p1", &t, a, &err), err);
+	for (int i = 0; i < 100; i++) {
+		T_NOERR(get("p1", &c, a, &err), err);
+		if (strcmp(c.status, "stopped") == 0 && c.restart_count == 1)
+			break;
+		usleep(100000);
+	}
+	T_EQ_STR(c.status, "stopped");
+	T_EQ_INT(c.restart_count, 1);
+	T_EQ_INT(c.exit_status, 2);
+	seen_wait(BR_TOPIC_TASK_EXIT, "p1");
+	for (int i = 0; i < 50 && seen_count(BR_TOPIC_TASK_EXIT, "p1") < 2; i++)
+		usleep(100000);
+	expect_topics("p1", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                    "tasks/create tasks/start tasks/exit");
+	T_NOERR(simple("containers.delete", "p1", false, a, &err), err);
+
+	struct br_container_create_req rm = {
+	        .id = "ar1", .image = "busybox", .args = {args, 3}, .auto_remove = true};
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &rm,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_OK(c.auto_remove);
+	T_NOERR(start("ar1", &t, a, &err), err);
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "ar1");
+	expect_topics("ar1", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                     "containers/delete");
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_EXIT, "ar1").exit_status, 2);
+	T_ERR(get("ar1", &c, a, &err), err, BR_NOT_FOUND);
+
+	rm.id = "ar2";
+	rm.restart_policy = "always";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &rm, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	req.id = "p2";
+	req.restart_policy = "sometimes";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	req.restart_policy = "always";
+	req.restart_max = 3;
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	taskd_stop();
+	br_arena_free(a);
+}
+
 /* A delete that kills the task reports its exit first; an exited task deleted with its
  * container (`run --rm`) reports exit, task delete and container delete, in that order. */
 static void
@@ -1474,6 +1545,7 @@ main(int argc, char **argv)
 	        T_CASE(test_restart_reconciles),
 	        T_CASE(test_leases_follow_records),
 	        T_CASE(test_events_lifecycle),
+	        T_CASE(test_events_restart_and_auto_remove),
 	        T_CASE(test_events_delete_paths),
 	        T_CASE(test_events_exit_once_across_restarts),
 	        T_CASE(test_events_unfinished_start),
