@@ -328,6 +328,10 @@ create_replay(struct taskd *t, br_call *call, const char *ns, const char *reques
 		              request_id);
 		return 1;
 	}
+	br_log_info("TASK-REPLAY",
+	            "container %s/%s: create request %s asked again: answered with "
+	            "its container",
+	            ns, id, request_id);
 	struct br_container out;
 	container_to_wire(c, &out);
 	br_call_reply(call, &br_container_schema, &out);

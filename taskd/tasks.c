@@ -479,6 +479,9 @@ start_replay(struct taskd *t, br_call *call, struct container *c, const char *re
 		return 1;
 	}
 	if ((c->task == TASK_RUNNING || c->task == TASK_STOPPED) && c->started_at >= at) {
+		br_log_info("TASK-REPLAY",
+		            "container %s/%s: start request %s asked again: answered with its task",
+		            c->ns, c->id, request_id);
 		struct br_task out;
 		task_to_wire(c, &out);
 		br_call_reply(call, &br_task_schema, &out);

@@ -266,4 +266,5 @@ for i in $(seq "$ITERATIONS"); do
 	done
 done
 
+it_log "requests answered again under their request ids: $(cat "$T"/logs/taskd.log | grep -c TASK-REPLAY)"
 it_summary
