@@ -109,6 +109,17 @@ ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const 
 }
 
 int
+ctl_call_retrying(struct ctl *ctl, const char *method, const struct br_schema *ps,
+                  const void *params, const struct br_schema *rs, void *ret, br_arena *arena,
+                  br_err *err)
+{
+	if (ctl_connect(ctl, err) < 0)
+		return -1;
+	berth_call_options opts = call_options(ctl, 0);
+	return libberth_call_retrying(ctl->client, &opts, method, ps, params, rs, ret, arena, err);
+}
+
+int
 ctl_list_all(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *req,
              struct br_page_req *page, const struct br_schema *rs, void *resp,
              const struct br_objlist *items, const char *const *next_token, size_t item_size,

@@ -91,7 +91,8 @@ ctl_cmd_info(struct ctl *ctl, int argc, char **argv)
 
 /* ---- ps ---- */
 
-/* "Up", "Exited (N)", "Created", "Paused" from a container's status. */
+/* "Up", "Exited (N)" (with the reason taskd chose the status for, if any), "Restarting (N)",
+ * "Created", "Paused" from a container's status. */
 static void
 container_status(const struct br_container *c, char *buf, size_t cap)
 {
@@ -99,8 +100,13 @@ container_status(const struct br_container *c, char *buf, size_t cap)
 
 	if (strcmp(s, "running") == 0)
 		snprintf(buf, cap, "Up");
+	else if (strcmp(s, "stopped") == 0 && c->exit_reason != NULL && c->exit_reason[0] != '\0')
+		snprintf(buf, cap, "Exited (%lld) %s", (long long)c->exit_status, c->exit_reason);
 	else if (strcmp(s, "stopped") == 0)
 		snprintf(buf, cap, "Exited (%lld)", (long long)c->exit_status);
+	else if (strcmp(s, "restarting") == 0)
+		snprintf(buf, cap, "Restarting (%lld), %u restarts", (long long)c->exit_status,
+		         c->restart_count);
 	else if (strcmp(s, "created") == 0)
 		snprintf(buf, cap, "Created");
 	else if (strcmp(s, "paused") == 0)
@@ -130,6 +136,8 @@ container_json(yajl_gen g, const void *item)
 	br_json_gen_kv_str(g, "status", c->status);
 	br_json_gen_kv_int(g, "pid", c->pid);
 	br_json_gen_kv_int(g, "exit_status", c->exit_status);
+	br_json_gen_kv_str(g, "exit_reason", c->exit_reason ? c->exit_reason : "");
+	br_json_gen_kv_int(g, "restart_count", c->restart_count);
 	br_json_gen_kv_int(g, "created_at", c->created_at);
 	br_json_gen_kv_str(g, "runtime", c->runtime);
 	br_json_gen_kv_str(g, "net", c->net);
@@ -193,11 +201,11 @@ ctl_ps_filter_add(struct ctl_ps_filter *f, char *spec, br_err *err)
 			if (strcmp(value, "exited") == 0)
 				value = "stopped";
 			else if (strcmp(value, "created") != 0 && strcmp(value, "running") != 0 &&
-			         strcmp(value, "paused") != 0)
+			         strcmp(value, "paused") != 0 && strcmp(value, "restarting") != 0)
 				return br_err_set(
 				        err, BR_INVALID_ARGUMENT,
 				        "invalid filter status=%s: expected created, running, "
-				        "paused or exited",
+				        "paused, restarting or exited",
 				        value);
 			filter_push(&f->status, &f->nstatus, value);
 		} else if (strcmp(part, "name") == 0) {
@@ -325,7 +333,8 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 	for (size_t i = 0; i < list.n; i++)
 		show[i] = (all || filter.nstatus > 0 ||
 		           (cs[i].status && (strcmp(cs[i].status, "running") == 0 ||
-		                             strcmp(cs[i].status, "paused") == 0))) &&
+		                             strcmp(cs[i].status, "paused") == 0 ||
+		                             strcmp(cs[i].status, "restarting") == 0))) &&
 		          ctl_ps_filter_match(&filter, &cs[i]);
 
 	return ctl_print_list(ctl, &container_view, &list, quiet, show);

@@ -82,6 +82,12 @@ int ctl_connect(struct ctl *ctl, br_err *err);
 int ctl_call(struct ctl *ctl, const char *method, const struct br_schema *ps, const void *params,
              const struct br_schema *rs, void *ret, br_arena *arena, int64_t min_timeout_ms,
              br_err *err);
+/* ctl_call for a call whose params carry a request id (containers.create, tasks.start): asked
+ * again while the gateway or taskd is away (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED), for at
+ * most a minute; a call that ran gets its first outcome. Errors: the last call's. */
+int ctl_call_retrying(struct ctl *ctl, const char *method, const struct br_schema *ps,
+                      const void *params, const struct br_schema *rs, void *ret, br_arena *arena,
+                      br_err *err);
 
 /*
  * Call the paged list `method` until its last page and gather every item (each `item_size`

@@ -103,13 +103,22 @@ gen_state(yajl_gen g, const struct br_container *c, const struct br_task *task)
 	br_json_gen_kv_bool(g, "running",
 	                    strcmp(c->status, "running") == 0 || strcmp(c->status, "paused") == 0);
 	br_json_gen_kv_bool(g, "paused", strcmp(c->status, "paused") == 0);
+	br_json_gen_kv_bool(g, "restarting", strcmp(c->status, "restarting") == 0);
 	br_json_gen_kv_int(g, "pid", c->pid);
 	br_json_gen_kv_int(g, "exit_code", c->exit_status);
 	/* docker's State.OOMKilled: the kernel's OOM killer struck the container */
 	br_json_gen_kv_bool(g, "oom_killed", c->oom_killed);
+	br_json_gen_kv_str(g, "exit_reason", c->exit_reason ? c->exit_reason : "");
 	br_json_gen_kv_int(g, "started_at", task ? task->started_at : 0);
 	br_json_gen_kv_int(g, "finished_at", task ? task->exited_at : 0);
 	yajl_gen_map_close(g);
+	br_json_gen_kv_int(g, "restart_count", c->restart_count);
+	br_json_gen_str(g, "restart_policy");
+	yajl_gen_map_open(g);
+	br_json_gen_kv_str(g, "name", c->restart_policy ? c->restart_policy : "no");
+	br_json_gen_kv_int(g, "maximum_retry_count", c->restart_max);
+	yajl_gen_map_close(g);
+	br_json_gen_kv_bool(g, "auto_remove", c->auto_remove);
 }
 
 /* One container's object, or -1 with err (nothing generated). */

@@ -8,6 +8,11 @@
  * one that is not found 127, as docker and podman do. `berth create` is run's first half (the
  * same options, the same containers.create) and `berth start -a` its second (start, then the
  * same following and signal forwarding), so the three share those functions.
+ *
+ * A restart of the gateway or taskd at any moment ends no run: create and start carry request
+ * ids and are asked again until they are answered (a call that ran gets its first outcome),
+ * following goes on from its cursor, and --rm is taskd's (the container's auto_remove): when
+ * the container is gone by the time we are back, its exit code comes from the event log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,16 +27,76 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/proto/images.h"
+#include "common/proto/events.h"
 #include "common/proto/tasks.h"
 #include "common/seccomp.h"
 #include "common/xalloc.h"
 #include "ctl/attach.h"
 #include "ctl/ctl.h"
 #include "ctl/run.h"
+#include "libberth/internal.h"
 
 #define LOGS_WAIT_MS 5000
 #define RETRY_UNAVAILABLE_MS 30000
+#define RETRY_PAUSE_MS 250
+#define REMOVE_WAIT_MS 15000 /* --rm: how long run waits to see taskd's removal */
+#define EXIT_EVENT_WAIT_MS 30000
 #define KILL_ESCALATE_AFTER 3
+
+/* A transient failure: the gateway or taskd is restarting, the call may or may not have run. */
+static bool
+transient(br_code code)
+{
+	return code == BR_UNAVAILABLE || code == BR_DEADLINE_EXCEEDED || code == BR_CANCELED;
+}
+
+static void sleep_ms(int64_t ms);
+
+/* The exit status of container `id` from its /tasks/exit in the event log at or after
+ * `since_ns` (the container may have been removed by its auto_remove before we could ask
+ * taskd), waiting for it for at most EXIT_EVENT_WAIT_MS. */
+static int
+exit_from_events(struct ctl *ctl, const char *id, int64_t since_ns, br_err *err)
+{
+	const char *topics[] = {BR_TOPIC_TASK_EXIT};
+	const char *ns = ctl->ns != NULL && ctl->ns[0] != '\0' ? ctl->ns : "default";
+	const char *nss[] = {ns};
+	struct br_events_subscribe_req req = {
+	        .since = since_ns, .topics = {topics, 1}, .namespaces = {nss, 1}, .wait_ms = 2000};
+	int64_t start = ctl_now_ms();
+	int status = -1;
+
+	while (ctl_now_ms() - start < EXIT_EVENT_WAIT_MS) {
+		_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+		struct br_event_page page;
+		if (ctl_call(ctl, "events.subscribe", &br_events_subscribe_req_schema, &req,
+		             &br_event_page_schema, &page, arena, 10000, err) < 0) {
+			if (!transient(err->code))
+				return br_err_wrap(err, "the exit of container %s", id);
+			br_err_clear(err);
+			sleep_ms(RETRY_PAUSE_MS);
+			continue;
+		}
+		const struct br_event *evs = page.events.v;
+		for (size_t i = 0; i < page.events.n; i++) {
+			msgpack_object obj;
+			struct br_event_task_exit ex;
+			br_err ignored = BR_ERR_INIT;
+			if (br_msg_unpack(evs[i].payload.data, evs[i].payload.len, arena, &obj,
+			                  &ignored) == 0 &&
+			    br_msg_decode(&obj, &br_event_task_exit_schema, "", arena, &ex,
+			                  &ignored) == 0 &&
+			    ex.container_id != NULL && strcmp(ex.container_id, id) == 0)
+				status = (int)(ex.exit_status & 0xff);
+		}
+		req.since = 0;
+		req.after = page.next;
+		if (status >= 0 && page.next >= page.last)
+			return status;
+	}
+	return br_err_set(err, BR_NOT_FOUND,
+	                  "container %s was removed and its exit is not in the event log", id);
+}
 
 int
 ctl_run_start_exit_code(const br_err *err)
@@ -105,7 +170,8 @@ sleep_ms(int64_t ms)
 /* Copy the task's output from `from` (a log cursor of tasks.logs; NULL: the log's start) to our
  * fds until it exits; its exit status, or -1 with err. */
 static int
-follow(struct ctl *ctl, const char *id, const struct br_task_logs_resp *from, br_err *err)
+follow(struct ctl *ctl, const char *id, const struct br_task_logs_resp *from, int64_t since_ns,
+       br_err *err)
 {
 	struct br_task_logs_req req = {.id = id, .wait_ms = LOGS_WAIT_MS};
 
@@ -132,6 +198,12 @@ follow(struct ctl *ctl, const char *id, const struct br_task_logs_resp *from, br
 					sleep_ms(250);
 					continue;
 				}
+			}
+			/* Removed by its auto_remove (run --rm) while we were away: the event log
+			 * has its exit. */
+			if (err->code == BR_NOT_FOUND && since_ns > 0) {
+				br_err_clear(err);
+				return exit_from_events(ctl, id, since_ns, err);
 			}
 			return br_err_wrap(err, "follow container %s", id);
 		}
@@ -208,10 +280,11 @@ pull_image(struct ctl *ctl, const struct ctl_run_opts *o, br_err *err)
 	return 0;
 }
 
-/* containers.create with the options of run or create; the container in *ret, its strings in
- * `arena`. Errors as containers.create's. */
+/* containers.create with the options of run or create, under `rid` (NULL: none), asked again
+ * while the gateway or taskd is away; the container in *ret, its strings in `arena`. Errors as
+ * containers.create's. */
 static int
-create_container(struct ctl *ctl, const struct ctl_run_opts *o, br_arena *arena,
+create_container(struct ctl *ctl, const struct ctl_run_opts *o, const char *rid, br_arena *arena,
                  struct br_container *ret, br_err *err)
 {
 	struct br_container_create_req req;
@@ -219,14 +292,34 @@ create_container(struct ctl *ctl, const struct ctl_run_opts *o, br_arena *arena,
 	if (pull_image(ctl, o, err) < 0)
 		return -1;
 	ctl_run_create_req(o, &req);
-	return ctl_call(ctl, "containers.create", &br_container_create_req_schema, &req,
-	                &br_container_schema, ret, arena, 0, err);
+	req.request_id = rid;
+	return ctl_call_retrying(ctl, "containers.create", &br_container_create_req_schema, &req,
+	                         &br_container_schema, ret, arena, err);
+}
+
+/* --rm: taskd removes the container once its exit is recorded; wait (a while) until it did,
+ * so that what follows `berth run` no longer sees it. */
+static void
+wait_removed(struct ctl *ctl, const char *id)
+{
+	struct br_container_id_req req = {.id = id};
+	int64_t since = ctl_now_ms();
+
+	while (ctl_now_ms() - since < REMOVE_WAIT_MS) {
+		br_err err = BR_ERR_INIT;
+		/* Gone (NOT_FOUND), or nothing to learn (another failure): done. */
+		if (ctl_call(ctl, "containers.get", &br_container_id_req_schema, &req, NULL, NULL,
+		             NULL, 0, &err) < 0 &&
+		    !transient(err.code))
+			return;
+		sleep_ms(100);
+	}
 }
 
 /* The task of a->id started: forward signals from now on and follow its output from `from`
  * until it exits. Its exit status, or CTL_EXIT_RUN_FAILED after reporting. */
 static int
-attach_follow(struct attach *a, const struct br_task_logs_resp *from)
+attach_follow(struct attach *a, const struct br_task_logs_resp *from, int64_t since_ns)
 {
 	br_err err = BR_ERR_INIT;
 	int rc;
@@ -235,7 +328,7 @@ attach_follow(struct attach *a, const struct br_task_logs_resp *from)
 	/* A signal that came before the task existed is forwarded now. */
 	if (ctl_signal_last() != 0 && atomic_load(&a->nsignals) == 0)
 		send_kill(a, ctl_signal_last());
-	rc = follow(a->ctl, a->id, from, &err);
+	rc = follow(a->ctl, a->id, from, since_ns, &err);
 	if (rc < 0) {
 		ctl_report(&err);
 		rc = CTL_EXIT_RUN_FAILED;
@@ -284,15 +377,8 @@ run_attached(struct attach *a, const struct ctl_run_opts *o)
 	} else {
 		rc &= 0xff;
 	}
-	if (o->rm) {
-		/* The stream's EXIT and taskd's record of it come apart: the removal waits for
-		 * the record. */
-		struct br_task_wait_req wait = {.id = a->id, .timeout_ms = 10000};
-		br_err ignored = BR_ERR_INIT;
-		ctl_call(a->ctl, "tasks.wait", &br_task_wait_req_schema, &wait, NULL, NULL, NULL,
-		         20000, &ignored);
-		remove_container(a->ctl, a->id);
-	}
+	if (o->rm)
+		wait_removed(a->ctl, a->id);
 	return rc;
 }
 
@@ -323,8 +409,14 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
 	struct br_container container;
+	/* Where the event log holds this run's exit, should the container be gone (--rm) when
+	 * we ask for it: a little before now, for clocks that differ. */
+	int64_t since_ns = (ctl_now_ms() - 1000) * 1000000;
+	char create_rid[33], start_rid[33];
 	int rc;
-	if (create_container(ctl, &o, arena, &container, &err) < 0) {
+	libberth_request_id(create_rid);
+	libberth_request_id(start_rid);
+	if (create_container(ctl, &o, create_rid, arena, &container, &err) < 0) {
 		ctl_report(&err);
 		rc = CTL_EXIT_RUN_FAILED;
 		goto out;
@@ -335,9 +427,20 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 
-	struct br_container_id_req start = {.id = container.id};
-	if (ctl_call(ctl, "tasks.start", &br_container_id_req_schema, &start, NULL, NULL, NULL, 0,
-	             &err) < 0) {
+	struct br_container_id_req start = {.id = container.id, .request_id = start_rid};
+	if (ctl_call_retrying(ctl, "tasks.start", &br_container_id_req_schema, &start, NULL, NULL,
+	                      NULL, &err) < 0) {
+		if (o.rm && err.code == BR_NOT_FOUND && container_gone(ctl, container.id)) {
+			/* Started, exited and removed while our start was asked again. */
+			br_err probe = BR_ERR_INIT;
+			int status = exit_from_events(ctl, container.id, since_ns, &probe);
+			if (status >= 0) {
+				if (o.detach)
+					printf("%s\n", container.id);
+				rc = o.detach ? 0 : status;
+				goto out;
+			}
+		}
 		ctl_report(&err);
 		rc = ctl_run_start_exit_code(&err);
 		if (rc == CTL_EXIT_NOT_FOUND && container_gone(ctl, container.id))
@@ -351,9 +454,9 @@ ctl_cmd_run(struct ctl *ctl, int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	rc = attach_follow(a, NULL);
+	rc = attach_follow(a, NULL, o.rm ? since_ns : 0);
 	if (o.rm)
-		remove_container(ctl, container.id);
+		wait_removed(ctl, container.id);
 out:
 	ctl_signals_stop();
 	free(a);
@@ -392,7 +495,9 @@ ctl_cmd_create(struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_RUN_FAILED;
 	}
 	int rc = 0;
-	if (create_container(ctl, &o, arena, &container, &err) < 0) {
+	char rid[33];
+	libberth_request_id(rid);
+	if (create_container(ctl, &o, rid, arena, &container, &err) < 0) {
 		ctl_report(&err);
 		rc = CTL_EXIT_RUN_FAILED;
 	} else {
@@ -474,7 +579,7 @@ start_attached(struct ctl *ctl, const char *id)
 		if (rc == CTL_EXIT_NOT_FOUND && container_gone(ctl, id))
 			rc = ctl_exit_code(BR_NOT_FOUND); /* the container, not the command */
 	} else {
-		rc = attach_follow(a, &end);
+		rc = attach_follow(a, &end, 0);
 	}
 	ctl_signals_stop();
 	free(a);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "common/proto/tasks.h"
@@ -49,6 +50,10 @@ struct ctl_run_opts {
 	int64_t memory, memory_swap, nano_cpus, pids_limit;
 	char **owned; /* strings made while parsing (env-file entries, parts of values) */
 	size_t nowned;
+	/* --restart no|on-failure[:N]|always|unless-stopped: the policy's name (static) and
+	 * on-failure's N (0: no limit) */
+	const char *restart_policy;
+	uint32_t restart_max;
 };
 
 /* The value parsers of run_values.c, each INVALID_ARGUMENT naming the option and value.

@@ -22,7 +22,10 @@ const char ctl_run_usage[] =
         "Usage: berth run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
         "\n"
         "Options (they end at IMAGE; what follows is the command):\n"
-        "      --rm               remove the container when it exits\n"
+        "      --rm               remove the container when it exits (taskd does it, also\n"
+        "                         with -d and when berth is gone by then)\n"
+        "      --restart POLICY   no, on-failure[:N], always or unless-stopped: restart the\n"
+        "                         container when it exits (default: no)\n"
         "  -d, --detach           print the container ID and return at once\n"
         "  -i, --interactive      keep the container's stdin open and attach ours to it\n"
         "  -t, --tty              give the container a terminal\n"
@@ -87,6 +90,43 @@ ctl_run_opts_free(struct ctl_run_opts *o)
 		free(o->owned[i]);
 	free(o->owned);
 	memset(o, 0, sizeof(*o));
+}
+
+/* --restart no|on-failure[:N]|always|unless-stopped, as docker's. */
+static int
+parse_restart(const char *value, struct ctl_run_opts *o, br_err *err)
+{
+	static const char *const names[] = {"no", "always", "unless-stopped"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			o->restart_policy = names[i];
+			o->restart_max = 0;
+			return 0;
+		}
+	}
+	if (strncmp(value, "on-failure", 10) == 0 && (value[10] == '\0' || value[10] == ':')) {
+		o->restart_policy = "on-failure";
+		o->restart_max = 0;
+		if (value[10] == '\0')
+			return 0;
+		char *end = NULL;
+		errno = 0;
+		unsigned long n = strtoul(value + 11, &end, 10);
+		if (value[11] >= '0' && value[11] <= '9' && *end == '\0' && errno == 0 &&
+		    n <= BR_RESTART_MAX) {
+			o->restart_max = (uint32_t)n;
+			return 0;
+		}
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --restart \"%s\": the count after on-failure: must be a "
+		                  "number from 0 to %d",
+		                  value, BR_RESTART_MAX);
+	}
+	return br_err_set(err, BR_INVALID_ARGUMENT,
+	                  "invalid --restart \"%s\": expected no, on-failure[:N], always or "
+	                  "unless-stopped",
+	                  value);
 }
 
 /* --security-opt VALUE: only seccomp=unconfined|FILE so far. The FILE is read and checked
@@ -154,6 +194,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"env-file", required_argument, NULL, 'F'},
 	        {"init", no_argument, NULL, 'I'},
 	        {"pull", required_argument, NULL, 'p'},
+	        {"restart", required_argument, NULL, 'K'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -376,6 +417,12 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			}
 			o.pull = optarg;
 			break;
+		case 'K':
+			if (parse_restart(optarg, &o, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			break;
 		case 'h':
 			o.help = true;
 			*ret = o;
@@ -394,9 +441,11 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 		ctl_run_opts_free(&o);
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s needs an IMAGE", argv[0]);
 	}
-	if (o.rm && o.detach) {
+	if (o.rm && o.restart_policy != NULL && strcmp(o.restart_policy, "no") != 0) {
+		const char *policy = o.restart_policy; /* static */
 		ctl_run_opts_free(&o);
-		return br_err_set(err, BR_INVALID_ARGUMENT, "--rm cannot be combined with -d");
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "--rm cannot be combined with --restart %s", policy);
 	}
 	if (o.memory_swap != 0 && o.memory == 0) {
 		ctl_run_opts_free(&o);
@@ -447,5 +496,8 @@ ctl_run_create_req(const struct ctl_run_opts *o, struct br_container_create_req 
 	        .memory_swap = o->memory_swap,
 	        .nano_cpus = o->nano_cpus,
 	        .pids_limit = o->pids_limit,
+	        .restart_policy = o->restart_policy,
+	        .restart_max = o->restart_max,
+	        .auto_remove = o->rm,
 	};
 }

@@ -265,11 +265,14 @@ typedef struct berth_run_options {
 
 /* containers.create: the record, its snapshot and network; no process yet. On success
  * *ret_id (if ret_id is not NULL) is the container's id, free with berth_free().
+ * The call carries a request id of its own and is asked again, for up to a minute, while the
+ * gateway or taskd is away; a create that ran is answered with its container.
  * Errors: NOT_FOUND (no such image), ALREADY_EXISTS (the id), INVALID_ARGUMENT, ... */
 int berth_container_create(berth_client *c, const char *ns, const berth_run_options *opts,
                            char **ret_id, berth_error *err);
 
 /* tasks.start: start the container's process; *ret_pid (if not NULL) is its pid on the host.
+ * Asked again under its request id as berth_container_create is.
  * Errors: NOT_FOUND when the container does not exist or its command is not found in it,
  * PERMISSION_DENIED when the command cannot be invoked, FAILED_PRECONDITION when it runs
  * already. */

@@ -10,7 +10,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/proto/gateway.h"
@@ -316,6 +318,44 @@ berth_container_list_free(berth_container_list *list)
 	free(list);
 }
 
+void
+libberth_request_id(char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[16] = {0};
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t mix = (int64_t)ts.tv_nsec ^ ((int64_t)ts.tv_sec << 20) ^ getpid();
+		memcpy(rnd, &mix, sizeof(mix));
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static bool transient(br_code code);
+
+int
+libberth_call_retrying(berth_client *c, const berth_call_options *opts, const char *method,
+                       const struct br_schema *ps, const void *params, const struct br_schema *rs,
+                       void *ret, br_arena *arena, br_err *err)
+{
+	int64_t since = monotonic_ms();
+
+	for (;;) {
+		if (libberth_call_schema(c, opts, method, ps, params, rs, ret, arena, err) == 0)
+			return 0;
+		if (!transient(err->code) || monotonic_ms() - since >= LIBBERTH_RETRY_MS)
+			return -1;
+		br_err_clear(err);
+		sleep_ms(RETRY_PAUSE_MS);
+	}
+}
+
 int
 berth_container_create(berth_client *c, const char *ns, const berth_run_options *o, char **ret_id,
                        berth_error *err)
@@ -340,8 +380,11 @@ berth_container_create(berth_client *c, const char *ns, const berth_run_options 
 	        .user = o->user,
 	        .working_dir = o->working_dir,
 	};
-	if (libberth_call_schema(c, &opts, "containers.create", &br_container_create_req_schema,
-	                         &req, &br_container_schema, &container, arena, &e) < 0)
+	char rid[33];
+	libberth_request_id(rid);
+	req.request_id = rid;
+	if (libberth_call_retrying(c, &opts, "containers.create", &br_container_create_req_schema,
+	                           &req, &br_container_schema, &container, arena, &e) < 0)
 		return fail(err, &e);
 	if (ret_id != NULL)
 		*ret_id = xstrdup(container.id ? container.id : "");
@@ -354,12 +397,14 @@ berth_task_start(berth_client *c, const char *ns, const char *id, uint32_t *ret_
 {
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
 	berth_call_options opts = {.ns = ns};
-	struct br_container_id_req req = {.id = id};
+	char rid[33];
+	libberth_request_id(rid);
+	struct br_container_id_req req = {.id = id, .request_id = rid};
 	struct br_task task;
 	br_err e = BR_ERR_INIT;
 
-	if (libberth_call_schema(c, &opts, "tasks.start", &br_container_id_req_schema, &req,
-	                         &br_task_schema, &task, arena, &e) < 0)
+	if (libberth_call_retrying(c, &opts, "tasks.start", &br_container_id_req_schema, &req,
+	                           &br_task_schema, &task, arena, &e) < 0)
 		return fail(err, &e);
 	if (ret_pid != NULL)
 		*ret_pid = task.pid;

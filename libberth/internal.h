@@ -38,6 +38,18 @@ int libberth_error_set(berth_error *err, berth_code code, const char *fmt, ...)
  * Errors: as berth_call_with; INVALID_ARGUMENT "malformed reply to M: ..." for a result the
  * schema rejects. Any thread.
  */
+/* A request id for one logical operation (docs/tasks.md "Request ids"): 32 random hex
+ * digits and a NUL. Any thread. */
+void libberth_request_id(char out[33]);
+
+/* libberth_call_schema asked again with the same params (which carry a request id) while the
+ * call fails with UNAVAILABLE, DEADLINE_EXCEEDED or CANCELED, for at most
+ * LIBBERTH_RETRY_MS: the gateway or taskd restarting. Errors: the last call's. */
+#define LIBBERTH_RETRY_MS 60000
+int libberth_call_retrying(berth_client *c, const berth_call_options *opts, const char *method,
+                           const struct br_schema *ps, const void *params,
+                           const struct br_schema *rs, void *ret, br_arena *arena, br_err *err);
+
 int libberth_call_schema(berth_client *c, const berth_call_options *opts, const char *method,
                          const struct br_schema *ps, const void *params, const struct br_schema *rs,
                          void *ret, br_arena *arena, br_err *err);

@@ -66,8 +66,9 @@ struct destroy_job {
 	struct taskd *t;
 	br_call *call; /* NULL when undoing a failed create */
 	struct container *c;
-	bool kill_first; /* the task was running: killed in a first pass (see destroy_work) */
-	bool killed;     /* that first pass is done */
+	bool kill_first;  /* the task was running: killed in a first pass (see destroy_work) */
+	bool auto_remove; /* call is NULL: the container's auto_remove, retried on failure */
+	bool killed;      /* that first pass is done */
 	bool had_task;
 	char *runtime_path;
 	char *runtime_root;
@@ -298,7 +299,8 @@ create_work(uv_work_t *w)
 	j->rc = create_bundle(j, &j->err);
 }
 
-static void destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_first);
+static void destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_first,
+                          bool auto_remove);
 
 static void
 create_done(uv_work_t *w, int status)
@@ -310,6 +312,7 @@ create_done(uv_work_t *w, int status)
 
 	taskd_work_done(t);
 	if (j->rc < 0) {
+		taskd_request_forget(t, c->ns, "containers.create", c->id);
 		if (taskd_store_delete(t, c->ns, c->id, NULL, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 		taskd_remove(t, c);
@@ -326,7 +329,7 @@ create_done(uv_work_t *w, int status)
 	if (taskd_store_ready(t, c, j->spec, &err) < 0) {
 		/* The record cannot say what was made: undo it all. */
 		br_call_fail(j->call, &err);
-		destroy_start(t, NULL, c, false);
+		destroy_start(t, NULL, c, false, false);
 		goto out;
 	}
 	c->creating = false;
@@ -387,6 +390,44 @@ resolve_volumes(struct taskd *t, const struct container *c, struct create_job *j
 	return taskd_volumes_attach(t, c->ns, c->id, names, nnames, err);
 }
 
+/* containers.create asked again under its request id: answer with the container the first
+ * one made (1), or 0 when there is nothing to answer (it failed, or was undone). */
+static int
+create_replay(struct taskd *t, br_call *call, const char *ns, const char *request_id)
+{
+	_cleanup_free_ char *id = NULL;
+	int64_t at = 0;
+	br_err err = BR_ERR_INIT;
+	int found = taskd_request_find(t, ns, "containers.create", request_id, &id, &at, &err);
+
+	if (found < 0) {
+		br_call_fail(call, &err);
+		return 1;
+	}
+	if (found == 0)
+		return 0;
+	struct container *c = taskd_find(t, ns, id);
+	if (c != NULL && c->creating) {
+		br_call_failf(call, BR_UNAVAILABLE,
+		              "the create of container \"%s\" is still under way; try again", id);
+		return 1;
+	}
+	if (c == NULL) {
+		br_call_failf(call, BR_NOT_FOUND,
+		              "container \"%s\", created by request \"%s\", was removed since", id,
+		              request_id);
+		return 1;
+	}
+	br_log_info("TASK-REPLAY",
+	            "container %s/%s: create request %s asked again: answered with "
+	            "its container",
+	            ns, id, request_id);
+	struct br_container out;
+	container_to_wire(c, &out);
+	br_call_reply(call, &br_container_schema, &out);
+	return 1;
+}
+
 void
 taskd_containers_create(br_call *call, void *data)
 {
@@ -400,6 +441,34 @@ taskd_containers_create(br_call *call, void *data)
 	struct container *other;
 	br_err err = BR_ERR_INIT;
 
+	/* A request asked again is answered first: its name is taken, by its own container. */
+	if (taskd_request_check(req->request_id, &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	if (req->request_id != NULL && req->request_id[0] != '\0' &&
+	    create_replay(t, call, ns, req->request_id))
+		return;
+	int policy = taskd_restart_policy_parse(req->restart_policy);
+	if (policy < 0) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "restart policy \"%.40s\": expected no, on-failure, always or "
+		              "unless-stopped",
+		              req->restart_policy);
+		return;
+	}
+	if (req->restart_max > BR_RESTART_MAX ||
+	    (req->restart_max > 0 && policy != RESTART_ON_FAILURE)) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "restart count %u: only on-failure takes one, at most %d",
+		              req->restart_max, BR_RESTART_MAX);
+		return;
+	}
+	if (req->auto_remove && policy != RESTART_NO) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "auto_remove (--rm) cannot be combined with a restart policy");
+		return;
+	}
 	if (name == NULL || name[0] == '\0')
 		name = id != NULL && id[0] != '\0' ? id : NULL;
 	if (name != NULL && !br_msg_is_id(name, BR_CONTAINER_ID_MAX)) {
@@ -486,7 +555,15 @@ taskd_containers_create(br_call *call, void *data)
 		c->label_values[i] = xstrdup(req->labels.values[i]);
 	}
 	c->n_labels = req->labels.n;
-	if (taskd_store_insert(t, c, &err) < 0) {
+	c->restart_policy = (enum restart_policy)policy;
+	c->restart_max = req->restart_max;
+	c->auto_remove = req->auto_remove;
+	if (taskd_store_insert(t, c, &err) < 0 ||
+	    (req->request_id != NULL && req->request_id[0] != '\0' &&
+	     taskd_request_record(t, ns, "containers.create", req->request_id, id, &err) < 0)) {
+		br_err ignored = BR_ERR_INIT;
+		if (err.code != BR_ALREADY_EXISTS)
+			taskd_store_delete(t, ns, id, NULL, &ignored);
 		taskd_remove(t, c);
 		br_call_fail(call, &err);
 		return;
@@ -544,7 +621,7 @@ destroy_work(uv_work_t *w)
 		return;
 	if (taskd_bundle_remove(c->bundle_dir, err) < 0 || taskd_logs_remove(c->log_dir, err) < 0)
 		return;
-	if (j->call == NULL) {
+	if (j->call == NULL && !j->auto_remove) {
 		/* Undoing a create: best effort, the caller already has its error. */
 		taskd_release_peers_logged(j->t, c);
 		j->rc = 0;
@@ -576,7 +653,7 @@ record_kill(struct taskd *t, struct container *c, struct destroy_job *j)
 		j->exit_status = 255;
 		j->exited_at = br_db_now();
 	}
-	taskd_task_exited(t, c, j->exit_status, j->exited_at, j->oom_killed);
+	taskd_task_exited(t, c, j->exit_status, j->exited_at, j->oom_killed, NULL);
 }
 
 static void
@@ -599,6 +676,10 @@ destroy_done(uv_work_t *w, int status)
 		if (j->call != NULL) {
 			br_err_wrap(&j->err, "delete container \"%s\"", c->id);
 			br_call_fail(j->call, &j->err);
+		} else if (j->auto_remove) {
+			br_log_warn("TASK-AUTO-REMOVE", "container %s/%s: %s; trying again", c->ns,
+			            c->id, j->err.msg);
+			taskd_supervise_remove_failed(t, c);
 		} else {
 			br_log_warn("TASK-UNDO", "container %s/%s: %s", c->ns, c->id, j->err.msg);
 		}
@@ -631,15 +712,18 @@ out:
 }
 
 static void
-destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_first)
+destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_first,
+              bool auto_remove)
 {
 	struct destroy_job *j = xnew(struct destroy_job);
 	br_err err = BR_ERR_INIT;
 
+	taskd_supervise_cancel(c);
 	j->t = t;
 	j->call = call;
 	j->c = c;
 	j->kill_first = kill_first;
+	j->auto_remove = auto_remove;
 	j->had_task = c->task != TASK_NONE;
 	/* Without a configured runtime the shim alone can still tear the task down. */
 	if (j->had_task)
@@ -648,6 +732,12 @@ destroy_start(struct taskd *t, br_call *call, struct container *c, bool kill_fir
 	c->busy = true;
 	container_ref(c);
 	taskd_queue(t, &j->work, destroy_work, destroy_done);
+}
+
+void
+taskd_container_auto_remove(struct taskd *t, struct container *c)
+{
+	destroy_start(t, NULL, c, false, true);
 }
 
 void
@@ -673,5 +763,5 @@ taskd_containers_delete(br_call *call, void *data)
 		              c->id);
 		return;
 	}
-	destroy_start(t, call, c, c->task == TASK_RUNNING);
+	destroy_start(t, call, c, c->task == TASK_RUNNING, false);
 }

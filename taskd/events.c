@@ -80,6 +80,7 @@ add_exit(struct taskd_events *ev, const char *topic, const struct container *c)
 	        .pid = c->pid,
 	        .exit_status = c->exit_status,
 	        .exited_at = c->exited_at * 1000000,
+	        .reason = c->exit_reason,
 	};
 }
 

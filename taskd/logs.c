@@ -323,6 +323,8 @@ read_done(uv_work_t *w, int status)
 		goto out;
 	}
 	br_call_reply(j->call, &br_task_logs_resp_schema, &resp);
+	if (resp.exited && empty && !j->req.cri)
+		taskd_supervise_drained(t, c); /* a follower has the whole output */
 out:
 	container_unref(c);
 	free(j->data);
@@ -378,6 +380,8 @@ taskd_tasks_logs(br_call *call, void *data)
 		return;
 	}
 	int64_t deadline = req->wait_ms > 0 ? wait_deadline(call, req->wait_ms, true) : 0;
+	if (deadline != 0 && !r.cri)
+		c->follower_seen_ms = br_now_ms(); /* auto_remove lets it read the end */
 	/* Watch before reading, so output written during the read is not missed. */
 	if (deadline != 0 && c->task == TASK_RUNNING)
 		ensure_fs_event(t, c);

@@ -131,6 +131,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	br_lease_owner_reconcile(&t.owner);
+	taskd_supervise_startup(&t);
 	d.ns_usage = taskd_ns_usage;
 	d.metrics = taskd_metrics;
 	d.outbox = t.outbox;

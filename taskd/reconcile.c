@@ -7,8 +7,9 @@
  *     (on a worker, once peers may answer); the record goes; no event was emitted for it;
  *   - a running task whose shim is alive and answers: reattached (its exit is watched again);
  *     a shim that already announced the exit: stopped with that status;
- *   - a running task whose shim is dead: stopped with the status of its exit file, or 255 and
- *     a warning when there is none; whatever the runtime still holds is force-deleted;
+ *   - a running task whose shim is dead: whatever the runtime still holds is force-deleted
+ *     (killing what runs), then the task is stopped with the status of its exit file, or
+ *     137 and the reason "shim lost" when there is none;
  *   - a "starting" task (taskd died inside tasks.start): as a running one when its shim is
  *     alive, with /tasks/create and /tasks/start emitted now; without a live shim the start
  *     never took effect (its task directory may hold the exit file of an earlier run, so
@@ -62,6 +63,7 @@ undo_done(uv_work_t *w, int status)
 	br_err err = BR_ERR_INIT;
 
 	taskd_work_done(j->t);
+	taskd_request_forget(j->t, j->c->ns, "containers.create", j->c->id);
 	if (taskd_store_delete(j->t, j->c->ns, j->c->id, NULL, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", j->c->ns, j->c->id, err.msg);
 	taskd_remove(j->t, j->c);
@@ -141,7 +143,7 @@ reattach(struct taskd *t, struct container *c)
 				br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id,
 				            err.msg);
 		} else if (r.exited) {
-			taskd_task_exited(t, c, r.exit_status, r.exited_at, r.oom_killed);
+			taskd_task_exited(t, c, r.exit_status, r.exited_at, r.oom_killed, NULL);
 		} else {
 			if (c->task == TASK_STARTING)
 				record_started(t, c);
@@ -166,7 +168,9 @@ reattach(struct taskd *t, struct container *c)
 		return;
 	}
 
-	/* The shim is gone. Its exit file, if any, has the truth. */
+	/* The shim is gone. Whatever the runtime still runs of the container is ended first;
+	 * then its exit file, if any, has the truth. */
+	force_delete(t, c);
 	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int64_t status, at;
 	bool oom = false;
@@ -175,15 +179,15 @@ reattach(struct taskd *t, struct container *c)
 		              "container %s/%s: the task exited with status %lld while taskd was "
 		              "down",
 		              c->ns, c->id, (long long)status);
-		taskd_task_exited(t, c, status, at, oom);
+		taskd_task_exited(t, c, status, at, oom, NULL);
 	} else {
 		br_log_warn("TASK-RECONCILE",
-		            "container %s/%s: the shim is gone and recorded no exit; reporting "
-		            "exit status 255",
-		            c->ns, c->id);
-		taskd_task_exited(t, c, 255, br_db_now(), false);
+		            "container %s/%s: the shim is gone and recorded no exit; the container "
+		            "was killed, reporting exit status %d",
+		            c->ns, c->id, TASKD_SHIM_LOST_STATUS);
+		taskd_task_exited(t, c, TASKD_SHIM_LOST_STATUS, br_db_now(), false,
+		                  TASKD_SHIM_LOST_REASON);
 	}
-	force_delete(t, c);
 }
 
 /* Bundle directories of <state>/taskd/bundles/<ns>/ that no record owns. */
@@ -258,8 +262,13 @@ taskd_reconcile(struct taskd *t, br_err *err)
 		next = c->next;
 		if (c->creating)
 			undo_create(t, c);
-		else if (c->task == TASK_RUNNING || c->task == TASK_STARTING)
+		else if (c->task == TASK_RUNNING || c->task == TASK_STARTING) {
+			/* A `berth run --rm` that followed it may be reconnecting: it gets the
+			 * time to read the end of the output before the container goes. */
+			if (c->auto_remove)
+				c->follower_seen_ms = br_now_ms();
 			reattach(t, c);
+		}
 	}
 	_cleanup_closedir_ DIR *d = opendir(bundles);
 	struct dirent *e;

@@ -60,6 +60,7 @@ container_unref(struct container *c)
 	free(c->bundle_dir);
 	free(c->task_dir);
 	free(c->log_dir);
+	free(c->exit_reason);
 	free(c);
 }
 
@@ -168,7 +169,16 @@ container_to_wire(const struct container *c, struct br_container *ret)
 	        .labels = {(const char **)c->label_keys, (const char **)c->label_values,
 	                   c->n_labels},
 	        .oom_killed = c->task == TASK_STOPPED && c->oom_killed,
+	        .exit_reason = c->task == TASK_STOPPED ? c->exit_reason : NULL,
+	        .restart_policy = taskd_restart_policy_name(c->restart_policy),
+	        .restart_max = c->restart_max,
+	        .restart_count = c->restart_count,
+	        .auto_remove = c->auto_remove,
 	};
+	/* Between an exit and the restart its policy decided (a task's own status stays
+	 * "stopped" for tasks.wait's callers). */
+	if (c->task != TASK_RUNNING && (c->restart_timer != NULL || c->restart_inflight))
+		ret->status = "restarting";
 }
 
 void
@@ -182,6 +192,8 @@ task_to_wire(const struct container *c, struct br_task *ret)
 	        .exited_at = c->task == TASK_STOPPED ? c->exited_at : 0,
 	        .started_at = c->task == TASK_NONE ? 0 : c->started_at,
 	        .oom_killed = c->task == TASK_STOPPED && c->oom_killed,
+	        .exit_reason = c->task == TASK_STOPPED ? c->exit_reason : NULL,
+	        .restart_count = c->restart_count,
 	};
 }
 
@@ -351,6 +363,7 @@ taskd_service_drain(struct taskd *t)
 	for (struct container *c = t->containers; c != NULL; c = c->next) {
 		taskd_flush_waiters(t, c);
 		taskd_unwatch(c);
+		taskd_supervise_cancel(c);
 		if (c->fs_event != NULL) {
 			uv_close((uv_handle_t *)c->fs_event, close_free);
 			c->fs_event = NULL;

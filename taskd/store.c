@@ -82,6 +82,22 @@ static const struct br_db_migration migrations[] = {
             "  FOREIGN KEY (ns, container_id) REFERENCES containers (ns, id) ON DELETE CASCADE,"
             "  FOREIGN KEY (ns, volume) REFERENCES volumes (ns, name));"
             "CREATE INDEX container_volumes_by_volume ON container_volumes (ns, volume);"},
+        /* Supervision: why taskd chose an exit status, the restart policy and its count, a
+         * stop by a user, run --rm; and the request ids of idempotent calls (requests.c). */
+        {9, "ALTER TABLE containers ADD COLUMN exit_reason TEXT NOT NULL DEFAULT '';"
+            "ALTER TABLE containers ADD COLUMN restart_policy TEXT NOT NULL DEFAULT 'no';"
+            "ALTER TABLE containers ADD COLUMN restart_max INTEGER NOT NULL DEFAULT 0;"
+            "ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;"
+            "ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0;"
+            "ALTER TABLE containers ADD COLUMN auto_remove INTEGER NOT NULL DEFAULT 0;"
+            "CREATE TABLE requests ("
+            "  ns TEXT NOT NULL,"
+            "  method TEXT NOT NULL,"
+            "  request_id TEXT NOT NULL,"
+            "  container TEXT NOT NULL,"
+            "  at INTEGER NOT NULL,"
+            "  PRIMARY KEY (ns, method, request_id));"
+            "CREATE INDEX requests_at ON requests (at);"},
 };
 
 static const char *const task_names[] = {"none", "running", "stopped", "starting"};
@@ -197,11 +213,13 @@ taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *labels = labels_json(c);
 
-	if (br_db_prepare(db,
-	                  "INSERT INTO containers (ns, id, state, image, runtime, snapshotter, "
-	                  "snapshot_key, labels, created_at, name, id_from_name) VALUES (?, ?, "
-	                  "'creating', ?, ?, ?, ?, ?, ?, ?, ?)",
-	                  &st, err) < 0)
+	if (br_db_prepare(
+	            db,
+	            "INSERT INTO containers (ns, id, state, image, runtime, snapshotter, "
+	            "snapshot_key, labels, created_at, name, id_from_name, restart_policy, "
+	            "restart_max, auto_remove) VALUES (?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?, "
+	            "?, ?, ?)",
+	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, c->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
@@ -213,6 +231,9 @@ taskd_store_insert(struct taskd *t, const struct container *c, br_err *err)
 	sqlite3_bind_int64(st, 8, c->created_at);
 	sqlite3_bind_text(st, 9, c->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 10, c->id_from_name);
+	sqlite3_bind_text(st, 11, taskd_restart_policy_name(c->restart_policy), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 12, c->restart_max);
+	sqlite3_bind_int(st, 13, c->auto_remove);
 	if (exec_write(t, st, hold_snapshot, c, c->ns, c->id, NULL, "record container", err) < 0) {
 		if (err != NULL && err->code == BR_ALREADY_EXISTS)
 			return br_err_set(err, BR_ALREADY_EXISTS,
@@ -259,7 +280,8 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	if (br_db_prepare(
 	            db,
 	            "UPDATE containers SET task = ?, pid = ?, exit_status = ?, exited_at = ?, "
-	            "paused = ?, started_at = ?, oom_killed = ? WHERE ns = ? AND id = ?",
+	            "paused = ?, started_at = ?, oom_killed = ?, exit_reason = ?, "
+	            "restart_count = ?, stopped_by_user = ? WHERE ns = ? AND id = ?",
 	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, task_names[c->task], -1, SQLITE_STATIC);
@@ -269,8 +291,11 @@ taskd_store_set_task(struct taskd *t, const struct container *c, const struct ta
 	sqlite3_bind_int(st, 5, c->task == TASK_RUNNING && c->paused);
 	sqlite3_bind_int64(st, 6, c->started_at);
 	sqlite3_bind_int(st, 7, c->task == TASK_STOPPED && c->oom_killed);
-	sqlite3_bind_text(st, 8, c->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, c->exit_reason ? c->exit_reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, c->restart_count);
+	sqlite3_bind_int(st, 10, c->stopped_by_user);
+	sqlite3_bind_text(st, 11, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, c->id, -1, SQLITE_STATIC);
 	return exec_write(t, st, NULL, c, c->ns, c->id, ev, "record task state", err);
 }
 
@@ -375,8 +400,9 @@ taskd_store_load(struct taskd *t, br_err *err)
 	if (br_db_prepare(t->db,
 	                  "SELECT ns, id, state, image, runtime, net, snapshotter, snapshot_key, "
 	                  "command, labels, created_at, task, pid, exit_status, exited_at, "
-	                  "stop_signal, paused, started_at, name, id_from_name "
-	                  "stop_signal, paused, started_at, oom_killed "
+	                  "stop_signal, paused, started_at, name, id_from_name, oom_killed, "
+	                  "exit_reason, restart_policy, restart_max, restart_count, "
+	                  "stopped_by_user, auto_remove "
 	                  "FROM containers ORDER BY created_at",
 	                  &st, err) < 0)
 		return -1;
@@ -404,7 +430,15 @@ taskd_store_load(struct taskd *t, br_err *err)
 		c->started_at = sqlite3_column_int64(st, 17);
 		c->name = xstrdup(br_db_text(st, 18)[0] != '\0' ? br_db_text(st, 18) : c->id);
 		c->id_from_name = sqlite3_column_int(st, 19) != 0;
-		c->oom_killed = sqlite3_column_int(st, 18) != 0;
+		c->oom_killed = sqlite3_column_int(st, 20) != 0;
+		const char *reason = br_db_text(st, 21);
+		c->exit_reason = reason[0] != '\0' ? xstrdup(reason) : NULL;
+		int policy = taskd_restart_policy_parse(br_db_text(st, 22));
+		c->restart_policy = policy < 0 ? RESTART_NO : (enum restart_policy)policy;
+		c->restart_max = (uint32_t)sqlite3_column_int64(st, 23);
+		c->restart_count = (uint32_t)sqlite3_column_int64(st, 24);
+		c->stopped_by_user = sqlite3_column_int(st, 25) != 0;
+		c->auto_remove = sqlite3_column_int(st, 26) != 0;
 	}
 	if (rc != SQLITE_DONE)
 		return br_db_error(t->db, rc, err, "load containers");

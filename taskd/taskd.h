@@ -49,6 +49,15 @@ enum task_state {
 
 struct waiter;
 struct exit_watch;
+struct sup_timer;
+
+/* What taskd does when a task exits (supervise.c; docker's restart policies). */
+enum restart_policy {
+	RESTART_NO,
+	RESTART_ON_FAILURE,     /* a non-zero exit, at most restart_max times (0: no limit) */
+	RESTART_ALWAYS,         /* every exit; also at taskd's start, even after a stop */
+	RESTART_UNLESS_STOPPED, /* every exit, unless a user stopped the container */
+};
 
 struct container {
 	struct container *next;
@@ -88,6 +97,21 @@ struct container {
 	struct waiter *waiters;   /* parked tasks.wait and tasks.logs calls */
 	uv_fs_event_t *fs_event;  /* on log_dir once a logs call waited */
 	uint64_t log_events;      /* changes seen in log_dir, to catch wake-ups between reads */
+
+	/* Supervision (supervise.c). The first four are recorded with the task. */
+	char *exit_reason; /* NULL, or why taskd chose the exit status ("shim lost") */
+	uint32_t restart_count;
+	bool stopped_by_user; /* tasks.stop or tasks.kill: the policy restarts no more */
+	enum restart_policy restart_policy;
+	uint32_t restart_max;
+	bool auto_remove;                /* deleted once its exit is recorded (run --rm) */
+	bool restart_inflight;           /* a policy restart's start job runs */
+	bool shim_check;                 /* the shim's connection closed: being confirmed */
+	struct sup_timer *restart_timer; /* a policy restart waits out its back-off */
+	int64_t restart_delay_ms;        /* the last back-off */
+	bool remove_pending;             /* auto_remove waits for a follower to read the end */
+	int64_t follower_seen_ms;        /* the last following tasks.logs call */
+	struct sup_timer *remove_timer;  /* bounds that wait; retries a removal that failed */
 };
 
 struct taskd {
@@ -268,6 +292,9 @@ int taskd_release_peers(struct taskd *t, const char *ns, const char *id, const c
                         const char *snapshot_key, br_err *err);
 /* The same for work whose caller already has its answer: a failure is logged. Worker. */
 void taskd_release_peers_logged(struct taskd *t, const struct container *c);
+/* Delete `c` for its auto_remove, as containers.delete does, with no caller to answer; a
+ * failure calls taskd_supervise_remove_failed. */
+void taskd_container_auto_remove(struct taskd *t, struct container *c);
 
 /* ---- tasks.c ---- */
 
@@ -297,9 +324,11 @@ void taskd_watch_exit(struct taskd *t, struct container *c);
  * /tasks/exit in one transaction (preceded by /tasks/create and /tasks/start for a task
  * whose start was never recorded), then waiters. `status` and `exited_at` (ms) are what
  * the shim persisted. Does nothing for a task that is not running: an exit is recorded, and
- * its event emitted, once. */
+ * its event emitted, once. `oom_killed`: the shim saw the OOM killer strike in the container
+ * (/tasks/oom first). `reason` (may be NULL) says why taskd chose the status. Then the
+ * restart policy and auto_remove act (supervise.c). */
 void taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at,
-                       bool oom_killed);
+                       bool oom_killed, const char *reason);
 /* Close the exit watch (shutdown, delete). */
 void taskd_unwatch(struct container *c);
 
@@ -342,6 +371,65 @@ int taskd_exec_process(const char *spec, const struct br_task_exec_req *req, int
 void taskd_containers_rename(br_call *call, void *data);
 void taskd_tasks_top(br_call *call, void *data);
 void taskd_tasks_stats(br_call *call, void *data);
+/* ---- supervise.c ---- */
+
+#define TASKD_RESTART_DELAY_MIN_MS 100
+#define TASKD_RESTART_DELAY_MAX_MS 60000
+#define TASKD_RESTART_RESET_MS 10000 /* a run this long resets the back-off */
+#define TASKD_REMOVE_DRAIN_MS 10000  /* auto_remove waits this long for a follower */
+#define TASKD_REMOVE_RETRY_MS 2000
+#define TASKD_SHIM_LOST_STATUS 137 /* 128 + SIGKILL: what ending the task does */
+#define TASKD_SHIM_LOST_REASON "shim lost"
+
+/* "no" | "on-failure" | "always" | "unless-stopped", or -1. */
+int taskd_restart_policy_parse(const char *s);
+const char *taskd_restart_policy_name(enum restart_policy p);
+/* The exit watch saw the shim's connection close without an exit: confirm the shim is gone,
+ * end what the runtime still runs of the container and record the exit (the status the shim
+ * persisted, else TASKD_SHIM_LOST_STATUS with reason "shim lost"). A live shim is watched
+ * again. */
+void taskd_shim_lost(struct taskd *t, struct container *c);
+/* After an exit was recorded: restart by the policy, or remove (auto_remove). */
+void taskd_supervise_exited(struct taskd *t, struct container *c);
+/* Cancel a pending restart or removal (delete, stop, user start). */
+void taskd_supervise_cancel(struct container *c);
+/* Cancel a pending restart only (a stop or kill by a user; a pending removal stays). */
+void taskd_supervise_cancel_restart(struct container *c);
+/* After reconcile: restart what the policies say must run, remove what auto_remove left. */
+void taskd_supervise_startup(struct taskd *t);
+/* A follower (tasks.logs) read the end of an exited task's output. */
+void taskd_supervise_drained(struct taskd *t, struct container *c);
+/* A restart's start failed (the task is gone): the policy decides again, as for an exit
+ * with status 255. */
+void taskd_supervise_restart_failed(struct taskd *t, struct container *c);
+/* An automatic removal failed (a peer is down): try again later. */
+void taskd_supervise_remove_failed(struct taskd *t, struct container *c);
+
+/* ---- requests.c ---- */
+
+#define TASKD_REQUEST_TTL_MS (24LL * 3600 * 1000)
+#define TASKD_REQUESTS_MAX 10000
+
+/* The container a request id of `method` in `ns` acted on, and when (ms); 1 found, 0 not. */
+int taskd_request_find(struct taskd *t, const char *ns, const char *method, const char *request_id,
+                       char **ret_container, int64_t *ret_at, br_err *err);
+/* Remember it (expired and surplus entries go). */
+int taskd_request_record(struct taskd *t, const char *ns, const char *method,
+                         const char *request_id, const char *container, br_err *err);
+/* Forget the request ids of `method` that acted on `container` (its create failed...). */
+void taskd_request_forget(struct taskd *t, const char *ns, const char *method,
+                          const char *container);
+/* NULL or "", or a valid id; else INVALID_ARGUMENT. */
+int taskd_request_check(const char *request_id, br_err *err);
+
+/* ---- tasks.c (restart) ---- */
+
+/* Start the stopped task of `c` again for its restart policy: the old task is deleted and a
+ * new one started, as tasks.start does; a failure is handled as an exit. */
+void taskd_task_restart(struct taskd *t, struct container *c);
+/* SIGKILL every process of a running task, with no caller to answer (a stop that came while a
+ * restart was in flight). */
+void taskd_task_kill_all(struct taskd *t, struct container *c);
 
 /* ---- reconcile.c ---- */
 

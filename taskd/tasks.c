@@ -55,6 +55,11 @@ struct start_job {
 	int watch_fd;
 	int attach_fd;                 /* a stream to attach between create and start, or -1 */
 	struct br_shim_req attach_req; /* its attach request */
+	bool restart;     /* by the restart policy: call is NULL, the old task goes first */
+	uint32_t old_pid; /* restart: the old task, for its /tasks/delete */
+	int64_t old_status;
+	int64_t old_exited_at;
+	char *request_id; /* NULL or the caller's request id */
 };
 
 struct shim_job {
@@ -92,27 +97,6 @@ taskd_unwatch(struct container *c)
 	uv_close((uv_handle_t *)&w->poll, watch_closed);
 }
 
-/* The shim closed the connection without an exit: it is gone. Its exit file, written before
- * any announcement, may still tell. */
-static void
-shim_lost(struct taskd *t, struct container *c)
-{
-	_cleanup_close_ int dirfd = open(c->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int64_t status, at;
-	br_err err = BR_ERR_INIT;
-
-	bool oom = false;
-	if (dirfd >= 0 && br_shim_read_exit_oom(dirfd, &status, &at, &oom, &err) == 0) {
-		taskd_task_exited(t, c, status, at, oom);
-		return;
-	}
-	br_log_warn("TASK-SHIM-LOST",
-	            "container %s/%s: the shim went away without recording an exit; "
-	            "reporting exit status 255",
-	            c->ns, c->id);
-	taskd_task_exited(t, c, 255, br_db_now(), false);
-}
-
 static void
 watch_event(uv_poll_t *p, int status, int events)
 {
@@ -131,12 +115,12 @@ watch_event(uv_poll_t *p, int status, int events)
 		br_err err = BR_ERR_INIT;
 		if (br_msg_unpack(buf, (size_t)n, a, &obj, &err) == 0 &&
 		    br_msg_decode(&obj, &br_shim_reply_schema, "", a, &r, &err) == 0 && r.exited)
-			taskd_task_exited(w->t, c, r.exit_status, r.exited_at, r.oom_killed);
+			taskd_task_exited(w->t, c, r.exit_status, r.exited_at, r.oom_killed, NULL);
 		else
-			shim_lost(w->t, c);
+			taskd_shim_lost(w->t, c);
 		br_arena_free(a);
 	} else {
-		shim_lost(w->t, c);
+		taskd_shim_lost(w->t, c);
 	}
 	taskd_unwatch(c);
 	container_unref(c);
@@ -186,7 +170,7 @@ taskd_watch_exit(struct taskd *t, struct container *c)
 	int fd = open_wait(c->task_dir, &err);
 
 	if (fd < 0) {
-		shim_lost(t, c);
+		taskd_shim_lost(t, c);
 		return;
 	}
 	watch_fd(t, c, fd);
@@ -194,7 +178,7 @@ taskd_watch_exit(struct taskd *t, struct container *c)
 
 void
 taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t exited_at,
-                  bool oom_killed)
+                  bool oom_killed, const char *reason)
 {
 	struct taskd_events ev = {0};
 	br_err err = BR_ERR_INIT;
@@ -208,15 +192,19 @@ taskd_task_exited(struct taskd *t, struct container *c, int64_t status, int64_t 
 	c->exit_status = status;
 	c->exited_at = exited_at;
 	c->oom_killed = oom_killed;
+	free(c->exit_reason);
+	c->exit_reason = reason != NULL ? xstrdup(reason) : NULL;
 	/* As containerd: /tasks/oom comes before the exit it caused. */
 	if (oom_killed)
 		taskd_events_task_oom(&ev, c);
 	taskd_events_task_exit(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
-	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld%s", c->ns, c->id,
-	            c->pid, (long long)status, oom_killed ? " (OOM-killed)" : "");
+	br_log_info("TASK-EXIT", "container %s/%s: task %u exited with status %lld%s%s%s", c->ns,
+	            c->id, c->pid, (long long)status, oom_killed ? " (OOM-killed)" : "",
+	            reason ? ": " : "", reason ? reason : "");
 	taskd_wake_waiters(t, c, true);
+	taskd_supervise_exited(t, c);
 }
 
 /* ------------------------------------------------------------------ start */
@@ -323,7 +311,31 @@ static void
 start_work(uv_work_t *w)
 {
 	struct start_job *j = w->data;
+
+	if (j->restart) {
+		/* The old task's shim deletes it (and exits); without one the runtime does. */
+		br_err ignored = BR_ERR_INIT;
+		taskd_task_teardown(j->c->task_dir, j->runtime_path, j->runtime_root, j->c->id,
+		                    false, &ignored);
+	}
 	j->rc = start_task(j, &j->err);
+}
+
+static void
+start_job_free(struct start_job *j)
+{
+	if (j->attach_fd >= 0) {
+		/* The stream never reached the shim: it learns why the start failed. */
+		br_err ignored = BR_ERR_INIT;
+		br_stream_write_reply(j->attach_fd, &j->err, &ignored);
+		close(j->attach_fd);
+	}
+	container_unref(j->c);
+	free(j->runtime_path);
+	free(j->runtime_root);
+	free(j->spec);
+	free(j->request_id);
+	free(j);
 }
 
 static void
@@ -332,18 +344,40 @@ start_done(uv_work_t *w, int status)
 	struct start_job *j = w->data;
 	struct taskd *t = j->t;
 	struct container *c = j->c;
+	struct taskd_events ev = {0};
 	br_err err = BR_ERR_INIT;
 
 	taskd_work_done(t);
 	c->busy = false;
+	c->restart_inflight = false;
 	if (j->rc < 0) {
 		c->task = TASK_NONE;
 		c->pid = 0;
 		taskd_store_set_task(t, c, NULL, &err);
 		br_err_wrap(&j->err, "start container \"%s\" (runtime %s)", c->id, c->runtime);
-		if (j->call != NULL)
+		if (j->request_id != NULL)
+			taskd_request_forget(t, c->ns, "tasks.start", c->id);
+		if (j->call != NULL) {
 			br_call_fail(j->call, &j->err);
-		goto out;
+		} else if (j->restart) {
+			br_log_warn("TASK-RESTART", "container %s/%s: %s", c->ns, c->id,
+			            j->err.msg);
+			taskd_supervise_restart_failed(t, c);
+		}
+		start_job_free(j);
+		return;
+	}
+	if (j->restart && j->old_pid != 0) {
+		/* The old task was deleted: its /tasks/delete precedes the new one's events. */
+		c->pid = j->old_pid;
+		c->exit_status = j->old_status;
+		c->exited_at = j->old_exited_at;
+		taskd_events_task_delete(&ev, c);
+	} else {
+		/* A start by a user begins a new series for the restart policy. */
+		c->restart_count = 0;
+		c->restart_delay_ms = 0;
+		c->stopped_by_user = false;
 	}
 	c->task = TASK_RUNNING;
 	c->pid = j->pid;
@@ -351,7 +385,8 @@ start_done(uv_work_t *w, int status)
 	c->exited_at = 0;
 	c->oom_killed = false;
 	c->started_at = br_db_now();
-	struct taskd_events ev = {0};
+	free(c->exit_reason);
+	c->exit_reason = NULL;
 	taskd_events_task_started(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
 		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
@@ -361,19 +396,11 @@ start_done(uv_work_t *w, int status)
 		struct br_task out;
 		task_to_wire(c, &out);
 		br_call_reply(j->call, &br_task_schema, &out);
+	} else if (c->stopped_by_user) {
+		/* A stop came while this restart was under way. */
+		taskd_task_kill_all(t, c);
 	}
-out:
-	if (j->attach_fd >= 0) {
-		/* The stream never reached the shim: it learns why the start failed. */
-		br_err ignored = BR_ERR_INIT;
-		br_stream_write_reply(j->attach_fd, &j->err, &ignored);
-		close(j->attach_fd);
-	}
-	container_unref(c);
-	free(j->runtime_path);
-	free(j->runtime_root);
-	free(j->spec);
-	free(j);
+	start_job_free(j);
 }
 
 /* The container for a task call, or NULL after failing the call. */
@@ -395,43 +422,45 @@ task_container(struct taskd *t, br_call *call, const char *id, bool need_idle)
 	return c;
 }
 
-int
-taskd_task_start(struct taskd *t, struct container *c, br_call *call, int attach_fd,
-                 const struct br_shim_req *attach, br_err *err)
+/* Begin a start of c's task (call NULL and no attach_fd: a restart by the policy, of a
+ * stopped task). The call, if any, is answered, or the attached stream told; a restart's
+ * failure goes to the policy. */
+static void
+start_begin(struct taskd *t, struct container *c, br_call *call, const char *request_id,
+            int attach_fd, const struct br_shim_req *attach)
 {
-	if (c->busy)
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "container \"%s\" is busy with another operation; try again",
-		                  c->id);
-	if (c->task == TASK_RUNNING)
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "the task of container \"%s\" is already running", c->id);
-	if (c->task == TASK_STOPPED)
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "container \"%s\" has a stopped task; delete it first", c->id);
 	struct start_job *j = xnew(struct start_job);
-	if (taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, err) < 0 ||
-	    taskd_store_spec(t->db, c->ns, c->id, &j->spec, err) < 0) {
-		free(j->runtime_path);
-		free(j->runtime_root);
-		free(j);
-		return -1;
+	br_err err = BR_ERR_INIT;
+
+	j->attach_fd = attach_fd;
+	if (attach != NULL)
+		j->attach_req = *attach;
+	j->restart = call == NULL && attach_fd < 0;
+	j->old_pid = c->task == TASK_STOPPED ? c->pid : 0; /* 0: no old task to delete */
+	j->old_status = c->exit_status;
+	j->old_exited_at = c->exited_at;
+	if (taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err) < 0 ||
+	    taskd_store_spec(t->db, c->ns, c->id, &j->spec, &err) < 0)
+		goto fail;
+	if (request_id != NULL && request_id[0] != '\0') {
+		if (taskd_request_record(t, c->ns, "tasks.start", request_id, c->id, &err) < 0)
+			goto fail;
+		j->request_id = xstrdup(request_id);
 	}
 	/* Recorded "starting" before the shim exists: after a crash in between, reconcile
 	 * finds either the shim (and records the task, with the events this start did not
 	 * live to emit) or nothing (the container is "created" again). */
+	enum task_state before = c->task;
 	c->task = TASK_STARTING;
 	c->pid = 0;
-	if (taskd_store_set_task(t, c, NULL, err) < 0) {
-		c->task = TASK_NONE;
-		free(j->runtime_path);
-		free(j->runtime_root);
-		free(j->spec);
-		free(j);
-		return -1;
+	if (taskd_store_set_task(t, c, NULL, &err) < 0) {
+		c->task = before;
+		c->pid = j->old_pid;
+		goto fail;
 	}
 	c->task = TASK_NONE;
 	c->busy = true;
+	c->restart_inflight = j->restart;
 	if (c->fs_event != NULL)
 		taskd_flush_waiters(t, c); /* the task directory is about to be replaced */
 	j->t = t;
@@ -446,6 +475,81 @@ taskd_task_start(struct taskd *t, struct container *c, br_call *call, int attach
 	j->work.data = j;
 	container_ref(c);
 	taskd_queue(t, &j->work, start_work, start_done);
+	return;
+fail:
+	free(j->runtime_path);
+	free(j->runtime_root);
+	free(j->spec);
+	free(j->request_id);
+	free(j);
+	if (attach_fd >= 0) {
+		br_err ignored = BR_ERR_INIT;
+		br_stream_write_reply(attach_fd, &err, &ignored);
+		close(attach_fd);
+	} else if (call != NULL) {
+		br_call_fail(call, &err);
+	} else {
+		br_log_warn("TASK-RESTART", "container %s/%s: %s", c->ns, c->id, err.msg);
+		taskd_supervise_restart_failed(t, c);
+	}
+}
+
+void
+taskd_task_restart(struct taskd *t, struct container *c)
+{
+	start_begin(t, c, NULL, NULL, -1, NULL);
+}
+
+int
+taskd_task_start(struct taskd *t, struct container *c, br_call *call, int attach_fd,
+                 const struct br_shim_req *attach, br_err *err)
+{
+	if (c->busy)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "container \"%s\" is busy with another operation; try again",
+		                  c->id);
+	if (c->task == TASK_RUNNING)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "the task of container \"%s\" is already running", c->id);
+	if (c->task == TASK_STOPPED)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "container \"%s\" has a stopped task; delete it first", c->id);
+	taskd_supervise_cancel(c);
+	start_begin(t, c, call, NULL, attach_fd, attach);
+	return 0;
+}
+
+/* tasks.start asked again under its request id: answer with what the first one did (1), or
+ * 0 when there is nothing to answer (the first one failed, or never ran). */
+static int
+start_replay(struct taskd *t, br_call *call, struct container *c, const char *request_id)
+{
+	_cleanup_free_ char *container = NULL;
+	int64_t at = 0;
+	br_err err = BR_ERR_INIT;
+	int found = taskd_request_find(t, c->ns, "tasks.start", request_id, &container, &at, &err);
+
+	if (found < 0) {
+		br_call_fail(call, &err);
+		return 1;
+	}
+	if (found == 0 || strcmp(container, c->id) != 0)
+		return 0;
+	if (c->busy) {
+		br_call_failf(call, BR_UNAVAILABLE,
+		              "the start of container \"%s\" is still under way; try again", c->id);
+		return 1;
+	}
+	if ((c->task == TASK_RUNNING || c->task == TASK_STOPPED) && c->started_at >= at) {
+		br_log_info("TASK-REPLAY",
+		            "container %s/%s: start request %s asked again: answered with its task",
+		            c->ns, c->id, request_id);
+		struct br_task out;
+		task_to_wire(c, &out);
+		br_call_reply(call, &br_task_schema, &out);
+		return 1;
+	}
+	taskd_request_forget(t, c->ns, "tasks.start", c->id);
 	return 0;
 }
 
@@ -454,11 +558,35 @@ taskd_tasks_start(br_call *call, void *data)
 {
 	struct taskd *t = data;
 	const struct br_container_id_req *req = br_call_params(call);
-	struct container *c = task_container(t, call, req->id, false);
 	br_err err = BR_ERR_INIT;
 
-	if (c != NULL && taskd_task_start(t, c, call, -1, NULL, &err) < 0)
+	if (taskd_request_check(req->request_id, &err) < 0) {
 		br_call_fail(call, &err);
+		return;
+	}
+	struct container *c = task_container(t, call, req->id, false);
+	if (c == NULL)
+		return;
+	if (req->request_id != NULL && req->request_id[0] != '\0' &&
+	    start_replay(t, call, c, req->request_id))
+		return;
+	if (c->busy) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" is busy with another operation; try again", c->id);
+		return;
+	}
+	if (c->task == TASK_RUNNING) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "the task of container \"%s\" is already running", c->id);
+		return;
+	}
+	if (c->task == TASK_STOPPED) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" has a stopped task; delete it first", c->id);
+		return;
+	}
+	taskd_supervise_cancel(c);
+	start_begin(t, c, call, req->request_id, -1, NULL);
 }
 
 /* ------------------------------------------------------------------ get, wait */
@@ -558,12 +686,44 @@ kill_done(uv_work_t *w, int status)
 	taskd_work_done(j->t);
 	if (j->rc < 0) {
 		br_err_wrap(&j->err, "kill the task of container \"%s\"", j->c->id);
-		br_call_fail(j->call, &j->err);
-	} else {
+		if (j->call != NULL)
+			br_call_fail(j->call, &j->err);
+		else
+			br_log_warn("TASK-KILL", "container %s/%s: %s", j->c->ns, j->c->id,
+			            j->err.msg);
+	} else if (j->call != NULL) {
 		br_call_reply(j->call, NULL, NULL);
 	}
 	container_unref(j->c);
 	free(j);
+}
+
+void
+taskd_task_kill_all(struct taskd *t, struct container *c)
+{
+	struct shim_job *j = xnew(struct shim_job);
+
+	j->t = t;
+	j->c = c;
+	j->kill = (struct br_task_kill_req){.id = c->id, .signal = SIGKILL, .all = true};
+	j->work.data = j;
+	container_ref(c);
+	taskd_queue(t, &j->work, kill_work, kill_done);
+}
+
+/* A stop or kill by a user: the restart policy restarts the container no more (recorded, so
+ * that "unless-stopped" remembers it across taskd restarts), and a pending restart is off. */
+static void
+stopped_by_user(struct taskd *t, struct container *c)
+{
+	br_err err = BR_ERR_INIT;
+
+	taskd_supervise_cancel_restart(c);
+	if (c->stopped_by_user)
+		return;
+	c->stopped_by_user = true;
+	if (c->restart_policy != RESTART_NO && taskd_store_set_task(t, c, NULL, &err) < 0)
+		br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 }
 
 void
@@ -575,16 +735,24 @@ taskd_tasks_kill(br_call *call, void *data)
 
 	if (c == NULL)
 		return;
-	if (c->task != TASK_RUNNING) {
-		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"%s\" has no running task",
-		              c->id);
-		return;
-	}
 	if (req->signal > 64) {
 		br_call_failf(call, BR_INVALID_ARGUMENT, "signal %u is out of range (1-64)",
 		              req->signal);
 		return;
 	}
+	if (c->task != TASK_RUNNING && c->restart_policy != RESTART_NO &&
+	    (c->restart_timer != NULL || c->restart_inflight)) {
+		/* Restarting: the kill ends it, as docker's does. */
+		stopped_by_user(t, c);
+		br_call_reply(call, NULL, NULL);
+		return;
+	}
+	if (c->task != TASK_RUNNING) {
+		br_call_failf(call, BR_FAILED_PRECONDITION, "container \"%s\" has no running task",
+		              c->id);
+		return;
+	}
+	stopped_by_user(t, c);
 	struct shim_job *j = xnew(struct shim_job);
 	j->t = t;
 	j->call = call;
@@ -696,6 +864,12 @@ taskd_tasks_stop(br_call *call, void *data)
 		br_call_failf(call, BR_INVALID_ARGUMENT,
 		              "stop timeout %lld ms is out of range (0-%d)",
 		              (long long)req->timeout_ms, BR_TASK_STOP_TIMEOUT_MAX_MS);
+		return;
+	}
+	stopped_by_user(t, c);
+	if (c->restart_inflight) {
+		/* The restart kills what it started (start_done); answered at that exit. */
+		taskd_park_wait(t, c, call, TASKD_FORCE_WAIT_MS + TASKD_SHIM_CALL_TIMEOUT_MS);
 		return;
 	}
 	/* Not running is stopped already: answered with the state, as docker does. */
@@ -852,6 +1026,8 @@ delete_done(uv_work_t *w, int status)
 		taskd_events_task_delete(&ev, c);
 		c->task = TASK_NONE;
 		c->pid = 0;
+		free(c->exit_reason);
+		c->exit_reason = NULL;
 		if (taskd_store_set_task(t, c, &ev, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);
 		br_call_reply(j->call, &br_task_schema, &out);
@@ -882,6 +1058,7 @@ taskd_tasks_delete(br_call *call, void *data)
 		              "the task of container \"%s\" is running; kill it first", c->id);
 		return;
 	}
+	taskd_supervise_cancel(c);
 	struct shim_job *j = xnew(struct shim_job);
 	taskd_runtime_paths(t, c, &j->runtime_path, &j->runtime_root, &err);
 	j->t = t;

@@ -61,6 +61,10 @@ static const struct br_field create_fields[] = {
         S(br_container_create_req, memory_swap, BR_F_I64, 0, 0),
         S(br_container_create_req, nano_cpus, BR_F_I64, 0, 0),
         S(br_container_create_req, pids_limit, BR_F_I64, 0, 0),
+        S(br_container_create_req, restart_policy, BR_F_STR, 32, 0),
+        S(br_container_create_req, restart_max, BR_F_U32, 0, 0),
+        S(br_container_create_req, auto_remove, BR_F_BOOL, 0, 0),
+        S(br_container_create_req, request_id, BR_F_STR, BR_REQUEST_ID_MAX, 0),
 };
 const struct br_schema br_container_create_req_schema =
         BR_SCHEMA(struct br_container_create_req, create_fields);
@@ -79,6 +83,11 @@ static const struct br_field container_fields[] = {
         S(br_container, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
         S(br_container, name, BR_F_STR, BR_CONTAINER_ID_MAX, 0),
         S(br_container, oom_killed, BR_F_BOOL, 0, 0),
+        S(br_container, exit_reason, BR_F_STR, 64, 0),
+        S(br_container, restart_policy, BR_F_STR, 32, 0),
+        S(br_container, restart_max, BR_F_U32, 0, 0),
+        S(br_container, restart_count, BR_F_U32, 0, 0),
+        S(br_container, auto_remove, BR_F_BOOL, 0, 0),
 };
 const struct br_schema br_container_schema = BR_SCHEMA(struct br_container, container_fields);
 
@@ -145,6 +154,7 @@ const struct br_schema br_container_list_resp_schema =
 static const struct br_field id_fields[] = {
         S(br_container_id_req, id, BR_F_STR, BR_CONTAINER_ID_MAX, BR_F_REQUIRED | BR_F_ID),
         S(br_container_id_req, force, BR_F_BOOL, 0, 0),
+        S(br_container_id_req, request_id, BR_F_STR, BR_REQUEST_ID_MAX, 0),
 };
 const struct br_schema br_container_id_req_schema =
         BR_SCHEMA(struct br_container_id_req, id_fields);
@@ -157,6 +167,8 @@ static const struct br_field task_fields[] = {
         S(br_task, exited_at, BR_F_I64, 0, 0),
         S(br_task, started_at, BR_F_I64, 0, 0),
         S(br_task, oom_killed, BR_F_BOOL, 0, 0),
+        S(br_task, exit_reason, BR_F_STR, 64, 0),
+        S(br_task, restart_count, BR_F_U32, 0, 0),
 };
 const struct br_schema br_task_schema = BR_SCHEMA(struct br_task, task_fields);
 
@@ -280,6 +292,7 @@ static const struct br_field event_task_exit_fields[] = {
         S(br_event_task_exit, pid, BR_F_U32, 0, 0),
         S(br_event_task_exit, exit_status, BR_F_I64, 0, 0),
         S(br_event_task_exit, exited_at, BR_F_I64, 0, 0),
+        S(br_event_task_exit, reason, BR_F_STR, 64, 0),
 };
 const struct br_schema br_event_task_exit_schema =
         BR_SCHEMA(struct br_event_task_exit, event_task_exit_fields);

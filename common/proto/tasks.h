@@ -12,7 +12,7 @@
  *   containers.spec   {id}                -> {spec}  the OCI spec as written (JSON text)
  *   containers.rename {id, name}          -> br_container  a new display name, emits
  *                                                         /containers/update
- *   tasks.start       {id}                -> br_task      creates and starts the task (runc
+ *   tasks.start       {id, request_id}    -> br_task      creates and starts the task (runc
  *                                                         create + start under a berth-shim)
  *   tasks.get         {id}                -> br_task
  *   tasks.kill        {id, signal, all}   -> {}
@@ -30,7 +30,9 @@
  * name (same shape, unique per namespace) is what users see and may change (containers.rename).
  * Every `id` a request carries is resolved as docker resolves a container argument: a name
  * first, then an id, then a unique id prefix (an ambiguous prefix is INVALID_ARGUMENT).
- * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted).
+ * Status strings: "created" (no task), "running", "paused", "stopped" (exited, not deleted);
+ * a container (not a task) is "restarting" between an exit and the restart its restart
+ * policy decided.
  *
  * Output: the shim writes the container's stdout and stderr to its CRI log (common/crilog.h:
  * <root>/taskd/logs/<ns>/<id>/current.log, capped and rotated). tasks.logs returns the records
@@ -129,8 +131,20 @@ struct br_container_create_req {
 	int64_t memory_swap; /* memory plus swap, bytes; 0: unset; -1: unlimited swap */
 	int64_t nano_cpus;   /* CPUs * 1e9; 0: no limit */
 	int64_t pids_limit;  /* 0: no limit; -1: unlimited */
+	/* What taskd does when the task exits (docs/tasks.md): "" or "no", "on-failure" (a
+	 * non-zero exit, at most restart_max times when restart_max > 0), "always",
+	 * "unless-stopped". */
+	const char *restart_policy;
+	uint32_t restart_max; /* on-failure's limit; at most BR_RESTART_MAX */
+	bool auto_remove;     /* taskd deletes the container once its task's exit is recorded */
+	/* Idempotency (docs/api.md): a client-chosen id of this logical operation; a repeated
+	 * request with the same id in the same namespace gets the first one's outcome. */
+	const char *request_id;
 };
 extern const struct br_schema br_container_create_req_schema;
+
+#define BR_RESTART_MAX 1000000
+#define BR_REQUEST_ID_MAX 64
 
 struct br_container {
 	const char *id;
@@ -144,8 +158,13 @@ struct br_container {
 	int64_t created_at;
 	struct br_strlist command; /* the process args as run */
 	struct br_strmap labels;
-	const char *name; /* the display name, unique in the namespace */
-	bool oom_killed;  /* when stopped: the kernel's OOM killer ended the task */
+	const char *name;           /* the display name, unique in the namespace */
+	bool oom_killed;            /* when stopped: the kernel's OOM killer ended the task */
+	const char *exit_reason;    /* when stopped: "" or why taskd set the status ("shim lost") */
+	const char *restart_policy; /* "no" | "on-failure" | "always" | "unless-stopped" */
+	uint32_t restart_max;
+	uint32_t restart_count; /* restarts done by the policy since the last start by a user */
+	bool auto_remove;
 };
 extern const struct br_schema br_container_schema;
 
@@ -216,6 +235,7 @@ extern const struct br_schema br_container_list_resp_schema;
 struct br_container_id_req {
 	const char *id;
 	bool force;
+	const char *request_id; /* tasks.start: as containers.create's (docs/api.md) */
 };
 extern const struct br_schema br_container_id_req_schema;
 
@@ -224,9 +244,11 @@ struct br_task {
 	const char *status;
 	uint32_t pid;
 	int64_t exit_status;
-	int64_t exited_at;  /* ms since the epoch, 0 while running */
-	int64_t started_at; /* ms since the epoch, 0 without a task (or recorded before 0.1) */
-	bool oom_killed;    /* when stopped: the kernel's OOM killer ended the task */
+	int64_t exited_at;       /* ms since the epoch, 0 while running */
+	int64_t started_at;      /* ms since the epoch, 0 without a task (or recorded before 0.1) */
+	const char *exit_reason; /* when stopped: "" or why taskd set the status ("shim lost") */
+	uint32_t restart_count;
+	bool oom_killed; /* when stopped: the kernel's OOM killer ended the task */
 };
 extern const struct br_schema br_task_schema;
 
@@ -356,6 +378,7 @@ struct br_event_task_exit {
 	uint32_t pid;
 	int64_t exit_status; /* the exit code, or 128 + the signal that killed it */
 	int64_t exited_at;   /* ns since the epoch, as the shim recorded it */
+	const char *reason;  /* "" or why taskd set the status ("shim lost") */
 };
 extern const struct br_schema br_event_task_exit_schema;
 

@@ -333,8 +333,10 @@ shim_run(struct shim *s, br_err *err)
 		if (accept && !s->quit)
 			shim_server_accept(s);
 	}
-	/* Output written after the last announcement still belongs in the logs. */
+	/* Output written after the last announcement still belongs in the logs, and what the
+	 * clients have not read yet (the exit's frame among it) goes out before we do. */
 	shim_output_drain(s);
+	shim_streams_flush(s, SHIM_DRAIN_MS);
 	if (!s->init_reaped && s->init_pid > 0)
 		br_log_warn("SHIM-ORPHAN", "container %s: leaving while init %d still runs", s->id,
 		            (int)s->init_pid);

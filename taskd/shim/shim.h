@@ -213,6 +213,8 @@ void shim_streams_send(struct shim *s, int exec, enum br_stream_type type, const
                        size_t len);
 /* Queue EXIT on every stream of `exec`; they close once it is written. */
 void shim_streams_exit(struct shim *s, int exec, int64_t status);
+/* Write what the streams still hold (the shim is leaving), for at most `timeout_ms` in all. */
+void shim_streams_flush(struct shim *s, int timeout_ms);
 /* poll(2) events for stream i, and the work when they come. */
 short shim_stream_events(const struct shim *s, int i);
 void shim_stream_handle(struct shim *s, int i, short revents);

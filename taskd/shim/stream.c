@@ -222,6 +222,23 @@ shim_stream_close(struct shim *s, int i)
 		shim_exec_stream_gone(s, exec);
 }
 
+void
+shim_streams_flush(struct shim *s, int timeout_ms)
+{
+	int64_t deadline = shim_now_ms() + timeout_ms;
+
+	for (int i = 0; i < SHIM_MAX_STREAMS; i++) {
+		struct shim_stream *st = &s->streams[i];
+		while (st->fd >= 0 && st->out.len > 0) {
+			int64_t left = deadline - shim_now_ms();
+			struct pollfd p = {.fd = st->fd, .events = POLLOUT};
+			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+				break;
+			shim_stream_handle(s, i, POLLOUT);
+		}
+	}
+}
+
 short
 shim_stream_events(const struct shim *s, int i)
 {

@@ -47,6 +47,10 @@ static const struct br_schema *const schemas[] = {
         &br_container_create_req_schema,
         &br_volume_create_req_schema,
         &br_volume_list_resp_schema,
+        &br_container_id_req_schema,
+        &br_container_schema,
+        &br_task_schema,
+        &br_event_task_exit_schema,
 };
 
 static void

@@ -57,6 +57,7 @@ struct fake {
 	char created_cmd[256];
 	char created_opts[1024]; /* the run options of the last containers.create */
 	int pulls;
+	bool created_auto_remove;
 	int job_polls;
 	char lease[64];      /* the upload lease created, "" when deleted again */
 	int unleased_writes; /* content.write calls not under that lease */
@@ -296,6 +297,7 @@ on_create(br_call *call, void *data)
 	}
 	pthread_mutex_lock(&f->lock);
 	f->created_env[0] = f->created_cmd[0] = '\0';
+	f->created_auto_remove = req->auto_remove;
 	for (size_t i = 0; i < req->env.n; i++) {
 		strncat(f->created_env, req->env.v[i], 100);
 		strcat(f->created_env, ";");
@@ -819,10 +821,14 @@ test_run_output_and_status(void)
 	T_EQ_STR(fake->created_cmd, "sh;-c;exit 3;");
 	T_EQ_INT(fake->container_deletes, 0);
 
+	T_OK(!fake->created_auto_remove);
+
+	/* --rm is taskd's (auto_remove): the CLI deletes nothing itself after an exit. */
 	run_cli(&r, "run", "--rm", "--name", "e0", "busybox");
 	T_EQ_INT(r.rc, 0);
-	T_EQ_INT(fake->task_deletes, 1);
-	T_EQ_INT(fake->container_deletes, 1);
+	T_OK(fake->created_auto_remove);
+	T_EQ_INT(fake->task_deletes, 0);
+	T_EQ_INT(fake->container_deletes, 0);
 
 	run_cli(&r, "run", "-d", "busybox", "sleep", "100");
 	T_EQ_INT(r.rc, 0);

@@ -259,8 +259,24 @@ test_run_parse_errors(void)
 	T_EQ_STR(err.msg, "run: unknown option --bogus");
 	char *a5[] = {"run", "--name", "../x", "img", NULL};
 	T_ERR(ctl_run_parse(4, a5, &o, &err), err, BR_INVALID_ARGUMENT);
-	char *a6[] = {"run", "--rm", "-d", "img", NULL};
-	T_ERR(ctl_run_parse(4, a6, &o, &err), err, BR_INVALID_ARGUMENT);
+	char *a6[] = {"run", "--rm", "--restart", "always", "img", NULL};
+	T_ERR(ctl_run_parse(5, a6, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "--rm cannot be combined with --restart always");
+	char *a8[] = {"run", "--restart", "on-failure:x", "img", NULL};
+	T_ERR(ctl_run_parse(4, a8, &o, &err), err, BR_INVALID_ARGUMENT);
+	char *a9[] = {"run", "--restart", "sometimes", "img", NULL};
+	T_ERR(ctl_run_parse(4, a9, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid --restart \"sometimes\": expected no, on-failure[:N], always "
+	                  "or unless-stopped");
+	char *a10[] = {"run", "--rm", "-d", "--restart=no", "img", NULL};
+	T_NOERR(ctl_run_parse(5, a10, &o, &err), err);
+	T_OK(o.rm && o.detach);
+	ctl_run_opts_free(&o);
+	char *a11[] = {"run", "--restart", "on-failure:2", "img", NULL};
+	T_NOERR(ctl_run_parse(4, a11, &o, &err), err);
+	T_EQ_STR(o.restart_policy, "on-failure");
+	T_EQ_INT(o.restart_max, 2);
+	ctl_run_opts_free(&o);
 	char *a7[] = {"run", "--name", NULL};
 	T_ERR(ctl_run_parse(2, a7, &o, &err), err, BR_INVALID_ARGUMENT);
 	T_EQ_STR(err.msg, "option --name needs a value");

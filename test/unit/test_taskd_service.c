@@ -706,6 +706,70 @@ follow_logs(const char *id, char *out, size_t cap, char *errout, size_t ecap, in
 
 /* ------------------------------------------------------------------ cases */
 
+/* containers.create and tasks.start asked again under their request ids get the first call's
+ * outcome, not ALREADY_EXISTS or "already running"; a bad id is refused. */
+static void
+test_request_ids(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t, t2;
+	const char *args[] = {"sleep", "100"};
+	struct br_container_create_req req = {
+	        .id = "q1", .image = "busybox", .args = {args, 2}, .request_id = "create-1"};
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_EQ_STR(c.id, "q1");
+	T_EQ_STR(c.status, "created");
+	req.request_id = "create-2";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_ALREADY_EXISTS);
+	/* A generated id: the repeated request names the same container. */
+	struct br_container_create_req anon = {
+	        .image = "busybox", .args = {args, 2}, .request_id = "create-3"};
+	struct br_container c1, c2;
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &anon,
+	             &br_container_schema, &c1, a, &err),
+	        err);
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &anon,
+	             &br_container_schema, &c2, a, &err),
+	        err);
+	T_EQ_STR(c1.id, c2.id);
+	anon.request_id = "bad id!";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &anon,
+	           &br_container_schema, &c2, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+
+	struct br_container_id_req sr = {.id = "q1", .request_id = "start-1"};
+	T_NOERR(call("tasks.start", &br_container_id_req_schema, &sr, &br_task_schema, &t, a, &err),
+	        err);
+	T_NOERR(call("tasks.start", &br_container_id_req_schema, &sr, &br_task_schema, &t2, a,
+	             &err),
+	        err);
+	T_EQ_STR(t2.status, "running");
+	T_EQ_INT(t2.pid, t.pid);
+	sr.request_id = "start-2";
+	T_ERR(call("tasks.start", &br_container_id_req_schema, &sr, &br_task_schema, &t2, a, &err),
+	      err, BR_FAILED_PRECONDITION);
+	T_NOERR(simple("containers.delete", "q1", true, a, &err), err);
+	T_NOERR(simple("containers.delete", c1.id, true, a, &err), err);
+	/* The create's container is gone: said so, not made again. */
+	req.request_id = "create-1";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_NOT_FOUND);
+	taskd_stop();
+	br_arena_free(a);
+}
+
 static void
 test_lifecycle(void)
 {
@@ -1053,7 +1117,9 @@ test_restart_reconciles(void)
 	T_EQ_INT(t.exit_status, 137);
 	t = wait_task("r3", 0, a);
 	T_EQ_STR(t.status, "stopped");
-	T_EQ_INT(t.exit_status, 255);
+	/* No exit file: taskd killed what was left, and says so. */
+	T_EQ_INT(t.exit_status, 137);
+	T_EQ_STR(t.exit_reason, "shim lost");
 	T_OK(!exists("%s/state/taskd/bundles/%s/stray", top, ns));
 	if (access("/usr/bin/sqlite3", X_OK) == 0) {
 		T_NOERR(get("r4", &c, a, &err), err);
@@ -1180,6 +1246,77 @@ test_events_lifecycle(void)
 	taskd_ready();
 	usleep(500000);
 	T_EQ_INT(seen_count(NULL, "e1"), 6);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+/* A restart by the policy is a run of its own in the events (the old task's delete, then the
+ * new one's create and start); auto_remove deletes the container after its exit's event; a
+ * policy with auto_remove, an unknown policy and a count without on-failure are refused. */
+static void
+test_events_restart_and_auto_remove(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c;
+	struct br_task t;
+	const char *args[] = {"sh", "-c", "exit 2"};
+	struct br_container_create_req req = {.id = "p1",
+	                                      .image = "busybox",
+	                                      .args = {args, 3},
+	                                      .restart_policy = "on-failure",
+	                                      .restart_max = 1};
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_EQ_STR(c.restart_policy, "on-failure");
+	T_NOERR(start("p1", &t, a, &err), err);
+	for (int i = 0; i < 100; i++) {
+		T_NOERR(get("p1", &c, a, &err), err);
+		if (strcmp(c.status, "stopped") == 0 && c.restart_count == 1)
+			break;
+		usleep(100000);
+	}
+	T_EQ_STR(c.status, "stopped");
+	T_EQ_INT(c.restart_count, 1);
+	T_EQ_INT(c.exit_status, 2);
+	seen_wait(BR_TOPIC_TASK_EXIT, "p1");
+	for (int i = 0; i < 50 && seen_count(BR_TOPIC_TASK_EXIT, "p1") < 2; i++)
+		usleep(100000);
+	expect_topics("p1", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                    "tasks/create tasks/start tasks/exit");
+	T_NOERR(simple("containers.delete", "p1", false, a, &err), err);
+
+	struct br_container_create_req rm = {
+	        .id = "ar1", .image = "busybox", .args = {args, 3}, .auto_remove = true};
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &rm,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_OK(c.auto_remove);
+	T_NOERR(start("ar1", &t, a, &err), err);
+	seen_wait(BR_TOPIC_CONTAINER_DELETE, "ar1");
+	expect_topics("ar1", "containers/create tasks/create tasks/start tasks/exit tasks/delete "
+	                     "containers/delete");
+	T_EQ_INT(seen_get(BR_TOPIC_TASK_EXIT, "ar1").exit_status, 2);
+	T_ERR(get("ar1", &c, a, &err), err, BR_NOT_FOUND);
+
+	rm.id = "ar2";
+	rm.restart_policy = "always";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &rm, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	req.id = "p2";
+	req.restart_policy = "sometimes";
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
+	req.restart_policy = "always";
+	req.restart_max = 3;
+	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
+	           &c, a, &err),
+	      err, BR_INVALID_ARGUMENT);
 	taskd_stop();
 	br_arena_free(a);
 }
@@ -1400,6 +1537,7 @@ main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 	        T_CASE(test_lifecycle),
+	        T_CASE(test_request_ids),
 	        T_CASE(test_create_failures_leave_nothing),
 	        T_CASE(test_logs_long_poll),
 	        T_CASE(test_kill_and_force_delete),
@@ -1407,6 +1545,7 @@ main(int argc, char **argv)
 	        T_CASE(test_restart_reconciles),
 	        T_CASE(test_leases_follow_records),
 	        T_CASE(test_events_lifecycle),
+	        T_CASE(test_events_restart_and_auto_remove),
 	        T_CASE(test_events_delete_paths),
 	        T_CASE(test_events_exit_once_across_restarts),
 	        T_CASE(test_events_unfinished_start),
