@@ -128,11 +128,7 @@ container_json(yajl_gen g, const void *item)
 	br_json_gen_kv_str(g, "id", c->id);
 	br_json_gen_kv_str(g, "name", c->name);
 	br_json_gen_kv_str(g, "image", c->image);
-	br_json_gen_str(g, "command");
-	yajl_gen_array_open(g);
-	for (size_t j = 0; j < c->command.n; j++)
-		br_json_gen_str(g, c->command.v[j]);
-	yajl_gen_array_close(g);
+	ctl_json_strlist(g, "command", &c->command);
 	br_json_gen_kv_str(g, "status", c->status);
 	br_json_gen_kv_int(g, "pid", c->pid);
 	br_json_gen_kv_int(g, "exit_status", c->exit_status);
@@ -141,11 +137,7 @@ container_json(yajl_gen g, const void *item)
 	br_json_gen_kv_int(g, "created_at", c->created_at);
 	br_json_gen_kv_str(g, "runtime", c->runtime);
 	br_json_gen_kv_str(g, "net", c->net);
-	br_json_gen_str(g, "labels");
-	yajl_gen_map_open(g);
-	for (size_t j = 0; j < c->labels.n; j++)
-		br_json_gen_kv_str(g, c->labels.keys[j], c->labels.values[j]);
-	yajl_gen_map_close(g);
+	ctl_json_strmap(g, "labels", &c->labels);
 }
 
 static void

@@ -218,6 +218,10 @@ int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_system(struct ctl *ctl, int argc, char **argv);
 
+/* `"key": [strings]` and `"key": {k: v, ...}` into an open JSON map. */
+void ctl_json_strlist(yajl_gen g, const char *key, const struct br_strlist *l);
+void ctl_json_strmap(yajl_gen g, const char *key, const struct br_strmap *m);
+
 /* Print a yajl document on stdout and free the generator. */
 void ctl_print_json(yajl_gen g);
 

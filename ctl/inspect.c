@@ -153,16 +153,8 @@ inspect_one(struct ctl *ctl, yajl_gen g, const char *id, br_err *err)
 	br_json_gen_kv_str(g, "runtime", c.runtime);
 	br_json_gen_kv_str(g, "snapshot_key", c.snapshot_key);
 	br_json_gen_kv_int(g, "created_at", c.created_at);
-	br_json_gen_str(g, "command");
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < c.command.n; i++)
-		br_json_gen_str(g, c.command.v[i]);
-	yajl_gen_array_close(g);
-	br_json_gen_str(g, "labels");
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < c.labels.n; i++)
-		br_json_gen_kv_str(g, c.labels.keys[i], c.labels.values[i]);
-	yajl_gen_map_close(g);
+	ctl_json_strlist(g, "command", &c.command);
+	ctl_json_strmap(g, "labels", &c.labels);
 	gen_state(g, &c, has_task ? &task : NULL);
 	gen_mounts(g, spec, &c);
 	gen_network(g, spec, &c);

@@ -235,6 +235,26 @@ ctl_check_env(const char *kv, br_err *err)
 }
 
 void
+ctl_json_strlist(yajl_gen g, const char *key, const struct br_strlist *l)
+{
+	br_json_gen_str(g, key);
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < l->n; i++)
+		br_json_gen_str(g, l->v[i]);
+	yajl_gen_array_close(g);
+}
+
+void
+ctl_json_strmap(yajl_gen g, const char *key, const struct br_strmap *m)
+{
+	br_json_gen_str(g, key);
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < m->n; i++)
+		br_json_gen_kv_str(g, m->keys[i], m->values[i]);
+	yajl_gen_map_close(g);
+}
+
+void
 ctl_print_json(yajl_gen g)
 {
 	_cleanup_free_ char *s = br_json_gen_take(g, NULL);

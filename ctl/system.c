@@ -293,11 +293,7 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 	if (ctl->json) {
 		yajl_gen g = br_json_gen_new();
 		yajl_gen_map_open(g);
-		br_json_gen_str(g, "images_removed");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < removed.n; i++)
-			br_json_gen_str(g, removed.v[i]);
-		yajl_gen_array_close(g);
+		ctl_json_strlist(g, "images_removed", &removed);
 		br_json_gen_kv_int(g, "blobs_removed", content_gc.removed);
 		br_json_gen_kv_int(g, "ingests_removed", content_gc.ingests);
 		br_json_gen_kv_int(g, "snapshots_removed", snap_gc.removed);

@@ -47,11 +47,7 @@ ctl_cmd_top(struct ctl *ctl, int argc, char **argv)
 	if (ctl->json) {
 		yajl_gen g = br_json_gen_new();
 		yajl_gen_map_open(g);
-		br_json_gen_str(g, "titles");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < resp.titles.n; i++)
-			br_json_gen_str(g, resp.titles.v[i]);
-		yajl_gen_array_close(g);
+		ctl_json_strlist(g, "titles", &resp.titles);
 		br_json_gen_str(g, "processes");
 		yajl_gen_array_open(g);
 		for (size_t i = 0; i < resp.processes.n; i++) {

@@ -29,16 +29,8 @@ volume_json(yajl_gen g, const void *item)
 	br_json_gen_kv_str(g, "driver", v->driver);
 	br_json_gen_kv_str(g, "mountpoint", v->mountpoint);
 	br_json_gen_kv_int(g, "created_at", v->created_at);
-	br_json_gen_str(g, "labels");
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < v->labels.n; i++)
-		br_json_gen_kv_str(g, v->labels.keys[i], v->labels.values[i]);
-	yajl_gen_map_close(g);
-	br_json_gen_str(g, "containers");
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < v->containers.n; i++)
-		br_json_gen_str(g, v->containers.v[i]);
-	yajl_gen_array_close(g);
+	ctl_json_strmap(g, "labels", &v->labels);
+	ctl_json_strlist(g, "containers", &v->containers);
 }
 
 static void
