@@ -303,7 +303,7 @@ static void
 wait_removed(struct ctl *ctl, const char *id)
 {
 	struct br_container_id_req req = {.id = id};
-	int64_t since = ctl_now_ms();
+	int64_t since = ctl_now_ms(), pause = 2;
 
 	while (ctl_now_ms() - since < REMOVE_WAIT_MS) {
 		br_err err = BR_ERR_INIT;
@@ -312,7 +312,10 @@ wait_removed(struct ctl *ctl, const char *id)
 		             NULL, 0, &err) < 0 &&
 		    !transient(err.code))
 			return;
-		sleep_ms(100);
+		/* The removal takes the runtime's delete and an unmount, some 10 ms: look again
+		 * soon, then less often. */
+		sleep_ms(pause);
+		pause = pause * 2 > 100 ? 100 : pause * 2;
 	}
 }
 
