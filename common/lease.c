@@ -192,21 +192,23 @@ check_ttl(int64_t ttl_ms, br_err *err)
 }
 
 /* When a lease given `ttl_ms` now expires: ms since the epoch, 0 for never. */
+/* The expiry of a lease made or renewed at `now` (0: none). */
 static int64_t
-expiry(int64_t ttl_ms)
+expiry(int64_t now, int64_t ttl_ms)
 {
-	return ttl_ms > 0 ? br_db_now() + ttl_ms : 0;
+	return ttl_ms > 0 ? now + ttl_ms : 0;
 }
 
-/* Insert or update the lease row (keeping created_at) and replace its labels. */
+/* Insert or update the lease row (created_at `now` for a new one, kept for an old one) and
+ * replace its labels. One `now` for both times, so that a lease's expire_at is its
+ * created_at plus its ttl however long the transaction took. */
 static int
-upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t expire_at,
+upsert(struct br_lease_store *ls, const char *ns, const char *id, int64_t now, int64_t expire_at,
        const struct br_strmap *labels, br_err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_stmt_ sqlite3_stmt *del = NULL;
 	_cleanup_stmt_ sqlite3_stmt *ins = NULL;
-	int64_t now = br_db_now();
 
 	if (br_db_prepare(ls->db,
 	                  "INSERT INTO leases (namespace, id, created_at, expire_at)"
@@ -619,14 +621,15 @@ handle_create(br_call *call, void *data)
 		br_call_fail(call, &err);
 		return;
 	}
-	expire_at = expiry(req->ttl_ms);
+	int64_t now = br_db_now();
+	expire_at = expiry(now, req->ttl_ms);
 	rc = lease_live(ls, ns, req->id, &err);
 	if (rc > 0)
 		rc = br_err_set(&err, BR_ALREADY_EXISTS, "lease \"%s\": already exists", req->id);
 	else if (rc == 0)
 		rc = delete_row(ls, ns, req->id, true, &err); /* an expired leftover */
 	if (rc == 0)
-		rc = upsert(ls, ns, req->id, expire_at, &req->labels, &err);
+		rc = upsert(ls, ns, req->id, now, expire_at, &req->labels, &err);
 	if (rc == 0)
 		rc = announce_create(ls, ns, req->id, expire_at, &req->labels, &err);
 	if (!in_tx(ls, call, rc, &err))
@@ -665,7 +668,8 @@ handle_put(br_call *call, void *data)
 		br_call_fail(call, &err);
 		return;
 	}
-	expire_at = expiry(req->ttl_ms);
+	int64_t now = br_db_now();
+	expire_at = expiry(now, req->ttl_ms);
 	rc = lease_live(ls, ns, req->id, &err);
 	if (rc == 0 && req->must_exist) {
 		rc = not_found(&err, req->id);
@@ -679,7 +683,7 @@ handle_put(br_call *call, void *data)
 		rc = 0;
 	}
 	if (rc == 0)
-		rc = upsert(ls, ns, req->id, expire_at, &req->labels, &err);
+		rc = upsert(ls, ns, req->id, now, expire_at, &req->labels, &err);
 	if (rc == 0 && created)
 		rc = announce_create(ls, ns, req->id, expire_at, &req->labels, &err);
 	if (rc == 0)
