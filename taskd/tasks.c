@@ -385,7 +385,8 @@ start_done(uv_work_t *w, int status)
 	c->exited_at = 0;
 	c->oom_killed = false;
 	c->started_at = br_db_now();
-	free(c->exit_reason);
+	/* The old task's /tasks/delete (above) points to its reason: freed once it is written. */
+	_cleanup_free_ char *old_reason = c->exit_reason;
 	c->exit_reason = NULL;
 	taskd_events_task_started(&ev, c);
 	if (taskd_store_set_task(t, c, &ev, &err) < 0)
@@ -1026,7 +1027,8 @@ delete_done(uv_work_t *w, int status)
 		taskd_events_task_delete(&ev, c);
 		c->task = TASK_NONE;
 		c->pid = 0;
-		free(c->exit_reason);
+		/* The answer and /tasks/delete point to the reason: freed once both are out. */
+		_cleanup_free_ char *old_reason = c->exit_reason;
 		c->exit_reason = NULL;
 		if (taskd_store_set_task(t, c, &ev, &err) < 0)
 			br_log_warn("TASK-DB", "container %s/%s: %s", c->ns, c->id, err.msg);

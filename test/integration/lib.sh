@@ -12,6 +12,7 @@
 #
 # A suite that holds resources of its own (network namespaces, a registry it started itself)
 # defines it_cleanup_extra, which it_cleanup calls once the suite's daemons have stopped.
+# IT_KEEP_LOGS=DIR keeps a copy of the daemons' logs there (a sanitizer's report, say).
 
 IT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(cd "$IT_TOP" && cd "${BUILD:-build}" && pwd)
@@ -189,6 +190,7 @@ mounts_under_t() {
 }
 
 it_cleanup() {
+	[ -n "${IT_KEEP_LOGS:-}" ] && cp -r "$T/logs" "$IT_KEEP_LOGS" 2>/dev/null
 	local rc=$? p m r
 	[ -n "${T:-}" ] || return $rc
 	suite_stop
