@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -25,7 +24,6 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/proto/tasks.h"
-#include "common/rpc.h"
 #include "common/stream.h"
 #include "common/xalloc.h"
 #include "ctl/attach.h"
@@ -515,6 +513,17 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 /* ------------------------------------------------------------------ start -a -i */
 
 int
+ctl_stream_start(struct ctl *ctl, const char *id, bool stdin, bool tty, br_err *err)
+{
+	struct br_task_attach_req req = {
+	        .id = id, .stdin = stdin, .close_stdin = true, .start = true};
+
+	if (tty)
+		ctl_terminal_size(&req.rows, &req.cols);
+	return ctl_stream_open(ctl, "tasks.attach", &br_task_attach_req_schema, &req, err);
+}
+
+int
 ctl_start_interactive(struct ctl *ctl, const char *id)
 {
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
@@ -535,11 +544,7 @@ ctl_start_interactive(struct ctl *ctl, const char *id)
 	}
 	br_err_clear(&err);
 	bool tty = has_terminal(ctl, id);
-	struct br_task_attach_req req = {
-	        .id = id, .stdin = true, .close_stdin = true, .start = true};
-	if (tty)
-		ctl_terminal_size(&req.rows, &req.cols);
-	int fd = ctl_stream_open(ctl, "tasks.attach", &br_task_attach_req_schema, &req, &err);
+	int fd = ctl_stream_start(ctl, id, true, tty, &err);
 	if (fd < 0) {
 		ctl_report(&err);
 		return err.code == BR_NOT_FOUND && strncmp(err.msg, "container ", 10) != 0

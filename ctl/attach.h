@@ -31,6 +31,11 @@ struct ctl_pump_opts {
  * detach keys were typed; -1 with err when the stream broke. */
 int ctl_stream_pump(int fd, const struct ctl_pump_opts *o, br_err *err);
 
+/* Start container `id`'s task with a stream attached before its process runs
+ * (tasks.attach {start: true}): our stdin with `stdin` (its end closes the container's), our
+ * terminal's size with `tty`. The open stream, or -1 with the start's error. */
+int ctl_stream_start(struct ctl *ctl, const char *id, bool stdin, bool tty, br_err *err);
+
 /* start -a -i: start container `id` (a stopped task is deleted first, a running one joined)
  * with a stream attached before its process runs, stdin included, and pump it; the exit
  * code as attach's. */

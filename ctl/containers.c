@@ -296,10 +296,8 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'F':
 			/* docker's place for it; the same as the global --format */
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return ctl_usage_error(
-				        "invalid --format \"%s\": expected table or json", optarg);
-			ctl->json = strcmp(optarg, "json") == 0;
+			if (ctl_set_format(ctl, optarg) != 0)
+				return CTL_EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(ps_usage, stdout);

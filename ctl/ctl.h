@@ -218,6 +218,10 @@ int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_system(struct ctl *ctl, int argc, char **argv);
 
+/* --format VALUE: "json" or "table" into ctl->json; 0, or CTL_EXIT_USAGE after saying what
+ * is wrong. */
+int ctl_set_format(struct ctl *ctl, const char *value);
+
 /* `"key": [strings]` and `"key": {k: v, ...}` into an open JSON map. */
 void ctl_json_strlist(yajl_gen g, const char *key, const struct br_strlist *l);
 void ctl_json_strmap(yajl_gen g, const char *key, const struct br_strmap *m);

@@ -310,9 +310,8 @@ ctl_cmd_events(struct ctl *ctl, int argc, char **argv)
 				return ctl_usage_error("%s", err.msg);
 			i++;
 		} else if (strcmp(a, "--format") == 0) {
-			if (val == NULL || (strcmp(val, "json") != 0 && strcmp(val, "table") != 0))
-				return ctl_usage_error("invalid --format: expected table or json");
-			ctl->json = strcmp(val, "json") == 0;
+			if (ctl_set_format(ctl, val) != 0)
+				return CTL_EXIT_USAGE;
 			i++;
 		} else {
 			return ctl_usage_error("events: unexpected argument %s", a);

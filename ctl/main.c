@@ -135,13 +135,8 @@ main(int argc, char **argv)
 				return ctl_usage_error("%s", err.msg);
 			break;
 		case 'f':
-			if (strcmp(optarg, "json") == 0)
-				ctl.json = true;
-			else if (strcmp(optarg, "table") == 0)
-				ctl.json = false;
-			else
-				return ctl_usage_error(
-				        "invalid --format \"%s\": expected table or json", optarg);
+			if (ctl_set_format(&ctl, optarg) != 0)
+				return CTL_EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

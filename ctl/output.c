@@ -234,6 +234,16 @@ ctl_check_env(const char *kv, br_err *err)
 	return 0;
 }
 
+int
+ctl_set_format(struct ctl *ctl, const char *value)
+{
+	if (value == NULL || (strcmp(value, "json") != 0 && strcmp(value, "table") != 0))
+		return ctl_usage_error("invalid --format \"%s\": expected table or json",
+		                       value ? value : "");
+	ctl->json = strcmp(value, "json") == 0;
+	return 0;
+}
+
 void
 ctl_json_strlist(yajl_gen g, const char *key, const struct br_strlist *l)
 {

@@ -345,18 +345,10 @@ attach_follow(struct attach *a, const struct br_task_logs_resp *from, int64_t si
 static int
 run_attached(struct attach *a, const struct ctl_run_opts *o)
 {
-	struct br_task_attach_req req = {
-	        .id = a->id,
-	        .stdin = o->interactive,
-	        .close_stdin = true,
-	        .start = true,
-	};
 	br_err err = BR_ERR_INIT;
 	int rc;
+	int fd = ctl_stream_start(a->ctl, a->id, o->interactive, o->tty, &err);
 
-	if (o->tty)
-		ctl_terminal_size(&req.rows, &req.cols);
-	int fd = ctl_stream_open(a->ctl, "tasks.attach", &br_task_attach_req_schema, &req, &err);
 	if (fd < 0) {
 		ctl_report(&err);
 		rc = ctl_run_start_exit_code(&err);

@@ -303,10 +303,8 @@ ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 			stream = false;
 			break;
 		case 'F':
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return ctl_usage_error(
-				        "invalid --format \"%s\": expected table or json", optarg);
-			ctl->json = strcmp(optarg, "json") == 0;
+			if (ctl_set_format(ctl, optarg) != 0)
+				return CTL_EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(stats_usage, stdout);

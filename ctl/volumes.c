@@ -135,10 +135,8 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 			const char *f = argv[i][8] == '=' ? argv[i] + 9
 			                : i + 1 < argc    ? argv[++i]
 			                                  : "";
-			if (strcmp(f, "json") != 0 && strcmp(f, "table") != 0)
-				return ctl_usage_error(
-				        "invalid --format \"%s\": expected table or json", f);
-			ctl->json = strcmp(f, "json") == 0;
+			if (ctl_set_format(ctl, f) != 0)
+				return CTL_EXIT_USAGE;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("Usage: berth volume ls [-q|--quiet] [--format table|json]\n");
 			return 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/rpc.h"
 #include "common/xalloc.h"
 #include "taskd/shim/shim.h"
 
@@ -155,9 +156,12 @@ shim_stream_add(struct shim *s, int fd, int exec, bool stdin, bool close_stdin, 
 		        .close_stdin = close_stdin,
 		        .out = {.cap = SHIM_STREAM_OUT_MAX},
 		};
-		/* The reply {"v":1,"r":{}} that opens the stream. */
-		static const uint8_t ok[] = {0x82, 0xa1, 'v', 0x01, 0xa1, 'r', 0x80};
-		queue_frame(st, BR_STREAM_REPLY, ok, sizeof(ok));
+		/* The reply that opens the stream: an empty result. */
+		msgpack_sbuffer sb;
+		msgpack_sbuffer_init(&sb);
+		br_reply_encode_result(&sb, NULL, NULL);
+		queue_frame(st, BR_STREAM_REPLY, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
 		return i;
 	}
 	return br_err_set(err, BR_RESOURCE_EXHAUSTED, "container %s has %d streams open already",
