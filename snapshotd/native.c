@@ -11,17 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-
-extern char **environ;
+#include "common/spawn.h"
 
 #define CP_STDERR_MAX 512
 
@@ -29,60 +25,16 @@ extern char **environ;
 static int
 copy_tree(const char *src, const char *dst, br_err *err)
 {
-	char *argv[] = {"cp", "-a", "-T", "--", (char *)src, (char *)dst, NULL};
-	char out[CP_STDERR_MAX + 1];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
-	int pipefd[2], status = 0, rc;
-	size_t len = 0;
-	pid_t pid;
+	const char *argv[] = {"cp", "-a", "-T", "--", src, dst, NULL};
+	_cleanup_free_ char *out = NULL;
+	int status;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "copy %s: pipe", src);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	sigaddset(&defaults, SIGTERM);
-	sigaddset(&defaults, SIGINT);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&pid, "cp", &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(pipefd[1]);
-	if (rc != 0) {
-		close(pipefd[0]);
-		return br_err_errno(err, BR_INTERNAL, rc, "copy %s: run cp", src);
-	}
-	for (;;) {
-		char buf[256];
-		ssize_t r = read(pipefd[0], buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		size_t take = (size_t)r < CP_STDERR_MAX - len ? (size_t)r : CP_STDERR_MAX - len;
-		memcpy(out + len, buf, take);
-		len += take;
-	}
-	close(pipefd[0]);
-	out[len] = '\0';
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
-		out[--len] = '\0';
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return br_err_errno(err, BR_INTERNAL, errno, "copy %s: wait for cp", src);
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (br_spawn_run(argv, true, BR_SPAWN_CAPTURE_STDERR, CP_STDERR_MAX, &out, NULL, &status,
+	                 err) < 0)
+		return br_err_wrap(err, "copy %s", src);
+	if (br_spawn_exit_code(status) != 0)
 		return br_err_set(err, BR_INTERNAL, "copy %s: cp failed (status %d): %s", src,
-		                  status, len ? out : "no message");
+		                  status, out[0] ? out : "no message");
 	return 0;
 }
 

@@ -8,23 +8,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/spawn.h"
 #include "common/fsutil.h"
 #include "common/xalloc.h"
 #include "taskd/taskd.h"
 
 #define MOUNT_DATA_MAX 4095 /* the kernel copies one page of options */
-
-extern char **environ;
 
 struct mount_flag {
 	const char *name;
@@ -176,32 +172,13 @@ taskd_runtime_force_delete(const char *runtime, const char *root, const char *id
 {
 	_cleanup_free_ char *root_opt = xasprintf("--root=%s", root);
 	const char *argv[] = {runtime, root_opt, "delete", "--force", id, NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	pid_t pid;
-	int status = 0;
+	int status;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawn(&pid, runtime, &fa, &attr, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0)
-		return br_err_errno(err, BR_INTERNAL, rc, "run %s delete", runtime);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (br_spawn_run(argv, false, 0, 0, NULL, NULL, &status, err) < 0)
+		return br_err_wrap(err, "%s delete", runtime);
+	if (br_spawn_exit_code(status) != 0)
 		return br_err_set(err, BR_INTERNAL, "%s delete --force %s failed (status %d)",
-		                  runtime, id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		                  runtime, id, br_spawn_exit_code(status));
 	return 0;
 }
 

@@ -18,13 +18,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/spawn.h"
 #include "common/db.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -121,7 +121,7 @@ taskd_release_peers_logged(struct taskd *t, const struct container *c)
 
 /* ------------------------------------------------------------------ create */
 
-extern char **environ;
+#define CP_STDERR_MAX 512 /* bytes of cp's complaint kept for the error */
 
 /*
  * Fill a new volume from the image (docker's copy-up): what the rootfs has at `target`, if it
@@ -134,7 +134,6 @@ copy_up(int rootfs_fd, const char *target, const char *dest, br_err *err)
 {
 	_cleanup_close_ int fd =
 	        br_openat_in_root(rootfs_fd, target + 1, O_PATH | O_DIRECTORY, 0, err);
-	pid_t pid;
 	int status;
 
 	if (fd < 0) {
@@ -143,18 +142,15 @@ copy_up(int rootfs_fd, const char *target, const char *dest, br_err *err)
 		return 0;
 	}
 	_cleanup_free_ char *src = xasprintf("/proc/%d/fd/%d/.", (int)getpid(), fd);
-	char *const argv[] = {"cp", "-a", "--", src, (char *)dest, NULL};
-	int rc = posix_spawnp(&pid, "cp", NULL, NULL, argv, environ);
-	if (rc != 0)
-		return br_err_errno(err, BR_INTERNAL, rc, "copy the image's %s into its volume",
-		                    target);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return br_err_errno(err, BR_INTERNAL, errno, "wait for cp");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	const char *argv[] = {"cp", "-a", "--", src, dest, NULL};
+	_cleanup_free_ char *out = NULL;
+	if (br_spawn_run(argv, true, BR_SPAWN_CAPTURE_STDERR, CP_STDERR_MAX, &out, NULL, &status,
+	                 err) < 0)
+		return br_err_wrap(err, "copy the image's %s into its volume", target);
+	if (br_spawn_exit_code(status) != 0)
 		return br_err_set(err, BR_INTERNAL,
-		                  "copy the image's %s into its volume: cp failed (status %d)",
-		                  target, status);
+		                  "copy the image's %s into its volume: cp failed (status %d): %s",
+		                  target, status, out[0] ? out : "no message");
 	return 0;
 }
 

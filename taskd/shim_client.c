@@ -11,15 +11,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-
-extern char **environ;
+#include "common/spawn.h"
 
 int
 taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct br_shim_reply *ret,
@@ -29,9 +26,6 @@ taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct 
 	char max_size[24], max_files[24];
 	size_t argc = 0;
 	int pipefd[2];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	pid_t pid;
 	int rc;
 
@@ -69,30 +63,19 @@ taskd_shim_spawn(const struct taskd_shim_spawn_opts *o, br_arena *arena, struct 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return br_err_errno(err, BR_INTERNAL, errno, "start shim: pipe");
 	_cleanup_close_ int report_fd = pipefd[0];
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&pid, o->shim_path, &fa, &attr, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	struct br_spawn s = {.argv = argv, .std = {BR_SPAWN_NULL, pipefd[1], BR_SPAWN_INHERIT}};
+	rc = br_spawn_start(&s, &pid, err);
 	close(pipefd[1]);
-	if (rc != 0)
-		return br_err_errno(err, rc == ENOENT ? BR_FAILED_PRECONDITION : BR_INTERNAL, rc,
-		                    "start shim %s", o->shim_path);
+	if (rc < 0)
+		return br_err_wrap(err, "start shim");
 
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	int status;
+	if (br_spawn_wait(pid, &status, err) < 0)
+		return -1;
+	if (br_spawn_exit_code(status) != 0)
 		return br_err_set(err, BR_INTERNAL,
 		                  "shim %s exited with status %d before detaching", o->shim_path,
-		                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		                  br_spawn_exit_code(status));
 	return br_shim_read_report(report_fd, TASKD_SHIM_REPORT_TIMEOUT_MS, arena, ret, err);
 }
 

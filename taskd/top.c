@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/spawn.h"
 #include "common/fsutil.h"
 #include "common/xalloc.h"
 #include "taskd/observe.h"
@@ -192,57 +192,12 @@ run_ps(char **ps_args, char **ret_out, int *ret_status, br_err *err)
 	for (size_t i = 0; i < n; i++)
 		argv[i + 1] = ps_args[i];
 
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "pipe");
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawnp(&pid, "ps", &fa, &attr, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(pipefd[1]);
-	if (rc != 0) {
-		close(pipefd[0]);
-		return br_err_errno(err, BR_FAILED_PRECONDITION, rc, "run ps");
-	}
-
-	size_t len = 0, cap = 64u << 10;
-	char *out = xmalloc(cap + 1);
-	bool too_long = false;
-	for (;;) {
-		if (len == cap) {
-			if (cap >= TOP_PS_OUTPUT_MAX) {
-				too_long = true;
-				kill(pid, SIGKILL);
-				break;
-			}
-			cap *= 2;
-			out = xrealloc(out, cap + 1);
-		}
-		ssize_t got = read(pipefd[0], out + len, cap - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	out[len] = '\0';
-	close(pipefd[0]);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	char *out;
+	bool too_long;
+	int status;
+	if (br_spawn_run(argv, true, BR_SPAWN_CAPTURE_STDOUT | BR_SPAWN_CAPTURE_STDERR,
+	                 TOP_PS_OUTPUT_MAX, &out, &too_long, &status, err) < 0)
+		return -1;
 	if (too_long) {
 		free(out);
 		return br_err_set(err, BR_RESOURCE_EXHAUSTED, "ps printed more than %u bytes",
