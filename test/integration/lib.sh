@@ -8,7 +8,8 @@
 #   registry_start; push_image sh v1
 #   suite_start             # all six daemons, waits until every component is healthy
 #   check "name" cmd...     # ok/not ok line; expect_* helpers below
-#   it_summary              # "N passed, N failed"; exit status
+#   it_skip "name" "reason" # a check this host cannot run
+#   it_summary              # "N passed, N failed[, N skipped]"; exit status
 #
 # A suite that holds resources of its own (network namespaces, a registry it started itself)
 # defines it_cleanup_extra, which it_cleanup calls once the suite's daemons have stopped.
@@ -18,6 +19,7 @@ IT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(cd "$IT_TOP" && cd "${BUILD:-build}" && pwd)
 IT_PASS=0
 IT_FAIL=0
+IT_SKIP=0
 IT_N=0
 declare -A IT_PIDS=()
 IT_REGISTRY_PID=""
@@ -227,6 +229,13 @@ it_ok() {
 	echo "ok $IT_N - $1"
 }
 
+# it_skip NAME REASON: a check that cannot run on this host (counted apart, with its reason).
+it_skip() {
+	IT_N=$((IT_N + 1))
+	IT_SKIP=$((IT_SKIP + 1))
+	echo "ok $IT_N - $1 # skipped: $2"
+}
+
 it_not_ok() {
 	IT_N=$((IT_N + 1))
 	IT_FAIL=$((IT_FAIL + 1))
@@ -288,6 +297,10 @@ expect_contains() {
 }
 
 it_summary() {
-	echo "$IT_PASS passed, $IT_FAIL failed"
+	if [ "$IT_SKIP" -gt 0 ]; then
+		echo "$IT_PASS passed, $IT_FAIL failed, $IT_SKIP skipped"
+	else
+		echo "$IT_PASS passed, $IT_FAIL failed"
+	fi
 	[ "$IT_FAIL" -eq 0 ]
 }

@@ -12,13 +12,6 @@
 BUILD=${1:-${BERTH_BUILD:-build}}
 source "$(dirname "$0")/lib.sh"
 
-IT_SKIP=0
-it_skip() {
-	IT_N=$((IT_N + 1))
-	IT_SKIP=$((IT_SKIP + 1))
-	echo "ok $IT_N - $1 # skipped: $2"
-}
-
 # crun keeps its state where taskd tells it; lib.sh's sweep knows runc's only.
 it_cleanup_extra() {
 	local r id
@@ -236,5 +229,4 @@ expect_out "--runtime runc still overrides the default" hello-from-runc \
 	b run --rm --runtime runc "$SH" echo hello-from-runc
 
 b rm -f web hog2 spin idle r1 >/dev/null 2>&1
-echo "$IT_PASS passed, $IT_FAIL failed, $IT_SKIP skipped"
-[ "$IT_FAIL" -eq 0 ]
+it_summary

@@ -10,13 +10,6 @@
 BUILD=${1:-build}
 source "$(dirname "$0")/lib.sh"
 
-IT_SKIP=0
-it_skip() {
-	IT_N=$((IT_N + 1))
-	IT_SKIP=$((IT_SKIP + 1))
-	echo "ok $IT_N - $1 # skipped: $2"
-}
-
 it_setup
 suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
 it_ok "all six daemons start and report healthy"
@@ -199,5 +192,4 @@ else
 		"AppArmor is ${aa_enabled:-not available} here${aa_enabled:+, and no berth-default or docker-default profile is loaded}"
 fi
 
-echo "$IT_PASS passed, $IT_FAIL failed, $IT_SKIP skipped"
-[ "$IT_FAIL" -eq 0 ]
+it_summary
