@@ -38,6 +38,10 @@ struct snapshotd_backend_ops {
 	const char *name;
 	/* True when `create` may take long (copies data): the daemon runs it on a worker. */
 	bool create_blocks;
+	/* True when a snapshot's directory holds its own changes alone (whiteouts included) and
+	 * its parents are only stacked under it at mount time: then a snapshot prepared without
+	 * a parent can be committed onto one (snapshots.commit with `parent`). */
+	bool stacks_parents;
 	/* Check that the backend can work in b->root (loop thread, at start). May be NULL. */
 	int (*init)(struct snapshotd_backend *b, br_err *err);
 	/*

@@ -113,6 +113,7 @@ native_remove(const struct snapshotd_backend *b, int64_t id, br_err *err)
 const struct snapshotd_backend_ops snapshotd_native_ops = {
         .name = "native",
         .create_blocks = true,
+        .stacks_parents = false,
         .init = NULL,
         .create = native_create,
         .mounts = native_mounts,

@@ -139,6 +139,7 @@ overlay_remove(const struct snapshotd_backend *b, int64_t id, br_err *err)
 const struct snapshotd_backend_ops snapshotd_overlay_ops = {
         .name = "overlayfs",
         .create_blocks = false,
+        .stacks_parents = true,
         .init = overlay_init,
         .create = overlay_create,
         .mounts = overlay_mounts,

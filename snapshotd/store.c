@@ -753,6 +753,45 @@ snapshotd_mounts(struct snapshotd_store *s, const char *ns, const struct br_snap
 	return 0;
 }
 
+/* The parent a commit with `parent` stacks active snapshot `row` on: a committed snapshot
+ * of the same snapshotter and namespace, for a snapshot prepared without one, by a backend
+ * that stacks parents at mount time. (A chain too deep to mount is refused when a child
+ * is prepared on it, as for any chain.) */
+static int
+stack_on(struct snapshotd_store *s, const char *ns, const struct snapshotd_backend *b,
+         const struct br_snap_commit_req *req, const struct snapshotd_row *row,
+         int64_t *ret_parent_id, br_err *err)
+{
+	struct snapshotd_row parent;
+
+	if (!b->ops->stacks_parents)
+		return br_err_set(
+		        err, BR_FAILED_PRECONDITION,
+		        "commit \"%s\" onto \"%s\": snapshotter %s copies a parent's files "
+		        "into its child, so a snapshot cannot be put onto a parent after "
+		        "it was made",
+		        req->name, req->parent, b->ops->name);
+	if (row->parent_id != 0)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "commit \"%s\" onto \"%s\": snapshot \"%s\" was prepared on a "
+		                  "parent already",
+		                  req->name, req->parent, req->key);
+	if (check_name("parent", req->parent, err) < 0)
+		return -1;
+	int found = lookup(s, ns, b, req->parent, &parent, err);
+	if (found < 0)
+		return -1;
+	if (!found)
+		return br_err_set(err, BR_NOT_FOUND, "commit \"%s\": parent \"%s\": not found",
+		                  req->name, req->parent);
+	if (parent.kind != SNAPSHOTD_COMMITTED)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "commit \"%s\": parent \"%s\" is %s, not committed", req->name,
+		                  req->parent, snapshotd_kind_name(parent.kind));
+	*ret_parent_id = parent.id;
+	return 0;
+}
+
 static int
 commit_locked(struct snapshotd_store *s, const char *ns, const struct snapshotd_backend *b,
               const struct br_snap_commit_req *req, const char *lease, br_err *err)
@@ -775,14 +814,20 @@ commit_locked(struct snapshotd_store *s, const char *ns, const struct snapshotd_
 		                  "commit \"%s\": snapshot \"%s\": already "
 		                  "exists",
 		                  req->name, req->name);
+	int64_t parent_id = row.parent_id;
+	if (req->parent != NULL && req->parent[0] &&
+	    stack_on(s, ns, b, req, &row, &parent_id, err) < 0)
+		return -1;
 	if (br_db_prepare(s->db,
-	                  "UPDATE snapshots SET key = ?, kind = 'committed', updated_at = ?"
-	                  " WHERE id = ?",
+	                  "UPDATE snapshots SET key = ?, kind = 'committed', parent_id = ?,"
+	                  " updated_at = ? WHERE id = ?",
 	                  &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, req->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, br_db_now());
-	sqlite3_bind_int64(st, 3, row.id);
+	if (parent_id != 0)
+		sqlite3_bind_int64(st, 2, parent_id);
+	sqlite3_bind_int64(st, 3, br_db_now());
+	sqlite3_bind_int64(st, 4, row.id);
 	if (br_db_step_done(s->db, st, err, "commit") < 0)
 		return -1;
 	if (req->labels.n > 0 && replace_labels(s, row.id, &req->labels, err) < 0)

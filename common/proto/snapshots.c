@@ -31,6 +31,7 @@ static const struct br_field commit_fields[] = {
         S(br_snap_commit_req, snapshotter, BR_F_STR, 64, 0),
         S(br_snap_commit_req, name, BR_F_STR, BR_KEY_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
         S(br_snap_commit_req, key, BR_F_STR, BR_KEY_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_snap_commit_req, parent, BR_F_STR, BR_KEY_MAX, 0),
         S(br_snap_commit_req, labels, BR_F_STRMAP, BR_LABELS_MAX, 0),
 };
 const struct br_schema br_snap_commit_req_schema =

@@ -5,7 +5,7 @@
  *   snapshots.prepare {key, parent, labels}   -> {mounts}   new active (rw) snapshot
  *   snapshots.view    {key, parent, labels}   -> {mounts}   new view (ro) snapshot
  *   snapshots.mounts  {key}                   -> {mounts}
- *   snapshots.commit  {name, key, labels}     -> {}         active -> committed `name`
+ *   snapshots.commit  {name, key, parent, labels} -> {}     active -> committed `name`
  *   snapshots.remove  {key}                   -> {}         FAILED_PRECONDITION with children
  *   snapshots.stat    {key}                   -> br_snapshot_info
  *   snapshots.list    {page_size, page_token} -> {items: [br_snapshot_info], next_page_token}
@@ -104,6 +104,11 @@ struct br_snap_commit_req {
 	const char *snapshotter;
 	const char *name;
 	const char *key;
+	/* A committed snapshot to stack the new one on; only for an active snapshot prepared
+	 * without a parent, by a snapshotter whose snapshots hold their own changes alone
+	 * (overlayfs): a layer unpacked on its own, in parallel with its parents, then put in
+	 * its place in the chain. NULL: the snapshot keeps the parent it was prepared on. */
+	const char *parent;
 	struct br_strmap labels;
 };
 extern const struct br_schema br_snap_commit_req_schema;

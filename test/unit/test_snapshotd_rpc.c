@@ -194,6 +194,72 @@ test_native_over_rpc(void)
 	t_daemon_teardown(&d);
 }
 
+static int
+commit_onto(struct t_daemon *d, const char *snapshotter, const char *name, const char *key,
+            const char *parent, br_err *err)
+{
+	struct br_snap_commit_req req = {
+	        .snapshotter = snapshotter, .name = name, .key = key, .parent = parent};
+	return br_rpc_call(d->client, NULL, "snapshots.commit", &br_snap_commit_req_schema, &req,
+	                   NULL, NULL, d->arena, err);
+}
+
+/* Layers unpacked on their own, each without a parent, then committed in chain order onto
+ * the one below: a child of the top stacks them all, nearest first. */
+static void
+test_commit_onto_parent(void)
+{
+	struct t_daemon d = {0};
+	br_err err = BR_ERR_INIT;
+	struct br_snap_mounts_resp m;
+	struct br_snapshot_info info;
+	char want[1024];
+
+	t_daemon_setup(&d, "snapshotd");
+	/* Three extractions at once, none on a parent. */
+	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "x1", NULL, &m, &err), err);
+	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "x2", NULL, &m, &err), err);
+	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "x3", NULL, &m, &err), err);
+	/* The parent must exist, be committed, and the snapshot must have no parent yet. */
+	T_ERR(commit_onto(&d, NULL, "l2", "x2", "l1", &err), err, BR_NOT_FOUND);
+	T_OK(strstr(err.msg, "parent \"l1\": not found") != NULL);
+	T_ERR(commit_onto(&d, NULL, "l2", "x2", "x1", &err), err, BR_FAILED_PRECONDITION);
+	T_OK(strstr(err.msg, "not committed") != NULL);
+	T_NOERR(commit(&d, NULL, "l1", "x1", &err), err);
+	T_NOERR(commit_onto(&d, NULL, "l2", "x2", "l1", &err), err);
+	T_NOERR(commit_onto(&d, NULL, "l3", "x3", "l2", &err), err);
+	T_NOERR(key_call(&d, "snapshots.stat", NULL, "l3", &br_snapshot_info_schema, &info, &err),
+	        err);
+	T_EQ_STR(info.parent, "l2");
+	T_EQ_STR(info.kind, "committed");
+
+	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "ctr", "l3", &m, &err), err);
+	const struct br_mount *mt = only_mount(&m);
+	T_EQ_STR(mt->type, "overlay");
+	snprintf(want, sizeof(want),
+	         "lowerdir=%s/root/snapshotd/overlayfs/3/fs:%s/root/snapshotd/overlayfs/2/fs:"
+	         "%s/root/snapshotd/overlayfs/1/fs",
+	         d.dir, d.dir, d.dir);
+	T_EQ_STR(mt->options.v[0], want);
+	/* The parents are held by their child: l1 cannot go while l2 is on it. */
+	T_ERR(key_call(&d, "snapshots.remove", NULL, "l1", NULL, NULL, &err), err,
+	      BR_FAILED_PRECONDITION);
+
+	/* A snapshot prepared on a parent keeps it. */
+	T_NOERR(create(&d, "snapshots.prepare", NULL, NULL, "y", "l1", &m, &err), err);
+	T_ERR(commit_onto(&d, NULL, "ly", "y", "l2", &err), err, BR_FAILED_PRECONDITION);
+	T_OK(strstr(err.msg, "was prepared on a parent already") != NULL);
+
+	/* native copies its parent into the child when it is made: no stacking afterwards. */
+	T_NOERR(create(&d, "snapshots.prepare", NULL, "native", "n1", NULL, &m, &err), err);
+	T_NOERR(commit(&d, "native", "nbase", "n1", &err), err);
+	T_NOERR(create(&d, "snapshots.prepare", NULL, "native", "n2", NULL, &m, &err), err);
+	T_ERR(commit_onto(&d, "native", "nl", "n2", "nbase", &err), err, BR_FAILED_PRECONDITION);
+	T_OK(strstr(err.msg, "native copies a parent's files") != NULL);
+	t_daemon_stop(&d);
+	t_daemon_teardown(&d);
+}
+
 /* ---- leases and collection ---- */
 
 /* The cases below count what a collection removes: collections only on demand (snapshots.gc),
@@ -796,6 +862,7 @@ test_snapshot_events(void)
 }
 
 T_MAIN(T_CASE(test_chain_restart_remove), T_CASE(test_native_over_rpc),
-       T_CASE(test_leases_over_snapshots), T_CASE(test_envelope_lease), T_CASE(test_gc_chain),
-       T_CASE(test_gc_expiry_and_orphans), T_CASE(test_reserved_prefix), T_CASE(test_usage),
-       T_CASE(test_list_paging), T_CASE(test_snapshot_events))
+       T_CASE(test_commit_onto_parent), T_CASE(test_leases_over_snapshots),
+       T_CASE(test_envelope_lease), T_CASE(test_gc_chain), T_CASE(test_gc_expiry_and_orphans),
+       T_CASE(test_reserved_prefix), T_CASE(test_usage), T_CASE(test_list_paging),
+       T_CASE(test_snapshot_events))
