@@ -15,6 +15,7 @@ export BERTH_BUILD=$build
 
 total_pass=0 total_fail=0 total_skip=0
 failed_names=()
+timings=()
 
 run_one() { # name command...
 	local name=$1
@@ -23,10 +24,12 @@ run_one() { # name command...
 		return
 	fi
 	echo "=== $name"
-	local out rc summary p f s
+	local out rc summary p f s t0
 	out=$(mktemp)
+	t0=$SECONDS
 	"$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
+	timings+=("$((SECONDS - t0)) s  $name")
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	rm -f "$out"
 	if [ -z "$summary" ]; then
@@ -71,6 +74,8 @@ for t in test/integration/test_*.sh; do
 done
 
 echo
+echo "Slowest:"
+printf '%s\n' "${timings[@]}" | sort -rn | head -n 8 | sed 's/^/  /'
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "Failed:"
 	printf '  %s\n' "${failed_names[@]}"
