@@ -57,7 +57,8 @@ br_spawn_wait(pid_t pid, int *ret_status, br_err *err)
 
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return br_err_errno(err, BR_INTERNAL, errno, "wait for process %d", (int)pid);
+			return br_err_errno(err, BR_INTERNAL, errno, "wait for process %d",
+			                    (int)pid);
 	*ret_status = status;
 	return 0;
 }
@@ -117,7 +118,8 @@ br_spawn_run(const char *const *argv, bool search, int capture, size_t max, char
 			memcpy(out + len, buf, take);
 			len += take;
 		}
-		while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\t'))
+		while (len > 0 &&
+		       (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\t'))
 			len--;
 		out[len] = '\0';
 	}

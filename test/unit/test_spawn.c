@@ -39,7 +39,8 @@ test_run_captures_and_exit_code(void)
 static void
 test_run_bounds_what_it_keeps(void)
 {
-	const char *argv[] = {"sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done",
+	const char *argv[] = {"sh", "-c",
+	                      "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done",
 	                      NULL};
 	br_err err = BR_ERR_INIT;
 	char *out = NULL;
