@@ -279,9 +279,9 @@ follow(struct ctl *ctl, const char *id, struct follower *f)
 		struct br_job_wait_req req = {.id = id, .timeout_ms = JOB_WAIT_MS};
 		if (!o->quiet) {
 			req.since_version = seen;
-			req.interval_ms = seen == 0  ? 100
-			                  : f->tty ? PROGRESS_INTERVAL_MS
-			                           : PLAIN_INTERVAL_MS;
+			req.interval_ms = seen == 0 ? 100
+			                  : f->tty  ? PROGRESS_INTERVAL_MS
+			                            : PLAIN_INTERVAL_MS;
 		}
 		struct br_job job;
 
