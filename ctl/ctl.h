@@ -239,7 +239,8 @@ void ctl_progress_size(int64_t bytes, char *buf, size_t cap);
 /* The display line of one layer, "a3ed95caeb02: downloading  12.3MiB/40.0MiB", cut to
  * `width` columns (0: not cut). Pure. */
 void ctl_progress_layer_line(const struct br_job_item *it, size_t width, char *buf, size_t cap);
-/* "total: 12.3MiB/80.0MiB  4.5MiB/s  <message>", cut to `width` columns. Pure. */
+/* "total: 12.3MiB/80.0MiB  4.5MiB/s  <message>" ("total: 12.3MiB  ..." while the total is 0),
+ * cut to `width` columns. Pure. */
 void ctl_progress_total_line(const struct br_job *job, double bytes_per_s, size_t width, char *buf,
                              size_t cap);
 /* volumes.c: berth volume create|ls|inspect|rm|prune */

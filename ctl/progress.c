@@ -83,10 +83,15 @@ ctl_progress_total_line(const struct br_job *job, double bytes_per_s, size_t wid
 	char done[32], total[32], speed[32];
 
 	ctl_progress_size(job->done_bytes, done, sizeof(done));
-	ctl_progress_size(job->total_bytes, total, sizeof(total));
 	ctl_progress_size((int64_t)bytes_per_s, speed, sizeof(speed));
-	snprintf(buf, cap, "total: %s/%s  %s/s  %s", done, total, speed,
-	         job->message ? job->message : "");
+	if (job->total_bytes > 0) {
+		ctl_progress_size(job->total_bytes, total, sizeof(total));
+		snprintf(buf, cap, "total: %s/%s  %s/s  %s", done, total, speed,
+		         job->message ? job->message : "");
+	} else { /* not known yet, or nothing to fetch (an import copies its archive) */
+		snprintf(buf, cap, "total: %s  %s/s  %s", done, speed,
+		         job->message ? job->message : "");
+	}
 	cut(buf, width);
 }
 

@@ -111,6 +111,10 @@ test_progress_lines(void)
 	T_EQ_STR(buf, "total: 12.3MiB/80.0MiB  4.5MiB/s  unpack layer 1/2");
 	ctl_progress_total_line(&job, 0, 14, buf, sizeof(buf));
 	T_EQ_STR(buf, "total: 12.3MiB");
+	job.total_bytes = 0; /* nothing known to fetch: bytes moved alone */
+	job.message = "copy blob";
+	ctl_progress_total_line(&job, 2048, 0, buf, sizeof(buf));
+	T_EQ_STR(buf, "total: 12.3MiB  2.0KiB/s  copy blob");
 }
 
 static void
