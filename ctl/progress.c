@@ -101,7 +101,7 @@ struct follower {
 	const struct ctl_follow *opts;
 	bool tty;
 	size_t drawn; /* lines of the last drawing, the cursor below them */
-	/* the states printed last, per layer (plain mode) */
+	/* "digest state" printed last, per layer (plain mode) */
 	char **states;
 	size_t n_states;
 	/* (time, bytes) of the last answers, for the speed */
@@ -204,10 +204,14 @@ print_changes(struct follower *f, const struct br_job *job)
 	}
 	for (size_t i = 0; i < job->layers.n; i++) {
 		const char *state = items[i].state ? items[i].state : "";
-		if (f->states[i] != NULL && strcmp(f->states[i], state) == 0)
+		/* the digest too: a job may list other items later (an import: its archive,
+		 * then the layers) */
+		_cleanup_free_ char *seen =
+		        xasprintf("%s %s", items[i].digest ? items[i].digest : "", state);
+		if (f->states[i] != NULL && strcmp(f->states[i], seen) == 0)
 			continue;
 		free(f->states[i]);
-		f->states[i] = xstrdup(state);
+		f->states[i] = br_steal_ptr(&seen);
 		short_hex(items[i].digest, hex, sizeof(hex));
 		ctl_progress_size(items[i].size, size, sizeof(size));
 		fprintf(stderr, "%s: %s %s\n", hex, state, size);
