@@ -2,10 +2,10 @@
 # Progress of image jobs as users and agents see it. A real docker-registry runs in a network
 # namespace of this test's own behind a throttled veth pair (tc tbf), so that a pull of an
 # image with two incompressible layers of a few MiB takes seconds. The same pull is then
-# watched four ways:
+# watched in these ways:
 # - on a terminal (a real pty, script(1), of a set width): one line per layer with its state
 #   and bytes, redrawn in place with cursor movements, a total line with a speed, no line
-#   wider than the terminal;
+#   wider than the terminal; on a terminal of fewer rows than layers, drawings that fit;
 # - piped: plain lines per state change of each layer, no escape sequences at all;
 # - with --quiet: the image name alone on stdout, nothing on stderr;
 # - through the job API (test/helpers/job_watch: jobs.wait with since_version and
@@ -168,6 +168,23 @@ if grep -q $'\x1b' "$T/plain.err" "$T/plain.out"; then
 	it_not_ok "piped: no escape sequences" "$(grep -c $'\x1b' "$T/plain.err") lines with one"
 else
 	it_ok "piped: no escape sequences ($(wc -l <"$T/plain.err") lines)"
+fi
+
+# --- a terminal with fewer rows than layers ----------------------------------------------------
+check "the image is removed and collected for a small terminal" forget
+timeout 60 script -qfec "stty cols $COLS rows 4; $BUILD/berth --address $T/state/berth.sock \
+pull $BIG" "$T/small.typescript" >/dev/null 2>&1 </dev/null
+rc=$?
+sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' "$T/small.typescript" | tr '\r' '\n' |
+	sed -e '/^$/d' -e '/^Script started on /d' -e '/^Script done on /d' >"$T/small.lines"
+# At most 3 lines a drawing (a moving layer, the count of the others, the total) on 4 rows.
+highest=$(grep -o $'\x1b\[[0-9]*A' "$T/small.typescript" | tr -dc '0-9\n' | sort -n | tail -n 1)
+if [ $rc -eq 0 ] && grep -Eq '^\.\.\. [0-9]+ more layers \([0-9]+ done or there, [0-9]+ waiting\)$' \
+	"$T/small.lines" && [ -n "$highest" ] && [ "$highest" -le 3 ]; then
+	it_ok "a terminal of 4 rows: the other layers counted on one line, drawings of $highest lines"
+else
+	it_not_ok "a terminal of 4 rows: the other layers counted on one line" \
+		"exit $rc, drawings up to ${highest:-?} lines" "$(head -n 6 "$T/small.lines")"
 fi
 
 # --- quiet -----------------------------------------------------------------------------------
