@@ -181,7 +181,10 @@ bool imaged_job_canceled(const struct imaged_job *job);
 /* A random id of IMAGED_JOB_ID_LEN hex characters. Any thread. */
 void imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1]);
 
-/* jobs.get / jobs.wait / jobs.cancel handlers. Loop thread. */
+/* jobs.get / jobs.wait / jobs.cancel handlers. Loop thread. A jobs.wait that waits holds one
+ * libuv timer: until its interval_ms ends, then (armed for the first change after its
+ * since_version, announced by the job's threads as above) until its timeout_ms; jobs.c
+ * "Progress" has the whole of it. */
 void imaged_handle_jobs_get(br_call *call, void *data);
 void imaged_handle_jobs_wait(br_call *call, void *data);
 void imaged_handle_jobs_cancel(br_call *call, void *data);
