@@ -209,9 +209,40 @@ int ctl_cmd_logs(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_exec(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_attach(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
-/* images.c: pull `ref` as `berth pull` does (progress on a terminal's stderr), the result
- * line on `out`. Returns the exit code (0: pulled). */
+/* images.c: pull `ref` as `berth pull` does (progress on stderr), the result line on `out`.
+ * Returns the exit code (0: pulled). */
 int ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out);
+/* images.c: `berth pull REF`, the same as `berth images pull REF`. */
+int ctl_cmd_pull(struct ctl *ctl, int argc, char **argv);
+
+/* ---- progress.c ---- */
+
+/* How ctl_follow_job ends and what it shows on the way. */
+struct ctl_follow {
+	const char *what; /* prefixes errors: "pull REF" */
+	const char *verb; /* the result line: "<verb> <result>" ("pulled docker.io/...") */
+	FILE *out;        /* where the result line goes */
+	bool quiet;       /* no progress, and the result alone ("docker.io/...") */
+};
+
+/*
+ * Follow job `id` of berth-imaged until it ends, with its progress on stderr: live lines per
+ * layer and a total with the speed when stderr is a terminal, a plain line per change of a
+ * layer's state otherwise, nothing when quiet. A signal (ctl_signals_start) cancels the job
+ * and returns CTL_EXIT_INTERRUPTED. The job's error is printed as "berth: <what>: <message>".
+ * Returns the exit code. Main thread.
+ */
+int ctl_follow_job(struct ctl *ctl, const char *id, const struct ctl_follow *opts);
+
+/* "512B", "1.0KiB", "12.3MiB" (binary units, as progress shows bytes). Pure. */
+void ctl_progress_size(int64_t bytes, char *buf, size_t cap);
+/* The display line of one layer, "a3ed95caeb02: downloading  12.3MiB/40.0MiB", cut to
+ * `width` columns (0: not cut). Pure. */
+void ctl_progress_layer_line(const struct br_job_item *it, size_t width, char *buf, size_t cap);
+/* "total: 12.3MiB/80.0MiB  4.5MiB/s  <message>" ("total: 12.3MiB  ..." while the total is 0),
+ * cut to `width` columns. Pure. */
+void ctl_progress_total_line(const struct br_job *job, double bytes_per_s, size_t width, char *buf,
+                             size_t cap);
 /* volumes.c: berth volume create|ls|inspect|rm|prune */
 int ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);

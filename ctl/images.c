@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth images: pull, import, ls and rm. Pull and import start a job in berth-imaged and
- * follow it with jobs.wait until it ends; progress goes to stderr only when stderr is a
- * terminal, and an interrupt cancels the job. Import first uploads the archive to contentd
+ * follow it until it ends (ctl_follow_job, progress.c: the progress goes to stderr); an
+ * interrupt cancels the job. Import first uploads the archive to contentd
  * in chunks (content.write), verified against the sha256 computed here, under a lease of its
  * own that keeps the archive until the import job holds what it needs (and that expires by
  * itself should this command die).
@@ -25,106 +25,34 @@
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 
-#define JOB_WAIT_MS 1000
 #define UPLOAD_LEASE_TTL_MS (60 * 60 * 1000)
-
-static void
-progress(const struct br_job *job)
-{
-	char done[32], total[32];
-
-	if (job->total_bytes > 0) {
-		ctl_human_size(job->done_bytes, done, sizeof(done));
-		ctl_human_size(job->total_bytes, total, sizeof(total));
-		fprintf(stderr, "\r\033[K%s (%s/%s)", job->message ? job->message : "", done,
-		        total);
-	} else {
-		fprintf(stderr, "\r\033[K%s", job->message ? job->message : "");
-	}
-	fflush(stderr);
-}
-
-/* Follow job `id` until it ends. `what` prefixes errors ("pull REF"), `verb` the success line
- * ("pulled"), printed on `out`. Returns the exit code. */
-static int
-follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb, FILE *out)
-{
-	bool tty = isatty(STDERR_FILENO);
-	br_err err = BR_ERR_INIT;
-
-	for (;;) {
-		_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-		struct br_job_wait_req req = {.id = id, .timeout_ms = JOB_WAIT_MS};
-		struct br_job job;
-
-		if (ctl_signal_last() != 0) {
-			struct br_job_ref ref = {.id = id};
-			if (tty)
-				fputs("\r\033[K", stderr);
-			if (ctl_call(ctl, "jobs.cancel", &br_job_ref_schema, &ref, NULL, NULL, NULL,
-			             0, &err) < 0)
-				br_err_wrap(&err, "%s: cancel job %s", what, id), ctl_report(&err);
-			else
-				fprintf(stderr, "berth: %s: canceled\n", what);
-			return CTL_EXIT_INTERRUPTED;
-		}
-		if (ctl_call(ctl, "jobs.wait", &br_job_wait_req_schema, &req, &br_job_schema, &job,
-		             arena, JOB_WAIT_MS + 10000, &err) < 0) {
-			if (tty)
-				fputs("\r\033[K", stderr);
-			br_err_wrap(&err, "%s", what);
-			return ctl_report(&err);
-		}
-		const char *state = job.state ? job.state : "";
-		if (strcmp(state, "running") == 0) {
-			if (tty)
-				progress(&job);
-			continue;
-		}
-		if (tty)
-			fputs("\r\033[K", stderr);
-		fflush(stderr);
-		if (strcmp(state, "done") == 0) {
-			fprintf(out, "%s %s\n", verb, job.result ? job.result : "");
-			return 0;
-		}
-		if (strcmp(state, "canceled") == 0) {
-			fprintf(stderr, "berth: %s: canceled\n", what);
-			return ctl_exit_code(BR_CANCELED);
-		}
-		const char *code = job.error_code ? job.error_code : "INTERNAL";
-		const char *msg = job.error_msg && job.error_msg[0] ? job.error_msg : code;
-		size_t wl = strlen(what);
-		/* imaged may already name the operation: do not say it twice */
-		if (strncmp(msg, what, wl) == 0 && msg[wl] == ':')
-			fprintf(stderr, "berth: %s\n", msg);
-		else
-			fprintf(stderr, "berth: %s: %s\n", what, msg);
-		return ctl_exit_code(br_code_from_name(code, strlen(code)));
-	}
-}
 
 static int
 cmd_pull(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"platform", required_argument, NULL, 'p'},
+	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *platform = NULL;
+	bool quiet = false;
 	br_err err = BR_ERR_INIT;
 	int c;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			platform = optarg;
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'h':
-			printf("Usage: berth images pull REF [--platform OS/ARCH]\n");
+			printf("Usage: berth images pull REF [--platform OS/ARCH] [-q|--quiet]\n");
 			return 0;
 		case ':':
 			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
@@ -147,7 +75,14 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	return follow_job(ctl, job.id, what, "pulled", stdout);
+	struct ctl_follow follow = {.what = what, .verb = "pulled", .out = stdout, .quiet = quiet};
+	return ctl_follow_job(ctl, job.id, &follow);
+}
+
+int
+ctl_cmd_pull(struct ctl *ctl, int argc, char **argv)
+{
+	return cmd_pull(ctl, argc, argv);
 }
 
 int
@@ -164,7 +99,8 @@ ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	return follow_job(ctl, job.id, what, "pulled", out);
+	struct ctl_follow follow = {.what = what, .verb = "pulled", .out = out};
+	return ctl_follow_job(ctl, job.id, &follow);
 }
 
 /* A lease "import-<random>" for an upload, expiring in an hour. */
@@ -269,22 +205,28 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"name", required_argument, NULL, 'N'},
+	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *name = NULL;
+	bool quiet = false;
 	br_err err = BR_ERR_INIT;
 	int c;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N':
 			name = optarg;
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'h':
-			printf("Usage: berth images import FILE [--name NAME]\n\nImport an OCI "
+			printf("Usage: berth images import FILE [--name NAME] "
+			       "[-q|--quiet]\n\nImport an OCI "
 			       "image layout archive (tar).\n");
 			return 0;
 		case ':':
@@ -348,7 +290,9 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	rc = follow_job(ctl, job.id, what, "imported", stdout);
+	struct ctl_follow follow = {
+	        .what = what, .verb = "imported", .out = stdout, .quiet = quiet};
+	rc = ctl_follow_job(ctl, job.id, &follow);
 	drop_lease(ctl, lease);
 	return rc;
 }
@@ -468,8 +412,8 @@ ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),
-	                   "Usage: berth images pull REF [--platform P]\n"
-	                   "       berth images import FILE [--name NAME]\n"
+	                   "Usage: berth images pull REF [--platform P] [-q]\n"
+	                   "       berth images import FILE [--name NAME] [-q]\n"
 	                   "       berth images ls|list [-q]\n"
 	                   "       berth images rm|remove NAME...\n");
 }

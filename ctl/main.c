@@ -26,8 +26,9 @@ static const char usage_text[] =
         "\n"
         "Commands:\n"
         "  info                         gateway and component health\n"
-        "  images pull REF [--platform P]\n"
-        "  images import FILE [--name NAME]\n"
+        "  images pull REF [--platform P] [-q]\n"
+        "  pull REF [--platform P] [-q] the same as images pull\n"
+        "  images import FILE [--name NAME] [-q]\n"
         "  images ls|list [-q]\n"
         "  images rm|remove NAME...\n"
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
@@ -68,6 +69,7 @@ static const struct {
         {"info", ctl_cmd_info},
         {"images", ctl_cmd_images},
         {"image", ctl_cmd_images},
+        {"pull", ctl_cmd_pull},
         {"run", ctl_cmd_run},
         {"create", ctl_cmd_create},
         {"start", ctl_cmd_start},

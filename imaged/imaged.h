@@ -52,6 +52,7 @@
 
 struct imaged_job;
 struct imaged_waiter;
+struct imaged_job_item;
 
 struct imaged_config_entry {
 	char digest[BR_DIGEST_BUF];
@@ -109,6 +110,17 @@ struct imaged_job {
 	atomic_bool cancel;
 	_Atomic int64_t done_bytes;
 	_Atomic int64_t total_bytes;
+	/* Progress (jobs.c): the items, under progress_lock, which is held only to copy or
+	 * change them, never across a call; the version, bumped on each change; `watched` set
+	 * by the loop while a jobs.wait waits for a change, `notify_pending` while the loop has
+	 * a wake-up for it queued. */
+	pthread_mutex_t progress_lock;
+	struct imaged_job_item *items;
+	size_t n_items;
+	_Atomic uint64_t progress_version;
+	_Atomic int64_t updated_at;
+	atomic_bool watched;
+	atomic_bool notify_pending;
 	/* loop thread only */
 	const char *state; /* "running" | "done" | "failed" | "canceled" */
 	char *message;
@@ -135,13 +147,44 @@ void imaged_job_step(struct imaged_job *job, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 /* Add to the byte counters of the job. Any thread. */
 void imaged_job_progress(struct imaged_job *job, int64_t done, int64_t total);
+/*
+ * Per-item progress, shown in jobs.get/jobs.wait as `layers` (docs/images.md): a job that
+ * moves a list of things (an image's layers) declares them with imaged_job_items_init(job, n)
+ * (at most BR_JOB_ITEMS_MAX are listed; calls about the others are ignored, as are calls with
+ * an index past n), names each with imaged_job_item_set() (state "waiting"), then reports its
+ * state changes and the bytes it moves; imaged_job_progress() keeps counting the job's totals.
+ * A later imaged_job_items_init() replaces the list. Each call takes the job's small progress
+ * lock for a moment, bumps the job's progress_version and, when a jobs.wait waits for a
+ * change, queues one wake-up on the loop (never waiting for it). Job threads and their
+ * download threads.
+ */
+enum imaged_item_state {
+	IMAGED_ITEM_WAITING = 0,
+	IMAGED_ITEM_DOWNLOADING,
+	IMAGED_ITEM_VERIFYING,
+	IMAGED_ITEM_UNPACKING,
+	IMAGED_ITEM_DONE,
+	IMAGED_ITEM_EXISTS, /* there already: nothing to move */
+};
+void imaged_job_items_init(struct imaged_job *job, size_t n);
+void imaged_job_item_set(struct imaged_job *job, size_t i, const char *digest, int64_t size);
+/* DONE and EXISTS also count the item's bytes as done. */
+void imaged_job_item_state(struct imaged_job *job, size_t i, enum imaged_item_state state);
+/* Add `done` bytes (may be negative when a transfer starts over) to item i. */
+void imaged_job_item_progress(struct imaged_job *job, size_t i, int64_t done);
+/* The wire name of a state ("downloading"). Pure. */
+const char *imaged_item_state_name(enum imaged_item_state state);
+
 /* True once jobs.cancel (or a stop) asked the job to end. Any thread. */
 bool imaged_job_canceled(const struct imaged_job *job);
 
 /* A random id of IMAGED_JOB_ID_LEN hex characters. Any thread. */
 void imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1]);
 
-/* jobs.get / jobs.wait / jobs.cancel handlers. Loop thread. */
+/* jobs.get / jobs.wait / jobs.cancel handlers. Loop thread. A jobs.wait that waits holds one
+ * libuv timer: until its interval_ms ends, then (armed for the first change after its
+ * since_version, announced by the job's threads as above) until its timeout_ms; jobs.c
+ * "Progress" has the whole of it. */
 void imaged_handle_jobs_get(br_call *call, void *data);
 void imaged_handle_jobs_wait(br_call *call, void *data);
 void imaged_handle_jobs_cancel(br_call *call, void *data);

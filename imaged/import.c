@@ -19,6 +19,7 @@
 
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/proto/content.h"
 #include "common/ref.h"
 #include "common/xalloc.h"
 #include "imaged/apply.h"
@@ -52,6 +53,7 @@ struct layout {
 
 struct archive_src {
 	struct imaged_blob_reader reader;
+	struct imaged_job *job; /* its progress: item 0 is the archive */
 	br_err err;
 	bool failed;
 };
@@ -65,6 +67,8 @@ archive_read_cb(struct archive *a, void *data, const void **buf)
 	if (n < 0) {
 		src->failed = true;
 		archive_set_error(a, EIO, "%s", src->err.msg);
+	} else {
+		imaged_job_item_progress(src->job, 0, n);
 	}
 	return n;
 }
@@ -188,6 +192,7 @@ read_archive(struct imaged_job *job, const char *digest, struct layout *lay, br_
 {
 	struct archive_src src = {
 	        .reader = {.content = job->svc->content, .ns = job->ns, .digest = digest},
+	        .job = job,
 	};
 	struct imaged_cancel cancel = {{&job->cancel, NULL}};
 	struct archive_entry *e;
@@ -255,6 +260,32 @@ read_archive(struct imaged_job *job, const char *digest, struct layout *lay, br_
 out:
 	archive_read_free(a);
 	imaged_blob_reader_fini(&src.reader);
+	if (rc == 0)
+		imaged_job_item_state(job, 0, IMAGED_ITEM_DONE);
+	return rc;
+}
+
+/* The job's progress lists the archive while its blobs are copied (unpack.c then lists the
+ * layers). */
+static int
+list_archive(struct imaged_job *job, const char *digest, br_err *err)
+{
+	struct br_call_opts opts = imaged_content_opts(job);
+	struct br_content_digest_req req = {.digest = digest};
+	struct br_content_info info;
+	br_arena *arena = br_arena_new();
+
+	int rc =
+	        br_rpc_call(job->svc->content, &opts, "content.info", &br_content_digest_req_schema,
+	                    &req, &br_content_info_schema, &info, arena, err);
+	if (rc == 0) {
+		imaged_job_items_init(job, 1);
+		imaged_job_item_set(job, 0, digest, info.size);
+		imaged_job_item_state(job, 0, IMAGED_ITEM_UNPACKING);
+	} else {
+		br_err_wrap(err, "archive %s", digest);
+	}
+	br_arena_free(arena);
 	return rc;
 }
 
@@ -421,6 +452,8 @@ import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_nam
 		return br_err_set(err, BR_NOT_FOUND, "archive %s: not found in the content store",
 		                  a->digest);
 	imaged_job_step(job, "read archive %s", a->digest);
+	if (list_archive(job, a->digest, err) < 0)
+		return -1;
 	int rc = read_archive(job, a->digest, &lay, err);
 	_cleanup_free_ char *index = lay.index;
 	if (rc < 0)

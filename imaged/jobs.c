@@ -4,7 +4,8 @@
  * jobs.get / jobs.wait / jobs.cancel.
  *
  * A job's record lives on the loop thread. Its thread reports steps by posting them to the
- * loop (br_loop_post) and byte counts through two atomic counters; cancellation is an atomic
+ * loop (br_loop_post), byte counts through two atomic counters and its items (layers) under
+ * a small lock of their own (see "Progress" below); cancellation is an atomic
  * flag the thread checks between chunks and while it waits on the network. When the work
  * returns, the thread posts its outcome and ends; the loop joins it, records the outcome and
  * answers the jobs.wait calls waiting for it. Finished jobs are remembered for an hour (at
@@ -32,11 +33,34 @@
 
 #define WAIT_MARGIN_MS 250 /* a wait answers this long before the caller's deadline */
 
+/*
+ * Progress. Every change of a job (a step, bytes, an item's state) bumps its
+ * progress_version: on the loop for steps, on the job's threads for the rest, after the
+ * change itself, so that a reply that read the version before copying the job carries
+ * everything that version stands for. A jobs.wait with since_version or interval_ms is a
+ * waiter with one timer: first it runs until interval_ms after the call came in; then the
+ * waiter is armed, answered as soon as the version is above since_version, and its timer
+ * runs on to the wait's end (timeout_ms). While any waiter of a job is armed, the job is
+ * `watched`: a thread that changes it queues one wake-up on the loop (notify_pending keeps
+ * it to one at a time), which answers the armed waiters. A thread never waits for the loop,
+ * and without followers a change costs two atomic operations.
+ */
+struct imaged_job_item {
+	char digest[BR_DIGEST_BUF];
+	int64_t size;
+	int64_t done;
+	enum imaged_item_state state;
+};
+
 struct imaged_waiter {
 	struct imaged_waiter *next;
 	struct imaged_job *job;
 	br_call *call;
 	uv_timer_t timer;
+	bool progress;  /* asked for since_version or interval_ms */
+	bool armed;     /* its interval passed: answer on the first change after `since` */
+	uint64_t since; /* the version the caller saw */
+	int64_t end;    /* br_now_ms() at which it answers anyway */
 };
 
 struct step {
@@ -68,6 +92,36 @@ imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1])
 
 /* ------------------------------------------------------------------ job threads' side */
 
+static void check_waiters(struct imaged_job *job);
+
+static void
+notify_on_loop(void *arg)
+{
+	struct imaged_job *job = arg;
+
+	atomic_store(&job->notify_pending, false);
+	check_waiters(job);
+}
+
+/* After a change of the job: a new version, and a wake-up for the waiters watching it. */
+static void
+changed(struct imaged_job *job)
+{
+	atomic_fetch_add(&job->progress_version, 1);
+	atomic_store(&job->updated_at, br_db_now());
+	if (atomic_load(&job->watched) && !atomic_exchange(&job->notify_pending, true))
+		br_loop_post(job->svc->loop, notify_on_loop, job);
+}
+
+/* A change made on the loop: a new version, and the armed waiters answered. */
+static void
+changed_on_loop(struct imaged_job *job)
+{
+	atomic_fetch_add(&job->progress_version, 1);
+	atomic_store(&job->updated_at, br_db_now());
+	check_waiters(job);
+}
+
 static void
 step_on_loop(void *arg)
 {
@@ -76,6 +130,7 @@ step_on_loop(void *arg)
 	if (strcmp(s->job->state, "running") == 0) {
 		free(s->job->message);
 		s->job->message = s->message;
+		changed_on_loop(s->job);
 	} else {
 		free(s->message);
 	}
@@ -105,6 +160,90 @@ imaged_job_progress(struct imaged_job *job, int64_t done, int64_t total)
 		atomic_fetch_add(&job->done_bytes, done);
 	if (total != 0)
 		atomic_fetch_add(&job->total_bytes, total);
+	if (done != 0 || total != 0)
+		changed(job);
+}
+
+const char *
+imaged_item_state_name(enum imaged_item_state state)
+{
+	switch (state) {
+	case IMAGED_ITEM_WAITING:
+		return "waiting";
+	case IMAGED_ITEM_DOWNLOADING:
+		return "downloading";
+	case IMAGED_ITEM_VERIFYING:
+		return "verifying";
+	case IMAGED_ITEM_UNPACKING:
+		return "unpacking";
+	case IMAGED_ITEM_DONE:
+		return "done";
+	case IMAGED_ITEM_EXISTS:
+		return "exists";
+	}
+	return "waiting";
+}
+
+void
+imaged_job_items_init(struct imaged_job *job, size_t n)
+{
+	struct imaged_job_item *items = NULL;
+
+	if (n > BR_JOB_ITEMS_MAX)
+		n = BR_JOB_ITEMS_MAX;
+	if (n > 0)
+		items = xcalloc(n, sizeof(*items));
+	pthread_mutex_lock(&job->progress_lock);
+	struct imaged_job_item *old = job->items;
+	job->items = items;
+	job->n_items = n;
+	pthread_mutex_unlock(&job->progress_lock);
+	free(old);
+	changed(job);
+}
+
+void
+imaged_job_item_set(struct imaged_job *job, size_t i, const char *digest, int64_t size)
+{
+	pthread_mutex_lock(&job->progress_lock);
+	bool listed = i < job->n_items;
+	if (listed) {
+		struct imaged_job_item *it = &job->items[i];
+		snprintf(it->digest, sizeof(it->digest), "%s", digest ? digest : "");
+		it->size = size;
+		it->done = 0;
+		it->state = IMAGED_ITEM_WAITING;
+	}
+	pthread_mutex_unlock(&job->progress_lock);
+	if (listed)
+		changed(job);
+}
+
+void
+imaged_job_item_state(struct imaged_job *job, size_t i, enum imaged_item_state state)
+{
+	pthread_mutex_lock(&job->progress_lock);
+	bool listed = i < job->n_items && job->items[i].state != state;
+	if (listed) {
+		job->items[i].state = state;
+		if (state == IMAGED_ITEM_DONE || state == IMAGED_ITEM_EXISTS)
+			job->items[i].done = job->items[i].size;
+	}
+	pthread_mutex_unlock(&job->progress_lock);
+	if (listed)
+		changed(job);
+}
+
+void
+imaged_job_item_progress(struct imaged_job *job, size_t i, int64_t done)
+{
+	pthread_mutex_lock(&job->progress_lock);
+	bool listed = i < job->n_items && done != 0;
+	if (listed)
+		job->items[i].done += done;
+	pthread_mutex_unlock(&job->progress_lock);
+	if (listed)
+		changed(job);
 }
 
 bool
@@ -277,23 +416,48 @@ imaged_jobs_renew_start(struct imaged_service *svc)
 
 /* ------------------------------------------------------------------ loop side */
 
+/* Answer `call` with the job as it is now. Loop thread. */
 static void
-fill_job(struct imaged_job *job, struct br_job *out)
+reply_job(br_call *call, struct imaged_job *job)
 {
-	memset(out, 0, sizeof(*out));
-	out->id = job->id;
-	out->kind = job->kind;
-	out->state = job->state;
-	out->message = job->message;
-	out->done_bytes = atomic_load(&job->done_bytes);
-	out->total_bytes = atomic_load(&job->total_bytes);
+	struct br_job out = {0};
+
+	out.id = job->id;
+	out.kind = job->kind;
+	out.state = job->state;
+	out.message = job->message;
+	/* The version first: what is copied after it is at least that new. */
+	out.progress_version = atomic_load(&job->progress_version);
+	out.updated_at = atomic_load(&job->updated_at);
+	out.done_bytes = atomic_load(&job->done_bytes);
+	out.total_bytes = atomic_load(&job->total_bytes);
 	if (job->error.code != BR_OK) {
-		out->error_code = br_code_name(job->error.code);
-		out->error_msg = job->error.msg;
+		out.error_code = br_code_name(job->error.code);
+		out.error_msg = job->error.msg;
 	}
-	out->result = job->result;
-	out->started_at = job->started_at;
-	out->ended_at = job->ended_at;
+	out.result = job->result;
+	out.started_at = job->started_at;
+	out.ended_at = job->ended_at;
+
+	pthread_mutex_lock(&job->progress_lock);
+	size_t n = job->n_items;
+	struct imaged_job_item *copy = n > 0 ? xcalloc(n, sizeof(*copy)) : NULL;
+	if (n > 0)
+		memcpy(copy, job->items, n * sizeof(*copy));
+	pthread_mutex_unlock(&job->progress_lock);
+	struct br_job_item *items = n > 0 ? xcalloc(n, sizeof(*items)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		items[i] = (struct br_job_item){
+		        .digest = copy[i].digest,
+		        .size = copy[i].size,
+		        .done = copy[i].done,
+		        .state = imaged_item_state_name(copy[i].state),
+		};
+	}
+	out.layers = (struct br_objlist){items, n};
+	br_call_reply(call, &br_job_schema, &out);
+	free(items);
+	free(copy);
 }
 
 static void
@@ -307,7 +471,6 @@ static void
 waiter_finish(struct imaged_waiter *w, const br_err *err)
 {
 	struct imaged_job *job = w->job;
-	struct br_job out;
 
 	for (struct imaged_waiter **p = &job->waiters; *p != NULL; p = &(*p)->next) {
 		if (*p == w) {
@@ -315,12 +478,10 @@ waiter_finish(struct imaged_waiter *w, const br_err *err)
 			break;
 		}
 	}
-	if (err != NULL) {
+	if (err != NULL)
 		br_call_fail(w->call, err);
-	} else {
-		fill_job(job, &out);
-		br_call_reply(w->call, &br_job_schema, &out);
-	}
+	else
+		reply_job(w->call, job);
 	uv_timer_stop(&w->timer);
 	uv_close((uv_handle_t *)&w->timer, waiter_closed);
 }
@@ -328,7 +489,56 @@ waiter_finish(struct imaged_waiter *w, const br_err *err)
 static void
 waiter_timeout(uv_timer_t *t)
 {
-	waiter_finish(t->data, NULL);
+	struct imaged_waiter *w = t->data;
+	struct imaged_job *job = w->job;
+
+	waiter_finish(w, NULL);
+	check_waiters(job); /* `watched` may end with it */
+}
+
+static bool
+waiter_changed(const struct imaged_waiter *w)
+{
+	return atomic_load(&w->job->progress_version) > w->since;
+}
+
+/* Answer the armed waiters of `job` that have a change to see, and keep `watched` true
+ * exactly while some waiter is armed. Loop thread. */
+static void
+check_waiters(struct imaged_job *job)
+{
+	bool any = false;
+
+	for (struct imaged_waiter *w = job->waiters, *next; w != NULL; w = next) {
+		next = w->next;
+		if (!w->armed)
+			continue;
+		if (waiter_changed(w))
+			waiter_finish(w, NULL);
+		else
+			any = true;
+	}
+	atomic_store(&job->watched, any);
+	/* A change between the check and the store went unannounced: look once more. */
+	if (any) {
+		for (struct imaged_waiter *w = job->waiters, *next; w != NULL; w = next) {
+			next = w->next;
+			if (w->armed && waiter_changed(w))
+				waiter_finish(w, NULL);
+		}
+	}
+}
+
+/* A waiter's interval passed: answer it if the job changed, else arm it until its end. */
+static void
+waiter_interval_passed(uv_timer_t *t)
+{
+	struct imaged_waiter *w = t->data;
+
+	w->armed = true;
+	int64_t left = w->end - br_now_ms();
+	uv_timer_start(&w->timer, waiter_timeout, (uint64_t)(left > 0 ? left : 0), 0);
+	check_waiters(w->job);
 }
 
 static void
@@ -339,6 +549,8 @@ job_free(struct imaged_job *job)
 	free(job->ns);
 	free(job->message);
 	free(job->result);
+	free(job->items);
+	pthread_mutex_destroy(&job->progress_lock);
 	free(job);
 }
 
@@ -404,8 +616,11 @@ outcome_on_loop(void *arg)
 	if (strcmp(job->kind, "pull") == 0 && strcmp(job->state, "failed") == 0)
 		svc->pulls_failed++;
 	job->lease_ended = true;
+	atomic_fetch_add(&job->progress_version, 1);
+	atomic_store(&job->updated_at, job->ended_at);
 	while (job->waiters != NULL)
 		waiter_finish(job->waiters, NULL);
+	atomic_store(&job->watched, false);
 	free(o->result);
 	free(o);
 	prune(svc);
@@ -441,6 +656,11 @@ imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, i
 	atomic_init(&job->lease_held, false);
 	atomic_init(&job->done_bytes, 0);
 	atomic_init(&job->total_bytes, 0);
+	pthread_mutex_init(&job->progress_lock, NULL);
+	atomic_init(&job->progress_version, 1);
+	atomic_init(&job->updated_at, job->started_at);
+	atomic_init(&job->watched, false);
+	atomic_init(&job->notify_pending, false);
 	int rc = pthread_create(&job->thread, NULL, job_main, job);
 	if (rc != 0) {
 		job_free(job);
@@ -473,12 +693,10 @@ imaged_handle_jobs_get(br_call *call, void *data)
 {
 	const struct br_job_ref *req = br_call_params(call);
 	struct imaged_job *job = find_job(data, call, req->id);
-	struct br_job out;
 
 	if (job == NULL)
 		return;
-	fill_job(job, &out);
-	br_call_reply(call, &br_job_schema, &out);
+	reply_job(call, job);
 }
 
 void
@@ -487,7 +705,6 @@ imaged_handle_jobs_wait(br_call *call, void *data)
 	struct imaged_service *svc = data;
 	const struct br_job_wait_req *req = br_call_params(call);
 	struct imaged_job *job = find_job(svc, call, req->id);
-	struct br_job out;
 
 	if (job == NULL)
 		return;
@@ -499,18 +716,26 @@ imaged_handle_jobs_wait(br_call *call, void *data)
 			wait = left > 0 ? left : 0;
 	}
 	if (strcmp(job->state, "running") != 0 || wait == 0 || svc->stopping) {
-		fill_job(job, &out);
-		br_call_reply(call, &br_job_schema, &out);
+		reply_job(call, job);
 		return;
 	}
+	int64_t interval = req->interval_ms < 0 ? 0 : req->interval_ms;
+	if (interval > BR_JOB_INTERVAL_MAX_MS)
+		interval = BR_JOB_INTERVAL_MAX_MS;
 	struct imaged_waiter *w = xnew(struct imaged_waiter);
 	w->job = job;
 	w->call = call;
+	w->progress = req->since_version > 0 || req->interval_ms > 0;
+	w->since = req->since_version;
+	w->end = br_now_ms() + wait;
 	uv_timer_init(svc->uv, &w->timer);
 	w->timer.data = w;
-	uv_timer_start(&w->timer, waiter_timeout, (uint64_t)wait, 0);
 	w->next = job->waiters;
 	job->waiters = w;
+	if (w->progress && interval < wait)
+		uv_timer_start(&w->timer, waiter_interval_passed, (uint64_t)interval, 0);
+	else
+		uv_timer_start(&w->timer, waiter_timeout, (uint64_t)wait, 0);
 }
 
 void
@@ -518,7 +743,6 @@ imaged_handle_jobs_cancel(br_call *call, void *data)
 {
 	const struct br_job_ref *req = br_call_params(call);
 	struct imaged_job *job = find_job(data, call, req->id);
-	struct br_job out;
 
 	if (job == NULL)
 		return;
@@ -526,9 +750,9 @@ imaged_handle_jobs_cancel(br_call *call, void *data)
 		atomic_store(&job->cancel, true);
 		free(job->message);
 		job->message = xstrdup("canceling");
+		changed_on_loop(job);
 	}
-	fill_job(job, &out);
-	br_call_reply(call, &br_job_schema, &out);
+	reply_job(call, job);
 }
 
 void

@@ -79,6 +79,13 @@ struct tee {
 	              * had every byte and was committed): nothing to fetch */
 };
 
+/* The index of the tee's layer: its item in the job's progress. */
+static size_t
+tee_item(const struct tee *t)
+{
+	return (size_t)(t->l - t->u->layers);
+}
+
 static ssize_t
 tee_read(void *data, const void **ret_buf, br_err *err)
 {
@@ -91,6 +98,7 @@ tee_read(void *data, const void **ret_buf, br_err *err)
 		return -1;
 	if (n == 0) {
 		t->ended = true;
+		imaged_job_item_state(t->u->job, tee_item(t), IMAGED_ITEM_VERIFYING);
 		if (t->received != t->l->desc->size)
 			return br_err_set(err, BR_FAILED_PRECONDITION,
 			                  "GET %s: %lld bytes, but the manifest says %lld",
@@ -106,6 +114,7 @@ tee_read(void *data, const void **ret_buf, br_err *err)
 	if (imaged_ingest_write(t->ingest, *ret_buf, (size_t)n, err) < 0)
 		return -1;
 	imaged_job_progress(t->u->job, n, 0);
+	imaged_job_item_progress(t->u->job, tee_item(t), n);
 	return n;
 }
 
@@ -190,6 +199,8 @@ tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, stru
 		goto fail;
 	t->received = imaged_fetch_offset(t->fetch);
 	imaged_job_progress(u->job, t->received, 0);
+	imaged_job_item_state(u->job, tee_item(t), IMAGED_ITEM_DOWNLOADING);
+	imaged_job_item_progress(u->job, tee_item(t), t->received);
 	return 0;
 fail:
 	tee_close(t);
@@ -241,6 +252,10 @@ downloader_main(void *arg)
 		l->state = rc == 0 ? LAYER_STORED : LAYER_FAILED;
 		if (rc < 0)
 			l->error = err;
+		else /* stored: it waits for the applier, unless it has its snapshot already */
+			imaged_job_item_state(u->job, (size_t)(l - u->layers),
+			                      l->have_snapshot ? IMAGED_ITEM_DONE
+			                                       : IMAGED_ITEM_WAITING);
 		pthread_cond_broadcast(&u->cond);
 		pthread_mutex_unlock(&u->lock);
 		if (rc < 0)
@@ -383,6 +398,7 @@ apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 		close(root_fd);
 	}
 	br_arena_free(arena); /* the mounts and lower dirs: apply is done with them */
+	imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_VERIFYING);
 	if (rc == 0)
 		rc = imaged_apply_verify(&res, l->desc->digest, l->desc->digest, l->diff_id, err);
 	if (rc == 0 && res.size != l->desc->size)
@@ -406,6 +422,15 @@ apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 		}
 	}
 	snapshot_remove(u, key);
+	return rc;
+}
+
+/* Pass on `rc` of layer i's work, reporting the layer done when it is. */
+static int
+layer_done(struct unpack *u, size_t i, int rc)
+{
+	if (rc == 0)
+		imaged_job_item_state(u->job, i, IMAGED_ITEM_DONE);
 	return rc;
 }
 
@@ -434,11 +459,13 @@ process_layer(struct unpack *u, struct imaged_http *http, size_t i, br_err *err)
 		if (!fetch_here)
 			return 0;
 		imaged_job_step(u->job, "fetch layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
-		return download(u, http, l, err);
+		return layer_done(u, i, download(u, http, l, err));
 	}
 	imaged_job_step(u->job, "unpack layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
-	if (!fetch_here)
-		return apply_one(u, l, NULL, err);
+	if (!fetch_here) {
+		imaged_job_item_state(u->job, i, IMAGED_ITEM_UNPACKING);
+		return layer_done(u, i, apply_one(u, l, NULL, err));
+	}
 	if (tee_open(u, http, l, &tee, err) < 0)
 		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
 	if (tee.exists || tee.received > 0) {
@@ -452,11 +479,12 @@ process_layer(struct unpack *u, struct imaged_http *http, size_t i, br_err *err)
 		tee_close(&tee);
 		if (n < 0)
 			return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-		return apply_one(u, l, NULL, err);
+		imaged_job_item_state(u->job, i, IMAGED_ITEM_UNPACKING);
+		return layer_done(u, i, apply_one(u, l, NULL, err));
 	}
 	int rc = apply_one(u, l, &tee, err);
 	tee_close(&tee);
-	return rc;
+	return layer_done(u, i, rc);
 }
 
 static int
@@ -506,6 +534,8 @@ survey(struct unpack *u, br_err *err)
 		l->have_snapshot = !snap_missing[i];
 		if (!blob_missing[i]) {
 			l->state = LAYER_STORED;
+			if (l->have_snapshot)
+				imaged_job_item_state(u->job, i, IMAGED_ITEM_EXISTS);
 		} else if (u->reg == NULL) {
 			rc = br_err_set(err, BR_NOT_FOUND, "layer %s: blob not found",
 			                l->desc->digest);
@@ -545,6 +575,9 @@ imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct 
 		imaged_layer_key(l->chain_id, l->key);
 		l->parent = i > 0 ? u.layers[i - 1].key : NULL;
 	}
+	imaged_job_items_init(job, u.n);
+	for (size_t i = 0; i < u.n; i++)
+		imaged_job_item_set(job, i, m->layers[i].digest, m->layers[i].size);
 	pthread_mutex_init(&u.lock, NULL);
 	pthread_cond_init(&u.cond, NULL);
 	u.cancel.flags[0] = &job->cancel;

@@ -221,6 +221,61 @@ void berth_image_list_free(berth_image_list *list);
 int berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *platform,
                      int64_t timeout_ms, char **ret_name, berth_error *err);
 
+/* ------------------------------------------------------------------ jobs */
+
+/*
+ * Long operations of berth-imaged (pull, import) run as jobs that an agent can follow
+ * itself, to show their progress: start one (berth_image_pull_start), then call
+ * berth_job_wait() with the progress_version of the last answer until the state is no longer
+ * "running". docs/images.md "Jobs" has the fields.
+ */
+typedef struct berth_job_layer {
+	char *digest;
+	int64_t size; /* total bytes */
+	int64_t done; /* bytes moved (all of them once "done" or "exists") */
+	char *state;  /* "waiting" | "downloading" | "verifying" | "unpacking" | "done" |
+	               * "exists" (already there: nothing to move) */
+} berth_job_layer;
+
+typedef struct berth_job {
+	char *id;
+	char *kind;    /* "pull" | "import" | ... */
+	char *state;   /* "running" | "done" | "failed" | "canceled" */
+	char *message; /* the current step ("fetch layer sha256:...") */
+	int64_t done_bytes;
+	int64_t total_bytes;
+	char *error_code; /* when failed: "NOT_FOUND" (berth_code_from_name), else NULL */
+	char *error_message;
+	char *result;                 /* when done: the image name */
+	int64_t started_at, ended_at; /* ms since the epoch */
+	berth_job_layer *layers;      /* in the image's order */
+	size_t n_layers;
+	uint64_t progress_version; /* bumped on every change of the job */
+	int64_t updated_at;        /* ms since the epoch of the last change */
+} berth_job;
+
+/* images.pull: start pulling `ref` (`platform` NULL: the configured default) and return at
+ * once with the job's id in *ret_job_id (free with berth_free). Errors: a malformed
+ * reference or platform (INVALID_ARGUMENT), too many jobs (RESOURCE_EXHAUSTED); the pull's
+ * own errors come with the job. */
+int berth_image_pull_start(berth_client *c, const char *ns, const char *ref, const char *platform,
+                           char **ret_job_id, berth_error *err);
+
+/*
+ * jobs.wait of job `id` of namespace `ns`: the job as it is once it ended, or once its
+ * progress_version is above `since_version` but no sooner than `interval_ms` after the call
+ * (pass the version of the last answer, and the rate you want: 500 gives at most two answers
+ * a second), or after `timeout_ms` at the latest (0: at once, as jobs.get). since_version
+ * and interval_ms both 0: only the end or the timeout answers. Free with berth_job_free().
+ * Errors: NOT_FOUND for an unknown job; as berth_call.
+ */
+int berth_job_wait(berth_client *c, const char *ns, const char *id, uint64_t since_version,
+                   int64_t interval_ms, int64_t timeout_ms, berth_job **ret, berth_error *err);
+void berth_job_free(berth_job *job);
+
+/* jobs.cancel: ask job `id` to end (it ends "canceled"); a job that ended stays as it is. */
+int berth_job_cancel(berth_client *c, const char *ns, const char *id, berth_error *err);
+
 /* ------------------------------------------------------------------ containers and tasks */
 
 typedef struct berth_container {

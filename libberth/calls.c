@@ -260,6 +260,115 @@ berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *p
 	return 0;
 }
 
+/* ------------------------------------------------------------------ jobs */
+
+int
+berth_image_pull_start(berth_client *c, const char *ns, const char *ref, const char *platform,
+                       char **ret_job_id, berth_error *err)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	berth_call_options opts = {.ns = ns};
+	struct br_image_pull_req req = {.ref = ref, .platform = platform};
+	struct br_job_ref job;
+	br_err e = BR_ERR_INIT;
+
+	if (ref == NULL || ret_job_id == NULL)
+		return libberth_error_set(err, BERTH_INVALID_ARGUMENT,
+		                          "berth_image_pull_start: needs a reference");
+	if (libberth_call_schema(c, &opts, "images.pull", &br_image_pull_req_schema, &req,
+	                         &br_job_ref_schema, &job, arena, &e) < 0) {
+		br_err_wrap(&e, "pull %s", BR_ERR_QUOTE(ref));
+		return fail(err, &e);
+	}
+	*ret_job_id = xstrdup(job.id ? job.id : "");
+	return 0;
+}
+
+int
+berth_job_wait(berth_client *c, const char *ns, const char *id, uint64_t since_version,
+               int64_t interval_ms, int64_t timeout_ms, berth_job **ret, berth_error *err)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	berth_call_options opts = {.ns = ns};
+	struct br_job_wait_req req = {
+	        .id = id,
+	        .timeout_ms = timeout_ms > 0 ? timeout_ms : 0,
+	        .since_version = since_version,
+	        .interval_ms = interval_ms > 0 ? interval_ms : 0,
+	};
+	struct br_job wire;
+	br_err e = BR_ERR_INIT;
+
+	if (id == NULL || ret == NULL)
+		return libberth_error_set(err, BERTH_INVALID_ARGUMENT,
+		                          "berth_job_wait: needs a job id");
+	opts.timeout_ms = req.timeout_ms + CALL_MARGIN_MS;
+	if (libberth_call_schema(c, &opts, "jobs.wait", &br_job_wait_req_schema, &req,
+	                         &br_job_schema, &wire, arena, &e) < 0)
+		return fail(err, &e);
+	berth_job *job = xnew(berth_job);
+	job->id = libberth_strdup(wire.id);
+	job->kind = libberth_strdup(wire.kind);
+	job->state = libberth_strdup(wire.state);
+	job->message = libberth_strdup(wire.message);
+	job->done_bytes = wire.done_bytes;
+	job->total_bytes = wire.total_bytes;
+	job->error_code = libberth_strdup(wire.error_code);
+	job->error_message = libberth_strdup(wire.error_msg);
+	job->result = libberth_strdup(wire.result);
+	job->started_at = wire.started_at;
+	job->ended_at = wire.ended_at;
+	job->progress_version = wire.progress_version;
+	job->updated_at = wire.updated_at;
+	job->n_layers = wire.layers.n;
+	job->layers = xcalloc(wire.layers.n ? wire.layers.n : 1, sizeof(*job->layers));
+	const struct br_job_item *items = wire.layers.v;
+	for (size_t i = 0; i < wire.layers.n; i++) {
+		job->layers[i].digest = libberth_strdup(items[i].digest);
+		job->layers[i].size = items[i].size;
+		job->layers[i].done = items[i].done;
+		job->layers[i].state = libberth_strdup(items[i].state);
+	}
+	*ret = job;
+	return 0;
+}
+
+void
+berth_job_free(berth_job *job)
+{
+	if (job == NULL)
+		return;
+	for (size_t i = 0; i < job->n_layers; i++) {
+		free(job->layers[i].digest);
+		free(job->layers[i].state);
+	}
+	free(job->layers);
+	free(job->id);
+	free(job->kind);
+	free(job->state);
+	free(job->message);
+	free(job->error_code);
+	free(job->error_message);
+	free(job->result);
+	free(job);
+}
+
+int
+berth_job_cancel(berth_client *c, const char *ns, const char *id, berth_error *err)
+{
+	berth_call_options opts = {.ns = ns};
+	struct br_job_ref ref = {.id = id};
+	br_err e = BR_ERR_INIT;
+
+	if (id == NULL)
+		return libberth_error_set(err, BERTH_INVALID_ARGUMENT,
+		                          "berth_job_cancel: needs a job id");
+	if (libberth_call_schema(c, &opts, "jobs.cancel", &br_job_ref_schema, &ref, NULL, NULL,
+	                         NULL, &e) < 0)
+		return fail(err, &e);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ containers and tasks */
 
 int

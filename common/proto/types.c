@@ -42,8 +42,18 @@ const struct br_schema br_job_ref_schema = BR_SCHEMA(struct br_job_ref, job_ref_
 static const struct br_field job_wait_fields[] = {
         BR_FIELD(struct br_job_wait_req, id, BR_F_STR, 64, BR_F_REQUIRED | BR_F_ID),
         BR_FIELD(struct br_job_wait_req, timeout_ms, BR_F_I64, 0, 0),
+        BR_FIELD(struct br_job_wait_req, since_version, BR_F_U64, 0, 0),
+        BR_FIELD(struct br_job_wait_req, interval_ms, BR_F_I64, 0, 0),
 };
 const struct br_schema br_job_wait_req_schema = BR_SCHEMA(struct br_job_wait_req, job_wait_fields);
+
+static const struct br_field job_item_fields[] = {
+        BR_FIELD(struct br_job_item, digest, BR_F_STR, 128, 0),
+        BR_FIELD(struct br_job_item, size, BR_F_I64, 0, 0),
+        BR_FIELD(struct br_job_item, done, BR_F_I64, 0, 0),
+        BR_FIELD(struct br_job_item, state, BR_F_STR, 32, 0),
+};
+const struct br_schema br_job_item_schema = BR_SCHEMA(struct br_job_item, job_item_fields);
 
 static const struct br_field job_fields[] = {
         BR_FIELD(struct br_job, id, BR_F_STR, 64, 0),
@@ -57,6 +67,9 @@ static const struct br_field job_fields[] = {
         BR_FIELD(struct br_job, result, BR_F_STR, BR_NAME_MAX, 0),
         BR_FIELD(struct br_job, started_at, BR_F_I64, 0, 0),
         BR_FIELD(struct br_job, ended_at, BR_F_I64, 0, 0),
+        BR_FIELD_SUB(struct br_job, layers, BR_F_OBJLIST, BR_JOB_ITEMS_MAX, 0, &br_job_item_schema),
+        BR_FIELD(struct br_job, progress_version, BR_F_U64, 0, 0),
+        BR_FIELD(struct br_job, updated_at, BR_F_I64, 0, 0),
 };
 const struct br_schema br_job_schema = BR_SCHEMA(struct br_job, job_fields);
 

@@ -89,11 +89,32 @@ struct br_job_ref {
 };
 extern const struct br_schema br_job_ref_schema;
 
+/*
+ * jobs.wait: without since_version and interval_ms (both 0), wait until the job ends or
+ * timeout_ms passed. With either, also answer once the job's progress_version is above
+ * since_version, but not before interval_ms passed since the call came in (a job that ended
+ * is answered at once): a follower that passes back the version it saw and an interval of
+ * 500 ms gets at most two answers a second, whatever moves.
+ */
+#define BR_JOB_INTERVAL_MAX_MS 60000
 struct br_job_wait_req {
 	const char *id;
-	int64_t timeout_ms; /* wait at most this long for the job to end; 0 = return at once */
+	int64_t timeout_ms; /* wait at most this long; 0 = return at once */
+	uint64_t since_version;
+	int64_t interval_ms; /* at most BR_JOB_INTERVAL_MAX_MS */
 };
 extern const struct br_schema br_job_wait_req_schema;
+
+/* One item a job moves: an image's layer (a pull's, an import's), with its bytes. */
+#define BR_JOB_ITEMS_MAX 256 /* items listed in a job; beyond, only the totals count them */
+struct br_job_item {
+	const char *digest;
+	int64_t size;      /* total bytes */
+	int64_t done;      /* bytes moved (or, when it was there already, all of them) */
+	const char *state; /* "waiting" | "downloading" | "verifying" | "unpacking" | "done" |
+	                    * "exists" (already there: nothing to move) */
+};
+extern const struct br_schema br_job_item_schema;
 
 struct br_job {
 	const char *id;
@@ -107,6 +128,9 @@ struct br_job {
 	const char *result; /* when done: the image name */
 	int64_t started_at;
 	int64_t ended_at;
+	struct br_objlist layers;  /* of struct br_job_item, in the image's order */
+	uint64_t progress_version; /* bumped on every change of the job */
+	int64_t updated_at;        /* ms since the epoch of the last change */
 };
 extern const struct br_schema br_job_schema;
 

@@ -59,6 +59,7 @@ struct fake {
 	int pulls;
 	bool created_auto_remove;
 	int job_polls;
+	char last_wait[64];  /* "since=N interval=MS" of the last jobs.wait of "j-layers" */
 	char lease[64];      /* the upload lease created, "" when deleted again */
 	int unleased_writes; /* content.write calls not under that lease */
 	int stats_calls;
@@ -131,6 +132,8 @@ on_pull(br_call *call, void *data)
 		r.id = "j-dup";
 	else if (strcmp(req->ref, "slow") == 0)
 		r.id = "j-slow";
+	else if (strcmp(req->ref, "layered") == 0)
+		r.id = "j-layers";
 	br_call_reply(call, &br_job_ref_schema, &r);
 }
 
@@ -186,6 +189,34 @@ on_jobs_wait(br_call *call, void *data)
 		job.error_msg = "pull dup: GET https://x/v2/: connection refused";
 	} else if (strcmp(req->id, "j-slow") == 0) {
 		usleep(50 * 1000);
+	} else if (strcmp(req->id, "j-layers") == 0) {
+		/* two layers: the first answer with one downloading, the second with both done;
+		 * the follower passes back the version it saw */
+		static const char *const first[] = {"downloading", "exists"};
+		static const char *const last[] = {"done", "exists"};
+		struct br_job_item items[2] = {
+		        {"sha256:1111111111111111111111111111111111111111111111111111111111111111",
+		         2 * 1024 * 1024, 1024 * 1024, NULL},
+		        {"sha256:2222222222222222222222222222222222222222222222222222222222222222",
+		         3 * 1024, 3 * 1024, NULL},
+		};
+		bool end =
+		        req->since_version >= 7 || req->interval_ms == 0; /* an old wait: the end */
+		for (size_t i = 0; i < 2; i++)
+			items[i].state = end ? last[i] : first[i];
+		if (end) {
+			items[0].done = items[0].size;
+			job.state = "done";
+			job.result = "docker.io/library/layered:latest";
+		}
+		pthread_mutex_lock(&f->lock);
+		snprintf(f->last_wait, sizeof(f->last_wait), "since=%llu interval=%lld",
+		         (unsigned long long)req->since_version, (long long)req->interval_ms);
+		pthread_mutex_unlock(&f->lock);
+		job.layers = (struct br_objlist){items, 2};
+		job.progress_version = 7;
+		br_call_reply(call, &br_job_schema, &job);
+		return;
 	}
 	br_call_reply(call, &br_job_schema, &job);
 }
@@ -755,6 +786,28 @@ test_pull(void)
 }
 
 static void
+test_pull_progress(void)
+{
+	struct result r;
+	setup();
+	/* not a terminal: one plain line per layer state, then the result */
+	run_cli(&r, "pull", "layered");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "pulled docker.io/library/layered:latest\n");
+	T_EQ_STR(r.err, "111111111111: downloading 2.0MiB\n"
+	                "222222222222: exists 3.0KiB\n"
+	                "111111111111: done 2.0MiB\n");
+	T_EQ_STR(fake->last_wait, "since=7 interval=200");
+	/* quiet: the name alone, and the follower waits for the end only */
+	run_cli(&r, "images", "pull", "-q", "layered");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "docker.io/library/layered:latest\n");
+	T_EQ_STR(r.err, "");
+	T_EQ_STR(fake->last_wait, "since=0 interval=0");
+	teardown();
+}
+
+static void
 test_pull_interrupt(void)
 {
 	struct result r;
@@ -1129,7 +1182,7 @@ test_run_parse_values(void)
 }
 
 T_MAIN(T_CASE(test_unreachable), T_CASE(test_info), T_CASE(test_images_ls_rm), T_CASE(test_pull),
-       T_CASE(test_pull_interrupt), T_CASE(test_import), T_CASE(test_run_output_and_status),
-       T_CASE(test_run_failures), T_CASE(test_run_interrupt), T_CASE(test_ps_rm),
-       T_CASE(test_top_stats), T_CASE(test_run_options_wire), T_CASE(test_run_pull),
-       T_CASE(test_run_parse_errors), T_CASE(test_run_parse_values))
+       T_CASE(test_pull_progress), T_CASE(test_pull_interrupt), T_CASE(test_import),
+       T_CASE(test_run_output_and_status), T_CASE(test_run_failures), T_CASE(test_run_interrupt),
+       T_CASE(test_ps_rm), T_CASE(test_top_stats), T_CASE(test_run_options_wire),
+       T_CASE(test_run_pull), T_CASE(test_run_parse_errors), T_CASE(test_run_parse_values))

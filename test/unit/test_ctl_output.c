@@ -76,6 +76,48 @@ test_human_size(void)
 }
 
 static void
+test_progress_lines(void)
+{
+	char buf[256];
+
+	ctl_progress_size(0, buf, sizeof(buf));
+	T_EQ_STR(buf, "0B");
+	ctl_progress_size(1023, buf, sizeof(buf));
+	T_EQ_STR(buf, "1023B");
+	ctl_progress_size(1024, buf, sizeof(buf));
+	T_EQ_STR(buf, "1.0KiB");
+	ctl_progress_size(12897485, buf, sizeof(buf));
+	T_EQ_STR(buf, "12.3MiB");
+	ctl_progress_size(-5, buf, sizeof(buf));
+	T_EQ_STR(buf, "0B");
+
+	struct br_job_item it = {
+	        .digest = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4",
+	        .size = 40 * 1024 * 1024,
+	        .done = 12897485,
+	        .state = "downloading",
+	};
+	ctl_progress_layer_line(&it, 0, buf, sizeof(buf));
+	T_EQ_STR(buf, "a3ed95caeb02: downloading  12.3MiB/40.0MiB");
+	/* cut to the width, never wrapped */
+	ctl_progress_layer_line(&it, 20, buf, sizeof(buf));
+	T_EQ_STR(buf, "a3ed95caeb02: downlo");
+	struct br_job job = {
+	        .done_bytes = 12897485,
+	        .total_bytes = 80 * 1024 * 1024,
+	        .message = "unpack layer 1/2",
+	};
+	ctl_progress_total_line(&job, 4.5 * 1024 * 1024, 0, buf, sizeof(buf));
+	T_EQ_STR(buf, "total: 12.3MiB/80.0MiB  4.5MiB/s  unpack layer 1/2");
+	ctl_progress_total_line(&job, 0, 14, buf, sizeof(buf));
+	T_EQ_STR(buf, "total: 12.3MiB");
+	job.total_bytes = 0; /* nothing known to fetch: bytes moved alone */
+	job.message = "copy blob";
+	ctl_progress_total_line(&job, 2048, 0, buf, sizeof(buf));
+	T_EQ_STR(buf, "total: 12.3MiB  2.0KiB/s  copy blob");
+}
+
+static void
 test_human_duration(void)
 {
 	char b[32];
@@ -397,7 +439,7 @@ test_run_parse_labels(void)
 }
 
 T_MAIN(T_CASE(test_exit_codes), T_CASE(test_start_exit_codes), T_CASE(test_human_size),
-       T_CASE(test_human_duration), T_CASE(test_human_since),
+       T_CASE(test_progress_lines), T_CASE(test_human_duration), T_CASE(test_human_since),
        T_CASE(test_short_digest_and_truncate), T_CASE(test_table_alignment),
        T_CASE(test_parse_timeout), T_CASE(test_check_env), T_CASE(test_run_parse),
        T_CASE(test_run_parse_errors), T_CASE(test_event_bounds), T_CASE(test_signal_parse),

@@ -841,6 +841,13 @@ pull_ok(struct stores *s, const struct image *img)
 	if (strcmp(job.state, "done") != 0)
 		T_FAIL_("pull %s: %s: %s %s", name, job.state, job.error_code ? job.error_code : "",
 		        job.error_msg ? job.error_msg : "");
+	/* the job's record lists the layer, done with all its bytes */
+	T_EQ_INT(job.layers.n, 1);
+	const struct br_job_item *layer = job.layers.v;
+	T_EQ_STR(layer->digest, img->layer_digest);
+	T_EQ_STR(layer->state, "done");
+	T_EQ_INT(layer->size, (int64_t)img->layer_len);
+	T_EQ_INT(layer->done, layer->size);
 
 	struct br_content_digest_req info = {.digest = img->layer_digest};
 	T_NOERR(br_rpc_call(s->d[CONTENTD].client, NULL, "content.info",

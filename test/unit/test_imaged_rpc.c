@@ -17,6 +17,7 @@
 #include <glob.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 
 #include "common/digest.h"
 #include "common/msg.h"
@@ -560,6 +564,27 @@ test_import(void)
 	T_EQ_STR(job.result, "127.0.0.1:5000/test/sh:v1");
 	T_NULL(job.error_code);
 	T_OK(job.ended_at >= job.started_at);
+	/* its layers, in order, each done with all its bytes */
+	T_EQ_INT(job.layers.n, 2);
+	for (size_t i = 0; i < job.layers.n; i++) {
+		const struct br_job_item *it = &((const struct br_job_item *)job.layers.v)[i];
+		T_EQ_STR(it->state, "done");
+		T_OK(br_msg_is_digest(it->digest));
+		T_OK(it->size > 0);
+		T_EQ_INT(it->done, it->size);
+	}
+	T_OK(job.progress_version > 1);
+	T_OK(job.updated_at >= job.started_at);
+	/* a second import finds both layers there */
+	struct br_job again = import(&env, NULL, digest, "127.0.0.1:5000/test/sh:v1");
+	T_EQ_STR(again.state, "done");
+	T_EQ_INT(again.layers.n, 2);
+	for (size_t i = 0; i < again.layers.n; i++) {
+		const struct br_job_item *it = &((const struct br_job_item *)again.layers.v)[i];
+		const struct br_job_item *first = &((const struct br_job_item *)job.layers.v)[i];
+		T_EQ_STR(it->state, "exists");
+		T_EQ_STR(it->digest, first->digest);
+	}
 
 	struct br_image_name_req name = {.name = "127.0.0.1:5000/test/sh:v1"};
 	struct br_image img;
@@ -989,6 +1014,132 @@ test_jobs_api(void)
 	teardown(&env);
 }
 
+/* A TCP listener on 127.0.0.1 that never accepts: a registry that never answers. */
+static int
+silent_listener(int *ret_port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	T_OK(fd >= 0);
+	T_EQ_INT(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	T_EQ_INT(listen(fd, 16), 0);
+	T_EQ_INT(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*ret_port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* jobs.wait of `id` with since_version and interval_ms; the reply in *ret, the time it took
+ * in ms returned. */
+static int64_t
+timed_wait(struct env *env, const char *id, int64_t timeout_ms, uint64_t since, int64_t interval,
+           struct br_job *ret)
+{
+	struct br_job_wait_req w = {
+	        .id = id,
+	        .timeout_ms = timeout_ms,
+	        .since_version = since,
+	        .interval_ms = interval,
+	};
+	br_err err = BR_ERR_INIT;
+	int64_t t0 = br_now_ms();
+
+	T_NOERR(br_rpc_call(env->client[IMAGED], NULL, "jobs.wait", &br_job_wait_req_schema, &w,
+	                    &br_job_schema, ret, env->arena, &err),
+	        err);
+	return br_now_ms() - t0;
+}
+
+struct late_cancel {
+	struct env *env;
+	const char *id;
+	int rc;
+};
+
+/* jobs.cancel, 300 ms from now. */
+static void *
+cancel_later(void *arg)
+{
+	struct late_cancel *lc = arg;
+	struct br_job_ref ref = {.id = lc->id};
+	br_arena *arena = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_job job;
+
+	usleep(300 * 1000);
+	lc->rc = br_rpc_call(lc->env->client[IMAGED], NULL, "jobs.cancel", &br_job_ref_schema, &ref,
+	                     &br_job_schema, &job, arena, &err);
+	br_arena_free(arena);
+	return NULL;
+}
+
+static void
+test_jobs_wait_progress(void)
+{
+	struct env env;
+	br_err err = BR_ERR_INIT;
+	struct br_job job, seen;
+	struct br_job_ref ref;
+	int port;
+
+	setup(&env);
+	int lfd = silent_listener(&port);
+	char pull_ref[64];
+	snprintf(pull_ref, sizeof(pull_ref), "127.0.0.1:%d/slow/image:1", port);
+	struct br_image_pull_req pull = {.ref = pull_ref};
+	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "images.pull", &br_image_pull_req_schema,
+	                    &pull, &br_job_ref_schema, &ref, env.arena, &err),
+	        err);
+	/* settle: the job's first steps are done once a wait for a change times out */
+	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "jobs.get", &br_job_ref_schema, &ref,
+	                    &br_job_schema, &seen, env.arena, &err),
+	        err);
+	T_EQ_STR(seen.state, "running");
+	T_OK(seen.progress_version >= 1);
+	for (int i = 0; i < 20; i++) {
+		int64_t took = timed_wait(&env, ref.id, 300, seen.progress_version, 0, &job);
+		if (job.progress_version == seen.progress_version) {
+			T_OK(took >= 250);
+			break;
+		}
+		seen = job;
+	}
+	T_EQ_INT(job.progress_version, seen.progress_version);
+
+	/* no change after since_version: the wait lasts until its timeout */
+	int64_t took = timed_wait(&env, ref.id, 700, seen.progress_version, 200, &job);
+	T_OK(took >= 650);
+	T_EQ_STR(job.state, "running");
+	T_EQ_INT(job.progress_version, seen.progress_version);
+
+	/* a change before since_version: answered when the interval passed, not sooner */
+	took = timed_wait(&env, ref.id, 5000, seen.progress_version - 1, 400, &job);
+	T_OK(took >= 380);
+	T_OK(took < 2500);
+	T_EQ_STR(job.state, "running");
+
+	/* an old client (neither field) waits for the end or its timeout, as ever */
+	took = timed_wait(&env, ref.id, 600, 0, 0, &job);
+	T_OK(took >= 550);
+	T_EQ_STR(job.state, "running");
+	T_NOT_NULL(job.message);
+
+	/* a change after the interval is answered as soon as it happens: the cancel, 300 ms
+	 * into a wait with a 100 ms interval and a 10 s timeout */
+	struct late_cancel lc = {.env = &env, .id = ref.id};
+	pthread_t thread;
+	T_EQ_INT(pthread_create(&thread, NULL, cancel_later, &lc), 0);
+	took = timed_wait(&env, ref.id, 10000, seen.progress_version, 100, &job);
+	T_EQ_INT(pthread_join(thread, NULL), 0);
+	T_EQ_INT(lc.rc, 0);
+	T_OK(took >= 250);
+	T_OK(took < 5000);
+	T_OK(job.progress_version > seen.progress_version);
+	close(lfd);
+	teardown(&env);
+}
+
 static void
 test_peer_down(void)
 {
@@ -1021,4 +1172,5 @@ test_peer_down(void)
 }
 
 T_MAIN(T_CASE(test_import), T_CASE(test_records_from_before_leases), T_CASE(test_import_names),
-       T_CASE(test_import_failures_leave_nothing), T_CASE(test_jobs_api), T_CASE(test_peer_down))
+       T_CASE(test_import_failures_leave_nothing), T_CASE(test_jobs_api),
+       T_CASE(test_jobs_wait_progress), T_CASE(test_peer_down))

@@ -127,9 +127,10 @@ static void
 on_pull(br_call *call, void *data)
 {
 	const struct br_image_pull_req *req = br_call_params(call);
-	struct br_job_ref r = {.id = strcmp(req->ref, "bad") == 0    ? "j-fail"
-	                             : strcmp(req->ref, "slow") == 0 ? "j-slow"
-	                                                             : "j-ok"};
+	struct br_job_ref r = {.id = strcmp(req->ref, "bad") == 0       ? "j-fail"
+	                             : strcmp(req->ref, "slow") == 0    ? "j-slow"
+	                             : strcmp(req->ref, "layered") == 0 ? "j-layers"
+	                                                                : "j-ok"};
 	br_call_reply(call, &br_job_ref_schema, &r);
 }
 
@@ -146,6 +147,25 @@ on_jobs_wait(br_call *call, void *data)
 		job.state = "failed";
 		job.error_code = "NOT_FOUND";
 		job.error_msg = "pull bad: manifest unknown";
+	} else if (strcmp(req->id, "j-layers") == 0) {
+		/* the request's progress fields come back in the message */
+		char msg[64];
+		struct br_job_item items[] = {
+		        {DIGEST, 4096, 1024, "downloading"},
+		        {DIGEST, 100, 100, "exists"},
+		};
+		snprintf(msg, sizeof(msg), "since=%llu interval=%lld timeout=%lld",
+		         (unsigned long long)req->since_version, (long long)req->interval_ms,
+		         (long long)req->timeout_ms);
+		job.message = msg;
+		job.kind = "pull";
+		job.done_bytes = 1024;
+		job.total_bytes = 4096;
+		job.layers = (struct br_objlist){items, 2};
+		job.progress_version = 9;
+		job.updated_at = 1700000000000;
+		br_call_reply(call, &br_job_schema, &job);
+		return;
 	}
 	br_call_reply(call, &br_job_schema, &job);
 }
@@ -746,6 +766,32 @@ test_typed_helpers(void)
 	T_BERR(berth_image_pull(c, NULL, "slow", NULL, 300, &name, &e), e, BERTH_DEADLINE_EXCEEDED);
 	T_EQ_INT(sh->cancels, 1);
 	T_BERR(berth_image_pull(c, NULL, "busybox", NULL, 0, &name, &e), e, BERTH_INVALID_ARGUMENT);
+
+	/* a job followed by the agent itself, with its layers */
+	char *job_id = NULL;
+	T_BOK(berth_image_pull_start(c, NULL, "layered", NULL, &job_id, &e), e);
+	T_EQ_STR(job_id, "j-layers");
+	berth_job *job = NULL;
+	T_BOK(berth_job_wait(c, NULL, job_id, 5, 500, 2000, &job, &e), e);
+	T_EQ_STR(job->message, "since=5 interval=500 timeout=2000");
+	T_EQ_STR(job->state, "running");
+	T_EQ_STR(job->kind, "pull");
+	T_EQ_INT(job->progress_version, 9);
+	T_EQ_INT(job->updated_at, 1700000000000);
+	T_EQ_INT(job->done_bytes, 1024);
+	T_EQ_INT(job->total_bytes, 4096);
+	T_EQ_INT(job->n_layers, 2);
+	T_EQ_STR(job->layers[0].digest, DIGEST);
+	T_EQ_STR(job->layers[0].state, "downloading");
+	T_EQ_INT(job->layers[0].size, 4096);
+	T_EQ_INT(job->layers[0].done, 1024);
+	T_EQ_STR(job->layers[1].state, "exists");
+	T_NULL(job->error_code);
+	berth_job_free(job);
+	berth_free(job_id);
+	T_BOK(berth_job_cancel(c, NULL, "j-slow", &e), e);
+	T_EQ_INT(sh->cancels, 2);
+	T_BERR(berth_job_wait(c, NULL, NULL, 0, 0, 0, &job, &e), e, BERTH_INVALID_ARGUMENT);
 
 	const char *args[] = {"sh", "-c", "exit 3"};
 	berth_run_options o = {.id = "web", .image = "busybox", .args = args, .n_args = 3};
