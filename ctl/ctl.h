@@ -212,6 +212,13 @@ int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
 /* images.c: pull `ref` as `berth pull` does (progress on a terminal's stderr), the result
  * line on `out`. Returns the exit code (0: pulled). */
 int ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out);
+/* images.c: follow imaged job `id` until it ends, with progress on a terminal's stderr and a
+ * cancel on an interrupt. `what` prefixes errors ("pull REF"), `verb` the success line
+ * ("pulled"), printed on `out`. Returns the exit code. */
+int ctl_follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb, FILE *out);
+/* push.c: `berth push IMAGE [DEST] [--platform P]` and `berth tag SOURCE TARGET` */
+int ctl_cmd_push(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_tag(struct ctl *ctl, int argc, char **argv);
 /* volumes.c: berth volume create|ls|inspect|rm|prune */
 int ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);

@@ -44,10 +44,8 @@ progress(const struct br_job *job)
 	fflush(stderr);
 }
 
-/* Follow job `id` until it ends. `what` prefixes errors ("pull REF"), `verb` the success line
- * ("pulled"), printed on `out`. Returns the exit code. */
-static int
-follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb, FILE *out)
+int
+ctl_follow_job(struct ctl *ctl, const char *id, const char *what, const char *verb, FILE *out)
 {
 	bool tty = isatty(STDERR_FILENO);
 	br_err err = BR_ERR_INIT;
@@ -147,7 +145,7 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	return follow_job(ctl, job.id, what, "pulled", stdout);
+	return ctl_follow_job(ctl, job.id, what, "pulled", stdout);
 }
 
 int
@@ -164,7 +162,7 @@ ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	return follow_job(ctl, job.id, what, "pulled", out);
+	return ctl_follow_job(ctl, job.id, what, "pulled", out);
 }
 
 /* A lease "import-<random>" for an upload, expiring in an hour. */
@@ -348,7 +346,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		br_err_wrap(&err, "%s", what);
 		return ctl_report(&err);
 	}
-	rc = follow_job(ctl, job.id, what, "imported", stdout);
+	rc = ctl_follow_job(ctl, job.id, what, "imported", stdout);
 	drop_lease(ctl, lease);
 	return rc;
 }
@@ -463,13 +461,16 @@ int
 ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"pull", cmd_pull}, {"import", cmd_import}, {"ls", cmd_ls},
-	        {"list", cmd_ls},   {"rm", cmd_rm},         {"remove", cmd_rm},
+	        {"pull", cmd_pull},     {"import", cmd_import}, {"ls", cmd_ls},
+	        {"list", cmd_ls},       {"rm", cmd_rm},         {"remove", cmd_rm},
+	        {"push", ctl_cmd_push}, {"tag", ctl_cmd_tag},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),
 	                   "Usage: berth images pull REF [--platform P]\n"
 	                   "       berth images import FILE [--name NAME]\n"
 	                   "       berth images ls|list [-q]\n"
-	                   "       berth images rm|remove NAME...\n");
+	                   "       berth images rm|remove NAME...\n"
+	                   "       berth images push IMAGE [DEST] [--platform P]\n"
+	                   "       berth images tag SOURCE TARGET\n");
 }
