@@ -36,8 +36,10 @@ ctl_cmd_push(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			printf("Usage: berth push IMAGE [DEST] [--platform OS/ARCH]\n"
 			       "\n"
-			       "Push image IMAGE to the registry of DEST (a reference; default: the\n"
-			       "image's own name). --platform pushes only that platform's manifest of\n"
+			       "Push image IMAGE to the registry of DEST (a reference; default: "
+			       "the\n"
+			       "image's own name). --platform pushes only that platform's manifest "
+			       "of\n"
 			       "an index, under the tag.\n");
 			return 0;
 		case ':':
@@ -50,9 +52,9 @@ ctl_cmd_push(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("push needs an IMAGE and at most one DEST");
 	const char *name = argv[optind];
 	const char *dest = argc - optind == 2 ? argv[optind + 1] : NULL;
-	_cleanup_free_ char *what = dest ? xasprintf("push %s to %s", BR_ERR_QUOTE(name),
-	                                             BR_ERR_QUOTE(dest))
-	                                 : xasprintf("push %s", BR_ERR_QUOTE(name));
+	_cleanup_free_ char *what =
+	        dest ? xasprintf("push %s to %s", BR_ERR_QUOTE(name), BR_ERR_QUOTE(dest))
+	             : xasprintf("push %s", BR_ERR_QUOTE(name));
 
 	if (ctl_signals_start(NULL, NULL, &err) < 0)
 		return ctl_report(&err);

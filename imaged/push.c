@@ -162,8 +162,7 @@ upload_start(struct push *p, const char *digest, bool *ret_mounted, char **ret_l
 /* Send bytes [offset, offset + len) of blob `digest` with `method` to `url`. */
 static int
 send_part(struct push *p, const char *method, const char *url, const char *content_range,
-          const char *digest, int64_t offset, int64_t len, struct imaged_response *ret,
-          br_err *err)
+          const char *digest, int64_t offset, int64_t len, struct imaged_response *ret, br_err *err)
 {
 	struct imaged_blob_reader reader = {
 	        .content = p->job->svc->content,
@@ -245,8 +244,8 @@ upload_finish(struct push *p, const struct br_oci_descriptor *d, const char *loc
 	if (with_body) {
 		rc = send_part(p, "PUT", url, NULL, d->digest, 0, d->size, &resp, err);
 	} else {
-		struct imaged_request req = {.method = "PUT", .url = url,
-		                             .content_type = UPLOAD_MEDIA_TYPE};
+		struct imaged_request req = {
+		        .method = "PUT", .url = url, .content_type = UPLOAD_MEDIA_TYPE};
 		rc = imaged_registry_request(p->reg, p->http, &req, &p->cancel, &resp, err);
 	}
 	if (rc < 0)
@@ -353,11 +352,11 @@ put_manifest(struct push *p, const struct push_doc *doc, const char *reference, 
 
 /* Read document `digest` from contentd. */
 static int
-read_doc(struct imaged_job *job, const char *digest, const char *media_type,
-         struct push_doc *ret, br_err *err)
+read_doc(struct imaged_job *job, const char *digest, const char *media_type, struct push_doc *ret,
+         br_err *err)
 {
-	if (imaged_blob_get(job->svc->content, digest, BR_OCI_MAX_DOC, &ret->body, &ret->len,
-	                    err) < 0)
+	if (imaged_blob_get(job->svc->content, digest, BR_OCI_MAX_DOC, &ret->body, &ret->len, err) <
+	    0)
 		return br_err_wrap(err, "read %s", digest);
 	snprintf(ret->digest, sizeof(ret->digest), "%s", digest);
 	ret->media_type = media_type;
@@ -445,8 +444,8 @@ collect_index(struct imaged_job *job, const struct push_doc *top, const struct b
 		if (!missing[i]) {
 			struct push_doc *doc = &subs[(*ret_n)++];
 			if (read_doc(job, d->digest, d->media_type, doc, err) < 0 ||
-			    br_oci_manifest_parse(doc->body, doc->len, d->media_type, &doc->manifest,
-			                          err) < 0)
+			    br_oci_manifest_parse(doc->body, doc->len, d->media_type,
+			                          &doc->manifest, err) < 0)
 				return br_err_wrap(err, "index %s: %s", top->digest, platform);
 			if (hold_manifest_blobs(job, doc->manifest, &whole, err) < 0)
 				return -1;
@@ -455,10 +454,11 @@ collect_index(struct imaged_job *job, const struct push_doc *top, const struct b
 			list_add(&missing_list, platform);
 	}
 	if (missing_list[0] != '\0')
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "index %s lists platforms whose blobs were never pulled: %s; push "
-		                  "one platform with --platform, or pull the others first",
-		                  top->digest, missing_list);
+		return br_err_set(
+		        err, BR_FAILED_PRECONDITION,
+		        "index %s lists platforms whose blobs were never pulled: %s; push "
+		        "one platform with --platform, or pull the others first",
+		        top->digest, missing_list);
 	return 0;
 }
 
@@ -534,8 +534,10 @@ push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_re
 	if (imaged_hold_blobs(job, &target, 1, &missing, err) < 0)
 		return -1;
 	if (missing)
-		return br_err_set(err, BR_FAILED_PRECONDITION, "%s: its %s is not in the content "
-		                  "store", a->name, target);
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "%s: its %s is not in the content "
+		                  "store",
+		                  a->name, target);
 	const char *mt = img->target.media_type;
 	if (read_doc(job, target, mt, &top, err) < 0)
 		return -1;
@@ -574,7 +576,8 @@ push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_re
 			goto out;
 		if (missing) {
 			br_err_set(err, BR_FAILED_PRECONDITION,
-			           "the manifest of %s (%s) was never pulled", a->platform, d->digest);
+			           "the manifest of %s (%s) was never pulled", a->platform,
+			           d->digest);
 			goto out;
 		}
 		if (read_doc(job, d->digest, br_arena_strdup(arena, d->media_type), &top, err) < 0)
