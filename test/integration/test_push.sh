@@ -12,11 +12,13 @@ BUILD=${1:-build}
 source "$(dirname "$0")/lib.sh"
 
 R2_PID=""
+HOLE_PID=""
 it_cleanup_extra() {
-	if [ -n "$R2_PID" ]; then
-		kill "$R2_PID" 2>/dev/null
-		wait "$R2_PID" 2>/dev/null
-	fi
+	local p
+	for p in $R2_PID $HOLE_PID; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 }
 
 # start_registry NAME ADDR: a docker-registry on ADDR whose access log is $T/logs/NAME.log;
@@ -163,6 +165,38 @@ DEAD=127.0.0.1:$(free_port)
 expect_exit "push to an unreachable registry fails with UNAVAILABLE (exit 6)" 6 \
 	b push "$SH" "$DEAD/test/sh:v1"
 expect_contains "the error names the URL" "$T/stderr" "https://$DEAD/v2/test/sh/blobs/"
+
+# --- cancel ----------------------------------------------------------------------------------
+# A "registry" that accepts connections and never answers: the push waits on it until the
+# CLI, told to stop, cancels its job.
+HOLE=127.0.0.1:$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+host, port = sys.argv[1].split(":"); s.bind((host, int(port))); s.listen(8)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)' "$HOLE" &
+HOLE_PID=$!
+for _ in $(seq 50); do ss -Htln "sport = :${HOLE##*:}" | grep -q . && break; sleep 0.1; done
+STARTED=$(grep -c "push started" "$T/logs/imaged.log")
+"$BUILD/berth" --address "$T/state/berth.sock" push "$SH" "$HOLE/test/sh:v1" \
+	>"$T/cancel.out" 2>"$T/cancel.err" &
+CLI=$!
+for _ in $(seq 50); do
+	[ "$(grep -c "push started" "$T/logs/imaged.log")" -gt "$STARTED" ] && break
+	sleep 0.1
+done
+sleep 0.3 # into its first request
+kill -TERM "$CLI"
+rc=0
+for _ in $(seq 100); do kill -0 "$CLI" 2>/dev/null || break; sleep 0.1; done
+wait "$CLI" || rc=$?
+check "a push stopped by a signal exits 130" test "$rc" = 130
+expect_contains "and says it canceled the push" "$T/cancel.err" "canceled"
+check "its job ended canceled" bash -c "for _ in \$(seq 50); do grep -q 'IMAGE-JOB-FAIL: job [0-9a-f]*: push .*canceled' '$T/logs/imaged.log' && exit 0; sleep 0.1; done; exit 1"
+kill "$HOLE_PID" 2>/dev/null
+wait "$HOLE_PID" 2>/dev/null
+HOLE_PID=""
 
 # --- removing a tag keeps the source ------------------------------------------------------
 expect_exit "images rm of the tag" 0 b images rm "$COPY"
