@@ -141,10 +141,11 @@ upload_start(struct push *p, const char *digest, bool *ret_mounted, char **ret_l
 			*ret_mounted = true;
 			return 0;
 		}
-		int rc = imaged_registry_location(p->reg, resp.location, ret_location, err);
+		/* Refused (202): the session it opened is used, if its Location is usable. */
+		int rc = imaged_registry_location(p->reg, resp.location, ret_location, &merr);
 		imaged_response_fini(&resp);
 		if (rc < 0)
-			return br_err_wrap(err, "POST %s/%s", imaged_registry_url(p->reg), path);
+			continue;
 		*ret_mounted = false;
 		return 0;
 	}

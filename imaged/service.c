@@ -157,7 +157,6 @@ handle_tag(br_call *call, void *data)
 		return;
 	if (imaged_tag_image(svc, br_call_ns(call), source, target, br_call_arena(call), &img,
 	                     &err) < 0) {
-		br_err_wrap(&err, "tag %s as %s", source, target);
 		br_call_fail(call, &err);
 		return;
 	}

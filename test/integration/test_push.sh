@@ -93,6 +93,14 @@ check "the tag points to the source's target, manifest and config" \
 	 $a.digest == $b.digest and $a.manifest_digest == $b.manifest_digest and
 	 $a.config_digest == $b.config_digest and $a.digest != null' "$T/stdout"
 expect_exit "berth images tag works too" 0 b images tag "$SH" "$REGISTRY/test/copy2:v1"
+expect_exit "a tag of the same image again" 0 b tag "$SH" "$COPY"
+expect_exit "a tag from a tag" 0 b tag "$REGISTRY/test/copy2:v1" "$COPY"
+# Until a second from now: the outbox sends the events to the log within that.
+expect_out "each tag that changed a name was one event: /images/create, none when it was unchanged" \
+	"/images/create $COPY
+/images/create $REGISTRY/test/copy2:v1" \
+	bash -c "$(declare -f b); T=$T BUILD=$BUILD; b --format json events --since 0 --until @\$((\$(date +%s) + 1)) \
+		--filter topic=/images/ | jq -r 'select(.payload.name | test(\"copy\")) | \"\(.topic) \(.payload.name)\"'"
 
 # --- push: cross-repository mount --------------------------------------------------------
 L=$(log_lines registry)
@@ -148,6 +156,10 @@ INDEX_DIGEST=$(raw_digest "$MULTI")
 ARM=$(inspect_raw "$MULTI" | jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')
 AMD=$(inspect_raw "$MULTI" | jq -r '.manifests[] | select(.platform.architecture == "amd64") | .digest')
 expect_exit "pull the index (one platform)" 0 b images pull "$MULTI"
+expect_exit "a tag over a name of another image" 0 b tag "$MULTI" "$REGISTRY/test/copy2:v1"
+expect_out "is an /images/update" "/images/update $REGISTRY/test/copy2:v1" \
+	bash -c "$(declare -f b); T=$T BUILD=$BUILD; b --format json events --since 0 --until @\$((\$(date +%s) + 1)) \
+		--filter topic=/images/update | jq -r '\"\(.topic) \(.payload.name)\"'"
 expect_exit "push of an index with a platform never pulled fails (FAILED_PRECONDITION)" 5 \
 	b push "$MULTI" "$R2/test/multi:v1"
 expect_contains "the error names the missing platform" "$T/stderr" "linux/arm64/v8"

@@ -46,8 +46,8 @@ test_location(void)
 	/* Plain http from an https registry, relative paths, schemes, protocol-relative URLs,
 	 * spaces and control characters, hostless URLs and overlong values are refused. */
 	const char *bad[] = {
-	        "http://r/v2/up", "v2/up", "ftp://r/x", "//evil/x", "/v2/up load",
-	        "/v2/up\r\nX: y", "https://", "https:///x", "", "/v2/\x7f",
+	        "http://r/v2/up", "v2/up",    "ftp://r/x",  "//evil/x", "/v2/up load",
+	        "/v2/up\r\nX: y", "https://", "https:///x", "",         "/v2/\x7f",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		br_err_clear(&err);
@@ -79,8 +79,8 @@ test_range(void)
 	T_NOERR(imaged_upload_range_next("0-0", 1, &next, &err), err);
 	T_EQ_INT(next, 1);
 	const char *bad[] = {
-	        "",        "0-",          "-5",     "1-5",  "0-5x",  " 0-5",  "0--5",
-	        "5-0",     "0-1024",      "0-+5",   "bytes 0-5", "0-99999999999999999999",
+	        "",        "0-",        "-5",     "1-5",  "0-5x",      " 0-5",
+	        "0--5",    "5-0",       "0-1024", "0-+5", "bytes 0-5", "0-99999999999999999999",
 	        "0-5,6-9", "bytes=1-2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -174,8 +174,9 @@ respond(int fd, const char *method, const char *path)
 		return;
 	}
 	if (strncmp(path, "/v2/t/denied/", 13) == 0) {
-		const char *doc = "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to "
-		                  "the resource is denied\"}]}";
+		const char *doc =
+		        "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to "
+		        "the resource is denied\"}]}";
 		snprintf(buf, sizeof(buf),
 		         "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
 		         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
@@ -184,11 +185,14 @@ respond(int fd, const char *method, const char *path)
 		return;
 	}
 	if (strcmp(method, "HEAD") == 0 && strstr(path, "/missing") != NULL) {
-		send_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		send_str(
+		        fd,
+		        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 		return;
 	}
 	if (strcmp(method, "HEAD") == 0) {
-		send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: close\r\n\r\n");
+		send_str(fd,
+		         "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: close\r\n\r\n");
 		return;
 	}
 	/* An upload session: a PATCH says how much it holds, with a new Location. */
@@ -287,7 +291,8 @@ registry(const char *repo, struct br_config **ret_cfg)
 	br_err err = BR_ERR_INIT;
 
 	snprintf(json, sizeof(json),
-	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": true}]}}",
+	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": "
+	         "true}]}}",
 	         port);
 	T_NOERR(br_config_parse(json, strlen(json), "test", &cfg, &err), err);
 	snprintf(name, sizeof(name), "127.0.0.1:%d/%s:v1", port, repo);
