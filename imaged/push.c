@@ -481,6 +481,32 @@ add_mount_source(struct push *p, const struct br_ref *dest, const char *name, br
 	p->mount_from[p->n_mount_from++] = br_arena_strdup(arena, ref->path);
 }
 
+/* An image without an index has one platform, the record's: a push that names a platform
+ * must name that one (compared with the index matcher, so variants compare as in a pull). */
+static bool
+platform_matches(const struct br_image *img, const char *platform, br_err *err)
+{
+	struct br_oci_platform want = {0}, have = {0};
+	bool match = true;
+
+	if (img->platform == NULL || img->platform[0] == '\0')
+		return true; /* nothing to compare with */
+	if (br_oci_platform_parse(platform, &want, err) < 0)
+		return false;
+	if (br_oci_platform_parse(img->platform, &have, err) == 0) {
+		struct br_oci_descriptor d = {.media_type = BR_MT_OCI_MANIFEST, .platform = &have};
+		struct br_oci_index idx = {.manifests = &d, .n_manifests = 1};
+		match = br_oci_index_select(&idx, want.os, want.architecture, want.variant) != NULL;
+		br_oci_platform_fini(&have);
+	}
+	br_oci_platform_fini(&want);
+	br_err_clear(err);
+	if (!match)
+		br_err_set(err, BR_NOT_FOUND, "%s is an image for %s, not %s", img->name,
+		           img->platform, platform);
+	return match;
+}
+
 /* The distinct blobs of `manifests` to send: configs and distributable layers. */
 static size_t
 collect_blobs(struct br_oci_manifest *const *manifests, size_t n_manifests,
@@ -572,8 +598,8 @@ push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_re
 		}
 		docs_free(&top, 1);
 		top = (struct push_doc){0};
-		if (imaged_hold_blobs(job, (const char *const *)&(const char *){d->digest}, 1,
-		                      &missing, err) < 0)
+		const char *manifest = d->digest;
+		if (imaged_hold_blobs(job, &manifest, 1, &missing, err) < 0)
 			goto out;
 		if (missing) {
 			br_err_set(err, BR_FAILED_PRECONDITION,
@@ -586,6 +612,8 @@ push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_re
 		br_oci_index_free(idx);
 		idx = NULL;
 	}
+	if (idx == NULL && a->platform != NULL && !platform_matches(img, a->platform, err))
+		goto out;
 	if (idx != NULL) {
 		if (collect_index(job, &top, idx, subs, &n_subs, err) < 0)
 			goto out;

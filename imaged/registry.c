@@ -985,6 +985,16 @@ request_read_cb(char *buf, size_t size, size_t n, void *data)
 	return take;
 }
 
+/* Whether `url` is on the registry's own scheme, host and port. */
+static bool
+same_origin(const struct imaged_registry *reg, const char *url)
+{
+	_cleanup_free_ char *origin =
+	        xasprintf("%s://%s/", reg->insecure ? "http" : "https", reg->host);
+
+	return strncasecmp(url, origin, strlen(origin)) == 0;
+}
+
 static int
 request_setup(struct imaged_registry *reg, struct imaged_http *http, struct request_state *s,
               struct curl_slist **headers, br_err *err)
@@ -1004,8 +1014,10 @@ request_setup(struct imaged_registry *reg, struct imaged_http *http, struct requ
 		_cleanup_free_ char *h = xasprintf("Content-Range: %s", req->content_range);
 		*headers = curl_slist_append(*headers, h);
 	}
+	/* The token is the registry's: never sent to another host a Location points to (blob
+	 * storage), which has its own way of authorizing the upload. */
 	pthread_mutex_lock(&reg->lock);
-	if (reg->token != NULL) {
+	if (reg->token != NULL && same_origin(reg, s->url)) {
 		_cleanup_free_ char *h = xasprintf("Authorization: Bearer %s", reg->token);
 		*headers = curl_slist_append(*headers, h);
 	}

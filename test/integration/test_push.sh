@@ -172,6 +172,9 @@ expect_out "it arrives with the same index digest" "$INDEX_DIGEST" raw_digest "$
 expect_out "and its arm64 manifest is there by digest" "$ARM" raw_digest "$R2/test/multi@$ARM"
 
 # --- failures --------------------------------------------------------------------------------
+expect_exit "push --platform of another platform than a single-manifest image's fails" 3 \
+	b push --platform linux/arm64 "$SH" "$R2/test/arm:v1"
+expect_contains "naming both platforms" "$T/stderr" "is an image for linux/amd64, not linux/arm64"
 expect_exit "push of a missing image fails with NOT_FOUND (exit 3)" 3 b push "$REGISTRY/test/nope:v1"
 DEAD=127.0.0.1:$(free_port)
 expect_exit "push to an unreachable registry fails with UNAVAILABLE (exit 6)" 6 \

@@ -4,9 +4,9 @@
  * Location and Range headers (pure parsers), query building, and requests against a small
  * HTTP/1.1 server run in a thread of the test: a body streamed in chunks arrives whole, the
  * upload headers are read back, registry error documents become errors with the right code,
- * a HEAD's 404 can be an answer, the anonymous bearer-token flow answers a 401, and a
- * cancel stops a request whose body is being sent. (Whole pushes to a real registry are
- * covered by test/integration/test_push.sh.)
+ * a HEAD's 404 can be an answer, the anonymous bearer-token flow answers a 401 (and its
+ * token never goes to another host), and a cancel stops a request whose body is being sent. (Whole
+ * pushes to a real registry are covered by test/integration/test_push.sh.)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -449,6 +449,16 @@ test_token_flow(void)
 	T_EQ_INT(token_requests, 1);
 	T_EQ_STR(last_auth, "Bearer tok1");
 	T_EQ_STR(resp.location, "/v2/t/auth/up/1");
+	imaged_response_fini(&resp);
+
+	/* The token goes to the registry's own origin only, never to another host that a
+	 * Location names (here "localhost" for the same server). */
+	char other[128];
+	snprintf(other, sizeof(other), "http://localhost:%d/v2/t/elsewhere/up/1", port);
+	struct imaged_request patch = {.method = "PATCH", .url = other};
+	T_NOERR(imaged_registry_request(reg, http, &patch, NULL, &resp, &err), err);
+	T_EQ_STR(last_path, "/v2/t/elsewhere/up/1");
+	T_EQ_STR(last_auth, "");
 	imaged_response_fini(&resp);
 	imaged_http_free(http);
 	imaged_registry_free(reg);
