@@ -531,15 +531,152 @@ collect_blobs(struct br_oci_manifest *const *manifests, size_t n_manifests,
 	return n;
 }
 
+/* What a push sends: the document the tag names (an index or a manifest) and, for an index,
+ * its platform manifests. */
+struct push_plan {
+	struct push_doc top;
+	struct br_oci_index *index; /* top, parsed, when it is an index */
+	struct push_doc subs[MAX_MANIFESTS];
+	size_t n_subs;
+};
+
+static void
+plan_fini(struct push_plan *plan)
+{
+	docs_free(&plan->top, 1);
+	docs_free(plan->subs, plan->n_subs);
+	br_oci_index_free(plan->index);
+}
+
+/* Hold and read the image's target into plan->top, an index parsed into plan->index. */
+static int
+read_target(struct imaged_job *job, const struct br_image *img, struct push_plan *plan, br_err *err)
+{
+	const char *target = img->target.digest, *mt = img->target.media_type;
+	bool missing = false;
+
+	if (imaged_hold_blobs(job, &target, 1, &missing, err) < 0)
+		return -1;
+	if (missing)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "%s: its %s is not in the content store", img->name, target);
+	if (read_doc(job, target, mt, &plan->top, err) < 0)
+		return -1;
+	enum br_oci_kind kind = br_oci_kind_of(mt != NULL ? mt : "");
+	if (kind != BR_OCI_INDEX && kind != BR_OCI_MANIFEST) {
+		kind = br_oci_detect(plan->top.body, plan->top.len, &mt);
+		plan->top.media_type = mt;
+	}
+	if (kind == BR_OCI_INDEX) {
+		if (br_oci_index_parse(plan->top.body, plan->top.len, mt, &plan->index, err) < 0)
+			return br_err_wrap(err, "index %s", target);
+		return 0;
+	}
+	if (kind != BR_OCI_MANIFEST)
+		return br_err_set(err, BR_NOT_IMPLEMENTED, "%s: neither an index nor a manifest",
+		                  target);
+	return 0;
+}
+
+/* Replace index plan->top by its manifest for `platform`, which the tag then names. */
+static int
+narrow_to_platform(struct imaged_job *job, const char *platform, struct push_plan *plan,
+                   br_arena *arena, br_err *err)
+{
+	struct br_oci_platform want = {0};
+	bool missing = false;
+
+	if (br_oci_platform_parse(platform, &want, err) < 0)
+		return -1;
+	const struct br_oci_descriptor *d =
+	        br_oci_index_select(plan->index, want.os, want.architecture, want.variant);
+	br_oci_platform_fini(&want);
+	if (d == NULL)
+		return br_err_set(err, BR_NOT_FOUND, "index %s has no manifest for %s",
+		                  plan->top.digest, platform);
+	const char *digest = br_arena_strdup(arena, d->digest);
+	const char *mt = br_arena_strdup(arena, d->media_type);
+	docs_free(&plan->top, 1);
+	plan->top = (struct push_doc){0};
+	br_oci_index_free(plan->index);
+	plan->index = NULL;
+	if (imaged_hold_blobs(job, &digest, 1, &missing, err) < 0)
+		return -1;
+	if (missing)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "the manifest of %s (%s) was never pulled", platform, digest);
+	return read_doc(job, digest, mt, &plan->top, err);
+}
+
+/* Decide what to send and hold all of it under the job's lease. */
+static int
+plan_push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_image *img,
+          struct push_plan *plan, br_arena *arena, br_err *err)
+{
+	bool whole = false;
+
+	if (read_target(job, img, plan, err) < 0)
+		return -1;
+	if (plan->index != NULL && a->platform != NULL &&
+	    narrow_to_platform(job, a->platform, plan, arena, err) < 0)
+		return -1;
+	if (plan->index != NULL)
+		return collect_index(job, &plan->top, plan->index, plan->subs, &plan->n_subs, err);
+	if (a->platform != NULL && !platform_matches(img, a->platform, err))
+		return -1;
+	if (br_oci_manifest_parse(plan->top.body, plan->top.len, plan->top.media_type,
+	                          &plan->top.manifest, err) < 0)
+		return br_err_wrap(err, "manifest %s", plan->top.digest);
+	if (hold_manifest_blobs(job, plan->top.manifest, &whole, err) < 0)
+		return -1;
+	if (!whole)
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "manifest %s: some of its blobs are not in the content store",
+		                  plan->top.digest);
+	return 0;
+}
+
+/* Blobs, then platform manifests, then what the tag names, under `reference`. */
+static int
+send_plan(struct push *p, const struct push_plan *plan, const char *reference, br_arena *arena,
+          br_err *err)
+{
+	struct br_oci_manifest *manifests[MAX_MANIFESTS];
+	size_t n_manifests = 0, max_blobs = 0;
+	int64_t total = 0;
+
+	if (plan->index == NULL)
+		manifests[n_manifests++] = plan->top.manifest;
+	for (size_t i = 0; i < plan->n_subs; i++)
+		manifests[n_manifests++] = plan->subs[i].manifest;
+	for (size_t i = 0; i < n_manifests; i++)
+		max_blobs += manifests[i]->n_layers + 1;
+	const struct br_oci_descriptor **blobs = br_arena_alloc(arena, max_blobs * sizeof(*blobs));
+	size_t n_blobs = collect_blobs(manifests, n_manifests, blobs, &total);
+
+	imaged_job_progress(p->job, 0, total);
+	for (size_t i = 0; i < n_blobs; i++)
+		if (push_blob(p, blobs[i], i, n_blobs, err) < 0)
+			return -1;
+	for (size_t i = 0; i < plan->n_subs; i++) {
+		const struct push_doc *doc = &plan->subs[i];
+		imaged_job_step(p->job, "push manifest %s (%zu/%zu)", doc->digest, i + 1,
+		                plan->n_subs);
+		if (put_manifest(p, doc, doc->digest, err) < 0)
+			return -1;
+	}
+	imaged_job_step(p->job, "push %s %s", plan->index != NULL ? "index" : "manifest",
+	                reference);
+	return put_manifest(p, &plan->top, reference, err);
+}
+
 static int
 push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_ref *dest,
      char **ret_result, br_err *err)
 {
 	struct imaged_service *svc = job->svc;
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	_cleanup_(br_oci_index_freep) struct br_oci_index *idx = NULL;
-	struct push_doc top = {0}, subs[MAX_MANIFESTS] = {{{0}}};
-	size_t n_subs = 0;
+	struct push_plan plan = {0};
 	struct push p = {
 	        .job = job,
 	        .cancel = {{&job->cancel, NULL}},
@@ -556,129 +693,27 @@ push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_re
 		return -1;
 	}
 	const struct br_image *img = &get.img;
-	const char *target = img->target.digest;
-	bool missing = false;
-	if (imaged_hold_blobs(job, &target, 1, &missing, err) < 0)
-		return -1;
-	if (missing)
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "%s: its %s is not in the content "
-		                  "store",
-		                  a->name, target);
-	const char *mt = img->target.media_type;
-	if (read_doc(job, target, mt, &top, err) < 0)
-		return -1;
-	enum br_oci_kind kind = br_oci_kind_of(mt != NULL ? mt : "");
-	if (kind != BR_OCI_INDEX && kind != BR_OCI_MANIFEST) {
-		kind = br_oci_detect(top.body, top.len, &mt);
-		top.media_type = mt;
-	}
-
-	if (kind == BR_OCI_INDEX) {
-		if (br_oci_index_parse(top.body, top.len, top.media_type, &idx, err) < 0) {
-			br_err_wrap(err, "index %s", top.digest);
-			goto out;
-		}
-	} else if (kind != BR_OCI_MANIFEST) {
-		br_err_set(err, BR_NOT_IMPLEMENTED, "%s: neither an index nor a manifest", target);
+	if (plan_push(job, a, img, &plan, arena, err) < 0)
 		goto out;
-	}
-	if (idx != NULL && a->platform != NULL) {
-		/* One platform: its manifest is what the tag names. */
-		struct br_oci_platform want = {0};
-		if (br_oci_platform_parse(a->platform, &want, err) < 0)
-			goto out;
-		const struct br_oci_descriptor *d =
-		        br_oci_index_select(idx, want.os, want.architecture, want.variant);
-		br_oci_platform_fini(&want);
-		if (d == NULL) {
-			br_err_set(err, BR_NOT_FOUND, "index %s has no manifest for %s", top.digest,
-			           a->platform);
-			goto out;
-		}
-		docs_free(&top, 1);
-		top = (struct push_doc){0};
-		const char *manifest = d->digest;
-		if (imaged_hold_blobs(job, &manifest, 1, &missing, err) < 0)
-			goto out;
-		if (missing) {
-			br_err_set(err, BR_FAILED_PRECONDITION,
-			           "the manifest of %s (%s) was never pulled", a->platform,
-			           d->digest);
-			goto out;
-		}
-		if (read_doc(job, d->digest, br_arena_strdup(arena, d->media_type), &top, err) < 0)
-			goto out;
-		br_oci_index_free(idx);
-		idx = NULL;
-	}
-	if (idx == NULL && a->platform != NULL && !platform_matches(img, a->platform, err))
-		goto out;
-	if (idx != NULL) {
-		if (collect_index(job, &top, idx, subs, &n_subs, err) < 0)
-			goto out;
-	} else {
-		bool whole = false;
-		if (br_oci_manifest_parse(top.body, top.len, top.media_type, &top.manifest, err) <
-		    0) {
-			br_err_wrap(err, "manifest %s", top.digest);
-			goto out;
-		}
-		if (hold_manifest_blobs(job, top.manifest, &whole, err) < 0)
-			goto out;
-		if (!whole) {
-			br_err_set(err, BR_FAILED_PRECONDITION,
-			           "manifest %s: some of its blobs are not in the content store",
-			           top.digest);
-			goto out;
-		}
-	}
-	if (dest->digest[0] != '\0' && strcmp(dest->digest, top.digest) != 0) {
+	if (dest->digest[0] != '\0' && strcmp(dest->digest, plan.top.digest) != 0) {
 		br_err_set(err, BR_INVALID_ARGUMENT,
 		           "the destination names %s, but the image pushed is %s", dest->digest,
-		           top.digest);
+		           plan.top.digest);
 		goto out;
 	}
-
-	/* Blobs, then platform manifests, then what the tag names. */
-	struct br_oci_manifest *manifests[MAX_MANIFESTS];
-	size_t n_manifests = 0;
-	if (idx == NULL)
-		manifests[n_manifests++] = top.manifest;
-	for (size_t i = 0; i < n_subs; i++)
-		manifests[n_manifests++] = subs[i].manifest;
-	size_t max_blobs = 0;
-	for (size_t i = 0; i < n_manifests; i++)
-		max_blobs += manifests[i]->n_layers + 1;
-	const struct br_oci_descriptor **blobs = br_arena_alloc(arena, max_blobs * sizeof(*blobs));
-	int64_t total = 0;
-	size_t n_blobs = collect_blobs(manifests, n_manifests, blobs, &total);
-
 	p.reg = imaged_registry_new(svc->cfg, dest);
 	p.http = imaged_http_new();
 	add_mount_source(&p, dest, img->name, arena);
 	for (size_t i = 0; i < img->labels.n; i++)
 		if (strcmp(img->labels.keys[i], IMAGED_LABEL_SOURCE) == 0)
 			add_mount_source(&p, dest, img->labels.values[i], arena);
-	imaged_job_progress(job, 0, total);
-	for (size_t i = 0; i < n_blobs; i++)
-		if (push_blob(&p, blobs[i], i, n_blobs, err) < 0)
-			goto out;
-	for (size_t i = 0; i < n_subs; i++) {
-		imaged_job_step(job, "push manifest %s (%zu/%zu)", subs[i].digest, i + 1, n_subs);
-		if (put_manifest(&p, &subs[i], subs[i].digest, err) < 0)
-			goto out;
-	}
-	const char *reference = dest->tag != NULL ? dest->tag : top.digest;
-	imaged_job_step(job, "push %s %s", idx != NULL ? "index" : "manifest", reference);
-	if (put_manifest(&p, &top, reference, err) < 0)
+	if (send_plan(&p, &plan, dest->tag != NULL ? dest->tag : plan.top.digest, arena, err) < 0)
 		goto out;
 	*ret_result = xasprintf("%s/%s%s%s@%s", dest->domain, dest->path, dest->tag ? ":" : "",
-	                        dest->tag ? dest->tag : "", top.digest);
+	                        dest->tag ? dest->tag : "", plan.top.digest);
 	rc = 0;
 out:
-	docs_free(&top, 1);
-	docs_free(subs, n_subs);
+	plan_fini(&plan);
 	imaged_http_free(p.http);
 	imaged_registry_free(p.reg);
 	return rc;

@@ -183,16 +183,18 @@ expect_contains "the error names the URL" "$T/stderr" "https://$DEAD/v2/test/sh/
 
 # --- cancel ----------------------------------------------------------------------------------
 # A "registry" that accepts connections and never answers: the push waits on it until the
-# CLI, told to stop, cancels its job.
-HOLE=127.0.0.1:$(free_port)
-python3 -c 'import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-host, port = sys.argv[1].split(":"); s.bind((host, int(port))); s.listen(8)
+# CLI, told to stop, cancels its job. It picks its own port and writes it to a file once it
+# listens.
+python3 -c 'import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+with open(sys.argv[1] + ".tmp", "w") as f: f.write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 held = []
 while True:
-    c, _ = s.accept(); held.append(c)' "$HOLE" &
+    c, _ = s.accept(); held.append(c)' "$T/hole.port" &
 HOLE_PID=$!
-for _ in $(seq 50); do ss -Htln "sport = :${HOLE##*:}" | grep -q . && break; sleep 0.1; done
+for _ in $(seq 50); do [ -s "$T/hole.port" ] && break; sleep 0.1; done
+HOLE=127.0.0.1:$(cat "$T/hole.port")
 STARTED=$(grep -c "push started" "$T/logs/imaged.log")
 "$BUILD/berth" --address "$T/state/berth.sock" push "$SH" "$HOLE/test/sh:v1" \
 	>"$T/cancel.out" 2>"$T/cancel.err" &
