@@ -1045,7 +1045,12 @@ request_setup(struct imaged_registry *reg, struct imaged_http *http, struct requ
 	SET(CURLOPT_HEADERDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->errbuf);
 	if (strcmp(req->method, "HEAD") == 0) {
+		/* A registry may answer for a blob with a redirect to its storage, as for a GET;
+		 * curl sends the Authorization header to no other host. */
 		SET(CURLOPT_NOBODY, 1L);
+		SET(CURLOPT_FOLLOWLOCATION, 1L);
+		SET(CURLOPT_MAXREDIRS, 10L);
+		SET(CURLOPT_REDIR_PROTOCOLS_STR, reg->insecure ? "http,https" : "https");
 	} else {
 		/* Every other method sends a body, perhaps empty (Content-Length: 0). */
 		SET(CURLOPT_UPLOAD, 1L);

@@ -131,9 +131,9 @@ int imaged_registry_get_manifest(struct imaged_registry *reg, struct imaged_http
 /* ------------------------------------------------------------------ requests (push)
  *
  * General requests for the upload side of the protocol: any method, a body streamed from the
- * caller, and the response headers an upload needs. Redirects are not followed (a body cannot
- * be sent twice). A 401 with a Bearer challenge to a request without a body is answered once
- * with a token, as for fetches; one with a body fails with PERMISSION_DENIED (callers start an
+ * caller, and the response headers an upload needs. Redirects are followed for HEAD only (a
+ * body cannot be sent twice). A 401 with a Bearer challenge to a request without a body is answered
+ * once with a token, as for fetches; one with a body fails with PERMISSION_DENIED (callers start an
  * upload with a POST, which gets the token first).
  */
 

@@ -4,9 +4,10 @@
  * Location and Range headers (pure parsers), query building, and requests against a small
  * HTTP/1.1 server run in a thread of the test: a body streamed in chunks arrives whole, the
  * upload headers are read back, registry error documents become errors with the right code,
- * a HEAD's 404 can be an answer, the anonymous bearer-token flow answers a 401 (and its
- * token never goes to another host), and a cancel stops a request whose body is being sent. (Whole
- * pushes to a real registry are covered by test/integration/test_push.sh.)
+ * a HEAD's 404 can be an answer and its redirect is followed, the anonymous bearer-token flow
+ * answers a 401 (and its token never goes to another host), and a cancel stops a request
+ * whose body is being sent. (Whole pushes to a real registry are covered by
+ * test/integration/test_push.sh.)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -188,6 +189,11 @@ respond(int fd, const char *method, const char *path)
 		send_str(
 		        fd,
 		        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		return;
+	}
+	if (strcmp(method, "HEAD") == 0 && strstr(path, "/redirected") != NULL) {
+		send_str(fd, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /storage/blob\r\n"
+		             "Content-Length: 0\r\nConnection: close\r\n\r\n");
 		return;
 	}
 	if (strcmp(method, "HEAD") == 0) {
@@ -413,6 +419,12 @@ test_head_and_errors(void)
 	T_NOERR(imaged_registry_request(ok, http, &head, NULL, &resp, &err), err);
 	T_EQ_INT(resp.status, 200);
 	T_EQ_INT(resp.content_length, 1234);
+	imaged_response_fini(&resp);
+	/* A blob whose HEAD redirects to its storage is there. */
+	head.path = "blobs/redirected";
+	T_NOERR(imaged_registry_request(ok, http, &head, NULL, &resp, &err), err);
+	T_EQ_INT(resp.status, 200);
+	T_EQ_STR(last_path, "/storage/blob");
 	imaged_response_fini(&resp);
 
 	struct imaged_request post = {.method = "POST", .path = "blobs/uploads/"};
