@@ -71,12 +71,24 @@ expect_exit "pull the source image" 0 b images pull "$SH"
 inspect_raw() { timeout 30 skopeo inspect --raw --tls-verify=false "docker://$1"; }
 # raw_digest REF: its sha256.
 raw_digest() { echo "sha256:$(inspect_raw "$1" | sha256sum | cut -d' ' -f1)"; }
+# layers REF: the config and layer digests of a manifest, as the registry serves it.
+layers() { inspect_raw "$1" | jq -c '[.config.digest] + [.layers[].digest]'; }
 # log_lines NAME: lines in registry NAME's log; log_since NAME N: the lines after line N.
 log_lines() { wc -l <"$T/logs/$1.log"; }
 log_since() { tail -n +"$(($2 + 1))" "$T/logs/$1.log"; }
+# requests FILE REGEX: how many access log lines of FILE match REGEX (extended).
+requests() { grep -cE -- "$2" "$1" || true; }
+# at_least N COUNT: COUNT >= N.
+at_least() { [ "$2" -ge "$1" ]; }
+# image_events TOPIC: "<topic> <name>" of every event under TOPIC so far, read until a second
+# from now (the outbox sends them to the log within that).
+image_events() {
+	b --format json events --since 0 --until "@$(($(date +%s) + 1))" --filter "topic=$1" |
+		jq -r '"\(.topic) \(.payload.name)"'
+}
 
 SRC_DIGEST=$(raw_digest "$SH")
-SRC_LAYERS=$(inspect_raw "$SH" | jq -c '[.config.digest] + [.layers[].digest]')
+SRC_LAYERS=$(layers "$SH")
 
 # --- tag ----------------------------------------------------------------------------------
 expect_exit "tag of a missing image fails with NOT_FOUND (exit 3)" 3 \
@@ -95,41 +107,40 @@ check "the tag points to the source's target, manifest and config" \
 expect_exit "berth images tag works too" 0 b images tag "$SH" "$REGISTRY/test/copy2:v1"
 expect_exit "a tag of the same image again" 0 b tag "$SH" "$COPY"
 expect_exit "a tag from a tag" 0 b tag "$REGISTRY/test/copy2:v1" "$COPY"
-# Until a second from now: the outbox sends the events to the log within that.
-expect_out "each tag that changed a name was one event: /images/create, none when it was unchanged" \
-	"/images/create $COPY
-/images/create $REGISTRY/test/copy2:v1" \
-	bash -c "$(declare -f b); T=$T BUILD=$BUILD; b --format json events --since 0 --until @\$((\$(date +%s) + 1)) \
-		--filter topic=/images/ | jq -r 'select(.payload.name | test(\"copy\")) | \"\(.topic) \(.payload.name)\"'"
+expect_out "a tag that records a name is an /images/create; one that changes nothing, none" \
+	"/images/create $SH
+/images/create $COPY
+/images/create $REGISTRY/test/copy2:v1" image_events /images/create
 
 # --- push: cross-repository mount --------------------------------------------------------
 L=$(log_lines registry)
 expect_exit "push the tag to its repository" 0 b push "$COPY"
 expect_contains "the result names the pushed digest" "$T/stdout" "pushed $COPY@$SRC_DIGEST"
 log_since registry "$L" >"$T/mount.log"
-check "the blobs were mounted from test/sh (POST ?mount=...&from=test%2Fsh, 201)" \
-	test "$(grep -E '"POST /v2/test/copy/blobs/uploads/\?mount=sha256[^ ]*from=test%2Fsh HTTP/1.1" 201' "$T/mount.log" | wc -l)" -ge 2
+MOUNT='"POST /v2/test/copy/blobs/uploads/\?mount=sha256[^ ]*from=test%2Fsh HTTP/1.1" 201'
+check "the blobs were mounted from test/sh (POST ?mount=...&from=test%2Fsh, 201)" at_least 2 \
+	"$(requests "$T/mount.log" "$MOUNT")"
 check "nothing was uploaded (no PUT or PATCH of a blob)" \
-	test "$(grep -cE '"(PUT|PATCH) /v2/test/copy/blobs/' "$T/mount.log")" = 0
+	test "$(requests "$T/mount.log" '"(PUT|PATCH) /v2/test/copy/blobs/')" = 0
 expect_out "skopeo reads back the same manifest digest" "$SRC_DIGEST" raw_digest "$COPY"
-expect_out "and the same config and layer digests" "$SRC_LAYERS" \
-	bash -c "skopeo inspect --raw --tls-verify=false docker://$COPY | jq -c '[.config.digest] + [.layers[].digest]'"
+expect_out "and the same config and layer digests" "$SRC_LAYERS" layers "$COPY"
 
 # --- push: blobs the repository has are skipped --------------------------------------------
 L=$(log_lines registry)
 expect_exit "push the same image again" 0 b push "$COPY"
 log_since registry "$L" >"$T/again.log"
-check "every blob was asked for with HEAD (200)" \
-	test "$(grep -cE '"HEAD /v2/test/copy/blobs/sha256:[0-9a-f]+ HTTP/1.1" 200' "$T/again.log")" -ge 2
+check "every blob was asked for with HEAD (200)" at_least 2 \
+	"$(requests "$T/again.log" '"HEAD /v2/test/copy/blobs/sha256:[0-9a-f]+ HTTP/1.1" 200')"
 check "and none was mounted or uploaded" \
-	test "$(grep -cE '"(POST|PUT|PATCH) /v2/test/copy/blobs/' "$T/again.log")" = 0
+	test "$(requests "$T/again.log" '"(POST|PUT|PATCH) /v2/test/copy/blobs/')" = 0
 
 # --- push: monolithic upload to another registry -------------------------------------------
 MONO=$R2/test/mono:v1
 expect_exit "push to another registry (one PUT per blob)" 0 b push "$SH" "$MONO"
-check "the blobs went up in one PUT ?digest= each (201), no PATCH" \
-	bash -c "test \$(grep -cE '\"PUT /v2/test/mono/blobs/uploads/[^ ]*digest=sha256[^ ]* HTTP/1.1\" 201' '$T/logs/registry2.log') -ge 2 &&
-		! grep -q '\"PATCH /v2/test/mono/' '$T/logs/registry2.log'"
+R2_LOG=$T/logs/registry2.log
+check "the blobs went up in one PUT ?digest= each (201)" at_least 2 \
+	"$(requests "$R2_LOG" '"PUT /v2/test/mono/blobs/uploads/[^ ]*digest=sha256[^ ]* HTTP/1.1" 201')"
+check "and no PATCH" test "$(requests "$R2_LOG" '"PATCH /v2/test/mono/')" = 0
 expect_out "the pushed manifest has the source's digest" "$SRC_DIGEST" raw_digest "$MONO"
 
 # --- push: chunked upload --------------------------------------------------------------------
@@ -141,9 +152,10 @@ daemon_start imaged
 wait_healthy 20 || it_not_ok "imaged restarts with a small chunk threshold"
 CHUNK=$R2/test/chunk:v1
 expect_exit "push with blobs above the chunk threshold" 0 b push "$SH" "$CHUNK"
-check "the layer went up in several PATCHes (202) and a final PUT" \
-	bash -c "test \$(grep -cE '\"PATCH /v2/test/chunk/blobs/uploads/[^ ]* HTTP/1.1\" 202' '$T/logs/registry2.log') -ge 3 &&
-		grep -qE '\"PUT /v2/test/chunk/blobs/uploads/[^ ]*digest=sha256[^ ]* HTTP/1.1\" 201' '$T/logs/registry2.log'"
+check "the layer went up in several PATCHes (202)" at_least 3 \
+	"$(requests "$R2_LOG" '"PATCH /v2/test/chunk/blobs/uploads/[^ ]* HTTP/1.1" 202')"
+check "each blob ended with a PUT ?digest= (201)" at_least 2 \
+	"$(requests "$R2_LOG" '"PUT /v2/test/chunk/blobs/uploads/[^ ]*digest=sha256[^ ]* HTTP/1.1" 201')"
 expect_out "the chunked push has the source's digest" "$SRC_DIGEST" raw_digest "$CHUNK"
 expect_exit "the pushed image pulls by digest in a fresh namespace" 0 \
 	b -n pushtest images pull "$R2/test/chunk@$SRC_DIGEST"
@@ -153,20 +165,25 @@ expect_out "and runs" "pushed and back" \
 # --- push: a multi-platform index ------------------------------------------------------------
 MULTI=$REGISTRY/test/multi:v1
 INDEX_DIGEST=$(raw_digest "$MULTI")
-ARM=$(inspect_raw "$MULTI" | jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')
-AMD=$(inspect_raw "$MULTI" | jq -r '.manifests[] | select(.platform.architecture == "amd64") | .digest')
+# platform_digest ARCH: the digest of that platform's manifest in the source index.
+platform_digest() {
+	inspect_raw "$MULTI" |
+		jq -r --arg a "$1" '.manifests[] | select(.platform.architecture == $a) | .digest'
+}
+ARM=$(platform_digest arm64)
+AMD=$(platform_digest amd64)
 expect_exit "pull the index (one platform)" 0 b images pull "$MULTI"
 expect_exit "a tag over a name of another image" 0 b tag "$MULTI" "$REGISTRY/test/copy2:v1"
 expect_out "is an /images/update" "/images/update $REGISTRY/test/copy2:v1" \
-	bash -c "$(declare -f b); T=$T BUILD=$BUILD; b --format json events --since 0 --until @\$((\$(date +%s) + 1)) \
-		--filter topic=/images/update | jq -r '\"\(.topic) \(.payload.name)\"'"
+	image_events /images/update
 expect_exit "push of an index with a platform never pulled fails (FAILED_PRECONDITION)" 5 \
 	b push "$MULTI" "$R2/test/multi:v1"
 expect_contains "the error names the missing platform" "$T/stderr" "linux/arm64/v8"
 expect_exit "push --platform linux/amd64 pushes that manifest alone" 0 \
 	b push --platform linux/amd64 "$MULTI" "$R2/test/multi-amd:v1"
 expect_out "the tag names the amd64 manifest" "$AMD" raw_digest "$R2/test/multi-amd:v1"
-expect_exit "pull the arm64 manifest too" 0 b images pull --platform linux/arm64/v8 "$REGISTRY/test/multi@$ARM"
+expect_exit "pull the arm64 manifest too" 0 \
+	b images pull --platform linux/arm64/v8 "$REGISTRY/test/multi@$ARM"
 expect_exit "push the whole index" 0 b push "$MULTI" "$R2/test/multi:v1"
 expect_out "it arrives with the same index digest" "$INDEX_DIGEST" raw_digest "$R2/test/multi:v1"
 expect_out "and its arm64 manifest is there by digest" "$ARM" raw_digest "$R2/test/multi@$ARM"
@@ -175,7 +192,8 @@ expect_out "and its arm64 manifest is there by digest" "$ARM" raw_digest "$R2/te
 expect_exit "push --platform of another platform than a single-manifest image's fails" 3 \
 	b push --platform linux/arm64 "$SH" "$R2/test/arm:v1"
 expect_contains "naming both platforms" "$T/stderr" "is an image for linux/amd64, not linux/arm64"
-expect_exit "push of a missing image fails with NOT_FOUND (exit 3)" 3 b push "$REGISTRY/test/nope:v1"
+expect_exit "push of a missing image fails with NOT_FOUND (exit 3)" 3 \
+	b push "$REGISTRY/test/nope:v1"
 DEAD=127.0.0.1:$(free_port)
 expect_exit "push to an unreachable registry fails with UNAVAILABLE (exit 6)" 6 \
 	b push "$SH" "$DEAD/test/sh:v1"
@@ -210,7 +228,15 @@ for _ in $(seq 100); do kill -0 "$CLI" 2>/dev/null || break; sleep 0.1; done
 wait "$CLI" || rc=$?
 check "a push stopped by a signal exits 130" test "$rc" = 130
 expect_contains "and says it canceled the push" "$T/cancel.err" "canceled"
-check "its job ended canceled" bash -c "for _ in \$(seq 50); do grep -q 'IMAGE-JOB-FAIL: job [0-9a-f]*: push .*canceled' '$T/logs/imaged.log' && exit 0; sleep 0.1; done; exit 1"
+# job_canceled: within 5 s, imaged logs a push job that ended canceled.
+job_canceled() {
+	for _ in $(seq 50); do
+		grep -q 'IMAGE-JOB-FAIL: job [0-9a-f]*: push .*canceled' "$T/logs/imaged.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "its job ended canceled" job_canceled
 kill "$HOLE_PID" 2>/dev/null
 wait "$HOLE_PID" 2>/dev/null
 HOLE_PID=""
