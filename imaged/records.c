@@ -5,8 +5,9 @@
  * manifest, config and layers) and in snapshotd (its layers' snapshots) is recorded and queued
  * in the outbox with the record, and a finished job's own lease is queued for deletion after
  * them, so a store never sees the job's lease go before the image's holds what it held.
- * Removing a record queues the deletion of its leases. The stores collect what is no longer
- * held on their own.
+ * Removing a record queues the deletion of its leases. A tag is a record of the same image
+ * under another name, with leases of its own that hold what the source's hold. The stores
+ * collect what is no longer held on their own.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
