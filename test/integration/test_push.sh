@@ -201,15 +201,8 @@ expect_contains "the error names the URL" "$T/stderr" "https://$DEAD/v2/test/sh/
 
 # --- cancel ----------------------------------------------------------------------------------
 # A "registry" that accepts connections and never answers: the push waits on it until the
-# CLI, told to stop, cancels its job. It picks its own port and writes it to a file once it
-# listens.
-python3 -c 'import socket, sys
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-with open(sys.argv[1] + ".tmp", "w") as f: f.write(str(s.getsockname()[1]))
-import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-held = []
-while True:
-    c, _ = s.accept(); held.append(c)' "$T/hole.port" &
+# CLI, told to stop, cancels its job.
+"$BUILD/test/helpers/silent_listener" "$T/hole.port" &
 HOLE_PID=$!
 for _ in $(seq 50); do [ -s "$T/hole.port" ] && break; sleep 0.1; done
 HOLE=127.0.0.1:$(cat "$T/hole.port")
