@@ -214,19 +214,12 @@ upload_chunks(struct push *p, const struct br_oci_descriptor *d, char **location
 				*location = moved;
 			}
 		}
-		/* The registry says how much it holds: go on from there (it may have kept less
-		 * than was sent), but never backwards past what it had acknowledged. */
-		if (rc == 0 && resp.range != NULL)
-			rc = imaged_upload_range_next(resp.range, offset + n, &next, err);
-		else if (rc == 0)
-			next = offset + n;
+		/* The registry says how much it holds: go on from there. */
+		if (rc == 0)
+			rc = imaged_upload_advance(offset, n, resp.range, &next, err);
 		imaged_response_fini(&resp);
 		if (rc < 0)
 			return br_err_wrap(err, "PATCH %s", *location);
-		if (next <= offset)
-			return br_err_set(err, BR_UNAVAILABLE,
-			                  "PATCH %s: the registry kept none of bytes %s", *location,
-			                  range);
 		imaged_job_progress(p->job, next - offset, 0);
 		offset = next;
 	}

@@ -1297,6 +1297,22 @@ imaged_upload_range_next(const char *range, int64_t max, int64_t *ret, br_err *e
 	return 0;
 }
 
+int
+imaged_upload_advance(int64_t offset, int64_t len, const char *range, int64_t *ret, br_err *err)
+{
+	int64_t next = offset + len;
+
+	if (range != NULL && imaged_upload_range_next(range, offset + len, &next, err) < 0)
+		return -1;
+	if (next <= offset)
+		return br_err_set(err, BR_UNAVAILABLE,
+		                  "the registry holds %lld bytes after a PATCH of bytes %lld-%lld",
+		                  (long long)next, (long long)offset,
+		                  (long long)(offset + len - 1));
+	*ret = next;
+	return 0;
+}
+
 char *
 imaged_url_add_query(const char *url, const char *key, const char *value)
 {

@@ -203,6 +203,16 @@ int imaged_registry_location(const struct imaged_registry *reg, const char *loca
  */
 int imaged_upload_range_next(const char *range, int64_t max, int64_t *ret, br_err *err);
 
+/*
+ * Where a chunked upload goes on after a PATCH of bytes [offset, offset + len) was answered
+ * with Range `range` (NULL: the registry took it all): the end of what the registry holds,
+ * plus one. A registry may keep less than it was sent; the caller sends the rest again.
+ * INVALID_ARGUMENT for a range imaged_upload_range_next() refuses; UNAVAILABLE when the
+ * registry holds no more than it did before this PATCH (going on would never end). Pure.
+ */
+int imaged_upload_advance(int64_t offset, int64_t len, const char *range, int64_t *ret,
+                          br_err *err);
+
 /* `url` with query parameter `key`=`value` (escaped) appended, after "?" or "&". Pure. */
 char *imaged_url_add_query(const char *url, const char *key, const char *value);
 

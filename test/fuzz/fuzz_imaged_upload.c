@@ -2,8 +2,9 @@
 /*
  * Fuzz target for the upload headers a registry sends to a push (imaged/registry.c): the
  * input, cut at its first NUL, is taken both as a Range header and as a Location header.
- * A Range that parses must give an offset within what was sent; a Location that resolves
- * must be an absolute URL of an allowed scheme without spaces or control characters.
+ * A Range that parses must give an offset within what was sent, and an upload that goes on
+ * by it must make progress; a Location that resolves must be an absolute URL of an allowed
+ * scheme without spaces or control characters.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *url = NULL;
 
 	if (imaged_upload_range_next(s, SENT, &next, &err) == 0 && (next < 1 || next > SENT))
+		abort();
+	br_err_clear(&err);
+	next = -1;
+	if (imaged_upload_advance(SENT / 2, SENT / 2, s, &next, &err) == 0 &&
+	    (next <= SENT / 2 || next > SENT))
 		abort();
 	for (int insecure = 0; insecure <= 1; insecure++) {
 		br_err_clear(&err);

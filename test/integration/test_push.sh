@@ -242,5 +242,13 @@ check "the tag is gone and the source image is still there" \
 	"$T/stdout"
 expect_exit "system prune collects what no lease holds" 0 b system prune -f
 expect_out "the source still runs after a collection" "still here" b run --rm "$SH" echo still here
+KEEP=$REGISTRY/test/keep:v1
+expect_exit "tag the source again" 0 b tag "$SH" "$KEEP"
+expect_exit "images rm of the source and of every other image sharing its layer" 0 \
+	b images rm "$SH" "$MULTI" "$REGISTRY/test/copy2:v1" "$REGISTRY/test/multi@$ARM"
+expect_out "only the tag is left in the namespace" "$KEEP" b images ls -q
+expect_exit "system prune" 0 b system prune -f
+expect_out "the tag still runs: it holds the image with its own leases" "kept" \
+	b run --rm "$KEEP" echo kept
 
 it_summary

@@ -94,6 +94,30 @@ test_range(void)
 	T_ERR(imaged_upload_range_next(NULL, 1024, &next, &err), err, BR_INVALID_ARGUMENT);
 }
 
+/* The upload's state after each PATCH: where it goes on from. */
+static void
+test_advance(void)
+{
+	br_err err = BR_ERR_INIT;
+	int64_t next = -1;
+
+	T_NOERR(imaged_upload_advance(0, 100, NULL, &next, &err), err);
+	T_EQ_INT(next, 100);
+	T_NOERR(imaged_upload_advance(100, 100, "0-199", &next, &err), err);
+	T_EQ_INT(next, 200);
+	/* it kept part of the chunk: the rest goes again */
+	T_NOERR(imaged_upload_advance(100, 100, "0-149", &next, &err), err);
+	T_EQ_INT(next, 150);
+	/* it kept nothing, or lost what it had: no progress, no endless loop */
+	T_ERR(imaged_upload_advance(100, 100, "0-99", &next, &err), err, BR_UNAVAILABLE);
+	br_err_clear(&err);
+	T_ERR(imaged_upload_advance(100, 100, "0-49", &next, &err), err, BR_UNAVAILABLE);
+	br_err_clear(&err);
+	/* more than it was sent */
+	T_ERR(imaged_upload_advance(100, 100, "0-200", &next, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_INT(next, 150); /* written only on success */
+}
+
 static void
 test_query(void)
 {
@@ -522,4 +546,5 @@ test_requests(void)
 	test_cancel_while_sending();
 }
 
-T_MAIN(T_CASE(test_location), T_CASE(test_range), T_CASE(test_query), T_CASE(test_requests))
+T_MAIN(T_CASE(test_location), T_CASE(test_range), T_CASE(test_advance), T_CASE(test_query),
+       T_CASE(test_requests))
