@@ -89,13 +89,6 @@ drop_lease_on_loop(void *arg)
 
 /* ------------------------------------------------------------------ blobs */
 
-/* The body of an upload: blob bytes from contentd, from the reader's offset on. */
-static ssize_t
-blob_body(void *data, const void **ret_buf, br_err *err)
-{
-	return imaged_blob_read(data, ret_buf, err);
-}
-
 /* HEAD blobs/<digest>: whether the repository has the blob. */
 static int
 blob_exists(struct push *p, const char *digest, bool *ret, br_err *err)
@@ -178,7 +171,7 @@ send_part(struct push *p, const char *method, const char *url, const char *conte
 	        .content_type = UPLOAD_MEDIA_TYPE,
 	        .content_range = content_range,
 	        .body_len = len,
-	        .body = blob_body,
+	        .body = imaged_blob_read, /* from the reader's offset on */
 	        .body_data = &reader,
 	};
 	int rc = imaged_registry_request(p->reg, p->http, &req, &p->cancel, ret, err);
