@@ -470,11 +470,27 @@ set_platform(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 
 MS_SETTER(set_job_lease_ttl, imaged.job_lease_ttl_ms, 3000, 7 * DAY_MS)
 
+/* Push: blobs up to push_chunk_threshold bytes go in one PUT, larger ones in PATCHes of
+ * push_chunk_size bytes (a registry's proxy may cap one request's body). */
+static int
+set_push_chunk_threshold(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return want_int(v, path, 0, 1LL << 40, &cfg->imaged.push_chunk_threshold, err);
+}
+
+static int
+set_push_chunk_size(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return want_int(v, path, 4096, 1LL << 30, &cfg->imaged.push_chunk_size, err);
+}
+
 static const struct field imaged_fields[] = {
         {"registries", set_registries},
         {"max_concurrent_downloads", set_max_downloads},
         {"platform", set_platform},
         {"job_lease_ttl_ms", set_job_lease_ttl},
+        {"push_chunk_threshold", set_push_chunk_threshold},
+        {"push_chunk_size", set_push_chunk_size},
         {NULL, NULL},
 };
 
@@ -940,6 +956,8 @@ br_config_new_default(void)
 	cfg->snapshotd.gc_interval_ms = HOUR_MS;
 	cfg->imaged.max_concurrent_downloads = 3;
 	cfg->imaged.job_lease_ttl_ms = 15 * 60 * 1000;
+	cfg->imaged.push_chunk_threshold = 64LL << 20;
+	cfg->imaged.push_chunk_size = 16LL << 20;
 	cfg->imaged.platform = xstrdup(HOST_PLATFORM);
 	cfg->taskd.runtime = xstrdup("runc");
 	add_runtime(cfg, "runc", xstrdup("/usr/sbin/runc"));

@@ -17,7 +17,8 @@
  *     "imaged": {"registries": [{"host": "127.0.0.1:5000", "insecure": true,
  *                                "ca_file": "...", "mirrors": ["..."]}],
  *                "max_concurrent_downloads": 3, "platform": "linux/amd64",
- *                "job_lease_ttl_ms": 900000},
+ *                "job_lease_ttl_ms": 900000, "push_chunk_threshold": 67108864,
+ *                "push_chunk_size": 16777216},
  *     "taskd": {"runtime": "runc", "runtimes": {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"},
  *               "shim": "/usr/local/libexec/berth/berth-shim",
  *               "log_max_size": 10485760, "log_max_files": 3},
@@ -101,6 +102,10 @@ struct br_config {
 		/* expiry of a job's lease: renewed while the job runs, so what a job that failed
 		 * or died wrote stays this long for the next pull to resume from */
 		int64_t job_lease_ttl_ms;
+		/* push: blobs larger than the threshold are uploaded in chunks of chunk_size
+		 * (PATCH), the others in one PUT */
+		int64_t push_chunk_threshold;
+		int64_t push_chunk_size;
 	} imaged;
 
 	struct {

@@ -214,6 +214,9 @@ int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
 int ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out);
 /* images.c: `berth pull REF`, the same as `berth images pull REF`. */
 int ctl_cmd_pull(struct ctl *ctl, int argc, char **argv);
+/* push.c: `berth push IMAGE [DEST] [--platform P]` and `berth tag SOURCE TARGET` */
+int ctl_cmd_push(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_tag(struct ctl *ctl, int argc, char **argv);
 
 /* ---- progress.c ---- */
 

@@ -31,6 +31,8 @@ static const char usage_text[] =
         "  images import FILE [--name NAME] [-q]\n"
         "  images ls|list [-q]\n"
         "  images rm|remove NAME...\n"
+        "  push IMAGE [DEST] [--platform P] [-q]   an image to a registry (images push)\n"
+        "  tag SOURCE TARGET            another name for an image (images tag)\n"
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
         "  create [OPTIONS] IMAGE [CMD ARG...]   a container, not started\n"
         "  start [-a] ID...             start created or stopped containers\n"
@@ -70,6 +72,8 @@ static const struct {
         {"images", ctl_cmd_images},
         {"image", ctl_cmd_images},
         {"pull", ctl_cmd_pull},
+        {"push", ctl_cmd_push},
+        {"tag", ctl_cmd_tag},
         {"run", ctl_cmd_run},
         {"create", ctl_cmd_create},
         {"start", ctl_cmd_start},

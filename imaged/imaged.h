@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth-imaged's internals shared by its files: the service state, jobs (jobs.c), the
- * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull and import
- * jobs (pull.c, import.c), image records and their leases (records.c) and the RPC methods
- * (service.c).
+ * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull, import and
+ * push jobs (pull.c, import.c, push.c), image records, their leases and tags (records.c) and
+ * the RPC methods (service.c).
  *
  * Threading: the service, its database and every job record belong to the loop thread. A
  * job's work runs on its own thread (plus download threads of its own), which talks to
@@ -103,7 +103,7 @@ struct imaged_job {
 	char id[IMAGED_JOB_ID_LEN + 1];
 	char lease[IMAGED_LEASE_BUF]; /* "job-<id>", in the job's namespace */
 	char *ns;
-	const char *kind; /* "pull" | "import" */
+	const char *kind; /* "pull" | "import" | "push" */
 	imaged_job_fn fn;
 	void *arg;
 	void (*free_arg)(void *arg);
@@ -296,6 +296,20 @@ int imaged_store_image(struct imaged_job *job, const struct br_image *img,
                        const struct br_oci_manifest *m, const struct br_oci_image_config *config,
                        br_err *err);
 
+/* The label of a record made by a tag that names the image it came from (the source's own
+ * berth.source, else the source's name): push tries a cross-repository mount from there. */
+#define IMAGED_LABEL_SOURCE "berth.source"
+
+/*
+ * Record image `target` of `ns` as the same image as `source` (both normalized): the same
+ * target, manifest, config, chain and snapshot, labels plus berth.source, with its own image
+ * leases holding what the source's hold; the record, its leases and its event (/images/create,
+ * or /images/update when it replaced another image) in one transaction. *ret is the record as
+ * stored, in `arena`. NOT_FOUND when the source does not exist. Loop thread.
+ */
+int imaged_tag_image(struct imaged_service *svc, const char *ns, const char *source,
+                     const char *target, br_arena *arena, struct br_image *ret, br_err *err);
+
 /* Remove image record `name` of `ns` and, in the same transaction, its leases. Loop. */
 int imaged_remove_image(struct imaged_service *svc, const char *ns, const char *name, br_err *err);
 
@@ -329,6 +343,15 @@ struct imaged_import_arg {
 void imaged_import_arg_free(void *arg);
 /* The import job (import.c). */
 int imaged_import_run(struct imaged_job *job, char **ret_result, br_err *err);
+
+struct imaged_push_arg {
+	char *name;     /* the image record, normalized */
+	char *dest;     /* normalized reference to push to */
+	char *platform; /* NULL: every platform of an index */
+};
+void imaged_push_arg_free(void *arg);
+/* The push job (push.c). */
+int imaged_push_run(struct imaged_job *job, char **ret_result, br_err *err);
 
 /* ------------------------------------------------------------------ service (service.c) */
 

@@ -5,8 +5,9 @@
  * manifest, config and layers) and in snapshotd (its layers' snapshots) is recorded and queued
  * in the outbox with the record, and a finished job's own lease is queued for deletion after
  * them, so a store never sees the job's lease go before the image's holds what it held.
- * Removing a record queues the deletion of its leases. The stores collect what is no longer
- * held on their own.
+ * Removing a record queues the deletion of its leases. A tag is a record of the same image
+ * under another name, with leases of its own that hold what the source's hold. The stores
+ * collect what is no longer held on their own.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include "common/db.h"
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/msg.h"
+#include "common/proto/leases.h"
 #include "common/xalloc.h"
 #include "imaged/imaged.h"
 
@@ -165,6 +168,126 @@ imaged_remove_image(struct imaged_service *svc, const char *ns, const char *name
 		return -1;
 	br_outbox_kick(svc->outbox);
 	return 0;
+}
+
+/* ---- tags ---- */
+
+/* The resources that lease `id` of `ns` in store `daemon` holds, as recorded (owned_leases),
+ * in `arena`; an empty list when it is not recorded. Inside a transaction. */
+static int
+recorded_resources(struct imaged_service *svc, const char *daemon, const char *ns, const char *id,
+                   br_arena *arena, struct br_objlist *ret, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct br_lease_put_req put;
+	msgpack_object obj;
+
+	if (br_db_prepare(
+	            svc->db,
+	            "SELECT put FROM owned_leases WHERE target = ? AND namespace = ? AND id = ?",
+	            &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, daemon, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		*ret = (struct br_objlist){0};
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return br_db_error(svc->db, rc, err, "lease %s", id);
+	size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	void *buf = br_arena_alloc(arena, len + 1);
+	memcpy(buf, sqlite3_column_blob(st, 0), len);
+	if (br_msg_unpack(buf, len, arena, &obj, err) < 0 ||
+	    br_msg_decode(&obj, &br_lease_put_req_schema, "put", arena, &put, err) < 0)
+		return br_err_wrap(err, "recorded lease %s of %s", id, daemon);
+	*ret = put.resources;
+	return 0;
+}
+
+/* The labels of `src` with berth.source set to where the image came from: the source's own
+ * berth.source if it has one, else its name. In `arena`. */
+static struct br_strmap
+tag_labels(const struct br_image *src, br_arena *arena)
+{
+	const char *origin = src->name;
+	size_t n = src->labels.n;
+	const char **keys = br_arena_alloc(arena, (n + 1) * sizeof(*keys));
+	const char **values = br_arena_alloc(arena, (n + 1) * sizeof(*values));
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(src->labels.keys[i], IMAGED_LABEL_SOURCE) == 0) {
+			origin = src->labels.values[i];
+			continue;
+		}
+		keys[k] = src->labels.keys[i];
+		values[k++] = src->labels.values[i];
+	}
+	keys[k] = IMAGED_LABEL_SOURCE;
+	values[k++] = origin;
+	return (struct br_strmap){keys, values, k};
+}
+
+/* The record and the leases of the tag, inside a transaction. */
+static int
+tag_tx(struct imaged_service *svc, const char *ns, const char *source, const char *target,
+       br_arena *arena, struct br_image *ret, br_err *err)
+{
+	char lease[IMAGED_LEASE_BUF];
+	struct br_objlist blobs, snaps;
+	struct br_image img;
+
+	if (imaged_store_get_image(svc->db, ns, source, arena, &img, err) < 0)
+		return -1;
+	imaged_image_lease(source, lease);
+	if (recorded_resources(svc, "contentd", ns, lease, arena, &blobs, err) < 0 ||
+	    recorded_resources(svc, "snapshotd", ns, lease, arena, &snaps, err) < 0)
+		return -1;
+	if (blobs.n == 0) {
+		/* A record from before leases whose backfill has not run: hold what it names. */
+		struct br_lease_resource *b = br_arena_alloc(arena, 3 * sizeof(*b));
+		size_t n = 0;
+		add_blob(b, &n, img.target.digest);
+		add_blob(b, &n, img.manifest_digest);
+		add_blob(b, &n, img.config_digest);
+		blobs = (struct br_objlist){b, n};
+	}
+	if (snaps.n == 0 && img.snapshot != NULL && img.snapshot[0] != '\0') {
+		struct br_lease_resource *sn = br_arena_alloc(arena, sizeof(*sn));
+		*sn = (struct br_lease_resource){"snapshots", img.snapshot};
+		snaps = (struct br_objlist){sn, 1};
+	}
+	img.labels = tag_labels(&img, arena);
+	img.name = target;
+	if (imaged_store_put_image(svc->db, ns, &img, err) < 0 ||
+	    put_image_leases(svc, ns, target, &blobs, &snaps, err) < 0)
+		return -1;
+	*ret = img;
+	return 0;
+}
+
+int
+imaged_tag_image(struct imaged_service *svc, const char *ns, const char *source, const char *target,
+                 br_arena *arena, struct br_image *ret, br_err *err)
+{
+	struct br_image img;
+
+	if (strcmp(source, target) == 0)
+		return imaged_store_get_image(svc->db, ns, source, arena, ret, err);
+	if (br_db_begin(svc->db, err) < 0)
+		return -1;
+	if (tag_tx(svc, ns, source, target, arena, &img, err) < 0) {
+		br_db_rollback(svc->db);
+		return -1;
+	}
+	if (br_db_commit(svc->db, err) < 0)
+		return -1;
+	br_outbox_kick(svc->outbox);
+	/* As stored: created_at and updated_at. */
+	return imaged_store_get_image(svc->db, ns, target, arena, ret, err);
 }
 
 void

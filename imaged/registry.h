@@ -128,4 +128,92 @@ int imaged_registry_get_manifest(struct imaged_registry *reg, struct imaged_http
                                  char **ret, size_t *ret_len, char **ret_media_type,
                                  char ret_digest[BR_DIGEST_BUF], br_err *err);
 
+/* ------------------------------------------------------------------ requests (push)
+ *
+ * General requests for the upload side of the protocol: any method, a body streamed from the
+ * caller, and the response headers an upload needs. Redirects are followed for HEAD only (a
+ * body cannot be sent twice). A 401 with a Bearer challenge to a request without a body is answered
+ * once with a token, as for fetches; one with a body fails with PERMISSION_DENIED (callers start an
+ * upload with a POST, which gets the token first).
+ */
+
+/* The next chunk of a request body (valid until the next call), 0 at its end, -1 on error:
+ * the shape of imaged_blob_read(). */
+typedef ssize_t (*imaged_body_fn)(void *data, const void **ret_buf, br_err *err);
+
+struct imaged_request {
+	const char *method;        /* "HEAD", "POST", "PATCH", "PUT" */
+	const char *path;          /* under the repository URL ("blobs/uploads/"), or NULL */
+	const char *url;           /* or an absolute URL (a resolved Location) */
+	const char *content_type;  /* NULL: none */
+	const char *content_range; /* "0-1023" (a PATCH), NULL: none */
+	int64_t body_len;          /* bytes `body` must give; 0: no body */
+	imaged_body_fn body;
+	void *body_data;
+	bool not_found_ok; /* a 404 is an answer (HEAD of a blob), not an error */
+};
+
+/* What a request's response said; strings are heap copies, NULL when the header was absent
+ * or longer than 4096 bytes. */
+struct imaged_response {
+	long status;
+	char *location;         /* Location */
+	char *range;            /* Range, an upload's progress: "0-1023" */
+	char *upload_uuid;      /* Docker-Upload-UUID */
+	char *docker_digest;    /* Docker-Content-Digest */
+	int64_t content_length; /* -1 when absent */
+};
+void imaged_response_fini(struct imaged_response *r);
+
+/*
+ * Send `req` and wait for the whole response (checking `cancel`, may be NULL: CANCELED).
+ * 0 with `ret` filled for a 2xx answer (and a 404 when req->not_found_ok); otherwise -1
+ * with an error naming the method, URL and what the registry said ("PUT http://...: 400
+ * manifest invalid"): 401/403 PERMISSION_DENIED, 404 NOT_FOUND, 400 INVALID_ARGUMENT,
+ * 408/429/5xx and transport failures UNAVAILABLE; a body function's error as it is. `ret` is
+ * written only on success; release it with imaged_response_fini. Thread of `http`.
+ */
+int imaged_registry_request(struct imaged_registry *reg, struct imaged_http *http,
+                            const struct imaged_request *req, const struct imaged_cancel *cancel,
+                            struct imaged_response *ret, br_err *err);
+
+/* The repository's name on its registry ("test/sh"). */
+const char *imaged_registry_repo(const struct imaged_registry *reg);
+/* The registry's host as requests reach it ("127.0.0.1:5000", "registry-1.docker.io"). */
+const char *imaged_registry_host(const struct imaged_registry *reg);
+
+/*
+ * The absolute URL of a Location header `location` sent by the registry at `origin`
+ * ("http://127.0.0.1:5000"): a path ("/v2/x/blobs/uploads/<uuid>?_state=...") is taken on
+ * the origin; an absolute URL must be https, or http when `insecure`. Anything else (a
+ * relative path, control characters or spaces, more than 4096 bytes) is INVALID_ARGUMENT: the
+ * header is untrusted. Pure.
+ */
+int imaged_location_resolve(const char *origin, bool insecure, const char *location, char **ret,
+                            br_err *err);
+/* The same against `reg`'s origin and settings. */
+int imaged_registry_location(const struct imaged_registry *reg, const char *location, char **ret,
+                             br_err *err);
+
+/*
+ * The offset an upload goes on from, by its Range header ("0-1023", or "bytes=0-1023": the
+ * registry holds bytes 0 to 1023, so 1024): the end + 1, at most `max`. A range that does not
+ * start at 0, is not two decimal numbers, ends before it starts, or goes past `max - 1` is
+ * INVALID_ARGUMENT. Pure.
+ */
+int imaged_upload_range_next(const char *range, int64_t max, int64_t *ret, br_err *err);
+
+/*
+ * Where a chunked upload goes on after a PATCH of bytes [offset, offset + len) was answered
+ * with Range `range` (NULL: the registry took it all): the end of what the registry holds,
+ * plus one. A registry may keep less than it was sent; the caller sends the rest again.
+ * INVALID_ARGUMENT for a range imaged_upload_range_next() refuses; UNAVAILABLE when the
+ * registry holds no more than it did before this PATCH (going on would never end). Pure.
+ */
+int imaged_upload_advance(int64_t offset, int64_t len, const char *range, int64_t *ret,
+                          br_err *err);
+
+/* `url` with query parameter `key`=`value` (escaped) appended, after "?" or "&". Pure. */
+char *imaged_url_add_query(const char *url, const char *key, const char *value);
+
 #endif

@@ -2,11 +2,11 @@
 /*
  * The RPC methods of berth-imaged and the service's life cycle.
  *
- * images.pull and images.import check their parameters and start a job; images.list, get
- * and remove answer from the database on the loop thread (remove queues the deletion of the
- * image's leases with the record's, so the stores free its bytes); images.resolve reads the
- * image's config from contentd on a libuv worker (it is cached afterwards). At start the image
- * leases in the stores are reconciled with the records in the background, without holding up
+ * images.pull, images.import and images.push check their parameters and start a job;
+ * images.list, get, tag and remove answer from the database on the loop thread (remove queues the
+ * deletion of the image's leases with the record's, so the stores free its bytes); images.resolve
+ * reads the image's config from contentd on a libuv worker (it is cached afterwards). At start the
+ * image leases in the stores are reconciled with the records in the background, without holding up
  * the start; what jobs of an earlier run wrote is held by their leases until they expire.
  */
 #include <stdlib.h>
@@ -112,6 +112,57 @@ handle_import(br_call *call, void *data)
 		return;
 	}
 	reply_job(call, job);
+}
+
+static void
+handle_push(br_call *call, void *data)
+{
+	const struct br_image_push_req *req = br_call_params(call);
+	struct imaged_job *job;
+	br_err err = BR_ERR_INIT;
+
+	_cleanup_free_ char *name = normalize(call, req->name);
+	if (name == NULL || !platform_ok(call, req->platform))
+		return;
+	char *dest = NULL;
+	if (req->dest != NULL && req->dest[0] != '\0' &&
+	    (dest = normalize(call, req->dest)) == NULL)
+		return;
+	struct imaged_push_arg *a = xnew(struct imaged_push_arg);
+	a->name = xstrdup(name);
+	a->dest = dest != NULL ? dest : xstrdup(name);
+	a->platform = req->platform ? xstrdup(req->platform) : NULL;
+	if (imaged_job_start(data, br_call_ns(call), "push", imaged_push_run, a,
+	                     imaged_push_arg_free, &job, &err) < 0) {
+		br_err_wrap(&err, "push %s", name);
+		br_call_fail(call, &err);
+		return;
+	}
+	reply_job(call, job);
+}
+
+static void
+handle_tag(br_call *call, void *data)
+{
+	struct imaged_service *svc = data;
+	const struct br_image_tag_req *req = br_call_params(call);
+	struct br_image img;
+	br_err err = BR_ERR_INIT;
+
+	_cleanup_free_ char *source = normalize(call, req->source);
+	if (source == NULL)
+		return;
+	_cleanup_free_ char *target = normalize(call, req->target);
+	if (target == NULL)
+		return;
+	if (imaged_tag_image(svc, br_call_ns(call), source, target, br_call_arena(call), &img,
+	                     &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	br_log_info("IMAGE-TAG", "image %s tagged %s in namespace %s", source, target,
+	            br_call_ns(call));
+	br_call_reply(call, &br_image_schema, &img);
 }
 
 static void
@@ -318,6 +369,8 @@ handle_resolve(br_call *call, void *data)
 const struct br_method imaged_methods[] = {
         {"images.pull", &br_image_pull_req_schema, handle_pull},
         {"images.import", &br_image_import_req_schema, handle_import},
+        {"images.push", &br_image_push_req_schema, handle_push},
+        {"images.tag", &br_image_tag_req_schema, handle_tag},
         {"images.list", &br_image_list_req_schema, handle_list},
         {"images.get", &br_image_name_req_schema, handle_get},
         {"images.remove", &br_image_name_req_schema, handle_remove},

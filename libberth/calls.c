@@ -191,7 +191,7 @@ cancel_job(berth_client *c, const berth_call_options *opts, const char *id)
 	                     &ignored);
 }
 
-/* Follow pull job `id` to its end; the image name in *ret_name (may be NULL). */
+/* Follow job `id` (a pull or a push) to its end; its result in *ret_name (may be NULL). */
 static int
 follow_pull(berth_client *c, const berth_call_options *opts, const char *id, int64_t until,
             char **ret_name, br_err *err)
@@ -255,6 +255,52 @@ berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *p
 		size_t n = strlen(what);
 		if (strncmp(e.msg, what, n) != 0 || e.msg[n] != ':')
 			br_err_wrap(&e, "%s", what);
+		return fail(err, &e);
+	}
+	return 0;
+}
+
+int
+berth_image_push(berth_client *c, const char *ns, const char *name, const char *dest,
+                 const char *platform, int64_t timeout_ms, char **ret_result, berth_error *err)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	berth_call_options opts = {.ns = ns};
+	struct br_image_push_req req = {.name = name, .dest = dest, .platform = platform};
+	struct br_job_ref job;
+	br_err e = BR_ERR_INIT;
+
+	if (name == NULL || timeout_ms == 0)
+		return libberth_error_set(err, BERTH_INVALID_ARGUMENT,
+		                          "berth_image_push: needs an image name and a timeout");
+	int64_t until = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
+	if (libberth_call_schema(c, &opts, "images.push", &br_image_push_req_schema, &req,
+	                         &br_job_ref_schema, &job, arena, &e) < 0 ||
+	    follow_pull(c, &opts, job.id, until, ret_result, &e) < 0) {
+		/* imaged names the operation already ("push NAME: ..." or "push NAME to ...") */
+		_cleanup_free_ char *what = xasprintf("push %s", BR_ERR_QUOTE(name));
+		if (strncmp(e.msg, "push ", 5) != 0)
+			br_err_wrap(&e, "%s", what);
+		return fail(err, &e);
+	}
+	return 0;
+}
+
+int
+berth_image_tag(berth_client *c, const char *ns, const char *source, const char *target,
+                berth_error *err)
+{
+	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
+	berth_call_options opts = {.ns = ns};
+	struct br_image_tag_req req = {.source = source, .target = target};
+	br_err e = BR_ERR_INIT;
+
+	if (source == NULL || target == NULL)
+		return libberth_error_set(err, BERTH_INVALID_ARGUMENT,
+		                          "berth_image_tag: needs a source and a target");
+	if (libberth_call_schema(c, &opts, "images.tag", &br_image_tag_req_schema, &req, NULL, NULL,
+	                         arena, &e) < 0) {
+		br_err_wrap(&e, "tag %s %s", BR_ERR_QUOTE(source), BR_ERR_QUOTE(target));
 		return fail(err, &e);
 	}
 	return 0;

@@ -20,6 +20,19 @@ static const struct br_field import_fields[] = {
 const struct br_schema br_image_import_req_schema =
         BR_SCHEMA(struct br_image_import_req, import_fields);
 
+static const struct br_field push_fields[] = {
+        S(br_image_push_req, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_image_push_req, dest, BR_F_STR, BR_NAME_MAX, 0),
+        S(br_image_push_req, platform, BR_F_STR, 64, 0),
+};
+const struct br_schema br_image_push_req_schema = BR_SCHEMA(struct br_image_push_req, push_fields);
+
+static const struct br_field tag_fields[] = {
+        S(br_image_tag_req, source, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+        S(br_image_tag_req, target, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
+};
+const struct br_schema br_image_tag_req_schema = BR_SCHEMA(struct br_image_tag_req, tag_fields);
+
 static const struct br_field name_fields[] = {
         S(br_image_name_req, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
 };

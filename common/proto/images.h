@@ -5,6 +5,9 @@
  *   images.pull    {ref, platform}           -> {id}     a job; follow it with jobs.*
  *   images.import  {digest, name}            -> {id}     a job; the archive is a blob that the
  *                                                        caller wrote to contentd first
+ *   images.push    {name, dest, platform}    -> {id}     a job: image `name` to reference
+ *                                                        `dest` (default: its own name)
+ *   images.tag     {source, target}          -> br_image the record `target`, the same image
  *   images.list    {page_size, page_token}   -> {items: [br_image], next_page_token}
  *   images.get     {name}                    -> br_image
  *   images.remove  {name}                    -> {}
@@ -18,8 +21,8 @@
  * no image record behind.
  *
  * Events (docs/events.md), in the record's namespace, each in the transaction that changes
- * the record: /images/create when a name is first recorded, /images/update when a pull or an
- * import records a name again with another target or platform manifest (the same image
+ * the record: /images/create when a name is first recorded, /images/update when a pull, an
+ * import or a tag records a name again with another target or platform manifest (the same image
  * pulled again changes nothing and emits nothing), /images/delete when the record goes.
  */
 #ifndef BR_COMMON_PROTO_IMAGES_H
@@ -39,6 +42,19 @@ struct br_image_import_req {
 	const char *platform;
 };
 extern const struct br_schema br_image_import_req_schema;
+
+struct br_image_push_req {
+	const char *name;     /* the image record to push */
+	const char *dest;     /* where to: a reference; NULL: the image's own name */
+	const char *platform; /* only this platform's manifest (of an index); NULL: all */
+};
+extern const struct br_schema br_image_push_req_schema;
+
+struct br_image_tag_req {
+	const char *source; /* an image record */
+	const char *target; /* the new (or replaced) record's name */
+};
+extern const struct br_schema br_image_tag_req_schema;
 
 struct br_image_name_req {
 	const char *name;

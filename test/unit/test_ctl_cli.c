@@ -137,6 +137,37 @@ on_pull(br_call *call, void *data)
 	br_call_reply(call, &br_job_ref_schema, &r);
 }
 
+/* The last images.push request's destination and platform (under the fake's lock). */
+static char push_dest[128], push_platform[64];
+
+static void
+on_push(br_call *call, void *data)
+{
+	const struct br_image_push_req *req = br_call_params(call);
+	struct fake *f = data;
+	struct br_job_ref r = {.id = "j-push"};
+
+	pthread_mutex_lock(&f->lock);
+	snprintf(push_dest, sizeof(push_dest), "%s", req->dest ? req->dest : "");
+	snprintf(push_platform, sizeof(push_platform), "%s", req->platform ? req->platform : "");
+	pthread_mutex_unlock(&f->lock);
+	if (strcmp(req->name, "slow") == 0)
+		r.id = "j-slow";
+	br_call_reply(call, &br_job_ref_schema, &r);
+}
+
+static void
+on_tag(br_call *call, void *data)
+{
+	const struct br_image_tag_req *req = br_call_params(call);
+	if (strcmp(req->source, "nope") == 0) {
+		br_call_failf(call, BR_NOT_FOUND, "image \"nope\": not found");
+		return;
+	}
+	struct br_image im = {.name = req->target};
+	br_call_reply(call, &br_image_schema, &im);
+}
+
 /* Every image is present except "missing" and "remote". */
 static void
 on_images_get(br_call *call, void *data)
@@ -176,6 +207,10 @@ on_jobs_wait(br_call *call, void *data)
 	if (strcmp(req->id, "j-ok") == 0 && polls >= 2) {
 		job.state = "done";
 		job.result = "docker.io/library/busybox:latest";
+	} else if (strcmp(req->id, "j-push") == 0) {
+		job.state = "done";
+		job.result = "reg.example/x:v1@sha256:"
+		             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	} else if (strcmp(req->id, "j-import") == 0) {
 		job.state = "done";
 		job.result = "example.com/imported:latest";
@@ -544,6 +579,8 @@ static const struct br_method methods[] = {
         {"images.list", NULL, on_images_list},
         {"images.remove", &br_image_name_req_schema, on_images_remove},
         {"images.pull", &br_image_pull_req_schema, on_pull},
+        {"images.push", &br_image_push_req_schema, on_push},
+        {"images.tag", &br_image_tag_req_schema, on_tag},
         {"images.get", &br_image_name_req_schema, on_images_get},
         {"images.import", &br_image_import_req_schema, on_import},
         {"jobs.wait", &br_job_wait_req_schema, on_jobs_wait},
@@ -816,6 +853,41 @@ test_pull_interrupt(void)
 	T_EQ_INT(r.rc, 130);
 	T_EQ_INT(fake->canceled, 1);
 	T_EQ_STR(r.err, "berth: pull slow: canceled\n");
+	teardown();
+}
+
+static void
+test_push_tag(void)
+{
+	struct result r;
+	setup();
+	run_cli(&r, "push", "--platform", "linux/arm64", "busybox", "reg.example/x:v1");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "pushed reg.example/x:v1@sha256:"
+	                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+	T_EQ_STR(push_dest, "reg.example/x:v1");
+	T_EQ_STR(push_platform, "linux/arm64");
+	run_cli(&r, "images", "push", "busybox");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(push_dest, ""); /* imaged pushes to the image's own name */
+	run_cli(&r, "push");
+	T_EQ_INT(r.rc, 2);
+	run_cli(&r, "push", "a", "b", "c");
+	T_EQ_INT(r.rc, 2);
+	run_cli_sig(&r, SIGINT, 300, "push", "slow", NULL);
+	T_EQ_INT(r.rc, 130);
+	T_EQ_STR(r.err, "berth: push slow: canceled\n");
+
+	run_cli(&r, "tag", "busybox", "mine");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "");
+	run_cli(&r, "images", "tag", "busybox", "mine");
+	T_EQ_INT(r.rc, 0);
+	run_cli(&r, "tag", "nope", "mine");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.err, "berth: tag nope mine: image \"nope\": not found\n");
+	run_cli(&r, "tag", "busybox");
+	T_EQ_INT(r.rc, 2);
 	teardown();
 }
 
@@ -1182,7 +1254,8 @@ test_run_parse_values(void)
 }
 
 T_MAIN(T_CASE(test_unreachable), T_CASE(test_info), T_CASE(test_images_ls_rm), T_CASE(test_pull),
-       T_CASE(test_pull_progress), T_CASE(test_pull_interrupt), T_CASE(test_import),
-       T_CASE(test_run_output_and_status), T_CASE(test_run_failures), T_CASE(test_run_interrupt),
-       T_CASE(test_ps_rm), T_CASE(test_top_stats), T_CASE(test_run_options_wire),
-       T_CASE(test_run_pull), T_CASE(test_run_parse_errors), T_CASE(test_run_parse_values))
+       T_CASE(test_pull_progress), T_CASE(test_pull_interrupt), T_CASE(test_push_tag),
+       T_CASE(test_import), T_CASE(test_run_output_and_status), T_CASE(test_run_failures),
+       T_CASE(test_run_interrupt), T_CASE(test_ps_rm), T_CASE(test_top_stats),
+       T_CASE(test_run_options_wire), T_CASE(test_run_pull), T_CASE(test_run_parse_errors),
+       T_CASE(test_run_parse_values))

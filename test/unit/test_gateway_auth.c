@@ -84,6 +84,8 @@ test_method_roles(void)
 	        {"volumes.delete", BR_ROLE_USER},
 	        {"images.pull", BR_ROLE_USER},
 	        {"images.import", BR_ROLE_USER},
+	        {"images.push", BR_ROLE_USER},
+	        {"images.tag", BR_ROLE_USER},
 	        {"images.remove", BR_ROLE_USER},
 	        {"jobs.cancel", BR_ROLE_USER},
 	        {"containers.create", BR_ROLE_USER},

@@ -135,6 +135,31 @@ on_pull(br_call *call, void *data)
 }
 
 static void
+on_push(br_call *call, void *data)
+{
+	const struct br_image_push_req *req = br_call_params(call);
+	if (strcmp(req->name, "busybox") != 0 || req->dest == NULL ||
+	    strcmp(req->dest, "r.example/x:v1") != 0) {
+		br_call_failf(call, BR_NOT_FOUND, "image \"%s\": not found", req->name);
+		return;
+	}
+	struct br_job_ref r = {.id = "j-push"};
+	br_call_reply(call, &br_job_ref_schema, &r);
+}
+
+static void
+on_tag(br_call *call, void *data)
+{
+	const struct br_image_tag_req *req = br_call_params(call);
+	if (strcmp(req->source, "busybox") != 0) {
+		br_call_failf(call, BR_NOT_FOUND, "image \"%s\": not found", req->source);
+		return;
+	}
+	struct br_image im = {.name = req->target};
+	br_call_reply(call, &br_image_schema, &im);
+}
+
+static void
 on_jobs_wait(br_call *call, void *data)
 {
 	const struct br_job_wait_req *req = br_call_params(call);
@@ -143,6 +168,9 @@ on_jobs_wait(br_call *call, void *data)
 	if (strcmp(req->id, "j-ok") == 0 && ++sh->job_polls >= 2) {
 		job.state = "done";
 		job.result = "docker.io/library/busybox:latest";
+	} else if (strcmp(req->id, "j-push") == 0) {
+		job.state = "done";
+		job.result = "r.example/x:v1@" DIGEST;
 	} else if (strcmp(req->id, "j-fail") == 0) {
 		job.state = "failed";
 		job.error_code = "NOT_FOUND";
@@ -410,6 +438,8 @@ static const struct br_method methods[] = {
         {"namespaces.list", &br_namespace_list_req_schema, on_namespaces_list},
         {"images.list", NULL, on_images_list},
         {"images.pull", &br_image_pull_req_schema, on_pull},
+        {"images.push", &br_image_push_req_schema, on_push},
+        {"images.tag", &br_image_tag_req_schema, on_tag},
         {"jobs.wait", &br_job_wait_req_schema, on_jobs_wait},
         {"jobs.cancel", &br_job_ref_schema, on_jobs_cancel},
         {"containers.create", &br_container_create_req_schema, on_create},
@@ -792,6 +822,14 @@ test_typed_helpers(void)
 	T_BOK(berth_job_cancel(c, NULL, "j-slow", &e), e);
 	T_EQ_INT(sh->cancels, 2);
 	T_BERR(berth_job_wait(c, NULL, NULL, 0, 0, 0, &job, &e), e, BERTH_INVALID_ARGUMENT);
+	T_BOK(berth_image_push(c, NULL, "busybox", "r.example/x:v1", NULL, 10000, &name, &e), e);
+	T_EQ_STR(name, "r.example/x:v1@" DIGEST);
+	berth_free(name);
+	T_BERR(berth_image_push(c, NULL, "nope", "r.example/x:v1", NULL, 10000, &name, &e), e,
+	       BERTH_NOT_FOUND);
+	T_EQ_STR(e.message, "push nope: image \"nope\": not found");
+	T_BOK(berth_image_tag(c, NULL, "busybox", "mine", &e), e);
+	T_BERR(berth_image_tag(c, NULL, "nope", "mine", &e), e, BERTH_NOT_FOUND);
 
 	const char *args[] = {"sh", "-c", "exit 3"};
 	berth_run_options o = {.id = "web", .image = "busybox", .args = args, .n_args = 3};
