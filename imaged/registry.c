@@ -21,25 +21,46 @@
 
 #include <curl/curl.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/loop.h"
 #include "common/oci.h"
 #include "common/xalloc.h"
 
 #define FETCH_BUFFER (1u << 20)    /* bytes held per download before curl is paused */
 #define ERROR_BODY_MAX (16u << 10) /* bytes of an error response kept for its message */
 #define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
-#define TOKEN_MAX (1u << 20)       /* token responses */
-#define POLL_MS 100                /* how often a waiting read checks for cancellation */
+#define TOKEN_MAX IMAGED_TOKEN_RESPONSE_MAX
+#define MAX_ENDPOINTS 17 /* the mirrors (MAX_MIRRORS in config.c) and the host */
+#define TRIED_MAX 2048   /* bytes of the "tried before" part of an error */
+#define POLL_MS 100      /* how often a waiting read checks for cancellation */
+
+/* Where requests go: a mirror or the registry itself, with its settings and what it answered
+ * to authentication (under the registry's lock). */
+struct imaged_endpoint {
+	char *url;   /* "https://mirror:5000/prefix/v2/library/busybox" */
+	char *query; /* "?ns=docker.io" for a mirror (as containerd sends), "" for the host */
+	unsigned capabilities;
+	bool mirror;
+	bool insecure, skip_verify;
+	char *ca_file, *client_cert, *client_key;
+	char *username, *password, *identity_token; /* for this endpoint's host only */
+
+	char *token;           /* bearer token (lock) */
+	int64_t token_expires; /* br_now_ms() when it expires (lock) */
+	uint64_t auth_gen;     /* changes whenever the token or `basic` does (lock) */
+	bool basic;            /* the endpoint asked for Basic: sent up front from then on */
+};
 
 struct imaged_registry {
-	char *host; /* where requests go: "registry-1.docker.io", "127.0.0.1:5000" */
+	char *host; /* the registry's: "registry-1.docker.io", "127.0.0.1:5000" */
 	char *repo; /* "library/busybox" */
-	char *url;  /* "https://registry-1.docker.io/v2/library/busybox" */
-	bool insecure;
-	char *ca_file;
+	char *url;  /* the registry's "https://registry-1.docker.io/v2/library/busybox" */
+	bool push;  /* tokens are asked for "pull,push" */
 	pthread_mutex_t lock;
-	char *token; /* bearer token (lock) */
+	struct imaged_endpoint eps[MAX_ENDPOINTS];
+	size_t n_eps;
 };
 
 struct imaged_http {
@@ -62,6 +83,7 @@ struct imaged_fetch {
 	long status;
 	char reason[96];
 	char *content_type, *docker_digest, *www_authenticate;
+	uint64_t auth_gen;     /* the endpoint's authentication state the request was sent with */
 	int64_t range_start;   /* asked for the body from this byte on (0: the whole body) */
 	int64_t content_range; /* start of a 206 response's Content-Range, -1 when absent */
 	int64_t body_start;    /* the byte of the whole body this response starts at */
@@ -89,21 +111,107 @@ imaged_http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+static void
+endpoint_set_tls(struct imaged_endpoint *ep, const struct br_registry_tls *tls)
+{
+	ep->insecure = tls->insecure;
+	ep->skip_verify = tls->skip_verify;
+	ep->ca_file = dup_or_null(tls->ca_file);
+	ep->client_cert = dup_or_null(tls->client_cert);
+	ep->client_key = dup_or_null(tls->client_key);
+}
+
+/* The credentials for `domain` (as the user writes it: "docker.io"): the call's, else the
+ * configuration's. */
+static void
+endpoint_set_auth(struct imaged_endpoint *ep, const struct br_config *cfg, const char *domain,
+                  const struct br_registry_auth *auth)
+{
+	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, domain) : NULL;
+
+	if (br_registry_auth_given(auth)) {
+		ep->username = dup_or_null(auth->username);
+		ep->password = dup_or_null(auth->password);
+		ep->identity_token = dup_or_null(auth->identity_token);
+	} else if (rc != NULL && rc->username != NULL) {
+		ep->username = xstrdup(rc->username);
+		ep->password = xstrdup(rc->password);
+	}
+}
+
+/* "127.0.0.1:5000" of "https://127.0.0.1:5000/prefix". */
+static char *
+url_host(const char *url)
+{
+	const char *h = strstr(url, "://");
+
+	h = h != NULL ? h + 3 : url;
+	return xstrndup(h, strcspn(h, "/"));
+}
+
+static struct imaged_registry *
+registry_make(const struct br_config *cfg, const char *domain, const char *repo,
+              const struct br_registry_auth *auth, unsigned capabilities, bool mirrors)
+{
+	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, domain) : NULL;
+	struct imaged_registry *reg = xnew(struct imaged_registry);
+	static const struct br_registry_tls no_tls;
+
+	reg->host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
+	reg->repo = xstrdup(repo);
+	reg->push = (capabilities & BR_REGISTRY_PUSH) != 0;
+	pthread_mutex_init(&reg->lock, NULL);
+	for (size_t i = 0; mirrors && rc != NULL && i < rc->n_mirrors; i++) {
+		const struct br_registry_mirror *m = &rc->mirrors[i];
+		if ((m->capabilities & capabilities) == 0 || reg->n_eps + 1 >= MAX_ENDPOINTS)
+			continue;
+		struct imaged_endpoint *ep = &reg->eps[reg->n_eps++];
+		ep->url = xasprintf("%s/v2%s%s", m->url, repo[0] ? "/" : "", repo);
+		ep->query = xasprintf("?ns=%s", domain);
+		ep->capabilities = m->capabilities;
+		ep->mirror = true;
+		endpoint_set_tls(ep, &m->tls);
+		/* A mirror gets the credentials configured for its own host, never the
+		 * registry's. */
+		_cleanup_free_ char *mhost = url_host(m->url);
+		endpoint_set_auth(ep, cfg, mhost, NULL);
+	}
+	struct imaged_endpoint *ep = &reg->eps[reg->n_eps++];
+	endpoint_set_tls(ep, rc != NULL ? &rc->tls : &no_tls);
+	ep->url = xasprintf("%s://%s/v2%s%s", ep->insecure ? "http" : "https", reg->host,
+	                    repo[0] ? "/" : "", repo);
+	ep->query = xstrdup("");
+	ep->capabilities = BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE | BR_REGISTRY_PUSH;
+	endpoint_set_auth(ep, cfg, domain, auth);
+	reg->url = xstrdup(ep->url);
+	return reg;
+}
+
+struct imaged_registry *
+imaged_registry_open(const struct br_config *cfg, const struct br_ref *ref,
+                     const struct br_registry_auth *auth, unsigned capabilities)
+{
+	return registry_make(cfg, ref->domain, ref->path, auth, capabilities, true);
+}
+
 struct imaged_registry *
 imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref)
 {
-	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, ref->domain) : NULL;
-	struct imaged_registry *reg = xnew(struct imaged_registry);
+	return imaged_registry_open(cfg, ref, NULL, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE);
+}
 
-	reg->host = xstrdup(strcmp(ref->domain, "docker.io") == 0 ? "registry-1.docker.io"
-	                                                          : ref->domain);
-	reg->repo = xstrdup(ref->path);
-	reg->insecure = rc != NULL && rc->insecure;
-	reg->ca_file = rc != NULL && rc->ca_file != NULL ? xstrdup(rc->ca_file) : NULL;
-	reg->url =
-	        xasprintf("%s://%s/v2/%s", reg->insecure ? "http" : "https", reg->host, reg->repo);
-	pthread_mutex_init(&reg->lock, NULL);
-	return reg;
+static void
+free_secret(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+	free(s);
 }
 
 void
@@ -111,13 +219,51 @@ imaged_registry_free(struct imaged_registry *reg)
 {
 	if (reg == NULL)
 		return;
+	for (size_t i = 0; i < reg->n_eps; i++) {
+		struct imaged_endpoint *ep = &reg->eps[i];
+		free(ep->url);
+		free(ep->query);
+		free(ep->ca_file);
+		free(ep->client_cert);
+		free(ep->client_key);
+		free(ep->username);
+		free_secret(ep->password);
+		free_secret(ep->identity_token);
+		free_secret(ep->token);
+	}
 	free(reg->host);
 	free(reg->repo);
 	free(reg->url);
-	free(reg->ca_file);
-	free(reg->token);
 	pthread_mutex_destroy(&reg->lock);
 	free(reg);
+}
+
+size_t
+imaged_registry_endpoints(const struct imaged_registry *reg, unsigned capability,
+                          const struct imaged_endpoint **ret, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < reg->n_eps; i++) {
+		if ((reg->eps[i].capabilities & capability) == 0)
+			continue;
+		if (n < max)
+			ret[n] = &reg->eps[i];
+		n++;
+	}
+	return n;
+}
+
+const char *
+imaged_endpoint_url(const struct imaged_endpoint *ep)
+{
+	return ep->url;
+}
+
+bool
+imaged_endpoint_is_mirror(const struct imaged_endpoint *ep)
+{
+	return ep->mirror;
 }
 
 const char *
@@ -223,8 +369,15 @@ header_cb(char *p, size_t size, size_t n, void *data)
 		free(f->docker_digest);
 		f->docker_digest = header_value(p, len, strlen("docker-content-digest:"));
 	} else if (header_is(p, len, "www-authenticate:")) {
-		free(f->www_authenticate);
-		f->www_authenticate = header_value(p, len, strlen("www-authenticate:"));
+		/* Several headers are one list of challenges, joined by commas. */
+		_cleanup_free_ char *v = header_value(p, len, strlen("www-authenticate:"));
+		size_t have = f->www_authenticate ? strlen(f->www_authenticate) : 0;
+		if (v != NULL && have + strlen(v) + 2 <= IMAGED_CHALLENGE_HEADER_MAX) {
+			char *joined = xasprintf("%s%s%s", have ? f->www_authenticate : "",
+			                         have ? ", " : "", v);
+			free(f->www_authenticate);
+			f->www_authenticate = joined;
+		}
 	} else if (header_is(p, len, "content-range:")) {
 		char *v = header_value(p, len, strlen("content-range:"));
 		f->content_range = content_range_start(v);
@@ -314,11 +467,15 @@ curl_setup_error(struct imaged_fetch *f, CURLcode c, br_err *err)
 	return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_easy_strerror(c));
 }
 
-/* Start GET `url`; with `auth`, the registry's bearer token (if it has one) is sent. */
+/*
+ * Start a request to `url` of endpoint `ep`: GET, or POST of the form `post` (may be NULL).
+ * `authorization` (may be NULL) is the whole "Authorization: ..." header line.
+ */
 static int
-fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *url,
-            const char *accept, bool auth, int64_t max_size, int64_t range_start,
-            const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struct imaged_http *http,
+            const char *url, const char *accept, const char *authorization, const char *post,
+            int64_t max_size, int64_t range_start, const struct imaged_cancel *cancel,
+            struct imaged_fetch **ret, br_err *err)
 {
 	struct imaged_fetch *f = xnew(struct imaged_fetch);
 	CURL *e = http->easy;
@@ -340,14 +497,8 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 		_cleanup_free_ char *h = xasprintf("Accept: %s", accept);
 		f->headers = curl_slist_append(f->headers, h);
 	}
-	if (auth) {
-		pthread_mutex_lock(&reg->lock);
-		if (reg->token != NULL) {
-			_cleanup_free_ char *h = xasprintf("Authorization: Bearer %s", reg->token);
-			f->headers = curl_slist_append(f->headers, h);
-		}
-		pthread_mutex_unlock(&reg->lock);
-	}
+	if (authorization != NULL)
+		f->headers = curl_slist_append(f->headers, authorization);
 
 	curl_easy_reset(e);
 #define SET(opt, val)                                      \
@@ -356,12 +507,15 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 			c = curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, f->url);
-	SET(CURLOPT_HTTPGET, 1L);
+	if (post != NULL)
+		SET(CURLOPT_COPYPOSTFIELDS, post);
+	else
+		SET(CURLOPT_HTTPGET, 1L);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
 	SET(CURLOPT_MAXREDIRS, 10L);
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, reg->insecure ? "http,https" : "https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, ep->insecure ? "http,https" : "https");
 	SET(CURLOPT_HTTP_VERSION,
 	    plain ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_CONNECTTIMEOUT, 30L);
@@ -377,10 +531,18 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 	SET(CURLOPT_ERRORBUFFER, f->errbuf);
 	if (range_start > 0)
 		SET(CURLOPT_RANGE, range);
-	if (reg->ca_file != NULL) {
+	if (ep->ca_file != NULL) {
 		/* The file's CAs in addition to the system's. */
-		SET(CURLOPT_CAINFO, reg->ca_file);
+		SET(CURLOPT_CAINFO, ep->ca_file);
 		SET(CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	if (ep->skip_verify) {
+		SET(CURLOPT_SSL_VERIFYPEER, 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (ep->client_cert != NULL) {
+		SET(CURLOPT_SSLCERT, ep->client_cert);
+		SET(CURLOPT_SSLKEY, ep->client_key);
 	}
 #undef SET
 	if (c != CURLE_OK) {
@@ -481,6 +643,45 @@ http_error(struct imaged_fetch *f, br_err *err)
 	return -1;
 }
 
+/* A transport failure, with what to do about it when it is one of TLS. */
+static int
+transport_error(struct imaged_fetch *f, br_err *err)
+{
+	const char *what = f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result);
+
+	switch (f->result) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return br_err_set(err, BR_UNAVAILABLE,
+		                  "GET %s: the server's TLS certificate is not trusted (%s); give "
+		                  "the CA that signed it as ca_file of this registry in "
+		                  "imaged.registries",
+		                  f->url, what);
+	case CURLE_SSL_CACERT_BADFILE:
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "GET %s: the registry's ca_file cannot be used (%s)", f->url,
+		                  what);
+	case CURLE_SSL_CERTPROBLEM:
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "GET %s: the registry's client_cert or client_key cannot be used "
+		                  "(%s)",
+		                  f->url, what);
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		if (strncmp(f->url, "https:", 6) == 0)
+			return br_err_set(
+			        err, BR_UNAVAILABLE,
+			        "GET %s: TLS connection failed (%s); if the registry asks "
+			        "for a client certificate, configure client_cert and "
+			        "client_key for it",
+			        f->url, what);
+		break;
+	default:
+		break;
+	}
+	return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url, what);
+}
+
 /* How a finished transfer ended: 0, or -1 with the transport or HTTP error. */
 static int
 transfer_result(struct imaged_fetch *f, br_err *err)
@@ -488,8 +689,7 @@ transfer_result(struct imaged_fetch *f, br_err *err)
 	if (f->result != CURLE_OK) {
 		if (f->too_large)
 			return too_large_error(f, err);
-		return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url,
-		                  f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
+		return transport_error(f, err);
 	}
 	if (!f->status_known)
 		learn_status(f);
@@ -546,102 +746,166 @@ read_all(struct imaged_fetch *f, char **ret, size_t *ret_len, br_err *err)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ bearer tokens */
+/* ------------------------------------------------------------------ authentication */
 
-/* The value of `key` in a challenge: Bearer realm="...",service="...",scope="..." */
+/* The Authorization header line for a request to `ep` (NULL: none yet), and the state it
+ * was made from. */
 static char *
-challenge_param(const char *challenge, const char *key)
+authorization(struct imaged_registry *reg, struct imaged_endpoint *ep, uint64_t *ret_gen)
 {
-	const char *p = challenge;
-	size_t klen = strlen(key);
+	char *out = NULL;
 
-	if (strncasecmp(p, "Bearer ", 7) != 0)
-		return NULL;
-	p += 7;
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *eq = strchr(p, '=');
-		if (eq == NULL)
-			return NULL;
-		bool match = (size_t)(eq - p) == klen && strncasecmp(p, key, klen) == 0;
-		p = eq + 1;
-		_cleanup_free_ char *val = xmalloc(strlen(p) + 1);
-		size_t n = 0;
-		if (*p == '"') {
-			for (p++; *p != '\0' && *p != '"'; p++) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				val[n++] = *p;
-			}
-			if (*p == '"')
-				p++;
-		} else {
-			while (*p != '\0' && *p != ',')
-				val[n++] = *p++;
-		}
-		val[n] = '\0';
-		if (match)
-			return br_steal_ptr(&val);
+	pthread_mutex_lock(&reg->lock);
+	if (ep->token != NULL && br_now_ms() < ep->token_expires) {
+		/* an expired one is not sent: the 401 that follows gets a new one */
+		out = xasprintf("Authorization: Bearer %s", ep->token);
+	} else if (ep->basic && ep->username != NULL) {
+		_cleanup_free_ char *plain =
+		        xasprintf("%s:%s", ep->username, ep->password ? ep->password : "");
+		_cleanup_free_ char *b64 = br_base64_encode(plain, strlen(plain));
+		out = xasprintf("Authorization: Basic %s", b64);
+		explicit_bzero(plain, strlen(plain));
+		explicit_bzero(b64, strlen(b64));
 	}
-	return NULL;
+	*ret_gen = ep->auth_gen;
+	pthread_mutex_unlock(&reg->lock);
+	return out;
 }
 
-/* Anonymous token flow: GET realm?service=...&scope=... and keep the token it answers. */
-static int
-fetch_token(struct imaged_registry *reg, struct imaged_http *http, const char *challenge,
-            const struct imaged_cancel *cancel, br_err *err)
+static char *
+form_escape(struct imaged_http *http, const char *s)
 {
-	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
-	_cleanup_free_ char *service = challenge_param(challenge, "service");
-	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
-	_cleanup_free_ char *body = NULL;
-	struct imaged_fetch *f = NULL;
-	yajl_val root = NULL;
-	const char *token = NULL;
-	size_t len;
+	char *e = curl_easy_escape(http->easy, s ? s : "", 0);
+	char *out = xstrdup(e ? e : "");
 
-	if (realm == NULL || (strncmp(realm, "https://", 8) != 0 &&
-	                      !(reg->insecure && strncmp(realm, "http://", 7) == 0)))
+	curl_free(e);
+	return out;
+}
+
+/*
+ * Get a token from the challenge's realm, for `scope` (the challenge's, else the job's
+ * repository): with an identity token, POST a refresh_token grant (as docker does); with a
+ * user name, GET with Basic authentication; else an anonymous GET.
+ */
+static int
+fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+            const struct imaged_challenge *ch, const struct imaged_cancel *cancel, br_err *err)
+{
+	_cleanup_free_ char *body = NULL, *post = NULL, *auth = NULL, *token = NULL;
+	_cleanup_free_ char *scope = NULL;
+	struct imaged_fetch *f = NULL;
+	int64_t expires_in;
+	size_t len;
+	bool realm_ok =
+	        ch->realm != NULL && (strncmp(ch->realm, "https://", 8) == 0 ||
+	                              (ep->insecure && strncmp(ch->realm, "http://", 7) == 0));
+
+	if (!realm_ok || strpbrk(ch->realm, " \"<>\\^`{|}") != NULL)
 		return br_err_set(err, BR_PERMISSION_DENIED,
 		                  "%s: authentication required, and the challenge names no usable "
 		                  "token realm (%s)",
-		                  reg->url, challenge);
-	if (scope == NULL)
-		scope = xasprintf("repository:%s:pull", reg->repo);
-	char *esc_service = curl_easy_escape(http->easy, service ? service : "", 0);
-	char *esc_scope = curl_easy_escape(http->easy, scope, 0);
-	_cleanup_free_ char *url =
-	        xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
-	                  esc_service ? esc_service : "", esc_scope ? esc_scope : "");
-	curl_free(esc_service);
-	curl_free(esc_scope);
+		                  ep->url, ch->realm ? ch->realm : "none");
+	if (ch->scope != NULL)
+		scope = xstrdup(ch->scope);
+	else if (reg->repo[0] != '\0')
+		scope = xasprintf("repository:%s:%s", reg->repo, reg->push ? "pull,push" : "pull");
+	_cleanup_free_ char *esc_service = form_escape(http, ch->service);
+	_cleanup_free_ char *esc_scope = form_escape(http, scope);
+	_cleanup_free_ char *url = NULL;
+	if (ep->identity_token != NULL) {
+		_cleanup_free_ char *esc_token = form_escape(http, ep->identity_token);
+		url = xstrdup(ch->realm);
+		post = xasprintf("grant_type=refresh_token&client_id=berth&service=%s%s%s"
+		                 "&refresh_token=%s",
+		                 esc_service, scope ? "&scope=" : "", scope ? esc_scope : "",
+		                 esc_token);
+		explicit_bzero(esc_token, strlen(esc_token));
+	} else {
+		url = xasprintf("%s%sservice=%s%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
+		                esc_service, scope ? "&scope=" : "", scope ? esc_scope : "");
+		if (ep->username != NULL) {
+			_cleanup_free_ char *plain =
+			        xasprintf("%s:%s", ep->username, ep->password ? ep->password : "");
+			_cleanup_free_ char *b64 = br_base64_encode(plain, strlen(plain));
+			auth = xasprintf("Authorization: Basic %s", b64);
+			explicit_bzero(plain, strlen(plain));
+			explicit_bzero(b64, strlen(b64));
+		}
+	}
 
-	if (fetch_start(reg, http, url, "application/json", false, TOKEN_MAX, 0, cancel, &f, err) <
-	    0)
+	int rc = fetch_start(reg, ep, http, url, "application/json", auth, post, TOKEN_MAX, 0,
+	                     cancel, &f, err);
+	if (post != NULL)
+		explicit_bzero(post, strlen(post));
+	if (auth != NULL)
+		explicit_bzero(auth, strlen(auth));
+	if (rc < 0)
 		return -1;
-	int rc = await_status(f, err);
+	rc = await_status(f, err);
 	if (rc == 0)
 		rc = read_all(f, &body, &len, err);
+	bool refused = rc < 0 && (f->status == 401 || f->status == 403);
 	fetch_free(f);
+	if (refused && (ep->username != NULL || ep->identity_token != NULL))
+		return br_err_wrap(err, "%s: the registry refused the credentials: get a token",
+		                   ep->url);
 	if (rc < 0)
 		return br_err_wrap(err, "get a token");
-	if (br_json_parse(body, len, TOKEN_MAX, "token response", &root, err) < 0)
-		return br_err_wrap(err, "GET %s", url);
-	br_json_get_str(root, "", "token", false, &token, NULL);
-	if (token == NULL || token[0] == '\0')
-		br_json_get_str(root, "", "access_token", false, &token, NULL);
-	if (token == NULL || token[0] == '\0' || strpbrk(token, "\r\n") != NULL) {
-		yajl_tree_free(root);
-		return br_err_set(err, BR_PERMISSION_DENIED, "GET %s: the answer holds no token",
-		                  url);
-	}
+	if (imaged_token_parse(body, len, &token, &expires_in, err) < 0)
+		return br_err_wrap(err, "%s %s", post ? "POST" : "GET", url);
 	pthread_mutex_lock(&reg->lock);
-	free(reg->token);
-	reg->token = xstrdup(token);
+	free_secret(ep->token);
+	ep->token = br_steal_ptr(&token);
+	ep->token_expires = br_now_ms() + expires_in * 1000;
+	ep->auth_gen++;
 	pthread_mutex_unlock(&reg->lock);
-	yajl_tree_free(root);
 	return 0;
+}
+
+/*
+ * Answer the 401 of `f` (sent with authentication state `gen`): a token from the Bearer
+ * challenge, or Basic authentication from now on. 0 to send the request again; -1 when
+ * there is nothing more to try (the error says why).
+ */
+static int
+answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+                 const char *header, uint64_t gen, bool *tried, const struct imaged_cancel *cancel,
+                 br_err *err)
+{
+	struct imaged_challenge ch[IMAGED_CHALLENGES_MAX];
+	size_t n = 0;
+	bool creds = ep->username != NULL || ep->identity_token != NULL;
+
+	pthread_mutex_lock(&reg->lock);
+	bool changed = ep->auth_gen != gen; /* another thread got a new token meanwhile */
+	pthread_mutex_unlock(&reg->lock);
+	if (changed && !*tried)
+		return 0;
+	if (*tried)
+		return br_err_set(err, BR_PERMISSION_DENIED, "%s: %s", ep->url,
+		                  creds ? "the registry refused the credentials"
+		                        : "authentication required (berth login?)");
+	*tried = true;
+	if (header == NULL || imaged_challenges_parse(header, ch, &n, NULL) < 0)
+		n = 0;
+	const struct imaged_challenge *bearer = imaged_challenge_find(ch, n, "bearer");
+	const struct imaged_challenge *basic = imaged_challenge_find(ch, n, "basic");
+	int rc = 0;
+	if (bearer != NULL) {
+		rc = fetch_token(reg, ep, http, bearer, cancel, err);
+	} else if (basic != NULL && ep->username != NULL) {
+		pthread_mutex_lock(&reg->lock);
+		ep->basic = true;
+		ep->auth_gen++;
+		pthread_mutex_unlock(&reg->lock);
+	} else {
+		rc = br_err_set(err, BR_PERMISSION_DENIED, "%s: %s", ep->url,
+		                basic != NULL ? "authentication required (berth login?)"
+		                              : "authentication required, with no challenge Berth "
+		                                "can answer");
+	}
+	imaged_challenges_fini(ch, n);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ API */
@@ -668,26 +932,32 @@ range_refused(const struct imaged_fetch *f, int rc)
 	return f->status == 206 && f->body_start != f->range_start;
 }
 
-int
-imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
-                     const char *accept, int64_t max_size, int64_t offset,
-                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+/* GET from one endpoint, answering its authentication challenge once. */
+static int
+endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+              const char *path, const char *accept, int64_t max_size, int64_t offset,
+              const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
 {
-	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
-	bool token_tried = false;
+	_cleanup_free_ char *url = xasprintf("%s/%s%s", ep->url, path, ep->query);
+	bool auth_tried = false;
 
 	for (;;) {
 		struct imaged_fetch *f = NULL;
-		if (fetch_start(reg, http, url, accept, true, max_size, offset, cancel, &f, err) <
-		    0)
+		uint64_t gen;
+		_cleanup_free_ char *auth = authorization(reg, ep, &gen);
+		int rc = fetch_start(reg, ep, http, url, accept, auth, NULL, max_size, offset,
+		                     cancel, &f, err);
+		if (auth != NULL)
+			explicit_bzero(auth, strlen(auth));
+		if (rc < 0)
 			return -1;
-		int rc = await_status(f, err);
-		if (rc < 0 && f->status == 401 && !token_tried && f->www_authenticate != NULL &&
-		    strncasecmp(f->www_authenticate, "Bearer ", 7) == 0) {
-			_cleanup_free_ char *challenge = xstrdup(f->www_authenticate);
+		rc = await_status(f, err);
+		if (rc < 0 && f->status == 401) {
+			_cleanup_free_ char *challenge =
+			        f->www_authenticate ? xstrdup(f->www_authenticate) : NULL;
 			fetch_free(f);
-			token_tried = true;
-			if (fetch_token(reg, http, challenge, cancel, err) < 0)
+			if (answer_challenge(reg, ep, http, challenge, gen, &auth_tried, cancel,
+			                     err) < 0)
 				return br_err_wrap(err, "GET %s", url);
 			continue;
 		}
@@ -705,6 +975,75 @@ imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, cons
 		*ret = f;
 		return 0;
 	}
+}
+
+/* What a request needs: "manifests/<tag>" resolves a tag; a digest or a blob is a pull. */
+static unsigned
+capability_of(const char *path)
+{
+	if (strncmp(path, "manifests/", 10) == 0 && !br_digest_valid(path + 10))
+		return BR_REGISTRY_RESOLVE;
+	if (path[0] == '\0')
+		return BR_REGISTRY_PUSH; /* the base: the registry itself only */
+	return BR_REGISTRY_PULL;
+}
+
+/* Whether a mirror's failure passes the request on: down, or without the content. */
+static bool
+falls_back(br_code code)
+{
+	return code == BR_UNAVAILABLE || code == BR_NOT_FOUND;
+}
+
+int
+imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                     const char *accept, int64_t max_size, int64_t offset,
+                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+{
+	unsigned cap = capability_of(path);
+	_cleanup_free_ char *tried = NULL;
+
+	for (size_t i = 0; i < reg->n_eps; i++) {
+		struct imaged_endpoint *ep = &reg->eps[i];
+		bool last = i + 1 == reg->n_eps;
+		br_err e = BR_ERR_INIT;
+		if (!last && (ep->capabilities & cap) == 0)
+			continue;
+		if (endpoint_open(reg, ep, http, path, accept, max_size, offset, cancel, ret, &e) ==
+		    0)
+			return 0;
+		if (last || !falls_back(e.code) || imaged_canceled(cancel)) {
+			br_err_set(err, e.code, "%s", e.msg);
+			if (tried != NULL)
+				br_err_wrap(err, "tried %s, then %s", tried,
+				            last ? "the registry" : "the next mirror");
+			return -1;
+		}
+		/* "mirror http://m/v2/x (<its error>)" for the final message */
+		size_t have = tried ? strlen(tried) : 0;
+		if (have < TRIED_MAX) {
+			char *next = xasprintf("%s%smirror %s (%s)", have ? tried : "",
+			                       have ? ", " : "", ep->url, e.msg);
+			free(tried);
+			tried = next;
+		}
+	}
+	return br_err_set(err, BR_INTERNAL, "%s: no endpoint", reg->url);
+}
+
+int
+imaged_registry_login(const struct br_config *cfg, const char *host,
+                      const struct br_registry_auth *auth, const struct imaged_cancel *cancel,
+                      br_err *err)
+{
+	_cleanup_(imaged_registry_freep) struct imaged_registry *reg =
+	        registry_make(cfg, host, "", auth, BR_REGISTRY_PULL, false);
+	_cleanup_(imaged_http_freep) struct imaged_http *http = imaged_http_new();
+	_cleanup_free_ char *body = NULL;
+	size_t len;
+
+	return imaged_registry_get(reg, http, "", NULL, 64u << 10, NULL, cancel, &body, &len, NULL,
+	                           err);
 }
 
 ssize_t
