@@ -11,8 +11,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 
-static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *
 br_base64_encode(const void *buf, size_t len)
@@ -50,8 +49,8 @@ br_base64_decode(const char *s, size_t max, char **ret, size_t *ret_len, br_err 
 	size_t len = strnlen(s, max + 1);
 
 	if (len > max)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "base64 text longer than %zu characters",
-		                  max);
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "base64 text longer than %zu characters", max);
 	if (len % 4 != 0)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "not base64 (length %zu)", len);
 	_cleanup_free_ char *out = xmalloc(len / 4 * 3 + 1);

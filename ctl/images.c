@@ -140,7 +140,9 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 	if (ctl_signals_start(NULL, NULL, &err) < 0)
 		return ctl_report(&err);
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_pull_req req = {.ref = ref, .platform = platform};
+	_cleanup_(ctl_creds_fini) struct ctl_creds creds = {0};
+	struct br_image_pull_req req = {
+	        .ref = ref, .platform = platform, .auth = ctl_pull_auth(ref, &creds)};
 	struct br_job_ref job;
 	if (ctl_call(ctl, "images.pull", &br_image_pull_req_schema, &req, &br_job_ref_schema, &job,
 	             arena, 0, &err) < 0) {
@@ -155,7 +157,8 @@ ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out)
 {
 	_cleanup_free_ char *what = xasprintf("pull %s", BR_ERR_QUOTE(ref));
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_pull_req req = {.ref = ref};
+	_cleanup_(ctl_creds_fini) struct ctl_creds creds = {0};
+	struct br_image_pull_req req = {.ref = ref, .auth = ctl_pull_auth(ref, &creds)};
 	struct br_job_ref job;
 	br_err err = BR_ERR_INIT;
 

@@ -30,6 +30,9 @@ static const char usage_text[] =
         "  images import FILE [--name NAME]\n"
         "  images ls|list [-q]\n"
         "  images rm|remove NAME...\n"
+        "  login [-u USER] [-p PASS | --password-stdin] [REGISTRY]\n"
+        "                               check and store a registry's credentials\n"
+        "  logout [REGISTRY]            remove them\n"
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
         "  create [OPTIONS] IMAGE [CMD ARG...]   a container, not started\n"
         "  start [-a] ID...             start created or stopped containers\n"
@@ -68,6 +71,8 @@ static const struct {
         {"info", ctl_cmd_info},
         {"images", ctl_cmd_images},
         {"image", ctl_cmd_images},
+        {"login", ctl_cmd_login},
+        {"logout", ctl_cmd_logout},
         {"run", ctl_cmd_run},
         {"create", ctl_cmd_create},
         {"start", ctl_cmd_start},

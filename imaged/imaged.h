@@ -273,6 +273,8 @@ char *imaged_platform_string(const char *os, const char *arch, const char *varia
 struct imaged_pull_arg {
 	char *ref;      /* as the user gave it */
 	char *platform; /* NULL: the configured default */
+	/* the call's credentials (secrets: never in a message), NULL when none */
+	char *username, *password, *identity_token;
 };
 void imaged_pull_arg_free(void *arg);
 /* The pull job (pull.c). */

@@ -181,7 +181,8 @@ imaged_challenges_parse(const char *header, struct imaged_challenge ret[IMAGED_C
 		/* a token68 right after the scheme */
 		const char *t = skip_ws(p);
 		const char *t_end = t;
-		while (isalnum((unsigned char)*t_end) || (*t_end != '\0' && strchr("-._~+/", *t_end)))
+		while (isalnum((unsigned char)*t_end) ||
+		       (*t_end != '\0' && strchr("-._~+/", *t_end)))
 			t_end++;
 		if (t_end > t && *t_end == '=') {
 			const char *q = t_end;
