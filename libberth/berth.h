@@ -221,6 +221,25 @@ void berth_image_list_free(berth_image_list *list);
 int berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *platform,
                      int64_t timeout_ms, char **ret_name, berth_error *err);
 
+/*
+ * Credentials for a registry, for one call: a user name and password, or an identity token
+ * (a registry token server's refresh token). They go to berth-imaged with the call and are
+ * used for that job only, before any configured for the registry (imaged.registries); they
+ * are never logged or put into a message. The strings are the caller's.
+ */
+typedef struct berth_registry_auth {
+	const char *username;
+	const char *password;
+	const char *identity_token;
+} berth_registry_auth;
+
+/* berth_image_pull with credentials for the reference's registry (`auth` may be NULL: as
+ * berth_image_pull). Errors: as berth_image_pull; PERMISSION_DENIED when the registry
+ * refuses the credentials. */
+int berth_image_pull_auth(berth_client *c, const char *ns, const char *ref, const char *platform,
+                          const berth_registry_auth *auth, int64_t timeout_ms, char **ret_name,
+                          berth_error *err);
+
 /* ------------------------------------------------------------------ containers and tasks */
 
 typedef struct berth_container {
