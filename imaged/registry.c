@@ -802,9 +802,9 @@ fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imag
 
 	if (!realm_ok || strpbrk(ch->realm, " \"<>\\^`{|}") != NULL)
 		return br_err_set(err, BR_PERMISSION_DENIED,
-		                  "%s: authentication required, and the challenge names no usable "
+		                  "authentication required, and the challenge names no usable "
 		                  "token realm (%s)",
-		                  ep->url, ch->realm ? ch->realm : "none");
+		                  ch->realm ? ch->realm : "none");
 	if (ch->scope != NULL)
 		scope = xstrdup(ch->scope);
 	else if (reg->repo[0] != '\0')
@@ -847,8 +847,7 @@ fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imag
 	bool refused = rc < 0 && (f->status == 401 || f->status == 403);
 	fetch_free(f);
 	if (refused && (ep->username != NULL || ep->identity_token != NULL))
-		return br_err_wrap(err, "%s: the registry refused the credentials: get a token",
-		                   ep->url);
+		return br_err_wrap(err, "the registry refused the credentials: get a token");
 	if (rc < 0)
 		return br_err_wrap(err, "get a token");
 	if (imaged_token_parse(body, len, &token, &expires_in, err) < 0)
@@ -882,7 +881,7 @@ answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct
 	if (changed && !*tried)
 		return 0;
 	if (*tried)
-		return br_err_set(err, BR_PERMISSION_DENIED, "%s: %s", ep->url,
+		return br_err_set(err, BR_PERMISSION_DENIED, "%s",
 		                  creds ? "the registry refused the credentials"
 		                        : "authentication required (berth login?)");
 	*tried = true;
@@ -899,7 +898,7 @@ answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct
 		ep->auth_gen++;
 		pthread_mutex_unlock(&reg->lock);
 	} else {
-		rc = br_err_set(err, BR_PERMISSION_DENIED, "%s: %s", ep->url,
+		rc = br_err_set(err, BR_PERMISSION_DENIED, "%s",
 		                basic != NULL ? "authentication required (berth login?)"
 		                              : "authentication required, with no challenge Berth "
 		                                "can answer");

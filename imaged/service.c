@@ -339,8 +339,6 @@ login_work(uv_work_t *work)
 	struct login *l = work->data;
 
 	l->rc = imaged_registry_login(l->svc->cfg, l->registry, &l->auth, NULL, &l->err);
-	if (l->rc < 0)
-		br_err_wrap(&l->err, "login to %s", l->registry);
 }
 
 static void

@@ -88,7 +88,8 @@ serve_token(int fd, const char *method, const char *path, const char *auth, cons
 	           strstr(body, "refresh_token=rt-1"));
 	if (!ok) {
 		respond(fd, 401, "Unauthorized", NULL,
-		        "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"bad credentials\"}]}");
+		        "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"bad "
+		        "credentials\"}]}");
 		return;
 	}
 	snprintf(out, sizeof(out), "{\"%s\":\"tok-%d\",\"expires_in\":300}",
@@ -149,7 +150,8 @@ serve_one(int fd)
 			         "service=\"reg\"\r\n",
 			         port);
 			respond(fd, 401, "Unauthorized", hdr,
-			        "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication "
+			        "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":"
+			        "\"authentication "
 			        "required\"}]}");
 		} else {
 			respond(fd, 200, "OK", NULL, strcmp(path, "/v2/") == 0 ? "{}" : MANIFEST);
@@ -241,7 +243,8 @@ open_registry(const char *repo, const char *extra, const struct br_registry_auth
 	br_err err = BR_ERR_INIT;
 
 	snprintf(json, sizeof(json),
-	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": true%s%s}]}}",
+	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": "
+	         "true%s%s}]}}",
 	         port, extra ? ", " : "", extra ? extra : "");
 	T_NOERR(br_config_parse(json, strlen(json), "test", ret_cfg, &err), err);
 	snprintf(name, sizeof(name), "127.0.0.1:%d/%s", port, repo);
@@ -468,8 +471,8 @@ test_basic(void)
 
 	start_server();
 	struct imaged_http *http = imaged_http_new();
-	struct imaged_registry *reg =
-	        open_registry("basic/x", NULL, &alice, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE, &cfg);
+	struct imaged_registry *reg = open_registry("basic/x", NULL, &alice,
+	                                            BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE, &cfg);
 	T_NOERR(get_manifest(reg, http, "latest", &err), err);
 	T_EQ_INT(locked_int(&unauthorized), 1);
 	/* sent up front from then on */
@@ -509,13 +512,14 @@ test_login(void)
 
 	start_server();
 	snprintf(json, sizeof(json),
-	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": true}]}}",
+	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": "
+	         "true}]}}",
 	         port);
 	T_NOERR(br_config_parse(json, strlen(json), "test", &cfg, &err), err);
 	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
 	T_NOERR(imaged_registry_login(cfg, host, &alice, NULL, &err), err);
 	T_EQ_INT(count_paths("/v2/"), 2); /* the challenge, then with the token */
-	T_EQ_STR(last_scope, "");           /* a login asks for no repository */
+	T_EQ_STR(last_scope, "");         /* a login asks for no repository */
 	T_ERR(imaged_registry_login(cfg, host, &wrong, NULL, &err), err, BR_PERMISSION_DENIED);
 	check_msg(&err, "refused the credentials");
 	T_ERR(imaged_registry_login(cfg, host, NULL, NULL, &err), err, BR_PERMISSION_DENIED);
@@ -553,8 +557,7 @@ test_mirror_fallback(void)
 
 	/* everything fails: each endpoint is named */
 	snprintf(extra, sizeof(extra), "\"mirrors\": [\"http://127.0.0.1:%d/mirror\"]", port);
-	reg = open_registry("nothing/x", extra, NULL, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE,
-	                    &cfg);
+	reg = open_registry("nothing/x", extra, NULL, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE, &cfg);
 	T_ERR(get_manifest(reg, http, "latest", &err), err, BR_PERMISSION_DENIED);
 	snprintf(want, sizeof(want), "tried mirror http://127.0.0.1:%d/mirror/v2/nothing/x (GET ",
 	         port);
