@@ -83,6 +83,7 @@ test_method_roles(void)
 	        {"volumes.create", BR_ROLE_USER},
 	        {"volumes.delete", BR_ROLE_USER},
 	        {"images.pull", BR_ROLE_USER},
+	        {"images.login", BR_ROLE_USER},
 	        {"images.import", BR_ROLE_USER},
 	        {"images.remove", BR_ROLE_USER},
 	        {"jobs.cancel", BR_ROLE_USER},
