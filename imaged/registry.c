@@ -10,8 +10,14 @@
  * ones negotiate with ALPN. Redirects (blob storage) are followed; from an https registry only
  * to https. curl does not send the Authorization header to another host after a redirect.
  * Content encodings are never requested, so the bytes hashed are the bytes stored.
+ *
+ * A request goes to the registry's endpoints (registry_hosts.c) in order, to the next one when
+ * a mirror is down or lacks the content (imaged_fetch_open_at). On each endpoint a 401 is
+ * answered once (answer_challenge): Basic from then on, or a bearer token from the realm,
+ * kept under the registry's lock with its expiry for every request of the job.
  */
 #include "imaged/registry.h"
+#include "imaged/registry_int.h"
 
 #include <pthread.h>
 #include <errno.h>
@@ -32,36 +38,8 @@
 #define ERROR_BODY_MAX (16u << 10) /* bytes of an error response kept for its message */
 #define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
 #define TOKEN_MAX IMAGED_TOKEN_RESPONSE_MAX
-#define MAX_ENDPOINTS 17 /* the mirrors (MAX_MIRRORS in config.c) and the host */
-#define TRIED_MAX 2048   /* bytes of the "tried before" part of an error */
-#define POLL_MS 100      /* how often a waiting read checks for cancellation */
-
-/* Where requests go: a mirror or the registry itself, with its settings and what it answered
- * to authentication (under the registry's lock). */
-struct imaged_endpoint {
-	char *url;   /* "https://mirror:5000/prefix/v2/library/busybox" */
-	char *query; /* "?ns=docker.io" for a mirror (as containerd sends), "" for the host */
-	unsigned capabilities;
-	bool mirror;
-	bool insecure, skip_verify;
-	char *ca_file, *client_cert, *client_key;
-	char *username, *password, *identity_token; /* for this endpoint's host only */
-
-	char *token;           /* bearer token (lock) */
-	int64_t token_expires; /* br_now_ms() when it expires (lock) */
-	uint64_t auth_gen;     /* changes whenever the token or `basic` does (lock) */
-	bool basic;            /* the endpoint asked for Basic: sent up front from then on */
-};
-
-struct imaged_registry {
-	char *host; /* the registry's: "registry-1.docker.io", "127.0.0.1:5000" */
-	char *repo; /* "library/busybox" */
-	char *url;  /* the registry's "https://registry-1.docker.io/v2/library/busybox" */
-	bool push;  /* tokens are asked for "pull,push" */
-	pthread_mutex_t lock;
-	struct imaged_endpoint eps[MAX_ENDPOINTS];
-	size_t n_eps;
-};
+#define TRIED_MAX 2048 /* bytes of the "tried before" part of an error */
+#define POLL_MS 100    /* how often a waiting read checks for cancellation */
 
 struct imaged_http {
 	CURLM *multi;
@@ -109,167 +87,6 @@ void
 imaged_http_global_cleanup(void)
 {
 	curl_global_cleanup();
-}
-
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
-}
-
-static void
-endpoint_set_tls(struct imaged_endpoint *ep, const struct br_registry_tls *tls)
-{
-	ep->insecure = tls->insecure;
-	ep->skip_verify = tls->skip_verify;
-	ep->ca_file = dup_or_null(tls->ca_file);
-	ep->client_cert = dup_or_null(tls->client_cert);
-	ep->client_key = dup_or_null(tls->client_key);
-}
-
-/* The credentials for `domain` (as the user writes it: "docker.io"): the call's, else the
- * configuration's. */
-static void
-endpoint_set_auth(struct imaged_endpoint *ep, const struct br_config *cfg, const char *domain,
-                  const struct br_registry_auth *auth)
-{
-	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, domain) : NULL;
-
-	if (br_registry_auth_given(auth)) {
-		ep->username = dup_or_null(auth->username);
-		ep->password = dup_or_null(auth->password);
-		ep->identity_token = dup_or_null(auth->identity_token);
-	} else if (rc != NULL && rc->username != NULL) {
-		ep->username = xstrdup(rc->username);
-		ep->password = xstrdup(rc->password);
-	}
-}
-
-/* "127.0.0.1:5000" of "https://127.0.0.1:5000/prefix". */
-static char *
-url_host(const char *url)
-{
-	const char *h = strstr(url, "://");
-
-	h = h != NULL ? h + 3 : url;
-	return xstrndup(h, strcspn(h, "/"));
-}
-
-static struct imaged_registry *
-registry_make(const struct br_config *cfg, const char *domain, const char *repo,
-              const struct br_registry_auth *auth, unsigned capabilities, bool mirrors)
-{
-	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, domain) : NULL;
-	struct imaged_registry *reg = xnew(struct imaged_registry);
-	static const struct br_registry_tls no_tls;
-
-	reg->host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
-	reg->repo = xstrdup(repo);
-	reg->push = (capabilities & BR_REGISTRY_PUSH) != 0;
-	pthread_mutex_init(&reg->lock, NULL);
-	for (size_t i = 0; mirrors && rc != NULL && i < rc->n_mirrors; i++) {
-		const struct br_registry_mirror *m = &rc->mirrors[i];
-		if ((m->capabilities & capabilities) == 0 || reg->n_eps + 1 >= MAX_ENDPOINTS)
-			continue;
-		struct imaged_endpoint *ep = &reg->eps[reg->n_eps++];
-		ep->url = xasprintf("%s/v2%s%s", m->url, repo[0] ? "/" : "", repo);
-		ep->query = xasprintf("?ns=%s", domain);
-		ep->capabilities = m->capabilities;
-		ep->mirror = true;
-		endpoint_set_tls(ep, &m->tls);
-		/* A mirror gets the credentials configured for its own host, never the
-		 * registry's. */
-		_cleanup_free_ char *mhost = url_host(m->url);
-		endpoint_set_auth(ep, cfg, mhost, NULL);
-	}
-	struct imaged_endpoint *ep = &reg->eps[reg->n_eps++];
-	endpoint_set_tls(ep, rc != NULL ? &rc->tls : &no_tls);
-	ep->url = xasprintf("%s://%s/v2%s%s", ep->insecure ? "http" : "https", reg->host,
-	                    repo[0] ? "/" : "", repo);
-	ep->query = xstrdup("");
-	ep->capabilities = BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE | BR_REGISTRY_PUSH;
-	endpoint_set_auth(ep, cfg, domain, auth);
-	reg->url = xstrdup(ep->url);
-	return reg;
-}
-
-struct imaged_registry *
-imaged_registry_open(const struct br_config *cfg, const struct br_ref *ref,
-                     const struct br_registry_auth *auth, unsigned capabilities)
-{
-	return registry_make(cfg, ref->domain, ref->path, auth, capabilities, true);
-}
-
-struct imaged_registry *
-imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref)
-{
-	return imaged_registry_open(cfg, ref, NULL, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE);
-}
-
-static void
-free_secret(char *s)
-{
-	if (s != NULL)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
-
-void
-imaged_registry_free(struct imaged_registry *reg)
-{
-	if (reg == NULL)
-		return;
-	for (size_t i = 0; i < reg->n_eps; i++) {
-		struct imaged_endpoint *ep = &reg->eps[i];
-		free(ep->url);
-		free(ep->query);
-		free(ep->ca_file);
-		free(ep->client_cert);
-		free(ep->client_key);
-		free(ep->username);
-		free_secret(ep->password);
-		free_secret(ep->identity_token);
-		free_secret(ep->token);
-	}
-	free(reg->host);
-	free(reg->repo);
-	free(reg->url);
-	pthread_mutex_destroy(&reg->lock);
-	free(reg);
-}
-
-size_t
-imaged_registry_endpoints(const struct imaged_registry *reg, unsigned capability,
-                          const struct imaged_endpoint **ret, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < reg->n_eps; i++) {
-		if ((reg->eps[i].capabilities & capability) == 0)
-			continue;
-		if (n < max)
-			ret[n] = &reg->eps[i];
-		n++;
-	}
-	return n;
-}
-
-const char *
-imaged_endpoint_url(const struct imaged_endpoint *ep)
-{
-	return ep->url;
-}
-
-bool
-imaged_endpoint_is_mirror(const struct imaged_endpoint *ep)
-{
-	return ep->mirror;
-}
-
-const char *
-imaged_registry_url(const struct imaged_registry *reg)
-{
-	return reg->url;
 }
 
 struct imaged_http *
@@ -853,7 +670,7 @@ fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imag
 	if (imaged_token_parse(body, len, &token, &expires_in, err) < 0)
 		return br_err_wrap(err, "%s %s", post ? "POST" : "GET", url);
 	pthread_mutex_lock(&reg->lock);
-	free_secret(ep->token);
+	imaged_free_secret(ep->token);
 	ep->token = br_steal_ptr(&token);
 	ep->token_expires = br_now_ms() + expires_in * 1000;
 	ep->auth_gen++;
@@ -1036,7 +853,7 @@ imaged_registry_login(const struct br_config *cfg, const char *host,
                       br_err *err)
 {
 	_cleanup_(imaged_registry_freep) struct imaged_registry *reg =
-	        registry_make(cfg, host, "", auth, BR_REGISTRY_PULL, false);
+	        imaged_registry_make(cfg, host, "", auth, BR_REGISTRY_PULL, false);
 	_cleanup_(imaged_http_freep) struct imaged_http *http = imaged_http_new();
 	_cleanup_free_ char *body = NULL;
 	size_t len;
