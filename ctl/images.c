@@ -466,13 +466,16 @@ int
 ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"pull", cmd_pull}, {"import", cmd_import}, {"ls", cmd_ls},
-	        {"list", cmd_ls},   {"rm", cmd_rm},         {"remove", cmd_rm},
+	        {"pull", cmd_pull},       {"import", cmd_import},
+	        {"ls", cmd_ls},           {"list", cmd_ls},
+	        {"rm", cmd_rm},           {"remove", cmd_rm},
+	        {"login", ctl_cmd_login}, {"logout", ctl_cmd_logout},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),
 	                   "Usage: berth images pull REF [--platform P]\n"
 	                   "       berth images import FILE [--name NAME]\n"
 	                   "       berth images ls|list [-q]\n"
-	                   "       berth images rm|remove NAME...\n");
+	                   "       berth images rm|remove NAME...\n"
+	                   "       berth images login|logout ... (as berth login|logout)\n");
 }

@@ -60,7 +60,7 @@ url_host(const char *url)
 
 struct imaged_registry *
 imaged_registry_make(const struct br_config *cfg, const char *domain, const char *repo,
-              const struct br_registry_auth *auth, unsigned capabilities, bool mirrors)
+                     const struct br_registry_auth *auth, unsigned capabilities, bool mirrors)
 {
 	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, domain) : NULL;
 	struct imaged_registry *reg = xnew(struct imaged_registry);
@@ -166,4 +166,3 @@ imaged_registry_url(const struct imaged_registry *reg)
 {
 	return reg->url;
 }
-

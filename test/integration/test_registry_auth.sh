@@ -196,6 +196,8 @@ check "config.json no longer holds it, and keeps the rest" \
 	jq -e --arg r "$A" '(.auths | has($r) | not) and .auths["other.example.com"].auth == "eDp5"' \
 	"$DOCKER_CONFIG/config.json"
 expect_exit "after logout the pull is refused again" 8 b images pull "$A/private/sh:v1"
+expect_out "images logout is logout: nothing left to remove" "Not logged in to $A" \
+	b images logout "$A"
 
 # --- TLS -----------------------------------------------------------------------------------
 expect_exit "a registry with an unknown CA fails (UNAVAILABLE)" 6 \
