@@ -332,11 +332,11 @@ read_line(const char *prompt, bool secret, char **ret, br_err *err)
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		quiet.c_lflag |= ECHONL;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
 	}
 	ssize_t n = getline(&line, &cap, stdin);
 	if (tty && secret)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	if (n < 0) {
 		free(line);
 		return br_err_set(err, BR_INVALID_ARGUMENT, "no %s given on standard input",

@@ -191,6 +191,15 @@ expect_exit "a credential helper is reported as not supported" 5 \
 	"$BUILD/berth" "$T/state/berth.sock"
 expect_contains "the error names the helper" "$T/stderr" "docker-credential-secretservice"
 
+# On a terminal, login asks for what it lacks, the password without echo.
+# (The password is written once echo is off: what is typed ahead is echoed by the terminal.)
+{ sleep 0.5; printf 'alice\n'; sleep 1.5; printf '%s\n' "$PW"; } | timeout 30 script -qec \
+	"'$BUILD/berth' --address '$T/state/berth.sock' login '$A'" /dev/null >"$T/out-tty" 2>&1
+check "on a terminal, login asks for the user name and the password" \
+	grep -q "Login Succeeded" "$T/out-tty"
+check "the password typed at the prompt is not echoed" \
+	sh -c "grep -q 'Password:' '$T/out-tty' && ! grep -qF -- '$PW' '$T/out-tty'"
+
 expect_out "logout removes the entry" "Removing login credentials for $A" b logout "$A"
 check "config.json no longer holds it, and keeps the rest" \
 	jq -e --arg r "$A" '(.auths | has($r) | not) and .auths["other.example.com"].auth == "eDp5"' \
