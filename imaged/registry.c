@@ -678,6 +678,13 @@ fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imag
 	return 0;
 }
 
+/* What one request did about 401s: at most one answer of its own, and at most once the
+ * state another thread obtained meanwhile, so that a request is sent at most three times. */
+struct auth_attempt {
+	bool answered;
+	bool followed;
+};
+
 /*
  * Answer the 401 of `f` (sent with authentication state `gen`): a token from the Bearer
  * challenge, or Basic authentication from now on. 0 to send the request again; -1 when
@@ -685,8 +692,8 @@ fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imag
  */
 static int
 answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
-                 const char *header, uint64_t gen, bool *tried, const struct imaged_cancel *cancel,
-                 br_err *err)
+                 const char *header, uint64_t gen, struct auth_attempt *at,
+                 const struct imaged_cancel *cancel, br_err *err)
 {
 	struct imaged_challenge ch[IMAGED_CHALLENGES_MAX];
 	size_t n = 0;
@@ -695,13 +702,15 @@ answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct
 	pthread_mutex_lock(&reg->lock);
 	bool changed = ep->auth_gen != gen; /* another thread got a new token meanwhile */
 	pthread_mutex_unlock(&reg->lock);
-	if (changed && !*tried)
+	if (changed && !at->answered && !at->followed) {
+		at->followed = true;
 		return 0;
-	if (*tried)
+	}
+	if (at->answered)
 		return br_err_set(err, BR_PERMISSION_DENIED, "%s",
 		                  creds ? "the registry refused the credentials"
 		                        : "authentication required (berth login?)");
-	*tried = true;
+	at->answered = true;
 	if (header == NULL || imaged_challenges_parse(header, ch, &n, NULL) < 0)
 		n = 0;
 	const struct imaged_challenge *bearer = imaged_challenge_find(ch, n, "bearer");
@@ -755,7 +764,7 @@ endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct im
               const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
 {
 	_cleanup_free_ char *url = xasprintf("%s/%s%s", ep->url, path, ep->query);
-	bool auth_tried = false;
+	struct auth_attempt attempt = {false, false};
 
 	for (;;) {
 		struct imaged_fetch *f = NULL;
@@ -772,8 +781,8 @@ endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct im
 			_cleanup_free_ char *challenge =
 			        f->www_authenticate ? xstrdup(f->www_authenticate) : NULL;
 			fetch_free(f);
-			if (answer_challenge(reg, ep, http, challenge, gen, &auth_tried, cancel,
-			                     err) < 0)
+			if (answer_challenge(reg, ep, http, challenge, gen, &attempt, cancel, err) <
+			    0)
 				return br_err_wrap(err, "GET %s", url);
 			continue;
 		}

@@ -435,6 +435,55 @@ test_bearer_with_credentials(void)
 	imaged_http_free(http);
 }
 
+struct worker {
+	struct imaged_registry *reg;
+	int failures;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct imaged_http *http = imaged_http_new();
+	br_err err = BR_ERR_INIT;
+
+	for (int i = 0; i < 10; i++)
+		if (get_manifest(w->reg, http, "latest", &err) < 0)
+			w->failures++;
+	imaged_http_free(http);
+	return NULL;
+}
+
+/* A job's download threads share the registry and its one token. */
+static void
+test_token_shared_by_threads(void)
+{
+	struct br_config *cfg = NULL;
+	struct br_registry_auth alice = {.username = "alice", .password = "s3cret"};
+	struct worker w[4];
+	pthread_t t[4];
+	br_err err = BR_ERR_INIT;
+
+	start_server();
+	struct imaged_http *http = imaged_http_new();
+	struct imaged_registry *reg =
+	        open_registry("priv/x", NULL, &alice, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE, &cfg);
+	T_NOERR(get_manifest(reg, http, "latest", &err), err); /* the job resolves first */
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){.reg = reg};
+		T_OK(pthread_create(&t[i], NULL, worker_main, &w[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		T_EQ_INT(w[i].failures, 0);
+	}
+	T_EQ_INT(locked_int(&token_requests), 1);
+	T_EQ_INT(locked_int(&unauthorized), 1);
+	imaged_registry_free(reg);
+	br_config_free(cfg);
+	imaged_http_free(http);
+}
+
 static void
 test_identity_token(void)
 {
@@ -580,5 +629,5 @@ test_mirror_fallback(void)
 }
 
 T_MAIN(T_CASE(test_challenges), T_CASE(test_token_response), T_CASE(test_bearer_with_credentials),
-       T_CASE(test_identity_token), T_CASE(test_basic), T_CASE(test_login),
-       T_CASE(test_mirror_fallback))
+       T_CASE(test_token_shared_by_threads), T_CASE(test_identity_token), T_CASE(test_basic),
+       T_CASE(test_login), T_CASE(test_mirror_fallback))
