@@ -10,6 +10,7 @@ pkgs=(
 	runc crun containernetworking-plugins iproute2 util-linux procps
 	busybox-static docker-registry skopeo attr zstd jq curl systemd openssl
 	prometheus # promtool checks what GET /metrics serves (test/integration/test_metrics.sh)
+	apache2-utils # htpasswd for the registry with Basic authentication (test_registry_auth.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do

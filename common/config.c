@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/crilog.h"
 #include "common/fsutil.h"
@@ -301,34 +302,62 @@ set_snapshotd(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 
 /* --- imaged --- */
 
-/* A mirror is "host[:port]" or "http[s]://host[:port][/path]". */
-static bool
-mirror_valid(const char *s)
+/* A mirror URL: "host[:port]" or "http[s]://host[:port][/path]", normalized to
+ * "scheme://host[:port][/path]" with no trailing slash and no final "/v2" (requests add it).
+ * NULL when it is none. */
+static char *
+mirror_url(const char *s, bool insecure)
 {
-	const char *host = s;
+	const char *host = s, *scheme = insecure ? "http" : "https";
 
-	if (strncmp(s, "https://", 8) == 0)
+	if (strncmp(s, "https://", 8) == 0) {
 		host = s + 8;
-	else if (strncmp(s, "http://", 7) == 0)
+		scheme = "https";
+	} else if (strncmp(s, "http://", 7) == 0) {
 		host = s + 7;
+		scheme = "http";
+	}
 	const char *slash = strchr(host, '/');
 	if (slash != NULL && host == s)
-		return false;
+		return NULL;
 	_cleanup_free_ char *domain = xstrndup(host, slash ? (size_t)(slash - host) : strlen(host));
 	if (!br_ref_domain_valid(domain))
-		return false;
+		return NULL;
 	for (const char *p = slash; p != NULL && *p != '\0'; p++)
-		if (*p <= ' ' || *p == 0x7f)
-			return false;
-	return true;
+		if (*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+			return NULL;
+	size_t plen = slash ? strlen(slash) : 0;
+	while (plen > 0 && slash[plen - 1] == '/')
+		plen--;
+	if (plen >= 3 && strncmp(slash + plen - 3, "/v2", 3) == 0)
+		plen -= 3;
+	while (plen > 0 && slash[plen - 1] == '/')
+		plen--;
+	return xasprintf("%s://%s%.*s", scheme, domain, (int)plen, slash ? slash : "");
+}
+
+static void
+tls_fini(struct br_registry_tls *t)
+{
+	free(t->ca_file);
+	free(t->client_cert);
+	free(t->client_key);
 }
 
 static void
 registry_fini(struct br_registry_config *r)
 {
 	free(r->host);
-	free(r->ca_file);
-	br_strv_free(r->mirrors);
+	tls_fini(&r->tls);
+	free(r->username);
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->password);
+	for (size_t i = 0; i < r->n_mirrors; i++) {
+		free(r->mirrors[i].url);
+		tls_fini(&r->mirrors[i].tls);
+	}
+	free(r->mirrors);
 }
 
 /* The registry being filled while its object is walked (walk_object passes only cfg). */
@@ -354,60 +383,284 @@ set_registry_host(struct br_config *cfg, yajl_val v, const char *path, br_err *e
 }
 
 static int
-set_registry_insecure(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+want_bool(yajl_val v, const char *path, bool *ret, br_err *err)
 {
 	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected a boolean", path);
-	current_registry(cfg)->insecure = YAJL_IS_TRUE(v);
+	*ret = YAJL_IS_TRUE(v);
 	return 0;
 }
 
 static int
-set_registry_ca_file(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+set_registry_insecure(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return want_bool(v, path, &current_registry(cfg)->tls.insecure, err);
+}
+
+static int
+set_registry_skip_verify(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return want_bool(v, path, &current_registry(cfg)->tls.skip_verify, err);
+}
+
+#define TLS_PATH_SETTER(fn, member)                                                     \
+	static int fn(struct br_config *cfg, yajl_val v, const char *path, br_err *err) \
+	{                                                                               \
+		char *s = NULL;                                                         \
+		if (want_abs_path(v, path, PATH_MAX - 1, &s, err) < 0)                  \
+			return -1;                                                      \
+		replace(&current_registry(cfg)->tls.member, s);                         \
+		return 0;                                                               \
+	}
+
+TLS_PATH_SETTER(set_registry_ca_file, ca_file)
+TLS_PATH_SETTER(set_registry_client_cert, client_cert)
+TLS_PATH_SETTER(set_registry_client_key, client_key)
+
+/* A user name or password: printable, bounded. The value is never quoted in a message. */
+static int
+want_credential(yajl_val v, const char *path, char **ret, br_err *err)
+{
+	const char *s = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	size_t len = strlen(s);
+	if (len == 0 || len > BR_REGISTRY_CREDENTIAL_MAX)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected 1 to %d characters", path,
+		                  BR_REGISTRY_CREDENTIAL_MAX);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: holds a control character",
+			                  path);
+	*ret = xstrdup(s);
+	return 0;
+}
+
+static int
+set_registry_username(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 {
 	char *s = NULL;
 
-	if (want_abs_path(v, path, PATH_MAX - 1, &s, err) < 0)
+	if (want_credential(v, path, &s, err) < 0)
 		return -1;
-	replace(&current_registry(cfg)->ca_file, s);
+	if (strchr(s, ':') != NULL) {
+		free(s);
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: a user name holds no ':'", path);
+	}
+	replace(&current_registry(cfg)->username, s);
+	return 0;
+}
+
+static int
+set_registry_password(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_credential(v, path, &s, err) < 0)
+		return -1;
+	replace(&current_registry(cfg)->password, s);
+	return 0;
+}
+
+/* "auth": base64 of "user:password", as in docker's config.json. */
+static int
+set_registry_auth(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	struct br_registry_config *r = current_registry(cfg);
+	const char *s = NULL;
+	_cleanup_free_ char *plain = NULL;
+
+	if (want_string(v, path, &s, err) < 0)
+		return -1;
+	if (br_base64_decode(s, 4 * BR_REGISTRY_CREDENTIAL_MAX, &plain, NULL, err) < 0)
+		return br_err_wrap(err, "%s", path);
+	char *colon = strchr(plain, ':');
+	if (colon == NULL || colon == plain || colon[1] == '\0') {
+		explicit_bzero(plain, strlen(plain));
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: expected the base64 encoding of \"user:password\"", path);
+	}
+	*colon = '\0';
+	replace(&r->username, xstrdup(plain));
+	replace(&r->password, xstrdup(colon + 1));
+	explicit_bzero(colon + 1, strlen(colon + 1));
+	return 0;
+}
+
+/* ["pull", "resolve", "push"]: at least one, each once. */
+static int
+want_capabilities(yajl_val v, const char *path, unsigned *ret, br_err *err)
+{
+	static const char *const names[] = {"pull", "resolve", "push"};
+	unsigned caps = 0;
+
+	if (!YAJL_IS_ARRAY(v))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an array", path);
+	if (v->u.array.len == 0 || v->u.array.len > 3)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s: expected one to three of \"pull\", \"resolve\", \"push\"",
+		                  path);
+	for (size_t i = 0; i < v->u.array.len; i++) {
+		yajl_val c = v->u.array.values[i];
+		const char *name = YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : NULL;
+		size_t k = 0;
+		while (name != NULL && k < 3 && strcmp(names[k], name) != 0)
+			k++;
+		if (name == NULL || k == 3)
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "%s[%zu]: expected \"pull\", \"resolve\" or \"push\"",
+			                  path, i);
+		if (caps & (1u << k))
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s[%zu]: \"%s\" given twice",
+			                  path, i, names[k]);
+		caps |= 1u << k;
+	}
+	*ret = caps;
+	return 0;
+}
+
+/* A mirror object's keys: url, capabilities and its own TLS settings. */
+static int
+parse_mirror_object(yajl_val v, const char *path, struct br_registry_mirror *m, br_err *err)
+{
+	const char *url = NULL;
+	bool caps_given = false;
+
+	for (size_t i = 0; i < v->u.object.len; i++) {
+		const char *key = v->u.object.keys[i];
+		yajl_val x = v->u.object.values[i];
+		_cleanup_free_ char *sub = xasprintf("%s.%s", path, key);
+		char *s = NULL;
+		int rc = 0;
+
+		if (YAJL_IS_NULL(x))
+			continue;
+		if (strcmp(key, "url") == 0) {
+			rc = want_string(x, sub, &url, err);
+		} else if (strcmp(key, "capabilities") == 0) {
+			rc = want_capabilities(x, sub, &m->capabilities, err);
+			caps_given = true;
+		} else if (strcmp(key, "insecure") == 0) {
+			rc = want_bool(x, sub, &m->tls.insecure, err);
+		} else if (strcmp(key, "skip_verify") == 0) {
+			rc = want_bool(x, sub, &m->tls.skip_verify, err);
+		} else if (strcmp(key, "ca_file") == 0 || strcmp(key, "client_cert") == 0 ||
+		           strcmp(key, "client_key") == 0) {
+			rc = want_abs_path(x, sub, PATH_MAX - 1, &s, err);
+			if (rc == 0)
+				replace(key[0] == 'c' && key[1] == 'a'    ? &m->tls.ca_file
+				        : strcmp(key, "client_cert") == 0 ? &m->tls.client_cert
+				                                          : &m->tls.client_key,
+				        s);
+		} else {
+			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: unknown key", sub);
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (url == NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s.url: missing", path);
+	m->url = mirror_url(url, m->tls.insecure);
+	if (m->url == NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s.url: \"%s\" is not a mirror (host[:port] or "
+		                  "http[s]://host[:port][/path])",
+		                  path, BR_ERR_QUOTE(url));
+	if (!caps_given)
+		m->capabilities = BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE;
 	return 0;
 }
 
 static int
 set_registry_mirrors(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 {
+	struct br_registry_config *r = current_registry(cfg);
+
 	if (!YAJL_IS_ARRAY(v))
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an array", path);
 	size_t n = v->u.array.len;
 	if (n > MAX_MIRRORS)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: more than %d mirrors", path,
 		                  MAX_MIRRORS);
-	_cleanup_strv_ char **mirrors = xcalloc(n + 1, sizeof(*mirrors));
+	for (size_t i = 0; i < r->n_mirrors; i++) {
+		free(r->mirrors[i].url);
+		tls_fini(&r->mirrors[i].tls);
+	}
+	free(r->mirrors);
+	r->mirrors = xcalloc(n + 1, sizeof(*r->mirrors));
+	r->n_mirrors = 0;
 	for (size_t i = 0; i < n; i++) {
 		yajl_val m = v->u.array.values[i];
-		if (!YAJL_IS_STRING(m))
-			return br_err_set(err, BR_INVALID_ARGUMENT, "%s[%zu]: expected a string",
-			                  path, i);
-		if (!mirror_valid(YAJL_GET_STRING(m)))
+		struct br_registry_mirror *out = &r->mirrors[r->n_mirrors++];
+		_cleanup_free_ char *sub = xasprintf("%s[%zu]", path, i);
+		if (YAJL_IS_OBJECT(m)) {
+			if (parse_mirror_object(m, sub, out, err) < 0)
+				return -1;
+		} else if (YAJL_IS_STRING(m)) {
+			out->url = mirror_url(YAJL_GET_STRING(m), false);
+			out->capabilities = BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE;
+			out->tls.insecure = out->url != NULL && strncmp(out->url, "http:", 5) == 0;
+			if (out->url == NULL)
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "%s: \"%s\" is not a mirror (host[:port] or "
+				                  "http[s]://host[:port][/path])",
+				                  sub, BR_ERR_QUOTE(YAJL_GET_STRING(m)));
+		} else {
 			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "%s[%zu]: \"%s\" is not a mirror "
-			                  "(host[:port] or http[s]://host[:port][/path])",
-			                  path, i, BR_ERR_QUOTE(YAJL_GET_STRING(m)));
-		mirrors[i] = xstrdup(YAJL_GET_STRING(m));
+			                  "%s: expected a string or an object", sub);
+		}
+		if (strncmp(out->url, "http:", 5) == 0)
+			out->tls.insecure = true;
+		if ((out->tls.client_cert == NULL) != (out->tls.client_key == NULL))
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "%s: client_cert and client_key go together", sub);
 	}
-	struct br_registry_config *r = current_registry(cfg);
-	br_strv_free(r->mirrors);
-	r->mirrors = br_steal_ptr(&mirrors);
 	return 0;
 }
 
 static const struct field registry_fields[] = {
         {"host", set_registry_host},
         {"insecure", set_registry_insecure},
+        {"skip_verify", set_registry_skip_verify},
         {"ca_file", set_registry_ca_file},
+        {"client_cert", set_registry_client_cert},
+        {"client_key", set_registry_client_key},
+        {"username", set_registry_username},
+        {"password", set_registry_password},
+        {"auth", set_registry_auth},
         {"mirrors", set_registry_mirrors},
         {NULL, NULL},
 };
+
+static bool
+has_key(yajl_val obj, const char *key)
+{
+	for (size_t i = 0; YAJL_IS_OBJECT(obj) && i < obj->u.object.len; i++)
+		if (strcmp(obj->u.object.keys[i], key) == 0 &&
+		    !YAJL_IS_NULL(obj->u.object.values[i]))
+			return true;
+	return false;
+}
+
+/* What one registry's keys must agree on once all are read. */
+static int
+registry_check(const struct br_registry_config *r, yajl_val obj, const char *sub, br_err *err)
+{
+	if (r->host == NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s.host: missing", sub);
+	if (has_key(obj, "auth") && (has_key(obj, "username") || has_key(obj, "password")))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s.auth: give either auth or username and password", sub);
+	if ((r->username == NULL) != (r->password == NULL))
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s.%s: missing", sub,
+		                  r->username == NULL ? "username" : "password");
+	if ((r->tls.client_cert == NULL) != (r->tls.client_key == NULL))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "%s.%s: missing (client_cert and client_key go together)", sub,
+		                  r->tls.client_cert == NULL ? "client_cert" : "client_key");
+	return 0;
+}
 
 static int
 set_registries(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
@@ -428,8 +681,8 @@ set_registries(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 		if (walk_object(cfg, v->u.array.values[i], sub, registry_fields, err) < 0)
 			return -1;
 		const struct br_registry_config *r = current_registry(cfg);
-		if (r->host == NULL)
-			return br_err_set(err, BR_INVALID_ARGUMENT, "%s.host: missing", sub);
+		if (registry_check(r, v->u.array.values[i], sub, err) < 0)
+			return -1;
 		for (size_t j = 0; j + 1 < cfg->imaged.n_registries; j++)
 			if (strcmp(cfg->imaged.registries[j].host, r->host) == 0)
 				return br_err_set(err, BR_INVALID_ARGUMENT,

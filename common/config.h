@@ -15,7 +15,11 @@
  *     "snapshotd": {"snapshotter": "overlayfs", "gc_delay_ms": 1000,
  *                   "gc_interval_ms": 3600000},
  *     "imaged": {"registries": [{"host": "127.0.0.1:5000", "insecure": true,
- *                                "ca_file": "...", "mirrors": ["..."]}],
+ *                                "skip_verify": false, "ca_file": "...",
+ *                                "client_cert": "...", "client_key": "...",
+ *                                "username": "...", "password": "...", "auth": "...",
+ *                                "mirrors": ["host:port", {"url": "https://...",
+ *                                            "capabilities": ["pull", "resolve"]}]}],
  *                "max_concurrent_downloads": 3, "platform": "linux/amd64",
  *                "job_lease_ttl_ms": 900000, "push_chunk_threshold": 67108864,
  *                "push_chunk_size": 16777216},
@@ -45,12 +49,41 @@
 
 #define BR_CONFIG_DEFAULT_PATH "/etc/berth/berth.json"
 #define BR_CONFIG_MAX_SIZE (1u << 20)
+/* Longest registry user name, password or token accepted anywhere. */
+#define BR_REGISTRY_CREDENTIAL_MAX 4096
+
+/* What an endpoint of a registry is used for (as containerd's hosts.toml capabilities):
+ * resolving a tag to a digest, fetching by digest, pushing. */
+enum {
+	BR_REGISTRY_PULL = 1u << 0,
+	BR_REGISTRY_RESOLVE = 1u << 1,
+	BR_REGISTRY_PUSH = 1u << 2,
+};
+
+/* How one endpoint is reached. */
+struct br_registry_tls {
+	bool insecure;     /* plain HTTP (explicit opt-in) */
+	bool skip_verify;  /* TLS without verifying the server's certificate (explicit opt-in) */
+	char *ca_file;     /* CAs trusted besides the system's; NULL: the system's only */
+	char *client_cert; /* mutual TLS: PEM certificate and key, both or neither */
+	char *client_key;
+};
+
+/* A mirror: tried before the registry itself for what its capabilities allow. */
+struct br_registry_mirror {
+	char *url;             /* "https://host[:port][/path]": scheme always present, no "/v2", no
+	                        * trailing slash; requests go to <url>/v2/... */
+	unsigned capabilities; /* BR_REGISTRY_*; default pull and resolve */
+	struct br_registry_tls tls;
+};
 
 struct br_registry_config {
-	char *host;     /* "127.0.0.1:5000", "docker.io" */
-	bool insecure;  /* plain HTTP allowed */
-	char *ca_file;  /* NULL: system CAs */
-	char **mirrors; /* NULL-terminated, may be NULL */
+	char *host; /* "127.0.0.1:5000", "docker.io" */
+	struct br_registry_tls tls;
+	char *username; /* credentials for the registry, both or neither; NULL: none */
+	char *password;
+	struct br_registry_mirror *mirrors;
+	size_t n_mirrors;
 };
 
 struct br_runtime_config {

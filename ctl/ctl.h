@@ -246,6 +246,29 @@ void ctl_progress_layer_line(const struct br_job_item *it, size_t width, char *b
  * cut to `width` columns. Pure. */
 void ctl_progress_total_line(const struct br_job *job, double bytes_per_s, size_t width, char *buf,
                              size_t cap);
+
+/* ---- login.c ---- */
+
+/* Credentials for a registry from docker's config.json (heap strings, NULL when absent). */
+struct ctl_creds {
+	char *username;
+	char *password;
+	char *identity_token;
+};
+void ctl_creds_fini(struct ctl_creds *c);
+/*
+ * The credentials config.json ($DOCKER_CONFIG, else ~/.docker) holds for registry `host`
+ * ("docker.io", "127.0.0.1:5000"); none when there is no file or no entry. FAILED_PRECONDITION
+ * when they are in a credential helper (not supported) or the entry is malformed; *ret is
+ * then empty. ctl_ref_creds does the same for the registry of image reference `ref`.
+ */
+int ctl_registry_creds(const char *host, struct ctl_creds *ret, br_err *err);
+int ctl_ref_creds(const char *ref, struct ctl_creds *ret, br_err *err);
+/* A request's auth for `ref`: what config.json holds, or none with a warning on stderr
+ * ("...; <doing> without credentials") when it cannot be used. `creds` holds the strings. */
+struct br_registry_auth ctl_ref_auth(const char *ref, const char *doing, struct ctl_creds *creds);
+int ctl_cmd_login(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_logout(struct ctl *ctl, int argc, char **argv);
 /* volumes.c: berth volume create|ls|inspect|rm|prune */
 int ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);

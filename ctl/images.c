@@ -68,7 +68,9 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 	if (ctl_signals_start(NULL, NULL, &err) < 0)
 		return ctl_report(&err);
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_pull_req req = {.ref = ref, .platform = platform};
+	_cleanup_(ctl_creds_fini) struct ctl_creds creds = {0};
+	struct br_image_pull_req req = {
+	        .ref = ref, .platform = platform, .auth = ctl_ref_auth(ref, "pulling", &creds)};
 	struct br_job_ref job;
 	if (ctl_call(ctl, "images.pull", &br_image_pull_req_schema, &req, &br_job_ref_schema, &job,
 	             arena, 0, &err) < 0) {
@@ -90,7 +92,8 @@ ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out)
 {
 	_cleanup_free_ char *what = xasprintf("pull %s", BR_ERR_QUOTE(ref));
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_pull_req req = {.ref = ref};
+	_cleanup_(ctl_creds_fini) struct ctl_creds creds = {0};
+	struct br_image_pull_req req = {.ref = ref, .auth = ctl_ref_auth(ref, "pulling", &creds)};
 	struct br_job_ref job;
 	br_err err = BR_ERR_INIT;
 
@@ -407,9 +410,10 @@ int
 ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"pull", cmd_pull},     {"import", cmd_import}, {"ls", cmd_ls},
-	        {"list", cmd_ls},       {"rm", cmd_rm},         {"remove", cmd_rm},
-	        {"push", ctl_cmd_push}, {"tag", ctl_cmd_tag},
+	        {"pull", cmd_pull},         {"import", cmd_import}, {"ls", cmd_ls},
+	        {"list", cmd_ls},           {"rm", cmd_rm},         {"remove", cmd_rm},
+	        {"push", ctl_cmd_push},     {"tag", ctl_cmd_tag},   {"login", ctl_cmd_login},
+	        {"logout", ctl_cmd_logout},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),
@@ -417,6 +421,7 @@ ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 	                   "       berth images import FILE [--name NAME] [-q]\n"
 	                   "       berth images ls|list [-q]\n"
 	                   "       berth images rm|remove NAME...\n"
-	                   "       berth images push IMAGE [DEST] [--platform P]\n"
-	                   "       berth images tag SOURCE TARGET\n");
+	                   "       berth images push IMAGE [DEST] [--platform P] [-q]\n"
+	                   "       berth images tag SOURCE TARGET\n"
+	                   "       berth images login|logout ... (as berth login|logout)\n");
 }

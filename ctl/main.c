@@ -33,6 +33,9 @@ static const char usage_text[] =
         "  images rm|remove NAME...\n"
         "  push IMAGE [DEST] [--platform P] [-q]   an image to a registry (images push)\n"
         "  tag SOURCE TARGET            another name for an image (images tag)\n"
+        "  login [-u USER] [-p PASS | --password-stdin] [REGISTRY]\n"
+        "                               check and store a registry's credentials\n"
+        "  logout [REGISTRY]            remove them\n"
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
         "  create [OPTIONS] IMAGE [CMD ARG...]   a container, not started\n"
         "  start [-a] ID...             start created or stopped containers\n"
@@ -74,6 +77,8 @@ static const struct {
         {"pull", ctl_cmd_pull},
         {"push", ctl_cmd_push},
         {"tag", ctl_cmd_tag},
+        {"login", ctl_cmd_login},
+        {"logout", ctl_cmd_logout},
         {"run", ctl_cmd_run},
         {"create", ctl_cmd_create},
         {"start", ctl_cmd_start},

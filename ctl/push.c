@@ -64,7 +64,14 @@ ctl_cmd_push(struct ctl *ctl, int argc, char **argv)
 	if (ctl_signals_start(NULL, NULL, &err) < 0)
 		return ctl_report(&err);
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_push_req req = {.name = name, .dest = dest, .platform = platform};
+	/* The destination's credentials; without DEST the image's own name is the destination. */
+	_cleanup_(ctl_creds_fini) struct ctl_creds creds = {0};
+	struct br_image_push_req req = {
+	        .name = name,
+	        .dest = dest,
+	        .platform = platform,
+	        .auth = ctl_ref_auth(dest ? dest : name, "pushing", &creds),
+	};
 	struct br_job_ref job;
 	if (ctl_call(ctl, "images.push", &br_image_push_req_schema, &req, &br_job_ref_schema, &job,
 	             arena, 0, &err) < 0) {

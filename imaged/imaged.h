@@ -328,8 +328,9 @@ char *imaged_platform_string(const char *os, const char *arch, const char *varia
 /* ------------------------------------------------------------------ jobs' work */
 
 struct imaged_pull_arg {
-	char *ref;      /* as the user gave it */
-	char *platform; /* NULL: the configured default */
+	char *ref;                 /* as the user gave it */
+	char *platform;            /* NULL: the configured default */
+	struct imaged_creds creds; /* the call's, if it gave any */
 };
 void imaged_pull_arg_free(void *arg);
 /* The pull job (pull.c). */
@@ -345,9 +346,10 @@ void imaged_import_arg_free(void *arg);
 int imaged_import_run(struct imaged_job *job, char **ret_result, br_err *err);
 
 struct imaged_push_arg {
-	char *name;     /* the image record, normalized */
-	char *dest;     /* normalized reference to push to */
-	char *platform; /* NULL: every platform of an index */
+	char *name;                /* the image record, normalized */
+	char *dest;                /* normalized reference to push to */
+	char *platform;            /* NULL: every platform of an index */
+	struct imaged_creds creds; /* the call's, if it gave any */
 };
 void imaged_push_arg_free(void *arg);
 /* The push job (push.c). */

@@ -2,8 +2,11 @@
 /*
  * The pull job: resolve a reference on its registry (index -> the platform's manifest ->
  * config), store those documents in contentd, unpack the layers (unpack.c), then write the
- * image record. Every document is checked against the digest that names it before it is
- * parsed or stored; nothing is visible as an image until the record is written at the end.
+ * image record. The registry object (registry.c) tries the configured mirrors before the
+ * registry itself, request by request: a tag is resolved by the first endpoint that can
+ * resolve and has it, and each document and layer is fetched from the first that has it. Every
+ * document is checked against the digest that names it before it is parsed or stored; nothing is
+ * visible as an image until the record is written at the end.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@ imaged_pull_arg_free(void *arg)
 		return;
 	free(a->ref);
 	free(a->platform);
+	imaged_creds_fini(&a->creds);
 	free(a);
 }
 
@@ -142,8 +146,9 @@ pull(struct imaged_job *job, const struct imaged_pull_arg *a, const char *name,
 {
 	const struct br_config *cfg = job->svc->cfg;
 	struct imaged_cancel cancel = {{&job->cancel, NULL}};
+	struct br_registry_auth auth = imaged_creds_auth(&a->creds);
 	_cleanup_(imaged_registry_freep) struct imaged_registry *reg =
-	        imaged_registry_new(cfg, ref);
+	        imaged_registry_open(cfg, ref, &auth, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE);
 	_cleanup_(imaged_http_freep) struct imaged_http *http = imaged_http_new();
 	_cleanup_(br_oci_index_freep) struct br_oci_index *idx = NULL;
 	_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;

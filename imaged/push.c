@@ -35,6 +35,7 @@ imaged_push_arg_free(void *arg)
 	free(a->name);
 	free(a->dest);
 	free(a->platform);
+	imaged_creds_fini(&a->creds);
 	free(a);
 }
 
@@ -687,7 +688,8 @@ push(struct imaged_job *job, const struct imaged_push_arg *a, const struct br_re
 		           plan.top.digest);
 		goto out;
 	}
-	p.reg = imaged_registry_new(svc->cfg, dest);
+	struct br_registry_auth auth = imaged_creds_auth(&a->creds);
+	p.reg = imaged_registry_open(svc->cfg, dest, &auth, BR_REGISTRY_PUSH);
 	p.http = imaged_http_new();
 	add_mount_source(&p, dest, img->name, arena);
 	for (size_t i = 0; i < img->labels.n; i++)

@@ -10,8 +10,14 @@
  * ones negotiate with ALPN. Redirects (blob storage) are followed; from an https registry only
  * to https. curl does not send the Authorization header to another host after a redirect.
  * Content encodings are never requested, so the bytes hashed are the bytes stored.
+ *
+ * A request goes to the registry's endpoints (registry_hosts.c) in order, to the next one when
+ * a mirror is down or lacks the content (imaged_fetch_open_at). On each endpoint a 401 is
+ * answered once (answer_challenge): Basic from then on, or a bearer token from the realm,
+ * kept under the registry's lock with its expiry for every request of the job.
  */
 #include "imaged/registry.h"
+#include "imaged/registry_int.h"
 
 #include <pthread.h>
 #include <errno.h>
@@ -21,26 +27,19 @@
 
 #include <curl/curl.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/loop.h"
 #include "common/oci.h"
 #include "common/xalloc.h"
 
 #define FETCH_BUFFER (1u << 20)    /* bytes held per download before curl is paused */
 #define ERROR_BODY_MAX (16u << 10) /* bytes of an error response kept for its message */
 #define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
-#define TOKEN_MAX (1u << 20)       /* token responses */
-#define POLL_MS 100                /* how often a waiting read checks for cancellation */
-
-struct imaged_registry {
-	char *host; /* where requests go: "registry-1.docker.io", "127.0.0.1:5000" */
-	char *repo; /* "library/busybox" */
-	char *url;  /* "https://registry-1.docker.io/v2/library/busybox" */
-	bool insecure;
-	char *ca_file;
-	pthread_mutex_t lock;
-	char *token; /* bearer token (lock) */
-};
+#define TOKEN_MAX IMAGED_TOKEN_RESPONSE_MAX
+#define TRIED_MAX 2048 /* bytes of the "tried before" part of an error */
+#define POLL_MS 100    /* how often a waiting read checks for cancellation */
 
 struct imaged_http {
 	CURLM *multi;
@@ -62,6 +61,7 @@ struct imaged_fetch {
 	long status;
 	char reason[96];
 	char *content_type, *docker_digest, *www_authenticate;
+	uint64_t auth_gen;     /* the endpoint's authentication state the request was sent with */
 	int64_t range_start;   /* asked for the body from this byte on (0: the whole body) */
 	int64_t content_range; /* start of a 206 response's Content-Range, -1 when absent */
 	int64_t body_start;    /* the byte of the whole body this response starts at */
@@ -87,43 +87,6 @@ void
 imaged_http_global_cleanup(void)
 {
 	curl_global_cleanup();
-}
-
-struct imaged_registry *
-imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref)
-{
-	const struct br_registry_config *rc = cfg ? br_config_registry(cfg, ref->domain) : NULL;
-	struct imaged_registry *reg = xnew(struct imaged_registry);
-
-	reg->host = xstrdup(strcmp(ref->domain, "docker.io") == 0 ? "registry-1.docker.io"
-	                                                          : ref->domain);
-	reg->repo = xstrdup(ref->path);
-	reg->insecure = rc != NULL && rc->insecure;
-	reg->ca_file = rc != NULL && rc->ca_file != NULL ? xstrdup(rc->ca_file) : NULL;
-	reg->url =
-	        xasprintf("%s://%s/v2/%s", reg->insecure ? "http" : "https", reg->host, reg->repo);
-	pthread_mutex_init(&reg->lock, NULL);
-	return reg;
-}
-
-void
-imaged_registry_free(struct imaged_registry *reg)
-{
-	if (reg == NULL)
-		return;
-	free(reg->host);
-	free(reg->repo);
-	free(reg->url);
-	free(reg->ca_file);
-	free(reg->token);
-	pthread_mutex_destroy(&reg->lock);
-	free(reg);
-}
-
-const char *
-imaged_registry_url(const struct imaged_registry *reg)
-{
-	return reg->url;
 }
 
 struct imaged_http *
@@ -223,8 +186,15 @@ header_cb(char *p, size_t size, size_t n, void *data)
 		free(f->docker_digest);
 		f->docker_digest = header_value(p, len, strlen("docker-content-digest:"));
 	} else if (header_is(p, len, "www-authenticate:")) {
-		free(f->www_authenticate);
-		f->www_authenticate = header_value(p, len, strlen("www-authenticate:"));
+		/* Several headers are one list of challenges, joined by commas. */
+		_cleanup_free_ char *v = header_value(p, len, strlen("www-authenticate:"));
+		size_t have = f->www_authenticate ? strlen(f->www_authenticate) : 0;
+		if (v != NULL && have + strlen(v) + 2 <= IMAGED_CHALLENGE_HEADER_MAX) {
+			char *joined = xasprintf("%s%s%s", have ? f->www_authenticate : "",
+			                         have ? ", " : "", v);
+			free(f->www_authenticate);
+			f->www_authenticate = joined;
+		}
 	} else if (header_is(p, len, "content-range:")) {
 		char *v = header_value(p, len, strlen("content-range:"));
 		f->content_range = content_range_start(v);
@@ -314,11 +284,43 @@ curl_setup_error(struct imaged_fetch *f, CURLcode c, br_err *err)
 	return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_easy_strerror(c));
 }
 
-/* Start GET `url`; with `auth`, the registry's bearer token (if it has one) is sent. */
+/* The TLS settings of endpoint `ep` on handle `e`: its CA file in addition to the system's,
+ * verification off only where configured, its client certificate. */
+static CURLcode
+set_tls(CURL *e, const struct imaged_endpoint *ep)
+{
+	CURLcode c = CURLE_OK;
+
+#define SET(opt, val)                                      \
+	do {                                               \
+		if (c == CURLE_OK)                         \
+			c = curl_easy_setopt(e, opt, val); \
+	} while (0)
+	if (ep->ca_file != NULL) {
+		SET(CURLOPT_CAINFO, ep->ca_file);
+		SET(CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	if (ep->skip_verify) {
+		SET(CURLOPT_SSL_VERIFYPEER, 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (ep->client_cert != NULL) {
+		SET(CURLOPT_SSLCERT, ep->client_cert);
+		SET(CURLOPT_SSLKEY, ep->client_key);
+	}
+#undef SET
+	return c;
+}
+
+/*
+ * Start a request to `url` of endpoint `ep`: GET, or POST of the form `post` (may be NULL).
+ * `authorization` (may be NULL) is the whole "Authorization: ..." header line.
+ */
 static int
-fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *url,
-            const char *accept, bool auth, int64_t max_size, int64_t range_start,
-            const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struct imaged_http *http,
+            const char *url, const char *accept, const char *authorization, const char *post,
+            int64_t max_size, int64_t range_start, const struct imaged_cancel *cancel,
+            struct imaged_fetch **ret, br_err *err)
 {
 	struct imaged_fetch *f = xnew(struct imaged_fetch);
 	CURL *e = http->easy;
@@ -340,14 +342,8 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 		_cleanup_free_ char *h = xasprintf("Accept: %s", accept);
 		f->headers = curl_slist_append(f->headers, h);
 	}
-	if (auth) {
-		pthread_mutex_lock(&reg->lock);
-		if (reg->token != NULL) {
-			_cleanup_free_ char *h = xasprintf("Authorization: Bearer %s", reg->token);
-			f->headers = curl_slist_append(f->headers, h);
-		}
-		pthread_mutex_unlock(&reg->lock);
-	}
+	if (authorization != NULL)
+		f->headers = curl_slist_append(f->headers, authorization);
 
 	curl_easy_reset(e);
 #define SET(opt, val)                                      \
@@ -356,12 +352,15 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 			c = curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, f->url);
-	SET(CURLOPT_HTTPGET, 1L);
+	if (post != NULL)
+		SET(CURLOPT_COPYPOSTFIELDS, post);
+	else
+		SET(CURLOPT_HTTPGET, 1L);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
 	SET(CURLOPT_MAXREDIRS, 10L);
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, reg->insecure ? "http,https" : "https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, ep->insecure ? "http,https" : "https");
 	SET(CURLOPT_HTTP_VERSION,
 	    plain ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_CONNECTTIMEOUT, 30L);
@@ -377,12 +376,9 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 	SET(CURLOPT_ERRORBUFFER, f->errbuf);
 	if (range_start > 0)
 		SET(CURLOPT_RANGE, range);
-	if (reg->ca_file != NULL) {
-		/* The file's CAs in addition to the system's. */
-		SET(CURLOPT_CAINFO, reg->ca_file);
-		SET(CURLOPT_CAPATH, "/etc/ssl/certs");
-	}
 #undef SET
+	if (c == CURLE_OK)
+		c = set_tls(e, ep);
 	if (c != CURLE_OK) {
 		curl_setup_error(f, c, err);
 		fetch_free(f);
@@ -481,6 +477,45 @@ http_error(struct imaged_fetch *f, br_err *err)
 	return -1;
 }
 
+/* A transport failure, with what to do about it when it is one of TLS. */
+static int
+transport_error(struct imaged_fetch *f, br_err *err)
+{
+	const char *what = f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result);
+
+	switch (f->result) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return br_err_set(err, BR_UNAVAILABLE,
+		                  "GET %s: the server's TLS certificate is not trusted (%s); give "
+		                  "the CA that signed it as ca_file of this registry in "
+		                  "imaged.registries",
+		                  f->url, what);
+	case CURLE_SSL_CACERT_BADFILE:
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "GET %s: the registry's ca_file cannot be used (%s)", f->url,
+		                  what);
+	case CURLE_SSL_CERTPROBLEM:
+		return br_err_set(err, BR_FAILED_PRECONDITION,
+		                  "GET %s: the registry's client_cert or client_key cannot be used "
+		                  "(%s)",
+		                  f->url, what);
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		if (strncmp(f->url, "https:", 6) == 0)
+			return br_err_set(
+			        err, BR_UNAVAILABLE,
+			        "GET %s: TLS connection failed (%s); if the registry asks "
+			        "for a client certificate, configure client_cert and "
+			        "client_key for it",
+			        f->url, what);
+		break;
+	default:
+		break;
+	}
+	return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url, what);
+}
+
 /* How a finished transfer ended: 0, or -1 with the transport or HTTP error. */
 static int
 transfer_result(struct imaged_fetch *f, br_err *err)
@@ -488,8 +523,7 @@ transfer_result(struct imaged_fetch *f, br_err *err)
 	if (f->result != CURLE_OK) {
 		if (f->too_large)
 			return too_large_error(f, err);
-		return br_err_set(err, BR_UNAVAILABLE, "GET %s: %s", f->url,
-		                  f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
+		return transport_error(f, err);
 	}
 	if (!f->status_known)
 		learn_status(f);
@@ -546,102 +580,174 @@ read_all(struct imaged_fetch *f, char **ret, size_t *ret_len, br_err *err)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ bearer tokens */
+/* ------------------------------------------------------------------ authentication */
 
-/* The value of `key` in a challenge: Bearer realm="...",service="...",scope="..." */
+/* The Authorization header line for a request to `ep` (NULL: none yet), and the state it
+ * was made from. */
 static char *
-challenge_param(const char *challenge, const char *key)
+authorization(struct imaged_registry *reg, struct imaged_endpoint *ep, uint64_t *ret_gen)
 {
-	const char *p = challenge;
-	size_t klen = strlen(key);
+	char *out = NULL;
 
-	if (strncasecmp(p, "Bearer ", 7) != 0)
-		return NULL;
-	p += 7;
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *eq = strchr(p, '=');
-		if (eq == NULL)
-			return NULL;
-		bool match = (size_t)(eq - p) == klen && strncasecmp(p, key, klen) == 0;
-		p = eq + 1;
-		_cleanup_free_ char *val = xmalloc(strlen(p) + 1);
-		size_t n = 0;
-		if (*p == '"') {
-			for (p++; *p != '\0' && *p != '"'; p++) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				val[n++] = *p;
-			}
-			if (*p == '"')
-				p++;
-		} else {
-			while (*p != '\0' && *p != ',')
-				val[n++] = *p++;
-		}
-		val[n] = '\0';
-		if (match)
-			return br_steal_ptr(&val);
+	pthread_mutex_lock(&reg->lock);
+	if (ep->token != NULL && br_now_ms() < ep->token_expires) {
+		/* an expired one is not sent: the 401 that follows gets a new one */
+		out = xasprintf("Authorization: Bearer %s", ep->token);
+	} else if (ep->basic && ep->username != NULL) {
+		_cleanup_free_ char *plain =
+		        xasprintf("%s:%s", ep->username, ep->password ? ep->password : "");
+		_cleanup_free_ char *b64 = br_base64_encode(plain, strlen(plain));
+		out = xasprintf("Authorization: Basic %s", b64);
+		explicit_bzero(plain, strlen(plain));
+		explicit_bzero(b64, strlen(b64));
 	}
-	return NULL;
+	*ret_gen = ep->auth_gen;
+	pthread_mutex_unlock(&reg->lock);
+	return out;
 }
 
-/* Anonymous token flow: GET realm?service=...&scope=... and keep the token it answers. */
-static int
-fetch_token(struct imaged_registry *reg, struct imaged_http *http, const char *challenge,
-            const struct imaged_cancel *cancel, br_err *err)
+static char *
+form_escape(struct imaged_http *http, const char *s)
 {
-	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
-	_cleanup_free_ char *service = challenge_param(challenge, "service");
-	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
-	_cleanup_free_ char *body = NULL;
+	char *e = curl_easy_escape(http->easy, s ? s : "", 0);
+	char *out = xstrdup(e ? e : "");
+
+	curl_free(e);
+	return out;
+}
+
+/*
+ * Get a token from the challenge's realm, for `scope` (the challenge's, else the job's
+ * repository): with an identity token, POST a refresh_token grant (as docker does); with a
+ * user name, GET with Basic authentication; else an anonymous GET.
+ */
+static int
+fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+            const struct imaged_challenge *ch, const struct imaged_cancel *cancel, br_err *err)
+{
+	_cleanup_free_ char *body = NULL, *post = NULL, *auth = NULL, *token = NULL;
+	_cleanup_free_ char *scope = NULL;
 	struct imaged_fetch *f = NULL;
-	yajl_val root = NULL;
-	const char *token = NULL;
+	int64_t expires_in;
 	size_t len;
+	bool realm_ok =
+	        ch->realm != NULL && (strncmp(ch->realm, "https://", 8) == 0 ||
+	                              (ep->insecure && strncmp(ch->realm, "http://", 7) == 0));
 
-	if (realm == NULL || (strncmp(realm, "https://", 8) != 0 &&
-	                      !(reg->insecure && strncmp(realm, "http://", 7) == 0)))
+	if (!realm_ok || strpbrk(ch->realm, " \"<>\\^`{|}") != NULL)
 		return br_err_set(err, BR_PERMISSION_DENIED,
-		                  "%s: authentication required, and the challenge names no usable "
+		                  "authentication required, and the challenge names no usable "
 		                  "token realm (%s)",
-		                  reg->url, challenge);
-	if (scope == NULL)
-		scope = xasprintf("repository:%s:pull", reg->repo);
-	char *esc_service = curl_easy_escape(http->easy, service ? service : "", 0);
-	char *esc_scope = curl_easy_escape(http->easy, scope, 0);
-	_cleanup_free_ char *url =
-	        xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
-	                  esc_service ? esc_service : "", esc_scope ? esc_scope : "");
-	curl_free(esc_service);
-	curl_free(esc_scope);
+		                  ch->realm ? ch->realm : "none");
+	if (ch->scope != NULL)
+		scope = xstrdup(ch->scope);
+	else if (reg->repo[0] != '\0')
+		scope = xasprintf("repository:%s:%s", reg->repo, reg->push ? "pull,push" : "pull");
+	_cleanup_free_ char *esc_service = form_escape(http, ch->service);
+	_cleanup_free_ char *esc_scope = form_escape(http, scope);
+	_cleanup_free_ char *url = NULL;
+	if (ep->identity_token != NULL) {
+		_cleanup_free_ char *esc_token = form_escape(http, ep->identity_token);
+		url = xstrdup(ch->realm);
+		post = xasprintf("grant_type=refresh_token&client_id=berth&service=%s%s%s"
+		                 "&refresh_token=%s",
+		                 esc_service, scope ? "&scope=" : "", scope ? esc_scope : "",
+		                 esc_token);
+		explicit_bzero(esc_token, strlen(esc_token));
+	} else {
+		url = xasprintf("%s%sservice=%s%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
+		                esc_service, scope ? "&scope=" : "", scope ? esc_scope : "");
+		if (ep->username != NULL) {
+			_cleanup_free_ char *plain =
+			        xasprintf("%s:%s", ep->username, ep->password ? ep->password : "");
+			_cleanup_free_ char *b64 = br_base64_encode(plain, strlen(plain));
+			auth = xasprintf("Authorization: Basic %s", b64);
+			explicit_bzero(plain, strlen(plain));
+			explicit_bzero(b64, strlen(b64));
+		}
+	}
 
-	if (fetch_start(reg, http, url, "application/json", false, TOKEN_MAX, 0, cancel, &f, err) <
-	    0)
+	int rc = fetch_start(reg, ep, http, url, "application/json", auth, post, TOKEN_MAX, 0,
+	                     cancel, &f, err);
+	if (post != NULL)
+		explicit_bzero(post, strlen(post));
+	if (auth != NULL)
+		explicit_bzero(auth, strlen(auth));
+	if (rc < 0)
 		return -1;
-	int rc = await_status(f, err);
+	rc = await_status(f, err);
 	if (rc == 0)
 		rc = read_all(f, &body, &len, err);
+	bool refused = rc < 0 && (f->status == 401 || f->status == 403);
 	fetch_free(f);
+	if (refused && (ep->username != NULL || ep->identity_token != NULL))
+		return br_err_wrap(err, "the registry refused the credentials: get a token");
 	if (rc < 0)
 		return br_err_wrap(err, "get a token");
-	if (br_json_parse(body, len, TOKEN_MAX, "token response", &root, err) < 0)
-		return br_err_wrap(err, "GET %s", url);
-	br_json_get_str(root, "", "token", false, &token, NULL);
-	if (token == NULL || token[0] == '\0')
-		br_json_get_str(root, "", "access_token", false, &token, NULL);
-	if (token == NULL || token[0] == '\0' || strpbrk(token, "\r\n") != NULL) {
-		yajl_tree_free(root);
-		return br_err_set(err, BR_PERMISSION_DENIED, "GET %s: the answer holds no token",
-		                  url);
-	}
+	if (imaged_token_parse(body, len, &token, &expires_in, err) < 0)
+		return br_err_wrap(err, "%s %s", post ? "POST" : "GET", url);
 	pthread_mutex_lock(&reg->lock);
-	free(reg->token);
-	reg->token = xstrdup(token);
+	imaged_free_secret(ep->token);
+	ep->token = br_steal_ptr(&token);
+	ep->token_expires = br_now_ms() + expires_in * 1000;
+	ep->auth_gen++;
 	pthread_mutex_unlock(&reg->lock);
-	yajl_tree_free(root);
 	return 0;
+}
+
+/* What one request did about 401s: at most one answer of its own, and at most once the
+ * state another thread obtained meanwhile, so that a request is sent at most three times. */
+struct auth_attempt {
+	bool answered;
+	bool followed;
+};
+
+/*
+ * Answer the 401 of `f` (sent with authentication state `gen`): a token from the Bearer
+ * challenge, or Basic authentication from now on. 0 to send the request again; -1 when
+ * there is nothing more to try (the error says why).
+ */
+static int
+answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+                 const char *header, uint64_t gen, struct auth_attempt *at,
+                 const struct imaged_cancel *cancel, br_err *err)
+{
+	struct imaged_challenge ch[IMAGED_CHALLENGES_MAX];
+	size_t n = 0;
+	bool creds = ep->username != NULL || ep->identity_token != NULL;
+
+	pthread_mutex_lock(&reg->lock);
+	bool changed = ep->auth_gen != gen; /* another thread got a new token meanwhile */
+	pthread_mutex_unlock(&reg->lock);
+	if (changed && !at->answered && !at->followed) {
+		at->followed = true;
+		return 0;
+	}
+	if (at->answered)
+		return br_err_set(err, BR_PERMISSION_DENIED, "%s",
+		                  creds ? "the registry refused the credentials"
+		                        : "authentication required (berth login?)");
+	at->answered = true;
+	if (header == NULL || imaged_challenges_parse(header, ch, &n, NULL) < 0)
+		n = 0;
+	const struct imaged_challenge *bearer = imaged_challenge_find(ch, n, "bearer");
+	const struct imaged_challenge *basic = imaged_challenge_find(ch, n, "basic");
+	int rc = 0;
+	if (bearer != NULL) {
+		rc = fetch_token(reg, ep, http, bearer, cancel, err);
+	} else if (basic != NULL && ep->username != NULL) {
+		pthread_mutex_lock(&reg->lock);
+		ep->basic = true;
+		ep->auth_gen++;
+		pthread_mutex_unlock(&reg->lock);
+	} else {
+		rc = br_err_set(err, BR_PERMISSION_DENIED, "%s",
+		                basic != NULL ? "authentication required (berth login?)"
+		                              : "authentication required, with no challenge Berth "
+		                                "can answer");
+	}
+	imaged_challenges_fini(ch, n);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ API */
@@ -668,26 +774,32 @@ range_refused(const struct imaged_fetch *f, int rc)
 	return f->status == 206 && f->body_start != f->range_start;
 }
 
-int
-imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
-                     const char *accept, int64_t max_size, int64_t offset,
-                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+/* GET from one endpoint, answering its authentication challenge once. */
+static int
+endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+              const char *path, const char *accept, int64_t max_size, int64_t offset,
+              const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
 {
-	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
-	bool token_tried = false;
+	_cleanup_free_ char *url = xasprintf("%s/%s%s", ep->url, path, ep->query);
+	struct auth_attempt attempt = {false, false};
 
 	for (;;) {
 		struct imaged_fetch *f = NULL;
-		if (fetch_start(reg, http, url, accept, true, max_size, offset, cancel, &f, err) <
-		    0)
+		uint64_t gen;
+		_cleanup_free_ char *auth = authorization(reg, ep, &gen);
+		int rc = fetch_start(reg, ep, http, url, accept, auth, NULL, max_size, offset,
+		                     cancel, &f, err);
+		if (auth != NULL)
+			explicit_bzero(auth, strlen(auth));
+		if (rc < 0)
 			return -1;
-		int rc = await_status(f, err);
-		if (rc < 0 && f->status == 401 && !token_tried && f->www_authenticate != NULL &&
-		    strncasecmp(f->www_authenticate, "Bearer ", 7) == 0) {
-			_cleanup_free_ char *challenge = xstrdup(f->www_authenticate);
+		rc = await_status(f, err);
+		if (rc < 0 && f->status == 401) {
+			_cleanup_free_ char *challenge =
+			        f->www_authenticate ? xstrdup(f->www_authenticate) : NULL;
 			fetch_free(f);
-			token_tried = true;
-			if (fetch_token(reg, http, challenge, cancel, err) < 0)
+			if (answer_challenge(reg, ep, http, challenge, gen, &attempt, cancel, err) <
+			    0)
 				return br_err_wrap(err, "GET %s", url);
 			continue;
 		}
@@ -705,6 +817,75 @@ imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, cons
 		*ret = f;
 		return 0;
 	}
+}
+
+/* What a request needs: "manifests/<tag>" resolves a tag; a digest or a blob is a pull. */
+static unsigned
+capability_of(const char *path)
+{
+	if (strncmp(path, "manifests/", 10) == 0 && !br_digest_valid(path + 10))
+		return BR_REGISTRY_RESOLVE;
+	if (path[0] == '\0')
+		return BR_REGISTRY_PUSH; /* the base: the registry itself only */
+	return BR_REGISTRY_PULL;
+}
+
+/* Whether a mirror's failure passes the request on: down, or without the content. */
+static bool
+falls_back(br_code code)
+{
+	return code == BR_UNAVAILABLE || code == BR_NOT_FOUND;
+}
+
+int
+imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                     const char *accept, int64_t max_size, int64_t offset,
+                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+{
+	unsigned cap = capability_of(path);
+	_cleanup_free_ char *tried = NULL;
+
+	for (size_t i = 0; i < reg->n_eps; i++) {
+		struct imaged_endpoint *ep = &reg->eps[i];
+		bool last = i + 1 == reg->n_eps;
+		br_err e = BR_ERR_INIT;
+		if (!last && (ep->capabilities & cap) == 0)
+			continue;
+		if (endpoint_open(reg, ep, http, path, accept, max_size, offset, cancel, ret, &e) ==
+		    0)
+			return 0;
+		if (last || !falls_back(e.code) || imaged_canceled(cancel)) {
+			br_err_set(err, e.code, "%s", e.msg);
+			if (tried != NULL)
+				br_err_wrap(err, "tried %s, then %s", tried,
+				            last ? "the registry" : "the next mirror");
+			return -1;
+		}
+		/* "mirror http://m/v2/x (<its error>)" for the final message */
+		size_t have = tried ? strlen(tried) : 0;
+		if (have < TRIED_MAX) {
+			char *next = xasprintf("%s%smirror %s (%s)", have ? tried : "",
+			                       have ? ", " : "", ep->url, e.msg);
+			free(tried);
+			tried = next;
+		}
+	}
+	return br_err_set(err, BR_INTERNAL, "%s: no endpoint", reg->url);
+}
+
+int
+imaged_registry_login(const struct br_config *cfg, const char *host,
+                      const struct br_registry_auth *auth, const struct imaged_cancel *cancel,
+                      br_err *err)
+{
+	_cleanup_(imaged_registry_freep) struct imaged_registry *reg =
+	        imaged_registry_make(cfg, host, "", auth, BR_REGISTRY_PULL, false);
+	_cleanup_(imaged_http_freep) struct imaged_http *http = imaged_http_new();
+	_cleanup_free_ char *body = NULL;
+	size_t len;
+
+	return imaged_registry_get(reg, http, "", NULL, 64u << 10, NULL, cancel, &body, &len, NULL,
+	                           err);
 }
 
 ssize_t
@@ -985,19 +1166,40 @@ request_read_cb(char *buf, size_t size, size_t n, void *data)
 	return take;
 }
 
-/* Whether `url` is on the registry's own scheme, host and port. */
-static bool
-same_origin(const struct imaged_registry *reg, const char *url)
+/* The endpoint pushes go to: the first that can push (the registry itself unless a mirror
+ * was configured with "push"). */
+static struct imaged_endpoint *
+push_endpoint(struct imaged_registry *reg)
 {
-	_cleanup_free_ char *origin =
-	        xasprintf("%s://%s/", reg->insecure ? "http" : "https", reg->host);
+	for (size_t i = 0; i < reg->n_eps; i++)
+		if (reg->eps[i].capabilities & BR_REGISTRY_PUSH)
+			return &reg->eps[i];
+	return &reg->eps[reg->n_eps - 1];
+}
 
-	return strncasecmp(url, origin, strlen(origin)) == 0;
+/* "https://host:port" of endpoint `ep` (heap). */
+static char *
+endpoint_origin(const struct imaged_endpoint *ep)
+{
+	const char *host = strstr(ep->url, "://") + 3;
+	const char *slash = strchr(host, '/');
+
+	return xstrndup(ep->url, slash ? (size_t)(slash - ep->url) : strlen(ep->url));
+}
+
+/* Whether `url` is on endpoint `ep`'s own scheme, host and port. */
+static bool
+same_origin(const struct imaged_endpoint *ep, const char *url)
+{
+	_cleanup_free_ char *origin = endpoint_origin(ep);
+	size_t n = strlen(origin);
+
+	return strncasecmp(url, origin, n) == 0 && (url[n] == '/' || url[n] == '\0');
 }
 
 static int
-request_setup(struct imaged_registry *reg, struct imaged_http *http, struct request_state *s,
-              struct curl_slist **headers, br_err *err)
+request_setup(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
+              struct request_state *s, struct curl_slist **headers, uint64_t *ret_gen, br_err *err)
 {
 	const struct imaged_request *req = s->req;
 	CURL *e = http->easy;
@@ -1014,14 +1216,13 @@ request_setup(struct imaged_registry *reg, struct imaged_http *http, struct requ
 		_cleanup_free_ char *h = xasprintf("Content-Range: %s", req->content_range);
 		*headers = curl_slist_append(*headers, h);
 	}
-	/* The token is the registry's: never sent to another host a Location points to (blob
-	 * storage), which has its own way of authorizing the upload. */
-	pthread_mutex_lock(&reg->lock);
-	if (reg->token != NULL && same_origin(reg, s->url)) {
-		_cleanup_free_ char *h = xasprintf("Authorization: Bearer %s", reg->token);
-		*headers = curl_slist_append(*headers, h);
-	}
-	pthread_mutex_unlock(&reg->lock);
+	/* The token or credentials are the registry's: never sent to another host a Location
+	 * points to (blob storage), which has its own way of authorizing the upload. */
+	_cleanup_free_ char *auth = authorization(reg, ep, ret_gen);
+	if (auth != NULL && same_origin(ep, s->url))
+		*headers = curl_slist_append(*headers, auth);
+	if (auth != NULL)
+		explicit_bzero(auth, strlen(auth));
 
 	curl_easy_reset(e);
 #define SET(opt, val)                                      \
@@ -1050,7 +1251,7 @@ request_setup(struct imaged_registry *reg, struct imaged_http *http, struct requ
 		SET(CURLOPT_NOBODY, 1L);
 		SET(CURLOPT_FOLLOWLOCATION, 1L);
 		SET(CURLOPT_MAXREDIRS, 10L);
-		SET(CURLOPT_REDIR_PROTOCOLS_STR, reg->insecure ? "http,https" : "https");
+		SET(CURLOPT_REDIR_PROTOCOLS_STR, ep->insecure ? "http,https" : "https");
 	} else {
 		/* Every other method sends a body, perhaps empty (Content-Length: 0). */
 		SET(CURLOPT_UPLOAD, 1L);
@@ -1060,11 +1261,9 @@ request_setup(struct imaged_registry *reg, struct imaged_http *http, struct requ
 		if (strcmp(req->method, "PUT") != 0)
 			SET(CURLOPT_CUSTOMREQUEST, req->method);
 	}
-	if (reg->ca_file != NULL) {
-		SET(CURLOPT_CAINFO, reg->ca_file);
-		SET(CURLOPT_CAPATH, "/etc/ssl/certs");
-	}
 #undef SET
+	if (c == CURLE_OK)
+		c = set_tls(e, ep);
 	if (c != CURLE_OK)
 		return br_err_set(err, BR_INTERNAL, "%s %s: %s", req->method, s->url,
 		                  curl_easy_strerror(c));
@@ -1156,9 +1355,10 @@ imaged_registry_request(struct imaged_registry *reg, struct imaged_http *http,
                         const struct imaged_request *req, const struct imaged_cancel *cancel,
                         struct imaged_response *ret, br_err *err)
 {
+	struct imaged_endpoint *ep = push_endpoint(reg);
 	_cleanup_free_ char *url =
-	        req->url ? xstrdup(req->url) : xasprintf("%s/%s", reg->url, req->path);
-	bool token_tried = false;
+	        req->url ? xstrdup(req->url) : xasprintf("%s/%s", ep->url, req->path);
+	struct auth_attempt attempt = {false, false};
 
 	if (req->body_len > 0 && req->body == NULL)
 		return br_err_set(err, BR_INTERNAL, "%s %s: a body without a source", req->method,
@@ -1166,8 +1366,9 @@ imaged_registry_request(struct imaged_registry *reg, struct imaged_http *http,
 	for (;;) {
 		struct request_state s = {.req = req, .cancel = cancel, .url = url};
 		struct curl_slist *headers = NULL;
+		uint64_t gen = 0;
 		s.resp.content_length = -1;
-		int rc = request_setup(reg, http, &s, &headers, err);
+		int rc = request_setup(reg, ep, http, &s, &headers, &gen, err);
 		if (rc == 0)
 			rc = request_perform(http, &s, err);
 		curl_slist_free_all(headers);
@@ -1176,12 +1377,15 @@ imaged_registry_request(struct imaged_registry *reg, struct imaged_http *http,
 			return -1;
 		}
 		long st = s.resp.status;
-		if (st == 401 && !token_tried && req->body_len == 0 && s.www_authenticate != NULL &&
-		    strncasecmp(s.www_authenticate, "Bearer ", 7) == 0) {
-			_cleanup_free_ char *challenge = xstrdup(s.www_authenticate);
+		/* A request with a body is not sent again: its source was read. The upload
+		 * protocol starts with bodiless requests (HEAD, POST), which meet the challenge
+		 * first. */
+		if (st == 401 && req->body_len == 0 && same_origin(ep, url)) {
+			_cleanup_free_ char *challenge =
+			        s.www_authenticate ? xstrdup(s.www_authenticate) : NULL;
 			request_state_fini(&s);
-			token_tried = true;
-			if (fetch_token(reg, http, challenge, cancel, err) < 0)
+			if (answer_challenge(reg, ep, http, challenge, gen, &attempt, cancel, err) <
+			    0)
 				return br_err_wrap(err, "%s %s", req->method, url);
 			continue;
 		}
@@ -1247,13 +1451,12 @@ imaged_location_resolve(const char *origin, bool insecure, const char *location,
 }
 
 int
-imaged_registry_location(const struct imaged_registry *reg, const char *location, char **ret,
-                         br_err *err)
+imaged_registry_location(struct imaged_registry *reg, const char *location, char **ret, br_err *err)
 {
-	_cleanup_free_ char *origin =
-	        xasprintf("%s://%s", reg->insecure ? "http" : "https", reg->host);
+	const struct imaged_endpoint *ep = push_endpoint(reg);
+	_cleanup_free_ char *origin = endpoint_origin(ep);
 
-	return imaged_location_resolve(origin, reg->insecure, location, ret, err);
+	return imaged_location_resolve(origin, ep->insecure, location, ret, err);
 }
 
 /* A decimal of at most 18 digits (no sign, no overflow) at *p; advances *p. */

@@ -3,10 +3,20 @@
  * The OCI distribution (Docker Registry HTTP API v2) client of berth-imaged, over libcurl.
  *
  * A `struct imaged_registry` describes one repository on one registry for the length of a job:
- * its base URL (https, or plain http only for hosts configured `insecure`), CA file and the
- * bearer token obtained through the anonymous token flow on a 401. It may be shared by the
- * job's threads; each thread makes its requests through its own `struct imaged_http`
- * (a libcurl handle pair whose connections are reused from one request to the next).
+ * its endpoints (the configured mirrors first, then the registry itself; https, or plain
+ * http only where configured `insecure`), their TLS settings (CA file, client certificate,
+ * skip_verify), the credentials (the call's, else the configuration's for that host) and
+ * what the endpoints answered to them: a bearer token with its expiry, reused by every
+ * request of the job, or Basic authentication sent up front once a registry asked for it. It
+ * may be shared by the job's threads (the authentication state is under a lock); each thread
+ * makes its requests through its own `struct imaged_http` (a libcurl handle pair whose
+ * connections are reused from one request to the next).
+ *
+ * A request goes to the first endpoint whose capabilities allow it (a manifest by tag needs
+ * "resolve", a manifest by digest or a blob "pull"); a mirror that is down (transport or TLS
+ * failure, 5xx) or lacks the content (404) passes the request to the next endpoint, and the
+ * error of the last one names what each endpoint before it answered. Credentials are sent
+ * only to the host they belong to, and never appear in an error.
  *
  * Downloads are pulled by the caller (imaged_fetch_read), so that a layer can be unpacked at
  * the pace the unpacker reads it; libcurl is paused while the caller has not taken the last
@@ -28,6 +38,7 @@
 #include "common/err.h"
 #include "common/ref.h"
 #include "common/cleanup.h"
+#include "common/proto/images.h"
 
 /* Manifest media types a pull accepts, in the order of preference sent in Accept. */
 #define IMAGED_MANIFEST_ACCEPT                                        \
@@ -59,16 +70,96 @@ void imaged_http_global_cleanup(void);
 /*
  * The repository of `ref` on its registry, with the settings `cfg` has for its host (may be
  * NULL: https, system CAs). docker.io is reached at registry-1.docker.io. The registry is the
- * caller's (imaged_registry_free); `cfg` must outlive it. Any thread.
+ * caller's (imaged_registry_free); `cfg` must outlive it. Any thread. The same as
+ * imaged_registry_open(cfg, ref, NULL, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE).
  */
 struct imaged_registry *imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref);
+/*
+ * The same with the call's credentials `auth` (may be NULL; copied; they take precedence
+ * over the configuration's) and what the job will do: `capabilities` (BR_REGISTRY_*) choose
+ * the mirrors that take part and the scope of bearer tokens ("pull", or "pull,push" when
+ * BR_REGISTRY_PUSH is asked for).
+ */
+struct imaged_registry *imaged_registry_open(const struct br_config *cfg, const struct br_ref *ref,
+                                             const struct br_registry_auth *auth,
+                                             unsigned capabilities);
 void imaged_registry_free(struct imaged_registry *reg);
+
+/* A call's credentials kept for the length of a job (heap copies; secrets: never in a message,
+ * wiped when freed). */
+struct imaged_creds {
+	char *username, *password, *identity_token;
+};
+/* Copy what `auth` gives (none when it gives nothing). */
+void imaged_creds_set(struct imaged_creds *c, const struct br_registry_auth *auth);
+/* The credentials as a request's auth (borrowed from `c`). */
+struct br_registry_auth imaged_creds_auth(const struct imaged_creds *c);
+void imaged_creds_fini(struct imaged_creds *c);
 BR_DEFINE_CLEANUP(struct imaged_registry, imaged_registry_free)
 /* "http://127.0.0.1:5000/v2/test/sh", for messages. */
 const char *imaged_registry_url(const struct imaged_registry *reg);
 /* Bytes of response bodies (manifests, blobs, tokens) received from registries since the
  * process started, error responses aside. Any thread. */
 uint64_t imaged_registry_bytes_received(void);
+
+/*
+ * The endpoints that can do `capability` (one BR_REGISTRY_* bit), in the order they are
+ * tried: mirrors first, the registry itself last. Up to `max` are written to `ret`; returns
+ * how many there are. Borrowed from `reg`.
+ */
+struct imaged_endpoint;
+size_t imaged_registry_endpoints(const struct imaged_registry *reg, unsigned capability,
+                                 const struct imaged_endpoint **ret, size_t max);
+/* "https://mirror:5000/v2/library/busybox", for messages. */
+const char *imaged_endpoint_url(const struct imaged_endpoint *ep);
+bool imaged_endpoint_is_mirror(const struct imaged_endpoint *ep);
+
+/*
+ * Check credentials with `host`'s registry (no mirror): GET /v2/, answering its Basic or
+ * Bearer challenge with `auth` (may be NULL: the configuration's, if any). 0 when the
+ * registry accepts them (or asks for none), PERMISSION_DENIED when it refuses them, other
+ * codes when it cannot be reached. Any thread but the loop's (it blocks).
+ */
+int imaged_registry_login(const struct br_config *cfg, const char *host,
+                          const struct br_registry_auth *auth, const struct imaged_cancel *cancel,
+                          br_err *err);
+
+/* ------------------------------------------------------------------ authentication parsers */
+
+#define IMAGED_CHALLENGES_MAX 8
+#define IMAGED_CHALLENGE_HEADER_MAX 8192     /* bytes of WWW-Authenticate headers, together */
+#define IMAGED_TOKEN_RESPONSE_MAX (1u << 20) /* bytes of a token server's answer */
+#define IMAGED_TOKEN_MIN_LIFETIME_S 60       /* a token without expires_in lives this long */
+
+/* One challenge of a WWW-Authenticate header; the parameters Berth uses (NULL when absent). */
+struct imaged_challenge {
+	char scheme[16]; /* lower case: "bearer", "basic" */
+	char *realm;
+	char *service;
+	char *scope;
+	char *error;
+};
+/*
+ * Parse `header` (the values of every WWW-Authenticate header of a response, joined by
+ * ", "), which is at most IMAGED_CHALLENGE_HEADER_MAX bytes, into at most
+ * IMAGED_CHALLENGES_MAX challenges; INVALID_ARGUMENT if it is malformed. Parameter values
+ * that are too long or hold control characters are left out. Release with
+ * imaged_challenges_fini. Any thread.
+ */
+int imaged_challenges_parse(const char *header, struct imaged_challenge ret[IMAGED_CHALLENGES_MAX],
+                            size_t *ret_n, br_err *err);
+void imaged_challenges_fini(struct imaged_challenge *c, size_t n);
+/* The first challenge of `scheme` (lower case), or NULL. */
+const struct imaged_challenge *imaged_challenge_find(const struct imaged_challenge *c, size_t n,
+                                                     const char *scheme);
+/*
+ * A token server's answer: the token ("token", else "access_token"; printable, no spaces)
+ * as a heap string, and its lifetime in seconds ("expires_in", IMAGED_TOKEN_MIN_LIFETIME_S
+ * when absent or shorter, a day at most). PERMISSION_DENIED when it holds no usable token,
+ * INVALID_ARGUMENT when it is not JSON.
+ */
+int imaged_token_parse(const char *body, size_t len, char **ret_token, int64_t *ret_expires_in,
+                       br_err *err);
 
 /* A connection handle for one thread. Free with imaged_http_free (accepts NULL). */
 struct imaged_http *imaged_http_new(void);
@@ -192,7 +283,7 @@ const char *imaged_registry_host(const struct imaged_registry *reg);
 int imaged_location_resolve(const char *origin, bool insecure, const char *location, char **ret,
                             br_err *err);
 /* The same against `reg`'s origin and settings. */
-int imaged_registry_location(const struct imaged_registry *reg, const char *location, char **ret,
+int imaged_registry_location(struct imaged_registry *reg, const char *location, char **ret,
                              br_err *err);
 
 /*

@@ -77,6 +77,7 @@ handle_pull(br_call *call, void *data)
 	struct imaged_pull_arg *a = xnew(struct imaged_pull_arg);
 	a->ref = xstrdup(req->ref);
 	a->platform = req->platform ? xstrdup(req->platform) : NULL;
+	imaged_creds_set(&a->creds, &req->auth);
 	if (imaged_job_start(data, br_call_ns(call), "pull", imaged_pull_run, a,
 	                     imaged_pull_arg_free, &job, &err) < 0) {
 		br_err_wrap(&err, "pull %s", name);
@@ -132,6 +133,7 @@ handle_push(br_call *call, void *data)
 	a->name = xstrdup(name);
 	a->dest = dest != NULL ? dest : xstrdup(name);
 	a->platform = req->platform ? xstrdup(req->platform) : NULL;
+	imaged_creds_set(&a->creds, &req->auth);
 	if (imaged_job_start(data, br_call_ns(call), "push", imaged_push_run, a,
 	                     imaged_push_arg_free, &job, &err) < 0) {
 		br_err_wrap(&err, "push %s", name);
@@ -366,6 +368,68 @@ handle_resolve(br_call *call, void *data)
 	uv_queue_work(svc->uv, &r->work, resolve_work, resolve_done);
 }
 
+/* ------------------------------------------------------------------ images.login */
+
+struct login {
+	uv_work_t work;
+	struct imaged_service *svc;
+	br_call *call;
+	struct br_registry_auth auth; /* strings in the call's arena */
+	const char *registry;
+	br_err err;
+	int rc;
+};
+
+static void
+login_work(uv_work_t *work)
+{
+	struct login *l = work->data;
+
+	l->rc = imaged_registry_login(l->svc->cfg, l->registry, &l->auth, NULL, &l->err);
+}
+
+static void
+login_done(uv_work_t *work, int status)
+{
+	struct login *l = work->data;
+
+	l->svc->inflight--;
+	if (status == UV_ECANCELED)
+		br_call_failf(l->call, BR_UNAVAILABLE, "berth-imaged is stopping");
+	else if (l->rc < 0)
+		br_call_fail(l->call, &l->err);
+	else
+		br_call_reply(l->call, NULL, NULL);
+	free(l);
+}
+
+/* Check credentials with a registry: a GET /v2/ on a worker, as it blocks. */
+static void
+handle_login(br_call *call, void *data)
+{
+	struct imaged_service *svc = data;
+	const struct br_image_login_req *req = br_call_params(call);
+
+	if (!br_ref_domain_valid(req->registry)) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "login: \"%s\" is not a registry host (host or host:port)",
+		              BR_ERR_QUOTE(req->registry));
+		return;
+	}
+	if (req->auth.username != NULL && strchr(req->auth.username, ':') != NULL) {
+		br_call_failf(call, BR_INVALID_ARGUMENT, "login: a user name holds no ':'");
+		return;
+	}
+	struct login *l = xnew(struct login);
+	l->svc = svc;
+	l->call = call;
+	l->registry = req->registry;
+	l->auth = req->auth;
+	l->work.data = l;
+	svc->inflight++;
+	uv_queue_work(svc->uv, &l->work, login_work, login_done);
+}
+
 const struct br_method imaged_methods[] = {
         {"images.pull", &br_image_pull_req_schema, handle_pull},
         {"images.import", &br_image_import_req_schema, handle_import},
@@ -375,6 +439,7 @@ const struct br_method imaged_methods[] = {
         {"images.get", &br_image_name_req_schema, handle_get},
         {"images.remove", &br_image_name_req_schema, handle_remove},
         {"images.resolve", &br_image_name_req_schema, handle_resolve},
+        {"images.login", &br_image_login_req_schema, handle_login},
         {"jobs.get", &br_job_ref_schema, imaged_handle_jobs_get},
         {"jobs.wait", &br_job_wait_req_schema, imaged_handle_jobs_wait},
         {"jobs.cancel", &br_job_ref_schema, imaged_handle_jobs_cancel},

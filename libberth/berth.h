@@ -222,22 +222,44 @@ int berth_image_pull(berth_client *c, const char *ns, const char *ref, const cha
                      int64_t timeout_ms, char **ret_name, berth_error *err);
 
 /*
+ * Credentials for a registry, for one call: a user name and password, or an identity token
+ * (a registry token server's refresh token). They go to berth-imaged with the call and are
+ * used for that job only, before any configured for the registry (imaged.registries); they
+ * are never logged or put into a message. The strings are the caller's.
+ */
+typedef struct berth_registry_auth {
+	const char *username;
+	const char *password;
+	const char *identity_token;
+} berth_registry_auth;
+
+/* berth_image_pull with credentials for the reference's registry (`auth` may be NULL: as
+ * berth_image_pull). Errors: as berth_image_pull; PERMISSION_DENIED when the registry
+ * refuses the credentials. */
+int berth_image_pull_auth(berth_client *c, const char *ns, const char *ref, const char *platform,
+                          const berth_registry_auth *auth, int64_t timeout_ms, char **ret_name,
+                          berth_error *err);
+
+/*
  * Push image `name` of namespace `ns` to reference `dest` (NULL: its own name) and wait until
  * the registry has it: images.push starts a job, followed as for berth_image_pull, with the
  * same `timeout_ms` rules. `platform` (may be NULL) pushes only that platform's manifest of an
- * index (docs/push.md). On success *ret_result (if not NULL) is "NAME:TAG@sha256:...", the
+ * index (docs/push.md). `auth` (may be NULL) are credentials for the destination's registry,
+ * as for berth_image_pull_auth. On success *ret_result (if not NULL) is "NAME:TAG@sha256:...", the
  * destination and the digest its tag names; free with berth_free().
  * Errors: the job's own (NOT_FOUND, FAILED_PRECONDITION for an index whose platforms were
  * not all pulled, PERMISSION_DENIED, UNAVAILABLE, ...), prefixed "push NAME: "; as
  * berth_image_pull otherwise.
  */
 int berth_image_push(berth_client *c, const char *ns, const char *name, const char *dest,
-                     const char *platform, int64_t timeout_ms, char **ret_result, berth_error *err);
+                     const char *platform, const berth_registry_auth *auth, int64_t timeout_ms,
+                     char **ret_result, berth_error *err);
 
 /* Record image `target` of namespace `ns` as the same image as `source` (images.tag).
  * NOT_FOUND without the source, INVALID_ARGUMENT for a name that is not a reference. */
 int berth_image_tag(berth_client *c, const char *ns, const char *source, const char *target,
                     berth_error *err);
+
 /* ------------------------------------------------------------------ jobs */
 
 /*

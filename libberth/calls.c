@@ -237,6 +237,14 @@ int
 berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *platform,
                  int64_t timeout_ms, char **ret_name, berth_error *err)
 {
+	return berth_image_pull_auth(c, ns, ref, platform, NULL, timeout_ms, ret_name, err);
+}
+
+int
+berth_image_pull_auth(berth_client *c, const char *ns, const char *ref, const char *platform,
+                      const berth_registry_auth *auth, int64_t timeout_ms, char **ret_name,
+                      berth_error *err)
+{
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
 	berth_call_options opts = {.ns = ns};
 	struct br_image_pull_req req = {.ref = ref, .platform = platform};
@@ -246,6 +254,9 @@ berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *p
 	if (ref == NULL || timeout_ms == 0)
 		return libberth_error_set(err, BERTH_INVALID_ARGUMENT,
 		                          "berth_image_pull: needs a reference and a timeout");
+	if (auth != NULL)
+		req.auth = (struct br_registry_auth){auth->username, auth->password,
+		                                     auth->identity_token};
 	int64_t until = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
 	if (libberth_call_schema(c, &opts, "images.pull", &br_image_pull_req_schema, &req,
 	                         &br_job_ref_schema, &job, arena, &e) < 0 ||
@@ -262,11 +273,15 @@ berth_image_pull(berth_client *c, const char *ns, const char *ref, const char *p
 
 int
 berth_image_push(berth_client *c, const char *ns, const char *name, const char *dest,
-                 const char *platform, int64_t timeout_ms, char **ret_result, berth_error *err)
+                 const char *platform, const berth_registry_auth *auth, int64_t timeout_ms,
+                 char **ret_result, berth_error *err)
 {
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
 	berth_call_options opts = {.ns = ns};
 	struct br_image_push_req req = {.name = name, .dest = dest, .platform = platform};
+	if (auth != NULL)
+		req.auth = (struct br_registry_auth){auth->username, auth->password,
+		                                     auth->identity_token};
 	struct br_job_ref job;
 	br_err e = BR_ERR_INIT;
 

@@ -100,8 +100,9 @@ br_gateway_is_read(const char *method)
 	return false;
 }
 
-/* The services whose writes a user may make: images and the jobs that make them, containers
- * and their tasks, volumes. The stores, networks and namespaces are the administrator's. */
+/* The services whose writes a user may make: images and the jobs that make them (images.login
+ * too: it only checks the caller's own credentials with a registry), containers and their
+ * tasks, volumes. The stores, networks and namespaces are the administrator's. */
 static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks.",
                                             "volumes."};
 

@@ -6,11 +6,26 @@
 
 #define S(st, f, t, max, fl) BR_FIELD(struct st, f, t, max, fl)
 
+static const struct br_field auth_fields[] = {
+        S(br_registry_auth, username, BR_F_STR, BR_REGISTRY_AUTH_MAX, 0),
+        S(br_registry_auth, password, BR_F_STR, BR_REGISTRY_AUTH_MAX, 0),
+        S(br_registry_auth, identity_token, BR_F_STR, BR_REGISTRY_AUTH_MAX, 0),
+};
+const struct br_schema br_registry_auth_schema = BR_SCHEMA(struct br_registry_auth, auth_fields);
+
 static const struct br_field pull_fields[] = {
         S(br_image_pull_req, ref, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
         S(br_image_pull_req, platform, BR_F_STR, 64, 0),
+        BR_FIELD_SUB(struct br_image_pull_req, auth, BR_F_OBJ, 0, 0, &br_registry_auth_schema),
 };
 const struct br_schema br_image_pull_req_schema = BR_SCHEMA(struct br_image_pull_req, pull_fields);
+
+static const struct br_field login_fields[] = {
+        S(br_image_login_req, registry, BR_F_STR, 255, BR_F_REQUIRED | BR_F_NONEMPTY),
+        BR_FIELD_SUB(struct br_image_login_req, auth, BR_F_OBJ, 0, 0, &br_registry_auth_schema),
+};
+const struct br_schema br_image_login_req_schema =
+        BR_SCHEMA(struct br_image_login_req, login_fields);
 
 static const struct br_field import_fields[] = {
         S(br_image_import_req, digest, BR_F_STR, 0, BR_F_REQUIRED | BR_F_DIGEST),
@@ -24,6 +39,7 @@ static const struct br_field push_fields[] = {
         S(br_image_push_req, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
         S(br_image_push_req, dest, BR_F_STR, BR_NAME_MAX, 0),
         S(br_image_push_req, platform, BR_F_STR, 64, 0),
+        BR_FIELD_SUB(struct br_image_push_req, auth, BR_F_OBJ, 0, 0, &br_registry_auth_schema),
 };
 const struct br_schema br_image_push_req_schema = BR_SCHEMA(struct br_image_push_req, push_fields);
 

@@ -2,7 +2,8 @@
 /*
  * images.* and jobs.* (berth-imaged).
  *
- *   images.pull    {ref, platform}           -> {id}     a job; follow it with jobs.*
+ *   images.pull    {ref, platform, auth}     -> {id}     a job; follow it with jobs.*
+ *   images.login   {registry, auth}          -> {}       checks credentials with the registry
  *   images.import  {digest, name}            -> {id}     a job; the archive is a blob that the
  *                                                        caller wrote to contentd first
  *   images.push    {name, dest, platform}    -> {id}     a job: image `name` to reference
@@ -30,11 +31,42 @@
 
 #include "common/proto/types.h"
 
+/*
+ * Credentials for a registry, given with a call: a user name and password, or an identity
+ * token (a refresh token from a registry's token server, as docker's config.json may hold
+ * one). All NULL: none (the configuration's, if any, are used). They are secrets: never
+ * logged, never put into a message, an event or a job's status.
+ */
+struct br_registry_auth {
+	const char *username;
+	const char *password;
+	const char *identity_token;
+};
+extern const struct br_schema br_registry_auth_schema;
+#define BR_REGISTRY_AUTH_MAX 4096 /* bytes of each of its strings */
+
+/* Whether `a` holds credentials (a user name, or an identity token). */
+static inline bool
+br_registry_auth_given(const struct br_registry_auth *a)
+{
+	return a != NULL && ((a->username != NULL && a->username[0] != '\0') ||
+	                     (a->identity_token != NULL && a->identity_token[0] != '\0'));
+}
+
 struct br_image_pull_req {
 	const char *ref;
-	const char *platform; /* "linux/amd64"; NULL: the configured default */
+	const char *platform;         /* "linux/amd64"; NULL: the configured default */
+	struct br_registry_auth auth; /* optional */
 };
 extern const struct br_schema br_image_pull_req_schema;
+
+/* images.login: `registry` is a host ("127.0.0.1:5000", "docker.io"); the answer is {}, or
+ * PERMISSION_DENIED when the registry refuses the credentials. */
+struct br_image_login_req {
+	const char *registry;
+	struct br_registry_auth auth;
+};
+extern const struct br_schema br_image_login_req_schema;
 
 struct br_image_import_req {
 	const char *digest; /* the archive, an OCI image layout as tar, stored in contentd */
@@ -44,9 +76,10 @@ struct br_image_import_req {
 extern const struct br_schema br_image_import_req_schema;
 
 struct br_image_push_req {
-	const char *name;     /* the image record to push */
-	const char *dest;     /* where to: a reference; NULL: the image's own name */
-	const char *platform; /* only this platform's manifest (of an index); NULL: all */
+	const char *name;             /* the image record to push */
+	const char *dest;             /* where to: a reference; NULL: the image's own name */
+	const char *platform;         /* only this platform's manifest (of an index); NULL: all */
+	struct br_registry_auth auth; /* for the destination's registry; as images.pull's */
 };
 extern const struct br_schema br_image_push_req_schema;
 

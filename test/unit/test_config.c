@@ -181,16 +181,16 @@ test_overrides(void)
 	T_EQ_INT(cfg->imaged.n_registries, 2);
 	const struct br_registry_config *r = br_config_registry(cfg, "127.0.0.1:5000");
 	T_NOT_NULL(r);
-	T_OK(r->insecure);
-	T_NULL(r->ca_file);
-	T_NULL(r->mirrors);
+	T_OK(r->tls.insecure);
+	T_NULL(r->tls.ca_file);
+	T_EQ_INT(r->n_mirrors, 0);
 	r = br_config_registry(cfg, "docker.io");
 	T_NOT_NULL(r);
-	T_OK(!r->insecure);
-	T_EQ_STR(r->ca_file, "/etc/ca.pem");
-	T_EQ_STR(r->mirrors[0], "mirror.gcr.io");
-	T_EQ_STR(r->mirrors[1], "https://m.example.com/v2");
-	T_NULL(r->mirrors[2]);
+	T_OK(!r->tls.insecure);
+	T_EQ_STR(r->tls.ca_file, "/etc/ca.pem");
+	T_EQ_INT(r->n_mirrors, 2);
+	T_EQ_STR(r->mirrors[0].url, "https://mirror.gcr.io");
+	T_EQ_STR(r->mirrors[1].url, "https://m.example.com");
 	T_NULL(br_config_registry(cfg, "quay.io"));
 	T_EQ_INT(cfg->imaged.max_concurrent_downloads, 8);
 	T_EQ_STR(cfg->imaged.platform, "linux/arm64/v8");
@@ -209,6 +209,90 @@ test_overrides(void)
 	T_EQ_INT(cfg->gatewayd.users[1], 1001);
 	T_EQ_INT(cfg->gatewayd.timeout_ms, 5000);
 	br_config_free(cfg);
+}
+
+static void
+test_registry_hosts(void)
+{
+	/* "user:secret" */
+	struct br_config *cfg = parse_ok(
+	        "{\"imaged\": {\"registries\": ["
+	        " {\"host\": \"r.example.com:5000\", \"skip_verify\": true,"
+	        "  \"client_cert\": \"/etc/c.pem\", \"client_key\": \"/etc/k.pem\","
+	        "  \"username\": \"alice\", \"password\": \"pw\","
+	        "  \"mirrors\": [\"http://127.0.0.1:5001/\","
+	        "   {\"url\": \"https://m.example.com/cache/v2/\", \"capabilities\": [\"pull\"],"
+	        "    \"ca_file\": \"/etc/m.pem\", \"client_cert\": \"/c\", \"client_key\": \"/k\"},"
+	        "   {\"url\": \"10.0.0.1:80\", \"insecure\": true,"
+	        "    \"capabilities\": [\"push\", \"resolve\"]}]},"
+	        " {\"host\": \"docker.io\", \"auth\": \"dXNlcjpzZWNyZXQ=\"}]}}");
+	const struct br_registry_config *r = br_config_registry(cfg, "r.example.com:5000");
+	T_NOT_NULL(r);
+	T_OK(r->tls.skip_verify);
+	T_OK(!r->tls.insecure);
+	T_EQ_STR(r->tls.client_cert, "/etc/c.pem");
+	T_EQ_STR(r->tls.client_key, "/etc/k.pem");
+	T_EQ_STR(r->username, "alice");
+	T_EQ_STR(r->password, "pw");
+	T_EQ_INT(r->n_mirrors, 3);
+	T_EQ_STR(r->mirrors[0].url, "http://127.0.0.1:5001");
+	T_OK(r->mirrors[0].tls.insecure);
+	T_EQ_INT(r->mirrors[0].capabilities, BR_REGISTRY_PULL | BR_REGISTRY_RESOLVE);
+	T_EQ_STR(r->mirrors[1].url, "https://m.example.com/cache");
+	T_OK(!r->mirrors[1].tls.insecure);
+	T_EQ_INT(r->mirrors[1].capabilities, BR_REGISTRY_PULL);
+	T_EQ_STR(r->mirrors[1].tls.ca_file, "/etc/m.pem");
+	T_EQ_STR(r->mirrors[1].tls.client_key, "/k");
+	T_EQ_STR(r->mirrors[2].url, "http://10.0.0.1:80");
+	T_EQ_INT(r->mirrors[2].capabilities, BR_REGISTRY_PUSH | BR_REGISTRY_RESOLVE);
+	r = br_config_registry(cfg, "docker.io");
+	T_EQ_STR(r->username, "user");
+	T_EQ_STR(r->password, "secret");
+	br_config_free(cfg);
+}
+
+static void
+test_registry_hosts_rejected(void)
+{
+#define REG(x) "{\"imaged\": {\"registries\": [{\"host\": \"a.io\", " x "}]}}"
+	parse_bad(REG("\"skip_verify\": 1"),
+	          "imaged.registries[0].skip_verify: expected a boolean");
+	parse_bad(REG("\"client_cert\": \"/c\""),
+	          "imaged.registries[0].client_key: missing (client_cert and client_key go "
+	          "together)");
+	parse_bad(REG("\"client_key\": \"k\""),
+	          "imaged.registries[0].client_key: \"k\" is not an absolute path");
+	parse_bad(REG("\"username\": \"u\""), "imaged.registries[0].password: missing");
+	parse_bad(REG("\"password\": \"p\""), "imaged.registries[0].username: missing");
+	parse_bad(REG("\"username\": \"a:b\", \"password\": \"p\""),
+	          "imaged.registries[0].username: a user name holds no ':'");
+	parse_bad(REG("\"username\": \"\", \"password\": \"p\""),
+	          "imaged.registries[0].username: expected 1 to 4096 characters");
+	parse_bad(REG("\"username\": \"u\", \"password\": \"p\\n\""),
+	          "imaged.registries[0].password: holds a control character");
+	parse_bad(REG("\"auth\": \"!!!!\""), "imaged.registries[0].auth: not base64");
+	parse_bad(REG("\"auth\": \"dXNlcg==\""), /* "user": no colon */
+	          "imaged.registries[0].auth: expected the base64 encoding of \"user:password\"");
+	parse_bad(REG("\"auth\": \"dXNlcjpzZWNyZXQ=\", \"username\": \"u\""),
+	          "imaged.registries[0].auth: give either auth or username and password");
+	parse_bad(REG("\"mirrors\": [{\"capabilities\": [\"pull\"]}]"),
+	          "imaged.registries[0].mirrors[0].url: missing");
+	parse_bad(REG("\"mirrors\": [{\"url\": \"m.io\", \"capabilities\": [\"fetch\"]}]"),
+	          "imaged.registries[0].mirrors[0].capabilities[0]: expected \"pull\"");
+	parse_bad(REG("\"mirrors\": [{\"url\": \"m.io\", \"capabilities\": []}]"),
+	          "imaged.registries[0].mirrors[0].capabilities: expected one to three");
+	parse_bad(REG("\"mirrors\": [{\"url\": \"m.io\", \"capabilities\": [\"pull\", \"pull\"]}]"),
+	          "imaged.registries[0].mirrors[0].capabilities[1]: \"pull\" given twice");
+	parse_bad(REG("\"mirrors\": [{\"url\": \"m.io\", \"username\": \"u\"}]"),
+	          "imaged.registries[0].mirrors[0].username: unknown key");
+	parse_bad(REG("\"mirrors\": [{\"url\": \"m.io\", \"client_cert\": \"/c\"}]"),
+	          "imaged.registries[0].mirrors[0]: client_cert and client_key go together");
+	parse_bad(REG("\"mirrors\": [{\"url\": \"https://m.io/a?b\"}]"),
+	          "imaged.registries[0].mirrors[0].url: \"https://m.io/a?b\" is not a mirror");
+	parse_bad(REG("\"mirrors\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\","
+	              " \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\", \"q\"]"),
+	          "imaged.registries[0].mirrors: more than 16 mirrors");
+#undef REG
 }
 
 static void
@@ -248,7 +332,7 @@ test_wrong_types(void)
 	parse_bad("{\"imaged\": {\"registries\": [{\"host\": \"a.io\", \"insecure\": \"yes\"}]}}",
 	          "imaged.registries[0].insecure: expected a boolean");
 	parse_bad("{\"imaged\": {\"registries\": [{\"host\": \"a.io\", \"mirrors\": [1]}]}}",
-	          "imaged.registries[0].mirrors[0]: expected a string");
+	          "imaged.registries[0].mirrors[0]: expected a string or an object");
 	parse_bad("{\"imaged\": {\"max_concurrent_downloads\": 1.5}}",
 	          "imaged.max_concurrent_downloads: expected an integer");
 	parse_bad("{\"imaged\": {\"max_concurrent_downloads\": \"3\"}}",
@@ -406,4 +490,5 @@ T_MAIN(T_CASE(test_defaults), T_CASE(test_empty_object_is_defaults),
        T_CASE(test_load_file), T_CASE(test_overrides), T_CASE(test_platform_normalized),
        T_CASE(test_unknown_keys), T_CASE(test_wrong_types), T_CASE(test_invalid_values),
        T_CASE(test_bad_json), T_CASE(test_paths_and_urls), T_CASE(test_installed_default_file),
-       T_CASE(test_taskd_log_keys))
+       T_CASE(test_taskd_log_keys), T_CASE(test_registry_hosts),
+       T_CASE(test_registry_hosts_rejected))

@@ -83,6 +83,7 @@ test_method_roles(void)
 	        {"volumes.create", BR_ROLE_USER},
 	        {"volumes.delete", BR_ROLE_USER},
 	        {"images.pull", BR_ROLE_USER},
+	        {"images.login", BR_ROLE_USER},
 	        {"images.import", BR_ROLE_USER},
 	        {"images.push", BR_ROLE_USER},
 	        {"images.tag", BR_ROLE_USER},

@@ -78,6 +78,7 @@ struct shared {
 	int job_polls, cancels, deletes, waits, subscribe_calls;
 	uint32_t last_signal;
 	char last_ns[BR_NS_MAX + 1];
+	char last_pull_user[32], last_pull_password[32]; /* the last images.pull's auth */
 	char last_lease[64];
 };
 
@@ -127,6 +128,10 @@ static void
 on_pull(br_call *call, void *data)
 {
 	const struct br_image_pull_req *req = br_call_params(call);
+	snprintf(sh->last_pull_user, sizeof(sh->last_pull_user), "%s",
+	         req->auth.username ? req->auth.username : "");
+	snprintf(sh->last_pull_password, sizeof(sh->last_pull_password), "%s",
+	         req->auth.password ? req->auth.password : "");
 	struct br_job_ref r = {.id = strcmp(req->ref, "bad") == 0       ? "j-fail"
 	                             : strcmp(req->ref, "slow") == 0    ? "j-slow"
 	                             : strcmp(req->ref, "layered") == 0 ? "j-layers"
@@ -796,6 +801,14 @@ test_typed_helpers(void)
 	T_BERR(berth_image_pull(c, NULL, "slow", NULL, 300, &name, &e), e, BERTH_DEADLINE_EXCEEDED);
 	T_EQ_INT(sh->cancels, 1);
 	T_BERR(berth_image_pull(c, NULL, "busybox", NULL, 0, &name, &e), e, BERTH_INVALID_ARGUMENT);
+	T_EQ_STR(sh->last_pull_user, "");
+	berth_registry_auth auth = {.username = "alice", .password = "s3cret"};
+	sh->job_polls = 0;
+	T_BOK(berth_image_pull_auth(c, NULL, "busybox", NULL, &auth, 10000, &name, &e), e);
+	T_EQ_STR(name, "docker.io/library/busybox:latest");
+	berth_free(name);
+	T_EQ_STR(sh->last_pull_user, "alice");
+	T_EQ_STR(sh->last_pull_password, "s3cret");
 
 	/* a job followed by the agent itself, with its layers */
 	char *job_id = NULL;
@@ -822,10 +835,11 @@ test_typed_helpers(void)
 	T_BOK(berth_job_cancel(c, NULL, "j-slow", &e), e);
 	T_EQ_INT(sh->cancels, 2);
 	T_BERR(berth_job_wait(c, NULL, NULL, 0, 0, 0, &job, &e), e, BERTH_INVALID_ARGUMENT);
-	T_BOK(berth_image_push(c, NULL, "busybox", "r.example/x:v1", NULL, 10000, &name, &e), e);
+	T_BOK(berth_image_push(c, NULL, "busybox", "r.example/x:v1", NULL, NULL, 10000, &name, &e),
+	      e);
 	T_EQ_STR(name, "r.example/x:v1@" DIGEST);
 	berth_free(name);
-	T_BERR(berth_image_push(c, NULL, "nope", "r.example/x:v1", NULL, 10000, &name, &e), e,
+	T_BERR(berth_image_push(c, NULL, "nope", "r.example/x:v1", NULL, NULL, 10000, &name, &e), e,
 	       BERTH_NOT_FOUND);
 	T_EQ_STR(e.message, "push nope: image \"nope\": not found");
 	T_BOK(berth_image_tag(c, NULL, "busybox", "mine", &e), e);
