@@ -212,6 +212,15 @@ int ctl_cmd_namespaces(struct ctl *ctl, int argc, char **argv);
 /* images.c: pull `ref` as `berth pull` does (progress on a terminal's stderr), the result
  * line on `out`. Returns the exit code (0: pulled). */
 int ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out);
+/* images.c: follow job `id` until it ends (progress on a terminal's stderr); `what` prefixes
+ * errors, "<verb> <result>" goes to `out` on success. Returns the exit code. */
+int ctl_images_follow(struct ctl *ctl, const char *id, const char *what, const char *verb,
+                      FILE *out);
+/* archive.c: `berth images import [--name N] [--platform P] FILE|-` and
+ * `berth images export [-o FILE] [--format oci|docker] [--platform P] IMAGE...` (also
+ * `berth save`) */
+int ctl_images_import(struct ctl *ctl, int argc, char **argv);
+int ctl_images_export(struct ctl *ctl, int argc, char **argv);
 /* volumes.c: berth volume create|ls|inspect|rm|prune */
 int ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);

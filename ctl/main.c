@@ -27,7 +27,10 @@ static const char usage_text[] =
         "Commands:\n"
         "  info                         gateway and component health\n"
         "  images pull REF [--platform P]\n"
-        "  images import FILE [--name NAME]\n"
+        "  images import [--name NAME] [--platform P] FILE|-\n"
+        "                               an OCI layout or docker-archive tar\n"
+        "  images export|save [-o FILE] [--format oci|docker] [--platform P] IMAGE...\n"
+        "                               (also: save)\n"
         "  images ls|list [-q]\n"
         "  images rm|remove NAME...\n"
         "  run [OPTIONS] IMAGE [CMD ARG...]\n"
@@ -68,6 +71,7 @@ static const struct {
         {"info", ctl_cmd_info},
         {"images", ctl_cmd_images},
         {"image", ctl_cmd_images},
+        {"save", ctl_images_export},
         {"run", ctl_cmd_run},
         {"create", ctl_cmd_create},
         {"start", ctl_cmd_start},

@@ -75,6 +75,8 @@ struct imaged_service {
 	bool stopping;
 	uv_timer_t renew_timer; /* renews the leases of running jobs */
 
+	struct imaged_streams *streams; /* the stream socket (streams.c) */
+
 	struct imaged_backfill_run *backfill; /* records from before leases (records.c) */
 
 	struct imaged_config_entry configs[IMAGED_CONFIG_CACHE];
@@ -102,7 +104,7 @@ struct imaged_job {
 	char id[IMAGED_JOB_ID_LEN + 1];
 	char lease[IMAGED_LEASE_BUF]; /* "job-<id>", in the job's namespace */
 	char *ns;
-	const char *kind; /* "pull" | "import" */
+	const char *kind; /* "pull" | "import" | "export" */
 	imaged_job_fn fn;
 	void *arg;
 	void (*free_arg)(void *arg);
@@ -286,6 +288,36 @@ struct imaged_import_arg {
 void imaged_import_arg_free(void *arg);
 /* The import job (import.c). */
 int imaged_import_run(struct imaged_job *job, char **ret_result, br_err *err);
+
+/* An image record to export, copied off the database on the loop. */
+struct imaged_export_image {
+	char *name;
+	char *tag; /* NULL for a digest-only name */
+	char *target_media_type;
+	char target_digest[BR_DIGEST_BUF];
+	int64_t target_size;
+	char manifest_digest[BR_DIGEST_BUF]; /* the platform manifest the record chose */
+};
+
+struct imaged_export_arg {
+	int fd;         /* the client's stream (owned) */
+	bool docker;    /* docker-archive, else OCI image layout */
+	char *platform; /* NULL: every platform held (OCI), the configured default (docker) */
+	struct imaged_export_image *images;
+	size_t n_images;
+	bool replied; /* the job's thread sent the stream's REPLY */
+};
+void imaged_export_arg_free(void *arg);
+/* The export job (export.c): writes the archive to arg->fd; the result names the image (or
+ * counts them). */
+int imaged_export_run(struct imaged_job *job, char **ret_result, br_err *err);
+
+/* ------------------------------------------------------------------ streams (streams.c) */
+
+/* Listen on <state>/imaged-stream.sock for streams the gateway hands over (images.export).
+ * Loop thread. */
+int imaged_streams_start(struct imaged_service *svc, br_err *err);
+void imaged_streams_stop(struct imaged_service *svc);
 
 /* ------------------------------------------------------------------ service (service.c) */
 

@@ -5,6 +5,8 @@
  *   images.pull    {ref, platform}           -> {id}     a job; follow it with jobs.*
  *   images.import  {digest, name}            -> {id}     a job; the archive is a blob that the
  *                                                        caller wrote to contentd first
+ *   images.export  {names, format, platform} a stream (docs/streams.md): REPLY {id} (an export
+ *                                            job), then the archive in STDOUT frames, EXIT 0
  *   images.list    {page_size, page_token}   -> {items: [br_image], next_page_token}
  *   images.get     {name}                    -> br_image
  *   images.remove  {name}                    -> {}
@@ -39,6 +41,15 @@ struct br_image_import_req {
 	const char *platform;
 };
 extern const struct br_schema br_image_import_req_schema;
+
+#define BR_IMAGE_EXPORT_MAX 64 /* images in one archive */
+
+struct br_image_export_req {
+	struct br_strlist names; /* image records, 1..BR_IMAGE_EXPORT_MAX */
+	const char *format;      /* "oci" (NULL, "") | "docker" */
+	const char *platform;    /* NULL: every platform held (oci), the default one (docker) */
+};
+extern const struct br_schema br_image_export_req_schema;
 
 struct br_image_name_req {
 	const char *name;
