@@ -226,7 +226,8 @@ ctl_images_import(struct ctl *ctl, int argc, char **argv)
 			       "compressed; - reads standard input.\n"
 			       "  --name NAME     import only this image (or the archive's one "
 			       "image under NAME)\n"
-			       "  --platform P    the platform to take from a multi-platform image\n");
+			       "  --platform P    the platform to take from a multi-platform "
+			       "image\n");
 			return 0;
 		case ':':
 			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
@@ -362,7 +363,12 @@ job_error(struct ctl *ctl, const char *id, const char *what, const br_err *strea
 		return ctl_report(&err);
 	}
 	const char *msg = job.error_msg && job.error_msg[0] ? job.error_msg : job.error_code;
-	fprintf(stderr, "berth: %s: %s\n", what, msg);
+	size_t wl = strlen(what);
+	/* imaged names the operation already */
+	if (strncmp(msg, what, wl) == 0 && msg[wl] == ':')
+		fprintf(stderr, "berth: %s\n", msg);
+	else
+		fprintf(stderr, "berth: %s: %s\n", what, msg);
 	return ctl_exit_code(br_code_from_name(job.error_code, strlen(job.error_code)));
 }
 
@@ -401,7 +407,8 @@ ctl_images_export(struct ctl *ctl, int argc, char **argv)
 			       "never a terminal)\n"
 			       "  --format oci        an OCI image layout, every platform held "
 			       "(default)\n"
-			       "  --format docker     a docker-archive (docker save), one platform\n"
+			       "  --format docker     a docker-archive (docker save), one "
+			       "platform\n"
 			       "  --platform P        only this platform\n");
 			return 0;
 		case ':':
@@ -452,8 +459,8 @@ ctl_images_export(struct ctl *ctl, int argc, char **argv)
 	struct br_job_ref job = {0};
 	_cleanup_close_ int fd = -1;
 	if (libberth_stream_open_result(ctl->address, "images.export", ctl->ns,
-	                                &br_image_export_req_schema, &req, &br_job_ref_schema,
-	                                &job, arena, &fd, &err) < 0) {
+	                                &br_image_export_req_schema, &req, &br_job_ref_schema, &job,
+	                                arena, &fd, &err) < 0) {
 		if (tmp != NULL)
 			unlink(tmp);
 		br_err_wrap(&err, "%s", what);

@@ -278,10 +278,14 @@ int
 ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"pull", cmd_pull},        {"import", ctl_images_import},
-	        {"export", ctl_images_export}, {"save", ctl_images_export},
-	        {"ls", cmd_ls},            {"list", cmd_ls},
-	        {"rm", cmd_rm},            {"remove", cmd_rm},
+	        {"pull", cmd_pull},
+	        {"import", ctl_images_import},
+	        {"export", ctl_images_export},
+	        {"save", ctl_images_export},
+	        {"ls", cmd_ls},
+	        {"list", cmd_ls},
+	        {"rm", cmd_rm},
+	        {"remove", cmd_rm},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),

@@ -29,7 +29,7 @@
 
 struct gw_streams {
 	struct gateway *gw;
-	char *path;       /* our socket */
+	char *path;        /* our socket */
 	char *taskd_path;  /* taskd's stream socket */
 	char *imaged_path; /* imaged's */
 	int listen_fd;
@@ -157,8 +157,8 @@ hand_over(struct opening *o, br_err *err)
 	}
 	rc = br_stream_send_fd(sock, sb.data, sb.size, o->fd, err);
 	if (rc == 0)
-		br_log_debug("GW-STREAM", "uid %u: %s in %s handed to %s", o->cred.uid,
-		             req.method, ns, daemon);
+		br_log_debug("GW-STREAM", "uid %u: %s in %s handed to %s", o->cred.uid, req.method,
+		             ns, daemon);
 out:
 	msgpack_sbuffer_destroy(&sb);
 	br_arena_free(arena);

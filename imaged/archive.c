@@ -109,7 +109,8 @@ imaged_archive_repositories_json(const char *const *tags, const char *const *ids
 		br_json_gen_str(g, repo);
 		yajl_gen_map_open(g);
 		for (size_t j = i; j < n; j++) {
-			if (done[j] || repository_len(tags[j]) != rl || strncmp(tags[j], repo, rl) != 0)
+			if (done[j] || repository_len(tags[j]) != rl ||
+			    strncmp(tags[j], repo, rl) != 0)
 				continue;
 			done[j] = true;
 			const char *t = tags[j][rl] == ':' ? tags[j] + rl + 1 : "latest";
@@ -199,9 +200,10 @@ member_of(yajl_val v, const char *what, size_t i, char **ret, br_err *err)
 		                  i, what);
 	char *m = imaged_archive_member(v->u.string);
 	if (m == NULL)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "manifest.json[%zu].%s: \"%.200s\" is not a path inside the archive",
-		                  i, what, v->u.string);
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "manifest.json[%zu].%s: \"%.200s\" is not a path inside the archive", i,
+		        what, v->u.string);
 	*ret = m;
 	return 0;
 }

@@ -15,9 +15,9 @@
 #include "common/digest.h"
 #include "common/err.h"
 
-#define IMAGED_ARCHIVE_MAX_IMAGES 64    /* images (entries of manifest.json, index.json) */
-#define IMAGED_ARCHIVE_MAX_TAGS 64      /* RepoTags of one manifest.json entry */
-#define IMAGED_ARCHIVE_MAX_MEMBER 1024  /* a member's path */
+#define IMAGED_ARCHIVE_MAX_IMAGES 64     /* images (entries of manifest.json, index.json) */
+#define IMAGED_ARCHIVE_MAX_TAGS 64       /* RepoTags of one manifest.json entry */
+#define IMAGED_ARCHIVE_MAX_MEMBER 1024   /* a member's path */
 #define IMAGED_ARCHIVE_MAX_DOC (4 << 20) /* manifest.json, index.json */
 #define IMAGED_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
 #define IMAGED_ANNOTATION_IMAGE_NAME "io.containerd.image.name"
@@ -38,10 +38,10 @@ char *imaged_archive_index_json(const struct imaged_index_entry *entries, size_t
 
 /* One image of a docker-archive's manifest.json. */
 struct imaged_docker_image {
-	char *config;   /* member path: "<hex>.json" */
-	char **tags;    /* RepoTags, "name:tag" */
+	char *config; /* member path: "<hex>.json" */
+	char **tags;  /* RepoTags, "name:tag" */
 	size_t n_tags;
-	char **layers;  /* member paths, base layer first */
+	char **layers; /* member paths, base layer first */
 	size_t n_layers;
 };
 

@@ -261,8 +261,8 @@ set_chosen(struct chosen *c, const struct br_oci_descriptor *d)
 
 /* The index that `img` names, parsed (NULL when its target is a manifest). */
 static int
-load_index(struct imaged_job *job, const struct imaged_export_image *img,
-           struct br_oci_index **ret, br_err *err)
+load_index(struct imaged_job *job, const struct imaged_export_image *img, struct br_oci_index **ret,
+           br_err *err)
 {
 	_cleanup_free_ char *doc = NULL;
 	size_t len;
@@ -348,9 +348,10 @@ plan_oci_image(struct imaged_job *job, struct plan *p, const struct imaged_expor
 			platforms++;
 		}
 		if (platforms == 0)
-			return br_err_set(err, BR_FAILED_PRECONDITION,
-			                  "image %s: no platform of index %s is in the content store",
-			                  img->name, img->target_digest);
+			return br_err_set(
+			        err, BR_FAILED_PRECONDITION,
+			        "image %s: no platform of index %s is in the content store",
+			        img->name, img->target_digest);
 	} else {
 		_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
 		if (choose_manifest(img, idx, want, &c, err) < 0)
@@ -359,10 +360,11 @@ plan_oci_image(struct imaged_job *job, struct plan *p, const struct imaged_expor
 		if (load_manifest(job, &bd, &complete, &m, NULL, err) < 0)
 			return -1;
 		if (!complete)
-			return br_err_set(err, BR_NOT_FOUND,
-			                  "image %s: manifest %s is not in the content store in full "
-			                  "(pull that platform first)",
-			                  img->name, c.digest);
+			return br_err_set(
+			        err, BR_NOT_FOUND,
+			        "image %s: manifest %s is not in the content store in full "
+			        "(pull that platform first)",
+			        img->name, c.digest);
 		if (add_manifest_blobs(p, &bd, m, err) < 0)
 			return -1;
 		e.media_type = keep(p, xstrdup(c.media_type));
@@ -373,7 +375,8 @@ plan_oci_image(struct imaged_job *job, struct plan *p, const struct imaged_expor
 			e.architecture = c.platform.architecture
 			                         ? keep(p, xstrdup(c.platform.architecture))
 			                         : NULL;
-			e.variant = c.platform.variant ? keep(p, xstrdup(c.platform.variant)) : NULL;
+			e.variant =
+			        c.platform.variant ? keep(p, xstrdup(c.platform.variant)) : NULL;
 		}
 	}
 	p->entries = xrealloc(p->entries, (p->n_entries + 1) * sizeof(*p->entries));
@@ -684,8 +687,7 @@ copy_blob(struct imaged_job *job, struct archive *a, struct out *o, const struct
 
 /* A docker-archive layer: uncompressed, its diffID checked. */
 static int
-copy_layer(struct imaged_job *job, struct archive *a, struct out *o, struct member *mb,
-           br_err *err)
+copy_layer(struct imaged_job *job, struct archive *a, struct out *o, struct member *mb, br_err *err)
 {
 	char digest[BR_DIGEST_BUF];
 	int64_t size;
@@ -693,8 +695,8 @@ copy_layer(struct imaged_job *job, struct archive *a, struct out *o, struct memb
 	if (mb->compression == BR_OCI_COMP_NONE) {
 		if (strcmp(mb->digest, mb->diff_id) != 0)
 			return br_err_set(err, BR_FAILED_PRECONDITION,
-			                  "layer %s: uncompressed, but its diffID is %s", mb->digest,
-			                  mb->diff_id);
+			                  "layer %s: uncompressed, but its diffID is %s",
+			                  mb->digest, mb->diff_id);
 		return copy_blob(job, a, o, mb, err);
 	}
 	imaged_job_step(job, "decompress layer %s", mb->digest);
@@ -809,8 +811,7 @@ platform_finip(struct br_oci_platform *p)
 	br_oci_platform_fini(p);
 }
 
-static int
-export(struct imaged_job *job, struct imaged_export_arg *arg, br_err *err)
+static int export(struct imaged_job *job, struct imaged_export_arg *arg, br_err *err)
 {
 	_cleanup_(platform_finip) struct br_oci_platform want = {0};
 	_cleanup_(plan_fini) struct plan p = {0};
@@ -827,7 +828,7 @@ export(struct imaged_job *job, struct imaged_export_arg *arg, br_err *err)
 		int r = arg->docker ? plan_docker_image(job, &p, img, platform ? &want : NULL, err)
 		                    : plan_oci_image(job, &p, img, platform ? &want : NULL, err);
 		if (r < 0)
-			return br_err_wrap(err, "%s", img->name);
+			return -1;
 	}
 	imaged_job_progress(job, 0, p.total);
 	/* A wait on a client that does not read ends after EXPORT_SEND_WAIT_MS, to look at

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Image archives through the real CLI: `berth images export` in both formats read by skopeo
+# (and podman when installed), archives written by skopeo imported both ways, several images
+# in one archive, stdin, a round trip into a fresh namespace, and archives built to attack
+# the importer refused with errors that name the member, leaving no image behind.
+#
+# Usage: test/integration/test_archives.sh [BUILD]   (as root)
+BUILD=${1:-build}
+source "$(dirname "$0")/lib.sh"
+
+IT_SKIP=0
+it_skip() {
+	IT_N=$((IT_N + 1))
+	IT_SKIP=$((IT_SKIP + 1))
+	echo "ok $IT_N - # skip $1"
+}
+
+it_setup
+registry_start || { it_not_ok "registry starts"; it_summary; exit 1; }
+push_image sh test/sh:v1
+push_image layers test/layers:v1 --format v2s2
+push_image multi test/multi:v1 --all
+suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
+SH=$REGISTRY/test/sh:v1
+LAYERS=$REGISTRY/test/layers:v1
+MULTI=$REGISTRY/test/multi:v1
+b images pull "$SH" >/dev/null && b images pull "$LAYERS" >/dev/null &&
+	b images pull "$MULTI" >/dev/null || { it_not_ok "pull the test images"; it_summary; exit 1; }
+A=$T/archives
+mkdir -p "$A"
+
+# digests of image NAME: "target manifest config"
+image_digests() {
+	b --format json images ls | jq -r --arg n "$1" \
+		'.[] | select(.name == $n) | "\(.digest) \(.manifest_digest) \(.config_digest)"'
+}
+# the layer digests of the manifest of an oci: layout directory (its one image)
+layout_layers() {
+	local dir=$1 m
+	m=$(jq -r '.manifests[0].digest' "$dir/index.json")
+	m=${m#sha256:}
+	if jq -e '.manifests' "$dir/blobs/sha256/$m" >/dev/null 2>&1; then
+		m=$(jq -r '[.manifests[] | select(.platform.architecture == "amd64")][0].digest' \
+			"$dir/blobs/sha256/$m")
+		m=${m#sha256:}
+	fi
+	jq -r '[.layers[].digest] | join(" ")' "$dir/blobs/sha256/$m"
+}
+
+# --- export: OCI image layout --------------------------------------------------------------
+expect_exit "export an image as an OCI layout" 0 b images export -o "$A/sh-oci.tar" "$SH"
+read -r sh_target sh_manifest sh_config <<<"$(image_digests "$SH")"
+check "the archive holds oci-layout, index.json and the blobs" \
+	bash -c "tar -tf '$A/sh-oci.tar' | grep -qx oci-layout && tar -tf '$A/sh-oci.tar' | grep -qx index.json && tar -tf '$A/sh-oci.tar' | grep -qx 'blobs/sha256/${sh_config#sha256:}'"
+tar -xOf "$A/sh-oci.tar" index.json >"$T/index.json"
+check "index.json names the image for containerd and skopeo" \
+	jq -e --arg n "$SH" '.manifests[0].annotations["io.containerd.image.name"] == $n and .manifests[0].annotations["org.opencontainers.image.ref.name"] == "v1"' "$T/index.json"
+expect_exit "skopeo inspect oci-archive: reads it" 0 \
+	timeout 60 skopeo inspect --raw "oci-archive:$A/sh-oci.tar"
+check "skopeo sees the image's manifest" \
+	test "$(sha256sum <"$T/stdout" | cut -d' ' -f1)" = "${sh_manifest#sha256:}"
+expect_exit "skopeo copy oci-archive: to an oci: directory" 0 \
+	timeout 60 skopeo copy --quiet "oci-archive:$A/sh-oci.tar" "oci:$A/sh-dir:v1"
+check "the copy has the image's manifest digest" \
+	test "$(jq -r '.manifests[0].digest' "$A/sh-dir/index.json")" = "$sh_manifest"
+mkdir -p "$A/sh-oci-x" && tar -xf "$A/sh-oci.tar" -C "$A/sh-oci-x"
+check "and the same layer digests" \
+	test "$(layout_layers "$A/sh-dir")" = "$(layout_layers "$A/sh-oci-x")"
+check "export to stdout gives the same bytes" \
+	bash -c "timeout 60 '$BUILD/berth' --address '$T/state/berth.sock' images export '$SH' | cmp - '$A/sh-oci.tar'"
+
+# A multi-platform index of which one platform was pulled: the index and that platform.
+expect_exit "export a multi-platform image" 0 b images export -o "$A/multi.tar" "$MULTI"
+read -r multi_target multi_manifest _ <<<"$(image_digests "$MULTI")"
+tar -xOf "$A/multi.tar" index.json >"$T/index.json"
+check "index.json names the image's index, as pulled" \
+	jq -e --arg d "$multi_target" '.manifests[0].digest == $d' "$T/index.json"
+check "the pulled platform's manifest is in the archive" \
+	bash -c "tar -tf '$A/multi.tar' | grep -qx 'blobs/sha256/${multi_manifest#sha256:}'"
+expect_exit "skopeo copies the pulled platform out of it" 0 \
+	timeout 60 skopeo copy --quiet "oci-archive:$A/multi.tar" "oci:$A/multi-dir:x"
+expect_exit "export with --platform" 0 \
+	b images export --platform linux/amd64 -o "$A/multi-amd64.tar" "$MULTI"
+tar -xOf "$A/multi-amd64.tar" index.json >"$T/index.json"
+check "index.json then names the platform's manifest" \
+	jq -e --arg d "$multi_manifest" '.manifests[0].digest == $d and .manifests[0].platform.architecture == "amd64"' "$T/index.json"
+expect_exit "a platform that was never pulled is refused" 3 \
+	b images export --platform linux/arm64/v8 -o "$A/multi-arm.tar" "$MULTI"
+expect_contains "the error says what is missing" "$T/stderr" "pull that platform first"
+check "and leaves no file" test ! -e "$A/multi-arm.tar"
+
+# --- export: docker-archive ----------------------------------------------------------------
+expect_exit "export an image as a docker-archive" 0 \
+	b images export --format docker -o "$A/layers-docker.tar" "$LAYERS"
+tar -xOf "$A/layers-docker.tar" manifest.json >"$T/manifest.json"
+read -r _ _ layers_config <<<"$(image_digests "$LAYERS")"
+check "manifest.json names the config, the tag and the layers by diffID" \
+	jq -e --arg c "${layers_config#sha256:}.json" --arg n "$LAYERS" \
+	'length == 1 and .[0].Config == $c and .[0].RepoTags == [$n] and (.[0].Layers | length) == 3' "$T/manifest.json"
+tar -xOf "$A/layers-docker.tar" "${layers_config#sha256:}.json" >"$T/config.json"
+check "each layer is the uncompressed tar its name says" \
+	bash -c "for l in \$(jq -r '.[0].Layers[]' '$T/manifest.json'); do test \"\$(tar -xOf '$A/layers-docker.tar' \$l | sha256sum | cut -d' ' -f1).tar\" = \"\$l\" || exit 1; done"
+check "the layers are the config's diffIDs" \
+	test "$(jq -r '[.[0].Layers[] | "sha256:" + rtrimstr(".tar")] | join(" ")' "$T/manifest.json")" = \
+	"$(jq -r '.rootfs.diff_ids | join(" ")' "$T/config.json")"
+expect_exit "skopeo copy docker-archive: to an oci: directory" 0 \
+	timeout 60 skopeo copy --quiet "docker-archive:$A/layers-docker.tar" "oci:$A/layers-dir:v1"
+check "the copy's config has the same diffIDs" \
+	bash -c "m=\$(jq -r '.manifests[0].digest' '$A/layers-dir/index.json'); c=\$(jq -r .config.digest '$A/layers-dir/blobs/sha256/'\${m#sha256:}); test \"\$(jq -c .rootfs.diff_ids '$A/layers-dir/blobs/sha256/'\${c#sha256:})\" = \"\$(jq -c .rootfs.diff_ids '$T/config.json')\""
+if command -v podman >/dev/null 2>&1; then
+	PODROOT=$T/podman
+	pod() { timeout 60 podman --root "$PODROOT/root" --runroot "$PODROOT/run" --storage-driver vfs "$@"; }
+	expect_exit "podman load reads the docker-archive" 0 pod load -i "$A/layers-docker.tar"
+	expect_contains "podman names the image" "$T/stdout" "test/layers:v1"
+else
+	it_skip "skipped: podman not installed"
+fi
+
+# --- export errors -------------------------------------------------------------------------
+expect_exit "an unknown image is NOT_FOUND" 3 b images export -o "$A/none.tar" "$REGISTRY/none:v1"
+expect_contains "the error names it" "$T/stderr" "none:v1"
+check "export to a terminal is refused" \
+	bash -c "script -qec \"'$BUILD/berth' --address '$T/state/berth.sock' images export '$SH'\" /dev/null | grep -q 'refusing to write an archive to a terminal'"
+
+it_summary
