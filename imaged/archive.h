@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cleanup.h"
 #include "common/digest.h"
 #include "common/err.h"
 
@@ -68,6 +69,7 @@ char *imaged_archive_repositories_json(const char *const *tags, const char *cons
 int imaged_archive_docker_manifest_parse(const char *buf, size_t len,
                                          struct imaged_docker_manifest **ret, br_err *err);
 void imaged_docker_manifest_free(struct imaged_docker_manifest *m);
+BR_DEFINE_CLEANUP(struct imaged_docker_manifest, imaged_docker_manifest_free)
 
 /*
  * A member path of an archive made relative and canonical ("./a//b" is "a/b"): NULL when it

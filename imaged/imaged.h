@@ -248,12 +248,13 @@ void imaged_image_lease(const char *name, char out[IMAGED_LEASE_BUF]);
 /*
  * The image record of a finished pull or import, written in one transaction with its leases
  * (the blobs of the target, manifest, config and layers; the snapshots of the layers of
- * `config`'s chain) and the end of the job's lease, all queued in the outbox in that order.
+ * `config`'s chain) and the end of the job's lease, all queued in the outbox in that order;
+ * with `keep_job_lease` (an archive with more images to come) the job's lease stays.
  * Job thread (runs on the loop and waits).
  */
 int imaged_store_image(struct imaged_job *job, const struct br_image *img,
                        const struct br_oci_manifest *m, const struct br_oci_image_config *config,
-                       br_err *err);
+                       bool keep_job_lease, br_err *err);
 
 /* Remove image record `name` of `ns` and, in the same transaction, its leases. Loop. */
 int imaged_remove_image(struct imaged_service *svc, const char *ns, const char *name, br_err *err);
