@@ -122,4 +122,117 @@ expect_contains "the error names it" "$T/stderr" "none:v1"
 check "export to a terminal is refused" \
 	bash -c "script -qec \"'$BUILD/berth' --address '$T/state/berth.sock' images export '$SH'\" /dev/null | grep -q 'refusing to write an archive to a terminal'"
 
+# --- import: archives written by skopeo ----------------------------------------------------
+tag_of() { jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$IMAGES/$1/index.json"; }
+timeout 60 skopeo copy --quiet "oci:$IMAGES/layers:$(tag_of layers)" "oci-archive:$A/sk-oci.tar:imp/oci:v1"
+expect_exit "import an oci-archive written by skopeo" 0 b images import "$A/sk-oci.tar"
+expect_out "the import names the image" "imported docker.io/imp/oci:v1" cat "$T/stdout"
+expect_out "the imported image runs" "keep" b run --rm docker.io/imp/oci:v1 cat /data/keep
+timeout 60 skopeo copy --quiet "oci:$IMAGES/layers:$(tag_of layers)" "docker-archive:$A/sk-docker.tar:imp/docker:v1"
+expect_exit "import a docker-archive written by skopeo" 0 b images import "$A/sk-docker.tar"
+expect_out "it is named by its RepoTags" "imported docker.io/imp/docker:v1" cat "$T/stdout"
+expect_out "and runs" "keep" b run --rm docker.io/imp/docker:v1 cat /data/keep
+check "its manifest is a Docker schema2 manifest Berth wrote" \
+	bash -c "timeout 60 '$BUILD/berth' --address '$T/state/berth.sock' --format json images ls | jq -e '.[] | select(.name == \"docker.io/imp/docker:v1\") | .media_type == \"application/vnd.docker.distribution.manifest.v2+json\"'"
+b images export -o "$A/imp-docker-oci.tar" docker.io/imp/docker:v1 >/dev/null
+mkdir -p "$A/imp-docker-oci" && tar -xf "$A/imp-docker-oci.tar" -C "$A/imp-docker-oci"
+check "with the layers' media types as found (uncompressed)" \
+	bash -c "m=\$(jq -r '.manifests[0].digest' '$A/imp-docker-oci/index.json'); jq -e '[.layers[].mediaType] | unique == [\"application/vnd.docker.image.rootfs.diff.tar\"]' '$A/imp-docker-oci/blobs/sha256/'\${m#sha256:}"
+timeout 60 skopeo copy --quiet --all "oci:$IMAGES/multi:$(tag_of multi)" "oci-archive:$A/sk-multi.tar:imp/multi:v1"
+expect_exit "import a multi-platform archive (skopeo copy --all)" 0 b images import "$A/sk-multi.tar"
+check "the configured platform was chosen" \
+	bash -c "timeout 60 '$BUILD/berth' --address '$T/state/berth.sock' --format json images ls | jq -e '.[] | select(.name == \"docker.io/imp/multi:v1\") | .platform == \"linux/amd64\"'"
+expect_exit "import it again for --platform linux/arm64/v8" 0 \
+	b images import --platform linux/arm64/v8 --name imp/multi-arm:v1 "$A/sk-multi.tar"
+check "the arm64 manifest was chosen" \
+	bash -c "timeout 60 '$BUILD/berth' --address '$T/state/berth.sock' --format json images ls | jq -e '.[] | select(.name == \"docker.io/imp/multi-arm:v1\") | .platform | startswith(\"linux/arm64\")'"
+
+# --- several images, stdin, round trips ----------------------------------------------------
+expect_exit "export two images as one docker-archive" 0 \
+	b images export --format docker -o "$A/two-docker.tar" "$SH" "$LAYERS"
+expect_exit "import both into a fresh namespace" 0 b -n two images import "$A/two-docker.tar"
+expect_out "each name is shown" "imported $SH
+imported $LAYERS" cat "$T/stdout"
+expect_out "both run" "keep" b -n two run --rm "$LAYERS" cat /data/keep
+expect_exit "export two images as one OCI layout" 0 b images export -o "$A/two-oci.tar" "$SH" "$LAYERS"
+expect_exit "--name picks one of them" 0 b -n pick images import --name "$LAYERS" "$A/two-oci.tar"
+expect_out "only that one is imported" "$LAYERS" \
+	bash -c "timeout 60 '$BUILD/berth' --address '$T/state/berth.sock' -n pick images ls -q"
+expect_exit "import from stdin" 0 \
+	bash -c "cat '$A/sh-oci.tar' | timeout 60 '$BUILD/berth' --address '$T/state/berth.sock' -n stdin images import -"
+expect_out "names the image" "imported $SH" cat "$T/stdout"
+check "an OCI round trip keeps every digest" \
+	test "$(b -n stdin --format json images ls | jq -r --arg n "$SH" '.[] | select(.name == $n) | "\(.digest) \(.manifest_digest) \(.config_digest)"')" = "$sh_target $sh_manifest $sh_config"
+expect_exit "a docker-archive round trip" 0 b -n rt images import "$A/layers-docker.tar"
+check "keeps the config digest" \
+	test "$(b -n rt --format json images ls | jq -r --arg n "$LAYERS" '.[] | select(.name == $n) | .config_digest')" = "$layers_config"
+expect_out "and the image runs" "keep" b -n rt run --rm "$LAYERS" cat /data/keep
+
+# --- archives that attack the importer -----------------------------------------------------
+# evil NAME KIND: a docker-archive of the layers image with one defect
+python3 - "$A" "$A/layers-docker.tar" <<'PY'
+import io, json, sys, tarfile, hashlib
+out, src = sys.argv[1], sys.argv[2]
+t = tarfile.open(src)
+man = json.load(t.extractfile("manifest.json"))
+files = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+def write(name, members, manifest, links=()):
+    with tarfile.open(f"{out}/{name}.tar", "w") as w:
+        def add(n, data):
+            ti = tarfile.TarInfo(n); ti.size = len(data); w.addfile(ti, io.BytesIO(data))
+        add("manifest.json", json.dumps(manifest).encode())
+        for n, d in members.items():
+            add(n, d)
+        for n, target in links:
+            ti = tarfile.TarInfo(n); ti.type = tarfile.SYMTYPE; ti.linkname = target; w.addfile(ti)
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["evil/dotdot:v1"]
+write("dotdot", dict(files, **{"../x": b"x"}), m)
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["evil/abs:v1"]
+write("absolute", dict(files, **{"/etc/x": b"x"}), m)
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["evil/missing:v1"]
+gone = m[0]["Layers"][1]
+write("missing", {k: v for k, v in files.items() if k != gone}, m)
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["evil/diffid:v1"]
+last = m[0]["Layers"][2]
+bad = dict(files); bad[last] = files[m[0]["Layers"][1]]
+write("diffid", bad, m)
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["evil/link:v1"]; m[0]["Layers"][0] = "l/layer.tar"
+write("link", files, m, links=[("l/layer.tar", "../../etc/passwd")])
+# not evil: the legacy layout, <id>/layer.tar gzip-compressed, a repeated layer as a link
+import gzip
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["legacy/gz:v1"]
+legacy = {}
+for i, l in enumerate(m[0]["Layers"]):
+    legacy[f"{i}/layer.tar"] = gzip.compress(files[l], mtime=0)
+    m[0]["Layers"][i] = f"{i}/layer.tar"
+legacy[m[0]["Config"]] = files[m[0]["Config"]]
+m.append(dict(m[0], RepoTags=["legacy/again:v1"], Layers=["a/layer.tar"] + m[0]["Layers"][1:]))
+write("legacy", legacy, m, links=[("a/layer.tar", "../0/layer.tar")])
+PY
+expect_exit "a legacy docker-archive with gzip layers and a link" 0 b -n legacy images import "$A/legacy.tar"
+expect_out "imports both of its images" "imported docker.io/legacy/gz:v1
+imported docker.io/legacy/again:v1" cat "$T/stdout"
+expect_out "which run" "keep" b -n legacy run --rm docker.io/legacy/again:v1 cat /data/keep
+evil() {
+	local name=$1 msg=$2
+	expect_exit "$3 is refused" 1 b -n evil images import "$A/$name.tar"
+	[ "$(cat "$T/stdout")" = "" ] || true
+	expect_contains "the error says why" "$T/stderr" "$msg"
+}
+for case in "dotdot|member \"../x\": \"..\" leads out of the archive|a member ../x" \
+	"absolute|member \"/etc/x\": an absolute path|an absolute member name" \
+	"missing|which is not in the archive|a manifest.json naming a missing layer" \
+	"diffid|but the config's diffID is|a layer whose diffID does not match the config" \
+	"link|outside the archive|a link leading out of the archive"; do
+	IFS='|' read -r name msg what <<<"$case"
+	b -n evil images import "$A/$name.tar" >"$T/stdout" 2>"$T/stderr"
+	rc=$?
+	if [ $rc -ne 0 ] && grep -qF -- "$msg" "$T/stderr"; then
+		it_ok "$what is refused with a clear error"
+	else
+		it_not_ok "$what is refused with a clear error" "exit $rc: $(cat "$T/stderr")"
+	fi
+done
+expect_out "and nothing of them is visible" "" b -n evil images ls -q
+
 it_summary
