@@ -61,9 +61,10 @@ resolve(const struct import_layout *lay, const char *path, const char **ret, br_
 	for (int hops = 0; hops <= LINK_HOPS_MAX; hops++) {
 		const struct import_member *m = find_member(lay, p);
 		if (m == NULL)
-			return br_err_set(err, BR_NOT_FOUND,
-			                  "manifest.json names \"%.200s\", which is not in the archive",
-			                  path);
+			return br_err_set(
+			        err, BR_NOT_FOUND,
+			        "manifest.json names \"%.200s\", which is not in the archive",
+			        path);
 		if (m->target == NULL) {
 			*ret = m->path;
 			return 0;
@@ -123,9 +124,9 @@ write_chunk(struct imaged_job *job, const char *ref, int64_t offset, const void 
 	};
 	struct br_content_write_resp resp;
 	br_arena *arena = br_arena_new();
-	int rc = br_rpc_call(job->svc->content, &opts, "content.write",
-	                     &br_content_write_req_schema, &req, &br_content_write_resp_schema,
-	                     &resp, arena, err);
+	int rc =
+	        br_rpc_call(job->svc->content, &opts, "content.write", &br_content_write_req_schema,
+	                    &req, &br_content_write_resp_schema, &resp, arena, err);
 	br_arena_free(arena);
 	if (rc < 0 && digest != NULL && err->code == BR_ALREADY_EXISTS) {
 		br_err_clear(err);
@@ -260,9 +261,10 @@ manifest_json(const struct docker_blob *config, struct docker_blob *const *layer
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < n; i++) {
 		yajl_gen_map_open(g);
-		br_json_gen_kv_str(g, "mediaType", layers[i]->compression == BR_OCI_COMP_GZIP
-		                                           ? BR_MT_DOCKER_LAYER_GZIP
-		                                           : MT_DOCKER_LAYER_TAR);
+		br_json_gen_kv_str(g, "mediaType",
+		                   layers[i]->compression == BR_OCI_COMP_GZIP
+		                           ? BR_MT_DOCKER_LAYER_GZIP
+		                           : MT_DOCKER_LAYER_TAR);
 		br_json_gen_kv_int(g, "size", layers[i]->size);
 		br_json_gen_kv_str(g, "digest", layers[i]->digest);
 		yajl_gen_map_close(g);
@@ -276,8 +278,8 @@ manifest_json(const struct docker_blob *config, struct docker_blob *const *layer
  * each of `names`. */
 static int
 import_image(struct imaged_job *job, struct docker_read *r, const struct import_layout *lay,
-             const struct imaged_docker_image *im, size_t index, char *const *names,
-             size_t n_names, bool last, br_err *err)
+             const struct imaged_docker_image *im, size_t index, char *const *names, size_t n_names,
+             bool last, br_err *err)
 {
 	_cleanup_(br_oci_config_freep) struct br_oci_image_config *config = NULL;
 	_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
@@ -298,8 +300,10 @@ import_image(struct imaged_job *job, struct docker_read *r, const struct import_
 		const struct docker_blob *b = layers[i];
 		if (b->compression == BR_OCI_COMP_ZSTD)
 			return br_err_set(err, BR_NOT_IMPLEMENTED,
-			                  "layer \"%.200s\": zstd in a docker-archive", im->layers[i]);
-		if (b->compression == BR_OCI_COMP_NONE && strcmp(b->digest, config->diff_ids[i]) != 0)
+			                  "layer \"%.200s\": zstd in a docker-archive",
+			                  im->layers[i]);
+		if (b->compression == BR_OCI_COMP_NONE &&
+		    strcmp(b->digest, config->diff_ids[i]) != 0)
 			return br_err_set(err, BR_FAILED_PRECONDITION,
 			                  "layer \"%.200s\" is %s, but the config's diffID is %s",
 			                  im->layers[i], b->digest, config->diff_ids[i]);
@@ -313,8 +317,8 @@ import_image(struct imaged_job *job, struct docker_read *r, const struct import_
 		return br_err_wrap(err, "manifest of manifest.json[%zu]", index);
 	struct br_descriptor target = {BR_MT_DOCKER_MANIFEST, digest, (int64_t)len};
 	for (size_t i = 0; i < n_names; i++) {
-		if (import_store(job, names[i], &target, digest, m, config, !(last && i + 1 == n_names),
-		                 err) < 0)
+		if (import_store(job, names[i], &target, digest, m, config,
+		                 !(last && i + 1 == n_names), err) < 0)
 			return -1;
 	}
 	return 0;
@@ -334,9 +338,10 @@ image_names(const struct imaged_docker_image *im, size_t index, char ***ret, siz
 			for (size_t j = 0; j < n; j++)
 				free(names[j]);
 			free(names);
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "manifest.json[%zu].RepoTags: \"%.200s\" is not a reference",
-			                  index, im->tags[i]);
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "manifest.json[%zu].RepoTags: \"%.200s\" is not a reference", index,
+			        im->tags[i]);
 		}
 		names[n++] = name;
 	}
@@ -431,7 +436,8 @@ import_docker(struct imaged_job *job, const struct import_layout *lay, const cha
 		int r2 = import_image(job, &r, lay, &dm->images[i], i, names, n, done == n_chosen,
 		                      err);
 		for (size_t j = 0; j < n && r2 == 0; j++) {
-			char *joined = result ? xasprintf("%s %s", result, names[j]) : xstrdup(names[j]);
+			char *joined =
+			        result ? xasprintf("%s %s", result, names[j]) : xstrdup(names[j]);
 			free(result);
 			result = joined;
 		}
