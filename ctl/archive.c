@@ -256,6 +256,10 @@ ctl_images_import(struct ctl *ctl, int argc, char **argv)
 		br_err_set(&err, BR_INVALID_ARGUMENT, "%s: not a regular file", what);
 		return ctl_report(&err);
 	}
+	if (S_ISREG(st.st_mode) && st.st_size == 0) {
+		br_err_set(&err, BR_INVALID_ARGUMENT, "%s: file is empty", what);
+		return ctl_report(&err);
+	}
 	if (from_stdin && isatty(fd)) {
 		br_err_set(&err, BR_INVALID_ARGUMENT,
 		           "%s: standard input is a terminal; redirect an archive to it", what);

@@ -149,8 +149,8 @@ test_parse_hostile(void)
 	         "Layers[0]"},
 	        {"[{\"Config\":\"c.json\",\"Layers\":[7]}]", BR_INVALID_ARGUMENT, "not a string"},
 	        {"[{\"Config\":\"c.json\"}]", BR_INVALID_ARGUMENT, "Layers"},
-	        {"[{\"Config\":\"c.json\",\"Layers\":[],\"RepoTags\":[\"\"]}]",
-	         BR_INVALID_ARGUMENT, "RepoTags[0]"},
+	        {"[{\"Config\":\"c.json\",\"Layers\":[],\"RepoTags\":[\"\"]}]", BR_INVALID_ARGUMENT,
+	         "RepoTags[0]"},
 	        {"[{\"Config\":\"c.json\",\"Layers\":[],\"RepoTags\":\"x\"}]", BR_INVALID_ARGUMENT,
 	         "RepoTags"},
 	        {"[{\"Config\":\".\",\"Layers\":[]}]", BR_INVALID_ARGUMENT, "Config"},
@@ -159,7 +159,8 @@ test_parse_hostile(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct imaged_docker_manifest *m = NULL;
 		br_err err = BR_ERR_INIT;
-		T_ERR(imaged_archive_docker_manifest_parse(bad[i].doc, strlen(bad[i].doc), &m, &err),
+		T_ERR(imaged_archive_docker_manifest_parse(bad[i].doc, strlen(bad[i].doc), &m,
+		                                           &err),
 		      err, bad[i].code);
 		T_CONTAINS(err.msg, bad[i].msg);
 		T_NULL(m);
@@ -174,8 +175,8 @@ test_parse_limits(void)
 	_cleanup_free_ char *many = xstrdup("[");
 
 	for (int i = 0; i <= IMAGED_ARCHIVE_MAX_IMAGES; i++) {
-		char *n = xasprintf("%s%s{\"Config\":\"c.json\",\"Layers\":[]}", many,
-		                    i ? "," : "");
+		char *n =
+		        xasprintf("%s%s{\"Config\":\"c.json\",\"Layers\":[]}", many, i ? "," : "");
 		free(many);
 		many = n;
 	}
