@@ -15,6 +15,12 @@ it_skip() {
 	echo "ok $IT_N - # skip $1"
 }
 
+it_cleanup_extra() {
+	[ -n "${STALL_PID:-}" ] && kill "$STALL_PID" 2>/dev/null
+	[ -n "${EXPORT_PID:-}" ] && kill "$EXPORT_PID" 2>/dev/null
+	return 0
+}
+
 it_setup
 registry_start || { it_not_ok "registry starts"; it_summary; exit 1; }
 push_image sh test/sh:v1
@@ -117,6 +123,24 @@ else
 fi
 
 # --- export errors -------------------------------------------------------------------------
+# A client that stops reading and goes away: its job ends as canceled.
+mkfifo "$T/stall"
+sleep 60 <>"$T/stall" &
+STALL_PID=$!
+"$BUILD/berth" --address "$T/state/berth.sock" images export --format docker "$LAYERS" >"$T/stall" 2>/dev/null &
+EXPORT_PID=$!
+sleep 1
+kill "$EXPORT_PID" 2>/dev/null
+wait "$EXPORT_PID" 2>/dev/null
+went=0
+for _ in $(seq 50); do
+	grep -q "the client went away" "$T/logs/imaged.log" && { went=1; break; }
+	sleep 0.1
+done
+kill "$STALL_PID" 2>/dev/null
+wait "$STALL_PID" 2>/dev/null
+check "a client that goes away cancels its export job" test "$went" = 1
+
 expect_exit "an unknown image is NOT_FOUND" 3 b images export -o "$A/none.tar" "$REGISTRY/none:v1"
 expect_contains "the error names it" "$T/stderr" "none:v1"
 check "export to a terminal is refused" \
