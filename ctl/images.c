@@ -5,19 +5,14 @@
  * stderr is a terminal, and an interrupt cancels the job.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/digest.h"
 #include "common/json.h"
-#include "common/proto/content.h"
 #include "common/proto/images.h"
-#include "common/proto/leases.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
 
