@@ -235,6 +235,13 @@ for i, l in enumerate(m[0]["Layers"]):
 legacy[m[0]["Config"]] = files[m[0]["Config"]]
 m.append(dict(m[0], RepoTags=["legacy/again:v1"], Layers=["a/layer.tar"] + m[0]["Layers"][1:]))
 write("legacy", legacy, m, links=[("a/layer.tar", "../0/layer.tar")])
+# evil again: a gzip layer whose content is not the config's diffID
+m = json.loads(json.dumps(man)); m[0]["RepoTags"] = ["evil/gzdiffid:v1"]
+gz = {m[0]["Config"]: files[m[0]["Config"]]}
+for i, l in enumerate(m[0]["Layers"]):
+    gz[f"{i}.tar.gz"] = gzip.compress(files[man[0]["Layers"][1 if i == 2 else i]], mtime=0)
+    m[0]["Layers"][i] = f"{i}.tar.gz"
+write("gzdiffid", gz, m)
 PY
 expect_exit "a legacy docker-archive with gzip layers and a link" 0 b -n legacy images import "$A/legacy.tar"
 expect_out "imports both of its images" "imported docker.io/legacy/gz:v1
@@ -250,7 +257,8 @@ for case in "dotdot|member \"../x\": \"..\" leads out of the archive|a member ..
 	"absolute|member \"/etc/x\": an absolute path|an absolute member name" \
 	"missing|which is not in the archive|a manifest.json naming a missing layer" \
 	"diffid|but the config's diffID is|a layer whose diffID does not match the config" \
-	"link|outside the archive|a link leading out of the archive"; do
+	"link|outside the archive|a link leading out of the archive" \
+	"gzdiffid|diffID mismatch: the image config says|a gzip layer whose diffID does not match the config"; do
 	IFS='|' read -r name msg what <<<"$case"
 	b -n evil images import "$A/$name.tar" >"$T/stdout" 2>"$T/stderr"
 	rc=$?
