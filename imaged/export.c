@@ -311,6 +311,23 @@ choose_manifest(const struct imaged_export_image *img, const struct br_oci_index
 
 /* ------------------------------------------------------------------ the plan */
 
+/* Whether an image of a single manifest, whose config is `c`, is for platform `want`. */
+static bool
+platform_matches(const struct br_oci_image_config *c, const struct br_oci_platform *want)
+{
+	return strcmp(c->os ? c->os : "", want->os) == 0 &&
+	       strcmp(c->architecture ? c->architecture : "", want->architecture) == 0;
+}
+
+static int
+not_for(const struct imaged_export_image *img, const struct br_oci_platform *want, br_err *err)
+{
+	_cleanup_free_ char *w =
+	        imaged_platform_string(want->os, want->architecture, want->variant);
+
+	return br_err_set(err, BR_NOT_FOUND, "image %s is not for %s", img->name, w);
+}
+
 /* An image of the OCI layout: its index.json entry and its blobs. */
 static int
 plan_oci_image(struct imaged_job *job, struct plan *p, const struct imaged_export_image *img,
@@ -354,10 +371,11 @@ plan_oci_image(struct imaged_job *job, struct plan *p, const struct imaged_expor
 			        img->name, img->target_digest);
 	} else {
 		_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
+		_cleanup_(br_oci_config_freep) struct br_oci_image_config *config = NULL;
 		if (choose_manifest(img, idx, want, &c, err) < 0)
 			return -1;
 		struct br_descriptor bd = {c.media_type, c.digest, c.size};
-		if (load_manifest(job, &bd, &complete, &m, NULL, err) < 0)
+		if (load_manifest(job, &bd, &complete, &m, &config, err) < 0)
 			return -1;
 		if (!complete)
 			return br_err_set(
@@ -365,6 +383,8 @@ plan_oci_image(struct imaged_job *job, struct plan *p, const struct imaged_expor
 			        "image %s: manifest %s is not in the content store in full "
 			        "(pull that platform first)",
 			        img->name, c.digest);
+		if (idx == NULL && want != NULL && !platform_matches(config, want))
+			return not_for(img, want, err);
 		if (add_manifest_blobs(p, &bd, m, err) < 0)
 			return -1;
 		e.media_type = keep(p, xstrdup(c.media_type));
@@ -405,13 +425,8 @@ plan_docker_image(struct imaged_job *job, struct plan *p, const struct imaged_ex
 		                  "image %s: manifest %s is not in the content store in full (pull "
 		                  "that platform first)",
 		                  img->name, c.digest);
-	if (idx == NULL && want != NULL &&
-	    (strcmp(config->os ? config->os : "", want->os) != 0 ||
-	     strcmp(config->architecture ? config->architecture : "", want->architecture) != 0)) {
-		_cleanup_free_ char *w =
-		        imaged_platform_string(want->os, want->architecture, want->variant);
-		return br_err_set(err, BR_NOT_FOUND, "image %s is not for %s", img->name, w);
-	}
+	if (idx == NULL && want != NULL && !platform_matches(config, want))
+		return not_for(img, want, err);
 	if (config->n_diff_ids != m->n_layers)
 		return br_err_set(err, BR_FAILED_PRECONDITION,
 		                  "image %s: the config has %zu diffIDs for %zu layers", img->name,

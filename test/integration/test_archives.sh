@@ -97,6 +97,9 @@ expect_exit "a platform that was never pulled is refused" 3 \
 	b images export --platform linux/arm64/v8 -o "$A/multi-arm.tar" "$MULTI"
 expect_contains "the error says what is missing" "$T/stderr" "pull that platform first"
 check "and leaves no file" test ! -e "$A/multi-arm.tar"
+expect_exit "an image of one manifest for another platform is refused" 3 \
+	b images export --platform linux/arm64 -o "$A/sh-arm.tar" "$SH"
+expect_contains "the error names the platform" "$T/stderr" "is not for linux/arm64"
 
 # --- export: docker-archive ----------------------------------------------------------------
 expect_exit "export an image as a docker-archive" 0 \
