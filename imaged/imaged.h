@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth-imaged's internals shared by its files: the service state, jobs (jobs.c), the
- * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull and import
- * jobs (pull.c, import.c), image records and their leases (records.c) and the RPC methods
- * (service.c).
+ * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull, import and
+ * export jobs (pull.c, import.c with import_docker.c, export.c; archive documents in
+ * archive.c), the stream socket (streams.c), image records and their leases (records.c) and
+ * the RPC methods (service.c).
  *
  * Threading: the service, its database and every job record belong to the loop thread. A
  * job's work runs on its own thread (plus download threads of its own), which talks to
