@@ -9,6 +9,7 @@ pkgs=(
 	libyajl-dev libsqlite3-dev sqlite3
 	runc crun containernetworking-plugins iproute2 util-linux procps
 	busybox-static docker-registry skopeo attr zstd jq curl systemd openssl
+	python3 # builds hostile archives (test/integration/test_archives.sh)
 	prometheus # promtool checks what GET /metrics serves (test/integration/test_metrics.sh)
 	apache2-utils # htpasswd for the registry with Basic authentication (test_registry_auth.sh)
 )

@@ -15,6 +15,7 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "common/cleanup.h"
 #include "common/err.h"
 #include "common/msg.h"
 #include "common/proto/types.h"
@@ -217,6 +218,11 @@ int ctl_cmd_pull(struct ctl *ctl, int argc, char **argv);
 /* push.c: `berth push IMAGE [DEST] [--platform P]` and `berth tag SOURCE TARGET` */
 int ctl_cmd_push(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_tag(struct ctl *ctl, int argc, char **argv);
+/* archive.c: `berth images import [--name N] [--platform P] [-q] FILE|-` and
+ * `berth images export [-o FILE] [--format oci|docker] [--platform P] [-q] IMAGE...` (also
+ * `berth save`) */
+int ctl_images_import(struct ctl *ctl, int argc, char **argv);
+int ctl_images_export(struct ctl *ctl, int argc, char **argv);
 
 /* ---- progress.c ---- */
 
@@ -224,7 +230,7 @@ int ctl_cmd_tag(struct ctl *ctl, int argc, char **argv);
 struct ctl_follow {
 	const char *what; /* prefixes errors: "pull REF" */
 	const char *verb; /* the result line: "<verb> <result>" ("pulled docker.io/...") */
-	FILE *out;        /* where the result line goes */
+	FILE *out;        /* where the result line goes; NULL: nowhere */
 	bool quiet;       /* no progress, and the result alone ("docker.io/...") */
 };
 
@@ -236,6 +242,16 @@ struct ctl_follow {
  * Returns the exit code. Main thread.
  */
 int ctl_follow_job(struct ctl *ctl, const char *id, const struct ctl_follow *opts);
+
+/* The display ctl_follow_job uses, for a command that follows a job its own way (export
+ * reads its stream and asks jobs.get now and then): show a running job's state, then end
+ * with the job as it ended (its result on opts->out, or its error; returns the exit code). */
+struct ctl_progress;
+struct ctl_progress *ctl_progress_new(const struct ctl_follow *opts);
+void ctl_progress_show(struct ctl_progress *p, const struct br_job *job);
+int ctl_progress_end(struct ctl_progress *p, const struct br_job *job);
+void ctl_progress_free(struct ctl_progress *p);
+BR_DEFINE_CLEANUP(struct ctl_progress, ctl_progress_free)
 
 /* "512B", "1.0KiB", "12.3MiB" (binary units, as progress shows bytes). Pure. */
 void ctl_progress_size(int64_t bytes, char *buf, size_t cap);

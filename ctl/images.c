@@ -1,31 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * berth images: pull, import, ls and rm. Pull and import start a job in berth-imaged and
- * follow it until it ends (ctl_follow_job, progress.c: the progress goes to stderr); an
- * interrupt cancels the job. Import first uploads the archive to contentd
- * in chunks (content.write), verified against the sha256 computed here, under a lease of its
- * own that keeps the archive until the import job holds what it needs (and that expires by
- * itself should this command die).
+ * berth images: pull, ls and rm (import and export are in archive.c). Pull starts a job in
+ * berth-imaged and follows it until it ends (ctl_follow_job, progress.c: the progress goes to
+ * stderr); an interrupt cancels the job.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/digest.h"
 #include "common/json.h"
-#include "common/proto/content.h"
 #include "common/proto/images.h"
-#include "common/proto/leases.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
-
-#define UPLOAD_LEASE_TTL_MS (60 * 60 * 1000)
 
 static int
 cmd_pull(struct ctl *ctl, int argc, char **argv)
@@ -104,200 +93,6 @@ ctl_images_pull(struct ctl *ctl, const char *ref, FILE *out)
 	}
 	struct ctl_follow follow = {.what = what, .verb = "pulled", .out = out};
 	return ctl_follow_job(ctl, job.id, &follow);
-}
-
-/* A lease "import-<random>" for an upload, expiring in an hour. */
-static int
-upload_lease(struct ctl *ctl, char out[32], br_err *err)
-{
-	uint8_t rnd[8];
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return br_err_errno(err, BR_INTERNAL, errno, "getrandom");
-	int n = snprintf(out, 32, "import-");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		n += snprintf(out + n, 32 - (size_t)n, "%02x", rnd[i]);
-	struct br_lease_create_req req = {.id = out, .ttl_ms = UPLOAD_LEASE_TTL_MS};
-	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	if (ctl_call(ctl, "content.leases.create", &br_lease_create_req_schema, &req, NULL, NULL,
-	             arena, 0, err) < 0)
-		return br_err_wrap(err, "upload lease");
-	return 0;
-}
-
-/* The import job holds what it needs by now: the upload's lease can go (best effort; it
- * expires anyway). */
-static void
-drop_lease(struct ctl *ctl, const char *lease)
-{
-	struct br_lease_id_req req = {.id = lease};
-	br_err ignored = BR_ERR_INIT;
-
-	ctl_call(ctl, "content.leases.delete", &br_lease_id_req_schema, &req, NULL, NULL, NULL, 0,
-	         &ignored);
-}
-
-/* Upload the open file `fd` of `size` bytes with digest `digest` to contentd (under
- * ctl->lease). A blob that is already stored is fine: the lease holds it all the same. */
-static int
-upload(struct ctl *ctl, int fd, int64_t size, const char *digest, br_err *err)
-{
-	uint8_t rnd[8];
-	char ref[32];
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return br_err_errno(err, BR_INTERNAL, errno, "getrandom");
-	int n = snprintf(ref, sizeof(ref), "import-");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		n += snprintf(ref + n, sizeof(ref) - (size_t)n, "%02x", rnd[i]);
-
-	_cleanup_free_ uint8_t *buf = xmalloc(BR_CHUNK_MAX);
-	int64_t offset = 0;
-	while (offset < size) {
-		if (ctl_signal_last() != 0) {
-			struct br_content_ref_req abort_req = {.ref = ref};
-			br_err ignored = BR_ERR_INIT;
-			ctl_call(ctl, "content.abort", &br_content_ref_req_schema, &abort_req, NULL,
-			         NULL, NULL, 0, &ignored);
-			return br_err_set(err, BR_CANCELED, "upload interrupted");
-		}
-		size_t want = (size_t)(size - offset) < BR_CHUNK_MAX ? (size_t)(size - offset)
-		                                                     : BR_CHUNK_MAX;
-		ssize_t got = pread(fd, buf, want, offset);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return br_err_errno(err, BR_INTERNAL, errno, "read at offset %lld",
-			                    (long long)offset);
-		if (got == 0)
-			return br_err_set(err, BR_FAILED_PRECONDITION,
-			                  "file shrank while uploading (at offset %lld)",
-			                  (long long)offset);
-		bool last = offset + got >= size;
-		struct br_content_write_req req = {
-		        .ref = ref,
-		        .offset = offset,
-		        .data = {buf, (size_t)got},
-		        .total = size,
-		        .expected = digest,
-		        .commit = last,
-		};
-		_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-		struct br_content_write_resp resp;
-		if (ctl_call(ctl, "content.write", &br_content_write_req_schema, &req,
-		             &br_content_write_resp_schema, &resp, arena, 0, err) < 0) {
-			if (err->code == BR_ALREADY_EXISTS && (last || offset == 0)) {
-				if (!last) {
-					struct br_content_ref_req abort_req = {.ref = ref};
-					br_err ignored = BR_ERR_INIT;
-					ctl_call(ctl, "content.abort", &br_content_ref_req_schema,
-					         &abort_req, NULL, NULL, NULL, 0, &ignored);
-				}
-				br_err_clear(err);
-				return 0;
-			}
-			return br_err_wrap(err, "upload %s", digest);
-		}
-		offset += got;
-	}
-	return 0;
-}
-
-static int
-cmd_import(struct ctl *ctl, int argc, char **argv)
-{
-	static const struct option opts[] = {
-	        {"name", required_argument, NULL, 'N'},
-	        {"quiet", no_argument, NULL, 'q'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	const char *name = NULL;
-	bool quiet = false;
-	br_err err = BR_ERR_INIT;
-	int c;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'N':
-			name = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			printf("Usage: berth images import FILE [--name NAME] "
-			       "[-q|--quiet]\n\nImport an OCI "
-			       "image layout archive (tar).\n");
-			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
-		default:
-			return ctl_usage_error("images import: unknown option %s",
-			                       argv[optind - 1]);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error("images import needs exactly one FILE");
-	const char *path = argv[optind];
-	_cleanup_free_ char *what = xasprintf("import %s", path);
-
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0) {
-		br_err_errno(&err, br_code_from_errno(errno), errno, "%s", what);
-		return ctl_report(&err);
-	}
-	if (fstat(fd, &st) < 0) {
-		br_err_errno(&err, BR_INTERNAL, errno, "%s: stat", what);
-		return ctl_report(&err);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		br_err_set(&err, BR_INVALID_ARGUMENT, "%s: not a regular file", what);
-		return ctl_report(&err);
-	}
-	if (st.st_size == 0) {
-		br_err_set(&err, BR_INVALID_ARGUMENT, "%s: file is empty", what);
-		return ctl_report(&err);
-	}
-	char digest[BR_DIGEST_BUF];
-	if (br_digest_fd(fd, digest, &err) < 0) {
-		br_err_wrap(&err, "%s", what);
-		return ctl_report(&err);
-	}
-	if (ctl_signals_start(NULL, NULL, &err) < 0)
-		return ctl_report(&err);
-	char lease[32];
-	if (upload_lease(ctl, lease, &err) < 0) {
-		br_err_wrap(&err, "%s", what);
-		return ctl_report(&err);
-	}
-	ctl->lease = lease;
-	int rc = upload(ctl, fd, st.st_size, digest, &err);
-	ctl->lease = NULL;
-	if (rc < 0) {
-		drop_lease(ctl, lease);
-		br_err_wrap(&err, "%s", what);
-		rc = ctl_report(&err);
-		return err.code == BR_CANCELED ? CTL_EXIT_INTERRUPTED : rc;
-	}
-
-	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	struct br_image_import_req req = {.digest = digest, .name = name};
-	struct br_job_ref job;
-	if (ctl_call(ctl, "images.import", &br_image_import_req_schema, &req, &br_job_ref_schema,
-	             &job, arena, 0, &err) < 0) {
-		drop_lease(ctl, lease);
-		br_err_wrap(&err, "%s", what);
-		return ctl_report(&err);
-	}
-	struct ctl_follow follow = {
-	        .what = what, .verb = "imported", .out = stdout, .quiet = quiet};
-	rc = ctl_follow_job(ctl, job.id, &follow);
-	drop_lease(ctl, lease);
-	return rc;
 }
 
 static const char *
@@ -410,15 +205,25 @@ int
 ctl_cmd_images(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-	        {"pull", cmd_pull},         {"import", cmd_import}, {"ls", cmd_ls},
-	        {"list", cmd_ls},           {"rm", cmd_rm},         {"remove", cmd_rm},
-	        {"push", ctl_cmd_push},     {"tag", ctl_cmd_tag},   {"login", ctl_cmd_login},
+	        {"pull", cmd_pull},
+	        {"import", ctl_images_import},
+	        {"export", ctl_images_export},
+	        {"save", ctl_images_export},
+	        {"ls", cmd_ls},
+	        {"list", cmd_ls},
+	        {"rm", cmd_rm},
+	        {"remove", cmd_rm},
+	        {"push", ctl_cmd_push},
+	        {"tag", ctl_cmd_tag},
+	        {"login", ctl_cmd_login},
 	        {"logout", ctl_cmd_logout},
 	};
 
 	return ctl_run_sub(ctl, argc, argv, "images", subs, sizeof(subs) / sizeof(subs[0]),
 	                   "Usage: berth images pull REF [--platform P] [-q]\n"
-	                   "       berth images import FILE [--name NAME] [-q]\n"
+	                   "       berth images import [--name NAME] [--platform P] [-q] FILE|-\n"
+	                   "       berth images export [-o FILE] [--format oci|docker] "
+	                   "[--platform P] IMAGE...\n"
 	                   "       berth images ls|list [-q]\n"
 	                   "       berth images rm|remove NAME...\n"
 	                   "       berth images push IMAGE [DEST] [--platform P] [-q]\n"

@@ -28,7 +28,10 @@ static const char usage_text[] =
         "  info                         gateway and component health\n"
         "  images pull REF [--platform P] [-q]\n"
         "  pull REF [--platform P] [-q] the same as images pull\n"
-        "  images import FILE [--name NAME] [-q]\n"
+        "  images import [--name NAME] [--platform P] [-q] FILE|-\n"
+        "                               an OCI layout or docker-archive tar\n"
+        "  images export [-o FILE] [--format oci|docker] [--platform P] IMAGE...\n"
+        "                               images as a tar archive (also: berth save)\n"
         "  images ls|list [-q]\n"
         "  images rm|remove NAME...\n"
         "  push IMAGE [DEST] [--platform P] [-q]   an image to a registry (images push)\n"
@@ -79,6 +82,7 @@ static const struct {
         {"tag", ctl_cmd_tag},
         {"login", ctl_cmd_login},
         {"logout", ctl_cmd_logout},
+        {"save", ctl_images_export},
         {"run", ctl_cmd_run},
         {"create", ctl_cmd_create},
         {"start", ctl_cmd_start},

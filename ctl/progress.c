@@ -97,7 +97,7 @@ ctl_progress_total_line(const struct br_job *job, double bytes_per_s, size_t wid
 
 /* ------------------------------------------------------------------ following */
 
-struct follower {
+struct ctl_progress {
 	const struct ctl_follow *opts;
 	bool tty;
 	size_t drawn; /* lines of the last drawing, the cursor below them */
@@ -126,7 +126,7 @@ terminal_size(size_t *ret_cols, size_t *ret_rows)
 }
 
 static double
-speed(struct follower *f, const struct br_job *job)
+speed(struct ctl_progress *f, const struct br_job *job)
 {
 	size_t slot = f->samples % SPEED_SAMPLES;
 	size_t oldest = f->samples < SPEED_SAMPLES ? 0 : (f->samples + 1) % SPEED_SAMPLES;
@@ -142,14 +142,15 @@ speed(struct follower *f, const struct br_job *job)
 static bool
 moving(const struct br_job_item *it)
 {
+	/* downloading, verifying, unpacking, uploading, writing: all but the still ones */
 	const char *s = it->state ? it->state : "";
-	return strcmp(s, "downloading") == 0 || strcmp(s, "verifying") == 0 ||
-	       strcmp(s, "unpacking") == 0;
+	return s[0] != '\0' && strcmp(s, "waiting") != 0 && strcmp(s, "done") != 0 &&
+	       strcmp(s, "exists") != 0;
 }
 
 /* Redraw the layers and the total line in place of the last drawing. */
 static void
-draw(struct follower *f, const struct br_job *job)
+draw(struct ctl_progress *f, const struct br_job *job)
 {
 	const struct br_job_item *items = job->layers.v;
 	size_t cols, rows, lines = 0;
@@ -191,7 +192,7 @@ draw(struct follower *f, const struct br_job *job)
 
 /* One line per layer whose state is not the one printed last. */
 static void
-print_changes(struct follower *f, const struct br_job *job)
+print_changes(struct ctl_progress *f, const struct br_job *job)
 {
 	const struct br_job_item *items = job->layers.v;
 	char hex[16], size[32];
@@ -220,7 +221,7 @@ print_changes(struct follower *f, const struct br_job *job)
 }
 
 static void
-show(struct follower *f, const struct br_job *job)
+show(struct ctl_progress *f, const struct br_job *job)
 {
 	if (f->opts->quiet)
 		return;
@@ -232,12 +233,14 @@ show(struct follower *f, const struct br_job *job)
 
 /* The end of a job: its result, or its error. Returns the exit code. */
 static int
-ended(const struct follower *f, const struct br_job *job)
+ended(const struct ctl_progress *f, const struct br_job *job)
 {
 	const struct ctl_follow *o = f->opts;
 	const char *state = job->state ? job->state : "";
 
 	if (strcmp(state, "done") == 0) {
+		if (o->out == NULL)
+			return 0;
 		if (o->quiet)
 			fprintf(o->out, "%s\n", job->result ? job->result : "");
 		else
@@ -275,7 +278,7 @@ cancel(struct ctl *ctl, const char *id, const struct ctl_follow *o)
 }
 
 static int
-follow(struct ctl *ctl, const char *id, struct follower *f)
+follow(struct ctl *ctl, const char *id, struct ctl_progress *f)
 {
 	const struct ctl_follow *o = f->opts;
 	uint64_t seen = 0;
@@ -308,20 +311,49 @@ follow(struct ctl *ctl, const char *id, struct follower *f)
 			show(f, &job);
 			continue;
 		}
-		if (strcmp(state, "done") == 0)
-			show(f, &job); /* every layer done, and the final total */
-		return ended(f, &job);
+		return ctl_progress_end(f, &job);
 	}
+}
+
+struct ctl_progress *
+ctl_progress_new(const struct ctl_follow *opts)
+{
+	struct ctl_progress *f = xnew(struct ctl_progress);
+
+	f->opts = opts;
+	f->tty = isatty(STDERR_FILENO) == 1;
+	return f;
+}
+
+void
+ctl_progress_show(struct ctl_progress *f, const struct br_job *job)
+{
+	show(f, job);
+}
+
+int
+ctl_progress_end(struct ctl_progress *f, const struct br_job *job)
+{
+	if (job->state != NULL && strcmp(job->state, "done") == 0)
+		show(f, job); /* every layer done, and the final total */
+	return ended(f, job);
+}
+
+void
+ctl_progress_free(struct ctl_progress *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->n_states; i++)
+		free(f->states[i]);
+	free(f->states);
+	free(f);
 }
 
 int
 ctl_follow_job(struct ctl *ctl, const char *id, const struct ctl_follow *opts)
 {
-	struct follower f = {.opts = opts, .tty = isatty(STDERR_FILENO) == 1};
+	_cleanup_(ctl_progress_freep) struct ctl_progress *f = ctl_progress_new(opts);
 
-	int rc = follow(ctl, id, &f);
-	for (size_t i = 0; i < f.n_states; i++)
-		free(f.states[i]);
-	free(f.states);
-	return rc;
+	return follow(ctl, id, f);
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The stream socket (common/stream.h, docs/streams.md): beside the gateway's socket, with its
- * mode and group. Each connection's first frame is the request envelope of tasks.exec or
- * tasks.attach; the gateway checks the caller (its SO_PEERCRED, against the same roles as
- * calls), re-encodes the envelope for backends (namespace, uid) and hands the connection to
- * taskd's stream socket with SCM_RIGHTS. From then on the gateway is out of the stream's way:
+ * mode and group. Each connection's first frame is the request envelope of a stream method
+ * (tasks.exec, tasks.attach, images.export); the gateway checks the caller (its SO_PEERCRED,
+ * against the same roles as calls), re-encodes the envelope for backends (namespace, uid) and
+ * hands the connection to the stream socket of the daemon that owns the method's service
+ * (taskd's, imaged's) with SCM_RIGHTS. From then on the gateway is out of the stream's way:
  * its restart does not end it. Reading the first frame blocks (bounded by
  * BR_STREAM_OPEN_TIMEOUT_MS), so it runs on the thread pool; the rest is on the loop.
  */
@@ -28,8 +29,9 @@
 
 struct gw_streams {
 	struct gateway *gw;
-	char *path;       /* our socket */
-	char *taskd_path; /* taskd's stream socket */
+	char *path;        /* our socket */
+	char *taskd_path;  /* taskd's stream socket */
+	char *imaged_path; /* imaged's */
 	int listen_fd;
 	uv_poll_t poll;
 	unsigned pending;
@@ -94,6 +96,30 @@ read_open(uv_work_t *w)
 		           BR_STREAM_HEADER, (int)type);
 }
 
+/* The methods that are streams, and the daemon each is handed to. */
+static const struct {
+	const char *method;
+	const char *daemon;
+} stream_methods[] = {
+        {"tasks.exec", "taskd"},
+        {"tasks.attach", "taskd"},
+        {"images.export", "imaged"},
+};
+
+/* The stream socket of the daemon that serves stream `method`, or NULL: no such stream. */
+static const char *
+stream_route(const struct gw_streams *st, const char *method, const char **ret_daemon)
+{
+	for (size_t i = 0; i < sizeof(stream_methods) / sizeof(stream_methods[0]); i++) {
+		if (strcmp(stream_methods[i].method, method) != 0)
+			continue;
+		*ret_daemon = stream_methods[i].daemon;
+		return strcmp(stream_methods[i].daemon, "imaged") == 0 ? st->imaged_path
+		                                                       : st->taskd_path;
+	}
+	return NULL;
+}
+
 /* Check the caller and pass the stream on; -1 with err when it is refused. */
 static int
 hand_over(struct opening *o, br_err *err)
@@ -109,9 +135,12 @@ hand_over(struct opening *o, br_err *err)
 	if (br_request_decode(o->frame, o->len, arena, &req, err) < 0)
 		goto out;
 	const char *ns = req.ns[0] != '\0' ? req.ns : "default";
-	if (strcmp(req.method, "tasks.exec") != 0 && strcmp(req.method, "tasks.attach") != 0) {
+	const char *daemon = NULL;
+	const char *path = stream_route(st, req.method, &daemon);
+	if (path == NULL) {
 		br_err_set(err, BR_NOT_IMPLEMENTED,
-		           "%s is no stream (tasks.exec, tasks.attach are)", req.method);
+		           "%s is no stream (tasks.exec, tasks.attach, images.export are)",
+		           req.method);
 		goto out;
 	}
 	if (gw_check_peer(st->gw, o->cred.uid, (uint32_t)o->cred.pid, ns, req.method,
@@ -120,16 +149,16 @@ hand_over(struct opening *o, br_err *err)
 	br_request_encode_forward(&sb, &req, ns, 0, o->cred.uid);
 
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", st->taskd_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		br_err_errno(err, BR_UNAVAILABLE, errno, "taskd is not available");
+		br_err_errno(err, BR_UNAVAILABLE, errno, "%s is not available", daemon);
 		goto out;
 	}
 	rc = br_stream_send_fd(sock, sb.data, sb.size, o->fd, err);
 	if (rc == 0)
-		br_log_debug("GW-STREAM", "uid %u: %s in %s handed to taskd", o->cred.uid,
-		             req.method, ns);
+		br_log_debug("GW-STREAM", "uid %u: %s in %s handed to %s", o->cred.uid, req.method,
+		             ns, daemon);
 out:
 	msgpack_sbuffer_destroy(&sb);
 	br_arena_free(arena);
@@ -141,6 +170,7 @@ streams_free(struct gw_streams *st)
 {
 	free(st->path);
 	free(st->taskd_path);
+	free(st->imaged_path);
 	free(st);
 }
 
@@ -199,16 +229,16 @@ gw_streams_start(struct gateway *gw, br_err *err)
 {
 	_cleanup_free_ char *url = br_config_socket_url(gw->cfg, "gatewayd");
 	_cleanup_free_ char *taskd_url = br_config_socket_url(gw->cfg, "taskd");
+	_cleanup_free_ char *imaged_url = br_config_socket_url(gw->cfg, "imaged");
 	struct gw_streams *st = xnew(struct gw_streams);
 
 	st->gw = gw;
 	st->path = br_stream_socket_path(url + strlen("ipc://"));
 	st->taskd_path = br_stream_socket_path(taskd_url + strlen("ipc://"));
+	st->imaged_path = br_stream_socket_path(imaged_url + strlen("ipc://"));
 	st->listen_fd = listen_on(st->path, gw->cfg->gatewayd.group, err);
 	if (st->listen_fd < 0) {
-		free(st->path);
-		free(st->taskd_path);
-		free(st);
+		streams_free(st);
 		return -1;
 	}
 	uv_poll_init(gw->loop->uv, &st->poll, st->listen_fd);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth-imaged's internals shared by its files: the service state, jobs (jobs.c), the
- * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull, import and
- * push jobs (pull.c, import.c, push.c), image records, their leases and tags (records.c) and
- * the RPC methods (service.c).
+ * contentd helpers (blobs.c), layer unpacking into snapshots (unpack.c), the pull, import,
+ * push and export jobs (pull.c, import.c with import_docker.c, push.c, export.c; archive
+ * documents in archive.c), the stream socket (streams.c), image records, their leases and
+ * tags (records.c) and the RPC methods (service.c).
  *
  * Threading: the service, its database and every job record belong to the loop thread. A
  * job's work runs on its own thread (plus download threads of its own), which talks to
@@ -76,6 +77,8 @@ struct imaged_service {
 	bool stopping;
 	uv_timer_t renew_timer; /* renews the leases of running jobs */
 
+	struct imaged_streams *streams; /* the stream socket (streams.c) */
+
 	struct imaged_backfill_run *backfill; /* records from before leases (records.c) */
 
 	struct imaged_config_entry configs[IMAGED_CONFIG_CACHE];
@@ -103,7 +106,7 @@ struct imaged_job {
 	char id[IMAGED_JOB_ID_LEN + 1];
 	char lease[IMAGED_LEASE_BUF]; /* "job-<id>", in the job's namespace */
 	char *ns;
-	const char *kind; /* "pull" | "import" | "push" */
+	const char *kind; /* "pull" | "import" | "push" | "export" */
 	imaged_job_fn fn;
 	void *arg;
 	void (*free_arg)(void *arg);
@@ -164,7 +167,9 @@ enum imaged_item_state {
 	IMAGED_ITEM_VERIFYING,
 	IMAGED_ITEM_UNPACKING,
 	IMAGED_ITEM_DONE,
-	IMAGED_ITEM_EXISTS, /* there already: nothing to move */
+	IMAGED_ITEM_EXISTS,    /* there already: nothing to move */
+	IMAGED_ITEM_UPLOADING, /* a push sends it to the registry */
+	IMAGED_ITEM_WRITING,   /* an export writes it into the archive */
 };
 void imaged_job_items_init(struct imaged_job *job, size_t n);
 void imaged_job_item_set(struct imaged_job *job, size_t i, const char *digest, int64_t size);
@@ -289,12 +294,13 @@ void imaged_image_lease(const char *name, char out[IMAGED_LEASE_BUF]);
 /*
  * The image record of a finished pull or import, written in one transaction with its leases
  * (the blobs of the target, manifest, config and layers; the snapshots of the layers of
- * `config`'s chain) and the end of the job's lease, all queued in the outbox in that order.
+ * `config`'s chain) and the end of the job's lease, all queued in the outbox in that order;
+ * with `keep_job_lease` (an archive with more images to come) the job's lease stays.
  * Job thread (runs on the loop and waits).
  */
 int imaged_store_image(struct imaged_job *job, const struct br_image *img,
                        const struct br_oci_manifest *m, const struct br_oci_image_config *config,
-                       br_err *err);
+                       bool keep_job_lease, br_err *err);
 
 /* The label of a record made by a tag that names the image it came from (the source's own
  * berth.source, else the source's name): push tries a cross-repository mount from there. */
@@ -354,6 +360,35 @@ struct imaged_push_arg {
 void imaged_push_arg_free(void *arg);
 /* The push job (push.c). */
 int imaged_push_run(struct imaged_job *job, char **ret_result, br_err *err);
+/* An image record to export, copied off the database on the loop. */
+struct imaged_export_image {
+	char *name;
+	char *tag; /* NULL for a digest-only name */
+	char *target_media_type;
+	char target_digest[BR_DIGEST_BUF];
+	int64_t target_size;
+	char manifest_digest[BR_DIGEST_BUF]; /* the platform manifest the record chose */
+};
+
+struct imaged_export_arg {
+	int fd;         /* the client's stream (owned) */
+	bool docker;    /* docker-archive, else OCI image layout */
+	char *platform; /* NULL: every platform held (OCI), the configured default (docker) */
+	struct imaged_export_image *images;
+	size_t n_images;
+	bool replied; /* the job's thread sent the stream's REPLY */
+};
+void imaged_export_arg_free(void *arg);
+/* The export job (export.c): writes the archive to arg->fd; the result names the image (or
+ * counts them). */
+int imaged_export_run(struct imaged_job *job, char **ret_result, br_err *err);
+
+/* ------------------------------------------------------------------ streams (streams.c) */
+
+/* Listen on <state>/imaged-stream.sock for streams the gateway hands over (images.export).
+ * Loop thread. */
+int imaged_streams_start(struct imaged_service *svc, br_err *err);
+void imaged_streams_stop(struct imaged_service *svc);
 
 /* ------------------------------------------------------------------ service (service.c) */
 

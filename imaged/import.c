@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The import job: an OCI image layout as a tar archive (oci-layout, index.json,
- * blobs/sha256/<hex>), already stored in contentd as one blob by the caller. The archive is
- * read from contentd once, chunk by chunk; every blob in it is copied into contentd under the
- * digest its path names (contentd checks the digest on commit, so a blob whose content does
- * not match its name is refused), then the image is resolved from index.json and unpacked
- * exactly as a pull does, with contentd as the only source.
+ * The import job (docs/archives.md): an archive, already stored in contentd as one blob by the
+ * caller, of either format: an OCI image layout (oci-layout, index.json, blobs/sha256/<hex>) or
+ * a docker-archive (manifest.json; import_docker.c), as tar, plain or gzip/zstd compressed. The
+ * archive is read from contentd chunk by chunk, once for a layout and twice for a
+ * docker-archive. The first pass checks every member's path (none absolute, none climbing out
+ * with "..", no link leading out), records the members, keeps index.json and manifest.json and
+ * copies every blobs/sha256/<hex> into contentd under the digest its path names (contentd
+ * checks the digest on commit, so a blob whose content does not match its name is refused).
+ * Then each image is resolved and unpacked exactly as a pull does, with contentd as the only
+ * source, and recorded.
  *
- * The name comes from the request, else from index.json's annotations:
+ * Names in a layout come from the request, else from index.json's annotations:
  * "io.containerd.image.name", or "org.opencontainers.image.ref.name" when it is a full
  * reference. A bare tag ("v1", as skopeo writes for oci:dir:v1) cannot name an image alone,
- * and the request must give the name.
+ * and the request must give the name. Every named entry is imported unless the request names
+ * one; the job's result lists the names, separated by spaces.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,13 +27,12 @@
 #include "common/proto/content.h"
 #include "common/ref.h"
 #include "common/xalloc.h"
-#include "imaged/apply.h"
-#include "imaged/imaged.h"
+#include "imaged/archive.h"
+#include "imaged/import.h"
 
-#define ARCHIVE_MAX_ENTRIES 100000
 #define LAYOUT_FILE_MAX 4096
-#define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
-#define ANNOTATION_IMAGE_NAME "io.containerd.image.name"
+#define ANNOTATION_REF_NAME IMAGED_ANNOTATION_REF_NAME
+#define ANNOTATION_IMAGE_NAME IMAGED_ANNOTATION_IMAGE_NAME
 
 void
 imaged_import_arg_free(void *arg)
@@ -43,17 +47,9 @@ imaged_import_arg_free(void *arg)
 	free(a);
 }
 
-struct layout {
-	bool have_layout;
-	char *index;
-	size_t index_len;
-	bool docker_manifest; /* a docker-archive's manifest.json was seen */
-	size_t blobs;
-};
-
 struct archive_src {
 	struct imaged_blob_reader reader;
-	struct imaged_job *job; /* its progress: item 0 is the archive */
+	struct imaged_job *job; /* its progress (item 0 is the archive); NULL: not counted */
 	br_err err;
 	bool failed;
 };
@@ -67,7 +63,7 @@ archive_read_cb(struct archive *a, void *data, const void **buf)
 	if (n < 0) {
 		src->failed = true;
 		archive_set_error(a, EIO, "%s", src->err.msg);
-	} else {
+	} else if (src->job != NULL) {
 		imaged_job_item_progress(src->job, 0, n);
 	}
 	return n;
@@ -186,13 +182,86 @@ copy_claimed(struct imaged_job *job, struct archive *a, struct archive_src *src,
 	return r;
 }
 
-/* One pass over the archive: keep index.json, copy the blobs. */
+/* "dir/../x"-style resolution of link `target` from member `path`'s directory; NULL when it is
+ * absolute or leads out of the archive. */
+static char *
+link_member(const char *path, const char *target)
+{
+	if (target[0] == '/')
+		return NULL;
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *joined =
+	        slash ? xasprintf("%.*s/%s", (int)(slash - path), path, target) : xstrdup(target);
+	size_t len = strlen(joined);
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+	for (char *p = joined; *p != '\0';) {
+		size_t c = strcspn(p, "/");
+		if (c == 2 && p[0] == '.' && p[1] == '.') {
+			if (o == 0) {
+				free(out);
+				return NULL;
+			}
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else if (c > 0 && !(c == 1 && p[0] == '.')) {
+			if (o > 0)
+				out[o++] = '/';
+			memcpy(out + o, p, c);
+			o += c;
+		}
+		p += c;
+		if (*p == '/')
+			p++;
+	}
+	out[o] = '\0';
+	if (o == 0 || o > IMAGED_ARCHIVE_MAX_MEMBER) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The canonical path of a member, NULL for one to skip (the root "./"), or -1 with err for
+ * one that is absolute or climbs out. */
 static int
-read_archive(struct imaged_job *job, const char *digest, struct layout *lay, br_err *err)
+member_path(const char *raw, char **ret, br_err *err)
+{
+	*ret = NULL;
+	if (raw == NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "a member without a name");
+	if (raw[0] == '/')
+		return br_err_set(err, BR_INVALID_ARGUMENT, "member \"%.200s\": an absolute path",
+		                  raw);
+	if (strlen(raw) > IMAGED_ARCHIVE_MAX_MEMBER)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "member \"%.200s...\": longer than %d",
+		                  raw, IMAGED_ARCHIVE_MAX_MEMBER);
+	*ret = imaged_archive_member(raw);
+	if (*ret == NULL && strspn(raw, "./") != strlen(raw))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "member \"%.200s\": \"..\" leads out of the archive", raw);
+	if (*ret == NULL && strstr(raw, "..") != NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "member \"%.200s\": \"..\" leads out of the archive", raw);
+	return 0;
+}
+
+typedef int (*entry_fn)(struct imaged_job *job, struct archive *a, struct archive_src *src,
+                        struct archive_entry *e, const char *path, void *data, br_err *err);
+
+static int first_pass(struct imaged_job *job, struct archive *a, struct archive_src *src,
+                      struct archive_entry *e, const char *path, void *data, br_err *err);
+
+/* One pass over the archive: `fn` for every member whose path is sound. */
+static int
+walk(struct imaged_job *job, const char *digest, entry_fn fn, void *data, br_err *err)
 {
 	struct archive_src src = {
 	        .reader = {.content = job->svc->content, .ns = job->ns, .digest = digest},
-	        .job = job,
+	        /* the archive's progress is that of the first pass over it */
+	        .job = fn == first_pass ? job : NULL,
 	};
 	struct imaged_cancel cancel = {{&job->cancel, NULL}};
 	struct archive_entry *e;
@@ -213,54 +282,20 @@ read_archive(struct imaged_job *job, const char *digest, struct layout *lay, br_
 			rc = archive_fail(a, &src, "read", err);
 			break;
 		}
-		if (++entries > ARCHIVE_MAX_ENTRIES) {
+		if (++entries > IMPORT_MAX_MEMBERS) {
 			rc = br_err_set(err, BR_RESOURCE_EXHAUSTED, "more than %d members",
-			                ARCHIVE_MAX_ENTRIES);
+			                IMPORT_MAX_MEMBERS);
 			break;
 		}
-		const char *raw = archive_entry_pathname(e);
-		_cleanup_free_ char *path = raw ? imaged_layer_path_normalize(raw) : NULL;
-		if (path == NULL || archive_entry_filetype(e) != AE_IFREG)
-			continue;
-		if (strcmp(path, "oci-layout") == 0) {
-			_cleanup_free_ char *doc = NULL;
-			size_t len;
-			yajl_val root = NULL;
-			const char *version = NULL;
-			rc = read_member(a, &src, "oci-layout", LAYOUT_FILE_MAX, &doc, &len, err);
-			if (rc == 0)
-				rc = br_json_parse(doc, len, LAYOUT_FILE_MAX, "oci-layout", &root,
-				                   err);
-			if (rc == 0)
-				rc = br_json_get_str(root, "oci-layout", "imageLayoutVersion", true,
-				                     &version, err);
-			if (root != NULL)
-				yajl_tree_free(root);
-			lay->have_layout = rc == 0;
-		} else if (strcmp(path, "index.json") == 0) {
-			free(lay->index);
-			lay->index = NULL;
-			rc = read_member(a, &src, "index.json", BR_OCI_MAX_DOC, &lay->index,
-			                 &lay->index_len, err);
-		} else if (strcmp(path, "manifest.json") == 0) {
-			lay->docker_manifest = true;
-		} else if (strncmp(path, "blobs/sha256/", 13) == 0) {
-			_cleanup_free_ char *d = xasprintf("sha256:%s", path + 13);
-			if (!br_digest_valid(d)) {
-				rc = br_err_set(err, BR_INVALID_ARGUMENT,
-				                "member \"%.200s\" is not named by a sha256 digest",
-				                path);
-				break;
-			}
-			imaged_job_step(job, "copy blob %s", d);
-			rc = copy_blob(job, a, &src, e, d, err);
-			lay->blobs++;
-		}
+		_cleanup_free_ char *path = NULL;
+		rc = member_path(archive_entry_pathname(e), &path, err);
+		if (rc == 0 && path != NULL)
+			rc = fn(job, a, &src, e, path, data, err);
 	}
 out:
 	archive_read_free(a);
 	imaged_blob_reader_fini(&src.reader);
-	if (rc == 0)
+	if (rc == 0 && src.job != NULL)
 		imaged_job_item_state(job, 0, IMAGED_ITEM_DONE);
 	return rc;
 }
@@ -289,6 +324,134 @@ list_archive(struct imaged_job *job, const char *digest, br_err *err)
 	return rc;
 }
 
+static void
+layout_fini(struct import_layout *lay)
+{
+	free(lay->index);
+	free(lay->docker);
+	for (size_t i = 0; i < lay->n_members; i++) {
+		free(lay->members[i].path);
+		free(lay->members[i].target);
+	}
+	free(lay->members);
+}
+
+/* Remember a member (for a docker-archive's second pass). */
+static int
+record(struct import_layout *lay, struct archive_entry *e, const char *path, br_err *err)
+{
+	const char *hard = archive_entry_hardlink(e);
+	char *target = NULL;
+
+	if (hard != NULL) {
+		if (hard[0] == '/' || (target = imaged_archive_member(hard)) == NULL)
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "member \"%.200s\": a link to \"%.200s\", outside the archive",
+			        path, hard);
+	} else if (archive_entry_filetype(e) == AE_IFLNK) {
+		const char *sym = archive_entry_symlink(e);
+		if (sym == NULL || (target = link_member(path, sym)) == NULL)
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "member \"%.200s\": a link to \"%.200s\", outside the archive",
+			        path, sym ? sym : "");
+	} else if (archive_entry_filetype(e) != AE_IFREG) {
+		return 0;
+	}
+	lay->members = xrealloc(lay->members, (lay->n_members + 1) * sizeof(*lay->members));
+	lay->members[lay->n_members++] = (struct import_member){
+	        .path = xstrdup(path),
+	        .target = target,
+	        .size = archive_entry_size(e),
+	};
+	return 0;
+}
+
+/* The first pass: record members, keep the documents, copy the blobs. */
+static int
+first_pass(struct imaged_job *job, struct archive *a, struct archive_src *src,
+           struct archive_entry *e, const char *path, void *data, br_err *err)
+{
+	struct import_layout *lay = data;
+
+	if (record(lay, e, path, err) < 0)
+		return -1;
+	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != NULL)
+		return 0;
+	if (strcmp(path, "oci-layout") == 0) {
+		_cleanup_free_ char *doc = NULL;
+		size_t len;
+		yajl_val root = NULL;
+		const char *version = NULL;
+		int rc = read_member(a, src, "oci-layout", LAYOUT_FILE_MAX, &doc, &len, err);
+		if (rc == 0)
+			rc = br_json_parse(doc, len, LAYOUT_FILE_MAX, "oci-layout", &root, err);
+		if (rc == 0)
+			rc = br_json_get_str(root, "oci-layout", "imageLayoutVersion", true,
+			                     &version, err);
+		if (root != NULL)
+			yajl_tree_free(root);
+		lay->have_layout = rc == 0;
+		return rc;
+	}
+	if (strcmp(path, "index.json") == 0) {
+		free(lay->index);
+		lay->index = NULL;
+		return read_member(a, src, "index.json", BR_OCI_MAX_DOC, &lay->index,
+		                   &lay->index_len, err);
+	}
+	if (strcmp(path, "manifest.json") == 0) {
+		free(lay->docker);
+		lay->docker = NULL;
+		return read_member(a, src, "manifest.json", IMAGED_ARCHIVE_MAX_DOC, &lay->docker,
+		                   &lay->docker_len, err);
+	}
+	if (strncmp(path, "blobs/sha256/", 13) == 0) {
+		_cleanup_free_ char *d = xasprintf("sha256:%s", path + 13);
+		if (!br_digest_valid(d))
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "member \"%.200s\" is not named by a sha256 digest",
+			                  path);
+		imaged_job_step(job, "copy blob %s", d);
+		lay->blobs++;
+		return copy_blob(job, a, src, e, d, err);
+	}
+	return 0;
+}
+
+struct second {
+	import_member_fn fn;
+	void *data;
+};
+
+static int
+second_pass(struct imaged_job *job, struct archive *a, struct archive_src *src,
+            struct archive_entry *e, const char *path, void *data, br_err *err)
+{
+	struct second *s = data;
+
+	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != NULL)
+		return 0;
+	if (s->fn(job, a, path, s->data, err) < 0) {
+		if (src->failed) {
+			br_err_copy(err, &src->err);
+			return -1;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+int
+import_read_members(struct imaged_job *job, const struct import_layout *lay, import_member_fn fn,
+                    void *data, br_err *err)
+{
+	struct second s = {fn, data};
+
+	return walk(job, lay->digest, second_pass, &s, err);
+}
+
 /* The annotations of index.json's manifests[i] that name an image. */
 static void
 entry_names(yajl_val root, size_t i, const char **ret_ref_name, const char **ret_image_name)
@@ -308,9 +471,8 @@ entry_names(yajl_val root, size_t i, const char **ret_ref_name, const char **ret
 	br_json_get_str(ann, "", ANNOTATION_IMAGE_NAME, false, ret_image_name, NULL);
 }
 
-/* A reference as the user wrote it, normalized; NULL if it does not parse. */
-static char *
-normalize_name(const char *s)
+char *
+import_normalize_name(const char *s)
 {
 	struct br_ref *ref = NULL;
 
@@ -328,9 +490,10 @@ is_full_reference(const char *s)
 	return strpbrk(s, "/:@") != NULL;
 }
 
-/* Choose the index.json entry to import and the name to import it under. */
+/* The index.json entry to import and the name to import it under: the one `want_name`
+ * names, or the archive's only one. */
 static int
-choose_entry(const struct layout *lay, const struct br_oci_index *idx, const char *want_name,
+choose_entry(const struct import_layout *lay, const struct br_oci_index *idx, const char *want_name,
              size_t *ret_entry, char **ret_name, br_err *err)
 {
 	yajl_val root = NULL;
@@ -348,9 +511,9 @@ choose_entry(const struct layout *lay, const struct br_oci_index *idx, const cha
 		for (size_t i = 0; i < idx->n_manifests && chosen == idx->n_manifests; i++) {
 			const char *ref_name, *image_name;
 			entry_names(root, i, &ref_name, &image_name);
-			_cleanup_free_ char *a = normalize_name(image_name);
+			_cleanup_free_ char *a = import_normalize_name(image_name);
 			_cleanup_free_ char *b = ref_name && is_full_reference(ref_name)
-			                                 ? normalize_name(ref_name)
+			                                 ? import_normalize_name(ref_name)
 			                                 : NULL;
 			if ((a && strcmp(a, want_name) == 0) || (b && strcmp(b, want_name) == 0) ||
 			    (ref_name && ref && ref->tag && strcmp(ref_name, ref->tag) == 0))
@@ -366,19 +529,13 @@ choose_entry(const struct layout *lay, const struct br_oci_index *idx, const cha
 			                  idx->n_manifests, want_name);
 		}
 	} else {
-		if (idx->n_manifests > 1) {
-			yajl_tree_free(root);
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "index.json lists %zu images: name the one to import",
-			                  idx->n_manifests);
-		}
 		chosen = 0;
 		const char *ref_name, *image_name;
 		entry_names(root, 0, &ref_name, &image_name);
 		if (image_name != NULL) {
-			name = normalize_name(image_name);
+			name = import_normalize_name(image_name);
 		} else if (ref_name != NULL && is_full_reference(ref_name)) {
-			name = normalize_name(ref_name);
+			name = import_normalize_name(ref_name);
 		} else if (ref_name != NULL) {
 			br_err_set(
 			        err, BR_INVALID_ARGUMENT,
@@ -428,65 +585,61 @@ platform_finip(struct br_oci_platform *p)
 	br_oci_platform_fini(p);
 }
 
-static int
-import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_name, br_err *err)
+int
+import_store(struct imaged_job *job, const char *name, const struct br_descriptor *target,
+             const char *manifest_digest, const struct br_oci_manifest *m,
+             const struct br_oci_image_config *config, bool keep_job_lease, br_err *err)
 {
-	const struct br_config *cfg = job->svc->cfg;
-	struct layout lay = {0};
-	_cleanup_(br_oci_index_freep) struct br_oci_index *idx = NULL;
+	char chain_id[BR_DIGEST_BUF];
+
+	if (imaged_unpack(job, NULL, m, config, chain_id, err) < 0)
+		return br_err_wrap(err, "%s", name);
+	imaged_job_step(job, "store image %s", name);
+	int64_t size = m->config.size;
+	for (size_t i = 0; i < m->n_layers; i++)
+		size += m->layers[i].size;
+	_cleanup_free_ char *platform_s =
+	        imaged_platform_string(config->os, config->architecture, config->variant);
+	struct br_image img = {
+	        .name = name,
+	        .target = *target,
+	        .manifest_digest = manifest_digest,
+	        .config_digest = m->config.digest,
+	        .chain_id = chain_id,
+	        .platform = platform_s,
+	        .size = size,
+	};
+	if (imaged_job_canceled(job))
+		return br_err_set(err, BR_CANCELED, "canceled");
+	return imaged_store_image(job, &img, m, config, keep_job_lease, err);
+}
+
+/* Import index.json entry `d` as `name`: an index selects `want`'s platform. */
+static int
+import_entry(struct imaged_job *job, const struct br_oci_descriptor *d, const char *name,
+             const struct br_oci_platform *want, bool keep_job_lease, br_err *err)
+{
 	_cleanup_(br_oci_index_freep) struct br_oci_index *sub = NULL;
 	_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
 	_cleanup_(br_oci_config_freep) struct br_oci_image_config *config = NULL;
-	_cleanup_(platform_finip) struct br_oci_platform want = {0};
-	_cleanup_free_ char *name = NULL, *doc = NULL, *cdoc = NULL, *platform_s = NULL;
-	char chain_id[BR_DIGEST_BUF];
-	size_t entry = 0, len, clen;
-
-	if (br_oci_platform_parse(a->platform ? a->platform : cfg->imaged.platform, &want, err) < 0)
-		return -1;
-	bool missing = false;
-	const char *archive = a->digest;
-	if (imaged_hold_blobs(job, &archive, 1, &missing, err) < 0)
-		return -1;
-	if (missing)
-		return br_err_set(err, BR_NOT_FOUND, "archive %s: not found in the content store",
-		                  a->digest);
-	imaged_job_step(job, "read archive %s", a->digest);
-	if (list_archive(job, a->digest, err) < 0)
-		return -1;
-	int rc = read_archive(job, a->digest, &lay, err);
-	_cleanup_free_ char *index = lay.index;
-	if (rc < 0)
-		return -1;
-	if (lay.index == NULL && lay.docker_manifest)
-		return br_err_set(err, BR_NOT_IMPLEMENTED,
-		                  "a docker-archive (manifest.json) is not supported: export the "
-		                  "image as an OCI layout");
-	if (lay.index == NULL || !lay.have_layout)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "not an OCI image layout: %s is missing",
-		                  lay.index == NULL ? "index.json" : "oci-layout");
-	if (br_oci_index_parse(lay.index, lay.index_len, NULL, &idx, err) < 0)
-		return br_err_wrap(err, "index.json");
-	if (choose_entry(&lay, idx, a->name, &entry, &name, err) < 0)
-		return -1;
-
-	const struct br_oci_descriptor *d = &idx->manifests[entry];
+	_cleanup_free_ char *doc = NULL, *cdoc = NULL;
+	size_t len, clen;
 	struct br_descriptor target = {
 	        .media_type = d->media_type,
 	        .digest = d->digest,
 	        .size = d->size,
 	};
+
 	if (br_oci_kind_of(d->media_type) == BR_OCI_INDEX) {
 		const struct br_oci_descriptor *sel;
 		if (get_document(job, d, "index", &doc, &len, err) < 0)
 			return -1;
 		if (br_oci_index_parse(doc, len, d->media_type, &sub, err) < 0)
 			return br_err_wrap(err, "index %s", d->digest);
-		sel = br_oci_index_select(sub, want.os, want.architecture, want.variant);
+		sel = br_oci_index_select(sub, want->os, want->architecture, want->variant);
 		if (sel == NULL) {
 			_cleanup_free_ char *w =
-			        imaged_platform_string(want.os, want.architecture, want.variant);
+			        imaged_platform_string(want->os, want->architecture, want->variant);
 			return br_err_set(err, BR_NOT_FOUND, "index %s has no manifest for %s",
 			                  d->digest, w);
 		}
@@ -506,29 +659,114 @@ import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_nam
 		return -1;
 	if (br_oci_config_parse(cdoc, clen, &config, err) < 0)
 		return br_err_wrap(err, "config %s", m->config.digest);
-	if (imaged_unpack(job, NULL, m, config, chain_id, err) < 0)
-		return -1;
+	return import_store(job, name, &target, d->digest, m, config, keep_job_lease, err);
+}
 
-	imaged_job_step(job, "store image %s", name);
-	int64_t size = m->config.size;
-	for (size_t i = 0; i < m->n_layers; i++)
-		size += m->layers[i].size;
-	platform_s = imaged_platform_string(config->os, config->architecture, config->variant);
-	struct br_image img = {
-	        .name = name,
-	        .target = target,
-	        .manifest_digest = d->digest,
-	        .config_digest = m->config.digest,
-	        .chain_id = chain_id,
-	        .platform = platform_s,
-	        .size = size,
-	};
-	if (imaged_job_canceled(job))
-		return br_err_set(err, BR_CANCELED, "canceled");
-	if (imaged_store_image(job, &img, m, config, err) < 0)
+/* The name of index.json entry i from its annotations, NULL when it has none usable. */
+static char *
+annotated_name(const struct import_layout *lay, size_t i)
+{
+	yajl_val root = NULL;
+	const char *ref_name, *image_name;
+	char *name = NULL;
+
+	if (br_json_parse(lay->index, lay->index_len, BR_OCI_MAX_DOC, "index.json", &root, NULL) <
+	    0)
+		return NULL;
+	entry_names(root, i, &ref_name, &image_name);
+	if (image_name != NULL)
+		name = import_normalize_name(image_name);
+	else if (ref_name != NULL && is_full_reference(ref_name))
+		name = import_normalize_name(ref_name);
+	yajl_tree_free(root);
+	return name;
+}
+
+/* An OCI image layout: the entry `want_name` picks or the only one, else every named one. */
+static int
+import_layout(struct imaged_job *job, const struct import_layout *lay, const char *want_name,
+              const struct br_oci_platform *want, char **ret_result, br_err *err)
+{
+	_cleanup_(br_oci_index_freep) struct br_oci_index *idx = NULL;
+	_cleanup_free_ char *result = NULL;
+
+	if (br_oci_index_parse(lay->index, lay->index_len, NULL, &idx, err) < 0)
+		return br_err_wrap(err, "index.json");
+	if (idx->n_manifests > IMAGED_ARCHIVE_MAX_IMAGES)
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+		                  "index.json lists more than %d images",
+		                  IMAGED_ARCHIVE_MAX_IMAGES);
+	if (want_name != NULL || idx->n_manifests <= 1) {
+		size_t entry = 0;
+		_cleanup_free_ char *name = NULL;
+		if (choose_entry(lay, idx, want_name, &entry, &name, err) < 0 ||
+		    import_entry(job, &idx->manifests[entry], name, want, false, err) < 0)
+			return -1;
+		*ret_result = br_steal_ptr(&name);
+		return 0;
+	}
+	char **names = xcalloc(idx->n_manifests, sizeof(char *));
+	size_t named = 0, done = 0;
+	int rc = 0;
+	for (size_t i = 0; i < idx->n_manifests; i++)
+		named += (names[i] = annotated_name(lay, i)) != NULL;
+	if (named == 0)
+		rc = br_err_set(err, BR_INVALID_ARGUMENT,
+		                "index.json lists %zu images and names none: give the name of "
+		                "one to import",
+		                idx->n_manifests);
+	for (size_t i = 0; i < idx->n_manifests && rc == 0; i++) {
+		if (names[i] == NULL)
+			continue;
+		done++;
+		rc = import_entry(job, &idx->manifests[i], names[i], want, done < named, err);
+		if (rc == 0) {
+			char *joined =
+			        result ? xasprintf("%s %s", result, names[i]) : xstrdup(names[i]);
+			free(result);
+			result = joined;
+		}
+	}
+	for (size_t i = 0; i < idx->n_manifests; i++)
+		free(names[i]);
+	free(names);
+	if (rc < 0)
 		return -1;
-	*ret_name = br_steal_ptr(&name);
+	*ret_result = br_steal_ptr(&result);
 	return 0;
+}
+
+static int
+import(struct imaged_job *job, const struct imaged_import_arg *a, char **ret_result, br_err *err)
+{
+	const struct br_config *cfg = job->svc->cfg;
+	struct import_layout lay = {.digest = a->digest};
+	_cleanup_(platform_finip) struct br_oci_platform want = {0};
+	int rc;
+
+	if (br_oci_platform_parse(a->platform ? a->platform : cfg->imaged.platform, &want, err) < 0)
+		return -1;
+	bool missing = false;
+	const char *archive = a->digest;
+	if (imaged_hold_blobs(job, &archive, 1, &missing, err) < 0)
+		return -1;
+	if (missing)
+		return br_err_set(err, BR_NOT_FOUND, "archive %s: not found in the content store",
+		                  a->digest);
+	imaged_job_step(job, "read archive %s", a->digest);
+	if (list_archive(job, a->digest, err) < 0)
+		return -1;
+	rc = walk(job, a->digest, first_pass, &lay, err);
+	if (rc == 0 && lay.index != NULL && lay.have_layout)
+		rc = import_layout(job, &lay, a->name, &want, ret_result, err);
+	else if (rc == 0 && lay.docker != NULL)
+		rc = import_docker(job, &lay, a->name, ret_result, err);
+	else if (rc == 0)
+		rc = br_err_set(err, BR_INVALID_ARGUMENT,
+		                "neither an OCI image layout nor a docker-archive: %s is missing",
+		                lay.index == NULL ? "index.json (or manifest.json)" : "oci-layout");
+	layout_fini(&lay);
+	return rc;
 }
 
 int

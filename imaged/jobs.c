@@ -180,6 +180,10 @@ imaged_item_state_name(enum imaged_item_state state)
 		return "done";
 	case IMAGED_ITEM_EXISTS:
 		return "exists";
+	case IMAGED_ITEM_UPLOADING:
+		return "uploading";
+	case IMAGED_ITEM_WRITING:
+		return "writing";
 	}
 	return "waiting";
 }
@@ -599,6 +603,9 @@ outcome_on_loop(void *arg)
 		job->message = xasprintf("%s done", job->kind);
 		br_log_info("IMAGE-JOB-DONE", "job %s: %s %s", job->id, job->kind,
 		            job->result ? job->result : "");
+		/* An export's lease only held what it read: it can go now. */
+		if (strcmp(job->kind, "export") == 0 && !job->lease_ended)
+			imaged_drop_job_lease(svc, job);
 	} else if (job->error.code != BR_OK) {
 		/* Its lease was lost (lease_lost): that, not the cancel that stopped it, is why
 		 * it failed. */
@@ -610,7 +617,8 @@ outcome_on_loop(void *arg)
 		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, o->err.msg);
 		/* A canceled job leaves nothing; a failed one leaves its work for a retry until
 		 * its lease expires. */
-		if (o->err.code == BR_CANCELED && !job->lease_ended)
+		if ((o->err.code == BR_CANCELED || strcmp(job->kind, "export") == 0) &&
+		    !job->lease_ended)
 			imaged_drop_job_lease(svc, job);
 	}
 	if (strcmp(job->kind, "pull") == 0 && strcmp(job->state, "failed") == 0)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * berth-imaged: image records, pull and import. main() opens <root>/imaged/meta.db, connects
- * (in the background) to berth-contentd and berth-snapshotd, starts reconciling the image
- * leases in those stores with its records, and serves images.* and jobs.* until SIGTERM. On a
- * stop, running jobs are canceled and their threads joined before the peers' clients close; a
- * canceled job leaves no image record, and what it had written is held only by its lease,
- * which the stores drop (at once, or at its expiry if the message could not go out).
+ * berth-imaged: image records, pull, import and export. main() opens <root>/imaged/meta.db,
+ * connects (in the background) to berth-contentd and berth-snapshotd, starts reconciling the
+ * image leases in those stores with its records, and serves images.* and jobs.* (and export
+ * streams on its stream socket, streams.c) until SIGTERM. On a stop, running jobs are canceled
+ * and their threads joined before the peers' clients close; a canceled job leaves no image
+ * record, and what it had written is held only by its lease, which the stores drop (at once,
+ * or at its expiry if the message could not go out).
  */
 #include "common/daemon.h"
 #include "common/log.h"
@@ -29,6 +30,13 @@ main(int argc, char **argv)
 	if (imaged_http_global_init(&err) < 0 ||
 	    imaged_service_init(&svc, &d.loop, &d.uv, d.cfg, d.data_dir, &err) < 0) {
 		br_log_error("IMAGE-OPEN", "%s", err.msg);
+		imaged_service_shutdown(&svc);
+		imaged_service_fini(&svc);
+		br_daemon_fini(&d);
+		return 1;
+	}
+	if (imaged_streams_start(&svc, &err) < 0) {
+		br_log_error("IMAGE-STREAMS", "%s", err.msg);
 		imaged_service_shutdown(&svc);
 		imaged_service_fini(&svc);
 		br_daemon_fini(&d);

@@ -230,7 +230,7 @@ pull(struct imaged_job *job, const struct imaged_pull_arg *a, const char *name,
 	};
 	if (imaged_job_canceled(job))
 		return br_err_set(err, BR_CANCELED, "canceled");
-	return imaged_store_image(job, &img, m, config, err);
+	return imaged_store_image(job, &img, m, config, false, err);
 }
 
 int

@@ -56,7 +56,16 @@ struct push {
 	const char *mount_from[MAX_MOUNT_SOURCES]; /* repositories of the same registry */
 	size_t n_mount_from;
 	int64_t threshold, chunk_size;
+	size_t item; /* the blob being sent: its index in the job's progress */
 };
+
+/* `n` more bytes of the current blob reached the registry. */
+static void
+sent(struct push *p, int64_t n)
+{
+	imaged_job_progress(p->job, n, 0);
+	imaged_job_item_progress(p->job, p->item, n);
+}
 
 /* ------------------------------------------------------------------ the record */
 
@@ -214,7 +223,7 @@ upload_chunks(struct push *p, const struct br_oci_descriptor *d, char **location
 		imaged_response_fini(&resp);
 		if (rc < 0)
 			return br_err_wrap(err, "PATCH %s", *location);
-		imaged_job_progress(p->job, next - offset, 0);
+		sent(p, next - offset);
 		offset = next;
 	}
 	return 0;
@@ -247,7 +256,7 @@ upload_finish(struct push *p, const struct br_oci_descriptor *d, const char *loc
 	}
 	imaged_response_fini(&resp);
 	if (with_body)
-		imaged_job_progress(p->job, d->size, 0);
+		sent(p, d->size);
 	return 0;
 }
 
@@ -257,25 +266,30 @@ push_blob(struct push *p, const struct br_oci_descriptor *d, size_t i, size_t n,
 	_cleanup_free_ char *location = NULL;
 	bool exists = false, mounted = false;
 
+	p->item = i;
 	imaged_job_step(p->job, "check blob %s (%zu/%zu)", d->digest, i + 1, n);
 	if (blob_exists(p, d->digest, &exists, err) < 0)
 		return -1;
-	if (exists) {
-		imaged_job_progress(p->job, d->size, 0);
-		return 0;
-	}
-	if (upload_start(p, d->digest, &mounted, &location, err) < 0)
+	if (!exists && upload_start(p, d->digest, &mounted, &location, err) < 0)
 		return -1;
-	if (mounted) {
+	if (exists || mounted) {
+		/* the registry has it (in this repository, or mounted from another) */
 		imaged_job_progress(p->job, d->size, 0);
+		imaged_job_item_state(p->job, i, IMAGED_ITEM_EXISTS);
 		return 0;
 	}
 	imaged_job_step(p->job, "upload blob %s (%zu/%zu)", d->digest, i + 1, n);
+	imaged_job_item_state(p->job, i, IMAGED_ITEM_UPLOADING);
+	int rc;
 	if (d->size <= p->threshold)
-		return upload_finish(p, d, location, true, err);
-	if (upload_chunks(p, d, &location, err) < 0)
-		return -1;
-	return upload_finish(p, d, location, false, err);
+		rc = upload_finish(p, d, location, true, err);
+	else
+		rc = upload_chunks(p, d, &location, err) < 0
+		             ? -1
+		             : upload_finish(p, d, location, false, err);
+	if (rc == 0)
+		imaged_job_item_state(p->job, i, IMAGED_ITEM_DONE);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ documents */
@@ -642,6 +656,9 @@ send_plan(struct push *p, const struct push_plan *plan, const char *reference, b
 	size_t n_blobs = collect_blobs(manifests, n_manifests, blobs, &total);
 
 	imaged_job_progress(p->job, 0, total);
+	imaged_job_items_init(p->job, n_blobs);
+	for (size_t i = 0; i < n_blobs; i++)
+		imaged_job_item_set(p->job, i, blobs[i]->digest, blobs[i]->size);
 	for (size_t i = 0; i < n_blobs; i++)
 		if (push_blob(p, blobs[i], i, n_blobs, err) < 0)
 			return -1;

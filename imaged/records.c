@@ -38,6 +38,7 @@ struct store_op {
 	const char *ns;
 	const struct br_image *img;
 	struct br_objlist blobs, snapshots;
+	bool keep_job_lease; /* more images of the same job follow */
 	int rc;
 	br_err err;
 };
@@ -70,6 +71,8 @@ store_tx(struct store_op *op)
 	if (imaged_store_put_image(svc->db, op->ns, op->img, err) < 0 ||
 	    put_image_leases(svc, op->ns, op->img->name, &op->blobs, &op->snapshots, err) < 0)
 		return -1;
+	if (op->keep_job_lease)
+		return 0;
 	if (br_lease_owner_drop(o, "contentd", op->ns, op->job->lease, err) < 0 ||
 	    br_lease_owner_drop(o, "snapshotd", op->ns, op->job->lease, err) < 0)
 		return -1;
@@ -90,7 +93,8 @@ store_on_loop(void *arg)
 	if (op->rc == 0)
 		op->rc = br_db_commit(svc->db, &op->err);
 	if (op->rc == 0) {
-		op->job->lease_ended = true; /* renewing it now would create it again */
+		if (!op->keep_job_lease)
+			op->job->lease_ended = true; /* renewing it now would create it again */
 		br_outbox_kick(svc->outbox);
 	}
 }
@@ -110,7 +114,7 @@ add_blob(struct br_lease_resource *v, size_t *n, const char *digest)
 int
 imaged_store_image(struct imaged_job *job, const struct br_image *img,
                    const struct br_oci_manifest *m, const struct br_oci_image_config *config,
-                   br_err *err)
+                   bool keep_job_lease, br_err *err)
 {
 	br_arena *arena = br_arena_new();
 	size_t nl = m->n_layers;
@@ -140,6 +144,7 @@ imaged_store_image(struct imaged_job *job, const struct br_image *img,
 	        .img = &rec,
 	        .blobs = {blobs, n_blobs},
 	        .snapshots = {snaps, nl},
+	        .keep_job_lease = keep_job_lease,
 	};
 	br_loop_call(job->svc->loop, store_on_loop, &op);
 	br_arena_free(arena);

@@ -543,6 +543,7 @@ imaged_service_on_stop(void *data)
 	uv_close((uv_handle_t *)&svc->renew_timer, renew_timer_closed);
 	br_lease_owner_fini(&svc->owner);
 	imaged_backfill_stop(svc);
+	imaged_streams_stop(svc);
 	imaged_jobs_stop(svc);
 }
 

@@ -72,6 +72,13 @@ int libberth_stream_open_schema(const char *socket_path, const char *method, con
                                 const struct br_schema *ps, const void *params, int *ret_fd,
                                 br_err *err);
 
+/* The same, with the REPLY's result decoded with `rs` into ret_result (strings in arena):
+ * images.export's {id}. */
+int libberth_stream_open_result(const char *socket_path, const char *method, const char *ns,
+                                const struct br_schema *ps, const void *params,
+                                const struct br_schema *rs, void *ret_result, br_arena *arena,
+                                int *ret_fd, br_err *err);
+
 /* malloc'd copy of `s` (NULL stays NULL); aborts on OOM as the rest of the suite does. */
 char *libberth_strdup(const char *s);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Streams: opening exec and attach on the gateway's stream socket, and their frames
+/* Streams: opening exec, attach and export on the gateway's stream socket, and their frames
  * (berth.h; the protocol is common/stream.h, docs/streams.md). */
 #include <errno.h>
 #include <string.h>
@@ -15,9 +15,11 @@
 
 #define OPEN_TIMEOUT_MS 180000 /* a start behind an attach runs the runtime's create */
 
+/* Open a stream; with `rs`, the REPLY's result decoded into ret_result (strings in arena). */
 static int
 open_stream(const char *socket_path, const char *method, const char *ns, const void *params,
-            size_t len, int *ret_fd, br_err *err)
+            size_t len, const struct br_schema *rs, void *ret_result, br_arena *result_arena,
+            int *ret_fd, br_err *err)
 {
 	_cleanup_free_ char *path = br_stream_socket_path(socket_path);
 	_cleanup_free_ char *reply = NULL;
@@ -51,7 +53,7 @@ open_stream(const char *socket_path, const char *method, const char *ns, const v
 		                          &n, err);
 	if (rc < 0 && err->code == BR_UNAVAILABLE)
 		br_err_set(err, BR_UNAVAILABLE,
-		           "the stream closed before it opened (is berth-taskd running?)");
+		           "the stream closed before it opened (is the daemon behind it running?)");
 	if (rc == 0 && type != BR_STREAM_REPLY)
 		rc = br_err_set(err, BR_INTERNAL, "stream: expected a reply, got frame type %d",
 		                (int)type);
@@ -59,6 +61,8 @@ open_stream(const char *socket_path, const char *method, const char *ns, const v
 		br_arena *arena = br_arena_new();
 		msgpack_object result;
 		rc = br_reply_decode(reply, n, arena, &result, err);
+		if (rc == 0 && rs != NULL)
+			rc = br_msg_decode(&result, rs, "r", result_arena, ret_result, err);
 		br_arena_free(arena);
 	}
 	if (rc < 0) {
@@ -81,7 +85,26 @@ libberth_stream_open_schema(const char *socket_path, const char *method, const c
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	br_msg_encode(&pk, ps, params);
-	rc = open_stream(socket_path, method, ns, sb.data, sb.size, ret_fd, err);
+	rc = open_stream(socket_path, method, ns, sb.data, sb.size, NULL, NULL, NULL, ret_fd, err);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+int
+libberth_stream_open_result(const char *socket_path, const char *method, const char *ns,
+                            const struct br_schema *ps, const void *params,
+                            const struct br_schema *rs, void *ret_result, br_arena *arena,
+                            int *ret_fd, br_err *err)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	br_msg_encode(&pk, ps, params);
+	rc = open_stream(socket_path, method, ns, sb.data, sb.size, rs, ret_result, arena, ret_fd,
+	                 err);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -92,7 +115,7 @@ berth_stream_open(berth_client *c, const char *method, const char *ns, const voi
 {
 	br_err e = BR_ERR_INIT;
 
-	if (open_stream(c->path, method, ns, params, len, ret_fd, &e) < 0) {
+	if (open_stream(c->path, method, ns, params, len, NULL, NULL, NULL, ret_fd, &e) < 0) {
 		libberth_error_from_br(err, &e);
 		return -1;
 	}

@@ -74,6 +74,7 @@ static const char *const reads[] = {
         "images.list",
         "images.get",
         "images.resolve",
+        "images.export",
         "jobs.get",
         "jobs.wait",
         "containers.list",

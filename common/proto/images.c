@@ -48,6 +48,13 @@ static const struct br_field tag_fields[] = {
         S(br_image_tag_req, target, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
 };
 const struct br_schema br_image_tag_req_schema = BR_SCHEMA(struct br_image_tag_req, tag_fields);
+static const struct br_field export_fields[] = {
+        S(br_image_export_req, names, BR_F_STRLIST, BR_IMAGE_EXPORT_MAX, BR_F_REQUIRED),
+        S(br_image_export_req, format, BR_F_STR, 16, 0),
+        S(br_image_export_req, platform, BR_F_STR, 64, 0),
+};
+const struct br_schema br_image_export_req_schema =
+        BR_SCHEMA(struct br_image_export_req, export_fields);
 
 static const struct br_field name_fields[] = {
         S(br_image_name_req, name, BR_F_STR, BR_NAME_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),

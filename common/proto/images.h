@@ -6,9 +6,11 @@
  *   images.login   {registry, auth}          -> {}       checks credentials with the registry
  *   images.import  {digest, name}            -> {id}     a job; the archive is a blob that the
  *                                                        caller wrote to contentd first
- *   images.push    {name, dest, platform}    -> {id}     a job: image `name` to reference
+ *   images.push    {name, dest, platform, auth} -> {id}  a job: image `name` to reference
  *                                                        `dest` (default: its own name)
  *   images.tag     {source, target}          -> br_image the record `target`, the same image
+ *   images.export  {names, format, platform} a stream (docs/streams.md): REPLY {id} (an export
+ *                                            job), then the archive in STDOUT frames, EXIT 0
  *   images.list    {page_size, page_token}   -> {items: [br_image], next_page_token}
  *   images.get     {name}                    -> br_image
  *   images.remove  {name}                    -> {}
@@ -88,6 +90,14 @@ struct br_image_tag_req {
 	const char *target; /* the new (or replaced) record's name */
 };
 extern const struct br_schema br_image_tag_req_schema;
+#define BR_IMAGE_EXPORT_MAX 64 /* images in one archive */
+
+struct br_image_export_req {
+	struct br_strlist names; /* image records, 1..BR_IMAGE_EXPORT_MAX */
+	const char *format;      /* "oci" (NULL, "") | "docker" */
+	const char *platform;    /* NULL: every platform held (oci), the default one (docker) */
+};
+extern const struct br_schema br_image_export_req_schema;
 
 struct br_image_name_req {
 	const char *name;

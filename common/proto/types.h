@@ -118,14 +118,14 @@ extern const struct br_schema br_job_item_schema;
 
 struct br_job {
 	const char *id;
-	const char *kind;    /* "pull" | "import" */
+	const char *kind;    /* "pull" | "import" | "export" */
 	const char *state;   /* "running" | "done" | "failed" | "canceled" */
 	const char *message; /* current step, e.g. "fetch layer sha256:..." */
 	int64_t done_bytes;
 	int64_t total_bytes;
 	const char *error_code; /* when failed */
 	const char *error_msg;
-	const char *result; /* when done: the image name */
+	const char *result; /* when done: the image name (import: the names, space-separated) */
 	int64_t started_at;
 	int64_t ended_at;
 	struct br_objlist layers;  /* of struct br_job_item, in the image's order */

@@ -226,6 +226,12 @@ expect_exit "a uid without any rule may not exec" 8 bn -n team-b exec s1 true
 expect_out "user (through its group) may exec" "exec-ok" \
 	bbg -n team-b exec s1 echo exec-ok
 expect_exit "root removes the container" 0 b -n team-b rm -f s1
+expect_exit "read may export an image (a stream handed to imaged)" 0 \
+	ba -n team-b images export test/sh:v1
+check "the archive came through" bash -c "tar -tf '$T/stdout' | grep -qx index.json"
+expect_exit "no role in the namespace: no export" 8 bb -n team-b images export test/sh:v1
+expect_contains "the refusal names the stream's method" "$T/stderr" \
+	"uid $UB has no role in namespace team-b: images.export needs role read"
 
 # --- deadlines and log lines -----------------------------------------------------------------
 expect_out "a deadline of 2^64-1 ms is served, not overflowed" "OK" \

@@ -8,6 +8,7 @@
 #   wider than the terminal; on a terminal of fewer rows than layers, drawings that fit;
 # - piped: plain lines per state change of each layer, no escape sequences at all;
 # - with --quiet: the image name alone on stdout, nothing on stderr;
+# - a push and an export of the same image, piped: their own plain lines per blob;
 # - through the job API (test/helpers/job_watch: jobs.wait with since_version and
 #   interval_ms): layers with their states and bytes, versions that only grow, answers no
 #   closer together than the interval asked for.
@@ -233,6 +234,36 @@ else
 	it_not_ok "answers of a running job come no sooner than the 500 ms interval" \
 		"$answers answers, early: $early"
 fi
+
+# --- push and export ---------------------------------------------------------------------------
+# Both list what they move with the same display. The push goes to another repository of the
+# same registry, which mounts the layers from test/big: they "exist" there already.
+b push "$BIG" "$REG_IP:5000/test/copy:v1" >"$T/push.out" 2>"$T/push.err"
+rc=$?
+missing=""
+for h in $big_hex; do
+	grep -q "^$h: exists $BIG_MB\.0MiB$" "$T/push.err" || missing="$missing $h"
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ] && grep -q "^pushed $REG_IP:5000/test/copy:v1@sha256:" "$T/push.out"; then
+	it_ok "piped push: a plain line per blob (the layers exist there, mounted), then the result"
+else
+	it_not_ok "piped push: a plain line per blob, then the result" "exit $rc, missing:$missing" \
+		"$(head -n 8 "$T/push.err")" "$(cat "$T/push.out")"
+fi
+b images export -o "$T/big.tar" "$BIG" >"$T/export.out" 2>"$T/export.err"
+rc=$?
+missing=""
+for h in $big_hex; do
+	grep -q "^$h: done $BIG_MB\.0MiB$" "$T/export.err" || missing="$missing $h"
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ] && [ ! -s "$T/export.out" ]; then
+	it_ok "piped export: each layer written, on stderr alone"
+else
+	it_not_ok "piped export: each layer written, on stderr alone" "exit $rc, missing:$missing" \
+		"$(head -n 8 "$T/export.err")"
+fi
+expect_out "export -q: nothing on stderr" "" sh -c "'$BUILD/berth' --address '$T/state/berth.sock' \
+	images export -q -o '$T/big2.tar' '$BIG' 2>&1 >/dev/null"
 
 suite_stop
 it_summary
