@@ -12,6 +12,7 @@ pkgs=(
 	python3 # builds hostile archives (test/integration/test_archives.sh)
 	prometheus # promtool checks what GET /metrics serves (test/integration/test_metrics.sh)
 	apache2-utils # htpasswd for the registry with Basic authentication (test_registry_auth.sh)
+	podman # loads the docker-archives that berth exports (test/integration/test_archives.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do
