@@ -469,12 +469,28 @@ set_platform(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 }
 
 MS_SETTER(set_job_lease_ttl, imaged.job_lease_ttl_ms, 3000, 7 * DAY_MS)
+MS_SETTER(set_retry_max_delay, imaged.retry_max_delay_ms, 0, 10 * 60 * 1000)
+MS_SETTER(set_job_stall_timeout, imaged.job_stall_timeout_ms, 100, DAY_MS)
+
+static int
+set_retry_attempts(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t n = 0;
+
+	if (want_int(v, path, 1, 100, &n, err) < 0)
+		return -1;
+	cfg->imaged.retry_attempts = (int)n;
+	return 0;
+}
 
 static const struct field imaged_fields[] = {
         {"registries", set_registries},
         {"max_concurrent_downloads", set_max_downloads},
         {"platform", set_platform},
         {"job_lease_ttl_ms", set_job_lease_ttl},
+        {"retry_attempts", set_retry_attempts},
+        {"retry_max_delay_ms", set_retry_max_delay},
+        {"job_stall_timeout_ms", set_job_stall_timeout},
         {NULL, NULL},
 };
 
@@ -940,6 +956,9 @@ br_config_new_default(void)
 	cfg->snapshotd.gc_interval_ms = HOUR_MS;
 	cfg->imaged.max_concurrent_downloads = 3;
 	cfg->imaged.job_lease_ttl_ms = 15 * 60 * 1000;
+	cfg->imaged.retry_attempts = 5;
+	cfg->imaged.retry_max_delay_ms = 30 * 1000;
+	cfg->imaged.job_stall_timeout_ms = 5 * 60 * 1000;
 	cfg->imaged.platform = xstrdup(HOST_PLATFORM);
 	cfg->taskd.runtime = xstrdup("runc");
 	add_runtime(cfg, "runc", xstrdup("/usr/sbin/runc"));

@@ -101,6 +101,14 @@ struct br_config {
 		/* expiry of a job's lease: renewed while the job runs, so what a job that failed
 		 * or died wrote stays this long for the next pull to resume from */
 		int64_t job_lease_ttl_ms;
+		/* registry requests that fail in a way worth repeating (connection errors, 5xx,
+		 * 408, 429) are made at most this many times in all, waiting between them with
+		 * exponential back-off and jitter up to retry_max_delay_ms (also the cap on a
+		 * registry's Retry-After) */
+		int retry_attempts;
+		int64_t retry_max_delay_ms;
+		/* a job whose request moves no byte for this long fails with DEADLINE_EXCEEDED */
+		int64_t job_stall_timeout_ms;
 	} imaged;
 
 	struct {

@@ -10,19 +10,30 @@
  * ones negotiate with ALPN. Redirects (blob storage) are followed; from an https registry only
  * to https. curl does not send the Authorization header to another host after a redirect.
  * Content encodings are never requested, so the bytes hashed are the bytes stored.
+ *
+ * Requests that fail in a way that may pass (a connection error, 408, 429, 5xx) are made
+ * again after a back-off, and a body that breaks off is continued from the byte it broke at
+ * (Range), inside the fetch, so that its reader sees one unbroken body. A request that moves
+ * no byte for the stall timeout fails (DEADLINE_EXCEEDED).
  */
 #include "imaged/registry.h"
 
 #include <pthread.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/log.h"
+#include "common/loop.h"
 #include "common/oci.h"
 #include "common/xalloc.h"
 
@@ -31,6 +42,9 @@
 #define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
 #define TOKEN_MAX (1u << 20)       /* token responses */
 #define POLL_MS 100                /* how often a waiting read checks for cancellation */
+#define BACKOFF_FIRST_MS 250       /* the first wait between attempts, doubled per failure */
+#define RETRY_AFTER_MAX 64         /* longer Retry-After values are ignored */
+#define RETRY_AFTER_SECONDS_MAX (INT64_C(1) << 32) /* a Retry-After saturates here */
 
 struct imaged_registry {
 	char *host; /* where requests go: "registry-1.docker.io", "127.0.0.1:5000" */
@@ -38,6 +52,9 @@ struct imaged_registry {
 	char *url;  /* "https://registry-1.docker.io/v2/library/busybox" */
 	bool insecure;
 	char *ca_file;
+	int retry_attempts;         /* imaged.retry_attempts */
+	int64_t retry_max_delay_ms; /* imaged.retry_max_delay_ms */
+	int64_t stall_ms;           /* imaged.job_stall_timeout_ms */
 	pthread_mutex_t lock;
 	char *token; /* bearer token (lock) */
 };
@@ -45,6 +62,7 @@ struct imaged_registry {
 struct imaged_http {
 	CURLM *multi;
 	CURL *easy;
+	int64_t idle_since; /* br_now_ms() when the thread's request last moved a byte */
 };
 
 struct imaged_fetch {
@@ -62,9 +80,15 @@ struct imaged_fetch {
 	long status;
 	char reason[96];
 	char *content_type, *docker_digest, *www_authenticate;
-	int64_t range_start;   /* asked for the body from this byte on (0: the whole body) */
-	int64_t content_range; /* start of a 206 response's Content-Range, -1 when absent */
-	int64_t body_start;    /* the byte of the whole body this response starts at */
+	int64_t range_start;    /* asked for the body from this byte on (0: the whole body) */
+	int64_t content_range;  /* start of a 206 response's Content-Range, -1 when absent */
+	int64_t body_start;     /* the byte of the whole body the reader's view starts at */
+	int64_t response_start; /* the byte of the whole body this response starts at */
+	int64_t response_pos;   /* the byte of the whole body after what this response gave */
+	size_t off;             /* bytes at the start of buf skipped (already read before) */
+	int failures;           /* attempts in a row that failed (reset by progress) */
+	bool gave_bytes;        /* the body moved since the last failure */
+	char *retry_after;      /* the Retry-After header */
 	char *error_body;
 	size_t error_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -102,6 +126,9 @@ imaged_registry_new(const struct br_config *cfg, const struct br_ref *ref)
 	reg->ca_file = rc != NULL && rc->ca_file != NULL ? xstrdup(rc->ca_file) : NULL;
 	reg->url =
 	        xasprintf("%s://%s/v2/%s", reg->insecure ? "http" : "https", reg->host, reg->repo);
+	reg->retry_attempts = cfg ? cfg->imaged.retry_attempts : 5;
+	reg->retry_max_delay_ms = cfg ? cfg->imaged.retry_max_delay_ms : 30 * 1000;
+	reg->stall_ms = cfg ? cfg->imaged.job_stall_timeout_ms : 5 * 60 * 1000;
 	pthread_mutex_init(&reg->lock, NULL);
 	return reg;
 }
@@ -133,6 +160,7 @@ imaged_http_new(void)
 
 	http->multi = curl_multi_init();
 	http->easy = curl_easy_init();
+	http->idle_since = br_now_ms();
 	if (http->multi == NULL || http->easy == NULL)
 		abort(); /* out of memory */
 	return http;
@@ -178,7 +206,8 @@ reset_headers(struct imaged_fetch *f)
 	free(f->content_type);
 	free(f->docker_digest);
 	free(f->www_authenticate);
-	f->content_type = f->docker_digest = f->www_authenticate = NULL;
+	free(f->retry_after);
+	f->content_type = f->docker_digest = f->www_authenticate = f->retry_after = NULL;
 	f->content_range = -1;
 	f->reason[0] = '\0';
 }
@@ -205,6 +234,7 @@ header_cb(char *p, size_t size, size_t n, void *data)
 	struct imaged_fetch *f = data;
 	size_t len = size * n;
 
+	f->http->idle_since = br_now_ms();
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		reset_headers(f);
 		/* "HTTP/1.1 404 Not Found\r\n": keep the reason phrase. */
@@ -225,6 +255,9 @@ header_cb(char *p, size_t size, size_t n, void *data)
 	} else if (header_is(p, len, "www-authenticate:")) {
 		free(f->www_authenticate);
 		f->www_authenticate = header_value(p, len, strlen("www-authenticate:"));
+	} else if (header_is(p, len, "retry-after:")) {
+		free(f->retry_after);
+		f->retry_after = header_value(p, len, strlen("retry-after:"));
 	} else if (header_is(p, len, "content-range:")) {
 		char *v = header_value(p, len, strlen("content-range:"));
 		f->content_range = content_range_start(v);
@@ -237,7 +270,9 @@ header_cb(char *p, size_t size, size_t n, void *data)
  * The final response's status, once its first body byte arrived or it ended. Only a 206 whose
  * Content-Range starts at the byte asked for is the rest of the body; from then on the bytes
  * it skipped count against the size limit, which is on the whole body: a 200 to a Range
- * request (the whole body, which the caller starts over with) must fit the same limit.
+ * request (the whole body, which the caller starts over with) must fit the same limit. The
+ * first response of a fetch sets where the reader's view starts; a response that continues a
+ * broken body only says where its bytes are (imaged_fetch_read skips what was read).
  */
 static void
 learn_status(struct imaged_fetch *f)
@@ -245,8 +280,12 @@ learn_status(struct imaged_fetch *f)
 	curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
 	f->status_known = true;
 	f->is_error = f->status < 200 || f->status >= 300;
+	f->response_pos = 0;
 	if (f->range_start > 0 && f->status == 206 && f->content_range == f->range_start)
-		f->body_start = f->range_start;
+		f->response_pos = f->range_start;
+	f->response_start = f->response_pos;
+	if (f->failures == 0 && f->received == 0)
+		f->body_start = f->response_pos;
 }
 
 /* Body bytes received from registries by every job of the process (for metrics). */
@@ -272,7 +311,7 @@ write_cb(char *p, size_t size, size_t n, void *data)
 		}
 		return len;
 	}
-	if (f->max_size >= 0 && f->body_start + f->received + (int64_t)len > f->max_size) {
+	if (f->max_size >= 0 && f->response_pos + (int64_t)len > f->max_size) {
 		f->too_large = true;
 		return 0; /* CURLE_WRITE_ERROR */
 	}
@@ -286,7 +325,8 @@ write_cb(char *p, size_t size, size_t n, void *data)
 	}
 	memcpy(f->buf + f->len, p, len);
 	f->len += len;
-	f->received += (int64_t)len;
+	f->response_pos += (int64_t)len;
+	f->http->idle_since = br_now_ms();
 	atomic_fetch_add_explicit(&bytes_received, len, memory_order_relaxed);
 	return len;
 }
@@ -308,6 +348,8 @@ fetch_free(struct imaged_fetch *f)
 	free(f);
 }
 
+static int transfer_begin(struct imaged_fetch *f, br_err *err);
+
 static int
 curl_setup_error(struct imaged_fetch *f, CURLcode c, br_err *err)
 {
@@ -321,12 +363,7 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
             const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
 {
 	struct imaged_fetch *f = xnew(struct imaged_fetch);
-	CURL *e = http->easy;
-	bool plain = strncmp(url, "http://", 7) == 0;
-	CURLcode c = CURLE_OK;
-	char range[32];
 
-	snprintf(range, sizeof(range), "%lld-", (long long)range_start);
 	f->range_start = range_start;
 	f->content_range = -1;
 	f->reg = reg;
@@ -348,7 +385,27 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 		}
 		pthread_mutex_unlock(&reg->lock);
 	}
+	if (transfer_begin(f, err) < 0) {
+		fetch_free(f);
+		return -1;
+	}
+	*ret = f;
+	return 0;
+}
 
+/* Set up the handle for f's request (from f->range_start on) and start it. */
+static int
+transfer_begin(struct imaged_fetch *f, br_err *err)
+{
+	struct imaged_registry *reg = f->reg;
+	CURL *e = f->http->easy;
+	bool plain = strncmp(f->url, "http://", 7) == 0;
+	CURLcode c = CURLE_OK;
+	char range[32];
+	/* curl's own low-speed abort backs up the stall check of pump(), a little later. */
+	long low_speed_s = (long)(reg->stall_ms / 1000) + 2;
+
+	snprintf(range, sizeof(range), "%lld-", (long long)f->range_start);
 	curl_easy_reset(e);
 #define SET(opt, val)                                      \
 	do {                                               \
@@ -366,7 +423,7 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 	    plain ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_CONNECTTIMEOUT, 30L);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, 300L);
+	SET(CURLOPT_LOW_SPEED_TIME, low_speed_s);
 	SET(CURLOPT_USERAGENT, "berth/" BR_VERSION);
 	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
 	SET(CURLOPT_HTTPHEADER, f->headers);
@@ -375,7 +432,7 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, f);
 	SET(CURLOPT_ERRORBUFFER, f->errbuf);
-	if (range_start > 0)
+	if (f->range_start > 0)
 		SET(CURLOPT_RANGE, range);
 	if (reg->ca_file != NULL) {
 		/* The file's CAs in addition to the system's. */
@@ -383,19 +440,12 @@ fetch_start(struct imaged_registry *reg, struct imaged_http *http, const char *u
 		SET(CURLOPT_CAPATH, "/etc/ssl/certs");
 	}
 #undef SET
-	if (c != CURLE_OK) {
-		curl_setup_error(f, c, err);
-		fetch_free(f);
-		return -1;
-	}
-	CURLMcode mc = curl_multi_add_handle(http->multi, e);
-	if (mc != CURLM_OK) {
-		br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_multi_strerror(mc));
-		fetch_free(f);
-		return -1;
-	}
+	if (c != CURLE_OK)
+		return curl_setup_error(f, c, err);
+	CURLMcode mc = curl_multi_add_handle(f->http->multi, e);
+	if (mc != CURLM_OK)
+		return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_multi_strerror(mc));
 	f->attached = true;
-	*ret = f;
 	return 0;
 }
 
@@ -404,6 +454,21 @@ too_large_error(const struct imaged_fetch *f, br_err *err)
 {
 	return br_err_set(err, BR_RESOURCE_EXHAUSTED, "GET %s: response larger than %lld bytes",
 	                  f->url, (long long)f->max_size);
+}
+
+/* The stall timeout passed without a byte: say what the request was waiting for. */
+static int
+stall_error(const struct imaged_fetch *f, br_err *err)
+{
+	if (!f->status_known)
+		return br_err_set(err, BR_DEADLINE_EXCEEDED,
+		                  "GET %s: no answer for %" PRId64
+		                  " ms (imaged.job_stall_timeout_ms)",
+		                  f->url, f->reg->stall_ms);
+	return br_err_set(err, BR_DEADLINE_EXCEEDED,
+	                  "GET %s: the body stopped after %" PRId64 " bytes: nothing for %" PRId64
+	                  " ms (imaged.job_stall_timeout_ms)",
+	                  f->url, f->response_pos, f->reg->stall_ms);
 }
 
 /* One round of transfer work: resume a paused transfer, or perform and wait a little. */
@@ -435,6 +500,9 @@ pump(struct imaged_fetch *f, br_err *err)
 			f->result = msg->data.result;
 		}
 	}
+	if (!f->done && f->reg->stall_ms > 0 &&
+	    br_now_ms() - f->http->idle_since >= f->reg->stall_ms)
+		return stall_error(f, err);
 	if (!f->done && f->len == 0 && !f->paused) {
 		mc = curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
 		if (mc != CURLM_OK)
@@ -508,10 +576,12 @@ await_status(struct imaged_fetch *f, br_err *err)
 		if (pump(f, err) < 0)
 			return -1;
 	}
+	/* A body that began is the reader's, even if it already broke off: the reader takes
+	 * what came and the break is resumed from there. */
+	if (f->status_known && !f->is_error)
+		return 0;
 	if (f->done)
 		return transfer_result(f, err);
-	if (!f->is_error)
-		return 0;
 	/* Collect the error document for its message. */
 	while (!f->done) {
 		if (imaged_canceled(f->cancel))
@@ -544,6 +614,145 @@ read_all(struct imaged_fetch *f, char **ret, size_t *ret_len, br_err *err)
 	*ret = br_steal_ptr(&out);
 	*ret_len = len;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ retries */
+
+int64_t
+imaged_retry_after_ms(const char *value, time_t now)
+{
+	char buf[RETRY_AFTER_MAX + 1];
+	size_t len;
+
+	if (value == NULL)
+		return -1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	len = strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len > RETRY_AFTER_MAX)
+		return -1;
+	int64_t seconds = 0;
+	if (value[0] >= '0' && value[0] <= '9') {
+		/* delay-seconds: 1*DIGIT, saturating (the caller caps the wait anyway) */
+		for (size_t i = 0; i < len; i++) {
+			if (value[i] < '0' || value[i] > '9')
+				return -1;
+			if (seconds < RETRY_AFTER_SECONDS_MAX)
+				seconds = seconds * 10 + (value[i] - '0');
+		}
+	} else {
+		/* an HTTP-date (IMF-fixdate, RFC 850 or asctime form) */
+		memcpy(buf, value, len);
+		buf[len] = '\0';
+		time_t at = curl_getdate(buf, NULL);
+		if (at == -1)
+			return -1;
+		seconds = at <= now ? 0 : (int64_t)(at - now);
+	}
+	if (seconds > RETRY_AFTER_SECONDS_MAX)
+		seconds = RETRY_AFTER_SECONDS_MAX;
+	return seconds * 1000;
+}
+
+int64_t
+imaged_backoff_ms(int attempt, int64_t max_ms, uint64_t random)
+{
+	int64_t step = BACKOFF_FIRST_MS;
+
+	for (int i = 1; i < attempt && step < max_ms; i++)
+		step *= 2;
+	if (step > max_ms)
+		step = max_ms;
+	if (step < 2)
+		return step < 0 ? 0 : step;
+	int64_t half = step / 2;
+	return half + (int64_t)(random % (uint64_t)(step - half + 1));
+}
+
+/* Transport failures that may pass: the network, the peer, a connection that broke. */
+static bool
+transport_retryable(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether the failure of `f` that `err` describes may pass if asked again. */
+static bool
+retryable(const struct imaged_fetch *f, const br_err *err)
+{
+	if (err->code != BR_UNAVAILABLE || f->too_large)
+		return false;
+	if (f->result != CURLE_OK)
+		return transport_retryable(f->result);
+	return f->status == 408 || f->status == 429 || f->status >= 500;
+}
+
+/*
+ * After the attempt of `f` failed with `err`, the `*failures`th failure in a row: whether to
+ * make another, once the back-off (or the registry's Retry-After, capped) has passed. false
+ * leaves `err` saying why not: the failure itself (with the number of attempts made), or
+ * CANCELED, or DEADLINE_EXCEEDED when the wait reaches the stall timeout.
+ */
+static bool
+retry_wait(struct imaged_fetch *f, int *failures, br_err *err)
+{
+	struct imaged_registry *reg = f->reg;
+	uint64_t rnd = 0;
+
+	if (!retryable(f, err)) {
+		if (*failures > 0)
+			br_err_wrap(err, "after %d attempts", *failures + 1);
+		return false;
+	}
+	(*failures)++;
+	if (*failures >= reg->retry_attempts) {
+		br_err_wrap(err, "gave up after %d attempts", *failures);
+		return false;
+	}
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = (uint64_t)br_now_ms();
+	int64_t delay = imaged_backoff_ms(*failures, reg->retry_max_delay_ms, rnd);
+	int64_t after = imaged_retry_after_ms(f->retry_after, time(NULL));
+	if (after > reg->retry_max_delay_ms)
+		after = reg->retry_max_delay_ms;
+	if (after > delay)
+		delay = after;
+	br_log_info("IMAGE-PULL-RETRY", "GET %s: attempt %d of %d in %" PRId64 " ms: %s", f->url,
+	            *failures + 1, reg->retry_attempts, delay, err->msg);
+	for (int64_t end = br_now_ms() + delay;;) {
+		int64_t now = br_now_ms();
+		if (imaged_canceled(f->cancel)) {
+			br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
+			return false;
+		}
+		if (reg->stall_ms > 0 && now - f->http->idle_since >= reg->stall_ms) {
+			err->code = BR_DEADLINE_EXCEEDED;
+			br_err_wrap(err,
+			            "nothing received for %" PRId64
+			            " ms (imaged.job_stall_timeout_ms) in %d attempts",
+			            reg->stall_ms, *failures);
+			return false;
+		}
+		if (now >= end)
+			return true;
+		usleep((useconds_t)((end - now < 50 ? end - now : 50) * 1000));
+	}
 }
 
 /* ------------------------------------------------------------------ bearer tokens */
@@ -665,24 +874,30 @@ range_refused(const struct imaged_fetch *f, int rc)
 		return false;
 	if (rc < 0)
 		return f->status == 416;
-	return f->status == 206 && f->body_start != f->range_start;
+	return f->status == 206 && f->response_start != f->range_start;
 }
 
-int
-imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
-                     const char *accept, int64_t max_size, int64_t offset,
-                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+/*
+ * One request for `url` (with the registry's token when `auth`), a 401 answered once with a
+ * bearer token and a refused range with a request for the whole body. When the request was
+ * made and failed, *ret_failed gets its response (the caller's), for the retry to judge.
+ */
+static int
+open_once(struct imaged_registry *reg, struct imaged_http *http, const char *url,
+          const char *accept, bool auth, int64_t max_size, int64_t offset,
+          const struct imaged_cancel *cancel, struct imaged_fetch **ret,
+          struct imaged_fetch **ret_failed, br_err *err)
 {
-	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
 	bool token_tried = false;
 
 	for (;;) {
 		struct imaged_fetch *f = NULL;
-		if (fetch_start(reg, http, url, accept, true, max_size, offset, cancel, &f, err) <
+		if (fetch_start(reg, http, url, accept, auth, max_size, offset, cancel, &f, err) <
 		    0)
 			return -1;
 		int rc = await_status(f, err);
-		if (rc < 0 && f->status == 401 && !token_tried && f->www_authenticate != NULL &&
+		if (rc < 0 && auth && f->status == 401 && !token_tried &&
+		    f->www_authenticate != NULL &&
 		    strncasecmp(f->www_authenticate, "Bearer ", 7) == 0) {
 			_cleanup_free_ char *challenge = xstrdup(f->www_authenticate);
 			fetch_free(f);
@@ -699,7 +914,7 @@ imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, cons
 			continue;
 		}
 		if (rc < 0) {
-			fetch_free(f);
+			*ret_failed = f;
 			return -1;
 		}
 		*ret = f;
@@ -707,21 +922,143 @@ imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, cons
 	}
 }
 
+/* open_once, made again while it fails in a way that may pass (retry_wait). */
+static int
+open_retrying(struct imaged_registry *reg, struct imaged_http *http, const char *url,
+              const char *accept, bool auth, int64_t max_size, int64_t offset,
+              const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+{
+	int failures = 0;
+
+	http->idle_since = br_now_ms();
+	for (;;) {
+		struct imaged_fetch *f = NULL, *failed = NULL;
+		if (open_once(reg, http, url, accept, auth, max_size, offset, cancel, &f, &failed,
+		              err) == 0) {
+			*ret = f;
+			return 0;
+		}
+		if (failed == NULL)
+			return -1;
+		bool again = retry_wait(failed, &failures, err);
+		fetch_free(failed);
+		if (!again)
+			return -1;
+	}
+}
+
+int
+imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, const char *path,
+                     const char *accept, int64_t max_size, int64_t offset,
+                     const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+{
+	_cleanup_free_ char *url = xasprintf("%s/%s", reg->url, path);
+
+	return open_retrying(reg, http, url, accept, true, max_size, offset, cancel, ret, err);
+}
+
+int
+imaged_fetch_open_url(struct imaged_registry *reg, struct imaged_http *http, const char *url,
+                      int64_t max_size, int64_t offset, const struct imaged_cancel *cancel,
+                      struct imaged_fetch **ret, br_err *err)
+{
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: only http and https URLs are used",
+		                  BR_ERR_QUOTE(url));
+	if (strlen(url) > IMAGED_URL_MAX)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: URL longer than %d bytes",
+		                  BR_ERR_QUOTE(url), IMAGED_URL_MAX);
+	return open_retrying(reg, http, url, NULL, false, max_size, offset, cancel, ret, err);
+}
+
+/*
+ * Start the request of `f` again for the body from byte `from` on (0: all of it), in place:
+ * the reader goes on with the same fetch.
+ */
+static int
+restart(struct imaged_fetch *f, int64_t from, br_err *err)
+{
+	if (f->attached)
+		curl_multi_remove_handle(f->http->multi, f->http->easy);
+	f->attached = false;
+	reset_headers(f);
+	f->done = f->paused = f->too_large = f->status_known = f->is_error = false;
+	f->handed_out = false;
+	f->result = CURLE_OK;
+	f->status = 0;
+	f->len = f->off = 0;
+	free(f->error_body);
+	f->error_body = NULL;
+	f->error_len = 0;
+	f->errbuf[0] = '\0';
+	f->range_start = from;
+	if (transfer_begin(f, err) < 0)
+		return -1;
+	return await_status(f, err);
+}
+
+/*
+ * f's body broke off (err says how): continue it from the first byte the reader has not had,
+ * with a Range request; a registry that sends the whole body instead (or cannot serve the
+ * range) is read from its start, and what the reader had is skipped. 0 once a response flows
+ * again; -1 when the failure is not worth repeating or the attempts are spent.
+ */
+static int
+resume(struct imaged_fetch *f, br_err *err)
+{
+	if (f->gave_bytes) {
+		f->failures = 0; /* it moved since it last failed */
+		f->gave_bytes = false;
+	}
+	for (;;) {
+		if (!retry_wait(f, &f->failures, err))
+			return -1;
+		int rc = restart(f, f->body_start + f->received, err);
+		if (range_refused(f, rc))
+			rc = restart(f, 0, err);
+		if (rc == 0)
+			return 0;
+	}
+}
+
 ssize_t
 imaged_fetch_read(struct imaged_fetch *f, const void **ret_buf, br_err *err)
 {
 	if (f->handed_out) {
-		f->len = 0;
+		f->len = f->off = 0;
 		f->handed_out = false;
+		f->http->idle_since = br_now_ms(); /* the reader's own pace is no stall */
 	}
 	for (;;) {
-		if (f->len > 0) {
-			*ret_buf = f->buf;
+		if (f->len > f->off) {
+			/* Where buf[off] is in the whole body, against what the reader needs. */
+			int64_t at = f->response_pos - (int64_t)(f->len - f->off);
+			int64_t want = f->body_start + f->received;
+			if (at > want)
+				return br_err_set(err, BR_INTERNAL,
+				                  "GET %s: the response skipped bytes %" PRId64
+				                  " to %" PRId64,
+				                  f->url, want, at);
+			if (at < want) {
+				int64_t skip = want - at;
+				f->off += skip < (int64_t)(f->len - f->off) ? (size_t)skip
+				                                            : f->len - f->off;
+				continue;
+			}
+			*ret_buf = f->buf + f->off;
 			f->handed_out = true;
-			return (ssize_t)f->len;
+			f->gave_bytes = true;
+			f->received += (int64_t)(f->len - f->off);
+			return (ssize_t)(f->len - f->off);
 		}
-		if (f->done)
-			return transfer_result(f, err) < 0 ? -1 : 0;
+		f->len = f->off = 0;
+		if (f->done) {
+			if (transfer_result(f, err) == 0)
+				return 0;
+			if (resume(f, err) < 0)
+				return -1;
+			continue;
+		}
 		if (imaged_canceled(f->cancel))
 			return br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
 		if (pump(f, err) < 0)
