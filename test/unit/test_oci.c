@@ -264,6 +264,15 @@ test_manifest_refused(void)
 	_cleanup_free_ char *v1 =
 	        edited(oci_manifest, "\"schemaVersion\": 2", "\"schemaVersion\": 1");
 	manifest_bad(v1, NULL, BR_NOT_IMPLEMENTED, "schema 1");
+	manifest_bad(v1, NULL, BR_NOT_IMPLEMENTED, "push the image again with a current client");
+	T_OK(br_oci_is_schema1(NULL, v1, strlen(v1)));
+	T_OK(br_oci_is_schema1("application/json", v1, strlen(v1)));
+	T_OK(br_oci_is_schema1("application/vnd.docker.distribution.manifest.v1+prettyjws", "x",
+	                       1));
+	T_OK(br_oci_is_schema1("application/vnd.docker.distribution.manifest.v1+json; x=y", "", 0));
+	T_OK(!br_oci_is_schema1(NULL, oci_manifest, strlen(oci_manifest)));
+	T_OK(!br_oci_is_schema1("application/json", "{\"schemaVersion\": \"1\"}", 19));
+	T_OK(!br_oci_is_schema1(NULL, "not json", 8));
 	_cleanup_free_ char *v3 =
 	        edited(oci_manifest, "\"schemaVersion\": 2", "\"schemaVersion\": 3");
 	manifest_bad(v3, NULL, BR_INVALID_ARGUMENT, "schemaVersion 3 is not 2");
