@@ -186,8 +186,7 @@ stall(int fd)
 
 static void
 canned(int fd, const char *method, const char *path, const char *range, int status,
-       const char *reason, const char *headers, const char *body, size_t len,
-       const char *action)
+       const char *reason, const char *headers, const char *body, size_t len, const char *action)
 {
 	char head[1024];
 	int n = snprintf(head, sizeof(head),
@@ -284,7 +283,9 @@ serve(int fd)
 		have = (size_t)r;
 	}
 	log_line(method, path, range, status, sent,
-	         stalling ? "stall" : cutting && sent >= limit ? "cut" : "forward");
+	         stalling                   ? "stall"
+	         : cutting && sent >= limit ? "cut"
+	                                    : "forward");
 	if (stalling)
 		stall(fd);
 done:
