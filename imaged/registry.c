@@ -703,6 +703,16 @@ retryable(const struct imaged_fetch *f, const br_err *err)
 	return f->status == 408 || f->status == 429 || f->status >= 500;
 }
 
+/* " (gave up after 5 attempts)" at the end of the message, which keeps its "GET <url>: "
+ * start. */
+static void
+note_attempts(br_err *err, const char *what, int attempts)
+{
+	size_t len = strlen(err->msg);
+
+	snprintf(err->msg + len, sizeof(err->msg) - len, " (%s %d attempts)", what, attempts);
+}
+
 /*
  * After the attempt of `f` failed with `err`, the `*failures`th failure in a row: whether to
  * make another, once the back-off (or the registry's Retry-After, capped) has passed. false
@@ -717,12 +727,12 @@ retry_wait(struct imaged_fetch *f, int *failures, br_err *err)
 
 	if (!retryable(f, err)) {
 		if (*failures > 0)
-			br_err_wrap(err, "after %d attempts", *failures + 1);
+			note_attempts(err, "after", *failures + 1);
 		return false;
 	}
 	(*failures)++;
 	if (*failures >= reg->retry_attempts) {
-		br_err_wrap(err, "gave up after %d attempts", *failures);
+		note_attempts(err, "gave up after", *failures);
 		return false;
 	}
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
