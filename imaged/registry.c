@@ -978,6 +978,12 @@ imaged_fetch_open_url(struct imaged_registry *reg, struct imaged_http *http, con
 	if (strlen(url) > IMAGED_URL_MAX)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: URL longer than %d bytes",
 		                  BR_ERR_QUOTE(url), IMAGED_URL_MAX);
+	/* Credentials in a URL would end up in logs and messages; an image has no business
+	 * carrying them anyway. */
+	const char *authority = strstr(url, "://") + 3;
+	if (memchr(authority, '@', strcspn(authority, "/?#")) != NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "a URL with credentials in it is not used");
 	return open_retrying(reg, http, url, NULL, false, max_size, offset, cancel, ret, err);
 }
 
@@ -1037,8 +1043,10 @@ imaged_fetch_read(struct imaged_fetch *f, const void **ret_buf, br_err *err)
 	if (f->handed_out) {
 		f->len = f->off = 0;
 		f->handed_out = false;
-		f->http->idle_since = br_now_ms(); /* the reader's own pace is no stall */
 	}
+	/* Nothing moves between reads (the transfer is pumped by them): the time since the
+	 * last one was the reader's, not the registry's. */
+	f->http->idle_since = br_now_ms();
 	for (;;) {
 		if (f->len > f->off) {
 			/* Where buf[off] is in the whole body, against what the reader needs. */

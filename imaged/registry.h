@@ -111,8 +111,8 @@ int64_t imaged_fetch_offset(const struct imaged_fetch *f);
 #define IMAGED_URL_MAX 2048
 /*
  * As imaged_fetch_open_at, for a URL outside the registry (a foreign layer's `urls`): http
- * or https only (INVALID_ARGUMENT otherwise), at most IMAGED_URL_MAX bytes, and no
- * credentials are sent with it.
+ * or https only, at most IMAGED_URL_MAX bytes, without user:password@ (INVALID_ARGUMENT
+ * otherwise); no credentials are sent with it.
  */
 int imaged_fetch_open_url(struct imaged_registry *reg, struct imaged_http *http, const char *url,
                           int64_t max_size, int64_t offset, const struct imaged_cancel *cancel,

@@ -308,6 +308,8 @@ serve_one(int fd)
 		bool first = flaky_seen++ == 0;
 		pthread_mutex_unlock(&lock);
 		serve_cut(fd, range, big, BIG_SIZE, first ? 1u << 20 : 0);
+	} else if (strcmp(path, "/v2/test/x/manifests/silent") == 0) {
+		sleep(3);
 	} else if (strcmp(path, "/v2/test/x/blobs/stall") == 0) {
 		serve_cut(fd, "", big, BIG_SIZE, 1000);
 		sleep(3);
@@ -683,7 +685,84 @@ test_stall(void)
 	check_msg(&err, "/blobs/stall: the body stopped after 1000 bytes: nothing for 1000 ms "
 	                "(imaged.job_stall_timeout_ms)");
 	T_OK(br_now_ms() - t0 < 2500);
+
+	/* a registry that never answers */
+	char *body = NULL, *mt = NULL, digest[BR_DIGEST_BUF];
+	size_t len;
+	t0 = br_now_ms();
+	T_ERR(imaged_registry_get_manifest(c.reg, c.http, "silent", NULL, &body, &len, &mt, digest,
+	                                   &err),
+	      err, BR_DEADLINE_EXCEEDED);
+	check_msg(&err, "/manifests/silent: no answer for 1000 ms (imaged.job_stall_timeout_ms)");
+	T_OK(br_now_ms() - t0 < 2500);
 	client_stall_ms = 60000;
+}
+
+static void *
+cancel_soon(void *arg)
+{
+	usleep(300 * 1000);
+	atomic_store((atomic_bool *)arg, true);
+	return NULL;
+}
+
+/* URLs outside the registry (a foreign layer's): http and https only, no credentials. */
+static void
+test_fetch_url(void)
+{
+	struct client c;
+	struct imaged_fetch *f = NULL;
+	br_err err = BR_ERR_INIT;
+	const void *buf;
+	ssize_t n;
+	size_t got = 0;
+	char url[256];
+
+	start_server();
+	client_open(&c, "test/x", true);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/test/x/blobs/ranged", port);
+	T_NOERR(imaged_fetch_open_url(c.reg, c.http, url, BIG_SIZE, 1000, NULL, &f, &err), err);
+	T_EQ_INT(imaged_fetch_offset(f), 1000);
+	while ((n = imaged_fetch_read(f, &buf, &err)) > 0)
+		got += (size_t)n;
+	T_NOERR(n, err);
+	T_EQ_INT(got, BIG_SIZE - 1000);
+	imaged_fetch_close(f);
+	T_ERR(imaged_fetch_open_url(c.reg, c.http, "ftp://127.0.0.1/x", -1, 0, NULL, &f, &err), err,
+	      BR_INVALID_ARGUMENT);
+	snprintf(url, sizeof(url), "http://me:secret@127.0.0.1:%d/v2/test/x/blobs/big", port);
+	T_ERR(imaged_fetch_open_url(c.reg, c.http, url, -1, 0, NULL, &f, &err), err,
+	      BR_INVALID_ARGUMENT);
+	T_OK(strstr(err.msg, "secret") == NULL);
+	T_EQ_INT(count_all_requests("/v2/test/x/blobs/big"), 0);
+}
+
+/* A cancel ends the wait between attempts at once. */
+static void
+test_cancel_backoff(void)
+{
+	struct client c;
+	char *body = NULL, *mt = NULL, digest[BR_DIGEST_BUF];
+	size_t len;
+	br_err err = BR_ERR_INIT;
+	atomic_bool flag;
+	pthread_t t;
+
+	start_server();
+	client_attempts = 4;
+	client_open(&c, "test/x", true);
+	flaky_seen = 0;
+	flaky_failures = 100; /* 503, Retry-After: 1 */
+	atomic_init(&flag, false);
+	struct imaged_cancel cancel = {{&flag, NULL}};
+	T_OK(pthread_create(&t, NULL, cancel_soon, &flag) == 0);
+	int64_t t0 = br_now_ms();
+	T_ERR(imaged_registry_get_manifest(c.reg, c.http, "busy", &cancel, &body, &len, &mt, digest,
+	                                   &err),
+	      err, BR_CANCELED);
+	T_OK(br_now_ms() - t0 < 700);
+	T_EQ_INT(count_all_requests("/v2/test/x/manifests/busy"), 1);
+	pthread_join(t, NULL);
 }
 
 /* Retry-After values (untrusted) and the back-off. */
@@ -1110,4 +1189,5 @@ test_pull_resume(void)
 T_MAIN(T_CASE(test_manifest), T_CASE(test_errors), T_CASE(test_bearer_token),
        T_CASE(test_blob_streaming), T_CASE(test_get_with_digest), T_CASE(test_fetch_at),
        T_CASE(test_pull_whole_ingest), T_CASE(test_pull_resume), T_CASE(test_retries),
-       T_CASE(test_stall), T_CASE(test_retry_after))
+       T_CASE(test_stall), T_CASE(test_cancel_backoff), T_CASE(test_fetch_url),
+       T_CASE(test_retry_after))
