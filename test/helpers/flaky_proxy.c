@@ -17,6 +17,7 @@
  *   --manifest-type T    Content-Type T (a registry that would not store such a document)
  *   --missing-blob D     GET .../blobs/D is answered 404 BLOB_UNKNOWN
  *   --slow-blobs MS      blob bodies are sent 64 KiB at a time, MS ms apart
+ *   --ignore-range       Range headers are not forwarded: the registry sends whole bodies
  *
  * It listens on 127.0.0.1 (a free port, written to --port-file once it accepts), serves one
  * request per connection (Connection: close both ways), and appends one line per request to
@@ -49,6 +50,7 @@ static char *manifest_body;
 static size_t manifest_len;
 static bool stall_blobs;
 static long slow_ms; /* pause per 64 KiB of a blob body */
+static bool ignore_range;
 static FILE *log_file;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,9 +118,10 @@ header(const char *head, const char *name, char *out, size_t size)
 	}
 }
 
-/* `head` without its Connection and Keep-Alive lines, with "Connection: close" added. */
+/* `head` without its Connection and Keep-Alive lines (and Range ones with `no_range`), with
+ * "Connection: close" added. */
 static size_t
-close_head(const char *head, size_t head_len, char *out, size_t cap)
+close_head(const char *head, size_t head_len, bool no_range, char *out, size_t cap)
 {
 	size_t o = 0;
 	const char *p = head, *end = head + head_len - 2; /* the final empty line */
@@ -127,7 +130,8 @@ close_head(const char *head, size_t head_len, char *out, size_t cap)
 		const char *eol = strstr(p, "\r\n");
 		size_t l = (size_t)(eol + 2 - p);
 		bool drop = p != head && (strncasecmp(p, "connection:", 11) == 0 ||
-		                          strncasecmp(p, "keep-alive:", 11) == 0);
+		                          strncasecmp(p, "keep-alive:", 11) == 0 ||
+		                          (no_range && strncasecmp(p, "range:", 6) == 0));
 		if (!drop && o + l < cap) {
 			memcpy(out + o, p, l);
 			o += l;
@@ -244,7 +248,7 @@ serve(int fd)
 	up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (up < 0 || connect(up, (struct sockaddr *)&upstream, sizeof(upstream)) < 0)
 		goto done;
-	size_t n = close_head(req, (size_t)head_len, out, HEAD_MAX + 64);
+	size_t n = close_head(req, (size_t)head_len, ignore_range, out, HEAD_MAX + 64);
 	if (!send_all(up, out, n))
 		goto done;
 	ssize_t rhead = read_head(up, resp, HEAD_MAX, &resp_len);
@@ -252,7 +256,7 @@ serve(int fd)
 		goto done;
 	int status = 0;
 	sscanf(resp, "HTTP/%*s %d", &status);
-	n = close_head(resp, (size_t)rhead, out, HEAD_MAX + 64);
+	n = close_head(resp, (size_t)rhead, false, out, HEAD_MAX + 64);
 	if (!send_all(fd, out, n))
 		goto done;
 
@@ -339,7 +343,7 @@ usage(void)
 	fprintf(stderr, "usage: flaky_proxy --upstream HOST:PORT --port-file FILE --log FILE "
 	                "[--cut-after N] [--cut-blobs K] [--fail-status CODE --fail-count K] "
 	                "[--retry-after V] [--stall-blobs] [--manifest FILE --manifest-type T] "
-	                "[--missing-blob DIGEST] [--slow-blobs MS]\n");
+	                "[--missing-blob DIGEST] [--slow-blobs MS] [--ignore-range]\n");
 	return 2;
 }
 
@@ -350,8 +354,8 @@ main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--stall-blobs") == 0) {
-			stall_blobs = true;
+		if (strcmp(a, "--stall-blobs") == 0 || strcmp(a, "--ignore-range") == 0) {
+			*(a[2] == 's' ? &stall_blobs : &ignore_range) = true;
 			continue;
 		}
 		if (v == NULL)

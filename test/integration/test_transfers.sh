@@ -4,7 +4,8 @@
 #  - a proxy that cuts every blob's first response mid-body: the pull succeeds, the next
 #    request continues with a Range from the byte of the cut (bytes moved = the blob's size,
 #    not more), both for the layer unpacked while it downloads and for layers downloaded
-#    ahead; the image runs;
+#    ahead; the image runs; through a registry that ignores Range, the whole blob comes
+#    again and the part already read is skipped;
 #  - 503 with Retry-After: 1 on the first two requests: the pull succeeds after waiting
 #    for it, each retry logged with its URL; a registry that always answers 429 makes the
 #    pull fail after imaged.retry_attempts, saying so; a 404 is asked once;
@@ -111,13 +112,16 @@ sum_bytes() {
 it_setup
 [ -n "${TRANSFERS_DEBUG:-}" ] && set -x
 IT_REGISTRY_ACCESSLOG=1 registry_start || { it_not_ok "registry starts"; it_summary; exit 1; }
-BIG_IMAGE_MB=3 bash "$IT_TOP/test/images/build.sh" "$T/big3" >/dev/null &&
+BIG_IMAGE_MB=2 bash "$IT_TOP/test/images/build.sh" "$T/big2" >/dev/null &&
+	BIG_IMAGE_MB=3 bash "$IT_TOP/test/images/build.sh" "$T/big3" >/dev/null &&
 	BIG_IMAGE_MB=5 bash "$IT_TOP/test/images/build.sh" "$T/big5" >/dev/null ||
 	{ it_not_ok "build the big images"; it_summary; exit 1; }
 push_image sh test/sh:v1
 push_image extra test/extra:v1
-timeout 120 skopeo copy --quiet --dest-tls-verify=false "oci:$T/big3/big:v1" \
-	"docker://$REGISTRY/test/big3:v1"
+for n in 2 3; do
+	timeout 120 skopeo copy --quiet --dest-tls-verify=false "oci:$T/big$n/big:v1" \
+		"docker://$REGISTRY/test/big$n:v1"
+done
 for r in big5a big5b; do
 	timeout 120 skopeo copy --quiet --dest-tls-verify=false "oci:$T/big5/big:v1" \
 		"docker://$REGISTRY/test/$r:v1"
@@ -157,6 +161,7 @@ printf '{"schemaVersion": 1, "name": "test/old", "tag": "v1", "architecture": "a
 
 CUT=200000
 proxy cut --cut-after $CUT
+proxy cutnr --cut-after $CUT --ignore-range
 proxy busy --fail-status 503 --fail-count 2 --retry-after 1
 proxy limited --fail-status 429 --fail-count 1000 --retry-after 0
 proxy stall --stall-blobs --cut-after 1000
@@ -169,7 +174,7 @@ proxy furl --manifest "$T/man-test-furl.json" \
 	--manifest-type application/vnd.docker.distribution.manifest.v2+json
 IT_IMAGED='"retry_attempts": 4, "retry_max_delay_ms": 1500, "job_stall_timeout_ms": 2000'
 suite_start || { it_not_ok "suite starts"; it_summary; exit 1; }
-it_ok "a registry, nine proxies in front of it and the daemons start"
+it_ok "a registry, ten proxies in front of it and the daemons start"
 
 # --- a connection cut mid-blob: Range from where it broke -----------------------------------
 expect_exit "a pull through connections cut after $CUT bytes of every blob succeeds" 0 \
@@ -198,6 +203,28 @@ expect_contains "the retries are logged with the blob's URL" "$T/logs/imaged.log
 	"IMAGE-PULL-RETRY: GET http://$P_cut/v2/test/big3/blobs/sha256:"
 expect_out "the image pulled through cut connections runs" "hello" \
 	b run --rm "$P_cut/test/big3:v1" echo hello
+
+# A registry that ignores Range: the retry gets the whole blob and skips what was read.
+expect_exit "a pull through cut connections to a registry that ignores Range succeeds" 0 \
+	b images pull "$P_cutnr/test/big2:v1"
+L=$T/logs/proxy-cutnr.log
+skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/test/big2:v1" |
+	jq -r '.layers[1:][] | "\(.digest) \(.size)"' >"$T/big2.layers"
+ok=1 detail=""
+while read -r d size; do
+	second=$(grep -F "/blobs/$d " "$L" | sed -n 2p)
+	moved=$(sum_bytes "$L" "$d")
+	case "$second" in *"range=bytes=$CUT- status=200 bytes=$size forward"*) ;; *) ok=0 ;; esac
+	[ "$moved" -eq $((size + CUT)) ] || ok=0
+	detail+="$d: $size bytes, $moved moved; "
+done <"$T/big2.layers"
+if [ $ok = 1 ]; then
+	it_ok "each cut blob came again whole (200 to the Range), $CUT bytes more moved ($detail)"
+else
+	it_not_ok "each cut blob came again whole (200 to the Range)" "$detail" "$(cat "$L")"
+fi
+expect_out "the image pulled from a registry that ignores Range runs" "hello" \
+	b run --rm "$P_cutnr/test/big2:v1" echo hello
 
 # --- 503 and 429 with Retry-After -------------------------------------------------------------
 start=$(date +%s%N)
