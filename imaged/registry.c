@@ -17,6 +17,7 @@
  * no byte for the stall timeout fails (DEADLINE_EXCEEDED).
  */
 #include "imaged/registry.h"
+#include "imaged/retry.h"
 
 #include <pthread.h>
 #include <errno.h>
@@ -42,9 +43,6 @@
 #define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
 #define TOKEN_MAX (1u << 20)       /* token responses */
 #define POLL_MS 100                /* how often a waiting read checks for cancellation */
-#define BACKOFF_FIRST_MS 250       /* the first wait between attempts, doubled per failure */
-#define RETRY_AFTER_MAX 64         /* longer Retry-After values are ignored */
-#define RETRY_AFTER_SECONDS_MAX (INT64_C(1) << 32) /* a Retry-After saturates here */
 
 struct imaged_registry {
 	char *host; /* where requests go: "registry-1.docker.io", "127.0.0.1:5000" */
@@ -617,59 +615,6 @@ read_all(struct imaged_fetch *f, char **ret, size_t *ret_len, br_err *err)
 }
 
 /* ------------------------------------------------------------------ retries */
-
-int64_t
-imaged_retry_after_ms(const char *value, time_t now)
-{
-	char buf[RETRY_AFTER_MAX + 1];
-	size_t len;
-
-	if (value == NULL)
-		return -1;
-	while (*value == ' ' || *value == '\t')
-		value++;
-	len = strlen(value);
-	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len > RETRY_AFTER_MAX)
-		return -1;
-	int64_t seconds = 0;
-	if (value[0] >= '0' && value[0] <= '9') {
-		/* delay-seconds: 1*DIGIT, saturating (the caller caps the wait anyway) */
-		for (size_t i = 0; i < len; i++) {
-			if (value[i] < '0' || value[i] > '9')
-				return -1;
-			if (seconds < RETRY_AFTER_SECONDS_MAX)
-				seconds = seconds * 10 + (value[i] - '0');
-		}
-	} else {
-		/* an HTTP-date (IMF-fixdate, RFC 850 or asctime form) */
-		memcpy(buf, value, len);
-		buf[len] = '\0';
-		time_t at = curl_getdate(buf, NULL);
-		if (at == -1)
-			return -1;
-		seconds = at <= now ? 0 : (int64_t)(at - now);
-	}
-	if (seconds > RETRY_AFTER_SECONDS_MAX)
-		seconds = RETRY_AFTER_SECONDS_MAX;
-	return seconds * 1000;
-}
-
-int64_t
-imaged_backoff_ms(int attempt, int64_t max_ms, uint64_t random)
-{
-	int64_t step = BACKOFF_FIRST_MS;
-
-	for (int i = 1; i < attempt && step < max_ms; i++)
-		step *= 2;
-	if (step > max_ms)
-		step = max_ms;
-	if (step < 2)
-		return step < 0 ? 0 : step;
-	int64_t half = step / 2;
-	return half + (int64_t)(random % (uint64_t)(step - half + 1));
-}
 
 /* Transport failures that may pass: the network, the peer, a connection that broke. */
 static bool

@@ -28,7 +28,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "common/config.h"
 #include "common/digest.h"
@@ -145,17 +144,5 @@ int imaged_registry_get_manifest(struct imaged_registry *reg, struct imaged_http
                                  const char *reference, const struct imaged_cancel *cancel,
                                  char **ret, size_t *ret_len, char **ret_media_type,
                                  char ret_digest[BR_DIGEST_BUF], br_err *err);
-
-/*
- * A Retry-After header value (RFC 9110: delay-seconds, or an HTTP-date compared with `now`)
- * as milliseconds to wait: 0 for a date in the past, -1 for anything else (untrusted: at
- * most 64 bytes are looked at, and the delay saturates at 2^32 seconds). Any thread.
- */
-int64_t imaged_retry_after_ms(const char *value, time_t now);
-/*
- * The wait after the `attempt`th failure in a row (1, 2, ...): 250 ms doubled per failure up
- * to `max_ms`, with jitter from `random` (between half of that and all of it). Any thread.
- */
-int64_t imaged_backoff_ms(int attempt, int64_t max_ms, uint64_t random);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "common/xalloc.h"
-#include "imaged/registry.h"
+#include "imaged/retry.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

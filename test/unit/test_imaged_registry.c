@@ -35,6 +35,7 @@
 #include "common/proto/images.h"
 #include "common/ref.h"
 #include "imaged/registry.h"
+#include "imaged/retry.h"
 #include "test/unit/t.h"
 #include "test/unit/t_daemon.h"
 
