@@ -722,6 +722,19 @@ set_platform(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 }
 
 MS_SETTER(set_job_lease_ttl, imaged.job_lease_ttl_ms, 3000, 7 * DAY_MS)
+MS_SETTER(set_retry_max_delay, imaged.retry_max_delay_ms, 0, 10 * 60 * 1000)
+MS_SETTER(set_job_stall_timeout, imaged.job_stall_timeout_ms, 100, DAY_MS)
+
+static int
+set_retry_attempts(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t n = 0;
+
+	if (want_int(v, path, 1, 100, &n, err) < 0)
+		return -1;
+	cfg->imaged.retry_attempts = (int)n;
+	return 0;
+}
 
 /* Push: blobs up to push_chunk_threshold bytes go in one PUT, larger ones in PATCHes of
  * push_chunk_size bytes (a registry's proxy may cap one request's body). */
@@ -744,6 +757,9 @@ static const struct field imaged_fields[] = {
         {"job_lease_ttl_ms", set_job_lease_ttl},
         {"push_chunk_threshold", set_push_chunk_threshold},
         {"push_chunk_size", set_push_chunk_size},
+        {"retry_attempts", set_retry_attempts},
+        {"retry_max_delay_ms", set_retry_max_delay},
+        {"job_stall_timeout_ms", set_job_stall_timeout},
         {NULL, NULL},
 };
 
@@ -1211,6 +1227,9 @@ br_config_new_default(void)
 	cfg->imaged.job_lease_ttl_ms = 15 * 60 * 1000;
 	cfg->imaged.push_chunk_threshold = 64LL << 20;
 	cfg->imaged.push_chunk_size = 16LL << 20;
+	cfg->imaged.retry_attempts = 5;
+	cfg->imaged.retry_max_delay_ms = 30 * 1000;
+	cfg->imaged.job_stall_timeout_ms = 5 * 60 * 1000;
 	cfg->imaged.platform = xstrdup(HOST_PLATFORM);
 	cfg->taskd.runtime = xstrdup("runc");
 	add_runtime(cfg, "runc", xstrdup("/usr/sbin/runc"));

@@ -139,6 +139,14 @@ struct br_config {
 		 * (PATCH), the others in one PUT */
 		int64_t push_chunk_threshold;
 		int64_t push_chunk_size;
+		/* registry requests that fail in a way worth repeating (connection errors, 5xx,
+		 * 408, 429) are made at most this many times in all, waiting between them with
+		 * exponential back-off and jitter up to retry_max_delay_ms (also the cap on a
+		 * registry's Retry-After) */
+		int retry_attempts;
+		int64_t retry_max_delay_ms;
+		/* a job whose request moves no byte for this long fails with DEADLINE_EXCEEDED */
+		int64_t job_stall_timeout_ms;
 	} imaged;
 
 	struct {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/cleanup.h"
 #include "common/json.h"
@@ -27,6 +28,8 @@
 #define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
 #define MT_DOCKER_LAYER_ZSTD "application/vnd.docker.image.rootfs.diff.tar.zstd"
 #define MT_DOCKER_LAYER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar"
+#define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
+#define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 struct media_type {
 	const char *name;
@@ -143,6 +146,7 @@ static void
 descriptor_fini(struct br_oci_descriptor *d)
 {
 	free(d->media_type);
+	br_strv_free(d->urls);
 	if (d->platform != NULL) {
 		br_oci_platform_fini(d->platform);
 		free(d->platform);
@@ -168,19 +172,48 @@ platform_string(yajl_val obj, const char *path, const char *key, bool required, 
 
 /* Parse a descriptor object at `path` into d (zeroed by the caller; filled even on error, so
  * the caller frees it either way). */
+/* A descriptor's "urls": strings of at most BR_OCI_MAX_URL_LEN bytes, BR_OCI_MAX_URLS of them. */
+static int
+descriptor_urls(yajl_val urls, const char *path, struct br_oci_descriptor *d, br_err *err)
+{
+	size_t n = urls->u.array.len;
+
+	if (n > BR_OCI_MAX_URLS)
+		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
+		                  "%s.urls: %zu URLs, more than the limit of %d", path, n,
+		                  BR_OCI_MAX_URLS);
+	d->urls = xcalloc(n + 1, sizeof(*d->urls));
+	for (size_t i = 0; i < n; i++) {
+		yajl_val u = urls->u.array.values[i];
+		if (!YAJL_IS_STRING(u))
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "%s.urls[%zu]: expected a string", path, i);
+		if (strlen(u->u.string) > BR_OCI_MAX_URL_LEN)
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "%s.urls[%zu]: longer than %d bytes", path, i,
+			                  BR_OCI_MAX_URL_LEN);
+		d->urls[i] = xstrdup(u->u.string);
+		d->n_urls++;
+	}
+	return 0;
+}
+
 static int
 descriptor_parse(yajl_val obj, const char *path, struct br_oci_descriptor *d, br_err *err)
 {
 	const char *media_type = NULL, *digest = NULL;
 	int64_t size = -1;
-	yajl_val platform = NULL;
+	yajl_val platform = NULL, urls = NULL;
 
 	if (!YAJL_IS_OBJECT(obj))
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: expected an object", path);
 	if (br_json_get_str(obj, path, "mediaType", true, &media_type, err) < 0 ||
 	    br_json_get_str(obj, path, "digest", true, &digest, err) < 0 ||
 	    br_json_get_int(obj, path, "size", true, &size, err) < 0 ||
-	    br_json_get_obj(obj, path, "platform", false, &platform, err) < 0)
+	    br_json_get_obj(obj, path, "platform", false, &platform, err) < 0 ||
+	    br_json_get_array(obj, path, "urls", false, &urls, err) < 0)
+		return -1;
+	if (urls != NULL && descriptor_urls(urls, path, d, err) < 0)
 		return -1;
 	if (!media_type_valid(media_type))
 		return br_err_set(err, BR_INVALID_ARGUMENT, "%s.mediaType: \"%.*s\" is malformed",
@@ -223,8 +256,7 @@ document_header(yajl_val root, const char *hint, enum br_oci_kind kind, char **r
 	if (br_json_get_int(root, "", "schemaVersion", true, &version, err) < 0)
 		return -1;
 	if (version == 1)
-		return br_err_set(err, BR_NOT_IMPLEMENTED,
-		                  "Docker schema 1 manifests are not supported");
+		return br_err_set(err, BR_NOT_IMPLEMENTED, BR_OCI_SCHEMA1_REFUSAL);
 	if (version != 2)
 		return br_err_set(err, BR_INVALID_ARGUMENT, "schemaVersion %lld is not 2",
 		                  (long long)version);
@@ -722,4 +754,33 @@ br_oci_chain_id(const char (*diff_ids)[BR_DIGEST_BUF], size_t n, char out[BR_DIG
 		br_digest_buf(buf, (size_t)len, chain);
 	}
 	memcpy(out, chain, BR_DIGEST_BUF);
+}
+
+/* See oci.h. Any thread. */
+bool
+br_oci_is_schema1(const char *content_type, const char *buf, size_t len)
+{
+	yajl_val root = NULL;
+	bool v1 = false;
+
+	if (content_type != NULL) {
+		size_t n = essence_len(content_type);
+		if ((n == strlen(MT_DOCKER_SCHEMA1) &&
+		     strncasecmp(content_type, MT_DOCKER_SCHEMA1, n) == 0) ||
+		    (n == strlen(MT_DOCKER_SCHEMA1_SIGNED) &&
+		     strncasecmp(content_type, MT_DOCKER_SCHEMA1_SIGNED, n) == 0))
+			return true;
+	}
+	if (br_json_parse(buf, len, BR_OCI_MAX_DOC, "document", &root, NULL) < 0)
+		return false;
+	if (YAJL_IS_OBJECT(root)) {
+		for (size_t i = 0; i < root->u.object.len; i++) {
+			yajl_val v = root->u.object.values[i];
+			if (strcmp(root->u.object.keys[i], "schemaVersion") == 0 &&
+			    YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) == 1)
+				v1 = true;
+		}
+	}
+	yajl_tree_free(root);
+	return v1;
 }

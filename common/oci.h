@@ -34,6 +34,8 @@
 #define BR_OCI_MAX_DOC (4u << 20) /* manifests, indexes and configs larger are refused */
 #define BR_OCI_MAX_LAYERS 256
 #define BR_OCI_MAX_MANIFESTS 1024
+#define BR_OCI_MAX_URLS 16      /* "urls" of a descriptor */
+#define BR_OCI_MAX_URL_LEN 2048 /* bytes of one of them */
 #define BR_OCI_MAX_ENV 4096
 
 /* What kind of document a media type names. */
@@ -52,6 +54,16 @@ enum br_oci_compression {
 };
 
 enum br_oci_kind br_oci_kind_of(const char *media_type);
+
+/* What a refusal of a Docker schema 1 manifest says (NOT_IMPLEMENTED). */
+#define BR_OCI_SCHEMA1_REFUSAL                                                              \
+	"a Docker schema 1 manifest, a format retired in 2019 and not supported: push the " \
+	"image again with a current client (docker, podman, buildah or skopeo), which "     \
+	"writes schema 2 or OCI"
+/* Whether a fetched document is a Docker schema 1 manifest: its Content-Type (may be NULL)
+ * says so (v1+json, v1+prettyjws), or it is a JSON object with "schemaVersion": 1, as
+ * registries sometimes send them with a plain JSON type. */
+bool br_oci_is_schema1(const char *content_type, const char *buf, size_t len);
 /* Compression of a layer media type; -1 if it is not a known layer type. */
 int br_oci_layer_compression(const char *media_type);
 
@@ -69,6 +81,10 @@ struct br_oci_descriptor {
 	/* A layer that registries need not serve (OCI "nondistributable" and Docker "foreign"
 	 * layer types): the parser accepts it and sets this so that a puller can decide. */
 	bool nondistributable;
+	/* "urls": where else the content may be fetched from (NULL-terminated, may be NULL);
+	 * strings as the document has them, at most BR_OCI_MAX_URLS of BR_OCI_MAX_URL_LEN */
+	char **urls;
+	size_t n_urls;
 };
 
 struct br_oci_manifest {

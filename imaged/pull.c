@@ -167,6 +167,10 @@ pull(struct imaged_job *job, const struct imaged_pull_arg *a, const char *name,
 	if (imaged_registry_get_manifest(reg, http, reference, &cancel, &body, &len, &ctype, digest,
 	                                 err) < 0)
 		return -1;
+	if (br_oci_is_schema1(ctype, body, len))
+		return br_err_set(err, BR_NOT_IMPLEMENTED, "%s: the registry answered %s (%s)",
+		                  reference, BR_OCI_SCHEMA1_REFUSAL,
+		                  ctype ? ctype : "no Content-Type");
 	enum br_oci_kind kind = document_kind(ctype, body, len, &mt);
 	target_mt = xstrdup(mt ? mt : "");
 	memcpy(target_digest, digest, sizeof(digest));

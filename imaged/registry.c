@@ -15,21 +15,33 @@
  * a mirror is down or lacks the content (imaged_fetch_open_at). On each endpoint a 401 is
  * answered once (answer_challenge): Basic from then on, or a bearer token from the realm,
  * kept under the registry's lock with its expiry for every request of the job.
+ *
+ * Requests that fail in a way that may pass (a connection error, 408, 429, 5xx) are made
+ * again after a back-off, and a body that breaks off is continued from the byte it broke at
+ * (Range), inside the fetch, so that its reader sees one unbroken body. A request that moves
+ * no byte for the stall timeout fails (DEADLINE_EXCEEDED). Mirrors are not waited for: one
+ * that fails goes to the next endpoint at once; the registry itself gets the retries.
  */
 #include "imaged/registry.h"
 #include "imaged/registry_int.h"
+#include "imaged/retry.h"
 
 #include <pthread.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/loop.h"
 #include "common/oci.h"
 #include "common/xalloc.h"
@@ -44,12 +56,15 @@
 struct imaged_http {
 	CURLM *multi;
 	CURL *easy;
+	int64_t idle_since; /* br_now_ms() when the thread's request last moved a byte */
 };
 
 struct imaged_fetch {
 	struct imaged_registry *reg;
+	const struct imaged_endpoint *ep; /* its TLS settings */
 	struct imaged_http *http;
 	char *url;
+	char *post; /* a form POSTed (a token request), else NULL: GET */
 	struct curl_slist *headers;
 	const struct imaged_cancel *cancel;
 	int64_t max_size, received;
@@ -61,10 +76,17 @@ struct imaged_fetch {
 	long status;
 	char reason[96];
 	char *content_type, *docker_digest, *www_authenticate;
-	uint64_t auth_gen;     /* the endpoint's authentication state the request was sent with */
-	int64_t range_start;   /* asked for the body from this byte on (0: the whole body) */
-	int64_t content_range; /* start of a 206 response's Content-Range, -1 when absent */
-	int64_t body_start;    /* the byte of the whole body this response starts at */
+	uint64_t auth_gen;      /* the endpoint's authentication state the request was sent with */
+	int64_t range_start;    /* asked for the body from this byte on (0: the whole body) */
+	int64_t content_range;  /* start of a 206 response's Content-Range, -1 when absent */
+	int64_t body_start;     /* the byte of the whole body the reader's view starts at */
+	int64_t response_start; /* the byte of the whole body this response starts at */
+	int64_t response_pos;   /* the byte of the whole body after what this response gave */
+	size_t off;             /* bytes at the start of buf skipped (already read before) */
+	int failures;           /* attempts in a row that failed (reset by progress) */
+	bool gave_bytes;        /* the body moved since the last failure */
+	bool retry;             /* failures may be retried (not on a mirror: the next one is) */
+	char *retry_after;      /* the Retry-After header */
 	char *error_body;
 	size_t error_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -96,6 +118,7 @@ imaged_http_new(void)
 
 	http->multi = curl_multi_init();
 	http->easy = curl_easy_init();
+	http->idle_since = br_now_ms();
 	if (http->multi == NULL || http->easy == NULL)
 		abort(); /* out of memory */
 	return http;
@@ -141,7 +164,8 @@ reset_headers(struct imaged_fetch *f)
 	free(f->content_type);
 	free(f->docker_digest);
 	free(f->www_authenticate);
-	f->content_type = f->docker_digest = f->www_authenticate = NULL;
+	free(f->retry_after);
+	f->content_type = f->docker_digest = f->www_authenticate = f->retry_after = NULL;
 	f->content_range = -1;
 	f->reason[0] = '\0';
 }
@@ -168,6 +192,7 @@ header_cb(char *p, size_t size, size_t n, void *data)
 	struct imaged_fetch *f = data;
 	size_t len = size * n;
 
+	f->http->idle_since = br_now_ms();
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		reset_headers(f);
 		/* "HTTP/1.1 404 Not Found\r\n": keep the reason phrase. */
@@ -195,6 +220,9 @@ header_cb(char *p, size_t size, size_t n, void *data)
 			free(f->www_authenticate);
 			f->www_authenticate = joined;
 		}
+	} else if (header_is(p, len, "retry-after:")) {
+		free(f->retry_after);
+		f->retry_after = header_value(p, len, strlen("retry-after:"));
 	} else if (header_is(p, len, "content-range:")) {
 		char *v = header_value(p, len, strlen("content-range:"));
 		f->content_range = content_range_start(v);
@@ -207,7 +235,9 @@ header_cb(char *p, size_t size, size_t n, void *data)
  * The final response's status, once its first body byte arrived or it ended. Only a 206 whose
  * Content-Range starts at the byte asked for is the rest of the body; from then on the bytes
  * it skipped count against the size limit, which is on the whole body: a 200 to a Range
- * request (the whole body, which the caller starts over with) must fit the same limit.
+ * request (the whole body, which the caller starts over with) must fit the same limit. The
+ * first response of a fetch sets where the reader's view starts; a response that continues a
+ * broken body only says where its bytes are (imaged_fetch_read skips what was read).
  */
 static void
 learn_status(struct imaged_fetch *f)
@@ -215,8 +245,12 @@ learn_status(struct imaged_fetch *f)
 	curl_easy_getinfo(f->http->easy, CURLINFO_RESPONSE_CODE, &f->status);
 	f->status_known = true;
 	f->is_error = f->status < 200 || f->status >= 300;
+	f->response_pos = 0;
 	if (f->range_start > 0 && f->status == 206 && f->content_range == f->range_start)
-		f->body_start = f->range_start;
+		f->response_pos = f->range_start;
+	f->response_start = f->response_pos;
+	if (f->failures == 0 && f->received == 0)
+		f->body_start = f->response_pos;
 }
 
 /* Body bytes received from registries by every job of the process (for metrics). */
@@ -242,7 +276,7 @@ write_cb(char *p, size_t size, size_t n, void *data)
 		}
 		return len;
 	}
-	if (f->max_size >= 0 && f->body_start + f->received + (int64_t)len > f->max_size) {
+	if (f->max_size >= 0 && f->response_pos + (int64_t)len > f->max_size) {
 		f->too_large = true;
 		return 0; /* CURLE_WRITE_ERROR */
 	}
@@ -256,7 +290,8 @@ write_cb(char *p, size_t size, size_t n, void *data)
 	}
 	memcpy(f->buf + f->len, p, len);
 	f->len += len;
-	f->received += (int64_t)len;
+	f->response_pos += (int64_t)len;
+	f->http->idle_since = br_now_ms();
 	atomic_fetch_add_explicit(&bytes_received, len, memory_order_relaxed);
 	return len;
 }
@@ -273,6 +308,9 @@ fetch_free(struct imaged_fetch *f)
 	curl_slist_free_all(f->headers);
 	reset_headers(f);
 	free(f->url);
+	if (f->post != NULL)
+		explicit_bzero(f->post, strlen(f->post));
+	free(f->post);
 	free(f->buf);
 	free(f->error_body);
 	free(f);
@@ -316,6 +354,8 @@ set_tls(CURL *e, const struct imaged_endpoint *ep)
  * Start a request to `url` of endpoint `ep`: GET, or POST of the form `post` (may be NULL).
  * `authorization` (may be NULL) is the whole "Authorization: ..." header line.
  */
+static int transfer_begin(struct imaged_fetch *f, br_err *err);
+
 static int
 fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struct imaged_http *http,
             const char *url, const char *accept, const char *authorization, const char *post,
@@ -323,17 +363,14 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
             struct imaged_fetch **ret, br_err *err)
 {
 	struct imaged_fetch *f = xnew(struct imaged_fetch);
-	CURL *e = http->easy;
-	bool plain = strncmp(url, "http://", 7) == 0;
-	CURLcode c = CURLE_OK;
-	char range[32];
 
-	snprintf(range, sizeof(range), "%lld-", (long long)range_start);
 	f->range_start = range_start;
 	f->content_range = -1;
 	f->reg = reg;
+	f->ep = ep;
 	f->http = http;
 	f->url = xstrdup(url);
+	f->post = post ? xstrdup(post) : NULL;
 	f->max_size = max_size;
 	f->cancel = cancel;
 	f->cap = FETCH_BUFFER;
@@ -344,7 +381,27 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
 	}
 	if (authorization != NULL)
 		f->headers = curl_slist_append(f->headers, authorization);
+	if (transfer_begin(f, err) < 0) {
+		fetch_free(f);
+		return -1;
+	}
+	*ret = f;
+	return 0;
+}
 
+/* Set up the handle for f's request (from f->range_start on) and start it. */
+static int
+transfer_begin(struct imaged_fetch *f, br_err *err)
+{
+	const struct imaged_endpoint *ep = f->ep;
+	CURL *e = f->http->easy;
+	bool plain = strncmp(f->url, "http://", 7) == 0;
+	CURLcode c = CURLE_OK;
+	char range[32];
+	/* curl's own low-speed abort backs up the stall check of pump(), a little later. */
+	long low_speed_s = (long)(f->reg->stall_ms / 1000) + 2;
+
+	snprintf(range, sizeof(range), "%lld-", (long long)f->range_start);
 	curl_easy_reset(e);
 #define SET(opt, val)                                      \
 	do {                                               \
@@ -352,8 +409,8 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
 			c = curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, f->url);
-	if (post != NULL)
-		SET(CURLOPT_COPYPOSTFIELDS, post);
+	if (f->post != NULL)
+		SET(CURLOPT_COPYPOSTFIELDS, f->post);
 	else
 		SET(CURLOPT_HTTPGET, 1L);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -365,7 +422,7 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
 	    plain ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_CONNECTTIMEOUT, 30L);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, 300L);
+	SET(CURLOPT_LOW_SPEED_TIME, low_speed_s);
 	SET(CURLOPT_USERAGENT, "berth/" BR_VERSION);
 	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
 	SET(CURLOPT_HTTPHEADER, f->headers);
@@ -374,24 +431,17 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, f);
 	SET(CURLOPT_ERRORBUFFER, f->errbuf);
-	if (range_start > 0)
+	if (f->range_start > 0)
 		SET(CURLOPT_RANGE, range);
 #undef SET
 	if (c == CURLE_OK)
 		c = set_tls(e, ep);
-	if (c != CURLE_OK) {
-		curl_setup_error(f, c, err);
-		fetch_free(f);
-		return -1;
-	}
-	CURLMcode mc = curl_multi_add_handle(http->multi, e);
-	if (mc != CURLM_OK) {
-		br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_multi_strerror(mc));
-		fetch_free(f);
-		return -1;
-	}
+	if (c != CURLE_OK)
+		return curl_setup_error(f, c, err);
+	CURLMcode mc = curl_multi_add_handle(f->http->multi, e);
+	if (mc != CURLM_OK)
+		return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_multi_strerror(mc));
 	f->attached = true;
-	*ret = f;
 	return 0;
 }
 
@@ -400,6 +450,21 @@ too_large_error(const struct imaged_fetch *f, br_err *err)
 {
 	return br_err_set(err, BR_RESOURCE_EXHAUSTED, "GET %s: response larger than %lld bytes",
 	                  f->url, (long long)f->max_size);
+}
+
+/* The stall timeout passed without a byte: say what the request was waiting for. */
+static int
+stall_error(const struct imaged_fetch *f, br_err *err)
+{
+	if (!f->status_known)
+		return br_err_set(err, BR_DEADLINE_EXCEEDED,
+		                  "GET %s: no answer for %" PRId64
+		                  " ms (imaged.job_stall_timeout_ms)",
+		                  f->url, f->reg->stall_ms);
+	return br_err_set(err, BR_DEADLINE_EXCEEDED,
+	                  "GET %s: the body stopped after %" PRId64 " bytes: nothing for %" PRId64
+	                  " ms (imaged.job_stall_timeout_ms)",
+	                  f->url, f->response_pos, f->reg->stall_ms);
 }
 
 /* One round of transfer work: resume a paused transfer, or perform and wait a little. */
@@ -431,6 +496,9 @@ pump(struct imaged_fetch *f, br_err *err)
 			f->result = msg->data.result;
 		}
 	}
+	if (!f->done && f->reg->stall_ms > 0 &&
+	    br_now_ms() - f->http->idle_since >= f->reg->stall_ms)
+		return stall_error(f, err);
 	if (!f->done && f->len == 0 && !f->paused) {
 		mc = curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
 		if (mc != CURLM_OK)
@@ -542,10 +610,12 @@ await_status(struct imaged_fetch *f, br_err *err)
 		if (pump(f, err) < 0)
 			return -1;
 	}
+	/* A body that began is the reader's, even if it already broke off: the reader takes
+	 * what came and the break is resumed from there. */
+	if (f->status_known && !f->is_error)
+		return 0;
 	if (f->done)
 		return transfer_result(f, err);
-	if (!f->is_error)
-		return 0;
 	/* Collect the error document for its message. */
 	while (!f->done) {
 		if (imaged_canceled(f->cancel))
@@ -578,6 +648,102 @@ read_all(struct imaged_fetch *f, char **ret, size_t *ret_len, br_err *err)
 	*ret = br_steal_ptr(&out);
 	*ret_len = len;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ retries */
+
+/* Transport failures that may pass: the network, the peer, a connection that broke. */
+static bool
+transport_retryable(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether the failure of `f` that `err` describes may pass if asked again. */
+static bool
+retryable(const struct imaged_fetch *f, const br_err *err)
+{
+	if (!f->retry || err->code != BR_UNAVAILABLE || f->too_large)
+		return false;
+	if (f->result != CURLE_OK)
+		return transport_retryable(f->result);
+	return f->status == 408 || f->status == 429 || f->status >= 500;
+}
+
+/* " (gave up after 5 attempts)" at the end of the message, which keeps its "GET <url>: "
+ * start. */
+static void
+note_attempts(br_err *err, const char *what, int attempts)
+{
+	size_t len = strlen(err->msg);
+
+	snprintf(err->msg + len, sizeof(err->msg) - len, " (%s %d attempts)", what, attempts);
+}
+
+/*
+ * After the attempt of `f` failed with `err`, the `*failures`th failure in a row: whether to
+ * make another, once the back-off (or the registry's Retry-After, capped) has passed. false
+ * leaves `err` saying why not: the failure itself (with the number of attempts made), or
+ * CANCELED, or DEADLINE_EXCEEDED when the wait reaches the stall timeout.
+ */
+static bool
+retry_wait(struct imaged_fetch *f, int *failures, br_err *err)
+{
+	struct imaged_registry *reg = f->reg;
+	uint64_t rnd = 0;
+
+	if (!retryable(f, err)) {
+		if (*failures > 0)
+			note_attempts(err, "after", *failures + 1);
+		return false;
+	}
+	(*failures)++;
+	if (*failures >= reg->retry_attempts) {
+		note_attempts(err, "gave up after", *failures);
+		return false;
+	}
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = (uint64_t)br_now_ms();
+	int64_t delay = imaged_backoff_ms(*failures, reg->retry_max_delay_ms, rnd);
+	int64_t after = imaged_retry_after_ms(f->retry_after, time(NULL));
+	if (after > reg->retry_max_delay_ms)
+		after = reg->retry_max_delay_ms;
+	if (after > delay)
+		delay = after;
+	br_log_info("IMAGE-PULL-RETRY", "GET %s: attempt %d of %d in %" PRId64 " ms: %s", f->url,
+	            *failures + 1, reg->retry_attempts, delay, err->msg);
+	for (int64_t end = br_now_ms() + delay;;) {
+		int64_t now = br_now_ms();
+		if (imaged_canceled(f->cancel)) {
+			br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
+			return false;
+		}
+		if (reg->stall_ms > 0 && now - f->http->idle_since >= reg->stall_ms) {
+			err->code = BR_DEADLINE_EXCEEDED;
+			br_err_wrap(err,
+			            "nothing received for %" PRId64
+			            " ms (imaged.job_stall_timeout_ms) in %d attempts",
+			            reg->stall_ms, *failures);
+			return false;
+		}
+		if (now >= end)
+			return true;
+		usleep((useconds_t)((end - now < 50 ? end - now : 50) * 1000));
+	}
 }
 
 /* ------------------------------------------------------------------ authentication */
@@ -771,30 +937,36 @@ range_refused(const struct imaged_fetch *f, int rc)
 		return false;
 	if (rc < 0)
 		return f->status == 416;
-	return f->status == 206 && f->body_start != f->range_start;
+	return f->status == 206 && f->response_start != f->range_start;
 }
 
-/* GET from one endpoint, answering its authentication challenge once. */
+/*
+ * One GET of `url` from endpoint `ep` (with its authentication when `auth`, answering its
+ * challenge once), a refused range answered with a request for the whole body. When the
+ * request was made and failed, *ret_failed gets its response (the caller's), for the retry to
+ * judge; `retry` says whether such failures may be retried at all.
+ */
 static int
 endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
-              const char *path, const char *accept, int64_t max_size, int64_t offset,
-              const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+              const char *url, const char *accept, bool auth, bool retry, int64_t max_size,
+              int64_t offset, const struct imaged_cancel *cancel, struct imaged_fetch **ret,
+              struct imaged_fetch **ret_failed, br_err *err)
 {
-	_cleanup_free_ char *url = xasprintf("%s/%s%s", ep->url, path, ep->query);
 	struct auth_attempt attempt = {false, false};
 
 	for (;;) {
 		struct imaged_fetch *f = NULL;
-		uint64_t gen;
-		_cleanup_free_ char *auth = authorization(reg, ep, &gen);
-		int rc = fetch_start(reg, ep, http, url, accept, auth, NULL, max_size, offset,
+		uint64_t gen = 0;
+		_cleanup_free_ char *line = auth ? authorization(reg, ep, &gen) : NULL;
+		int rc = fetch_start(reg, ep, http, url, accept, line, NULL, max_size, offset,
 		                     cancel, &f, err);
-		if (auth != NULL)
-			explicit_bzero(auth, strlen(auth));
+		if (line != NULL)
+			explicit_bzero(line, strlen(line));
 		if (rc < 0)
 			return -1;
+		f->retry = retry;
 		rc = await_status(f, err);
-		if (rc < 0 && f->status == 401) {
+		if (rc < 0 && auth && f->status == 401) {
 			_cleanup_free_ char *challenge =
 			        f->www_authenticate ? xstrdup(f->www_authenticate) : NULL;
 			fetch_free(f);
@@ -811,11 +983,37 @@ endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct im
 			continue;
 		}
 		if (rc < 0) {
-			fetch_free(f);
+			*ret_failed = f;
 			return -1;
 		}
 		*ret = f;
 		return 0;
+	}
+}
+
+/* endpoint_open, made again while it fails in a way that may pass (retry_wait). */
+static int
+endpoint_open_retrying(struct imaged_registry *reg, struct imaged_endpoint *ep,
+                       struct imaged_http *http, const char *url, const char *accept, bool auth,
+                       bool retry, int64_t max_size, int64_t offset,
+                       const struct imaged_cancel *cancel, struct imaged_fetch **ret, br_err *err)
+{
+	int failures = 0;
+
+	http->idle_since = br_now_ms();
+	for (;;) {
+		struct imaged_fetch *f = NULL, *failed = NULL;
+		if (endpoint_open(reg, ep, http, url, accept, auth, retry, max_size, offset, cancel,
+		                  &f, &failed, err) == 0) {
+			*ret = f;
+			return 0;
+		}
+		if (failed == NULL)
+			return -1;
+		bool again = retry_wait(failed, &failures, err);
+		fetch_free(failed);
+		if (!again)
+			return -1;
 	}
 }
 
@@ -851,8 +1049,10 @@ imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, cons
 		br_err e = BR_ERR_INIT;
 		if (!last && (ep->capabilities & cap) == 0)
 			continue;
-		if (endpoint_open(reg, ep, http, path, accept, max_size, offset, cancel, ret, &e) ==
-		    0)
+		_cleanup_free_ char *url = xasprintf("%s/%s%s", ep->url, path, ep->query);
+		/* A mirror is asked once: when it fails, the next endpoint is. */
+		if (endpoint_open_retrying(reg, ep, http, url, accept, true, last, max_size, offset,
+		                           cancel, ret, &e) == 0)
 			return 0;
 		if (last || !falls_back(e.code) || imaged_canceled(cancel)) {
 			br_err_set(err, e.code, "%s", e.msg);
@@ -874,6 +1074,79 @@ imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, cons
 }
 
 int
+imaged_fetch_open_url(struct imaged_registry *reg, struct imaged_http *http, const char *url,
+                      int64_t max_size, int64_t offset, const struct imaged_cancel *cancel,
+                      struct imaged_fetch **ret, br_err *err)
+{
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: only http and https URLs are used",
+		                  BR_ERR_QUOTE(url));
+	if (strlen(url) > IMAGED_URL_MAX)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: URL longer than %d bytes",
+		                  BR_ERR_QUOTE(url), IMAGED_URL_MAX);
+	/* Credentials in a URL would end up in logs and messages; an image has no business
+	 * carrying them anyway. */
+	const char *authority = strstr(url, "://") + 3;
+	if (memchr(authority, '@', strcspn(authority, "/?#")) != NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "a URL with credentials in it is not used");
+	/* no credentials, no settings of the registry's: a host of its own */
+	static struct imaged_endpoint elsewhere;
+	return endpoint_open_retrying(reg, &elsewhere, http, url, NULL, false, true, max_size,
+	                              offset, cancel, ret, err);
+}
+
+/*
+ * Start the request of `f` again for the body from byte `from` on (0: all of it), in place:
+ * the reader goes on with the same fetch.
+ */
+static int
+restart(struct imaged_fetch *f, int64_t from, br_err *err)
+{
+	if (f->attached)
+		curl_multi_remove_handle(f->http->multi, f->http->easy);
+	f->attached = false;
+	reset_headers(f);
+	f->done = f->paused = f->too_large = f->status_known = f->is_error = false;
+	f->handed_out = false;
+	f->result = CURLE_OK;
+	f->status = 0;
+	f->len = f->off = 0;
+	free(f->error_body);
+	f->error_body = NULL;
+	f->error_len = 0;
+	f->errbuf[0] = '\0';
+	f->range_start = from;
+	if (transfer_begin(f, err) < 0)
+		return -1;
+	return await_status(f, err);
+}
+
+/*
+ * f's body broke off (err says how): continue it from the first byte the reader has not had,
+ * with a Range request; a registry that sends the whole body instead (or cannot serve the
+ * range) is read from its start, and what the reader had is skipped. 0 once a response flows
+ * again; -1 when the failure is not worth repeating or the attempts are spent.
+ */
+static int
+resume(struct imaged_fetch *f, br_err *err)
+{
+	if (f->gave_bytes) {
+		f->failures = 0; /* it moved since it last failed */
+		f->gave_bytes = false;
+	}
+	for (;;) {
+		if (!retry_wait(f, &f->failures, err))
+			return -1;
+		int rc = restart(f, f->body_start + f->received, err);
+		if (range_refused(f, rc))
+			rc = restart(f, 0, err);
+		if (rc == 0)
+			return 0;
+	}
+}
+
+int
 imaged_registry_login(const struct br_config *cfg, const char *host,
                       const struct br_registry_auth *auth, const struct imaged_cancel *cancel,
                       br_err *err)
@@ -892,17 +1165,42 @@ ssize_t
 imaged_fetch_read(struct imaged_fetch *f, const void **ret_buf, br_err *err)
 {
 	if (f->handed_out) {
-		f->len = 0;
+		f->len = f->off = 0;
 		f->handed_out = false;
 	}
+	/* Nothing moves between reads (the transfer is pumped by them): the time since the
+	 * last one was the reader's, not the registry's. */
+	f->http->idle_since = br_now_ms();
 	for (;;) {
-		if (f->len > 0) {
-			*ret_buf = f->buf;
+		if (f->len > f->off) {
+			/* Where buf[off] is in the whole body, against what the reader needs. */
+			int64_t at = f->response_pos - (int64_t)(f->len - f->off);
+			int64_t want = f->body_start + f->received;
+			if (at > want)
+				return br_err_set(err, BR_INTERNAL,
+				                  "GET %s: the response skipped bytes %" PRId64
+				                  " to %" PRId64,
+				                  f->url, want, at);
+			if (at < want) {
+				int64_t skip = want - at;
+				f->off += skip < (int64_t)(f->len - f->off) ? (size_t)skip
+				                                            : f->len - f->off;
+				continue;
+			}
+			*ret_buf = f->buf + f->off;
 			f->handed_out = true;
-			return (ssize_t)f->len;
+			f->gave_bytes = true;
+			f->received += (int64_t)(f->len - f->off);
+			return (ssize_t)(f->len - f->off);
 		}
-		if (f->done)
-			return transfer_result(f, err) < 0 ? -1 : 0;
+		f->len = f->off = 0;
+		if (f->done) {
+			if (transfer_result(f, err) == 0)
+				return 0;
+			if (resume(f, err) < 0)
+				return -1;
+			continue;
+		}
 		if (imaged_canceled(f->cancel))
 			return br_err_set(err, BR_CANCELED, "GET %s: canceled", f->url);
 		if (pump(f, err) < 0)

@@ -23,6 +23,12 @@
  * chunk. Every error names the URL and what the registry said ("GET
  * http://127.0.0.1:5000/v2/test/sh/manifests/nope: 404 manifest unknown"): 404 is NOT_FOUND,
  * 401/403 PERMISSION_DENIED, 408/429/5xx and transport failures UNAVAILABLE.
+ *
+ * Those UNAVAILABLE failures are retried inside the request, imaged.retry_attempts times at
+ * most, with exponential back-off and jitter (honouring Retry-After up to
+ * imaged.retry_max_delay_ms); a body that breaks off is continued with a Range request from
+ * the byte the reader is at, so readers never see a retry. A request that moves no byte for
+ * imaged.job_stall_timeout_ms fails with DEADLINE_EXCEEDED.
  */
 #ifndef BR_IMAGED_REGISTRY_H
 #define BR_IMAGED_REGISTRY_H
@@ -190,6 +196,17 @@ int imaged_fetch_open_at(struct imaged_registry *reg, struct imaged_http *http, 
                          const struct imaged_cancel *cancel, struct imaged_fetch **ret,
                          br_err *err);
 int64_t imaged_fetch_offset(const struct imaged_fetch *f);
+
+/* Longest URL taken from a descriptor's `urls`. */
+#define IMAGED_URL_MAX 2048
+/*
+ * As imaged_fetch_open_at, for a URL outside the registry (a foreign layer's `urls`): http
+ * or https only, at most IMAGED_URL_MAX bytes, without user:password@ (INVALID_ARGUMENT
+ * otherwise); no credentials are sent with it.
+ */
+int imaged_fetch_open_url(struct imaged_registry *reg, struct imaged_http *http, const char *url,
+                          int64_t max_size, int64_t offset, const struct imaged_cancel *cancel,
+                          struct imaged_fetch **ret, br_err *err);
 /* The next chunk of the body (valid until the next call), 0 at its end, -1 on error. */
 ssize_t imaged_fetch_read(struct imaged_fetch *f, const void **ret_buf, br_err *err);
 /* Response headers (NULL when absent) and the URL, for messages. */

@@ -69,6 +69,9 @@ imaged_registry_make(const struct br_config *cfg, const char *domain, const char
 	reg->host = xstrdup(strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain);
 	reg->repo = xstrdup(repo);
 	reg->push = (capabilities & BR_REGISTRY_PUSH) != 0;
+	reg->retry_attempts = cfg ? cfg->imaged.retry_attempts : 5;
+	reg->retry_max_delay_ms = cfg ? cfg->imaged.retry_max_delay_ms : 30 * 1000;
+	reg->stall_ms = cfg ? cfg->imaged.job_stall_timeout_ms : 5 * 60 * 1000;
 	pthread_mutex_init(&reg->lock, NULL);
 	for (size_t i = 0; mirrors && rc != NULL && i < rc->n_mirrors; i++) {
 		const struct br_registry_mirror *m = &rc->mirrors[i];

@@ -35,10 +35,13 @@ struct imaged_endpoint {
 };
 
 struct imaged_registry {
-	char *host; /* the registry's: "registry-1.docker.io", "127.0.0.1:5000" */
-	char *repo; /* "library/busybox" */
-	char *url;  /* the registry's "https://registry-1.docker.io/v2/library/busybox" */
-	bool push;  /* tokens are asked for "pull,push" */
+	char *host;         /* the registry's: "registry-1.docker.io", "127.0.0.1:5000" */
+	char *repo;         /* "library/busybox" */
+	char *url;          /* the registry's "https://registry-1.docker.io/v2/library/busybox" */
+	bool push;          /* tokens are asked for "pull,push" */
+	int retry_attempts; /* imaged.retry_attempts */
+	int64_t retry_max_delay_ms; /* imaged.retry_max_delay_ms */
+	int64_t stall_ms;           /* imaged.job_stall_timeout_ms */
 	pthread_mutex_t lock;
 	struct imaged_endpoint eps[IMAGED_MAX_ENDPOINTS];
 	size_t n_eps;

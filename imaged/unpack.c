@@ -19,7 +19,9 @@
  * one pass); a layer fetched ahead is unpacked from contentd. A blob that an interrupted job
  * left half written in contentd is continued with an HTTP Range request and then unpacked
  * from contentd. Either way nothing is applied from a registry stream without being hashed on
- * the way, and an extract snapshot whose digests turn out wrong is removed.
+ * the way, and an extract snapshot whose digests turn out wrong is removed. A download that
+ * breaks off within a job is continued by the registry client itself (registry.h), so the
+ * unpacker reading it sees one unbroken stream and the hashes run over the joined bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +154,47 @@ commit_whole(struct imaged_ingest *w, br_err *err)
 }
 
 /*
+ * Open the download of layer `l` from byte `offset` on: from the registry, and for a
+ * nondistributable (foreign) layer that the registry does not have, from the descriptor's
+ * `urls` instead, in order, http and https ones only (the image spec: such a layer is
+ * fetched like any other; its urls are where else it may be). Digest and size are checked
+ * the same either way.
+ */
+static int
+open_layer(struct unpack *u, struct imaged_http *http, const struct layer *l, int64_t offset,
+           struct imaged_fetch **ret, br_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("blobs/%s", l->desc->digest);
+	size_t tried = 0;
+
+	if (imaged_fetch_open_at(u->reg, http, path, NULL, l->desc->size, offset, &u->cancel, ret,
+	                         err) == 0)
+		return 0;
+	if (err->code != BR_NOT_FOUND || !l->desc->nondistributable || l->desc->n_urls == 0)
+		return -1;
+	for (size_t i = 0; i < l->desc->n_urls; i++) {
+		const char *url = l->desc->urls[i];
+		if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+			continue;
+		tried++;
+		br_err uerr = BR_ERR_INIT;
+		if (imaged_fetch_open_url(u->reg, http, url, l->desc->size, offset, &u->cancel, ret,
+		                          &uerr) == 0)
+			return 0;
+		br_err_copy(err, &uerr);
+		if (uerr.code == BR_CANCELED)
+			return -1;
+	}
+	if (tried == 0)
+		return br_err_wrap(err, "nondistributable layer: the registry does not have it and "
+		                        "none of its urls is http or https");
+	return br_err_wrap(err,
+	                   "nondistributable layer: the registry does not have it, nor "
+	                   "its urls (%zu tried)",
+	                   tried);
+}
+
+/*
  * Claim layer `l`'s blob, and unless it is in contentd (t->exists: it appeared meanwhile, or
  * its ingest was whole and is now committed) open its ingest, continuing what contentd has of
  * it, and the registry download of the rest. t->received > 0 says contentd had part of it:
@@ -161,7 +204,6 @@ static int
 tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, struct tee *t,
          br_err *err)
 {
-	_cleanup_free_ char *path = xasprintf("blobs/%s", l->desc->digest);
 	struct imaged_service *svc = u->job->svc;
 	bool have = false;
 
@@ -191,8 +233,7 @@ tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, stru
 		}
 		offset = 0;
 	}
-	if (imaged_fetch_open_at(u->reg, http, path, NULL, l->desc->size, offset, &u->cancel,
-	                         &t->fetch, err) < 0)
+	if (open_layer(u, http, l, offset, &t->fetch, err) < 0)
 		goto fail;
 	if (imaged_fetch_offset(t->fetch) != offset &&
 	    imaged_ingest_restart(t->ingest, err) < 0) /* the registry sent it all */
@@ -497,11 +538,6 @@ check_layers(const struct br_oci_manifest *m, const struct br_oci_image_config *
 		        config->n_diff_ids, m->n_layers);
 	for (size_t i = 0; i < m->n_layers; i++) {
 		const struct br_oci_descriptor *d = &m->layers[i];
-		if (d->nondistributable)
-			return br_err_set(err, BR_NOT_IMPLEMENTED,
-			                  "layer %s: nondistributable (foreign) layers are not "
-			                  "supported",
-			                  d->digest);
 		if (br_oci_layer_compression(d->media_type) < 0)
 			return br_err_set(
 			        err, BR_NOT_IMPLEMENTED,

@@ -54,7 +54,11 @@ free_port() {
 	done
 }
 
+# registry_start: a docker-registry on $REGISTRY; IT_REGISTRY_ACCESSLOG=1 writes its access
+# log (combined format, one line per request) to $T/logs/registry.log.
 registry_start() {
+	local accesslog_off=true
+	[ -n "${IT_REGISTRY_ACCESSLOG:-}" ] && accesslog_off=false
 	PORT=$(free_port)
 	REGISTRY=127.0.0.1:$PORT
 	mkdir -p "$T/registry"
@@ -63,7 +67,7 @@ registry_start() {
 	log:
 	  level: error
 	  accesslog:
-	    disabled: true
+	    disabled: $accesslog_off
 	storage:
 	  filesystem:
 	    rootdirectory: $T/registry

@@ -29,11 +29,13 @@
 
 #include "common/config.h"
 #include "common/digest.h"
+#include "common/loop.h"
 #include "common/oci.h"
 #include "common/proto/content.h"
 #include "common/proto/images.h"
 #include "common/ref.h"
 #include "imaged/registry.h"
+#include "imaged/retry.h"
 #include "test/unit/t.h"
 #include "test/unit/t_daemon.h"
 
@@ -45,6 +47,11 @@ static int port;
 static char manifest_digest[BR_DIGEST_BUF];
 static unsigned char *big;
 static int token_requests;
+/* imaged.retry_attempts and imaged.job_stall_timeout_ms of the clients a case opens */
+static int client_attempts = 1;
+static int client_stall_ms = 60000;
+/* Requests of the "flaky" paths answered so far, and how many of them fail. */
+static int flaky_seen, flaky_failures;
 
 /* How a blob is served to a request with "Range: bytes=N-". */
 enum range_mode {
@@ -177,6 +184,40 @@ serve_blob(int fd, const char *range, enum range_mode mode, const void *data, si
 	        len - (size_t)start);
 }
 
+/* Headers for all that `range` asks for of `data`, then only `cut` bytes of it and the end of
+ * the connection: a body that breaks off. */
+static void
+serve_cut(int fd, const char *range, const unsigned char *data, size_t len, size_t cut)
+{
+	char head[512];
+	long long start = 0;
+	int n;
+
+	if (range[0] != '\0' && sscanf(range, "bytes=%lld-", &start) == 1 && start >= 0 &&
+	    (size_t)start < len)
+		n = snprintf(head, sizeof(head),
+		             "HTTP/1.1 206 Partial Content\r\nContent-Length: %zu\r\n"
+		             "Content-Range: bytes %lld-%zu/%zu\r\nConnection: close\r\n\r\n",
+		             len - (size_t)start, start, len - 1, len);
+	else
+		n = snprintf(head, sizeof(head),
+		             "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		             len),
+		start = 0;
+	send_all(fd, head, (size_t)n);
+	send_all(fd, data + start, cut < len - (size_t)start ? cut : len - (size_t)start);
+}
+
+/* Whether this request of a flaky path is one of those that fail. */
+static bool
+flaky_fails(void)
+{
+	pthread_mutex_lock(&lock);
+	bool fail = flaky_seen++ < flaky_failures;
+	pthread_mutex_unlock(&lock);
+	return fail;
+}
+
 /* A document or blob of a pulled image: true when `path` is one. */
 static bool
 serve_image(int fd, const char *path, const char *range)
@@ -246,6 +287,33 @@ serve_one(int fd)
 		respond_str(fd, 404, "Not Found", NULL, "");
 	} else if (strcmp(path, "/v2/test/x/manifests/boom") == 0) {
 		respond_str(fd, 503, "Service Unavailable", NULL, "down");
+	} else if (strcmp(path, "/v2/test/x/manifests/busy") == 0) {
+		if (flaky_fails())
+			respond_str(fd, 503, "Service Unavailable", "Retry-After: 1\r\n", "busy");
+		else
+			respond_str(fd, 200, "OK", NULL, MANIFEST);
+	} else if (strcmp(path, "/v2/test/x/manifests/limited") == 0) {
+		respond_str(fd, 429, "Too Many Requests", "Retry-After: 0\r\n", "slow down");
+	} else if (strcmp(path, "/v2/test/x/blobs/cut") == 0) {
+		if (flaky_fails())
+			serve_cut(fd, range, big, BIG_SIZE, 1u << 20);
+		else
+			serve_blob(fd, range, RANGE_SERVE, big, BIG_SIZE);
+	} else if (strcmp(path, "/v2/test/x/blobs/cut-ignore") == 0) {
+		if (flaky_fails())
+			serve_cut(fd, range, big, BIG_SIZE, 1u << 20);
+		else
+			serve_blob(fd, range, RANGE_IGNORE, big, BIG_SIZE);
+	} else if (strcmp(path, "/v2/test/x/blobs/cut-then-nothing") == 0) {
+		pthread_mutex_lock(&lock);
+		bool first = flaky_seen++ == 0;
+		pthread_mutex_unlock(&lock);
+		serve_cut(fd, range, big, BIG_SIZE, first ? 1u << 20 : 0);
+	} else if (strcmp(path, "/v2/test/x/manifests/silent") == 0) {
+		sleep(3);
+	} else if (strcmp(path, "/v2/test/x/blobs/stall") == 0) {
+		serve_cut(fd, "", big, BIG_SIZE, 1000);
+		sleep(3);
 	} else if (strcmp(path, "/v2/test/x/manifests/huge") == 0) {
 		respond(fd, 200, "OK", NULL, big, BR_OCI_MAX_DOC + 10);
 	} else if (strncmp(path, "/v2/auth/x/", 11) == 0) {
@@ -336,8 +404,10 @@ client_open(struct client *c, const char *repo, bool insecure)
 	br_err err = BR_ERR_INIT;
 
 	snprintf(json, sizeof(json),
-	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": %s}]}}",
-	         port, insecure ? "true" : "false");
+	         "{\"imaged\": {\"registries\": [{\"host\": \"127.0.0.1:%d\", \"insecure\": %s}], "
+	         "\"retry_attempts\": %d, \"retry_max_delay_ms\": 2000, "
+	         "\"job_stall_timeout_ms\": %d}}",
+	         port, insecure ? "true" : "false", client_attempts, client_stall_ms);
 	T_NOERR(br_config_parse(json, strlen(json), "test", &c->cfg, &err), err);
 	snprintf(name, sizeof(name), "127.0.0.1:%d/%s", port, repo);
 	T_NOERR(br_ref_parse(name, &c->ref, &err), err);
@@ -525,6 +595,215 @@ test_blob_streaming(void)
 
 	/* the handle is reusable after an aborted transfer */
 	read_big(&c, "blobs/big");
+}
+
+/* 503 and 429 are asked again after the back-off or the Retry-After, 404 is not; a body that
+ * breaks off continues from where it broke (or, from a registry that ignores Range, from its
+ * start with the part already read skipped), and the reader sees every byte once. */
+static void
+test_retries(void)
+{
+	struct client c;
+	char *body = NULL, *mt = NULL, digest[BR_DIGEST_BUF];
+	size_t len;
+	br_err err = BR_ERR_INIT;
+
+	start_server();
+	client_attempts = 4;
+	client_open(&c, "test/x", true);
+	flaky_seen = 0;
+	flaky_failures = 2;
+	int64_t t0 = br_now_ms();
+	T_NOERR(imaged_registry_get_manifest(c.reg, c.http, "busy", NULL, &body, &len, &mt, digest,
+	                                     &err),
+	        err);
+	T_OK(br_now_ms() - t0 >= 1900); /* two waits of Retry-After: 1 */
+	T_EQ_INT(count_all_requests("/v2/test/x/manifests/busy"), 3);
+	T_EQ_STR(body, MANIFEST);
+	free(body);
+	free(mt);
+
+	T_ERR(imaged_registry_get_manifest(c.reg, c.http, "limited", NULL, &body, &len, &mt, digest,
+	                                   &err),
+	      err, BR_UNAVAILABLE);
+	check_msg(&err, "/manifests/limited: 429 Too Many Requests (gave up after 4 attempts)");
+	T_EQ_INT(count_all_requests("/v2/test/x/manifests/limited"), 4);
+	T_ERR(imaged_registry_get_manifest(c.reg, c.http, "nope", NULL, &body, &len, &mt, digest,
+	                                   &err),
+	      err, BR_NOT_FOUND);
+	T_EQ_INT(count_all_requests("/v2/test/x/manifests/nope"), 1);
+
+	flaky_seen = 0;
+	flaky_failures = 2;
+	read_big(&c, "blobs/cut");
+	T_EQ_INT(count_requests("/v2/test/x/blobs/cut", ""), 1);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/cut", "bytes=1048576-"), 1);
+	T_EQ_INT(count_requests("/v2/test/x/blobs/cut", "bytes=2097152-"), 1);
+	T_EQ_INT(count_all_requests("/v2/test/x/blobs/cut"), 3);
+
+	flaky_seen = 0;
+	flaky_failures = 1;
+	read_big(&c, "blobs/cut-ignore");
+	T_EQ_INT(count_requests("/v2/test/x/blobs/cut-ignore", "bytes=1048576-"), 1);
+
+	/* more breaks in a row without a byte than attempts: the error says how many were made */
+	flaky_seen = 0;
+	struct imaged_fetch *f = NULL;
+	const void *buf;
+	ssize_t n;
+	T_NOERR(imaged_fetch_open(c.reg, c.http, "blobs/cut-then-nothing", NULL, BIG_SIZE, NULL, &f,
+	                          &err),
+	        err);
+	while ((n = imaged_fetch_read(f, &buf, &err)) > 0)
+		;
+	imaged_fetch_close(f);
+	T_ERR(n, err, BR_UNAVAILABLE);
+	check_msg(&err, "/blobs/cut-then-nothing: ");
+	check_msg(&err, " (gave up after 4 attempts)");
+	T_EQ_INT(count_requests("/v2/test/x/blobs/cut-then-nothing", "bytes=1048576-"), 3);
+}
+
+/* A body that stops flowing fails the read with DEADLINE_EXCEEDED after the stall timeout. */
+static void
+test_stall(void)
+{
+	struct client c;
+	struct imaged_fetch *f = NULL;
+	br_err err = BR_ERR_INIT;
+	const void *buf;
+	ssize_t n;
+
+	start_server();
+	client_stall_ms = 1000;
+	client_open(&c, "test/x", true);
+	int64_t t0 = br_now_ms();
+	T_NOERR(imaged_fetch_open(c.reg, c.http, "blobs/stall", NULL, BIG_SIZE, NULL, &f, &err),
+	        err);
+	while ((n = imaged_fetch_read(f, &buf, &err)) > 0)
+		;
+	imaged_fetch_close(f);
+	T_ERR(n, err, BR_DEADLINE_EXCEEDED);
+	check_msg(&err, "/blobs/stall: the body stopped after 1000 bytes: nothing for 1000 ms "
+	                "(imaged.job_stall_timeout_ms)");
+	T_OK(br_now_ms() - t0 < 2500);
+
+	/* a registry that never answers */
+	char *body = NULL, *mt = NULL, digest[BR_DIGEST_BUF];
+	size_t len;
+	t0 = br_now_ms();
+	T_ERR(imaged_registry_get_manifest(c.reg, c.http, "silent", NULL, &body, &len, &mt, digest,
+	                                   &err),
+	      err, BR_DEADLINE_EXCEEDED);
+	check_msg(&err, "/manifests/silent: no answer for 1000 ms (imaged.job_stall_timeout_ms)");
+	T_OK(br_now_ms() - t0 < 2500);
+	client_stall_ms = 60000;
+}
+
+static void *
+cancel_soon(void *arg)
+{
+	usleep(300 * 1000);
+	atomic_store((atomic_bool *)arg, true);
+	return NULL;
+}
+
+/* URLs outside the registry (a foreign layer's): http and https only, no credentials. */
+static void
+test_fetch_url(void)
+{
+	struct client c;
+	struct imaged_fetch *f = NULL;
+	br_err err = BR_ERR_INIT;
+	const void *buf;
+	ssize_t n;
+	size_t got = 0;
+	char url[256];
+
+	start_server();
+	client_open(&c, "test/x", true);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/test/x/blobs/ranged", port);
+	T_NOERR(imaged_fetch_open_url(c.reg, c.http, url, BIG_SIZE, 1000, NULL, &f, &err), err);
+	T_EQ_INT(imaged_fetch_offset(f), 1000);
+	while ((n = imaged_fetch_read(f, &buf, &err)) > 0)
+		got += (size_t)n;
+	T_NOERR(n, err);
+	T_EQ_INT(got, BIG_SIZE - 1000);
+	imaged_fetch_close(f);
+	T_ERR(imaged_fetch_open_url(c.reg, c.http, "ftp://127.0.0.1/x", -1, 0, NULL, &f, &err), err,
+	      BR_INVALID_ARGUMENT);
+	snprintf(url, sizeof(url), "http://me:secret@127.0.0.1:%d/v2/test/x/blobs/big", port);
+	T_ERR(imaged_fetch_open_url(c.reg, c.http, url, -1, 0, NULL, &f, &err), err,
+	      BR_INVALID_ARGUMENT);
+	T_OK(strstr(err.msg, "secret") == NULL);
+	T_EQ_INT(count_all_requests("/v2/test/x/blobs/big"), 0);
+}
+
+/* A cancel ends the wait between attempts at once. */
+static void
+test_cancel_backoff(void)
+{
+	struct client c;
+	char *body = NULL, *mt = NULL, digest[BR_DIGEST_BUF];
+	size_t len;
+	br_err err = BR_ERR_INIT;
+	atomic_bool flag;
+	pthread_t t;
+
+	start_server();
+	client_attempts = 4;
+	client_open(&c, "test/x", true);
+	flaky_seen = 0;
+	flaky_failures = 100; /* 503, Retry-After: 1 */
+	atomic_init(&flag, false);
+	struct imaged_cancel cancel = {{&flag, NULL}};
+	T_OK(pthread_create(&t, NULL, cancel_soon, &flag) == 0);
+	int64_t t0 = br_now_ms();
+	T_ERR(imaged_registry_get_manifest(c.reg, c.http, "busy", &cancel, &body, &len, &mt, digest,
+	                                   &err),
+	      err, BR_CANCELED);
+	T_OK(br_now_ms() - t0 < 700);
+	T_EQ_INT(count_all_requests("/v2/test/x/manifests/busy"), 1);
+	pthread_join(t, NULL);
+}
+
+/* Retry-After values (untrusted) and the back-off. */
+static void
+test_retry_after(void)
+{
+	time_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
+
+	T_EQ_INT(imaged_retry_after_ms("0", now), 0);
+	T_EQ_INT(imaged_retry_after_ms("120", now), 120000);
+	T_EQ_INT(imaged_retry_after_ms(" 7 ", now), 7000);
+	T_EQ_INT(imaged_retry_after_ms("99999999999999999999999999", now),
+	         (INT64_C(1) << 32) * 1000);
+	T_EQ_INT(imaged_retry_after_ms("Sun, 06 Nov 1994 08:49:47 GMT", now), 10000);
+	T_EQ_INT(imaged_retry_after_ms("Sunday, 06-Nov-94 08:50:37 GMT", now), 60000);
+	T_EQ_INT(imaged_retry_after_ms("Sun Nov  6 08:49:39 1994", now), 2000);
+	T_EQ_INT(imaged_retry_after_ms("Sat, 05 Nov 1994 08:49:37 GMT", now), 0); /* past */
+	T_EQ_INT(imaged_retry_after_ms(NULL, now), -1);
+	T_EQ_INT(imaged_retry_after_ms("", now), -1);
+	T_EQ_INT(imaged_retry_after_ms("-5", now), -1);
+	T_EQ_INT(imaged_retry_after_ms("1.5", now), -1);
+	T_EQ_INT(imaged_retry_after_ms("12abc", now), -1);
+	T_EQ_INT(imaged_retry_after_ms("soon", now), -1);
+	char longv[200];
+	memset(longv, '1', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	T_EQ_INT(imaged_retry_after_ms(longv, now), -1);
+
+	/* 250 ms doubled per failure, capped, and between half and all of the step */
+	for (uint64_t r = 0; r < 1000; r += 37) {
+		int64_t d1 = imaged_backoff_ms(1, 30000, r), d3 = imaged_backoff_ms(3, 30000, r);
+		int64_t d20 = imaged_backoff_ms(20, 30000, r), dc = imaged_backoff_ms(5, 1000, r);
+		T_OK(d1 >= 125 && d1 <= 250);
+		T_OK(d3 >= 500 && d3 <= 1000);
+		T_OK(d20 >= 15000 && d20 <= 30000);
+		T_OK(dc >= 500 && dc <= 1000);
+	}
+	T_EQ_INT(imaged_backoff_ms(1, 250, 125), 250);
+	T_EQ_INT(imaged_backoff_ms(1, 250, 0), 125);
+	T_EQ_INT(imaged_backoff_ms(1000000, 0, 5), 0);
 }
 
 static void
@@ -917,4 +1196,6 @@ test_pull_resume(void)
 
 T_MAIN(T_CASE(test_manifest), T_CASE(test_errors), T_CASE(test_bearer_token),
        T_CASE(test_blob_streaming), T_CASE(test_get_with_digest), T_CASE(test_fetch_at),
-       T_CASE(test_pull_whole_ingest), T_CASE(test_pull_resume))
+       T_CASE(test_pull_whole_ingest), T_CASE(test_pull_resume), T_CASE(test_retries),
+       T_CASE(test_stall), T_CASE(test_cancel_backoff), T_CASE(test_fetch_url),
+       T_CASE(test_retry_after))

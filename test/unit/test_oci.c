@@ -264,6 +264,41 @@ test_manifest_refused(void)
 	_cleanup_free_ char *v1 =
 	        edited(oci_manifest, "\"schemaVersion\": 2", "\"schemaVersion\": 1");
 	manifest_bad(v1, NULL, BR_NOT_IMPLEMENTED, "schema 1");
+	manifest_bad(v1, NULL, BR_NOT_IMPLEMENTED, "push the image again with a current client");
+	T_OK(br_oci_is_schema1(NULL, v1, strlen(v1)));
+	T_OK(br_oci_is_schema1("application/json", v1, strlen(v1)));
+	T_OK(br_oci_is_schema1("application/vnd.docker.distribution.manifest.v1+prettyjws", "x",
+	                       1));
+	T_OK(br_oci_is_schema1("application/vnd.docker.distribution.manifest.v1+json; x=y", "", 0));
+	T_OK(!br_oci_is_schema1(NULL, oci_manifest, strlen(oci_manifest)));
+	T_OK(!br_oci_is_schema1("application/json", "{\"schemaVersion\": \"1\"}", 19));
+	T_OK(!br_oci_is_schema1(NULL, "not json", 8));
+
+	/* A foreign layer's urls: kept as they are, bounded. */
+	_cleanup_free_ char *one_url =
+	        edited(oci_manifest, "\"application/vnd.oci.image.layer.v1.tar\"",
+	               "\"application/vnd.oci.image.layer.nondistributable.v1.tar\", "
+	               "\"urls\": [\"https://example.com/x\", \"ftp://y\"]");
+	struct br_oci_manifest *fm = NULL;
+	br_err ferr = BR_ERR_INIT;
+	T_NOERR(br_oci_manifest_parse(one_url, strlen(one_url), NULL, &fm, &ferr), ferr);
+	T_EQ_INT(fm->layers[2].n_urls, 2);
+	T_EQ_STR(fm->layers[2].urls[0], "https://example.com/x");
+	T_EQ_STR(fm->layers[2].urls[1], "ftp://y");
+	T_NULL(fm->layers[2].urls[2]);
+	T_OK(fm->layers[2].nondistributable);
+	br_oci_manifest_free(fm);
+	char urls17[2048] = "\"urls\": [";
+	for (int i = 0; i < 17; i++)
+		strcat(urls17, i ? ", \"http://h/\"" : "\"http://h/\"");
+	strcat(urls17, "], \"mediaType\": \"application/vnd.oci.image.layer.v1.tar\"");
+	_cleanup_free_ char *too_many = edited(
+	        oci_manifest, "\"mediaType\": \"application/vnd.oci.image.layer.v1.tar\"", urls17);
+	manifest_bad(too_many, NULL, BR_RESOURCE_EXHAUSTED, "layers[2].urls: 17 URLs");
+	_cleanup_free_ char *not_str =
+	        edited(oci_manifest, "\"application/vnd.oci.image.layer.v1.tar\"",
+	               "\"application/vnd.oci.image.layer.v1.tar\", \"urls\": [1]");
+	manifest_bad(not_str, NULL, BR_INVALID_ARGUMENT, "layers[2].urls[0]: expected a string");
 	_cleanup_free_ char *v3 =
 	        edited(oci_manifest, "\"schemaVersion\": 2", "\"schemaVersion\": 3");
 	manifest_bad(v3, NULL, BR_INVALID_ARGUMENT, "schemaVersion 3 is not 2");
