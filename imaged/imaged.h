@@ -77,7 +77,7 @@ struct imaged_service {
 	bool stopping;
 	uv_timer_t renew_timer; /* renews the leases of running jobs */
 
-	struct imaged_streams *streams; /* the stream socket (streams.c) */
+	struct br_stream_listener *streams; /* the stream socket (streams.c) */
 
 	struct imaged_backfill_run *backfill; /* records from before leases (records.c) */
 

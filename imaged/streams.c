@@ -8,37 +8,18 @@
  * owns the connection from then on (export.c). What fails before that is the stream's REPLY.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/ref.h"
 #include "common/stream.h"
+#include "common/stream_listener.h"
 #include "common/xalloc.h"
 #include "imaged/archive.h"
 #include "imaged/imaged.h"
-
-#define STREAM_MSG_MAX (BR_STREAM_OPEN_MAX + 1024)
-
-struct imaged_streams {
-	struct imaged_service *svc;
-	char *path;
-	int listen_fd;
-	uv_poll_t poll;
-};
-
-/* A connection from the gateway, until its one message came. */
-struct incoming {
-	uv_poll_t poll;
-	struct imaged_service *svc;
-	int sock;
-};
 
 /* Copy record `name` of `ns` into `out`. */
 static int
@@ -124,57 +105,17 @@ start_export(struct imaged_service *svc, const char *buf, size_t len, int fd, br
 	return 0;
 }
 
+/* The listener's callback: one stream handed over by the gateway. */
 static void
-incoming_closed(uv_handle_t *h)
+handoff(void *data, const char *envelope, size_t len, int fd)
 {
-	struct incoming *in = h->data;
-
-	close(in->sock);
-	free(in);
-}
-
-static void
-on_message(uv_poll_t *h, int status, int events)
-{
-	struct incoming *in = h->data;
-	_cleanup_free_ char *buf = xmalloc(STREAM_MSG_MAX);
+	struct imaged_service *svc = data;
 	br_err err = BR_ERR_INIT, ignored = BR_ERR_INIT;
-	int fd = -1;
-	ssize_t n = br_stream_recv_fd(in->sock, buf, STREAM_MSG_MAX, &fd, &err);
 
-	if (n < 0 && errno == EAGAIN)
-		return;
-	uv_poll_stop(h);
-	uv_close((uv_handle_t *)h, incoming_closed);
-	if (n <= 0 || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		if (n < 0)
-			br_log_warn("IMAGE-STREAM", "%s", err.msg);
-		return;
-	}
-	if (start_export(in->svc, buf, (size_t)n, fd, &err) < 0) {
+	if (start_export(svc, envelope, len, fd, &err) < 0) {
 		br_log_info("IMAGE-STREAM", "refused: %s", err.msg);
 		br_stream_write_reply(fd, &err, &ignored);
 		close(fd);
-	}
-}
-
-static void
-on_accept(uv_poll_t *h, int status, int events)
-{
-	struct imaged_streams *st = h->data;
-
-	for (;;) {
-		int sock = accept4(st->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (sock < 0)
-			return;
-		struct incoming *in = xnew(struct incoming);
-		in->svc = st->svc;
-		in->sock = sock;
-		uv_poll_init(st->svc->uv, &in->poll, sock);
-		in->poll.data = in;
-		uv_poll_start(&in->poll, UV_READABLE, on_message);
 	}
 }
 
@@ -182,54 +123,14 @@ int
 imaged_streams_start(struct imaged_service *svc, br_err *err)
 {
 	_cleanup_free_ char *url = br_config_socket_url(svc->cfg, "imaged");
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct imaged_streams *st = xnew(struct imaged_streams);
 
-	st->svc = svc;
-	st->path = br_stream_socket_path(url + strlen("ipc://"));
-	if (strlen(st->path) >= sizeof(sa.sun_path)) {
-		br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long", st->path);
-		goto fail;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", st->path);
-	unlink(st->path);
-	st->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (st->listen_fd < 0 || bind(st->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(st->path, 0600) < 0 || listen(st->listen_fd, 64) < 0) {
-		br_err_errno(err, BR_INTERNAL, errno, "listen on %s", st->path);
-		if (st->listen_fd >= 0)
-			close(st->listen_fd);
-		goto fail;
-	}
-	uv_poll_init(svc->uv, &st->poll, st->listen_fd);
-	st->poll.data = st;
-	uv_poll_start(&st->poll, UV_READABLE, on_accept);
-	svc->streams = st;
-	return 0;
-fail:
-	free(st->path);
-	free(st);
-	return -1;
-}
-
-static void
-streams_closed(uv_handle_t *h)
-{
-	struct imaged_streams *st = h->data;
-
-	close(st->listen_fd);
-	free(st->path);
-	free(st);
+	return br_stream_listener_start(svc->uv, url, "IMAGE-STREAM", handoff, svc, &svc->streams,
+	                                err);
 }
 
 void
 imaged_streams_stop(struct imaged_service *svc)
 {
-	struct imaged_streams *st = svc->streams;
-
-	if (st == NULL)
-		return;
+	br_stream_listener_stop(svc->streams);
 	svc->streams = NULL;
-	unlink(st->path);
-	uv_close((uv_handle_t *)&st->poll, streams_closed);
 }

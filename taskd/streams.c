@@ -9,12 +9,8 @@
  * the client as the stream's REPLY.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -22,26 +18,11 @@
 #include "common/log.h"
 #include "common/proto/shim.h"
 #include "common/stream.h"
+#include "common/stream_listener.h"
 #include "common/xalloc.h"
 #include "taskd/shim_client.h"
 #include "taskd/spec.h"
 #include "taskd/taskd.h"
-
-#define STREAM_MSG_MAX (BR_STREAM_OPEN_MAX + 1024)
-
-struct taskd_streams {
-	struct taskd *t;
-	char *path;
-	int listen_fd;
-	uv_poll_t poll;
-};
-
-/* A connection from the gateway, until its one message came. */
-struct incoming {
-	uv_poll_t poll;
-	struct taskd *t;
-	int sock;
-};
 
 /* The work of one stream: the request and what it needs, copied off the table. */
 struct stream_job {
@@ -342,108 +323,24 @@ fail:
 	job_free(j);
 }
 
+/* The listener's callback: one stream handed over by the gateway. */
 static void
-incoming_closed(uv_handle_t *h)
+handoff(void *data, const char *envelope, size_t len, int fd)
 {
-	struct incoming *in = h->data;
-
-	close(in->sock);
-	free(in);
-}
-
-static void
-on_message(uv_poll_t *h, int status, int events)
-{
-	struct incoming *in = h->data;
-	_cleanup_free_ char *buf = xmalloc(STREAM_MSG_MAX);
-	br_err err = BR_ERR_INIT;
-	int fd = -1;
-	ssize_t n = br_stream_recv_fd(in->sock, buf, STREAM_MSG_MAX, &fd, &err);
-
-	if (n < 0 && errno == EAGAIN)
-		return;
-	uv_poll_stop(h);
-	uv_close((uv_handle_t *)h, incoming_closed);
-	if (n <= 0 || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		if (n < 0)
-			br_log_warn("TASK-STREAM", "%s", err.msg);
-		return;
-	}
-	open_stream(in->t, buf, (size_t)n, fd);
-}
-
-static void
-on_accept(uv_poll_t *h, int status, int events)
-{
-	struct taskd_streams *st = h->data;
-
-	for (;;) {
-		int sock = accept4(st->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (sock < 0)
-			return;
-		struct incoming *in = xnew(struct incoming);
-		in->t = st->t;
-		in->sock = sock;
-		uv_poll_init(st->t->uv, &in->poll, sock);
-		in->poll.data = in;
-		uv_poll_start(&in->poll, UV_READABLE, on_message);
-	}
+	open_stream(data, envelope, len, fd);
 }
 
 int
 taskd_streams_start(struct taskd *t, br_err *err)
 {
 	_cleanup_free_ char *url = br_config_socket_url(t->cfg, "taskd");
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct taskd_streams *st = xnew(struct taskd_streams);
 
-	st->t = t;
-	st->path = br_stream_socket_path(url + strlen("ipc://"));
-	if (strlen(st->path) >= sizeof(sa.sun_path)) {
-		br_err_set(err, BR_INVALID_ARGUMENT, "stream socket %s: path too long", st->path);
-		goto fail;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", st->path);
-	unlink(st->path);
-	st->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (st->listen_fd < 0 || bind(st->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(st->path, 0600) < 0 || listen(st->listen_fd, 64) < 0) {
-		br_err_errno(err, BR_INTERNAL, errno, "listen on %s", st->path);
-		if (st->listen_fd >= 0)
-			close(st->listen_fd);
-		goto fail;
-	}
-	uv_poll_init(t->uv, &st->poll, st->listen_fd);
-	st->poll.data = st;
-	uv_poll_start(&st->poll, UV_READABLE, on_accept);
-	t->streams = st;
-	return 0;
-fail:
-	free(st->path);
-	free(st);
-	return -1;
-}
-
-static void
-streams_closed(uv_handle_t *h)
-{
-	struct taskd_streams *st = h->data;
-
-	close(st->listen_fd);
-	free(st->path);
-	free(st);
+	return br_stream_listener_start(t->uv, url, "TASK-STREAM", handoff, t, &t->streams, err);
 }
 
 void
 taskd_streams_stop(struct taskd *t)
 {
-	struct taskd_streams *st = t->streams;
-
-	if (st == NULL)
-		return;
+	br_stream_listener_stop(t->streams);
 	t->streams = NULL;
-	unlink(st->path);
-	uv_close((uv_handle_t *)&st->poll, streams_closed);
 }

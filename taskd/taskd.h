@@ -133,7 +133,7 @@ struct taskd {
 	struct container *containers;
 	unsigned inflight; /* workers queued or running */
 	bool stopping;
-	struct taskd_streams *streams; /* the stream socket (streams.c) */
+	struct br_stream_listener *streams; /* the stream socket (streams.c) */
 };
 
 /* ---- volumes.c (loop thread) ---- */
