@@ -523,26 +523,33 @@ code_of_status(long status)
 }
 
 /* "GET <url>: 404 manifest unknown", from the registry's error document when it sent one. */
+/* "<METHOD> <url>: 404 manifest unknown": the first message of the registry's error document
+ * (`body`, may be NULL), else the reason phrase. Returns -1. */
 static int
-http_error(struct imaged_fetch *f, br_err *err)
+registry_error(const char *method, const char *url, long status, const char *reason,
+               const char *body, size_t len, br_err *err)
 {
 	yajl_val root = NULL, errors = NULL;
 	const char *message = NULL;
 
-	if (f->error_body != NULL &&
-	    br_json_parse(f->error_body, f->error_len, ERROR_BODY_MAX, "error", &root, NULL) == 0) {
-		if (br_json_get_array(root, "", "errors", false, &errors, NULL) == 0 &&
-		    errors != NULL && errors->u.array.len > 0 &&
-		    YAJL_IS_OBJECT(errors->u.array.values[0]))
-			br_json_get_str(errors->u.array.values[0], "errors[0]", "message", false,
-			                &message, NULL);
-	}
+	if (body != NULL && br_json_parse(body, len, ERROR_BODY_MAX, "error", &root, NULL) == 0 &&
+	    br_json_get_array(root, "", "errors", false, &errors, NULL) == 0 && errors != NULL &&
+	    errors->u.array.len > 0 && YAJL_IS_OBJECT(errors->u.array.values[0]))
+		br_json_get_str(errors->u.array.values[0], "errors[0]", "message", false, &message,
+		                NULL);
 	if (message == NULL || message[0] == '\0')
-		message = f->reason[0] != '\0' ? f->reason : "error";
-	br_err_set(err, code_of_status(f->status), "GET %s: %ld %s", f->url, f->status, message);
+		message = reason[0] != '\0' ? reason : "error";
+	br_err_set(err, code_of_status(status), "%s %s: %ld %s", method, url, status, message);
 	if (root != NULL)
 		yajl_tree_free(root);
 	return -1;
+}
+
+static int
+http_error(struct imaged_fetch *f, br_err *err)
+{
+	return registry_error("GET", f->url, f->status, f->reason, f->error_body, f->error_len,
+	                      err);
 }
 
 /* A transport failure, with what to do about it when it is one of TLS. */
@@ -1621,22 +1628,8 @@ request_perform(struct imaged_http *http, struct request_state *s, br_err *err)
 static int
 request_error(const struct request_state *s, br_err *err)
 {
-	yajl_val root = NULL, errors = NULL;
-	const char *message = NULL;
-
-	if (s->error_body != NULL &&
-	    br_json_parse(s->error_body, s->error_len, ERROR_BODY_MAX, "error", &root, NULL) == 0 &&
-	    br_json_get_array(root, "", "errors", false, &errors, NULL) == 0 && errors != NULL &&
-	    errors->u.array.len > 0 && YAJL_IS_OBJECT(errors->u.array.values[0]))
-		br_json_get_str(errors->u.array.values[0], "errors[0]", "message", false, &message,
-		                NULL);
-	if (message == NULL || message[0] == '\0')
-		message = s->reason[0] != '\0' ? s->reason : "error";
-	br_err_set(err, code_of_status(s->resp.status), "%s %s: %ld %s", s->req->method, s->url,
-	           s->resp.status, message);
-	if (root != NULL)
-		yajl_tree_free(root);
-	return -1;
+	return registry_error(s->req->method, s->url, s->resp.status, s->reason, s->error_body,
+	                      s->error_len, err);
 }
 
 static void
