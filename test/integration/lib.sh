@@ -23,6 +23,7 @@ IT_SKIP=0
 IT_N=0
 declare -A IT_PIDS=()
 IT_REGISTRY_PID=""
+IT_NETREG_PID=""
 IT_DAEMONS=(contentd snapshotd netd imaged taskd gatewayd)
 
 it_log() { printf '# %s\n' "$*"; }
@@ -82,6 +83,65 @@ registry_start() {
 	done
 	it_log "registry did not start"; cat "$T/logs/registry.log"
 	return 1
+}
+
+# throttled_registry_start RATE PREFIX ACCESSLOG: a docker-registry on REG_IP:5000 in a network
+# namespace of the suite's own (NETREG_NETNS), behind a veth pair (NETREG_VH on the host's
+# side) whose namespace side sends at most RATE (tc tbf): what the registry sends is slowed,
+# so that pulls take seconds. PREFIX (10.214, say: one per suite) makes the /30 private subnet;
+# ACCESSLOG true logs every request to $T/logs/netreg.log. it_cleanup removes it all.
+throttled_registry_start() {
+	local rate=$1 net
+	net=$2.$((RANDOM % 250))
+	NETREG_NETNS=brn$$
+	NETREG_VH=brh$$
+	local vn=brv$$ host_ip=$net.1
+	REG_IP=$net.2
+	ip netns add "$NETREG_NETNS" &&
+		ip link add "$NETREG_VH" type veth peer name "$vn" &&
+		ip link set "$vn" netns "$NETREG_NETNS" &&
+		ip addr add "$host_ip/30" dev "$NETREG_VH" && ip link set "$NETREG_VH" up &&
+		ip netns exec "$NETREG_NETNS" ip addr add "$REG_IP/30" dev "$vn" &&
+		ip netns exec "$NETREG_NETNS" ip link set "$vn" up &&
+		ip netns exec "$NETREG_NETNS" ip link set lo up &&
+		ip netns exec "$NETREG_NETNS" tc qdisc add dev "$vn" root tbf rate "$rate" \
+			burst 64kb latency 400ms || return 1
+	mkdir -p "$T/netreg"
+	cat >"$T/netreg.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: error
+	  accesslog:
+	    disabled: $([ "$3" = true ] && echo false || echo true)
+	storage:
+	  filesystem:
+	    rootdirectory: $T/netreg
+	http:
+	  addr: $REG_IP:5000
+	EOF
+	ip netns exec "$NETREG_NETNS" docker-registry serve "$T/netreg.yml" \
+		>"$T/logs/netreg.log" 2>&1 &
+	IT_NETREG_PID=$!
+	for _ in $(seq 100); do
+		curl -fsS "http://$REG_IP:5000/v2/" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	it_log "the throttled registry did not start"; cat "$T/logs/netreg.log"
+	return 1
+}
+
+throttled_registry_stop() {
+	if [ -n "$IT_NETREG_PID" ]; then
+		kill "$IT_NETREG_PID" 2>/dev/null
+		wait "$IT_NETREG_PID" 2>/dev/null
+		IT_NETREG_PID=""
+	fi
+	if [ -n "${NETREG_NETNS:-}" ]; then
+		ip netns del "$NETREG_NETNS" 2>/dev/null
+		ip link del "$NETREG_VH" 2>/dev/null
+		NETREG_NETNS=""
+	fi
+	return 0
 }
 
 # push_image IMAGE REPO:TAG [skopeo flags]: push a built image to the test registry.
@@ -205,6 +265,7 @@ it_cleanup() {
 		wait "$IT_REGISTRY_PID" 2>/dev/null
 		IT_REGISTRY_PID=""
 	fi
+	throttled_registry_stop
 	# A suite's own resources (network namespaces, veths, registries it started itself, a data
 	# root outside T): once no daemon uses them, and before the sweep below kills what is left.
 	if declare -F it_cleanup_extra >/dev/null; then it_cleanup_extra; fi

@@ -27,51 +27,10 @@ fi
 BIG_MB=4
 RATE=40mbit
 COLS=60
-NETNS=brp$$
-VH=bph$$
-VN=bpn$$
-NET=10.214.$((RANDOM % 250))
-HOST_IP=$NET.1
-REG_IP=$NET.2
-REG_PID=""
-
-it_cleanup_extra() {
-	[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	ip netns del "$NETNS" 2>/dev/null
-	ip link del "$VH" 2>/dev/null
-	true
-}
-
 export BIG_IMAGE_MB=$BIG_MB # it_setup builds the "big" image too
 it_setup
-ip netns add "$NETNS" &&
-	ip link add "$VH" type veth peer name "$VN" &&
-	ip link set "$VN" netns "$NETNS" &&
-	ip addr add "$HOST_IP/30" dev "$VH" && ip link set "$VH" up &&
-	ip netns exec "$NETNS" ip addr add "$REG_IP/30" dev "$VN" &&
-	ip netns exec "$NETNS" ip link set "$VN" up &&
-	ip netns exec "$NETNS" ip link set lo up &&
-	ip netns exec "$NETNS" tc qdisc add dev "$VN" root tbf rate $RATE burst 64kb latency 400ms ||
-	{ it_not_ok "a throttled link to a namespace of our own"; it_summary; exit 1; }
-mkdir -p "$T/netreg"
-cat >"$T/netreg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $T/netreg
-http:
-  addr: $REG_IP:5000
-EOF
-ip netns exec "$NETNS" docker-registry serve "$T/netreg.yml" >"$T/logs/netreg.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do
-	curl -fsS "http://$REG_IP:5000/v2/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+throttled_registry_start "$RATE" 10.214 false ||
+	{ it_not_ok "a registry behind a throttled link of our own"; it_summary; exit 1; }
 timeout 120 skopeo copy --quiet --dest-tls-verify=false "oci:$IMAGES/big:v1" \
 	"docker://$REG_IP:5000/test/big:v1" || { it_not_ok "push the big image"; it_summary; exit 1; }
 # The layers as the registry serves them: "digest size", the two big ones last.

@@ -22,52 +22,10 @@ fi
 MIB=$((1024 * 1024))
 BIG_MB=24
 RATE=80mbit
-NETNS=brr$$
-VH=brh$$
-VN=brn$$
-NET=10.213.$((RANDOM % 250))
-HOST_IP=$NET.1
-REG_IP=$NET.2
-REG_PID=""
-
-it_cleanup_extra() {
-	[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	ip netns del "$NETNS" 2>/dev/null
-	ip link del "$VH" 2>/dev/null
-	true
-}
-
 it_setup
-# The throttled registry: a namespace, a veth pair, tbf on the namespace's side (what the
-# registry sends), the registry listening on the namespace's address only.
-ip netns add "$NETNS" &&
-	ip link add "$VH" type veth peer name "$VN" &&
-	ip link set "$VN" netns "$NETNS" &&
-	ip addr add "$HOST_IP/30" dev "$VH" && ip link set "$VH" up &&
-	ip netns exec "$NETNS" ip addr add "$REG_IP/30" dev "$VN" &&
-	ip netns exec "$NETNS" ip link set "$VN" up &&
-	ip netns exec "$NETNS" ip link set lo up &&
-	ip netns exec "$NETNS" tc qdisc add dev "$VN" root tbf rate $RATE burst 64kb latency 400ms ||
+# The throttled registry (lib.sh): what it sends is slowed; its access log is kept.
+throttled_registry_start "$RATE" 10.213 true ||
 	{ it_not_ok "a throttled link to a namespace of our own"; it_summary; exit 1; }
-mkdir -p "$T/netreg"
-cat >"$T/netreg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $T/netreg
-http:
-  addr: $REG_IP:5000
-EOF
-ip netns exec "$NETNS" docker-registry serve "$T/netreg.yml" >"$T/logs/netreg.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do
-	curl -fsS "http://$REG_IP:5000/v2/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
 BIG_IMAGE_MB=$BIG_MB bash "$IT_TOP/test/images/build.sh" "$T/big" >/dev/null ||
 	{ it_not_ok "build the big image"; it_summary; exit 1; }
 timeout 300 skopeo copy --quiet --dest-tls-verify=false "oci:$T/big/big:v1" \
@@ -95,7 +53,7 @@ served() {
 		awk '$6 == "\"GET" && $7 ~ /\/blobs\// && $10 ~ /^[0-9]+$/ { s += $10 } END { print s + 0 }'
 }
 log_lines() { wc -l <"$T/logs/netreg.log"; }
-rx() { cat "/sys/class/net/$VH/statistics/rx_bytes"; }
+rx() { cat "/sys/class/net/$NETREG_VH/statistics/rx_bytes"; }
 
 # Bytes of the big layers that contentd has: whole blobs and half-written ingests.
 have() {
@@ -186,7 +144,7 @@ interrupted() {
 		it_ok "the link carried $wire bytes for the $missing missing"
 	else
 		it_not_ok "the link carries only the missing bytes" \
-			"$wire bytes on $VH, $missing were missing"
+			"$wire bytes on $NETREG_VH, $missing were missing"
 	fi
 	expect_out "the image runs with both layers whole" "$((BIG_MB * MIB)) $((BIG_MB * MIB))" \
 		b run --rm "$BIG" sh -c 'echo $(wc -c < /big/data1) $(wc -c < /big/data2)'
