@@ -27,8 +27,8 @@ typedef void (*br_stream_handoff_fn)(void *data, const char *envelope, size_t le
  * connection that sends no message, or one without a connection attached, is dropped (and
  * logged under `log_tag`). */
 int br_stream_listener_start(uv_loop_t *uv, const char *rpc_url, const char *log_tag,
-                             br_stream_handoff_fn fn, void *data,
-                             struct br_stream_listener **ret, br_err *err);
+                             br_stream_handoff_fn fn, void *data, struct br_stream_listener **ret,
+                             br_err *err);
 /* Stop listening and remove the socket (the memory goes once libuv closed its handles).
  * Accepts NULL. */
 void br_stream_listener_stop(struct br_stream_listener *l);

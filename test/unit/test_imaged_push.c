@@ -24,6 +24,7 @@
 #include "common/xalloc.h"
 #include "imaged/registry.h"
 #include "test/unit/t.h"
+#include "test/unit/t_http.h"
 
 /* ------------------------------------------------------------------ pure parsers */
 
@@ -134,7 +135,6 @@ test_query(void)
 
 /* ------------------------------------------------------------------ a small registry */
 
-static int listen_fd = -1;
 static int port;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_method[16], last_path[512], last_range[64], last_ctype[128], last_auth[256];
@@ -145,31 +145,7 @@ static int token_requests;
 static void
 send_str(int fd, const char *s)
 {
-	size_t len = strlen(s);
-	while (len > 0) {
-		ssize_t n = write(fd, s, len);
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
-/* The value of header `name` in `head` (into out), or "". */
-static void
-header(const char *head, const char *name, char *out, size_t size)
-{
-	size_t n = strlen(name);
-	out[0] = '\0';
-	for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
-		if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
-			const char *v = p + 3 + n, *e = strstr(v, "\r\n");
-			while (*v == ' ')
-				v++;
-			snprintf(out, size, "%.*s", (int)(e - v), v);
-			return;
-		}
-	}
+	t_http_send_all(fd, s, strlen(s));
 }
 
 static void
@@ -255,7 +231,7 @@ serve(int fd)
 		return;
 	char method[16] = "", path[512] = "", cl[32];
 	sscanf(head, "%15s %511s", method, path);
-	header(head, "Content-Length", cl, sizeof(cl));
+	t_http_header(head, "Content-Length", cl, sizeof(cl));
 	size_t want = (size_t)strtoull(cl, NULL, 10), got = len - (size_t)(end + 4 - head);
 	unsigned sum = 0;
 	for (char *p = end + 4; p < head + len; p++)
@@ -272,43 +248,19 @@ serve(int fd)
 	pthread_mutex_lock(&lock);
 	snprintf(last_method, sizeof(last_method), "%s", method);
 	snprintf(last_path, sizeof(last_path), "%s", path);
-	header(head, "Content-Range", last_range, sizeof(last_range));
-	header(head, "Content-Type", last_ctype, sizeof(last_ctype));
-	header(head, "Authorization", last_auth, sizeof(last_auth));
+	t_http_header(head, "Content-Range", last_range, sizeof(last_range));
+	t_http_header(head, "Content-Type", last_ctype, sizeof(last_ctype));
+	t_http_header(head, "Authorization", last_auth, sizeof(last_auth));
 	last_body_len = got;
 	last_body_sum = sum;
 	respond(fd, method, path);
 	pthread_mutex_unlock(&lock);
 }
 
-static void *
-server_main(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		int fd = accept(listen_fd, NULL, NULL);
-		if (fd < 0)
-			return NULL;
-		serve(fd);
-		close(fd);
-	}
-}
-
 static void
 server_start(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
-	pthread_t th;
-
-	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_OK(listen_fd >= 0);
-	T_OK(bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	T_OK(listen(listen_fd, 16) == 0);
-	T_OK(getsockname(listen_fd, (struct sockaddr *)&a, &alen) == 0);
-	port = ntohs(a.sin_port);
-	T_OK(pthread_create(&th, NULL, server_main, NULL) == 0);
-	pthread_detach(th);
+	port = t_http_start(serve);
 }
 
 /* A registry client for repository `repo` of the test server (plain http). */

@@ -37,12 +37,12 @@
 #include "imaged/registry.h"
 #include "imaged/retry.h"
 #include "test/unit/t.h"
+#include "test/unit/t_http.h"
 #include "test/unit/t_daemon.h"
 
 #define BIG_SIZE (5u << 20)
 #define MANIFEST "{\"schemaVersion\":2,\"layers\":[]}"
 
-static int listen_fd = -1;
 static int port;
 static char manifest_digest[BR_DIGEST_BUF];
 static unsigned char *big;
@@ -81,55 +81,9 @@ static struct request requests[256];
 static size_t n_requests;
 
 static void
-send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-respond(int fd, int status, const char *reason, const char *headers, const void *body, size_t len)
-{
-	char head[2048];
-	int n = snprintf(head, sizeof(head),
-	                 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-	                 status, reason, len, headers ? headers : "");
-	send_all(fd, head, (size_t)n);
-	send_all(fd, body, len);
-}
-
-static void
 respond_str(int fd, int status, const char *reason, const char *headers, const char *body)
 {
-	respond(fd, status, reason, headers, body, strlen(body));
-}
-
-/* The value of header `name` of request `req` into `out`, "" when it has none. */
-static void
-request_header(const char *req, const char *name, char *out, size_t size)
-{
-	size_t n = strlen(name);
-
-	out[0] = '\0';
-	for (const char *p = strstr(req, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
-		if (strncasecmp(p + 2, name, n) != 0 || p[2 + n] != ':')
-			continue;
-		const char *v = p + 3 + n;
-		while (*v == ' ')
-			v++;
-		size_t len = strcspn(v, "\r\n");
-		if (len >= size)
-			len = size - 1;
-		memcpy(out, v, len);
-		out[len] = '\0';
-		return;
-	}
+	t_http_respond(fd, status, reason, headers, body, strlen(body));
 }
 
 /* Requests for `path` that came with Range header `range` ("": without one). */
@@ -165,12 +119,12 @@ serve_blob(int fd, const char *range, enum range_mode mode, const void *data, si
 	long long start = -1;
 
 	if (range[0] == '\0' || mode == RANGE_IGNORE) {
-		respond(fd, 200, "OK", NULL, data, len);
+		t_http_respond(fd, 200, "OK", NULL, data, len);
 		return;
 	}
 	if (mode == RANGE_ELSEWHERE) {
 		snprintf(hdr, sizeof(hdr), "Content-Range: bytes 0-%zu/%zu\r\n", len - 1, len);
-		respond(fd, 206, "Partial Content", hdr, data, len);
+		t_http_respond(fd, 206, "Partial Content", hdr, data, len);
 		return;
 	}
 	if (mode == RANGE_REFUSE || sscanf(range, "bytes=%lld-", &start) != 1 || start < 0 ||
@@ -180,8 +134,8 @@ serve_blob(int fd, const char *range, enum range_mode mode, const void *data, si
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), "Content-Range: bytes %lld-%zu/%zu\r\n", start, len - 1, len);
-	respond(fd, 206, "Partial Content", hdr, (const unsigned char *)data + start,
-	        len - (size_t)start);
+	t_http_respond(fd, 206, "Partial Content", hdr, (const unsigned char *)data + start,
+	               len - (size_t)start);
 }
 
 /* Headers for all that `range` asks for of `data`, then only `cut` bytes of it and the end of
@@ -204,8 +158,8 @@ serve_cut(int fd, const char *range, const unsigned char *data, size_t len, size
 		             "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
 		             len),
 		start = 0;
-	send_all(fd, head, (size_t)n);
-	send_all(fd, data + start, cut < len - (size_t)start ? cut : len - (size_t)start);
+	t_http_send_all(fd, head, (size_t)n);
+	t_http_send_all(fd, data + start, cut < len - (size_t)start ? cut : len - (size_t)start);
 }
 
 /* Whether this request of a flaky path is one of those that fail. */
@@ -232,7 +186,8 @@ serve_image(int fd, const char *path, const char *range)
 	if (s == NULL)
 		return false;
 	if (s->manifest)
-		respond(fd, 200, "OK", "Content-Type: " BR_MT_OCI_MANIFEST "\r\n", s->data, s->len);
+		t_http_respond(fd, 200, "OK", "Content-Type: " BR_MT_OCI_MANIFEST "\r\n", s->data,
+		               s->len);
 	else
 		serve_blob(fd, range, mode, s->data, s->len);
 	return true;
@@ -257,7 +212,7 @@ serve_one(int fd)
 	if (sscanf(req, "%15s %2047s", method, path) != 2)
 		return;
 	bool authorized = strstr(req, "Authorization: Bearer tok123") != NULL;
-	request_header(req, "Range", range, sizeof(range));
+	t_http_header(req, "Range", range, sizeof(range));
 	pthread_mutex_lock(&lock);
 	if (n_requests < sizeof(requests) / sizeof(requests[0])) {
 		snprintf(requests[n_requests].path, sizeof(requests[0].path), "%.255s", path);
@@ -315,7 +270,7 @@ serve_one(int fd)
 		serve_cut(fd, "", big, BIG_SIZE, 1000);
 		sleep(3);
 	} else if (strcmp(path, "/v2/test/x/manifests/huge") == 0) {
-		respond(fd, 200, "OK", NULL, big, BR_OCI_MAX_DOC + 10);
+		t_http_respond(fd, 200, "OK", NULL, big, BR_OCI_MAX_DOC + 10);
 	} else if (strncmp(path, "/v2/auth/x/", 11) == 0) {
 		if (!authorized) {
 			snprintf(hdr, sizeof(hdr),
@@ -352,27 +307,10 @@ serve_one(int fd)
 	}
 }
 
-static void *
-server_main(void *arg)
-{
-	for (;;) {
-		int fd = accept(listen_fd, NULL, NULL);
-		if (fd < 0)
-			return NULL;
-		serve_one(fd);
-		shutdown(fd, SHUT_WR);
-		close(fd);
-	}
-	return arg;
-}
-
 /* Start the server; every case runs in its own process, so each gets its own. */
 static void
 start_server(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	pthread_t t;
 	br_err err = BR_ERR_INIT;
 
 	big = malloc(BR_OCI_MAX_DOC + BIG_SIZE);
@@ -380,13 +318,7 @@ start_server(void)
 	for (size_t i = 0; i < BR_OCI_MAX_DOC + BIG_SIZE; i++)
 		big[i] = (unsigned char)(i * 2654435761u >> 13);
 	br_digest_buf(MANIFEST, strlen(MANIFEST), manifest_digest);
-	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_OK(listen_fd >= 0);
-	T_OK(bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	T_OK(listen(listen_fd, 16) == 0);
-	T_OK(getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0);
-	port = ntohs(sa.sin_port);
-	T_OK(pthread_create(&t, NULL, server_main, NULL) == 0);
+	port = t_http_start(serve_one);
 	T_NOERR(imaged_http_global_init(&err), err);
 }
 

@@ -22,11 +22,11 @@
 #include "common/ref.h"
 #include "imaged/registry.h"
 #include "test/unit/t.h"
+#include "test/unit/t_http.h"
 
 #define MANIFEST "{\"schemaVersion\":2,\"layers\":[]}"
 #define ALICE_BASIC "Basic YWxpY2U6czNjcmV0" /* alice:s3cret */
 
-static int listen_fd = -1;
 static int port;
 
 /* What the server saw (lock). */
@@ -39,29 +39,7 @@ static size_t n_paths;
 static void
 respond(int fd, int status, const char *reason, const char *headers, const char *body)
 {
-	char head[2048];
-	int n = snprintf(head, sizeof(head),
-	                 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-	                 status, reason, strlen(body), headers ? headers : "");
-	send(fd, head, (size_t)n, MSG_NOSIGNAL);
-	send(fd, body, strlen(body), MSG_NOSIGNAL);
-}
-
-static void
-header(const char *req, const char *name, char *out, size_t size)
-{
-	size_t n = strlen(name);
-
-	out[0] = '\0';
-	for (const char *p = strstr(req, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
-		if (strncasecmp(p + 2, name, n) != 0 || p[2 + n] != ':')
-			continue;
-		const char *v = p + 3 + n;
-		while (*v == ' ')
-			v++;
-		snprintf(out, size, "%.*s", (int)strcspn(v, "\r\n"), v);
-		return;
-	}
+	t_http_respond(fd, status, reason, headers, body, strlen(body));
 }
 
 /* A valid bearer token of this server: "Bearer tok-N" with N >= valid_from. */
@@ -113,8 +91,8 @@ serve_one(int fd)
 	}
 	if (sscanf(req, "%15s %2047s", method, path) != 2)
 		return;
-	header(req, "Authorization", auth, sizeof(auth));
-	header(req, "Content-Length", clen, sizeof(clen));
+	t_http_header(req, "Authorization", auth, sizeof(auth));
+	t_http_header(req, "Content-Length", clen, sizeof(clen));
 	char *body = strstr(req, "\r\n\r\n") + 4;
 	size_t want = (size_t)atoi(clen);
 	while (strlen(body) < want && len < sizeof(req) - 1) {
@@ -165,35 +143,12 @@ serve_one(int fd)
 	pthread_mutex_unlock(&lock);
 }
 
-static void *
-server_main(void *arg)
-{
-	for (;;) {
-		int fd = accept(listen_fd, NULL, NULL);
-		if (fd < 0)
-			return NULL;
-		serve_one(fd);
-		shutdown(fd, SHUT_WR);
-		close(fd);
-	}
-	return arg;
-}
-
 static void
 start_server(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	pthread_t t;
 	br_err err = BR_ERR_INIT;
 
-	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_OK(listen_fd >= 0);
-	T_OK(bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	T_OK(listen(listen_fd, 16) == 0);
-	T_OK(getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0);
-	port = ntohs(sa.sin_port);
-	T_OK(pthread_create(&t, NULL, server_main, NULL) == 0);
+	port = t_http_start(serve_one);
 	T_NOERR(imaged_http_global_init(&err), err);
 }
 
