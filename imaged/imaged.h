@@ -292,13 +292,17 @@ void imaged_layer_key(const char *chain_id, char out[IMAGED_KEY_BUF]);
 void imaged_image_lease(const char *name, char out[IMAGED_LEASE_BUF]);
 
 /*
- * The image record of a finished pull or import, written in one transaction with its leases
- * (the blobs of the target, manifest, config and layers; the snapshots of the layers of
- * `config`'s chain) and the end of the job's lease, all queued in the outbox in that order;
- * with `keep_job_lease` (an archive with more images to come) the job's lease stays.
- * Job thread (runs on the loop and waits).
+ * The image record of a finished pull or import: `name` for `target` (an index or a
+ * manifest), its platform manifest `m` (`manifest_digest`) with `config`, whose layers' top
+ * chain ID is `chain_id`; its size and platform are worked out from them. Written in one
+ * transaction with its leases (the blobs of the target, manifest, config and layers; the
+ * snapshots of the layers of `config`'s chain) and the end of the job's lease, all queued in
+ * the outbox in that order; with `keep_job_lease` (an archive with more images to come) the
+ * job's lease stays. CANCELED if the job was canceled by then. Job thread (runs on the loop
+ * and waits).
  */
-int imaged_store_image(struct imaged_job *job, const struct br_image *img,
+int imaged_store_image(struct imaged_job *job, const char *name, const struct br_descriptor *target,
+                       const char *manifest_digest, const char *chain_id,
                        const struct br_oci_manifest *m, const struct br_oci_image_config *config,
                        bool keep_job_lease, br_err *err);
 

@@ -594,24 +594,8 @@ import_store(struct imaged_job *job, const char *name, const struct br_descripto
 
 	if (imaged_unpack(job, NULL, m, config, chain_id, err) < 0)
 		return br_err_wrap(err, "%s", name);
-	imaged_job_step(job, "store image %s", name);
-	int64_t size = m->config.size;
-	for (size_t i = 0; i < m->n_layers; i++)
-		size += m->layers[i].size;
-	_cleanup_free_ char *platform_s =
-	        imaged_platform_string(config->os, config->architecture, config->variant);
-	struct br_image img = {
-	        .name = name,
-	        .target = *target,
-	        .manifest_digest = manifest_digest,
-	        .config_digest = m->config.digest,
-	        .chain_id = chain_id,
-	        .platform = platform_s,
-	        .size = size,
-	};
-	if (imaged_job_canceled(job))
-		return br_err_set(err, BR_CANCELED, "canceled");
-	return imaged_store_image(job, &img, m, config, keep_job_lease, err);
+	return imaged_store_image(job, name, target, manifest_digest, chain_id, m, config,
+	                          keep_job_lease, err);
 }
 
 /* Import index.json entry `d` as `name`: an index selects `want`'s platform. */

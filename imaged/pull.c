@@ -153,7 +153,7 @@ pull(struct imaged_job *job, const struct imaged_pull_arg *a, const char *name,
 	_cleanup_(br_oci_index_freep) struct br_oci_index *idx = NULL;
 	_cleanup_(br_oci_manifest_freep) struct br_oci_manifest *m = NULL;
 	_cleanup_(br_oci_config_freep) struct br_oci_image_config *config = NULL;
-	_cleanup_free_ char *body = NULL, *ctype = NULL, *platform_s = NULL;
+	_cleanup_free_ char *body = NULL, *ctype = NULL;
 	_cleanup_free_ char *target_mt = NULL;
 	_cleanup_(platform_finip) struct br_oci_platform want = {0};
 	char target_digest[BR_DIGEST_BUF], digest[BR_DIGEST_BUF], chain_id[BR_DIGEST_BUF];
@@ -218,23 +218,7 @@ pull(struct imaged_job *job, const struct imaged_pull_arg *a, const char *name,
 	if (imaged_unpack(job, reg, m, config, chain_id, err) < 0)
 		return -1;
 
-	imaged_job_step(job, "store image %s", name);
-	int64_t size = m->config.size;
-	for (size_t i = 0; i < m->n_layers; i++)
-		size += m->layers[i].size;
-	platform_s = imaged_platform_string(config->os, config->architecture, config->variant);
-	struct br_image img = {
-	        .name = name,
-	        .target = target,
-	        .manifest_digest = digest,
-	        .config_digest = m->config.digest,
-	        .chain_id = chain_id,
-	        .platform = platform_s,
-	        .size = size,
-	};
-	if (imaged_job_canceled(job))
-		return br_err_set(err, BR_CANCELED, "canceled");
-	return imaged_store_image(job, &img, m, config, false, err);
+	return imaged_store_image(job, name, &target, digest, chain_id, m, config, false, err);
 }
 
 int

@@ -112,15 +112,33 @@ add_blob(struct br_lease_resource *v, size_t *n, const char *digest)
 }
 
 int
-imaged_store_image(struct imaged_job *job, const struct br_image *img,
+imaged_store_image(struct imaged_job *job, const char *name, const struct br_descriptor *target,
+                   const char *manifest_digest, const char *chain_id,
                    const struct br_oci_manifest *m, const struct br_oci_image_config *config,
                    bool keep_job_lease, br_err *err)
 {
+	if (imaged_job_canceled(job))
+		return br_err_set(err, BR_CANCELED, "canceled");
+	imaged_job_step(job, "store image %s", name);
+	int64_t size = m->config.size;
+	for (size_t i = 0; i < m->n_layers; i++)
+		size += m->layers[i].size;
+	_cleanup_free_ char *platform_s =
+	        imaged_platform_string(config->os, config->architecture, config->variant);
+	struct br_image rec = {
+	        .name = name,
+	        .target = *target,
+	        .manifest_digest = manifest_digest,
+	        .config_digest = m->config.digest,
+	        .chain_id = chain_id,
+	        .platform = platform_s,
+	        .size = size,
+	};
+	const struct br_image *img = &rec;
 	br_arena *arena = br_arena_new();
 	size_t nl = m->n_layers;
 	struct br_lease_resource *blobs = br_arena_alloc(arena, (nl + 3) * sizeof(*blobs));
 	struct br_lease_resource *snaps = br_arena_alloc(arena, (nl + 1) * sizeof(*snaps));
-	struct br_image rec = *img;
 	size_t n_blobs = 0;
 	char top[IMAGED_KEY_BUF] = "";
 
