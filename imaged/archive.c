@@ -123,23 +123,29 @@ imaged_archive_repositories_json(const char *const *tags, const char *const *ids
 	return br_json_gen_take(g, ret_len);
 }
 
-char *
-imaged_archive_member(const char *path)
+/* `path` relative and canonical; a ".." goes up a directory when `up`, else it is refused. NULL
+ * when it is absolute, climbs out, is empty or longer than IMAGED_ARCHIVE_MAX_MEMBER. */
+static char *
+canonical(const char *path, bool up)
 {
 	size_t len = strlen(path);
 
-	if (len == 0 || len > IMAGED_ARCHIVE_MAX_MEMBER || path[0] == '/')
+	if (len == 0 || path[0] == '/')
 		return NULL;
 	char *out = xmalloc(len + 1);
 	size_t o = 0;
-	const char *p = path;
-	while (*p != '\0') {
+	for (const char *p = path; *p != '\0';) {
 		size_t c = strcspn(p, "/");
 		if (c == 2 && p[0] == '.' && p[1] == '.') {
-			free(out);
-			return NULL;
-		}
-		if (c > 0 && !(c == 1 && p[0] == '.')) {
+			if (!up || o == 0) {
+				free(out);
+				return NULL;
+			}
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else if (c > 0 && !(c == 1 && p[0] == '.')) {
 			if (o > 0)
 				out[o++] = '/';
 			memcpy(out + o, p, c);
@@ -150,11 +156,29 @@ imaged_archive_member(const char *path)
 			p++;
 	}
 	out[o] = '\0';
-	if (o == 0) {
+	if (o == 0 || o > IMAGED_ARCHIVE_MAX_MEMBER) {
 		free(out);
 		return NULL;
 	}
 	return out;
+}
+
+char *
+imaged_archive_member(const char *path)
+{
+	return strlen(path) > IMAGED_ARCHIVE_MAX_MEMBER ? NULL : canonical(path, false);
+}
+
+char *
+imaged_archive_link(const char *member, const char *target)
+{
+	if (target[0] == '/')
+		return NULL;
+	const char *slash = strrchr(member, '/');
+	_cleanup_free_ char *joined =
+	        slash ? xasprintf("%.*s/%s", (int)(slash - member), member, target)
+	              : xstrdup(target);
+	return canonical(joined, true);
 }
 
 char *

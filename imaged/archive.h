@@ -76,6 +76,10 @@ BR_DEFINE_CLEANUP(struct imaged_docker_manifest, imaged_docker_manifest_free)
  * is absolute, names ".." anywhere, is empty or longer than IMAGED_ARCHIVE_MAX_MEMBER. Heap.
  */
 char *imaged_archive_member(const char *path);
+/* The member a link `target` (a hard link's or a symbolic link's) in member `member` names,
+ * "dir/../x" resolved from member's directory: canonical as above, NULL when it is absolute
+ * or leads out of the archive. Heap. */
+char *imaged_archive_link(const char *member, const char *target);
 
 /* The tag of image name `name` ("reg/x:v1" -> "v1"), NULL for a digest-only name. Heap. */
 char *imaged_archive_tag(const char *name);

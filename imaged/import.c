@@ -182,48 +182,6 @@ copy_claimed(struct imaged_job *job, struct archive *a, struct archive_src *src,
 	return r;
 }
 
-/* "dir/../x"-style resolution of link `target` from member `path`'s directory; NULL when it is
- * absolute or leads out of the archive. */
-static char *
-link_member(const char *path, const char *target)
-{
-	if (target[0] == '/')
-		return NULL;
-	const char *slash = strrchr(path, '/');
-	_cleanup_free_ char *joined =
-	        slash ? xasprintf("%.*s/%s", (int)(slash - path), path, target) : xstrdup(target);
-	size_t len = strlen(joined);
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
-	for (char *p = joined; *p != '\0';) {
-		size_t c = strcspn(p, "/");
-		if (c == 2 && p[0] == '.' && p[1] == '.') {
-			if (o == 0) {
-				free(out);
-				return NULL;
-			}
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else if (c > 0 && !(c == 1 && p[0] == '.')) {
-			if (o > 0)
-				out[o++] = '/';
-			memcpy(out + o, p, c);
-			o += c;
-		}
-		p += c;
-		if (*p == '/')
-			p++;
-	}
-	out[o] = '\0';
-	if (o == 0 || o > IMAGED_ARCHIVE_MAX_MEMBER) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 /* The canonical path of a member, NULL for one to skip (the root "./"), or -1 with err for
  * one that is absolute or climbs out. */
 static int
@@ -351,7 +309,7 @@ record(struct import_layout *lay, struct archive_entry *e, const char *path, br_
 			        path, hard);
 	} else if (archive_entry_filetype(e) == AE_IFLNK) {
 		const char *sym = archive_entry_symlink(e);
-		if (sym == NULL || (target = link_member(path, sym)) == NULL)
+		if (sym == NULL || (target = imaged_archive_link(path, sym)) == NULL)
 			return br_err_set(
 			        err, BR_INVALID_ARGUMENT,
 			        "member \"%.200s\": a link to \"%.200s\", outside the archive",

@@ -228,6 +228,30 @@ test_member_paths(void)
 	}
 }
 
+/* Links of the legacy docker-archive layout ("<id>/layer.tar" -> "../<id2>/layer.tar"). */
+static void
+test_link_paths(void)
+{
+	static const struct {
+		const char *member, *target, *out;
+	} cases[] = {
+	        {"a/layer.tar", "../b/layer.tar", "b/layer.tar"},
+	        {"a/layer.tar", "layer2.tar", "a/layer2.tar"},
+	        {"layer.tar", "./x/../y.tar", "y.tar"},
+	        {"a/layer.tar", "../../x", NULL},
+	        {"layer.tar", "../x", NULL},
+	        {"a/layer.tar", "/etc/passwd", NULL},
+	        {"a/layer.tar", "..", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_free_ char *got = imaged_archive_link(cases[i].member, cases[i].target);
+		if (cases[i].out == NULL)
+			T_NULL(got);
+		else
+			T_EQ_STR(got, cases[i].out);
+	}
+}
+
 static void
 test_tag(void)
 {
@@ -242,4 +266,4 @@ test_tag(void)
 
 T_MAIN(T_CASE(test_index_json), T_CASE(test_docker_manifest_round_trip), T_CASE(test_repositories),
        T_CASE(test_parse_legacy_and_nulls), T_CASE(test_parse_hostile), T_CASE(test_parse_limits),
-       T_CASE(test_member_paths), T_CASE(test_tag))
+       T_CASE(test_member_paths), T_CASE(test_link_paths), T_CASE(test_tag))
