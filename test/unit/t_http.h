@@ -3,7 +3,7 @@
  * A small HTTP/1.1 server for unit tests of HTTP clients (the registry client): a thread of
  * the test accepts connections on 127.0.0.1 one at a time and hands each to the test's
  * `serve(fd)`, which reads the request and answers with canned responses; the connection is
- * closed after it (no keep-alive). Every case runs in its own process (t.h), so each gets its
+ * closed after it (no keep-alive); a TLS client gets its connection closed. Every case runs in its own process (t.h), so each gets its
  * own server.
  *
  *   int port = t_http_start(serve);
@@ -35,7 +35,12 @@ t_http_main(void *arg)
 		int fd = accept(t_http_listen_fd, NULL, NULL);
 		if (fd < 0)
 			return NULL;
-		serve(fd);
+		/* A client that speaks TLS to this plain server (a record starting 0x16) is hung
+		 * up on at once: it would otherwise wait for the server's hello until its connect
+		 * timeout, and the server for the end of a request head that never comes. */
+		unsigned char first = 0;
+		if (recv(fd, &first, 1, MSG_PEEK) == 1 && first != 0x16)
+			serve(fd);
 		shutdown(fd, SHUT_WR);
 		close(fd);
 	}

@@ -430,7 +430,7 @@ test_errors(void)
 	/* nobody listens */
 	struct br_ref *ref = NULL;
 	T_NOERR(br_ref_parse("127.0.0.1:1/x/y", &ref, &err), err);
-	struct imaged_registry *down = imaged_registry_new(NULL, ref);
+	struct imaged_registry *down = imaged_registry_new(c.cfg, ref); /* one attempt */
 	T_ERR(imaged_registry_get_manifest(down, c.http, "latest", NULL, &body, &len, &mt, digest,
 	                                   &err),
 	      err, BR_UNAVAILABLE);
