@@ -10,7 +10,7 @@
 #      `ctr images export|import`, `podman save|load`), each engine with its own archive.
 #
 # Cold means nothing of the image is left in the engine: before every timed pull each engine
-# removes the image and collects what it held (`berth images rm` + `system prune --all`,
+# removes the image and collects what it held (`berth images rm` + `system prune`,
 # `ctr images rm --sync`, `podman rmi`), and the script checks that the stores are back to
 # their size before the first pull. Every engine unpacks what it pulls (ctr's default unpack
 # for its platform, podman's storage, Berth's snapshots). In each of ROUNDS rounds every
@@ -112,7 +112,7 @@ pull() { # engine image
 # shellcheck disable=SC2086
 clean() { # engine image
 	case $1 in
-	berth) $B images rm "$REGISTRY/bench/$2:v1"; $B system prune --all --force ;;
+	berth) $B images rm "$REGISTRY/bench/$2:v1"; $B system prune --force ;;
 	containerd) $C images rm --sync "$REGISTRY/bench/$2:v1" ;;
 	podman) $P rmi -f "$REGISTRY/bench/$2:v1" ;;
 	esac >/dev/null 2>&1
