@@ -129,7 +129,7 @@ STALL_PID=$!
 "$BUILD/berth" --address "$T/state/berth.sock" images export --format docker "$LAYERS" >"$T/stall" 2>/dev/null &
 EXPORT_PID=$!
 sleep 1
-kill "$EXPORT_PID" 2>/dev/null
+kill -KILL "$EXPORT_PID" 2>/dev/null # gone, as a client that crashed or was killed
 wait "$EXPORT_PID" 2>/dev/null
 went=0
 for _ in $(seq 50); do
