@@ -3,8 +3,8 @@
  * A small HTTP/1.1 server for unit tests of HTTP clients (the registry client): a thread of
  * the test accepts connections on 127.0.0.1 one at a time and hands each to the test's
  * `serve(fd)`, which reads the request and answers with canned responses; the connection is
- * closed after it (no keep-alive); a TLS client gets its connection closed. Every case runs in its own process (t.h), so each gets its
- * own server.
+ * closed after it (no keep-alive); a TLS client gets its connection closed. Every case runs in its
+ * own process (t.h), so each gets its own server.
  *
  *   int port = t_http_start(serve);
  *   t_http_respond(fd, 404, "Not Found", "Content-Type: text/plain\r\n", "gone", 4);
