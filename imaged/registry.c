@@ -46,18 +46,10 @@
 #include "common/oci.h"
 #include "common/xalloc.h"
 
-#define FETCH_BUFFER (1u << 20)    /* bytes held per download before curl is paused */
-#define ERROR_BODY_MAX (16u << 10) /* bytes of an error response kept for its message */
-#define HEADER_VALUE_MAX 4096      /* longer header values are ignored */
+#define FETCH_BUFFER (1u << 20) /* bytes held per download before curl is paused */
+#define HEADER_VALUE_MAX 4096   /* longer header values are ignored */
 #define TOKEN_MAX IMAGED_TOKEN_RESPONSE_MAX
 #define TRIED_MAX 2048 /* bytes of the "tried before" part of an error */
-#define POLL_MS 100    /* how often a waiting read checks for cancellation */
-
-struct imaged_http {
-	CURLM *multi;
-	CURL *easy;
-	int64_t idle_since; /* br_now_ms() when the thread's request last moved a byte */
-};
 
 struct imaged_fetch {
 	struct imaged_registry *reg;
@@ -136,8 +128,8 @@ imaged_http_free(struct imaged_http *http)
 
 /* ------------------------------------------------------------------ callbacks */
 
-static char *
-header_value(const char *p, size_t len, size_t name_len)
+char *
+imaged_header_value(const char *p, size_t len, size_t name_len)
 {
 	const char *v = p + name_len, *end = p + len;
 
@@ -150,8 +142,8 @@ header_value(const char *p, size_t len, size_t name_len)
 	return xstrndup(v, (size_t)(end - v));
 }
 
-static bool
-header_is(const char *p, size_t len, const char *name)
+bool
+imaged_header_is(const char *p, size_t len, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -199,20 +191,20 @@ header_cb(char *p, size_t size, size_t n, void *data)
 		const char *sp = memchr(p, ' ', len);
 		const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
 		if (sp2 != NULL) {
-			char *r = header_value(sp2, len - (size_t)(sp2 - p), 1);
+			char *r = imaged_header_value(sp2, len - (size_t)(sp2 - p), 1);
 			if (r != NULL)
 				snprintf(f->reason, sizeof(f->reason), "%s", r);
 			free(r);
 		}
-	} else if (header_is(p, len, "content-type:")) {
+	} else if (imaged_header_is(p, len, "content-type:")) {
 		free(f->content_type);
-		f->content_type = header_value(p, len, strlen("content-type:"));
-	} else if (header_is(p, len, "docker-content-digest:")) {
+		f->content_type = imaged_header_value(p, len, strlen("content-type:"));
+	} else if (imaged_header_is(p, len, "docker-content-digest:")) {
 		free(f->docker_digest);
-		f->docker_digest = header_value(p, len, strlen("docker-content-digest:"));
-	} else if (header_is(p, len, "www-authenticate:")) {
+		f->docker_digest = imaged_header_value(p, len, strlen("docker-content-digest:"));
+	} else if (imaged_header_is(p, len, "www-authenticate:")) {
 		/* Several headers are one list of challenges, joined by commas. */
-		_cleanup_free_ char *v = header_value(p, len, strlen("www-authenticate:"));
+		_cleanup_free_ char *v = imaged_header_value(p, len, strlen("www-authenticate:"));
 		size_t have = f->www_authenticate ? strlen(f->www_authenticate) : 0;
 		if (v != NULL && have + strlen(v) + 2 <= IMAGED_CHALLENGE_HEADER_MAX) {
 			char *joined = xasprintf("%s%s%s", have ? f->www_authenticate : "",
@@ -220,11 +212,11 @@ header_cb(char *p, size_t size, size_t n, void *data)
 			free(f->www_authenticate);
 			f->www_authenticate = joined;
 		}
-	} else if (header_is(p, len, "retry-after:")) {
+	} else if (imaged_header_is(p, len, "retry-after:")) {
 		free(f->retry_after);
-		f->retry_after = header_value(p, len, strlen("retry-after:"));
-	} else if (header_is(p, len, "content-range:")) {
-		char *v = header_value(p, len, strlen("content-range:"));
+		f->retry_after = imaged_header_value(p, len, strlen("retry-after:"));
+	} else if (imaged_header_is(p, len, "content-range:")) {
+		char *v = imaged_header_value(p, len, strlen("content-range:"));
 		f->content_range = content_range_start(v);
 		free(v);
 	}
@@ -265,7 +257,7 @@ write_cb(char *p, size_t size, size_t n, void *data)
 	if (!f->status_known)
 		learn_status(f);
 	if (f->is_error) {
-		size_t keep = ERROR_BODY_MAX - f->error_len;
+		size_t keep = IMAGED_ERROR_BODY_MAX - f->error_len;
 		if (keep > len)
 			keep = len;
 		if (keep > 0) {
@@ -322,10 +314,8 @@ curl_setup_error(struct imaged_fetch *f, CURLcode c, br_err *err)
 	return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url, curl_easy_strerror(c));
 }
 
-/* The TLS settings of endpoint `ep` on handle `e`: its CA file in addition to the system's,
- * verification off only where configured, its client certificate. */
-static CURLcode
-set_tls(CURL *e, const struct imaged_endpoint *ep)
+CURLcode
+imaged_set_tls(CURL *e, const struct imaged_endpoint *ep)
 {
 	CURLcode c = CURLE_OK;
 
@@ -435,7 +425,7 @@ transfer_begin(struct imaged_fetch *f, br_err *err)
 		SET(CURLOPT_RANGE, range);
 #undef SET
 	if (c == CURLE_OK)
-		c = set_tls(e, ep);
+		c = imaged_set_tls(e, ep);
 	if (c != CURLE_OK)
 		return curl_setup_error(f, c, err);
 	CURLMcode mc = curl_multi_add_handle(f->http->multi, e);
@@ -500,7 +490,7 @@ pump(struct imaged_fetch *f, br_err *err)
 	    br_now_ms() - f->http->idle_since >= f->reg->stall_ms)
 		return stall_error(f, err);
 	if (!f->done && f->len == 0 && !f->paused) {
-		mc = curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
+		mc = curl_multi_poll(m, NULL, 0, IMAGED_POLL_MS, NULL);
 		if (mc != CURLM_OK)
 			return br_err_set(err, BR_INTERNAL, "GET %s: %s", f->url,
 			                  curl_multi_strerror(mc));
@@ -522,17 +512,15 @@ code_of_status(long status)
 	return BR_INTERNAL;
 }
 
-/* "GET <url>: 404 manifest unknown", from the registry's error document when it sent one. */
-/* "<METHOD> <url>: 404 manifest unknown": the first message of the registry's error document
- * (`body`, may be NULL), else the reason phrase. Returns -1. */
-static int
-registry_error(const char *method, const char *url, long status, const char *reason,
-               const char *body, size_t len, br_err *err)
+int
+imaged_registry_error(const char *method, const char *url, long status, const char *reason,
+                      const char *body, size_t len, br_err *err)
 {
 	yajl_val root = NULL, errors = NULL;
 	const char *message = NULL;
 
-	if (body != NULL && br_json_parse(body, len, ERROR_BODY_MAX, "error", &root, NULL) == 0 &&
+	if (body != NULL &&
+	    br_json_parse(body, len, IMAGED_ERROR_BODY_MAX, "error", &root, NULL) == 0 &&
 	    br_json_get_array(root, "", "errors", false, &errors, NULL) == 0 && errors != NULL &&
 	    errors->u.array.len > 0 && YAJL_IS_OBJECT(errors->u.array.values[0]))
 		br_json_get_str(errors->u.array.values[0], "errors[0]", "message", false, &message,
@@ -548,8 +536,8 @@ registry_error(const char *method, const char *url, long status, const char *rea
 static int
 http_error(struct imaged_fetch *f, br_err *err)
 {
-	return registry_error("GET", f->url, f->status, f->reason, f->error_body, f->error_len,
-	                      err);
+	return imaged_registry_error("GET", f->url, f->status, f->reason, f->error_body,
+	                             f->error_len, err);
 }
 
 /* A transport failure, with what to do about it when it is one of TLS. */
@@ -755,10 +743,8 @@ retry_wait(struct imaged_fetch *f, int *failures, br_err *err)
 
 /* ------------------------------------------------------------------ authentication */
 
-/* The Authorization header line for a request to `ep` (NULL: none yet), and the state it
- * was made from. */
-static char *
-authorization(struct imaged_registry *reg, struct imaged_endpoint *ep, uint64_t *ret_gen)
+char *
+imaged_auth_line(struct imaged_registry *reg, struct imaged_endpoint *ep, uint64_t *ret_gen)
 {
 	char *out = NULL;
 
@@ -868,22 +854,10 @@ fetch_token(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imag
 	return 0;
 }
 
-/* What one request did about 401s: at most one answer of its own, and at most once the
- * state another thread obtained meanwhile, so that a request is sent at most three times. */
-struct auth_attempt {
-	bool answered;
-	bool followed;
-};
-
-/*
- * Answer the 401 of `f` (sent with authentication state `gen`): a token from the Bearer
- * challenge, or Basic authentication from now on. 0 to send the request again; -1 when
- * there is nothing more to try (the error says why).
- */
-static int
-answer_challenge(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
-                 const char *header, uint64_t gen, struct auth_attempt *at,
-                 const struct imaged_cancel *cancel, br_err *err)
+int
+imaged_auth_answer(struct imaged_registry *reg, struct imaged_endpoint *ep,
+                   struct imaged_http *http, const char *header, uint64_t gen,
+                   struct imaged_auth_attempt *at, const struct imaged_cancel *cancel, br_err *err)
 {
 	struct imaged_challenge ch[IMAGED_CHALLENGES_MAX];
 	size_t n = 0;
@@ -959,12 +933,12 @@ endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct im
               int64_t offset, const struct imaged_cancel *cancel, struct imaged_fetch **ret,
               struct imaged_fetch **ret_failed, br_err *err)
 {
-	struct auth_attempt attempt = {false, false};
+	struct imaged_auth_attempt attempt = {false, false};
 
 	for (;;) {
 		struct imaged_fetch *f = NULL;
 		uint64_t gen = 0;
-		_cleanup_free_ char *line = auth ? authorization(reg, ep, &gen) : NULL;
+		_cleanup_free_ char *line = auth ? imaged_auth_line(reg, ep, &gen) : NULL;
 		int rc = fetch_start(reg, ep, http, url, accept, line, NULL, max_size, offset,
 		                     cancel, &f, err);
 		if (line != NULL)
@@ -977,8 +951,8 @@ endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct im
 			_cleanup_free_ char *challenge =
 			        f->www_authenticate ? xstrdup(f->www_authenticate) : NULL;
 			fetch_free(f);
-			if (answer_challenge(reg, ep, http, challenge, gen, &attempt, cancel, err) <
-			    0)
+			if (imaged_auth_answer(reg, ep, http, challenge, gen, &attempt, cancel,
+			                       err) < 0)
 				return br_err_wrap(err, "GET %s", url);
 			continue;
 		}
@@ -1326,506 +1300,4 @@ uint64_t
 imaged_registry_bytes_received(void)
 {
 	return atomic_load_explicit(&bytes_received, memory_order_relaxed);
-}
-
-/* ------------------------------------------------------------------ requests (push)
- *
- * General requests for uploads (registry.h, "requests"): a method, a body pulled from the
- * caller through curl's read callback (one chunk of the caller's held at a time), and the
- * response headers of the upload protocol. Kept apart from the fetches above, which are shaped
- * around reading a body at the reader's pace.
- */
-
-struct request_state {
-	const struct imaged_request *req;
-	const struct imaged_cancel *cancel;
-	const char *url;
-	struct imaged_response resp;
-	char *www_authenticate;
-	char reason[96];
-	char *error_body;
-	size_t error_len;
-	const unsigned char *chunk; /* what the body function gave and curl has not taken */
-	size_t chunk_len;
-	int64_t sent;
-	bool body_failed, canceled;
-	br_err body_err;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-void
-imaged_response_fini(struct imaged_response *r)
-{
-	if (r == NULL)
-		return;
-	free(r->location);
-	free(r->range);
-	free(r->upload_uuid);
-	free(r->docker_digest);
-	*r = (struct imaged_response){.content_length = -1};
-}
-
-static void
-request_reset_headers(struct request_state *s)
-{
-	imaged_response_fini(&s->resp);
-	free(s->www_authenticate);
-	s->www_authenticate = NULL;
-	s->reason[0] = '\0';
-}
-
-static void
-take_header(char **slot, const char *p, size_t len, const char *name)
-{
-	free(*slot);
-	*slot = header_value(p, len, strlen(name));
-}
-
-static size_t
-request_header_cb(char *p, size_t size, size_t n, void *data)
-{
-	struct request_state *s = data;
-	size_t len = size * n;
-
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		request_reset_headers(s);
-		const char *sp = memchr(p, ' ', len);
-		const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
-		if (sp2 != NULL) {
-			_cleanup_free_ char *r = header_value(sp2, len - (size_t)(sp2 - p), 1);
-			if (r != NULL)
-				snprintf(s->reason, sizeof(s->reason), "%s", r);
-		}
-	} else if (header_is(p, len, "location:")) {
-		take_header(&s->resp.location, p, len, "location:");
-	} else if (header_is(p, len, "range:")) {
-		take_header(&s->resp.range, p, len, "range:");
-	} else if (header_is(p, len, "docker-upload-uuid:")) {
-		take_header(&s->resp.upload_uuid, p, len, "docker-upload-uuid:");
-	} else if (header_is(p, len, "docker-content-digest:")) {
-		take_header(&s->resp.docker_digest, p, len, "docker-content-digest:");
-	} else if (header_is(p, len, "www-authenticate:")) {
-		take_header(&s->www_authenticate, p, len, "www-authenticate:");
-	}
-	return len;
-}
-
-/* A response body: kept (bounded) for an error's message, otherwise dropped. */
-static size_t
-request_write_cb(char *p, size_t size, size_t n, void *data)
-{
-	struct request_state *s = data;
-	size_t len = size * n, keep = ERROR_BODY_MAX - s->error_len;
-
-	if (keep > len)
-		keep = len;
-	if (keep > 0) {
-		s->error_body = xrealloc(s->error_body, s->error_len + keep + 1);
-		memcpy(s->error_body + s->error_len, p, keep);
-		s->error_len += keep;
-		s->error_body[s->error_len] = '\0';
-	}
-	return len;
-}
-
-/* The request body, from the caller's body function, never past req->body_len. */
-static size_t
-request_read_cb(char *buf, size_t size, size_t n, void *data)
-{
-	struct request_state *s = data;
-	const struct imaged_request *req = s->req;
-	size_t room = size * n;
-
-	if (imaged_canceled(s->cancel)) {
-		s->canceled = true;
-		return CURL_READFUNC_ABORT;
-	}
-	if (s->sent >= req->body_len)
-		return 0;
-	if (s->chunk_len == 0) {
-		const void *chunk = NULL;
-		ssize_t got = req->body(req->body_data, &chunk, &s->body_err);
-		if (got < 0) {
-			s->body_failed = true;
-			return CURL_READFUNC_ABORT;
-		}
-		if (got == 0) {
-			br_err_set(&s->body_err, BR_FAILED_PRECONDITION,
-			           "%s %s: the body ended after %lld of %lld bytes", req->method,
-			           s->url, (long long)s->sent, (long long)req->body_len);
-			s->body_failed = true;
-			return CURL_READFUNC_ABORT;
-		}
-		s->chunk = chunk;
-		s->chunk_len = (size_t)got;
-	}
-	size_t take = s->chunk_len;
-	if (take > room)
-		take = room;
-	if ((int64_t)take > req->body_len - s->sent)
-		take = (size_t)(req->body_len - s->sent);
-	memcpy(buf, s->chunk, take);
-	s->chunk += take;
-	s->chunk_len -= take;
-	s->sent += (int64_t)take;
-	return take;
-}
-
-/* The endpoint pushes go to: the first that can push (the registry itself unless a mirror
- * was configured with "push"). */
-static struct imaged_endpoint *
-push_endpoint(struct imaged_registry *reg)
-{
-	for (size_t i = 0; i < reg->n_eps; i++)
-		if (reg->eps[i].capabilities & BR_REGISTRY_PUSH)
-			return &reg->eps[i];
-	return &reg->eps[reg->n_eps - 1];
-}
-
-/* "https://host:port" of endpoint `ep` (heap). */
-static char *
-endpoint_origin(const struct imaged_endpoint *ep)
-{
-	const char *host = strstr(ep->url, "://") + 3;
-	const char *slash = strchr(host, '/');
-
-	return xstrndup(ep->url, slash ? (size_t)(slash - ep->url) : strlen(ep->url));
-}
-
-/* Whether `url` is on endpoint `ep`'s own scheme, host and port. */
-static bool
-same_origin(const struct imaged_endpoint *ep, const char *url)
-{
-	_cleanup_free_ char *origin = endpoint_origin(ep);
-	size_t n = strlen(origin);
-
-	return strncasecmp(url, origin, n) == 0 && (url[n] == '/' || url[n] == '\0');
-}
-
-static int
-request_setup(struct imaged_registry *reg, struct imaged_endpoint *ep, struct imaged_http *http,
-              struct request_state *s, struct curl_slist **headers, uint64_t *ret_gen, br_err *err)
-{
-	const struct imaged_request *req = s->req;
-	CURL *e = http->easy;
-	bool plain = strncmp(s->url, "http://", 7) == 0;
-	CURLcode c = CURLE_OK;
-
-	/* No "Expect: 100-continue": registries answer the request as a whole. */
-	*headers = curl_slist_append(*headers, "Expect:");
-	if (req->content_type != NULL) {
-		_cleanup_free_ char *h = xasprintf("Content-Type: %s", req->content_type);
-		*headers = curl_slist_append(*headers, h);
-	}
-	if (req->content_range != NULL) {
-		_cleanup_free_ char *h = xasprintf("Content-Range: %s", req->content_range);
-		*headers = curl_slist_append(*headers, h);
-	}
-	/* The token or credentials are the registry's: never sent to another host a Location
-	 * points to (blob storage), which has its own way of authorizing the upload. */
-	_cleanup_free_ char *auth = authorization(reg, ep, ret_gen);
-	if (auth != NULL && same_origin(ep, s->url))
-		*headers = curl_slist_append(*headers, auth);
-	if (auth != NULL)
-		explicit_bzero(auth, strlen(auth));
-
-	curl_easy_reset(e);
-#define SET(opt, val)                                      \
-	do {                                               \
-		if (c == CURLE_OK)                         \
-			c = curl_easy_setopt(e, opt, val); \
-	} while (0)
-	SET(CURLOPT_URL, s->url);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_HTTP_VERSION,
-	    plain ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
-	SET(CURLOPT_CONNECTTIMEOUT, 30L);
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, 300L);
-	SET(CURLOPT_USERAGENT, "berth/" BR_VERSION);
-	SET(CURLOPT_HTTPHEADER, *headers);
-	SET(CURLOPT_WRITEFUNCTION, request_write_cb);
-	SET(CURLOPT_WRITEDATA, s);
-	SET(CURLOPT_HEADERFUNCTION, request_header_cb);
-	SET(CURLOPT_HEADERDATA, s);
-	SET(CURLOPT_ERRORBUFFER, s->errbuf);
-	if (strcmp(req->method, "HEAD") == 0) {
-		/* A registry may answer for a blob with a redirect to its storage, as for a GET;
-		 * curl sends the Authorization header to no other host. */
-		SET(CURLOPT_NOBODY, 1L);
-		SET(CURLOPT_FOLLOWLOCATION, 1L);
-		SET(CURLOPT_MAXREDIRS, 10L);
-		SET(CURLOPT_REDIR_PROTOCOLS_STR, ep->insecure ? "http,https" : "https");
-	} else {
-		/* Every other method sends a body, perhaps empty (Content-Length: 0). */
-		SET(CURLOPT_UPLOAD, 1L);
-		SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
-		SET(CURLOPT_READFUNCTION, request_read_cb);
-		SET(CURLOPT_READDATA, s);
-		if (strcmp(req->method, "PUT") != 0)
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
-	}
-#undef SET
-	if (c == CURLE_OK)
-		c = set_tls(e, ep);
-	if (c != CURLE_OK)
-		return br_err_set(err, BR_INTERNAL, "%s %s: %s", req->method, s->url,
-		                  curl_easy_strerror(c));
-	return 0;
-}
-
-/* Run the transfer to its end: 0 when an HTTP response came (s->resp.status), -1 otherwise. */
-static int
-request_perform(struct imaged_http *http, struct request_state *s, br_err *err)
-{
-	const struct imaged_request *req = s->req;
-	CURLMcode mc = curl_multi_add_handle(http->multi, http->easy);
-	CURLcode result = CURLE_OK;
-	bool done = false;
-	int running, left;
-	CURLMsg *msg;
-
-	if (mc != CURLM_OK)
-		return br_err_set(err, BR_INTERNAL, "%s %s: %s", req->method, s->url,
-		                  curl_multi_strerror(mc));
-	while (!done && mc == CURLM_OK) {
-		if (imaged_canceled(s->cancel)) {
-			s->canceled = true;
-			break;
-		}
-		mc = curl_multi_perform(http->multi, &running);
-		while (mc == CURLM_OK && (msg = curl_multi_info_read(http->multi, &left)) != NULL) {
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == http->easy) {
-				done = true;
-				result = msg->data.result;
-			}
-		}
-		if (!done && mc == CURLM_OK)
-			mc = curl_multi_poll(http->multi, NULL, 0, POLL_MS, NULL);
-	}
-	curl_multi_remove_handle(http->multi, http->easy);
-	if (s->canceled)
-		return br_err_set(err, BR_CANCELED, "%s %s: canceled", req->method, s->url);
-	if (s->body_failed) {
-		br_err_copy(err, &s->body_err);
-		return br_err_wrap(err, "%s %s", req->method, s->url);
-	}
-	if (mc != CURLM_OK)
-		return br_err_set(err, BR_INTERNAL, "%s %s: %s", req->method, s->url,
-		                  curl_multi_strerror(mc));
-	if (result != CURLE_OK)
-		return br_err_set(err, BR_UNAVAILABLE, "%s %s: %s", req->method, s->url,
-		                  s->errbuf[0] ? s->errbuf : curl_easy_strerror(result));
-	curl_easy_getinfo(http->easy, CURLINFO_RESPONSE_CODE, &s->resp.status);
-	curl_off_t cl = -1;
-	if (curl_easy_getinfo(http->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
-		s->resp.content_length = cl;
-	return 0;
-}
-
-/* "PUT <url>: 400 manifest invalid", from the registry's error document when it sent one. */
-static int
-request_error(const struct request_state *s, br_err *err)
-{
-	return registry_error(s->req->method, s->url, s->resp.status, s->reason, s->error_body,
-	                      s->error_len, err);
-}
-
-static void
-request_state_fini(struct request_state *s)
-{
-	request_reset_headers(s);
-	free(s->error_body);
-	s->error_body = NULL;
-	s->error_len = 0;
-}
-
-int
-imaged_registry_request(struct imaged_registry *reg, struct imaged_http *http,
-                        const struct imaged_request *req, const struct imaged_cancel *cancel,
-                        struct imaged_response *ret, br_err *err)
-{
-	struct imaged_endpoint *ep = push_endpoint(reg);
-	_cleanup_free_ char *url =
-	        req->url ? xstrdup(req->url) : xasprintf("%s/%s", ep->url, req->path);
-	struct auth_attempt attempt = {false, false};
-
-	if (req->body_len > 0 && req->body == NULL)
-		return br_err_set(err, BR_INTERNAL, "%s %s: a body without a source", req->method,
-		                  url);
-	for (;;) {
-		struct request_state s = {.req = req, .cancel = cancel, .url = url};
-		struct curl_slist *headers = NULL;
-		uint64_t gen = 0;
-		s.resp.content_length = -1;
-		int rc = request_setup(reg, ep, http, &s, &headers, &gen, err);
-		if (rc == 0)
-			rc = request_perform(http, &s, err);
-		curl_slist_free_all(headers);
-		if (rc < 0) {
-			request_state_fini(&s);
-			return -1;
-		}
-		long st = s.resp.status;
-		/* A request with a body is not sent again: its source was read. The upload
-		 * protocol starts with bodiless requests (HEAD, POST), which meet the challenge
-		 * first. */
-		if (st == 401 && req->body_len == 0 && same_origin(ep, url)) {
-			_cleanup_free_ char *challenge =
-			        s.www_authenticate ? xstrdup(s.www_authenticate) : NULL;
-			request_state_fini(&s);
-			if (answer_challenge(reg, ep, http, challenge, gen, &attempt, cancel, err) <
-			    0)
-				return br_err_wrap(err, "%s %s", req->method, url);
-			continue;
-		}
-		if ((st >= 200 && st < 300) || (st == 404 && req->not_found_ok)) {
-			*ret = s.resp;
-			s.resp = (struct imaged_response){.content_length = -1};
-			request_state_fini(&s);
-			return 0;
-		}
-		request_error(&s, err);
-		request_state_fini(&s);
-		return -1;
-	}
-}
-
-const char *
-imaged_registry_repo(const struct imaged_registry *reg)
-{
-	return reg->repo;
-}
-
-const char *
-imaged_registry_host(const struct imaged_registry *reg)
-{
-	return reg->host;
-}
-
-#define LOCATION_MAX 4096
-
-int
-imaged_location_resolve(const char *origin, bool insecure, const char *location, char **ret,
-                        br_err *err)
-{
-	size_t len;
-
-	if (location == NULL || location[0] == '\0')
-		return br_err_set(err, BR_INVALID_ARGUMENT, "the registry sent no Location");
-	len = strnlen(location, LOCATION_MAX + 1);
-	if (len > LOCATION_MAX)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "Location: longer than %d bytes",
-		                  LOCATION_MAX);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)location[i];
-		if (ch <= 0x20 || ch >= 0x7f)
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "Location: a space or control character at byte %zu", i);
-	}
-	if (location[0] == '/' && location[1] != '/') {
-		*ret = xasprintf("%s%s", origin, location);
-		return 0;
-	}
-	if (strncasecmp(location, "https://", 8) == 0 ||
-	    (insecure && strncasecmp(location, "http://", 7) == 0)) {
-		const char *host = strstr(location, "://") + 3;
-		if (*host == '\0' || *host == '/')
-			return br_err_set(err, BR_INVALID_ARGUMENT, "Location %s: no host",
-			                  location);
-		*ret = xstrdup(location);
-		return 0;
-	}
-	return br_err_set(err, BR_INVALID_ARGUMENT, "Location %.200s: neither a path nor an %s URL",
-	                  location, insecure ? "http(s)" : "https");
-}
-
-int
-imaged_registry_location(struct imaged_registry *reg, const char *location, char **ret, br_err *err)
-{
-	const struct imaged_endpoint *ep = push_endpoint(reg);
-	_cleanup_free_ char *origin = endpoint_origin(ep);
-
-	return imaged_location_resolve(origin, ep->insecure, location, ret, err);
-}
-
-/* A decimal of at most 18 digits (no sign, no overflow) at *p; advances *p. */
-static bool
-range_number(const char **p, int64_t *ret)
-{
-	int64_t v = 0;
-	int digits = 0;
-
-	while (**p >= '0' && **p <= '9') {
-		if (++digits > 18)
-			return false;
-		v = v * 10 + (**p - '0');
-		(*p)++;
-	}
-	*ret = v;
-	return digits > 0;
-}
-
-int
-imaged_upload_range_next(const char *range, int64_t max, int64_t *ret, br_err *err)
-{
-	const char *p = range;
-	int64_t start, end;
-
-	if (p == NULL)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "the registry sent no Range");
-	if (strnlen(p, 64) >= 64)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "Range: too long");
-	if (strncasecmp(p, "bytes=", 6) == 0)
-		p += 6;
-	if (!range_number(&p, &start) || *p++ != '-' || !range_number(&p, &end) || *p != '\0')
-		return br_err_set(err, BR_INVALID_ARGUMENT, "Range \"%s\": not START-END", range);
-	if (start != 0 || end < start)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "Range \"%s\": an upload's range starts at 0", range);
-	if (end >= max)
-		return br_err_set(err, BR_INVALID_ARGUMENT,
-		                  "Range \"%s\": past the %lld bytes sent", range, (long long)max);
-	*ret = end + 1;
-	return 0;
-}
-
-int
-imaged_upload_advance(int64_t offset, int64_t len, const char *range, int64_t *ret, br_err *err)
-{
-	int64_t next = offset + len;
-
-	if (range != NULL && imaged_upload_range_next(range, offset + len, &next, err) < 0)
-		return -1;
-	if (next <= offset)
-		return br_err_set(err, BR_UNAVAILABLE,
-		                  "the registry holds %lld bytes after a PATCH of bytes %lld-%lld",
-		                  (long long)next, (long long)offset,
-		                  (long long)(offset + len - 1));
-	*ret = next;
-	return 0;
-}
-
-char *
-imaged_url_add_query(const char *url, const char *key, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(value);
-	_cleanup_free_ char *esc = xmalloc(3 * n + 1);
-	size_t j = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)value[i];
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-			esc[j++] = (char)ch;
-		} else {
-			esc[j++] = '%';
-			esc[j++] = hex[ch >> 4];
-			esc[j++] = hex[ch & 15];
-		}
-	}
-	esc[j] = '\0';
-	return xasprintf("%s%s%s=%s", url, strchr(url, '?') ? "&" : "?", key, esc);
 }

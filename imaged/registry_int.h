@@ -12,10 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/proto/images.h"
+#include <curl/curl.h>
 
-#define IMAGED_MAX_ENDPOINTS 17 /* the mirrors (at most 16, config.c) and the host */
+#include "common/config.h"
+#include "common/err.h"
+#include "common/proto/images.h"
+#include "imaged/registry.h"
+
+#define IMAGED_MAX_ENDPOINTS 17           /* the mirrors (at most 16, config.c) and the host */
+#define IMAGED_POLL_MS 100                /* how often a waiting transfer checks for cancellation */
+#define IMAGED_ERROR_BODY_MAX (16u << 10) /* bytes of an error response kept for its message */
+
+/* A thread's connections (registry.h): a libcurl handle pair reused from one request to the
+ * next. */
+struct imaged_http {
+	CURLM *multi;
+	CURL *easy;
+	int64_t idle_since; /* br_now_ms() when the thread's request last moved a byte */
+};
 
 /* Where requests go: a mirror or the registry itself, with its settings and what it answered
  * to authentication (under the registry's lock). */
@@ -55,6 +69,45 @@ struct imaged_registry {
 struct imaged_registry *imaged_registry_make(const struct br_config *cfg, const char *domain,
                                              const char *repo, const struct br_registry_auth *auth,
                                              unsigned capabilities, bool mirrors);
+
+/* ---- shared by the fetches (registry.c) and the upload requests (registry_request.c) ---- */
+
+/* The Authorization header line for a request to `ep` (NULL: none yet), and the
+ * authentication state it was made from. */
+char *imaged_auth_line(struct imaged_registry *reg, struct imaged_endpoint *ep, uint64_t *ret_gen);
+
+/* What one request did about 401s: at most one answer of its own, and at most once the
+ * state another thread obtained meanwhile, so that a request is sent at most three times. */
+struct imaged_auth_attempt {
+	bool answered;
+	bool followed;
+};
+
+/*
+ * Answer a 401 (its WWW-Authenticate `header`, may be NULL) to a request sent with
+ * authentication state `gen`: a token from the Bearer challenge, or Basic authentication from
+ * now on. 0 to send the request again; -1 when there is nothing more to try (the error says
+ * why).
+ */
+int imaged_auth_answer(struct imaged_registry *reg, struct imaged_endpoint *ep,
+                       struct imaged_http *http, const char *header, uint64_t gen,
+                       struct imaged_auth_attempt *at, const struct imaged_cancel *cancel,
+                       br_err *err);
+
+/* "<METHOD> <url>: 404 manifest unknown": the first message of the registry's error document
+ * (`body`, may be NULL), else the reason phrase. Returns -1. */
+int imaged_registry_error(const char *method, const char *url, long status, const char *reason,
+                          const char *body, size_t len, br_err *err);
+
+/* The value of a response header line `p` (`len` bytes, its name `name_len` bytes with the
+ * colon), trimmed (heap; NULL when longer than HEADER_VALUE_MAX); whether line `p` is header
+ * `name` ("content-type:", any case). */
+char *imaged_header_value(const char *p, size_t len, size_t name_len);
+bool imaged_header_is(const char *p, size_t len, const char *name);
+
+/* The TLS settings of endpoint `ep` on handle `e`: its CA file in addition to the system's,
+ * verification off only where configured, its client certificate. */
+CURLcode imaged_set_tls(CURL *e, const struct imaged_endpoint *ep);
 
 /* Wipe and free a secret (NULL is fine). */
 static inline void
