@@ -76,7 +76,8 @@ request_header_cb(char *p, size_t size, size_t n, void *data)
 		const char *sp = memchr(p, ' ', len);
 		const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
 		if (sp2 != NULL) {
-			_cleanup_free_ char *r = imaged_header_value(sp2, len - (size_t)(sp2 - p), 1);
+			_cleanup_free_ char *r =
+			        imaged_header_value(sp2, len - (size_t)(sp2 - p), 1);
 			if (r != NULL)
 				snprintf(s->reason, sizeof(s->reason), "%s", r);
 		}
@@ -312,8 +313,8 @@ request_perform(struct imaged_http *http, struct request_state *s, br_err *err)
 static int
 request_error(const struct request_state *s, br_err *err)
 {
-	return imaged_registry_error(s->req->method, s->url, s->resp.status, s->reason, s->error_body,
-	                      s->error_len, err);
+	return imaged_registry_error(s->req->method, s->url, s->resp.status, s->reason,
+	                             s->error_body, s->error_len, err);
 }
 
 static void
@@ -359,8 +360,8 @@ imaged_registry_request(struct imaged_registry *reg, struct imaged_http *http,
 			_cleanup_free_ char *challenge =
 			        s.www_authenticate ? xstrdup(s.www_authenticate) : NULL;
 			request_state_fini(&s);
-			if (imaged_auth_answer(reg, ep, http, challenge, gen, &attempt, cancel, err) <
-			    0)
+			if (imaged_auth_answer(reg, ep, http, challenge, gen, &attempt, cancel,
+			                       err) < 0)
 				return br_err_wrap(err, "%s %s", req->method, url);
 			continue;
 		}
