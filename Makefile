@@ -230,7 +230,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libberth.so.0
 	for u in systemd/*.service systemd/*.target; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# Every C file of the tree, new ones not yet added included (build output is ignored by git).
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
