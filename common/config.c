@@ -705,6 +705,17 @@ set_max_downloads(struct br_config *cfg, yajl_val v, const char *path, br_err *e
 }
 
 static int
+set_max_unpacks(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	int64_t n = 0;
+
+	if (want_int(v, path, 1, MAX_DOWNLOADS, &n, err) < 0)
+		return -1;
+	cfg->imaged.max_concurrent_unpacks = (int)n;
+	return 0;
+}
+
+static int
 set_platform(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 {
 	struct br_oci_platform p;
@@ -753,6 +764,7 @@ set_push_chunk_size(struct br_config *cfg, yajl_val v, const char *path, br_err 
 static const struct field imaged_fields[] = {
         {"registries", set_registries},
         {"max_concurrent_downloads", set_max_downloads},
+        {"max_concurrent_unpacks", set_max_unpacks},
         {"platform", set_platform},
         {"job_lease_ttl_ms", set_job_lease_ttl},
         {"push_chunk_threshold", set_push_chunk_threshold},
@@ -1224,6 +1236,7 @@ br_config_new_default(void)
 	cfg->snapshotd.gc_delay_ms = 1000;
 	cfg->snapshotd.gc_interval_ms = HOUR_MS;
 	cfg->imaged.max_concurrent_downloads = 3;
+	cfg->imaged.max_concurrent_unpacks = 3;
 	cfg->imaged.job_lease_ttl_ms = 15 * 60 * 1000;
 	cfg->imaged.push_chunk_threshold = 64LL << 20;
 	cfg->imaged.push_chunk_size = 16LL << 20;

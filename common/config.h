@@ -20,7 +20,8 @@
  *                                "username": "...", "password": "...", "auth": "...",
  *                                "mirrors": ["host:port", {"url": "https://...",
  *                                            "capabilities": ["pull", "resolve"]}]}],
- *                "max_concurrent_downloads": 3, "platform": "linux/amd64",
+ *                "max_concurrent_downloads": 3, "max_concurrent_unpacks": 3,
+ *                "platform": "linux/amd64",
  *                "job_lease_ttl_ms": 900000, "push_chunk_threshold": 67108864,
  *                "push_chunk_size": 16777216},
  *     "taskd": {"runtime": "runc", "runtimes": {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"},
@@ -131,7 +132,8 @@ struct br_config {
 		struct br_registry_config *registries;
 		size_t n_registries;
 		int max_concurrent_downloads;
-		char *platform; /* "linux/amd64" */
+		int max_concurrent_unpacks; /* layers of one job unpacked at once */
+		char *platform;             /* "linux/amd64" */
 		/* expiry of a job's lease: renewed while the job runs, so what a job that failed
 		 * or died wrote stays this long for the next pull to resume from */
 		int64_t job_lease_ttl_ms;

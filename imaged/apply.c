@@ -92,6 +92,11 @@ struct apply {
 	int *lower_fds;
 	size_t n_lower;
 
+	/* Recording implied directories rather than looking them up (opts->implied). */
+	bool record_implied;
+	struct imaged_implied_dirs implied;
+	struct path_set listed; /* directories the layer lists (recording only) */
+
 	struct dir_time *dirs;
 	size_t n_dirs, cap_dirs;
 	struct path_set written;
@@ -209,7 +214,8 @@ pull_stored(struct apply *ap, const void **buf)
 		ap->source_eof = true;
 		return 0;
 	}
-	br_sha256_update(ap->blob_hash, *buf, (size_t)n);
+	if (ap->blob_hash != NULL)
+		br_sha256_update(ap->blob_hash, *buf, (size_t)n);
 	ap->blob_size += n;
 	return n;
 }
@@ -574,11 +580,25 @@ lower_lookup(struct apply *ap, const char *name, const char *path, struct stat *
 	return 0;
 }
 
+/* Give the directory `dfd`, at `path`, the mode and owner of the lower directory `lower`. */
+static int
+copy_lower_attrs(struct apply *ap, const char *name, int dfd, const char *path,
+                 const struct stat *lower, br_err *err)
+{
+	if (ap->is_root && fchown(dfd, lower->st_uid, lower->st_gid) < 0)
+		return entry_errno(err, errno, ap, name, "chown \"%s\" %u:%u", path, lower->st_uid,
+		                   lower->st_gid);
+	if (fchmod(dfd, lower->st_mode & 07777) < 0)
+		return entry_errno(err, errno, ap, name, "chmod \"%s\"", path);
+	return 0;
+}
+
 /*
  * Create the directory `comp` in `fd`, at `path` below the root: a parent the layer writes
  * into without listing it. In an overlay upper directory it takes the mode (set-id and
  * sticky bits included), owner and times of the directory the lower layers show there;
- * otherwise, or if they show none, it stays 0755 root:root.
+ * otherwise, or if they show none, it stays 0755 root:root. When recording, the lowers are
+ * not known yet: the path is noted for imaged_apply_implied_dirs.
  */
 static int
 make_implicit_dir(struct apply *ap, const char *name, int fd, const char *comp, const char *path,
@@ -592,6 +612,13 @@ make_implicit_dir(struct apply *ap, const char *name, int fd, const char *comp, 
 			return 0;
 		return entry_errno(err, errno, ap, name, "create directory \"%s\"", path);
 	}
+	if (ap->record_implied) {
+		struct imaged_implied_dirs *d = &ap->implied;
+		if ((d->n & (d->n - 1)) == 0) /* 0, 1, 2, 4...: full; double */
+			d->paths = xrealloc(d->paths, (d->n ? d->n * 2 : 1) * sizeof(*d->paths));
+		d->paths[d->n++] = xstrdup(path);
+		return 0;
+	}
 	if (ap->whiteouts == IMAGED_WHITEOUT_OVERLAY)
 		found = lower_lookup(ap, name, path, &lower, err);
 	if (found <= 0)
@@ -599,11 +626,8 @@ make_implicit_dir(struct apply *ap, const char *name, int fd, const char *comp, 
 	_cleanup_close_ int dfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return entry_errno(err, errno, ap, name, "open directory \"%s\"", path);
-	if (ap->is_root && fchown(dfd, lower.st_uid, lower.st_gid) < 0)
-		return entry_errno(err, errno, ap, name, "chown \"%s\" %u:%u", path, lower.st_uid,
-		                   lower.st_gid);
-	if (fchmod(dfd, lower.st_mode & 07777) < 0)
-		return entry_errno(err, errno, ap, name, "chmod \"%s\"", path);
+	if (copy_lower_attrs(ap, name, dfd, path, &lower, err) < 0)
+		return -1;
 	const struct timespec times[2] = {lower.st_atim, lower.st_mtim};
 	remember_dir_times(ap, path, times);
 	return 0;
@@ -889,6 +913,8 @@ write_dir(struct apply *ap, const char *name, const char *path, int pfd, const c
 	struct timespec times[2];
 	entry_times(e, times);
 	remember_dir_times(ap, path, times);
+	if (ap->record_implied)
+		path_set_add(&ap->listed, path, strlen(path));
 	return 0;
 }
 
@@ -1258,7 +1284,8 @@ apply_run(struct apply *ap, int compression, br_err *err)
 	}
 	if (finish_dirs(ap, err) < 0 || drain_streams(ap, err) < 0)
 		return -1;
-	br_sha256_final(ap->blob_hash, ap->res.digest);
+	if (ap->blob_hash != NULL)
+		br_sha256_final(ap->blob_hash, ap->res.digest);
 	br_sha256_final(ap->diff_hash, ap->res.diff_id);
 	ap->res.size = ap->blob_size;
 	ap->res.tar_size = ap->tar_size;
@@ -1279,18 +1306,34 @@ imaged_apply_layer(int root_fd, imaged_source_fn source, void *source_data,
 	        .is_root = geteuid() == 0,
 	        .source = source,
 	        .source_data = source_data,
-	        .blob_hash = br_sha256_new(),
+	        .blob_hash = opts->blob_checked ? NULL : br_sha256_new(),
 	        .diff_hash = br_sha256_new(),
 	        .cached_fd = -1,
 	};
 	if (opts->whiteouts == IMAGED_WHITEOUT_OVERLAY) {
 		ap.lower_dirs = opts->lower_dirs;
 		ap.n_lower = opts->n_lower_dirs;
+		ap.record_implied = opts->implied != NULL;
 	}
 	int rc = apply_run(&ap, opts->compression, err);
 
 	if (rc == 0)
 		*ret = ap.res;
+	if (rc == 0 && ap.record_implied) {
+		/* Those listed later in the layer took the listing's attributes. */
+		size_t kept = 0;
+		for (size_t i = 0; i < ap.implied.n; i++) {
+			if (path_set_has(&ap.listed, ap.implied.paths[i]))
+				free(ap.implied.paths[i]);
+			else
+				ap.implied.paths[kept++] = ap.implied.paths[i];
+		}
+		ap.implied.n = kept;
+		*opts->implied = ap.implied;
+		ap.implied = (struct imaged_implied_dirs){0};
+	}
+	imaged_implied_dirs_fini(&ap.implied);
+	path_set_fini(&ap.listed);
 	if (ap.tar != NULL)
 		archive_read_free(ap.tar);
 	if (ap.filter != NULL)
@@ -1304,6 +1347,59 @@ imaged_apply_layer(int root_fd, imaged_source_fn source, void *source_data,
 	free(ap.dirs);
 	path_set_fini(&ap.written);
 	path_set_fini(&ap.pruned);
+	close_lowers(&ap);
+	return rc;
+}
+
+void
+imaged_implied_dirs_fini(struct imaged_implied_dirs *dirs)
+{
+	for (size_t i = 0; i < dirs->n; i++)
+		free(dirs->paths[i]);
+	free(dirs->paths);
+	dirs->paths = NULL;
+	dirs->n = 0;
+}
+
+int
+imaged_apply_implied_dirs(int root_fd, const struct imaged_implied_dirs *dirs,
+                          const char *const *lower_dirs, size_t n_lower, const char *layer,
+                          br_err *err)
+{
+	struct apply ap = {
+	        .root_fd = root_fd,
+	        .layer = layer,
+	        .whiteouts = IMAGED_WHITEOUT_OVERLAY,
+	        .is_root = geteuid() == 0,
+	        .lower_dirs = lower_dirs,
+	        .n_lower = n_lower,
+	        .cached_fd = -1,
+	};
+	int rc = open_lowers(&ap, err);
+
+	for (size_t i = 0; rc == 0 && i < dirs->n; i++) {
+		const char *path = dirs->paths[i];
+		br_err ignored = BR_ERR_INIT;
+		struct stat lower;
+		_cleanup_close_ int pathfd = walk(&ap, path, path, false, &ignored);
+		if (pathfd < 0)
+			continue; /* replaced or removed by a later entry */
+		_cleanup_close_ int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		int found = lower_lookup(&ap, path, path, &lower, err);
+		if (found < 0) {
+			rc = -1;
+			break;
+		}
+		if (found == 0)
+			continue;
+		const struct timespec times[2] = {lower.st_atim, lower.st_mtim};
+		if (copy_lower_attrs(&ap, path, fd, path, &lower, err) < 0)
+			rc = -1;
+		else if (futimens(fd, times) < 0)
+			rc = entry_errno(err, errno, &ap, path, "set times");
+	}
 	close_lowers(&ap);
 	return rc;
 }

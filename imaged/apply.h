@@ -52,6 +52,10 @@ struct imaged_apply_opts {
 	enum imaged_whiteouts whiteouts;
 	uint64_t max_entries; /* 0: IMAGED_LAYER_MAX_ENTRIES */
 	uint64_t max_bytes;   /* 0: IMAGED_LAYER_MAX_BYTES */
+	/* The stored bytes are checked against the blob digest by whoever stores them (contentd
+	 * hashes every blob it commits): they are not hashed here, and the result's digest is
+	 * empty. The diffID alone vouches for what is unpacked. */
+	bool blob_checked;
 	/*
 	 * The lower layers' trees of the overlay snapshot whose upper directory is the root,
 	 * nearest first: absolute paths, exactly the entries of the mount's lowerdir= option
@@ -67,10 +71,26 @@ struct imaged_apply_opts {
 	 */
 	const char *const *lower_dirs;
 	size_t n_lower_dirs;
+	/*
+	 * Non-NULL (IMAGED_WHITEOUT_OVERLAY only, with no lower_dirs): a layer unpacked before
+	 * its parents are known. Each implied parent directory is then left 0755 root:root and
+	 * its path recorded here, for imaged_apply_implied_dirs to give it the lower layers'
+	 * attributes once they are. Filled in on success (empty before); the caller frees it
+	 */
+	struct imaged_implied_dirs *implied;
 };
 
+/* Directories a layer wrote into without listing them: paths below the root, parents first. */
+struct imaged_implied_dirs {
+	char **paths;
+	size_t n;
+};
+
+void imaged_implied_dirs_fini(struct imaged_implied_dirs *dirs);
+
 struct imaged_apply_result {
-	char digest[BR_DIGEST_BUF];  /* sha256 of the stored (compressed) bytes */
+	char digest[BR_DIGEST_BUF];  /* sha256 of the stored (compressed) bytes; "" if blob_checked
+	                              */
 	char diff_id[BR_DIGEST_BUF]; /* sha256 of the uncompressed tar stream */
 	int64_t size;                /* stored bytes read */
 	int64_t tar_size;            /* uncompressed bytes */
@@ -91,6 +111,16 @@ struct imaged_apply_result {
 int imaged_apply_layer(int root_fd, imaged_source_fn source, void *source_data,
                        const struct imaged_apply_opts *opts, struct imaged_apply_result *ret,
                        br_err *err);
+
+/*
+ * Give the implied directories `dirs` of the layer unpacked at `root_fd` the mode, owner and
+ * times of the directory that the lower layers `lower_dirs` (nearest first, as in
+ * imaged_apply_opts) show at each path, as imaged_apply_layer does when it knows the lowers
+ * while unpacking. A path that is no longer a directory is skipped. Errors name `layer`.
+ */
+int imaged_apply_implied_dirs(int root_fd, const struct imaged_implied_dirs *dirs,
+                              const char *const *lower_dirs, size_t n_lower, const char *layer,
+                              br_err *err);
 
 /*
  * Compare what a layer read with what its descriptor and the image config promise: the blob

@@ -7,7 +7,7 @@
  * tags (records.c) and the RPC methods (service.c).
  *
  * Threading: the service, its database and every job record belong to the loop thread. A
- * job's work runs on its own thread (plus download threads of its own), which talks to
+ * job's work runs on its own thread (plus layer workers of its own), which talks to
  * contentd and snapshotd with synchronous RPC, reads its inputs from the job (set before the
  * thread starts, never changed), reports through imaged_job_step()/imaged_job_progress() and
  * reaches the database only by running a function on the loop (br_loop_call).
@@ -159,7 +159,7 @@ void imaged_job_progress(struct imaged_job *job, int64_t done, int64_t total);
  * A later imaged_job_items_init() replaces the list. Each call takes the job's small progress
  * lock for a moment, bumps the job's progress_version and, when a jobs.wait waits for a
  * change, queues one wake-up on the loop (never waiting for it). Job threads and their
- * download threads.
+ * layer workers.
  */
 enum imaged_item_state {
 	IMAGED_ITEM_WAITING = 0,

@@ -3,25 +3,33 @@
  * Unpacking an image's layers into snapshots, shared by pull and import.
  *
  * Each layer becomes a committed snapshot "berth.layer.<chain ID>", whose parent is the
- * previous layer's, so layers are applied strictly in order, each into a scratch snapshot
- * ("berth.extract.<random>-<chain ID>") that is committed only once its diffID (and blob
- * digest) proved right. Keys in that space are made by daemons only (the front door refuses
- * them), so a layer snapshot that exists was made by an imaged and is reused.
+ * previous layer's. A layer is unpacked into a scratch snapshot ("berth.extract.<random>-
+ * <chain ID>") that is committed only once its diffID (and blob digest) proved right. Keys in
+ * that space are made by daemons only (the front door refuses them), so a layer snapshot that
+ * exists was made by an imaged and is reused.
  *
  * First every layer's blob and snapshot is added to the job's lease, which answers which of
  * them are missing: from then on no collection can take what the job found, and what it
  * writes is held as it appears.
  *
- * Downloads run ahead of application: the job's own thread applies layer after layer, and up
- * to max_concurrent_downloads - 1 download threads fetch later layers into contentd
- * meanwhile. When the applier reaches a layer that no download thread has started, it fetches
- * it itself and unpacks it as it arrives (the bytes go to contentd and into the snapshot in
- * one pass); a layer fetched ahead is unpacked from contentd. A blob that an interrupted job
- * left half written in contentd is continued with an HTTP Range request and then unpacked
- * from contentd. Either way nothing is applied from a registry stream without being hashed on
- * the way, and an extract snapshot whose digests turn out wrong is removed. A download that
- * breaks off within a job is continued by the registry client itself (registry.h), so the
- * unpacker reading it sees one unbroken stream and the hashes run over the joined bytes.
+ * Then worker threads (imaged.max_concurrent_downloads for a pull, imaged.max_concurrent_
+ * unpacks for an import) take the layers, first first. A layer whose blob is missing is
+ * fetched and unpacked as it arrives: the bytes go to contentd and into the snapshot in one
+ * pass, never read back. contentd checks the blob digest as it commits them (at the stream's
+ * end, before the unpack can succeed); the unpacker hashes the diffID. A layer whose blob is in
+ * contentd is unpacked from there. With overlayfs each layer unpacks on its own, into a snapshot
+ * without a parent, side by side with the others (up to imaged.max_concurrent_unpacks at once); the
+ * job's thread commits them in chain order, stacking each onto the previous one (snapshots.commit
+ * with a parent), after giving the directories a layer wrote into without listing them the
+ * attributes its parents show there (apply.h). A snapshotter that copies parents into a child
+ * (native) unpacks a layer only once its parent is committed; layers further on are fetched
+ * into contentd meanwhile.
+ *
+ * A blob that an interrupted job left half written in contentd is continued with an HTTP
+ * Range request and then unpacked from contentd. An extract snapshot whose digests turn out
+ * wrong is removed. A download that breaks off within a job is continued by the registry
+ * client itself (registry.h), so the unpacker reading it sees one unbroken stream and the
+ * hashes run over the joined bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,10 +44,12 @@
 #include "imaged/imaged.h"
 
 enum layer_state {
-	LAYER_PENDING = 0, /* not in contentd, nobody fetching it */
-	LAYER_FETCHING,    /* a thread fetches it */
-	LAYER_STORED,      /* in contentd */
-	LAYER_FAILED,      /* a download thread failed; `error` says why */
+	LAYER_PENDING = 0, /* its blob is not in contentd; nobody works on it */
+	LAYER_STORED,      /* its blob is in contentd, its snapshot is still to be made */
+	LAYER_WORKING,     /* a worker fetches or unpacks it */
+	LAYER_READY,       /* unpacked and verified into `extract`, to be committed in order */
+	LAYER_DONE,        /* blob in contentd and snapshot committed */
+	LAYER_FAILED,
 };
 
 struct layer {
@@ -50,7 +60,9 @@ struct layer {
 	const char *parent;       /* the previous layer's snapshot key, NULL for the first */
 	bool have_snapshot;
 	enum layer_state state;
-	br_err error;
+	char *extract;                      /* READY: the scratch snapshot it is in */
+	char *extract_dir;                  /* ... and that snapshot's directory */
+	struct imaged_implied_dirs implied; /* READY, stacked: directories to fix at commit */
 };
 
 struct unpack {
@@ -58,9 +70,13 @@ struct unpack {
 	struct imaged_registry *reg;
 	struct layer *layers;
 	size_t n;
+	bool stacked;    /* layers unpack without parents and are stacked at commit */
+	int max_unpacks; /* layers unpacked at once */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	size_t cursor; /* the layer the applier is at (lock) */
+	int unpacking; /* workers unpacking now (lock) */
+	bool failed;   /* (lock) a layer failed; `error` says why */
+	br_err error;
 	atomic_bool stop;
 	struct imaged_cancel cancel;
 };
@@ -267,45 +283,6 @@ download(struct unpack *u, struct imaged_http *http, const struct layer *l, br_e
 	return 0;
 }
 
-/* A download thread: fetch the first pending layer past the applier, until none is left. */
-static void *
-downloader_main(void *arg)
-{
-	struct unpack *u = arg;
-	struct imaged_http *http = imaged_http_new();
-
-	for (;;) {
-		struct layer *l = NULL;
-		pthread_mutex_lock(&u->lock);
-		for (size_t i = u->cursor + 1; i < u->n && !atomic_load(&u->stop); i++) {
-			if (u->layers[i].state == LAYER_PENDING) {
-				l = &u->layers[i];
-				l->state = LAYER_FETCHING;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&u->lock);
-		if (l == NULL)
-			break;
-		br_err err = BR_ERR_INIT;
-		int rc = download(u, http, l, &err);
-		pthread_mutex_lock(&u->lock);
-		l->state = rc == 0 ? LAYER_STORED : LAYER_FAILED;
-		if (rc < 0)
-			l->error = err;
-		else /* stored: it waits for the applier, unless it has its snapshot already */
-			imaged_job_item_state(u->job, (size_t)(l - u->layers),
-			                      l->have_snapshot ? IMAGED_ITEM_DONE
-			                                       : IMAGED_ITEM_WAITING);
-		pthread_cond_broadcast(&u->cond);
-		pthread_mutex_unlock(&u->lock);
-		if (rc < 0)
-			break;
-	}
-	imaged_http_free(http);
-	return NULL;
-}
-
 /* ------------------------------------------------------------------ snapshots */
 
 static int
@@ -355,29 +332,31 @@ lower_dirs(const struct br_mount *m, br_arena *arena, const char *const **ret, s
 	}
 }
 
-/* The directory a layer is written into, from the mounts of an active snapshot: the bind
- * source (a full tree: whiteouts delete) or the overlay upperdir (whiteouts as overlayfs
- * reads them; its lower directories give implied parents their attributes). */
+/* ------------------------------------------------------------------ unpacking */
+
+/* The directory a layer is unpacked into, from the mounts of its extract snapshot: the bind
+ * source (a full tree: whiteouts delete; or, stacked, the layer's own directory: whiteouts
+ * as overlayfs reads them, implied parents recorded) or the overlay upperdir (whiteouts as
+ * overlayfs reads them; its lower directories give implied parents their attributes). */
 static int
-writable_dir(const struct br_snap_mounts_resp *resp, const char *key, br_arena *arena,
-             const char **ret_dir, struct imaged_apply_opts *opts, br_err *err)
+writable_dir(const struct unpack *u, const struct br_snap_mounts_resp *resp, const char *key,
+             br_arena *arena, const char **ret_dir, struct imaged_apply_opts *opts, br_err *err)
 {
 	const struct br_mount *m = resp->mounts.v;
-	enum imaged_whiteouts *ret_whiteouts = &opts->whiteouts;
 
 	if (resp->mounts.n != 1)
 		return br_err_set(err, BR_INTERNAL, "snapshot %s: %zu mounts, expected one", key,
 		                  resp->mounts.n);
 	if (strcmp(m->type, "bind") == 0) {
 		*ret_dir = m->source;
-		*ret_whiteouts = IMAGED_WHITEOUT_DELETE;
+		opts->whiteouts = u->stacked ? IMAGED_WHITEOUT_OVERLAY : IMAGED_WHITEOUT_DELETE;
 		return 0;
 	}
 	if (strcmp(m->type, "overlay") == 0) {
 		for (size_t i = 0; i < m->options.n; i++) {
 			if (strncmp(m->options.v[i], "upperdir=", 9) == 0) {
 				*ret_dir = m->options.v[i] + 9;
-				*ret_whiteouts = IMAGED_WHITEOUT_OVERLAY;
+				opts->whiteouts = IMAGED_WHITEOUT_OVERLAY;
 				lower_dirs(m, arena, &opts->lower_dirs, &opts->n_lower_dirs);
 				return 0;
 			}
@@ -390,13 +369,11 @@ writable_dir(const struct br_snap_mounts_resp *resp, const char *key, br_arena *
 	                  m->type);
 }
 
-/* ------------------------------------------------------------------ applying */
-
-/* Unpack layer `l` into a new extract snapshot and commit it as the layer's key. With
- * `tee`, the layer streams from the registry (and into contentd); else it is read from
- * contentd. */
+/* Unpack layer `l` into a new extract snapshot (its own when stacked, else on its committed
+ * parent) and verify it: READY for its commit. With `tee`, the layer streams from the
+ * registry (and into contentd); else it is read from contentd. Worker thread. */
 static int
-apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
+extract(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 {
 	char rnd[IMAGED_JOB_ID_LEN + 1];
 	struct br_snap_mounts_resp mounts;
@@ -405,20 +382,22 @@ apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 	int rc;
 
 	imaged_random_id(rnd);
-	_cleanup_free_ char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
-	struct br_snap_prepare_req prep = {.key = key, .parent = l->parent};
+	char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
+	struct br_snap_prepare_req prep = {.key = key, .parent = u->stacked ? NULL : l->parent};
 	br_arena *arena = br_arena_new();
 	if (snapshot_call(u, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
 	                  &br_snap_mounts_resp_schema, &mounts, arena, err) < 0) {
 		br_arena_free(arena);
+		free(key);
 		return br_err_wrap(err, "prepare snapshot for layer %s", l->desc->digest);
 	}
 	struct imaged_apply_opts opts = {
 	        .layer = l->desc->digest,
 	        .compression = br_oci_layer_compression(l->desc->media_type),
-	        .whiteouts = IMAGED_WHITEOUT_OVERLAY,
+	        .implied = u->stacked ? &l->implied : NULL,
+	        .blob_checked = true, /* by contentd, as it stores the bytes or did */
 	};
-	rc = writable_dir(&mounts, key, arena, &dir, &opts, err);
+	rc = writable_dir(u, &mounts, key, arena, &dir, &opts, err);
 	int root_fd = rc < 0 ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rc == 0 && root_fd < 0)
 		rc = br_err_errno(err, br_code_from_errno(errno), errno, "open snapshot %s at %s",
@@ -438,80 +417,167 @@ apply_one(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
 		imaged_blob_reader_fini(&reader);
 		close(root_fd);
 	}
-	br_arena_free(arena); /* the mounts and lower dirs: apply is done with them */
 	imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_VERIFYING);
 	if (rc == 0)
-		rc = imaged_apply_verify(&res, l->desc->digest, l->desc->digest, l->diff_id, err);
+		rc = imaged_apply_verify(&res, l->desc->digest, NULL, l->diff_id, err);
 	if (rc == 0 && res.size != l->desc->size)
 		rc = br_err_set(err, BR_FAILED_PRECONDITION,
 		                "layer %s: %lld bytes, but the manifest says %lld", l->desc->digest,
 		                (long long)res.size, (long long)l->desc->size);
 	if (rc == 0) {
-		struct br_snap_commit_req commit = {.name = l->key, .key = key};
-		br_err cerr = BR_ERR_INIT;
-		arena = br_arena_new();
-		rc = snapshot_call(u, "snapshots.commit", &br_snap_commit_req_schema, &commit, NULL,
-		                   NULL, arena, &cerr);
-		br_arena_free(arena);
-		if (rc == 0)
-			return 0;
-		if (cerr.code == BR_ALREADY_EXISTS) {
-			rc = 0; /* another job committed the same layer first; the lease holds it */
-		} else {
-			br_err_copy(err, &cerr);
-			br_err_wrap(err, "commit snapshot %s", l->key);
-		}
+		l->extract = key;
+		l->extract_dir = xstrdup(dir);
+	} else {
+		imaged_implied_dirs_fini(&l->implied);
+		snapshot_remove(u, key);
+		free(key);
 	}
+	br_arena_free(arena);
+	return rc;
+}
+
+/*
+ * Give the directories that stacked layer `l` wrote into without listing them the attributes
+ * its parents show there: the parents' directories are those of a view of the parent, which
+ * is removed again. Only layers with such directories pay for the view.
+ */
+static int
+fix_implied(struct unpack *u, struct layer *l, br_err *err)
+{
+	char rnd[IMAGED_JOB_ID_LEN + 1];
+	struct br_snap_mounts_resp mounts;
+	const char *const *lowers = NULL;
+	size_t n_lowers = 0;
+	int rc = 0;
+
+	imaged_random_id(rnd);
+	_cleanup_free_ char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-parents", rnd);
+	struct br_snap_prepare_req view = {.key = key, .parent = l->parent};
+	br_arena *arena = br_arena_new();
+	if (snapshot_call(u, "snapshots.view", &br_snap_prepare_req_schema, &view,
+	                  &br_snap_mounts_resp_schema, &mounts, arena, err) < 0) {
+		br_arena_free(arena);
+		return br_err_wrap(err, "view the parents of layer %s", l->desc->digest);
+	}
+	const struct br_mount *m = mounts.mounts.v;
+	if (mounts.mounts.n == 1 && strcmp(m->type, "bind") == 0) {
+		lowers = (const char *const *)&m->source;
+		n_lowers = 1;
+	} else if (mounts.mounts.n == 1 && strcmp(m->type, "overlay") == 0) {
+		lower_dirs(m, arena, &lowers, &n_lowers);
+	} else {
+		rc = br_err_set(err, BR_INTERNAL, "snapshot %s: unexpected mounts", key);
+	}
+	int root_fd = -1;
+	if (rc == 0) {
+		root_fd = open(l->extract_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (root_fd < 0)
+			rc = br_err_errno(err, br_code_from_errno(errno), errno,
+			                  "open snapshot %s at %s", l->extract, l->extract_dir);
+	}
+	if (rc == 0)
+		rc = imaged_apply_implied_dirs(root_fd, &l->implied, lowers, n_lowers,
+		                               l->desc->digest, err);
+	if (root_fd >= 0)
+		close(root_fd);
+	br_arena_free(arena);
 	snapshot_remove(u, key);
 	return rc;
 }
 
-/* Pass on `rc` of layer i's work, reporting the layer done when it is. */
+/* Commit layer `l`'s extract snapshot as the layer's key, in chain order. Job thread. */
 static int
-layer_done(struct unpack *u, size_t i, int rc)
+commit_layer(struct unpack *u, struct layer *l, br_err *err)
 {
-	if (rc == 0)
-		imaged_job_item_state(u->job, i, IMAGED_ITEM_DONE);
+	bool onto_parent = u->stacked && l->parent != NULL;
+	int rc = 0;
+
+	if (onto_parent && l->implied.n > 0)
+		rc = fix_implied(u, l, err);
+	if (rc == 0) {
+		struct br_snap_commit_req commit = {
+		        .name = l->key,
+		        .key = l->extract,
+		        .parent = onto_parent ? l->parent : NULL,
+		};
+		br_err cerr = BR_ERR_INIT;
+		br_arena *arena = br_arena_new();
+		rc = snapshot_call(u, "snapshots.commit", &br_snap_commit_req_schema, &commit, NULL,
+		                   NULL, arena, &cerr);
+		br_arena_free(arena);
+		if (rc < 0 && cerr.code == BR_ALREADY_EXISTS) {
+			rc = 0; /* another job committed the same layer first; the lease holds it */
+			snapshot_remove(u, l->extract);
+		} else if (rc < 0) {
+			br_err_copy(err, &cerr);
+			br_err_wrap(err, "commit snapshot %s", l->key);
+		}
+	}
+	if (rc < 0)
+		snapshot_remove(u, l->extract);
+	free(l->extract);
+	free(l->extract_dir);
+	l->extract = l->extract_dir = NULL;
+	imaged_implied_dirs_fini(&l->implied);
 	return rc;
 }
 
-/* Bring layer i to a committed snapshot (and its blob into contentd). Applier thread. */
-static int
-process_layer(struct unpack *u, struct imaged_http *http, size_t i, br_err *err)
-{
-	struct layer *l = &u->layers[i];
-	bool fetch_here = false;
-	struct tee tee;
+/* ------------------------------------------------------------------ workers */
 
-	pthread_mutex_lock(&u->lock);
-	u->cursor = i;
-	while (l->state == LAYER_FETCHING)
-		pthread_cond_wait(&u->cond, &u->lock);
-	if (l->state == LAYER_PENDING) {
-		l->state = LAYER_FETCHING;
-		fetch_here = true;
+enum action {
+	ACT_FETCH,  /* fetch the blob into contentd only */
+	ACT_STREAM, /* fetch it and unpack it as it arrives */
+	ACT_UNPACK, /* unpack it from contentd */
+};
+
+/* Whether layer i may be unpacked now. Lock held. */
+static bool
+may_unpack(const struct unpack *u, size_t i)
+{
+	if (u->unpacking >= u->max_unpacks)
+		return false;
+	return u->stacked || i == 0 || u->layers[i - 1].state == LAYER_DONE;
+}
+
+/* The first layer there is work for, and what; NULL if none now. Lock held. */
+static struct layer *
+pick(struct unpack *u, enum action *ret)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		struct layer *l = &u->layers[i];
+		if (l->state == LAYER_PENDING) {
+			*ret = !l->have_snapshot && may_unpack(u, i) ? ACT_STREAM : ACT_FETCH;
+			return l;
+		}
+		if (l->state == LAYER_STORED && may_unpack(u, i)) {
+			*ret = ACT_UNPACK;
+			return l;
+		}
 	}
-	pthread_mutex_unlock(&u->lock);
-	if (l->state == LAYER_FAILED) {
-		br_err_copy(err, &l->error);
-		return -1;
-	}
-	if (l->have_snapshot) {
-		if (!fetch_here)
-			return 0;
-		imaged_job_step(u->job, "fetch layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
-		return layer_done(u, i, download(u, http, l, err));
-	}
-	imaged_job_step(u->job, "unpack layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
-	if (!fetch_here) {
-		imaged_job_item_state(u->job, i, IMAGED_ITEM_UNPACKING);
-		return layer_done(u, i, apply_one(u, l, NULL, err));
-	}
+	return NULL;
+}
+
+/* Whether a layer is left that a worker could take later. Lock held. */
+static bool
+work_left(const struct unpack *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (u->layers[i].state == LAYER_PENDING || u->layers[i].state == LAYER_STORED)
+			return true;
+	return false;
+}
+
+/* Fetch layer `l` and unpack it as it arrives; a blob that contentd holds (whole or in part)
+ * is completed there and unpacked from it. */
+static int
+stream_layer(struct unpack *u, struct imaged_http *http, struct layer *l, br_err *err)
+{
+	struct tee tee;
+	int rc;
+
 	if (tee_open(u, http, l, &tee, err) < 0)
 		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
 	if (tee.exists || tee.received > 0) {
-		/* Stored meanwhile, or a write continued from contentd's part: complete it, then
-		 * unpack it from contentd, which has the whole of it. */
 		const void *buf;
 		ssize_t n = 0;
 		if (!tee.exists)
@@ -520,12 +586,122 @@ process_layer(struct unpack *u, struct imaged_http *http, size_t i, br_err *err)
 		tee_close(&tee);
 		if (n < 0)
 			return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-		imaged_job_item_state(u->job, i, IMAGED_ITEM_UNPACKING);
-		return layer_done(u, i, apply_one(u, l, NULL, err));
+		imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_UNPACKING);
+		return extract(u, l, NULL, err);
 	}
-	int rc = apply_one(u, l, &tee, err);
+	rc = extract(u, l, &tee, err);
 	tee_close(&tee);
-	return layer_done(u, i, rc);
+	return rc;
+}
+
+static int
+run_action(struct unpack *u, struct imaged_http *http, struct layer *l, enum action act,
+           br_err *err)
+{
+	switch (act) {
+	case ACT_FETCH:
+		return download(u, http, l, err);
+	case ACT_STREAM:
+		return stream_layer(u, http, l, err);
+	case ACT_UNPACK:
+		imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_UNPACKING);
+		return extract(u, l, NULL, err);
+	}
+	return br_err_set(err, BR_INTERNAL, "unknown action %d", (int)act);
+}
+
+/* A worker: take the first layer there is work for, until none is left or one failed. */
+static void *
+worker_main(void *arg)
+{
+	struct unpack *u = arg;
+	struct imaged_http *http = u->reg != NULL ? imaged_http_new() : NULL;
+
+	pthread_mutex_lock(&u->lock);
+	while (!u->failed && !atomic_load(&u->stop)) {
+		enum action act;
+		struct layer *l = pick(u, &act);
+		if (l == NULL) {
+			if (!work_left(u))
+				break;
+			pthread_cond_wait(&u->cond,
+			                  &u->lock); /* for a parent, or a free unpacker */
+			continue;
+		}
+		l->state = LAYER_WORKING;
+		if (act != ACT_FETCH)
+			u->unpacking++;
+		pthread_mutex_unlock(&u->lock);
+
+		br_err err = BR_ERR_INIT;
+		int rc = run_action(u, http, l, act, &err);
+
+		pthread_mutex_lock(&u->lock);
+		if (act != ACT_FETCH)
+			u->unpacking--;
+		size_t i = (size_t)(l - u->layers);
+		if (rc < 0) {
+			l->state = LAYER_FAILED;
+			if (!u->failed) { /* the first failure is the one to tell; it stops the rest
+				           */
+				u->failed = true;
+				u->error = err;
+				atomic_store(&u->stop, true);
+			}
+		} else if (act != ACT_FETCH) {
+			l->state = LAYER_READY;
+		} else if (l->have_snapshot) {
+			l->state = LAYER_DONE;
+			imaged_job_item_state(u->job, i, IMAGED_ITEM_DONE);
+		} else {
+			l->state = LAYER_STORED;
+			imaged_job_item_state(u->job, i, IMAGED_ITEM_WAITING);
+		}
+		pthread_cond_broadcast(&u->cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+	imaged_http_free(http);
+	return NULL;
+}
+
+/* Wait for layer i to be READY or DONE, and commit it. Job thread. */
+static int
+settle_layer(struct unpack *u, size_t i, br_err *err)
+{
+	struct layer *l = &u->layers[i];
+
+	pthread_mutex_lock(&u->lock);
+	while (!u->failed && l->state != LAYER_READY && l->state != LAYER_DONE &&
+	       !imaged_job_canceled(u->job)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L; /* a cancel is noticed within this */
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&u->cond, &u->lock, &until);
+	}
+	enum layer_state state = l->state;
+	bool failed = u->failed;
+	if (failed)
+		br_err_copy(err, &u->error);
+	pthread_mutex_unlock(&u->lock);
+	if (failed)
+		return -1;
+	if (state == LAYER_DONE)
+		return 0;
+	if (state != LAYER_READY)
+		return br_err_set(err, BR_CANCELED, "canceled");
+	imaged_job_step(u->job, "unpack layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
+	int rc = commit_layer(u, l, err);
+	pthread_mutex_lock(&u->lock);
+	l->state = rc == 0 ? LAYER_DONE : LAYER_FAILED;
+	pthread_cond_broadcast(&u->cond); /* a child may be unpacked now (native) */
+	pthread_mutex_unlock(&u->lock);
+	if (rc == 0)
+		imaged_job_item_state(u->job, i, IMAGED_ITEM_DONE);
+	return rc;
 }
 
 static int
@@ -569,7 +745,7 @@ survey(struct unpack *u, br_err *err)
 		struct layer *l = &u->layers[i];
 		l->have_snapshot = !snap_missing[i];
 		if (!blob_missing[i]) {
-			l->state = LAYER_STORED;
+			l->state = l->have_snapshot ? LAYER_DONE : LAYER_STORED;
 			if (l->have_snapshot)
 				imaged_job_item_state(u->job, i, IMAGED_ITEM_EXISTS);
 		} else if (u->reg == NULL) {
@@ -588,12 +764,37 @@ survey(struct unpack *u, br_err *err)
 	return rc;
 }
 
+/* Workers for the layers that need one: a pull's downloads, or an import's unpackers. */
+static size_t
+start_workers(struct unpack *u, pthread_t *threads, size_t max_threads)
+{
+	const struct br_config *cfg = u->job->svc->cfg;
+	size_t want = (size_t)(u->reg != NULL ? cfg->imaged.max_concurrent_downloads
+	                                      : cfg->imaged.max_concurrent_unpacks);
+	size_t work = 0, n = 0;
+
+	for (size_t i = 0; i < u->n; i++)
+		work += u->layers[i].state == LAYER_PENDING || u->layers[i].state == LAYER_STORED;
+	want = want < work ? want : work;
+	want = want < max_threads ? want : max_threads;
+	while (n < want && pthread_create(&threads[n], NULL, worker_main, u) == 0)
+		n++;
+	return n;
+}
+
 int
 imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct br_oci_manifest *m,
               const struct br_oci_image_config *config, char ret_chain_id[BR_DIGEST_BUF],
               br_err *err)
 {
-	struct unpack u = {.job = job, .reg = reg, .n = m->n_layers};
+	const struct br_config *cfg = job->svc->cfg;
+	struct unpack u = {
+	        .job = job,
+	        .reg = reg,
+	        .n = m->n_layers,
+	        .stacked = strcmp(cfg->snapshotd.snapshotter, "overlayfs") == 0,
+	        .max_unpacks = cfg->imaged.max_concurrent_unpacks,
+	};
 	pthread_t threads[64];
 	size_t n_threads = 0;
 	int rc = 0;
@@ -620,30 +821,24 @@ imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct 
 	u.cancel.flags[1] = &u.stop;
 
 	rc = survey(&u, err);
-	if (rc == 0 && reg != NULL) {
-		int max = job->svc->cfg->imaged.max_concurrent_downloads;
-		size_t pending = 0;
-		for (size_t i = 1; i < u.n; i++)
-			pending += u.layers[i].state == LAYER_PENDING;
-		for (size_t t = 0; t + 1 < (size_t)max && t < pending && t < 64; t++)
-			if (pthread_create(&threads[n_threads], NULL, downloader_main, &u) == 0)
-				n_threads++;
-	}
-	struct imaged_http *http = reg != NULL ? imaged_http_new() : NULL;
-	for (size_t i = 0; rc == 0 && i < u.n; i++) {
-		if (imaged_job_canceled(job)) {
-			rc = br_err_set(err, BR_CANCELED, "canceled");
-			break;
-		}
-		rc = process_layer(&u, http, i, err);
-	}
-	atomic_store(&u.stop, true);
+	if (rc == 0)
+		n_threads = start_workers(&u, threads, sizeof(threads) / sizeof(threads[0]));
+	for (size_t i = 0; rc == 0 && i < u.n; i++)
+		rc = settle_layer(&u, i, err);
 	pthread_mutex_lock(&u.lock);
+	atomic_store(&u.stop, true);
 	pthread_cond_broadcast(&u.cond);
 	pthread_mutex_unlock(&u.lock);
 	for (size_t t = 0; t < n_threads; t++)
 		pthread_join(threads[t], NULL);
-	imaged_http_free(http);
+	for (size_t i = 0; i < u.n; i++) { /* unpacked, not committed: the job failed */
+		struct layer *l = &u.layers[i];
+		if (l->extract != NULL)
+			snapshot_remove(&u, l->extract);
+		free(l->extract);
+		free(l->extract_dir);
+		imaged_implied_dirs_fini(&l->implied);
+	}
 	if (rc == 0)
 		memcpy(ret_chain_id, u.layers[u.n - 1].chain_id, BR_DIGEST_BUF);
 	pthread_cond_destroy(&u.cond);

@@ -17,6 +17,8 @@ it_setup
 registry_start || { it_not_ok "registry starts"; it_summary; exit 1; }
 push_image sh test/sh:v1 || { it_not_ok "push sh"; it_summary; exit 1; }
 SH=$REGISTRY/test/sh:v1
+push_image layers test/layers:v1 || { it_not_ok "push layers"; it_summary; exit 1; }
+LAYERS=$REGISTRY/test/layers:v1
 # Collections follow releases quickly, so that freed bytes show soon after a removal.
 IT_CONFIG='"contentd": {"gc_delay_ms": 100}, "snapshotd": {"gc_delay_ms": 100}'
 MPORT=$(free_port)
@@ -148,6 +150,19 @@ wait_val "the event log grew (events of the pull reached gatewayd)" \
 	'berth_event_log_last_sequence{daemon="gatewayd"}' '>' "${seq0:-0}"
 check "promtool accepts the scrape after the pull" sh -c "promtool check metrics <'$m1'"
 
+# Layers unpack as they arrive, side by side: none is read back from contentd.
+reads1=$(val "$m1" 'berth_rpc_calls_total{daemon="contentd",method="content.read"}')
+expect_exit "pull an image of three layers" 0 b images pull "$LAYERS"
+check "scrape after that pull" scrape "$T/m2.txt"
+reads2=$(val "$T/m2.txt" 'berth_rpc_calls_total{daemon="contentd",method="content.read"}')
+if [ "${reads2:-0}" = "${reads1:-0}" ]; then
+	it_ok "contentd served no read for it (content.read calls: ${reads2:-0})"
+else
+	it_not_ok "contentd served no read for it" "content.read calls: ${reads1:-0}, then $reads2"
+fi
+expect_val "all three layers are committed" "$T/m2.txt" \
+	'berth_snapshots{daemon="snapshotd",kind="committed"}' '>=' 3
+
 nf0=$(val "$m1" 'berth_rpc_errors_total{daemon="imaged",method="images.remove",code="NOT_FOUND"}')
 gw_nf0=$(val "$m1" 'berth_rpc_errors_total{daemon="gatewayd",method="images.remove",code="NOT_FOUND"}')
 expect_exit "removing an image that is not there fails NOT_FOUND" 3 \
@@ -169,6 +184,7 @@ expect_val "and no shim" "$T/w.txt" 'berth_shims_running{daemon="taskd"}' == 0
 
 freed0=$(val "$T/w.txt" 'berth_gc_freed_bytes_total{daemon="contentd"}')
 expect_exit "remove the image" 0 b images rm "$SH"
+expect_exit "and the one of three layers" 0 b images rm "$LAYERS"
 wait_val "berth_images is back" 'berth_images{daemon="imaged"}' == "$images0"
 wait_val "a collection freed the blobs' bytes" 'berth_gc_freed_bytes_total{daemon="contentd"}' \
 	'>' "${freed0:-0}"

@@ -55,6 +55,7 @@ check_defaults(const struct br_config *cfg)
 	T_EQ_STR(cfg->snapshotd.snapshotter, "overlayfs");
 	T_EQ_INT(cfg->imaged.n_registries, 0);
 	T_EQ_INT(cfg->imaged.max_concurrent_downloads, 3);
+	T_EQ_INT(cfg->imaged.max_concurrent_unpacks, 3);
 #if defined(__x86_64__)
 	T_EQ_STR(cfg->imaged.platform, "linux/amd64");
 #endif
@@ -165,7 +166,8 @@ test_overrides(void)
 	        "\"/etc/ca.pem\","
 	        "                               \"mirrors\": [\"mirror.gcr.io\","
 	        "                                             \"https://m.example.com/v2\"]}],"
-	        "            \"max_concurrent_downloads\": 8, \"platform\": \"linux/arm64/v8\"},"
+	        "            \"max_concurrent_downloads\": 8, \"max_concurrent_unpacks\": 2,"
+	        "            \"platform\": \"linux/arm64/v8\"},"
 	        " \"taskd\": {\"runtime\": \"youki\", \"runtimes\": {\"youki\": \"/opt/youki\","
 	        "             \"runc\": \"/usr/local/sbin/runc\"}, \"shim\": \"/opt/berth-shim\"},"
 	        " \"netd\": {\"network\": \"host\", \"cni_bin_dir\": \"/opt/cni/bin\","
@@ -193,6 +195,7 @@ test_overrides(void)
 	T_EQ_STR(r->mirrors[1].url, "https://m.example.com");
 	T_NULL(br_config_registry(cfg, "quay.io"));
 	T_EQ_INT(cfg->imaged.max_concurrent_downloads, 8);
+	T_EQ_INT(cfg->imaged.max_concurrent_unpacks, 2);
 	T_EQ_STR(cfg->imaged.platform, "linux/arm64/v8");
 	T_EQ_STR(cfg->taskd.runtime, "youki");
 	T_EQ_STR(br_config_runtime_path(cfg, "youki"), "/opt/youki");
@@ -365,6 +368,8 @@ test_invalid_values(void)
 	          "log.format: \"xml\" is not one of text, json");
 	parse_bad("{\"snapshotd\": {\"snapshotter\": \"../x\"}}",
 	          "snapshotd.snapshotter: \"../x\" is not a valid name");
+	parse_bad("{\"imaged\": {\"max_concurrent_unpacks\": 65}}",
+	          "imaged.max_concurrent_unpacks: 65 is out of range");
 	parse_bad("{\"imaged\": {\"max_concurrent_downloads\": 0}}",
 	          "imaged.max_concurrent_downloads: 0 is out of range");
 	parse_bad("{\"imaged\": {\"max_concurrent_downloads\": -2}}",

@@ -1142,6 +1142,78 @@ test_implicit_parent_lower_stack(void)
 	check_dir(path_in(env.root, "var/lib"), 0755, 0, 0);
 }
 
+/* A layer unpacked before its parents are known records its implied directories; once the
+ * parents are there, they take the parents' attributes, as if the lowers had been known. */
+static void
+test_implicit_parent_recorded(void)
+{
+	struct env env;
+	struct tarb t;
+	br_err err = BR_ERR_INIT;
+	struct stat st;
+	char lower[128];
+
+	if (geteuid() != 0)
+		T_SKIP("needs root to chown");
+	env_setup(&env);
+	snprintf(lower, sizeof(lower), "%s/lower", env.dir);
+	T_OK(mkdir(lower, 0755) == 0);
+	make_lower_dir(lower, "tmp", 01777, 0, 0);
+	const struct timespec tmp_times[2] = {{1400000000, 0}, {1400000000, 5}};
+	T_OK(utimensat(AT_FDCWD, path_in(lower, "tmp"), tmp_times, 0) == 0);
+	make_lower_dir(lower, "home", 0755, 0, 0);
+	make_lower_dir(lower, "home/user", 0750, 1000, 1000);
+	make_lower_dir(lower, "srv", 02770, 0, 50);
+	make_lower_dir(lower, "gone", 0700, 0, 0);
+
+	tb_open(&t);
+	tb_file(&t, "tmp/.wh.x", "", 0644);
+	tb_file(&t, "home/user/file", "f", 0644);
+	tb_file(&t, "srv/f", "f", 0644);
+	tb_dir(&t, "srv/", 0711); /* listed after it was implied: not recorded */
+	tb_file(&t, "gone/f", "f", 0644);
+	tb_file(&t, ".wh.gone", "", 0644); /* implied, then replaced by a whiteout */
+	tb_file(&t, "new/f", "f", 0644);   /* implied, and nothing below shows it */
+	tb_close(&t);
+
+	struct imaged_implied_dirs implied = {0};
+	struct imaged_apply_result res;
+	struct mem_source m = {.p = t.buf, .len = t.len, .chunk = 777};
+	struct imaged_apply_opts opts = {
+	        .layer = "sha256:test",
+	        .compression = BR_OCI_COMP_NONE,
+	        .whiteouts = IMAGED_WHITEOUT_OVERLAY,
+	        .implied = &implied,
+	};
+	T_NOERR(imaged_apply_layer(env.root_fd, mem_read, &m, &opts, &res, &err), err);
+	T_EQ_INT(implied.n, 5); /* tmp home home/user gone new */
+	T_EQ_STR(implied.paths[0], "tmp");
+	T_EQ_STR(implied.paths[1], "home");
+	T_EQ_STR(implied.paths[2], "home/user");
+	check_dir(path_in(env.root, "tmp"), 0755, 0, 0); /* until its parents are known */
+	check_dir(path_in(env.root, "srv"), 0711, 0, 0);
+
+	const char *lowers[] = {lower};
+	T_NOERR(imaged_apply_implied_dirs(env.root_fd, &implied, lowers, 1, "sha256:test", &err),
+	        err);
+	check_dir(path_in(env.root, "tmp"), 01777, 0, 0);
+	T_OK(stat(path_in(env.root, "tmp"), &st) == 0);
+	T_EQ_INT(st.st_mtim.tv_sec, 1400000000);
+	T_EQ_INT(st.st_mtim.tv_nsec, 5);
+	check_dir(path_in(env.root, "home"), 0755, 0, 0);
+	check_dir(path_in(env.root, "home/user"), 0750, 1000, 1000);
+	check_dir(path_in(env.root, "srv"), 0711, 0, 0);
+	check_dir(path_in(env.root, "new"), 0755, 0, 0);
+	T_OK(lstat(path_in(env.root, "gone"), &st) == 0 && S_ISCHR(st.st_mode));
+
+	/* a lower directory that cannot be opened is an error naming it */
+	const char *missing[] = {path_in(env.dir, "no-such-lower")};
+	T_ERR(imaged_apply_implied_dirs(env.root_fd, &implied, missing, 1, "sha256:test", &err),
+	      err, BR_NOT_FOUND);
+	check_msg(&err, "open lower directory");
+	imaged_implied_dirs_fini(&implied);
+}
+
 T_MAIN(T_CASE(test_normalize), T_CASE(test_regular_entries), T_CASE(test_compressed),
        T_CASE(test_trailing_bytes_hashed), T_CASE(test_diffid_mismatch),
        T_CASE(test_whiteouts_overlay), T_CASE(test_whiteouts_delete), T_CASE(test_dotdot_refused),
@@ -1151,4 +1223,4 @@ T_MAIN(T_CASE(test_normalize), T_CASE(test_regular_entries), T_CASE(test_compres
        T_CASE(test_opaque_delete_nested_marker_first),
        T_CASE(test_opaque_delete_nested_marker_last), T_CASE(test_opaque_delete_repeated),
        T_CASE(test_implicit_parent_from_lower), T_CASE(test_implicit_parent_lower_symlink),
-       T_CASE(test_implicit_parent_lower_stack))
+       T_CASE(test_implicit_parent_lower_stack), T_CASE(test_implicit_parent_recorded))
