@@ -227,6 +227,20 @@ void br_rpc_call_async(br_rpc_client *client, struct br_loop *loop, const struct
                        const struct br_schema *rs, br_arena *arena, br_rpc_done_fn done,
                        void *data);
 
+/*
+ * A request packed ahead, on any thread: the envelope br_rpc_call_async would send for the
+ * same arguments. br_rpc_call_async_packed then sends it from the loop, which only copies it
+ * into a message: a worker that hands large requests to the loop packs them itself, so that
+ * the loop does not. `out` is initialised here; free it with msgpack_sbuffer_destroy once
+ * the call is started.
+ */
+void br_rpc_pack(msgpack_sbuffer *out, const struct br_call_opts *opts, const char *method,
+                 const struct br_schema *ps, const void *params);
+void br_rpc_call_async_packed(br_rpc_client *client, struct br_loop *loop,
+                              const struct br_call_opts *opts, const char *method, const void *req,
+                              size_t len, const struct br_schema *rs, br_arena *arena,
+                              br_rpc_done_fn done, void *data);
+
 /* Completion of a raw call: `reply` is the whole reply envelope (valid during the callback). */
 typedef void (*br_rpc_raw_done_fn)(void *data, const br_err *err, const void *reply, size_t len);
 

@@ -584,6 +584,30 @@ br_rpc_call_async(br_rpc_client *client, struct br_loop *loop, const struct br_c
                   const struct br_schema *rs, br_arena *arena, br_rpc_done_fn done, void *data)
 {
 	msgpack_sbuffer sb;
+
+	br_rpc_pack(&sb, opts, method, ps, params);
+	br_rpc_call_async_packed(client, loop, opts, method, sb.data, sb.size, rs, arena, done,
+	                         data);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+void
+br_rpc_pack(msgpack_sbuffer *out, const struct br_call_opts *opts, const char *method,
+            const struct br_schema *ps, const void *params)
+{
+	int64_t timeout_ms = opts ? opts->timeout_ms : 0;
+
+	if (timeout_ms == 0)
+		timeout_ms = BR_RPC_DEFAULT_TIMEOUT_MS;
+	encode_request(out, opts, method, ps, params, timeout_ms);
+}
+
+void
+br_rpc_call_async_packed(br_rpc_client *client, struct br_loop *loop,
+                         const struct br_call_opts *opts, const char *method, const void *req,
+                         size_t len, const struct br_schema *rs, br_arena *arena,
+                         br_rpc_done_fn done, void *data)
+{
 	struct rpc_op *op = op_new(client, OP_ASYNC, method, opts ? opts->timeout_ms : 0);
 
 	op->loop = loop;
@@ -591,9 +615,7 @@ br_rpc_call_async(br_rpc_client *client, struct br_loop *loop, const struct br_c
 	op->arena = arena;
 	op->done_fn = done;
 	op->data = data;
-	encode_request(&sb, opts, method, ps, params, op->timeout_ms);
-	op_start(op, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	op_start(op, req, len);
 }
 
 /* The method named in an encoded request, for error messages; "request" if unreadable. */

@@ -3,8 +3,9 @@
  * Blobs in berth-contentd, as a job sees them: holding them in the job's lease, whole small
  * documents read and written in one go, a streamed ingest for layers, claims that keep two
  * jobs from writing one blob at once, and a chunked reader that serves as a layer source.
- * Every call is a synchronous br_rpc_call, so all of this runs on job threads or libuv
- * workers, never on the loop.
+ * The first part makes synchronous calls, for job threads and libuv workers; a layer
+ * worker's ingest and reader hand their calls to the loop instead (struct imaged_bridge);
+ * the last part does the same on the loop, asynchronously, for flows (a pull).
  *
  * A job writes under its lease (the request envelope names it), so contentd holds the ingest
  * while it is written and the blob once committed, also when the blob was there already.
@@ -31,16 +32,30 @@ struct imaged_claim {
 
 struct imaged_ingest {
 	struct imaged_job *job;
-	char ref[80];
+	char ref[IMAGED_INGEST_REF_BUF];
 	char digest[BR_DIGEST_BUF];
 	int64_t size;
 	unsigned char *buf;
 	size_t len;
-	int64_t offset; /* bytes contentd has */
+	int64_t offset; /* bytes contentd has (bridged: will have, once the write in flight ends) */
 	bool started;   /* the ingest exists in contentd */
 	bool exists;    /* contentd already holds the blob: writes are dropped */
 	bool committed;
+
+	/* Bridged (imaged_ingest_bridged): the loop issues the writes, one at a time, while the
+	 * worker fills the buffer again. */
+	bool bridged;
+	bool in_flight;
+	struct imaged_bridge call;
+	struct br_content_write_req req;
+	br_arena *arena;
 };
+
+void
+imaged_ingest_ref(const char *digest, char out[IMAGED_INGEST_REF_BUF])
+{
+	snprintf(out, IMAGED_INGEST_REF_BUF, "blob-%s", br_digest_hex(digest));
+}
 
 struct br_call_opts
 imaged_content_opts(const struct imaged_job *job)
@@ -174,6 +189,81 @@ imaged_blob_release(struct imaged_service *svc, const char *digest)
 	}
 	pthread_cond_broadcast(&svc->blob_cond);
 	pthread_mutex_unlock(&svc->blob_lock);
+	if (atomic_load(&svc->claim_waiting))
+		br_loop_post(svc->loop, imaged_claims_retry, svc);
+}
+
+/* ------------------------------------------------------------------ claims on the loop */
+
+struct claim_waiter {
+	struct claim_waiter *next;
+	struct imaged_job *job;
+	char digest[BR_DIGEST_BUF];
+	imaged_done_fn done;
+	void *data;
+	bool got; /* the claim is its now */
+};
+
+void
+imaged_claims_retry(void *arg)
+{
+	struct imaged_service *svc = arg;
+	struct claim_waiter *ready = NULL, **tail = &ready;
+
+	/* Take out those that got their claim or were canceled, then tell them: a `done` may
+	 * claim or release again. */
+	pthread_mutex_lock(&svc->blob_lock);
+	for (struct claim_waiter **p = &svc->claim_waiters; *p != NULL;) {
+		struct claim_waiter *w = *p;
+		bool canceled = imaged_job_canceled(w->job);
+		if (!canceled && claimed(svc, w->digest)) {
+			p = &w->next;
+			continue;
+		}
+		if (!canceled) {
+			w->got = true;
+			struct imaged_claim *c = xnew(struct imaged_claim);
+			snprintf(c->digest, sizeof(c->digest), "%s", w->digest);
+			c->next = svc->claims;
+			svc->claims = c;
+		}
+		*p = w->next;
+		w->next = NULL;
+		*tail = w;
+		tail = &w->next;
+	}
+	atomic_store(&svc->claim_waiting, svc->claim_waiters != NULL);
+	pthread_mutex_unlock(&svc->blob_lock);
+	while (ready != NULL) {
+		struct claim_waiter *w = ready;
+		ready = w->next;
+		br_err err = BR_ERR_INIT;
+		if (!w->got) {
+			br_err_set(&err, BR_CANCELED, "blob %s: canceled", w->digest);
+			w->done(w->data, &err);
+		} else {
+			w->done(w->data, NULL);
+		}
+		free(w);
+	}
+}
+
+void
+imaged_blob_claim_async(struct imaged_job *job, const char *digest, imaged_done_fn done, void *data)
+{
+	struct imaged_service *svc = job->svc;
+	struct claim_waiter *w = xnew(struct claim_waiter);
+
+	w->job = job;
+	snprintf(w->digest, sizeof(w->digest), "%s", digest);
+	w->done = done;
+	w->data = data;
+	pthread_mutex_lock(&svc->blob_lock);
+	w->next = svc->claim_waiters;
+	svc->claim_waiters = w;
+	atomic_store(&svc->claim_waiting, true);
+	pthread_mutex_unlock(&svc->blob_lock);
+	br_loop_post(svc->loop, imaged_claims_retry, svc); /* never inline */
 }
 
 /* ------------------------------------------------------------------ reading */
@@ -237,8 +327,14 @@ imaged_blob_read(void *data, const void **ret_buf, br_err *err)
 		return br_err_set(err, BR_CANCELED, "read blob %s: canceled", r->digest);
 	br_arena_free(r->arena);
 	r->arena = br_arena_new();
-	if (br_rpc_call(r->content, &opts, "content.read", &br_content_read_req_schema, &req,
-	                &br_content_read_resp_schema, &resp, r->arena, err) < 0)
+	int rc = r->bridge != NULL
+	                 ? imaged_bridge_call(r->bridge, r->content, &opts, "content.read",
+	                                      &br_content_read_req_schema, &req,
+	                                      &br_content_read_resp_schema, &resp, r->arena, err)
+	                 : br_rpc_call(r->content, &opts, "content.read",
+	                               &br_content_read_req_schema, &req,
+	                               &br_content_read_resp_schema, &resp, r->arena, err);
+	if (rc < 0)
 		return br_err_wrap(err, "read blob %s", r->digest);
 	if (resp.data.len == 0)
 		return 0;
@@ -265,8 +361,12 @@ ingest_abort(struct imaged_ingest *w, br_err *err)
 	br_arena *arena = br_arena_new();
 	br_err cerr = BR_ERR_INIT;
 
-	int rc = br_rpc_call(w->job->svc->content, &opts, "content.abort",
-	                     &br_content_ref_req_schema, &req, NULL, NULL, arena, &cerr);
+	int rc = w->bridged
+	                 ? imaged_bridge_call(w->job->svc, w->job->svc->content, &opts,
+	                                      "content.abort", &br_content_ref_req_schema, &req,
+	                                      NULL, NULL, arena, &cerr)
+	                 : br_rpc_call(w->job->svc->content, &opts, "content.abort",
+	                               &br_content_ref_req_schema, &req, NULL, NULL, arena, &cerr);
 	br_arena_free(arena);
 	if (rc < 0 && cerr.code != BR_NOT_FOUND) {
 		br_err_copy(err, &cerr);
@@ -287,7 +387,7 @@ imaged_ingest_new(struct imaged_job *job, const char *digest, int64_t size,
 	br_err cerr = BR_ERR_INIT;
 
 	w->job = job;
-	snprintf(w->ref, sizeof(w->ref), "blob-%s", br_digest_hex(digest));
+	imaged_ingest_ref(digest, w->ref);
 	snprintf(w->digest, sizeof(w->digest), "%s", digest);
 	w->size = size;
 	struct br_content_ref_req req = {.ref = w->ref};
@@ -322,19 +422,88 @@ imaged_ingest_offset(const struct imaged_ingest *w)
 	return w->offset;
 }
 
+static int bridged_wait(struct imaged_ingest *w, br_err *err);
+
 int
 imaged_ingest_restart(struct imaged_ingest *w, br_err *err)
 {
+	if (bridged_wait(w, err) < 0)
+		return -1;
+	w->exists = false;
 	w->len = 0;
 	if (!w->started)
 		return 0;
 	return ingest_abort(w, err);
 }
 
+/* The end of the write in flight: what contentd answered. */
+static int
+bridged_wait(struct imaged_ingest *w, br_err *err)
+{
+	br_err cerr = BR_ERR_INIT;
+
+	if (!w->in_flight)
+		return 0;
+	w->in_flight = false;
+	int rc = imaged_bridge_wait(&w->call, &cerr);
+	br_arena_free(w->arena);
+	w->arena = NULL;
+	if (rc < 0 && cerr.code == BR_ALREADY_EXISTS) {
+		/* See ingest_flush. What was sent after it is dropped by contentd's refusal. */
+		w->exists = true;
+		w->started = false;
+		return 0;
+	}
+	if (rc < 0) {
+		br_err_copy(err, &cerr);
+		return br_err_wrap(err, "store blob %s", w->digest);
+	}
+	w->started = true;
+	return 0;
+}
+
+/* Hand what is buffered to the loop as the next write, once the one before ended (the worker
+ * fills the buffer again meanwhile); with `commit` (the final write), wait for its end too. */
+static int
+bridged_flush(struct imaged_ingest *w, bool commit, br_err *err)
+{
+	if (bridged_wait(w, err) < 0)
+		return -1;
+	if (w->exists) {
+		w->len = 0;
+		return 0;
+	}
+	w->req = (struct br_content_write_req){
+	        .ref = w->ref,
+	        .offset = w->offset,
+	        .data = {w->buf, w->len},
+	        .total = w->size,
+	        .expected = w->digest,
+	        .commit = commit,
+	};
+	w->call = (struct imaged_bridge){
+	        .svc = w->job->svc,
+	        .client = w->job->svc->content,
+	        .opts = imaged_content_opts(w->job),
+	        .method = "content.write",
+	        .ps = &br_content_write_req_schema,
+	        .params = &w->req,
+	};
+	w->arena = w->call.arena = br_arena_new();
+	imaged_bridge_start(&w->call); /* packs the chunk: the buffer is free again */
+	w->in_flight = true;
+	w->offset += (int64_t)w->len;
+	w->len = 0;
+	return commit ? bridged_wait(w, err) : 0;
+}
+
 /* Send what is buffered (with `commit`, the final write). */
 static int
 ingest_flush(struct imaged_ingest *w, bool commit, br_err *err)
 {
+	if (w->bridged)
+		return bridged_flush(w, commit, err);
+
 	struct br_content_write_req req = {
 	        .ref = w->ref,
 	        .offset = w->offset,
@@ -414,11 +583,27 @@ imaged_ingest_free(struct imaged_ingest *w)
 
 	if (w == NULL)
 		return;
+	bridged_wait(w, &ignored);
 	/* A canceled job leaves nothing; any other unfinished write stays for the next pull. */
 	if (!w->committed && w->started && imaged_job_canceled(w->job))
 		ingest_abort(w, &ignored);
 	free(w->buf);
 	free(w);
+}
+
+struct imaged_ingest *
+imaged_ingest_bridged(struct imaged_job *job, const char *digest, int64_t size, int64_t offset)
+{
+	struct imaged_ingest *w = xnew(struct imaged_ingest);
+
+	w->job = job;
+	w->bridged = true;
+	imaged_ingest_ref(digest, w->ref);
+	snprintf(w->digest, sizeof(w->digest), "%s", digest);
+	w->size = size;
+	w->offset = offset;
+	w->started = offset > 0;
+	return w;
 }
 
 int
@@ -448,4 +633,282 @@ imaged_blob_put(struct imaged_job *job, const void *buf, size_t len, const char 
 	}
 	imaged_blob_release(job->svc, digest);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ holding and storing on the
+ * loop */
+
+struct hold_op {
+	struct imaged_job *job;
+	bool snapshots;
+	const char *const *keys;
+	size_t n;
+	bool *missing;
+	size_t start, count;
+	imaged_done_fn done;
+	void *data;
+};
+
+static void hold_next(struct hold_op *h);
+
+static void
+hold_end(struct hold_op *h, const br_err *err)
+{
+	imaged_done_fn done = h->done;
+	void *data = h->data;
+
+	free(h);
+	done(data, err);
+}
+
+static void
+hold_answered(void *data, const br_err *err, void *result)
+{
+	struct hold_op *h = data;
+	const struct br_lease_missing_resp *resp = result;
+
+	if (err != NULL) {
+		br_err e = *err;
+		br_err_wrap(&e, "hold %s in lease %s", h->snapshots ? "snapshots" : "content",
+		            h->job->lease);
+		hold_end(h, &e);
+		return;
+	}
+	const struct br_lease_resource *missing = resp->missing.v;
+	for (size_t m = 0; m < resp->missing.n; m++)
+		for (size_t i = h->start; i < h->start + h->count; i++)
+			if (strcmp(missing[m].key, h->keys[i]) == 0)
+				h->missing[i] = true;
+	h->start += h->count;
+	hold_next(h);
+}
+
+static void
+hold_next(struct hold_op *h)
+{
+	if (h->start >= h->n) {
+		hold_end(h, NULL);
+		return;
+	}
+	struct imaged_service *svc = h->job->svc;
+	const char *service = h->snapshots ? "snapshots" : "content";
+	struct br_call_opts opts = {.ns = h->job->ns};
+	br_arena *arena = br_arena_new();
+	size_t left = h->n - h->start;
+
+	h->count = left < BR_LEASE_RESOURCES_MAX ? left : BR_LEASE_RESOURCES_MAX;
+	struct br_lease_resource *res = br_arena_alloc(arena, h->count * sizeof(*res));
+	for (size_t i = 0; i < h->count; i++) {
+		res[i].type = service;
+		res[i].key = h->keys[h->start + i];
+		h->missing[h->start + i] = false;
+	}
+	struct br_lease_resources_req req = {.id = h->job->lease, .resources = {res, h->count}};
+	imaged_call(svc, h->snapshots ? svc->snapshots : svc->content, &opts,
+	            br_lease_method(arena, service, "add"), &br_lease_resources_req_schema, &req,
+	            &br_lease_missing_resp_schema, hold_answered, h);
+	br_arena_free(arena); /* packed */
+}
+
+void
+imaged_hold_async(struct imaged_job *job, bool snapshots, const char *const *keys, size_t n,
+                  bool *ret_missing, imaged_done_fn done, void *data)
+{
+	struct hold_op *h = xnew(struct hold_op);
+
+	h->job = job;
+	h->snapshots = snapshots;
+	h->keys = keys;
+	h->n = n;
+	h->missing = ret_missing;
+	h->done = done;
+	h->data = data;
+	hold_next(h);
+}
+
+/* Storing a document: held in the job's lease; if missing, claimed, then written from its
+ * start (a partial ingest of it is dropped first) in chunks, the last one committing. */
+struct put_op {
+	struct imaged_job *job;
+	const unsigned char *buf;
+	size_t len;
+	char digest[BR_DIGEST_BUF];
+	const char *keys[1];
+	bool missing[1];
+	bool claimed;
+	size_t offset;
+	char ref[IMAGED_INGEST_REF_BUF];
+	imaged_done_fn done;
+	void *data;
+};
+
+static void
+put_end(struct put_op *p, const br_err *err)
+{
+	imaged_done_fn done = p->done;
+	void *data = p->data;
+	br_err e = BR_ERR_INIT;
+
+	if (err != NULL) {
+		e = *err;
+		if (e.code != BR_CANCELED)
+			br_err_wrap(&e, "store blob %s", p->digest);
+	}
+	if (p->claimed)
+		imaged_blob_release(p->job->svc, p->digest);
+	free(p);
+	done(data, err != NULL ? &e : NULL);
+}
+
+static void put_write(struct put_op *p);
+
+static void
+put_written(void *data, const br_err *err, void *result)
+{
+	struct put_op *p = data;
+
+	(void)result;
+	if (err != NULL && err->code == BR_ALREADY_EXISTS) {
+		put_end(p, NULL); /* there already; the lease holds it */
+		return;
+	}
+	if (err != NULL) {
+		put_end(p, err);
+		return;
+	}
+	if (p->offset >= p->len) {
+		put_end(p, NULL); /* committed */
+		return;
+	}
+	put_write(p);
+}
+
+static void
+put_write(struct put_op *p)
+{
+	size_t n = p->len - p->offset;
+
+	if (imaged_job_canceled(p->job)) {
+		br_err e = BR_ERR_INIT;
+		br_err_set(&e, BR_CANCELED, "canceled");
+		put_end(p, &e);
+		return;
+	}
+	if (n > BR_CHUNK_MAX)
+		n = BR_CHUNK_MAX;
+	struct br_content_write_req req = {
+	        .ref = p->ref,
+	        .offset = (int64_t)p->offset,
+	        .data = {p->buf + p->offset, n},
+	        .total = (int64_t)p->len,
+	        .expected = p->digest,
+	        .commit = p->offset + n == p->len,
+	};
+	struct br_call_opts opts = imaged_content_opts(p->job);
+	p->offset += n;
+	imaged_call(p->job->svc, p->job->svc->content, &opts, "content.write",
+	            &br_content_write_req_schema, &req, NULL, put_written, p);
+}
+
+static void
+put_aborted(void *data, const br_err *err, void *result)
+{
+	struct put_op *p = data;
+
+	(void)result;
+	if (err != NULL && err->code != BR_NOT_FOUND) {
+		put_end(p, err);
+		return;
+	}
+	put_write(p);
+}
+
+/* What contentd has of the blob's ingest: nothing (write it), or a part, dropped first. */
+static void
+put_status(void *data, const br_err *err, void *result)
+{
+	struct put_op *p = data;
+
+	(void)result;
+	if (err != NULL && err->code != BR_NOT_FOUND) {
+		put_end(p, err);
+		return;
+	}
+	if (err != NULL) {
+		put_write(p);
+		return;
+	}
+	struct br_content_ref_req req = {.ref = p->ref};
+	struct br_call_opts opts = imaged_content_opts(p->job);
+	imaged_call(p->job->svc, p->job->svc->content, &opts, "content.abort",
+	            &br_content_ref_req_schema, &req, NULL, put_aborted, p);
+}
+
+static void
+put_info(void *data, const br_err *err, void *result)
+{
+	struct put_op *p = data;
+
+	(void)result;
+	if (err == NULL) {
+		put_end(p, NULL); /* another job stored it meanwhile */
+		return;
+	}
+	if (err->code != BR_NOT_FOUND) {
+		put_end(p, err);
+		return;
+	}
+	struct br_content_ref_req req = {.ref = p->ref};
+	struct br_call_opts opts = imaged_content_opts(p->job);
+	imaged_call(p->job->svc, p->job->svc->content, &opts, "content.status",
+	            &br_content_ref_req_schema, &req, &br_content_status_schema, put_status, p);
+}
+
+static void
+put_claimed(void *data, const br_err *err)
+{
+	struct put_op *p = data;
+
+	if (err != NULL) {
+		put_end(p, err);
+		return;
+	}
+	p->claimed = true;
+	struct br_content_digest_req req = {.digest = p->digest};
+	struct br_call_opts opts = {0};
+	imaged_call(p->job->svc, p->job->svc->content, &opts, "content.info",
+	            &br_content_digest_req_schema, &req, NULL, put_info, p);
+}
+
+static void
+put_held(void *data, const br_err *err)
+{
+	struct put_op *p = data;
+
+	if (err != NULL) {
+		put_end(p, err);
+		return;
+	}
+	if (!p->missing[0]) {
+		put_end(p, NULL);
+		return;
+	}
+	imaged_blob_claim_async(p->job, p->digest, put_claimed, p);
+}
+
+void
+imaged_blob_put_async(struct imaged_job *job, const void *buf, size_t len, const char *digest,
+                      imaged_done_fn done, void *data)
+{
+	struct put_op *p = xnew(struct put_op);
+
+	p->job = job;
+	p->buf = buf;
+	p->len = len;
+	snprintf(p->digest, sizeof(p->digest), "%s", digest);
+	imaged_ingest_ref(digest, p->ref);
+	p->keys[0] = p->digest;
+	p->done = done;
+	p->data = data;
+	imaged_hold_async(job, false, p->keys, 1, p->missing, put_held, p);
 }

@@ -7,10 +7,14 @@
  * tags (records.c) and the RPC methods (service.c).
  *
  * Threading: the service, its database and every job record belong to the loop thread. A
- * job's work runs on its own thread (plus layer workers of its own), which talks to
- * contentd and snapshotd with synchronous RPC, reads its inputs from the job (set before the
- * thread starts, never changed), reports through imaged_job_step()/imaged_job_progress() and
- * reaches the database only by running a function on the loop (br_loop_call).
+ * pull is a flow on the loop (imaged_job_start_flow): it calls contentd and snapshotd
+ * asynchronously (imaged_call), fetches documents on libuv's pool (imaged_work) and hands its
+ * layers to worker threads of its own that only move bytes (unpack.c), whose calls to the
+ * stores the loop issues (struct imaged_bridge). Import, push and export still run on a
+ * thread of their own each, which talks to the stores with synchronous RPC, reads its inputs
+ * from the job (set before the thread starts, never changed), reports through
+ * imaged_job_step()/imaged_job_progress() and reaches the database only by running a
+ * function on the loop (br_loop_call).
  *
  * Leases (docs/leases.md): every job holds an expiring lease "job-<id>" in contentd and
  * snapshotd under which it writes and finds everything; every image record holds a lease
@@ -89,6 +93,8 @@ struct imaged_service {
 	pthread_mutex_t blob_lock;
 	pthread_cond_t blob_cond;
 	struct imaged_claim *claims;
+	struct claim_waiter *claim_waiters; /* flows waiting for a claim (blobs.c) */
+	atomic_bool claim_waiting;          /* claim_waiters is not empty */
 
 	/* Pull jobs started and failed (canceled ones aside) since start, for metrics. */
 	uint64_t pulls_started, pulls_failed;
@@ -99,6 +105,9 @@ struct imaged_service {
 /* The work of a job, on its own thread: 0 with *ret_result (a heap string: the image name),
  * or -1 with err. */
 typedef int (*imaged_job_fn)(struct imaged_job *job, char **ret_result, br_err *err);
+/* The work of a job as a flow on the loop: started once the job's lease exists, it ends the
+ * job with imaged_job_end(), at once or from a later completion. */
+typedef void (*imaged_flow_fn)(struct imaged_job *job);
 
 struct imaged_job {
 	struct imaged_service *svc;
@@ -106,8 +115,9 @@ struct imaged_job {
 	char id[IMAGED_JOB_ID_LEN + 1];
 	char lease[IMAGED_LEASE_BUF]; /* "job-<id>", in the job's namespace */
 	char *ns;
-	const char *kind; /* "pull" | "import" | "push" | "export" */
-	imaged_job_fn fn;
+	const char *kind;    /* "pull" | "import" | "push" | "export" */
+	imaged_job_fn fn;    /* a job on its own thread, or */
+	imaged_flow_fn flow; /* a flow on the loop */
 	void *arg;
 	void (*free_arg)(void *arg);
 	atomic_bool cancel;
@@ -144,6 +154,64 @@ struct imaged_job {
  */
 int imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, imaged_job_fn fn,
                      void *arg, void (*free_arg)(void *arg), struct imaged_job **ret, br_err *err);
+
+/*
+ * Start a job running `flow` on the loop, once its lease exists in both stores; as
+ * imaged_job_start otherwise. A flow never blocks the loop: it moves on from completions,
+ * of RPCs to the stores (imaged_call) and of blocking work on libuv's pool (imaged_work), and
+ * ends the job once with imaged_job_end(), when nothing it started is outstanding. It checks
+ * imaged_job_canceled() between its steps. Loop thread.
+ */
+int imaged_job_start_flow(struct imaged_service *svc, const char *ns, const char *kind,
+                          imaged_flow_fn flow, void *arg, void (*free_arg)(void *arg),
+                          struct imaged_job **ret, br_err *err);
+/* End a flow's job: rc 0 with `result` (heap, taken; may be NULL), or -1 with `err`. */
+void imaged_job_end(struct imaged_job *job, int rc, char *result, const br_err *err);
+
+/* An RPC issued on the loop: `done` runs there once, with err NULL on success and the reply
+ * decoded with `rs` into `result`, which lives until `done` returns. `params` are packed at
+ * once. Loop thread. */
+typedef void (*imaged_call_fn)(void *data, const br_err *err, void *result);
+void imaged_call(struct imaged_service *svc, br_rpc_client *client, const struct br_call_opts *opts,
+                 const char *method, const struct br_schema *ps, const void *params,
+                 const struct br_schema *rs, imaged_call_fn done, void *data);
+/* Blocking work (a registry fetch, a parse) on libuv's pool: work(data) there, then
+ * done(data) on the loop. Counted in svc->inflight. Loop thread. */
+void imaged_work(struct imaged_service *svc, void (*work)(void *data), void (*done)(void *data),
+                 void *data);
+
+/*
+ * A call that a worker thread (a layer worker) hands to the loop, which issues it
+ * asynchronously; the worker waits for its end at once (imaged_bridge_call) or goes on and
+ * waits later (imaged_bridge_start, then imaged_bridge_wait), so that it can prepare the next
+ * chunk while one is written. The worker packs the request itself as the call starts (its
+ * params are free again then); the loop only sends it. The arena the result is decoded into
+ * and the struct itself stay untouched until the wait returned. Worker threads only, never
+ * the loop.
+ */
+struct imaged_bridge {
+	struct imaged_service *svc;
+	br_rpc_client *client;
+	struct br_call_opts opts;
+	const char *method;
+	const struct br_schema *ps;
+	const void *params;
+	const struct br_schema *rs; /* NULL: no result wanted */
+	void *ret;
+	br_arena *arena;
+	/* the request, packed by the worker; the wait */
+	msgpack_sbuffer packed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	br_err err;
+};
+void imaged_bridge_start(struct imaged_bridge *c);
+int imaged_bridge_wait(struct imaged_bridge *c, br_err *err);
+int imaged_bridge_call(struct imaged_service *svc, br_rpc_client *client,
+                       const struct br_call_opts *opts, const char *method,
+                       const struct br_schema *ps, const void *params, const struct br_schema *rs,
+                       void *ret, br_arena *arena, br_err *err);
 
 /* Report the current step ("fetch layer sha256:..."). Job threads. */
 void imaged_job_step(struct imaged_job *job, const char *fmt, ...)
@@ -205,6 +273,10 @@ void imaged_jobs_renew_start(struct imaged_service *svc);
 
 /* ------------------------------------------------------------------ blobs (blobs.c) */
 
+/* "blob-<hex>": the ingest a blob is written under, by any job (see imaged_ingest_new). */
+#define IMAGED_INGEST_REF_BUF 80
+void imaged_ingest_ref(const char *digest, char out[IMAGED_INGEST_REF_BUF]);
+
 /* Call options for contentd and snapshotd on behalf of a job: its namespace and its lease. */
 struct br_call_opts imaged_content_opts(const struct imaged_job *job);
 struct br_call_opts imaged_snapshot_opts(const struct imaged_job *job);
@@ -227,6 +299,25 @@ int imaged_hold_snapshots(struct imaged_job *job, const char *const *keys, size_
 int imaged_blob_claim(struct imaged_service *svc, const char *digest,
                       const struct imaged_cancel *cancel, br_err *err);
 void imaged_blob_release(struct imaged_service *svc, const char *digest);
+
+/* ---- the same on the loop, for flows: each ends by calling done(data, err), err NULL on
+ * success, never inline. */
+typedef void (*imaged_done_fn)(void *data, const br_err *err);
+
+/* imaged_hold_blobs (or, with `snapshots`, imaged_hold_snapshots); `keys` and `ret_missing`
+ * stay valid until `done`. */
+void imaged_hold_async(struct imaged_job *job, bool snapshots, const char *const *keys, size_t n,
+                       bool *ret_missing, imaged_done_fn done, void *data);
+/* imaged_blob_claim: `done` once the claim is the caller's (release it with
+ * imaged_blob_release), or with CANCELED when the job was canceled while waiting. */
+void imaged_blob_claim_async(struct imaged_job *job, const char *digest, imaged_done_fn done,
+                             void *data);
+/* Look again at the claims waited for on the loop: after a release, a cancel. Loop thread
+ * (a br_loop_fn taking the service). */
+void imaged_claims_retry(void *svc);
+/* imaged_blob_put; `buf` stays valid until `done`. */
+void imaged_blob_put_async(struct imaged_job *job, const void *buf, size_t len, const char *digest,
+                           imaged_done_fn done, void *data);
 
 /* Read a whole blob of at most `max` bytes into a heap buffer (NUL-terminated). */
 int imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **ret,
@@ -257,8 +348,19 @@ int imaged_ingest_commit(struct imaged_ingest *w, br_err *err);
  * NULL. */
 void imaged_ingest_free(struct imaged_ingest *w);
 
-/* A blob in contentd read as a layer source (imaged_source_fn, apply.h). */
+/*
+ * The same write for a layer worker, its calls issued by the loop (struct imaged_bridge): the
+ * loop found the ingest's state first (imaged_ingest_offset's answer is `offset`); each full
+ * chunk is handed to the loop while the worker fills the next. Created on the loop; used and
+ * freed on the worker.
+ */
+struct imaged_ingest *imaged_ingest_bridged(struct imaged_job *job, const char *digest,
+                                            int64_t size, int64_t offset);
+
+/* A blob in contentd read as a layer source (imaged_source_fn, apply.h): directly, or with
+ * `bridge` set, through the loop of that service (a layer worker). */
 struct imaged_blob_reader {
+	struct imaged_service *bridge;
 	br_rpc_client *content;
 	const char *ns;
 	const char *digest;
@@ -276,9 +378,16 @@ void imaged_blob_reader_fini(struct imaged_blob_reader *r);
  * snapshots "berth.layer.<chain ID>" in the job's namespace, all held by the job's lease;
  * `config` gives the diffIDs. With a registry, missing blobs are downloaded (up to
  * imaged.max_concurrent_downloads at once, a half-written one continued with a Range
- * request); without one (import) they must already be in contentd. Writes the top chain ID.
- * On failure the extract snapshots of this call are gone. Job thread.
+ * request); without one (import) they must already be in contentd. Runs on the loop (and
+ * its workers, unpack.c) and calls done(data, err, chain_id) there, never inline: err NULL
+ * and the top chain ID, or why not. `reg`, `m` and `config` stay valid until then. On failure
+ * the extract snapshots of this unpack are gone. Loop thread.
  */
+typedef void (*imaged_unpack_fn)(void *data, const br_err *err, const char *chain_id);
+void imaged_unpack_start(struct imaged_job *job, struct imaged_registry *reg,
+                         const struct br_oci_manifest *m, const struct br_oci_image_config *config,
+                         imaged_unpack_fn done, void *data);
+/* The same for a job thread, which waits for it: 0 with the top chain ID, or -1. */
 int imaged_unpack(struct imaged_job *job, struct imaged_registry *reg,
                   const struct br_oci_manifest *m, const struct br_oci_image_config *config,
                   char ret_chain_id[BR_DIGEST_BUF], br_err *err);
@@ -298,8 +407,8 @@ void imaged_image_lease(const char *name, char out[IMAGED_LEASE_BUF]);
  * transaction with its leases (the blobs of the target, manifest, config and layers; the
  * snapshots of the layers of `config`'s chain) and the end of the job's lease, all queued in
  * the outbox in that order; with `keep_job_lease` (an archive with more images to come) the
- * job's lease stays. CANCELED if the job was canceled by then. Job thread (runs on the loop
- * and waits).
+ * job's lease stays. CANCELED if the job was canceled by then. The loop thread, or a job
+ * thread (then it runs on the loop, and the thread waits).
  */
 int imaged_store_image(struct imaged_job *job, const char *name, const struct br_descriptor *target,
                        const char *manifest_digest, const char *chain_id,
@@ -343,8 +452,8 @@ struct imaged_pull_arg {
 	struct imaged_creds creds; /* the call's, if it gave any */
 };
 void imaged_pull_arg_free(void *arg);
-/* The pull job (pull.c). */
-int imaged_pull_run(struct imaged_job *job, char **ret_result, br_err *err);
+/* The pull job, a flow (pull.c). */
+void imaged_pull_start(struct imaged_job *job);
 
 struct imaged_import_arg {
 	char *digest;   /* the archive blob */

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Jobs: long operations (pull, import) that run on their own threads and are followed with
- * jobs.get / jobs.wait / jobs.cancel.
+ * Jobs: long operations (pull, import, push, export), followed with jobs.get / jobs.wait /
+ * jobs.cancel. A pull is a flow on the loop (imaged_job_start_flow), the others still run on
+ * threads of their own; this file also has the loop's tools for flows: calls to the stores
+ * (imaged_call), blocking work on libuv's pool (imaged_work), and the calls workers hand to
+ * the loop (struct imaged_bridge).
  *
  * A job's record lives on the loop thread. Its thread reports steps by posting them to the
  * loop (br_loop_post), byte counts through two atomic counters and its items (layers) under
@@ -348,6 +351,7 @@ lease_lost(struct imaged_job *job, const char *daemon, const br_err *err)
 		           "the job wrote may have been collected",
 		           job->kind, job->lease, daemon);
 	atomic_store(&job->cancel, true);
+	br_loop_post(job->svc->loop, imaged_claims_retry, job->svc); /* its waits end */
 }
 
 static void
@@ -579,26 +583,21 @@ prune(struct imaged_service *svc)
 	}
 }
 
+/* The end of a job's work: `rc` 0 with `result` (taken), or -1 with `err`. Loop thread. */
 static void
-outcome_on_loop(void *arg)
+job_finish(struct imaged_job *job, int rc, char *result, const br_err *err)
 {
-	struct outcome *o = arg;
-	struct imaged_job *job = o->job;
 	struct imaged_service *svc = job->svc;
 
-	if (job->thread_running) {
-		pthread_join(job->thread, NULL);
-		job->thread_running = false;
-	}
 	svc->n_running--;
 	job->ended_at = br_db_now();
-	if (o->rc == 0) {
+	if (rc == 0) {
 		/* Done before it noticed that its lease was lost: the image is recorded, and its
 		 * own lease holds it from now on. */
 		br_err_clear(&job->error);
 		job->state = "done";
-		job->result = o->result;
-		o->result = NULL;
+		job->result = result;
+		result = NULL;
 		free(job->message);
 		job->message = xasprintf("%s done", job->kind);
 		br_log_info("IMAGE-JOB-DONE", "job %s: %s %s", job->id, job->kind,
@@ -612,12 +611,12 @@ outcome_on_loop(void *arg)
 		job->state = "failed";
 		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, job->error.msg);
 	} else {
-		job->state = o->err.code == BR_CANCELED ? "canceled" : "failed";
-		job->error = o->err;
-		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, o->err.msg);
+		job->state = err->code == BR_CANCELED ? "canceled" : "failed";
+		job->error = *err;
+		br_log_notice("IMAGE-JOB-FAIL", "job %s: %s", job->id, err->msg);
 		/* A canceled job leaves nothing; a failed one leaves its work for a retry until
 		 * its lease expires. */
-		if ((o->err.code == BR_CANCELED || strcmp(job->kind, "export") == 0) &&
+		if ((err->code == BR_CANCELED || strcmp(job->kind, "export") == 0) &&
 		    !job->lease_ended)
 			imaged_drop_job_lease(svc, job);
 	}
@@ -629,31 +628,47 @@ outcome_on_loop(void *arg)
 	while (job->waiters != NULL)
 		waiter_finish(job->waiters, NULL);
 	atomic_store(&job->watched, false);
-	free(o->result);
-	free(o);
+	free(result);
 	prune(svc);
 }
 
-int
-imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, imaged_job_fn fn,
-                 void *arg, void (*free_arg)(void *arg), struct imaged_job **ret, br_err *err)
+/* A job thread's outcome, on the loop. */
+static void
+outcome_on_loop(void *arg)
+{
+	struct outcome *o = arg;
+	struct imaged_job *job = o->job;
+
+	if (job->thread_running) {
+		pthread_join(job->thread, NULL);
+		job->thread_running = false;
+	}
+	job_finish(job, o->rc, o->result, &o->err);
+	free(o);
+}
+
+/* A new running job record, not started yet; NULL (arg freed) when none may start. */
+static struct imaged_job *
+job_new(struct imaged_service *svc, const char *ns, const char *kind, void *arg,
+        void (*free_arg)(void *arg), br_err *err)
 {
 	if (svc->stopping) {
 		free_arg(arg);
-		return br_err_set(err, BR_UNAVAILABLE, "berth-imaged is stopping");
+		br_err_set(err, BR_UNAVAILABLE, "berth-imaged is stopping");
+		return NULL;
 	}
 	if (svc->n_running >= IMAGED_MAX_RUNNING_JOBS) {
 		free_arg(arg);
-		return br_err_set(err, BR_RESOURCE_EXHAUSTED,
-		                  "%d jobs are running already; wait for one to end",
-		                  IMAGED_MAX_RUNNING_JOBS);
+		br_err_set(err, BR_RESOURCE_EXHAUSTED,
+		           "%d jobs are running already; wait for one to end",
+		           IMAGED_MAX_RUNNING_JOBS);
+		return NULL;
 	}
 	struct imaged_job *job = xnew(struct imaged_job);
 	job->svc = svc;
 	imaged_random_id(job->id);
 	job->ns = xstrdup(ns);
 	job->kind = kind;
-	job->fn = fn;
 	job->arg = arg;
 	job->free_arg = free_arg;
 	job->state = "running";
@@ -669,19 +684,263 @@ imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, i
 	atomic_init(&job->updated_at, job->started_at);
 	atomic_init(&job->watched, false);
 	atomic_init(&job->notify_pending, false);
+	return job;
+}
+
+/* The job is running: listed and counted. */
+static void
+job_started(struct imaged_job *job, struct imaged_job **ret)
+{
+	struct imaged_service *svc = job->svc;
+
+	job->next = svc->jobs;
+	svc->jobs = job;
+	svc->n_running++;
+	if (strcmp(job->kind, "pull") == 0)
+		svc->pulls_started++;
+	br_log_info("IMAGE-JOB-START", "job %s: %s started", job->id, job->kind);
+	*ret = job;
+}
+
+int
+imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, imaged_job_fn fn,
+                 void *arg, void (*free_arg)(void *arg), struct imaged_job **ret, br_err *err)
+{
+	struct imaged_job *job = job_new(svc, ns, kind, arg, free_arg, err);
+
+	if (job == NULL)
+		return -1;
+	job->fn = fn;
 	int rc = pthread_create(&job->thread, NULL, job_main, job);
 	if (rc != 0) {
 		job_free(job);
 		return br_err_errno(err, BR_RESOURCE_EXHAUSTED, rc, "start a %s job", kind);
 	}
 	job->thread_running = true;
-	job->next = svc->jobs;
-	svc->jobs = job;
-	svc->n_running++;
-	if (strcmp(kind, "pull") == 0)
-		svc->pulls_started++;
-	br_log_info("IMAGE-JOB-START", "job %s: %s started", job->id, kind);
-	*ret = job;
+	job_started(job, ret);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ jobs on the loop */
+
+struct job_call {
+	imaged_call_fn done;
+	void *data;
+	br_arena *arena;
+};
+
+static void
+job_call_done(void *arg, const br_err *err, void *result)
+{
+	struct job_call *c = arg;
+
+	c->done(c->data, err, result);
+	br_arena_free(c->arena);
+	free(c);
+}
+
+void
+imaged_call(struct imaged_service *svc, br_rpc_client *client, const struct br_call_opts *opts,
+            const char *method, const struct br_schema *ps, const void *params,
+            const struct br_schema *rs, imaged_call_fn done, void *data)
+{
+	struct job_call *c = xnew(struct job_call);
+
+	c->done = done;
+	c->data = data;
+	c->arena = br_arena_new();
+	br_rpc_call_async(client, svc->loop, opts, method, ps, params, rs, c->arena, job_call_done,
+	                  c);
+}
+
+struct job_work {
+	uv_work_t req;
+	struct imaged_service *svc;
+	void (*work)(void *data);
+	void (*done)(void *data);
+	void *data;
+};
+
+static void
+job_work_run(uv_work_t *req)
+{
+	struct job_work *w = req->data;
+
+	w->work(w->data);
+}
+
+static void
+job_work_done(uv_work_t *req, int status)
+{
+	struct job_work *w = req->data;
+
+	/* Nothing cancels queued work; should it be, it still has to run for its caller. */
+	if (status == UV_ECANCELED)
+		w->work(w->data);
+	w->svc->inflight--;
+	w->done(w->data);
+	free(w);
+}
+
+void
+imaged_work(struct imaged_service *svc, void (*work)(void *data), void (*done)(void *data),
+            void *data)
+{
+	struct job_work *w = xnew(struct job_work);
+
+	w->req.data = w;
+	w->svc = svc;
+	w->work = work;
+	w->done = done;
+	w->data = data;
+	svc->inflight++;
+	uv_queue_work(svc->uv, &w->req, job_work_run, job_work_done);
+}
+
+static void
+bridge_done(void *data, const br_err *err, void *result)
+{
+	struct imaged_bridge *c = data;
+
+	pthread_mutex_lock(&c->mu);
+	if (err != NULL)
+		c->err = *err;
+	else if (c->rs != NULL && c->ret != NULL)
+		memcpy(c->ret, result, c->rs->size);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+bridge_issue(void *data)
+{
+	struct imaged_bridge *c = data;
+
+	br_rpc_call_async_packed(c->client, c->svc->loop, &c->opts, c->method, c->packed.data,
+	                         c->packed.size, c->rs, c->arena, bridge_done, c);
+	msgpack_sbuffer_destroy(&c->packed);
+}
+
+void
+imaged_bridge_start(struct imaged_bridge *c)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->done = false;
+	br_err_clear(&c->err);
+	br_rpc_pack(&c->packed, &c->opts, c->method, c->ps, c->params); /* here, not on the loop */
+	br_loop_post(c->svc->loop, bridge_issue, c);
+}
+
+int
+imaged_bridge_wait(struct imaged_bridge *c, br_err *err)
+{
+	pthread_mutex_lock(&c->mu);
+	while (!c->done)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	if (c->err.code != BR_OK) {
+		br_err_copy(err, &c->err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+imaged_bridge_call(struct imaged_service *svc, br_rpc_client *client,
+                   const struct br_call_opts *opts, const char *method, const struct br_schema *ps,
+                   const void *params, const struct br_schema *rs, void *ret, br_arena *arena,
+                   br_err *err)
+{
+	struct imaged_bridge c = {
+	        .svc = svc,
+	        .client = client,
+	        .opts = *opts,
+	        .method = method,
+	        .ps = ps,
+	        .params = params,
+	        .rs = rs,
+	        .ret = ret,
+	        .arena = arena,
+	};
+
+	imaged_bridge_start(&c);
+	return imaged_bridge_wait(&c, err);
+}
+
+void
+imaged_job_end(struct imaged_job *job, int rc, char *result, const br_err *err)
+{
+	job_finish(job, rc, result, err);
+}
+
+/* The job's lease is in contentd (`snapshots` false) or in both: on to the next store, or to
+ * the job's flow. */
+static void flow_lease_put(struct imaged_job *job, bool snapshots);
+
+static void
+flow_lease_done(struct imaged_job *job, bool snapshots, const br_err *err)
+{
+	if (err != NULL) {
+		br_err e = *err;
+		br_err_wrap(&e, "lease %s", job->lease);
+		br_err_wrap(&e, "%s", job->kind);
+		imaged_job_end(job, -1, NULL, &e);
+		return;
+	}
+	if (!snapshots) {
+		flow_lease_put(job, true);
+		return;
+	}
+	atomic_store(&job->lease_held, true); /* renewals may start */
+	job->flow(job);
+}
+
+static void
+flow_lease_content_done(void *data, const br_err *err, void *result)
+{
+	(void)result;
+	flow_lease_done(data, false, err);
+}
+
+static void
+flow_lease_snapshots_done(void *data, const br_err *err, void *result)
+{
+	(void)result;
+	flow_lease_done(data, true, err);
+}
+
+static void
+flow_lease_put(struct imaged_job *job, bool snapshots)
+{
+	const char *keys[2], *values[2];
+	struct br_lease_put_req put;
+	struct br_call_opts opts = {.ns = job->ns};
+	br_arena *arena = br_arena_new();
+
+	job_lease_put(job, keys, values, &put);
+	imaged_call(job->svc, snapshots ? job->svc->snapshots : job->svc->content, &opts,
+	            br_lease_method(arena, snapshots ? "snapshots" : "content", "put"),
+	            &br_lease_put_req_schema, &put, NULL,
+	            snapshots ? flow_lease_snapshots_done : flow_lease_content_done, job);
+	br_arena_free(arena); /* the request is packed */
+}
+
+int
+imaged_job_start_flow(struct imaged_service *svc, const char *ns, const char *kind,
+                      imaged_flow_fn flow, void *arg, void (*free_arg)(void *arg),
+                      struct imaged_job **ret, br_err *err)
+{
+	struct imaged_job *job = job_new(svc, ns, kind, arg, free_arg, err);
+
+	if (job == NULL)
+		return -1;
+	job->flow = flow;
+	job_started(job, ret);
+	flow_lease_put(job, false);
 	return 0;
 }
 
@@ -759,6 +1018,7 @@ imaged_handle_jobs_cancel(br_call *call, void *data)
 		free(job->message);
 		job->message = xstrdup("canceling");
 		changed_on_loop(job);
+		br_loop_post(job->svc->loop, imaged_claims_retry, job->svc); /* its waits end */
 	}
 	reply_job(call, job);
 }
@@ -775,6 +1035,7 @@ imaged_jobs_stop(struct imaged_service *svc)
 		while (job->waiters != NULL)
 			waiter_finish(job->waiters, &err);
 	}
+	br_loop_post(svc->loop, imaged_claims_retry, svc);
 }
 
 void

@@ -164,7 +164,10 @@ imaged_store_image(struct imaged_job *job, const char *name, const struct br_des
 	        .snapshots = {snaps, nl},
 	        .keep_job_lease = keep_job_lease,
 	};
-	br_loop_call(job->svc->loop, store_on_loop, &op);
+	if (br_loop_on_thread(job->svc->loop))
+		store_on_loop(&op);
+	else
+		br_loop_call(job->svc->loop, store_on_loop, &op);
 	br_arena_free(arena);
 	if (op.rc < 0) {
 		br_err_copy(err, &op.err);

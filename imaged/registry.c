@@ -150,6 +150,48 @@ imaged_header_is(const char *p, size_t len, const char *name)
 	return len > n && strncasecmp(p, name, n) == 0;
 }
 
+bool
+imaged_header_status(const char *p, size_t len, char *reason, size_t reason_size)
+{
+	if (len < 5 || strncmp(p, "HTTP/", 5) != 0)
+		return false;
+	/* "HTTP/1.1 404 Not Found\r\n": the reason phrase is what follows the second space. */
+	const char *sp = memchr(p, ' ', len);
+	const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
+	reason[0] = '\0';
+	if (sp2 != NULL) {
+		_cleanup_free_ char *r = imaged_header_value(sp2, len - (size_t)(sp2 - p), 1);
+		if (r != NULL)
+			snprintf(reason, reason_size, "%s", r);
+	}
+	return true;
+}
+
+bool
+imaged_header_take(const char *p, size_t len, const char *name, char **slot)
+{
+	if (!imaged_header_is(p, len, name))
+		return false;
+	free(*slot);
+	*slot = imaged_header_value(p, len, strlen(name));
+	return true;
+}
+
+bool
+imaged_header_challenge(const char *p, size_t len, char **slot)
+{
+	if (!imaged_header_is(p, len, "www-authenticate:"))
+		return false;
+	_cleanup_free_ char *v = imaged_header_value(p, len, strlen("www-authenticate:"));
+	size_t have = *slot != NULL ? strlen(*slot) : 0;
+	if (v != NULL && have + strlen(v) + 2 <= IMAGED_CHALLENGE_HEADER_MAX) {
+		char *joined = xasprintf("%s%s%s", have ? *slot : "", have ? ", " : "", v);
+		free(*slot);
+		*slot = joined;
+	}
+	return true;
+}
+
 static void
 reset_headers(struct imaged_fetch *f)
 {
@@ -187,34 +229,12 @@ header_cb(char *p, size_t size, size_t n, void *data)
 	f->http->idle_since = br_now_ms();
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		reset_headers(f);
-		/* "HTTP/1.1 404 Not Found\r\n": keep the reason phrase. */
-		const char *sp = memchr(p, ' ', len);
-		const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
-		if (sp2 != NULL) {
-			char *r = imaged_header_value(sp2, len - (size_t)(sp2 - p), 1);
-			if (r != NULL)
-				snprintf(f->reason, sizeof(f->reason), "%s", r);
-			free(r);
-		}
-	} else if (imaged_header_is(p, len, "content-type:")) {
-		free(f->content_type);
-		f->content_type = imaged_header_value(p, len, strlen("content-type:"));
-	} else if (imaged_header_is(p, len, "docker-content-digest:")) {
-		free(f->docker_digest);
-		f->docker_digest = imaged_header_value(p, len, strlen("docker-content-digest:"));
-	} else if (imaged_header_is(p, len, "www-authenticate:")) {
-		/* Several headers are one list of challenges, joined by commas. */
-		_cleanup_free_ char *v = imaged_header_value(p, len, strlen("www-authenticate:"));
-		size_t have = f->www_authenticate ? strlen(f->www_authenticate) : 0;
-		if (v != NULL && have + strlen(v) + 2 <= IMAGED_CHALLENGE_HEADER_MAX) {
-			char *joined = xasprintf("%s%s%s", have ? f->www_authenticate : "",
-			                         have ? ", " : "", v);
-			free(f->www_authenticate);
-			f->www_authenticate = joined;
-		}
-	} else if (imaged_header_is(p, len, "retry-after:")) {
-		free(f->retry_after);
-		f->retry_after = imaged_header_value(p, len, strlen("retry-after:"));
+		imaged_header_status(p, len, f->reason, sizeof(f->reason));
+	} else if (imaged_header_take(p, len, "content-type:", &f->content_type) ||
+	           imaged_header_take(p, len, "docker-content-digest:", &f->docker_digest) ||
+	           imaged_header_challenge(p, len, &f->www_authenticate) ||
+	           imaged_header_take(p, len, "retry-after:", &f->retry_after)) {
+		/* taken */
 	} else if (imaged_header_is(p, len, "content-range:")) {
 		char *v = imaged_header_value(p, len, strlen("content-range:"));
 		f->content_range = content_range_start(v);

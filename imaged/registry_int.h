@@ -105,6 +105,19 @@ int imaged_registry_error(const char *method, const char *url, long status, cons
 char *imaged_header_value(const char *p, size_t len, size_t name_len);
 bool imaged_header_is(const char *p, size_t len, const char *name);
 
+/*
+ * The header lines every registry response callback reads alike. Each returns whether line
+ * `p` was its kind and, if so, took it in:
+ *   - imaged_header_status: a status line ("HTTP/1.1 404 Not Found"), which starts a new
+ *     response (the caller resets what it kept): its reason phrase into `reason`;
+ *   - imaged_header_take: header `name` (with the colon), its value replacing *slot;
+ *   - imaged_header_challenge: WWW-Authenticate, added to the list *slot (several headers
+ *     are one list of challenges, joined by commas; IMAGED_CHALLENGE_HEADER_MAX in all).
+ */
+bool imaged_header_status(const char *p, size_t len, char *reason, size_t reason_size);
+bool imaged_header_take(const char *p, size_t len, const char *name, char **slot);
+bool imaged_header_challenge(const char *p, size_t len, char **slot);
+
 /* The TLS settings of endpoint `ep` on handle `e`: its CA file in addition to the system's,
  * verification off only where configured, its client certificate. */
 CURLcode imaged_set_tls(CURL *e, const struct imaged_endpoint *ep);

@@ -58,13 +58,6 @@ request_reset_headers(struct request_state *s)
 	s->reason[0] = '\0';
 }
 
-static void
-take_header(char **slot, const char *p, size_t len, const char *name)
-{
-	free(*slot);
-	*slot = imaged_header_value(p, len, strlen(name));
-}
-
 static size_t
 request_header_cb(char *p, size_t size, size_t n, void *data)
 {
@@ -73,24 +66,14 @@ request_header_cb(char *p, size_t size, size_t n, void *data)
 
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		request_reset_headers(s);
-		const char *sp = memchr(p, ' ', len);
-		const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
-		if (sp2 != NULL) {
-			_cleanup_free_ char *r =
-			        imaged_header_value(sp2, len - (size_t)(sp2 - p), 1);
-			if (r != NULL)
-				snprintf(s->reason, sizeof(s->reason), "%s", r);
-		}
-	} else if (imaged_header_is(p, len, "location:")) {
-		take_header(&s->resp.location, p, len, "location:");
-	} else if (imaged_header_is(p, len, "range:")) {
-		take_header(&s->resp.range, p, len, "range:");
-	} else if (imaged_header_is(p, len, "docker-upload-uuid:")) {
-		take_header(&s->resp.upload_uuid, p, len, "docker-upload-uuid:");
-	} else if (imaged_header_is(p, len, "docker-content-digest:")) {
-		take_header(&s->resp.docker_digest, p, len, "docker-content-digest:");
-	} else if (imaged_header_is(p, len, "www-authenticate:")) {
-		take_header(&s->www_authenticate, p, len, "www-authenticate:");
+		imaged_header_status(p, len, s->reason, sizeof(s->reason));
+	} else {
+		(void)(imaged_header_take(p, len, "location:", &s->resp.location) ||
+		       imaged_header_take(p, len, "range:", &s->resp.range) ||
+		       imaged_header_take(p, len, "docker-upload-uuid:", &s->resp.upload_uuid) ||
+		       imaged_header_take(p, len,
+		                          "docker-content-digest:", &s->resp.docker_digest) ||
+		       imaged_header_challenge(p, len, &s->www_authenticate));
 	}
 	return len;
 }

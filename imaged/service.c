@@ -78,8 +78,8 @@ handle_pull(br_call *call, void *data)
 	a->ref = xstrdup(req->ref);
 	a->platform = req->platform ? xstrdup(req->platform) : NULL;
 	imaged_creds_set(&a->creds, &req->auth);
-	if (imaged_job_start(data, br_call_ns(call), "pull", imaged_pull_run, a,
-	                     imaged_pull_arg_free, &job, &err) < 0) {
+	if (imaged_job_start_flow(data, br_call_ns(call), "pull", imaged_pull_start, a,
+	                          imaged_pull_arg_free, &job, &err) < 0) {
 		br_err_wrap(&err, "pull %s", name);
 		br_call_fail(call, &err);
 		return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unpacking an image's layers into snapshots, shared by pull and import.
+ * Unpacking an image's layers into snapshots, shared by pull and import: the loop's half
+ * (unpack_int.h; the workers' half is unpack_worker.c).
  *
  * Each layer becomes a committed snapshot "berth.layer.<chain ID>", whose parent is the
  * previous layer's. A layer is unpacked into a scratch snapshot ("berth.extract.<random>-
@@ -8,304 +9,149 @@
  * that space are made by daemons only (the front door refuses them), so a layer snapshot that
  * exists was made by an imaged and is reused.
  *
- * First every layer's blob and snapshot is added to the job's lease, which answers which of
- * them are missing: from then on no collection can take what the job found, and what it
- * writes is held as it appears.
+ * Everything here runs on the loop and never blocks: each call to contentd and snapshotd is
+ * asynchronous, and each step goes on from the completion of the one before. First every
+ * layer's blob and snapshot is added to the job's lease, which answers which of them are
+ * missing: from then on no collection can take what the job found, and what it writes is held
+ * as it appears. Then the layers are handed out, first first, to the job's workers
+ * (imaged.max_concurrent_downloads of them for a pull, imaged.max_concurrent_unpacks for an
+ * import). Before a layer's blob is fetched the loop claims it (one writer per blob in this
+ * daemon: two pulls sharing a layer download it once) and asks contentd what it has of it:
+ * a whole blob is not fetched again, a part is continued with an HTTP Range request. A layer
+ * whose blob is missing is fetched and unpacked as it arrives (the bytes go to contentd and
+ * into the snapshot in one pass, never read back; contentd checks the blob digest as it
+ * commits them, the unpacker the diffID); a layer whose blob is in contentd is unpacked from
+ * there. With overlayfs each layer unpacks on its own, into a snapshot without a parent, side
+ * by side with the others (up to imaged.max_concurrent_unpacks at once); the loop commits them
+ * in chain order, stacking each onto the previous one (snapshots.commit with a parent), after
+ * a worker gave the directories a layer wrote into without listing them the attributes its
+ * parents show there (apply.h). A snapshotter that copies parents into a child (native)
+ * unpacks a layer only once its parent is committed; layers further on are fetched into
+ * contentd meanwhile.
  *
- * Then worker threads (imaged.max_concurrent_downloads for a pull, imaged.max_concurrent_
- * unpacks for an import) take the layers, first first. A layer whose blob is missing is
- * fetched and unpacked as it arrives: the bytes go to contentd and into the snapshot in one
- * pass, never read back. contentd checks the blob digest as it commits them (at the stream's
- * end, before the unpack can succeed); the unpacker hashes the diffID. A layer whose blob is in
- * contentd is unpacked from there. With overlayfs each layer unpacks on its own, into a snapshot
- * without a parent, side by side with the others (up to imaged.max_concurrent_unpacks at once); the
- * job's thread commits them in chain order, stacking each onto the previous one (snapshots.commit
- * with a parent), after giving the directories a layer wrote into without listing them the
- * attributes its parents show there (apply.h). A snapshotter that copies parents into a child
- * (native) unpacks a layer only once its parent is committed; layers further on are fetched
- * into contentd meanwhile.
- *
- * A blob that an interrupted job left half written in contentd is continued with an HTTP
- * Range request and then unpacked from contentd. An extract snapshot whose digests turn out
- * wrong is removed. A download that breaks off within a job is continued by the registry
- * client itself (registry.h), so the unpacker reading it sees one unbroken stream and the
- * hashes run over the joined bytes.
+ * The first failure stops the rest: workers drop what they do, and once nothing is
+ * outstanding the extract snapshots of this unpack are removed (should that fail, the job's
+ * lease is all that holds them) and the caller learns why.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/proto/content.h"
 #include "common/proto/snapshots.h"
 #include "common/xalloc.h"
-#include "imaged/apply.h"
-#include "imaged/imaged.h"
+#include "imaged/unpack_int.h"
 
-enum layer_state {
-	LAYER_PENDING = 0, /* its blob is not in contentd; nobody works on it */
-	LAYER_STORED,      /* its blob is in contentd, its snapshot is still to be made */
-	LAYER_WORKING,     /* a worker fetches or unpacks it */
-	LAYER_READY,       /* unpacked and verified into `extract`, to be committed in order */
-	LAYER_DONE,        /* blob in contentd and snapshot committed */
-	LAYER_FAILED,
-};
+static void advance(struct unpack *u);
+static void try_commit(struct unpack *u);
+static void maybe_finish(struct unpack *u);
 
-struct layer {
-	const struct br_oci_descriptor *desc;
-	const char *diff_id;
-	char chain_id[BR_DIGEST_BUF];
-	char key[IMAGED_KEY_BUF]; /* its snapshot */
-	const char *parent;       /* the previous layer's snapshot key, NULL for the first */
-	bool have_snapshot;
-	enum layer_state state;
-	char *extract;                      /* READY: the scratch snapshot it is in */
-	char *extract_dir;                  /* ... and that snapshot's directory */
-	struct imaged_implied_dirs implied; /* READY, stacked: directories to fix at commit */
-};
+/* ------------------------------------------------------------------ bookkeeping */
 
-struct unpack {
-	struct imaged_job *job;
-	struct imaged_registry *reg;
-	struct layer *layers;
-	size_t n;
-	bool stacked;    /* layers unpack without parents and are stacked at commit */
-	int max_unpacks; /* layers unpacked at once */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int unpacking; /* workers unpacking now (lock) */
-	bool failed;   /* (lock) a layer failed; `error` says why */
-	br_err error;
-	atomic_bool stop;
-	struct imaged_cancel cancel;
-};
-
-/* ------------------------------------------------------------------ downloads */
-
-/* A registry download written to contentd and passed on: the layer source of a streamed
- * unpack, or the loop of a plain download. The job holds the blob's claim meanwhile. */
-struct tee {
-	struct unpack *u;
-	const struct layer *l;
-	struct imaged_fetch *fetch;
-	struct imaged_ingest *ingest;
-	int64_t received; /* bytes of the blob contentd has or was sent */
-	bool ended;
-	bool claimed;
-	bool exists; /* the blob is in contentd (another job wrote it meanwhile, or the ingest
-	              * had every byte and was committed): nothing to fetch */
-};
-
-/* The index of the tee's layer: its item in the job's progress. */
-static size_t
-tee_item(const struct tee *t)
+/* Record the first failure: nothing new starts, workers drop what they do. */
+static void
+fail(struct unpack *u, const br_err *err)
 {
-	return (size_t)(t->l - t->u->layers);
-}
-
-static ssize_t
-tee_read(void *data, const void **ret_buf, br_err *err)
-{
-	struct tee *t = data;
-
-	if (t->ended)
-		return 0;
-	ssize_t n = imaged_fetch_read(t->fetch, ret_buf, err);
-	if (n < 0)
-		return -1;
-	if (n == 0) {
-		t->ended = true;
-		imaged_job_item_state(t->u->job, tee_item(t), IMAGED_ITEM_VERIFYING);
-		if (t->received != t->l->desc->size)
-			return br_err_set(err, BR_FAILED_PRECONDITION,
-			                  "GET %s: %lld bytes, but the manifest says %lld",
-			                  imaged_fetch_url(t->fetch), (long long)t->received,
-			                  (long long)t->l->desc->size);
-		return imaged_ingest_commit(t->ingest, err) < 0 ? -1 : 0;
+	if (!u->failed) {
+		u->failed = true;
+		u->error = *err;
+		atomic_store(&u->stop, true);
 	}
-	t->received += n;
-	if (t->received > t->l->desc->size)
-		return br_err_set(err, BR_FAILED_PRECONDITION,
-		                  "GET %s: more than the %lld bytes the manifest says",
-		                  imaged_fetch_url(t->fetch), (long long)t->l->desc->size);
-	if (imaged_ingest_write(t->ingest, *ret_buf, (size_t)n, err) < 0)
-		return -1;
-	imaged_job_progress(t->u->job, n, 0);
-	imaged_job_item_progress(t->u->job, tee_item(t), n);
-	return n;
+	maybe_finish(u);
 }
 
 static void
-tee_close(struct tee *t)
+fail_layer(struct layer *l, const br_err *err, const char *what)
 {
-	imaged_fetch_close(t->fetch);
-	imaged_ingest_free(t->ingest);
-	if (t->claimed)
-		imaged_blob_release(t->u->job->svc, t->l->desc->digest);
-	t->fetch = NULL;
-	t->ingest = NULL;
-	t->claimed = false;
+	struct unpack *u = l->task.u;
+	br_err e = *err;
+
+	l->state = LAYER_FAILED;
+	if (what != NULL && e.code != BR_CANCELED)
+		br_err_wrap(&e, "%s %s", what, l->desc->digest);
+	fail(u, &e);
 }
 
-/*
- * An ingest that has every byte of its blob (its writer died between the last write and the
- * commit) needs no download, and a request for the bytes after its end would be answered
- * 416: commit it. Bytes that do not hash to the digest are dropped with the ingest by
- * contentd (FAILED_PRECONDITION), and the ingest starts over. 1 when the blob is stored, 0
- * when the ingest is empty again.
- */
-static int
-commit_whole(struct imaged_ingest *w, br_err *err)
+/* A call or task of `u` came back. False when the unpack failed meanwhile: the caller only
+ * tidies up what is its own. */
+static bool
+answered(struct unpack *u)
 {
-	br_err cerr = BR_ERR_INIT;
-
-	if (imaged_ingest_commit(w, &cerr) == 0)
-		return 1;
-	if (cerr.code != BR_FAILED_PRECONDITION) {
-		br_err_copy(err, &cerr);
-		return -1;
+	u->busy--;
+	if (!u->failed && imaged_job_canceled(u->job)) {
+		br_err e = BR_ERR_INIT;
+		br_err_set(&e, BR_CANCELED, "canceled");
+		fail(u, &e);
 	}
-	return imaged_ingest_restart(w, err) < 0 ? -1 : 0;
-}
-
-/*
- * Open the download of layer `l` from byte `offset` on: from the registry, and for a
- * nondistributable (foreign) layer that the registry does not have, from the descriptor's
- * `urls` instead, in order, http and https ones only (the image spec: such a layer is
- * fetched like any other; its urls are where else it may be). Digest and size are checked
- * the same either way.
- */
-static int
-open_layer(struct unpack *u, struct imaged_http *http, const struct layer *l, int64_t offset,
-           struct imaged_fetch **ret, br_err *err)
-{
-	_cleanup_free_ char *path = xasprintf("blobs/%s", l->desc->digest);
-	size_t tried = 0;
-
-	if (imaged_fetch_open_at(u->reg, http, path, NULL, l->desc->size, offset, &u->cancel, ret,
-	                         err) == 0)
-		return 0;
-	if (err->code != BR_NOT_FOUND || !l->desc->nondistributable || l->desc->n_urls == 0)
-		return -1;
-	for (size_t i = 0; i < l->desc->n_urls; i++) {
-		const char *url = l->desc->urls[i];
-		if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-			continue;
-		tried++;
-		br_err uerr = BR_ERR_INIT;
-		if (imaged_fetch_open_url(u->reg, http, url, l->desc->size, offset, &u->cancel, ret,
-		                          &uerr) == 0)
-			return 0;
-		br_err_copy(err, &uerr);
-		if (uerr.code == BR_CANCELED)
-			return -1;
+	if (u->failed) {
+		maybe_finish(u);
+		return false;
 	}
-	if (tried == 0)
-		return br_err_wrap(err, "nondistributable layer: the registry does not have it and "
-		                        "none of its urls is http or https");
-	return br_err_wrap(err,
-	                   "nondistributable layer: the registry does not have it, nor "
-	                   "its urls (%zu tried)",
-	                   tried);
+	return true;
 }
 
-/*
- * Claim layer `l`'s blob, and unless it is in contentd (t->exists: it appeared meanwhile, or
- * its ingest was whole and is now committed) open its ingest, continuing what contentd has of
- * it, and the registry download of the rest. t->received > 0 says contentd had part of it:
- * then the layer is better unpacked from contentd once whole.
- */
-static int
-tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, struct tee *t,
-         br_err *err)
+static struct br_call_opts
+snapshot_opts(const struct unpack *u)
 {
-	struct imaged_service *svc = u->job->svc;
-	bool have = false;
-
-	memset(t, 0, sizeof(*t));
-	t->u = u;
-	t->l = l;
-	if (imaged_blob_claim(svc, l->desc->digest, &u->cancel, err) < 0)
-		return -1;
-	t->claimed = true;
-	if (imaged_blob_exists(svc->content, l->desc->digest, &have, err) < 0)
-		goto fail;
-	if (have) {
-		t->exists = true;
-		return 0;
-	}
-	if (imaged_ingest_new(u->job, l->desc->digest, l->desc->size, &t->ingest, err) < 0)
-		goto fail;
-	int64_t offset = imaged_ingest_offset(t->ingest);
-	if (offset > 0 && offset == l->desc->size) {
-		int rc = commit_whole(t->ingest, err);
-		if (rc < 0)
-			goto fail;
-		if (rc > 0) {
-			t->exists = true;
-			imaged_job_progress(u->job, l->desc->size, 0);
-			return 0;
-		}
-		offset = 0;
-	}
-	if (open_layer(u, http, l, offset, &t->fetch, err) < 0)
-		goto fail;
-	if (imaged_fetch_offset(t->fetch) != offset &&
-	    imaged_ingest_restart(t->ingest, err) < 0) /* the registry sent it all */
-		goto fail;
-	t->received = imaged_fetch_offset(t->fetch);
-	imaged_job_progress(u->job, t->received, 0);
-	imaged_job_item_state(u->job, tee_item(t), IMAGED_ITEM_DOWNLOADING);
-	imaged_job_item_progress(u->job, tee_item(t), t->received);
-	return 0;
-fail:
-	tee_close(t);
-	return -1;
+	return imaged_snapshot_opts(u->job);
 }
 
-/* Fetch layer `l` into contentd without unpacking it. */
-static int
-download(struct unpack *u, struct imaged_http *http, const struct layer *l, br_err *err)
-{
-	struct tee t;
-	const void *buf;
-	ssize_t n = 0;
-
-	if (tee_open(u, http, l, &t, err) < 0)
-		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-	if (!t.exists)
-		while ((n = tee_read(&t, &buf, err)) > 0)
-			;
-	tee_close(&t);
-	if (n < 0)
-		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ snapshots */
-
-static int
-snapshot_call(struct unpack *u, const char *method, const struct br_schema *ps, const void *params,
-              const struct br_schema *rs, void *ret, br_arena *arena, br_err *err)
-{
-	struct br_call_opts opts = imaged_snapshot_opts(u->job);
-
-	return br_rpc_call(u->job->svc->snapshots, &opts, method, ps, params, rs, ret, arena, err);
-}
-
-/* Remove a scratch snapshot now; if that fails, the job's lease is all that holds it and
- * the store collects it once the lease goes. */
 static void
-snapshot_remove(struct unpack *u, const char *key)
+call_snapshots(struct unpack *u, const char *method, const struct br_schema *ps, const void *params,
+               const struct br_schema *rs, imaged_call_fn done, void *data)
+{
+	struct br_call_opts opts = snapshot_opts(u);
+
+	u->busy++;
+	imaged_call(u->job->svc, u->job->svc->snapshots, &opts, method, ps, params, rs, done, data);
+}
+
+static void
+call_content(struct unpack *u, const char *method, const struct br_schema *ps, const void *params,
+             const struct br_schema *rs, imaged_call_fn done, void *data)
+{
+	struct br_call_opts opts = imaged_content_opts(u->job);
+
+	u->busy++;
+	imaged_call(u->job->svc, u->job->svc->content, &opts, method, ps, params, rs, done, data);
+}
+
+static void
+removed(void *data, const br_err *err, void *result)
+{
+	struct unpack *u = data;
+
+	(void)err; /* if it failed, the job's lease is all that holds it */
+	(void)result;
+	u->busy--;
+	maybe_finish(u);
+}
+
+/* Remove a scratch snapshot (an extract, a view); errors are left to the lease. */
+static void
+remove_snapshot(struct unpack *u, const char *key)
 {
 	struct br_snap_key_req req = {.key = key};
-	br_arena *arena = br_arena_new();
-	br_err ignored = BR_ERR_INIT;
 
-	snapshot_call(u, "snapshots.remove", &br_snap_key_req_schema, &req, NULL, NULL, arena,
-	              &ignored);
-	br_arena_free(arena);
+	call_snapshots(u, "snapshots.remove", &br_snap_key_req_schema, &req, NULL, removed, u);
+}
+
+static void
+hand_out(struct layer *l)
+{
+	struct unpack *u = l->task.u;
+
+	u->busy++;
+	unpack_task_queue(u, &l->task);
+}
+
+static void
+release_claim(struct layer *l)
+{
+	if (l->claimed)
+		imaged_blob_release(l->task.u->job->svc, l->desc->digest);
+	l->claimed = false;
 }
 
 /* The lowerdir= entries of an overlay mount's options, nearest first, in `arena`. */
@@ -332,205 +178,303 @@ lower_dirs(const struct br_mount *m, br_arena *arena, const char *const **ret, s
 	}
 }
 
-/* ------------------------------------------------------------------ unpacking */
+/* ------------------------------------------------------------------ a layer's way to a worker */
 
-/* The directory a layer is unpacked into, from the mounts of its extract snapshot: the bind
- * source (a full tree: whiteouts delete; or, stacked, the layer's own directory: whiteouts
- * as overlayfs reads them, implied parents recorded) or the overlay upperdir (whiteouts as
- * overlayfs reads them; its lower directories give implied parents their attributes). */
-static int
-writable_dir(const struct unpack *u, const struct br_snap_mounts_resp *resp, const char *key,
-             br_arena *arena, const char **ret_dir, struct imaged_apply_opts *opts, br_err *err)
+static void
+parse_mounts(struct layer *l, const struct br_snap_mounts_resp *resp, br_err *err)
 {
+	struct unpack *u = l->task.u;
 	const struct br_mount *m = resp->mounts.v;
+	struct task *t = &l->task;
 
-	if (resp->mounts.n != 1)
-		return br_err_set(err, BR_INTERNAL, "snapshot %s: %zu mounts, expected one", key,
-		                  resp->mounts.n);
+	t->lower_dirs = NULL;
+	t->n_lower_dirs = 0;
+	if (resp->mounts.n != 1) {
+		br_err_set(err, BR_INTERNAL, "snapshot %s: %zu mounts, expected one", l->extract,
+		           resp->mounts.n);
+		return;
+	}
 	if (strcmp(m->type, "bind") == 0) {
-		*ret_dir = m->source;
-		opts->whiteouts = u->stacked ? IMAGED_WHITEOUT_OVERLAY : IMAGED_WHITEOUT_DELETE;
-		return 0;
+		/* A full tree, whiteouts delete; or, stacked, the layer's own directory. */
+		l->extract_dir = xstrdup(m->source);
+		t->whiteouts = u->stacked ? IMAGED_WHITEOUT_OVERLAY : IMAGED_WHITEOUT_DELETE;
+		return;
 	}
 	if (strcmp(m->type, "overlay") == 0) {
 		for (size_t i = 0; i < m->options.n; i++) {
 			if (strncmp(m->options.v[i], "upperdir=", 9) == 0) {
-				*ret_dir = m->options.v[i] + 9;
-				opts->whiteouts = IMAGED_WHITEOUT_OVERLAY;
-				lower_dirs(m, arena, &opts->lower_dirs, &opts->n_lower_dirs);
-				return 0;
+				l->extract_dir = xstrdup(m->options.v[i] + 9);
+				t->whiteouts = IMAGED_WHITEOUT_OVERLAY;
+				l->mounts = br_arena_new();
+				lower_dirs(m, l->mounts, &t->lower_dirs, &t->n_lower_dirs);
+				return;
 			}
 		}
-		return br_err_set(err, BR_INTERNAL, "snapshot %s: overlay mount without upperdir",
-		                  key);
+		br_err_set(err, BR_INTERNAL, "snapshot %s: overlay mount without upperdir",
+		           l->extract);
+		return;
 	}
-	return br_err_set(err, BR_NOT_IMPLEMENTED,
-	                  "snapshot %s: unpacking into a \"%s\" mount is not supported", key,
-	                  m->type);
+	br_err_set(err, BR_NOT_IMPLEMENTED,
+	           "snapshot %s: unpacking into a \"%s\" mount is not supported", l->extract,
+	           m->type);
 }
 
-/* Unpack layer `l` into a new extract snapshot (its own when stacked, else on its committed
- * parent) and verify it: READY for its commit. With `tee`, the layer streams from the
- * registry (and into contentd); else it is read from contentd. Worker thread. */
-static int
-extract(struct unpack *u, struct layer *l, struct tee *tee, br_err *err)
+/* The snapshot to unpack into exists: hand the layer to a worker. */
+static void
+prepared(void *data, const br_err *err, void *result)
 {
+	struct layer *l = data;
+	struct unpack *u = l->task.u;
+	br_err perr = BR_ERR_INIT;
+
+	if (err != NULL) {
+		free(l->extract);
+		l->extract = NULL;
+	} else {
+		parse_mounts(l, result, &perr);
+	}
+	if (!answered(u))
+		return;
+	if (err != NULL) {
+		fail_layer(l, err, "prepare snapshot for layer");
+		return;
+	}
+	if (perr.code != BR_OK) {
+		fail_layer(l, &perr, NULL);
+		return;
+	}
+	l->task.dir = l->extract_dir;
+	hand_out(l);
+}
+
+/* Prepare layer `l`'s extract snapshot: its own when stacked, else on its committed parent. */
+static void
+prepare(struct layer *l)
+{
+	struct unpack *u = l->task.u;
 	char rnd[IMAGED_JOB_ID_LEN + 1];
-	struct br_snap_mounts_resp mounts;
-	struct imaged_apply_result res;
-	const char *dir = NULL;
-	int rc;
 
 	imaged_random_id(rnd);
-	char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
-	struct br_snap_prepare_req prep = {.key = key, .parent = u->stacked ? NULL : l->parent};
-	br_arena *arena = br_arena_new();
-	if (snapshot_call(u, "snapshots.prepare", &br_snap_prepare_req_schema, &prep,
-	                  &br_snap_mounts_resp_schema, &mounts, arena, err) < 0) {
-		br_arena_free(arena);
-		free(key);
-		return br_err_wrap(err, "prepare snapshot for layer %s", l->desc->digest);
-	}
-	struct imaged_apply_opts opts = {
-	        .layer = l->desc->digest,
-	        .compression = br_oci_layer_compression(l->desc->media_type),
-	        .implied = u->stacked ? &l->implied : NULL,
-	        .blob_checked = true, /* by contentd, as it stores the bytes or did */
-	};
-	rc = writable_dir(u, &mounts, key, arena, &dir, &opts, err);
-	int root_fd = rc < 0 ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (rc == 0 && root_fd < 0)
-		rc = br_err_errno(err, br_code_from_errno(errno), errno, "open snapshot %s at %s",
-		                  key, dir);
-	if (rc == 0) {
-		struct imaged_blob_reader reader = {
-		        .content = u->job->svc->content,
-		        .ns = u->job->ns,
-		        .digest = l->desc->digest,
-		        .cancel = &u->cancel,
-		};
-		if (tee != NULL)
-			rc = imaged_apply_layer(root_fd, tee_read, tee, &opts, &res, err);
-		else
-			rc = imaged_apply_layer(root_fd, imaged_blob_read, &reader, &opts, &res,
-			                        err);
-		imaged_blob_reader_fini(&reader);
-		close(root_fd);
-	}
-	imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_VERIFYING);
-	if (rc == 0)
-		rc = imaged_apply_verify(&res, l->desc->digest, NULL, l->diff_id, err);
-	if (rc == 0 && res.size != l->desc->size)
-		rc = br_err_set(err, BR_FAILED_PRECONDITION,
-		                "layer %s: %lld bytes, but the manifest says %lld", l->desc->digest,
-		                (long long)res.size, (long long)l->desc->size);
-	if (rc == 0) {
-		l->extract = key;
-		l->extract_dir = xstrdup(dir);
-	} else {
-		imaged_implied_dirs_fini(&l->implied);
-		snapshot_remove(u, key);
-		free(key);
-	}
-	br_arena_free(arena);
-	return rc;
+	l->extract = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
+	struct br_snap_prepare_req req = {.key = l->extract,
+	                                  .parent = u->stacked ? NULL : l->parent};
+	call_snapshots(u, "snapshots.prepare", &br_snap_prepare_req_schema, &req,
+	               &br_snap_mounts_resp_schema, prepared, l);
 }
 
-/*
- * Give the directories that stacked layer `l` wrote into without listing them the attributes
- * its parents show there: the parents' directories are those of a view of the parent, which
- * is removed again. Only layers with such directories pay for the view.
- */
-static int
-fix_implied(struct unpack *u, struct layer *l, br_err *err)
+/* A fetch is set up (l->offset is what contentd has): off to a worker, through a snapshot
+ * for a stream. */
+static void
+start_fetch(struct layer *l)
 {
-	char rnd[IMAGED_JOB_ID_LEN + 1];
-	struct br_snap_mounts_resp mounts;
-	const char *const *lowers = NULL;
-	size_t n_lowers = 0;
-	int rc = 0;
-
-	imaged_random_id(rnd);
-	_cleanup_free_ char *key = xasprintf(IMAGED_EXTRACT_PREFIX "%s-parents", rnd);
-	struct br_snap_prepare_req view = {.key = key, .parent = l->parent};
-	br_arena *arena = br_arena_new();
-	if (snapshot_call(u, "snapshots.view", &br_snap_prepare_req_schema, &view,
-	                  &br_snap_mounts_resp_schema, &mounts, arena, err) < 0) {
-		br_arena_free(arena);
-		return br_err_wrap(err, "view the parents of layer %s", l->desc->digest);
-	}
-	const struct br_mount *m = mounts.mounts.v;
-	if (mounts.mounts.n == 1 && strcmp(m->type, "bind") == 0) {
-		lowers = (const char *const *)&m->source;
-		n_lowers = 1;
-	} else if (mounts.mounts.n == 1 && strcmp(m->type, "overlay") == 0) {
-		lower_dirs(m, arena, &lowers, &n_lowers);
-	} else {
-		rc = br_err_set(err, BR_INTERNAL, "snapshot %s: unexpected mounts", key);
-	}
-	int root_fd = -1;
-	if (rc == 0) {
-		root_fd = open(l->extract_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (root_fd < 0)
-			rc = br_err_errno(err, br_code_from_errno(errno), errno,
-			                  "open snapshot %s at %s", l->extract, l->extract_dir);
-	}
-	if (rc == 0)
-		rc = imaged_apply_implied_dirs(root_fd, &l->implied, lowers, n_lowers,
-		                               l->desc->digest, err);
-	if (root_fd >= 0)
-		close(root_fd);
-	br_arena_free(arena);
-	snapshot_remove(u, key);
-	return rc;
+	l->task.offset = l->offset;
+	if (l->kind == TASK_STREAM)
+		prepare(l);
+	else
+		hand_out(l);
 }
 
-/* Commit layer `l`'s extract snapshot as the layer's key, in chain order. Job thread. */
-static int
-commit_layer(struct unpack *u, struct layer *l, br_err *err)
+/* The blob is in contentd already: fetched, or to be unpacked from there. */
+static void
+blob_present(struct layer *l)
 {
-	bool onto_parent = u->stacked && l->parent != NULL;
-	int rc = 0;
+	struct unpack *u = l->task.u;
+	size_t i = (size_t)(l - u->layers);
 
-	if (onto_parent && l->implied.n > 0)
-		rc = fix_implied(u, l, err);
-	if (rc == 0) {
-		struct br_snap_commit_req commit = {
-		        .name = l->key,
-		        .key = l->extract,
-		        .parent = onto_parent ? l->parent : NULL,
-		};
-		br_err cerr = BR_ERR_INIT;
-		br_arena *arena = br_arena_new();
-		rc = snapshot_call(u, "snapshots.commit", &br_snap_commit_req_schema, &commit, NULL,
-		                   NULL, arena, &cerr);
-		br_arena_free(arena);
-		if (rc < 0 && cerr.code == BR_ALREADY_EXISTS) {
-			rc = 0; /* another job committed the same layer first; the lease holds it */
-			snapshot_remove(u, l->extract);
-		} else if (rc < 0) {
-			br_err_copy(err, &cerr);
-			br_err_wrap(err, "commit snapshot %s", l->key);
-		}
+	release_claim(l);
+	imaged_job_progress(u->job, l->desc->size, 0);
+	if (l->kind == TASK_FETCH) {
+		u->working--;
+		l->state = l->have_snapshot ? LAYER_DONE : LAYER_STORED;
+		imaged_job_item_state(u->job, i,
+		                      l->have_snapshot ? IMAGED_ITEM_DONE : IMAGED_ITEM_WAITING);
+		advance(u);
+		return;
 	}
-	if (rc < 0)
-		snapshot_remove(u, l->extract);
-	free(l->extract);
-	free(l->extract_dir);
-	l->extract = l->extract_dir = NULL;
-	imaged_implied_dirs_fini(&l->implied);
-	return rc;
+	l->kind = TASK_UNPACK;
+	l->task.kind = TASK_UNPACK;
+	imaged_job_item_state(u->job, i, IMAGED_ITEM_UNPACKING);
+	prepare(l);
 }
 
-/* ------------------------------------------------------------------ workers */
+/* A call of a layer's set-up came back: the layer, or NULL when the unpack failed meanwhile
+ * (then the layer's claim is released). */
+static struct layer *
+setup_answer(void *data)
+{
+	struct layer *l = data;
 
-enum action {
-	ACT_FETCH,  /* fetch the blob into contentd only */
-	ACT_STREAM, /* fetch it and unpack it as it arrives */
-	ACT_UNPACK, /* unpack it from contentd */
-};
+	if (!answered(l->task.u)) {
+		release_claim(l);
+		return NULL;
+	}
+	return l;
+}
 
-/* Whether layer i may be unpacked now. Lock held. */
+/* The set-up of a fetch failed: the claim goes, and the unpack fails. */
+static void
+setup_fail(struct layer *l, const br_err *err)
+{
+	release_claim(l);
+	fail_layer(l, err, "fetch layer");
+}
+
+static void
+aborted(void *data, const br_err *err, void *result)
+{
+	struct layer *l = setup_answer(data);
+
+	(void)result;
+	if (l == NULL)
+		return;
+	if (err != NULL && err->code != BR_NOT_FOUND) {
+		setup_fail(l, err);
+		return;
+	}
+	l->offset = 0;
+	start_fetch(l);
+}
+
+/* Drop what contentd has of the blob's ingest, and fetch it from its start. */
+static void
+abort_ingest(struct layer *l)
+{
+	struct unpack *u = l->task.u;
+	char ref[IMAGED_INGEST_REF_BUF];
+	imaged_ingest_ref(l->desc->digest, ref);
+	struct br_content_ref_req req = {.ref = ref};
+
+	call_content(u, "content.abort", &br_content_ref_req_schema, &req, NULL, aborted, l);
+}
+
+/* An ingest that had every byte, committed: the blob is there; or its bytes were wrong
+ * (FAILED_PRECONDITION, contentd dropped the ingest): fetch it again. */
+static void
+whole_committed(void *data, const br_err *err, void *result)
+{
+	struct layer *l = setup_answer(data);
+
+	(void)result;
+	if (l == NULL)
+		return;
+	if (err == NULL || err->code == BR_ALREADY_EXISTS)
+		blob_present(l);
+	else if (err->code == BR_FAILED_PRECONDITION)
+		abort_ingest(l);
+	else
+		setup_fail(l, err);
+}
+
+/* What contentd has of the blob's ingest ("blob-<hex>"): a part to continue, all of it (an
+ * earlier writer died before its commit), another blob's bytes, or nothing. */
+static void
+ingest_status(void *data, const br_err *err, void *result)
+{
+	struct layer *l = setup_answer(data);
+	const struct br_content_status *st = result;
+
+	if (l == NULL)
+		return;
+	if (err != NULL && err->code != BR_NOT_FOUND) {
+		setup_fail(l, err);
+		return;
+	}
+	if (err != NULL) {
+		l->offset = 0;
+		start_fetch(l);
+		return;
+	}
+	int64_t size = l->desc->size;
+	bool same = st->expected != NULL && strcmp(st->expected, l->desc->digest) == 0 &&
+	            (st->total == 0 || st->total == size) && st->offset <= size;
+	if (!same) {
+		abort_ingest(l);
+		return;
+	}
+	if (st->offset > 0 && st->offset == size) {
+		char ref[IMAGED_INGEST_REF_BUF];
+		imaged_ingest_ref(l->desc->digest, ref);
+		struct br_content_write_req req = {
+		        .ref = ref,
+		        .offset = size,
+		        .total = size,
+		        .expected = l->desc->digest,
+		        .commit = true,
+		};
+		call_content(l->task.u, "content.write", &br_content_write_req_schema, &req, NULL,
+		             whole_committed, l);
+		return;
+	}
+	l->offset = st->offset;
+	start_fetch(l);
+}
+
+static void
+blob_info(void *data, const br_err *err, void *result)
+{
+	struct layer *l = setup_answer(data);
+
+	(void)result;
+	if (l == NULL)
+		return;
+	if (err == NULL) {
+		blob_present(l); /* another job stored it meanwhile */
+		return;
+	}
+	if (err->code != BR_NOT_FOUND) {
+		setup_fail(l, err);
+		return;
+	}
+	char ref[IMAGED_INGEST_REF_BUF];
+	imaged_ingest_ref(l->desc->digest, ref);
+	struct br_content_ref_req req = {.ref = ref};
+	call_content(l->task.u, "content.status", &br_content_ref_req_schema, &req,
+	             &br_content_status_schema, ingest_status, l);
+}
+
+/* The blob is this job's to write: is it there yet? */
+static void
+blob_claimed(void *data, const br_err *err)
+{
+	struct layer *l = data;
+	struct unpack *u = l->task.u;
+
+	if (err == NULL)
+		l->claimed = true;
+	if (setup_answer(l) == NULL)
+		return;
+	if (err != NULL) {
+		fail_layer(l, err, "fetch layer");
+		return;
+	}
+	struct br_content_digest_req req = {.digest = l->desc->digest};
+	struct br_call_opts opts = {0};
+	u->busy++;
+	imaged_call(u->job->svc, u->job->svc->content, &opts, "content.info",
+	            &br_content_digest_req_schema, &req, NULL, blob_info, l);
+}
+
+/* Start work `kind` on layer `l`. */
+static void
+start_layer(struct unpack *u, struct layer *l, enum task_kind kind)
+{
+	l->state = LAYER_WORKING;
+	l->kind = kind;
+	l->task.kind = kind;
+	l->task.offset = 0;
+	u->working++;
+	if (kind != TASK_FETCH)
+		u->unpacking++;
+	if (kind == TASK_UNPACK) {
+		imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_UNPACKING);
+		prepare(l);
+		return;
+	}
+	u->busy++;
+	imaged_blob_claim_async(u->job, l->desc->digest, blob_claimed, l);
+}
+
+/* Whether layer i may be unpacked now. */
 static bool
 may_unpack(const struct unpack *u, size_t i)
 {
@@ -539,169 +483,270 @@ may_unpack(const struct unpack *u, size_t i)
 	return u->stacked || i == 0 || u->layers[i - 1].state == LAYER_DONE;
 }
 
-/* The first layer there is work for, and what; NULL if none now. Lock held. */
-static struct layer *
-pick(struct unpack *u, enum action *ret)
+/* Hand out work while workers are free: the first layer there is work for, and what. */
+static void
+schedule(struct unpack *u)
 {
-	for (size_t i = 0; i < u->n; i++) {
-		struct layer *l = &u->layers[i];
-		if (l->state == LAYER_PENDING) {
-			*ret = !l->have_snapshot && may_unpack(u, i) ? ACT_STREAM : ACT_FETCH;
-			return l;
+	if (u->failed)
+		return;
+	while ((size_t)u->working < u->n_workers) {
+		struct layer *pick = NULL;
+		enum task_kind kind = TASK_FETCH;
+		for (size_t i = 0; i < u->n && pick == NULL; i++) {
+			struct layer *l = &u->layers[i];
+			if (l->state == LAYER_PENDING) {
+				pick = l;
+				kind = !l->have_snapshot && may_unpack(u, i) ? TASK_STREAM
+				                                             : TASK_FETCH;
+			} else if (l->state == LAYER_STORED && may_unpack(u, i)) {
+				pick = l;
+				kind = TASK_UNPACK;
+			}
 		}
-		if (l->state == LAYER_STORED && may_unpack(u, i)) {
-			*ret = ACT_UNPACK;
-			return l;
+		if (pick == NULL)
+			break;
+		start_layer(u, pick, kind);
+	}
+}
+
+/* Move on: commit what is next in line, hand out work. */
+static void
+advance(struct unpack *u)
+{
+	try_commit(u);
+	schedule(u);
+	if (u->busy == 0 && u->next_commit < u->n && !u->failed) {
+		/* Nothing out and nothing startable: a bug, not a wait. */
+		br_err e = BR_ERR_INIT;
+		br_err_set(&e, BR_INTERNAL, "unpack: layer %zu of %zu can neither start nor end",
+		           u->next_commit + 1, u->n);
+		fail(u, &e);
+	}
+}
+
+/* ------------------------------------------------------------------ back from a worker */
+
+static void commit(struct layer *l);
+
+void
+unpack_task_done(void *arg)
+{
+	struct task *t = arg;
+	struct layer *l = t->l;
+	struct unpack *u = t->u;
+	size_t i = (size_t)(l - u->layers);
+
+	if (t->kind == TASK_FETCH || t->kind == TASK_STREAM)
+		release_claim(l);
+	if (t->kind != TASK_FIX) {
+		u->working--;
+		if (t->kind != TASK_FETCH)
+			u->unpacking--;
+	}
+	if (t->kind == TASK_FIX) {
+		remove_snapshot(u, l->view);
+		free(l->view);
+		l->view = NULL;
+		br_arena_free(l->view_arena);
+		l->view_arena = NULL;
+	}
+	if (t->rc < 0) {
+		l->state = LAYER_FAILED;
+		if (!u->failed)
+			fail(u, &t->err);
+	} else if (t->kind == TASK_FETCH) {
+		l->state = l->have_snapshot ? LAYER_DONE : LAYER_STORED;
+		imaged_job_item_state(u->job, i,
+		                      l->have_snapshot ? IMAGED_ITEM_DONE : IMAGED_ITEM_WAITING);
+	} else if (t->kind != TASK_FIX) {
+		l->state = LAYER_READY;
+	}
+	if (!answered(u))
+		return;
+	if (t->kind == TASK_FIX) {
+		commit(l);
+		return;
+	}
+	advance(u);
+}
+
+/* ------------------------------------------------------------------ committing in order */
+
+static void
+committed(void *data, const br_err *err, void *result)
+{
+	struct layer *l = data;
+	struct unpack *u = l->task.u;
+
+	(void)result;
+	if (err == NULL || err->code == BR_ALREADY_EXISTS) {
+		/* Committed, the extract key is gone; or another job committed the same layer
+		 * first (the lease holds it), and the extract goes. */
+		if (err != NULL)
+			remove_snapshot(u, l->extract);
+		free(l->extract);
+		l->extract = NULL;
+		l->state = LAYER_DONE;
+	}
+	if (!answered(u))
+		return;
+	if (err != NULL && err->code != BR_ALREADY_EXISTS) {
+		br_err e = *err;
+		br_err_wrap(&e, "commit snapshot %s", l->key);
+		fail_layer(l, &e, NULL);
+		return;
+	}
+	imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_DONE);
+	imaged_implied_dirs_fini(&l->implied);
+	advance(u); /* native: its child may unpack now */
+}
+
+static void
+commit(struct layer *l)
+{
+	struct unpack *u = l->task.u;
+	bool onto_parent = u->stacked && l->parent != NULL;
+	struct br_snap_commit_req req = {
+	        .name = l->key,
+	        .key = l->extract,
+	        .parent = onto_parent ? l->parent : NULL,
+	};
+
+	call_snapshots(u, "snapshots.commit", &br_snap_commit_req_schema, &req, NULL, committed, l);
+}
+
+/* The parents are in view: a worker gives the implied directories their attributes. */
+static void
+viewed(void *data, const br_err *err, void *result)
+{
+	struct layer *l = data;
+	struct unpack *u = l->task.u;
+	const struct br_snap_mounts_resp *resp = result;
+	struct task *t = &l->task;
+	bool usable = false;
+
+	if (err != NULL) {
+		free(l->view);
+		l->view = NULL;
+	} else if (resp->mounts.n == 1) {
+		const struct br_mount *m = resp->mounts.v;
+		l->view_arena = br_arena_new();
+		if (strcmp(m->type, "bind") == 0) {
+			const char **v = br_arena_alloc(l->view_arena, sizeof(*v));
+			v[0] = br_arena_strdup(l->view_arena, m->source);
+			t->lower_dirs = v;
+			t->n_lower_dirs = 1;
+			usable = true;
+		} else if (strcmp(m->type, "overlay") == 0) {
+			t->n_lower_dirs = 0;
+			lower_dirs(m, l->view_arena, &t->lower_dirs, &t->n_lower_dirs);
+			usable = t->n_lower_dirs > 0;
 		}
 	}
-	return NULL;
-}
-
-/* Whether a layer is left that a worker could take later. Lock held. */
-static bool
-work_left(const struct unpack *u)
-{
-	for (size_t i = 0; i < u->n; i++)
-		if (u->layers[i].state == LAYER_PENDING || u->layers[i].state == LAYER_STORED)
-			return true;
-	return false;
-}
-
-/* Fetch layer `l` and unpack it as it arrives; a blob that contentd holds (whole or in part)
- * is completed there and unpacked from it. */
-static int
-stream_layer(struct unpack *u, struct imaged_http *http, struct layer *l, br_err *err)
-{
-	struct tee tee;
-	int rc;
-
-	if (tee_open(u, http, l, &tee, err) < 0)
-		return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-	if (tee.exists || tee.received > 0) {
-		const void *buf;
-		ssize_t n = 0;
-		if (!tee.exists)
-			while ((n = tee_read(&tee, &buf, err)) > 0)
-				;
-		tee_close(&tee);
-		if (n < 0)
-			return br_err_wrap(err, "fetch layer %s", l->desc->digest);
-		imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_UNPACKING);
-		return extract(u, l, NULL, err);
+	if (!answered(u))
+		return;
+	if (err != NULL) {
+		fail_layer(l, err, "view the parents of layer");
+		return;
 	}
-	rc = extract(u, l, &tee, err);
-	tee_close(&tee);
-	return rc;
-}
-
-static int
-run_action(struct unpack *u, struct imaged_http *http, struct layer *l, enum action act,
-           br_err *err)
-{
-	switch (act) {
-	case ACT_FETCH:
-		return download(u, http, l, err);
-	case ACT_STREAM:
-		return stream_layer(u, http, l, err);
-	case ACT_UNPACK:
-		imaged_job_item_state(u->job, (size_t)(l - u->layers), IMAGED_ITEM_UNPACKING);
-		return extract(u, l, NULL, err);
+	if (!usable) {
+		br_err e = BR_ERR_INIT;
+		br_err_set(&e, BR_INTERNAL, "snapshot %s: unexpected mounts", l->view);
+		fail_layer(l, &e, NULL);
+		return;
 	}
-	return br_err_set(err, BR_INTERNAL, "unknown action %d", (int)act);
+	t->kind = TASK_FIX;
+	t->dir = l->extract_dir;
+	hand_out(l);
 }
 
-/* A worker: take the first layer there is work for, until none is left or one failed. */
-static void *
-worker_main(void *arg)
+/* Put layer `l` (READY, its turn) in its place: first, when stacked, its implied
+ * directories take the attributes its parents show (only layers that have such directories
+ * pay for the view of their parents). */
+static void
+start_commit(struct layer *l)
+{
+	struct unpack *u = l->task.u;
+	char rnd[IMAGED_JOB_ID_LEN + 1];
+
+	l->state = LAYER_COMMITTING;
+	imaged_job_step(u->job, "unpack layer %s (%zu/%zu)", l->desc->digest,
+	                (size_t)(l - u->layers) + 1, u->n);
+	if (!u->stacked || l->parent == NULL || l->implied.n == 0) {
+		commit(l);
+		return;
+	}
+	imaged_random_id(rnd);
+	l->view = xasprintf(IMAGED_EXTRACT_PREFIX "%s-parents", rnd);
+	struct br_snap_prepare_req req = {.key = l->view, .parent = l->parent};
+	call_snapshots(u, "snapshots.view", &br_snap_prepare_req_schema, &req,
+	               &br_snap_mounts_resp_schema, viewed, l);
+}
+
+static void
+try_commit(struct unpack *u)
+{
+	if (u->failed)
+		return;
+	while (u->next_commit < u->n && u->layers[u->next_commit].state == LAYER_DONE)
+		u->next_commit++;
+	if (u->next_commit == u->n) {
+		maybe_finish(u);
+		return;
+	}
+	struct layer *l = &u->layers[u->next_commit];
+	if (l->state == LAYER_READY)
+		start_commit(l);
+}
+
+/* ------------------------------------------------------------------ the end */
+
+/* The end, on its own turn of the loop: whatever called maybe_finish may still look at `u`. */
+static void
+finish(void *arg)
 {
 	struct unpack *u = arg;
-	struct imaged_http *http = u->reg != NULL ? imaged_http_new() : NULL;
+	char chain_id[BR_DIGEST_BUF] = "";
 
-	pthread_mutex_lock(&u->lock);
-	while (!u->failed && !atomic_load(&u->stop)) {
-		enum action act;
-		struct layer *l = pick(u, &act);
-		if (l == NULL) {
-			if (!work_left(u))
-				break;
-			pthread_cond_wait(&u->cond,
-			                  &u->lock); /* for a parent, or a free unpacker */
-			continue;
-		}
-		l->state = LAYER_WORKING;
-		if (act != ACT_FETCH)
-			u->unpacking++;
-		pthread_mutex_unlock(&u->lock);
-
-		br_err err = BR_ERR_INIT;
-		int rc = run_action(u, http, l, act, &err);
-
-		pthread_mutex_lock(&u->lock);
-		if (act != ACT_FETCH)
-			u->unpacking--;
-		size_t i = (size_t)(l - u->layers);
-		if (rc < 0) {
-			l->state = LAYER_FAILED;
-			if (!u->failed) { /* the first failure is the one to tell; it stops the rest
-				           */
-				u->failed = true;
-				u->error = err;
-				atomic_store(&u->stop, true);
-			}
-		} else if (act != ACT_FETCH) {
-			l->state = LAYER_READY;
-		} else if (l->have_snapshot) {
-			l->state = LAYER_DONE;
-			imaged_job_item_state(u->job, i, IMAGED_ITEM_DONE);
-		} else {
-			l->state = LAYER_STORED;
-			imaged_job_item_state(u->job, i, IMAGED_ITEM_WAITING);
-		}
-		pthread_cond_broadcast(&u->cond);
+	unpack_workers_stop(u);
+	for (size_t i = 0; i < u->n; i++) {
+		struct layer *l = &u->layers[i];
+		free(l->extract);
+		free(l->extract_dir);
+		free(l->view);
+		br_arena_free(l->mounts);
+		br_arena_free(l->view_arena);
+		imaged_implied_dirs_fini(&l->implied);
 	}
-	pthread_mutex_unlock(&u->lock);
-	imaged_http_free(http);
-	return NULL;
+	if (!u->failed)
+		memcpy(chain_id, u->layers[u->n - 1].chain_id, BR_DIGEST_BUF);
+	u->done(u->done_data, u->failed ? &u->error : NULL, chain_id);
+	free(u->layers);
+	free(u);
 }
 
-/* Wait for layer i to be READY or DONE, and commit it. Job thread. */
-static int
-settle_layer(struct unpack *u, size_t i, br_err *err)
+/* Once nothing is outstanding: the end, after removing the extract snapshots of a failure. */
+static void
+maybe_finish(struct unpack *u)
 {
-	struct layer *l = &u->layers[i];
-
-	pthread_mutex_lock(&u->lock);
-	while (!u->failed && l->state != LAYER_READY && l->state != LAYER_DONE &&
-	       !imaged_job_canceled(u->job)) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000L; /* a cancel is noticed within this */
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
+	if (u->finished || u->busy > 0)
+		return;
+	if (!u->failed && u->next_commit < u->n)
+		return;
+	if (u->failed && !u->cleaned) {
+		u->cleaned = true;
+		for (size_t i = 0; i < u->n; i++) {
+			struct layer *l = &u->layers[i];
+			if (l->extract != NULL)
+				remove_snapshot(u, l->extract);
+			if (l->view != NULL)
+				remove_snapshot(u, l->view);
 		}
-		pthread_cond_timedwait(&u->cond, &u->lock, &until);
+		if (u->busy > 0)
+			return;
 	}
-	enum layer_state state = l->state;
-	bool failed = u->failed;
-	if (failed)
-		br_err_copy(err, &u->error);
-	pthread_mutex_unlock(&u->lock);
-	if (failed)
-		return -1;
-	if (state == LAYER_DONE)
-		return 0;
-	if (state != LAYER_READY)
-		return br_err_set(err, BR_CANCELED, "canceled");
-	imaged_job_step(u->job, "unpack layer %s (%zu/%zu)", l->desc->digest, i + 1, u->n);
-	int rc = commit_layer(u, l, err);
-	pthread_mutex_lock(&u->lock);
-	l->state = rc == 0 ? LAYER_DONE : LAYER_FAILED;
-	pthread_cond_broadcast(&u->cond); /* a child may be unpacked now (native) */
-	pthread_mutex_unlock(&u->lock);
-	if (rc == 0)
-		imaged_job_item_state(u->job, i, IMAGED_ITEM_DONE);
-	return rc;
+	u->finished = true;
+	br_loop_post(u->job->svc->loop, finish, u);
 }
 
 static int
@@ -723,63 +768,203 @@ check_layers(const struct br_oci_manifest *m, const struct br_oci_image_config *
 	return 0;
 }
 
-/* Hold every layer's blob and snapshot in the job's lease and learn which exist. */
-static int
-survey(struct unpack *u, br_err *err)
-{
-	const char **digests = xcalloc(u->n, sizeof(*digests));
-	const char **keys = xcalloc(u->n, sizeof(*keys));
-	bool *blob_missing = xcalloc(u->n, sizeof(bool));
-	bool *snap_missing = xcalloc(u->n, sizeof(bool));
-	int64_t to_fetch = 0;
-	int rc;
+/* ------------------------------------------------------------------ the start */
 
-	for (size_t i = 0; i < u->n; i++) {
-		digests[i] = u->layers[i].desc->digest;
-		keys[i] = u->layers[i].key;
+/* The layers whose blob and snapshot the job's lease now holds; which exist. */
+struct survey {
+	struct unpack *u;
+	const char **digests;
+	const char **keys;
+	bool *blob_missing;
+	bool *snap_missing;
+};
+
+static void
+survey_free(struct survey *s)
+{
+	free(s->digests);
+	free(s->keys);
+	free(s->blob_missing);
+	free(s->snap_missing);
+	free(s);
+}
+
+static void
+snapshots_held(void *data, const br_err *err)
+{
+	struct survey *s = data;
+	struct unpack *u = s->u;
+	int64_t to_fetch = 0;
+
+	if (!answered(u)) {
+		survey_free(s);
+		return;
 	}
-	rc = imaged_hold_blobs(u->job, digests, u->n, blob_missing, err);
-	if (rc == 0)
-		rc = imaged_hold_snapshots(u->job, keys, u->n, snap_missing, err);
-	for (size_t i = 0; rc == 0 && i < u->n; i++) {
+	if (err != NULL) {
+		fail(u, err);
+		survey_free(s);
+		return;
+	}
+	for (size_t i = 0; i < u->n; i++) {
 		struct layer *l = &u->layers[i];
-		l->have_snapshot = !snap_missing[i];
-		if (!blob_missing[i]) {
+		l->have_snapshot = !s->snap_missing[i];
+		if (!s->blob_missing[i]) {
 			l->state = l->have_snapshot ? LAYER_DONE : LAYER_STORED;
 			if (l->have_snapshot)
 				imaged_job_item_state(u->job, i, IMAGED_ITEM_EXISTS);
 		} else if (u->reg == NULL) {
-			rc = br_err_set(err, BR_NOT_FOUND, "layer %s: blob not found",
-			                l->desc->digest);
+			br_err e = BR_ERR_INIT;
+			br_err_set(&e, BR_NOT_FOUND, "layer %s: blob not found", l->desc->digest);
+			survey_free(s);
+			fail(u, &e);
+			return;
 		} else {
+			l->state = LAYER_PENDING;
 			to_fetch += l->desc->size;
 		}
 	}
-	free(digests);
-	free(keys);
-	free(blob_missing);
-	free(snap_missing);
-	if (rc == 0)
-		imaged_job_progress(u->job, 0, to_fetch);
-	return rc;
-}
+	survey_free(s);
+	imaged_job_progress(u->job, 0, to_fetch);
 
-/* Workers for the layers that need one: a pull's downloads, or an import's unpackers. */
-static size_t
-start_workers(struct unpack *u, pthread_t *threads, size_t max_threads)
-{
-	const struct br_config *cfg = u->job->svc->cfg;
-	size_t want = (size_t)(u->reg != NULL ? cfg->imaged.max_concurrent_downloads
-	                                      : cfg->imaged.max_concurrent_unpacks);
-	size_t work = 0, n = 0;
-
+	size_t work = 0;
 	for (size_t i = 0; i < u->n; i++)
 		work += u->layers[i].state == LAYER_PENDING || u->layers[i].state == LAYER_STORED;
-	want = want < work ? want : work;
-	want = want < max_threads ? want : max_threads;
-	while (n < want && pthread_create(&threads[n], NULL, worker_main, u) == 0)
-		n++;
-	return n;
+	if (u->n_workers > work)
+		u->n_workers = work;
+	unpack_workers_start(u);
+	if (work > 0 && u->n_threads == 0) {
+		br_err e = BR_ERR_INIT;
+		br_err_set(&e, BR_RESOURCE_EXHAUSTED, "unpack: no worker thread could be started");
+		fail(u, &e);
+		return;
+	}
+	if (u->n_threads < u->n_workers)
+		u->n_workers = u->n_threads;
+	advance(u);
+}
+
+static void
+blobs_held(void *data, const br_err *err)
+{
+	struct survey *s = data;
+	struct unpack *u = s->u;
+
+	if (!answered(u)) {
+		survey_free(s);
+		return;
+	}
+	if (err != NULL) {
+		fail(u, err);
+		survey_free(s);
+		return;
+	}
+	u->busy++;
+	imaged_hold_async(u->job, true, s->keys, u->n, s->snap_missing, snapshots_held, s);
+}
+
+static void
+start_on_loop(void *arg)
+{
+	struct unpack *u = arg;
+	struct survey *s = xnew(struct survey);
+
+	s->u = u;
+	s->digests = xcalloc(u->n, sizeof(*s->digests));
+	s->keys = xcalloc(u->n, sizeof(*s->keys));
+	s->blob_missing = xcalloc(u->n, sizeof(bool));
+	s->snap_missing = xcalloc(u->n, sizeof(bool));
+	for (size_t i = 0; i < u->n; i++) {
+		s->digests[i] = u->layers[i].desc->digest;
+		s->keys[i] = u->layers[i].key;
+	}
+	u->busy++;
+	imaged_hold_async(u->job, false, s->digests, u->n, s->blob_missing, blobs_held, s);
+}
+
+void
+imaged_unpack_start(struct imaged_job *job, struct imaged_registry *reg,
+                    const struct br_oci_manifest *m, const struct br_oci_image_config *config,
+                    imaged_unpack_fn done, void *data)
+{
+	const struct br_config *cfg = job->svc->cfg;
+	struct unpack *u = xnew(struct unpack);
+	br_err err = BR_ERR_INIT;
+
+	u->job = job;
+	u->reg = reg;
+	u->n = m->n_layers;
+	u->stacked = strcmp(cfg->snapshotd.snapshotter, "overlayfs") == 0;
+	u->max_unpacks = cfg->imaged.max_concurrent_unpacks;
+	u->n_workers = (size_t)(reg != NULL ? cfg->imaged.max_concurrent_downloads
+	                                    : cfg->imaged.max_concurrent_unpacks);
+	u->done = done;
+	u->done_data = data;
+	u->cancel.flags[0] = &job->cancel;
+	u->cancel.flags[1] = &u->stop;
+	atomic_init(&u->stop, false);
+	if (check_layers(m, config, &err) == 0 && m->n_layers == 0)
+		br_err_set(&err, BR_INVALID_ARGUMENT, "the image has no layers");
+	if (err.code != BR_OK) {
+		u->failed = true;
+		u->error = err;
+		u->finished = true;
+		u->n = 0;
+		u->n_workers = 0;
+		unpack_workers_start(u); /* none: finish stops them alike */
+		br_loop_post(job->svc->loop, finish, u);
+		return;
+	}
+	u->layers = xcalloc(u->n, sizeof(*u->layers));
+	for (size_t i = 0; i < u->n; i++) {
+		struct layer *l = &u->layers[i];
+		l->desc = &m->layers[i];
+		l->diff_id = config->diff_ids[i];
+		br_oci_chain_id(config->diff_ids, i + 1, l->chain_id);
+		imaged_layer_key(l->chain_id, l->key);
+		l->parent = i > 0 ? u->layers[i - 1].key : NULL;
+		l->task.u = u;
+		l->task.l = l;
+	}
+	imaged_job_items_init(job, u->n);
+	for (size_t i = 0; i < u->n; i++)
+		imaged_job_item_set(job, i, m->layers[i].digest, m->layers[i].size);
+	br_loop_post(job->svc->loop, start_on_loop, u);
+}
+
+/* imaged_unpack for a job thread: the unpack runs on the loop, the thread waits for it. */
+struct unpack_wait {
+	struct imaged_job *job;
+	struct imaged_registry *reg;
+	const struct br_oci_manifest *m;
+	const struct br_oci_image_config *config;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	br_err err;
+	char chain_id[BR_DIGEST_BUF];
+};
+
+static void
+waited(void *data, const br_err *err, const char *chain_id)
+{
+	struct unpack_wait *w = data;
+
+	pthread_mutex_lock(&w->mu);
+	if (err != NULL)
+		w->err = *err;
+	else
+		memcpy(w->chain_id, chain_id, BR_DIGEST_BUF);
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wait_start(void *arg)
+{
+	struct unpack_wait *w = arg;
+
+	imaged_unpack_start(w->job, w->reg, w->m, w->config, waited, w);
 }
 
 int
@@ -787,64 +972,23 @@ imaged_unpack(struct imaged_job *job, struct imaged_registry *reg, const struct 
               const struct br_oci_image_config *config, char ret_chain_id[BR_DIGEST_BUF],
               br_err *err)
 {
-	const struct br_config *cfg = job->svc->cfg;
-	struct unpack u = {
-	        .job = job,
-	        .reg = reg,
-	        .n = m->n_layers,
-	        .stacked = strcmp(cfg->snapshotd.snapshotter, "overlayfs") == 0,
-	        .max_unpacks = cfg->imaged.max_concurrent_unpacks,
-	};
-	pthread_t threads[64];
-	size_t n_threads = 0;
-	int rc = 0;
+	struct unpack_wait w = {.job = job, .reg = reg, .m = m, .config = config};
 
-	if (check_layers(m, config, err) < 0)
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	br_loop_post(job->svc->loop, wait_start, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	if (w.err.code != BR_OK) {
+		br_err_copy(err, &w.err);
 		return -1;
-	if (m->n_layers == 0)
-		return br_err_set(err, BR_INVALID_ARGUMENT, "the image has no layers");
-	u.layers = xcalloc(u.n, sizeof(*u.layers));
-	for (size_t i = 0; i < u.n; i++) {
-		struct layer *l = &u.layers[i];
-		l->desc = &m->layers[i];
-		l->diff_id = config->diff_ids[i];
-		br_oci_chain_id(config->diff_ids, i + 1, l->chain_id);
-		imaged_layer_key(l->chain_id, l->key);
-		l->parent = i > 0 ? u.layers[i - 1].key : NULL;
 	}
-	imaged_job_items_init(job, u.n);
-	for (size_t i = 0; i < u.n; i++)
-		imaged_job_item_set(job, i, m->layers[i].digest, m->layers[i].size);
-	pthread_mutex_init(&u.lock, NULL);
-	pthread_cond_init(&u.cond, NULL);
-	u.cancel.flags[0] = &job->cancel;
-	u.cancel.flags[1] = &u.stop;
-
-	rc = survey(&u, err);
-	if (rc == 0)
-		n_threads = start_workers(&u, threads, sizeof(threads) / sizeof(threads[0]));
-	for (size_t i = 0; rc == 0 && i < u.n; i++)
-		rc = settle_layer(&u, i, err);
-	pthread_mutex_lock(&u.lock);
-	atomic_store(&u.stop, true);
-	pthread_cond_broadcast(&u.cond);
-	pthread_mutex_unlock(&u.lock);
-	for (size_t t = 0; t < n_threads; t++)
-		pthread_join(threads[t], NULL);
-	for (size_t i = 0; i < u.n; i++) { /* unpacked, not committed: the job failed */
-		struct layer *l = &u.layers[i];
-		if (l->extract != NULL)
-			snapshot_remove(&u, l->extract);
-		free(l->extract);
-		free(l->extract_dir);
-		imaged_implied_dirs_fini(&l->implied);
-	}
-	if (rc == 0)
-		memcpy(ret_chain_id, u.layers[u.n - 1].chain_id, BR_DIGEST_BUF);
-	pthread_cond_destroy(&u.cond);
-	pthread_mutex_destroy(&u.lock);
-	free(u.layers);
-	return rc;
+	memcpy(ret_chain_id, w.chain_id, BR_DIGEST_BUF);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ names */

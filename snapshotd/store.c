@@ -832,9 +832,19 @@ commit_locked(struct snapshotd_store *s, const char *ns, const struct snapshotd_
 		return -1;
 	if (req->labels.n > 0 && replace_labels(s, row.id, &req->labels, err) < 0)
 		return -1;
+	_cleanup_stmt_ sqlite3_stmt *pst = NULL;
+	const char *parent = NULL;
+	if (parent_id != 0) {
+		if (br_db_prepare(s->db, "SELECT key FROM snapshots WHERE id = ?", &pst, err) < 0)
+			return -1;
+		sqlite3_bind_int64(pst, 1, parent_id);
+		if (sqlite3_step(pst) == SQLITE_ROW)
+			parent = br_db_text(pst, 0);
+	}
 	struct br_event_snapshot_commit ev = {
 	        .key = req->name,
 	        .active = req->key,
+	        .parent = parent,
 	        .snapshotter = b->ops->name,
 	};
 	if (br_event_add(s->db, ns, BR_TOPIC_SNAPSHOT_COMMIT, &br_event_snapshot_commit_schema, &ev,

@@ -100,6 +100,7 @@ const struct br_schema br_event_snapshot_prepare_schema =
 static const struct br_field event_commit_fields[] = {
         S(br_event_snapshot_commit, key, BR_F_STR, BR_KEY_MAX, BR_F_REQUIRED | BR_F_NONEMPTY),
         S(br_event_snapshot_commit, active, BR_F_STR, BR_KEY_MAX, 0),
+        S(br_event_snapshot_commit, parent, BR_F_STR, BR_KEY_MAX, 0),
         S(br_event_snapshot_commit, snapshotter, BR_F_STR, 64, 0),
 };
 const struct br_schema br_event_snapshot_commit_schema =

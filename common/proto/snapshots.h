@@ -63,10 +63,12 @@ struct br_event_snapshot_prepare {
 extern const struct br_schema br_event_snapshot_prepare_schema;
 
 /* The payload of /snapshots/commit: `key` is the committed snapshot's key (the commit's
- * name), `active` the key it had while it was active. */
+ * name), `active` the key it had while it was active, `parent` its parent's key (the one it
+ * was prepared on, or the one the commit stacked it on; absent without one). */
 struct br_event_snapshot_commit {
 	const char *key;
 	const char *active;
+	const char *parent;
 	const char *snapshotter;
 };
 extern const struct br_schema br_event_snapshot_commit_schema;

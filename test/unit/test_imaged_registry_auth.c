@@ -116,6 +116,15 @@ serve_one(int fd)
 		} else {
 			respond(fd, 200, "OK", NULL, MANIFEST);
 		}
+	} else if (strncmp(path, "/v2/late/", 9) == 0 && !token_valid(auth)) {
+		/* the Bearer challenge first, then one that cannot be answered */
+		unauthorized++;
+		snprintf(hdr, sizeof(hdr),
+		         "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:%d/token\","
+		         "service=\"reg\"\r\n"
+		         "WWW-Authenticate: Negotiate\r\n",
+		         port);
+		respond(fd, 401, "Unauthorized", hdr, "");
 	} else if (strncmp(path, "/v2/open/", 9) == 0) {
 		respond(fd, 200, "OK", NULL, MANIFEST);
 	} else if (strncmp(path, "/v2/", 4) == 0) {
@@ -390,6 +399,32 @@ test_bearer_with_credentials(void)
 	imaged_http_free(http);
 }
 
+/* Every challenge counts, whichever header carries it: a fetch and an upload request alike. */
+static void
+test_challenge_headers_joined(void)
+{
+	struct br_config *cfg = NULL;
+	struct br_registry_auth alice = {.username = "alice", .password = "s3cret"};
+	br_err err = BR_ERR_INIT;
+
+	start_server();
+	struct imaged_http *http = imaged_http_new();
+	struct imaged_registry *reg = open_registry("late/x", NULL, &alice, BR_REGISTRY_PUSH, &cfg);
+	struct imaged_request req = {.method = "HEAD", .path = "manifests/latest"};
+	struct imaged_response resp = {0};
+	T_NOERR(imaged_registry_request(reg, http, &req, NULL, &resp, &err), err);
+	T_EQ_INT(resp.status, 200);
+	imaged_response_fini(&resp);
+	imaged_registry_free(reg);
+	br_config_free(cfg);
+
+	reg = open_registry("late/y", NULL, &alice, BR_REGISTRY_PULL, &cfg);
+	T_NOERR(get_manifest(reg, http, "latest", &err), err);
+	imaged_registry_free(reg);
+	br_config_free(cfg);
+	imaged_http_free(http);
+}
+
 struct worker {
 	struct imaged_registry *reg;
 	int failures;
@@ -585,4 +620,4 @@ test_mirror_fallback(void)
 
 T_MAIN(T_CASE(test_challenges), T_CASE(test_token_response), T_CASE(test_bearer_with_credentials),
        T_CASE(test_token_shared_by_threads), T_CASE(test_identity_token), T_CASE(test_basic),
-       T_CASE(test_login), T_CASE(test_mirror_fallback))
+       T_CASE(test_login), T_CASE(test_mirror_fallback), T_CASE(test_challenge_headers_joined))
