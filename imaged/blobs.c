@@ -3,9 +3,10 @@
  * Blobs in berth-contentd, as a job sees them: holding them in the job's lease, whole small
  * documents read and written in one go, a streamed ingest for layers, claims that keep two
  * jobs from writing one blob at once, and a chunked reader that serves as a layer source.
- * The first part makes synchronous calls, for job threads and libuv workers; a layer
- * worker's ingest and reader hand their calls to the loop instead (struct imaged_bridge);
- * the last part does the same on the loop, asynchronously, for flows (a pull).
+ * The first part is for threads (job threads, layer workers, libuv's pool): each call is
+ * handed to the loop, which issues it, and the thread waits for its answer (struct
+ * imaged_bridge; an ingest goes on filling its next chunk meanwhile). The last part does the
+ * same on the loop itself, asynchronously, for flows (a pull).
  *
  * A job writes under its lease (the request envelope names it), so contentd holds the ingest
  * while it is written and the blob once committed, also when the blob was there already.
@@ -37,14 +38,12 @@ struct imaged_ingest {
 	int64_t size;
 	unsigned char *buf;
 	size_t len;
-	int64_t offset; /* bytes contentd has (bridged: will have, once the write in flight ends) */
+	int64_t offset; /* bytes contentd has, once the write in flight ended */
 	bool started;   /* the ingest exists in contentd */
 	bool exists;    /* contentd already holds the blob: writes are dropped */
 	bool committed;
 
-	/* Bridged (imaged_ingest_bridged): the loop issues the writes, one at a time, while the
-	 * worker fills the buffer again. */
-	bool bridged;
+	/* The loop issues the writes, one at a time, while the writer fills the buffer again. */
 	bool in_flight;
 	struct imaged_bridge call;
 	struct br_content_write_req req;
@@ -72,15 +71,15 @@ imaged_snapshot_opts(const struct imaged_job *job)
 }
 
 int
-imaged_blob_exists(br_rpc_client *content, const char *digest, bool *ret, br_err *err)
+imaged_blob_exists(struct imaged_service *svc, const char *digest, bool *ret, br_err *err)
 {
 	struct br_content_digest_req req = {.digest = digest};
 	struct br_call_opts opts = {0};
 	br_err cerr = BR_ERR_INIT;
 	br_arena *arena = br_arena_new();
 
-	int rc = br_rpc_call(content, &opts, "content.info", &br_content_digest_req_schema, &req,
-	                     NULL, NULL, arena, &cerr);
+	int rc = imaged_bridge_call(svc, svc->content, &opts, "content.info",
+	                            &br_content_digest_req_schema, &req, NULL, NULL, arena, &cerr);
 	br_arena_free(arena);
 	if (rc < 0 && cerr.code != BR_NOT_FOUND) {
 		br_err_copy(err, &cerr);
@@ -110,9 +109,10 @@ hold(struct imaged_job *job, br_rpc_client *client, const char *service, const c
 			res[i].key = keys[start + i];
 			ret_missing[start + i] = false;
 		}
-		rc = br_rpc_call(client, &opts, br_lease_method(arena, service, "add"),
-		                 &br_lease_resources_req_schema, &req,
-		                 &br_lease_missing_resp_schema, &resp, arena, err);
+		rc = imaged_bridge_call(job->svc, client, &opts,
+		                        br_lease_method(arena, service, "add"),
+		                        &br_lease_resources_req_schema, &req,
+		                        &br_lease_missing_resp_schema, &resp, arena, err);
 		const struct br_lease_resource *missing = resp.missing.v;
 		for (size_t m = 0; rc == 0 && m < resp.missing.n; m++)
 			for (size_t i = 0; i < count; i++)
@@ -269,8 +269,8 @@ imaged_blob_claim_async(struct imaged_job *job, const char *digest, imaged_done_
 /* ------------------------------------------------------------------ reading */
 
 int
-imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **ret, size_t *ret_len,
-                br_err *err)
+imaged_blob_get(struct imaged_service *svc, const char *digest, size_t max, char **ret,
+                size_t *ret_len, br_err *err)
 {
 	struct br_call_opts opts = {0};
 	_cleanup_free_ char *out = NULL;
@@ -280,8 +280,9 @@ imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **r
 		struct br_content_read_req req = {.digest = digest, .offset = (int64_t)len};
 		struct br_content_read_resp resp;
 		br_arena *arena = br_arena_new();
-		if (br_rpc_call(content, &opts, "content.read", &br_content_read_req_schema, &req,
-		                &br_content_read_resp_schema, &resp, arena, err) < 0) {
+		if (imaged_bridge_call(svc, svc->content, &opts, "content.read",
+		                       &br_content_read_req_schema, &req,
+		                       &br_content_read_resp_schema, &resp, arena, err) < 0) {
 			br_arena_free(arena);
 			return br_err_wrap(err, "read blob %s", digest);
 		}
@@ -327,14 +328,9 @@ imaged_blob_read(void *data, const void **ret_buf, br_err *err)
 		return br_err_set(err, BR_CANCELED, "read blob %s: canceled", r->digest);
 	br_arena_free(r->arena);
 	r->arena = br_arena_new();
-	int rc = r->bridge != NULL
-	                 ? imaged_bridge_call(r->bridge, r->content, &opts, "content.read",
-	                                      &br_content_read_req_schema, &req,
-	                                      &br_content_read_resp_schema, &resp, r->arena, err)
-	                 : br_rpc_call(r->content, &opts, "content.read",
-	                               &br_content_read_req_schema, &req,
-	                               &br_content_read_resp_schema, &resp, r->arena, err);
-	if (rc < 0)
+	if (imaged_bridge_call(r->svc, r->svc->content, &opts, "content.read",
+	                       &br_content_read_req_schema, &req, &br_content_read_resp_schema,
+	                       &resp, r->arena, err) < 0)
 		return br_err_wrap(err, "read blob %s", r->digest);
 	if (resp.data.len == 0)
 		return 0;
@@ -361,12 +357,8 @@ ingest_abort(struct imaged_ingest *w, br_err *err)
 	br_arena *arena = br_arena_new();
 	br_err cerr = BR_ERR_INIT;
 
-	int rc = w->bridged
-	                 ? imaged_bridge_call(w->job->svc, w->job->svc->content, &opts,
-	                                      "content.abort", &br_content_ref_req_schema, &req,
-	                                      NULL, NULL, arena, &cerr)
-	                 : br_rpc_call(w->job->svc->content, &opts, "content.abort",
-	                               &br_content_ref_req_schema, &req, NULL, NULL, arena, &cerr);
+	int rc = imaged_bridge_call(w->job->svc, w->job->svc->content, &opts, "content.abort",
+	                            &br_content_ref_req_schema, &req, NULL, NULL, arena, &cerr);
 	br_arena_free(arena);
 	if (rc < 0 && cerr.code != BR_NOT_FOUND) {
 		br_err_copy(err, &cerr);
@@ -392,8 +384,9 @@ imaged_ingest_new(struct imaged_job *job, const char *digest, int64_t size,
 	w->size = size;
 	struct br_content_ref_req req = {.ref = w->ref};
 	br_arena *arena = br_arena_new();
-	int rc = br_rpc_call(job->svc->content, &opts, "content.status", &br_content_ref_req_schema,
-	                     &req, &br_content_status_schema, &st, arena, &cerr);
+	int rc = imaged_bridge_call(job->svc, job->svc->content, &opts, "content.status",
+	                            &br_content_ref_req_schema, &req, &br_content_status_schema,
+	                            &st, arena, &cerr);
 	if (rc == 0) {
 		/* What an earlier writer left: continue it if it is this blob's. It may be all
 		 * of it (the writer died before its commit): then the caller commits it rather
@@ -422,12 +415,12 @@ imaged_ingest_offset(const struct imaged_ingest *w)
 	return w->offset;
 }
 
-static int bridged_wait(struct imaged_ingest *w, br_err *err);
+static int write_wait(struct imaged_ingest *w, br_err *err);
 
 int
 imaged_ingest_restart(struct imaged_ingest *w, br_err *err)
 {
-	if (bridged_wait(w, err) < 0)
+	if (write_wait(w, err) < 0)
 		return -1;
 	w->exists = false;
 	w->len = 0;
@@ -438,7 +431,7 @@ imaged_ingest_restart(struct imaged_ingest *w, br_err *err)
 
 /* The end of the write in flight: what contentd answered. */
 static int
-bridged_wait(struct imaged_ingest *w, br_err *err)
+write_wait(struct imaged_ingest *w, br_err *err)
 {
 	br_err cerr = BR_ERR_INIT;
 
@@ -449,7 +442,8 @@ bridged_wait(struct imaged_ingest *w, br_err *err)
 	br_arena_free(w->arena);
 	w->arena = NULL;
 	if (rc < 0 && cerr.code == BR_ALREADY_EXISTS) {
-		/* See ingest_flush. What was sent after it is dropped by contentd's refusal. */
+		/* Refused before the first byte, or discarded at commit: the blob is there, and
+		 * the job's lease holds it. */
 		w->exists = true;
 		w->started = false;
 		return 0;
@@ -462,12 +456,12 @@ bridged_wait(struct imaged_ingest *w, br_err *err)
 	return 0;
 }
 
-/* Hand what is buffered to the loop as the next write, once the one before ended (the worker
+/* Hand what is buffered to the loop as the next write, once the one before ended (the writer
  * fills the buffer again meanwhile); with `commit` (the final write), wait for its end too. */
 static int
-bridged_flush(struct imaged_ingest *w, bool commit, br_err *err)
+ingest_flush(struct imaged_ingest *w, bool commit, br_err *err)
 {
-	if (bridged_wait(w, err) < 0)
+	if (write_wait(w, err) < 0)
 		return -1;
 	if (w->exists) {
 		w->len = 0;
@@ -494,52 +488,7 @@ bridged_flush(struct imaged_ingest *w, bool commit, br_err *err)
 	w->in_flight = true;
 	w->offset += (int64_t)w->len;
 	w->len = 0;
-	return commit ? bridged_wait(w, err) : 0;
-}
-
-/* Send what is buffered (with `commit`, the final write). */
-static int
-ingest_flush(struct imaged_ingest *w, bool commit, br_err *err)
-{
-	if (w->bridged)
-		return bridged_flush(w, commit, err);
-
-	struct br_content_write_req req = {
-	        .ref = w->ref,
-	        .offset = w->offset,
-	        .data = {w->buf, w->len},
-	        .total = w->size,
-	        .expected = w->digest,
-	        .commit = commit,
-	};
-	struct br_call_opts opts = imaged_content_opts(w->job);
-	br_arena *arena = br_arena_new();
-	br_err cerr = BR_ERR_INIT;
-
-	if (w->exists) {
-		w->len = 0;
-		br_arena_free(arena);
-		return 0;
-	}
-	int rc = br_rpc_call(w->job->svc->content, &opts, "content.write",
-	                     &br_content_write_req_schema, &req, NULL, NULL, arena, &cerr);
-	br_arena_free(arena);
-	if (rc < 0 && cerr.code == BR_ALREADY_EXISTS) {
-		/* Refused before the first byte, or discarded at commit: the blob is there, and
-		 * the job's lease holds it. */
-		w->exists = true;
-		w->started = false;
-		w->len = 0;
-		return 0;
-	}
-	if (rc < 0) {
-		br_err_copy(err, &cerr);
-		return br_err_wrap(err, "store blob %s", w->digest);
-	}
-	w->started = true;
-	w->offset += (int64_t)w->len;
-	w->len = 0;
-	return 0;
+	return commit ? write_wait(w, err) : 0;
 }
 
 int
@@ -583,7 +532,7 @@ imaged_ingest_free(struct imaged_ingest *w)
 
 	if (w == NULL)
 		return;
-	bridged_wait(w, &ignored);
+	write_wait(w, &ignored);
 	/* A canceled job leaves nothing; any other unfinished write stays for the next pull. */
 	if (!w->committed && w->started && imaged_job_canceled(w->job))
 		ingest_abort(w, &ignored);
@@ -592,12 +541,11 @@ imaged_ingest_free(struct imaged_ingest *w)
 }
 
 struct imaged_ingest *
-imaged_ingest_bridged(struct imaged_job *job, const char *digest, int64_t size, int64_t offset)
+imaged_ingest_at(struct imaged_job *job, const char *digest, int64_t size, int64_t offset)
 {
 	struct imaged_ingest *w = xnew(struct imaged_ingest);
 
 	w->job = job;
-	w->bridged = true;
 	imaged_ingest_ref(digest, w->ref);
 	snprintf(w->digest, sizeof(w->digest), "%s", digest);
 	w->size = size;
@@ -620,7 +568,7 @@ imaged_blob_put(struct imaged_job *job, const void *buf, size_t len, const char 
 		return 0;
 	if (imaged_blob_claim(job->svc, digest, &cancel, err) < 0)
 		return -1;
-	int rc = imaged_blob_exists(job->svc->content, digest, &have, err);
+	int rc = imaged_blob_exists(job->svc, digest, &have, err);
 	if (rc == 0 && !have) {
 		rc = imaged_ingest_new(job, digest, (int64_t)len, &w, err);
 		if (rc == 0 && imaged_ingest_offset(w) > 0)

@@ -166,7 +166,7 @@ document(struct imaged_job *job, const char *digest, int64_t size, const char *w
 	if (!have)
 		return br_err_set(err, BR_NOT_FOUND, "%s %s is not in the content store", what,
 		                  digest);
-	if (imaged_blob_get(job->svc->content, digest, BR_OCI_MAX_DOC, ret, ret_len, err) < 0)
+	if (imaged_blob_get(job->svc, digest, BR_OCI_MAX_DOC, ret, ret_len, err) < 0)
 		return br_err_wrap(err, "%s %s", what, digest);
 	if (size >= 0 && (int64_t)*ret_len != size) {
 		free(*ret);
@@ -594,7 +594,7 @@ decompress(struct imaged_job *job, const struct member *mb, block_fn fn, void *f
 {
 	struct imaged_cancel cancel = {{&job->cancel, NULL}};
 	struct layer_src src = {
-	        .reader = {.content = job->svc->content, .ns = job->ns, .digest = mb->digest},
+	        .reader = {.svc = job->svc, .ns = job->ns, .digest = mb->digest},
 	};
 	struct archive_entry *e;
 	const void *buf;
@@ -670,7 +670,7 @@ copy_blob(struct imaged_job *job, struct archive *a, struct out *o, const struct
 {
 	struct imaged_cancel cancel = {{&job->cancel, NULL}};
 	struct imaged_blob_reader r = {
-	        .content = job->svc->content,
+	        .svc = job->svc,
 	        .ns = job->ns,
 	        .digest = mb->digest,
 	        .cancel = &cancel,

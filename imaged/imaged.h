@@ -11,10 +11,10 @@
  * asynchronously (imaged_call), fetches documents on libuv's pool (imaged_work) and hands its
  * layers to worker threads of its own that only move bytes (unpack.c), whose calls to the
  * stores the loop issues (struct imaged_bridge). Import, push and export still run on a
- * thread of their own each, which talks to the stores with synchronous RPC, reads its inputs
- * from the job (set before the thread starts, never changed), reports through
- * imaged_job_step()/imaged_job_progress() and reaches the database only by running a
- * function on the loop (br_loop_call).
+ * thread of their own each, which hands its calls to the stores to the loop the same way,
+ * reads its inputs from the job (set before the thread starts, never changed), reports
+ * through imaged_job_step()/imaged_job_progress() and reaches the database only by running a
+ * function on the loop (br_loop_call). No thread of imaged calls a store itself.
  *
  * Leases (docs/leases.md): every job holds an expiring lease "job-<id>" in contentd and
  * snapshotd under which it writes and finds everything; every image record holds a lease
@@ -148,8 +148,9 @@ struct imaged_job {
 };
 
 /*
- * Start a job running `fn` on a new thread. `arg` (freed with `free_arg` when the job record
- * goes) is handed over even on failure. RESOURCE_EXHAUSTED with too many jobs running,
+ * Start a job running `fn` on a new thread, once the job's lease exists in both stores (the
+ * loop puts it). `arg` (freed with `free_arg` when the job record goes) is handed over even on
+ * failure. RESOURCE_EXHAUSTED with too many jobs running,
  * UNAVAILABLE while stopping. Loop thread.
  */
 int imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, imaged_job_fn fn,
@@ -282,7 +283,7 @@ struct br_call_opts imaged_content_opts(const struct imaged_job *job);
 struct br_call_opts imaged_snapshot_opts(const struct imaged_job *job);
 
 /* Whether contentd holds `digest`. Job threads (any non-loop thread). */
-int imaged_blob_exists(br_rpc_client *content, const char *digest, bool *ret, br_err *err);
+int imaged_blob_exists(struct imaged_service *svc, const char *digest, bool *ret, br_err *err);
 
 /*
  * Add blobs `digests[0..n)` (or snapshots `keys[0..n)` of the default snapshotter) to the
@@ -320,7 +321,7 @@ void imaged_blob_put_async(struct imaged_job *job, const void *buf, size_t len, 
                            imaged_done_fn done, void *data);
 
 /* Read a whole blob of at most `max` bytes into a heap buffer (NUL-terminated). */
-int imaged_blob_get(br_rpc_client *content, const char *digest, size_t max, char **ret,
+int imaged_blob_get(struct imaged_service *svc, const char *digest, size_t max, char **ret,
                     size_t *ret_len, br_err *err);
 
 /* Store an in-memory blob under `digest` (content that is already there is fine). */
@@ -354,14 +355,12 @@ void imaged_ingest_free(struct imaged_ingest *w);
  * chunk is handed to the loop while the worker fills the next. Created on the loop; used and
  * freed on the worker.
  */
-struct imaged_ingest *imaged_ingest_bridged(struct imaged_job *job, const char *digest,
-                                            int64_t size, int64_t offset);
+struct imaged_ingest *imaged_ingest_at(struct imaged_job *job, const char *digest, int64_t size,
+                                       int64_t offset);
 
-/* A blob in contentd read as a layer source (imaged_source_fn, apply.h): directly, or with
- * `bridge` set, through the loop of that service (a layer worker). */
+/* A blob in contentd read as a layer source (imaged_source_fn, apply.h). */
 struct imaged_blob_reader {
-	struct imaged_service *bridge;
-	br_rpc_client *content;
+	struct imaged_service *svc;
 	const char *ns;
 	const char *digest;
 	const struct imaged_cancel *cancel;

@@ -144,7 +144,7 @@ copy_claimed(struct imaged_job *job, struct archive *a, struct archive_src *src,
 	bool have = false;
 	int r;
 
-	if (imaged_blob_exists(job->svc->content, digest, &have, err) < 0)
+	if (imaged_blob_exists(job->svc, digest, &have, err) < 0)
 		return -1;
 	if (have)
 		return 0;
@@ -217,7 +217,7 @@ static int
 walk(struct imaged_job *job, const char *digest, entry_fn fn, void *data, br_err *err)
 {
 	struct archive_src src = {
-	        .reader = {.content = job->svc->content, .ns = job->ns, .digest = digest},
+	        .reader = {.svc = job->svc, .ns = job->ns, .digest = digest},
 	        /* the archive's progress is that of the first pass over it */
 	        .job = fn == first_pass ? job : NULL,
 	};
@@ -268,9 +268,9 @@ list_archive(struct imaged_job *job, const char *digest, br_err *err)
 	struct br_content_info info;
 	br_arena *arena = br_arena_new();
 
-	int rc =
-	        br_rpc_call(job->svc->content, &opts, "content.info", &br_content_digest_req_schema,
-	                    &req, &br_content_info_schema, &info, arena, err);
+	int rc = imaged_bridge_call(job->svc, job->svc->content, &opts, "content.info",
+	                            &br_content_digest_req_schema, &req, &br_content_info_schema,
+	                            &info, arena, err);
 	if (rc == 0) {
 		imaged_job_items_init(job, 1);
 		imaged_job_item_set(job, 0, digest, info.size);
@@ -522,7 +522,7 @@ static int
 get_document(struct imaged_job *job, const struct br_oci_descriptor *d, const char *what,
              char **ret, size_t *ret_len, br_err *err)
 {
-	if (imaged_blob_get(job->svc->content, d->digest, BR_OCI_MAX_DOC, ret, ret_len, err) < 0) {
+	if (imaged_blob_get(job->svc, d->digest, BR_OCI_MAX_DOC, ret, ret_len, err) < 0) {
 		if (err != NULL && err->code == BR_NOT_FOUND)
 			return br_err_set(err, BR_NOT_FOUND, "%s %s is not in the archive", what,
 			                  d->digest);

@@ -124,9 +124,9 @@ write_chunk(struct imaged_job *job, const char *ref, int64_t offset, const void 
 	};
 	struct br_content_write_resp resp;
 	br_arena *arena = br_arena_new();
-	int rc =
-	        br_rpc_call(job->svc->content, &opts, "content.write", &br_content_write_req_schema,
-	                    &req, &br_content_write_resp_schema, &resp, arena, err);
+	int rc = imaged_bridge_call(job->svc, job->svc->content, &opts, "content.write",
+	                            &br_content_write_req_schema, &req,
+	                            &br_content_write_resp_schema, &resp, arena, err);
 	br_arena_free(arena);
 	if (rc < 0 && digest != NULL && err->code == BR_ALREADY_EXISTS) {
 		br_err_clear(err);
@@ -143,8 +143,8 @@ abort_ingest(struct imaged_job *job, const char *ref)
 	br_arena *arena = br_arena_new();
 	br_err ignored = BR_ERR_INIT;
 
-	br_rpc_call(job->svc->content, &opts, "content.abort", &br_content_ref_req_schema, &req,
-	            NULL, NULL, arena, &ignored);
+	imaged_bridge_call(job->svc, job->svc->content, &opts, "content.abort",
+	                   &br_content_ref_req_schema, &req, NULL, NULL, arena, &ignored);
 	br_arena_free(arena);
 }
 

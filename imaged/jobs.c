@@ -275,25 +275,6 @@ job_lease_put(const struct imaged_job *job, const char *keys[2], const char *val
 	};
 }
 
-/* Create the job's lease in both stores before it writes or relies on anything. */
-static int
-create_lease(struct imaged_job *job, br_err *err)
-{
-	const char *keys[2], *values[2];
-	struct br_lease_put_req put;
-	br_arena *arena = br_arena_new();
-
-	job_lease_put(job, keys, values, &put);
-	int rc = br_lease_put_sync(job->svc->content, "content", job->ns, &put, arena, NULL, err);
-	if (rc == 0)
-		rc = br_lease_put_sync(job->svc->snapshots, "snapshots", job->ns, &put, arena, NULL,
-		                       err);
-	br_arena_free(arena);
-	if (rc == 0)
-		atomic_store(&job->lease_held, true); /* renewals may start */
-	return rc;
-}
-
 static void outcome_on_loop(void *arg);
 
 static void *
@@ -303,11 +284,7 @@ job_main(void *arg)
 	struct outcome *o = xnew(struct outcome);
 
 	o->job = job;
-	o->rc = create_lease(job, &o->err);
-	if (o->rc == 0)
-		o->rc = job->fn(job, &o->result, &o->err);
-	else
-		br_err_wrap(&o->err, "%s", job->kind);
+	o->rc = job->fn(job, &o->result, &o->err);
 	br_loop_post(job->svc->loop, outcome_on_loop, o);
 	return NULL;
 }
@@ -702,6 +679,8 @@ job_started(struct imaged_job *job, struct imaged_job **ret)
 	*ret = job;
 }
 
+static void flow_lease_put(struct imaged_job *job, bool snapshots);
+
 int
 imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, imaged_job_fn fn,
                  void *arg, void (*free_arg)(void *arg), struct imaged_job **ret, br_err *err)
@@ -711,13 +690,8 @@ imaged_job_start(struct imaged_service *svc, const char *ns, const char *kind, i
 	if (job == NULL)
 		return -1;
 	job->fn = fn;
-	int rc = pthread_create(&job->thread, NULL, job_main, job);
-	if (rc != 0) {
-		job_free(job);
-		return br_err_errno(err, BR_RESOURCE_EXHAUSTED, rc, "start a %s job", kind);
-	}
-	job->thread_running = true;
 	job_started(job, ret);
+	flow_lease_put(job, false); /* then its thread starts */
 	return 0;
 }
 
@@ -878,9 +852,8 @@ imaged_job_end(struct imaged_job *job, int rc, char *result, const br_err *err)
 }
 
 /* The job's lease is in contentd (`snapshots` false) or in both: on to the next store, or to
- * the job's flow. */
-static void flow_lease_put(struct imaged_job *job, bool snapshots);
-
+ * the job's work: its flow, or its thread. Every job puts its lease first, before it writes or
+ * relies on anything. */
 static void
 flow_lease_done(struct imaged_job *job, bool snapshots, const br_err *err)
 {
@@ -896,7 +869,18 @@ flow_lease_done(struct imaged_job *job, bool snapshots, const br_err *err)
 		return;
 	}
 	atomic_store(&job->lease_held, true); /* renewals may start */
-	job->flow(job);
+	if (job->flow != NULL) {
+		job->flow(job);
+		return;
+	}
+	int rc = pthread_create(&job->thread, NULL, job_main, job);
+	if (rc != 0) {
+		br_err e = BR_ERR_INIT;
+		br_err_errno(&e, BR_RESOURCE_EXHAUSTED, rc, "start a %s job", job->kind);
+		imaged_job_end(job, -1, NULL, &e);
+		return;
+	}
+	job->thread_running = true;
 }
 
 static void

@@ -169,7 +169,7 @@ send_part(struct push *p, const char *method, const char *url, const char *conte
           const char *digest, int64_t offset, int64_t len, struct imaged_response *ret, br_err *err)
 {
 	struct imaged_blob_reader reader = {
-	        .content = p->job->svc->content,
+	        .svc = p->job->svc,
 	        .ns = p->job->ns,
 	        .digest = digest,
 	        .cancel = &p->cancel,
@@ -357,8 +357,7 @@ static int
 read_doc(struct imaged_job *job, const char *digest, const char *media_type, struct push_doc *ret,
          br_err *err)
 {
-	if (imaged_blob_get(job->svc->content, digest, BR_OCI_MAX_DOC, &ret->body, &ret->len, err) <
-	    0)
+	if (imaged_blob_get(job->svc, digest, BR_OCI_MAX_DOC, &ret->body, &ret->len, err) < 0)
 		return br_err_wrap(err, "read %s", digest);
 	snprintf(ret->digest, sizeof(ret->digest), "%s", digest);
 	ret->media_type = media_type;

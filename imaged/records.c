@@ -434,8 +434,7 @@ read_layers(struct imaged_backfill_run *r, struct backfill_item *it)
 
 	while (!atomic_load(&r->stop)) {
 		br_err_clear(&err);
-		if (imaged_blob_get(r->svc->content, it->manifest, BR_OCI_MAX_DOC, &buf, &len,
-		                    &err) == 0)
+		if (imaged_blob_get(r->svc, it->manifest, BR_OCI_MAX_DOC, &buf, &len, &err) == 0)
 			break;
 		if (err.code != BR_UNAVAILABLE && err.code != BR_DEADLINE_EXCEEDED) {
 			br_log_warn(

@@ -305,8 +305,7 @@ resolve_work(uv_work_t *work)
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 
-	r->rc = imaged_blob_get(r->svc->content, r->img.config_digest, BR_OCI_MAX_DOC, &buf, &len,
-	                        &r->err);
+	r->rc = imaged_blob_get(r->svc, r->img.config_digest, BR_OCI_MAX_DOC, &buf, &len, &r->err);
 	if (r->rc == 0)
 		r->rc = br_oci_config_parse(buf, len, &r->config, &r->err);
 	if (r->rc < 0)

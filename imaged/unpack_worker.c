@@ -129,7 +129,7 @@ tee_open(struct unpack *u, struct imaged_http *http, const struct layer *l, int6
 	memset(t, 0, sizeof(*t));
 	t->u = u;
 	t->l = l;
-	t->ingest = imaged_ingest_bridged(u->job, l->desc->digest, l->desc->size, offset);
+	t->ingest = imaged_ingest_at(u->job, l->desc->digest, l->desc->size, offset);
 	if (open_layer(u, http, l, offset, &t->fetch, err) < 0)
 		goto fail;
 	if (imaged_fetch_offset(t->fetch) != offset &&
@@ -191,8 +191,7 @@ apply(struct task *t, struct tee *tee, br_err *err)
 		rc = imaged_apply_layer(root_fd, tee_read, tee, &opts, &res, err);
 	} else {
 		struct imaged_blob_reader reader = {
-		        .bridge = u->job->svc,
-		        .content = u->job->svc->content,
+		        .svc = u->job->svc,
 		        .ns = u->job->ns,
 		        .digest = l->desc->digest,
 		        .cancel = &u->cancel,
