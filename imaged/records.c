@@ -134,7 +134,6 @@ imaged_store_image(struct imaged_job *job, const char *name, const struct br_des
 	        .platform = platform_s,
 	        .size = size,
 	};
-	const struct br_image *img = &rec;
 	br_arena *arena = br_arena_new();
 	size_t nl = m->n_layers;
 	struct br_lease_resource *blobs = br_arena_alloc(arena, (nl + 3) * sizeof(*blobs));
@@ -142,8 +141,8 @@ imaged_store_image(struct imaged_job *job, const char *name, const struct br_des
 	size_t n_blobs = 0;
 	char top[IMAGED_KEY_BUF] = "";
 
-	add_blob(blobs, &n_blobs, img->target.digest);
-	add_blob(blobs, &n_blobs, img->manifest_digest);
+	add_blob(blobs, &n_blobs, rec.target.digest);
+	add_blob(blobs, &n_blobs, rec.manifest_digest);
 	add_blob(blobs, &n_blobs, m->config.digest);
 	for (size_t i = 0; i < nl; i++) {
 		char chain[BR_DIGEST_BUF];
@@ -171,7 +170,7 @@ imaged_store_image(struct imaged_job *job, const char *name, const struct br_des
 	br_arena_free(arena);
 	if (op.rc < 0) {
 		br_err_copy(err, &op.err);
-		return br_err_wrap(err, "store image \"%s\"", img->name);
+		return br_err_wrap(err, "store image \"%s\"", rec.name);
 	}
 	return 0;
 }
