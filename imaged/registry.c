@@ -54,9 +54,11 @@
 struct imaged_fetch {
 	struct imaged_registry *reg;
 	const struct imaged_endpoint *ep; /* its TLS settings */
+	struct imaged_endpoint *auth_ep;  /* whose authentication it carries, NULL: none */
 	struct imaged_http *http;
 	char *url;
 	char *post; /* a form POSTed (a token request), else NULL: GET */
+	char *accept;
 	struct curl_slist *headers;
 	const struct imaged_cancel *cancel;
 	int64_t max_size, received;
@@ -320,6 +322,7 @@ fetch_free(struct imaged_fetch *f)
 	curl_slist_free_all(f->headers);
 	reset_headers(f);
 	free(f->url);
+	free(f->accept);
 	if (f->post != NULL)
 		explicit_bzero(f->post, strlen(f->post));
 	free(f->post);
@@ -386,6 +389,7 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
 	f->cap = FETCH_BUFFER;
 	f->buf = xmalloc(f->cap);
 	if (accept != NULL) {
+		f->accept = xstrdup(accept);
 		_cleanup_free_ char *h = xasprintf("Accept: %s", accept);
 		f->headers = curl_slist_append(f->headers, h);
 	}
@@ -966,6 +970,8 @@ endpoint_open(struct imaged_registry *reg, struct imaged_endpoint *ep, struct im
 		if (rc < 0)
 			return -1;
 		f->retry = retry;
+		f->auth_ep = auth ? ep : NULL;
+		f->auth_gen = gen;
 		rc = await_status(f, err);
 		if (rc < 0 && auth && f->status == 401) {
 			_cleanup_free_ char *challenge =
@@ -1118,6 +1124,21 @@ restart(struct imaged_fetch *f, int64_t from, br_err *err)
 	f->error_len = 0;
 	f->errbuf[0] = '\0';
 	f->range_start = from;
+	if (f->auth_ep != NULL) {
+		/* The endpoint's authentication as it is now: a token may have been renewed (or
+		 * have expired) since the request was first sent. */
+		curl_slist_free_all(f->headers);
+		f->headers = NULL;
+		if (f->accept != NULL) {
+			_cleanup_free_ char *h = xasprintf("Accept: %s", f->accept);
+			f->headers = curl_slist_append(f->headers, h);
+		}
+		char *line = imaged_auth_line(f->reg, f->auth_ep, &f->auth_gen);
+		if (line != NULL) {
+			f->headers = curl_slist_append(f->headers, line);
+			imaged_free_secret(line);
+		}
+	}
 	if (transfer_begin(f, err) < 0)
 		return -1;
 	return await_status(f, err);
@@ -1125,7 +1146,8 @@ restart(struct imaged_fetch *f, int64_t from, br_err *err)
 
 /*
  * f's body broke off (err says how): continue it from the first byte the reader has not had,
- * with a Range request; a registry that sends the whole body instead (or cannot serve the
+ * with a Range request (and the endpoint's authentication as it is now: a token that expired
+ * meanwhile is renewed); a registry that sends the whole body instead (or cannot serve the
  * range) is read from its start, and what the reader had is skipped. 0 once a response flows
  * again; -1 when the failure is not worth repeating or the attempts are spent.
  */
@@ -1137,9 +1159,24 @@ resume(struct imaged_fetch *f, br_err *err)
 		f->gave_bytes = false;
 	}
 	for (;;) {
+		struct imaged_auth_attempt attempt = {false, false};
+		int64_t from = f->body_start + f->received;
 		if (!retry_wait(f, &f->failures, err))
 			return -1;
-		int rc = restart(f, f->body_start + f->received, err);
+		int rc = restart(f, from, err);
+		if (rc < 0 && f->auth_ep != NULL && f->status == 401) {
+			/* The token it carried expired meanwhile: a new one (on the same handle,
+			 * which the token request takes for a moment), and again. */
+			_cleanup_free_ char *challenge =
+			        f->www_authenticate ? xstrdup(f->www_authenticate) : NULL;
+			if (f->attached)
+				curl_multi_remove_handle(f->http->multi, f->http->easy);
+			f->attached = false;
+			if (imaged_auth_answer(f->reg, f->auth_ep, f->http, challenge, f->auth_gen,
+			                       &attempt, f->cancel, err) < 0)
+				return br_err_wrap(err, "GET %s", f->url);
+			rc = restart(f, from, err);
+		}
 		if (range_refused(f, rc))
 			rc = restart(f, 0, err);
 		if (rc == 0)

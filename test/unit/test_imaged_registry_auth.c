@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/digest.h"
 #include "common/ref.h"
+#include "common/xalloc.h"
 #include "imaged/registry.h"
 #include "test/unit/t.h"
 #include "test/unit/t_http.h"
@@ -28,6 +29,10 @@
 #define ALICE_BASIC "Basic YWxpY2U6czNjcmV0" /* alice:s3cret */
 
 static int port;
+
+/* A blob that breaks off half-way the first time, and whose tokens expire meanwhile. */
+#define LONG_LEN 65536
+static unsigned char long_blob[LONG_LEN];
 
 /* What the server saw (lock). */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,7 +121,25 @@ serve_one(int fd)
 		} else {
 			respond(fd, 200, "OK", NULL, MANIFEST);
 		}
-	} else if (strncmp(path, "/v2/late/", 9) == 0 && !token_valid(auth)) {
+	} else if (strncmp(path, "/v2/long/", 9) == 0 && token_valid(auth)) {
+		char range[64], head[256];
+		long from = -1;
+		t_http_header(req, "Range", range, sizeof(range));
+		if (sscanf(range, "bytes=%ld-", &from) != 1) {
+			/* half of it, then the connection drops and every token so far expires */
+			int n = snprintf(head, sizeof(head),
+			                 "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", LONG_LEN);
+			t_http_send_all(fd, head, (size_t)n);
+			t_http_send_all(fd, long_blob, LONG_LEN / 2);
+			valid_from = token_gen + 1;
+		} else {
+			snprintf(head, sizeof(head), "Content-Range: bytes %ld-%d/%d\r\n", from,
+			         LONG_LEN - 1, LONG_LEN);
+			t_http_respond(fd, 206, "Partial Content", head, long_blob + from,
+			               (size_t)(LONG_LEN - from));
+		}
+	} else if ((strncmp(path, "/v2/late/", 9) == 0 || strncmp(path, "/v2/long/", 9) == 0) &&
+	           !token_valid(auth)) {
 		/* the Bearer challenge first, then one that cannot be answered */
 		unauthorized++;
 		snprintf(hdr, sizeof(hdr),
@@ -425,6 +448,38 @@ test_challenge_headers_joined(void)
 	imaged_http_free(http);
 }
 
+/* A download that breaks off is continued with a Range request carrying a token renewed when
+ * the one it started with expired meanwhile. */
+static void
+test_resume_renews_token(void)
+{
+	struct br_config *cfg = NULL;
+	struct br_registry_auth alice = {.username = "alice", .password = "s3cret"};
+	char digest[BR_DIGEST_BUF], *body = NULL;
+	br_err err = BR_ERR_INIT;
+	size_t len = 0;
+
+	for (size_t i = 0; i < LONG_LEN; i++)
+		long_blob[i] = (unsigned char)(i * 7 + i / 251);
+	br_digest_buf(long_blob, LONG_LEN, digest);
+	start_server();
+	int tokens0 = locked_int(&token_requests);
+	struct imaged_http *http = imaged_http_new();
+	struct imaged_registry *reg = open_registry("long/x", NULL, &alice, BR_REGISTRY_PULL, &cfg);
+	char *path = xasprintf("blobs/%s", digest);
+	T_NOERR(imaged_registry_get(reg, http, path, NULL, LONG_LEN, digest, NULL, &body, &len,
+	                            NULL, &err),
+	        err);
+	T_EQ_INT(len, LONG_LEN);
+	T_OK(memcmp(body, long_blob, LONG_LEN) == 0);
+	T_EQ_INT(locked_int(&token_requests) - tokens0, 2); /* the first, and the renewed one */
+	free(body);
+	free(path);
+	imaged_registry_free(reg);
+	br_config_free(cfg);
+	imaged_http_free(http);
+}
+
 struct worker {
 	struct imaged_registry *reg;
 	int failures;
@@ -620,4 +675,5 @@ test_mirror_fallback(void)
 
 T_MAIN(T_CASE(test_challenges), T_CASE(test_token_response), T_CASE(test_bearer_with_credentials),
        T_CASE(test_token_shared_by_threads), T_CASE(test_identity_token), T_CASE(test_basic),
-       T_CASE(test_login), T_CASE(test_mirror_fallback), T_CASE(test_challenge_headers_joined))
+       T_CASE(test_login), T_CASE(test_mirror_fallback), T_CASE(test_challenge_headers_joined),
+       T_CASE(test_resume_renews_token))
