@@ -316,32 +316,73 @@ imaged_blob_get(struct imaged_service *svc, const char *digest, size_t max, char
 	return 0;
 }
 
+/* Ask the loop for the chunk at `offset`, into a fresh arena; the reader goes on meanwhile. */
+static void
+reader_request(struct imaged_blob_reader *r, int64_t offset)
+{
+	r->req = (struct br_content_read_req){.digest = r->digest, .offset = offset};
+	r->next_arena = br_arena_new();
+	r->call = (struct imaged_bridge){
+	        .svc = r->svc,
+	        .client = r->svc->content,
+	        .opts = {.ns = r->ns},
+	        .method = "content.read",
+	        .ps = &br_content_read_req_schema,
+	        .params = &r->req,
+	        .rs = &br_content_read_resp_schema,
+	        .ret = &r->resp,
+	        .arena = r->next_arena,
+	};
+	imaged_bridge_start(&r->call);
+	r->pending = true;
+}
+
+/* The answer to the chunk asked for; its arena becomes the reader's (the last chunk's goes). */
+static int
+reader_wait(struct imaged_blob_reader *r, br_err *err)
+{
+	r->pending = false;
+	int rc = imaged_bridge_wait(&r->call, err);
+	br_arena_free(r->arena);
+	r->arena = r->next_arena;
+	r->next_arena = NULL;
+	return rc;
+}
+
 ssize_t
 imaged_blob_read(void *data, const void **ret_buf, br_err *err)
 {
 	struct imaged_blob_reader *r = data;
-	struct br_content_read_req req = {.digest = r->digest, .offset = r->offset};
-	struct br_content_read_resp resp;
-	struct br_call_opts opts = {.ns = r->ns};
+	br_err ignored = BR_ERR_INIT;
 
-	if (imaged_canceled(r->cancel))
+	if (imaged_canceled(r->cancel)) {
+		if (r->pending)
+			reader_wait(r, &ignored);
 		return br_err_set(err, BR_CANCELED, "read blob %s: canceled", r->digest);
-	br_arena_free(r->arena);
-	r->arena = br_arena_new();
-	if (imaged_bridge_call(r->svc, r->svc->content, &opts, "content.read",
-	                       &br_content_read_req_schema, &req, &br_content_read_resp_schema,
-	                       &resp, r->arena, err) < 0)
+	}
+	if (!r->pending)
+		reader_request(r, r->offset);
+	if (reader_wait(r, err) < 0)
 		return br_err_wrap(err, "read blob %s", r->digest);
-	if (resp.data.len == 0)
+	const void *buf = r->resp.data.data;
+	size_t len = r->resp.data.len;
+	if (len == 0)
 		return 0;
-	r->offset += (int64_t)resp.data.len;
-	*ret_buf = resp.data.data;
-	return (ssize_t)resp.data.len;
+	r->offset += (int64_t)len;
+	/* The next chunk is on its way while the caller handles this one. */
+	if (r->offset < r->resp.total)
+		reader_request(r, r->offset);
+	*ret_buf = buf;
+	return (ssize_t)len;
 }
 
 void
 imaged_blob_reader_fini(struct imaged_blob_reader *r)
 {
+	br_err ignored = BR_ERR_INIT;
+
+	if (r->pending)
+		reader_wait(r, &ignored);
 	br_arena_free(r->arena);
 	r->arena = NULL;
 }

@@ -36,6 +36,7 @@
 #include "common/loop.h"
 #include "common/outbox.h"
 #include "common/oci.h"
+#include "common/proto/content.h"
 #include "common/proto/images.h"
 #include "common/proto/types.h"
 #include "common/rpc.h"
@@ -358,14 +359,22 @@ void imaged_ingest_free(struct imaged_ingest *w);
 struct imaged_ingest *imaged_ingest_at(struct imaged_job *job, const char *digest, int64_t size,
                                        int64_t offset);
 
-/* A blob in contentd read as a layer source (imaged_source_fn, apply.h). */
+/* A blob in contentd read as a layer source (imaged_source_fn, apply.h), in order from
+ * `offset`: each chunk is asked for through the loop while the caller handles the one before.
+ * Fill in the first fields (the rest zero); a thread that is not the loop. */
 struct imaged_blob_reader {
 	struct imaged_service *svc;
 	const char *ns;
 	const char *digest;
 	const struct imaged_cancel *cancel;
 	int64_t offset;
-	br_arena *arena;
+	br_arena *arena; /* the chunk handed out last */
+	/* the next chunk, asked for */
+	bool pending;
+	struct imaged_bridge call;
+	struct br_content_read_req req;
+	struct br_content_read_resp resp;
+	br_arena *next_arena;
 };
 ssize_t imaged_blob_read(void *data, const void **ret_buf, br_err *err);
 void imaged_blob_reader_fini(struct imaged_blob_reader *r);
