@@ -1011,6 +1011,28 @@ check_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
 		        st.st_gid, mode, uid, gid);
 }
 
+/* Lower directories for the implied-parent tests: a sticky tmp with its own times, a home
+ * with a private user directory, a set-group-id srv. */
+static void
+implied_lowers(const char *lower)
+{
+	make_lower_dir(lower, "tmp", 01777, 0, 0);
+	const struct timespec tmp_times[2] = {{1400000000, 0}, {1400000000, 5}};
+	T_OK(utimensat(AT_FDCWD, path_in(lower, "tmp"), tmp_times, 0) == 0);
+	make_lower_dir(lower, "home", 0755, 0, 0);
+	make_lower_dir(lower, "home/user", 0750, 1000, 1000);
+	make_lower_dir(lower, "srv", 02770, 0, 50);
+}
+
+/* Entries that write into those directories without listing them. */
+static void
+implied_entries(struct tarb *t)
+{
+	tb_file(t, "tmp/.wh.x", "", 0644);
+	tb_file(t, "home/user/file", "f", 0644);
+	tb_file(t, "srv/f", "f", 0644);
+}
+
 static void
 test_implicit_parent_from_lower(void)
 {
@@ -1025,17 +1047,10 @@ test_implicit_parent_from_lower(void)
 	env_setup(&env);
 	snprintf(lower, sizeof(lower), "%s/lower", env.dir);
 	T_OK(mkdir(lower, 0755) == 0);
-	make_lower_dir(lower, "tmp", 01777, 0, 0);
-	const struct timespec tmp_times[2] = {{1400000000, 0}, {1400000000, 5}};
-	T_OK(utimensat(AT_FDCWD, path_in(lower, "tmp"), tmp_times, 0) == 0);
-	make_lower_dir(lower, "home", 0755, 0, 0);
-	make_lower_dir(lower, "home/user", 0750, 1000, 1000);
-	make_lower_dir(lower, "srv", 02770, 0, 50);
+	implied_lowers(lower);
 
 	tb_open(&t);
-	tb_file(&t, "tmp/.wh.x", "", 0644);
-	tb_file(&t, "home/user/file", "f", 0644);
-	tb_file(&t, "srv/f", "f", 0644);
+	implied_entries(&t);
 	tb_dir(&t, "srv/", 0711); /* listed after it was implied: the listing wins */
 	tb_close(&t);
 
@@ -1158,18 +1173,11 @@ test_implicit_parent_recorded(void)
 	env_setup(&env);
 	snprintf(lower, sizeof(lower), "%s/lower", env.dir);
 	T_OK(mkdir(lower, 0755) == 0);
-	make_lower_dir(lower, "tmp", 01777, 0, 0);
-	const struct timespec tmp_times[2] = {{1400000000, 0}, {1400000000, 5}};
-	T_OK(utimensat(AT_FDCWD, path_in(lower, "tmp"), tmp_times, 0) == 0);
-	make_lower_dir(lower, "home", 0755, 0, 0);
-	make_lower_dir(lower, "home/user", 0750, 1000, 1000);
-	make_lower_dir(lower, "srv", 02770, 0, 50);
+	implied_lowers(lower);
 	make_lower_dir(lower, "gone", 0700, 0, 0);
 
 	tb_open(&t);
-	tb_file(&t, "tmp/.wh.x", "", 0644);
-	tb_file(&t, "home/user/file", "f", 0644);
-	tb_file(&t, "srv/f", "f", 0644);
+	implied_entries(&t);
 	tb_dir(&t, "srv/", 0711); /* listed after it was implied: not recorded */
 	tb_file(&t, "gone/f", "f", 0644);
 	tb_file(&t, ".wh.gone", "", 0644); /* implied, then replaced by a whiteout */
