@@ -693,26 +693,28 @@ set_registries(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 	return 0;
 }
 
+/* A per-job count of parallel work (downloads, unpacks): 1 to MAX_DOWNLOADS. */
 static int
-set_max_downloads(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+set_job_count(int *field, yajl_val v, const char *path, br_err *err)
 {
 	int64_t n = 0;
 
 	if (want_int(v, path, 1, MAX_DOWNLOADS, &n, err) < 0)
 		return -1;
-	cfg->imaged.max_concurrent_downloads = (int)n;
+	*field = (int)n;
 	return 0;
+}
+
+static int
+set_max_downloads(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	return set_job_count(&cfg->imaged.max_concurrent_downloads, v, path, err);
 }
 
 static int
 set_max_unpacks(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
 {
-	int64_t n = 0;
-
-	if (want_int(v, path, 1, MAX_DOWNLOADS, &n, err) < 0)
-		return -1;
-	cfg->imaged.max_concurrent_unpacks = (int)n;
-	return 0;
+	return set_job_count(&cfg->imaged.max_concurrent_unpacks, v, path, err);
 }
 
 static int

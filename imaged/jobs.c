@@ -561,8 +561,8 @@ prune(struct imaged_service *svc)
 }
 
 /* The end of a job's work: `rc` 0 with `result` (taken), or -1 with `err`. Loop thread. */
-static void
-job_finish(struct imaged_job *job, int rc, char *result, const br_err *err)
+void
+imaged_job_end(struct imaged_job *job, int rc, char *result, const br_err *err)
 {
 	struct imaged_service *svc = job->svc;
 
@@ -620,7 +620,7 @@ outcome_on_loop(void *arg)
 		pthread_join(job->thread, NULL);
 		job->thread_running = false;
 	}
-	job_finish(job, o->rc, o->result, &o->err);
+	imaged_job_end(job, o->rc, o->result, &o->err);
 	free(o);
 }
 
@@ -843,12 +843,6 @@ imaged_bridge_call(struct imaged_service *svc, br_rpc_client *client,
 
 	imaged_bridge_start(&c);
 	return imaged_bridge_wait(&c, err);
-}
-
-void
-imaged_job_end(struct imaged_job *job, int rc, char *result, const br_err *err)
-{
-	job_finish(job, rc, result, err);
 }
 
 /* The job's lease is in contentd (`snapshots` false) or in both: on to the next store, or to

@@ -104,12 +104,6 @@ config_matches(const struct br_oci_image_config *c, const struct br_oci_platform
 	return false;
 }
 
-static void
-platform_finip(struct br_oci_platform *p)
-{
-	br_oci_platform_fini(p);
-}
-
 /* A pull on its way: what its steps found so far. A fetch (on the pool) fills in its part and
  * `rc`/`err`; the loop reads them once the fetch is back. */
 struct pull {
@@ -147,7 +141,7 @@ pull_free(struct pull *p)
 	free(p->name);
 	imaged_registry_free(p->reg);
 	imaged_http_free(p->http);
-	platform_finip(&p->want);
+	br_oci_platform_fini(&p->want);
 	free(p->body);
 	free(p->ctype);
 	free(p->target_mt);

@@ -363,6 +363,21 @@ imaged_set_tls(CURL *e, const struct imaged_endpoint *ep)
 	return c;
 }
 
+/* f's request headers: Accept (f->accept) and `authorization` (a whole header line, or
+ * NULL), in place of any it had. */
+static void
+fetch_headers(struct imaged_fetch *f, const char *authorization)
+{
+	curl_slist_free_all(f->headers);
+	f->headers = NULL;
+	if (f->accept != NULL) {
+		_cleanup_free_ char *h = xasprintf("Accept: %s", f->accept);
+		f->headers = curl_slist_append(f->headers, h);
+	}
+	if (authorization != NULL)
+		f->headers = curl_slist_append(f->headers, authorization);
+}
+
 /*
  * Start a request to `url` of endpoint `ep`: GET, or POST of the form `post` (may be NULL).
  * `authorization` (may be NULL) is the whole "Authorization: ..." header line.
@@ -388,13 +403,8 @@ fetch_start(struct imaged_registry *reg, const struct imaged_endpoint *ep, struc
 	f->cancel = cancel;
 	f->cap = FETCH_BUFFER;
 	f->buf = xmalloc(f->cap);
-	if (accept != NULL) {
-		f->accept = xstrdup(accept);
-		_cleanup_free_ char *h = xasprintf("Accept: %s", accept);
-		f->headers = curl_slist_append(f->headers, h);
-	}
-	if (authorization != NULL)
-		f->headers = curl_slist_append(f->headers, authorization);
+	f->accept = accept ? xstrdup(accept) : NULL;
+	fetch_headers(f, authorization);
 	if (transfer_begin(f, err) < 0) {
 		fetch_free(f);
 		return -1;
@@ -1127,17 +1137,9 @@ restart(struct imaged_fetch *f, int64_t from, br_err *err)
 	if (f->auth_ep != NULL) {
 		/* The endpoint's authentication as it is now: a token may have been renewed (or
 		 * have expired) since the request was first sent. */
-		curl_slist_free_all(f->headers);
-		f->headers = NULL;
-		if (f->accept != NULL) {
-			_cleanup_free_ char *h = xasprintf("Accept: %s", f->accept);
-			f->headers = curl_slist_append(f->headers, h);
-		}
 		char *line = imaged_auth_line(f->reg, f->auth_ep, &f->auth_gen);
-		if (line != NULL) {
-			f->headers = curl_slist_append(f->headers, line);
-			imaged_free_secret(line);
-		}
+		fetch_headers(f, line);
+		imaged_free_secret(line);
 	}
 	if (transfer_begin(f, err) < 0)
 		return -1;

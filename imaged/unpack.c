@@ -91,17 +91,11 @@ answered(struct unpack *u)
 	return true;
 }
 
-static struct br_call_opts
-snapshot_opts(const struct unpack *u)
-{
-	return imaged_snapshot_opts(u->job);
-}
-
 static void
 call_snapshots(struct unpack *u, const char *method, const struct br_schema *ps, const void *params,
                const struct br_schema *rs, imaged_call_fn done, void *data)
 {
-	struct br_call_opts opts = snapshot_opts(u);
+	struct br_call_opts opts = imaged_snapshot_opts(u->job);
 
 	u->busy++;
 	imaged_call(u->job->svc, u->job->svc->snapshots, &opts, method, ps, params, rs, done, data);
@@ -268,7 +262,7 @@ static void
 start_fetch(struct layer *l)
 {
 	l->task.offset = l->offset;
-	if (l->kind == TASK_STREAM)
+	if (l->task.kind == TASK_STREAM)
 		prepare(l);
 	else
 		hand_out(l);
@@ -283,7 +277,7 @@ blob_present(struct layer *l)
 
 	release_claim(l);
 	imaged_job_progress(u->job, l->desc->size, 0);
-	if (l->kind == TASK_FETCH) {
+	if (l->task.kind == TASK_FETCH) {
 		u->working--;
 		l->state = l->have_snapshot ? LAYER_DONE : LAYER_STORED;
 		imaged_job_item_state(u->job, i,
@@ -291,7 +285,6 @@ blob_present(struct layer *l)
 		advance(u);
 		return;
 	}
-	l->kind = TASK_UNPACK;
 	l->task.kind = TASK_UNPACK;
 	imaged_job_item_state(u->job, i, IMAGED_ITEM_UNPACKING);
 	prepare(l);
@@ -459,7 +452,6 @@ static void
 start_layer(struct unpack *u, struct layer *l, enum task_kind kind)
 {
 	l->state = LAYER_WORKING;
-	l->kind = kind;
 	l->task.kind = kind;
 	l->task.offset = 0;
 	u->working++;

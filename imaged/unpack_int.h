@@ -41,7 +41,7 @@ struct task {
 	struct task *next; /* in the workers' queue */
 	struct unpack *u;
 	struct layer *l;
-	enum task_kind kind;
+	enum task_kind kind; /* also, while the layer is WORKING, what for */
 	/* in */
 	int64_t offset;  /* FETCH, STREAM: bytes of the blob contentd has already */
 	const char *dir; /* STREAM, UNPACK, FIX: the extract snapshot's directory */
@@ -61,10 +61,9 @@ struct layer {
 	const char *parent;       /* the previous layer's snapshot key, NULL for the first */
 	bool have_snapshot;
 	enum layer_state state;
-	enum task_kind kind; /* while WORKING: what for */
-	bool claimed;        /* this job writes its blob (imaged_blob_claim_async) */
-	int64_t offset;      /* what contentd has of its ingest */
-	char *extract;       /* its scratch snapshot, once prepared */
+	bool claimed;   /* this job writes its blob (imaged_blob_claim_async) */
+	int64_t offset; /* what contentd has of its ingest */
+	char *extract;  /* its scratch snapshot, once prepared */
 	char *extract_dir;
 	br_arena *mounts; /* the extract's mount options (lower dirs) */
 	char *view;       /* a view of its parents while its implied directories are fixed */
