@@ -19,7 +19,9 @@
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/crilog.h"
+#include "common/ipv4.h"
 #include "common/fsutil.h"
+#include "common/ipv4.h"
 #include "common/json.h"
 #include "common/oci.h"
 #include "common/ref.h"
@@ -920,10 +922,93 @@ set_cni_conf_dir(struct br_config *cfg, yajl_val v, const char *path, br_err *er
 	return 0;
 }
 
+/* A network device name: a name of at most `max` bytes (IFNAMSIZ - 1 for a whole name). */
+static int
+want_ifname(yajl_val v, const char *path, size_t max, char **ret, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_name(v, path, &s, err) < 0)
+		return -1;
+	if (strlen(s) > max) {
+		br_err_set(err, BR_INVALID_ARGUMENT,
+		           "%s: \"%s\" is longer than %zu bytes (a network device's name)", path, s,
+		           max);
+		free(s);
+		return -1;
+	}
+	*ret = s;
+	return 0;
+}
+
+static int
+set_default_bridge(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_ifname(v, path, 15, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.default_bridge, s);
+	return 0;
+}
+
+/* New networks' bridges are the prefix and a number of up to three digits. */
+static int
+set_bridge_prefix(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_ifname(v, path, 12, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.bridge_prefix, s);
+	return 0;
+}
+
+static int
+want_subnet(yajl_val v, const char *path, int max_prefix, char **ret, br_err *err)
+{
+	const char *s = NULL;
+	struct br_ipv4_net net;
+
+	if (want_string(v, path, &s, err) < 0 || br_ipv4_parse_net(s, path, &net, err) < 0)
+		return -1;
+	if (net.prefix > max_prefix)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "%s: \"%s\" is smaller than a /%d",
+		                  path, s, max_prefix);
+	*ret = xstrdup(s);
+	return 0;
+}
+
+static int
+set_default_subnet(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_subnet(v, path, 30, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.default_subnet, s);
+	return 0;
+}
+
+static int
+set_subnet_pool(struct br_config *cfg, yajl_val v, const char *path, br_err *err)
+{
+	char *s = NULL;
+
+	if (want_subnet(v, path, 24, &s, err) < 0)
+		return -1;
+	replace(&cfg->netd.subnet_pool, s);
+	return 0;
+}
+
 static const struct field netd_fields[] = {
         {"network", set_network},
         {"cni_bin_dir", set_cni_bin_dir},
         {"cni_conf_dir", set_cni_conf_dir},
+        {"default_bridge", set_default_bridge},
+        {"default_subnet", set_default_subnet},
+        {"subnet_pool", set_subnet_pool},
+        {"bridge_prefix", set_bridge_prefix},
         {NULL, NULL},
 };
 
@@ -1251,7 +1336,11 @@ br_config_new_default(void)
 	add_runtime(cfg, "crun", xstrdup("/usr/bin/crun"));
 	cfg->taskd.log_max_size = 10 << 20;
 	cfg->taskd.log_max_files = 3;
-	cfg->netd.network = xstrdup("none");
+	cfg->netd.network = xstrdup("berth");
+	cfg->netd.default_bridge = xstrdup("berth0");
+	cfg->netd.default_subnet = xstrdup("10.87.0.0/16");
+	cfg->netd.subnet_pool = xstrdup("10.91.0.0/16");
+	cfg->netd.bridge_prefix = xstrdup("berth");
 	cfg->netd.cni_bin_dir = xstrdup("/usr/lib/cni");
 	cfg->netd.cni_conf_dir = xstrdup("/etc/berth/cni");
 	cfg->gatewayd.group = xstrdup("berth");
@@ -1329,6 +1418,10 @@ br_config_free(struct br_config *cfg)
 	free(cfg->netd.network);
 	free(cfg->netd.cni_bin_dir);
 	free(cfg->netd.cni_conf_dir);
+	free(cfg->netd.default_bridge);
+	free(cfg->netd.default_subnet);
+	free(cfg->netd.subnet_pool);
+	free(cfg->netd.bridge_prefix);
 	free(cfg->gatewayd.socket);
 	free(cfg->gatewayd.group);
 	free(cfg->gatewayd.users);

@@ -27,7 +27,9 @@
  *     "taskd": {"runtime": "runc", "runtimes": {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"},
  *               "shim": "/usr/local/libexec/berth/berth-shim",
  *               "log_max_size": 10485760, "log_max_files": 3},
- *     "netd": {"network": "none", "cni_bin_dir": "/usr/lib/cni", "cni_conf_dir": "/etc/berth/cni"},
+ *     "netd": {"network": "berth", "cni_bin_dir": "/usr/lib/cni", "cni_conf_dir": "/etc/berth/cni",
+ *              "default_bridge": "berth0", "default_subnet": "10.87.0.0/16",
+ *              "subnet_pool": "10.91.0.0/16", "bridge_prefix": "berth"},
  *     "gatewayd": {"socket": "/run/berth/berth.sock", "group": "berth", "users": [1000],
  *                  "access": [{"uid": 1000, "namespaces": ["team-a"], "role": "user"},
  *                             {"gid": 100, "namespaces": ["*"], "role": "read"}],
@@ -161,9 +163,13 @@ struct br_config {
 	} taskd;
 
 	struct {
-		char *network; /* default network mode: "none" | "host" */
+		char *network; /* default: "none" | "host" | a network's name */
 		char *cni_bin_dir;
 		char *cni_conf_dir;
+		char *default_bridge; /* the default network's bridge device */
+		char *default_subnet; /* the default network's IPv4 subnet */
+		char *subnet_pool;    /* where new networks' /24s come from */
+		char *bridge_prefix;  /* new networks' bridges: prefix + number */
 	} netd;
 
 	struct {

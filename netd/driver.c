@@ -2,8 +2,8 @@
 /*
  * Network drivers. "none": a new network namespace with only loopback, up, kept alive by a
  * bind mount of its nsfs file at <state>/netd/netns/<ns>/<id>. "host": the host's namespace.
- * Both write the container's hosts and resolv.conf files under <state>/netd/files/<ns>/<id>/
- * for taskd to bind-mount read-only. CNI networks will be a third driver.
+ * "bridge": the namespace of "none", whose interfaces the CNI plugins add (service.c). Each
+ * makes <state>/netd/files/<ns>/<id>/ for the container's hosts and resolv.conf (files.c).
  *
  * The namespace is made by a forked child (unshare, ioctl, mount are async-signal-safe), so
  * the daemon's own threads never change namespace. Runs on worker threads.
@@ -36,8 +36,7 @@ void
 netd_paths_fini(struct netd_paths *p)
 {
 	free(p->netns_path);
-	free(p->hosts_path);
-	free(p->resolv_path);
+	free(p->files_dir);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -53,50 +52,18 @@ files_dir_of(const char *state_dir, const char *ns, const char *id)
 	return xasprintf("%s/files/%s/%s", state_dir, ns, id);
 }
 
-/* Write hosts and resolv.conf for the container. */
 static int
-write_files(const char *state_dir, const char *ns, const char *id, const char *hostname,
-            struct netd_paths *p, br_err *err)
+make_files_dir(const char *state_dir, const char *ns, const char *id, struct netd_paths *p,
+               br_err *err)
 {
-	_cleanup_free_ char *dir = files_dir_of(state_dir, ns, id);
-	_cleanup_free_ char *hosts = NULL;
-	_cleanup_free_ char *resolv = NULL;
-	size_t resolv_len = 0;
-	_cleanup_close_ int dfd = -1;
-	br_err ignored = BR_ERR_INIT;
+	char *dir = files_dir_of(state_dir, ns, id);
 
-	if (br_mkdir_p(dir, 0755, err) < 0)
+	if (br_mkdir_p(dir, 0755, err) < 0) {
+		free(dir);
 		return -1;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return br_err_errno(err, BR_INTERNAL, errno, "open %s", dir);
-	hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	                  "127.0.1.1\t%s\n",
-	                  hostname != NULL && hostname[0] != '\0' ? hostname : id);
-	if (br_write_file_atomic(dfd, "hosts", hosts, strlen(hosts), 0644, err) < 0)
-		return -1;
-	/* The host's resolver configuration; a host without one gives an empty file. */
-	if (br_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &resolv, &resolv_len,
-	                    &ignored) < 0)
-		resolv_len = 0;
-	if (br_write_file_atomic(dfd, "resolv.conf", resolv ? resolv : "", resolv_len, 0644, err) <
-	    0)
-		return -1;
-	p->hosts_path = xasprintf("%s/hosts", dir);
-	p->resolv_path = xasprintf("%s/resolv.conf", dir);
+	}
+	p->files_dir = dir;
 	return 0;
-}
-
-static int
-remove_files(const char *state_dir, const char *ns, const char *id, br_err *err)
-{
-	_cleanup_free_ char *parent = xasprintf("%s/files/%s", state_dir, ns);
-	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (pfd < 0)
-		return errno == ENOENT ? 0
-		                       : br_err_errno(err, BR_INTERNAL, errno, "open %s", parent);
-	return br_rm_rf_at(pfd, id, err);
 }
 
 static int
@@ -173,8 +140,8 @@ drop_netns(const char *path, br_err *err)
 }
 
 static int
-none_attach(const char *state_dir, const char *ns, const char *id, const char *hostname,
-            struct netd_paths *ret, br_err *err)
+none_attach(const char *state_dir, const char *ns, const char *id, struct netd_paths *ret,
+            br_err *err)
 {
 	struct netd_paths p = {0};
 	char *path = netns_path_of(state_dir, ns, id);
@@ -184,7 +151,7 @@ none_attach(const char *state_dir, const char *ns, const char *id, const char *h
 		return -1;
 	}
 	p.netns_path = path;
-	if (write_files(state_dir, ns, id, hostname, &p, err) < 0) {
+	if (make_files_dir(state_dir, ns, id, &p, err) < 0) {
 		netd_paths_fini(&p);
 		return -1;
 	}
@@ -199,7 +166,7 @@ none_detach(const char *state_dir, const char *ns, const char *id, br_err *err)
 
 	if (drop_netns(path, err) < 0)
 		return -1;
-	return remove_files(state_dir, ns, id, err);
+	return netd_files_remove(state_dir, ns, id, err);
 }
 
 static int
@@ -210,12 +177,12 @@ none_alive(const char *state_dir, const char *ns, const char *id)
 }
 
 static int
-host_attach(const char *state_dir, const char *ns, const char *id, const char *hostname,
-            struct netd_paths *ret, br_err *err)
+host_attach(const char *state_dir, const char *ns, const char *id, struct netd_paths *ret,
+            br_err *err)
 {
 	struct netd_paths p = {.netns_path = xstrdup("")};
 
-	if (write_files(state_dir, ns, id, hostname, &p, err) < 0) {
+	if (make_files_dir(state_dir, ns, id, &p, err) < 0) {
 		netd_paths_fini(&p);
 		return -1;
 	}
@@ -226,7 +193,7 @@ host_attach(const char *state_dir, const char *ns, const char *id, const char *h
 static int
 host_detach(const char *state_dir, const char *ns, const char *id, br_err *err)
 {
-	return remove_files(state_dir, ns, id, err);
+	return netd_files_remove(state_dir, ns, id, err);
 }
 
 static int
@@ -238,6 +205,7 @@ host_alive(const char *state_dir, const char *ns, const char *id)
 
 static const struct netd_driver drivers[] = {
         {"none", none_attach, none_detach, none_alive},
+        {"bridge", none_attach, none_detach, none_alive},
         {"host", host_attach, host_detach, host_alive},
 };
 

@@ -9,8 +9,10 @@
 #include "common/daemon.h"
 #include "common/db.h"
 #include "common/events.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "common/xalloc.h"
 #include "netd/netd.h"
 
 #define NETD_DRAIN_MS 3000 /* a stop waits this long for an event delivery in flight */
@@ -33,10 +35,6 @@ main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	rc = -1;
-	if (netd_driver_find(d.cfg->netd.network) == NULL) {
-		br_log_error("NET-INIT", "netd.network: unknown mode \"%s\"", d.cfg->netd.network);
-		goto out;
-	}
 	if (netd_store_open(d.data_dir, &svc.db, &err) < 0) {
 		br_log_error("NET-OPEN", "%s", err.msg);
 		goto out;
@@ -50,7 +48,14 @@ main(int argc, char **argv)
 	svc.outbox = br_outbox_new(&d.loop, svc.db, "netd", peers, 1);
 	svc.uv = &d.uv;
 	svc.state_dir = d.state_dir;
-	svc.default_mode = d.cfg->netd.network;
+	svc.data_dir = d.data_dir;
+	svc.cfg = d.cfg;
+	svc.ipam_dir = xasprintf("%s/ipam", d.data_dir);
+	if (br_mkdir_p(svc.ipam_dir, 0700, &err) < 0 ||
+	    br_mkdir_p(d.cfg->netd.cni_conf_dir, 0755, &err) < 0) {
+		br_log_error("NET-INIT", "%s", err.msg);
+		goto out;
+	}
 	netd_reconcile(&svc);
 	d.metrics = netd_metrics;
 	d.outbox = svc.outbox;
@@ -64,6 +69,7 @@ out:
 	br_rpc_clients_drain(&d.uv, &gatewayd, 1, NETD_DRAIN_MS);
 	br_rpc_client_free(gatewayd);
 	br_db_close(svc.db);
+	free(svc.ipam_dir);
 	br_daemon_fini(&d);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,94 +1,328 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * RPC handlers of networks.*. attach and detach look the record up on the loop, let the
- * driver do its blocking work on a libuv worker, and record the outcome back on the loop,
- * so the loop never waits for a fork or a mount. Records are written only after the driver
- * succeeded (attach) and removed only after it undid its work (detach), so a crash in between
- * leaves either a runtime part without a record (removed by the reconcile at start) or a
- * record whose runtime part is re-made. The record's changes carry their events
- * (/networks/connect, /networks/disconnect, store.c); the outbox is kicked after each.
+ * RPC handlers of a container's attachment: networks.attach, detach, connect, disconnect,
+ * attachment and attachments (the networks themselves: networks.c).
+ *
+ * Each handler checks and records on the loop, lets the blocking work (the namespace's fork and
+ * mount, the CNI plugins, the files) run on a libuv worker, and records the outcome back on the
+ * loop, so the loop never waits for a child. An interface on a named network is recorded
+ * "adding" before its plugins run and completed after; an attachment's row is written only
+ * after its work succeeded and removed only after it was undone. So a crash at any moment
+ * leaves rows that say what to undo or re-make (netd_reconcile), and a runtime part without a
+ * row only where nothing but a namespace file was made. Rows carry their events; the outbox is
+ * kicked after each change.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/config.h"
 #include "common/db.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
 #include "common/xalloc.h"
+#include "netd/cni.h"
 #include "netd/netd.h"
 
-enum job_kind { JOB_ATTACH, JOB_DETACH };
+enum job_kind { JOB_ATTACH, JOB_DETACH, JOB_CONNECT, JOB_DISCONNECT };
+
+/* One interface's plugin work: what CNI needs. Strings in the call's arena. */
+struct job_endpoint {
+	const char *network;
+	const char *ifname;
+	const char *conflist;
+	const char *result; /* DEL's prevResult */
+	const struct br_net_port *ports;
+	size_t n_ports;
+	struct netd_cni_result got; /* ADD's, heap */
+};
 
 struct net_job {
 	uv_work_t work;
 	enum job_kind kind;
 	struct netd_service *svc;
 	br_call *call;
-	const struct netd_driver *driver;
-	const char *ns, *id, *hostname;    /* in the call's arena */
-	struct br_net_attachment detached; /* detach: the record, strings in the call's arena */
+	const struct netd_driver *driver; /* attach, detach: the mode's */
+	const char *ns, *id;
+	struct netd_attachment_rec rec; /* attach: the request's; others: the record */
+	struct job_endpoint *eps;
+	size_t n_eps;
 	struct netd_paths paths;
 	br_err err;
 	int rc;
 };
 
+static char *
+netns_path_of(const struct netd_service *svc, const char *ns, const char *id)
+{
+	return xasprintf("%s/netns/%s/%s", svc->state_dir, ns, id);
+}
+
+static void
+cni_call_of(const struct net_job *job, const struct job_endpoint *e, const char *netns,
+            struct netd_cni_call *c)
+{
+	*c = (struct netd_cni_call){.bin_dir = job->svc->cfg->netd.cni_bin_dir,
+	                            .conflist = e->conflist,
+	                            .container_id = job->id,
+	                            .netns = netns,
+	                            .ifname = e->ifname,
+	                            .n_ports = e->n_ports};
+	c->ports = (const struct netd_cni_port *)(e->n_ports ? e->ports : NULL);
+}
+
+/* struct br_net_port and struct netd_cni_port have one layout; keep them so. */
+_Static_assert(sizeof(struct br_net_port) == sizeof(struct netd_cni_port), "port layouts");
+
+/* ADD of the job's endpoints, DEL of those that went in when one fails. */
+static int
+add_endpoints(struct net_job *job, const char *netns)
+{
+	for (size_t i = 0; i < job->n_eps; i++) {
+		struct netd_cni_call c;
+		cni_call_of(job, &job->eps[i], netns, &c);
+		if (netd_cni_add(&c, &job->eps[i].got, &job->err) < 0) {
+			br_err_wrap(&job->err, "network \"%s\"", job->eps[i].network);
+			while (i-- > 0) {
+				br_err ignored = BR_ERR_INIT;
+				cni_call_of(job, &job->eps[i], netns, &c);
+				netd_cni_del(&c, job->eps[i].got.json, &ignored);
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+del_endpoints(struct net_job *job, const char *netns)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < job->n_eps; i++) {
+		struct netd_cni_call c;
+		br_err e = BR_ERR_INIT;
+		cni_call_of(job, &job->eps[i], netns, &c);
+		if (netd_cni_del(&c, job->eps[i].result[0] ? job->eps[i].result : NULL, &e) < 0 &&
+		    rc == 0) {
+			job->err = e;
+			br_err_wrap(&job->err, "network \"%s\"", job->eps[i].network);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* The container's first files: resolv.conf from the host's, hosts with itself only (its peers
+ * come with netd_refresh_hosts on the loop). */
+static int
+write_first_files(struct net_job *job)
+{
+	_cleanup_free_ char *host = NULL;
+	_cleanup_free_ char *resolv = NULL;
+	_cleanup_free_ char *hosts = NULL;
+	size_t len = 0;
+	br_err ignored = BR_ERR_INIT;
+	const char *own[1];
+	size_t n_own = 0;
+	char addr[BR_NET_ADDR_MAX + 1];
+
+	if (br_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &host, &len, &ignored) < 0)
+		host = NULL;
+	resolv = netd_resolv_render(host, &job->rec.dns, strcmp(job->driver->name, "host") == 0);
+	if (job->n_eps > 0 && job->eps[0].got.address != NULL) {
+		snprintf(addr, sizeof(addr), "%s", job->eps[0].got.address);
+		char *slash = strchr(addr, '/');
+		if (slash)
+			*slash = '\0';
+		own[n_own++] = addr;
+	}
+	const char *name = job->rec.hostname && job->rec.hostname[0] ? job->rec.hostname : job->id;
+	hosts = netd_hosts_render(name, own, n_own, NULL, 0, &job->rec.add_hosts);
+	if (netd_file_rewrite(job->paths.files_dir, "resolv.conf", resolv, &job->err) < 0 ||
+	    netd_file_rewrite(job->paths.files_dir, "hosts", hosts, &job->err) < 0)
+		return -1;
+	return 0;
+}
+
 static void
 job_work(uv_work_t *w)
 {
 	struct net_job *job = w->data;
+	_cleanup_free_ char *netns = netns_path_of(job->svc, job->ns, job->id);
+	br_err ignored = BR_ERR_INIT;
 
-	if (job->kind == JOB_ATTACH)
-		job->rc = job->driver->attach(job->svc->state_dir, job->ns, job->id, job->hostname,
-		                              &job->paths, &job->err);
+	switch (job->kind) {
+	case JOB_ATTACH:
+		job->rc = job->driver->attach(job->svc->state_dir, job->ns, job->id, &job->paths,
+		                              &job->err);
+		if (job->rc == 0 && (add_endpoints(job, netns) < 0 || write_first_files(job) < 0)) {
+			del_endpoints(job, netns);
+			job->driver->detach(job->svc->state_dir, job->ns, job->id, &ignored);
+			job->rc = -1;
+		}
+		break;
+	case JOB_DETACH:
+		job->rc = del_endpoints(job, netns);
+		if (job->rc == 0)
+			job->rc = job->driver->detach(job->svc->state_dir, job->ns, job->id,
+			                              &job->err);
+		break;
+	case JOB_CONNECT:
+		job->rc = add_endpoints(job, netns);
+		break;
+	case JOB_DISCONNECT:
+		job->rc = del_endpoints(job, netns);
+		break;
+	}
+}
+
+static void
+job_free(struct net_job *job)
+{
+	for (size_t i = 0; i < job->n_eps; i++)
+		netd_cni_result_fini(&job->eps[i].got);
+	free(job->eps);
+	netd_paths_fini(&job->paths);
+	free(job);
+}
+
+/* The endpoint as the wire shows it, from ADD's result. */
+static struct br_net_endpoint
+wire_endpoint(br_arena *arena, const struct job_endpoint *e)
+{
+	return (struct br_net_endpoint){
+	        .network = e->network,
+	        .ifname = e->ifname,
+	        .address = br_arena_strdup(arena, e->got.address ? e->got.address : ""),
+	        .gateway = br_arena_strdup(arena, e->got.gateway ? e->got.gateway : ""),
+	        .mac = br_arena_strdup(arena, e->got.mac ? e->got.mac : "")};
+}
+
+static void
+reply_record(struct net_job *job)
+{
+	struct netd_attachment_rec r;
+	br_err err = BR_ERR_INIT;
+
+	if (netd_store_get(job->svc->db, job->ns, job->id, br_call_arena(job->call), &r, &err) < 0)
+		br_call_fail(job->call, &err);
 	else
-		job->rc = job->driver->detach(job->svc->state_dir, job->ns, job->id, &job->err);
+		br_call_reply(job->call, &br_net_attachment_schema, &r.a);
+}
+
+static void
+attach_done(struct net_job *job)
+{
+	struct netd_service *svc = job->svc;
+	br_arena *arena = br_call_arena(job->call);
+	br_err err = BR_ERR_INIT;
+
+	if (job->rc < 0) {
+		for (size_t i = 0; i < job->n_eps; i++)
+			netd_store_endpoint_delete(svc->db, job->ns, job->id, job->eps[i].network,
+			                           NULL, &err);
+		br_call_fail(job->call, &job->err);
+		return;
+	}
+	struct netd_attachment_rec *r = &job->rec;
+	struct br_net_endpoint *eps = br_arena_alloc(arena, (job->n_eps + 1) * sizeof(*eps));
+	const char **results = br_arena_alloc(arena, (job->n_eps + 1) * sizeof(*results));
+	for (size_t i = 0; i < job->n_eps; i++) {
+		eps[i] = wire_endpoint(arena, &job->eps[i]);
+		results[i] = br_arena_strdup(arena, job->eps[i].got.json);
+	}
+	r->a.endpoints.v = eps;
+	r->a.endpoints.n = job->n_eps;
+	r->a.netns_path = br_arena_strdup(arena, job->paths.netns_path);
+	r->a.hosts_path = br_arena_printf(arena, "%s/hosts", job->paths.files_dir);
+	r->a.resolv_path = br_arena_printf(arena, "%s/resolv.conf", job->paths.files_dir);
+	r->a.created_at = br_db_now();
+	if (netd_store_put(svc->db, job->ns, r, results, &err) < 0) {
+		br_call_fail(job->call, &err);
+		return;
+	}
+	br_outbox_kick(svc->outbox);
+	netd_refresh_hosts(svc, job->n_eps > 0 ? job->eps[0].network : NULL, job->ns, job->id);
+	reply_record(job);
 }
 
 static void
 job_done(uv_work_t *w, int status)
 {
 	struct net_job *job = w->data;
+	struct netd_service *svc = job->svc;
 	br_arena *arena = br_call_arena(job->call);
 	br_err err = BR_ERR_INIT;
 
-	if (job->rc < 0) {
-		br_call_fail(job->call, &job->err);
-	} else if (job->kind == JOB_ATTACH) {
-		struct br_net_attachment a = {
-		        .id = job->id,
-		        .mode = job->driver->name,
-		        .netns_path = br_arena_strdup(arena, job->paths.netns_path),
-		        .hosts_path = br_arena_strdup(arena, job->paths.hosts_path),
-		        .resolv_path = br_arena_strdup(arena, job->paths.resolv_path),
-		        .created_at = br_db_now(),
-		};
-		if (netd_store_put(job->svc->db, job->ns, &a, &err) < 0) {
+	switch (job->kind) {
+	case JOB_ATTACH:
+		attach_done(job);
+		break;
+	case JOB_DETACH:
+		if (job->rc < 0) {
+			br_call_fail(job->call, &job->err);
+		} else if (netd_store_delete(svc->db, job->ns, &job->rec.a, &err) < 0) {
 			br_call_fail(job->call, &err);
 		} else {
-			br_outbox_kick(job->svc->outbox);
-			br_call_reply(job->call, &br_net_attachment_schema, &a);
+			br_outbox_kick(svc->outbox);
+			for (size_t i = 0; i < job->n_eps; i++)
+				netd_refresh_hosts(svc, job->eps[i].network, NULL, NULL);
+			br_call_reply(job->call, NULL, NULL);
 		}
-	} else if (netd_store_delete(job->svc->db, job->ns, &job->detached, &err) < 0) {
-		br_call_fail(job->call, &err);
-	} else {
-		br_outbox_kick(job->svc->outbox);
-		br_call_reply(job->call, NULL, NULL);
+		break;
+	case JOB_CONNECT: {
+		struct job_endpoint *e = &job->eps[0];
+		struct br_net_endpoint we = wire_endpoint(arena, e);
+		struct netd_endpoint rec = {.ns = job->ns,
+		                            .id = job->id,
+		                            .network = e->network,
+		                            .ifname = e->ifname,
+		                            .result = e->got.json,
+		                            .address = we.address,
+		                            .gateway = we.gateway,
+		                            .mac = we.mac};
+		if (job->rc < 0) {
+			netd_store_endpoint_delete(svc->db, job->ns, job->id, e->network, NULL,
+			                           &err);
+			br_call_fail(job->call, &job->err);
+		} else if (netd_store_endpoint_ready(svc->db, &rec, true, &err) < 0) {
+			br_call_fail(job->call, &err);
+		} else {
+			br_outbox_kick(svc->outbox);
+			netd_refresh_hosts(svc, e->network, job->ns, job->id);
+			reply_record(job);
+		}
+		break;
 	}
-	netd_paths_fini(&job->paths);
-	free(job);
+	case JOB_DISCONNECT:
+		if (job->rc < 0) {
+			br_call_fail(job->call, &job->err);
+		} else if (netd_store_endpoint_delete(svc->db, job->ns, job->id,
+		                                      job->eps[0].network, &job->rec.a, &err) < 0) {
+			br_call_fail(job->call, &err);
+		} else {
+			br_outbox_kick(svc->outbox);
+			netd_refresh_hosts(svc, job->eps[0].network, job->ns, job->id);
+			reply_record(job);
+		}
+		break;
+	}
+	job_free(job);
 }
 
-/* `detached`: for a detach, the record it removes (strings in the call's arena). */
-static void
-queue_job(struct netd_service *svc, br_call *call, enum job_kind kind,
-          const struct netd_driver *driver, const char *id, const char *hostname,
-          const struct br_net_attachment *detached)
+static struct net_job *
+job_new(struct netd_service *svc, br_call *call, enum job_kind kind, const char *id, size_t n_eps)
 {
 	struct net_job *job = xnew(struct net_job);
 
@@ -96,85 +330,372 @@ queue_job(struct netd_service *svc, br_call *call, enum job_kind kind,
 	job->kind = kind;
 	job->svc = svc;
 	job->call = call;
-	job->driver = driver;
 	job->ns = br_call_ns(call);
 	job->id = id;
-	job->hostname = hostname;
-	if (detached != NULL)
-		job->detached = *detached;
-	uv_queue_work(svc->uv, &job->work, job_work, job_done);
+	job->n_eps = n_eps;
+	job->eps = xcalloc(n_eps ? n_eps : 1, sizeof(*job->eps));
+	return job;
 }
+
+static void
+job_queue(struct net_job *job)
+{
+	uv_queue_work(job->svc->uv, &job->work, job_work, job_done);
+}
+
+/* ------------------------------------------------------------------ ports */
+
+/* Whether a socket of the host holds `p` (a bind to it fails with EADDRINUSE). */
+static int
+probe_port(const struct br_net_port *p, uint32_t *ret_port, br_err *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->host_port)};
+	socklen_t len = sizeof(sa);
+	_cleanup_close_ int s = socket(
+	        AF_INET,
+	        (strcmp(p->protocol, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	const char *ip = p->host_ip && p->host_ip[0] ? p->host_ip : "0.0.0.0";
+
+	if (s < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "socket");
+	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+		return br_err_set(err, BR_INVALID_ARGUMENT, "published address \"%s\": not IPv4",
+		                  ip);
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EADDRINUSE)
+			return br_err_set(err, BR_ALREADY_EXISTS,
+			                  "port %u/%s on %s is already in use on the host",
+			                  p->host_port, p->protocol, ip);
+		if (errno == EADDRNOTAVAIL)
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "published address %s is not an address of this host",
+			                  ip);
+		return br_err_errno(err, BR_INTERNAL, errno, "check port %u/%s on %s", p->host_port,
+		                    p->protocol, ip);
+	}
+	if (getsockname(s, (struct sockaddr *)&sa, &len) < 0)
+		return br_err_errno(err, BR_INTERNAL, errno, "getsockname");
+	*ret_port = ntohs(sa.sin_port);
+	return 0;
+}
+
+/* Check the requested ports and give each a host port; `out` in the call's arena. */
+static int
+resolve_ports(struct netd_service *svc, const struct br_objlist *in, bool internal, br_arena *arena,
+              struct br_net_port **out, br_err *err)
+{
+	struct br_net_port *v = br_arena_alloc(arena, (in->n ? in->n : 1) * sizeof(*v));
+
+	if (in->n > 0 && internal)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "an internal network publishes no ports");
+	for (size_t i = 0; i < in->n; i++) {
+		struct br_net_port p = ((const struct br_net_port *)in->v)[i];
+		if (p.protocol == NULL || p.protocol[0] == '\0')
+			p.protocol = "tcp";
+		if (strcmp(p.protocol, "tcp") != 0 && strcmp(p.protocol, "udp") != 0)
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "port protocol \"%s\": expected tcp or udp", p.protocol);
+		if (p.container_port < 1 || p.container_port > 65535 || p.host_port > 65535)
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "port %u:%u: ports are 1 to 65535", p.host_port,
+			                  p.container_port);
+		if (p.host_ip == NULL)
+			p.host_ip = "";
+		for (size_t j = 0; j < i; j++)
+			if (p.host_port != 0 && v[j].host_port == p.host_port &&
+			    strcmp(v[j].protocol, p.protocol) == 0)
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "port %u/%s is published twice", p.host_port,
+				                  p.protocol);
+		/* A chosen port: the kernel's pick, unless another container has it already. */
+		for (int tries = 0;; tries++) {
+			uint32_t got = 0;
+			if (netd_store_port_taken(svc->db, &p, err) < 0) {
+				if (p.host_port != 0 &&
+				    ((const struct br_net_port *)in->v)[i].host_port == 0 &&
+				    tries < 16) {
+					br_err_clear(err);
+					p.host_port = 0;
+					continue;
+				}
+				return -1;
+			}
+			if (probe_port(&p, &got, err) < 0)
+				return -1;
+			if (p.host_port == 0) {
+				p.host_port = got;
+				continue; /* check the pick against the records */
+			}
+			break;
+		}
+		v[i] = p;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ handlers */
 
 static void
 handle_attach(br_call *call, void *data)
 {
 	struct netd_service *svc = data;
 	const struct br_net_attach_req *req = br_call_params(call);
+	br_arena *arena = br_call_arena(call);
 	const char *mode =
-	        req->mode != NULL && req->mode[0] != '\0' ? req->mode : svc->default_mode;
+	        req->mode != NULL && req->mode[0] != '\0' ? req->mode : svc->cfg->netd.network;
 	const struct netd_driver *driver = netd_driver_find(mode);
-	struct br_net_attachment existing;
+	struct netd_attachment_rec existing;
+	struct br_network net;
 	br_err err = BR_ERR_INIT;
 
-	if (driver == NULL) {
-		br_call_failf(call, BR_INVALID_ARGUMENT,
-		              "network mode \"%s\": unknown (expected \"none\" or \"host\")", mode);
+	if (driver != NULL && strcmp(driver->name, "bridge") == 0)
+		driver = NULL; /* "bridge" is what a named network's attachment is, not a name */
+	if (driver == NULL && netd_network_find(svc, mode, true, arena, &net, &err) < 0) {
+		if (err.code == BR_NOT_FOUND)
+			br_call_failf(
+			        call, BR_NOT_FOUND,
+			        "network \"%s\": not found (none, host or a network of `berth "
+			        "network ls`)",
+			        mode);
+		else
+			br_call_fail(call, &err);
 		return;
 	}
-	if (netd_store_get(svc->db, br_call_ns(call), req->id, br_call_arena(call), &existing,
-	                   &err) == 0) {
-		if (strcmp(existing.mode, driver->name) != 0)
+	if (netd_store_get(svc->db, br_call_ns(call), req->id, arena, &existing, &err) == 0) {
+		bool same = driver != NULL ? strcmp(existing.a.mode, driver->name) == 0
+		                           : existing.a.endpoints.n > 0 &&
+		                                     strcmp(((const struct br_net_endpoint *)
+		                                                     existing.a.endpoints.v)[0]
+		                                                    .network,
+		                                            net.name) == 0;
+		if (!same)
 			br_call_failf(call, BR_ALREADY_EXISTS,
 			              "container \"%s\" already has a network (mode \"%s\")",
-			              req->id, existing.mode);
+			              req->id, existing.a.mode);
 		else
-			br_call_reply(call, &br_net_attachment_schema, &existing);
+			br_call_reply(call, &br_net_attachment_schema, &existing.a);
 		return;
 	}
 	if (err.code != BR_NOT_FOUND) {
 		br_call_fail(call, &err);
 		return;
 	}
-	queue_job(svc, call, JOB_ATTACH, driver, req->id, req->hostname, NULL);
+	br_err_clear(&err);
+	if (driver != NULL && req->ports.n > 0) {
+		br_call_failf(call, BR_INVALID_ARGUMENT,
+		              "network mode \"%s\" publishes no ports (use a bridge network)",
+		              driver->name);
+		return;
+	}
+
+	struct net_job *job = job_new(svc, call, JOB_ATTACH, req->id, driver != NULL ? 0 : 1);
+	job->rec.a.id = req->id;
+	job->rec.a.name = req->name ? req->name : "";
+	job->rec.hostname = req->hostname ? req->hostname : "";
+	job->rec.dns = req->dns;
+	job->rec.add_hosts = req->add_hosts;
+	if (driver != NULL) {
+		job->driver = driver;
+		job->rec.a.mode = driver->name;
+		job_queue(job);
+		return;
+	}
+	job->driver = netd_driver_find("bridge");
+	job->rec.a.mode = "bridge";
+	struct job_endpoint *e = &job->eps[0];
+	struct br_net_port *ports = NULL;
+	char *conflist = NULL;
+	if (resolve_ports(svc, &req->ports, net.internal, arena, &ports, &err) < 0 ||
+	    (conflist = netd_network_conflist(svc, &net, &err)) == NULL) {
+		br_call_fail(call, &err);
+		job_free(job);
+		return;
+	}
+	e->network = net.name;
+	e->ifname = "eth0";
+	e->conflist = br_arena_strdup(arena, conflist);
+	e->result = "";
+	e->ports = ports;
+	e->n_ports = req->ports.n;
+	free(conflist);
+	struct netd_endpoint rec = {.ns = br_call_ns(call),
+	                            .id = req->id,
+	                            .network = e->network,
+	                            .ifname = e->ifname,
+	                            .conflist = e->conflist};
+	if (netd_store_endpoint_begin(svc->db, &rec, ports, e->n_ports, &err) < 0) {
+		if (err.code == BR_ALREADY_EXISTS)
+			br_call_failf(
+			        call, BR_ALREADY_EXISTS,
+			        "container \"%s\": its network is being made, or a port is taken: "
+			        "%s",
+			        req->id, err.msg);
+		else
+			br_call_fail(call, &err);
+		job_free(job);
+		return;
+	}
+	job_queue(job);
+}
+
+/* The record of the call's container with its plugin work for DEL: every interface. */
+static struct net_job *
+job_for_record(struct netd_service *svc, br_call *call, enum job_kind kind, const char *id,
+               const char *network, br_err *err)
+{
+	br_arena *arena = br_call_arena(call);
+	struct netd_attachment_rec r;
+	struct netd_endpoint *eps;
+	size_t n;
+
+	if (netd_store_get(svc->db, br_call_ns(call), id, arena, &r, err) < 0 ||
+	    netd_store_endpoints(svc->db, br_call_ns(call), id, network, NULL, arena, &eps, &n,
+	                         err) < 0)
+		return NULL;
+	if (network != NULL && n == 0) {
+		br_err_set(err, BR_NOT_FOUND, "container \"%s\" is not on network \"%s\"", id,
+		           network);
+		return NULL;
+	}
+	struct net_job *job = job_new(svc, call, kind, id, n);
+	job->rec = r;
+	job->driver = netd_driver_find(r.a.mode);
+	for (size_t i = 0; i < n; i++) {
+		struct br_objlist ports = {0};
+		/* DEL gets the ports ADD got: portmap finds its rules by them. */
+		if (netd_store_ports(svc->db, br_call_ns(call), id, eps[i].network, arena, &ports,
+		                     err) < 0) {
+			job_free(job);
+			return NULL;
+		}
+		job->eps[i] = (struct job_endpoint){.network = eps[i].network,
+		                                    .ifname = eps[i].ifname,
+		                                    .conflist = eps[i].conflist,
+		                                    .result = eps[i].result,
+		                                    .ports = ports.v,
+		                                    .n_ports = ports.n};
+	}
+	if (job->driver == NULL) {
+		br_err_set(err, BR_INTERNAL, "container \"%s\": recorded mode \"%s\" is unknown",
+		           id, r.a.mode);
+		job_free(job);
+		return NULL;
+	}
+	return job;
 }
 
 static void
 handle_detach(br_call *call, void *data)
 {
-	struct netd_service *svc = data;
 	const struct br_net_id_req *req = br_call_params(call);
-	struct br_net_attachment a;
 	br_err err = BR_ERR_INIT;
+	struct net_job *job = job_for_record(data, call, JOB_DETACH, req->id, NULL, &err);
 
-	if (netd_store_get(svc->db, br_call_ns(call), req->id, br_call_arena(call), &a, &err) < 0) {
+	if (job == NULL)
 		br_call_fail(call, &err);
-		return;
-	}
-	const struct netd_driver *driver = netd_driver_find(a.mode);
-	if (driver == NULL) {
-		br_call_failf(call, BR_INTERNAL,
-		              "container \"%s\": recorded mode \"%s\" is unknown", req->id, a.mode);
-		return;
-	}
-	queue_job(svc, call, JOB_DETACH, driver, req->id, NULL, &a);
+	else
+		job_queue(job);
 }
 
 static void
-handle_get(br_call *call, void *data)
+handle_connect(br_call *call, void *data)
+{
+	struct netd_service *svc = data;
+	const struct br_net_connect_req *req = br_call_params(call);
+	br_arena *arena = br_call_arena(call);
+	struct netd_attachment_rec r;
+	struct netd_endpoint *eps;
+	struct br_network net;
+	size_t n;
+	br_err err = BR_ERR_INIT;
+	char *conflist;
+
+	if (netd_store_get(svc->db, br_call_ns(call), req->id, arena, &r, &err) < 0 ||
+	    netd_network_find(svc, req->network, true, arena, &net, &err) < 0 ||
+	    netd_store_endpoints(svc->db, br_call_ns(call), req->id, NULL, NULL, arena, &eps, &n,
+	                         &err) < 0) {
+		br_call_fail(call, &err);
+		return;
+	}
+	if (strcmp(r.a.mode, "bridge") != 0) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "container \"%s\" has network mode \"%s\": only a container on a "
+		              "bridge network can join another",
+		              req->id, r.a.mode);
+		return;
+	}
+	/* The lowest free ethN. */
+	int k = 0;
+	for (bool used = true; used; k += used) {
+		char name[16];
+		snprintf(name, sizeof(name), "eth%d", k);
+		used = false;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(eps[i].network, net.name) == 0) {
+				br_call_failf(call, BR_ALREADY_EXISTS,
+				              "container \"%s\" is already on network \"%s\"",
+				              req->id, net.name);
+				return;
+			}
+			used = used || strcmp(eps[i].ifname, name) == 0;
+		}
+	}
+	if ((conflist = netd_network_conflist(svc, &net, &err)) == NULL) {
+		br_call_fail(call, &err);
+		return;
+	}
+	struct net_job *job = job_new(svc, call, JOB_CONNECT, req->id, 1);
+	job->rec = r;
+	job->eps[0] = (struct job_endpoint){.network = net.name,
+	                                    .ifname = br_arena_printf(arena, "eth%d", k),
+	                                    .conflist = br_arena_strdup(arena, conflist),
+	                                    .result = ""};
+	free(conflist);
+	struct netd_endpoint rec = {.ns = br_call_ns(call),
+	                            .id = req->id,
+	                            .network = net.name,
+	                            .ifname = job->eps[0].ifname,
+	                            .conflist = job->eps[0].conflist};
+	if (netd_store_endpoint_begin(svc->db, &rec, NULL, 0, &err) < 0) {
+		br_call_fail(call, &err);
+		job_free(job);
+		return;
+	}
+	job_queue(job);
+}
+
+static void
+handle_disconnect(br_call *call, void *data)
+{
+	const struct br_net_connect_req *req = br_call_params(call);
+	br_err err = BR_ERR_INIT;
+	struct net_job *job =
+	        job_for_record(data, call, JOB_DISCONNECT, req->id, req->network, &err);
+
+	if (job == NULL)
+		br_call_fail(call, &err);
+	else
+		job_queue(job);
+}
+
+static void
+handle_attachment(br_call *call, void *data)
 {
 	struct netd_service *svc = data;
 	const struct br_net_id_req *req = br_call_params(call);
-	struct br_net_attachment a;
+	struct netd_attachment_rec r;
 	br_err err = BR_ERR_INIT;
 
-	if (netd_store_get(svc->db, br_call_ns(call), req->id, br_call_arena(call), &a, &err) < 0)
+	if (netd_store_get(svc->db, br_call_ns(call), req->id, br_call_arena(call), &r, &err) < 0)
 		br_call_fail(call, &err);
 	else
-		br_call_reply(call, &br_net_attachment_schema, &a);
+		br_call_reply(call, &br_net_attachment_schema, &r.a);
 }
 
 static void
-handle_list(br_call *call, void *data)
+handle_attachments(br_call *call, void *data)
 {
 	struct netd_service *svc = data;
 	struct br_net_list_resp resp = {0};
@@ -190,99 +711,104 @@ handle_list(br_call *call, void *data)
 const struct br_method netd_methods[] = {
         {"networks.attach", &br_net_attach_req_schema, handle_attach},
         {"networks.detach", &br_net_id_req_schema, handle_detach},
-        {"networks.get", &br_net_id_req_schema, handle_get},
-        {"networks.list", NULL, handle_list},
+        {"networks.connect", &br_net_connect_req_schema, handle_connect},
+        {"networks.disconnect", &br_net_connect_req_schema, handle_disconnect},
+        {"networks.attachment", &br_net_id_req_schema, handle_attachment},
+        {"networks.attachments", NULL, handle_attachments},
+        {"networks.create", &br_network_create_req_schema, netd_networks_handle_create},
+        {"networks.get", &br_network_name_req_schema, netd_networks_handle_get},
+        {"networks.list", NULL, netd_networks_handle_list},
+        {"networks.remove", &br_network_name_req_schema, netd_networks_handle_remove},
 };
 const size_t netd_n_methods = sizeof(netd_methods) / sizeof(netd_methods[0]);
 
-/* Remove netns files under <state>/netd/netns/<ns>/ that no record names. */
-static void
-remove_unrecorded(struct netd_service *svc, br_arena *arena)
-{
-	_cleanup_free_ char *top = xasprintf("%s/netns", svc->state_dir);
-	_cleanup_closedir_ DIR *d = opendir(top);
-	struct dirent *ns_ent;
+/* ------------------------------------------------------------------ hosts files */
 
-	if (d == NULL)
+static void
+strip_prefix(char *addr)
+{
+	char *slash = strchr(addr, '/');
+	if (slash)
+		*slash = '\0';
+}
+
+/* Rewrite the hosts file of one attachment from the records: its own addresses, and every
+ * other container of its namespace on its networks. */
+static void
+write_hosts(struct netd_service *svc, br_arena *arena, const char *ns, const char *id)
+{
+	struct netd_attachment_rec r;
+	struct netd_endpoint *mine;
+	size_t n_mine;
+	br_err err = BR_ERR_INIT;
+
+	if (netd_store_get(svc->db, ns, id, arena, &r, &err) < 0 ||
+	    netd_store_endpoints(svc->db, ns, id, NULL, "ready", arena, &mine, &n_mine, &err) < 0)
 		return;
-	while ((ns_ent = readdir(d)) != NULL) {
-		if (ns_ent->d_name[0] == '.')
+	const char **own = br_arena_alloc(arena, (n_mine + 1) * sizeof(*own));
+	size_t n_peers = 0, cap_peers = 16;
+	struct netd_host_entry *peers = br_arena_alloc(arena, cap_peers * sizeof(*peers));
+	for (size_t i = 0; i < n_mine; i++) {
+		struct netd_endpoint *others;
+		size_t n_others;
+		char *a = br_arena_strdup(arena, mine[i].address);
+		strip_prefix(a);
+		own[i] = a;
+		if (netd_store_endpoints(svc->db, ns, NULL, mine[i].network, "ready", arena,
+		                         &others, &n_others, &err) < 0)
 			continue;
-		_cleanup_free_ char *nsdir = xasprintf("%s/%s", top, ns_ent->d_name);
-		_cleanup_closedir_ DIR *nd = opendir(nsdir);
-		struct dirent *e;
-		if (nd == NULL)
-			continue;
-		while ((e = readdir(nd)) != NULL) {
-			struct br_net_attachment a;
-			br_err err = BR_ERR_INIT;
-			if (e->d_name[0] == '.')
+		for (size_t j = 0; j < n_others; j++) {
+			struct netd_attachment_rec pr;
+			if (strcmp(others[j].id, id) == 0 ||
+			    netd_store_get(svc->db, ns, others[j].id, arena, &pr, &err) < 0)
 				continue;
-			if (netd_store_get(svc->db, ns_ent->d_name, e->d_name, arena, &a, &err) ==
-			            0 ||
-			    err.code != BR_NOT_FOUND)
-				continue;
-			_cleanup_free_ char *path = xasprintf("%s/%s", nsdir, e->d_name);
-			umount2(path, MNT_DETACH);
-			if (unlink(path) == 0)
-				br_log_notice("NET-RECONCILE",
-				              "removed network namespace \"%s\" without "
-				              "a record",
-				              path);
+			if (n_peers == cap_peers) {
+				struct netd_host_entry *bigger =
+				        br_arena_alloc(arena, 2 * cap_peers * sizeof(*peers));
+				memcpy(bigger, peers, n_peers * sizeof(*peers));
+				peers = bigger;
+				cap_peers *= 2;
+			}
+			char *pa = br_arena_strdup(arena, others[j].address);
+			strip_prefix(pa);
+			const char *pname = pr.a.name[0] ? pr.a.name : pr.a.id;
+			peers[n_peers].address = pa;
+			peers[n_peers].names =
+			        pr.hostname[0] && strcmp(pr.hostname, pname) != 0
+			                ? br_arena_printf(arena, "%s %s", pname, pr.hostname)
+			                : pname;
+			n_peers++;
 		}
 	}
+	const char *self = r.hostname[0] ? r.hostname : id;
+	const char *names = r.a.name[0] && strcmp(r.a.name, self) != 0
+	                            ? br_arena_printf(arena, "%s %s", self, r.a.name)
+	                            : self;
+	_cleanup_free_ char *text =
+	        netd_hosts_render(names, own, n_mine, peers, n_peers, &r.add_hosts);
+	_cleanup_free_ char *dir = xstrdup(r.a.hosts_path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	if (netd_file_rewrite(dir, "hosts", text, &err) < 0)
+		br_log_warn("NET-HOSTS", "container %s/%s: %s", ns, id, err.msg);
 }
 
 void
-netd_reconcile(struct netd_service *svc)
+netd_refresh_hosts(struct netd_service *svc, const char *network, const char *ns, const char *id)
 {
 	br_arena *arena = br_arena_new();
-	struct br_objlist all = {0};
-	const char **nss = NULL;
+	struct netd_endpoint *eps = NULL;
+	size_t n = 0;
 	br_err err = BR_ERR_INIT;
 
-	if (netd_store_list(svc->db, NULL, arena, &all, &nss, &err) < 0) {
-		br_log_warn("NET-RECONCILE", "%s, ignoring", err.msg);
-		br_arena_free(arena);
-		return;
-	}
-	for (size_t i = 0; i < all.n; i++) {
-		struct br_net_attachment *a = &((struct br_net_attachment *)all.v)[i];
-		const struct netd_driver *driver = netd_driver_find(a->mode);
-		struct netd_paths p = {0};
-		if (driver == NULL || driver->alive(svc->state_dir, nss[i], a->id))
-			continue;
-		/* The runtime part is gone (a reboot emptied /run): make it again, at the paths
-		 * that were recorded and handed out. */
-		if (driver->attach(svc->state_dir, nss[i], a->id, NULL, &p, &err) < 0)
-			br_log_warn("NET-RECONCILE", "re-create network of %s/%s: %s, ignoring",
-			            nss[i], a->id, err.msg);
-		else
-			br_log_notice("NET-RECONCILE", "re-created network of %s/%s (mode %s)",
-			              nss[i], a->id, a->mode);
-		netd_paths_fini(&p);
-	}
-	remove_unrecorded(svc, arena);
+	if (network != NULL &&
+	    netd_store_endpoints(svc->db, NULL, NULL, network, "ready", arena, &eps, &n, &err) < 0)
+		br_log_warn("NET-HOSTS", "network %s: %s", network, err.msg);
+	for (size_t i = 0; i < n; i++)
+		write_hosts(svc, arena, eps[i].ns, eps[i].id);
+	if (id != NULL)
+		write_hosts(svc, arena, ns, id);
 	br_arena_free(arena);
-}
-
-/* ------------------------------------------------------------------ metrics */
-
-void
-netd_metrics(void *data, struct br_metrics *m)
-{
-	struct netd_service *svc = data;
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	br_err err = BR_ERR_INIT;
-
-	if (br_db_prepare(svc->db, "SELECT mode, COUNT(*) FROM attachments GROUP BY mode", &st,
-	                  &err) < 0)
-		return;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *mode = (const char *)sqlite3_column_text(st, 0);
-		br_metrics_gauge(m, "berth_network_attachments",
-		                 "Container network attachments, by mode.",
-		                 BR_LABELS("mode", mode != NULL ? mode : ""),
-		                 (double)sqlite3_column_int64(st, 1), NULL);
-	}
 }

@@ -132,6 +132,7 @@ main(int argc, char **argv)
 	}
 	br_lease_owner_reconcile(&t.owner);
 	taskd_supervise_startup(&t);
+	taskd_net_sweep_start(&t);
 	d.ns_usage = taskd_ns_usage;
 	d.metrics = taskd_metrics;
 	d.outbox = t.outbox;

@@ -360,6 +360,7 @@ taskd_service_drain(struct taskd *t)
 {
 	t->stopping = true;
 	taskd_streams_stop(t);
+	taskd_net_sweep_stop(t);
 	for (struct container *c = t->containers; c != NULL; c = c->next) {
 		taskd_flush_waiters(t, c);
 		taskd_unwatch(c);

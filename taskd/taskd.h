@@ -134,7 +134,17 @@ struct taskd {
 	unsigned inflight; /* workers queued or running */
 	bool stopping;
 	struct br_stream_listener *streams; /* the stream socket (streams.c) */
+	uv_timer_t net_sweep;               /* netsweep.c; data is NULL until started */
 };
+
+/* ---- netsweep.c (loop thread) ---- */
+
+#define TASKD_NET_SWEEP_MS 60000
+
+/* Release, shortly after start and then every TASKD_NET_SWEEP_MS, the network attachments netd
+ * holds for containers without a record. */
+void taskd_net_sweep_start(struct taskd *t);
+void taskd_net_sweep_stop(struct taskd *t);
 
 /* ---- volumes.c (loop thread) ---- */
 

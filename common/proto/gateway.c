@@ -87,6 +87,8 @@ static const char *const reads[] = {
         "tasks.stats",
         "networks.list",
         "networks.get",
+        "networks.attachment",
+        "networks.attachments",
         "volumes.list",
         "volumes.get",
         "events.subscribe",

@@ -157,7 +157,9 @@ push_image() {
 # write_config: the suite's configuration. A suite may add to it: IT_REGISTRIES (more
 # registry objects, each with a leading comma), IT_IMAGED (members of "imaged"), IT_USERS
 # (gatewayd.users), IT_CONFIG (top-level members: "contentd": {...}), IT_ROOT (the data root,
-# default $T/root: a benchmark needs a short one for deep overlay chains).
+# default $T/root: a benchmark needs a short one for deep overlay chains), IT_NETD (members of
+# "netd"; default: containers get the "none" network, so that suites about other things make
+# no bridge of the host's; test_network.sh is about the bridge networks).
 write_config() {
 	local imaged="" users="" extra=""
 	[ -n "${IT_IMAGED:-}" ] && imaged=", $IT_IMAGED"
@@ -169,6 +171,7 @@ write_config() {
 	  "state": "$T/state",
 	  "log": {"level": "info"},
 	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}${IT_REGISTRIES:-}]$imaged},
+	  "netd": {${IT_NETD:-"network": "none"}, "cni_conf_dir": "$T/cni"},
 	  "gatewayd": {"group": "nogroup"$users}$extra
 	}
 	EOF

@@ -65,9 +65,13 @@ check_defaults(const struct br_config *cfg)
 	T_EQ_STR(br_config_runtime_path(cfg, "crun"), "/usr/bin/crun");
 	T_NULL(br_config_runtime_path(cfg, "youki"));
 	T_NULL(cfg->taskd.shim);
-	T_EQ_STR(cfg->netd.network, "none");
+	T_EQ_STR(cfg->netd.network, "berth");
 	T_EQ_STR(cfg->netd.cni_bin_dir, "/usr/lib/cni");
 	T_EQ_STR(cfg->netd.cni_conf_dir, "/etc/berth/cni");
+	T_EQ_STR(cfg->netd.default_bridge, "berth0");
+	T_EQ_STR(cfg->netd.default_subnet, "10.87.0.0/16");
+	T_EQ_STR(cfg->netd.subnet_pool, "10.91.0.0/16");
+	T_EQ_STR(cfg->netd.bridge_prefix, "berth");
 	T_NULL(cfg->gatewayd.socket);
 	T_EQ_STR(cfg->gatewayd.group, "berth");
 	T_EQ_INT(cfg->gatewayd.n_users, 0);
