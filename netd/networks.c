@@ -358,6 +358,40 @@ struct remove_job {
 	int rc;
 };
 
+/* The firewall plugin's isolation of a bridge (ingressPolicy "same-bridge") is two rules per
+ * bridge that its DEL leaves, since other containers may still be on the bridge: they go with
+ * the network. Absent rules are fine. */
+static void
+remove_isolation(const char *bridge)
+{
+	static const char comment[] = "CNI firewall plugin rules (ingressPolicy: same-bridge)";
+	const char *stage1[] = {"iptables",
+	                        "-w",
+	                        "-D",
+	                        "CNI-ISOLATION-STAGE-1",
+	                        "-i",
+	                        bridge,
+	                        "!",
+	                        "-o",
+	                        bridge,
+	                        "-m",
+	                        "comment",
+	                        "--comment",
+	                        comment,
+	                        "-j",
+	                        "CNI-ISOLATION-STAGE-2",
+	                        NULL};
+	const char *stage2[] = {"iptables",  "-w",    "-D", "CNI-ISOLATION-STAGE-2",
+	                        "-o",        bridge,  "-m", "comment",
+	                        "--comment", comment, "-j", "DROP",
+	                        NULL};
+	int status;
+	br_err ignored = BR_ERR_INIT;
+
+	br_spawn_run(stage1, true, 0, 0, NULL, NULL, &status, &ignored);
+	br_spawn_run(stage2, true, 0, 0, NULL, NULL, &status, &ignored);
+}
+
 static void
 remove_work(uv_work_t *w)
 {
@@ -379,6 +413,8 @@ remove_work(uv_work_t *w)
 			           j->n.bridge);
 		j->rc = -1;
 	}
+	if (j->rc == 0)
+		remove_isolation(j->n.bridge);
 }
 
 static void

@@ -100,6 +100,37 @@ opts(void)
 	return (struct br_call_opts){.ns = "default", .timeout_ms = 30000};
 }
 
+/* Lines of iptables-save that name `s`. */
+static int
+rules_of(const char *s)
+{
+	char cmd[256], line[1024];
+	int n = 0;
+	snprintf(cmd, sizeof(cmd), "iptables-save 2>/dev/null | grep -c -- '%s'", s);
+	FILE *p = popen(cmd, "r");
+	T_NOT_NULL(p);
+	if (fgets(line, sizeof(line), p) != NULL)
+		n = atoi(line);
+	pclose(p);
+	return n;
+}
+
+/* The default network removed at the end of a case: its bridge and the rules that name it
+ * go. */
+static void
+remove_default(struct t_daemon *d)
+{
+	struct br_call_opts o = opts();
+	struct br_network_name_req rm = {.name = "tnet"};
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(br_rpc_call(d->client, &o, "networks.remove", &br_network_name_req_schema, &rm,
+	                    NULL, NULL, NULL, &err),
+	        err);
+	T_EQ_INT(if_nametoindex(bridge0), 0);
+	T_EQ_INT(rules_of(bridge0), 0);
+}
+
 static int
 attach(struct t_daemon *d, const char *id, const char *mode, const struct br_net_port *ports,
        size_t n_ports, struct br_net_attachment *ret, br_err *err)
@@ -146,21 +177,6 @@ reservations(struct t_daemon *d, const char *network)
 		n += strspn(e->d_name, "0123456789.") == strlen(e->d_name) && e->d_name[0] != '.';
 	if (dd != NULL)
 		closedir(dd);
-	return n;
-}
-
-/* Lines of iptables-save that name `id`. */
-static int
-rules_of(const char *id)
-{
-	char cmd[256], line[1024];
-	int n = 0;
-	snprintf(cmd, sizeof(cmd), "iptables-save 2>/dev/null | grep -c -- '%s'", id);
-	FILE *p = popen(cmd, "r");
-	T_NOT_NULL(p);
-	if (fgets(line, sizeof(line), p) != NULL)
-		n = atoi(line);
-	pclose(p);
 	return n;
 }
 
@@ -220,6 +236,7 @@ test_default_network_and_peers(void)
 	T_EQ_INT(access(a.netns_path, F_OK), -1);
 	T_ERR(detach(&d, "tn-a", &err), err, BR_NOT_FOUND);
 	T_ERR(attach(&d, "tn-c", "no-such-net", NULL, 0, &again, &err), err, BR_NOT_FOUND);
+	remove_default(&d);
 	t_daemon_teardown(&d);
 	host_cleanup();
 }
@@ -273,6 +290,7 @@ test_ports(void)
 	T_NOERR(detach(&d, "tn-p1", &err), err);
 	T_EQ_INT(rules_of("tn-p1"), 0);
 	close(held);
+	remove_default(&d);
 	t_daemon_teardown(&d);
 	host_cleanup();
 }
@@ -361,6 +379,12 @@ test_named_networks(void)
 	        err);
 	T_EQ_INT(list.items.n, 2); /* tn-three and the default */
 	T_NOERR(detach(&d, "tn-n", &err), err);
+	T_EQ_INT(rules_of(n2.bridge), 0);
+	remove_default(&d);
+	struct br_network_name_req rm3 = {.name = "tn-three"};
+	T_NOERR(br_rpc_call(d.client, &o, "networks.remove", &br_network_name_req_schema, &rm3,
+	                    NULL, NULL, NULL, &err),
+	        err);
 	t_daemon_teardown(&d);
 	host_cleanup();
 }
@@ -425,6 +449,7 @@ test_kill9_mid_setup(void)
 	T_NOERR(attach(&d, "tn-k", NULL, NULL, 0, &a, &err), err);
 	T_NOERR(detach(&d, "tn-k", &err), err);
 	T_EQ_INT(rules_of("tn-k"), 0);
+	remove_default(&d);
 	t_daemon_teardown(&d);
 	host_cleanup();
 }
