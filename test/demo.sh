@@ -62,6 +62,8 @@ stop_suite() {
 			stop_cli --namespace "$ns" rm -f "$id" >/dev/null 2>&1
 		done
 	done
+	# The default network, which the demo's first container made: its bridge and its rules.
+	stop_cli network rm berth >/dev/null 2>&1
 	# Stop in reverse order of start, by the PIDs this script recorded.
 	for pid in $(tac "$pids"); do
 		is_ours "$pid" && kill -TERM "$pid" 2>/dev/null
@@ -109,7 +111,8 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 mkdir -p "$root" "$state"
 cat >"$config" <<EOF2
-{"root": "$root", "state": "$state", "log": {"level": "notice"}}
+{"root": "$root", "state": "$state", "log": {"level": "notice"},
+ "netd": {"cni_conf_dir": "$root/cni"}}
 EOF2
 
 images=$(mktemp -d)

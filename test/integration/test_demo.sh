@@ -113,6 +113,12 @@ demo_round() {
 	left=$(awk -v t="$T/" 'index($5, t) == 1 && $0 ~ / - nsfs / { print $5 }' /proc/self/mountinfo)
 	[ -z "$left" ] && it_ok "round $n: no network namespace left" ||
 		it_not_ok "round $n: no network namespace left" "$left"
+	# The demo's containers are on the default network; stopping removes its bridge too.
+	if ip link show berth0 >/dev/null 2>&1; then
+		it_not_ok "round $n: the default network's bridge is gone" "$(ip -o link show berth0)"
+	else
+		it_ok "round $n: the default network's bridge is gone"
+	fi
 	[ -e "$T/state.pids" ] && it_not_ok "round $n: the PID file is gone" ||
 		it_ok "round $n: the PID file is gone"
 }
