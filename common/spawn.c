@@ -36,11 +36,17 @@ br_spawn_start(const struct br_spawn *s, pid_t *ret_pid, br_err *err)
 	sigfillset(&all);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	if (s->own_group) {
+		posix_spawnattr_setpgroup(&attr, 0);
+		flags |= POSIX_SPAWN_SETPGROUP;
+	}
+	posix_spawnattr_setflags(&attr, flags);
+	char *const *envp = s->envp != NULL ? (char *const *)s->envp : environ;
 	if (s->search)
-		rc = posix_spawnp(&pid, s->argv[0], &fa, &attr, (char *const *)s->argv, environ);
+		rc = posix_spawnp(&pid, s->argv[0], &fa, &attr, (char *const *)s->argv, envp);
 	else
-		rc = posix_spawn(&pid, s->argv[0], &fa, &attr, (char *const *)s->argv, environ);
+		rc = posix_spawn(&pid, s->argv[0], &fa, &attr, (char *const *)s->argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)

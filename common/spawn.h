@@ -26,6 +26,9 @@ struct br_spawn {
 	bool search;             /* look argv[0] up in PATH (posix_spawnp) */
 	int std[3];              /* fds of the caller that become the child's 0, 1, 2, or
 	                          * BR_SPAWN_NULL or BR_SPAWN_INHERIT; a fd may be given twice */
+	const char *const *envp; /* the child's environment; NULL: the daemon's own */
+	bool own_group;          /* the child leads a new process group, so that a caller that
+	                          * gives up on it can kill it and what it started at once */
 };
 
 /* Start the child. 0 with *ret_pid, or -1: FAILED_PRECONDITION when the program does not

@@ -7,6 +7,15 @@
  * "Network configuration list runtime" section orders them.
  *
  * Blocking (each plugin is a child process, bounded by a deadline): worker threads only.
+ * Each plugin runs with an environment of the CNI variables and PATH only, in a process group
+ * of its own that the deadline kills whole; errors name the plugin and the command
+ * ("cni plugin bridge: ADD: <msg> (<details>)"), a deadline is DEADLINE_EXCEEDED, a plugin
+ * that is not in bin_dir FAILED_PRECONDITION, a list or a result that does not parse
+ * INVALID_ARGUMENT.
+ *
+ * Not undone by any DEL: the firewall plugin's isolation rules of a bridge
+ * (CNI-ISOLATION-STAGE-1/2, "-i <bridge>", "-o <bridge>"), which it cannot know to be unused;
+ * whoever removes the bridge removes them.
  */
 #ifndef BR_NETD_CNI_H
 #define BR_NETD_CNI_H
@@ -34,7 +43,9 @@ struct netd_cni_net {
  * ingressPolicy "same-bridge": no traffic between bridges). */
 char *netd_cni_conflist(const struct netd_cni_net *net);
 
-/* <conf_dir>/<name>.conflist, written atomically (0644); its path in *ret_path (heap). */
+/* <conf_dir>/<name>.conflist, written atomically (0644; conf_dir made if missing); its path
+ * in *ret_path (heap). The name must be a CNI network name (letters, digits, '-', '_', '.',
+ * not starting with one of the last three; at most 128): INVALID_ARGUMENT otherwise. */
 int netd_cni_write_conflist(const char *conf_dir, const struct netd_cni_net *net, char **ret_path,
                             br_err *err);
 /* Read <conf_dir>/<name>.conflist (at most 1 MiB; heap text in *ret). NOT_FOUND if absent. */
@@ -58,7 +69,8 @@ struct netd_cni_call {
 	const char *ifname;       /* CNI_IFNAME */
 	const char *cni_args;     /* CNI_ARGS ("K=V;K=V"), NULL: "IgnoreUnknown=1" */
 	const struct netd_cni_port *ports; /* runtimeConfig.portMappings (plugins with the
-	                                    * portMappings capability) */
+	                                    * portMappings capability): the same for ADD,
+	                                    * CHECK and DEL */
 	size_t n_ports;
 	int timeout_ms; /* per plugin; 0: 30 s */
 };
@@ -67,7 +79,7 @@ struct netd_cni_call {
 struct netd_cni_result {
 	char *json;    /* the list's final result, to keep for CHECK and DEL */
 	char *address; /* "10.88.0.5/16" */
-	char *gateway; /* "" when none */
+	char *gateway; /* "" when none, or when the bridge is no gateway (internal) */
 	char *mac;     /* the container-side interface's, "" when the result names none */
 };
 void netd_cni_result_fini(struct netd_cni_result *r);
@@ -76,11 +88,15 @@ void netd_cni_result_fini(struct netd_cni_result *r);
  * that ran are undone with DEL (in reverse) before it returns; the error names the plugin
  * and carries the plugin's own message ({code, msg, details}). */
 int netd_cni_add(const struct netd_cni_call *c, struct netd_cni_result *ret, br_err *err);
-/* CHECK with the result ADD gave (prev_result). */
+/* CHECK with the result ADD gave (prev_result; NULL: INVALID_ARGUMENT): every plugin in
+ * order, the first failure reported. portmap is not asked for a container without an IPv6
+ * address: its CHECK in plugins 1.1 demands IPv6 rules that such a container never gets. */
 int netd_cni_check(const struct netd_cni_call *c, const char *prev_result, br_err *err);
-/* DEL in reverse order with prev_result (NULL when unknown, as after a crash mid-ADD).
- * Missing things are not an error (the plugins' DEL is idempotent); it goes on past a failing
- * plugin and reports the first failure. */
+/* DEL in reverse order with prev_result (NULL when unknown, as after a crash mid-ADD; a
+ * prev_result that does not parse counts as unknown). Missing things are not an error (the
+ * plugins' DEL is idempotent, also for a netns that is gone); it goes on past a failing
+ * plugin and reports the first failure. Without prev_result the firewall plugin cannot find
+ * its per-address rules, so keep the result where a DEL may need it. */
 int netd_cni_del(const struct netd_cni_call *c, const char *prev_result, br_err *err);
 
 /* Parse a plugin's result (untrusted text; fuzzed) into `ret` for interface `ifname`

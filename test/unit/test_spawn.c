@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Running helper programs (common/spawn.c): what a child gets (standard fds, signal mask and
- * dispositions) and what br_spawn_run collects.
+ * dispositions, an environment of the caller's choosing, a process group of its own) and what
+ * br_spawn_run collects.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -123,6 +124,37 @@ test_start_wires_fds(void)
 	T_EQ_INT(br_spawn_exit_code(status), 0);
 }
 
+static void
+test_start_env_and_group(void)
+{
+	/* Field 5 of /proc/<pid>/stat is the process group. */
+	const char *argv[] = {"/bin/sh", "-c",
+	                      "echo \"$ONLY $HOME $(cut -d' ' -f5 /proc/$$/stat)\"", NULL};
+	const char *env[] = {"ONLY=this", NULL};
+	br_err err = BR_ERR_INIT;
+	int out[2];
+	pid_t pid;
+	int status;
+	char buf[64], want[64];
+
+	T_OK(pipe2(out, O_CLOEXEC) == 0);
+	struct br_spawn s = {.argv = argv,
+	                     .std = {BR_SPAWN_NULL, out[1], BR_SPAWN_INHERIT},
+	                     .envp = env,
+	                     .own_group = true};
+	T_NOERR(br_spawn_start(&s, &pid, &err), err);
+	close(out[1]);
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(out[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = '\0';
+	close(out[0]);
+	T_NOERR(br_spawn_wait(pid, &status, &err), err);
+	snprintf(want, sizeof(want), "this  %d\n", (int)pid);
+	T_EQ_STR(buf, want);
+}
+
 T_MAIN(T_CASE(test_run_captures_and_exit_code), T_CASE(test_run_bounds_what_it_keeps),
        T_CASE(test_missing_program_is_named), T_CASE(test_child_gets_clean_signals),
-       T_CASE(test_start_wires_fds))
+       T_CASE(test_start_wires_fds), T_CASE(test_start_env_and_group))
