@@ -639,13 +639,20 @@ watch_plugin(pid_t pid, int timeout_ms, struct outcome *o, br_err *err)
 /* Start <bin_dir>/<type> and collect its output until it exits or the deadline passes (then
  * kill its process group). -1 when it could not be started or watched (*ret_started says
  * whether it ran at all). */
+#define SETPRIV_PATH "/usr/bin/setpriv"
+
 static int
 spawn_plugin(const struct netd_cni_call *c, const char *type, const char *command,
              const char *config, size_t config_len, struct outcome *o, bool *ret_started,
              br_err *err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", c->bin_dir, type);
-	const char *argv[] = {path, NULL};
+	/* A plugin must not outlive netd: one that went on after a kill -9 could finish its ADD
+	 * after the restart's reconcile undid it. setpriv (util-linux) runs it with the
+	 * parent-death signal; the parent is a thread of netd that lives as long as netd. */
+	const char *wrapped[] = {SETPRIV_PATH, "--pdeathsig", "KILL", "--", path, NULL};
+	const char *bare[] = {path, NULL};
+	const char *const *argv = access(SETPRIV_PATH, X_OK) == 0 ? wrapped : bare;
 	char *env[8];
 	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
 	pid_t pid;

@@ -425,7 +425,7 @@ test_kill9_mid_setup(void)
 	snprintf(script, sizeof(script), "%s/portmap", bin_dir);
 	FILE *f = fopen(script, "w");
 	T_NOT_NULL(f);
-	fprintf(f, "#!/bin/sh\nsleep 2\nexec /usr/lib/cni/portmap\n");
+	fprintf(f, "#!/bin/sh\nsleep 4\nexec /usr/lib/cni/portmap\n");
 	fclose(f);
 	chmod(script, 0755);
 	netd_setup(&d, bin_dir);
@@ -436,6 +436,18 @@ test_kill9_mid_setup(void)
 		usleep(50 * 1000);
 	T_EQ_INT(reservations(&d, "tnet"), 1);
 	t_daemon_kill9(&d);
+	/* the plugin that was running went with netd: it cannot finish its ADD after the
+	 * restart undid it */
+	bool alive = true;
+	for (int i = 0; i < 10 && alive; i++) {
+		/* "[p]" keeps the pattern from matching the grep itself */
+		snprintf(cmd, sizeof(cmd),
+		         "grep -l -s -- '%s/[p]ortmap' /proc/[0-9]*/cmdline >/dev/null", bin_dir);
+		alive = system(cmd) == 0;
+		if (alive)
+			usleep(50 * 1000);
+	}
+	T_OK(!alive);
 	pthread_join(caller, NULL);
 	t_daemon_start(&d);
 	/* the restart undid it: no reservation, no namespace, no record; the id is free */
