@@ -2,7 +2,8 @@
 # Containers, Berth against containerd (Debian's package, driven with ctr) and podman (Debian's
 # package: conmon, runc) on the same machine in the same run, on the same image (test/images'
 # "sh", busybox-static, imported into each engine from the same OCI archive), every engine with
-# runc and a fresh network namespace holding only loopback:
+# runc and a fresh network namespace holding only loopback (Berth with `--net none`, since its
+# default is a bridge network; bench/network.sh measures that):
 #
 #   1. latency of `run --rm IMAGE true`, with bare `runc run` of the same root directory (no
 #      snapshot, no engine) as the floor;
@@ -94,69 +95,13 @@ out=$T/containers.md
 
 # --- latency (hyperfine) -------------------------------------------------------------------
 
-declare -A LAT_CMD=() LAT_LABEL=()
-
-# lat_probe NAME: run NAME's command once; on failure say why and drop it.
-lat_probe() {
-	# shellcheck disable=SC2086 # a command line
-	if ! timeout 60 ${LAT_CMD[$1]} >"$T/probe.out" 2>&1; then
-		echo "# ${LAT_LABEL[$1]}: skipped, it fails: $(tail -n 1 "$T/probe.out")" >&2
-		return 1
-	fi
-}
-
-# lat_series SECTION NAME...: ROUNDS rounds, each running PER_ROUND runs of every NAME's
-# command in turn (3 warm-up runs each in the first round).
-lat_series() {
-	local section=$1 r name warm
-	shift
-	for r in $(seq "$ROUNDS"); do
-		warm=0
-		[ "$r" = 1 ] && warm=3
-		for name in "$@"; do
-			hyperfine -N --style none --warmup "$warm" --runs "$PER_ROUND" \
-				--export-json "$T/lat/$section-$name-$r.json" "${LAT_CMD[$name]}" \
-				>/dev/null 2>>"$T/hyperfine.err" || echo "# hyperfine failed on ${LAT_LABEL[$name]}" >&2
-		done
-	done
-}
-
-# lat_stats SECTION NAME: "median mean stddev min max runs", in ms.
-lat_stats() {
-	cat "$T/lat/$1-$2"-*.json 2>/dev/null | jq -s -r '
-		[.[].results[0].times[] * 1000] | sort | length as $n
-		| if $n == 0 then "- - - - - 0" else
-		(add / $n) as $m
-		| [(if $n % 2 == 1 then .[($n - 1) / 2] else (.[$n / 2 - 1] + .[$n / 2]) / 2 end), $m,
-		   (if $n > 1 then (map((. - $m) * (. - $m)) | add) / ($n - 1) | sqrt else 0 end),
-		   .[0], .[-1]]
-		| map(. * 10 | round / 10) + [$n] | map(tostring) | join(" ") end'
-}
-
-# lat_table SECTION FLOOR NAME...: the markdown table; FLOOR (a NAME or "") is the 1.00 row.
-lat_table() {
-	local section=$1 floor=$2 name med mean sd min max n fmed=""
-	shift 2
-	[ -n "$floor" ] && read -r fmed _ <<<"$(lat_stats "$section" "$floor")"
-	echo "| command | median [ms] | mean ± σ [ms] | min [ms] | max [ms] | runs |${floor:+ × ${LAT_LABEL[$floor]} |}"
-	echo "|:---|---:|---:|---:|---:|---:|${floor:+---:|}"
-	for name in "$@"; do
-		if [ -z "${LAT_CMD[$name]:-}" ]; then
-			echo "| ${LAT_LABEL[$name]} | skipped: ${LAT_SKIP[$name]} | | | | |${floor:+ |}"
-			continue
-		fi
-		read -r med mean sd min max n <<<"$(lat_stats "$section" "$name")"
-		echo -n "| ${LAT_LABEL[$name]} | $med | $mean ± $sd | $min | $max | $n |"
-		[ -n "$floor" ] && echo -n " $(awk -v a="$med" -v b="$fmed" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }') |"
-		echo
-	done
-}
-declare -A LAT_SKIP=()
+# shellcheck disable=SC2034 # read by the lat_* functions of bench/lib.sh
+declare -A LAT_CMD=() LAT_LABEL=() LAT_SKIP=()
 mkdir -p "$T/lat"
 
 # 1. run --rm IMAGE true
 LAT_CMD=(
-	[berth]="$B run --rm $IMG true"
+	[berth]="$B run --rm --net none $IMG true"
 	[ctr]="$C run --rm $IMG bench-true true"
 	[podman]="$P run --rm --network none localhost/$IMG true"
 	[runc]="runc --root $T/runc/state run --bundle $bundle bench-floor"
@@ -209,7 +154,7 @@ mem_row() { # LABEL "RSS PSS"
 }
 
 # The containers that exec goes into (and the idle monitors of section 5).
-b run -d --name bench-idle "$IMG" sleep 3600 >/dev/null || exit 1
+b run -d --net none --name bench-idle "$IMG" sleep 3600 >/dev/null || exit 1
 ctr run -d "$IMG" bench-idle sleep 3600 >/dev/null || exit 1
 pm run -d --name bench-idle --network none "localhost/$IMG" sleep 3600 >/dev/null || exit 1
 # Their monitors idle, before any exec went through them.
@@ -329,11 +274,11 @@ W=$(writer "$SIZE_MIB")
 # 3. a container's output, followed
 tp_define berth-logs '`berth run -d` + `berth logs -f`' "
 W='$W'
-$B run -d --name bench-logs-\$1 $IMG sh -c \"\$W\" >/dev/null && $B logs -f bench-logs-\$1" \
+$B run -d --net none --name bench-logs-\$1 $IMG sh -c \"\$W\" >/dev/null && $B logs -f bench-logs-\$1" \
 	"$B rm -f bench-logs-\$1"
 tp_define berth-run '`berth run` (attached)' "
 W='$W'
-$B run --rm $IMG sh -c \"\$W\""
+$B run --rm --net none $IMG sh -c \"\$W\""
 tp_define ctr-run '`ctr run` (attached)' "
 W='$W'
 $C run --rm $IMG bench-out-\$1 sh -c \"\$W\""
@@ -389,9 +334,9 @@ tp_series "${ex[@]}"
 # With a terminal: the monitor holds the pty's master.
 berth_tty=0
 # (under script(1) too, should it want a terminal of its own as ctr does)
-if { $B run -d -t --name bench-tty "$IMG" sleep 3600 >/dev/null 2>&1 ||
+if { $B run -d -t --net none --name bench-tty "$IMG" sleep 3600 >/dev/null 2>&1 ||
 	{ b rm -f bench-tty >/dev/null 2>&1 &&
-		script -qec "$B run -d -t --name bench-tty $IMG sleep 3600" /dev/null </dev/null >/dev/null; }; } &&
+		script -qec "$B run -d -t --net none --name bench-tty $IMG sleep 3600" /dev/null </dev/null >/dev/null; }; } &&
 	[ "$(b inspect bench-tty | jq '.[0].spec.process.terminal')" = true ]; then
 	berth_tty=1
 	mon_berth_tty=$(wait_monitor berth bench-tty)
@@ -416,7 +361,7 @@ flow() {
 	w=$(writer "$FLOW_MIB")
 	t0=$(date +%s%N)
 	case $e in
-	berth) b run -d --name bench-flow "$IMG" sh -c "$w" >/dev/null ;;
+	berth) b run -d --net none --name bench-flow "$IMG" sh -c "$w" >/dev/null ;;
 	ctr) ctr run -d --log-uri "file://$T/ctr-flow.log" "$IMG" bench-flow sh -c "$w" >/dev/null ;;
 	podman) pm run -d --name bench-flow --network none "localhost/$IMG" sh -c "$w" >/dev/null ;;
 	esac

@@ -16,6 +16,14 @@
 #                          and its lock file in /dev/shm if it made it (safe to call twice)
 #   bench_machine          one line: cores, memory, kernel
 #   rss_kib PID, pss_kib PID   VmRSS from status, Pss from smaps_rollup, in KiB
+#
+# Latency series with hyperfine, over the associative arrays LAT_CMD (NAME -> a command line),
+# LAT_LABEL (NAME -> its row's label) and LAT_SKIP (NAME -> why it has no figures), in ROUNDS
+# rounds of PER_ROUND runs, the JSON of each under $T/lat (made by the caller):
+#   lat_probe NAME         run NAME's command once; on failure say why and return 1
+#   lat_series SECTION NAME...   the rounds, interleaving the NAMEs
+#   lat_stats SECTION NAME       "median mean stddev min max runs", in ms
+#   lat_table SECTION FLOOR NAME...   the markdown table (FLOOR: the 1.00 row, or "")
 
 bench_require() {
 	local p
@@ -128,4 +136,60 @@ pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
 bench_machine() {
 	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+}
+
+# lat_probe NAME: run NAME's command once; on failure say why and drop it.
+lat_probe() {
+	# shellcheck disable=SC2086 # a command line
+	if ! timeout 60 ${LAT_CMD[$1]} >"$T/probe.out" 2>&1; then
+		echo "# ${LAT_LABEL[$1]}: skipped, it fails: $(tail -n 1 "$T/probe.out")" >&2
+		return 1
+	fi
+}
+
+# lat_series SECTION NAME...: ROUNDS rounds, each running PER_ROUND runs of every NAME's
+# command in turn (3 warm-up runs each in the first round).
+lat_series() {
+	local section=$1 r name warm
+	shift
+	for r in $(seq "$ROUNDS"); do
+		warm=0
+		[ "$r" = 1 ] && warm=3
+		for name in "$@"; do
+			hyperfine -N --style none --warmup "$warm" --runs "$PER_ROUND" \
+				--export-json "$T/lat/$section-$name-$r.json" "${LAT_CMD[$name]}" \
+				>/dev/null 2>>"$T/hyperfine.err" || echo "# hyperfine failed on ${LAT_LABEL[$name]}" >&2
+		done
+	done
+}
+
+# lat_stats SECTION NAME: "median mean stddev min max runs", in ms.
+lat_stats() {
+	cat "$T/lat/$1-$2"-*.json 2>/dev/null | jq -s -r '
+		[.[].results[0].times[] * 1000] | sort | length as $n
+		| if $n == 0 then "- - - - - 0" else
+		(add / $n) as $m
+		| [(if $n % 2 == 1 then .[($n - 1) / 2] else (.[$n / 2 - 1] + .[$n / 2]) / 2 end), $m,
+		   (if $n > 1 then (map((. - $m) * (. - $m)) | add) / ($n - 1) | sqrt else 0 end),
+		   .[0], .[-1]]
+		| map(. * 10 | round / 10) + [$n] | map(tostring) | join(" ") end'
+}
+
+# lat_table SECTION FLOOR NAME...: the markdown table; FLOOR (a NAME or "") is the 1.00 row.
+lat_table() {
+	local section=$1 floor=$2 name med mean sd min max n fmed=""
+	shift 2
+	[ -n "$floor" ] && read -r fmed _ <<<"$(lat_stats "$section" "$floor")"
+	echo "| command | median [ms] | mean ± σ [ms] | min [ms] | max [ms] | runs |${floor:+ × ${LAT_LABEL[$floor]} |}"
+	echo "|:---|---:|---:|---:|---:|---:|${floor:+---:|}"
+	for name in "$@"; do
+		if [ -z "${LAT_CMD[$name]:-}" ]; then
+			echo "| ${LAT_LABEL[$name]} | skipped: ${LAT_SKIP[$name]} | | | | |${floor:+ |}"
+			continue
+		fi
+		read -r med mean sd min max n <<<"$(lat_stats "$section" "$name")"
+		echo -n "| ${LAT_LABEL[$name]} | $med | $mean ± $sd | $min | $max | $n |"
+		[ -n "$floor" ] && echo -n " $(awk -v a="$med" -v b="$fmed" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }') |"
+		echo
+	done
 }

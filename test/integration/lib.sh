@@ -55,6 +55,22 @@ free_port() {
 	done
 }
 
+# unused_10_octets N: N different numbers X of 200 to 254, one a line, such that no address or
+# route of the host (any table) lies in 10.X.0.0/16: private ranges for a suite's networks.
+# 10.213 and 10.214 are left to the throttled registries of test_resume and test_progress.
+unused_10_octets() {
+	local used x n=0
+	used=$(ip -4 route show table all; ip -4 -o addr show)
+	for x in $(shuf -i 200-254); do
+		case $x in 213 | 214) continue ;; esac
+		grep -q "10\.$x\." <<<"$used" && continue
+		echo "$x"
+		n=$((n + 1))
+		[ "$n" -lt "$1" ] || return 0
+	done
+	return 1
+}
+
 # registry_start: a docker-registry on $REGISTRY; IT_REGISTRY_ACCESSLOG=1 writes its access
 # log (combined format, one line per request) to $T/logs/registry.log.
 registry_start() {
