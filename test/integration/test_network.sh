@@ -52,9 +52,9 @@ fi
 SUB_RE="(^|[^0-9])10\\.($OA|$OP|$OC)\\."
 it_log "default network $DEF on ${BR}d in 10.$OA.0.0/16, pool 10.$OP.0.0/16, given subnets in 10.$OC.0.0/16"
 
-IT_CONFIG="\"netd\": {\"network\": \"$DEF\", \"default_bridge\": \"${BR}d\",
+IT_NETD="\"network\": \"$DEF\", \"default_bridge\": \"${BR}d\",
   \"default_subnet\": \"10.$OA.0.0/16\", \"subnet_pool\": \"10.$OP.0.0/16\",
-  \"bridge_prefix\": \"${BR}x\", \"cni_bin_dir\": \"/usr/lib/cni\", \"cni_conf_dir\": \"$T/cni\"}"
+  \"bridge_prefix\": \"${BR}x\", \"cni_bin_dir\": \"/usr/lib/cni\""
 
 # --- what this suite could leave on the host ------------------------------------------------
 
@@ -374,16 +374,16 @@ expect_exit "network create of an invalid name is refused" 2 b network create 'b
 expect_contains "the refusal names it" "$T/stderr" "bad/name"
 expect_exit "network inspect of an unknown network is NOT_FOUND" 3 b network inspect "bn$$-nope"
 expect_exit "network rm of an unknown network is NOT_FOUND" 3 b network rm "bn$$-nope"
-expect_exit "a --subnet overlapping another network's is refused" 5 \
+expect_exit "a --subnet overlapping another network's is refused" 4 \
 	b network create --subnet "10.$OC.1.128/25" "$NOVL"
 expect_contains "the refusal names that network" "$T/stderr" "$N1"
-expect_exit "a --subnet overlapping the default network's is refused" 5 \
+expect_exit "a --subnet overlapping the default network's is refused" 4 \
 	b network create --subnet "10.$OA.7.0/24" "$NOVL"
 expect_contains "the refusal names the default network" "$T/stderr" "$DEF"
 # Routes of the host: a bridge of the suite's own with two addresses.
 if ip link add "$ROUTE_BR" type bridge && ip addr add "10.$OC.9.1/24" dev "$ROUTE_BR" &&
 	ip addr add "10.$OP.0.1/24" dev "$ROUTE_BR" && ip link set "$ROUTE_BR" up; then
-	expect_exit "a --subnet overlapping a route of the host is refused" 5 \
+	expect_exit "a --subnet overlapping a route of the host is refused" 4 \
 		b network create --subnet "10.$OC.9.0/24" "$NOVL"
 	expect_contains "the refusal names the route" "$T/stderr" "route"
 	expect_exit "network create without --subnet" 0 b network create "$NP1"
