@@ -982,3 +982,70 @@ netd_cni_del(const struct netd_cni_call *c, const char *prev_result, br_err *err
 	list_fini(&l);
 	return rc;
 }
+
+/*
+ * The bridge plugin finds a container's masquerade rules by the address of its interface, so
+ * a DEL after the interface went (deleted behind netd's back, or by a reboot that kept the
+ * rules) leaves them: POSTROUTING rules whose comment names the container, each jumping to a
+ * chain of its own. They are removed by their position, last first, and then their chains.
+ */
+static int
+iptables_run(const char *const *argv, char **ret_out, br_err *err)
+{
+	int status = 0;
+
+	if (br_spawn_run(argv, true, ret_out ? BR_SPAWN_CAPTURE_STDOUT : 0, 4 << 20, ret_out, NULL,
+	                 &status, err) < 0)
+		return -1;
+	if (br_spawn_exit_code(status) != 0)
+		return br_err_set(err, BR_INTERNAL, "%s %s %s: exit status %d", argv[0], argv[3],
+		                  argv[4], br_spawn_exit_code(status));
+	return 0;
+}
+
+int
+netd_cni_sweep_masquerade(const char *container_id, br_err *err)
+{
+	const char *list[] = {"iptables", "-w", "-t", "nat", "-S", "POSTROUTING", NULL};
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *needle = xasprintf("id: \\\"%s\\\"\"", container_id);
+	int positions[64], n = 0, pos = 0;
+	char chains[64][64];
+
+	if (iptables_run(list, &text, err) < 0)
+		return -1;
+	for (char *line = text; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, "-A ", 3) == 0) {
+			pos++;
+			const char *jump = strstr(line, " -j ");
+			if (strstr(line, needle) != NULL && jump != NULL && n < 64) {
+				positions[n] = pos;
+				snprintf(chains[n], sizeof(chains[n]), "%s", jump + 4);
+				n++;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		char num[16];
+		snprintf(num, sizeof(num), "%d", positions[i]);
+		const char *del[] = {"iptables", "-w", "-t", "nat", "-D", "POSTROUTING", num, NULL};
+		if (iptables_run(del, NULL, err) < 0)
+			return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		/* only the container's own chain, not a shared one */
+		if (strncmp(chains[i], "CNI-", 4) != 0 || strchr(chains[i], ' ') != NULL ||
+		    strncmp(chains[i], "CNI-HOSTPORT", 12) == 0)
+			continue;
+		const char *flush[] = {"iptables", "-w", "-t", "nat", "-F", chains[i], NULL};
+		const char *drop[] = {"iptables", "-w", "-t", "nat", "-X", chains[i], NULL};
+		br_err ignored = BR_ERR_INIT;
+		if (iptables_run(flush, NULL, &ignored) == 0)
+			iptables_run(drop, NULL, &ignored);
+	}
+	return n;
+}

@@ -99,6 +99,11 @@ int netd_cni_check(const struct netd_cni_call *c, const char *prev_result, br_er
  * its per-address rules, so keep the result where a DEL may need it. */
 int netd_cni_del(const struct netd_cni_call *c, const char *prev_result, br_err *err);
 
+/* Remove the masquerade rules (nat POSTROUTING) that name `container_id` and their chains: what
+ * the bridge plugin's DEL leaves when the interface was gone before it. The number removed, or
+ * -1. */
+int netd_cni_sweep_masquerade(const char *container_id, br_err *err);
+
 /* Parse a plugin's result (untrusted text; fuzzed) into `ret` for interface `ifname`
  * (address of the first IPv4 ip entry whose interface index names `ifname`, or the first
  * IPv4 entry when none does). ret->json is a copy of the text. */

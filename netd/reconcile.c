@@ -59,7 +59,8 @@ undo_adding(struct netd_service *svc, br_arena *arena)
 		        xasprintf("%s/netns/%s/%s", svc->state_dir, eps[i].ns, eps[i].id);
 		struct netd_cni_call c;
 		cni_call_for(svc, arena, &eps[i], netns, &c);
-		if (netd_cni_del(&c, NULL, &err) < 0) {
+		if (netd_cni_del(&c, NULL, &err) < 0 ||
+		    netd_cni_sweep_masquerade(eps[i].id, &err) < 0) {
 			br_log_warn("NET-RECONCILE", "undo %s of %s/%s on %s: %s, kept for later",
 			            eps[i].ifname, eps[i].ns, eps[i].id, eps[i].network, err.msg);
 			br_err_clear(&err);
@@ -76,6 +77,60 @@ undo_adding(struct netd_service *svc, br_arena *arena)
 	}
 }
 
+/* Put an interface back: DEL of what is left of it, ADD again, the new result recorded. */
+static void
+readd(struct netd_service *svc, br_arena *arena, const struct netd_endpoint *ep, const char *netns)
+{
+	struct netd_cni_call c;
+	struct netd_cni_result got = {0};
+	br_err err = BR_ERR_INIT;
+
+	cni_call_for(svc, arena, ep, netns, &c);
+	netd_cni_del(&c, ep->result, &err);
+	br_err_clear(&err);
+	if (netd_cni_sweep_masquerade(ep->id, &err) < 0) {
+		br_log_warn("NET-RECONCILE", "%s/%s: %s", ep->ns, ep->id, err.msg);
+		br_err_clear(&err);
+	}
+	if (netd_cni_add(&c, &got, &err) < 0) {
+		br_log_warn("NET-RECONCILE", "%s/%s on %s: %s", ep->ns, ep->id, ep->network,
+		            err.msg);
+		return;
+	}
+	struct netd_endpoint e = *ep;
+	e.result = got.json;
+	e.address = got.address;
+	e.gateway = got.gateway;
+	e.mac = got.mac;
+	if (netd_store_endpoint_ready(svc->db, &e, false, &err) < 0)
+		br_log_warn("NET-RECONCILE", "%s", err.msg);
+	netd_cni_result_fini(&got);
+}
+
+/* The interfaces of a live attachment, as the plugins see them now (CHECK): one that no longer
+ * matches its result (an interface or rule removed behind netd's back) is put back. */
+static void
+check(struct netd_service *svc, br_arena *arena, const char *ns, const struct br_net_attachment *a)
+{
+	struct netd_endpoint *eps;
+	size_t n;
+	br_err err = BR_ERR_INIT;
+
+	if (netd_store_endpoints(svc->db, ns, a->id, NULL, "ready", arena, &eps, &n, &err) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct netd_cni_call c;
+		cni_call_for(svc, arena, &eps[i], a->netns_path, &c);
+		if (netd_cni_check(&c, eps[i].result, &err) == 0)
+			continue;
+		br_log_notice("NET-RECONCILE", "%s/%s on %s no longer as recorded (%s): made again",
+		              ns, a->id, eps[i].network, err.msg);
+		br_err_clear(&err);
+		readd(svc, arena, &eps[i], a->netns_path);
+		netd_refresh_hosts(svc, eps[i].network, NULL, NULL);
+	}
+}
+
 /* An attachment whose runtime part is gone (a reboot emptied /run): made again at the recorded
  * paths, its interfaces put back. */
 static void
@@ -87,8 +142,12 @@ remake(struct netd_service *svc, br_arena *arena, const char *ns, const struct b
 	size_t n;
 	br_err err = BR_ERR_INIT;
 
-	if (driver == NULL || driver->alive(svc->state_dir, ns, a->id))
+	if (driver == NULL)
 		return;
+	if (driver->alive(svc->state_dir, ns, a->id)) {
+		check(svc, arena, ns, a);
+		return;
+	}
 	if (driver->attach(svc->state_dir, ns, a->id, &p, &err) < 0) {
 		br_log_warn("NET-RECONCILE", "re-create network of %s/%s: %s, ignoring", ns, a->id,
 		            err.msg);
@@ -96,27 +155,8 @@ remake(struct netd_service *svc, br_arena *arena, const char *ns, const struct b
 	}
 	if (netd_store_endpoints(svc->db, ns, a->id, NULL, "ready", arena, &eps, &n, &err) < 0)
 		n = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct netd_cni_call c;
-		struct netd_cni_result got = {0};
-		cni_call_for(svc, arena, &eps[i], p.netns_path, &c);
-		netd_cni_del(&c, eps[i].result, &err);
-		br_err_clear(&err);
-		if (netd_cni_add(&c, &got, &err) < 0) {
-			br_log_warn("NET-RECONCILE", "%s/%s on %s: %s", ns, a->id, eps[i].network,
-			            err.msg);
-			br_err_clear(&err);
-			continue;
-		}
-		struct netd_endpoint e = eps[i];
-		e.result = got.json;
-		e.address = got.address;
-		e.gateway = got.gateway;
-		e.mac = got.mac;
-		if (netd_store_endpoint_ready(svc->db, &e, false, &err) < 0)
-			br_err_clear(&err);
-		netd_cni_result_fini(&got);
-	}
+	for (size_t i = 0; i < n; i++)
+		readd(svc, arena, &eps[i], p.netns_path);
 	/* resolv.conf as at attach; hosts from the records. */
 	{
 		_cleanup_free_ char *host = NULL;

@@ -466,5 +466,35 @@ test_kill9_mid_setup(void)
 	host_cleanup();
 }
 
+/* An interface removed behind netd's back: its restart sees it (CHECK) and puts it back. */
+static void
+test_check_repairs(void)
+{
+	struct t_daemon d = {0};
+	struct br_net_attachment a;
+	br_err err = BR_ERR_INIT;
+	char cmd[512];
+
+	if (geteuid() != 0)
+		T_SKIP("needs root: network namespaces, bridges and iptables");
+	names_init();
+	netd_setup(&d, NULL);
+	T_NOERR(attach(&d, "tn-r", NULL, NULL, 0, &a, &err), err);
+	snprintf(cmd, sizeof(cmd), "nsenter --net=%s ip link delete eth0", a.netns_path);
+	T_EQ_INT(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+	         "nsenter --net=%s ip -o -4 addr show eth0 2>/dev/null | grep -q inet",
+	         a.netns_path);
+	T_OK(system(cmd) != 0);
+	t_daemon_stop(&d);
+	t_daemon_start(&d);
+	T_EQ_INT(system(cmd), 0);
+	T_EQ_INT(reservations(&d, "tnet"), 1);
+	T_NOERR(detach(&d, "tn-r", &err), err);
+	T_EQ_INT(reservations(&d, "tnet"), 0);
+	remove_default(&d);
+	t_daemon_teardown(&d);
+}
+
 T_MAIN(T_CASE(test_default_network_and_peers), T_CASE(test_ports), T_CASE(test_named_networks),
-       T_CASE(test_kill9_mid_setup))
+       T_CASE(test_kill9_mid_setup), T_CASE(test_check_repairs))
