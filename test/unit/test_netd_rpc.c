@@ -85,11 +85,14 @@ netd_setup(struct t_daemon *d, const char *bins)
 static void
 host_cleanup(void)
 {
-	char cmd[512];
+	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 	         "for l in $(ip -o link show type bridge | awk -F': ' '{print $2}' | grep '^%s');"
-	         " do ip link delete \"$l\"; done; rm -rf '%s' '%s'",
-	         prefix, cni_dir, bin_dir);
+	         " do ip link delete \"$l\"; done; rm -rf '%s' '%s';"
+	         " for c in CNI-ISOLATION-STAGE-1 CNI-ISOLATION-STAGE-2; do"
+	         " iptables -w -S $c 2>/dev/null | grep -- '-o %s' | sed 's/^-A/-D/' |"
+	         " while read -r r; do eval \"iptables -w $r\"; done; done",
+	         prefix, cni_dir, bin_dir, prefix);
 	if (system(cmd) != 0)
 		fprintf(stderr, "# cleanup: %s failed\n", cmd);
 }
