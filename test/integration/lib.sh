@@ -177,7 +177,8 @@ push_image() {
 # "netd"; default: containers get the "none" network, so that suites about other things make
 # no bridge of the host's; test_network.sh is about the bridge networks).
 write_config() {
-	local imaged="" users="" extra=""
+	local imaged="" users="" extra="" netd='"network": "none"'
+	[ -n "${IT_NETD:-}" ] && netd=$IT_NETD
 	[ -n "${IT_IMAGED:-}" ] && imaged=", $IT_IMAGED"
 	[ -n "${IT_USERS:-}" ] && users=", \"users\": [$IT_USERS]"
 	[ -n "${IT_CONFIG:-}" ] && extra=", $IT_CONFIG"
@@ -187,7 +188,7 @@ write_config() {
 	  "state": "$T/state",
 	  "log": {"level": "info"},
 	  "imaged": {"registries": [{"host": "${REGISTRY:-127.0.0.1:1}", "insecure": true}${IT_REGISTRIES:-}]$imaged},
-	  "netd": {${IT_NETD:-"network": "none"}, "cni_conf_dir": "$T/cni"},
+	  "netd": {$netd, "cni_conf_dir": "$T/cni"},
 	  "gatewayd": {"group": "nogroup"$users}$extra
 	}
 	EOF
