@@ -57,7 +57,8 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBBERTH_SRCS := $(wildcard libberth/*.c)
 LIBBERTH_COMMON_SRCS := common/err.c common/msg.c common/rpc.c common/rpc_client.c \
 	common/loop.c common/log.c common/xalloc.c common/proto/types.c common/proto/gateway.c \
-	common/proto/images.c common/proto/tasks.c common/proto/events.c common/stream.c
+	common/proto/images.c common/proto/tasks.c common/proto/networks.c common/proto/events.c \
+	common/stream.c
 LIBBERTH_OBJS := $(LIBBERTH_SRCS:%.c=$(BUILD)/%.o) $(LIBBERTH_COMMON_SRCS:%.c=$(BUILD)/%.o)
 LIBBERTH_PIC_OBJS := $(LIBBERTH_OBJS:$(BUILD)/%=$(BUILD)/pic/%)
 LIBBERTH_A := $(BUILD)/libberth.a

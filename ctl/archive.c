@@ -216,9 +216,8 @@ ctl_images_import(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "qh", opts, "images import"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'N':
 			name = optarg;
@@ -241,11 +240,8 @@ ctl_images_import(struct ctl *ctl, int argc, char **argv)
 			       "image\n"
 			       "  -q, --quiet     no progress; print the names imported alone\n");
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("images import: unknown option %s",
-			                       argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -411,9 +407,8 @@ ctl_images_export(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qho:", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "qho:", opts, "images export"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'o':
 			output = optarg;
@@ -440,11 +435,8 @@ ctl_images_export(struct ctl *ctl, int argc, char **argv)
 			       "  --platform P        only this platform\n"
 			       "  -q, --quiet         no progress on standard error\n");
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("images export: unknown option %s",
-			                       argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (strcmp(format, "oci") != 0 && strcmp(format, "docker") != 0)

@@ -382,9 +382,8 @@ ctl_cmd_exec(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:itde:u:w:h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+itde:u:w:h", opts, "exec"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'i':
 			req.stdin = true;
@@ -409,10 +408,8 @@ ctl_cmd_exec(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			fputs(exec_usage, stdout);
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("exec: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind < 2)
@@ -483,9 +480,8 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+h", opts, "attach"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'n':
 			req.stdin = false;
@@ -494,7 +490,7 @@ ctl_cmd_attach(struct ctl *ctl, int argc, char **argv)
 			fputs(attach_usage, stdout);
 			return 0;
 		default:
-			return ctl_usage_error("attach: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)

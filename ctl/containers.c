@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berth info, berth ps, berth rm and berth rename: the gateway's view of the components, the
- * container listing (with docker's --filter, matched here on the client), container removal
- * and a container's new name.
+ * container listing (with docker's --filter, matched here on the client, and the ports each
+ * container publishes, from netd's attachments), container removal and a container's new
+ * name.
  * Listings print an aligned table or, with --format json, a JSON document on stdout.
  */
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/proto/gateway.h"
+#include "common/proto/networks.h"
 #include "common/proto/tasks.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
@@ -115,16 +117,24 @@ container_status(const struct br_container *c, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", s);
 }
 
+/* A row of ps: the container and what it publishes (from its network attachment). */
+struct ps_item {
+	const struct br_container *c;
+	const struct br_net_port *ports;
+	size_t nports;
+};
+
 static const char *
 container_key(const void *item)
 {
-	return ((const struct br_container *)item)->id;
+	return ((const struct ps_item *)item)->c->id;
 }
 
 static void
 container_json(yajl_gen g, const void *item)
 {
-	const struct br_container *c = item;
+	const struct ps_item *it = item;
+	const struct br_container *c = it->c;
 	br_json_gen_kv_str(g, "id", c->id);
 	br_json_gen_kv_str(g, "name", c->name);
 	br_json_gen_kv_str(g, "image", c->image);
@@ -138,27 +148,30 @@ container_json(yajl_gen g, const void *item)
 	br_json_gen_kv_str(g, "runtime", c->runtime);
 	br_json_gen_kv_str(g, "net", c->net);
 	ctl_json_strmap(g, "labels", &c->labels);
+	ctl_json_ports(g, "ports", it->ports, it->nports);
 }
 
 static void
 container_row(struct ctl_table *t, const void *item, int64_t now)
 {
-	const struct br_container *c = item;
-	char command[64], status[32], created[64];
+	const struct ps_item *it = item;
+	const struct br_container *c = it->c;
+	char command[64], status[32], created[64], ports[1024];
 	_cleanup_free_ char *joined = ctl_join(c->command.v, c->command.n);
 	ctl_truncate(joined, 30, command, sizeof(command));
 	container_status(c, status, sizeof(status));
 	ctl_human_since(c->created_at, now, created, sizeof(created));
-	const char *cells[] = {c->id,  c->image, command,
-	                       status, created,  c->name ? c->name : c->id};
+	ctl_ports_summary(it->ports, it->nports, ports, sizeof(ports));
+	const char *cells[] = {
+	        c->id, c->image, command, status, created, ports, c->name ? c->name : c->id};
 	ctl_table_add(t, cells);
 }
 
 static const struct ctl_list_view container_view = {
-        .item_size = sizeof(struct br_container),
-        .n_cols = 6,
+        .item_size = sizeof(struct ps_item),
+        .n_cols = 7,
         .headers = (const char *const[]){"CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CREATED",
-                                         "NAMES"},
+                                         "PORTS", "NAMES"},
         .key = container_key,
         .json = container_json,
         .row = container_row,
@@ -256,6 +269,16 @@ ctl_ps_filter_fini(struct ctl_ps_filter *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* Attachments ordered by container id (pointers to them, for qsort and bsearch). */
+static int
+attachment_cmp(const void *a, const void *b)
+{
+	const struct br_net_attachment *x = *(const struct br_net_attachment *const *)a;
+	const struct br_net_attachment *y = *(const struct br_net_attachment *const *)b;
+
+	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
 static const char ps_usage[] =
         "Usage: berth ps [-a|--all] [-q|--quiet] [-f|--filter KEY=VALUE]... [--format "
         "table|json]\n"
@@ -278,9 +301,8 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":aqf:h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "aqf:h", opts, "ps"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
@@ -289,8 +311,6 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 			if (ctl_ps_filter_add(&filter, optarg, &err) < 0)
 				return ctl_usage_error("%s", err.msg);
 			break;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		case 'q':
 			quiet = true;
 			break;
@@ -303,7 +323,7 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 			fputs(ps_usage, stdout);
 			return 0;
 		default:
-			return ctl_usage_error("ps: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
@@ -327,7 +347,34 @@ ctl_cmd_ps(struct ctl *ctl, int argc, char **argv)
 		                             strcmp(cs[i].status, "restarting") == 0))) &&
 		          ctl_ps_filter_match(&filter, &cs[i]);
 
-	return ctl_print_list(ctl, &container_view, &list, quiet, show);
+	/* The ports, from one networks.attachments joined by id. Without them (a netd that
+	 * does not know the method, a caller who may not ask) the column stays empty. */
+	struct br_net_list_resp atts = {0};
+	br_err ignored = BR_ERR_INIT;
+	if (!quiet && ctl_call(ctl, "networks.attachments", &br_empty_schema, NULL,
+	                       &br_net_list_resp_schema, &atts, arena, 0, &ignored) < 0)
+		atts = (struct br_net_list_resp){0};
+	const struct br_net_attachment *av = atts.items.v;
+	_cleanup_free_ const struct br_net_attachment **by_id =
+	        xcalloc(atts.items.n + 1, sizeof(*by_id));
+	for (size_t i = 0; i < atts.items.n; i++)
+		by_id[i] = &av[i];
+	qsort(by_id, atts.items.n, sizeof(*by_id), attachment_cmp);
+
+	_cleanup_free_ struct ps_item *items = xcalloc(list.n + 1, sizeof(*items));
+	for (size_t i = 0; i < list.n; i++) {
+		struct br_net_attachment key = {.id = cs[i].id};
+		const struct br_net_attachment *kp = &key, **found = NULL;
+		if (atts.items.n > 0)
+			found = bsearch(&kp, by_id, atts.items.n, sizeof(*by_id), attachment_cmp);
+		items[i].c = &cs[i];
+		if (found != NULL) {
+			items[i].ports = (*found)->ports.v;
+			items[i].nports = (*found)->ports.n;
+		}
+	}
+	struct br_objlist rows = {items, list.n};
+	return ctl_print_list(ctl, &container_view, &rows, quiet, show);
 }
 
 /* ---- rm ---- */
@@ -343,9 +390,8 @@ ctl_cmd_rm(struct ctl *ctl, int argc, char **argv)
 	bool force = false;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "fh", opts, "rm"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'f':
 			force = true;
@@ -355,7 +401,7 @@ ctl_cmd_rm(struct ctl *ctl, int argc, char **argv)
 			       "Remove containers; -f kills a running one first.\n");
 			return 0;
 		default:
-			return ctl_usage_error("rm: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)

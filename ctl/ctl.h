@@ -9,6 +9,7 @@
 #ifndef BR_CTL_CTL_H
 #define BR_CTL_CTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,37 @@ struct ctl_sub {
  * print `usage`. Returns the exit code. */
 int ctl_run_sub(struct ctl *ctl, int argc, char **argv, const char *group,
                 const struct ctl_sub *subs, size_t n, const char *usage);
+
+/* ---- opts.c ---- */
+
+/*
+ * One command's option parser: getopt_long over the command's argv (argv[0] is its name) with
+ * the CLI's errors. Fill the first five members and call ctl_opts_next() until it returns -1;
+ * the operands then start at optind:
+ *
+ *   struct ctl_opts op = {argc, argv, "+l:h", opts, "volume create"};
+ *   while ((c = ctl_opts_next(&op)) != -1)
+ *           switch (c) { ... default: return CTL_EXIT_USAGE; }
+ */
+struct ctl_opts {
+	int argc;
+	char **argv;
+	/* getopt's letters: a leading '+' ends the options at the first operand (else they may
+	 * come after operands); no ':' needed for the errors */
+	const char *shortopts;
+	const struct option *longopts;
+	const char *cmd; /* names the command in "unknown option" errors; NULL: nothing */
+	bool started;
+	char spec[64];
+};
+
+/* The next option's val (its value, if it takes one, in optarg), or -1 after the last one.
+ * '?' for a bad option, with INVALID_ARGUMENT in err: "option --name needs a value", "option
+ * --rm takes no value", "CMD: unknown option -z". */
+int ctl_opts_next_err(struct ctl_opts *o, br_err *err);
+/* As ctl_opts_next_err, the error printed as a usage error (ctl_usage_error): on '?' the
+ * command returns CTL_EXIT_USAGE. */
+int ctl_opts_next(struct ctl_opts *o);
 
 /* ---- client.c ---- */
 
@@ -152,6 +184,17 @@ void ctl_table_free(struct ctl_table *t);
 int ctl_parse_timeout(const char *s, int64_t *ret_ms, br_err *err);
 /* Check one -e K=V: non-empty key without '=' before the first '='. */
 int ctl_check_env(const char *kv, br_err *err);
+
+/* Labels gathered from --label KEY[=VALUE] options, for a request's br_strmap: the arrays on
+ * the heap (ctl_labels_fini), each key copied into `arena`, each value pointing into its
+ * option's text ("" without '='). INVALID_ARGUMENT naming the option when the key is empty. */
+struct ctl_labels {
+	const char **keys;
+	const char **values;
+	size_t n;
+};
+int ctl_labels_add(struct ctl_labels *l, const char *kv, br_arena *arena, br_err *err);
+void ctl_labels_fini(struct ctl_labels *l);
 
 /* ---- containers.c: ps --filter (pure) ---- */
 
@@ -287,6 +330,9 @@ int ctl_cmd_login(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_logout(struct ctl *ctl, int argc, char **argv);
 /* volumes.c: berth volume create|ls|inspect|rm|prune */
 int ctl_cmd_volumes(struct ctl *ctl, int argc, char **argv);
+/* network.c: berth network create|ls|inspect|rm|connect|disconnect, berth port */
+int ctl_cmd_network(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_port(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_content(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_snapshots(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_system(struct ctl *ctl, int argc, char **argv);
@@ -332,6 +378,26 @@ int ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
  * (the command is not found in the container; the caller rules out that the container itself
  * went away), 126 for PERMISSION_DENIED (it cannot be invoked), 125 otherwise. Pure. */
 int ctl_run_start_exit_code(const br_err *err);
+
+/* ---- network.c: published ports and network values (pure) ---- */
+
+struct br_net_port;
+/* "0.0.0.0:8080": where a port is published on the host (an address of "" is every one). */
+void ctl_port_host(const struct br_net_port *p, char *buf, size_t cap);
+/* docker ps's PORTS: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp" ("" for none), cut to
+ * fit `cap`. */
+void ctl_ports_summary(const struct br_net_port *ports, size_t n, char *buf, size_t cap);
+/* `"key": [{host_ip, host_port, container_port, protocol}]` into an open JSON map; host_ip
+ * "0.0.0.0" for every address. */
+void ctl_json_ports(yajl_gen g, const char *key, const struct br_net_port *ports, size_t n);
+/* `berth port C PORT[/tcp|udp]`: the port and its protocol (static; tcp by default).
+ * INVALID_ARGUMENT naming the value. */
+int ctl_parse_port_filter(const char *s, uint32_t *ret_port, const char **ret_protocol,
+                          br_err *err);
+/* `network create --subnet CIDR --gateway IP` (either may be NULL): an IPv4 network with a
+ * prefix of 1 to 30 bits and no host bits set; a gateway that is a host address of it (it
+ * needs the subnet). INVALID_ARGUMENT naming the option and value. */
+int ctl_check_subnet(const char *subnet, const char *gateway, br_err *err);
 
 /* ---- events.c ---- */
 

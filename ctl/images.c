@@ -30,9 +30,8 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "qh", opts, "images pull"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'p':
 			platform = optarg;
@@ -43,10 +42,8 @@ cmd_pull(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			printf("Usage: berth images pull REF [--platform OS/ARCH] [-q|--quiet]\n");
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("images pull: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -148,9 +145,8 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "qh", opts, "images ls"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'q':
 			quiet = true;
@@ -159,7 +155,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 			printf("Usage: berth images ls [-q|--quiet]\n");
 			return 0;
 		default:
-			return ctl_usage_error("images ls: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

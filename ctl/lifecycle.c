@@ -59,9 +59,8 @@ stop_or_restart(struct ctl *ctl, int argc, char **argv, bool restart)
 	int64_t seconds = STOP_DEFAULT_SECONDS;
 	int c, rc = 0;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:t:h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+t:h", opts, argv[0]};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 't':
 			seconds = parse_seconds(optarg);
@@ -77,10 +76,8 @@ stop_or_restart(struct ctl *ctl, int argc, char **argv, bool restart)
 			       argv[0], restart ? "Restart" : "Stop", STOP_DEFAULT_SECONDS,
 			       restart ? "; then start it again" : "");
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("%s: unknown option %s", argv[0], argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
@@ -122,9 +119,8 @@ ctl_cmd_kill(struct ctl *ctl, int argc, char **argv)
 	struct br_task_kill_req req = {.signal = 9};
 	int c, rc = 0;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:s:h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+s:h", opts, "kill"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 's':
 			req.signal = (uint32_t)br_signal_parse(optarg);
@@ -139,10 +135,8 @@ ctl_cmd_kill(struct ctl *ctl, int argc, char **argv)
 			       "Send SIGNAL (a name such as KILL or SIGHUP, or a number; default "
 			       "KILL)\nto the init of each running container.\n");
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("kill: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)

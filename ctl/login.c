@@ -414,9 +414,8 @@ parse_login(int argc, char **argv, struct login_args *a, bool *ret_help)
 	};
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":u:p:h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "u:p:h", opts, "login"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'u':
 			a->username = optarg;
@@ -430,10 +429,8 @@ parse_login(int argc, char **argv, struct login_args *a, bool *ret_help)
 		case 'h':
 			*ret_help = true;
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("login: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)

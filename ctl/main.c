@@ -61,6 +61,9 @@ static const char usage_text[] =
         "  namespaces ls|create|rm      namespaces (rm only when empty)\n"
         "  volume create|ls|inspect|rm|prune\n"
         "                               named volumes\n"
+        "  network create|ls|inspect|rm|connect|disconnect\n"
+        "                               named bridge networks\n"
+        "  port ID [PORT[/PROTO]]       the ports a container publishes\n"
         "  content ls|rm                blobs in the content store (root)\n"
         "  snapshots ls|usage|rm        snapshots (root)\n"
         "  system df                    disk used, reclaimable, per namespace\n"
@@ -111,6 +114,9 @@ static const struct {
         {"events", ctl_cmd_events},
         {"volume", ctl_cmd_volumes},
         {"volumes", ctl_cmd_volumes},
+        {"network", ctl_cmd_network},
+        {"networks", ctl_cmd_network},
+        {"port", ctl_cmd_port},
 };
 
 int
@@ -136,8 +142,8 @@ main(int argc, char **argv)
 	if ((env = getenv("BERTH_NAMESPACE")) != NULL && env[0] != '\0')
 		ctl.ns = env;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:n:hv", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+n:hv", opts, NULL};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'a':
 			ctl.address = optarg;
@@ -159,10 +165,8 @@ main(int argc, char **argv)
 		case 'v':
 			printf("berth version %s\n", BR_VERSION);
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {

@@ -235,6 +235,29 @@ ctl_check_env(const char *kv, br_err *err)
 }
 
 int
+ctl_labels_add(struct ctl_labels *l, const char *kv, br_arena *arena, br_err *err)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (kv[0] == '\0' || eq == kv)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --label \"%s\": expected KEY[=VALUE]", kv);
+	l->keys = xrealloc(l->keys, (l->n + 1) * sizeof(*l->keys));
+	l->values = xrealloc(l->values, (l->n + 1) * sizeof(*l->values));
+	l->keys[l->n] = eq ? br_arena_printf(arena, "%.*s", (int)(eq - kv), kv) : kv;
+	l->values[l->n++] = eq ? eq + 1 : "";
+	return 0;
+}
+
+void
+ctl_labels_fini(struct ctl_labels *l)
+{
+	free(l->keys);
+	free(l->values);
+	memset(l, 0, sizeof(*l));
+}
+
+int
 ctl_set_format(struct ctl *ctl, const char *value)
 {
 	if (value == NULL || (strcmp(value, "json") != 0 && strcmp(value, "table") != 0))

@@ -28,9 +28,8 @@ ctl_cmd_push(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "qh", opts, "push"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'p':
 			platform = optarg;
@@ -47,10 +46,8 @@ ctl_cmd_push(struct ctl *ctl, int argc, char **argv)
 			       "of\n"
 			       "an index, under the tag. -q prints the pushed reference alone.\n");
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("push: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)

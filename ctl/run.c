@@ -593,9 +593,8 @@ ctl_cmd_start(struct ctl *ctl, int argc, char **argv)
 	bool attach = false, interactive = false;
 	int c, rc = 0;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+aih", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+aih", opts, "start"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'a':
 			attach = true;
@@ -607,7 +606,7 @@ ctl_cmd_start(struct ctl *ctl, int argc, char **argv)
 			fputs(start_usage, stdout);
 			return 0;
 		default:
-			return ctl_usage_error("start: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)

@@ -34,7 +34,15 @@ const char ctl_run_usage[] =
         "  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
         "  -l, --label KEY[=VALUE]\n"
         "                         set a label on the container (repeatable)\n"
-        "      --net none|host    network mode (default: the daemon's)\n"
+        "      --net, --network none|host|NETWORK\n"
+        "                         no network but lo, the host's, or a named network\n"
+        "                         (default: the daemon's)\n"
+        "  -p, --publish [[HOSTIP:][HOSTPORT]:]CTRPORT[/tcp|udp]\n"
+        "                         publish a container port on the host (repeatable); no\n"
+        "                         HOSTPORT: the daemon picks a free one\n"
+        "      --dns IP           a nameserver for the container's resolv.conf, instead\n"
+        "                         of the host's (repeatable)\n"
+        "      --add-host HOST:IP add a line to the container's /etc/hosts (repeatable)\n"
         "      --runtime NAME     OCI runtime: runc or crun (default: the daemon's)\n"
         "      --entrypoint CMD   replace the image's entrypoint\n"
         "      --hostname NAME    the container's hostname (default: its ID)\n"
@@ -86,11 +94,21 @@ ctl_run_opts_free(struct ctl_run_opts *o)
 	free(o->ulimits);
 	free(o->cap_add);
 	free(o->cap_drop);
+	free(o->ports);
+	free(o->dns);
+	free(o->add_hosts);
 	for (size_t i = 0; i < o->nowned; i++)
 		free(o->owned[i]);
 	free(o->owned);
 	memset(o, 0, sizeof(*o));
 }
+
+/* The options without a letter of their own, past getopt's characters. */
+enum {
+	OPT_PULL = 256,
+	OPT_DNS,
+	OPT_ADD_HOST,
+};
 
 /* --restart no|on-failure[:N]|always|unless-stopped, as docker's. */
 static int
@@ -193,17 +211,19 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 	        {"ulimit", required_argument, NULL, 'U'},
 	        {"env-file", required_argument, NULL, 'F'},
 	        {"init", no_argument, NULL, 'I'},
-	        {"pull", required_argument, NULL, 'p'},
+	        {"pull", required_argument, NULL, OPT_PULL},
+	        {"publish", required_argument, NULL, 'p'},
+	        {"dns", required_argument, NULL, OPT_DNS},
+	        {"add-host", required_argument, NULL, OPT_ADD_HOST},
 	        {"restart", required_argument, NULL, 'K'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	struct ctl_run_opts o = {0};
+	struct ctl_opts op = {argc, argv, "+de:il:thu:w:v:m:p:", opts, argv[0]};
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:de:il:thu:w:v:m:", opts, NULL)) != -1) {
+	while ((c = ctl_opts_next_err(&op, err)) != -1) {
 		switch (c) {
 		case 'r':
 			o.rm = true;
@@ -253,13 +273,54 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			break;
 		}
 		case 'n':
-			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0) {
+			if (ctl_parse_network(optarg, err) < 0) {
 				ctl_run_opts_free(&o);
-				return br_err_set(err, BR_INVALID_ARGUMENT,
-				                  "invalid --net \"%s\": expected none or host",
-				                  optarg);
+				return -1;
 			}
 			o.net = optarg;
+			break;
+		case 'p': {
+			struct br_net_port port;
+			if (o.nports >= BR_NET_PORTS_MAX) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "more than %d -p options", BR_NET_PORTS_MAX);
+			}
+			if (ctl_parse_publish(&o, optarg, &port, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			o.ports = xrealloc(o.ports, (o.nports + 1) * sizeof(*o.ports));
+			o.ports[o.nports++] = port;
+			break;
+		}
+		case OPT_DNS:
+			if (o.ndns >= BR_NET_DNS_MAX) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "more than %d --dns options", BR_NET_DNS_MAX);
+			}
+			if (ctl_parse_dns(optarg, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			o.dns = xrealloc(o.dns, (o.ndns + 1) * sizeof(*o.dns));
+			o.dns[o.ndns++] = optarg;
+			break;
+		case OPT_ADD_HOST:
+			if (o.nadd_hosts >= BR_NET_HOSTS_MAX) {
+				ctl_run_opts_free(&o);
+				return br_err_set(err, BR_INVALID_ARGUMENT,
+				                  "more than %d --add-host options",
+				                  BR_NET_HOSTS_MAX);
+			}
+			if (ctl_parse_add_host(optarg, err) < 0) {
+				ctl_run_opts_free(&o);
+				return -1;
+			}
+			o.add_hosts =
+			        xrealloc(o.add_hosts, (o.nadd_hosts + 1) * sizeof(*o.add_hosts));
+			o.add_hosts[o.nadd_hosts++] = optarg;
 			break;
 		case 'R':
 			o.runtime = optarg;
@@ -405,7 +466,7 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 		case 'I':
 			o.init = true;
 			break;
-		case 'p':
+		case OPT_PULL:
 			if (strcmp(optarg, "missing") != 0 && strcmp(optarg, "always") != 0 &&
 			    strcmp(optarg, "never") != 0) {
 				ctl_run_opts_free(&o);
@@ -427,14 +488,9 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 			o.help = true;
 			*ret = o;
 			return 0;
-		case ':':
+		default: /* '?': err says what */
 			ctl_run_opts_free(&o);
-			return br_err_set(err, BR_INVALID_ARGUMENT, "option %s needs a value",
-			                  argv[optind - 1]);
-		default:
-			ctl_run_opts_free(&o);
-			return br_err_set(err, BR_INVALID_ARGUMENT, "%s: unknown option %s",
-			                  argv[0], argv[optind - 1]);
+			return -1;
 		}
 	}
 	if (optind >= argc) {
@@ -446,6 +502,19 @@ ctl_run_parse(int argc, char **argv, struct ctl_run_opts *ret, br_err *err)
 		ctl_run_opts_free(&o);
 		return br_err_set(err, BR_INVALID_ARGUMENT,
 		                  "--rm cannot be combined with --restart %s", policy);
+	}
+	if (o.nports > 0 && o.net != NULL &&
+	    (strcmp(o.net, "host") == 0 || strcmp(o.net, "none") == 0)) {
+		const char *net = strcmp(o.net, "host") == 0 ? "host" : "none";
+		ctl_run_opts_free(&o);
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT, "-p cannot be combined with --net %s: %s", net,
+		        strcmp(net, "host") == 0 ? "the container uses the host's ports as they are"
+		                                 : "the container has no network to publish from");
+	}
+	if (ctl_check_ports(o.ports, o.nports, err) < 0) {
+		ctl_run_opts_free(&o);
+		return -1;
 	}
 	if (o.memory_swap != 0 && o.memory == 0) {
 		ctl_run_opts_free(&o);
@@ -499,5 +568,8 @@ ctl_run_create_req(const struct ctl_run_opts *o, struct br_container_create_req 
 	        .restart_policy = o->restart_policy,
 	        .restart_max = o->restart_max,
 	        .auto_remove = o->rm,
+	        .ports = {o->ports, o->nports},
+	        .dns = {o->dns, o->ndns},
+	        .add_hosts = {o->add_hosts, o->nadd_hosts},
 	};
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The values of `berth run` options that have a syntax of their own (sizes, CPUs, -v, --mount,
- * --device, --ulimit, --env-file), parsed as docker parses them so that a command line moves
- * between the tools unchanged. taskd checks the request again: these checks are here so that
- * the errors name the option as the user typed it. Main thread.
+ * --device, --ulimit, --env-file, --net, -p, --dns, --add-host), parsed as docker parses them
+ * so that a command line moves between the tools unchanged. taskd and netd check the request
+ * again: these checks are here so that the errors name the option as the user typed it. Main
+ * thread.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/msg.h"
+#include "common/proto/networks.h"
 #include "common/proto/volumes.h"
 #include "common/xalloc.h"
 #include "ctl/ctl.h"
@@ -452,6 +456,167 @@ ctl_parse_ulimit(struct ctl_run_opts *o, const char *value, struct br_ulimit_opt
 		                  "invalid --ulimit \"%s\": the soft limit is above the hard one",
 		                  value);
 	*ret = u;
+	return 0;
+}
+
+int
+ctl_parse_network(const char *value, br_err *err)
+{
+	if (strcmp(value, "none") == 0 || strcmp(value, "host") == 0 ||
+	    br_msg_is_id(value, BR_NETWORK_NAME_MAX))
+		return 0;
+	return br_err_set(err, BR_INVALID_ARGUMENT,
+	                  "invalid --net \"%s\": expected none, host or a network's name "
+	                  "([A-Za-z0-9][A-Za-z0-9_.-]{0,63})",
+	                  value);
+}
+
+/* A port number, 1-65535, in decimal digits alone; 0 when `allow_empty` and `s` is "". */
+static bool
+parse_port(const char *s, bool allow_empty, uint32_t *ret)
+{
+	unsigned long v = 0;
+
+	if (s[0] == '\0') {
+		*ret = 0;
+		return allow_empty;
+	}
+	if (strspn(s, "0123456789") != strlen(s) || strlen(s) > 5)
+		return false;
+	v = strtoul(s, NULL, 10);
+	if (v < 1 || v > 65535)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+int
+ctl_parse_publish(struct ctl_run_opts *o, const char *value, struct br_net_port *ret, br_err *err)
+{
+	char *copy = keep(o, xstrdup(value));
+	char *parts[4] = {NULL};
+	int n = 0;
+	struct br_net_port p = {.host_ip = "", .protocol = "tcp"};
+	struct in_addr addr;
+
+	char *slash = strchr(copy, '/');
+	if (slash != NULL) {
+		*slash++ = '\0';
+		if (strcasecmp(slash, "tcp") == 0)
+			p.protocol = "tcp";
+		else if (strcasecmp(slash, "udp") == 0)
+			p.protocol = "udp";
+		else
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "invalid -p \"%s\": protocol \"%s\": expected tcp or udp",
+			                  value, slash);
+	}
+	for (char *s = copy; s != NULL && n < 4; n++) {
+		parts[n] = s;
+		s = strchr(s, ':');
+		if (s != NULL)
+			*s++ = '\0';
+	}
+	if (n > 3)
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid -p \"%s\": expected [HOSTIP:][HOSTPORT:]CTRPORT[/PROTOCOL] "
+		        "(IPv4 host addresses only)",
+		        value);
+	const char *ctr = parts[n - 1];
+	const char *host = n >= 2 ? parts[n - 2] : "";
+	if (strchr(ctr, '-') != NULL || strchr(host, '-') != NULL)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid -p \"%s\": port ranges are not supported; publish each "
+		                  "port with a -p of its own",
+		                  value);
+	if (!parse_port(ctr, false, &p.container_port))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid -p \"%s\": container port \"%s\": expected a number "
+		                  "from 1 to 65535",
+		                  value, ctr);
+	if (!parse_port(host, true, &p.host_port))
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid -p \"%s\": host port \"%s\": expected a number from 1 to "
+		        "65535 (or nothing: any free port)",
+		        value, host);
+	if (n == 3 && parts[0][0] != '\0') {
+		if (inet_pton(AF_INET, parts[0], &addr) != 1)
+			return br_err_set(
+			        err, BR_INVALID_ARGUMENT,
+			        "invalid -p \"%s\": host address \"%s\": expected an IPv4 "
+			        "address",
+			        value, parts[0]);
+		/* The wildcard address is said with "" on the wire. */
+		if (addr.s_addr != htonl(INADDR_ANY))
+			p.host_ip = parts[0];
+	}
+	*ret = p;
+	return 0;
+}
+
+int
+ctl_check_ports(const struct br_net_port *ports, size_t n, br_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < i; k++) {
+			const struct br_net_port *a = &ports[k], *b = &ports[i];
+			if (a->host_port == 0 || a->host_port != b->host_port ||
+			    strcmp(a->protocol, b->protocol) != 0)
+				continue;
+			if (a->host_ip[0] != '\0' && b->host_ip[0] != '\0' &&
+			    strcmp(a->host_ip, b->host_ip) != 0)
+				continue;
+			return br_err_set(err, BR_INVALID_ARGUMENT,
+			                  "host port %u/%s is published twice (-p)", b->host_port,
+			                  b->protocol);
+		}
+	}
+	return 0;
+}
+
+static bool
+is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+int
+ctl_parse_dns(const char *value, br_err *err)
+{
+	if (!is_ip(value))
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --dns \"%s\": expected an IPv4 or IPv6 address", value);
+	return 0;
+}
+
+int
+ctl_parse_add_host(const char *value, br_err *err)
+{
+	const char *colon = strchr(value, ':');
+	size_t hlen = colon ? (size_t)(colon - value) : 0;
+
+	if (colon == NULL || hlen == 0)
+		return br_err_set(err, BR_INVALID_ARGUMENT,
+		                  "invalid --add-host \"%s\": expected HOST:IP", value);
+	/* Written as a line of /etc/hosts: no white space, nothing but a name. */
+	bool name_ok = hlen <= 253 && isalnum((unsigned char)value[0]);
+	for (size_t i = 0; name_ok && i < hlen; i++)
+		name_ok = isalnum((unsigned char)value[i]) || strchr("-_.", value[i]) != NULL;
+	if (!name_ok)
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid --add-host \"%s\": host name \"%.*s\": expected letters, "
+		        "digits, '-', '_' and '.'",
+		        value, (int)hlen, value);
+	if (!is_ip(colon + 1))
+		return br_err_set(
+		        err, BR_INVALID_ARGUMENT,
+		        "invalid --add-host \"%s\": \"%s\" is not an IPv4 or IPv6 address", value,
+		        colon + 1);
 	return 0;
 }
 

@@ -292,9 +292,8 @@ ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 	br_err err = BR_ERR_INIT;
 	int c, rc = 0;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":ah", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "ah", opts, "stats"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
@@ -309,10 +308,8 @@ ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			fputs(stats_usage, stdout);
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("stats: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	char **names = argv + optind;

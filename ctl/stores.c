@@ -28,9 +28,8 @@ list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **s
 	};
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "qh", opts, NULL};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'q':
 			if (quiet == NULL)
@@ -45,10 +44,8 @@ list_flags(int argc, char **argv, const char *usage, bool *quiet, const char **s
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]), -1;
 		default:
-			return ctl_usage_error("unknown option %s", argv[optind - 1]), -1;
+			return -1;
 		}
 	}
 	return 0;

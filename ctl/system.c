@@ -250,9 +250,8 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 	bool all = false, force = false;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "afh", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "afh", opts, "system prune"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
@@ -267,7 +266,7 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 			       "--force).\n");
 			return 0;
 		default:
-			return ctl_usage_error("system prune: unknown option %s", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

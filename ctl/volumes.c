@@ -11,7 +11,6 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/proto/volumes.h"
-#include "common/xalloc.h"
 #include "ctl/ctl.h"
 
 static const char *
@@ -77,44 +76,30 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	                            "Create a volume (NAME: generated when absent) and print its "
 	                            "name.\n";
 	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	_cleanup_free_ const char **keys = NULL;
-	_cleanup_free_ const char **values = NULL;
+	_cleanup_(ctl_labels_fini) struct ctl_labels labels = {0};
 	struct br_volume_create_req req = {0};
 	struct br_volume v;
 	br_err err = BR_ERR_INIT;
-	size_t n = 0;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:l:h", opts, NULL)) != -1) {
+	struct ctl_opts op = {argc, argv, "+l:h", opts, "volume create"};
+	while ((c = ctl_opts_next(&op)) != -1) {
 		switch (c) {
-		case 'l': {
-			const char *eq = strchr(optarg, '=');
-			if (optarg[0] == '\0' || eq == optarg)
-				return ctl_usage_error(
-				        "invalid --label \"%s\": expected KEY[=VALUE]", optarg);
-			keys = xrealloc(keys, (n + 1) * sizeof(*keys));
-			values = xrealloc(values, (n + 1) * sizeof(*values));
-			keys[n] = eq ? br_arena_printf(arena, "%.*s", (int)(eq - optarg), optarg)
-			             : optarg;
-			values[n++] = eq ? eq + 1 : "";
+		case 'l':
+			if (ctl_labels_add(&labels, optarg, arena, &err) < 0)
+				return ctl_usage_error("%s", err.msg);
 			break;
-		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			return ctl_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return ctl_usage_error("volume create: unknown option %s",
-			                       argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)
 		return ctl_usage_error("volume create takes at most one NAME");
 	req.name = optind < argc ? argv[optind] : NULL;
-	req.labels = (struct br_strmap){keys, values, n};
+	req.labels = (struct br_strmap){labels.keys, labels.values, labels.n};
 	if (ctl_call(ctl, "volumes.create", &br_volume_create_req_schema, &req, &br_volume_schema,
 	             &v, arena, 0, &err) < 0)
 		return ctl_report(&err);

@@ -350,7 +350,7 @@ typedef struct berth_run_options {
 	size_t n_entrypoint;
 	const char *const *env; /* n_env "KEY=VALUE" strings added to the image's Env */
 	size_t n_env;
-	const char *net;     /* "none" | "host"; NULL: the daemon's default */
+	const char *net;     /* "none" | "host" | a network's name; NULL: the daemon's default */
 	const char *runtime; /* "runc" | "crun"; NULL: the daemon's default */
 	const char *hostname;
 	const char *user;

@@ -4,7 +4,9 @@
  * (and, in the same transaction, the container's lease "container-<id>" in snapshotd, see
  * docs/leases.md), then a worker asks imaged for the image's runtime config, makes sure the
  * lease exists, asks snapshotd for an active snapshot on the image's top layer under that
- * lease, netd for a network namespace, mounts the snapshot as the bundle's rootfs and writes
+ * lease, netd for the container's network (its mode or network, with the container's name,
+ * published ports and DNS options; netd keeps them with the attachment, so they are passed
+ * here once and not recorded by taskd), mounts the snapshot as the bundle's rootfs and writes
  * config.json; any failure undoes the steps already done, in reverse. Delete tears down the
  * task (killing it first with force), removes the bundle and releases the network and the
  * snapshot; it fails, and can be retried, if netd cannot be reached. The snapshot is removed
@@ -49,6 +51,8 @@ struct create_job {
 	 * i is of a volume made by this create, to be filled from the image (docker's copy-up). */
 	struct br_container_create_req run;
 	bool *copy_up;
+	const char *name; /* the container's name when the create began (in arena): a rename may
+	                   * change c->name on the loop meanwhile */
 	br_arena *arena;
 	/* results */
 	int rc;
@@ -206,7 +210,15 @@ create_bundle(struct create_job *j, br_err *err)
 	                &br_snap_mounts_resp_schema, &mounts, j->arena, err) < 0)
 		return br_err_wrap(err, "prepare snapshot %s", c->snapshot_key);
 
-	struct br_net_attach_req net = {.id = c->id, .mode = req->net, .hostname = req->hostname};
+	struct br_net_attach_req net = {
+	        .id = c->id,
+	        .mode = req->net,
+	        .hostname = req->hostname,
+	        .name = j->name,
+	        .ports = req->ports,
+	        .dns = req->dns,
+	        .add_hosts = req->add_hosts,
+	};
 	if (br_rpc_call(t->netd, &o, "networks.attach", &br_net_attach_req_schema, &net,
 	                &br_net_attachment_schema, &att, j->arena, err) < 0) {
 		br_err_wrap(err, "attach network");
@@ -571,6 +583,7 @@ taskd_containers_create(br_call *call, void *data)
 	j->c = c;
 	j->req = req;
 	j->arena = br_arena_new();
+	j->name = br_arena_strdup(j->arena, c->name);
 	j->work.data = j;
 	if (resolve_volumes(t, c, j, &err) < 0) {
 		br_err ignored = BR_ERR_INIT;

@@ -37,7 +37,7 @@ static const struct br_field create_fields[] = {
         S(br_container_create_req, args, BR_F_STRLIST, 1024, 0),
         S(br_container_create_req, entrypoint, BR_F_STRLIST, 1024, 0),
         S(br_container_create_req, env, BR_F_STRLIST, 4096, 0),
-        S(br_container_create_req, net, BR_F_STR, 64, 0),
+        S(br_container_create_req, net, BR_F_STR, BR_NETWORK_NAME_MAX, 0),
         S(br_container_create_req, runtime, BR_F_STR, 64, 0),
         S(br_container_create_req, hostname, BR_F_STR, 253, 0),
         S(br_container_create_req, user, BR_F_STR, 256, 0),
@@ -65,6 +65,10 @@ static const struct br_field create_fields[] = {
         S(br_container_create_req, restart_max, BR_F_U32, 0, 0),
         S(br_container_create_req, auto_remove, BR_F_BOOL, 0, 0),
         S(br_container_create_req, request_id, BR_F_STR, BR_REQUEST_ID_MAX, 0),
+        BR_FIELD_SUB(struct br_container_create_req, ports, BR_F_OBJLIST, BR_NET_PORTS_MAX, 0,
+                     &br_net_port_schema),
+        S(br_container_create_req, dns, BR_F_STRLIST, BR_NET_DNS_MAX, 0),
+        S(br_container_create_req, add_hosts, BR_F_STRLIST, BR_NET_HOSTS_MAX, 0),
 };
 const struct br_schema br_container_create_req_schema =
         BR_SCHEMA(struct br_container_create_req, create_fields);

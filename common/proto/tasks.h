@@ -5,7 +5,7 @@
  *   containers.create {id, image, args, env, net, labels, runtime, seccomp, user, working_dir,
  *                      and the run options: mounts, devices, ulimits, cap_add, cap_drop,
  *                      privileged, read_only, init, memory, memory_swap, nano_cpus,
- *                      pids_limit}                                      -> br_container
+ *                      pids_limit, ports, dns, add_hosts}               -> br_container
  *   containers.get    {id}                -> br_container
  *   containers.list   {page_size, page_token} -> {items: [br_container], next_page_token}
  *   containers.delete {id, force}         -> {}   kills a running task first when force
@@ -60,6 +60,7 @@
 #ifndef BR_COMMON_PROTO_TASKS_H
 #define BR_COMMON_PROTO_TASKS_H
 
+#include "common/proto/networks.h"
 #include "common/proto/types.h"
 
 #define BR_CONTAINER_ID_MAX 64
@@ -108,8 +109,9 @@ struct br_container_create_req {
 	struct br_strlist args;       /* replaces the image's Cmd (Entrypoint kept) when n > 0 */
 	struct br_strlist entrypoint; /* replaces the image's Entrypoint when n > 0 */
 	struct br_strlist env;        /* "K=V", added to (and overriding) the image's Env */
-	const char *net;              /* "none" | "host"; NULL: netd's default */
-	const char *runtime;          /* "runc" | "crun"; NULL: taskd's default */
+	/* "none" | "host" | a network's name (networks.h); NULL or "": netd's default */
+	const char *net;
+	const char *runtime; /* "runc" | "crun"; NULL: taskd's default */
 	const char *hostname;
 	const char *user;
 	const char *working_dir;
@@ -140,6 +142,12 @@ struct br_container_create_req {
 	/* Idempotency (docs/api.md): a client-chosen id of this logical operation; a repeated
 	 * request with the same id in the same namespace gets the first one's outcome. */
 	const char *request_id;
+	/* The network options, passed to networks.attach with the container's name when the
+	 * container is created (and only then: a create asked again under its request id is
+	 * answered with the container the first one made). */
+	struct br_objlist ports;     /* struct br_net_port (at most BR_NET_PORTS_MAX): -p */
+	struct br_strlist dns;       /* nameservers replacing the host's in resolv.conf */
+	struct br_strlist add_hosts; /* "host:ip" lines added to /etc/hosts */
 };
 extern const struct br_schema br_container_create_req_schema;
 

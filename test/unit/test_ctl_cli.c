@@ -3,9 +3,11 @@
  * Drives the real berth binary ($BERTH_BUILD/berth) against a fake gateway served from this
  * process with the RPC runtime: what a user sees on stdout and stderr and the exit codes of
  * info, images (pull, import, ls, rm), run (output, exit status, 125/126/127, --rm, -d,
- * SIGINT forwarding), ps and rm, plus the fast failure when no gateway listens; run's options
- * as they reach containers.create, --pull never|missing|always, and the parsing of every
- * option value (sizes, -v, --mount, --device, --ulimit, --env-file) with its errors.
+ * SIGINT forwarding), ps (with the ports from netd's attachments) and rm, network and port
+ * against a fake netd, plus the fast failure when no gateway listens; run's options as they
+ * reach containers.create, --pull never|missing|always, and the parsing of every option value
+ * (sizes, -v, --mount, --device, --ulimit, --env-file, --net, -p, --dns, --add-host) with its
+ * errors.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +30,7 @@
 #include "common/proto/leases.h"
 #include "common/proto/gateway.h"
 #include "common/proto/images.h"
+#include "common/proto/networks.h"
 #include "common/proto/tasks.h"
 #include "common/rpc.h"
 #include "ctl/run.h"
@@ -63,6 +66,9 @@ struct fake {
 	char lease[64];      /* the upload lease created, "" when deleted again */
 	int unleased_writes; /* content.write calls not under that lease */
 	int stats_calls;
+	char net_created[512]; /* the last networks.create, as one line */
+	char net_connect[256]; /* the last networks.connect or disconnect, as one line */
+	bool attachments_fail; /* networks.attachments answers NOT_IMPLEMENTED (an old netd) */
 };
 
 static struct fake *fake;
@@ -349,6 +355,18 @@ record_opts(char *buf, size_t cap, const struct br_container_create_req *r)
 	ADD("priv=%d;ro=%d;init=%d;", r->privileged, r->read_only, r->init);
 	ADD("mem=%lld;swap=%lld;cpus=%lld;pids=%lld", (long long)r->memory,
 	    (long long)r->memory_swap, (long long)r->nano_cpus, (long long)r->pids_limit);
+	/* The network options, when given. */
+	if (r->net != NULL && r->net[0] != '\0')
+		ADD(";net=%s", r->net);
+	for (size_t i = 0; i < r->ports.n; i++) {
+		const struct br_net_port *p = (const struct br_net_port *)r->ports.v + i;
+		ADD(";port=%s|%u|%u|%s", p->host_ip ? p->host_ip : "", p->host_port,
+		    p->container_port, p->protocol ? p->protocol : "");
+	}
+	for (size_t i = 0; i < r->dns.n; i++)
+		ADD(";dns=%s", r->dns.v[i]);
+	for (size_t i = 0; i < r->add_hosts.n; i++)
+		ADD(";host=%s", r->add_hosts.v[i]);
 #undef ADD
 }
 
@@ -574,6 +592,215 @@ on_stats(br_call *call, void *data)
 	br_call_reply(call, &br_task_stats_schema, &s);
 }
 
+/* ---- the fake netd behind the gateway ---- */
+
+#define NET_ID "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+static void
+on_net_create(br_call *call, void *data)
+{
+	struct fake *f = data;
+	const struct br_network_create_req *req = br_call_params(call);
+	char labels[128] = "";
+
+	if (strcmp(req->name, "taken") == 0) {
+		br_call_failf(call, BR_ALREADY_EXISTS, "network \"taken\": already exists");
+		return;
+	}
+	for (size_t i = 0; i < req->labels.n; i++)
+		snprintf(labels + strlen(labels), sizeof(labels) - strlen(labels), "%s=%s,",
+		         req->labels.keys[i], req->labels.values[i]);
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->net_created, sizeof(f->net_created),
+	         "name=%s subnet=%s gateway=%s internal=%d labels=%s", req->name,
+	         req->subnet ? req->subnet : "", req->gateway ? req->gateway : "", req->internal,
+	         labels);
+	pthread_mutex_unlock(&f->lock);
+	struct br_network n = {
+	        .name = req->name,
+	        .id = NET_ID,
+	        .driver = "bridge",
+	        .bridge = "br-0a1b2c3d4e",
+	        .subnet = req->subnet && req->subnet[0] ? req->subnet : "10.89.7.0/24",
+	        .gateway = req->internal ? "" : "10.89.7.1",
+	        .internal = req->internal,
+	        .labels = req->labels,
+	};
+	br_call_reply(call, &br_network_schema, &n);
+}
+
+/* "frontend" (two containers on it) and "backend" (internal, empty). */
+static void
+fill_networks(struct br_network n[2], bool with_members)
+{
+	static const char *keys[] = {"tier"}, *values[] = {"web"};
+	static struct br_network_member members[] = {
+	        {.ns = "default",
+	         .container_id = "web",
+	         .name = "www",
+	         .ifname = "eth0",
+	         .address = "10.89.1.2/24",
+	         .mac = "02:42:0a:59:01:02"},
+	        {.ns = "other",
+	         .container_id = "db",
+	         .name = "db",
+	         .ifname = "eth1",
+	         .address = "10.89.1.3/24",
+	         .mac = "02:42:0a:59:01:03"},
+	};
+	n[0] = (struct br_network){.name = "frontend",
+	                           .id = NET_ID,
+	                           .driver = "bridge",
+	                           .bridge = "br-0a1b2c3d4e",
+	                           .subnet = "10.89.1.0/24",
+	                           .gateway = "10.89.1.1",
+	                           .labels = {keys, values, 1},
+	                           .created_at = 1795788248000,
+	                           .n_members = 2,
+	                           .conflist = "/etc/cni/net.d/frontend.conflist"};
+	if (with_members)
+		n[0].members = (struct br_objlist){members, 2};
+	n[1] = (struct br_network){
+	        .name = "backend",
+	        .id = "ffeeddccbbaa99887766554433221100ffeeddccbbaa998877665544332211"
+	              "00",
+	        .driver = "bridge",
+	        .bridge = "br-ffeeddccbb",
+	        .subnet = "10.89.2.0/24",
+	        .gateway = "",
+	        .internal = true};
+}
+
+static void
+on_net_list(br_call *call, void *data)
+{
+	struct br_network n[2];
+	fill_networks(n, false);
+	struct br_network_list_resp r = {.items = {n, 2}};
+	br_call_reply(call, &br_network_list_resp_schema, &r);
+}
+
+static void
+on_net_get(br_call *call, void *data)
+{
+	const struct br_network_name_req *req = br_call_params(call);
+	struct br_network n[2];
+	fill_networks(n, true);
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(n[i].name, req->name) == 0) {
+			br_call_reply(call, &br_network_schema, &n[i]);
+			return;
+		}
+	}
+	br_call_failf(call, BR_NOT_FOUND, "network \"%s\": not found", req->name);
+}
+
+static void
+on_net_remove(br_call *call, void *data)
+{
+	const struct br_network_name_req *req = br_call_params(call);
+	if (strcmp(req->name, "frontend") == 0) {
+		br_call_failf(call, BR_FAILED_PRECONDITION,
+		              "network \"frontend\" is in use by 2 containers");
+		return;
+	}
+	if (strcmp(req->name, "ghost") == 0) {
+		br_call_failf(call, BR_NOT_FOUND, "network \"ghost\": not found");
+		return;
+	}
+	br_call_reply(call, NULL, NULL);
+}
+
+static const struct br_net_port web_ports[] = {
+        {.host_ip = "", .host_port = 8080, .container_port = 80, .protocol = "tcp"},
+        {.host_ip = "127.0.0.1", .host_port = 5353, .container_port = 53, .protocol = "udp"},
+        {.host_ip = "", .host_port = 32768, .container_port = 80, .protocol = "tcp"},
+};
+
+/* The attachment of container `id`: "web" publishes web_ports, "bare" nothing. */
+static bool
+fill_attachment(const char *id, struct br_net_attachment *ret)
+{
+	if (strcmp(id, "web") != 0 && strcmp(id, "bare") != 0)
+		return false;
+	*ret = (struct br_net_attachment){.id = id, .mode = "bridge", .name = id};
+	if (strcmp(id, "web") == 0)
+		ret->ports = (struct br_objlist){(void *)web_ports, 3};
+	return true;
+}
+
+static void
+on_net_connect(br_call *call, void *data)
+{
+	struct fake *f = data;
+	const struct br_net_connect_req *req = br_call_params(call);
+	struct br_net_attachment att;
+
+	if (strcmp(req->network, "ghost") == 0 || !fill_attachment(req->id, &att)) {
+		br_call_failf(call, BR_NOT_FOUND, "network \"%s\": not found", req->network);
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->net_connect, sizeof(f->net_connect), "%s %s %s", br_call_request(call)->method,
+	         req->network, req->id);
+	pthread_mutex_unlock(&f->lock);
+	br_call_reply(call, &br_net_attachment_schema, &att);
+}
+
+static void
+on_net_attachment(br_call *call, void *data)
+{
+	const struct br_net_id_req *req = br_call_params(call);
+	struct br_net_attachment att;
+
+	if (!fill_attachment(req->id, &att)) {
+		br_call_failf(call, BR_NOT_FOUND, "container \"%s\" has no network", req->id);
+		return;
+	}
+	br_call_reply(call, &br_net_attachment_schema, &att);
+}
+
+static void
+on_net_attachments(br_call *call, void *data)
+{
+	struct fake *f = data;
+	struct br_net_attachment atts[2];
+
+	pthread_mutex_lock(&f->lock);
+	bool fail = f->attachments_fail;
+	pthread_mutex_unlock(&f->lock);
+	if (fail) {
+		br_call_failf(call, BR_NOT_IMPLEMENTED, "networks.attachments: unknown method");
+		return;
+	}
+	fill_attachment("bare", &atts[0]);
+	fill_attachment("web", &atts[1]);
+	struct br_net_list_resp r = {.items = {atts, 2}};
+	br_call_reply(call, &br_net_list_resp_schema, &r);
+}
+
+/* containers.get resolves "www" (a name) to "web" and knows "web" and "bare"; "nope" is not
+ * found. Other ids answer NOT_IMPLEMENTED, as before the fake knew the method: `run` asks
+ * for its containers only to learn whether they went away. */
+static void
+on_container_get(br_call *call, void *data)
+{
+	const struct br_container_id_req *req = br_call_params(call);
+	const char *id = strcmp(req->id, "www") == 0 ? "web" : req->id;
+
+	if (strcmp(id, "nope") == 0) {
+		br_call_failf(call, BR_NOT_FOUND, "container \"nope\": not found");
+		return;
+	}
+	if (strcmp(id, "web") != 0 && strcmp(id, "bare") != 0) {
+		br_call_failf(call, BR_NOT_IMPLEMENTED, "containers.get: not in this fake");
+		return;
+	}
+	struct br_container c = {
+	        .id = id, .name = req->id, .image = "busybox", .status = "running"};
+	br_call_reply(call, &br_container_schema, &c);
+}
+
 static const struct br_method methods[] = {
         {"gateway.info", NULL, on_info},
         {"images.list", NULL, on_images_list},
@@ -597,6 +824,15 @@ static const struct br_method methods[] = {
         {"tasks.delete", &br_container_id_req_schema, on_task_delete},
         {"tasks.top", &br_task_top_req_schema, on_top},
         {"tasks.stats", &br_container_id_req_schema, on_stats},
+        {"containers.get", &br_container_id_req_schema, on_container_get},
+        {"networks.create", &br_network_create_req_schema, on_net_create},
+        {"networks.list", NULL, on_net_list},
+        {"networks.get", &br_network_name_req_schema, on_net_get},
+        {"networks.remove", &br_network_name_req_schema, on_net_remove},
+        {"networks.connect", &br_net_connect_req_schema, on_net_connect},
+        {"networks.disconnect", &br_net_connect_req_schema, on_net_connect},
+        {"networks.attachment", &br_net_id_req_schema, on_net_attachment},
+        {"networks.attachments", NULL, on_net_attachments},
 };
 
 static void *
@@ -981,9 +1217,14 @@ test_run_failures(void)
 
 	run_cli(&r, "run", "--name", "np1", "busybox", "/etc");
 	T_EQ_INT(r.rc, 126);
-	run_cli(&r, "run", "--net", "bridge", "busybox");
+	run_cli(&r, "run", "--net", "no/such", "busybox");
 	T_EQ_INT(r.rc, 125);
-	T_CONTAINS(r.err, "invalid --net \"bridge\"");
+	T_CONTAINS(r.err, "berth: invalid --net \"no/such\": expected none, host or a network's "
+	                  "name");
+	run_cli(&r, "run", "-p", "80:80:80:80", "busybox");
+	T_EQ_INT(r.rc, 125);
+	T_CONTAINS(r.err, "berth: invalid -p \"80:80:80:80\"");
+	T_CONTAINS(r.err, "Run 'berth run --help' for usage.");
 	teardown();
 }
 
@@ -1005,12 +1246,32 @@ test_ps_rm(void)
 {
 	struct result r;
 	setup();
+	/* PORTS from netd's attachments, as docker shows them */
 	run_cli(&r, "ps");
 	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.err, "");
 	T_EQ_STR(r.out, "CONTAINER ID   IMAGE            COMMAND                          STATUS   "
-	                "CREATED         NAMES\n"
+	                "CREATED         PORTS                                                  "
+	                "               NAMES\n"
 	                "web            busybox:latest   sh -c while true; do echo h...   Up       "
-	                "3 minutes ago   web\n");
+	                "3 minutes ago   0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp, "
+	                "0.0.0.0:32768->80/tcp   web\n");
+	/* a netd that cannot list attachments: the column stays empty, and that is no error */
+	pthread_mutex_lock(&fake->lock);
+	fake->attachments_fail = true;
+	pthread_mutex_unlock(&fake->lock);
+	run_cli(&r, "ps");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.err, "");
+	T_EQ_STR(r.out, "CONTAINER ID   IMAGE            COMMAND                          STATUS   "
+	                "CREATED         PORTS   NAMES\n"
+	                "web            busybox:latest   sh -c while true; do echo h...   Up       "
+	                "3 minutes ago           web\n");
+	run_cli(&r, "--format", "json", "ps", "-a");
+	T_CONTAINS(r.out, "\"labels\":{},\"ports\":[]}");
+	pthread_mutex_lock(&fake->lock);
+	fake->attachments_fail = false;
+	pthread_mutex_unlock(&fake->lock);
 	run_cli(&r, "ps", "-a", "-q");
 	T_EQ_STR(r.out, "web\ndone1\n");
 	run_cli(&r, "ps", "-a");
@@ -1019,6 +1280,10 @@ test_ps_rm(void)
 	run_cli(&r, "--format", "json", "ps", "-a");
 	T_CONTAINS(r.out, "\"id\":\"done1\"");
 	T_CONTAINS(r.out, "\"command\":[\"true\"]");
+	T_CONTAINS(r.out, "\"ports\":[{\"host_ip\":\"0.0.0.0\",\"host_port\":8080,"
+	                  "\"container_port\":80,\"protocol\":\"tcp\"},{\"host_ip\":\"127.0.0.1\","
+	                  "\"host_port\":5353,\"container_port\":53,\"protocol\":\"udp\"},");
+	T_CONTAINS(r.out, "\"labels\":{},\"ports\":[]}]"); /* done1 publishes nothing */
 
 	run_cli(&r, "rm", "busy");
 	T_EQ_INT(r.rc, 5);
@@ -1113,6 +1378,178 @@ test_run_options_wire(void)
 	teardown();
 }
 
+/* --net NAME, -p, --dns and --add-host reach containers.create as parsed, from run and from
+ * create. */
+static void
+test_run_network_wire(void)
+{
+	struct result r;
+	setup();
+	run_cli(&r, "run", "--name", "e0", "--network", "frontend", "-p", "8080:80", "-p",
+	        "127.0.0.1::53/UDP", "-p", "9000", "--publish", "0.0.0.0:8443:443/tcp", "--dns",
+	        "192.0.2.53", "--dns", "2001:db8::1", "--add-host", "db:192.0.2.10", "--add-host",
+	        "v6:2001:db8::7", "busybox");
+	T_EQ_STR(r.err, "oops\n");
+	T_EQ_INT(r.rc, 0);
+	T_CONTAINS(fake->created_opts,
+	           "pids=0;net=frontend;port=|8080|80|tcp;port=127.0.0.1|0|53|udp;port=|0|9000|tcp;"
+	           "port=|8443|443|tcp;dns=192.0.2.53;dns=2001:db8::1;host=db:192.0.2.10;"
+	           "host=v6:2001:db8::7");
+	run_cli(&r, "create", "--name", "c0", "--net", "none", "--dns", "192.0.2.1", "busybox");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "c0\n");
+	T_CONTAINS(fake->created_opts, "pids=0;net=none;dns=192.0.2.1");
+	run_cli(&r, "create", "--name", "c1", "-p", "80", "busybox");
+	T_EQ_INT(r.rc, 0);
+	T_CONTAINS(fake->created_opts, "pids=0;port=|0|80|tcp");
+	/* nothing is created from a bad option */
+	fake->created_opts[0] = '\0';
+	run_cli(&r, "run", "--net", "host", "-p", "80", "busybox");
+	T_EQ_INT(r.rc, 125);
+	T_EQ_STR(r.err, "berth: -p cannot be combined with --net host: the container uses the "
+	                "host's ports as they are\nRun 'berth run --help' for usage.\n");
+	run_cli(&r, "create", "--add-host", "db", "busybox");
+	T_EQ_INT(r.rc, 125);
+	T_EQ_STR(r.err, "berth: invalid --add-host \"db\": expected HOST:IP\n"
+	                "Run 'berth create --help' for usage.\n");
+	T_EQ_STR(fake->created_opts, "");
+	teardown();
+}
+
+/* berth network create|ls|inspect|rm|connect|disconnect against the fake netd. */
+static void
+test_network_cmds(void)
+{
+	struct result r;
+	setup();
+	run_cli(&r, "network", "create", "--subnet", "10.89.9.0/24", "--gateway", "10.89.9.254",
+	        "--label", "tier=web", "-l", "solo", "lan");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "lan\n");
+	T_EQ_STR(fake->net_created, "name=lan subnet=10.89.9.0/24 gateway=10.89.9.254 internal=0 "
+	                            "labels=tier=web,solo=,");
+	run_cli(&r, "network", "create", "quiet", "--internal");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(fake->net_created, "name=quiet subnet= gateway= internal=1 labels=");
+	run_cli(&r, "network", "create", "taken");
+	T_EQ_INT(r.rc, 4);
+	T_EQ_STR(r.err, "berth: network create taken: network \"taken\": already exists\n");
+	/* bad values are refused before any call */
+	fake->net_created[0] = '\0';
+	run_cli(&r, "network", "create", "--subnet", "10.89.9.1/24", "x");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "berth: invalid --subnet \"10.89.9.1/24\": host bits are set (the "
+	                  "network is 10.89.9.0/24)\n");
+	run_cli(&r, "network", "create", "--gateway", "10.0.0.1", "x");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "--gateway 10.0.0.1 needs --subnet");
+	run_cli(&r, "network", "create", "--subnet", "10.0.0.0/24", "--gateway", "10.0.1.1", "x");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "invalid --gateway \"10.0.1.1\": not a host address of 10.0.0.0/24");
+	run_cli(&r, "network", "create", "bad/name");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "invalid network name \"bad/name\"");
+	run_cli(&r, "network", "create", "--bogus", "x");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "berth: network create: unknown option --bogus\n");
+	run_cli(&r, "network", "create", "--subnet");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "berth: option --subnet needs a value\n");
+	T_EQ_STR(fake->net_created, "");
+
+	run_cli(&r, "network", "ls");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out,
+	         "NAME       ID             DRIVER   SUBNET         GATEWAY     INTERNAL   "
+	         "CONTAINERS\n"
+	         "frontend   0a1b2c3d4e5f   bridge   10.89.1.0/24   10.89.1.1   no         2\n"
+	         "backend    ffeeddccbbaa   bridge   10.89.2.0/24   -           yes        "
+	         "0\n");
+	run_cli(&r, "network", "list", "-q");
+	T_EQ_STR(r.out, "frontend\nbackend\n");
+	run_cli(&r, "network", "ls", "--format", "json");
+	T_CONTAINS(r.out, "[{\"name\":\"frontend\",\"id\":\"" NET_ID "\",\"driver\":\"bridge\","
+	                  "\"bridge\":\"br-0a1b2c3d4e\",\"subnet\":\"10.89.1.0/24\",\"gateway\":"
+	                  "\"10.89.1.1\",\"internal\":false,\"labels\":{\"tier\":\"web\"},"
+	                  "\"created_at\":1795788248000,\"containers\":2},");
+	run_cli(&r, "network", "ls", "extra");
+	T_EQ_INT(r.rc, 2);
+
+	run_cli(&r, "network", "inspect", "frontend", "ghost");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.err, "berth: network inspect ghost: network \"ghost\": not found\n");
+	T_CONTAINS(r.out, "[{\"name\":\"frontend\",");
+	T_CONTAINS(r.out, "\"conflist\":\"/etc/cni/net.d/frontend.conflist\",\"members\":[{"
+	                  "\"namespace\":\"default\",\"container_id\":\"web\",\"name\":\"www\","
+	                  "\"ifname\":\"eth0\",\"address\":\"10.89.1.2/24\",\"mac\":"
+	                  "\"02:42:0a:59:01:02\"},{");
+	T_OK(strstr(r.out, "ghost") == NULL);
+
+	run_cli(&r, "network", "rm", "lan", "frontend", "ghost");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.out, "lan\n");
+	T_EQ_STR(r.err, "berth: network rm frontend: network \"frontend\" is in use by 2 "
+	                "containers\n"
+	                "berth: network rm ghost: network \"ghost\": not found\n");
+	run_cli(&r, "network", "remove", "frontend");
+	T_EQ_INT(r.rc, 5);
+	run_cli(&r, "network", "rm");
+	T_EQ_INT(r.rc, 2);
+
+	/* a container named by its name reaches netd as its id */
+	run_cli(&r, "network", "connect", "frontend", "www");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "");
+	T_EQ_STR(fake->net_connect, "networks.connect frontend web");
+	run_cli(&r, "network", "disconnect", "backend", "web");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(fake->net_connect, "networks.disconnect backend web");
+	run_cli(&r, "network", "connect", "ghost", "web");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.err, "berth: network connect ghost web: network \"ghost\": not found\n");
+	run_cli(&r, "network", "connect", "frontend", "nope");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.err, "berth: network connect frontend nope: container \"nope\": not found\n");
+	run_cli(&r, "network", "connect", "frontend");
+	T_EQ_INT(r.rc, 2);
+	run_cli(&r, "network", "bogus");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "unknown command \"network bogus\"");
+	teardown();
+}
+
+/* berth port: every published port, or the host side of one. */
+static void
+test_port(void)
+{
+	struct result r;
+	setup();
+	run_cli(&r, "port", "www");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "80/tcp -> 0.0.0.0:8080\n53/udp -> 127.0.0.1:5353\n80/tcp -> "
+	                "0.0.0.0:32768\n");
+	run_cli(&r, "port", "web", "80");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "0.0.0.0:8080\n0.0.0.0:32768\n");
+	run_cli(&r, "port", "web", "53/udp");
+	T_EQ_STR(r.out, "127.0.0.1:5353\n");
+	run_cli(&r, "port", "web", "53");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.err, "berth: port web: no public port 53/tcp published\n");
+	run_cli(&r, "port", "bare");
+	T_EQ_INT(r.rc, 0);
+	T_EQ_STR(r.out, "");
+	run_cli(&r, "port", "nope");
+	T_EQ_INT(r.rc, 3);
+	T_EQ_STR(r.err, "berth: port nope: container \"nope\": not found\n");
+	run_cli(&r, "port", "web", "0");
+	T_EQ_INT(r.rc, 2);
+	T_CONTAINS(r.err, "berth: invalid port \"0\"");
+	run_cli(&r, "port");
+	T_EQ_INT(r.rc, 2);
+	teardown();
+}
+
 /* --pull: never fails on a missing image, missing pulls it (progress on stderr), always
  * pulls a present one too. */
 static void
@@ -1197,6 +1634,47 @@ test_run_parse_errors(void)
 	expect_parse_error("must be absolute", "--tmpfs", "t", NULL);
 	expect_parse_error("mode \"9\"", "--tmpfs", "/t:mode=9", NULL);
 	expect_parse_error("duplicate mount point /t", "--tmpfs", "/t", "-v", "x:/t", NULL);
+	expect_parse_error("invalid -p \"80:80:80:80\": expected [HOSTIP:][HOSTPORT:]CTRPORT", "-p",
+	                   "80:80:80:80", NULL);
+	expect_parse_error("invalid -p \"0\": container port \"0\": expected a number from 1 to "
+	                   "65535",
+	                   "-p", "0", NULL);
+	expect_parse_error("container port \"65536\"", "-p", "65536", NULL);
+	expect_parse_error("container port \"\"", "-p", "80:", NULL);
+	expect_parse_error("container port \"+80\"", "-p", "+80", NULL);
+	expect_parse_error("invalid -p \"x:80\": host port \"x\"", "--publish", "x:80", NULL);
+	expect_parse_error("host port \"70000\"", "-p", "70000:80", NULL);
+	expect_parse_error("port ranges are not supported", "-p", "8000-8010:80", NULL);
+	expect_parse_error("invalid -p \"80/sctp\": protocol \"sctp\": expected tcp or udp", "-p",
+	                   "80/sctp", NULL);
+	expect_parse_error("host address \"localhost\": expected an IPv4 address", "-p",
+	                   "localhost:80:80", NULL);
+	expect_parse_error("(IPv4 host addresses only)", "-p", "[::1]:80:80", NULL);
+	expect_parse_error("host port 8080/tcp is published twice", "-p", "8080:80", "-p",
+	                   "127.0.0.1:8080:81", NULL);
+	expect_parse_error("-p cannot be combined with --net none", "-p", "80", "--net", "none",
+	                   NULL);
+	expect_parse_error("invalid --net \"a b\": expected none, host or a network's name",
+	                   "--net", "a b", NULL);
+	expect_parse_error("invalid --net \"-x\"", "--network", "-x", NULL);
+	expect_parse_error("invalid --dns \"8.8.8\": expected an IPv4 or IPv6 address", "--dns",
+	                   "8.8.8", NULL);
+	expect_parse_error("invalid --dns \"dns.example\"", "--dns", "dns.example", NULL);
+	expect_parse_error("invalid --add-host \"db\": expected HOST:IP", "--add-host", "db", NULL);
+	expect_parse_error("invalid --add-host \":1.2.3.4\": expected HOST:IP", "--add-host",
+	                   ":1.2.3.4", NULL);
+	expect_parse_error("\"300.1.1.1\" is not an IPv4 or IPv6 address", "--add-host",
+	                   "db:300.1.1.1", NULL);
+	expect_parse_error("host name \"bad host\": expected letters", "--add-host",
+	                   "bad host:1.2.3.4", NULL);
+	expect_parse_error("invalid -p \"busybox\": container port \"busybox\"", "-p", NULL);
+	{
+		char *argv[] = {"run", "--dns", NULL};
+		struct ctl_run_opts o;
+		br_err err = BR_ERR_INIT;
+		T_ERR(ctl_run_parse(2, argv, &o, &err), err, BR_INVALID_ARGUMENT);
+		T_EQ_STR(err.msg, "option --dns needs a value");
+	}
 	{
 		char *argv[] = {"run", "--env-file", "/nonexistent/env", "busybox", NULL};
 		struct ctl_run_opts o;
@@ -1204,6 +1682,69 @@ test_run_parse_errors(void)
 		T_ERR(ctl_run_parse(4, argv, &o, &err), err, BR_NOT_FOUND);
 		T_CONTAINS(err.msg, "--env-file: /nonexistent/env");
 	}
+}
+
+/* The network options' good values, as they go on the wire. */
+static void
+test_run_parse_network(void)
+{
+	char *argv[] = {"run",
+	                "--net",
+	                "my_net.1",
+	                "-p",
+	                "127.0.0.1:8080:80/udp",
+	                "-p",
+	                "0.0.0.0::443",
+	                "-p",
+	                ":53/TCP",
+	                "--dns",
+	                "2001:db8::1",
+	                "--add-host",
+	                "h.example:10.0.0.1",
+	                "--add-host",
+	                "h6:::1",
+	                "busybox",
+	                NULL};
+	struct ctl_run_opts o;
+	struct br_container_create_req req;
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(ctl_run_parse(16, argv, &o, &err), err);
+	T_EQ_STR(o.net, "my_net.1");
+	T_EQ_INT(o.nports, 3);
+	T_EQ_STR(o.ports[0].host_ip, "127.0.0.1");
+	T_EQ_INT(o.ports[0].host_port, 8080);
+	T_EQ_INT(o.ports[0].container_port, 80);
+	T_EQ_STR(o.ports[0].protocol, "udp");
+	T_EQ_STR(o.ports[1].host_ip, ""); /* the wildcard is said with "" */
+	T_EQ_INT(o.ports[1].host_port, 0);
+	T_EQ_INT(o.ports[1].container_port, 443);
+	T_EQ_STR(o.ports[1].protocol, "tcp");
+	T_EQ_STR(o.ports[2].host_ip, "");
+	T_EQ_INT(o.ports[2].host_port, 0);
+	T_EQ_INT(o.ports[2].container_port, 53);
+	T_EQ_STR(o.ports[2].protocol, "tcp");
+	T_EQ_INT(o.ndns, 1);
+	T_EQ_INT(o.nadd_hosts, 2);
+	T_EQ_STR(o.add_hosts[1], "h6:::1");
+	ctl_run_create_req(&o, &req);
+	T_EQ_INT(req.ports.n, 3);
+	T_EQ_INT(req.dns.n, 1);
+	T_EQ_STR(req.add_hosts.v[0], "h.example:10.0.0.1");
+	ctl_run_opts_free(&o);
+
+	/* the wire's limits are the CLI's */
+	char *many[2 + 2 * (BR_NET_DNS_MAX + 1)];
+	int n = 0;
+	many[n++] = "run";
+	for (int i = 0; i <= BR_NET_DNS_MAX; i++) {
+		many[n++] = "--dns";
+		many[n++] = "192.0.2.1";
+	}
+	many[n++] = "busybox";
+	err = (br_err)BR_ERR_INIT;
+	T_ERR(ctl_run_parse(n, many, &o, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "more than 8 --dns options");
 }
 
 /* Sizes as docker reads them, and the env file's format. */
@@ -1258,4 +1799,5 @@ T_MAIN(T_CASE(test_unreachable), T_CASE(test_info), T_CASE(test_images_ls_rm), T
        T_CASE(test_import), T_CASE(test_run_output_and_status), T_CASE(test_run_failures),
        T_CASE(test_run_interrupt), T_CASE(test_ps_rm), T_CASE(test_top_stats),
        T_CASE(test_run_options_wire), T_CASE(test_run_pull), T_CASE(test_run_parse_errors),
-       T_CASE(test_run_parse_values))
+       T_CASE(test_run_parse_values), T_CASE(test_run_network_wire), T_CASE(test_network_cmds),
+       T_CASE(test_port), T_CASE(test_run_parse_network))

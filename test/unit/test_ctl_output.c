@@ -3,12 +3,14 @@
  * Unit tests of the CLI's pure pieces: exit codes per error code, `berth run` start-failure
  * codes, human sizes, durations and ages, short digests, truncation, table alignment, and
  * the parsing of --timeout, -e and `berth run` options (--label too), signal names and `ps
- * --filter`.
+ * --filter`; the option parser every command uses and its errors, labels, published ports as
+ * ps and port show them, and network create's subnet and gateway checks.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/proto/networks.h"
 #include "common/proto/tasks.h"
 #include "common/signal_name.h"
 #include "common/xalloc.h"
@@ -288,9 +290,14 @@ test_run_parse_errors(void)
 	struct ctl_run_opts o;
 	br_err err = BR_ERR_INIT;
 
-	char *a1[] = {"run", "--net", "bridge", "x", NULL};
+	char *a1[] = {"run", "--net", "a b", "x", NULL};
 	T_ERR(ctl_run_parse(4, a1, &o, &err), err, BR_INVALID_ARGUMENT);
-	T_EQ_STR(err.msg, "invalid --net \"bridge\": expected none or host");
+	T_EQ_STR(err.msg, "invalid --net \"a b\": expected none, host or a network's name "
+	                  "([A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
+	char *a12[] = {"run", "--net", "bridge", "x", NULL}; /* a network's name */
+	T_NOERR(ctl_run_parse(4, a12, &o, &err), err);
+	T_EQ_STR(o.net, "bridge");
+	ctl_run_opts_free(&o);
 	char *a2[] = {"run", "--rm", NULL};
 	T_ERR(ctl_run_parse(2, a2, &o, &err), err, BR_INVALID_ARGUMENT);
 	T_EQ_STR(err.msg, "run needs an IMAGE");
@@ -438,9 +445,157 @@ test_run_parse_labels(void)
 	T_OK(strstr(err.msg, "create: unknown option --bogus") != NULL);
 }
 
+/* Options read by ctl_opts: each error names the option as it was typed. */
+static int
+opts_error(int argc, char **argv, br_err *err)
+{
+	static const struct option longopts[] = {
+	        {"name", required_argument, NULL, 'N'},
+	        {"rm", no_argument, NULL, 'r'},
+	        {"time", required_argument, NULL, 't'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct ctl_opts op = {argc, argv, "+qt:", longopts, "cmd"};
+	int c;
+
+	*err = (br_err)BR_ERR_INIT;
+	while ((c = ctl_opts_next_err(&op, err)) != -1)
+		if (c == '?')
+			return -1;
+	return optind;
+}
+
+static void
+test_opts(void)
+{
+	br_err err;
+	char *ok[] = {"cmd", "-q", "--name=x", "--rm", "-t", "5", "--time", "6", "arg", "-q", NULL};
+	T_EQ_INT(opts_error(10, ok, &err), 8); /* '+': options end at the first operand */
+	char *a[] = {"cmd", "--name", NULL};
+	T_EQ_INT(opts_error(2, a, &err), -1);
+	T_EQ_STR(err.msg, "option --name needs a value");
+	T_EQ_INT(err.code, BR_INVALID_ARGUMENT);
+	char *b[] = {"cmd", "-qt", NULL};
+	T_EQ_INT(opts_error(2, b, &err), -1);
+	T_EQ_STR(err.msg, "option -t needs a value");
+	char *c[] = {"cmd", "--bogus=3", NULL};
+	T_EQ_INT(opts_error(2, c, &err), -1);
+	T_EQ_STR(err.msg, "cmd: unknown option --bogus");
+	char *d[] = {"cmd", "--name=foo", "-zq", NULL};
+	T_EQ_INT(opts_error(3, d, &err), -1);
+	T_EQ_STR(err.msg, "cmd: unknown option -z");
+	char *e[] = {"cmd", "-qz", NULL};
+	T_EQ_INT(opts_error(2, e, &err), -1);
+	T_EQ_STR(err.msg, "cmd: unknown option -z");
+	char *f[] = {"cmd", "--rm=1", NULL};
+	T_EQ_INT(opts_error(2, f, &err), -1);
+	T_EQ_STR(err.msg, "option --rm takes no value");
+	/* a second parse starts afresh */
+	T_EQ_INT(opts_error(10, ok, &err), 8);
+}
+
+static void
+test_labels(void)
+{
+	br_arena *arena = br_arena_new();
+	struct ctl_labels l = {0};
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(ctl_labels_add(&l, "a=1", arena, &err), err);
+	T_NOERR(ctl_labels_add(&l, "b", arena, &err), err);
+	T_NOERR(ctl_labels_add(&l, "c=x=y", arena, &err), err);
+	T_EQ_INT(l.n, 3);
+	T_EQ_STR(l.keys[0], "a");
+	T_EQ_STR(l.values[0], "1");
+	T_EQ_STR(l.keys[1], "b");
+	T_EQ_STR(l.values[1], "");
+	T_EQ_STR(l.keys[2], "c");
+	T_EQ_STR(l.values[2], "x=y");
+	T_ERR(ctl_labels_add(&l, "=v", arena, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid --label \"=v\": expected KEY[=VALUE]");
+	T_ERR(ctl_labels_add(&l, "", arena, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_INT(l.n, 3);
+	ctl_labels_fini(&l);
+	br_arena_free(arena);
+}
+
+static void
+test_ports_text(void)
+{
+	struct br_net_port ports[] = {
+	        {.host_ip = "", .host_port = 8080, .container_port = 80, .protocol = "tcp"},
+	        {.host_ip = "127.0.0.1",
+	         .host_port = 5353,
+	         .container_port = 53,
+	         .protocol = "udp"},
+	        {.host_ip = NULL, .host_port = 9000, .container_port = 9000, .protocol = NULL},
+	};
+	char buf[256], small[24];
+
+	ctl_port_host(&ports[0], buf, sizeof(buf));
+	T_EQ_STR(buf, "0.0.0.0:8080");
+	ctl_port_host(&ports[1], buf, sizeof(buf));
+	T_EQ_STR(buf, "127.0.0.1:5353");
+	ctl_ports_summary(ports, 3, buf, sizeof(buf));
+	T_EQ_STR(buf, "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp, 0.0.0.0:9000->9000/tcp");
+	ctl_ports_summary(ports, 0, buf, sizeof(buf));
+	T_EQ_STR(buf, "");
+	ctl_ports_summary(ports, 3, small, sizeof(small)); /* cut, never overrun */
+	T_EQ_STR(small, "0.0.0.0:8080->80/tcp, 1");
+
+	uint32_t port;
+	const char *protocol;
+	br_err err = BR_ERR_INIT;
+	T_NOERR(ctl_parse_port_filter("80", &port, &protocol, &err), err);
+	T_EQ_INT(port, 80);
+	T_EQ_STR(protocol, "tcp");
+	T_NOERR(ctl_parse_port_filter("53/UDP", &port, &protocol, &err), err);
+	T_EQ_INT(port, 53);
+	T_EQ_STR(protocol, "udp");
+	const char *bad[] = {"", "0", "65536", "80/sctp", "x", "/tcp", "-1", "123456"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = (br_err)BR_ERR_INIT;
+		T_ERR(ctl_parse_port_filter(bad[i], &port, &protocol, &err), err,
+		      BR_INVALID_ARGUMENT);
+	}
+	T_EQ_STR(err.msg, "invalid port \"123456\": expected PORT[/tcp|udp], PORT from 1 to 65535");
+}
+
+static void
+test_check_subnet(void)
+{
+	br_err err = BR_ERR_INIT;
+
+	T_NOERR(ctl_check_subnet(NULL, NULL, &err), err);
+	T_NOERR(ctl_check_subnet("10.89.0.0/24", NULL, &err), err);
+	T_NOERR(ctl_check_subnet("10.89.0.0/24", "10.89.0.1", &err), err);
+	T_NOERR(ctl_check_subnet("10.89.0.0/24", "10.89.0.254", &err), err);
+	T_NOERR(ctl_check_subnet("172.16.0.0/12", "172.31.255.1", &err), err);
+	T_ERR(ctl_check_subnet("10.89.0.1/24", NULL, &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid --subnet \"10.89.0.1/24\": host bits are set (the network is "
+	                  "10.89.0.0/24)");
+	const char *bad_subnets[] = {"10.89.0.0",   "10.89.0.0/",    "10.89.0.0/31",
+	                             "10.89.0.0/0", "10.89.0/24",    "10.89.0.0/2x",
+	                             "fd00::/64",   "10.89.0.0/024", "x/24"};
+	for (size_t i = 0; i < sizeof(bad_subnets) / sizeof(bad_subnets[0]); i++) {
+		err = (br_err)BR_ERR_INIT;
+		T_ERR(ctl_check_subnet(bad_subnets[i], NULL, &err), err, BR_INVALID_ARGUMENT);
+	}
+	T_OK(strstr(err.msg, "expected an IPv4 network such as 10.89.0.0/24") != NULL);
+	T_ERR(ctl_check_subnet("10.89.0.0/24", "10.89.0.0", &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid --gateway \"10.89.0.0\": not a host address of 10.89.0.0/24");
+	T_ERR(ctl_check_subnet("10.89.0.0/24", "10.89.0.255", &err), err, BR_INVALID_ARGUMENT);
+	T_ERR(ctl_check_subnet("10.89.0.0/24", "10.89.1.1", &err), err, BR_INVALID_ARGUMENT);
+	T_ERR(ctl_check_subnet("10.89.0.0/24", "gw", &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "invalid --gateway \"gw\": expected an IPv4 address");
+	T_ERR(ctl_check_subnet(NULL, "10.89.0.1", &err), err, BR_INVALID_ARGUMENT);
+	T_EQ_STR(err.msg, "--gateway 10.89.0.1 needs --subnet (the network it is an address of)");
+}
+
 T_MAIN(T_CASE(test_exit_codes), T_CASE(test_start_exit_codes), T_CASE(test_human_size),
        T_CASE(test_progress_lines), T_CASE(test_human_duration), T_CASE(test_human_since),
        T_CASE(test_short_digest_and_truncate), T_CASE(test_table_alignment),
        T_CASE(test_parse_timeout), T_CASE(test_check_env), T_CASE(test_run_parse),
        T_CASE(test_run_parse_errors), T_CASE(test_event_bounds), T_CASE(test_signal_parse),
-       T_CASE(test_ps_filter), T_CASE(test_run_parse_labels))
+       T_CASE(test_ps_filter), T_CASE(test_run_parse_labels), T_CASE(test_opts),
+       T_CASE(test_labels), T_CASE(test_ports_text), T_CASE(test_check_subnet))

@@ -4,8 +4,9 @@
  * against fake peers served by this test: images.resolve answers a busybox runtime config,
  * snapshots.prepare copies a busybox rootfs into a directory and answers a bind mount (and
  * insists on the container's lease, which snapshots.leases.* keep as files under leases/),
- * networks.attach writes hosts/resolv.conf and answers mode "none" (the runtime makes a fresh
- * network namespace), and events.publish as gatewayd's event log does (recording what it takes,
+ * networks.attach writes hosts/resolv.conf, records what it was asked (the container's name,
+ * published ports, DNS options) and answers mode "none" (the runtime makes a fresh network
+ * namespace), and events.publish as gatewayd's event log does (recording what it takes,
  * each source's sequence number once). Cases cover the container and task lifecycle, logs
  * long-polling, kill, stop, pause and resume, force delete, failures that must leave nothing
  * behind, restarts of taskd by SIGKILL with running, exited and orphaned tasks, and the events of
@@ -271,17 +272,55 @@ on_remove(br_call *call, void *data)
 	br_call_reply(call, NULL, NULL);
 }
 
+/* What the fake netd was asked to attach last, as one line, and how many attaches it took
+ * (under attach_lock: the peers' thread writes, the case reads). */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static char attach_seen[1024];
+static int attaches;
+
+static void
+record_attach(const struct br_net_attach_req *req)
+{
+	char buf[sizeof(attach_seen)];
+	size_t n = 0;
+#define ADD(...) n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, __VA_ARGS__)
+	ADD("id=%s mode=%s name=%s ports=", req->id, req->mode ? req->mode : "",
+	    req->name ? req->name : "");
+	for (size_t i = 0; i < req->ports.n; i++) {
+		const struct br_net_port *p = (const struct br_net_port *)req->ports.v + i;
+		ADD("%s%s:%u:%u/%s", i ? "," : "", p->host_ip ? p->host_ip : "", p->host_port,
+		    p->container_port, p->protocol ? p->protocol : "");
+	}
+	ADD(" dns=");
+	for (size_t i = 0; i < req->dns.n; i++)
+		ADD("%s%s", i ? "," : "", req->dns.v[i]);
+	ADD(" hosts=");
+	for (size_t i = 0; i < req->add_hosts.n; i++)
+		ADD("%s%s", i ? "," : "", req->add_hosts.v[i]);
+#undef ADD
+	pthread_mutex_lock(&attach_lock);
+	snprintf(attach_seen, sizeof(attach_seen), "%s", buf);
+	attaches++;
+	pthread_mutex_unlock(&attach_lock);
+}
+
 static void
 on_attach(br_call *call, void *data)
 {
 	const struct br_net_attach_req *req = br_call_params(call);
 	br_arena *a = br_call_arena(call);
+	record_attach(req);
 	sh("mkdir -p %s/net/%s && echo '127.0.0.1 localhost fake-net-hosts' > %s/net/%s/hosts && "
 	   "echo 'nameserver 127.0.0.53' > %s/net/%s/resolv.conf",
 	   top, req->id, top, req->id, top, req->id);
+	/* As netd: a network's name is bridge mode. */
+	const char *mode = req->mode == NULL || req->mode[0] == '\0' ? "none"
+	                   : strcmp(req->mode, "host") == 0          ? "host"
+	                   : strcmp(req->mode, "none") == 0          ? "none"
+	                                                             : "bridge";
 	struct br_net_attachment att = {
 	        .id = req->id,
-	        .mode = req->mode ? req->mode : "none",
+	        .mode = mode,
 	        .netns_path = "",
 	        .hosts_path = br_arena_printf(a, "%s/net/%s/hosts", top, req->id),
 	        .resolv_path = br_arena_printf(a, "%s/net/%s/resolv.conf", top, req->id),
@@ -766,6 +805,72 @@ test_request_ids(void)
 	T_ERR(call("containers.create", &br_container_create_req_schema, &req, &br_container_schema,
 	           &c, a, &err),
 	      err, BR_NOT_FOUND);
+	taskd_stop();
+	br_arena_free(a);
+}
+
+/* The network options of containers.create (the mode or network, published ports, DNS
+ * servers, extra hosts) reach networks.attach with the container's name; a create asked again
+ * under its request id is answered with the container and attaches nothing more. */
+static void
+test_network_options(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	br_err err = BR_ERR_INIT;
+	struct br_container c, again;
+	const char *args[] = {"true"};
+	struct br_net_port ports[] = {
+	        {.host_ip = "127.0.0.1",
+	         .host_port = 8080,
+	         .container_port = 80,
+	         .protocol = "tcp"},
+	        {.host_ip = "", .host_port = 0, .container_port = 53, .protocol = "udp"},
+	};
+	const char *dns[] = {"192.0.2.53", "2001:db8::53"};
+	const char *hosts[] = {"db:192.0.2.10", "cache:2001:db8::7"};
+	struct br_container_create_req req = {
+	        .name = "web",
+	        .image = "busybox",
+	        .args = {args, 1},
+	        .net = "frontend",
+	        .hostname = "www",
+	        .ports = {ports, 2},
+	        .dns = {dns, 2},
+	        .add_hosts = {hosts, 2},
+	        .request_id = "net-create-1",
+	};
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	T_EQ_STR(c.id, "web");
+	T_EQ_STR(c.net, "bridge");
+	pthread_mutex_lock(&attach_lock);
+	T_EQ_STR(attach_seen, "id=web mode=frontend name=web "
+	                      "ports=127.0.0.1:8080:80/tcp,:0:53/udp "
+	                      "dns=192.0.2.53,2001:db8::53 hosts=db:192.0.2.10,cache:2001:db8::7");
+	T_EQ_INT(attaches, 1);
+	pthread_mutex_unlock(&attach_lock);
+
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &req,
+	             &br_container_schema, &again, a, &err),
+	        err);
+	T_EQ_STR(again.id, "web");
+	pthread_mutex_lock(&attach_lock);
+	T_EQ_INT(attaches, 1);
+	pthread_mutex_unlock(&attach_lock);
+
+	/* Without network options: netd's default mode, empty lists. */
+	struct br_container_create_req plain = {
+	        .name = "db", .image = "busybox", .args = {args, 1}};
+	T_NOERR(call("containers.create", &br_container_create_req_schema, &plain,
+	             &br_container_schema, &c, a, &err),
+	        err);
+	pthread_mutex_lock(&attach_lock);
+	T_EQ_STR(attach_seen, "id=db mode= name=db ports= dns= hosts=");
+	T_EQ_INT(attaches, 2);
+	pthread_mutex_unlock(&attach_lock);
 	taskd_stop();
 	br_arena_free(a);
 }
@@ -1538,6 +1643,7 @@ main(int argc, char **argv)
 	static const struct t_case cases[] = {
 	        T_CASE(test_lifecycle),
 	        T_CASE(test_request_ids),
+	        T_CASE(test_network_options),
 	        T_CASE(test_create_failures_leave_nothing),
 	        T_CASE(test_logs_long_poll),
 	        T_CASE(test_kill_and_force_delete),
