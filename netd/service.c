@@ -364,8 +364,8 @@ probe_port(const struct br_net_port *p, uint32_t *ret_port, br_err *err)
 	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == EADDRINUSE)
 			return br_err_set(err, BR_ALREADY_EXISTS,
-			                  "port %u/%s on %s is already in use on the host",
-			                  p->host_port, p->protocol, ip);
+			                  "port %s:%u/%s is already in use on the host", ip,
+			                  p->host_port, p->protocol);
 		if (errno == EADDRNOTAVAIL)
 			return br_err_set(err, BR_INVALID_ARGUMENT,
 			                  "published address %s is not an address of this host",

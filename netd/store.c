@@ -394,11 +394,10 @@ netd_store_port_taken(sqlite3 *db, const struct br_net_port *p, br_err *err)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		return br_err_set(err, BR_ALREADY_EXISTS,
-		                  "port %u/%s on %s is already published by container \"%s\" "
+		                  "port %s:%u/%s is already published by container \"%s\" "
 		                  "(namespace %s)",
-		                  p->host_port, p->protocol,
 		                  p->host_ip && p->host_ip[0] ? p->host_ip : "0.0.0.0",
-		                  br_db_text(st, 1), br_db_text(st, 0));
+		                  p->host_port, p->protocol, br_db_text(st, 1), br_db_text(st, 0));
 	if (rc != SQLITE_DONE)
 		return br_db_error(db, rc, err, "check port %u/%s", p->host_port, p->protocol);
 	return 0;
