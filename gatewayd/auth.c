@@ -7,6 +7,8 @@
  * rule of gatewayd.access gives its role in its namespaces ("*": all of them) to one uid or
  * to the members of one gid; a caller that several rules match has the highest of their
  * roles there. Roles are ordered: read < user < admin (docs/gateway.md has what each allows).
+ * Some methods are root's alone whatever the role (br_gateway_is_root_only): the writes of
+ * the stores, whose blobs every namespace shares, and events.publish.
  *
  * Group membership is the peer process's own: its effective gid and its supplementary groups
  * as /proc/<pid>/status shows them, rather than what the user database says (getgrouplist):
@@ -200,6 +202,11 @@ gw_check_peer(struct gateway *gw, uint32_t uid, uint32_t pid, const char *ns, co
 	if (peer_role_in(gw, uid, pid, NULL) == BR_ROLE_NONE)
 		return br_err_set(err, BR_PERMISSION_DENIED, "uid %u is not allowed to use berth",
 		                  uid);
+	if (br_gateway_is_store_write(method) && uid != 0)
+		return br_err_set(err, BR_PERMISSION_DENIED,
+		                  "%s writes the stores, which only root may write, whatever the "
+		                  "role (uid %u)",
+		                  method, uid);
 	if (br_gateway_is_root_only(method) && uid != 0)
 		return br_err_set(err, BR_PERMISSION_DENIED,
 		                  "%s is for the daemons only (root), whatever the role (uid %u)",

@@ -72,7 +72,8 @@ bool gw_may_read(struct gateway *gw, br_call *call, const char *ns);
 int gw_authorize(struct gateway *gw, br_call *call);
 /* As gw_authorize, and refuse unless the caller's role in `ns` is at least `need` ("uid 1001
  * has role read in namespace team-a: images.pull needs role user"), and the methods for root
- * alone (br_gateway_is_root_only) to anyone else. */
+ * alone (br_gateway_is_root_only) to anyone else: "content.delete writes the stores, which
+ * only root may write, whatever the role (uid 1001)". */
 int gw_require(struct gateway *gw, br_call *call, const char *ns, enum br_role need);
 /* The check of gw_require for a peer known by its credentials (a stream's): 0, or -1 with
  * PERMISSION_DENIED saying why. */

@@ -105,7 +105,8 @@ br_gateway_is_read(const char *method)
 
 /* The services whose writes a user may make: images and the jobs that make them (images.login
  * too: it only checks the caller's own credentials with a registry), containers and their
- * tasks, volumes. The stores, networks and namespaces are the administrator's. */
+ * tasks, volumes. The stores' leases, networks and namespaces are the administrator's; the
+ * writes of the stores themselves are root's (br_gateway_is_store_write). */
 static const char *const user_services[] = {"images.", "jobs.", "containers.", "tasks.",
                                             "volumes."};
 
@@ -206,9 +207,17 @@ br_gateway_method_role(const char *method, const msgpack_object *params)
 }
 
 bool
+br_gateway_is_store_write(const char *method)
+{
+	if (!has_prefix(method, "content.") && !has_prefix(method, "snapshots."))
+		return false;
+	return !br_gateway_is_read(method) && strstr(method, ".leases.") == NULL;
+}
+
+bool
 br_gateway_is_root_only(const char *method)
 {
-	return strcmp(method, "events.publish") == 0;
+	return strcmp(method, "events.publish") == 0 || br_gateway_is_store_write(method);
 }
 
 static const struct {

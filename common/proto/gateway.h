@@ -78,17 +78,28 @@ bool br_gateway_is_read(const char *method);
  *   read:  what only reads: lists, gets, waits, logs, blob reads, events.subscribe,
  *          gateway.info, namespaces.list|get.
  *   user:  the writes of images.*, jobs.*, containers.* and tasks.*.
- *   admin: every other write (content.* and snapshots.* with their leases and collections:
- *          a caller who could plant a blob or a snapshot could poison later pulls;
+ *   admin: every other write (the leases of content.* and snapshots.*;
  *          networks.attach|detach; namespaces.create|delete), the views that report every
  *          namespace (content.usage, snapshots.usage of the whole store, a leases.list with
  *          all_namespaces), and whatever this table does not know.
- * Methods for root alone (br_gateway_is_root_only) also answer admin here.
+ * Methods for root alone (br_gateway_is_root_only: events.publish and the writes of the
+ * stores) also answer admin here.
  */
 enum br_role br_gateway_method_role(const char *method, const msgpack_object *params);
 
+/*
+ * True for the writes of the stores themselves: every content.* and snapshots.* method that
+ * is not a read and not one of their leases.* (content.write|delete|abort|gc,
+ * snapshots.prepare|view|commit|remove|gc, and verbs this table does not know). Blobs are
+ * stored once for every namespace and a planted blob or snapshot could poison later pulls,
+ * so no role in one namespace may write them. Leases stay with the roles: a lease belongs to
+ * its namespace and can only keep, never remove, what another namespace holds. Pure.
+ */
+bool br_gateway_is_store_write(const char *method);
+
 /* True for the methods only root may call whatever its role: events.publish, which only the
- * daemons' outboxes call (an event is a record of what a daemon did). Pure. */
+ * daemons' outboxes call (an event is a record of what a daemon did), and the writes of the
+ * stores (br_gateway_is_store_write). Pure. */
 bool br_gateway_is_root_only(const char *method);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The front door under real unprivileged users and under abuse: roles per namespace (admin,
 # user, read) from uid and gid rules, what each role may and may not do and what the refusal
-# says, who sees which namespaces and events; the cap on connections and on calls in progress
+# says, who sees which namespaces and events; the writes of the stores, which only root may
+# make whatever the role; the cap on connections and on calls in progress
 # per uid (RESOURCE_EXHAUSTED for the one at its cap, the others still served); a storm of
 # clients hanging up before the handshake, during which every well-behaved call is answered
 # within a second; deadlines no envelope can overflow; log lines no caller's string can forge.
@@ -64,6 +65,7 @@ install -m 0755 "$BUILD/berth" "$T/berth-cli"
 install -m 0755 "$BUILD/test/helpers/front_door_abuse" "$T/front_door_abuse"
 install -m 0755 "$BUILD/test/helpers/raw_call" "$T/raw_call"
 SOCK=$T/state/berth.sock
+ZERO_DIGEST=sha256:0000000000000000000000000000000000000000000000000000000000000000
 
 # as USER [--groups G] CMD...: CMD as a test user whose only group is berth-it (the socket's),
 # or berth-it and G. In a subshell (a background job) it execs, so that $! is the process
@@ -140,10 +142,36 @@ expect_exit "and create it again" 0 ba namespaces create team-a
 expect_exit "but not create another namespace" 8 ba namespaces create team-c
 expect_contains "where it has no role" "$T/stderr" \
 	"uid $UA has no role in namespace team-c: namespaces.create needs role admin"
-expect_exit "nor write to the stores in team-b, where it reads" 8 ba -n team-b content rm \
-	sha256:0000000000000000000000000000000000000000000000000000000000000000
-expect_contains "the refusal names its role there" "$T/stderr" \
-	"uid $UA has role read in namespace team-b: content.delete needs role admin"
+expect_out "nor delete a lease in team-b, where it reads" \
+	"PERMISSION_DENIED: uid $UA has role read in namespace team-b: content.leases.delete needs role admin" \
+	as berth-it-a "$T/raw_call" "$SOCK" content.leases.delete team-b 0 l1
+
+# --- the stores are root's, whatever the role ----------------------------------------------
+# Blobs are stored once for every namespace, and a planted blob or snapshot could poison later
+# pulls: the admin of team-a may neither delete, write nor collect them.
+expect_exit "admin of team-a may not delete a blob" 8 ba -n team-a content rm "$ZERO_DIGEST"
+expect_contains "the refusal names the method and says only root may write the stores" \
+	"$T/stderr" "content.delete writes the stores, which only root may write, whatever the role (uid $UA)"
+expect_exit "nor remove a snapshot" 8 ba -n team-a snapshots rm fd-snap
+expect_contains "snapshots.remove is refused the same way" "$T/stderr" \
+	"snapshots.remove writes the stores, which only root may write, whatever the role (uid $UA)"
+expect_out "nor prepare one" \
+	"PERMISSION_DENIED: snapshots.prepare writes the stores, which only root may write, whatever the role (uid $UA)" \
+	as berth-it-a "$T/raw_call" "$SOCK" snapshots.prepare team-a 0 fd-snap
+expect_exit "nor upload an archive to import" 8 \
+	ba -n team-a images import "$IMAGES/sh.tar" --name fd/own:v1
+expect_contains "content.write is refused the same way" "$T/stderr" \
+	"content.write writes the stores, which only root may write, whatever the role (uid $UA)"
+expect_exit "nor collect" 8 ba -n team-a system prune -f
+expect_contains "content.gc is refused the same way" "$T/stderr" \
+	"content.gc writes the stores, which only root may write, whatever the role (uid $UA)"
+as berth-it-a "$T/raw_call" "$SOCK" content.leases.delete team-a 0 l1 >"$T/stdout"
+if [ -s "$T/stdout" ] && ! grep -q PERMISSION_DENIED "$T/stdout"; then
+	it_ok "its role still covers the leases of its namespace (contentd answers)"
+else
+	it_not_ok "its role still covers the leases of its namespace (contentd answers)" \
+		"$(cat "$T/stdout")"
+fi
 
 # --- user ---------------------------------------------------------------------------------
 expect_exit "no role in default: nothing there, not even a list" 8 bb images ls
@@ -158,12 +186,11 @@ else
 		"$(cat "$T/stderr")"
 fi
 expect_exit "user may list blobs" 0 bb -n team-a content ls
-expect_exit "user may not delete a blob" 8 bb -n team-a content rm \
-	sha256:0000000000000000000000000000000000000000000000000000000000000000
-expect_contains "raw store writes need admin" "$T/stderr" \
-	"uid $UB has role user in namespace team-a: content.delete needs role admin"
+expect_exit "user may not delete a blob" 8 bb -n team-a content rm "$ZERO_DIGEST"
+expect_contains "raw store writes are root's" "$T/stderr" \
+	"content.delete writes the stores, which only root may write, whatever the role (uid $UB)"
 expect_exit "user may not collect" 8 bb -n team-a system prune -f
-expect_contains "collection needs admin" "$T/stderr" "needs role admin"
+expect_contains "collection is root's" "$T/stderr" "content.gc writes the stores"
 expect_exit "user may not see every namespace's disk use" 8 bb -n team-a system df
 expect_exit "user may not delete its namespace" 8 bb namespaces rm team-a
 expect_contains "namespaces need admin" "$T/stderr" \
@@ -183,6 +210,19 @@ expect_out "user may create a volume" v1 bb -n team-a volume create v1
 expect_exit "user may remove it" 0 bb -n team-a volume rm v1
 expect_exit "root imports an image into team-a" 0 \
 	b -n team-a images import "$IMAGES/sh.tar" --name fd/sh:v1
+archive=sha256:$(sha256sum "$IMAGES/sh.tar" | cut -d' ' -f1)
+expect_exit "root may delete a blob (the archive: the image no longer needs it)" 0 \
+	b -n team-a content rm "$archive"
+check "and it is gone" bash -c "! '$BUILD/berth' --address '$SOCK' content ls -q | grep -qx '$archive'"
+as berth-it-a "$T/raw_call" "$SOCK" snapshots.prepare team-a 0 fd-snap >"$T/stdout"
+"$T/raw_call" "$SOCK" snapshots.prepare team-a 0 fd-snap >"$T/stdout.root"
+if grep -q PERMISSION_DENIED "$T/stdout" && ! grep -q PERMISSION_DENIED "$T/stdout.root"; then
+	it_ok "root's snapshots.prepare passes the front door (snapshotd judges its params)"
+else
+	it_not_ok "root's snapshots.prepare passes the front door (snapshotd judges its params)" \
+		"admin: $(cat "$T/stdout")" "root: $(cat "$T/stdout.root")"
+fi
+expect_exit "root may collect" 0 b -n team-a system prune -f
 expect_exit "user may not create a privileged container" 125 \
 	bb -n team-a create --pull never --privileged fd/sh:v1
 expect_contains "privileged needs admin" "$T/stderr" \

@@ -897,6 +897,37 @@ test_expired_lease_collected_by_itself(void)
 	t_daemon_teardown(&d);
 }
 
+/* Nobody calls content.gc and nothing is released (gc_delay_ms is an hour): the periodic
+ * collection (gc_interval_ms) removes an unheld blob on its own, and again for the next one,
+ * while a held blob stays. */
+static void
+test_gc_timer(void)
+{
+	struct t_daemon d = {
+	        .config_json =
+	                "{\"contentd\": {\"gc_delay_ms\": 3600000, \"gc_interval_ms\": 200}}"};
+	br_err err = BR_ERR_INIT;
+	char kept[BR_DIGEST_BUF], loose[BR_DIGEST_BUF], data[32], ref[16];
+
+	t_daemon_setup(&d, "contentd");
+	lease_create(&d, NULL, "keep", 0);
+	T_NOERR(put_blob(&d, "keep", "k", "kept blob", 9, kept, &err), err);
+	for (int round = 0; round < 2; round++) {
+		int64_t runs = gc_runs(&d), start = br_now_ms();
+		int n = snprintf(data, sizeof(data), "loose blob %d", round);
+		snprintf(ref, sizeof(ref), "l%d", round);
+		T_NOERR(put_blob(&d, NULL, ref, data, (size_t)n, loose, &err), err);
+		for (int i = 0; i < 100 && info(&d, loose, &err) == 0; i++)
+			usleep(50 * 1000);
+		T_ERR(info(&d, loose, &err), err, BR_NOT_FOUND);
+		printf("# round %d: collected after %lld ms\n", round,
+		       (long long)(br_now_ms() - start));
+		T_OK(gc_runs(&d) > runs);
+		T_NOERR(info(&d, kept, &err), err);
+	}
+	t_daemon_teardown(&d);
+}
+
 static void
 test_idle_ingests_expire(void)
 {
@@ -1329,7 +1360,7 @@ T_MAIN(T_CASE(test_write_read_stop), T_CASE(test_errors_over_the_wire),
        T_CASE(test_lease_expiry), T_CASE(test_write_under_lease),
        T_CASE(test_gc_removes_exactly_unheld), T_CASE(test_collection_only_after_release),
        T_CASE(test_renewal_must_exist), T_CASE(test_expired_lease_collected_by_itself),
-       T_CASE(test_idle_ingests_expire), T_CASE(test_orphan_file_collected),
+       T_CASE(test_gc_timer), T_CASE(test_idle_ingests_expire), T_CASE(test_orphan_file_collected),
        T_CASE(test_row_without_file_removed_at_start), T_CASE(test_gc_races_writes),
        T_CASE(test_usage), T_CASE(test_list_pages_over_the_wire),
        T_CASE(test_lease_and_content_events))

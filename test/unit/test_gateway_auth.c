@@ -130,6 +130,69 @@ test_method_roles(void)
 	T_OK(!br_gateway_is_root_only("namespaces.delete"));
 }
 
+/* The writes of the stores are root's whatever the role: blobs are shared by every namespace,
+ * so an admin of one must not delete or plant them. Their leases belong to a namespace and
+ * stay with the roles; reads too. */
+static void
+test_store_writes_are_root_only(void)
+{
+	static const char *const root_only[] = {
+	        "content.write",
+	        "content.delete",
+	        "content.abort",
+	        "content.gc",
+	        "snapshots.prepare",
+	        "snapshots.view",
+	        "snapshots.commit",
+	        "snapshots.remove",
+	        "snapshots.gc",
+	        "content.some_new_verb",
+	        "snapshots.some_new_verb",
+	};
+	static const char *const not_store_writes[] = {
+	        "content.info",
+	        "content.list",
+	        "content.read",
+	        "content.status",
+	        "content.usage",
+	        "snapshots.stat",
+	        "snapshots.list",
+	        "snapshots.mounts",
+	        "snapshots.usage",
+	        "content.leases.create",
+	        "content.leases.put",
+	        "content.leases.delete",
+	        "content.leases.add",
+	        "content.leases.remove",
+	        "content.leases.list",
+	        "snapshots.leases.put",
+	        "snapshots.leases.delete",
+	        "snapshots.leases.add",
+	        "images.remove",
+	        "images.import",
+	        "containers.delete",
+	        "namespaces.delete",
+	        "events.publish",
+	        "contentx.write",
+	};
+
+	for (size_t i = 0; i < sizeof(root_only) / sizeof(root_only[0]); i++) {
+		if (!br_gateway_is_store_write(root_only[i]))
+			T_FAIL_("%s is a write of the stores", root_only[i]);
+		if (!br_gateway_is_root_only(root_only[i]))
+			T_FAIL_("%s is for root alone", root_only[i]);
+		/* what the role table says of them stays admin (root is admin everywhere) */
+		T_EQ_INT(br_gateway_method_role(root_only[i], NULL), BR_ROLE_ADMIN);
+	}
+	for (size_t i = 0; i < sizeof(not_store_writes) / sizeof(not_store_writes[0]); i++) {
+		if (br_gateway_is_store_write(not_store_writes[i]))
+			T_FAIL_("%s is no write of the stores", not_store_writes[i]);
+	}
+	T_OK(!br_gateway_is_root_only("content.leases.delete"));
+	T_OK(!br_gateway_is_root_only("snapshots.leases.put"));
+	T_OK(!br_gateway_is_root_only("content.read"));
+}
+
 /* A view of one namespace is a read; the same method over all of them is the admin's. */
 static void
 test_views_of_every_namespace(void)
@@ -382,7 +445,7 @@ test_log_long_message(void)
 	T_OK((len - strlen("name ")) % 4 == 0);
 }
 
-T_MAIN(T_CASE(test_method_roles), T_CASE(test_views_of_every_namespace),
-       T_CASE(test_host_access_is_admin), T_CASE(test_deadline_cannot_overflow),
-       T_CASE(test_log_escapes_controls), T_CASE(test_log_keeps_utf8_readable),
-       T_CASE(test_log_json), T_CASE(test_log_long_message))
+T_MAIN(T_CASE(test_method_roles), T_CASE(test_store_writes_are_root_only),
+       T_CASE(test_views_of_every_namespace), T_CASE(test_host_access_is_admin),
+       T_CASE(test_deadline_cannot_overflow), T_CASE(test_log_escapes_controls),
+       T_CASE(test_log_keeps_utf8_readable), T_CASE(test_log_json), T_CASE(test_log_long_message))

@@ -6,8 +6,9 @@
  * layers and a whiteout, then archives that must fail without leaving an image record or an
  * extract snapshot behind (a layer that escapes its root, a wrong diffID, a name that is only
  * a tag), the jobs.* API, namespaces, and a peer that is down. Leases: an image holds its
- * blobs and layers through its lease in both stores, a job's lease ends with the job, and a
- * removed image's bytes are collected except what another namespace's image still holds.
+ * blobs and layers through its lease in both stores, a job's lease ends with the job, a
+ * removed image's bytes are collected except what another namespace's image still holds, and
+ * an image removed while the stores are down loses its leases once they are back.
  * Pulls from a real registry are covered by the integration suite.
  */
 #include <archive.h>
@@ -1171,6 +1172,70 @@ test_peer_down(void)
 	teardown(&env);
 }
 
+/* An image removed while contentd and snapshotd are both down: the removal answers at once,
+ * and its leases go once the stores are back, with imaged never restarted (its outbox keeps
+ * the deletions and sends them again); a collection then frees its blobs and layers. */
+static void
+test_remove_while_stores_down(void)
+{
+	struct env env;
+	struct buf layout;
+	char digest[BR_DIGEST_BUF], lease[128], hex[BR_DIGEST_BUF];
+	br_err err = BR_ERR_INIT;
+	const struct layer_spec layers[] = {base_layer, top_layer};
+	struct layout_opts o = {.layers = layers, .n_layers = 2};
+	const char *name = "docker.io/library/gone:v1";
+
+	setup(&env);
+	make_layout(&o, &layout);
+	upload(&env, &layout, digest);
+	T_EQ_STR(import(&env, NULL, digest, name).state, "done");
+	br_digest_buf(name, strlen(name), hex);
+	snprintf(lease, sizeof(lease), "image-%s", hex + 7);
+	/* the import's lease changes are delivered: the image's lease holds it in both stores */
+	for (int i = 0; i < 100 && imaged_count(&env, STORE_MESSAGES) != 0; i++)
+		usleep(50 * 1000);
+	T_EQ_INT(imaged_count(&env, STORE_MESSAGES), 0);
+	T_EQ_INT(lease_resources(&env, CONTENTD, "default", lease), 4);
+	T_EQ_INT(lease_resources(&env, SNAPSHOTD, "default", lease), 2);
+	pid_t imaged_pid = env.pid[IMAGED];
+
+	stop(&env, CONTENTD);
+	stop(&env, SNAPSHOTD);
+	struct br_image_name_req req = {.name = name};
+	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "images.remove", &br_image_name_req_schema,
+	                    &req, NULL, NULL, env.arena, &err),
+	        err);
+	struct br_image_list_resp list;
+	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "images.list", NULL, NULL,
+	                    &br_image_list_resp_schema, &list, env.arena, &err),
+	        err);
+	T_EQ_INT(list.items.n, 0);
+	T_OK(imaged_count(&env, STORE_MESSAGES) >= 2); /* a deletion waits for each store */
+	usleep(300 * 1000); /* a few attempts against stores that are down */
+
+	start(&env, CONTENTD);
+	start(&env, SNAPSHOTD);
+	int64_t back = br_now_ms();
+	for (int i = 0; i < 400 && (lease_resources(&env, CONTENTD, "default", lease) >= 0 ||
+	                            lease_resources(&env, SNAPSHOTD, "default", lease) >= 0);
+	     i++)
+		usleep(50 * 1000);
+	T_EQ_INT(lease_resources(&env, CONTENTD, "default", lease), -1);
+	T_EQ_INT(lease_resources(&env, SNAPSHOTD, "default", lease), -1);
+	printf("# the leases went %lld ms after the stores were back\n",
+	       (long long)(br_now_ms() - back));
+	T_EQ_INT(env.pid[IMAGED], imaged_pid);
+	T_EQ_INT(waitpid(imaged_pid, NULL, WNOHANG), 0); /* still the same process */
+	T_EQ_INT(imaged_count(&env, STORE_MESSAGES), 0);
+	collect(&env);
+	T_EQ_INT(count_blobs(&env), 1); /* the archive alone, under its upload lease */
+	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer."), 0);
+	free(layout.p);
+	teardown(&env);
+}
+
 T_MAIN(T_CASE(test_import), T_CASE(test_records_from_before_leases), T_CASE(test_import_names),
        T_CASE(test_import_failures_leave_nothing), T_CASE(test_jobs_api),
-       T_CASE(test_jobs_wait_progress), T_CASE(test_peer_down))
+       T_CASE(test_jobs_wait_progress), T_CASE(test_peer_down),
+       T_CASE(test_remove_while_stores_down))

@@ -11,7 +11,8 @@
  * long-polling, kill, stop, pause and resume, force delete, failures that must leave nothing
  * behind, restarts of taskd by SIGKILL with running, exited and orphaned tasks, and the events of
  * all of these: each once, in order, with its payload, /tasks/exit exactly once per exit across
- * restarts.
+ * restarts; and containers.list paging over 10,000 records seeded into taskd's database (whose
+ * leases the fake snapshotd takes without keeping files).
  *
  * Needs root, runc and busybox-static; skips otherwise. main() removes whatever the cases
  * left: taskd processes, shims, runc containers, mounts, cgroups, the temp dir.
@@ -22,6 +23,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <spawn.h>
@@ -47,10 +49,11 @@ extern char **environ;
 
 #define CHAIN "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
-static char base[256]; /* private root of everything */
-static char top[300];  /* this case's directory under base */
-static char ns[32];    /* a namespace of our own, so our cgroups are ours: "t<pid>" */
-static char url[512];  /* taskd's socket */
+static char base[256];   /* private root of everything */
+static char top[300];    /* this case's directory under base */
+static char ns[32];      /* a namespace of our own, so our cgroups are ours: "t<pid>" */
+static char bulk_ns[32]; /* records seeded by the thousand: "p<pid>" (leases not kept as files) */
+static char url[512];    /* taskd's socket */
 static pid_t taskd_pid = -1;
 
 /* ------------------------------------------------------------------ helpers */
@@ -185,6 +188,11 @@ on_lease_put(br_call *call, void *data)
 {
 	const struct br_lease_put_req *req = br_call_params(call);
 	const struct br_lease_resource *r = req->resources.v;
+	if (strcmp(br_call_ns(call), bulk_ns) == 0) {
+		struct br_lease_missing_resp none = {0};
+		br_call_reply(call, &br_lease_missing_resp_schema, &none);
+		return;
+	}
 	if (req->resources.n != 1 || strcmp(r[0].type, "snapshots") != 0) {
 		br_call_failf(call, BR_INVALID_ARGUMENT, "expected one snapshot resource");
 		return;
@@ -1290,6 +1298,115 @@ test_leases_follow_records(void)
 	br_arena_free(a);
 }
 
+/* ------------------------------------------------------------------ paging */
+
+#define SEEDED 10000
+
+/* Write SEEDED container records of namespace bulk_ns into taskd's database (taskd stopped):
+ * ids c00000..c09999 inserted in a shuffled order, each with a label. */
+static void
+seed_containers(void)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(path, sizeof(path), "%s/root/taskd/meta.db", top);
+	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_EQ_INT(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	T_EQ_INT(sqlite3_prepare_v2(db,
+	                            "INSERT INTO containers (ns, id, name, state, image, runtime,"
+	                            " snapshotter, snapshot_key, labels, created_at)"
+	                            " VALUES (?1, ?2, ?2, 'ready', 'busybox', 'runc', 'overlayfs',"
+	                            " ?1 || '-' || ?2, '{\"seed\": \"yes\"}', ?3)",
+	                            -1, &st, NULL),
+	         SQLITE_OK);
+	for (int i = 0; i < SEEDED; i++) {
+		char id[16];
+		/* 7919 is prime to SEEDED: every id once, in no sorted order */
+		snprintf(id, sizeof(id), "c%05d", (int)((i * 7919L) % SEEDED));
+		sqlite3_bind_text(st, 1, bulk_ns, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, 1700000000000LL + i);
+		T_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	T_EQ_INT(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Follow containers.list of bulk_ns page by page with `page_size` (0: the default): every
+ * record once, in id order, no page larger than asked, the last without a token. Returns the
+ * number of pages. */
+static int
+list_all_pages(uint32_t page_size, uint32_t want_per_page)
+{
+	struct br_call_opts o = {.ns = bulk_ns, .timeout_ms = 60000};
+	char token[BR_PAGE_TOKEN_MAX + 1] = "";
+	size_t seen = 0;
+	int pages = 0;
+
+	for (;;) {
+		br_arena *a = br_arena_new();
+		struct br_container_list_req req = {
+		        .page = {.size = page_size, .token = token[0] ? token : NULL}};
+		struct br_container_list_resp resp;
+		br_err err = BR_ERR_INIT;
+		T_NOERR(br_rpc_call(client, &o, "containers.list", &br_container_list_req_schema,
+		                    &req, &br_container_list_resp_schema, &resp, a, &err),
+		        err);
+		pages++;
+		T_OK(resp.items.n > 0 && resp.items.n <= want_per_page);
+		const struct br_container *items = resp.items.v;
+		for (size_t i = 0; i < resp.items.n; i++) {
+			char id[16];
+			snprintf(id, sizeof(id), "c%05zu", seen++);
+			if (strcmp(items[i].id, id) != 0)
+				T_FAIL_("page %d, item %zu: %s where %s was due", pages, i,
+				        items[i].id, id);
+			T_EQ_INT(items[i].labels.n, 1);
+		}
+		bool last = resp.next_page_token == NULL;
+		if (!last) {
+			T_OK(strlen(resp.next_page_token) <= BR_PAGE_TOKEN_MAX);
+			snprintf(token, sizeof(token), "%s", resp.next_page_token);
+		}
+		br_arena_free(a);
+		T_OK(pages <= SEEDED);
+		if (last)
+			break;
+	}
+	T_EQ_INT(seen, SEEDED);
+	return pages;
+}
+
+/* 10,000 records list completely over many pages, each once and in order, at any page size
+ * (the default, an odd one, the largest); the namespace's neighbours do not leak in. */
+static void
+test_list_pages(void)
+{
+	setup();
+	br_arena *a = br_arena_new();
+	struct br_container c;
+	const char *args[] = {"true"};
+
+	create("other", args, 1, &c, a); /* in the test's own namespace */
+	taskd_stop();
+	seed_containers();
+	taskd_start();
+	taskd_ready();
+	T_EQ_INT(list_all_pages(0, BR_PAGE_DEFAULT), SEEDED / BR_PAGE_DEFAULT);
+	T_EQ_INT(list_all_pages(333, 333), (SEEDED + 332) / 333);
+	T_EQ_INT(list_all_pages(BR_PAGE_MAX, BR_PAGE_MAX), SEEDED / BR_PAGE_MAX);
+	/* a page size past the largest is held to it */
+	T_EQ_INT(list_all_pages(100000, BR_PAGE_MAX), SEEDED / BR_PAGE_MAX);
+	br_err err = BR_ERR_INIT;
+	T_NOERR(simple("containers.delete", "other", false, a, &err), err);
+	taskd_stop();
+	br_arena_free(a);
+}
+
 /* ------------------------------------------------------------------ events */
 
 /* Every change a client can make emits its events once, in order, with its payload; a create
@@ -1650,6 +1767,7 @@ main(int argc, char **argv)
 	        T_CASE(test_stop_and_pause),
 	        T_CASE(test_restart_reconciles),
 	        T_CASE(test_leases_follow_records),
+	        T_CASE(test_list_pages),
 	        T_CASE(test_events_lifecycle),
 	        T_CASE(test_events_restart_and_auto_remove),
 	        T_CASE(test_events_delete_paths),
@@ -1662,6 +1780,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(ns, sizeof(ns), "t%d", (int)getpid());
+	snprintf(bulk_ns, sizeof(bulk_ns), "p%d", (int)getpid());
 	int rc = t_run(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
 	cleanup_all();
 	return rc;
