@@ -373,6 +373,12 @@ int ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v,
  */
 int ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
                  const struct br_schema *schema, void *req, const char **arg, const char *usage);
+/* As ctl_each_arg for `inspect NAME...`: each answer (unpacked into `resp` with `resp_schema`)
+ * is an object of one JSON array on stdout, whose members `gen` writes. */
+int ctl_inspect_each(struct ctl *ctl, int argc, char **argv, const char *method,
+                     const struct br_schema *schema, void *req, const char **arg, const char *usage,
+                     const struct br_schema *resp_schema, void *resp,
+                     void (*gen)(yajl_gen g, const void *resp));
 
 /* The exit code of `berth run` for a failed tasks.start, by its code alone: 127 for NOT_FOUND
  * (the command is not found in the container; the caller rules out that the container itself

@@ -342,55 +342,42 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	return ctl_print_list(ctl, &network_view, &resp.items, quiet, NULL);
 }
 
-static int
-cmd_inspect(struct ctl *ctl, int argc, char **argv)
+/* A network with its containers, as `network inspect` shows it. */
+static void
+network_inspect_json(yajl_gen g, const void *item)
 {
-	int rc = 0;
+	const struct br_network *n = item;
 
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs("Usage: berth network inspect NAME...\n\nPrint a JSON array with each "
-		      "network, its containers among them.\n",
-		      argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : 0;
-	}
-	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	yajl_gen g = br_json_gen_new();
+	network_json(g, n);
+	br_json_gen_kv_str(g, "conflist", n->conflist);
+	br_json_gen_str(g, "members");
 	yajl_gen_array_open(g);
-	for (int i = 1; i < argc; i++) {
-		struct br_network_name_req req = {.name = argv[i]};
-		struct br_network n;
-		br_err err = BR_ERR_INIT;
-		if (ctl_call(ctl, "networks.get", &br_network_name_req_schema, &req,
-		             &br_network_schema, &n, arena, 0, &err) < 0) {
-			br_err_wrap(&err, "network inspect %s", argv[i]);
-			rc = ctl_report(&err);
-			if (err.code == BR_UNAVAILABLE)
-				break;
-			continue;
-		}
+	for (size_t k = 0; k < n->members.n; k++) {
+		const struct br_network_member *m =
+		        (const struct br_network_member *)n->members.v + k;
 		yajl_gen_map_open(g);
-		network_json(g, &n);
-		br_json_gen_kv_str(g, "conflist", n.conflist);
-		br_json_gen_str(g, "members");
-		yajl_gen_array_open(g);
-		for (size_t k = 0; k < n.members.n; k++) {
-			const struct br_network_member *m =
-			        (const struct br_network_member *)n.members.v + k;
-			yajl_gen_map_open(g);
-			br_json_gen_kv_str(g, "namespace", m->ns);
-			br_json_gen_kv_str(g, "container_id", m->container_id);
-			br_json_gen_kv_str(g, "name", m->name);
-			br_json_gen_kv_str(g, "ifname", m->ifname);
-			br_json_gen_kv_str(g, "address", m->address);
-			br_json_gen_kv_str(g, "mac", m->mac);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
+		br_json_gen_kv_str(g, "namespace", m->ns);
+		br_json_gen_kv_str(g, "container_id", m->container_id);
+		br_json_gen_kv_str(g, "name", m->name);
+		br_json_gen_kv_str(g, "ifname", m->ifname);
+		br_json_gen_kv_str(g, "address", m->address);
+		br_json_gen_kv_str(g, "mac", m->mac);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
-	ctl_print_json(g);
-	return rc;
+}
+
+static int
+cmd_inspect(struct ctl *ctl, int argc, char **argv)
+{
+	struct br_network_name_req req = {0};
+	struct br_network n;
+
+	return ctl_inspect_each(ctl, argc, argv, "networks.get", &br_network_name_req_schema, &req,
+	                        &req.name,
+	                        "Usage: berth network inspect NAME...\n\nPrint a JSON array with "
+	                        "each network, its containers among them.\n",
+	                        &br_network_schema, &n, network_inspect_json);
 }
 
 static int

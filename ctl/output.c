@@ -331,26 +331,58 @@ ctl_print_list(const struct ctl *ctl, const struct ctl_list_view *v, const struc
 	return 0;
 }
 
-int
-ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
-             const struct br_schema *schema, void *req, const char **arg, const char *usage)
+/* ctl_each_arg and ctl_inspect_each: with `gen`, each answer goes into a JSON array. */
+static int
+each_arg(struct ctl *ctl, int argc, char **argv, const char *method, const struct br_schema *schema,
+         void *req, const char **arg, const char *usage, const struct br_schema *resp_schema,
+         void *resp, void (*gen)(yajl_gen g, const void *resp))
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_EXIT_USAGE : 0;
 	}
+	_cleanup_(br_arena_freep) br_arena *arena = gen ? br_arena_new() : NULL;
+	yajl_gen g = gen ? br_json_gen_new() : NULL;
 	int rc = 0;
+	if (g != NULL)
+		yajl_gen_array_open(g);
 	for (int i = 1; i < argc; i++) {
 		br_err err = BR_ERR_INIT;
 		*arg = argv[i];
-		if (ctl_call(ctl, method, schema, req, NULL, NULL, NULL, 0, &err) < 0) {
+		if (ctl_call(ctl, method, schema, req, resp_schema, resp, arena, 0, &err) < 0) {
 			rc = ctl_report(&err);
 			/* Nothing further would get through either. */
 			if (err.code == BR_UNAVAILABLE)
 				break;
 			continue;
 		}
-		printf("%s\n", argv[i]);
+		if (g == NULL) {
+			printf("%s\n", argv[i]);
+			continue;
+		}
+		yajl_gen_map_open(g);
+		gen(g, resp);
+		yajl_gen_map_close(g);
+	}
+	if (g != NULL) {
+		yajl_gen_array_close(g);
+		ctl_print_json(g);
 	}
 	return rc;
+}
+
+int
+ctl_each_arg(struct ctl *ctl, int argc, char **argv, const char *method,
+             const struct br_schema *schema, void *req, const char **arg, const char *usage)
+{
+	return each_arg(ctl, argc, argv, method, schema, req, arg, usage, NULL, NULL, NULL);
+}
+
+int
+ctl_inspect_each(struct ctl *ctl, int argc, char **argv, const char *method,
+                 const struct br_schema *schema, void *req, const char **arg, const char *usage,
+                 const struct br_schema *resp_schema, void *resp,
+                 void (*gen)(yajl_gen g, const void *resp))
+{
+	return each_arg(ctl, argc, argv, method, schema, req, arg, usage, resp_schema, resp, gen);
 }

@@ -140,35 +140,14 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 static int
 cmd_inspect(struct ctl *ctl, int argc, char **argv)
 {
-	int rc = 0;
+	struct br_volume_name_req req = {0};
+	struct br_volume v;
 
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs("Usage: berth volume inspect NAME...\n\nPrint a JSON array with each "
-		      "volume.\n",
-		      argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : 0;
-	}
-	_cleanup_(br_arena_freep) br_arena *arena = br_arena_new();
-	yajl_gen g = br_json_gen_new();
-	yajl_gen_array_open(g);
-	for (int i = 1; i < argc; i++) {
-		struct br_volume_name_req req = {.name = argv[i]};
-		struct br_volume v;
-		br_err err = BR_ERR_INIT;
-		if (ctl_call(ctl, "volumes.get", &br_volume_name_req_schema, &req,
-		             &br_volume_schema, &v, arena, 0, &err) < 0) {
-			rc = ctl_report(&err);
-			if (err.code == BR_UNAVAILABLE)
-				break;
-			continue;
-		}
-		yajl_gen_map_open(g);
-		volume_json(g, &v);
-		yajl_gen_map_close(g);
-	}
-	yajl_gen_array_close(g);
-	ctl_print_json(g);
-	return rc;
+	return ctl_inspect_each(ctl, argc, argv, "volumes.get", &br_volume_name_req_schema, &req,
+	                        &req.name,
+	                        "Usage: berth volume inspect NAME...\n\nPrint a JSON array with "
+	                        "each volume.\n",
+	                        &br_volume_schema, &v, volume_json);
 }
 
 static int

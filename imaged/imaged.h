@@ -253,9 +253,6 @@ const char *imaged_item_state_name(enum imaged_item_state state);
 /* True once jobs.cancel (or a stop) asked the job to end. Any thread. */
 bool imaged_job_canceled(const struct imaged_job *job);
 
-/* A random id of IMAGED_JOB_ID_LEN hex characters. Any thread. */
-void imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1]);
-
 /* jobs.get / jobs.wait / jobs.cancel handlers. Loop thread. A jobs.wait that waits holds one
  * libuv timer: until its interval_ms ends, then (armed for the first change after its
  * since_version, announced by the job's threads as above) until its timeout_ms; jobs.c

@@ -169,7 +169,7 @@ read_layer(struct imaged_job *job, struct archive *a, struct docker_blob *b, br_
 	la_ssize_t n;
 	int rc = 0;
 
-	imaged_random_id(id);
+	br_random_hex(id, IMAGED_JOB_ID_LEN / 2);
 	snprintf(ref, sizeof(ref), "archive-%s", id);
 	while ((n = archive_read_data(a, buf, BR_CHUNK_MAX)) > 0) {
 		if (imaged_job_canceled(job)) {

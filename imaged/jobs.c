@@ -29,6 +29,7 @@
 #include <sys/random.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -77,21 +78,6 @@ struct outcome {
 	br_err err;
 	char *result;
 };
-
-void
-imaged_random_id(char out[IMAGED_JOB_ID_LEN + 1])
-{
-	unsigned char b[IMAGED_JOB_ID_LEN / 2];
-	size_t got = 0;
-
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
 
 /* ------------------------------------------------------------------ job threads' side */
 
@@ -643,7 +629,7 @@ job_new(struct imaged_service *svc, const char *ns, const char *kind, void *arg,
 	}
 	struct imaged_job *job = xnew(struct imaged_job);
 	job->svc = svc;
-	imaged_random_id(job->id);
+	br_random_hex(job->id, IMAGED_JOB_ID_LEN / 2);
 	job->ns = xstrdup(ns);
 	job->kind = kind;
 	job->arg = arg;

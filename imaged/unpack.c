@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/proto/content.h"
 #include "common/proto/snapshots.h"
 #include "common/xalloc.h"
@@ -248,7 +249,7 @@ prepare(struct layer *l)
 	struct unpack *u = l->task.u;
 	char rnd[IMAGED_JOB_ID_LEN + 1];
 
-	imaged_random_id(rnd);
+	br_random_hex(rnd, IMAGED_JOB_ID_LEN / 2);
 	l->extract = xasprintf(IMAGED_EXTRACT_PREFIX "%s-%s", rnd, l->chain_id);
 	struct br_snap_prepare_req req = {.key = l->extract,
 	                                  .parent = u->stacked ? NULL : l->parent};
@@ -668,7 +669,7 @@ start_commit(struct layer *l)
 		commit(l);
 		return;
 	}
-	imaged_random_id(rnd);
+	br_random_hex(rnd, IMAGED_JOB_ID_LEN / 2);
 	l->view = xasprintf(IMAGED_EXTRACT_PREFIX "%s-parents", rnd);
 	struct br_snap_prepare_req req = {.key = l->view, .parent = l->parent};
 	call_snapshots(u, "snapshots.view", &br_snap_prepare_req_schema, &req,

@@ -10,12 +10,12 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/config.h"
 #include "common/db.h"
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/ipv4.h"
 #include "common/log.h"
@@ -31,21 +31,6 @@ reserved_name(const char *name)
 {
 	return strcmp(name, "none") == 0 || strcmp(name, "host") == 0 ||
 	       strcmp(name, "bridge") == 0;
-}
-
-static void
-random_id(char out[65])
-{
-	unsigned char b[32];
-	size_t got = 0;
-
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 /* host-local keeps a network's reservations in <dataDir>/<network name>/. */
@@ -221,7 +206,7 @@ create_network(struct netd_service *svc, const struct br_network_create_req *req
 	} else if (!req->internal) {
 		gw = subnet.addr + 1;
 	}
-	random_id(id);
+	br_random_hex(id, 32);
 	n.name = req->name;
 	n.id = br_arena_strdup(arena, id);
 	n.driver = "bridge";

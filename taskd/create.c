@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/spawn.h"
 #include "common/db.h"
 #include "common/fsutil.h"
@@ -353,23 +354,6 @@ out:
 	free(j);
 }
 
-void
-taskd_random_id(char out[33])
-{
-	unsigned char raw[16];
-	static const char hex[] = "0123456789abcdef";
-
-	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
-		for (size_t i = 0; i < sizeof(raw); i++)
-			raw[i] = (unsigned char)(br_now_ms() >> (i % 8));
-	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
-}
-
 /* The request's volume mounts: each volume is made when missing (as `docker run -v NAME:/p`
  * does) and recorded as used by the container; j->run gets the mounts with the volumes' host
  * directories as sources. Loop thread. */
@@ -499,7 +483,7 @@ taskd_containers_create(br_call *call, void *data)
 	}
 	if (id == NULL || id[0] == '\0') {
 		do
-			taskd_random_id(generated);
+			br_random_hex(generated, 16);
 		while (taskd_find(t, ns, generated) != NULL || taskd_find_name(t, ns, generated));
 		id = generated;
 	}

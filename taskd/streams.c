@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/proto/shim.h"
@@ -177,7 +178,7 @@ stream_work(uv_work_t *w)
 		_cleanup_close_ int rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		const char *id = j->ex.exec_id;
 		if (id == NULL || id[0] == '\0') {
-			taskd_random_id(exec_id);
+			br_random_hex(exec_id, 16);
 			id = exec_id;
 		}
 		_cleanup_free_ char *name = xasprintf("exec-%s.json", id);

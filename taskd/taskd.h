@@ -167,8 +167,6 @@ int taskd_volumes_attach(struct taskd *t, const char *ns, const char *container_
 int taskd_volumes_usage(struct taskd *t, const char *ns, int64_t *ret_count, br_err *err);
 /* Start-up repair (reconcile.c, before the loop runs): volume directories without a row. */
 void taskd_volumes_reconcile(struct taskd *t);
-/* 32 random hex digits (create.c). */
-void taskd_random_id(char out[33]);
 
 /* ---- service.c ---- */
 

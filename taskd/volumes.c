@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/db.h"
 #include "common/events.h"
 #include "common/fsutil.h"
@@ -216,7 +217,7 @@ taskd_volumes_create(br_call *call, void *data)
 
 	if (name == NULL || name[0] == '\0') {
 		/* docker names an anonymous volume with 64 hex digits; 32 are as unique. */
-		taskd_random_id(generated);
+		br_random_hex(generated, 16);
 		name = generated;
 	}
 	if (!taskd_volume_name_ok(name)) {
@@ -352,7 +353,7 @@ taskd_volumes_delete(br_call *call, void *data)
 	}
 	_cleanup_free_ char *dir = volume_dir(t, ns, req->name);
 	char suffix[33];
-	taskd_random_id(suffix);
+	br_random_hex(suffix, 16);
 	char *aside = xasprintf("%s/volumes/%s/.deleting-%s", t->data_dir, ns, suffix);
 	if (rename(dir, aside) < 0 && errno != ENOENT) {
 		br_err_errno(&err, BR_INTERNAL, errno, "delete volume \"%s\": rename %s", req->name,

@@ -1477,7 +1477,7 @@ test_network_cmds(void)
 
 	run_cli(&r, "network", "inspect", "frontend", "ghost");
 	T_EQ_INT(r.rc, 3);
-	T_EQ_STR(r.err, "berth: network inspect ghost: network \"ghost\": not found\n");
+	T_EQ_STR(r.err, "berth: network \"ghost\": not found\n");
 	T_CONTAINS(r.out, "[{\"name\":\"frontend\",");
 	T_CONTAINS(r.out, "\"conflist\":\"/etc/cni/net.d/frontend.conflist\",\"members\":[{"
 	                  "\"namespace\":\"default\",\"container_id\":\"web\",\"name\":\"www\","

@@ -144,4 +144,20 @@ test_validate(void)
 	T_OK(strlen(err.msg) < 200);
 }
 
-T_MAIN(T_CASE(test_vectors), T_CASE(test_streaming), T_CASE(test_fd), T_CASE(test_validate))
+static void
+test_random_hex(void)
+{
+	char a[2 * 100 + 1], b[2 * 100 + 1];
+
+	memset(a, 'x', sizeof(a));
+	br_random_hex(a, 100); /* more than one draw's worth */
+	br_random_hex(b, 100);
+	T_EQ_INT(strlen(a), 200);
+	T_EQ_INT(strspn(a, "0123456789abcdef"), 200);
+	T_OK(strcmp(a, b) != 0);
+	br_random_hex(a, 0);
+	T_EQ_STR(a, "");
+}
+
+T_MAIN(T_CASE(test_vectors), T_CASE(test_streaming), T_CASE(test_fd), T_CASE(test_validate),
+       T_CASE(test_random_hex))
