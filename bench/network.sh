@@ -55,9 +55,9 @@ it_setup
 # Names and ranges of this run, so that runs side by side do not meet.
 read -r OA OP <<<"$(unused_10_octets 2 | tr '\n' ' ')"
 [ -n "$OP" ] || { echo "# no free 10.X.0.0/16 for the networks" >&2; exit 1; }
-IT_CONFIG="\"netd\": {\"network\": \"bb$$\", \"default_bridge\": \"bb${$}d\",
+IT_NETD="\"network\": \"bb$$\", \"default_bridge\": \"bb${$}d\",
   \"default_subnet\": \"10.$OA.0.0/16\", \"subnet_pool\": \"10.$OP.0.0/16\",
-  \"bridge_prefix\": \"bb${$}x\", \"cni_conf_dir\": \"$T/cni\"}"
+  \"bridge_prefix\": \"bb${$}x\""
 suite_start || exit 1
 podman_start || exit 1
 
