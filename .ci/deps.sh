@@ -7,7 +7,7 @@ pkgs=(
 	build-essential pkg-config clang clang-format
 	libnng-dev libmsgpack-dev libuv1-dev libcurl4-openssl-dev libssl-dev libarchive-dev
 	libyajl-dev libsqlite3-dev sqlite3
-	runc crun containernetworking-plugins iproute2 util-linux procps
+	runc crun containernetworking-plugins iptables iproute2 util-linux procps
 	busybox-static docker-registry skopeo attr zstd jq curl systemd openssl
 	python3 # builds hostile archives (test/integration/test_archives.sh)
 	prometheus # promtool checks what GET /metrics serves (test/integration/test_metrics.sh)
