@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -214,26 +213,4 @@ br_digest_fd(int fd, char out[BR_DIGEST_BUF], br_err *err)
 	br_sha256_free(h);
 	free(buf);
 	return 0;
-}
-
-void
-br_random_hex(char *out, size_t n_bytes)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[64];
-
-	while (n_bytes > 0) {
-		size_t n = n_bytes < sizeof(b) ? n_bytes : sizeof(b), got = 0;
-		while (got < n) {
-			ssize_t r = getrandom(b + got, n - got, 0);
-			if (r > 0)
-				got += (size_t)r;
-		}
-		for (size_t i = 0; i < n; i++) {
-			*out++ = hex[b[i] >> 4];
-			*out++ = hex[b[i] & 15];
-		}
-		n_bytes -= n;
-	}
-	*out = '\0';
 }

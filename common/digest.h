@@ -20,10 +20,6 @@
 int br_digest_validate(const char *digest, br_err *err);
 bool br_digest_valid(const char *digest);
 
-/* `n_bytes` random bytes (getrandom) as 2 * n_bytes lowercase hex digits and a NUL in `out`:
- * ids of jobs, containers, networks. */
-void br_random_hex(char *out, size_t n_bytes);
-
 /* The hex part of a valid digest. */
 const char *br_digest_hex(const char *digest);
 

@@ -17,6 +17,7 @@
 
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/random.h"
 #include "common/json.h"
 #include "common/proto/content.h"
 #include "common/xalloc.h"

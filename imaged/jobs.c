@@ -30,6 +30,7 @@
 
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/random.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/xalloc.h"

@@ -39,6 +39,7 @@
 
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/random.h"
 #include "common/proto/content.h"
 #include "common/proto/snapshots.h"
 #include "common/xalloc.h"

@@ -15,7 +15,7 @@
 #include "common/cleanup.h"
 #include "common/config.h"
 #include "common/db.h"
-#include "common/digest.h"
+#include "common/random.h"
 #include "common/fsutil.h"
 #include "common/ipv4.h"
 #include "common/log.h"

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/digest.h"
+#include "common/random.h"
 #include "common/spawn.h"
 #include "common/db.h"
 #include "common/fsutil.h"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/digest.h"
+#include "common/random.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/proto/shim.h"

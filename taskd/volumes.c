@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
-#include "common/digest.h"
+#include "common/random.h"
 #include "common/db.h"
 #include "common/events.h"
 #include "common/fsutil.h"

@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/random.h"
 #include "common/xalloc.h"
 #include "test/unit/t.h"
 
