@@ -1029,23 +1029,38 @@ netd_cni_sweep_masquerade(const char *container_id, br_err *err)
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	for (int i = n - 1; i >= 0; i--) {
-		char num[16];
-		snprintf(num, sizeof(num), "%d", positions[i]);
-		const char *del[] = {"iptables", "-w", "-t", "nat", "-D", "POSTROUTING", num, NULL};
-		if (iptables_run(del, NULL, err) < 0)
-			return -1;
-	}
+	if (n == 0)
+		return 0;
+	/* One iptables-restore for all of it: rules by position, last first, then the chains
+	 * that are the container's own. */
+	size_t cap = 64 + (size_t)n * 200, len = 0;
+	_cleanup_free_ char *script = xmalloc(cap);
+	len += (size_t)snprintf(script + len, cap - len, "*nat\n");
+	for (int i = n - 1; i >= 0; i--)
+		len += (size_t)snprintf(script + len, cap - len, "-D POSTROUTING %d\n",
+		                        positions[i]);
 	for (int i = 0; i < n; i++) {
-		/* only the container's own chain, not a shared one */
 		if (strncmp(chains[i], "CNI-", 4) != 0 || strchr(chains[i], ' ') != NULL ||
 		    strncmp(chains[i], "CNI-HOSTPORT", 12) == 0)
 			continue;
-		const char *flush[] = {"iptables", "-w", "-t", "nat", "-F", chains[i], NULL};
-		const char *drop[] = {"iptables", "-w", "-t", "nat", "-X", chains[i], NULL};
-		br_err ignored = BR_ERR_INIT;
-		if (iptables_run(flush, NULL, &ignored) == 0)
-			iptables_run(drop, NULL, &ignored);
+		len += (size_t)snprintf(script + len, cap - len, "-F %s\n-X %s\n", chains[i],
+		                        chains[i]);
 	}
+	len += (size_t)snprintf(script + len, cap - len, "COMMIT\n");
+	_cleanup_close_ int in = config_fd(script, len, err);
+	if (in < 0)
+		return -1;
+	const char *restore[] = {"iptables-restore", "-w", "--noflush", NULL};
+	struct br_spawn sp = {
+	        .argv = restore, .search = true, .std = {in, BR_SPAWN_NULL, BR_SPAWN_NULL}};
+	pid_t pid;
+	int status = 0;
+	if (br_spawn_start(&sp, &pid, err) < 0 || br_spawn_wait(pid, &status, err) < 0)
+		return -1;
+	if (br_spawn_exit_code(status) != 0)
+		return br_err_set(err, BR_INTERNAL,
+		                  "iptables-restore of the masquerade rules of container \"%s\": "
+		                  "exit status %d",
+		                  container_id, br_spawn_exit_code(status));
 	return n;
 }

@@ -173,10 +173,19 @@ job_work(uv_work_t *w)
 		}
 		break;
 	case JOB_DETACH:
-		job->rc = del_endpoints(job, netns);
-		if (job->rc == 0)
-			job->rc = job->driver->detach(job->svc->state_dir, job->ns, job->id,
-			                              &job->err);
+		/* The namespace goes first: its container is gone, so the kernel takes the
+		 * interfaces with it, in the background, and the plugins' DEL (given no
+		 * namespace, as the spec allows) only releases what lives outside it: the
+		 * address, the ports, the firewall rules. The bridge plugin then leaves the
+		 * masquerade rules, which it finds by the interface's address; they are removed
+		 * by the container's id. Deleting the veth in the plugin instead costs the
+		 * kernel's wait for it (60 ms a container). */
+		job->rc = job->driver->detach(job->svc->state_dir, job->ns, job->id, &job->err);
+		if (job->rc == 0 && job->n_eps > 0) {
+			job->rc = del_endpoints(job, "");
+			if (job->rc == 0 && netd_cni_sweep_masquerade(job->id, &job->err) < 0)
+				job->rc = -1;
+		}
 		break;
 	case JOB_CONNECT:
 		job->rc = add_endpoints(job, netns);
