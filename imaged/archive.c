@@ -51,7 +51,9 @@ imaged_archive_index_json(const struct imaged_index_entry *entries, size_t n, si
 	}
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
-	return br_json_gen_take(g, ret_len);
+	char *text = br_json_gen_take(g, ret_len);
+	yajl_gen_free(g);
+	return text;
 }
 
 static void
@@ -79,7 +81,9 @@ imaged_archive_docker_manifest_json(const struct imaged_docker_image *images, si
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
-	return br_json_gen_take(g, ret_len);
+	char *text = br_json_gen_take(g, ret_len);
+	yajl_gen_free(g);
+	return text;
 }
 
 /* "name" of "name:tag" (the tag is after the last ':' that follows the last '/'). */
@@ -120,7 +124,9 @@ imaged_archive_repositories_json(const char *const *tags, const char *const *ids
 	}
 	yajl_gen_map_close(g);
 	free(done);
-	return br_json_gen_take(g, ret_len);
+	char *text = br_json_gen_take(g, ret_len);
+	yajl_gen_free(g);
+	return text;
 }
 
 /* `path` relative and canonical; a ".." goes up a directory when `up`, else it is refused. NULL

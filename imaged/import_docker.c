@@ -272,7 +272,9 @@ manifest_json(const struct docker_blob *config, struct docker_blob *const *layer
 	}
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
-	return br_json_gen_take(g, ret_len);
+	char *text = br_json_gen_take(g, ret_len);
+	yajl_gen_free(g);
+	return text;
 }
 
 /* Image `im` of the archive, its blobs read: the manifest written, the image imported under
