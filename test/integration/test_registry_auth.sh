@@ -138,6 +138,7 @@ write_config() {
 	  "state": "$T/state",
 	  "log": {"level": "debug"},
 	  "imaged": {"registries": [{"host": "$A", "ca_file": "$T/pki/ca.pem"}$IT_REGISTRIES]},
+	  "netd": {"network": "none", "cni_conf_dir": "$T/cni"},
 	  "gatewayd": {"group": "nogroup"}
 	}
 	EOF
