@@ -885,8 +885,10 @@ test_import_failures_leave_nothing(void)
 	        {"up/tmp/pwned", "pwned", NULL},
 	}};
 
-	/* Short job leases: what a failed job wrote goes soon after it. */
-	setup_with(&env, "{\"platform\": \"linux/amd64\", \"job_lease_ttl_ms\": 3000}");
+	/* Short job leases: what a failed job wrote goes soon after it. Long enough, though,
+	 * to outlast the failing imports on a loaded machine: the check below needs the first
+	 * one's lease still held. */
+	setup_with(&env, "{\"platform\": \"linux/amd64\", \"job_lease_ttl_ms\": 8000}");
 	const struct layer_spec l1[] = {base_layer, evil};
 	struct layout_opts o = {.layers = l1, .n_layers = 2};
 	make_layout(&o, &layout);
@@ -943,7 +945,7 @@ test_import_failures_leave_nothing(void)
 	collect(&env);
 	T_OK(count_snapshots(&env, NULL, "berth.layer.") > 0);
 	size_t before = count_blobs(&env);
-	usleep(3500 * 1000);
+	usleep(8500 * 1000);
 	collect(&env);
 	T_EQ_INT(count_snapshots(&env, NULL, "berth.layer."), 0);
 	/* only the four uploaded archives are left, each held by its upload lease */
