@@ -480,7 +480,7 @@ plugin_config(const struct list *l, size_t i, yajl_val prev, const struct netd_c
 		br_json_gen_str(g, "portMappings");
 		yajl_gen_array_open(g);
 		for (size_t k = 0; k < c->n_ports; k++) {
-			const struct netd_cni_port *port = &c->ports[k];
+			const struct br_net_port *port = &c->ports[k];
 			yajl_gen_map_open(g);
 			br_json_gen_kv_int(g, "hostPort", port->host_port);
 			br_json_gen_kv_int(g, "containerPort", port->container_port);
@@ -1063,4 +1063,38 @@ netd_cni_sweep_masquerade(const char *container_id, br_err *err)
 		                  "exit status %d",
 		                  container_id, br_spawn_exit_code(status));
 	return n;
+}
+
+/* The firewall plugin's isolation of a bridge (ingressPolicy "same-bridge") is two rules per
+ * bridge that its DEL leaves, since other containers may still be on the bridge: they go with
+ * the network. Absent rules are fine. */
+void
+netd_cni_remove_isolation(const char *bridge)
+{
+	static const char comment[] = "CNI firewall plugin rules (ingressPolicy: same-bridge)";
+	const char *stage1[] = {"iptables",
+	                        "-w",
+	                        "-D",
+	                        "CNI-ISOLATION-STAGE-1",
+	                        "-i",
+	                        bridge,
+	                        "!",
+	                        "-o",
+	                        bridge,
+	                        "-m",
+	                        "comment",
+	                        "--comment",
+	                        comment,
+	                        "-j",
+	                        "CNI-ISOLATION-STAGE-2",
+	                        NULL};
+	const char *stage2[] = {"iptables",  "-w",    "-D", "CNI-ISOLATION-STAGE-2",
+	                        "-o",        bridge,  "-m", "comment",
+	                        "--comment", comment, "-j", "DROP",
+	                        NULL};
+	int status;
+	br_err ignored = BR_ERR_INIT;
+
+	br_spawn_run(stage1, true, 0, 0, NULL, NULL, &status, &ignored);
+	br_spawn_run(stage2, true, 0, 0, NULL, NULL, &status, &ignored);
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/proto/networks.h"
 
 #define NETD_CNI_VERSION "1.0.0"
 
@@ -53,13 +54,6 @@ int netd_cni_read_conflist(const char *conf_dir, const char *name, char **ret, b
 /* Remove it; absent is fine. */
 int netd_cni_remove_conflist(const char *conf_dir, const char *name, br_err *err);
 
-struct netd_cni_port {
-	const char *host_ip; /* "" : every address */
-	uint32_t host_port;
-	uint32_t container_port;
-	const char *protocol; /* "tcp" | "udp" */
-};
-
 /* One operation on one container's interface. */
 struct netd_cni_call {
 	const char *bin_dir;      /* CNI_PATH */
@@ -68,9 +62,9 @@ struct netd_cni_call {
 	const char *netns;        /* CNI_NETNS: a path */
 	const char *ifname;       /* CNI_IFNAME */
 	const char *cni_args;     /* CNI_ARGS ("K=V;K=V"), NULL: "IgnoreUnknown=1" */
-	const struct netd_cni_port *ports; /* runtimeConfig.portMappings (plugins with the
-	                                    * portMappings capability): the same for ADD,
-	                                    * CHECK and DEL */
+	const struct br_net_port *ports; /* runtimeConfig.portMappings (plugins with the
+	                                  * portMappings capability): the same for ADD,
+	                                  * CHECK and DEL */
 	size_t n_ports;
 	int timeout_ms; /* per plugin; 0: 30 s */
 };
@@ -103,6 +97,11 @@ int netd_cni_del(const struct netd_cni_call *c, const char *prev_result, br_err 
  * the bridge plugin's DEL leaves when the interface was gone before it. The number removed, or
  * -1. */
 int netd_cni_sweep_masquerade(const char *container_id, br_err *err);
+
+/* Remove the firewall plugin's isolation rules of `bridge` (ingressPolicy "same-bridge"), which
+ * its DEL leaves while other containers may be on the bridge: when the bridge goes. Absent
+ * rules are fine. */
+void netd_cni_remove_isolation(const char *bridge);
 
 /* Parse a plugin's result (untrusted text; fuzzed) into `ret` for interface `ifname`
  * (address of the first IPv4 ip entry whose interface index names `ifname`, or the first

@@ -58,6 +58,9 @@ char *netd_hosts_render(const char *names, const char *const *own, size_t n_own,
  * replaces the nameservers; otherwise loopback nameservers are dropped (unless keep_loopback:
  * host mode) and Google's public ones stand in when none is left. Heap. Pure. */
 char *netd_resolv_render(const char *host_text, const struct br_strlist *dns, bool keep_loopback);
+/* <dir>/resolv.conf from the host's /etc/resolv.conf as netd_resolv_render makes it. Blocking
+ * (any thread). */
+int netd_resolv_write(const char *dir, const struct br_strlist *dns, bool host_mode, br_err *err);
 /* Write `text` over <dir>/<name> in place (the file keeps its inode: a bind mount holds it);
  * a missing file is made. */
 int netd_file_rewrite(const char *dir, const char *name, const char *text, br_err *err);
@@ -115,6 +118,16 @@ int netd_store_endpoint_delete(sqlite3 *db, const char *ns, const char *id, cons
 int netd_store_endpoints(sqlite3 *db, const char *ns, const char *id, const char *network,
                          const char *state, br_arena *arena, struct netd_endpoint **ret,
                          size_t *ret_n, br_err *err);
+/* A container's interface on a network with what its peers' hosts files need of it. */
+struct netd_member {
+	const char *ns, *id, *network, *ifname, *address, *mac;
+	const char *name, *hostname, *hosts_path;
+	struct br_strlist add_hosts;
+};
+/* Every ready interface (of `network`, when not NULL) with its attachment's names, in one
+ * query, ordered by namespace, id and ifname. Strings in `arena`. */
+int netd_store_members(sqlite3 *db, const char *network, br_arena *arena, struct netd_member **ret,
+                       size_t *ret_n, br_err *err);
 /* The ports an attachment publishes through `network` (NULL: any), into `ret` (struct
  * br_net_port in `arena`). */
 int netd_store_ports(sqlite3 *db, const char *ns, const char *id, const char *network,
@@ -160,8 +173,9 @@ void netd_networks_handle_get(br_call *call, void *data);
 void netd_networks_handle_list(br_call *call, void *data);
 void netd_networks_handle_remove(br_call *call, void *data);
 
-/* Rewrite, in place, the hosts files of every container on `network` (NULL: of the
- * attachment ns/id only). Loop thread (small files on the state tmpfs). */
+/* Rewrite, in place, the hosts files of every container on `network` and of the attachment
+ * ns/id (either may be NULL), from one read of the records (files.c). Loop thread (small files
+ * on the state tmpfs). */
 void netd_refresh_hosts(struct netd_service *svc, const char *network, const char *ns,
                         const char *id);
 

@@ -34,25 +34,21 @@ reserved_name(const char *name)
 }
 
 /* host-local keeps a network's reservations in <dataDir>/<network name>/. */
-static void
-cni_net_of(struct netd_service *svc, const struct br_network *n, char **ipam,
-           struct netd_cni_net *ret)
+static struct netd_cni_net
+cni_net_of(const struct netd_service *svc, const struct br_network *n)
 {
-	*ipam = xstrdup(svc->ipam_dir);
-	*ret = (struct netd_cni_net){.name = n->name,
+	return (struct netd_cni_net){.name = n->name,
 	                             .bridge = n->bridge,
 	                             .subnet = n->subnet,
 	                             .gateway = n->gateway,
 	                             .internal = n->internal,
-	                             .ipam_dir = *ipam};
+	                             .ipam_dir = svc->ipam_dir};
 }
 
 char *
 netd_network_conflist(struct netd_service *svc, const struct br_network *n, br_err *err)
 {
-	_cleanup_free_ char *ipam = NULL;
 	_cleanup_free_ char *path = NULL;
-	struct netd_cni_net net;
 	char *text = NULL;
 	br_err missing = BR_ERR_INIT;
 
@@ -62,55 +58,64 @@ netd_network_conflist(struct netd_service *svc, const struct br_network *n, br_e
 		*err = missing;
 		return NULL;
 	}
-	cni_net_of(svc, n, &ipam, &net);
+	struct netd_cni_net net = cni_net_of(svc, n);
 	if (netd_cni_write_conflist(svc->cfg->netd.cni_conf_dir, &net, &path, err) < 0)
 		return NULL;
 	return netd_cni_conflist(&net);
 }
 
-/* What `subnet` must not overlap: every network's subnet and every route of the host that does
- * not go through one of those networks' bridges (or through `bridge`, ours). */
+/* What a new network's subnet must not overlap: every network's subnet, and every route of the
+ * host that does not go through one of those networks' bridges or through `bridge`, the new
+ * one's. Read once per create. */
+struct taken {
+	struct br_objlist nets; /* struct br_network */
+	struct br_ipv4_route *routes;
+	size_t n_routes;
+	const char *bridge;
+};
+
 static int
-check_overlap(struct netd_service *svc, const struct br_ipv4_net *subnet, const char *bridge,
-              br_arena *arena, br_err *err)
+taken_load(struct netd_service *svc, br_arena *arena, struct taken *ret, br_err *err)
 {
-	struct br_objlist nets;
-	_cleanup_free_ struct br_ipv4_route *routes = NULL;
-	size_t n_routes = 0;
+	memset(ret, 0, sizeof(*ret));
+	if (netd_store_networks(svc->db, arena, &ret->nets, err) < 0 ||
+	    br_ipv4_host_routes(&ret->routes, &ret->n_routes, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+check_overlap(const struct taken *t, const struct br_ipv4_net *subnet, br_err *err)
+{
+	const struct br_network *nets = t->nets.v;
 	char a[BR_IPV4_TEXT_MAX], b[BR_IPV4_TEXT_MAX];
 
-	if (netd_store_networks(svc->db, arena, &nets, err) < 0)
-		return -1;
-	for (size_t i = 0; i < nets.n; i++) {
-		const struct br_network *o = (const struct br_network *)nets.v + i;
+	for (size_t i = 0; i < t->nets.n; i++) {
 		struct br_ipv4_net on;
 		br_err ignored = BR_ERR_INIT;
-		if (br_ipv4_parse_net(o->subnet, "subnet", &on, &ignored) == 0 &&
+		if (br_ipv4_parse_net(nets[i].subnet, "subnet", &on, &ignored) == 0 &&
 		    br_ipv4_overlap(subnet, &on))
 			return br_err_set(err, BR_ALREADY_EXISTS,
 			                  "subnet %s overlaps network \"%s\" (%s)",
-			                  br_ipv4_net_str(subnet, a), o->name, o->subnet);
+			                  br_ipv4_net_str(subnet, a), nets[i].name, nets[i].subnet);
 	}
-	if (br_ipv4_host_routes(&routes, &n_routes, err) < 0)
-		return -1;
-	for (size_t i = 0; i < n_routes; i++) {
-		bool ours = strcmp(routes[i].dev, bridge) == 0;
-		for (size_t j = 0; j < nets.n && !ours; j++)
-			ours = strcmp(routes[i].dev,
-			              ((const struct br_network *)nets.v)[j].bridge) == 0;
-		if (!ours && br_ipv4_overlap(subnet, &routes[i].dst))
+	for (size_t i = 0; i < t->n_routes; i++) {
+		const struct br_ipv4_route *r = &t->routes[i];
+		bool ours = strcmp(r->dev, t->bridge) == 0;
+		for (size_t j = 0; j < t->nets.n && !ours; j++)
+			ours = strcmp(r->dev, nets[j].bridge) == 0;
+		if (!ours && br_ipv4_overlap(subnet, &r->dst))
 			return br_err_set(err, BR_ALREADY_EXISTS,
 			                  "subnet %s overlaps the host's route to %s (device %s)",
-			                  br_ipv4_net_str(subnet, a),
-			                  br_ipv4_net_str(&routes[i].dst, b), routes[i].dev);
+			                  br_ipv4_net_str(subnet, a), br_ipv4_net_str(&r->dst, b),
+			                  r->dev);
 	}
 	return 0;
 }
 
 /* The first /24 of the pool that overlaps nothing. */
 static int
-pick_subnet(struct netd_service *svc, const char *bridge, br_arena *arena, struct br_ipv4_net *ret,
-            br_err *err)
+pick_subnet(struct netd_service *svc, const struct taken *t, struct br_ipv4_net *ret, br_err *err)
 {
 	struct br_ipv4_net pool;
 
@@ -119,15 +124,10 @@ pick_subnet(struct netd_service *svc, const char *bridge, br_arena *arena, struc
 	for (uint64_t i = 0; i < (1ull << (24 - pool.prefix)); i++) {
 		struct br_ipv4_net n = {pool.addr + (uint32_t)(i << 8), 24};
 		br_err busy = BR_ERR_INIT;
-		if (check_overlap(svc, &n, bridge, arena, &busy) == 0)
+		if (check_overlap(t, &n, &busy) == 0) {
 			*ret = n;
-		else if (busy.code == BR_ALREADY_EXISTS)
-			continue;
-		else {
-			*err = busy;
-			return -1;
+			return 0;
 		}
-		return 0;
 	}
 	return br_err_set(err, BR_RESOURCE_EXHAUSTED,
 	                  "no /24 of netd.subnet_pool %s is free: give --subnet",
@@ -136,23 +136,49 @@ pick_subnet(struct netd_service *svc, const char *bridge, br_arena *arena, struc
 
 /* The lowest `<prefix><N>` (N >= 1) that no network uses and no device of the host has. */
 static char *
-pick_bridge(struct netd_service *svc, br_arena *arena, br_err *err)
+pick_bridge(struct netd_service *svc, const struct taken *t, br_arena *arena, br_err *err)
 {
-	struct br_objlist nets;
+	const struct br_network *nets = t->nets.v;
 
-	if (netd_store_networks(svc->db, arena, &nets, err) < 0)
-		return NULL;
 	for (int i = 1; i < 1000; i++) {
 		char *name = br_arena_printf(arena, "%s%d", svc->cfg->netd.bridge_prefix, i);
 		bool used = if_nametoindex(name) != 0;
-		for (size_t j = 0; j < nets.n && !used; j++)
-			used = strcmp(((const struct br_network *)nets.v)[j].bridge, name) == 0;
+		for (size_t j = 0; j < t->nets.n && !used; j++)
+			used = strcmp(nets[j].bridge, name) == 0;
 		if (!used)
 			return name;
 	}
 	br_err_set(err, BR_RESOURCE_EXHAUSTED, "no free bridge name %s<N>",
 	           svc->cfg->netd.bridge_prefix);
 	return NULL;
+}
+
+/* The new network's subnet (`want`, or the pool's first free /24) and, unless given, its
+ * bridge. */
+static int
+choose_subnet(struct netd_service *svc, const char *want, const char **bridge, br_arena *arena,
+              struct br_ipv4_net *ret, br_err *err)
+{
+	struct taken t;
+	int rc = -1;
+
+	if (taken_load(svc, arena, &t, err) < 0)
+		goto out;
+	if (*bridge == NULL && (*bridge = pick_bridge(svc, &t, arena, err)) == NULL)
+		goto out;
+	t.bridge = *bridge;
+	if (want == NULL || want[0] == '\0') {
+		rc = pick_subnet(svc, &t, ret, err);
+	} else if (br_ipv4_parse_net(want, "subnet", ret, err) == 0) {
+		if (ret->prefix > 30)
+			br_err_set(err, BR_INVALID_ARGUMENT,
+			           "subnet %s: too small for containers (at most a /30)", want);
+		else
+			rc = check_overlap(&t, ret, err);
+	}
+out:
+	free(t.routes);
+	return rc;
 }
 
 /* Make the network's record and its configuration list. */
@@ -164,8 +190,6 @@ create_network(struct netd_service *svc, const struct br_network_create_req *req
 	uint32_t gw = 0;
 	char id[65], sbuf[BR_IPV4_TEXT_MAX], gbuf[BR_IPV4_TEXT_MAX];
 	struct br_network n = {0};
-	struct netd_cni_net net;
-	_cleanup_free_ char *ipam = NULL;
 	_cleanup_free_ char *path = NULL;
 
 	if (reserved_name(req->name))
@@ -177,20 +201,8 @@ create_network(struct netd_service *svc, const struct br_network_create_req *req
 	if (err->code != BR_NOT_FOUND)
 		return -1;
 	br_err_clear(err);
-	if (bridge == NULL && (bridge = pick_bridge(svc, arena, err)) == NULL)
+	if (choose_subnet(svc, req->subnet, &bridge, arena, &subnet, err) < 0)
 		return -1;
-	if (req->subnet != NULL && req->subnet[0] != '\0') {
-		if (br_ipv4_parse_net(req->subnet, "subnet", &subnet, err) < 0)
-			return -1;
-		if (subnet.prefix > 30)
-			return br_err_set(err, BR_INVALID_ARGUMENT,
-			                  "subnet %s: too small for containers (at most a /30)",
-			                  req->subnet);
-		if (check_overlap(svc, &subnet, bridge, arena, err) < 0)
-			return -1;
-	} else if (pick_subnet(svc, bridge, arena, &subnet, err) < 0) {
-		return -1;
-	}
 	if (req->gateway != NULL && req->gateway[0] != '\0') {
 		if (req->internal)
 			return br_err_set(err, BR_INVALID_ARGUMENT,
@@ -216,7 +228,7 @@ create_network(struct netd_service *svc, const struct br_network_create_req *req
 	n.internal = req->internal;
 	n.labels = req->labels;
 	n.created_at = br_db_now();
-	cni_net_of(svc, &n, &ipam, &net);
+	struct netd_cni_net net = cni_net_of(svc, &n);
 	if (netd_cni_write_conflist(svc->cfg->netd.cni_conf_dir, &net, &path, err) < 0)
 		return br_err_wrap(err, "network \"%s\"", req->name);
 	if (netd_store_network_put(svc->db, &n, err) < 0) {
@@ -265,24 +277,19 @@ netd_networks_handle_create(br_call *call, void *data)
 static void
 fill_members(struct netd_service *svc, br_arena *arena, struct br_network *n, br_err *err)
 {
-	struct netd_endpoint *eps;
+	struct netd_member *all;
 	size_t k;
 
-	if (netd_store_endpoints(svc->db, NULL, NULL, n->name, "ready", arena, &eps, &k, err) < 0)
+	if (netd_store_members(svc->db, n->name, arena, &all, &k, err) < 0)
 		return;
 	struct br_network_member *m = br_arena_alloc(arena, (k ? k : 1) * sizeof(*m));
-	for (size_t i = 0; i < k; i++) {
-		struct netd_attachment_rec r;
-		br_err ignored = BR_ERR_INIT;
-		m[i] = (struct br_network_member){.ns = eps[i].ns,
-		                                  .container_id = eps[i].id,
-		                                  .name = "",
-		                                  .ifname = eps[i].ifname,
-		                                  .address = eps[i].address,
-		                                  .mac = eps[i].mac};
-		if (netd_store_get(svc->db, eps[i].ns, eps[i].id, arena, &r, &ignored) == 0)
-			m[i].name = r.a.name;
-	}
+	for (size_t i = 0; i < k; i++)
+		m[i] = (struct br_network_member){.ns = all[i].ns,
+		                                  .container_id = all[i].id,
+		                                  .name = all[i].name,
+		                                  .ifname = all[i].ifname,
+		                                  .address = all[i].address,
+		                                  .mac = all[i].mac};
 	n->members.v = m;
 	n->members.n = k;
 }
@@ -343,40 +350,6 @@ struct remove_job {
 	int rc;
 };
 
-/* The firewall plugin's isolation of a bridge (ingressPolicy "same-bridge") is two rules per
- * bridge that its DEL leaves, since other containers may still be on the bridge: they go with
- * the network. Absent rules are fine. */
-static void
-remove_isolation(const char *bridge)
-{
-	static const char comment[] = "CNI firewall plugin rules (ingressPolicy: same-bridge)";
-	const char *stage1[] = {"iptables",
-	                        "-w",
-	                        "-D",
-	                        "CNI-ISOLATION-STAGE-1",
-	                        "-i",
-	                        bridge,
-	                        "!",
-	                        "-o",
-	                        bridge,
-	                        "-m",
-	                        "comment",
-	                        "--comment",
-	                        comment,
-	                        "-j",
-	                        "CNI-ISOLATION-STAGE-2",
-	                        NULL};
-	const char *stage2[] = {"iptables",  "-w",    "-D", "CNI-ISOLATION-STAGE-2",
-	                        "-o",        bridge,  "-m", "comment",
-	                        "--comment", comment, "-j", "DROP",
-	                        NULL};
-	int status;
-	br_err ignored = BR_ERR_INIT;
-
-	br_spawn_run(stage1, true, 0, 0, NULL, NULL, &status, &ignored);
-	br_spawn_run(stage2, true, 0, 0, NULL, NULL, &status, &ignored);
-}
-
 static void
 remove_work(uv_work_t *w)
 {
@@ -399,7 +372,7 @@ remove_work(uv_work_t *w)
 		j->rc = -1;
 	}
 	if (j->rc == 0)
-		remove_isolation(j->n.bridge);
+		netd_cni_remove_isolation(j->n.bridge);
 }
 
 static void

@@ -38,7 +38,7 @@ cni_call_for(struct netd_service *svc, br_arena *arena, const struct netd_endpoi
 	                            .container_id = e->id,
 	                            .netns = netns,
 	                            .ifname = e->ifname,
-	                            .ports = (const struct netd_cni_port *)ports.v,
+	                            .ports = ports.v,
 	                            .n_ports = ports.n};
 }
 
@@ -158,20 +158,11 @@ remake(struct netd_service *svc, br_arena *arena, const char *ns, const struct b
 	for (size_t i = 0; i < n; i++)
 		readd(svc, arena, &eps[i], p.netns_path);
 	/* resolv.conf as at attach; hosts from the records. */
-	{
-		_cleanup_free_ char *host = NULL;
-		_cleanup_free_ char *resolv = NULL;
-		struct netd_attachment_rec r;
-		size_t len = 0;
-		if (netd_store_get(svc->db, ns, a->id, arena, &r, &err) == 0) {
-			if (br_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &host, &len,
-			                    &err) < 0)
-				host = NULL;
-			resolv = netd_resolv_render(host, &r.dns, strcmp(a->mode, "host") == 0);
-			netd_file_rewrite(p.files_dir, "resolv.conf", resolv, &err);
-		}
-		netd_refresh_hosts(svc, NULL, ns, a->id);
-	}
+	struct netd_attachment_rec r;
+	if (netd_store_get(svc->db, ns, a->id, arena, &r, &err) < 0 ||
+	    netd_resolv_write(p.files_dir, &r.dns, strcmp(a->mode, "host") == 0, &err) < 0)
+		br_log_warn("NET-RECONCILE", "files of %s/%s: %s", ns, a->id, err.msg);
+	netd_refresh_hosts(svc, NULL, ns, a->id);
 	br_log_notice("NET-RECONCILE", "re-created network of %s/%s (mode %s)", ns, a->id, a->mode);
 	netd_paths_fini(&p);
 }

@@ -78,11 +78,8 @@ cni_call_of(const struct net_job *job, const struct job_endpoint *e, const char 
 	                            .netns = netns,
 	                            .ifname = e->ifname,
 	                            .n_ports = e->n_ports};
-	c->ports = (const struct netd_cni_port *)(e->n_ports ? e->ports : NULL);
+	c->ports = e->n_ports ? e->ports : NULL;
 }
-
-/* struct br_net_port and struct netd_cni_port have one layout; keep them so. */
-_Static_assert(sizeof(struct br_net_port) == sizeof(struct netd_cni_port), "port layouts");
 
 /* ADD of the job's endpoints, DEL of those that went in when one fails. */
 static int
@@ -123,38 +120,6 @@ del_endpoints(struct net_job *job, const char *netns)
 	return rc;
 }
 
-/* The container's first files: resolv.conf from the host's, hosts with itself only (its peers
- * come with netd_refresh_hosts on the loop). */
-static int
-write_first_files(struct net_job *job)
-{
-	_cleanup_free_ char *host = NULL;
-	_cleanup_free_ char *resolv = NULL;
-	_cleanup_free_ char *hosts = NULL;
-	size_t len = 0;
-	br_err ignored = BR_ERR_INIT;
-	const char *own[1];
-	size_t n_own = 0;
-	char addr[BR_NET_ADDR_MAX + 1];
-
-	if (br_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &host, &len, &ignored) < 0)
-		host = NULL;
-	resolv = netd_resolv_render(host, &job->rec.dns, strcmp(job->driver->name, "host") == 0);
-	if (job->n_eps > 0 && job->eps[0].got.address != NULL) {
-		snprintf(addr, sizeof(addr), "%s", job->eps[0].got.address);
-		char *slash = strchr(addr, '/');
-		if (slash)
-			*slash = '\0';
-		own[n_own++] = addr;
-	}
-	const char *name = job->rec.hostname && job->rec.hostname[0] ? job->rec.hostname : job->id;
-	hosts = netd_hosts_render(name, own, n_own, NULL, 0, &job->rec.add_hosts);
-	if (netd_file_rewrite(job->paths.files_dir, "resolv.conf", resolv, &job->err) < 0 ||
-	    netd_file_rewrite(job->paths.files_dir, "hosts", hosts, &job->err) < 0)
-		return -1;
-	return 0;
-}
-
 static void
 job_work(uv_work_t *w)
 {
@@ -166,7 +131,10 @@ job_work(uv_work_t *w)
 	case JOB_ATTACH:
 		job->rc = job->driver->attach(job->svc->state_dir, job->ns, job->id, &job->paths,
 		                              &job->err);
-		if (job->rc == 0 && (add_endpoints(job, netns) < 0 || write_first_files(job) < 0)) {
+		if (job->rc == 0 &&
+		    (add_endpoints(job, netns) < 0 ||
+		     netd_resolv_write(job->paths.files_dir, &job->rec.dns,
+		                       strcmp(job->driver->name, "host") == 0, &job->err) < 0)) {
 			del_endpoints(job, netns);
 			job->driver->detach(job->svc->state_dir, job->ns, job->id, &ignored);
 			job->rc = -1;
@@ -730,94 +698,3 @@ const struct br_method netd_methods[] = {
         {"networks.remove", &br_network_name_req_schema, netd_networks_handle_remove},
 };
 const size_t netd_n_methods = sizeof(netd_methods) / sizeof(netd_methods[0]);
-
-/* ------------------------------------------------------------------ hosts files */
-
-static void
-strip_prefix(char *addr)
-{
-	char *slash = strchr(addr, '/');
-	if (slash)
-		*slash = '\0';
-}
-
-/* Rewrite the hosts file of one attachment from the records: its own addresses, and every
- * other container of its namespace on its networks. */
-static void
-write_hosts(struct netd_service *svc, br_arena *arena, const char *ns, const char *id)
-{
-	struct netd_attachment_rec r;
-	struct netd_endpoint *mine;
-	size_t n_mine;
-	br_err err = BR_ERR_INIT;
-
-	if (netd_store_get(svc->db, ns, id, arena, &r, &err) < 0 ||
-	    netd_store_endpoints(svc->db, ns, id, NULL, "ready", arena, &mine, &n_mine, &err) < 0)
-		return;
-	const char **own = br_arena_alloc(arena, (n_mine + 1) * sizeof(*own));
-	size_t n_peers = 0, cap_peers = 16;
-	struct netd_host_entry *peers = br_arena_alloc(arena, cap_peers * sizeof(*peers));
-	for (size_t i = 0; i < n_mine; i++) {
-		struct netd_endpoint *others;
-		size_t n_others;
-		char *a = br_arena_strdup(arena, mine[i].address);
-		strip_prefix(a);
-		own[i] = a;
-		if (netd_store_endpoints(svc->db, ns, NULL, mine[i].network, "ready", arena,
-		                         &others, &n_others, &err) < 0)
-			continue;
-		for (size_t j = 0; j < n_others; j++) {
-			struct netd_attachment_rec pr;
-			if (strcmp(others[j].id, id) == 0 ||
-			    netd_store_get(svc->db, ns, others[j].id, arena, &pr, &err) < 0)
-				continue;
-			if (n_peers == cap_peers) {
-				struct netd_host_entry *bigger =
-				        br_arena_alloc(arena, 2 * cap_peers * sizeof(*peers));
-				memcpy(bigger, peers, n_peers * sizeof(*peers));
-				peers = bigger;
-				cap_peers *= 2;
-			}
-			char *pa = br_arena_strdup(arena, others[j].address);
-			strip_prefix(pa);
-			const char *pname = pr.a.name[0] ? pr.a.name : pr.a.id;
-			peers[n_peers].address = pa;
-			peers[n_peers].names =
-			        pr.hostname[0] && strcmp(pr.hostname, pname) != 0
-			                ? br_arena_printf(arena, "%s %s", pname, pr.hostname)
-			                : pname;
-			n_peers++;
-		}
-	}
-	const char *self = r.hostname[0] ? r.hostname : id;
-	const char *names = r.a.name[0] && strcmp(r.a.name, self) != 0
-	                            ? br_arena_printf(arena, "%s %s", self, r.a.name)
-	                            : self;
-	_cleanup_free_ char *text =
-	        netd_hosts_render(names, own, n_mine, peers, n_peers, &r.add_hosts);
-	_cleanup_free_ char *dir = xstrdup(r.a.hosts_path);
-	char *slash = strrchr(dir, '/');
-	if (slash == NULL)
-		return;
-	*slash = '\0';
-	if (netd_file_rewrite(dir, "hosts", text, &err) < 0)
-		br_log_warn("NET-HOSTS", "container %s/%s: %s", ns, id, err.msg);
-}
-
-void
-netd_refresh_hosts(struct netd_service *svc, const char *network, const char *ns, const char *id)
-{
-	br_arena *arena = br_arena_new();
-	struct netd_endpoint *eps = NULL;
-	size_t n = 0;
-	br_err err = BR_ERR_INIT;
-
-	if (network != NULL &&
-	    netd_store_endpoints(svc->db, NULL, NULL, network, "ready", arena, &eps, &n, &err) < 0)
-		br_log_warn("NET-HOSTS", "network %s: %s", network, err.msg);
-	for (size_t i = 0; i < n; i++)
-		write_hosts(svc, arena, eps[i].ns, eps[i].id);
-	if (id != NULL)
-		write_hosts(svc, arena, ns, id);
-	br_arena_free(arena);
-}

@@ -555,6 +555,48 @@ netd_store_endpoints(sqlite3 *db, const char *ns, const char *id, const char *ne
 	return 0;
 }
 
+int
+netd_store_members(sqlite3 *db, const char *network, br_arena *arena, struct netd_member **ret,
+                   size_t *ret_n, br_err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 16, n = 0;
+	struct netd_member *v;
+	int rc;
+
+	if (br_db_prepare(
+	            db,
+	            "SELECT e.namespace, e.id, e.network, e.ifname, e.address, e.mac, a.name,"
+	            " a.hostname, a.hosts_path, a.add_hosts FROM endpoints e JOIN attachments a"
+	            " ON a.namespace = e.namespace AND a.id = e.id WHERE e.state = 'ready' AND"
+	            " (?1 IS NULL OR e.network = ?1) ORDER BY e.namespace, e.id, e.ifname",
+	            &st, err) < 0)
+		return -1;
+	if (network != NULL)
+		sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+	v = br_arena_alloc(arena, cap * sizeof(*v));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct netd_member *bigger = br_arena_alloc(arena, 2 * cap * sizeof(*v));
+			memcpy(bigger, v, n * sizeof(*v));
+			v = bigger;
+			cap *= 2;
+		}
+		const char **f[] = {&v[n].ns,     &v[n].id,       &v[n].network,
+		                    &v[n].ifname, &v[n].address,  &v[n].mac,
+		                    &v[n].name,   &v[n].hostname, &v[n].hosts_path};
+		for (int i = 0; i < 9; i++)
+			*f[i] = br_arena_strdup(arena, br_db_text(st, i));
+		split_lines(br_db_text(st, 9), arena, &v[n].add_hosts);
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		return br_db_error(db, rc, err, "list the members of networks");
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ networks */
 
 #define NETWORK_COLS "name, id, bridge, subnet, gateway, internal, created_at"

@@ -392,8 +392,8 @@ fake_list(const char *plugins)
 static struct netd_cni_call
 fake_call(const char *bin_dir, const char *list)
 {
-	static const struct netd_cni_port ports[] = {{"", 8080, 80, "tcp"},
-	                                             {"127.0.0.1", 5353, 53, "udp"}};
+	static const struct br_net_port ports[] = {{"", 8080, 80, "tcp"},
+	                                           {"127.0.0.1", 5353, 53, "udp"}};
 	return (struct netd_cni_call){.bin_dir = bin_dir,
 	                              .conflist = list,
 	                              .container_id = "ctr-1",
@@ -635,8 +635,8 @@ need_root(void)
 static struct netd_cni_call
 real_call(int ctr, const char *list)
 {
-	static const struct netd_cni_port ports[] = {{"", 0, 80, "tcp"}};
-	static struct netd_cni_port port;
+	static const struct br_net_port ports[] = {{"", 0, 80, "tcp"}};
+	static struct br_net_port port;
 	port = ports[0];
 	port.host_port = 20000 + (uint32_t)(pid % 20000);
 	return (struct netd_cni_call){.bin_dir = BIN_DIR,
