@@ -317,8 +317,11 @@ test_named_networks(void)
 	                    &br_network_schema, &n2, d.arena, &err),
 	        err);
 	T_OK(strncmp(n2.subnet, "10.247.", 7) == 0);
-	T_EQ_STR(n2.gateway,
-	         strcmp(n2.subnet + strlen(n2.subnet) - 3, "/24") == 0 ? n2.gateway : "");
+	/* a /24 of the pool, its first address the gateway */
+	char gw[32];
+	T_OK(strlen(n2.subnet) > 5 && strcmp(n2.subnet + strlen(n2.subnet) - 5, ".0/24") == 0);
+	snprintf(gw, sizeof(gw), "%.*s.1", (int)(strlen(n2.subnet) - 5), n2.subnet);
+	T_EQ_STR(n2.gateway, gw);
 	T_OK(strncmp(n2.bridge, prefix, strlen(prefix)) == 0);
 	struct br_network_create_req c3 = {.name = "tn-three", .internal = true};
 	T_NOERR(br_rpc_call(d.client, &o, "networks.create", &br_network_create_req_schema, &c3,
