@@ -887,7 +887,7 @@ test_import_failures_leave_nothing(void)
 
 	/* Short job leases: what a failed job wrote goes soon after it. Long enough, though,
 	 * to outlast the failing imports on a loaded machine: the check below needs the first
-	 * one's lease still held. */
+	 * one's lease still held when it collects. */
 	setup_with(&env, "{\"platform\": \"linux/amd64\", \"job_lease_ttl_ms\": 8000}");
 	const struct layer_spec l1[] = {base_layer, evil};
 	struct layout_opts o = {.layers = l1, .n_layers = 2};
@@ -934,16 +934,18 @@ test_import_failures_leave_nothing(void)
 	T_EQ_STR(job.state, "failed");
 	free(junk.p);
 
-	/* none of them left an image or a scratch snapshot; the good base layer stays */
+	/* none of them left an image or a scratch snapshot */
 	struct br_image_list_resp list;
 	T_NOERR(br_rpc_call(env.client[IMAGED], NULL, "images.list", NULL, NULL,
 	                    &br_image_list_resp_schema, &list, env.arena, &err),
 	        err);
 	T_EQ_INT(list.items.n, 0);
 	T_EQ_INT(count_snapshots(&env, NULL, "berth.extract."), 0);
-	/* what the failed jobs wrote is held by their leases until they expire, then collected */
+	/* What the failed jobs wrote is held by their leases until they expire, then collected:
+	 * their layer blobs survive a collection now. (Whether a good layer's snapshot was
+	 * committed depends on the race between the layers unpacking side by side, which the
+	 * failing one may end first; whatever was, goes with the leases too.) */
 	collect(&env);
-	T_OK(count_snapshots(&env, NULL, "berth.layer.") > 0);
 	size_t before = count_blobs(&env);
 	usleep(8500 * 1000);
 	collect(&env);
